@@ -1,0 +1,4 @@
+/* chain: placeholder until the module lands. */
+#include <config.h>
+
+#include "chain.h"

@@ -1,0 +1,94 @@
+/* chain: the qcow2 disk-chain engine.
+ *
+ * Reads qcow2 headers itself (versions 2 and 3), walks backing chains,
+ * creates overlays with qemu-img, and deletes files only when every safety
+ * check passes. */
+#ifndef DROVER_CHAIN_H
+#define DROVER_CHAIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* libvirt refuses deeper chains; so do we. */
+#define CHAIN_MAX_DEPTH 200
+/* The qcow2 spec limits the backing file name to 1023 bytes. */
+#define CHAIN_MAX_BACKING_NAME 1023
+
+typedef struct {
+    int version;                /* 2 or 3 */
+    uint64_t virtual_size;
+    char *backing_name;         /* as written in the header, NULL if none */
+    char *backing_format;       /* from extension 0xE2792ACA, NULL if absent */
+    uint64_t incompatible_features; /* v3 only */
+} ChainHeader;
+
+typedef struct {
+    char *path;                 /* absolute, relative backing names resolved */
+    char *format;               /* "qcow2" or "raw" */
+    int version;                /* qcow2 version, 0 for raw */
+    uint64_t virtual_size;
+    uint64_t allocated;         /* bytes the file occupies on disk (st_blocks * 512) */
+    uint64_t file_size;         /* st_size */
+    dev_t dev;
+    ino_t ino;
+    char *backing_name;         /* as written in this layer's header, NULL at the base */
+    char *backing_format;
+} ChainLayer;
+
+typedef struct {
+    ChainLayer *layers;         /* layers[0] is the top, layers[n-1] the base */
+    size_t n;
+} Chain;
+
+/* Reads the header of one qcow2 file.  Refuses (32776) wrong magic, a
+ * version other than 2 or 3, a truncated or inconsistent header, a backing
+ * name longer than CHAIN_MAX_BACKING_NAME; missing file 32779. */
+int chain_read_header(const char *path, ChainHeader *hdr);
+void chain_header_clear(ChainHeader *hdr);
+
+/* Walks the chain from top down to its base.  Refuses a loop, a depth over
+ * CHAIN_MAX_DEPTH, a missing layer (32779, naming it and the layer that
+ * points at it), a layer that is not qcow2 where qcow2 is expected, a
+ * truncated or corrupt header.  A raw layer is accepted only as a base whose
+ * backing format is recorded as raw. */
+Chain *chain_walk(const char *top);
+void chain_free(Chain *c);
+/* True if the file (by device and inode) is a layer of c. */
+int chain_has_file(const Chain *c, dev_t dev, ino_t ino);
+/* Index of the layer with this path (compared after resolving), or -1. */
+int chain_find_path(const Chain *c, const char *path);
+
+/* Creates an empty qcow2 overlay at path backed by backing (absolute path,
+ * qcow2), with the backing image's virtual size read from its header:
+ * qemu-img create -f qcow2 -F qcow2 -b BACKING -u TMP SIZE into a temporary
+ * name in the same directory, fsync, rename to path, fsync the directory.
+ * Refuses if path exists.  Never opens the chain below backing. */
+int chain_create_overlay(const char *backing, const char *path);
+
+/* Called with 0..100 while a long chain operation runs. */
+typedef void (*ChainProgressFn)(int percent, void *opaque);
+
+/* Writes a standalone qcow2 image at dest holding what top shows through its
+ * whole chain (qemu-img convert -p), via a temporary name, fsync, rename.
+ * Used by commit --flatten; touches no existing file. */
+int chain_flatten(const char *top, const char *dest, ChainProgressFn progress, void *opaque);
+/* Points the existing overlay's header at a new backing file with identical
+ * content (qemu-img rebase -u). */
+int chain_rebase_unsafe(const char *overlay, const char *new_backing);
+
+/* Deletes path only if all hold, each refusal a distinct error:
+ *  - it is a regular file, not a symlink (AT_SYMLINK_NOFOLLOW)      32769
+ *  - it has exactly one link (a hard-linked file is someone else's) 32769
+ *  - its device and inode are the planned ones                     32775
+ *  - it lies inside dir                                             32769
+ *  - it is not a layer of any chain in keep                        32774
+ * then unlinks it and fsyncs the directory.  A file that is already gone
+ * is 32779. */
+int chain_discard(const char *path, dev_t dev, ino_t ino, const char *dir,
+                  const Chain *const *keep, size_t nkeep);
+
+/* stat() without following symlinks, giving device and inode: 0 or -1. */
+int chain_stat(const char *path, dev_t *dev, ino_t *ino, uint64_t *size);
+
+#endif

@@ -1,0 +1,4 @@
+/* replica: placeholder until the module lands. */
+#include <config.h>
+
+#include "replica.h"

@@ -1,0 +1,4 @@
+/* state: placeholder until the module lands. */
+#include <config.h>
+
+#include "state.h"

@@ -1,0 +1,2 @@
+#!/bin/sh
+exec "${top_srcdir:-.}/build-aux/syntax-check.sh" "${top_srcdir:-.}"

@@ -1,0 +1,116 @@
+/* Tests for util and err. */
+#include <config.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "result.h"
+#include "tap.h"
+#include "util.h"
+
+static void
+test_paths(void)
+{
+    char *s;
+
+    ok(util_path_is_clean_absolute("/var/lib/drover/a.qcow2"), "clean absolute path accepted");
+    ok(!util_path_is_clean_absolute("var/lib"), "relative path refused");
+    ok(!util_path_is_clean_absolute("/var/../etc"), "'..' component refused");
+    ok(!util_path_is_clean_absolute("/var/./lib"), "'.' component refused");
+    ok(!util_path_is_clean_absolute("/var//lib"), "'//' refused");
+    ok(!util_path_is_clean_absolute(""), "empty path refused");
+    ok(util_path_is_clean_absolute("/a/..b/c."), "names that only start with dots accepted");
+    ok(util_path_is_inside("/srv/r/web01/a.qcow2", "/srv/r/web01"), "file inside dir");
+    ok(util_path_is_inside("/srv/r/web01/a.qcow2", "/srv/r/web01/"), "file inside dir with slash");
+    ok(!util_path_is_inside("/srv/r/web010/a.qcow2", "/srv/r/web01"), "sibling with common prefix is outside");
+    ok(!util_path_is_inside("/srv/r/web01", "/srv/r/web01"), "dir itself is not inside");
+    ok(!util_path_is_inside("/srv/r/web01/../x", "/srv/r/web01"), "'..' escapes are outside");
+    s = util_dirname("/a/b/c.qcow2");
+    is_str(s, "/a/b", "dirname");
+    free(s);
+    s = util_dirname("c.qcow2");
+    is_str(s, ".", "dirname of a bare name");
+    free(s);
+    s = util_path_join("/a/b", "c");
+    is_str(s, "/a/b/c", "join relative");
+    free(s);
+    s = util_path_join("/a/b", "/x/y");
+    is_str(s, "/x/y", "join absolute keeps it");
+    free(s);
+}
+
+static void
+test_time_and_format(void)
+{
+    int64_t t = 0;
+    char buf[64];
+
+    ok(util_parse_time("2026-11-24T09:00:00Z", &t) == 0, "parse ISO time");
+    util_format_time(t, buf, sizeof(buf));
+    is_str(buf, "2026-11-24T09:00:00Z", "format ISO time round-trips");
+    ok(util_parse_time("2026-11-24 09:00", &t) < 0, "malformed time refused");
+    ok(util_parse_time("2026-11-24T09:00:00Zjunk", &t) < 0, "trailing junk refused");
+    util_format_age(59, buf, sizeof(buf));
+    is_str(buf, "59s", "age seconds");
+    util_format_age(3600 * 5, buf, sizeof(buf));
+    is_str(buf, "5h", "age hours");
+    util_format_age(86400 * 3, buf, sizeof(buf));
+    is_str(buf, "3d", "age days");
+    util_format_size(512, buf, sizeof(buf));
+    is_str(buf, "512 B", "size bytes");
+    util_format_size(1536ULL * 1024 * 1024, buf, sizeof(buf));
+    is_str(buf, "1.5 GiB", "size GiB");
+}
+
+static void
+test_buf_and_parse(void)
+{
+    UtilBuf b = { 0 };
+    long long v = 0;
+    char *s;
+
+    util_buf_add(&b, "a");
+    util_buf_printf(&b, "%d", 42);
+    util_buf_add_xml(&b, "<&\"'>");
+    s = util_buf_steal(&b);
+    is_str(s, "a42&lt;&amp;&quot;&apos;&gt;", "buffer append, printf and XML escape");
+    free(s);
+    util_buf_free(&b);
+    util_buf_free(NULL);
+    ok(util_parse_ll("123", 0, 1000, &v) == 0 && v == 123, "parse number");
+    ok(util_parse_ll("12x", 0, 1000, &v) < 0, "trailing junk refused");
+    ok(util_parse_ll("2000", 0, 1000, &v) < 0, "out of range refused");
+    ok(util_parse_ll("", 0, 1000, &v) < 0, "empty refused");
+}
+
+static void
+test_err(void)
+{
+    err_clear();
+    is_int(err_code(), 0, "no error after clear");
+    err_set_errno(0, ENOENT, "opening %s", "/x");
+    is_int(err_code(), RESULT_FILE_NOT_FOUND, "ENOENT maps to 32779");
+    is_int(err_get()->sys_errno, ENOENT, "errno kept");
+    ok(strstr(err_message(), "opening /x: ") == err_message(), "message has context and errno text");
+    err_prefix("revert web01");
+    ok(strncmp(err_message(), "revert web01: opening /x", 24) == 0, "prefix adds context");
+    is_int(err_code(), RESULT_FILE_NOT_FOUND, "prefix keeps the code");
+    err_set_virt(55, "Requested operation is not valid: domain is running", "defining %s", "web01");
+    is_int(err_code(), RESULT_INVALID_STATE, "VIR_ERR_OPERATION_INVALID maps to 32775");
+    is_str(err_get()->virt_msg, "Requested operation is not valid: domain is running", "libvirt message kept");
+    err_set(RESULT_IN_USE, "held by %s", "alice");
+    is_int(err_get()->virt_code, 0, "err_set clears the libvirt part");
+    is_str(err_message(), "held by alice", "plain message");
+}
+
+int
+main(void)
+{
+    test_paths();
+    test_time_and_format();
+    test_buf_and_parse();
+    test_err();
+    return tap_done();
+}
