@@ -3,6 +3,8 @@
 #ifndef DROVER_RESULT_H
 #define DROVER_RESULT_H
 
+#include <stddef.h>
+
 enum {
     RESULT_OK = 0,
     RESULT_JOB_STARTED = 4096,
@@ -34,6 +36,23 @@ int result_from_errno(int errnum);
 int result_from_virt(int virt_code);
 /* "VIR_ERR_OPERATION_INVALID" for the numbers the mapping names, else NULL. */
 const char *result_virt_name(int virt_code);
+
+/* Every known code in ascending order (0, 4096, 32768..32779); *count gets
+ * how many there are. */
+const int *result_codes(size_t *count);
+
+/* One row of the errno or libvirt mapping: the number, its C name and the
+ * code it maps to. */
+typedef struct {
+    int from;
+    const char *name;       /* "ENOSPC", "VIR_ERR_RESOURCE_BUSY" */
+    int code;
+} ResultMapRow;
+/* The mapping tables behind result_from_errno() and result_from_virt(),
+ * terminated by a row with name == NULL.  Numbers not listed (other than 0,
+ * which is RESULT_OK) map to RESULT_FAILED. */
+const ResultMapRow *result_errno_table(void);
+const ResultMapRow *result_virt_table(void);
 
 /* Process exit status for a code: each class of code has its own status,
  * documented in drover(1) from the same table (result_exit_table). */

@@ -59,18 +59,22 @@ typedef enum {
 
 const char *state_name(int state);      /* "Recovered"; "Invalid state" if out of range */
 int state_is_valid(int state);
-const char *mode_name(int mode);        /* "Replica" */
+const char *mode_name(int mode);        /* "Replica"; "Invalid mode" if out of range */
 int mode_is_valid(int mode);
-const char *health_name(int health);    /* "Warning" */
+const char *health_name(int health);    /* "Warning"; "Invalid health" if out of range */
+int health_is_valid(int health);
 
-const char *state_op_name(StateOp op);  /* command name: "failover", "revert", "commit", "test-failover", "stop-test" */
+/* Command name: "failover", "revert", "commit", "test-failover", "stop-test";
+ * "unknown" (title "Unknown operation", job type 0) outside StateOp. */
+const char *state_op_name(StateOp op);
 const char *state_op_title(StateOp op); /* "Initiate failover", "Revert failover", ... */
 int state_op_from_name(const char *name);   /* -1 if unknown; accepts command names and "initiate" */
 int state_op_job_type(StateOp op);      /* 97, 98, 99, 102, 103 */
 
 /* Checks whether op may run on a replica in state with mode, given whether a
  * test system exists.  Returns 0, or RESULT_INVALID_STATE and sets err with
- * a sentence naming the state and what is allowed instead. */
+ * a sentence naming the state and what is allowed instead.  An op outside
+ * StateOp is a caller bug: RESULT_INVALID_PARAMETER. */
 int state_check(StateOp op, int state, int mode, int has_test);
 /* The state op leaves behind (state itself for test and stop-test). */
 int state_after(StateOp op, int state);
