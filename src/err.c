@@ -72,6 +72,7 @@ err_prefix(const char *fmt, ...)
     va_list ap;
     char ctx[512];
     char old[sizeof(err_cur.message)];
+    size_t n;
 
     va_start(ap, fmt);
     vsnprintf(ctx, sizeof(ctx), fmt, ap);
@@ -79,10 +80,12 @@ err_prefix(const char *fmt, ...)
     memcpy(old, err_cur.message, sizeof(old));
     if (!err_cur.code)
         err_cur.code = RESULT_FAILED;
-    if (old[0])
-        snprintf(err_cur.message, sizeof(err_cur.message), "%s: %s", ctx, old);
-    else
-        util_strlcpy(err_cur.message, ctx, sizeof(err_cur.message));
+    /* Context first; the old message is cut at the end if it no longer fits. */
+    n = util_strlcpy(err_cur.message, ctx, sizeof(err_cur.message));
+    if (old[0] && n + 2 < sizeof(err_cur.message)) {
+        util_strlcpy(err_cur.message + n, ": ", sizeof(err_cur.message) - n);
+        util_strlcpy(err_cur.message + n + 2, old, sizeof(err_cur.message) - n - 2);
+    }
 }
 
 const ErrInfo *

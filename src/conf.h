@@ -1,0 +1,60 @@
+/* conf: drover.conf (libconfig) loading and validation.
+ *
+ * Files are read in order: /etc/drover/drover.conf (SYSCONFDIR), then
+ * $XDG_CONFIG_HOME/drover/drover.conf (or ~/.config/...), then --config FILE;
+ * a later file overrides the settings it names.  A bad file is refused with
+ * its path, line and what was expected, and nothing starts. */
+#ifndef DROVER_CONF_H
+#define DROVER_CONF_H
+
+#include <stddef.h>
+
+typedef enum {
+    CONF_CONFIRM_TYPE_NAME = 0, /* type the VM name (default) */
+    CONF_CONFIRM_YES_NO = 1,    /* answer yes */
+} ConfConfirm;
+
+typedef struct {
+    char *name;                 /* shown in the console, "dr-b" */
+    char *uri;                  /* "qemu:///system" */
+    int readonly;
+} ConfHost;
+
+typedef struct {
+    ConfHost *hosts;
+    size_t nhosts;
+    int refresh_interval;       /* seconds between full resyncs, 1..3600, default 5 */
+    ConfConfirm confirm;
+    int shutdown_timeout;       /* seconds of graceful shutdown before destroy, 0..3600, default 60 */
+    int require_reason;         /* mutations need --reason / a reason typed in the dialog */
+    int rpo_warning;            /* seconds without a new RP before health is Warning, default 3600 */
+    char *audit_log;            /* path; default under the state directory */
+    char *job_history;          /* path of the JSON-lines job history */
+    char *theme;                /* "default" or "mono" */
+    int readonly;               /* global read-only (all hosts) */
+} Conf;
+
+/* Defaults: no hosts, paths under $XDG_STATE_HOME/drover (or
+ * /var/lib/drover and /var/log/drover for root). */
+Conf *conf_new_default(void);
+/* Loads one file over conf.  Returns 0, or -1 with err set (32773) to
+ * "FILE:LINE: what was expected".  A missing file is an error here; the
+ * caller decides which files are optional. */
+int conf_load_file(Conf *conf, const char *path);
+/* Loads the system and user files that exist, then explicit (if not NULL,
+ * which must exist).  Returns NULL with err set. */
+Conf *conf_load(const char *explicit_path);
+/* Adds a host (for -c URI); name defaults to the URI's host part. */
+void conf_add_host(Conf *conf, const char *name, const char *uri, int readonly);
+void conf_free(Conf *conf);
+
+/* The setting names, types and defaults, for drover.conf(5) and --help. */
+typedef struct {
+    const char *name;
+    const char *type;
+    const char *def;
+    const char *doc;
+} ConfSetting;
+const ConfSetting *conf_settings(void);     /* terminated by name == NULL */
+
+#endif
