@@ -1,4 +1,1628 @@
-/* replica: placeholder until the module lands. */
+/* replica: the <drover:replica format="1"> metadata element.
+ *
+ * The parser only checks the shape of the document (elements, attributes,
+ * namespaces, number and time syntax) and builds a Replica; every semantic
+ * rule lives in replica_validate(), which the parser calls last, so a record
+ * built in memory and a record read from libvirt obey the same rules. */
 #include <config.h>
 
 #include "replica.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+#include <libxml/xmlerror.h>
+
+#include "err.h"
+#include "result.h"
+#include "state.h"
+#include "util.h"
+
+/* Free-text attributes (host, uri, operator, domain name). */
+#define REPLICA_MAX_TEXT 1024
+/* Identifiers: point ids, disk targets, job ids. */
+#define REPLICA_MAX_ID 64
+#define REPLICA_MAX_PATH 4095
+/* A commit may delete every point but one, each with all its disks. */
+#define REPLICA_MAX_JOURNAL_FILES (REPLICA_MAX_POINTS * REPLICA_MAX_DISKS)
+/* 9999-12-31T23:59:59Z: the last time the 4-digit year format can write. */
+#define REPLICA_MAX_TIME INT64_C(253402300799)
+#define REPLICA_CTX_MAX 512
+
+static const char *const replica_ops[] = {
+    "failover", "revert", "commit", "test-failover", "stop-test", NULL
+};
+
+/* ---- errors ---------------------------------------------------------- */
+
+static int replica_bad(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Sets a 32776 error and returns -1, so checks read "return replica_bad()". */
+static int
+replica_bad(const char *fmt, ...)
+{
+    va_list ap;
+    char *msg;
+
+    va_start(ap, fmt);
+    msg = util_xvasprintf(fmt, ap);
+    va_end(ap);
+    err_set(RESULT_INCORRECT_TYPE, "replica metadata: %s", msg);
+    free(msg);
+    return -1;
+}
+
+/* A value for a message: control characters become '?', long values are
+ * cut at a character boundary so one bad attribute cannot fill the message. */
+static char *
+replica_show(const char *s)
+{
+    UtilBuf b = { 0 };
+    size_t n, i;
+
+    if (!s)
+        return util_xstrdup("(null)");
+    n = strlen(s);
+    if (n > 80) {
+        n = 80;
+        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+            n--;
+    }
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        util_buf_addn(&b, c < 0x20 || c == 0x7f ? "?" : &s[i], 1);
+    }
+    if (n < strlen(s))
+        util_buf_add(&b, "...");
+    return util_buf_steal(&b);
+}
+
+static char *
+replica_show_free(char *s)
+{
+    char *v = replica_show(s);
+
+    free(s);
+    return v;
+}
+
+/* ---- names ------------------------------------------------------------ */
+
+const char *
+replica_rp_type_name(int type)
+{
+    switch (type) {
+    case RP_TYPE_STANDARD: return "standard";
+    case RP_TYPE_APP_CONSISTENT: return "app-consistent";
+    case RP_TYPE_PLANNED: return "planned";
+    default: return "invalid";
+    }
+}
+
+int
+replica_rp_type_from_name(const char *name)
+{
+    int t;
+
+    if (!name)
+        return -1;
+    for (t = RP_TYPE_STANDARD; t <= RP_TYPE_PLANNED; t++) {
+        if (strcmp(name, replica_rp_type_name(t)) == 0)
+            return t;
+    }
+    return -1;
+}
+
+/* ---- memory ----------------------------------------------------------- */
+
+void
+replica_disk_list_clear(ReplicaDiskList *l)
+{
+    size_t i;
+
+    if (!l)
+        return;
+    for (i = 0; i < l->n; i++) {
+        free(l->v[i].target);
+        free(l->v[i].file);
+    }
+    free(l->v);
+    l->v = NULL;
+    l->n = 0;
+}
+
+void
+replica_disk_list_add(ReplicaDiskList *l, const char *target, const char *file, uint64_t inode)
+{
+    ReplicaDisk *d;
+
+    /* Lists carry no capacity, so grow by one: lists are short and built once. */
+    l->v = util_xrealloc(l->v, (l->n + 1) * sizeof(*l->v));
+    d = &l->v[l->n++];
+    d->target = util_xstrdup(target);
+    d->file = util_xstrdup(file);
+    d->inode = inode;
+}
+
+/* dst is overwritten, not cleared first: it may be a shallow copy of src's
+ * owner, and freeing it would free src. */
+void
+replica_disk_list_copy(ReplicaDiskList *dst, const ReplicaDiskList *src)
+{
+    size_t i;
+
+    dst->v = NULL;
+    dst->n = 0;
+    if (!src || src->n == 0)
+        return;
+    dst->v = util_xcalloc(src->n, sizeof(*dst->v));
+    for (i = 0; i < src->n; i++) {
+        dst->v[i].target = util_xstrdup(src->v[i].target);
+        dst->v[i].file = util_xstrdup(src->v[i].file);
+        dst->v[i].inode = src->v[i].inode;
+    }
+    dst->n = src->n;
+}
+
+const ReplicaDisk *
+replica_disk_list_find(const ReplicaDiskList *l, const char *target)
+{
+    size_t i;
+
+    if (!l || !target)
+        return NULL;
+    for (i = 0; i < l->n; i++) {
+        if (util_streq(l->v[i].target, target))
+            return &l->v[i];
+    }
+    return NULL;
+}
+
+void
+replica_failover_free(ReplicaFailover *f)
+{
+    if (!f)
+        return;
+    free(f->point);
+    free(f->by);
+    replica_disk_list_clear(&f->disks);
+    free(f);
+}
+
+void
+replica_test_free(ReplicaTest *t)
+{
+    if (!t)
+        return;
+    free(t->domain);
+    free(t->uuid);
+    free(t->point);
+    replica_disk_list_clear(&t->disks);
+    free(t);
+}
+
+void
+replica_journal_free(ReplicaJournal *j)
+{
+    if (!j)
+        return;
+    free(j->op);
+    free(j->job);
+    free(j->step);
+    free(j->point);
+    replica_disk_list_clear(&j->create);
+    replica_disk_list_clear(&j->remove);
+    free(j);
+}
+
+static void
+replica_point_clear(ReplicaPoint *p)
+{
+    free(p->id);
+    p->id = NULL;
+    replica_disk_list_clear(&p->disks);
+}
+
+void
+replica_free(Replica *r)
+{
+    size_t i;
+
+    if (!r)
+        return;
+    free(r->primary_host);
+    free(r->primary_uri);
+    free(r->primary_name);
+    for (i = 0; i < r->npoints; i++)
+        replica_point_clear(&r->points[i]);
+    free(r->points);
+    replica_failover_free(r->failover);
+    replica_test_free(r->test);
+    replica_journal_free(r->journal);
+    free(r);
+}
+
+Replica *
+replica_new(void)
+{
+    Replica *r = util_xcalloc(1, sizeof(*r));
+
+    r->format = REPLICA_FORMAT;
+    return r;
+}
+
+Replica *
+replica_copy(const Replica *r)
+{
+    Replica *c;
+    size_t i;
+
+    if (!r)
+        return NULL;
+    c = util_xcalloc(1, sizeof(*c));
+    c->format = r->format;
+    c->mode = r->mode;
+    c->state = r->state;
+    c->primary_host = util_xstrdup(r->primary_host);
+    c->primary_uri = util_xstrdup(r->primary_uri);
+    c->primary_name = util_xstrdup(r->primary_name);
+    if (r->npoints) {
+        c->points = util_xcalloc(r->npoints, sizeof(*c->points));
+        for (i = 0; i < r->npoints; i++) {
+            c->points[i].id = util_xstrdup(r->points[i].id);
+            c->points[i].time = r->points[i].time;
+            c->points[i].type = r->points[i].type;
+            replica_disk_list_copy(&c->points[i].disks, &r->points[i].disks);
+        }
+        c->npoints = r->npoints;
+    }
+    if (r->failover) {
+        c->failover = util_xcalloc(1, sizeof(*c->failover));
+        c->failover->point = util_xstrdup(r->failover->point);
+        c->failover->time = r->failover->time;
+        c->failover->by = util_xstrdup(r->failover->by);
+        replica_disk_list_copy(&c->failover->disks, &r->failover->disks);
+    }
+    if (r->test) {
+        c->test = util_xcalloc(1, sizeof(*c->test));
+        c->test->domain = util_xstrdup(r->test->domain);
+        c->test->uuid = util_xstrdup(r->test->uuid);
+        c->test->point = util_xstrdup(r->test->point);
+        c->test->time = r->test->time;
+        replica_disk_list_copy(&c->test->disks, &r->test->disks);
+    }
+    if (r->journal) {
+        c->journal = util_xcalloc(1, sizeof(*c->journal));
+        c->journal->op = util_xstrdup(r->journal->op);
+        c->journal->job = util_xstrdup(r->journal->job);
+        c->journal->step = util_xstrdup(r->journal->step);
+        c->journal->time = r->journal->time;
+        c->journal->from_state = r->journal->from_state;
+        c->journal->to_state = r->journal->to_state;
+        c->journal->point = util_xstrdup(r->journal->point);
+        replica_disk_list_copy(&c->journal->create, &r->journal->create);
+        replica_disk_list_copy(&c->journal->remove, &r->journal->remove);
+    }
+    return c;
+}
+
+/* ---- lookups ---------------------------------------------------------- */
+
+const ReplicaPoint *
+replica_find_point(const Replica *r, const char *id)
+{
+    size_t i;
+
+    if (!r || !id)
+        return NULL;
+    for (i = 0; i < r->npoints; i++) {
+        if (util_streq(r->points[i].id, id))
+            return &r->points[i];
+    }
+    return NULL;
+}
+
+const ReplicaPoint *
+replica_newest_point(const Replica *r)
+{
+    const ReplicaPoint *best = NULL;
+    size_t i;
+
+    if (!r)
+        return NULL;
+    for (i = 0; i < r->npoints; i++) {
+        if (!best || r->points[i].time >= best->time)
+            best = &r->points[i];
+    }
+    return best;
+}
+
+/* ---- validation --------------------------------------------------------- */
+
+/* Strict UTF-8: no overlong forms, surrogates, or U+FFFE/U+FFFF, none of
+ * which an XML document can carry. */
+static int
+replica_utf8_ok(const char *str)
+{
+    const unsigned char *s = (const unsigned char *)str;
+
+    while (*s) {
+        unsigned int cp;
+        int n, i;
+
+        if (s[0] < 0x80) {
+            s++;
+            continue;
+        }
+        if (s[0] >= 0xC2 && s[0] <= 0xDF) {
+            n = 1;
+            cp = s[0] & 0x1F;
+        } else if (s[0] >= 0xE0 && s[0] <= 0xEF) {
+            n = 2;
+            cp = s[0] & 0x0F;
+        } else if (s[0] >= 0xF0 && s[0] <= 0xF4) {
+            n = 3;
+            cp = s[0] & 0x07;
+        } else {
+            return 0;
+        }
+        for (i = 1; i <= n; i++) {
+            if ((s[i] & 0xC0) != 0x80)
+                return 0;
+            cp = (cp << 6) | (s[i] & 0x3F);
+        }
+        if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+            (cp >= 0xD800 && cp <= 0xDFFF) || cp == 0xFFFE || cp == 0xFFFF)
+            return 0;
+        s += n + 1;
+    }
+    return 1;
+}
+
+/* Free text in an attribute.  Control characters are refused because XML
+ * cannot carry most of them and normalizes the others to spaces. */
+static int
+replica_check_text(const char *ctx, const char *what, const char *s, size_t max)
+{
+    UTIL_AUTOFREE char *v = NULL;
+    const unsigned char *p;
+
+    if (!*s)
+        return replica_bad("%s: %s is empty (leave the attribute out instead)", ctx, what);
+    v = replica_show(s);
+    if (strlen(s) > max)
+        return replica_bad("%s: %s \"%s\" is longer than %zu bytes", ctx, what, v, max);
+    if (!replica_utf8_ok(s))
+        return replica_bad("%s: %s \"%s\" is not valid UTF-8", ctx, what, v);
+    for (p = (const unsigned char *)s; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f)
+            return replica_bad("%s: %s \"%s\" contains a control character", ctx, what, v);
+    }
+    return 0;
+}
+
+static int
+replica_check_id(const char *ctx, const char *what, const char *s)
+{
+    UTIL_AUTOFREE char *v = NULL;
+    const unsigned char *p;
+
+    if (!s)
+        return replica_bad("%s: attribute %s missing", ctx, what);
+    for (p = (const unsigned char *)s; *p; p++) {
+        if (*p <= 0x20 || *p >= 0x7f)
+            break;
+    }
+    if (*s && !*p && strlen(s) <= REPLICA_MAX_ID)
+        return 0;
+    v = replica_show(s);
+    return replica_bad("%s: %s \"%s\" must be 1-%d printable ASCII characters without spaces",
+                       ctx, what, v, REPLICA_MAX_ID);
+}
+
+static int
+replica_check_file(const char *ctx, const char *file)
+{
+    UTIL_AUTOFREE char *v = NULL;
+
+    if (!file)
+        return replica_bad("%s: attribute file missing", ctx);
+    if (replica_check_text(ctx, "file", file, REPLICA_MAX_PATH) < 0)
+        return -1;
+    if (util_path_is_clean_absolute(file))
+        return 0;
+    v = replica_show(file);
+    return replica_bad("%s: file \"%s\" is not a clean absolute path "
+                       "(it must start with \"/\" and have no \".\", \"..\" or \"//\")", ctx, v);
+}
+
+static int
+replica_check_time(const char *ctx, const char *what, int64_t t)
+{
+    if (t < 0 || t > REPLICA_MAX_TIME)
+        return replica_bad("%s: %s %lld is outside 1970-01-01 to 9999-12-31",
+                           ctx, what, (long long)t);
+    return 0;
+}
+
+static int
+replica_check_uuid(const char *ctx, const char *s)
+{
+    UTIL_AUTOFREE char *v = NULL;
+    size_t i;
+
+    for (i = 0; s[i] && i < 36; i++) {
+        int dash = i == 8 || i == 13 || i == 18 || i == 23;
+        char c = s[i];
+        int hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+
+        if (dash ? c != '-' : !hex)
+            break;
+    }
+    if (i == 36 && !s[i])
+        return 0;
+    v = replica_show(s);
+    return replica_bad("%s: uuid \"%s\" is not a UUID like 4dea22b3-1d52-d8f3-2516-782e98ab3fa0",
+                       ctx, v);
+}
+
+static void
+replica_point_ctx(char *buf, size_t size, const char *id, size_t idx)
+{
+    if (id) {
+        UTIL_AUTOFREE char *v = replica_show(id);
+        snprintf(buf, size, "<point id=\"%s\">", v);
+    } else {
+        snprintf(buf, size, "<point> #%zu", idx + 1);
+    }
+}
+
+static void
+replica_disk_ctx(char *buf, size_t size, const char *ctx, const char *elem,
+                 const char *target, size_t idx)
+{
+    if (target) {
+        UTIL_AUTOFREE char *v = replica_show(target);
+        snprintf(buf, size, "%s: <%s target=\"%s\">", ctx, elem, v);
+    } else {
+        snprintf(buf, size, "%s: <%s> #%zu", ctx, elem, idx + 1);
+    }
+}
+
+enum {
+    DISKS_NEED_ONE = 1,         /* a point or overlay set has at least one disk */
+    DISKS_UNIQUE_TARGETS = 2,   /* one file per disk: targets do not repeat */
+    DISKS_INODE = 4,            /* inode may be recorded (journal deletions) */
+};
+
+static int
+replica_check_disks(const char *ctx, const char *elem, const ReplicaDiskList *l,
+                    size_t max, int flags)
+{
+    char dctx[REPLICA_CTX_MAX];
+    size_t i, j;
+
+    if (l->n == 0 && (flags & DISKS_NEED_ONE))
+        return replica_bad("%s: no <%s>: at least one is required", ctx, elem);
+    if (l->n > max)
+        return replica_bad("%s: %zu <%s> elements, at most %zu are allowed", ctx, l->n, elem, max);
+    if (l->n && !l->v)
+        return replica_bad("%s: %zu <%s> elements but no list", ctx, l->n, elem);
+    for (i = 0; i < l->n; i++) {
+        const ReplicaDisk *d = &l->v[i];
+
+        replica_disk_ctx(dctx, sizeof(dctx), ctx, elem, d->target, i);
+        if (replica_check_id(dctx, "target", d->target) < 0 ||
+            replica_check_file(dctx, d->file) < 0)
+            return -1;
+        if (d->inode && !(flags & DISKS_INODE))
+            return replica_bad("%s: an inode is only recorded for <remove>", dctx);
+        if (flags & DISKS_UNIQUE_TARGETS) {
+            for (j = 0; j < i; j++) {
+                if (strcmp(l->v[j].target, d->target) == 0)
+                    return replica_bad("%s: duplicate disk target: each disk may appear once",
+                                       dctx);
+            }
+        }
+    }
+    return 0;
+}
+
+static char *
+replica_target_names(const ReplicaDiskList *l)
+{
+    UtilBuf b = { 0 };
+    size_t i;
+
+    for (i = 0; i < l->n; i++) {
+        if (i)
+            util_buf_add(&b, ", ");
+        util_buf_add(&b, l->v[i].target);
+    }
+    return util_buf_steal(&b);
+}
+
+/* Both lists are checked and have unique targets. */
+static int
+replica_check_same_targets(const char *ctx, const ReplicaDiskList *l,
+                           const ReplicaDiskList *ref, const char *why)
+{
+    UTIL_AUTOFREE char *names = NULL;
+    UTIL_AUTOFREE char *v = NULL;
+    const char *what = NULL;
+    size_t i;
+
+    for (i = 0; i < ref->n && !what; i++) {
+        if (!replica_disk_list_find(l, ref->v[i].target)) {
+            v = replica_show(ref->v[i].target);
+            what = "missing";
+        }
+    }
+    for (i = 0; i < l->n && !what; i++) {
+        if (!replica_disk_list_find(ref, l->v[i].target)) {
+            v = replica_show(l->v[i].target);
+            what = "is one too many";
+        }
+    }
+    if (!what)
+        return 0;
+    names = replica_target_names(ref);
+    return replica_bad("%s: <disk target=\"%s\"> %s: %s (%s)", ctx, v, what, why, names);
+}
+
+/* Where a file is named, for the uniqueness checks. */
+typedef struct {
+    const char *file;
+    const char *target;
+    const char *elem;       /* "disk", "remove", ... */
+    const char *owner;      /* "<point id=...>", "<failover>", ... (owned by the table) */
+    size_t seq;             /* document order: the later one is the offender */
+} ReplicaFileRef;
+
+static int
+replica_fileref_cmp(const void *a, const void *b)
+{
+    const ReplicaFileRef *x = a, *y = b;
+    int c = strcmp(x->file, y->file);
+
+    if (c)
+        return c;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+typedef struct {
+    ReplicaFileRef *v;
+    size_t n, cap;
+    char **owners;
+    size_t nowners, capowners;
+} ReplicaFileTable;
+
+static const char *
+replica_table_owner(ReplicaFileTable *t, const char *owner)
+{
+    util_grow(&t->owners, &t->capowners, t->nowners + 1, sizeof(*t->owners));
+    t->owners[t->nowners] = util_xstrdup(owner);
+    return t->owners[t->nowners++];
+}
+
+static void
+replica_table_add(ReplicaFileTable *t, const char *owner, const char *elem,
+                  const ReplicaDiskList *l)
+{
+    size_t i;
+
+    for (i = 0; i < l->n; i++) {
+        util_grow(&t->v, &t->cap, t->n + 1, sizeof(*t->v));
+        t->v[t->n].file = l->v[i].file;
+        t->v[t->n].target = l->v[i].target;
+        t->v[t->n].elem = elem;
+        t->v[t->n].owner = owner;
+        t->v[t->n].seq = t->n;
+        t->n++;
+    }
+}
+
+/* Refuses a file named twice in the table. */
+static int
+replica_table_check(ReplicaFileTable *t, const char *why)
+{
+    size_t i;
+
+    if (t->n > 1)
+        qsort(t->v, t->n, sizeof(*t->v), replica_fileref_cmp);
+    for (i = 1; i < t->n; i++) {
+        const ReplicaFileRef *a = &t->v[i - 1], *b = &t->v[i];
+
+        if (strcmp(a->file, b->file) == 0) {
+            UTIL_AUTOFREE char *f = replica_show(b->file);
+            UTIL_AUTOFREE char *ta = replica_show(a->target);
+            UTIL_AUTOFREE char *tb = replica_show(b->target);
+
+            return replica_bad("%s: <%s target=\"%s\"> file \"%s\" is already the file of "
+                               "%s <%s target=\"%s\">: %s",
+                               b->owner, b->elem, tb, f, a->owner, a->elem, ta, why);
+        }
+    }
+    return 0;
+}
+
+static void
+replica_table_free(ReplicaFileTable *t)
+{
+    size_t i;
+
+    for (i = 0; i < t->nowners; i++)
+        free(t->owners[i]);
+    free(t->owners);
+    free(t->v);
+}
+
+static int
+replica_validate_points(const Replica *r)
+{
+    char ctx[REPLICA_CTX_MAX];
+    size_t i, j;
+
+    if (r->npoints > REPLICA_MAX_POINTS)
+        return replica_bad("<recovery-points>: %zu points, at most %d are allowed",
+                           r->npoints, REPLICA_MAX_POINTS);
+    if (r->npoints && !r->points)
+        return replica_bad("<recovery-points>: %zu points but no list", r->npoints);
+    for (i = 0; i < r->npoints; i++) {
+        const ReplicaPoint *p = &r->points[i];
+
+        replica_point_ctx(ctx, sizeof(ctx), p->id, i);
+        if (replica_check_id(ctx, "id", p->id) < 0)
+            return -1;
+        for (j = 0; j < i; j++) {
+            if (strcmp(r->points[j].id, p->id) == 0)
+                return replica_bad("%s: duplicate point id (also point #%zu)", ctx, j + 1);
+        }
+        if (replica_check_time(ctx, "time", p->time) < 0)
+            return -1;
+        if (p->type < RP_TYPE_STANDARD || p->type > RP_TYPE_PLANNED)
+            return replica_bad("%s: type %d is not a recovery point type "
+                               "(standard, app-consistent, planned)", ctx, p->type);
+        if (replica_check_disks(ctx, "disk", &p->disks, REPLICA_MAX_DISKS,
+                                DISKS_NEED_ONE | DISKS_UNIQUE_TARGETS) < 0)
+            return -1;
+        if (i > 0 &&
+            replica_check_same_targets(ctx, &p->disks, &r->points[0].disks,
+                                       "every point must have the same disks as the first") < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* The shared part of <failover> and <test-system>: a point and overlays. */
+static int
+replica_validate_overlays(const Replica *r, const char *ctx, const char *point,
+                          int64_t t, const ReplicaDiskList *disks, const char *why)
+{
+    UTIL_AUTOFREE char *v = NULL;
+
+    if (replica_check_id(ctx, "point", point) < 0)
+        return -1;
+    if (!replica_find_point(r, point)) {
+        v = replica_show(point);
+        return replica_bad("%s: point \"%s\" is not a recovery point of this replica", ctx, v);
+    }
+    if (replica_check_time(ctx, "time", t) < 0)
+        return -1;
+    if (replica_check_disks(ctx, "disk", disks, REPLICA_MAX_DISKS,
+                            DISKS_NEED_ONE | DISKS_UNIQUE_TARGETS) < 0)
+        return -1;
+    return replica_check_same_targets(ctx, disks, &r->points[0].disks, why);
+}
+
+static int
+replica_validate_failover(const Replica *r)
+{
+    const ReplicaFailover *f = r->failover;
+
+    if (!f) {
+        if (r->state == STATE_RECOVERED)
+            return replica_bad("<failover> missing: state 5 (Recovered) requires it");
+        return 0;
+    }
+    if (r->state != STATE_RECOVERED && r->state != STATE_FAILOVER_IN_PROGRESS)
+        return replica_bad("<failover>: not allowed in state %d: only in state 5 (Recovered) "
+                           "or 12 (Failover in progress)", r->state);
+    if (replica_validate_overlays(r, "<failover>", f->point, f->time, &f->disks,
+                                  "the failover needs one disk for each disk of the points") < 0)
+        return -1;
+    if (f->by && replica_check_text("<failover>", "by", f->by, REPLICA_MAX_TEXT) < 0)
+        return -1;
+    return 0;
+}
+
+static int
+replica_validate_test(const Replica *r)
+{
+    const ReplicaTest *t = r->test;
+
+    if (!t)
+        return 0;
+    if (!t->domain)
+        return replica_bad("<test-system>: attribute domain missing");
+    if (replica_check_text("<test-system>", "domain", t->domain, REPLICA_MAX_TEXT) < 0)
+        return -1;
+    if (t->uuid && replica_check_uuid("<test-system>", t->uuid) < 0)
+        return -1;
+    return replica_validate_overlays(r, "<test-system>", t->point, t->time, &t->disks,
+                                     "the test system needs one disk for each disk of the points");
+}
+
+/* No two disks of points, failover and test system share a file: an
+ * overlay that is a point's file would be written to, or deleted. */
+static int
+replica_validate_files(const Replica *r)
+{
+    ReplicaFileTable t = { 0 };
+    char ctx[REPLICA_CTX_MAX];
+    size_t i;
+    int ret;
+
+    for (i = 0; i < r->npoints; i++) {
+        replica_point_ctx(ctx, sizeof(ctx), r->points[i].id, i);
+        replica_table_add(&t, replica_table_owner(&t, ctx), "disk", &r->points[i].disks);
+    }
+    if (r->failover)
+        replica_table_add(&t, "<failover>", "disk", &r->failover->disks);
+    if (r->test)
+        replica_table_add(&t, "<test-system>", "disk", &r->test->disks);
+    ret = replica_table_check(&t, "every disk needs its own file");
+    replica_table_free(&t);
+    return ret;
+}
+
+static int
+replica_validate_journal_list(const char *elem, const ReplicaDiskList *l, int flags)
+{
+    ReplicaFileTable t = { 0 };
+    int ret;
+
+    if (replica_check_disks("<journal>", elem, l, REPLICA_MAX_JOURNAL_FILES, flags) < 0)
+        return -1;
+    replica_table_add(&t, "<journal>", elem, l);
+    ret = replica_table_check(&t, "the journal names each file once");
+    replica_table_free(&t);
+    return ret;
+}
+
+static int
+replica_validate_journal(const ReplicaJournal *j)
+{
+    UTIL_AUTOFREE char *v = NULL;
+    size_t i;
+
+    if (!j->op)
+        return replica_bad("<journal>: attribute op missing");
+    for (i = 0; replica_ops[i]; i++) {
+        if (strcmp(j->op, replica_ops[i]) == 0)
+            break;
+    }
+    if (!replica_ops[i]) {
+        v = replica_show(j->op);
+        return replica_bad("<journal>: op \"%s\" is not an operation "
+                           "(failover, revert, commit, test-failover, stop-test)", v);
+    }
+    if (replica_check_id("<journal>", "job", j->job) < 0)
+        return -1;
+    if (!j->step)
+        return replica_bad("<journal>: attribute step missing");
+    if (strcmp(j->step, "prepared") != 0 && strcmp(j->step, "switched") != 0) {
+        v = replica_show(j->step);
+        return replica_bad("<journal>: step \"%s\" is neither \"prepared\" nor \"switched\"", v);
+    }
+    if (replica_check_time("<journal>", "time", j->time) < 0)
+        return -1;
+    if (j->from_state < 0 || j->from_state > STATE_MAX)
+        return replica_bad("<journal>: from %d is not a state number (0-%d)",
+                           j->from_state, STATE_MAX);
+    if (j->to_state < 0 || j->to_state > STATE_MAX)
+        return replica_bad("<journal>: to %d is not a state number (0-%d)",
+                           j->to_state, STATE_MAX);
+    /* Not looked up: a commit's journal may outlive points it deletes. */
+    if (j->point && replica_check_id("<journal>", "point", j->point) < 0)
+        return -1;
+    if (replica_validate_journal_list("create", &j->create, 0) < 0 ||
+        replica_validate_journal_list("remove", &j->remove, DISKS_INODE) < 0)
+        return -1;
+    return 0;
+}
+
+int
+replica_validate(const Replica *r)
+{
+    if (!r)
+        return replica_bad("no record");
+    if (r->format != REPLICA_FORMAT)
+        return replica_bad("unknown metadata format \"%d\": this drover understands format %d only",
+                           r->format, REPLICA_FORMAT);
+    if (r->mode < 0 || r->mode > MODE_MAX)
+        return replica_bad("<mode>: %d is not a mode number (0-%d)", r->mode, MODE_MAX);
+    if (r->state < 0 || r->state > STATE_MAX)
+        return replica_bad("<state>: %d is not a state number (0-%d)", r->state, STATE_MAX);
+    if ((r->primary_host &&
+         replica_check_text("<primary>", "host", r->primary_host, REPLICA_MAX_TEXT) < 0) ||
+        (r->primary_uri &&
+         replica_check_text("<primary>", "uri", r->primary_uri, REPLICA_MAX_TEXT) < 0) ||
+        (r->primary_name &&
+         replica_check_text("<primary>", "name", r->primary_name, REPLICA_MAX_TEXT) < 0))
+        return -1;
+    if (replica_validate_points(r) < 0 ||
+        replica_validate_failover(r) < 0 ||
+        replica_validate_test(r) < 0 ||
+        replica_validate_files(r) < 0)
+        return -1;
+    if (r->journal && replica_validate_journal(r->journal) < 0)
+        return -1;
+    return 0;
+}
+
+/* ---- parsing ---------------------------------------------------------- */
+
+static int
+replica_is_ns(const xmlNode *n)
+{
+    return n->ns && n->ns->href && strcmp((const char *)n->ns->href, REPLICA_NS) == 0;
+}
+
+static int
+replica_is(const xmlNode *n, const char *name)
+{
+    return strcmp((const char *)n->name, name) == 0;
+}
+
+/* Classifies a child of an element that holds only elements: 1 for one of
+ * our elements, 0 for something to skip (whitespace, comments), -1 with the
+ * error set for anything else, so that no data is silently dropped. */
+static int
+replica_child_kind(const char *ctx, const xmlNode *c)
+{
+    UTIL_AUTOFREE char *v = NULL;
+    const xmlChar *p;
+
+    switch (c->type) {
+    case XML_ELEMENT_NODE:
+        if (replica_is_ns(c))
+            return 1;
+        if (!c->ns)
+            return replica_bad("%s: element <%s> has no namespace: every element must be in %s",
+                               ctx, (const char *)c->name, REPLICA_NS);
+        v = replica_show((const char *)c->ns->href);
+        return replica_bad("%s: element <%s> is in namespace \"%s\": every element must be in %s",
+                           ctx, (const char *)c->name, v, REPLICA_NS);
+    case XML_TEXT_NODE:
+    case XML_CDATA_SECTION_NODE:
+        for (p = c->content; p && *p; p++) {
+            if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
+                size_t n = strlen((const char *)p);
+
+                while (n && (p[n - 1] == ' ' || p[n - 1] == '\t' || p[n - 1] == '\n' ||
+                             p[n - 1] == '\r'))
+                    n--;
+                v = util_xstrndup((const char *)p, n);
+                v = replica_show_free(v);
+                return replica_bad("%s: unexpected text \"%s\": only elements belong here", ctx, v);
+            }
+        }
+        return 0;
+    case XML_COMMENT_NODE:
+    case XML_PI_NODE:
+        return 0;
+    case XML_ENTITY_REF_NODE:
+        return replica_bad("%s: unexpected entity reference &%s;", ctx, (const char *)c->name);
+    default:
+        return replica_bad("%s: unexpected XML node of type %d", ctx, (int)c->type);
+    }
+}
+
+static int
+replica_unknown_element(const char *ctx, const xmlNode *c)
+{
+    return replica_bad("%s: unknown element <%s>", ctx, (const char *)c->name);
+}
+
+/* Refuses attributes outside allowed (NULL-terminated). */
+static int
+replica_check_attrs(const char *ctx, const xmlNode *n, const char *const *allowed)
+{
+    const xmlAttr *a;
+    size_t i;
+
+    for (a = n->properties; a; a = a->next) {
+        if (a->ns)
+            return replica_bad("%s: attribute %s:%s is not allowed", ctx,
+                               a->ns->prefix ? (const char *)a->ns->prefix : "",
+                               (const char *)a->name);
+        for (i = 0; allowed[i]; i++) {
+            if (strcmp((const char *)a->name, allowed[i]) == 0)
+                break;
+        }
+        if (!allowed[i]) {
+            UtilBuf b = { 0 };
+            int ret;
+
+            for (i = 0; allowed[i]; i++)
+                util_buf_printf(&b, "%s%s", i ? ", " : "", allowed[i]);
+            ret = replica_bad("%s: unknown attribute %s (allowed: %s)", ctx,
+                              (const char *)a->name, b.s ? b.s : "none");
+            util_buf_free(&b);
+            return ret;
+        }
+    }
+    return 0;
+}
+
+static char *
+replica_attr(const xmlNode *n, const char *name)
+{
+    xmlChar *x = xmlGetNoNsProp(n, (const xmlChar *)name);
+    char *s;
+
+    if (!x)
+        return NULL;
+    s = util_xstrdup((const char *)x);
+    xmlFree(x);
+    return s;
+}
+
+/* The text of an element that holds only text. */
+static int
+replica_elem_text(const char *ctx, const xmlNode *n, char **out)
+{
+    UtilBuf b = { 0 };
+    const xmlNode *c;
+
+    for (c = n->children; c; c = c->next) {
+        if (c->type == XML_TEXT_NODE || c->type == XML_CDATA_SECTION_NODE) {
+            if (c->content)
+                util_buf_add(&b, (const char *)c->content);
+        } else if (c->type == XML_ELEMENT_NODE || c->type == XML_ENTITY_REF_NODE) {
+            util_buf_free(&b);
+            return replica_bad("%s: unexpected %s <%s>: only a number belongs here", ctx,
+                               c->type == XML_ELEMENT_NODE ? "element" : "entity",
+                               (const char *)c->name);
+        }
+    }
+    *out = util_buf_steal(&b);
+    return 0;
+}
+
+/* Digits only: no sign, no spaces, no junk. */
+static int
+replica_parse_uint(const char *s, uint64_t max, uint64_t *out)
+{
+    uint64_t v = 0;
+
+    if (!*s)
+        return -1;
+    for (; *s; s++) {
+        uint64_t d = (uint64_t)(*s - '0');
+
+        if (*s < '0' || *s > '9')
+            return -1;
+        if (d > max || v > (max - d) / 10)
+            return -1;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return 0;
+}
+
+/* label is "" for an element's text, "from " for an attribute. */
+static int
+replica_parse_small(const char *ctx, const char *label, const char *what, const char *s,
+                    int max, int *out)
+{
+    uint64_t v;
+
+    if (replica_parse_uint(s, (uint64_t)max, &v) < 0) {
+        UTIL_AUTOFREE char *shown = replica_show(s);
+        return replica_bad("%s: %s\"%s\" is not a %s number (0-%d)", ctx, label, shown, what, max);
+    }
+    *out = (int)v;
+    return 0;
+}
+
+/* "YYYY-MM-DDTHH:MM:SSZ" exactly.  Formatting the result back and comparing
+ * refuses what strptime/timegm would quietly normalize (Feb 30, 24:00). */
+static int
+replica_parse_time(const char *ctx, const xmlNode *n, const char *name, int64_t *out)
+{
+    UTIL_AUTOFREE char *s = replica_attr(n, name);
+    UTIL_AUTOFREE char *v = NULL;
+    static const char shape[] = "dddd-dd-ddTdd:dd:ddZ";
+    char back[32];
+    int64_t t;
+    size_t i;
+
+    if (!s)
+        return replica_bad("%s: attribute %s missing", ctx, name);
+    for (i = 0; shape[i] && s[i]; i++) {
+        if (shape[i] == 'd' ? (s[i] < '0' || s[i] > '9') : s[i] != shape[i])
+            break;
+    }
+    if (!shape[i] && !s[i] && util_parse_time(s, &t) == 0 && t >= 0 && t <= REPLICA_MAX_TIME) {
+        util_format_time(t, back, sizeof(back));
+        if (strcmp(back, s) == 0) {
+            *out = t;
+            return 0;
+        }
+    }
+    v = replica_show(s);
+    return replica_bad("%s: %s \"%s\" is not a UTC time like 2026-11-24T09:00:00Z", ctx, name, v);
+}
+
+static int
+replica_parse_state_attr(const char *ctx, const xmlNode *n, const char *name, int *out)
+{
+    UTIL_AUTOFREE char *s = replica_attr(n, name);
+    char label[64];
+
+    if (!s)
+        return replica_bad("%s: attribute %s missing", ctx, name);
+    snprintf(label, sizeof(label), "%s ", name);
+    return replica_parse_small(ctx, label, "state", s, STATE_MAX, out);
+}
+
+/* One <disk>, <create> or <remove>: attributes only. */
+static int
+replica_parse_disk(const char *ctx, const xmlNode *n, size_t idx, int with_inode,
+                   ReplicaDiskList *l, size_t *cap)
+{
+    static const char *const attrs[] = { "target", "file", NULL };
+    static const char *const attrs_inode[] = { "target", "file", "inode", NULL };
+    char dctx[REPLICA_CTX_MAX];
+    UTIL_AUTOFREE char *target = replica_attr(n, "target");
+    UTIL_AUTOFREE char *file = replica_attr(n, "file");
+    UTIL_AUTOFREE char *inode = replica_attr(n, "inode");
+    uint64_t ino = 0;
+    const xmlNode *c;
+    ReplicaDisk *d;
+
+    replica_disk_ctx(dctx, sizeof(dctx), ctx, (const char *)n->name, target, idx);
+    if (replica_check_attrs(dctx, n, with_inode ? attrs_inode : attrs) < 0)
+        return -1;
+    for (c = n->children; c; c = c->next) {
+        int k = replica_child_kind(dctx, c);
+
+        if (k < 0)
+            return -1;
+        if (k > 0)
+            return replica_unknown_element(dctx, c);
+    }
+    if (inode && replica_parse_uint(inode, UINT64_MAX, &ino) < 0) {
+        UTIL_AUTOFREE char *v = replica_show(inode);
+        return replica_bad("%s: inode \"%s\" is not a decimal number", dctx, v);
+    }
+    util_grow(&l->v, cap, l->n + 1, sizeof(*l->v));
+    d = &l->v[l->n++];
+    d->target = UTIL_STEAL(&target);
+    d->file = UTIL_STEAL(&file);
+    d->inode = ino;
+    return 0;
+}
+
+/* Children of a point, failover or test system: <disk> only. */
+static int
+replica_parse_disks(const char *ctx, const xmlNode *n, ReplicaDiskList *l)
+{
+    const xmlNode *c;
+    size_t cap = 0;
+
+    for (c = n->children; c; c = c->next) {
+        int k = replica_child_kind(ctx, c);
+
+        if (k < 0)
+            return -1;
+        if (k == 0)
+            continue;
+        if (!replica_is(c, "disk"))
+            return replica_unknown_element(ctx, c);
+        if (l->n >= REPLICA_MAX_DISKS)
+            return replica_bad("%s: more than %d disks", ctx, REPLICA_MAX_DISKS);
+        if (replica_parse_disk(ctx, c, l->n, 0, l, &cap) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int
+replica_parse_point(const xmlNode *n, size_t idx, ReplicaPoint *p)
+{
+    static const char *const attrs[] = { "id", "time", "type", NULL };
+    char ctx[REPLICA_CTX_MAX];
+    UTIL_AUTOFREE char *type = NULL;
+    UTIL_AUTOFREE char *v = NULL;
+
+    p->id = replica_attr(n, "id");
+    replica_point_ctx(ctx, sizeof(ctx), p->id, idx);
+    if (replica_check_attrs(ctx, n, attrs) < 0 ||
+        replica_parse_time(ctx, n, "time", &p->time) < 0)
+        return -1;
+    type = replica_attr(n, "type");
+    if (!type)
+        return replica_bad("%s: attribute type missing", ctx);
+    p->type = replica_rp_type_from_name(type);
+    if (p->type < 0) {
+        v = replica_show(type);
+        return replica_bad("%s: type \"%s\" is not a recovery point type "
+                           "(standard, app-consistent, planned)", ctx, v);
+    }
+    return replica_parse_disks(ctx, n, &p->disks);
+}
+
+static int
+replica_parse_points(const xmlNode *n, Replica *r)
+{
+    static const char *const none[] = { NULL };
+    const char *ctx = "<recovery-points>";
+    const xmlNode *c;
+    size_t cap = 0;
+
+    if (replica_check_attrs(ctx, n, none) < 0)
+        return -1;
+    for (c = n->children; c; c = c->next) {
+        int k = replica_child_kind(ctx, c);
+
+        if (k < 0)
+            return -1;
+        if (k == 0)
+            continue;
+        if (!replica_is(c, "point"))
+            return replica_unknown_element(ctx, c);
+        if (r->npoints >= REPLICA_MAX_POINTS)
+            return replica_bad("%s: more than %d points", ctx, REPLICA_MAX_POINTS);
+        util_grow(&r->points, &cap, r->npoints + 1, sizeof(*r->points));
+        /* Counted before parsing so a half-built point is freed with r. */
+        r->npoints++;
+        if (replica_parse_point(c, r->npoints - 1, &r->points[r->npoints - 1]) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int
+replica_parse_primary(const xmlNode *n, Replica *r)
+{
+    static const char *const attrs[] = { "host", "uri", "name", NULL };
+    const xmlNode *c;
+
+    if (replica_check_attrs("<primary>", n, attrs) < 0)
+        return -1;
+    for (c = n->children; c; c = c->next) {
+        int k = replica_child_kind("<primary>", c);
+
+        if (k < 0)
+            return -1;
+        if (k > 0)
+            return replica_unknown_element("<primary>", c);
+    }
+    r->primary_host = replica_attr(n, "host");
+    r->primary_uri = replica_attr(n, "uri");
+    r->primary_name = replica_attr(n, "name");
+    return 0;
+}
+
+static int
+replica_parse_failover(const xmlNode *n, Replica *r)
+{
+    static const char *const attrs[] = { "point", "time", "by", NULL };
+    const char *ctx = "<failover>";
+    ReplicaFailover *f;
+
+    f = r->failover = util_xcalloc(1, sizeof(*f));
+    if (replica_check_attrs(ctx, n, attrs) < 0 ||
+        replica_parse_time(ctx, n, "time", &f->time) < 0)
+        return -1;
+    f->point = replica_attr(n, "point");
+    f->by = replica_attr(n, "by");
+    return replica_parse_disks(ctx, n, &f->disks);
+}
+
+static int
+replica_parse_test(const xmlNode *n, Replica *r)
+{
+    static const char *const attrs[] = { "domain", "uuid", "point", "time", NULL };
+    const char *ctx = "<test-system>";
+    ReplicaTest *t;
+
+    t = r->test = util_xcalloc(1, sizeof(*t));
+    if (replica_check_attrs(ctx, n, attrs) < 0 ||
+        replica_parse_time(ctx, n, "time", &t->time) < 0)
+        return -1;
+    t->domain = replica_attr(n, "domain");
+    t->uuid = replica_attr(n, "uuid");
+    t->point = replica_attr(n, "point");
+    return replica_parse_disks(ctx, n, &t->disks);
+}
+
+static int
+replica_parse_journal(const xmlNode *n, Replica *r)
+{
+    static const char *const attrs[] = {
+        "op", "job", "step", "time", "from", "to", "point", NULL
+    };
+    const char *ctx = "<journal>";
+    size_t cap_create = 0, cap_remove = 0;
+    ReplicaJournal *j;
+    const xmlNode *c;
+
+    j = r->journal = util_xcalloc(1, sizeof(*j));
+    if (replica_check_attrs(ctx, n, attrs) < 0 ||
+        replica_parse_time(ctx, n, "time", &j->time) < 0 ||
+        replica_parse_state_attr(ctx, n, "from", &j->from_state) < 0 ||
+        replica_parse_state_attr(ctx, n, "to", &j->to_state) < 0)
+        return -1;
+    j->op = replica_attr(n, "op");
+    j->job = replica_attr(n, "job");
+    j->step = replica_attr(n, "step");
+    j->point = replica_attr(n, "point");
+    for (c = n->children; c; c = c->next) {
+        int k = replica_child_kind(ctx, c);
+
+        if (k < 0)
+            return -1;
+        if (k == 0)
+            continue;
+        if (replica_is(c, "create")) {
+            if (j->create.n >= REPLICA_MAX_JOURNAL_FILES)
+                return replica_bad("%s: more than %d <create>", ctx, REPLICA_MAX_JOURNAL_FILES);
+            if (replica_parse_disk(ctx, c, j->create.n, 0, &j->create, &cap_create) < 0)
+                return -1;
+        } else if (replica_is(c, "remove")) {
+            if (j->remove.n >= REPLICA_MAX_JOURNAL_FILES)
+                return replica_bad("%s: more than %d <remove>", ctx, REPLICA_MAX_JOURNAL_FILES);
+            if (replica_parse_disk(ctx, c, j->remove.n, 1, &j->remove, &cap_remove) < 0)
+                return -1;
+        } else {
+            return replica_unknown_element(ctx, c);
+        }
+    }
+    return 0;
+}
+
+static int
+replica_parse_number_elem(const xmlNode *n, const char *what, int max, int *out)
+{
+    static const char *const none[] = { NULL };
+    UTIL_AUTOFREE char *text = NULL;
+    char ctx[32];
+
+    snprintf(ctx, sizeof(ctx), "<%s>", (const char *)n->name);
+    if (replica_check_attrs(ctx, n, none) < 0 ||
+        replica_elem_text(ctx, n, &text) < 0)
+        return -1;
+    return replica_parse_small(ctx, "", what, text, max, out);
+}
+
+static Replica *
+replica_parse_doc(xmlDocPtr doc)
+{
+    static const char *const attrs[] = { "format", NULL };
+    const char *ctx = "<replica>";
+    UTIL_AUTOFREE char *format = NULL;
+    UTIL_AUTOFREE char *v = NULL;
+    int have_mode = 0, have_state = 0, have_primary = 0, have_points = 0;
+    xmlNodePtr root = xmlDocGetRootElement(doc);
+    const xmlNode *c;
+    Replica *r = NULL;
+
+    if (!root) {
+        replica_bad("the document has no root element");
+        return NULL;
+    }
+    /* An internal subset could define entities: metadata never needs one. */
+    if (doc->intSubset || doc->extSubset) {
+        replica_bad("document type declarations are not allowed");
+        return NULL;
+    }
+    if (!replica_is(root, REPLICA_ELEMENT)) {
+        replica_bad("root element <%s> is not <%s>", (const char *)root->name, REPLICA_ELEMENT);
+        return NULL;
+    }
+    if (!root->ns) {
+        replica_bad("root element <%s> has no namespace: expected %s", REPLICA_ELEMENT, REPLICA_NS);
+        return NULL;
+    }
+    if (!replica_is_ns(root)) {
+        v = replica_show((const char *)root->ns->href);
+        replica_bad("root element <%s> is in namespace \"%s\", not %s",
+                    REPLICA_ELEMENT, v, REPLICA_NS);
+        return NULL;
+    }
+    /* The format decides how to read everything else, so it comes first. */
+    format = replica_attr(root, "format");
+    if (!format) {
+        replica_bad("%s: attribute format missing", ctx);
+        return NULL;
+    }
+    if (strcmp(format, "1") != 0) {
+        v = replica_show(format);
+        replica_bad("unknown metadata format \"%s\": this drover understands format %d only",
+                    v, REPLICA_FORMAT);
+        return NULL;
+    }
+    if (replica_check_attrs(ctx, root, attrs) < 0)
+        return NULL;
+
+    r = replica_new();
+    for (c = root->children; c; c = c->next) {
+        int k = replica_child_kind(ctx, c), rc;
+        int *seen;
+
+        if (k < 0)
+            goto error;
+        if (k == 0)
+            continue;
+        if (replica_is(c, "mode"))
+            seen = &have_mode;
+        else if (replica_is(c, "state"))
+            seen = &have_state;
+        else if (replica_is(c, "primary"))
+            seen = &have_primary;
+        else if (replica_is(c, "recovery-points"))
+            seen = &have_points;
+        else if (replica_is(c, "failover") || replica_is(c, "test-system") ||
+                 replica_is(c, "journal"))
+            seen = NULL;
+        else {
+            replica_unknown_element(ctx, c);
+            goto error;
+        }
+        if ((seen && *seen) ||
+            (replica_is(c, "failover") && r->failover) ||
+            (replica_is(c, "test-system") && r->test) ||
+            (replica_is(c, "journal") && r->journal)) {
+            replica_bad("%s: duplicate element <%s>", ctx, (const char *)c->name);
+            goto error;
+        }
+        if (seen)
+            *seen = 1;
+        if (replica_is(c, "mode"))
+            rc = replica_parse_number_elem(c, "mode", MODE_MAX, &r->mode);
+        else if (replica_is(c, "state"))
+            rc = replica_parse_number_elem(c, "state", STATE_MAX, &r->state);
+        else if (replica_is(c, "primary"))
+            rc = replica_parse_primary(c, r);
+        else if (replica_is(c, "recovery-points"))
+            rc = replica_parse_points(c, r);
+        else if (replica_is(c, "failover"))
+            rc = replica_parse_failover(c, r);
+        else if (replica_is(c, "test-system"))
+            rc = replica_parse_test(c, r);
+        else
+            rc = replica_parse_journal(c, r);
+        if (rc < 0)
+            goto error;
+    }
+    if (!have_mode || !have_state) {
+        replica_bad("%s: element <%s> missing", ctx, have_mode ? "state" : "mode");
+        goto error;
+    }
+    return r;
+
+ error:
+    replica_free(r);
+    return NULL;
+}
+
+typedef struct {
+    int have;
+    char msg[512];
+} ReplicaXmlError;
+
+/* Keeps libxml2's first error (later ones are mostly consequences) and
+ * keeps it off stderr. */
+static void
+replica_xml_error(void *data, xmlErrorPtr e)
+{
+    xmlParserCtxtPtr ctxt = data;
+    ReplicaXmlError *xe = ctxt ? ctxt->_private : NULL;
+    size_t n;
+
+    if (!xe || !e || xe->have || e->level < XML_ERR_ERROR)
+        return;
+    snprintf(xe->msg, sizeof(xe->msg), "line %d: %s", e->line,
+             e->message ? e->message : "error");
+    n = strlen(xe->msg);
+    while (n && (xe->msg[n - 1] == '\n' || xe->msg[n - 1] == ' '))
+        xe->msg[--n] = '\0';
+    xe->have = 1;
+}
+
+static pthread_once_t replica_xml_once = PTHREAD_ONCE_INIT;
+
+/* libxml2 wants one initialization before threads parse. */
+static void
+replica_xml_init(void)
+{
+    xmlInitParser();
+}
+
+Replica *
+replica_parse(const char *xml, size_t len)
+{
+    ReplicaXmlError xe = { 0 };
+    xmlParserCtxtPtr ctxt = NULL;
+    xmlDocPtr doc = NULL;
+    Replica *r = NULL;
+
+    if (!xml || len == 0) {
+        replica_bad("the document is empty");
+        return NULL;
+    }
+    if (len > REPLICA_MAX_BYTES) {
+        replica_bad("the document is %zu bytes, more than the %d allowed", len, REPLICA_MAX_BYTES);
+        return NULL;
+    }
+    pthread_once(&replica_xml_once, replica_xml_init);
+    ctxt = xmlNewParserCtxt();
+    if (!ctxt) {
+        err_set(RESULT_OUT_OF_MEMORY, "replica metadata: cannot create an XML parser");
+        return NULL;
+    }
+    /* Per-parser handler: the global ones are shared with libvirt. */
+    ctxt->sax->serror = replica_xml_error;
+    ctxt->_private = &xe;
+    /* No XML_PARSE_NOENT or DTDLOAD: entities stay unexpanded and nothing
+     * outside the document is read. */
+    doc = xmlCtxtReadMemory(ctxt, xml, (int)len, NULL, NULL,
+                            XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+    if (!doc || !ctxt->wellFormed || !ctxt->nsWellFormed) {
+        if (!xe.have) {
+            xmlErrorPtr e = xmlCtxtGetLastError(ctxt);
+
+            snprintf(xe.msg, sizeof(xe.msg), "line %d: %s", e ? e->line : 0,
+                     e && e->message ? e->message : "parse error");
+        }
+        replica_bad("not well-formed XML: %s", xe.msg);
+        goto cleanup;
+    }
+    r = replica_parse_doc(doc);
+    if (r && replica_validate(r) < 0) {
+        replica_free(r);
+        r = NULL;
+    }
+
+ cleanup:
+    xmlFreeDoc(doc);
+    xmlFreeParserCtxt(ctxt);
+    return r;
+}
+
+/* ---- formatting ------------------------------------------------------- */
+
+static void
+replica_fmt_attr(UtilBuf *b, const char *name, const char *value)
+{
+    if (!value)
+        return;
+    util_buf_printf(b, " %s=\"", name);
+    util_buf_add_xml(b, value);
+    util_buf_add(b, "\"");
+}
+
+static void
+replica_fmt_time(UtilBuf *b, const char *name, int64_t t)
+{
+    char buf[64];
+
+    util_format_time(t, buf, sizeof(buf));
+    replica_fmt_attr(b, name, buf);
+}
+
+static void
+replica_fmt_disks(UtilBuf *b, const char *indent, const char *elem, const ReplicaDiskList *l)
+{
+    size_t i;
+
+    for (i = 0; i < l->n; i++) {
+        util_buf_printf(b, "%s<%s:%s", indent, REPLICA_PREFIX, elem);
+        replica_fmt_attr(b, "target", l->v[i].target);
+        replica_fmt_attr(b, "file", l->v[i].file);
+        if (l->v[i].inode)
+            util_buf_printf(b, " inode=\"%llu\"", (unsigned long long)l->v[i].inode);
+        util_buf_add(b, "/>\n");
+    }
+}
+
+/* Closes an element opened with its attributes: empty ones self-close. */
+static void
+replica_fmt_close(UtilBuf *b, const char *indent, const char *elem, int has_children)
+{
+    if (has_children)
+        util_buf_printf(b, "%s</%s:%s>\n", indent, REPLICA_PREFIX, elem);
+}
+
+static void
+replica_fmt_open(UtilBuf *b, int has_children)
+{
+    util_buf_add(b, has_children ? ">\n" : "/>\n");
+}
+
+char *
+replica_format(const Replica *r)
+{
+    const char *p = REPLICA_PREFIX;
+    UtilBuf b = { 0 };
+    size_t i;
+
+    if (!r)
+        return util_xstrdup("");
+    util_buf_printf(&b, "<%s:%s xmlns:%s=\"%s\" format=\"%d\">\n",
+                    p, REPLICA_ELEMENT, p, REPLICA_NS, r->format);
+    util_buf_printf(&b, "  <%s:mode>%d</%s:mode>\n", p, r->mode, p);
+    util_buf_printf(&b, "  <%s:state>%d</%s:state>\n", p, r->state, p);
+    if (r->primary_host || r->primary_uri || r->primary_name) {
+        util_buf_printf(&b, "  <%s:primary", p);
+        replica_fmt_attr(&b, "host", r->primary_host);
+        replica_fmt_attr(&b, "uri", r->primary_uri);
+        replica_fmt_attr(&b, "name", r->primary_name);
+        util_buf_add(&b, "/>\n");
+    }
+    if (r->npoints && r->points) {
+        util_buf_printf(&b, "  <%s:recovery-points>\n", p);
+        for (i = 0; i < r->npoints; i++) {
+            const ReplicaPoint *pt = &r->points[i];
+
+            util_buf_printf(&b, "    <%s:point", p);
+            replica_fmt_attr(&b, "id", pt->id);
+            replica_fmt_time(&b, "time", pt->time);
+            replica_fmt_attr(&b, "type", replica_rp_type_name(pt->type));
+            replica_fmt_open(&b, pt->disks.n > 0);
+            replica_fmt_disks(&b, "      ", "disk", &pt->disks);
+            replica_fmt_close(&b, "    ", "point", pt->disks.n > 0);
+        }
+        util_buf_printf(&b, "  </%s:recovery-points>\n", p);
+    }
+    if (r->failover) {
+        const ReplicaFailover *f = r->failover;
+
+        util_buf_printf(&b, "  <%s:failover", p);
+        replica_fmt_attr(&b, "point", f->point);
+        replica_fmt_time(&b, "time", f->time);
+        replica_fmt_attr(&b, "by", f->by);
+        replica_fmt_open(&b, f->disks.n > 0);
+        replica_fmt_disks(&b, "    ", "disk", &f->disks);
+        replica_fmt_close(&b, "  ", "failover", f->disks.n > 0);
+    }
+    if (r->test) {
+        const ReplicaTest *t = r->test;
+
+        util_buf_printf(&b, "  <%s:test-system", p);
+        replica_fmt_attr(&b, "domain", t->domain);
+        replica_fmt_attr(&b, "uuid", t->uuid);
+        replica_fmt_attr(&b, "point", t->point);
+        replica_fmt_time(&b, "time", t->time);
+        replica_fmt_open(&b, t->disks.n > 0);
+        replica_fmt_disks(&b, "    ", "disk", &t->disks);
+        replica_fmt_close(&b, "  ", "test-system", t->disks.n > 0);
+    }
+    if (r->journal) {
+        const ReplicaJournal *j = r->journal;
+        int kids = j->create.n > 0 || j->remove.n > 0;
+
+        util_buf_printf(&b, "  <%s:journal", p);
+        replica_fmt_attr(&b, "op", j->op);
+        replica_fmt_attr(&b, "job", j->job);
+        replica_fmt_attr(&b, "step", j->step);
+        replica_fmt_time(&b, "time", j->time);
+        util_buf_printf(&b, " from=\"%d\" to=\"%d\"", j->from_state, j->to_state);
+        replica_fmt_attr(&b, "point", j->point);
+        replica_fmt_open(&b, kids);
+        replica_fmt_disks(&b, "    ", "create", &j->create);
+        replica_fmt_disks(&b, "    ", "remove", &j->remove);
+        replica_fmt_close(&b, "  ", "journal", kids);
+    }
+    util_buf_printf(&b, "</%s:%s>\n", p, REPLICA_ELEMENT);
+    return util_buf_steal(&b);
+}
