@@ -1298,9 +1298,9 @@ chain_discard_check_stat(const char *path, const struct stat *st, dev_t dev, ino
     return 0;
 }
 
-int
-chain_discard(const char *path, dev_t dev, ino_t ino, const char *dir,
-              const Chain *const *keep, size_t nkeep)
+static int
+chain_discard_run(const char *path, dev_t dev, ino_t ino, const char *dir,
+                  const Chain *const *keep, size_t nkeep, int dry)
 {
     struct stat st;
     char *parent = NULL;
@@ -1362,6 +1362,10 @@ chain_discard(const char *path, dev_t dev, ino_t ino, const char *dir,
             goto out;
         }
     }
+    if (dry) {
+        rc = 0;
+        goto out;
+    }
 
     /* Delete by name inside the resolved directory, after checking once
      * more through that directory, so a swap since the checks above is
@@ -1394,6 +1398,20 @@ out:
     free(real_parent);
     free(real_dir);
     return rc;
+}
+
+int
+chain_discard(const char *path, dev_t dev, ino_t ino, const char *dir,
+              const Chain *const *keep, size_t nkeep)
+{
+    return chain_discard_run(path, dev, ino, dir, keep, nkeep, 0);
+}
+
+int
+chain_discard_check(const char *path, dev_t dev, ino_t ino, const char *dir,
+                    const Chain *const *keep, size_t nkeep)
+{
+    return chain_discard_run(path, dev, ino, dir, keep, nkeep, 1);
 }
 
 int

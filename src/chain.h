@@ -87,6 +87,10 @@ int chain_rebase_unsafe(const char *overlay, const char *new_backing);
  * is 32779. */
 int chain_discard(const char *path, dev_t dev, ino_t ino, const char *dir,
                   const Chain *const *keep, size_t nkeep);
+/* Every check of chain_discard(), without deleting: lets an operation
+ * refuse before it changes anything. */
+int chain_discard_check(const char *path, dev_t dev, ino_t ino, const char *dir,
+                        const Chain *const *keep, size_t nkeep);
 
 /* stat() without following symlinks, giving device and inode: 0 or -1. */
 int chain_stat(const char *path, dev_t *dev, ino_t *ino, uint64_t *size);

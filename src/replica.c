@@ -215,6 +215,8 @@ replica_journal_free(ReplicaJournal *j)
     free(j->job);
     free(j->step);
     free(j->point);
+    free(j->domain);
+    free(j->uuid);
     replica_disk_list_clear(&j->create);
     replica_disk_list_clear(&j->remove);
     free(j);
@@ -305,6 +307,9 @@ replica_copy(const Replica *r)
         c->journal->from_state = r->journal->from_state;
         c->journal->to_state = r->journal->to_state;
         c->journal->point = util_xstrdup(r->journal->point);
+        c->journal->domain = util_xstrdup(r->journal->domain);
+        c->journal->uuid = util_xstrdup(r->journal->uuid);
+        c->journal->flatten = r->journal->flatten;
         replica_disk_list_copy(&c->journal->create, &r->journal->create);
         replica_disk_list_copy(&c->journal->remove, &r->journal->remove);
     }
@@ -831,6 +836,10 @@ replica_validate_journal(const ReplicaJournal *j)
     /* Not looked up: a commit's journal may outlive points it deletes. */
     if (j->point && replica_check_id("<journal>", "point", j->point) < 0)
         return -1;
+    if (j->domain && !*j->domain)
+        return replica_bad("<journal>: domain is empty");
+    if (j->uuid && replica_check_uuid("<journal>", j->uuid) < 0)
+        return -1;
     if (replica_validate_journal_list("create", &j->create, 0) < 0 ||
         replica_validate_journal_list("remove", &j->remove, DISKS_INODE) < 0)
         return -1;
@@ -1249,7 +1258,7 @@ static int
 replica_parse_journal(const xmlNode *n, Replica *r)
 {
     static const char *const attrs[] = {
-        "op", "job", "step", "time", "from", "to", "point", NULL
+        "op", "job", "step", "time", "from", "to", "point", "domain", "uuid", "flatten", NULL
     };
     const char *ctx = "<journal>";
     size_t cap_create = 0, cap_remove = 0;
@@ -1266,6 +1275,16 @@ replica_parse_journal(const xmlNode *n, Replica *r)
     j->job = replica_attr(n, "job");
     j->step = replica_attr(n, "step");
     j->point = replica_attr(n, "point");
+    j->domain = replica_attr(n, "domain");
+    j->uuid = replica_attr(n, "uuid");
+    {
+        UTIL_AUTOFREE char *fl = replica_attr(n, "flatten");
+        if (fl && strcmp(fl, "yes") != 0) {
+            UTIL_AUTOFREE char *v = replica_show(fl);
+            return replica_bad("%s: flatten \"%s\" must be \"yes\" or absent", ctx, v);
+        }
+        j->flatten = fl != NULL;
+    }
     for (c = n->children; c; c = c->next) {
         int k = replica_child_kind(ctx, c);
 
@@ -1618,6 +1637,10 @@ replica_format(const Replica *r)
         replica_fmt_time(&b, "time", j->time);
         util_buf_printf(&b, " from=\"%d\" to=\"%d\"", j->from_state, j->to_state);
         replica_fmt_attr(&b, "point", j->point);
+        replica_fmt_attr(&b, "domain", j->domain);
+        replica_fmt_attr(&b, "uuid", j->uuid);
+        if (j->flatten)
+            replica_fmt_attr(&b, "flatten", "yes");
         replica_fmt_open(&b, kids);
         replica_fmt_disks(&b, "    ", "create", &j->create);
         replica_fmt_disks(&b, "    ", "remove", &j->remove);

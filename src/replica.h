@@ -68,6 +68,9 @@ typedef struct {
     int from_state;
     int to_state;
     char *point;            /* may be NULL */
+    char *domain;           /* test system the operation defines or removes, may be NULL */
+    char *uuid;             /* its UUID, may be NULL */
+    int flatten;            /* commit --flatten */
     ReplicaDiskList create; /* files the operation creates before the switch */
     ReplicaDiskList remove; /* files it deletes after the switch (with inode) */
 } ReplicaJournal;

@@ -1,0 +1,411 @@
+/* domxml: reading and editing a libvirt domain definition (libxml2). */
+#include <config.h>
+
+#include "domxml.h"
+
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "replica.h"
+#include "result.h"
+#include "util.h"
+
+#define DOMXML_TEST_NS "http://libvirt.org/schemas/domain/test/1.0"
+
+struct DomXml {
+    xmlDocPtr doc;
+    char *name;
+    char *uuid;
+};
+
+static int
+domxml_is(const xmlNode *n, const char *name)
+{
+    return n->type == XML_ELEMENT_NODE && n->ns == NULL &&
+           strcmp((const char *)n->name, name) == 0;
+}
+
+static xmlNodePtr
+domxml_child(xmlNodePtr parent, const char *name)
+{
+    xmlNodePtr c;
+
+    for (c = parent ? parent->children : NULL; c; c = c->next)
+        if (domxml_is(c, name))
+            return c;
+    return NULL;
+}
+
+static char *
+domxml_text(xmlNodePtr n)
+{
+    xmlChar *s;
+    char *r;
+
+    if (!n)
+        return NULL;
+    s = xmlNodeGetContent(n);
+    r = util_xstrdup(s ? (const char *)s : "");
+    xmlFree(s);
+    return r;
+}
+
+static char *
+domxml_prop(xmlNodePtr n, const char *name)
+{
+    xmlChar *s = xmlGetNoNsProp(n, (const xmlChar *)name);
+    char *r;
+
+    if (!s)
+        return NULL;
+    r = util_xstrdup((const char *)s);
+    xmlFree(s);
+    return r;
+}
+
+static xmlDocPtr
+domxml_read(const char *xml, const char *what)
+{
+    xmlParserCtxtPtr ctxt = xmlNewParserCtxt();
+    xmlDocPtr doc;
+
+    if (!ctxt) {
+        err_set(RESULT_OUT_OF_MEMORY, "cannot parse %s: out of memory", what);
+        return NULL;
+    }
+    doc = xmlCtxtReadMemory(ctxt, xml, (int)strlen(xml), "domain.xml", NULL,
+                            XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+    if (!doc) {
+        const xmlError *e = xmlCtxtGetLastError(ctxt);
+        err_set(RESULT_INCORRECT_TYPE, "%s is not well-formed XML (line %d): %s", what,
+                e ? e->line : 0, e && e->message ? e->message : "parse error");
+    }
+    xmlFreeParserCtxt(ctxt);
+    return doc;
+}
+
+DomXml *
+domxml_parse(const char *xml)
+{
+    DomXml *d;
+    xmlDocPtr doc = domxml_read(xml, "domain definition");
+    xmlNodePtr root;
+
+    if (!doc)
+        return NULL;
+    root = xmlDocGetRootElement(doc);
+    if (!root || !domxml_is(root, "domain")) {
+        err_set(RESULT_INCORRECT_TYPE, "not a libvirt domain definition: root element is <%s>",
+                root ? (const char *)root->name : "");
+        xmlFreeDoc(doc);
+        return NULL;
+    }
+    d = util_xcalloc(1, sizeof(*d));
+    d->doc = doc;
+    d->name = domxml_text(domxml_child(root, "name"));
+    d->uuid = domxml_text(domxml_child(root, "uuid"));
+    if (!d->name || !*d->name) {
+        err_set(RESULT_INCORRECT_TYPE, "domain definition has no <name>");
+        domxml_free(d);
+        return NULL;
+    }
+    return d;
+}
+
+void
+domxml_free(DomXml *d)
+{
+    if (!d)
+        return;
+    xmlFreeDoc(d->doc);
+    free(d->name);
+    free(d->uuid);
+    free(d);
+}
+
+char *
+domxml_format(const DomXml *d)
+{
+    xmlChar *mem = NULL;
+    int len = 0;
+    char *r;
+
+    xmlDocDumpFormatMemory(d->doc, &mem, &len, 1);
+    r = util_xstrndup(mem ? (const char *)mem : "", mem ? (size_t)len : 0);
+    xmlFree(mem);
+    return r;
+}
+
+const char *
+domxml_name(const DomXml *d)
+{
+    return d->name;
+}
+
+const char *
+domxml_uuid(const DomXml *d)
+{
+    return d->uuid;
+}
+
+void
+domxml_set_name(DomXml *d, const char *name)
+{
+    xmlNodePtr root = xmlDocGetRootElement(d->doc);
+    xmlNodePtr n = domxml_child(root, "name");
+
+    if (!n)
+        n = xmlNewChild(root, NULL, (const xmlChar *)"name", NULL);
+    xmlNodeSetContent(n, NULL);
+    xmlNodeAddContent(n, (const xmlChar *)name);
+    free(d->name);
+    d->name = util_xstrdup(name);
+}
+
+void
+domxml_set_uuid(DomXml *d, const char *uuid)
+{
+    xmlNodePtr root = xmlDocGetRootElement(d->doc);
+    xmlNodePtr n = domxml_child(root, "uuid");
+
+    free(d->uuid);
+    d->uuid = NULL;
+    if (!uuid) {
+        if (n) {
+            xmlUnlinkNode(n);
+            xmlFreeNode(n);
+        }
+        return;
+    }
+    if (!n)
+        n = xmlNewChild(root, NULL, (const xmlChar *)"uuid", NULL);
+    xmlNodeSetContent(n, NULL);
+    xmlNodeAddContent(n, (const xmlChar *)uuid);
+    d->uuid = util_xstrdup(uuid);
+}
+
+static int
+domxml_is_file_disk(xmlNodePtr n)
+{
+    xmlChar *type, *device;
+    int r;
+
+    if (!domxml_is(n, "disk"))
+        return 0;
+    type = xmlGetNoNsProp(n, (const xmlChar *)"type");
+    device = xmlGetNoNsProp(n, (const xmlChar *)"device");
+    r = type && strcmp((const char *)type, "file") == 0 &&
+        (!device || strcmp((const char *)device, "disk") == 0);
+    xmlFree(type);
+    xmlFree(device);
+    return r;
+}
+
+void
+domxml_disks(const DomXml *d, DomDiskList *out)
+{
+    xmlNodePtr devices = domxml_child(xmlDocGetRootElement(d->doc), "devices");
+    xmlNodePtr n;
+    size_t cap = 0;
+
+    out->v = NULL;
+    out->n = 0;
+    for (n = devices ? devices->children : NULL; n; n = n->next) {
+        xmlNodePtr target, source, driver;
+        DomDisk *dk;
+
+        if (!domxml_is_file_disk(n))
+            continue;
+        target = domxml_child(n, "target");
+        if (!target)
+            continue;
+        source = domxml_child(n, "source");
+        driver = domxml_child(n, "driver");
+        util_grow(&out->v, &cap, out->n + 1, sizeof(*out->v));
+        dk = &out->v[out->n++];
+        dk->target = domxml_prop(target, "dev");
+        dk->source = source ? domxml_prop(source, "file") : NULL;
+        dk->driver_type = driver ? domxml_prop(driver, "type") : NULL;
+        if (!dk->target)
+            dk->target = util_xstrdup("");
+    }
+}
+
+void
+domxml_disk_list_clear(DomDiskList *l)
+{
+    size_t i;
+
+    if (!l)
+        return;
+    for (i = 0; i < l->n; i++) {
+        free(l->v[i].target);
+        free(l->v[i].source);
+        free(l->v[i].driver_type);
+    }
+    free(l->v);
+    l->v = NULL;
+    l->n = 0;
+}
+
+int
+domxml_set_disk_source(DomXml *d, const char *target, const char *file)
+{
+    xmlNodePtr devices = domxml_child(xmlDocGetRootElement(d->doc), "devices");
+    xmlNodePtr n;
+
+    for (n = devices ? devices->children : NULL; n; n = n->next) {
+        xmlNodePtr t, source, bs;
+        xmlChar *dev;
+        int match;
+
+        if (!domxml_is_file_disk(n) || !(t = domxml_child(n, "target")))
+            continue;
+        dev = xmlGetNoNsProp(t, (const xmlChar *)"dev");
+        match = dev && strcmp((const char *)dev, target) == 0;
+        xmlFree(dev);
+        if (!match)
+            continue;
+        source = domxml_child(n, "source");
+        if (!source)
+            source = xmlNewChild(n, NULL, (const xmlChar *)"source", NULL);
+        xmlSetProp(source, (const xmlChar *)"file", (const xmlChar *)file);
+        while ((bs = domxml_child(n, "backingStore"))) {
+            xmlUnlinkNode(bs);
+            xmlFreeNode(bs);
+        }
+        return 0;
+    }
+    err_set(RESULT_INVALID_PARAMETER, "domain %s has no file disk with target %s", d->name, target);
+    return -1;
+}
+
+static xmlNodePtr
+domxml_find_replica(xmlNodePtr metadata)
+{
+    xmlNodePtr c;
+
+    for (c = metadata ? metadata->children : NULL; c; c = c->next)
+        if (c->type == XML_ELEMENT_NODE && c->ns && c->ns->href &&
+            strcmp((const char *)c->ns->href, REPLICA_NS) == 0)
+            return c;
+    return NULL;
+}
+
+char *
+domxml_get_replica(const DomXml *d)
+{
+    xmlNodePtr md = domxml_child(xmlDocGetRootElement(d->doc), "metadata");
+    xmlNodePtr rep = domxml_find_replica(md);
+    xmlBufferPtr buf;
+    char *r;
+
+    if (!rep)
+        return NULL;
+    buf = xmlBufferCreate();
+    xmlNodeDump(buf, d->doc, rep, 0, 0);
+    r = util_xstrdup((const char *)xmlBufferContent(buf));
+    xmlBufferFree(buf);
+    return r;
+}
+
+int
+domxml_set_replica(DomXml *d, const char *replica_xml)
+{
+    xmlNodePtr root = xmlDocGetRootElement(d->doc);
+    xmlNodePtr md = domxml_child(root, "metadata");
+    xmlNodePtr old = domxml_find_replica(md);
+    xmlDocPtr frag;
+    xmlNodePtr copy;
+
+    if (!replica_xml) {
+        if (old) {
+            xmlUnlinkNode(old);
+            xmlFreeNode(old);
+        }
+        return 0;
+    }
+    frag = domxml_read(replica_xml, "replica metadata");
+    if (!frag)
+        return -1;
+    copy = xmlDocCopyNode(xmlDocGetRootElement(frag), d->doc, 1);
+    xmlFreeDoc(frag);
+    if (!copy) {
+        err_set(RESULT_OUT_OF_MEMORY, "cannot copy replica metadata");
+        return -1;
+    }
+    if (!md) {
+        /* libvirt puts <metadata> after the identity elements; its position
+         * does not matter to the parser. */
+        md = xmlNewNode(NULL, (const xmlChar *)"metadata");
+        xmlAddChild(root, md);
+    }
+    if (old) {
+        xmlReplaceNode(old, copy);
+        xmlFreeNode(old);
+    } else {
+        xmlAddChild(md, copy);
+    }
+    xmlReconciliateNs(d->doc, copy);
+    return 0;
+}
+
+static void
+domxml_remove_children(xmlNodePtr parent, const char *name)
+{
+    xmlNodePtr c, next;
+
+    for (c = parent ? parent->children : NULL; c; c = next) {
+        next = c->next;
+        if (domxml_is(c, name)) {
+            xmlUnlinkNode(c);
+            xmlFreeNode(c);
+        }
+    }
+}
+
+void
+domxml_strip_for_test(DomXml *d)
+{
+    xmlNodePtr root = xmlDocGetRootElement(d->doc);
+
+    domxml_remove_children(domxml_child(root, "devices"), "interface");
+    domxml_remove_children(root, "genid");
+}
+
+void
+domxml_reset_genid(DomXml *d)
+{
+    xmlNodePtr g = domxml_child(xmlDocGetRootElement(d->doc), "genid");
+
+    /* An empty <genid/> makes libvirt generate a new one. */
+    if (g)
+        xmlNodeSetContent(g, NULL);
+}
+
+void
+domxml_set_test_runstate(DomXml *d, int runstate)
+{
+    xmlNodePtr root = xmlDocGetRootElement(d->doc);
+    xmlNsPtr ns = xmlSearchNsByHref(d->doc, root, (const xmlChar *)DOMXML_TEST_NS);
+    xmlNodePtr c, next;
+    char num[16];
+
+    if (!ns)
+        ns = xmlNewNs(root, (const xmlChar *)DOMXML_TEST_NS, (const xmlChar *)"test");
+    for (c = root->children; c; c = next) {
+        next = c->next;
+        if (c->type == XML_ELEMENT_NODE && c->ns && c->ns->href &&
+            strcmp((const char *)c->ns->href, DOMXML_TEST_NS) == 0 &&
+            strcmp((const char *)c->name, "runstate") == 0) {
+            xmlUnlinkNode(c);
+            xmlFreeNode(c);
+        }
+    }
+    snprintf(num, sizeof(num), "%d", runstate);
+    xmlNewChild(root, ns, (const xmlChar *)"runstate", (const xmlChar *)num);
+}

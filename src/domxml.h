@@ -1,0 +1,59 @@
+/* domxml: reading and editing a libvirt domain definition (libxml2).
+ *
+ * Operations switch disks and the replica record in one document, so one
+ * define changes both together. */
+#ifndef DROVER_DOMXML_H
+#define DROVER_DOMXML_H
+
+#include <stddef.h>
+
+typedef struct DomXml DomXml;
+
+typedef struct {
+    char *target;           /* "vda" */
+    char *source;           /* file path, NULL for an empty drive */
+    char *driver_type;      /* "qcow2", may be NULL */
+} DomDisk;
+
+typedef struct {
+    DomDisk *v;
+    size_t n;
+} DomDiskList;
+
+/* Parses a domain definition; NULL with err (32776) if it is not one. */
+DomXml *domxml_parse(const char *xml);
+void domxml_free(DomXml *d);
+/* The whole document as text (never NULL). */
+char *domxml_format(const DomXml *d);
+
+const char *domxml_name(const DomXml *d);
+const char *domxml_uuid(const DomXml *d);   /* NULL if absent */
+void domxml_set_name(DomXml *d, const char *name);
+/* Sets the UUID, or removes it when uuid is NULL (libvirt makes one). */
+void domxml_set_uuid(DomXml *d, const char *uuid);
+
+/* File-backed disks (device="disk", type="file"), in document order. */
+void domxml_disks(const DomXml *d, DomDiskList *out);
+void domxml_disk_list_clear(DomDiskList *l);
+/* Points the disk with this target at file and drops any <backingStore>
+ * (libvirt reads the chain from the image).  -1 with err if no such disk. */
+int domxml_set_disk_source(DomXml *d, const char *target, const char *file);
+
+/* The replica element (namespace urn:drover:replica:1) under <metadata> as
+ * text, or NULL when there is none. */
+char *domxml_get_replica(const DomXml *d);
+/* Replaces (or adds) the replica element; NULL removes it. */
+int domxml_set_replica(DomXml *d, const char *replica_xml);
+
+/* For a test system: drops network interfaces and the VM generation id. */
+void domxml_strip_for_test(DomXml *d);
+/* Asks libvirt for a new VM generation id (failover and revert change the
+ * VM's history, DESIGN §8.1 of the facts sheet). */
+void domxml_reset_genid(DomXml *d);
+
+/* libvirt's test driver: declares the test namespace and sets
+ * <test:runstate> (5 = shut off, 1 = running) so a fleet file keeps the
+ * domain's power state. */
+void domxml_set_test_runstate(DomXml *d, int runstate);
+
+#endif

@@ -1,0 +1,28 @@
+/* health: derived, never stored.  Critical when the record and the disks
+ * disagree or an operation was interrupted; Warning when replication is
+ * late or suspended; Normal otherwise. */
+#ifndef DROVER_HEALTH_H
+#define DROVER_HEALTH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "domxml.h"
+#include "replica.h"
+
+typedef struct {
+    int health;                 /* HEALTH_* */
+    char **reasons;             /* one sentence each, most serious first */
+    size_t n;
+} HealthReport;
+
+/* Assesses rec (NULL: not a replica, health n/a).  disks: the domain's
+ * current disks, or NULL when not fetched (then the disk-source checks are
+ * skipped).  deep: walk every chain (reads headers) rather than only check
+ * that files exist.  rpo_warning: seconds without a recovery point before
+ * Warning.  Never fails. */
+void health_assess(const Replica *rec, const DomDiskList *disks, int64_t now, int rpo_warning,
+                   int deep, HealthReport *out);
+void health_report_clear(HealthReport *r);
+
+#endif

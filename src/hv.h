@@ -1,0 +1,101 @@
+/* hv: libvirt access — the only module that includes libvirt.
+ *
+ * One HvConn per host URI.  Connections survive loss: a dead connection is a
+ * state of the host (32777) and hv_reconnect() brings it back.  All calls
+ * are thread-safe; the console calls them from worker threads only.
+ *
+ * On libvirt's test driver with a node file (test:///path/fleet.xml) the
+ * file is the store: every change this process makes is written back to it
+ * (under a lock, by atomic rename, merging only the domains this process
+ * changed), and hv_reload_if_changed() picks up other processes' changes. */
+#ifndef DROVER_HV_H
+#define DROVER_HV_H
+
+#include <stddef.h>
+
+enum {
+    HV_POWER_UNKNOWN = 0,
+    HV_POWER_RUNNING,
+    HV_POWER_PAUSED,
+    HV_POWER_OFF,
+    HV_POWER_SHUTTING_DOWN,
+    HV_POWER_CRASHED,
+    HV_POWER_OTHER,
+};
+
+typedef struct HvConn HvConn;
+
+typedef struct {
+    char *name;
+    char uuid[37];
+    int power;              /* HV_POWER_* */
+    char *metadata;         /* replica element text, NULL if absent or not fetched */
+} HvDomain;
+
+/* Kinds of change an event reports. */
+enum {
+    HV_EVENT_LIFECYCLE = 1,     /* power state, define, undefine */
+    HV_EVENT_METADATA = 2,      /* our metadata changed */
+    HV_EVENT_CONNECTION = 3,    /* connection lost or re-established (uuid NULL) */
+    HV_EVENT_RELOADED = 4,      /* fleet file reloaded: everything may have changed */
+};
+/* Called from the event thread (or the thread that noticed); must not block. */
+typedef void (*HvEventFn)(HvConn *c, const char *uuid, int kind, void *opaque);
+
+/* Once per process, before any connection: installs the error handler that
+ * keeps libvirt from printing, registers the default event loop and starts
+ * its thread.  Safe to call more than once. */
+int hv_init(void);
+
+const char *hv_power_name(int power);   /* "running", "shut off", ... */
+
+/* Opens a connection (read-only with virConnectOpenReadOnly when asked).
+ * Never NULL: when the host cannot be reached the HvConn exists in the
+ * disconnected state; err holds why (check hv_is_alive()). */
+HvConn *hv_open(const char *uri, int readonly);
+void hv_close(HvConn *c);
+int hv_is_alive(HvConn *c);
+/* Tries to connect again if disconnected: 0 when connected. */
+int hv_reconnect(HvConn *c);
+const char *hv_uri(const HvConn *c);
+int hv_is_readonly(const HvConn *c);
+/* The node file of a test:///FILE connection, else NULL. */
+const char *hv_fleet_path(const HvConn *c);
+/* Reloads a fleet file changed by another process: 1 reloaded, 0 unchanged, -1 error. */
+int hv_reload_if_changed(HvConn *c);
+/* Event callback for this connection (lifecycle and metadata events). */
+void hv_set_event_handler(HvConn *c, HvEventFn fn, void *opaque);
+
+/* All domains, sorted by name; metadata fetched too when with_metadata. */
+int hv_list(HvConn *c, int with_metadata, HvDomain **out, size_t *n);
+void hv_domain_list_free(HvDomain *v, size_t n);
+void hv_domain_clear(HvDomain *d);
+/* One domain by name or UUID: 32773 when there is none. */
+int hv_lookup(HvConn *c, const char *name_or_uuid, int with_metadata, HvDomain *out);
+/* The replica element, NULL when the domain has none (err code 0) or on
+ * error (err set). */
+char *hv_get_metadata(HvConn *c, const char *uuid);
+int hv_get_power(HvConn *c, const char *uuid);
+/* Persistent definition (VIR_DOMAIN_XML_INACTIVE | SECURE). */
+char *hv_get_xml(HvConn *c, const char *uuid);
+
+/* Defines (or redefines) a domain from a whole document: disks and
+ * metadata change together in one call. */
+int hv_define(HvConn *c, const char *xml);
+int hv_undefine(HvConn *c, const char *uuid);
+int hv_start(HvConn *c, const char *uuid);
+int hv_destroy(HvConn *c, const char *uuid);
+
+/* Called about once a second while waiting for a shutdown. */
+typedef void (*HvTickFn)(int elapsed_s, int timeout_s, void *opaque);
+/* Graceful shutdown, then destroy after timeout_s.  *forced tells which. */
+int hv_power_off(HvConn *c, const char *uuid, int timeout_s, HvTickFn tick, void *opaque,
+                 int *forced);
+
+/* Every file-backed disk source of every domain on the host except those
+ * whose UUID is in exclude (NULL-terminated, may be NULL), for the "no
+ * other domain uses this file" check.  NULL-terminated array. */
+char **hv_all_disk_sources(HvConn *c, const char *const *exclude);
+void hv_strv_free(char **v);
+
+#endif

@@ -1,0 +1,1025 @@
+/* ops: executing a confirmed plan, and repairing interrupted operations. */
+#include <config.h>
+
+#include "ops.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "audit.h"
+#include "chain.h"
+#include "domxml.h"
+#include "err.h"
+#include "lock.h"
+#include "replica.h"
+#include "result.h"
+#include "state.h"
+#include "util.h"
+
+#define OPS_FAULT_EXIT 86
+
+void
+ops_fault_point(const char *op, const char *step)
+{
+    const char *f = getenv("DROVER_FAULT");
+    size_t n;
+
+    if (!f || !*f)
+        return;
+    n = strlen(op);
+    if (strncmp(f, op, n) == 0 && f[n] == ':' && strcmp(f + n + 1, step) == 0)
+        _exit(OPS_FAULT_EXIT);
+}
+
+/* Everything one execution or repair works with. */
+typedef struct {
+    HvConn *c;
+    const Plan *p;              /* the fresh plan (execution) */
+    const OpsArgs *a;
+    Job *job;
+    const char *opname;
+    DomXml *dx;                 /* the replica's definition, edited in place */
+    Chain **keep;               /* chains of every domain on the host */
+    size_t nkeep;
+} OpsCtx;
+
+static void ops_step(OpsCtx *x, int percent, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void
+ops_step(OpsCtx *x, int percent, const char *fmt, ...)
+{
+    char text[200];
+    va_list ap;
+
+    if (!x->job)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    job_progress(x->job, percent, "%s", text);
+}
+
+static void
+ops_keep_free(OpsCtx *x)
+{
+    size_t i;
+
+    for (i = 0; i < x->nkeep; i++)
+        chain_free(x->keep[i]);
+    free(x->keep);
+    x->keep = NULL;
+    x->nkeep = 0;
+}
+
+static void
+ops_keep_add(OpsCtx *x, Chain *c)
+{
+    x->keep = util_xrealloc(x->keep, (x->nkeep + 1) * sizeof(*x->keep));
+    x->keep[x->nkeep++] = c;
+}
+
+/* A one-layer chain: protects a file whose chain cannot (or need not) be
+ * walked. */
+static void
+ops_keep_add_file(OpsCtx *x, const char *path)
+{
+    dev_t dev;
+    ino_t ino;
+    uint64_t size;
+    Chain *c;
+
+    if (chain_stat(path, &dev, &ino, &size) < 0) {
+        err_clear();
+        return;
+    }
+    c = util_xcalloc(1, sizeof(*c));
+    c->layers = util_xcalloc(1, sizeof(*c->layers));
+    c->n = 1;
+    c->layers[0].path = util_xstrdup(path);
+    c->layers[0].format = util_xstrdup("unknown");
+    c->layers[0].dev = dev;
+    c->layers[0].ino = ino;
+    ops_keep_add(x, c);
+}
+
+static void
+ops_keep_add_walk(OpsCtx *x, const char *top)
+{
+    Chain *c = chain_walk(top);
+
+    if (c) {
+        ops_keep_add(x, c);
+    } else {
+        /* A broken chain still protects its top. */
+        err_clear();
+        ops_keep_add_file(x, top);
+    }
+}
+
+/* The chains no deletion may touch: every disk of every other domain on the
+ * host, and this replica's disks as they will be after the switch.  With
+ * future = 0 the replica's (and test system's) disks as they are now. */
+static int
+ops_load_keep(OpsCtx *x, int future)
+{
+    const Plan *p = x->p;
+    const char *exclude[3] = { NULL, NULL, NULL };
+    char **src;
+    size_t i, j;
+
+    ops_keep_free(x);
+    if (future) {
+        exclude[0] = p->uuid;
+        exclude[1] = p->test_uuid;
+    }
+    if (!(src = hv_all_disk_sources(x->c, exclude))) {
+        err_prefix("cannot list the disks of the domains on %s", hv_uri(x->c));
+        return -1;
+    }
+    for (i = 0; src[i]; i++)
+        ops_keep_add_walk(x, src[i]);
+    hv_strv_free(src);
+    if (!future)
+        return 0;
+    {
+        DomDiskList disks = { 0 };
+        DomXml *d = domxml_parse(p->domxml);
+
+        if (!d)
+            return -1;
+        domxml_disks(d, &disks);
+        for (i = 0; i < disks.n; i++) {
+            const char *top = disks.v[i].source;
+            for (j = 0; j < p->nswitches; j++)
+                if (strcmp(p->switches[j].target, disks.v[i].target) == 0)
+                    top = p->switches[j].to;
+            if (!top)
+                continue;
+            /* After a flatten the disk's chain is its overlay and a new image. */
+            if (p->op == OP_COMMIT && p->flatten)
+                ops_keep_add_file(x, top);
+            else
+                ops_keep_add_walk(x, top);
+        }
+        domxml_disk_list_clear(&disks);
+        domxml_free(d);
+    }
+    return 0;
+}
+
+static int
+ops_define(OpsCtx *x, const Replica *rec)
+{
+    UTIL_AUTOFREE char *md = replica_format(rec);
+    UTIL_AUTOFREE char *xml = NULL;
+
+    if (domxml_set_replica(x->dx, md) < 0)
+        return -1;
+    xml = domxml_format(x->dx);
+    if (hv_define(x->c, xml) < 0) {
+        err_prefix("cannot save the definition of %s", domxml_name(x->dx));
+        return -1;
+    }
+    return 0;
+}
+
+static ReplicaJournal *
+ops_journal_new(const Plan *p, const char *jobid)
+{
+    ReplicaJournal *j = util_xcalloc(1, sizeof(*j));
+    size_t i;
+
+    j->op = util_xstrdup(state_op_name(p->op));
+    j->job = util_xstrdup(jobid);
+    j->step = util_xstrdup("prepared");
+    j->time = util_now();
+    j->from_state = p->from_state;
+    j->to_state = p->to_state;
+    j->point = util_xstrdup(p->point);
+    j->domain = util_xstrdup(p->test_domain);
+    j->uuid = p->test_uuid[0] ? util_xstrdup(p->test_uuid) : NULL;
+    j->flatten = p->flatten;
+    for (i = 0; i < p->create.n; i++)
+        replica_disk_list_add(&j->create, p->create.v[i].target, p->create.v[i].path, 0);
+    for (i = 0; i < p->remove.n; i++)
+        replica_disk_list_add(&j->remove, p->remove.v[i].target, p->remove.v[i].path,
+                              (uint64_t)p->remove.v[i].ino);
+    return j;
+}
+
+static void
+ops_set_journal_step(Replica *r, const char *step)
+{
+    free(r->journal->step);
+    r->journal->step = util_xstrdup(step);
+}
+
+static char *
+ops_operator(const OpsArgs *a)
+{
+    UTIL_AUTOFREE char *self = NULL;
+
+    if (a && a->by && *a->by)
+        return util_xstrdup(a->by);
+    self = lock_describe_self();
+    return util_xstrndup(self, strcspn(self, " "));
+}
+
+static const PlanFile *
+ops_created(const Plan *p, const char *target)
+{
+    size_t i;
+
+    for (i = 0; i < p->create.n; i++)
+        if (strcmp(p->create.v[i].target, target) == 0)
+            return &p->create.v[i];
+    return NULL;
+}
+
+/* The record as it is after the switch (journal kept, step "switched"). */
+static Replica *
+ops_final_record(OpsCtx *x, const Replica *journaled)
+{
+    const Plan *p = x->p;
+    Replica *r = replica_copy(journaled);
+    size_t i;
+
+    r->state = p->to_state;
+    ops_set_journal_step(r, "switched");
+    switch (p->op) {
+    case OP_INITIATE:
+        replica_failover_free(r->failover);
+        r->failover = util_xcalloc(1, sizeof(*r->failover));
+        r->failover->point = util_xstrdup(p->point);
+        r->failover->time = util_now();
+        r->failover->by = ops_operator(x->a);
+        for (i = 0; i < p->create.n; i++)
+            replica_disk_list_add(&r->failover->disks, p->create.v[i].target, p->create.v[i].path, 0);
+        break;
+    case OP_REVERT:
+        replica_failover_free(r->failover);
+        r->failover = NULL;
+        break;
+    case OP_COMMIT: {
+        /* Only the committed point stays a recovery point. */
+        ReplicaPoint keep;
+        size_t k;
+
+        memset(&keep, 0, sizeof(keep));
+        for (k = 0; k < r->npoints; k++) {
+            if (strcmp(r->points[k].id, p->point) == 0) {
+                keep = r->points[k];
+                memset(&r->points[k], 0, sizeof(r->points[k]));
+            }
+        }
+        {
+            Replica *tmp = replica_new();
+            tmp->points = r->points;
+            tmp->npoints = r->npoints;
+            r->points = util_xcalloc(1, sizeof(*r->points));
+            r->points[0] = keep;
+            r->npoints = 1;
+            replica_free(tmp);
+        }
+        if (p->flatten) {
+            for (i = 0; i < r->points[0].disks.n; i++) {
+                const PlanFile *f = ops_created(p, r->points[0].disks.v[i].target);
+                if (f) {
+                    free(r->points[0].disks.v[i].file);
+                    r->points[0].disks.v[i].file = util_xstrdup(f->path);
+                }
+            }
+        }
+        replica_failover_free(r->failover);
+        r->failover = NULL;
+        break;
+    }
+    case OP_TEST:
+        replica_test_free(r->test);
+        r->test = util_xcalloc(1, sizeof(*r->test));
+        r->test->domain = util_xstrdup(p->test_domain);
+        r->test->uuid = util_xstrdup(p->test_uuid);
+        r->test->point = util_xstrdup(p->point);
+        r->test->time = util_now();
+        for (i = 0; i < p->create.n; i++)
+            replica_disk_list_add(&r->test->disks, p->create.v[i].target, p->create.v[i].path, 0);
+        break;
+    case OP_STOP_TEST:
+        replica_test_free(r->test);
+        r->test = NULL;
+        break;
+    default:
+        break;
+    }
+    return r;
+}
+
+/* Defines the test system: the replica's definition with its own name,
+ * UUID, no network interfaces, and disks on the test overlays. */
+static int
+ops_define_test_system(OpsCtx *x)
+{
+    const Plan *p = x->p;
+    DomXml *t = domxml_parse(p->domxml);
+    Replica *tr = NULL;
+    UTIL_AUTOFREE char *md = NULL;
+    UTIL_AUTOFREE char *xml = NULL;
+    size_t i;
+    int ret = -1;
+
+    if (!t)
+        return -1;
+    domxml_set_name(t, p->test_domain);
+    domxml_set_uuid(t, p->test_uuid);
+    domxml_strip_for_test(t);
+    for (i = 0; i < p->create.n; i++)
+        if (domxml_set_disk_source(t, p->create.v[i].target, p->create.v[i].path) < 0)
+            goto cleanup;
+    tr = replica_new();
+    tr->mode = MODE_TEST_REPLICA;
+    tr->state = STATE_DISABLED;
+    tr->primary_name = util_xstrdup(p->vm);
+    tr->primary_host = util_xstrdup(p->host);
+    md = replica_format(tr);
+    if (domxml_set_replica(t, md) < 0)
+        goto cleanup;
+    xml = domxml_format(t);
+    if (hv_define(x->c, xml) < 0) {
+        err_prefix("cannot define the test system %s", p->test_domain);
+        goto cleanup;
+    }
+    ret = 0;
+
+cleanup:
+    replica_free(tr);
+    domxml_free(t);
+    return ret;
+}
+
+/* Refuses, before anything changes, a deletion the safety rules forbid. */
+static int
+ops_precheck_removals(OpsCtx *x)
+{
+    size_t i;
+
+    for (i = 0; i < x->p->remove.n; i++) {
+        const PlanFile *f = &x->p->remove.v[i];
+        if (chain_discard_check(f->path, f->dev, f->ino, x->p->dir,
+                                (const Chain *const *)x->keep, x->nkeep) < 0) {
+            err_prefix("nothing was changed; %s", f->role);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int
+ops_delete_all(OpsCtx *x, const PlanFileList *files)
+{
+    size_t i;
+
+    for (i = 0; i < files->n; i++) {
+        const PlanFile *f = &files->v[i];
+        char sz[32];
+
+        util_format_size(f->allocated ? f->allocated : f->size, sz, sizeof(sz));
+        ops_step(x, 70 + (int)(20 * i / (files->n ? files->n : 1)), "deleting %s %s (%s)",
+                 f->role, f->path, sz);
+        if (chain_discard(f->path, f->dev, f->ino, x->p->dir, (const Chain *const *)x->keep,
+                          x->nkeep) < 0) {
+            err_prefix("the switch is done but %s was not deleted; run drover repair %s",
+                       f->role, x->p->vm);
+            return -1;
+        }
+        if (i == 0 && files->n > 1)
+            ops_fault_point(x->opname, "deleting");
+    }
+    return 0;
+}
+
+/* Checks the host and the disks now say what the plan promised. */
+static int
+ops_verify(OpsCtx *x)
+{
+    const Plan *p = x->p;
+    UTIL_AUTOFREE char *xml = hv_get_xml(x->c, p->uuid);
+    UTIL_AUTOFREE char *md = NULL;
+    DomXml *d = NULL;
+    DomDiskList disks = { 0 };
+    Replica *r = NULL;
+    size_t i, j;
+    int ret = -1;
+
+    if (!xml || !(d = domxml_parse(xml)))
+        goto cleanup;
+    if (!(md = domxml_get_replica(d)) || !(r = replica_parse(md, strlen(md)))) {
+        if (!err_code())
+            err_set(RESULT_STATUS_UNKNOWN, "the replica record is gone");
+        goto cleanup;
+    }
+    if (r->state != p->to_state) {
+        err_set(RESULT_FAILED, "the record says state %d, expected %d", r->state, p->to_state);
+        goto cleanup;
+    }
+    domxml_disks(d, &disks);
+    for (i = 0; i < p->nswitches; i++) {
+        const char *src = NULL;
+        Chain *c;
+
+        for (j = 0; j < disks.n; j++)
+            if (strcmp(disks.v[j].target, p->switches[i].target) == 0)
+                src = disks.v[j].source;
+        if (!src || strcmp(src, p->switches[i].to) != 0) {
+            err_set(RESULT_FAILED, "disk %s uses %s, expected %s", p->switches[i].target,
+                    src ? src : "nothing", p->switches[i].to);
+            goto cleanup;
+        }
+        if (!(c = chain_walk(src))) {
+            err_prefix("disk %s", p->switches[i].target);
+            goto cleanup;
+        }
+        chain_free(c);
+    }
+    for (i = 0; i < p->create.n; i++) {
+        Chain *c = chain_walk(p->create.v[i].path);
+        int ok;
+
+        if (!c) {
+            err_prefix("new file %s", p->create.v[i].path);
+            goto cleanup;
+        }
+        /* An overlay's first backing layer is the recovery point. */
+        ok = p->op == OP_COMMIT || (c->n > 1 && strcmp(c->layers[1].path, p->create.v[i].backing) == 0);
+        chain_free(c);
+        if (!ok) {
+            err_set(RESULT_FAILED, "%s is not backed by %s", p->create.v[i].path, p->create.v[i].backing);
+            goto cleanup;
+        }
+    }
+    for (i = 0; i < p->remove.n; i++) {
+        if (access(p->remove.v[i].path, F_OK) == 0 || errno != ENOENT) {
+            err_set(RESULT_FAILED, "%s still exists", p->remove.v[i].path);
+            goto cleanup;
+        }
+    }
+    ret = 0;
+
+cleanup:
+    if (ret < 0)
+        err_prefix("verification after %s failed", state_op_title(p->op));
+    replica_free(r);
+    domxml_disk_list_clear(&disks);
+    domxml_free(d);
+    return ret;
+}
+
+static void
+ops_tick(int elapsed, int timeout, void *opaque)
+{
+    OpsCtx *x = opaque;
+
+    ops_step(x, 10 + (timeout > 0 ? 25 * elapsed / timeout : 0),
+             "waiting for %s to shut down (%d of %d s, then forced off)", x->p->vm, elapsed, timeout);
+}
+
+static int
+ops_power(OpsCtx *x)
+{
+    const Plan *p = x->p;
+    int forced = 0;
+
+    if (p->power_action == PLAN_POWER_SHUTDOWN) {
+        ops_step(x, 10, "shutting down %s (up to %d s, then forced off)", p->vm, x->a->shutdown_timeout);
+        if (hv_power_off(x->c, p->uuid, x->a->shutdown_timeout, ops_tick, x, &forced) < 0) {
+            err_prefix("cannot power off %s", p->vm);
+            return -1;
+        }
+        ops_step(x, 35, forced ? "%s forced off after %d s" : "%s shut down", p->vm,
+                 x->a->shutdown_timeout);
+    } else if (p->power_action == PLAN_POWER_DESTROY) {
+        ops_step(x, 10, "powering off the test system %s", p->test_domain);
+        if (hv_destroy(x->c, p->test_uuid) < 0 && err_code() != RESULT_INVALID_STATE) {
+            err_prefix("cannot power off %s", p->test_domain);
+            return -1;
+        }
+        err_clear();
+    }
+    ops_fault_point(x->opname, "powered-off");
+    return 0;
+}
+
+static void
+ops_progress_flatten(int percent, void *opaque)
+{
+    OpsCtx *x = opaque;
+
+    ops_step(x, 45 + percent / 5, "flattening the chain: %d%%", percent);
+}
+
+/* Creates the plan's new files (overlays, flattened images). */
+static int
+ops_create(OpsCtx *x)
+{
+    const Plan *p = x->p;
+    size_t i;
+
+    for (i = 0; i < p->create.n; i++) {
+        const PlanFile *f = &p->create.v[i];
+        int r;
+
+        ops_step(x, 45, "creating %s %s on %s", f->role, f->path, f->backing);
+        if (p->op == OP_COMMIT)
+            r = chain_flatten(f->backing, f->path, ops_progress_flatten, x);
+        else
+            r = chain_create_overlay(f->backing, f->path);
+        if (r < 0) {
+            err_prefix("cannot create %s", f->role);
+            return -1;
+        }
+    }
+    ops_fault_point(x->opname, "created");
+    if (p->op == OP_COMMIT && p->flatten) {
+        for (i = 0; i < p->rec->failover->disks.n; i++) {
+            const ReplicaDisk *d = &p->rec->failover->disks.v[i];
+            const PlanFile *f = ops_created(p, d->target);
+
+            ops_step(x, 66, "pointing failover disk %s at %s", d->file, f->path);
+            if (chain_rebase_unsafe(d->file, f->path) < 0)
+                return -1;
+        }
+        ops_fault_point(x->opname, "rebased");
+    }
+    if (p->op == OP_TEST) {
+        ops_step(x, 55, "defining the test system %s", p->test_domain);
+        if (ops_define_test_system(x) < 0)
+            return -1;
+        ops_fault_point(x->opname, "test-defined");
+    }
+    return 0;
+}
+
+/* Files the operation created before a failure that are still ours to
+ * remove: undone so a failed operation leaves nothing behind. */
+static void
+ops_undo_created(OpsCtx *x)
+{
+    const Plan *p = x->p;
+    ErrInfo saved;
+    size_t i;
+
+    err_save(&saved);
+    if (p->op == OP_COMMIT && p->flatten) {
+        for (i = 0; i < p->rec->failover->disks.n; i++) {
+            const ReplicaDisk *d = &p->rec->failover->disks.v[i];
+            const PlanFile *f = ops_created(p, d->target);
+            ChainHeader h;
+
+            memset(&h, 0, sizeof(h));
+            if (f && chain_read_header(d->file, &h) == 0 && h.backing_name &&
+                strcmp(h.backing_name, f->path) == 0)
+                chain_rebase_unsafe(d->file, f->backing);
+            chain_header_clear(&h);
+        }
+    }
+    if (p->op == OP_TEST && p->test_uuid[0]) {
+        HvDomain td;
+        if (hv_lookup(x->c, p->test_uuid, 0, &td) == 0) {
+            if (strcmp(td.name, p->test_domain) == 0)
+                hv_undefine(x->c, p->test_uuid);
+            hv_domain_clear(&td);
+        }
+    }
+    for (i = 0; i < p->create.n; i++) {
+        dev_t dev;
+        ino_t ino;
+        uint64_t size;
+        if (chain_stat(p->create.v[i].path, &dev, &ino, &size) == 0)
+            chain_discard(p->create.v[i].path, dev, ino, p->dir, NULL, 0);
+    }
+    err_restore(&saved);
+}
+
+static int
+ops_run(OpsCtx *x)
+{
+    const Plan *p = x->p;
+    Replica *journaled = NULL, *final = NULL;
+    size_t i;
+    int changed = 0;
+    int ret = -1;
+
+    if (!(x->dx = domxml_parse(p->domxml)))
+        goto cleanup;
+    if (p->remove.n) {
+        ops_step(x, 5, "checking that no other domain uses the files to delete");
+        if (ops_load_keep(x, 1) < 0 || ops_precheck_removals(x) < 0)
+            goto cleanup;
+    }
+    if (ops_power(x) < 0)
+        goto cleanup;
+
+    /* 1. Intent, before the first change. */
+    journaled = replica_copy(p->rec);
+    journaled->journal = ops_journal_new(p, x->job ? job_id(x->job) : "none");
+    journaled->state = state_during(p->op, p->from_state);
+    ops_step(x, 40, "recording the operation in the replica record");
+    if (ops_define(x, journaled) < 0)
+        goto cleanup;
+    changed = 1;
+    ops_fault_point(x->opname, "journal");
+
+    /* 2. Prepare: new files only, nothing the VM uses changes. */
+    if (ops_create(x) < 0)
+        goto undo;
+
+    /* 3. Switch: disks, state and record in one define. */
+    final = ops_final_record(x, journaled);
+    for (i = 0; i < p->nswitches; i++)
+        if (domxml_set_disk_source(x->dx, p->switches[i].target, p->switches[i].to) < 0)
+            goto undo;
+    if (p->op == OP_INITIATE || p->op == OP_REVERT)
+        domxml_reset_genid(x->dx);
+    ops_step(x, 65, "switching %s to %d %s", p->vm, p->to_state, state_name(p->to_state));
+    if (ops_define(x, final) < 0)
+        goto undo;
+    ops_fault_point(x->opname, "switched");
+
+    /* 4. After the switch: remove what the plan named, and only that. */
+    if (p->op == OP_STOP_TEST && p->test_uuid[0]) {
+        ops_step(x, 68, "removing the test system %s", p->test_domain);
+        if (hv_undefine(x->c, p->test_uuid) < 0 && err_code() != RESULT_INVALID_PARAMETER) {
+            err_prefix("the switch is done but the test system was not removed; run drover repair %s", p->vm);
+            goto cleanup;
+        }
+        err_clear();
+        ops_fault_point(x->opname, "undefined");
+    }
+    if (p->remove.n) {
+        /* Our own disks changed with the switch: protect their new chains. */
+        if (ops_load_keep(x, 0) < 0 || ops_delete_all(x, &p->remove) < 0)
+            goto cleanup;
+        ops_fault_point(x->opname, "deleted");
+    }
+
+    /* 5. Verify, then close the journal. */
+    ops_step(x, 92, "verifying");
+    if (ops_verify(x) < 0)
+        goto cleanup;
+    ops_fault_point(x->opname, "verified");
+    replica_journal_free(final->journal);
+    final->journal = NULL;
+    ops_step(x, 97, "closing the journal");
+    if (ops_define(x, final) < 0)
+        goto cleanup;
+    ops_step(x, 100, "%s of %s completed: now %d %s", state_op_title(p->op), p->vm, p->to_state,
+             state_name(p->to_state));
+    ret = 0;
+    goto cleanup;
+
+undo:
+    /* Before the switch: put things back as they were. */
+    ops_undo_created(x);
+    if (changed) {
+        ErrInfo saved;
+        err_save(&saved);
+        if (ops_define(x, p->rec) == 0)
+            err_restore(&saved);
+        else
+            err_prefix("could not undo the journal either; run drover repair %s (%s)", p->vm,
+                       saved.message);
+    }
+cleanup:
+    replica_free(journaled);
+    replica_free(final);
+    return ret;
+}
+
+static void
+ops_audit(const OpsArgs *a, const char *host, const char *vm, const char *opname,
+          const char *digest, Job *job, int code)
+{
+    AuditRecord rec;
+    ErrInfo saved;
+
+    err_save(&saved);
+    memset(&rec, 0, sizeof(rec));
+    rec.host = host;
+    rec.vm = vm;
+    rec.operation = opname;
+    rec.digest = digest;
+    rec.reason = a ? a->reason : NULL;
+    rec.job = job ? job_id(job) : NULL;
+    rec.result = code;
+    rec.message = code ? saved.message : "completed";
+    if (audit_write(a ? a->audit_log : NULL, &rec) < 0 && job)
+        job_progress(job, -1, "warning: %s", err_message());
+    err_restore(&saved);
+}
+
+static int
+ops_code(void)
+{
+    return err_code() ? err_code() : RESULT_FAILED;
+}
+
+int
+ops_execute(HvConn *c, const Plan *confirmed, const OpsArgs *a, Job *job)
+{
+    UTIL_AUTOFREE char *self = lock_describe_self();
+    UTIL_AUTOFREE char *holder = NULL;
+    UTIL_AUTOFREE char *lockpath = plan_lock_path(confirmed);
+    OpsArgs defaults;
+    OpsCtx x;
+    PlanArgs pa;
+    Plan *fresh = NULL;
+    LockHandle *lk;
+    int code;
+
+    if (!a) {
+        memset(&defaults, 0, sizeof(defaults));
+        defaults.shutdown_timeout = 60;
+        a = &defaults;
+    }
+    memset(&x, 0, sizeof(x));
+    x.c = c;
+    x.a = a;
+    x.job = job;
+    x.opname = state_op_name(confirmed->op);
+    if (job)
+        job_set_digest(job, confirmed->digest);
+    if (hv_is_readonly(c)) {
+        err_set(RESULT_ACCESS_DENIED, "%s of %s refused: drover is connected to %s read-only",
+                state_op_title(confirmed->op), confirmed->vm, hv_uri(c));
+        return RESULT_ACCESS_DENIED;
+    }
+    holder = util_xasprintf("%s, %s of %s, job %s", self, state_op_title(confirmed->op),
+                            confirmed->vm, job ? job_id(job) : "none");
+    ops_step(&x, 1, "locking %s", confirmed->vm);
+    if (!(lk = lock_acquire(lockpath, holder))) {
+        err_prefix("%s is in use by another operation", confirmed->vm);
+        code = ops_code();
+        ops_audit(a, confirmed->host, confirmed->vm, x.opname, confirmed->digest, job, code);
+        return code;
+    }
+    ops_fault_point(x.opname, "locked");
+    /* Another process may have changed a fleet file since we read it. */
+    if (hv_reload_if_changed(c) < 0)
+        goto fail;
+    memset(&pa, 0, sizeof(pa));
+    pa.point = confirmed->point;
+    pa.flatten = confirmed->flatten;
+    pa.stamp = confirmed->stamp;
+    pa.test_uuid = confirmed->test_uuid[0] ? confirmed->test_uuid : NULL;
+    pa.lock_held = 1;
+    ops_step(&x, 3, "re-reading %s to check the plan still holds", confirmed->vm);
+    if (!(fresh = plan_make(c, confirmed->host, confirmed->uuid, confirmed->op, &pa)))
+        goto fail;
+    if (strcmp(fresh->digest, confirmed->digest) != 0) {
+        err_set(RESULT_INVALID_STATE,
+                "the plan for %s changed since it was confirmed (its state, files or power changed); "
+                "nothing was done: review the new plan and confirm again", confirmed->vm);
+        goto fail;
+    }
+    x.p = fresh;
+    if (ops_run(&x) < 0)
+        goto fail;
+    code = 0;
+    goto out;
+
+fail:
+    code = ops_code();
+out:
+    ops_keep_free(&x);
+    domxml_free(x.dx);
+    ops_audit(a, confirmed->host, confirmed->vm, x.opname, confirmed->digest, job, code);
+    plan_free(fresh);
+    lock_release(lk);
+    return code;
+}
+
+/* --- repair ------------------------------------------------------------------ */
+
+/* Removes a file an interrupted operation created, after checking it is
+ * what the journal says: inside the directory and, for an overlay, backed
+ * by the point it was made on. */
+static int
+ops_repair_remove_created(OpsCtx *x, const ReplicaJournal *j, const ReplicaDisk *d,
+                          const Replica *r, const char *dir)
+{
+    dev_t dev;
+    ino_t ino;
+    uint64_t size;
+    ChainHeader h;
+    const ReplicaPoint *pt = j->point ? replica_find_point(r, j->point) : NULL;
+    const ReplicaDisk *rp = pt ? replica_disk_list_find(&pt->disks, d->target) : NULL;
+    int ret;
+
+    if (chain_stat(d->file, &dev, &ino, &size) < 0) {
+        if (err_code() == RESULT_FILE_NOT_FOUND) {
+            err_clear();    /* never created */
+            return 0;
+        }
+        return -1;
+    }
+    memset(&h, 0, sizeof(h));
+    if (chain_read_header(d->file, &h) == 0 && rp && !j->flatten) {
+        if (!h.backing_name || strcmp(h.backing_name, rp->file) != 0) {
+            err_set(RESULT_INVALID_STATE, "%s is not the overlay the journal describes (backed by %s, not %s); left in place",
+                    d->file, h.backing_name ? h.backing_name : "nothing", rp->file);
+            chain_header_clear(&h);
+            return -1;
+        }
+    }
+    err_clear();    /* a half-written file may not even have a header */
+    chain_header_clear(&h);
+    ops_step(x, 50, "removing %s left by the interrupted %s", d->file, j->op);
+    ret = chain_discard(d->file, dev, ino, dir, (const Chain *const *)x->keep, x->nkeep);
+    return ret;
+}
+
+static int
+ops_repair_run(OpsCtx *x, Replica *r, const char *uuid, const char *dir, const char *vm)
+{
+    ReplicaJournal *j = r->journal;
+    int forward = strcmp(j->step, "switched") == 0;
+    size_t i;
+
+    if (ops_load_keep(x, 0) < 0)
+        return -1;
+    if (!forward) {
+        ops_step(x, 20, "rolling back the interrupted %s (it stopped before its switch)", j->op);
+        if (strcmp(j->op, "commit") == 0 && j->flatten && r->failover) {
+            const ReplicaPoint *pt = replica_find_point(r, j->point);
+            for (i = 0; i < r->failover->disks.n && pt; i++) {
+                const ReplicaDisk *fd = &r->failover->disks.v[i];
+                const ReplicaDisk *rp = replica_disk_list_find(&pt->disks, fd->target);
+                const ReplicaDisk *flat = replica_disk_list_find(&j->create, fd->target);
+                ChainHeader h;
+
+                memset(&h, 0, sizeof(h));
+                if (rp && flat && chain_read_header(fd->file, &h) == 0 && h.backing_name &&
+                    strcmp(h.backing_name, flat->file) == 0 &&
+                    chain_rebase_unsafe(fd->file, rp->file) < 0) {
+                    chain_header_clear(&h);
+                    return -1;
+                }
+                err_clear();
+                chain_header_clear(&h);
+            }
+        }
+        if (strcmp(j->op, "test-failover") == 0 && j->uuid) {
+            HvDomain td;
+            if (hv_lookup(x->c, j->uuid, 0, &td) == 0) {
+                int ours = j->domain && strcmp(td.name, j->domain) == 0;
+                hv_domain_clear(&td);
+                if (ours) {
+                    hv_destroy(x->c, j->uuid);
+                    err_clear();
+                    if (hv_undefine(x->c, j->uuid) < 0)
+                        return -1;
+                }
+            } else if (err_code() != RESULT_INVALID_PARAMETER) {
+                return -1;
+            }
+            err_clear();
+            if (ops_load_keep(x, 0) < 0)
+                return -1;
+        }
+        for (i = 0; i < j->create.n; i++)
+            if (ops_repair_remove_created(x, j, &j->create.v[i], r, dir) < 0)
+                return -1;
+        r->state = j->from_state;
+    } else {
+        ops_step(x, 20, "finishing the interrupted %s (it stopped after its switch)", j->op);
+        if (strcmp(j->op, "stop-test") == 0 && j->uuid) {
+            HvDomain td;
+            if (hv_lookup(x->c, j->uuid, 0, &td) == 0) {
+                int ours = j->domain && strcmp(td.name, j->domain) == 0;
+                hv_domain_clear(&td);
+                if (ours) {
+                    hv_destroy(x->c, j->uuid);
+                    err_clear();
+                    if (hv_undefine(x->c, j->uuid) < 0)
+                        return -1;
+                }
+            }
+            err_clear();
+        }
+        for (i = 0; i < j->remove.n; i++) {
+            const ReplicaDisk *d = &j->remove.v[i];
+            dev_t dev;
+            ino_t ino;
+            uint64_t size;
+
+            if (chain_stat(d->file, &dev, &ino, &size) < 0) {
+                if (err_code() != RESULT_FILE_NOT_FOUND)
+                    return -1;
+                err_clear();    /* already deleted before the interruption */
+                continue;
+            }
+            ops_step(x, 50, "deleting %s as the interrupted %s planned", d->file, j->op);
+            if (chain_discard(d->file, dev, d->inode ? (ino_t)d->inode : ino, dir,
+                              (const Chain *const *)x->keep, x->nkeep) < 0)
+                return -1;
+        }
+    }
+    replica_journal_free(r->journal);
+    r->journal = NULL;
+    ops_step(x, 90, "closing the journal of %s", vm);
+    return ops_define(x, r);
+}
+
+int
+ops_repair(HvConn *c, const char *host, const char *vm, const OpsArgs *a, Job *job, int *did)
+{
+    UTIL_AUTOFREE char *self = lock_describe_self();
+    UTIL_AUTOFREE char *holder = NULL;
+    UTIL_AUTOFREE char *lockpath = NULL;
+    UTIL_AUTOFREE char *xml = NULL;
+    UTIL_AUTOFREE char *md = NULL;
+    UTIL_AUTOFREE char *dir = NULL;
+    UTIL_AUTOFREE char *digest = NULL;
+    OpsCtx x;
+    HvDomain d;
+    Replica *r = NULL;
+    const ReplicaPoint *newest;
+    LockHandle *lk = NULL;
+    int code = 0;
+
+    *did = 0;
+    memset(&x, 0, sizeof(x));
+    x.c = c;
+    x.a = a;
+    x.job = job;
+    x.opname = "repair";
+    if (hv_lookup(c, vm, 0, &d) < 0)
+        return ops_code();
+    /* Read once without the lock to find where the lock lives. */
+    if (!(xml = hv_get_xml(c, d.uuid)) || !(x.dx = domxml_parse(xml)))
+        goto fail;
+    if (!(md = domxml_get_replica(x.dx))) {
+        err_set(RESULT_STATUS_UNKNOWN, "%s has no drover replica record", d.name);
+        goto fail;
+    }
+    if (!(r = replica_parse(md, strlen(md)))) {
+        err_prefix("replica record of %s", d.name);
+        goto fail;
+    }
+    if (!r->journal)
+        goto done;
+    newest = replica_newest_point(r);
+    if (!newest) {
+        err_set(RESULT_INCORRECT_TYPE, "%s has a journal but no recovery points", d.name);
+        goto fail;
+    }
+    dir = util_dirname(newest->disks.v[0].file);
+    lockpath = util_xasprintf("%s/.drover-%s.lock", dir, d.uuid);
+    if (hv_is_readonly(c)) {
+        err_set(RESULT_ACCESS_DENIED, "repair of %s refused: the connection is read-only", d.name);
+        goto fail;
+    }
+    holder = util_xasprintf("%s, repair of %s, job %s", self, d.name, job ? job_id(job) : "none");
+    if (!(lk = lock_acquire(lockpath, holder))) {
+        err_prefix("%s: an operation is running on it now (it is not interrupted)", d.name);
+        goto fail;
+    }
+    /* Under the lock: read again, the operation may have finished. */
+    replica_free(r);
+    r = NULL;
+    domxml_free(x.dx);
+    x.dx = NULL;
+    free(xml);
+    free(md);
+    md = NULL;
+    if (hv_reload_if_changed(c) < 0 || !(xml = hv_get_xml(c, d.uuid)) || !(x.dx = domxml_parse(xml)))
+        goto fail;
+    if (!(md = domxml_get_replica(x.dx)) || !(r = replica_parse(md, strlen(md)))) {
+        if (!err_code())
+            err_set(RESULT_STATUS_UNKNOWN, "%s has no drover replica record", d.name);
+        goto fail;
+    }
+    if (!r->journal)
+        goto done;
+    digest = util_xasprintf("repair:%s:%s:%s", r->journal->op, r->journal->job, r->journal->step);
+    *did = 1;
+    if (ops_repair_run(&x, r, d.uuid, dir, d.name) < 0)
+        goto fail;
+    ops_step(&x, 100, "repaired %s: now %d %s", d.name, r->state, state_name(r->state));
+    ops_audit(a, host, d.name, "repair", digest, job, 0);
+    goto done;
+
+fail:
+    code = ops_code();
+    if (*did)
+        ops_audit(a, host, d.name, "repair", digest, job, code);
+done:
+    ops_keep_free(&x);
+    domxml_free(x.dx);
+    replica_free(r);
+    lock_release(lk);
+    hv_domain_clear(&d);
+    return code;
+}

@@ -1,0 +1,40 @@
+/* ops: executing a confirmed plan, and repairing interrupted operations.
+ *
+ * Every operation: lock beside the chain -> re-plan and compare digests ->
+ * journal in the record -> prepare (create files) -> one define that
+ * switches disks and state together -> delete after the switch -> verify ->
+ * clear the journal.  A crash at any point is undone or finished by repair. */
+#ifndef DROVER_OPS_H
+#define DROVER_OPS_H
+
+#include "hv.h"
+#include "job.h"
+#include "plan.h"
+
+typedef struct {
+    const char *by;             /* operator, for the failover record; NULL: this user */
+    const char *reason;         /* for the audit log */
+    int shutdown_timeout;       /* seconds before a graceful shutdown becomes destroy */
+    const char *audit_log;      /* NULL: syslog only */
+} OpsArgs;
+
+/* Runs confirmed (a plan from plan_make) on c, reporting progress on job
+ * (may be NULL).  Returns 0 or a result code with err set.  Refuses with
+ * 32774 when another operation holds the replica, and with 32775 when the
+ * plan changed since it was confirmed. */
+int ops_execute(HvConn *c, const Plan *confirmed, const OpsArgs *a, Job *job);
+
+/* Finishes or undoes an interrupted operation on vm (name or UUID):
+ * rolled back if it stopped before its switch, forward after it.  Deletes
+ * only files the journal names, after the same checks as any deletion.
+ * Returns 0 (also when there was nothing to repair; *did says whether it
+ * acted) or a result code with err set. */
+int ops_repair(HvConn *c, const char *host, const char *vm, const OpsArgs *a, Job *job,
+               int *did);
+
+/* Test hook: when the environment variable DROVER_FAULT is "OP:STEP"
+ * (e.g. "revert:switched"), the process _exit()s with status 86 at that
+ * point.  Costs one getenv() per step when unset. */
+void ops_fault_point(const char *op, const char *step);
+
+#endif

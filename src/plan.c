@@ -1,0 +1,689 @@
+/* plan: what an operation will do, computed read-only, with a digest. */
+#include <config.h>
+
+#include "plan.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chain.h"
+#include "domxml.h"
+#include "err.h"
+#include "job.h"
+#include "lock.h"
+#include "result.h"
+#include "sha256.h"
+#include "util.h"
+
+static void
+plan_file_add(PlanFileList *l, const char *path, const char *target, const char *role,
+              const char *backing)
+{
+    PlanFile *f;
+
+    l->v = util_xrealloc(l->v, (l->n + 1) * sizeof(*l->v));
+    f = &l->v[l->n++];
+    memset(f, 0, sizeof(*f));
+    f->path = util_xstrdup(path);
+    f->target = util_xstrdup(target);
+    f->role = util_xstrdup(role);
+    f->backing = util_xstrdup(backing);
+}
+
+void
+plan_file_list_clear(PlanFileList *l)
+{
+    size_t i;
+
+    if (!l)
+        return;
+    for (i = 0; i < l->n; i++) {
+        free(l->v[i].path);
+        free(l->v[i].target);
+        free(l->v[i].role);
+        free(l->v[i].backing);
+    }
+    free(l->v);
+    l->v = NULL;
+    l->n = 0;
+}
+
+static int
+plan_has_path(const PlanFileList *l, const char *path)
+{
+    size_t i;
+
+    for (i = 0; i < l->n; i++)
+        if (strcmp(l->v[i].path, path) == 0)
+            return 1;
+    return 0;
+}
+
+void
+plan_free(Plan *p)
+{
+    size_t i;
+
+    if (!p)
+        return;
+    free(p->host);
+    free(p->vm);
+    free(p->point);
+    free(p->dir);
+    free(p->test_domain);
+    plan_file_list_clear(&p->create);
+    plan_file_list_clear(&p->remove);
+    plan_file_list_clear(&p->keep);
+    for (i = 0; i < p->nswitches; i++) {
+        free(p->switches[i].target);
+        free(p->switches[i].from);
+        free(p->switches[i].to);
+    }
+    free(p->switches);
+    replica_free(p->rec);
+    free(p->domxml);
+    free(p);
+}
+
+const char *
+plan_power_action_text(int action)
+{
+    switch (action) {
+    case PLAN_POWER_SHUTDOWN: return "shut down (forced off after the timeout)";
+    case PLAN_POWER_DESTROY: return "power off at once";
+    default: return "none";
+    }
+}
+
+char *
+plan_lock_path(const Plan *p)
+{
+    return util_xasprintf("%s/.drover-%s.lock", p->dir, p->uuid);
+}
+
+/* Records identity and size of an existing file: 32779 if it is gone. */
+static int
+plan_file_stat(PlanFile *f)
+{
+    uint64_t size = 0;
+
+    if (chain_stat(f->path, &f->dev, &f->ino, &size) < 0) {
+        err_prefix("%s %s", f->role, f->path);
+        return -1;
+    }
+    f->size = size;
+    {
+        Chain *c = NULL;
+        /* Allocated bytes come with the header walk for qcow2 files; a
+         * plain stat is enough here. */
+        (void)c;
+    }
+    return 0;
+}
+
+static void
+plan_add_switch(Plan *p, const char *target, const char *from, const char *to)
+{
+    PlanSwitch *s;
+
+    p->switches = util_xrealloc(p->switches, (p->nswitches + 1) * sizeof(*p->switches));
+    s = &p->switches[p->nswitches++];
+    s->target = util_xstrdup(target);
+    s->from = util_xstrdup(from);
+    s->to = util_xstrdup(to);
+}
+
+static const char *
+plan_source_of(const DomDiskList *disks, const char *target)
+{
+    size_t i;
+
+    for (i = 0; i < disks->n; i++)
+        if (strcmp(disks->v[i].target, target) == 0)
+            return disks->v[i].source;
+    return NULL;
+}
+
+/* Adds every layer of the chain under top to keep (recovery points are
+ * named by their record role, other layers as "backing layer"). */
+static int
+plan_keep_chain(Plan *p, const char *top, const char *target)
+{
+    Chain *c = chain_walk(top);
+    size_t i, k;
+
+    if (!c) {
+        err_prefix("chain of disk %s", target);
+        return -1;
+    }
+    for (i = 0; i < c->n; i++) {
+        const ChainLayer *l = &c->layers[i];
+        char role[128];
+
+        if (plan_has_path(&p->keep, l->path) || plan_has_path(&p->remove, l->path))
+            continue;
+        snprintf(role, sizeof(role), "%s", i + 1 == c->n ? "base" : "backing layer");
+        for (k = 0; k < p->rec->npoints; k++) {
+            const ReplicaDisk *d = replica_disk_list_find(&p->rec->points[k].disks, target);
+            if (d && strcmp(d->file, l->path) == 0)
+                snprintf(role, sizeof(role), "recovery point %s", p->rec->points[k].id);
+        }
+        plan_file_add(&p->keep, l->path, target, role, NULL);
+        p->keep.v[p->keep.n - 1].size = l->file_size;
+        p->keep.v[p->keep.n - 1].allocated = l->allocated;
+        p->keep.v[p->keep.n - 1].dev = l->dev;
+        p->keep.v[p->keep.n - 1].ino = l->ino;
+    }
+    chain_free(c);
+    return 0;
+}
+
+/* Keeps every recovery point file of every disk (and their chains). */
+static int
+plan_keep_points(Plan *p)
+{
+    size_t k, i;
+
+    for (k = p->rec->npoints; k-- > 0; ) {
+        const ReplicaPoint *pt = &p->rec->points[k];
+        for (i = 0; i < pt->disks.n; i++) {
+            if (plan_has_path(&p->remove, pt->disks.v[i].file) ||
+                plan_has_path(&p->keep, pt->disks.v[i].file))
+                continue;
+            if (plan_keep_chain(p, pt->disks.v[i].file, pt->disks.v[i].target) < 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+static const ReplicaPoint *
+plan_pick_point(Plan *p, const char *id)
+{
+    const ReplicaPoint *pt;
+
+    if (p->rec->npoints == 0) {
+        err_set(RESULT_INVALID_STATE, "%s has no recovery points yet", p->vm);
+        return NULL;
+    }
+    pt = id ? replica_find_point(p->rec, id) : replica_newest_point(p->rec);
+    if (!pt) {
+        UtilBuf b = { 0 };
+        size_t k;
+        for (k = 0; k < p->rec->npoints; k++)
+            util_buf_printf(&b, "%s%s", k ? ", " : "", p->rec->points[k].id);
+        err_set(RESULT_INVALID_PARAMETER, "%s has no recovery point %s (it has: %s)", p->vm, id,
+                b.s ? b.s : "none");
+        util_buf_free(&b);
+        return NULL;
+    }
+    return pt;
+}
+
+/* Checks the recovery point's files are there and readable as chains. */
+static int
+plan_check_point(Plan *p, const ReplicaPoint *pt)
+{
+    size_t i;
+
+    for (i = 0; i < pt->disks.n; i++) {
+        Chain *c = chain_walk(pt->disks.v[i].file);
+        if (!c) {
+            err_prefix("recovery point %s of %s, disk %s", pt->id, p->vm, pt->disks.v[i].target);
+            return -1;
+        }
+        chain_free(c);
+    }
+    return 0;
+}
+
+static char *
+plan_new_name(const Plan *p, const char *rpfile, const char *target, const char *kind)
+{
+    UTIL_AUTOFREE char *dir = util_dirname(rpfile);
+    return util_xasprintf("%s/%s.%s-%s.qcow2", dir, target, kind, p->stamp);
+}
+
+/* New overlays on point pt, one per disk. */
+static void
+plan_overlays(Plan *p, const ReplicaPoint *pt, const char *kind, const char *role)
+{
+    size_t i;
+
+    for (i = 0; i < pt->disks.n; i++) {
+        UTIL_AUTOFREE char *path = plan_new_name(p, pt->disks.v[i].file, pt->disks.v[i].target, kind);
+        ChainHeader h;
+
+        plan_file_add(&p->create, path, pt->disks.v[i].target, role, pt->disks.v[i].file);
+        memset(&h, 0, sizeof(h));
+        if (chain_read_header(pt->disks.v[i].file, &h) == 0)
+            p->create.v[p->create.n - 1].size = h.virtual_size;
+        else
+            err_clear();    /* plan_check_point reports a bad header */
+        chain_header_clear(&h);
+    }
+}
+
+/* Domain disks must be where the record says, for the given state. */
+static int
+plan_check_sources(Plan *p, const DomDiskList *disks)
+{
+    const ReplicaPoint *first = p->rec->npoints ? &p->rec->points[0] : NULL;
+    size_t i, k;
+
+    if (!first)
+        return 0;
+    for (i = 0; i < first->disks.n; i++) {
+        const char *target = first->disks.v[i].target;
+        const char *src = plan_source_of(disks, target);
+        int ok = 0;
+
+        if (!src) {
+            err_set(RESULT_INVALID_STATE,
+                    "the domain has no file disk %s, which the replica record lists", target);
+            return -1;
+        }
+        if (p->rec->failover) {
+            const ReplicaDisk *fd = replica_disk_list_find(&p->rec->failover->disks, target);
+            ok = fd && strcmp(fd->file, src) == 0;
+        } else {
+            for (k = 0; k < p->rec->npoints && !ok; k++) {
+                const ReplicaDisk *d = replica_disk_list_find(&p->rec->points[k].disks, target);
+                ok = d && strcmp(d->file, src) == 0;
+            }
+        }
+        if (!ok) {
+            err_set(RESULT_INVALID_STATE,
+                    "disk %s of %s uses %s, which is not %s the record names; run drover check %s",
+                    target, p->vm, src, p->rec->failover ? "the failover disk" : "a recovery point",
+                    p->vm);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int
+plan_initiate(Plan *p, const PlanArgs *a, const DomDiskList *disks)
+{
+    const ReplicaPoint *pt = plan_pick_point(p, a ? a->point : NULL);
+    size_t i;
+
+    if (!pt)
+        return -1;
+    if (p->power != HV_POWER_OFF) {
+        err_set(RESULT_INVALID_STATE,
+                "%s is %s: a replica must be off to fail over (it is started after failover)",
+                p->vm, hv_power_name(p->power));
+        return -1;
+    }
+    if (plan_check_point(p, pt) < 0)
+        return -1;
+    p->point = util_xstrdup(pt->id);
+    plan_overlays(p, pt, "failover", "failover disk");
+    for (i = 0; i < p->create.n; i++)
+        plan_add_switch(p, p->create.v[i].target, plan_source_of(disks, p->create.v[i].target),
+                        p->create.v[i].path);
+    return plan_keep_points(p);
+}
+
+static int
+plan_revert(Plan *p)
+{
+    const ReplicaPoint *newest = replica_newest_point(p->rec);
+    size_t i;
+
+    if (!newest) {
+        err_set(RESULT_INVALID_STATE, "%s has no recovery point to return to", p->vm);
+        return -1;
+    }
+    if (p->rec->failover) {
+        p->point = util_xstrdup(p->rec->failover->point);
+        for (i = 0; i < p->rec->failover->disks.n; i++) {
+            const ReplicaDisk *d = &p->rec->failover->disks.v[i];
+            plan_file_add(&p->remove, d->file, d->target, "failover disk", NULL);
+            if (plan_file_stat(&p->remove.v[p->remove.n - 1]) < 0)
+                return -1;
+        }
+    }
+    if (plan_check_point(p, newest) < 0)
+        return -1;
+    for (i = 0; i < newest->disks.n; i++) {
+        const ReplicaDisk *d = &newest->disks.v[i];
+        const ReplicaDisk *fd = p->rec->failover ? replica_disk_list_find(&p->rec->failover->disks, d->target) : NULL;
+        plan_add_switch(p, d->target, fd ? fd->file : NULL, d->file);
+    }
+    if (p->power != HV_POWER_OFF)
+        p->power_action = PLAN_POWER_SHUTDOWN;
+    return plan_keep_points(p);
+}
+
+static int
+plan_commit(Plan *p, const PlanArgs *a)
+{
+    const ReplicaPoint *k = replica_find_point(p->rec, p->rec->failover->point);
+    size_t i, j;
+
+    if (!k) {
+        err_set(RESULT_INCORRECT_TYPE, "the failover record names point %s, which is not listed",
+                p->rec->failover->point);
+        return -1;
+    }
+    if (p->rec->test) {
+        err_set(RESULT_INVALID_STATE,
+                "%s has a test failover (%s) running on its recovery points: stop it first (drover stop-test %s)",
+                p->vm, p->rec->test->domain, p->vm);
+        return -1;
+    }
+    p->point = util_xstrdup(k->id);
+    p->flatten = a && a->flatten;
+    if (p->flatten && p->power != HV_POWER_OFF) {
+        err_set(RESULT_INVALID_STATE,
+                "%s is %s: commit --flatten rewrites the layers under its disk and needs it off; "
+                "shut it down or commit without --flatten", p->vm, hv_power_name(p->power));
+        return -1;
+    }
+    /* Newer points than k leave the record and are deleted. */
+    for (j = 0; j < p->rec->npoints; j++) {
+        const ReplicaPoint *pt = &p->rec->points[j];
+        char role[128];
+
+        if (pt == k || pt->time < k->time || (pt->time == k->time && j < (size_t)(k - p->rec->points)))
+            continue;
+        snprintf(role, sizeof(role), "recovery point %s (newer than %s)", pt->id, k->id);
+        for (i = 0; i < pt->disks.n; i++) {
+            plan_file_add(&p->remove, pt->disks.v[i].file, pt->disks.v[i].target, role, NULL);
+            if (plan_file_stat(&p->remove.v[p->remove.n - 1]) < 0)
+                return -1;
+        }
+    }
+    if (p->flatten) {
+        /* One standalone image per disk replaces k and every layer below. */
+        for (i = 0; i < k->disks.n; i++) {
+            const ReplicaDisk *d = &k->disks.v[i];
+            UTIL_AUTOFREE char *flat = plan_new_name(p, d->file, d->target, "flat");
+            Chain *c = chain_walk(d->file);
+            size_t l;
+
+            if (!c) {
+                err_prefix("recovery point %s, disk %s", k->id, d->target);
+                return -1;
+            }
+            plan_file_add(&p->create, flat, d->target, "flattened image", d->file);
+            p->create.v[p->create.n - 1].size = c->layers[0].virtual_size;
+            for (l = 0; l < c->n; l++) {
+                PlanFile *f;
+                if (plan_has_path(&p->remove, c->layers[l].path))
+                    continue;
+                plan_file_add(&p->remove, c->layers[l].path, d->target,
+                              l == 0 ? "recovery point (merged)" :
+                              l + 1 == c->n ? "base (merged)" : "older layer (merged)", NULL);
+                f = &p->remove.v[p->remove.n - 1];
+                f->size = c->layers[l].file_size;
+                f->allocated = c->layers[l].allocated;
+                f->dev = c->layers[l].dev;
+                f->ino = c->layers[l].ino;
+            }
+            chain_free(c);
+        }
+    }
+    /* The failover disks stay: they are the VM's disks from now on. */
+    for (i = 0; i < p->rec->failover->disks.n; i++) {
+        const ReplicaDisk *d = &p->rec->failover->disks.v[i];
+        if (p->flatten) {
+            plan_file_add(&p->keep, d->file, d->target, "failover disk (kept, rebased)", NULL);
+            if (plan_file_stat(&p->keep.v[p->keep.n - 1]) < 0)
+                return -1;
+        } else if (plan_keep_chain(p, d->file, d->target) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int
+plan_test(Plan *p, HvConn *c, const PlanArgs *a)
+{
+    const ReplicaPoint *pt = plan_pick_point(p, a ? a->point : NULL);
+    HvDomain other;
+
+    if (!pt)
+        return -1;
+    if (plan_check_point(p, pt) < 0)
+        return -1;
+    p->point = util_xstrdup(pt->id);
+    p->test_domain = util_xasprintf("%s-test", p->vm);
+    if (hv_lookup(c, p->test_domain, 0, &other) == 0) {
+        err_set(RESULT_INVALID_STATE, "a domain named %s already exists on %s; remove or rename it first",
+                p->test_domain, p->host);
+        hv_domain_clear(&other);
+        return -1;
+    }
+    if (err_code() != RESULT_INVALID_PARAMETER)
+        return -1;
+    err_clear();
+    if (a && a->test_uuid)
+        util_strlcpy(p->test_uuid, a->test_uuid, sizeof(p->test_uuid));
+    else
+        job_new_uuid(p->test_uuid);
+    plan_overlays(p, pt, "test", "test disk");
+    return plan_keep_points(p);
+}
+
+static int
+plan_stop_test(Plan *p, HvConn *c)
+{
+    const ReplicaTest *t = p->rec->test;
+    HvDomain td;
+    size_t i;
+
+    p->point = util_xstrdup(t->point);
+    p->test_domain = util_xstrdup(t->domain);
+    if (t->uuid)
+        util_strlcpy(p->test_uuid, t->uuid, sizeof(p->test_uuid));
+    if (hv_lookup(c, t->uuid ? t->uuid : t->domain, 0, &td) == 0) {
+        util_strlcpy(p->test_uuid, td.uuid, sizeof(p->test_uuid));
+        if (td.power != HV_POWER_OFF)
+            p->power_action = PLAN_POWER_DESTROY;
+        hv_domain_clear(&td);
+    } else if (err_code() == RESULT_INVALID_PARAMETER) {
+        err_clear();    /* already gone: only its disks remain */
+    } else {
+        return -1;
+    }
+    for (i = 0; i < t->disks.n; i++) {
+        plan_file_add(&p->remove, t->disks.v[i].file, t->disks.v[i].target, "test disk", NULL);
+        if (plan_file_stat(&p->remove.v[p->remove.n - 1]) < 0)
+            return -1;
+    }
+    return plan_keep_points(p);
+}
+
+static void
+plan_digest_files(Sha256 *h, const char *what, const PlanFileList *l)
+{
+    size_t i;
+
+    for (i = 0; i < l->n; i++) {
+        char *s = util_xasprintf("%s\t%s\t%s\t%s\t%llu\t%llu\t%llu\n", what, l->v[i].path,
+                                 l->v[i].target, l->v[i].backing ? l->v[i].backing : "",
+                                 (unsigned long long)l->v[i].size, (unsigned long long)l->v[i].dev,
+                                 (unsigned long long)l->v[i].ino);
+        sha256_update(h, s, strlen(s));
+        free(s);
+    }
+}
+
+/* Everything the operator saw and everything the execution relies on. */
+static void
+plan_digest(Plan *p)
+{
+    Sha256 h;
+    UTIL_AUTOFREE char *head = NULL;
+    UTIL_AUTOFREE char *rec = replica_format(p->rec);
+    size_t i;
+
+    head = util_xasprintf("drover-plan-1\t%s\t%d\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\n",
+                          state_op_name(p->op), p->flatten, p->uuid, p->vm, p->from_state,
+                          p->to_state, p->power, p->power_action, p->point ? p->point : "",
+                          p->dir, p->test_domain ? p->test_domain : "", p->test_uuid);
+    sha256_init(&h);
+    sha256_update(&h, head, strlen(head));
+    sha256_update(&h, rec, strlen(rec));
+    plan_digest_files(&h, "create", &p->create);
+    plan_digest_files(&h, "remove", &p->remove);
+    plan_digest_files(&h, "keep", &p->keep);
+    for (i = 0; i < p->nswitches; i++) {
+        char *s = util_xasprintf("switch\t%s\t%s\t%s\n", p->switches[i].target,
+                                 p->switches[i].from ? p->switches[i].from : "", p->switches[i].to);
+        sha256_update(&h, s, strlen(s));
+        free(s);
+    }
+    sha256_final_hex(&h, p->digest);
+}
+
+Plan *
+plan_make(HvConn *c, const char *host, const char *vm, StateOp op, const PlanArgs *args)
+{
+    Plan *p = util_xcalloc(1, sizeof(*p));
+    HvDomain d;
+    DomXml *dx = NULL;
+    DomDiskList disks = { 0 };
+    UTIL_AUTOFREE char *md = NULL;
+    UTIL_AUTOFREE char *lockpath = NULL;
+    const ReplicaPoint *newest;
+    char holder[512];
+    int r;
+
+    p->op = op;
+    p->host = util_xstrdup(host);
+    if (args && args->stamp) {
+        util_strlcpy(p->stamp, args->stamp, sizeof(p->stamp));
+    } else {
+        char iso[32];
+        size_t i, j = 0;
+        util_format_time(util_now(), iso, sizeof(iso));
+        for (i = 0; iso[i] && j + 1 < sizeof(p->stamp); i++)
+            if (iso[i] != '-' && iso[i] != ':')
+                p->stamp[j++] = iso[i];
+        p->stamp[j] = '\0';
+    }
+    if (hv_lookup(c, vm, 0, &d) < 0)
+        goto fail;
+    p->vm = util_xstrdup(d.name);
+    util_strlcpy(p->uuid, d.uuid, sizeof(p->uuid));
+    p->power = d.power;
+    hv_domain_clear(&d);
+    if (!(p->domxml = hv_get_xml(c, p->uuid)) || !(dx = domxml_parse(p->domxml)))
+        goto fail;
+    if (!(md = domxml_get_replica(dx))) {
+        err_set(RESULT_STATUS_UNKNOWN,
+                "%s has no drover replica record (metadata in %s): it is not a replica drover manages",
+                p->vm, REPLICA_NS);
+        goto fail;
+    }
+    if (!(p->rec = replica_parse(md, strlen(md)))) {
+        err_prefix("replica record of %s", p->vm);
+        goto fail;
+    }
+    p->mode = p->rec->mode;
+    p->from_state = p->to_state = p->rec->state;
+    newest = replica_newest_point(p->rec);
+    p->dir = newest ? util_dirname(newest->disks.v[0].file) : NULL;
+    if (!p->dir) {
+        err_set(RESULT_INVALID_STATE, "%s has no recovery points: there is nothing to fail over to",
+                p->vm);
+        goto fail;
+    }
+    lockpath = plan_lock_path(p);
+    r = args && args->lock_held ? 0 : lock_probe(lockpath, holder, sizeof(holder));
+    if (r < 0)
+        goto fail;
+    if (r > 0) {
+        err_set(RESULT_IN_USE, "%s is in use: another operation holds it (%s)", p->vm, holder);
+        goto fail;
+    }
+    if (p->rec->journal) {
+        err_set(RESULT_INVALID_STATE,
+                "an interrupted %s of %s (job %s, stopped at step \"%s\") must be repaired first: "
+                "run drover repair %s", p->rec->journal->op, p->vm, p->rec->journal->job,
+                p->rec->journal->step, p->vm);
+        goto fail;
+    }
+    if (state_check(op, p->rec->state, p->rec->mode, p->rec->test != NULL) != 0) {
+        err_prefix("%s", p->vm);
+        goto fail;
+    }
+    p->to_state = state_after(op, p->rec->state);
+    domxml_disks(dx, &disks);
+    if (plan_check_sources(p, &disks) < 0)
+        goto fail;
+
+    switch (op) {
+    case OP_INITIATE: r = plan_initiate(p, args, &disks); break;
+    case OP_REVERT: r = plan_revert(p); break;
+    case OP_COMMIT: r = plan_commit(p, args); break;
+    case OP_TEST: r = plan_test(p, c, args); break;
+    case OP_STOP_TEST: r = plan_stop_test(p, c); break;
+    default:
+        err_set(RESULT_INVALID_PARAMETER, "unknown operation");
+        r = -1;
+    }
+    if (r < 0)
+        goto fail;
+    plan_digest(p);
+    domxml_disk_list_clear(&disks);
+    domxml_free(dx);
+    return p;
+
+fail:
+    domxml_disk_list_clear(&disks);
+    domxml_free(dx);
+    plan_free(p);
+    return NULL;
+}
+
+static void
+plan_text_files(UtilBuf *b, const char *title, const PlanFileList *l)
+{
+    size_t i;
+    char sz[32];
+
+    if (!l->n)
+        return;
+    util_buf_printf(b, "  %s:\n", title);
+    for (i = 0; i < l->n; i++) {
+        util_format_size(l->v[i].allocated ? l->v[i].allocated : l->v[i].size, sz, sizeof(sz));
+        util_buf_printf(b, "    %-4s %s  (%s, %s)\n", l->v[i].target, l->v[i].path, l->v[i].role, sz);
+    }
+}
+
+char *
+plan_text(const Plan *p)
+{
+    UtilBuf b = { 0 };
+    size_t i;
+
+    util_buf_printf(&b, "Plan: %s%s of %s@%s (%s)\n", state_op_title(p->op),
+                    p->flatten ? " with --flatten" : "", p->vm, p->host, p->uuid);
+    util_buf_printf(&b, "  state:  %d %s -> %d %s\n", p->from_state, state_name(p->from_state),
+                    p->to_state, state_name(p->to_state));
+    util_buf_printf(&b, "  power:  %s; action: %s\n", hv_power_name(p->power),
+                    plan_power_action_text(p->power_action));
+    if (p->point)
+        util_buf_printf(&b, "  point:  %s\n", p->point);
+    if (p->test_domain)
+        util_buf_printf(&b, "  test system: %s (%s)\n", p->test_domain, p->test_uuid);
+    for (i = 0; i < p->nswitches; i++)
+        util_buf_printf(&b, "  disk %s: %s -> %s\n", p->switches[i].target,
+                        p->switches[i].from ? p->switches[i].from : "(none)", p->switches[i].to);
+    plan_text_files(&b, "creates", &p->create);
+    plan_text_files(&b, "deletes", &p->remove);
+    plan_text_files(&b, "keeps", &p->keep);
+    if (!p->remove.n)
+        util_buf_add(&b, "  deletes nothing\n");
+    util_buf_printf(&b, "  digest: %s\n", p->digest);
+    return util_buf_steal(&b);
+}

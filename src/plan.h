@@ -1,0 +1,97 @@
+/* plan: what an operation will do, computed read-only, with a digest.
+ *
+ * The operator confirms a plan; execution re-plans under the lock and
+ * refuses when the digest differs, so what runs is what was shown. */
+#ifndef DROVER_PLAN_H
+#define DROVER_PLAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "hv.h"
+#include "replica.h"
+#include "state.h"
+
+enum {
+    PLAN_POWER_NONE = 0,        /* the VM is off, or stays as it is */
+    PLAN_POWER_SHUTDOWN,        /* graceful shutdown, destroy after the timeout */
+    PLAN_POWER_DESTROY,         /* power off at once (test systems) */
+};
+
+typedef struct {
+    char *path;
+    char *target;               /* disk target, "vda" */
+    char *role;                 /* "failover disk", "recovery point rp-0012", "base", ... */
+    char *backing;              /* created files: what they are backed by */
+    uint64_t size;              /* file size in bytes (for created files: virtual size) */
+    uint64_t allocated;         /* bytes on disk */
+    dev_t dev;
+    ino_t ino;
+} PlanFile;
+
+typedef struct {
+    PlanFile *v;
+    size_t n;
+} PlanFileList;
+
+/* A disk whose source the switch changes. */
+typedef struct {
+    char *target;
+    char *from;
+    char *to;
+} PlanSwitch;
+
+typedef struct {
+    StateOp op;
+    int flatten;                /* commit --flatten */
+    char *host;                 /* display name of the host */
+    char *vm;
+    char uuid[37];
+    int mode;
+    int from_state;
+    int to_state;
+    int power;                  /* HV_POWER_* now */
+    int power_action;           /* PLAN_POWER_* */
+    char *point;                /* the recovery point the operation uses, or NULL */
+    char *dir;                  /* the replica directory (lock and new files live here) */
+    char *test_domain;          /* test-failover / stop-test: the test system */
+    char test_uuid[37];
+    char stamp[32];             /* names new files; reused when re-planning */
+    PlanFileList create;        /* new files */
+    PlanFileList remove;        /* files deleted after the switch */
+    PlanFileList keep;          /* files that stay (recovery points, base) */
+    PlanSwitch *switches;
+    size_t nswitches;
+    char digest[65];
+    /* What execution needs; not part of what is shown. */
+    Replica *rec;               /* the record as read */
+    char *domxml;               /* the persistent definition as read */
+} Plan;
+
+typedef struct {
+    const char *point;          /* recovery point id; NULL = newest */
+    int flatten;
+    const char *stamp;          /* NULL: now */
+    const char *test_uuid;      /* NULL: a new random one */
+    int lock_held;              /* the caller holds the replica's lock */
+} PlanArgs;
+
+/* Computes the plan for op on vm (name or UUID) read-only.  host is the
+ * display name.  NULL with err set (32775 wrong state, 32774 in use, 32773
+ * unknown VM or point, 32779 missing file, 32771 no record, ...). */
+Plan *plan_make(HvConn *c, const char *host, const char *vm, StateOp op, const PlanArgs *args);
+void plan_free(Plan *p);
+
+/* Human-readable plan, several lines, for the command line. */
+char *plan_text(const Plan *p);
+const char *plan_power_action_text(int action);
+
+/* The lock file of the replica (beside its chain). */
+char *plan_lock_path(const Plan *p);
+
+/* The path of every layer of every chain the host's other domains use, for
+ * the "not a backing layer of another chain" rule (see chain_discard). */
+void plan_file_list_clear(PlanFileList *l);
+
+#endif

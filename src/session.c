@@ -1,0 +1,149 @@
+/* session: configuration, hosts and jobs of one drover process. */
+#include <config.h>
+
+#include "session.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "result.h"
+#include "util.h"
+
+static void
+session_add_host(Session *s, const char *name, const char *uri, int readonly)
+{
+    SessionHost *h;
+
+    s->hosts = util_xrealloc(s->hosts, (s->nhosts + 1) * sizeof(*s->hosts));
+    h = &s->hosts[s->nhosts++];
+    memset(h, 0, sizeof(*h));
+    h->name = util_xstrdup(name);
+    h->uri = util_xstrdup(uri);
+    h->readonly = readonly;
+}
+
+Session *
+session_open(const SessionArgs *a)
+{
+    Session *s = util_xcalloc(1, sizeof(*s));
+    size_t i;
+
+    if (!(s->conf = conf_load(a->config))) {
+        free(s);
+        return NULL;
+    }
+    if (a->uris && a->uris[0]) {
+        /* -c replaces the configured hosts: the operator named what to see. */
+        Conf *tmp = conf_new_default();
+        for (i = 0; a->uris[i]; i++)
+            conf_add_host(tmp, NULL, a->uris[i], 0);
+        for (i = 0; i < tmp->nhosts; i++)
+            session_add_host(s, tmp->hosts[i].name, tmp->hosts[i].uri, 0);
+        conf_free(tmp);
+    } else if (s->conf->nhosts) {
+        for (i = 0; i < s->conf->nhosts; i++)
+            session_add_host(s, s->conf->hosts[i].name, s->conf->hosts[i].uri,
+                             s->conf->hosts[i].readonly);
+    } else {
+        const char *uri = getenv("LIBVIRT_DEFAULT_URI");
+        Conf *tmp = conf_new_default();
+        conf_add_host(tmp, NULL, uri && *uri ? uri : "qemu:///system", 0);
+        session_add_host(s, tmp->hosts[0].name, tmp->hosts[0].uri, 0);
+        conf_free(tmp);
+    }
+    for (i = 0; i < s->nhosts; i++) {
+        if (a->readonly || s->conf->readonly)
+            s->hosts[i].readonly = 1;
+        if (a->connect) {
+            s->hosts[i].conn = hv_open(s->hosts[i].uri, s->hosts[i].readonly);
+            err_clear();    /* a host that is down is shown as down, not fatal */
+        }
+    }
+    s->jobs = job_table_new(s->conf->job_history);
+    return s;
+}
+
+void
+session_free(Session *s)
+{
+    size_t i;
+
+    if (!s)
+        return;
+    job_table_free(s->jobs);
+    for (i = 0; i < s->nhosts; i++) {
+        hv_close(s->hosts[i].conn);
+        free(s->hosts[i].name);
+        free(s->hosts[i].uri);
+    }
+    free(s->hosts);
+    conf_free(s->conf);
+    free(s);
+}
+
+int
+session_find_vm(Session *s, const char *ref, char uuid[37])
+{
+    UTIL_AUTOFREE char *name = util_xstrdup(ref);
+    UtilBuf where = { 0 };
+    char *at = strrchr(name, '@');
+    const char *host = NULL;
+    int found = -1, nfound = 0, unreachable = 0;
+    size_t i;
+
+    if (at && at != name && at[1]) {
+        *at = '\0';
+        host = at + 1;
+    }
+    for (i = 0; i < s->nhosts; i++) {
+        HvDomain d;
+
+        if (host && strcmp(s->hosts[i].name, host) != 0)
+            continue;
+        if (!s->hosts[i].conn || !hv_is_alive(s->hosts[i].conn)) {
+            if (!s->hosts[i].conn || hv_reconnect(s->hosts[i].conn) < 0) {
+                unreachable++;
+                continue;
+            }
+        }
+        if (hv_lookup(s->hosts[i].conn, name, 0, &d) == 0) {
+            if (nfound++ == 0) {
+                found = (int)i;
+                util_strlcpy(uuid, d.uuid, 37);
+            }
+            util_buf_printf(&where, "%s%s@%s", where.len ? ", " : "", d.name, s->hosts[i].name);
+            hv_domain_clear(&d);
+        } else if (err_code() == RESULT_NOT_AVAILABLE) {
+            unreachable++;
+        }
+    }
+    if (host && found < 0 && !unreachable) {
+        for (i = 0; i < s->nhosts && strcmp(s->hosts[i].name, host) != 0; i++)
+            ;
+        if (i == s->nhosts) {
+            err_set(RESULT_INVALID_PARAMETER, "no host named %s (hosts: %s%s)", host,
+                    s->nhosts ? s->hosts[0].name : "none", s->nhosts > 1 ? ", ..." : "");
+            util_buf_free(&where);
+            return -1;
+        }
+    }
+    if (nfound > 1) {
+        err_set(RESULT_INVALID_PARAMETER, "%s exists on several hosts (%s): name one as VM@HOST",
+                name, where.s);
+        util_buf_free(&where);
+        return -1;
+    }
+    util_buf_free(&where);
+    if (found < 0) {
+        if (unreachable)
+            err_set(RESULT_NOT_AVAILABLE, "%s was not found and %d host(s) could not be reached",
+                    name, unreachable);
+        else
+            err_set(RESULT_INVALID_PARAMETER, "no VM named %s on %s", name,
+                    host ? host : s->nhosts == 1 ? s->hosts[0].name : "any host");
+        return -1;
+    }
+    err_clear();
+    return found;
+}

@@ -1,0 +1,47 @@
+/* session: what one drover process works with — configuration, the hosts
+ * it is connected to, and its job table.  Shared by the command line and
+ * the console. */
+#ifndef DROVER_SESSION_H
+#define DROVER_SESSION_H
+
+#include <stddef.h>
+
+#include "conf.h"
+#include "hv.h"
+#include "job.h"
+
+typedef struct {
+    char *name;                 /* display name */
+    char *uri;
+    int readonly;
+    HvConn *conn;
+} SessionHost;
+
+typedef struct {
+    Conf *conf;
+    SessionHost *hosts;
+    size_t nhosts;
+    JobTable *jobs;
+} Session;
+
+typedef struct {
+    const char *config;         /* --config FILE or NULL */
+    const char *const *uris;    /* -c URI, repeatable; NULL-terminated or NULL */
+    int readonly;               /* --readonly */
+    int connect;                /* open the libvirt connections now */
+} SessionArgs;
+
+/* Loads configuration, picks hosts (-c, else the config's hosts, else
+ * LIBVIRT_DEFAULT_URI, else qemu:///system), opens the job table and,
+ * when asked, connects.  A host that cannot be reached is kept,
+ * disconnected.  NULL with err set (bad configuration). */
+Session *session_open(const SessionArgs *a);
+void session_free(Session *s);
+
+/* Finds a VM by "NAME", "UUID" or "NAME@HOST" on the session's hosts.
+ * Returns the host index, with the domain's UUID in uuid; -1 with err set:
+ * 32773 when it is nowhere or on several hosts (the message names them),
+ * 32777 when the hosts that could have it are unreachable. */
+int session_find_vm(Session *s, const char *ref, char uuid[37]);
+
+#endif
