@@ -751,7 +751,7 @@ chain_errno_from_text(const char *text)
 /* Runs qemu-img with args (NULL-terminated, without argv[0]), stdin from
  * /dev/null, stdout parsed for progress when progress is given, stderr
  * captured for the error message.  0, or -1 with the error set. */
-static int
+int
 chain_run_qemu_img(const char *const *args, ChainProgressFn progress, void *opaque)
 {
     const char *qemu = chain_qemu_img();

@@ -92,6 +92,11 @@ int chain_discard(const char *path, dev_t dev, ino_t ino, const char *dir,
 int chain_discard_check(const char *path, dev_t dev, ino_t ino, const char *dir,
                         const Chain *const *keep, size_t nkeep);
 
+/* Runs qemu-img with args (NULL-terminated, without argv[0]; no shell),
+ * calling progress for "(NN.NN/100%)" lines when given; qemu-img's
+ * stderr becomes the error message on failure. */
+int chain_run_qemu_img(const char *const *args, ChainProgressFn progress, void *opaque);
+
 /* stat() without following symlinks, giving device and inode: 0 or -1. */
 int chain_stat(const char *path, dev_t *dev, ino_t *ino, uint64_t *size);
 

@@ -1,21 +1,19 @@
-/* drover: entry point.  Commands go to the core's command line; the console
- * starts when no command is given. */
+/* drover: entry point.  The command line lives in the core (src/cli.c);
+ * the console is handed to it as the function to run when no command is
+ * given. */
 #include <config.h>
 
-#include <stdio.h>
-#include <string.h>
+#include <locale.h>
+
+#include "cli.h"
+#include "console.h"
+
+/* Until the console is linked in, the command line runs without it. */
+extern int console_run(Session *s, const CliConsoleOpts *o) __attribute__((weak));
 
 int
 main(int argc, char **argv)
 {
-    if (argc > 1 && strcmp(argv[1], "--version") == 0) {
-        printf("drover %s\n", PACKAGE_VERSION);
-        return 0;
-    }
-    if (argc > 1 && strcmp(argv[1], "demo") == 0) {
-        printf("drover demo: not yet\n");
-        return 0;
-    }
-    printf("Usage: drover [--version]\n");
-    return 0;
+    setlocale(LC_ALL, "");
+    return cli_main(argc, argv, console_run);
 }

@@ -1,0 +1,33 @@
+/* report: text and JSON renderings of plans, jobs, results, replicas and
+ * chains — the stable output of the command line (doc/json.md). */
+#ifndef DROVER_REPORT_H
+#define DROVER_REPORT_H
+
+#include <json-c/json.h>
+
+#include "chain.h"
+#include "health.h"
+#include "job.h"
+#include "plan.h"
+#include "replica.h"
+#include "result.h"
+#include "summary.h"
+
+json_object *report_plan_json(const Plan *p);
+json_object *report_job_json(const JobInfo *j);
+/* {result, result_name, result_symbol, message, summary, cause, next_step, retry_safe} */
+json_object *report_result_json(const ResultInfo *info, const char *message);
+json_object *report_summary_json(const Summary *s);
+json_object *report_chain_json(const Chain *c);
+json_object *report_points_json(const Replica *r);
+json_object *report_health_json(const HealthReport *h);
+
+/* The decoded result as indented lines ("Result: 32775 Invalid state ..."). */
+char *report_result_text(const ResultInfo *info);
+/* Decodes the job's outcome for its VM and host. */
+void report_decode_job(const JobInfo *j, const char *op, ResultInfo *info);
+
+/* Prints a JSON value to stdout, pretty, with a final newline. */
+void report_print_json(json_object *o);
+
+#endif

@@ -1,0 +1,38 @@
+/* summary: one replica as a row — what `drover list` prints and the
+ * console's table shows, computed from a listed domain and its record. */
+#ifndef DROVER_SUMMARY_H
+#define DROVER_SUMMARY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hv.h"
+
+typedef struct {
+    char *host;
+    char *name;
+    char uuid[37];
+    int power;                  /* HV_POWER_* */
+    int has_record;             /* the domain carries a drover record */
+    int record_error;           /* result code when the record is unreadable, else 0 */
+    int mode;
+    int state;
+    int health;                 /* HEALTH_* */
+    size_t npoints;
+    char *newest_point;         /* NULL if none */
+    int64_t newest_time;
+    char *failover_point;       /* NULL unless failed over */
+    int64_t failover_time;
+    char *test_domain;          /* NULL unless a test failover exists */
+    char *journal_op;           /* NULL unless an operation was interrupted */
+    char *problem;              /* the most serious health reason, or NULL */
+} Summary;
+
+/* Fills s from a listed domain (with its metadata).  Quick checks only
+ * (files exist); never fails. */
+void summary_from_domain(Summary *s, const char *host, const HvDomain *d, int64_t now,
+                         int rpo_warning);
+void summary_clear(Summary *s);
+void summary_copy(Summary *dst, const Summary *src);
+
+#endif
