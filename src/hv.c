@@ -688,7 +688,10 @@ hv_dom_metadata(virDomainPtr dom)
 {
     /* Every libvirt call resets the thread's last error: take the name first. */
     const char *name = virDomainGetName(dom);
-    char *md = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, REPLICA_NS, 0);
+    /* The persistent definition holds the record: a define (how drover
+     * changes it) does not touch a running domain's live copy. */
+    char *md = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, REPLICA_NS,
+                                    VIR_DOMAIN_AFFECT_CONFIG);
     char *r;
 
     if (!md) {

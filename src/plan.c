@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "chain.h"
 #include "domxml.h"
@@ -103,23 +104,21 @@ plan_lock_path(const Plan *p)
     return util_xasprintf("%s/.drover-%s.lock", p->dir, p->uuid);
 }
 
-/* Records identity and size of an existing file: 32779 if it is gone. */
+/* Records identity and size of an existing file (not following a
+ * symlink): 32779 if it is gone. */
 static int
 plan_file_stat(PlanFile *f)
 {
-    uint64_t size = 0;
+    struct stat st;
 
-    if (chain_stat(f->path, &f->dev, &f->ino, &size) < 0) {
-        err_prefix("%s %s", f->role, f->path);
+    if (lstat(f->path, &st) < 0) {
+        err_set_errno(0, errno, "%s %s", f->role, f->path);
         return -1;
     }
-    f->size = size;
-    {
-        Chain *c = NULL;
-        /* Allocated bytes come with the header walk for qcow2 files; a
-         * plain stat is enough here. */
-        (void)c;
-    }
+    f->dev = st.st_dev;
+    f->ino = st.st_ino;
+    f->size = (uint64_t)st.st_size;
+    f->allocated = (uint64_t)st.st_blocks * 512;
     return 0;
 }
 
