@@ -800,7 +800,7 @@ chain_run_qemu_img(const char *const *args, ChainProgressFn progress, void *opaq
         /* Descriptors the rest of the program left inheritable stay ours. */
         syscall(SYS_close_range, 3U, ~0U, 4U /* CLOSE_RANGE_CLOEXEC */);
 #endif
-        execve(qemu, (char *const *)argv, envp);
+        execvpe(qemu, (char *const *)argv, envp);
 child_fail:
         e = errno;
         if (write(execpipe[1], &e, sizeof(e)) < 0) {
