@@ -1,0 +1,129 @@
+/* model-priv: what the model's UI side (model.c) and its worker threads
+ * (model-work.c) share.  Not for other modules. */
+#ifndef DROVER_MODEL_PRIV_H
+#define DROVER_MODEL_PRIV_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "model.h"
+
+typedef enum {
+    RES_HOST,       /* connection state of a host */
+    RES_LIST,       /* names, UUIDs and power of every domain of a host */
+    RES_ROWS,       /* rows with their records read */
+    RES_GONE,       /* a domain that no longer exists */
+    RES_ROUND,      /* a refresh round of a host finished */
+    RES_DETAIL,
+    RES_PLAN,
+} ResKind;
+
+typedef struct Result {
+    struct Result *next;
+    ResKind kind;
+    size_t host;
+    int state;                  /* RES_HOST */
+    char *error;                /* RES_HOST */
+    int ok;                     /* RES_HOST, RES_ROUND: the list completed */
+    HvDomain *doms;             /* RES_LIST */
+    Summary *rows;              /* RES_ROWS */
+    size_t n;
+    int64_t when_ms;
+    char uuid[37];              /* RES_GONE */
+    ModelDetail *detail;        /* RES_DETAIL */
+    unsigned plan_id;           /* RES_PLAN */
+    Plan *plan;
+    ErrInfo err;
+} Result;
+
+typedef struct {
+    Model *m;
+    size_t idx;
+    pthread_t thread;
+    pthread_cond_t cond;
+    /* Guarded by m->mu. */
+    int want_full;              /* resync (reconnecting first if needed) */
+    char **dirty;               /* UUIDs that events named */
+    size_t ndirty, capdirty;
+    /* UI thread only. */
+    int64_t next_due_ms;
+    int running;                /* a round was asked for and has not finished */
+} Fetcher;
+
+typedef struct {
+    ModelRow *rows;             /* sorted by name, then UUID */
+    size_t n, cap;
+    size_t *by_uuid;            /* indexes of rows, sorted by UUID */
+} HostRows;
+
+typedef struct {
+    int active;
+    size_t host;
+    char uuid[37];
+    StateOp op;
+    char *point;
+    int flatten;
+    unsigned id;
+} PlanReq;
+
+struct Model {
+    Session *s;
+    ModelOpts o;
+    unsigned reg_id;
+    pthread_mutex_t mu;
+    int quit;                   /* guarded by mu */
+    int pipe[2];
+    /* Results, guarded by mu. */
+    Result *head, *tail;
+    int signalled;
+    /* Priority, guarded by mu. */
+    size_t *prio_hosts;
+    char **prio_uuids;
+    size_t nprio;
+    unsigned prio_gen;
+    /* Helper thread requests, guarded by mu. */
+    pthread_t helper;
+    pthread_cond_t helper_cond;
+    int detail_want;
+    size_t detail_host;
+    char detail_uuid[37];
+    PlanReq plan_req;
+    unsigned plan_next_id;
+    /* UI thread only. */
+    Fetcher *fetchers;
+    ModelHost *hosts;
+    HostRows *rows;
+    size_t nhosts;
+    const ModelRow **flat;
+    size_t nflat;
+    int flat_dirty;
+    unsigned version;
+    ModelDetail *detail;
+    int detail_requested;       /* a detail request is outstanding */
+    size_t req_host;
+    char req_uuid[37];
+    unsigned plan_wait_id;      /* the plan request the UI waits for */
+    Result *plan_done;          /* its result, once arrived */
+};
+
+/* model.c */
+Result *model_result_new(ResKind kind, size_t host);
+void model_result_free(Result *r);
+/* Hands a result to the UI thread. */
+void model_post(Model *m, Result *r);
+/* Records an event for the host's fetcher (any thread, mu not held). */
+void model_note_event(Model *m, size_t host, const char *uuid, int kind);
+/* The event handler registered on every connection, and its opaque. */
+void model_on_event(HvConn *c, const char *uuid, int kind, void *opaque);
+void *model_opaque(const Model *m, size_t host);
+/* Runs fn on the model registered as opaque says, if it still exists. */
+void model_with(void *opaque, void (*fn)(Model *, size_t, const char *, int), const char *uuid,
+                int kind);
+
+/* model-work.c */
+void *model_fetcher_thread(void *arg);
+void *model_helper_thread(void *arg);
+/* Adds uuid to the fetcher's events (m->mu held). */
+void model_fetcher_mark_dirty(Fetcher *f, const char *uuid);
+
+#endif

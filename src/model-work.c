@@ -1,0 +1,661 @@
+/* model-work: the model's worker threads — one fetcher per host, the
+ * helper for details and plans — and the jobs the console starts. */
+#include <config.h>
+
+#include "model.h"
+
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "domxml.h"
+#include "model-priv.h"
+#include "ops.h"
+#include "result.h"
+#include "state.h"
+#include "util.h"
+
+/* Metadata rows go to the UI in batches: at most this many, or after this
+ * long, whichever comes first. */
+#define MODEL_BATCH_ROWS 64
+#define MODEL_BATCH_MS 40
+
+/* --- fetchers (one per host) ---------------------------------------------- */
+
+static void
+model_post_host(Model *m, size_t host, int state, const char *error, int ok)
+{
+    Result *r = model_result_new(RES_HOST, host);
+
+    r->state = state;
+    r->error = util_xstrdup(error);
+    r->ok = ok;
+    model_post(m, r);
+}
+
+void
+model_fetcher_mark_dirty(Fetcher *f, const char *uuid)
+{
+    size_t i;
+
+    for (i = 0; i < f->ndirty; i++)
+        if (strcmp(f->dirty[i], uuid) == 0)
+            return;
+    util_grow(&f->dirty, &f->capdirty, f->ndirty + 1, sizeof(*f->dirty));
+    f->dirty[f->ndirty++] = util_xstrdup(uuid);
+}
+
+static HvConn *
+fetcher_conn(Fetcher *f)
+{
+    SessionHost *h = &f->m->s->hosts[f->idx];
+
+    return h->conn;
+}
+
+/* Disconnected: says so, with why. */
+static void
+fetcher_lost(Fetcher *f)
+{
+    model_post_host(f->m, f->idx, MODEL_HOST_DISCONNECTED, err_message()[0] ? err_message() :
+                    "the host does not answer", 0);
+    err_clear();
+}
+
+typedef struct {
+    Fetcher *f;
+    Summary *v;
+    size_t n, cap;
+    int64_t since_ms;
+} Batch;
+
+static void
+batch_flush(Batch *b)
+{
+    Result *r;
+
+    if (!b->n)
+        return;
+    r = model_result_new(RES_ROWS, b->f->idx);
+    r->rows = b->v;
+    r->n = b->n;
+    model_post(b->f->m, r);
+    b->v = NULL;
+    b->n = b->cap = 0;
+    b->since_ms = util_mono_ms();
+}
+
+static void
+batch_add(Batch *b, const HvDomain *d)
+{
+    Model *m = b->f->m;
+
+    util_grow(&b->v, &b->cap, b->n + 1, sizeof(*b->v));
+    summary_from_domain(&b->v[b->n++], m->s->hosts[b->f->idx].name, d, util_now(),
+                        m->o.rpo_warning);
+}
+
+/* Reads one domain again; 0, or -1 when the host is lost. */
+static int
+fetcher_read_one(Fetcher *f, Batch *b, const char *uuid)
+{
+    HvDomain d;
+
+    if (hv_lookup(fetcher_conn(f), uuid, 1, &d) == 0) {
+        batch_add(b, &d);
+        hv_domain_clear(&d);
+        return 0;
+    }
+    if (err_code() == RESULT_INVALID_PARAMETER) {
+        Result *r = model_result_new(RES_GONE, f->idx);
+        util_strlcpy(r->uuid, uuid, sizeof(r->uuid));
+        model_post(f->m, r);
+        err_clear();
+        return 0;
+    }
+    if (!hv_is_alive(fetcher_conn(f)))
+        return -1;
+    err_clear();    /* a transient error on one domain: the next round retries */
+    return 0;
+}
+
+static void
+fetcher_do_dirty(Fetcher *f, char **uuids, size_t n)
+{
+    Batch b = { .f = f };
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        if (fetcher_read_one(f, &b, uuids[i]) < 0) {
+            batch_flush(&b);
+            fetcher_lost(f);
+            return;
+        }
+    }
+    batch_flush(&b);
+}
+
+static int
+fetcher_cmp_uuid(const void *a, const void *b)
+{
+    const HvDomain *const *x = a, *const *y = b;
+    return strcmp((*x)->uuid, (*y)->uuid);
+}
+
+/* Reads the priority UUIDs for this host that are in doms; returns the
+ * positions (in doms) in the order the UI gave them. */
+static size_t
+fetcher_priority(Fetcher *f, HvDomain **sorted, size_t n, HvDomain *doms, size_t **out)
+{
+    Model *m = f->m;
+    size_t i, k = 0;
+
+    pthread_mutex_lock(&m->mu);
+    *out = util_xcalloc(m->nprio + 1, sizeof(**out));
+    for (i = 0; i < m->nprio; i++) {
+        HvDomain key, *kp = &key, **hit;
+
+        if (m->prio_hosts[i] != f->idx)
+            continue;
+        util_strlcpy(key.uuid, m->prio_uuids[i], sizeof(key.uuid));
+        hit = bsearch(&kp, sorted, n, sizeof(*sorted), fetcher_cmp_uuid);
+        if (hit)
+            (*out)[k++] = (size_t)(*hit - doms);
+    }
+    pthread_mutex_unlock(&m->mu);
+    return k;
+}
+
+/* Clears the requests this round is about to cover. */
+static void
+fetcher_take_all(Fetcher *f)
+{
+    size_t i;
+
+    pthread_mutex_lock(&f->m->mu);
+    f->want_full = 0;
+    for (i = 0; i < f->ndirty; i++)
+        free(f->dirty[i]);
+    f->ndirty = 0;
+    pthread_mutex_unlock(&f->m->mu);
+}
+
+/* One refresh round: reconnect if needed, reload a changed fleet file, list,
+ * then read every record, the rows on screen first. */
+static void
+fetcher_do_full(Fetcher *f)
+{
+    Model *m = f->m;
+    HvConn *c = fetcher_conn(f);
+    HvDomain *doms = NULL, **sorted = NULL;
+    size_t n = 0, i, next = 0, *prio = NULL, nprio = 0, pi = 0;
+    unsigned prio_gen = 0;
+    unsigned char *done = NULL;
+    Batch b = { .f = f };
+    Result *r;
+    int ok = 0;
+
+    /* This round covers everything asked and every event until now. */
+    fetcher_take_all(f);
+    if (!hv_is_alive(c) && hv_reconnect(c) < 0) {
+        fetcher_lost(f);
+        goto round;
+    }
+    if (hv_reload_if_changed(c) < 0)
+        err_clear();    /* an unreadable fleet file: keep what libvirt has */
+    /* Our own reconnect or reload announced itself: already covered. */
+    fetcher_take_all(f);
+    if (hv_list(c, 0, &doms, &n) < 0) {
+        fetcher_lost(f);
+        goto round;
+    }
+    model_post_host(m, f->idx, MODEL_HOST_CONNECTED, NULL, 0);
+    r = model_result_new(RES_LIST, f->idx);
+    r->doms = util_xcalloc(n + 1, sizeof(*r->doms));
+    r->n = n;
+    for (i = 0; i < n; i++) {
+        r->doms[i].name = util_xstrdup(doms[i].name);
+        util_strlcpy(r->doms[i].uuid, doms[i].uuid, sizeof(r->doms[i].uuid));
+        r->doms[i].power = doms[i].power;
+    }
+    model_post(m, r);
+
+    sorted = util_xcalloc(n + 1, sizeof(*sorted));
+    for (i = 0; i < n; i++)
+        sorted[i] = &doms[i];
+    qsort(sorted, n, sizeof(*sorted), fetcher_cmp_uuid);
+    done = util_xcalloc(n + 1, 1);
+    b.since_ms = util_mono_ms();
+    for (;;) {
+        size_t pick = n;
+        int quit, again, urgent = 0;
+
+        pthread_mutex_lock(&m->mu);
+        quit = m->quit;
+        again = f->want_full;
+        if (m->prio_gen != prio_gen) {
+            prio_gen = m->prio_gen;
+            pthread_mutex_unlock(&m->mu);
+            free(prio);
+            nprio = fetcher_priority(f, sorted, n, doms, &prio);
+            pi = 0;
+        } else {
+            pthread_mutex_unlock(&m->mu);
+        }
+        if (quit || again)
+            break;      /* a reload or reconnect asks for a new round */
+        while (pi < nprio && done[prio[pi]])
+            pi++;
+        if (pi < nprio) {
+            pick = prio[pi++];
+            urgent = 1;
+        } else {
+            while (next < n && done[next])
+                next++;
+            pick = next;
+        }
+        if (pick >= n)
+            break;
+        done[pick] = 1;
+        if (!(doms[pick].metadata = hv_get_metadata(c, doms[pick].uuid)) && err_code()) {
+            if (err_code() == RESULT_INVALID_PARAMETER) {
+                Result *g = model_result_new(RES_GONE, f->idx);
+                util_strlcpy(g->uuid, doms[pick].uuid, sizeof(g->uuid));
+                model_post(m, g);
+                err_clear();
+                continue;
+            }
+            if (!hv_is_alive(c)) {
+                batch_flush(&b);
+                fetcher_lost(f);
+                goto round;
+            }
+            err_clear();
+            continue;
+        }
+        batch_add(&b, &doms[pick]);
+        /* The rows on screen go out as soon as they are all read. */
+        if ((urgent && (pi >= nprio)) || b.n >= MODEL_BATCH_ROWS ||
+            util_mono_ms() - b.since_ms >= MODEL_BATCH_MS)
+            batch_flush(&b);
+    }
+    batch_flush(&b);
+    ok = 1;
+    model_post_host(m, f->idx, MODEL_HOST_CONNECTED, NULL, 1);
+
+round:
+    r = model_result_new(RES_ROUND, f->idx);
+    r->ok = ok;
+    model_post(m, r);
+    free(b.v);
+    free(prio);
+    free(done);
+    free(sorted);
+    hv_domain_list_free(doms, n);
+}
+
+void *
+model_fetcher_thread(void *arg)
+{
+    Fetcher *f = arg;
+    Model *m = f->m;
+    SessionHost *h = &m->s->hosts[f->idx];
+
+    if (!h->conn) {
+        /* The session was opened without connecting: connect here, never
+         * on the UI thread. */
+        h->conn = hv_open(h->uri, h->readonly);
+        err_clear();
+        hv_set_event_handler(h->conn, model_on_event, model_opaque(m, f->idx));
+    }
+    pthread_mutex_lock(&m->mu);
+    while (!m->quit) {
+        if (f->want_full) {
+            pthread_mutex_unlock(&m->mu);
+            fetcher_do_full(f);
+            pthread_mutex_lock(&m->mu);
+        } else if (f->ndirty) {
+            char **v = f->dirty;
+            size_t n = f->ndirty, i;
+
+            f->dirty = NULL;
+            f->ndirty = f->capdirty = 0;
+            pthread_mutex_unlock(&m->mu);
+            fetcher_do_dirty(f, v, n);
+            for (i = 0; i < n; i++)
+                free(v[i]);
+            free(v);
+            pthread_mutex_lock(&m->mu);
+        } else {
+            pthread_cond_wait(&f->cond, &m->mu);
+        }
+    }
+    pthread_mutex_unlock(&m->mu);
+    return NULL;
+}
+
+/* --- helper thread: details and plans --------------------------------------- */
+
+void
+model_detail_clear(ModelDetail *d)
+{
+    size_t i;
+
+    if (!d)
+        return;
+    free(d->name);
+    replica_free(d->rec);
+    free(d->rec_error);
+    for (i = 0; i < d->ndisks; i++) {
+        free(d->disks[i].target);
+        free(d->disks[i].source);
+        chain_free(d->disks[i].used);
+        free(d->disks[i].used_error);
+        chain_free(d->disks[i].points);
+        free(d->disks[i].points_error);
+    }
+    free(d->disks);
+    health_report_clear(&d->health);
+    memset(d, 0, sizeof(*d));
+}
+
+/* Walks path; on failure keeps the reason in *error. */
+static Chain *
+helper_walk(const char *path, char **error)
+{
+    Chain *c = chain_walk(path);
+
+    if (!c) {
+        *error = util_xstrdup(err_message());
+        err_clear();
+    }
+    return c;
+}
+
+static ModelDetail *
+helper_detail(Model *m, size_t host, const char *uuid)
+{
+    HvConn *c = m->s->hosts[host].conn;
+    ModelDetail *d = util_xcalloc(1, sizeof(*d));
+    UTIL_AUTOFREE char *xml = NULL;
+    UTIL_AUTOFREE char *md = NULL;
+    DomXml *dx = NULL;
+    DomDiskList disks = { 0 };
+    const ReplicaPoint *newest = NULL;
+    size_t i;
+    int p;
+
+    d->host = host;
+    util_strlcpy(d->uuid, uuid, sizeof(d->uuid));
+    d->fetched_ms = util_mono_ms();
+    if (!c || !(xml = hv_get_xml(c, uuid)) || !(dx = domxml_parse(xml)) ||
+        (p = hv_get_power(c, uuid)) < 0) {
+        if (!c)
+            err_set(RESULT_NOT_AVAILABLE, "host %s is not connected", m->s->hosts[host].name);
+        d->failed = 1;
+        err_save(&d->err);
+        err_clear();
+        domxml_free(dx);
+        return d;
+    }
+    d->power = p;
+    d->name = util_xstrdup(domxml_name(dx));
+    if ((md = domxml_get_replica(dx))) {
+        if (!(d->rec = replica_parse(md, strlen(md)))) {
+            d->rec_error = util_xstrdup(err_message());
+            err_clear();
+        }
+    }
+    domxml_disks(dx, &disks);
+    if (d->rec)
+        newest = replica_newest_point(d->rec);
+    d->disks = util_xcalloc(disks.n + 1, sizeof(*d->disks));
+    d->ndisks = disks.n;
+    for (i = 0; i < disks.n; i++) {
+        ModelDisk *k = &d->disks[i];
+        const ReplicaDisk *rp = newest ? replica_disk_list_find(&newest->disks, disks.v[i].target) : NULL;
+
+        k->target = util_xstrdup(disks.v[i].target);
+        k->source = util_xstrdup(disks.v[i].source);
+        if (k->source)
+            k->used = helper_walk(k->source, &k->used_error);
+        /* The newest point's chain shows the points the domain does not use
+         * now (a failover to an older point leaves newer ones aside). */
+        if (rp && (!k->used || chain_find_path(k->used, rp->file) < 0))
+            k->points = helper_walk(rp->file, &k->points_error);
+    }
+    health_assess(d->rec, &disks, util_now(), m->o.rpo_warning, 1, &d->health);
+    if (d->rec_error)
+        d->health.health = HEALTH_CRITICAL;
+    domxml_disk_list_clear(&disks);
+    domxml_free(dx);
+    err_clear();
+    return d;
+}
+
+void *
+model_helper_thread(void *arg)
+{
+    Model *m = arg;
+
+    pthread_mutex_lock(&m->mu);
+    while (!m->quit) {
+        if (m->plan_req.active) {
+            PlanReq q = m->plan_req;
+            PlanArgs pa;
+            Result *r = model_result_new(RES_PLAN, q.host);
+
+            m->plan_req.active = 0;
+            m->plan_req.point = NULL;
+            pthread_mutex_unlock(&m->mu);
+            memset(&pa, 0, sizeof(pa));
+            pa.point = q.point;
+            pa.flatten = q.flatten;
+            r->plan_id = q.id;
+            err_clear();
+            r->plan = plan_make(m->s->hosts[q.host].conn, m->s->hosts[q.host].name, q.uuid, q.op, &pa);
+            if (!r->plan)
+                err_save(&r->err);
+            err_clear();
+            free(q.point);
+            model_post(m, r);
+            pthread_mutex_lock(&m->mu);
+        } else if (m->detail_want) {
+            size_t host = m->detail_host;
+            char uuid[37];
+            Result *r = model_result_new(RES_DETAIL, host);
+
+            util_strlcpy(uuid, m->detail_uuid, sizeof(uuid));
+            m->detail_want = 0;
+            pthread_mutex_unlock(&m->mu);
+            r->detail = helper_detail(m, host, uuid);
+            model_post(m, r);
+            pthread_mutex_lock(&m->mu);
+        } else {
+            pthread_cond_wait(&m->helper_cond, &m->mu);
+        }
+    }
+    pthread_mutex_unlock(&m->mu);
+    return NULL;
+}
+
+/* --- jobs ------------------------------------------------------------------------ */
+
+typedef struct {
+    Session *s;
+    unsigned reg_id;
+    size_t host;
+    char uuid[37];
+    char *name;
+    Plan *plan;                 /* NULL for a repair */
+    char *reason;
+} JobArg;
+
+static void
+job_arg_free(void *p)
+{
+    JobArg *a = p;
+
+    if (!a)
+        return;
+    plan_free(a->plan);
+    free(a->name);
+    free(a->reason);
+    free(a);
+}
+
+static void
+job_note_done(Model *m, size_t host, const char *uuid, int kind)
+{
+    (void)uuid;
+    (void)kind;
+    /* A test system may have come or gone too: re-read the whole host. */
+    model_note_event(m, host, NULL, HV_EVENT_RELOADED);
+}
+
+static void
+job_args(const JobArg *a, OpsArgs *oa)
+{
+    memset(oa, 0, sizeof(*oa));
+    oa->reason = a->reason;
+    oa->shutdown_timeout = a->s->conf->shutdown_timeout;
+    oa->audit_log = a->s->conf->audit_log;
+}
+
+static void
+job_finished(const JobArg *a)
+{
+    ErrInfo saved;
+
+    err_save(&saved);
+    model_with((void *)(((uintptr_t)a->reg_id << 16) | (uintptr_t)a->host), job_note_done, a->uuid, 0);
+    err_restore(&saved);
+}
+
+static int
+job_run_plan(Job *job, void *arg)
+{
+    JobArg *a = arg;
+    OpsArgs oa;
+    int code;
+
+    job_args(a, &oa);
+    code = ops_execute(a->s->hosts[a->host].conn, a->plan, &oa, job);
+    job_finished(a);
+    return code;
+}
+
+static int
+job_run_repair(Job *job, void *arg)
+{
+    JobArg *a = arg;
+    OpsArgs oa;
+    int did = 0, code;
+
+    job_args(a, &oa);
+    code = ops_repair(a->s->hosts[a->host].conn, a->s->hosts[a->host].name, a->uuid, &oa, job, &did);
+    if (code == 0 && !did)
+        job_progress(job, 100, "nothing to repair: %s has no interrupted operation", a->name);
+    job_finished(a);
+    return code;
+}
+
+static int
+model_host_index(const Model *m, const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < m->s->nhosts; i++)
+        if (util_streq(m->s->hosts[i].name, name))
+            return (int)i;
+    return -1;
+}
+
+static int
+model_refuse_readonly(const Model *m, size_t host, const char *what, const char *vm)
+{
+    if (!m->s->hosts[host].readonly)
+        return 0;
+    err_set(RESULT_ACCESS_DENIED, "%s of %s refused: the connection to %s is read-only", what, vm,
+            m->s->hosts[host].name);
+    return -1;
+}
+
+int
+model_execute(Model *m, Plan *plan, const char *reason, char id_out[37])
+{
+    JobArg *a;
+    Job *job;
+    int host = model_host_index(m, plan->host);
+
+    if (host < 0) {
+        err_set(RESULT_INVALID_PARAMETER, "no host named %s", plan->host);
+        plan_free(plan);
+        return -1;
+    }
+    if (model_refuse_readonly(m, (size_t)host, state_op_title(plan->op), plan->vm) < 0) {
+        plan_free(plan);
+        return -1;
+    }
+    a = util_xcalloc(1, sizeof(*a));
+    a->s = m->s;
+    a->reg_id = m->reg_id;
+    a->host = (size_t)host;
+    util_strlcpy(a->uuid, plan->uuid, sizeof(a->uuid));
+    a->name = util_xstrdup(plan->vm);
+    a->reason = util_xstrdup(reason);
+    a->plan = plan;
+    job = job_submit(m->s->jobs, state_op_job_type(plan->op), plan->host, plan->vm, plan->digest,
+                     job_run_plan, a, job_arg_free);
+    util_strlcpy(id_out, job_id(job), 37);
+    return 0;
+}
+
+int
+model_repair(Model *m, size_t host, const char *uuid, const char *name, const char *reason,
+             char id_out[37])
+{
+    JobArg *a;
+    Job *job;
+
+    if (host >= m->nhosts) {
+        err_set(RESULT_INVALID_PARAMETER, "no host %zu", host);
+        return -1;
+    }
+    if (model_refuse_readonly(m, host, "repair", name) < 0)
+        return -1;
+    a = util_xcalloc(1, sizeof(*a));
+    a->s = m->s;
+    a->reg_id = m->reg_id;
+    a->host = host;
+    util_strlcpy(a->uuid, uuid, sizeof(a->uuid));
+    a->name = util_xstrdup(name);
+    a->reason = util_xstrdup(reason);
+    job = job_submit(m->s->jobs, MODEL_JOB_REPAIR, m->s->hosts[host].name, name, NULL,
+                     job_run_repair, a, job_arg_free);
+    util_strlcpy(id_out, job_id(job), 37);
+    return 0;
+}
+
+const char *
+model_job_op(int type)
+{
+    switch (type) {
+    case 97: return state_op_name(OP_INITIATE);
+    case 98: return state_op_name(OP_REVERT);
+    case 99: return state_op_name(OP_COMMIT);
+    case 102: return state_op_name(OP_TEST);
+    case 103: return state_op_name(OP_STOP_TEST);
+    case MODEL_JOB_REPAIR: return "repair";
+    default: return "operation";
+    }
+}
+
+const char *
+model_job_title(int type)
+{
+    return type == MODEL_JOB_REPAIR ? "Repair" : job_type_name(type);
+}
+

@@ -1,0 +1,772 @@
+/* model: the console's asynchronous view of the fleet — the UI side:
+ * results applied to the table, accessors, requests. */
+#include <config.h>
+
+#include "model.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "model-priv.h"
+#include "result.h"
+#include "state.h"
+#include "util.h"
+
+/* --- event routing ------------------------------------------------------
+ * libvirt calls the event handler on its own thread, possibly just after
+ * the model is gone; the handler finds the model through this registry, so
+ * model_free() only has to unregister. */
+
+static pthread_mutex_t model_reg_mu = PTHREAD_MUTEX_INITIALIZER;
+static Model *model_reg[64];
+
+static unsigned
+model_register(Model *m)
+{
+    unsigned id = 0;
+    size_t i;
+
+    pthread_mutex_lock(&model_reg_mu);
+    for (i = 0; i < sizeof(model_reg) / sizeof(model_reg[0]); i++) {
+        if (!model_reg[i]) {
+            model_reg[i] = m;
+            id = (unsigned)i + 1;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&model_reg_mu);
+    return id;
+}
+
+static void
+model_unregister(Model *m)
+{
+    pthread_mutex_lock(&model_reg_mu);
+    if (m->reg_id)
+        model_reg[m->reg_id - 1] = NULL;
+    pthread_mutex_unlock(&model_reg_mu);
+}
+
+/* Runs fn with the registry held, if the model still lives. */
+void
+model_with(void *opaque, void (*fn)(Model *, size_t, const char *, int), const char *uuid, int kind)
+{
+    uintptr_t v = (uintptr_t)opaque;
+    unsigned id = (unsigned)(v >> 16);
+    size_t host = (size_t)(v & 0xffff);
+
+    pthread_mutex_lock(&model_reg_mu);
+    if (id && id <= sizeof(model_reg) / sizeof(model_reg[0]) && model_reg[id - 1])
+        fn(model_reg[id - 1], host, uuid, kind);
+    pthread_mutex_unlock(&model_reg_mu);
+}
+
+void *
+model_opaque(const Model *m, size_t host)
+{
+    return (void *)(((uintptr_t)m->reg_id << 16) | (uintptr_t)host);
+}
+
+void
+model_note_event(Model *m, size_t host, const char *uuid, int kind)
+{
+    Fetcher *f;
+
+    if (host >= m->nhosts)
+        return;
+    f = &m->fetchers[host];
+    pthread_mutex_lock(&m->mu);
+    if ((kind == HV_EVENT_LIFECYCLE || kind == HV_EVENT_METADATA) && uuid)
+        model_fetcher_mark_dirty(f, uuid);
+    else
+        f->want_full = 1;
+    pthread_cond_signal(&f->cond);
+    pthread_mutex_unlock(&m->mu);
+}
+
+void
+model_on_event(HvConn *c, const char *uuid, int kind, void *opaque)
+{
+    (void)c;
+    model_with(opaque, model_note_event, uuid, kind);
+}
+
+/* --- results ------------------------------------------------------------- */
+
+Result *
+model_result_new(ResKind kind, size_t host)
+{
+    Result *r = util_xcalloc(1, sizeof(*r));
+
+    r->kind = kind;
+    r->host = host;
+    r->when_ms = util_mono_ms();
+    return r;
+}
+
+void
+model_result_free(Result *r)
+{
+    size_t i;
+
+    if (!r)
+        return;
+    free(r->error);
+    hv_domain_list_free(r->doms, r->n);
+    for (i = 0; r->rows && i < r->n; i++)
+        summary_clear(&r->rows[i]);
+    free(r->rows);
+    model_detail_clear(r->detail);
+    free(r->detail);
+    plan_free(r->plan);
+    free(r);
+}
+
+void
+model_post(Model *m, Result *r)
+{
+    char c = 'r';
+
+    pthread_mutex_lock(&m->mu);
+    if (m->tail)
+        m->tail->next = r;
+    else
+        m->head = r;
+    m->tail = r;
+    if (!m->signalled) {
+        m->signalled = 1;
+        if (write(m->pipe[1], &c, 1) < 0) {
+            /* Non-blocking: a full pipe already wakes the UI. */
+        }
+    }
+    pthread_mutex_unlock(&m->mu);
+}
+
+/* --- construction ---------------------------------------------------------- */
+
+Model *
+model_new(Session *s, const ModelOpts *o)
+{
+    Model *m = util_xcalloc(1, sizeof(*m));
+    size_t i;
+
+    m->s = s;
+    m->o = *o;
+    if (m->o.refresh_interval < 1)
+        m->o.refresh_interval = 1;
+    pthread_mutex_init(&m->mu, NULL);
+    pthread_cond_init(&m->helper_cond, NULL);
+    if (pipe2(m->pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+        m->pipe[0] = m->pipe[1] = -1;
+    m->reg_id = model_register(m);
+    m->nhosts = s->nhosts;
+    m->fetchers = util_xcalloc(m->nhosts + 1, sizeof(*m->fetchers));
+    m->hosts = util_xcalloc(m->nhosts + 1, sizeof(*m->hosts));
+    m->rows = util_xcalloc(m->nhosts + 1, sizeof(*m->rows));
+    m->flat_dirty = 1;
+    for (i = 0; i < m->nhosts; i++) {
+        ModelHost *h = &m->hosts[i];
+        Fetcher *f = &m->fetchers[i];
+
+        h->name = s->hosts[i].name;
+        h->uri = s->hosts[i].uri;
+        h->readonly = s->hosts[i].readonly;
+        h->state = MODEL_HOST_CONNECTING;
+        h->busy = 1;
+        f->m = m;
+        f->idx = i;
+        f->want_full = 1;       /* the first load */
+        f->running = 1;
+        pthread_cond_init(&f->cond, NULL);
+        if (s->hosts[i].conn)
+            hv_set_event_handler(s->hosts[i].conn, model_on_event, model_opaque(m, i));
+    }
+    for (i = 0; i < m->nhosts; i++)
+        if (pthread_create(&m->fetchers[i].thread, NULL, model_fetcher_thread, &m->fetchers[i]) != 0)
+            abort();    /* no thread for a host: nothing sensible to show */
+    if (pthread_create(&m->helper, NULL, model_helper_thread, m) != 0)
+        abort();
+    return m;
+}
+
+static void
+host_rows_clear(HostRows *hr)
+{
+    size_t i;
+
+    for (i = 0; i < hr->n; i++)
+        summary_clear(&hr->rows[i].s);
+    free(hr->rows);
+    free(hr->by_uuid);
+    memset(hr, 0, sizeof(*hr));
+}
+
+void
+model_free(Model *m)
+{
+    Result *r, *next;
+    size_t i;
+
+    if (!m)
+        return;
+    model_unregister(m);
+    for (i = 0; i < m->nhosts; i++)
+        if (m->s->hosts[i].conn)
+            hv_set_event_handler(m->s->hosts[i].conn, NULL, NULL);
+    pthread_mutex_lock(&m->mu);
+    m->quit = 1;
+    for (i = 0; i < m->nhosts; i++)
+        pthread_cond_signal(&m->fetchers[i].cond);
+    pthread_cond_signal(&m->helper_cond);
+    pthread_mutex_unlock(&m->mu);
+    for (i = 0; i < m->nhosts; i++)
+        pthread_join(m->fetchers[i].thread, NULL);
+    pthread_join(m->helper, NULL);
+    for (r = m->head; r; r = next) {
+        next = r->next;
+        model_result_free(r);
+    }
+    model_result_free(m->plan_done);
+    free(m->plan_req.point);
+    for (i = 0; i < m->nhosts; i++) {
+        Fetcher *f = &m->fetchers[i];
+        size_t k;
+
+        for (k = 0; k < f->ndirty; k++)
+            free(f->dirty[k]);
+        free(f->dirty);
+        pthread_cond_destroy(&f->cond);
+        free(m->hosts[i].error);
+        host_rows_clear(&m->rows[i]);
+    }
+    for (i = 0; i < m->nprio; i++)
+        free(m->prio_uuids[i]);
+    free(m->prio_uuids);
+    free(m->prio_hosts);
+    free(m->fetchers);
+    free(m->hosts);
+    free(m->rows);
+    free(m->flat);
+    model_detail_clear(m->detail);
+    free(m->detail);
+    if (m->pipe[0] >= 0) {
+        close(m->pipe[0]);
+        close(m->pipe[1]);
+    }
+    pthread_cond_destroy(&m->helper_cond);
+    pthread_mutex_destroy(&m->mu);
+    free(m);
+}
+
+int
+model_fd(const Model *m)
+{
+    return m->pipe[0];
+}
+
+/* --- the table (UI thread) ------------------------------------------------------ */
+
+static HostRows *model_sort_hr;
+
+static int
+model_cmp_uuid_idx(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    return strcmp(model_sort_hr->rows[x].s.uuid, model_sort_hr->rows[y].s.uuid);
+}
+
+static int
+model_cmp_name(const void *a, const void *b)
+{
+    const ModelRow *x = a, *y = b;
+    int r = strcmp(x->s.name ? x->s.name : "", y->s.name ? y->s.name : "");
+    return r ? r : strcmp(x->s.uuid, y->s.uuid);
+}
+
+static void
+host_rows_index(HostRows *hr)
+{
+    size_t i;
+
+    qsort(hr->rows, hr->n, sizeof(*hr->rows), model_cmp_name);
+    free(hr->by_uuid);
+    hr->by_uuid = util_xcalloc(hr->n + 1, sizeof(*hr->by_uuid));
+    for (i = 0; i < hr->n; i++)
+        hr->by_uuid[i] = i;
+    model_sort_hr = hr;     /* qsort has no context argument; UI thread only */
+    qsort(hr->by_uuid, hr->n, sizeof(*hr->by_uuid), model_cmp_uuid_idx);
+    model_sort_hr = NULL;
+}
+
+static ModelRow *
+host_rows_find(const HostRows *hr, const char *uuid)
+{
+    size_t lo = 0, hi = hr->n;
+
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int c = strcmp(hr->rows[hr->by_uuid[mid]].s.uuid, uuid);
+
+        if (c == 0)
+            return &hr->rows[hr->by_uuid[mid]];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+static void
+model_changed(Model *m)
+{
+    m->version++;
+    m->flat_dirty = 1;
+}
+
+static void
+model_count(Model *m, size_t host)
+{
+    HostRows *hr = &m->rows[host];
+    size_t i, loaded = 0;
+
+    for (i = 0; i < hr->n; i++)
+        loaded += hr->rows[i].loaded != 0;
+    m->hosts[host].nrows = hr->n;
+    m->hosts[host].nloaded = loaded;
+}
+
+/* A new list: known rows keep their records, new ones wait for theirs. */
+static void
+apply_list(Model *m, Result *r)
+{
+    HostRows *hr = &m->rows[r->host];
+    HostRows nr = { 0 };
+    size_t i;
+
+    nr.rows = util_xcalloc(r->n + 1, sizeof(*nr.rows));
+    nr.cap = r->n + 1;
+    for (i = 0; i < r->n; i++) {
+        const HvDomain *d = &r->doms[i];
+        ModelRow *old = host_rows_find(hr, d->uuid);
+        ModelRow *row = &nr.rows[nr.n++];
+
+        if (old) {
+            *row = *old;
+            memset(&old->s, 0, sizeof(old->s));
+            if (!util_streq(row->s.name, d->name) || row->s.power != d->power) {
+                free(row->s.name);
+                row->s.name = util_xstrdup(d->name);
+                row->s.power = d->power;
+                row->version++;
+            }
+        } else {
+            memset(row, 0, sizeof(*row));
+            row->host = r->host;
+            row->s.host = util_xstrdup(m->hosts[r->host].name);
+            row->s.name = util_xstrdup(d->name);
+            util_strlcpy(row->s.uuid, d->uuid, sizeof(row->s.uuid));
+            row->s.power = d->power;
+            row->s.state = STATE_UNKNOWN;
+            row->fetched_ms = r->when_ms;
+        }
+    }
+    host_rows_clear(hr);
+    *hr = nr;
+    host_rows_index(hr);
+    m->hosts[r->host].busy = 1;
+    model_count(m, r->host);
+    model_changed(m);
+}
+
+static int
+model_summary_same(const Summary *a, const Summary *b)
+{
+    return util_streq(a->name, b->name) && a->power == b->power &&
+           a->has_record == b->has_record && a->record_error == b->record_error &&
+           a->mode == b->mode && a->state == b->state && a->health == b->health &&
+           a->npoints == b->npoints && util_streq(a->newest_point, b->newest_point) &&
+           a->newest_time == b->newest_time && util_streq(a->failover_point, b->failover_point) &&
+           a->failover_time == b->failover_time && util_streq(a->test_domain, b->test_domain) &&
+           util_streq(a->journal_op, b->journal_op) && util_streq(a->problem, b->problem);
+}
+
+/* Returns 1 if the row the details show changed. */
+static int
+apply_rows(Model *m, Result *r)
+{
+    HostRows *hr = &m->rows[r->host];
+    int detail = 0;
+    size_t i;
+
+    for (i = 0; i < r->n; i++) {
+        Summary *s = &r->rows[i];
+        ModelRow *row = host_rows_find(hr, s->uuid);
+
+        if (!row) {
+            util_grow(&hr->rows, &hr->cap, hr->n + 1, sizeof(*hr->rows));
+            row = &hr->rows[hr->n++];
+            memset(row, 0, sizeof(*row));
+            row->host = r->host;
+            row->s.name = util_xstrdup(s->name);
+            util_strlcpy(row->s.uuid, s->uuid, sizeof(row->s.uuid));
+            /* Sorting moves rows: index again, then find it. */
+            host_rows_index(hr);
+            row = host_rows_find(hr, s->uuid);
+        }
+        row->fetched_ms = r->when_ms;
+        if (!row->loaded || !model_summary_same(&row->s, s)) {
+            summary_clear(&row->s);
+            row->s = *s;
+            memset(s, 0, sizeof(*s));
+            row->loaded = 1;
+            row->version++;
+            if (m->detail_requested || m->detail) {
+                if (row->host == m->req_host && strcmp(row->s.uuid, m->req_uuid) == 0)
+                    detail = 1;
+            }
+        }
+    }
+    model_count(m, r->host);
+    model_changed(m);
+    return detail;
+}
+
+static void
+apply_gone(Model *m, Result *r)
+{
+    HostRows *hr = &m->rows[r->host];
+    ModelRow *row = host_rows_find(hr, r->uuid);
+    size_t k;
+
+    if (!row)
+        return;
+    k = (size_t)(row - hr->rows);
+    summary_clear(&row->s);
+    memmove(&hr->rows[k], &hr->rows[k + 1], (hr->n - k - 1) * sizeof(*hr->rows));
+    hr->n--;
+    host_rows_index(hr);
+    model_count(m, r->host);
+    model_changed(m);
+}
+
+static void
+apply_host(Model *m, Result *r)
+{
+    ModelHost *h = &m->hosts[r->host];
+
+    h->state = r->state;
+    free(h->error);
+    h->error = r->error;
+    r->error = NULL;
+    if (r->ok)
+        h->last_ok_ms = r->when_ms;
+    model_changed(m);
+}
+
+static void
+apply_round(Model *m, Result *r)
+{
+    Fetcher *f = &m->fetchers[r->host];
+
+    m->hosts[r->host].rounds++;
+    m->hosts[r->host].busy = 0;
+    f->running = 0;
+    f->next_due_ms = util_mono_ms() + (int64_t)m->o.refresh_interval * 1000;
+    model_changed(m);
+}
+
+/* Returns 1 when it applies to what the UI asked for last. */
+static int
+apply_detail(Model *m, Result *r)
+{
+    ModelDetail *d = r->detail;
+
+    if (!m->detail_requested || d->host != m->req_host || strcmp(d->uuid, m->req_uuid) != 0)
+        return 0;
+    model_detail_clear(m->detail);
+    free(m->detail);
+    m->detail = d;
+    r->detail = NULL;
+    m->detail_requested = 0;
+    return 1;
+}
+
+static int
+apply_plan(Model *m, Result **rp)
+{
+    Result *r = *rp;
+
+    if (r->plan_id != m->plan_wait_id)
+        return 0;   /* replaced by a newer request: dropped */
+    model_result_free(m->plan_done);
+    m->plan_done = r;
+    *rp = NULL;
+    return 1;
+}
+
+unsigned
+model_process(Model *m)
+{
+    Result *list, *r, *next;
+    unsigned ch = 0;
+    char buf[64];
+    int redetail = 0;
+
+    while (m->pipe[0] >= 0 && read(m->pipe[0], buf, sizeof(buf)) > 0)
+        ;
+    pthread_mutex_lock(&m->mu);
+    list = m->head;
+    m->head = m->tail = NULL;
+    m->signalled = 0;
+    pthread_mutex_unlock(&m->mu);
+    for (r = list; r; r = next) {
+        next = r->next;
+        switch (r->kind) {
+        case RES_HOST: apply_host(m, r); ch |= MODEL_CH_HOSTS; break;
+        case RES_LIST: apply_list(m, r); ch |= MODEL_CH_ROWS | MODEL_CH_HOSTS; break;
+        case RES_ROWS: redetail |= apply_rows(m, r); ch |= MODEL_CH_ROWS | MODEL_CH_HOSTS; break;
+        case RES_GONE: apply_gone(m, r); ch |= MODEL_CH_ROWS | MODEL_CH_HOSTS; break;
+        case RES_ROUND: apply_round(m, r); ch |= MODEL_CH_CYCLE | MODEL_CH_HOSTS; break;
+        case RES_DETAIL:
+            if (apply_detail(m, r))
+                ch |= MODEL_CH_DETAIL;
+            break;
+        case RES_PLAN:
+            if (apply_plan(m, &r))
+                ch |= MODEL_CH_PLAN;
+            break;
+        }
+        model_result_free(r);
+    }
+    /* The VM on the detail pane changed: read its details again. */
+    if (redetail && m->detail) {
+        char uuid[37];
+        util_strlcpy(uuid, m->req_uuid, sizeof(uuid));
+        model_detail_request(m, m->req_host, uuid);
+    }
+    return ch;
+}
+
+int
+model_tick(Model *m)
+{
+    int64_t now = util_mono_ms(), wait = 1000;
+    size_t i;
+
+    pthread_mutex_lock(&m->mu);
+    for (i = 0; i < m->nhosts; i++) {
+        Fetcher *f = &m->fetchers[i];
+
+        if (f->running)
+            continue;
+        if (now >= f->next_due_ms) {
+            f->want_full = 1;
+            f->running = 1;
+            m->hosts[i].busy = 1;
+            pthread_cond_signal(&f->cond);
+        } else if (f->next_due_ms - now < wait) {
+            wait = f->next_due_ms - now;
+        }
+    }
+    pthread_mutex_unlock(&m->mu);
+    return (int)wait;
+}
+
+void
+model_refresh(Model *m)
+{
+    size_t i;
+
+    /* Also when a round is running: the fetcher starts another after it. */
+    pthread_mutex_lock(&m->mu);
+    for (i = 0; i < m->nhosts; i++) {
+        m->fetchers[i].want_full = 1;
+        m->fetchers[i].running = 1;
+        m->hosts[i].busy = 1;
+        pthread_cond_signal(&m->fetchers[i].cond);
+    }
+    pthread_mutex_unlock(&m->mu);
+}
+
+unsigned
+model_rounds(const Model *m)
+{
+    unsigned least = 0;
+    size_t i;
+
+    for (i = 0; i < m->nhosts; i++)
+        if (i == 0 || m->hosts[i].rounds < least)
+            least = m->hosts[i].rounds;
+    return least;
+}
+
+size_t
+model_nhosts(const Model *m)
+{
+    return m->nhosts;
+}
+
+const ModelHost *
+model_host(const Model *m, size_t i)
+{
+    return i < m->nhosts ? &m->hosts[i] : NULL;
+}
+
+static void
+model_flatten(Model *m)
+{
+    size_t i, k, n = 0;
+
+    if (!m->flat_dirty)
+        return;
+    for (i = 0; i < m->nhosts; i++)
+        n += m->rows[i].n;
+    free(m->flat);
+    m->flat = util_xcalloc(n + 1, sizeof(*m->flat));
+    m->nflat = 0;
+    for (i = 0; i < m->nhosts; i++)
+        for (k = 0; k < m->rows[i].n; k++)
+            m->flat[m->nflat++] = &m->rows[i].rows[k];
+    m->flat_dirty = 0;
+}
+
+size_t
+model_nrows(const Model *m)
+{
+    model_flatten((Model *)m);
+    return m->nflat;
+}
+
+const ModelRow *
+model_row(const Model *m, size_t i)
+{
+    model_flatten((Model *)m);
+    return i < m->nflat ? m->flat[i] : NULL;
+}
+
+const ModelRow *
+model_find(const Model *m, size_t host, const char *uuid)
+{
+    if (host >= m->nhosts || !uuid)
+        return NULL;
+    return host_rows_find(&m->rows[host], uuid);
+}
+
+unsigned
+model_version(const Model *m)
+{
+    return m->version;
+}
+
+void
+model_set_priority(Model *m, const size_t *hosts, const char *const *uuids, size_t n)
+{
+    size_t i;
+
+    pthread_mutex_lock(&m->mu);
+    for (i = 0; i < m->nprio; i++)
+        free(m->prio_uuids[i]);
+    free(m->prio_uuids);
+    free(m->prio_hosts);
+    m->prio_uuids = util_xcalloc(n + 1, sizeof(*m->prio_uuids));
+    m->prio_hosts = util_xcalloc(n + 1, sizeof(*m->prio_hosts));
+    for (i = 0; i < n; i++) {
+        m->prio_uuids[i] = util_xstrdup(uuids[i]);
+        m->prio_hosts[i] = hosts[i];
+    }
+    m->nprio = n;
+    m->prio_gen++;
+    pthread_mutex_unlock(&m->mu);
+}
+
+void
+model_detail_request(Model *m, size_t host, const char *uuid)
+{
+    if (host >= m->nhosts || !uuid)
+        return;
+    m->req_host = host;
+    util_strlcpy(m->req_uuid, uuid, sizeof(m->req_uuid));
+    m->detail_requested = 1;
+    pthread_mutex_lock(&m->mu);
+    m->detail_want = 1;
+    m->detail_host = host;
+    util_strlcpy(m->detail_uuid, uuid, sizeof(m->detail_uuid));
+    pthread_cond_signal(&m->helper_cond);
+    pthread_mutex_unlock(&m->mu);
+}
+
+void
+model_detail_forget(Model *m)
+{
+    m->detail_requested = 0;
+    m->req_uuid[0] = '\0';
+    model_detail_clear(m->detail);
+    free(m->detail);
+    m->detail = NULL;
+    pthread_mutex_lock(&m->mu);
+    m->detail_want = 0;
+    pthread_mutex_unlock(&m->mu);
+}
+
+const ModelDetail *
+model_detail(const Model *m)
+{
+    return m->detail;
+}
+
+int
+model_detail_pending(const Model *m)
+{
+    return m->detail_requested;
+}
+
+unsigned
+model_plan_request(Model *m, size_t host, const char *uuid, StateOp op, const char *point,
+                   int flatten)
+{
+    unsigned id;
+
+    pthread_mutex_lock(&m->mu);
+    id = ++m->plan_next_id;
+    if (id == 0)
+        id = ++m->plan_next_id;
+    free(m->plan_req.point);
+    m->plan_req.active = 1;
+    m->plan_req.host = host < m->nhosts ? host : 0;
+    util_strlcpy(m->plan_req.uuid, uuid, sizeof(m->plan_req.uuid));
+    m->plan_req.op = op;
+    m->plan_req.point = util_xstrdup(point);
+    m->plan_req.flatten = flatten;
+    m->plan_req.id = id;
+    pthread_cond_signal(&m->helper_cond);
+    pthread_mutex_unlock(&m->mu);
+    m->plan_wait_id = id;
+    model_result_free(m->plan_done);
+    m->plan_done = NULL;
+    return id;
+}
+
+int
+model_plan_take(Model *m, unsigned id, Plan **plan, ErrInfo *err)
+{
+    Result *r = m->plan_done;
+
+    *plan = NULL;
+    if (id == 0 || id != m->plan_wait_id)
+        return -1;
+    if (!r)
+        return 0;
+    *plan = r->plan;
+    r->plan = NULL;
+    if (!*plan && err)
+        *err = r->err;
+    model_result_free(r);
+    m->plan_done = NULL;
+    m->plan_wait_id = 0;
+    return 1;
+}

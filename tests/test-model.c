@@ -1,0 +1,471 @@
+/* Tests for the console's model (src/model*) and view (ui/view.c) against
+ * real demo fleets: libvirt's test driver and real qcow2 chains. */
+#include <config.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "demo.h"
+#include "err.h"
+#include "job.h"
+#include "model.h"
+#include "ops.h"
+#include "plan.h"
+#include "result.h"
+#include "session.h"
+#include "state.h"
+#include "tap.h"
+#include "util.h"
+#include "view.h"
+
+#define WAIT_MS 30000
+
+/* Runs the UI side of the loop until pred(m, arg) holds or WAIT_MS pass;
+ * returns the flags seen.  *okp tells whether pred held. */
+typedef int (*Pred)(Model *m, void *arg);
+
+static unsigned
+pump(Model *m, Pred pred, void *arg, int *okp)
+{
+    int64_t end = util_mono_ms() + WAIT_MS;
+    unsigned seen = 0;
+
+    *okp = 0;
+    while (util_mono_ms() < end) {
+        struct pollfd p = { .fd = model_fd(m), .events = POLLIN };
+        int wait = model_tick(m);
+
+        if (pred(m, arg)) {
+            *okp = 1;
+            return seen;
+        }
+        if (poll(&p, 1, wait > 100 ? 100 : wait) > 0)
+            seen |= model_process(m);
+    }
+    *okp = pred(m, arg);
+    return seen;
+}
+
+static int
+pred_rounds(Model *m, void *arg)
+{
+    return model_rounds(m) >= *(unsigned *)arg;
+}
+
+static const ModelRow *
+find_name(Model *m, size_t host, const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < model_nrows(m); i++) {
+        const ModelRow *r = model_row(m, i);
+        if (r->host == host && util_streq(r->s.name, name))
+            return r;
+    }
+    return NULL;
+}
+
+typedef struct {
+    const char *name;
+    int state;
+} WantState;
+
+static int
+pred_state(Model *m, void *arg)
+{
+    WantState *w = arg;
+    const ModelRow *r = find_name(m, 0, w->name);
+    return r && r->loaded && r->s.state == w->state;
+}
+
+static int
+pred_repaired(Model *m, void *arg)
+{
+    const ModelRow *r = find_name(m, 0, arg);
+    return r && r->loaded && !r->s.journal_op;
+}
+
+static Session *
+open_session(const char *uri, const char *uri2)
+{
+    const char *uris[3] = { uri, uri2, NULL };
+    SessionArgs a;
+
+    memset(&a, 0, sizeof(a));
+    a.uris = uris;
+    a.connect = 1;
+    return session_open(&a);
+}
+
+static char *
+build_fleet(const char *sub, int vms)
+{
+    UTIL_AUTOFREE char *dir = util_xasprintf("%s/%s", tap_tmpdir(), sub);
+    DemoArgs da;
+    char *uri;
+
+    memset(&da, 0, sizeof(da));
+    da.dir = dir;
+    da.vms = vms;
+    uri = demo_build(&da);
+    if (!uri)
+        tap_diag("demo_build %s: %s", dir, err_message());
+    return uri;
+}
+
+/* First load, rows, a dead second host, details, plans, execution. */
+static void
+test_fleet(const char *uri)
+{
+    Session *s = open_session(uri, "test:///nonexistent/drover-no-such-fleet.xml");
+    ModelOpts mo = { .refresh_interval = 3600, .rpo_warning = 3600 };
+    Model *m;
+    const ModelRow *r;
+    const ModelHost *h;
+    unsigned one = 1;
+    int okp, i;
+    char job[37];
+
+    if (!s) {
+        ok(0, "session opens: %s", err_message());
+        return;
+    }
+    m = model_new(s, &mo);
+    pump(m, pred_rounds, &one, &okp);
+    ok(okp, "first load finishes on both hosts, one of them dead");
+    h = model_host(m, 0);
+    is_int(h->state, MODEL_HOST_CONNECTED, "the fleet host is connected");
+    ok(h->last_ok_ms > 0, "its data age is known");
+    is_int(h->nrows, h->nloaded, "every row's record is read");
+    ok(h->nrows >= 12, "the twelve replicas are listed (%zu rows)", h->nrows);
+    h = model_host(m, 1);
+    is_int(h->state, MODEL_HOST_DISCONNECTED, "the missing fleet shows disconnected");
+    ok(h->error && *h->error, "with why: %s", h->error ? h->error : "(none)");
+    is_int(h->nrows, 0, "and no rows");
+
+    r = find_name(m, 0, "web02");
+    ok(r && r->loaded && r->s.state == STATE_RECOVERED, "web02 is 5 Recovered");
+    ok(r && r->s.failover_point, "web02 has a failover point");
+    r = find_name(m, 0, "erp01");
+    ok(r && r->s.health == HEALTH_CRITICAL && r->s.journal_op,
+       "erp01 with an interrupted operation is Critical");
+    r = find_name(m, 0, "files01");
+    ok(r && r->s.health == HEALTH_CRITICAL && r->s.problem, "files01 with a missing RP is Critical: %s",
+       r && r->s.problem ? r->s.problem : "");
+    r = find_name(m, 0, "web01");
+    ok(r && r->s.state == STATE_REPLICATING && r->s.health == HEALTH_NORMAL, "web01 is 3 Replicating, Normal");
+    ok(r && model_find(m, 0, r->s.uuid) == r, "model_find finds a row by UUID");
+    ok(model_find(m, 0, "00000000-0000-0000-0000-000000000000") == NULL, "an unknown UUID is not found");
+    for (i = 1, okp = 1; i < (int)model_host(m, 0)->nrows; i++)
+        if (strcmp(model_row(m, (size_t)i - 1)->s.name, model_row(m, (size_t)i)->s.name) > 0)
+            okp = 0;
+    ok(okp, "rows are sorted by name");
+
+    /* Details: chains walked, deep health. */
+    r = find_name(m, 0, "db01");
+    if (r) {
+        char uuid[37];
+        const ModelDetail *d;
+        int got;
+
+        util_strlcpy(uuid, r->s.uuid, sizeof(uuid));
+        model_detail_request(m, 0, uuid);
+        ok(model_detail_pending(m), "a detail request is pending");
+        for (got = 0, i = 0; i < 300 && !got; i++) {
+            struct pollfd p = { .fd = model_fd(m), .events = POLLIN };
+            if (poll(&p, 1, 100) > 0 && (model_process(m) & MODEL_CH_DETAIL))
+                got = 1;
+        }
+        d = model_detail(m);
+        ok(got && d && strcmp(d->uuid, uuid) == 0, "details of db01 arrive");
+        if (d) {
+            is_int(d->ndisks, 2, "db01 has two disks");
+            ok(d->rec && d->rec->failover, "its record with the failover");
+            ok(d->ndisks && d->disks[0].used && d->disks[0].used->n >= 2,
+               "the chain of vda is walked (%zu layers)", d->ndisks && d->disks[0].used ? d->disks[0].used->n : 0);
+            ok(d->ndisks && d->disks[0].source && d->disks[0].used &&
+               strcmp(d->disks[0].used->layers[0].path, d->disks[0].source) == 0,
+               "the top layer is what the domain uses");
+            ok(d->health.health == HEALTH_NORMAL, "deep health is Normal (%d)", d->health.health);
+        }
+    }
+
+    /* Plans: refused on a Replicating VM with 32775, a plan for a Recovered one. */
+    r = find_name(m, 0, "web01");
+    if (r) {
+        Plan *p = NULL;
+        ErrInfo e;
+        unsigned id = model_plan_request(m, 0, r->s.uuid, OP_REVERT, NULL, 0);
+        int done = 0;
+
+        memset(&e, 0, sizeof(e));
+        for (i = 0; i < 300 && !done; i++) {
+            struct pollfd pf = { .fd = model_fd(m), .events = POLLIN };
+            if (poll(&pf, 1, 100) > 0)
+                model_process(m);
+            done = model_plan_take(m, id, &p, &e) == 1;
+        }
+        ok(done && !p && e.code == RESULT_INVALID_STATE, "revert of a Replicating VM is refused: %d %s",
+           e.code, e.message);
+        plan_free(p);
+    }
+    r = find_name(m, 0, "web02");
+    if (r) {
+        Plan *p = NULL;
+        ErrInfo e;
+        unsigned id1 = model_plan_request(m, 0, r->s.uuid, OP_REVERT, NULL, 0);
+        unsigned id = model_plan_request(m, 0, r->s.uuid, OP_REVERT, NULL, 0);
+        int done = 0;
+        WantState w = { "web02", STATE_REPLICATING };
+        JobInfo ji;
+        struct stat st;
+        UTIL_AUTOFREE char *overlay = NULL;
+
+        ok(id != id1, "each plan request has its own id");
+        ok(model_plan_take(m, id1, &p, &e) == -1, "a replaced request is forgotten");
+        for (i = 0; i < 300 && !done; i++) {
+            struct pollfd pf = { .fd = model_fd(m), .events = POLLIN };
+            if (poll(&pf, 1, 100) > 0)
+                model_process(m);
+            done = model_plan_take(m, id, &p, &e) == 1;
+        }
+        ok(done && p, "a revert plan for web02");
+        if (p) {
+            is_int(p->from_state, STATE_RECOVERED, "from 5 Recovered");
+            is_int(p->to_state, STATE_REPLICATING, "to 3 Replicating");
+            is_int(p->remove.n, 1, "one file to delete");
+            overlay = p->remove.n ? util_xstrdup(p->remove.v[0].path) : NULL;
+            ok(overlay && stat(overlay, &st) == 0, "the overlay exists before");
+            /* Execute through a job; the row follows from events alone
+             * (the resync interval is an hour). */
+            ok(model_execute(m, p, "test", job) == 0, "the job starts");
+            pump(m, pred_state, &w, &okp);
+            ok(okp, "the row turns 3 Replicating without a resync");
+            ok(job_table_get(s->jobs, job, &ji) == 0, "the job is in the table");
+            for (i = 0; i < 300 && ji.state < JOB_COMPLETED; i++) {
+                usleep(10000);
+                job_table_get(s->jobs, job, &ji);
+            }
+            is_int(ji.state, JOB_COMPLETED, "the job completed");
+            is_int(ji.error_code, 0, "with code 0");
+            ok(overlay && stat(overlay, &st) < 0 && errno == ENOENT, "the overlay is gone");
+        }
+    }
+
+    /* Read-only hosts refuse before anything starts. */
+    s->hosts[0].readonly = 1;
+    r = find_name(m, 0, "hr01");
+    ok(r && model_repair(m, 0, r->s.uuid, r->s.name, NULL, job) < 0 &&
+       err_code() == RESULT_ACCESS_DENIED, "repair on a read-only host is refused with 32769");
+    err_clear();
+    s->hosts[0].readonly = 0;
+
+    /* Repair of erp01 (interrupted after its switch) through a job. */
+    r = find_name(m, 0, "erp01");
+    if (r) {
+        const ModelRow *after;
+
+        ok(r->s.journal_op != NULL, "erp01 carries a journal before");
+        ok(model_repair(m, 0, r->s.uuid, r->s.name, "drill", job) == 0, "repair starts");
+        pump(m, pred_repaired, (void *)"erp01", &okp);
+        after = find_name(m, 0, "erp01");
+        if (after)
+            tap_diag("erp01 after repair: state %d health %d journal %s", after->s.state, after->s.health,
+                     after->s.journal_op ? after->s.journal_op : "none");
+        ok(okp && after && !after->s.journal_op && after->s.health != HEALTH_CRITICAL,
+           "erp01 is repaired: 3 Replicating, no journal");
+        is_str(model_job_op(MODEL_JOB_REPAIR), "repair", "repair jobs decode as repair");
+        is_str(model_job_title(98), "Revert Failover", "job titles come from the job table");
+    }
+    model_free(m);
+    session_free(s);
+}
+
+/* A change made by another process reaches the model through the fleet
+ * file reload on the refresh timer. */
+static void
+test_other_process(const char *uri)
+{
+    Session *s = open_session(uri, NULL);
+    ModelOpts mo = { .refresh_interval = 1, .rpo_warning = 3600 };
+    Model *m;
+    unsigned one = 1;
+    int okp, status = -1;
+    pid_t pid;
+    WantState w = { "hr01", STATE_REPLICATING };
+
+    if (!s) {
+        ok(0, "session opens: %s", err_message());
+        return;
+    }
+    m = model_new(s, &mo);
+    pump(m, pred_rounds, &one, &okp);
+    ok(okp && find_name(m, 0, "hr01") && find_name(m, 0, "hr01")->s.state == STATE_RECOVERED,
+       "hr01 starts 5 Recovered");
+    /* The other process is drover's own command line. */
+    pid = fork();
+    if (pid == 0) {
+        const char *drover = getenv("DROVER");
+        int fd = open("/dev/null", O_WRONLY);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        execl(drover ? drover : "./drover", "drover", "-c", uri, "--yes", "revert", "hr01",
+              (char *)NULL);
+        _exit(127);
+    }
+    if (pid > 0)
+        waitpid(pid, &status, 0);
+    ok(WIFEXITED(status) && WEXITSTATUS(status) == 0, "drover revert hr01 in another process succeeds");
+    pump(m, pred_state, &w, &okp);
+    ok(okp, "the console's model sees hr01 turn 3 Replicating");
+    model_free(m);
+    session_free(s);
+}
+
+/* The rows on screen are read first. */
+static void
+test_priority(const char *uri)
+{
+    Session *s = open_session(uri, NULL);
+    ModelOpts mo = { .refresh_interval = 3600, .rpo_warning = 3600 };
+    HvDomain *doms = NULL;
+    size_t n = 0, i, first_loaded = 0;
+    const char *want;
+    Model *m;
+    int okp = 0, seen_rows = 0;
+
+    if (!s || hv_list(s->hosts[0].conn, 0, &doms, &n) < 0 || n < 100) {
+        ok(0, "a big fleet lists: %s", err_message());
+        session_free(s);
+        hv_domain_list_free(doms, n);
+        return;
+    }
+    /* The last by name would be read last without priority. */
+    want = doms[n - 1].uuid;
+    m = model_new(s, &mo);
+    {
+        size_t host = 0;
+        model_set_priority(m, &host, &want, 1);
+    }
+    while (!seen_rows) {
+        struct pollfd p = { .fd = model_fd(m), .events = POLLIN };
+        if (poll(&p, 1, WAIT_MS) <= 0)
+            break;
+        model_process(m);
+        for (i = 0; i < model_nrows(m); i++) {
+            if (model_row(m, i)->loaded) {
+                seen_rows = 1;
+                first_loaded++;
+                if (strcmp(model_row(m, i)->s.uuid, want) == 0)
+                    okp = 1;
+            }
+        }
+    }
+    ok(okp, "the prioritised row (the last by name of %zu) arrives in the first batch", n);
+    ok(first_loaded < n, "before the whole fleet (%zu of %zu read)", first_loaded, n);
+    hv_domain_list_free(doms, n);
+    model_free(m);
+    session_free(s);
+}
+
+/* Filter, sort and a selection that follows its UUID. */
+static void
+test_view(const char *uri)
+{
+    Session *s = open_session(uri, NULL);
+    ModelOpts mo = { .refresh_interval = 3600, .rpo_warning = 3600 };
+    Model *m;
+    View v;
+    unsigned one = 1;
+    int okp;
+    const ModelRow *sel;
+    char uuid[37];
+    size_t i;
+
+    if (!s) {
+        ok(0, "session opens");
+        return;
+    }
+    m = model_new(s, &mo);
+    pump(m, pred_rounds, &one, &okp);
+    view_init(&v);
+    view_rebuild(&v, m);
+    ok(v.n >= 12, "the view shows every row");
+    ok(view_select_uuid(&v, 0, find_name(m, 0, "web02")->s.uuid), "select web02");
+    util_strlcpy(uuid, view_selected(&v)->s.uuid, sizeof(uuid));
+    v.sort_col = VIEW_COL_HEALTH;
+    view_rebuild(&v, m);
+    sel = view_selected(&v);
+    ok(sel && strcmp(sel->s.uuid, uuid) == 0, "the selection follows web02 after sorting by health");
+    ok(v.rows[0]->s.health == HEALTH_CRITICAL, "sorted by health, Critical comes first");
+    view_sort_reverse(&v);
+    view_rebuild(&v, m);
+    ok(v.rows[v.n - 1]->s.health == HEALTH_CRITICAL, "reversed, Critical comes last");
+    util_strlcpy(v.filter, "recovered", sizeof(v.filter));
+    view_rebuild(&v, m);
+    for (i = 0, okp = v.n > 0; i < v.n; i++)
+        if (v.rows[i]->s.state != STATE_RECOVERED)
+            okp = 0;
+    ok(okp, "filter 'recovered' keeps only 5 Recovered rows (%zu)", v.n);
+    sel = view_selected(&v);
+    ok(sel && strcmp(sel->s.uuid, uuid) == 0, "web02 stays selected through the filter");
+    util_strlcpy(v.filter, "web0 fleet", sizeof(v.filter));
+    view_rebuild(&v, m);
+    ok(v.n == 3, "two words must both match: web01, web02, web03 on fleet (%zu)", v.n);
+    util_strlcpy(v.filter, "nosuchvm", sizeof(v.filter));
+    view_rebuild(&v, m);
+    ok(v.n == 0 && view_selected(&v) == NULL, "a filter matching nothing leaves no selection");
+    v.filter[0] = '\0';
+    view_rebuild(&v, m);
+    sel = view_selected(&v);
+    ok(sel && strcmp(sel->s.uuid, uuid) == 0, "clearing the filter finds web02 again by UUID");
+    view_select(&v, 0);
+    view_move(&v, -5);
+    is_int(v.sel, 0, "moving up from the top stays at the top");
+    view_move(&v, 1000);
+    is_int(v.sel, v.n - 1, "moving far down stops at the bottom");
+    view_scroll(&v, 5);
+    ok(v.top + 5 > v.sel && v.top <= v.sel, "scrolling keeps the selection on screen");
+    v.sort_col = VIEW_COL_NAME;
+    view_sort_next(&v);
+    is_int(v.sort_col, VIEW_COL_STATE, "s cycles from name to state");
+    view_clear(&v);
+    model_free(m);
+    session_free(s);
+}
+
+int
+main(void)
+{
+    UTIL_AUTOFREE char *uri = NULL;
+    UTIL_AUTOFREE char *uri2 = NULL;
+    UTIL_AUTOFREE char *uri3 = NULL;
+    UTIL_AUTOFREE char *state = util_xasprintf("%s/state", tap_tmpdir());
+
+    setenv("XDG_STATE_HOME", state, 1);
+    setenv("XDG_CONFIG_HOME", state, 1);
+    setenv("DROVER_SYSCONFDIR", "/nonexistent", 1);
+    signal(SIGPIPE, SIG_IGN);
+    if (!(uri = build_fleet("fleet", 0)))
+        tap_skip_all("cannot build a demo fleet");
+    test_fleet(uri);
+    if ((uri2 = build_fleet("fleet2", 0))) {
+        test_view(uri2);
+        test_other_process(uri2);
+    }
+    if ((uri3 = build_fleet("big", 300)))
+        test_priority(uri3);
+    else
+        ok(0, "a big fleet builds");
+    return tap_done();
+}

@@ -1,0 +1,233 @@
+/* view: filtered, sorted rows and a selection kept by UUID. */
+#include <config.h>
+
+#include "view.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "state.h"
+#include "util.h"
+
+static const char *const view_titles[VIEW_NCOLS] = {
+    "HOST", "NAME", "STATE", "HEALTH", "MODE", "RPS", "LAST RP", "FAILOVER", "POWER",
+};
+
+void
+view_init(View *v)
+{
+    memset(v, 0, sizeof(*v));
+    v->sort_col = VIEW_COL_NAME;
+}
+
+void
+view_clear(View *v)
+{
+    if (!v)
+        return;
+    free(v->rows);
+    v->rows = NULL;
+    v->n = 0;
+}
+
+const char *
+view_col_title(int col)
+{
+    return col >= 0 && col < VIEW_NCOLS ? view_titles[col] : "";
+}
+
+static int
+view_has_word(const char *hay, const char *word, size_t len)
+{
+    size_t i, n;
+
+    if (!hay)
+        return 0;
+    n = strlen(hay);
+    for (i = 0; i + len <= n; i++)
+        if (strncasecmp(hay + i, word, len) == 0)
+            return 1;
+    return 0;
+}
+
+int
+view_matches(const ModelRow *r, const char *filter)
+{
+    const Summary *s = &r->s;
+    char state[64];
+    const char *p = filter;
+
+    snprintf(state, sizeof(state), "%d %s", s->state, state_name(s->state));
+    while (p && *p) {
+        size_t len;
+
+        while (*p == ' ')
+            p++;
+        len = strcspn(p, " ");
+        if (!len)
+            break;
+        if (!view_has_word(s->name, p, len) && !view_has_word(s->host, p, len) &&
+            !(r->loaded && (view_has_word(state, p, len) ||
+                            view_has_word(health_name(s->health), p, len) ||
+                            view_has_word(mode_name(s->mode), p, len))) &&
+            !view_has_word(hv_power_name(s->power), p, len))
+            return 0;
+        p += len;
+    }
+    return 1;
+}
+
+static int
+view_cmp_i64(int64_t a, int64_t b)
+{
+    return a < b ? -1 : a > b;
+}
+
+static int view_sort_col;
+
+/* Rows whose record is not read yet sort after the others for every column
+ * that needs the record. */
+static int
+view_cmp(const void *pa, const void *pb)
+{
+    const ModelRow *a = *(const ModelRow *const *)pa, *b = *(const ModelRow *const *)pb;
+    int r = 0;
+
+    if (view_sort_col != VIEW_COL_HOST && view_sort_col != VIEW_COL_NAME &&
+        view_sort_col != VIEW_COL_POWER && a->loaded != b->loaded)
+        return a->loaded ? -1 : 1;
+    switch (view_sort_col) {
+    case VIEW_COL_HOST: r = a->host < b->host ? -1 : a->host > b->host; break;
+    case VIEW_COL_STATE: r = a->s.state - b->s.state; break;
+    /* Worst first: that is what an operator looks for. */
+    case VIEW_COL_HEALTH: r = b->s.health - a->s.health; break;
+    case VIEW_COL_MODE: r = a->s.mode - b->s.mode; break;
+    case VIEW_COL_RPS: r = view_cmp_i64((int64_t)a->s.npoints, (int64_t)b->s.npoints); break;
+    /* Oldest replication first. */
+    case VIEW_COL_LAST: r = view_cmp_i64(a->s.newest_time, b->s.newest_time); break;
+    case VIEW_COL_FAILOVER:
+        r = (a->s.failover_point == NULL) - (b->s.failover_point == NULL);
+        if (!r)
+            r = view_cmp_i64(a->s.failover_time, b->s.failover_time);
+        break;
+    case VIEW_COL_POWER: r = a->s.power - b->s.power; break;
+    default: break;
+    }
+    if (!r)
+        r = strcmp(a->s.name ? a->s.name : "", b->s.name ? b->s.name : "");
+    if (!r)
+        r = a->host < b->host ? -1 : a->host > b->host;
+    if (!r)
+        r = strcmp(a->s.uuid, b->s.uuid);
+    return r;
+}
+
+void
+view_rebuild(View *v, const Model *m)
+{
+    size_t i, n = model_nrows(m), k, old_sel = v->sel;
+
+    free(v->rows);
+    v->rows = util_xcalloc(n + 1, sizeof(*v->rows));
+    v->n = 0;
+    for (i = 0; i < n; i++) {
+        const ModelRow *r = model_row(m, i);
+        if (view_matches(r, v->filter))
+            v->rows[v->n++] = r;
+    }
+    view_sort_col = v->sort_col;    /* qsort has no context; UI thread only */
+    qsort(v->rows, v->n, sizeof(*v->rows), view_cmp);
+    if (v->sort_rev) {
+        for (i = 0, k = v->n ? v->n - 1 : 0; i < k; i++, k--) {
+            const ModelRow *t = v->rows[i];
+            v->rows[i] = v->rows[k];
+            v->rows[k] = t;
+        }
+    }
+    if (v->has_sel && view_select_uuid(v, v->sel_host, v->sel_uuid))
+        return;
+    /* The selected row is gone or filtered out: stay where we were. */
+    if (v->n)
+        view_select(v, old_sel < v->n ? old_sel : v->n - 1);
+    else
+        v->sel = 0;
+}
+
+void
+view_select(View *v, size_t i)
+{
+    if (!v->n)
+        return;
+    if (i >= v->n)
+        i = v->n - 1;
+    v->sel = i;
+    v->has_sel = 1;
+    v->sel_host = v->rows[i]->host;
+    util_strlcpy(v->sel_uuid, v->rows[i]->s.uuid, sizeof(v->sel_uuid));
+}
+
+int
+view_select_uuid(View *v, size_t host, const char *uuid)
+{
+    size_t i;
+
+    for (i = 0; i < v->n; i++) {
+        if (v->rows[i]->host == host && strcmp(v->rows[i]->s.uuid, uuid) == 0) {
+            view_select(v, i);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+void
+view_move(View *v, long delta)
+{
+    long i;
+
+    if (!v->n)
+        return;
+    i = (long)v->sel + delta;
+    if (i < 0)
+        i = 0;
+    if (i >= (long)v->n)
+        i = (long)v->n - 1;
+    view_select(v, (size_t)i);
+}
+
+const ModelRow *
+view_selected(const View *v)
+{
+    return v->n && v->sel < v->n ? v->rows[v->sel] : NULL;
+}
+
+void
+view_scroll(View *v, size_t height)
+{
+    if (!height)
+        height = 1;
+    if (v->sel < v->top)
+        v->top = v->sel;
+    if (v->sel >= v->top + height)
+        v->top = v->sel - height + 1;
+    if (v->n <= height)
+        v->top = 0;
+    else if (v->top > v->n - height)
+        v->top = v->n - height;
+}
+
+void
+view_sort_next(View *v)
+{
+    v->sort_col = (v->sort_col + 1) % VIEW_NCOLS;
+    v->sort_rev = 0;
+}
+
+void
+view_sort_reverse(View *v)
+{
+    v->sort_rev = !v->sort_rev;
+}
