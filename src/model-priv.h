@@ -45,6 +45,7 @@ typedef struct {
     int want_full;              /* resync (reconnecting first if needed) */
     char **dirty;               /* UUIDs that events named */
     size_t ndirty, capdirty;
+    int loaded_once;            /* fetcher thread only */
     /* UI thread only. */
     int64_t next_due_ms;
     int running;                /* a round was asked for and has not finished */

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "domxml.h"
@@ -182,6 +183,32 @@ fetcher_take_all(Fetcher *f)
     pthread_mutex_unlock(&f->m->mu);
 }
 
+/* On the first load, gives the UI a moment to say which rows it shows
+ * (it does so as soon as it has painted the names), so those are read
+ * first; later rounds go ahead at once. */
+static void
+fetcher_wait_priority(Fetcher *f)
+{
+    Model *m = f->m;
+    struct timespec until;
+    int64_t ms = m->o.priority_wait_ms;
+
+    if (ms <= 0 || f->loaded_once)
+        return;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += (time_t)(ms / 1000);
+    until.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&m->mu);
+    while (!m->quit && !f->want_full && m->prio_gen == 0)
+        if (pthread_cond_timedwait(&f->cond, &m->mu, &until) != 0)
+            break;
+    pthread_mutex_unlock(&m->mu);
+}
+
 /* One refresh round: reconnect if needed, reload a changed fleet file, list,
  * then read every record, the rows on screen first. */
 static void
@@ -221,6 +248,7 @@ fetcher_do_full(Fetcher *f)
         r->doms[i].power = doms[i].power;
     }
     model_post(m, r);
+    fetcher_wait_priority(f);
 
     sorted = util_xcalloc(n + 1, sizeof(*sorted));
     for (i = 0; i < n; i++)
@@ -282,6 +310,7 @@ fetcher_do_full(Fetcher *f)
             batch_flush(&b);
     }
     batch_flush(&b);
+    f->loaded_once = 1;
     ok = 1;
     model_post_host(m, f->idx, MODEL_HOST_CONNECTED, NULL, 1);
 

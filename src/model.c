@@ -681,6 +681,8 @@ model_set_priority(Model *m, const size_t *hosts, const char *const *uuids, size
     }
     m->nprio = n;
     m->prio_gen++;
+    for (i = 0; i < m->nhosts; i++)
+        pthread_cond_signal(&m->fetchers[i].cond);
     pthread_mutex_unlock(&m->mu);
 }
 

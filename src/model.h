@@ -94,6 +94,8 @@ typedef struct {
 typedef struct {
     int refresh_interval;       /* seconds between full resyncs */
     int rpo_warning;            /* seconds, for health */
+    int priority_wait_ms;       /* first load: how long to wait for model_set_priority()
+                                 * before reading records in name order */
 } ModelOpts;
 
 /* Starts the workers; the first load begins at once.  The session must

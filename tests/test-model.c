@@ -337,7 +337,7 @@ static void
 test_priority(const char *uri)
 {
     Session *s = open_session(uri, NULL);
-    ModelOpts mo = { .refresh_interval = 3600, .rpo_warning = 3600 };
+    ModelOpts mo = { .refresh_interval = 3600, .rpo_warning = 3600, .priority_wait_ms = 10000 };
     HvDomain *doms = NULL;
     size_t n = 0, i, first_loaded = 0;
     const char *want;
