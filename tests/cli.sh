@@ -1,0 +1,160 @@
+#!/bin/sh
+# cli.sh: drover's command line: help, version, usage errors, decode,
+# VM names that need quoting, and several hosts with the same VM names.
+. "${top_srcdir:-.}/tests/lib.sh"
+. "${top_srcdir:-.}/tests/ops-common.sh"
+
+command -v "$PYTHON" >/dev/null 2>&1 || skip_all "python3 not found"
+
+mktemp_dir
+commands="list show failover revert commit test-failover stop-test jobs repair check decode demo"
+
+# --- help and version -----------------------------------------------------
+run --help
+is "$rc" 0 "--help: exit status 0"
+is "$err" "" "--help: nothing on stderr"
+for c in $commands; do
+    like "$out" "^  $c( |$)" "--help mentions $c"
+done
+for o in -c --config --readonly --json --yes --dry-run --reason --point --flatten --help --version; do
+    like "$out" "^ +(-[a-zA-Z], )?$o([ ,]|$)" "--help describes $o"
+done
+like "$out" "Exit status: 0 success" "--help documents the exit statuses"
+run -h
+is "$rc" 0 "-h: exit status 0"
+run --version
+is "$rc" 0 "--version: exit status 0"
+like "$out" "^drover [0-9]+\.[0-9]+" "--version: drover and a version number"
+run -V
+is "$rc" 0 "-V: exit status 0"
+for c in $commands; do
+    run "$c" --help
+    is "$rc" 0 "$c --help: exit status 0"
+    like "$out" "^Usage: drover $c( |$)" "$c --help: usage line"
+done
+run revert --help
+like "$out" "Powers the VM off first if it runs" "revert --help: says it powers the VM off"
+like "$out" "never touched" "revert --help: says recovery points are never touched"
+
+# --- usage errors: exit 2 and a hint on stderr ------------------------------
+usage_error() {  # DESC PATTERN ARGS...
+    _d=$1 _pat=$2
+    shift 2
+    run "$@"
+    is "$rc" 2 "$_d: exit status 2"
+    like "$err" "$_pat" "$_d: says what is wrong"
+    like "$err" "Try 'drover --help'" "$_d: points at --help"
+    is "$out" "" "$_d: nothing on stdout"
+}
+usage_error "unknown option" "unrecognized option '--bogus'" --bogus list
+usage_error "unknown short option" "invalid option" -Z list
+usage_error "unknown command" "unknown command 'frobnicate'" frobnicate
+usage_error "missing VM" "revert takes VM" revert
+usage_error "missing VM (show)" "show takes VM" show
+usage_error "too many arguments" "too many arguments" revert web01 web02
+usage_error "--point without a value" "requires an argument" failover web01 --point
+usage_error "--reason without a value" "requires an argument" revert web01 --reason
+usage_error "decode of a word" "'abc' is not a result code" decode abc
+usage_error "decode of a number out of range" "is not a result code" decode 99999
+
+run --config "$T/nonexistent.conf" list
+is "$rc" 2 "missing --config file: exit status 2"
+like "$err" "nonexistent.conf: cannot open" "missing --config file: named"
+printf 'audit_log = "%s/a.log";\nbroken = ;\n' "$T" >"$T/bad.conf"
+run --config "$T/bad.conf" list
+is "$rc" 2 "bad config file: exit status 2"
+like "$err" "bad.conf:2: " "bad config file: file and line"
+
+# --- decode -------------------------------------------------------------------
+run decode 32775
+is "$rc" 0 "decode 32775: exit status 0"
+like "$out" "^32775 Invalid state for this operation" "decode 32775: names Invalid state"
+like "$out" "exit status: 3" "decode 32775: exit status 3"
+run decode --all
+is "$rc" 0 "decode --all: exit status 0"
+is "$(printf '%s\n' "$out" | grep -cE '^[0-9]+ ')" 14 "decode --all: 14 codes"
+run decode --all --json
+is "$(jq_ "$T/out" 'len(d)')" 14 "decode --all --json: 14 codes"
+for c in 0 4096 32768 32769 32770 32771 32772 32773 32774 32775 32776 32777 32778 32779; do
+    run decode $c
+    is "$rc" 0 "decode $c: exit status 0"
+done
+
+# --- VM names with spaces, quotes and UTF-8 ------------------------------------
+F=$T/f
+make_fleet "$F" 3
+ok $? "a fleet of 3"
+odd="web 02 \"q\" 'é'"
+"$PYTHON" - "$F/fleet.xml" "$odd" <<'EOF'
+import sys
+p, name = sys.argv[1], sys.argv[2]
+s = open(p, encoding="utf-8").read()
+assert s.count("<name>web02</name>") == 1
+name = name.replace("&", "&amp;").replace("<", "&lt;").replace('"', "&quot;")
+open(p, "w", encoding="utf-8").write(s.replace("<name>web02</name>", "<name>%s</name>" % name))
+EOF
+ok $? "web02 renamed in fleet.xml"
+run -c "$URI" list
+like "$out" "^fleet +web 02 \"q\" 'é' +5 Recovered" "list shows the odd name"
+run -c "$URI" list --json
+is "$(jq_ "$T/out" '[v["name"] for v in d if v["uuid"].endswith("0002")][0]')" "$odd" \
+    "list --json has the exact name"
+run -c "$URI" show "$odd"
+is "$rc" 0 "show by the odd name: exit status 0"
+like "$out" "^web 02 \"q\" 'é'@fleet " "show by the odd name: header"
+run -c "$URI" show "$odd@fleet" --json
+is "$rc $(jq_ "$T/out" 'd["name"]')" "0 $odd" "show NAME@HOST with the odd name"
+run -c "$URI" revert "$odd" --yes
+is "$rc" 0 "revert by the odd name: exit status 0"
+like "$out" "Revert failover of web 02 \"q\" 'é' on fleet completed" "revert by the odd name: completed"
+run -c "$URI" list --json
+is "$(jq_ "$T/out" '[v["name"] for v in d if v["uuid"].endswith("0002")][0]')" "$odd" \
+    "the odd name survives the write-back"
+is "$(jq_ "$T/out" '[v["state"] for v in d if v["uuid"].endswith("0002")][0]')" 3 \
+    "the odd-named VM is now 3 Replicating"
+run -c "$URI" failover d7000000-0000-4000-8000-000000000002 --yes
+is "$rc" 0 "failover by UUID"
+run -c "$URI" revert web01@fleet --yes
+is "$rc" 3 "NAME@HOST finds web01 (refused: it is Replicating)"
+
+# --- two hosts with the same VM names -------------------------------------------
+A=$T/one B=$T/two
+make_fleet "$A" 3 && UA=$URI && make_fleet "$B" 3 && UB=$URI
+ok $? "two fleets of 3"
+tree_sums "$A" >"$T/a.before"
+tree_sums "$B" >"$T/b.before"
+run -c "$UA" -c "$UB" revert web02 --yes
+is "$rc" 2 "revert web02 on two hosts: exit status 2"
+like "$err" "^Result: 32773 " "revert web02 on two hosts: 32773"
+like "$err" "web02 exists on several hosts \(web02@fleet, web02@fleet-2\)" \
+    "revert web02 on two hosts: names both"
+tree_sums "$A" >"$T/a.after"
+tree_sums "$B" >"$T/b.after"
+cmp -s "$T/a.before" "$T/a.after" && cmp -s "$T/b.before" "$T/b.after"
+ok $? "ambiguous revert: neither fleet changed"
+run -c "$UA" -c "$UB" list --json
+is "$(jq_ "$T/out" 'sorted(set(v["host"] for v in d))')" "['fleet', 'fleet-2']" \
+    "two URIs with the same file name: hosts fleet and fleet-2"
+cat >"$T/hosts.conf" <<EOF
+audit_log = "$T/audit.log";
+job_history = "$T/jobs.jsonl";
+hosts = ( { name = "a"; uri = "$UA"; },
+          { name = "b"; uri = "$UB"; } );
+EOF
+hdrover() { "$DROVER" --config "$T/hosts.conf" "$@" </dev/null >"$T/out" 2>"$T/err"; rc=$?; out=$(cat "$T/out"); err=$(cat "$T/err"); }
+hdrover revert web02 --yes
+is "$rc" 2 "hosts a and b from the config: plain web02 is ambiguous"
+like "$err" "web02@a, web02@b" "the ambiguity names web02@a and web02@b"
+hdrover revert web02@a --yes
+is "$rc" 0 "revert web02@a: exit status 0"
+hdrover list --json
+is "$(jq_ "$T/out" 'sorted((v["host"], v["state"]) for v in d if v["name"] == "web02")')" \
+    "[('a', 3), ('b', 5)]" "revert web02@a changed a's web02 only"
+tree_sums "$B" >"$T/b.after"
+cmp -s "$T/b.before" "$T/b.after"
+ok $? "fleet b unchanged on disk"
+hdrover show web02@c
+is "$rc" 2 "web02@c: exit status 2"
+like "$err" "no host named c" "web02@c: no host named c"
+
+done_testing

@@ -1,0 +1,230 @@
+# ops-common.sh: helpers for tests/ops-*.sh and tests/cli.sh.
+# Source it after lib.sh (it needs $T from mktemp_dir and the drover function).
+
+# Debian's python3 starts in a tenth of the time of a pyenv shim.
+if [ -z "${PYTHON:-}" ]; then
+    if [ -x /usr/bin/python3 ]; then PYTHON=/usr/bin/python3; else PYTHON=python3; fi
+fi
+: "${VIRSH:=virsh}"
+[ "$VIRSH" = no ] && VIRSH=virsh
+
+# run ARGS...: drover with stdin not a terminal; sets rc, out, err
+# (and leaves them in $T/out and $T/err).
+run() {
+    drover "$@" </dev/null >"$T/out" 2>"$T/err"
+    rc=$?
+    out=$(cat "$T/out")
+    err=$(cat "$T/err")
+}
+
+# tree_sums DIR: "sha256  ./relative/path" of every file under DIR,
+# lock files and fleet.xml included, sorted.
+tree_sums() {
+    (cd "$1" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum)
+}
+
+# py CODE ARGS...: python3 with CODE as the program (sys.argv[1:] = ARGS).
+py() {
+    _code=$1
+    shift
+    "$PYTHON" -c "$_code" "$@"
+}
+
+# jq_ FILE EXPR: a value from the JSON document in FILE ("d" is the document);
+# strings print bare, None prints as "null", bools as "true"/"false".
+jq_() {
+    "$PYTHON" - "$1" "$2" <<'EOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+v = eval(sys.argv[2])
+if v is None:
+    print("null")
+elif isinstance(v, bool):
+    print("true" if v else "false")
+else:
+    print(v)
+EOF
+}
+
+# vm_field NAME FIELD: a field of NAME in `drover -c $URI list --json`
+# (first match; "null" when null, "missing" when NAME is not listed).
+vm_field() {
+    drover -c "$URI" list --json </dev/null >"$T/list.json" 2>/dev/null
+    "$PYTHON" - "$T/list.json" "$1" "$2" <<'EOF'
+import json, sys
+for v in json.load(open(sys.argv[1])):
+    if v["name"] == sys.argv[2]:
+        x = v[sys.argv[3]]
+        print("null" if x is None else x)
+        break
+else:
+    print("missing")
+EOF
+}
+
+# json_schema KIND FILE: checks the JSON document in FILE against the
+# documented interface (doc/json.md): exact keys and types.  Prints one
+# line per problem, nothing when it conforms.  KIND: list, show, op,
+# dryrun, refusal, jobs, job, decode, decode_all, check, repair, demo, config.
+json_schema() {
+    "$PYTHON" - "$1" "$2" <<'EOF'
+import json, re, sys
+
+kind, path = sys.argv[1], sys.argv[2]
+TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+HEX64 = re.compile(r"^[0-9a-f]{64}$")
+POWER = {"running", "paused", "shut off", "shutting down", "crashed", "other", "unknown"}
+
+class Null:
+    """A value that may also be null."""
+    def __init__(self, spec):
+        self.spec = spec
+
+def isint(v):
+    return isinstance(v, int) and not isinstance(v, bool)
+
+T = {
+    "str": lambda v: isinstance(v, str),
+    "int": isint,
+    "bool": lambda v: isinstance(v, bool),
+    "time": lambda v: isinstance(v, str) and TIME.match(v) is not None,
+    "uuid": lambda v: isinstance(v, str) and UUID.match(v) is not None,
+    "digest": lambda v: isinstance(v, str) and HEX64.match(v) is not None,
+    "power": lambda v: v in POWER,
+    "action": lambda v: v in ("none", "shutdown", "destroy"),
+    "strs": lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
+}
+
+SUMMARY = {"host": "str", "name": "str", "uuid": "uuid", "state": "int", "state_name": "str",
+           "health": "int", "health_name": "str", "mode": "int", "mode_name": "str",
+           "recovery_points": "int", "newest_point": "str?", "newest_point_time": "time?",
+           "failover_point": "str?", "failover_time": "time?", "test_system": "str?",
+           "interrupted_operation": "str?", "power": "power", "problem": "str?",
+           "record_error": "int?"}
+RESULT = {"result": "int", "result_name": "str", "result_symbol": "str?", "message": "str",
+          "summary": "str", "cause": "str?", "next_step": "str?", "retry_safe": "bool",
+          "exit_status": "int"}
+JOB = {"id": "str", "type": "int", "type_name": "str", "state": "int", "state_name": "str",
+       "percent": "int", "step": "str", "host": "str", "vm": "str", "owner": "str",
+       "start_time": "time?", "elapsed_ms": "int", "error_code": "int",
+       "error_description": "str", "digest": "str"}
+PFILE = {"path": "str", "target": "str", "role": "str", "backing?": "str", "size": "int",
+         "allocated": "int", "inode?": "int"}
+SWITCH = {"target": "str", "from": "str?", "to": "str"}
+PLAN = {"operation": "str", "title": "str", "flatten": "bool", "host": "str", "vm": "str",
+        "uuid": "uuid", "from_state": "int", "from_state_name": "str", "to_state": "int",
+        "to_state_name": "str", "power": "power", "power_action": "action", "point": "str?",
+        "test_domain": "str?", "create": [PFILE], "delete": [PFILE], "keep": [PFILE],
+        "switch": [SWITCH], "digest": "digest"}
+POINT = {"id": "str", "time": "time?", "type": "str",
+         "disks": [{"target": "str", "file": "str"}]}
+LAYER = {"path": "str", "format": "str?", "virtual_size": "int", "allocated": "int",
+         "backing": "str?"}
+SHOW = {"host": "str", "name": "str", "uuid": "uuid", "power": "power", "state": "int?",
+        "state_name": "str?", "mode": "int", "mode_name": "str", "health": "int",
+        "health_name": "str", "health_reasons": "strs", "recovery_points": [POINT],
+        "failover_point": "str?", "test_system": "str?", "interrupted_operation": "str?",
+        "disks": [{"target": "str", "source": "str?", "chain": [LAYER], "chain_error?": "str"}],
+        "last_job": Null(JOB)}
+OP = dict(RESULT, plan=PLAN, job=JOB)
+DRYRUN = {"result": "int", "result_name": "str", "message": "str", "plan": PLAN,
+          "job": "null"}
+CHECK = {"host": "str", "name": "str", "uuid": "uuid", "health": "int", "health_name": "str",
+         "reasons": "strs"}
+CONFIG = {"hosts": [{"name": "str", "uri": "str", "readonly": "bool"}],
+          "refresh_interval": "int", "confirm": "str", "shutdown_timeout": "int",
+          "require_reason": "bool", "rpo_warning": "int", "audit_log": "str?",
+          "job_history": "str?", "theme": "str", "readonly": "bool"}
+
+problems = []
+
+def check(v, spec, where):
+    if isinstance(spec, Null):
+        if v is not None:
+            check(v, spec.spec, where)
+        return
+    if isinstance(spec, list):
+        if not isinstance(v, list):
+            problems.append("%s: not an array: %r" % (where, v))
+            return
+        for i, x in enumerate(v):
+            check(x, spec[0], "%s[%d]" % (where, i))
+        return
+    if isinstance(spec, dict):
+        if not isinstance(v, dict):
+            problems.append("%s: not an object: %r" % (where, v))
+            return
+        keys = {k.rstrip("?") for k in spec}
+        for k in v:
+            if k not in keys:
+                problems.append("%s: undocumented key %s" % (where, k))
+        for k, s in spec.items():
+            opt = k.endswith("?")
+            k = k.rstrip("?")
+            if k not in v:
+                if not opt:
+                    problems.append("%s: missing key %s" % (where, k))
+                continue
+            check(v[k], s, where + "." + k)
+        return
+    if spec == "null":
+        if v is not None:
+            problems.append("%s: not null: %r" % (where, v))
+        return
+    nullable = spec.endswith("?")
+    base = spec.rstrip("?")
+    if v is None:
+        if not nullable:
+            problems.append("%s: null" % where)
+        return
+    if not T[base](v):
+        problems.append("%s: not %s: %r" % (where, base, v))
+
+spec = {"list": [SUMMARY], "show": SHOW, "op": OP, "dryrun": DRYRUN, "refusal": RESULT,
+        "jobs": [JOB], "job": JOB, "decode": RESULT, "decode_all": [RESULT],
+        "check": [CHECK], "repair": {"result": "int", "repaired": "strs"},
+        "demo": {"uri": "str"}, "config": CONFIG}[kind]
+try:
+    doc = json.load(open(path))
+except ValueError as e:
+    print("%s: not one JSON document: %s" % (path, e))
+    sys.exit(0)
+check(doc, spec, kind)
+for p in problems[:20]:
+    print(p)
+EOF
+}
+
+# json_ok KIND FILE DESC: a TAP test that FILE conforms to KIND.
+json_ok() {
+    _p=$(json_schema "$1" "$2")
+    is "$_p" "" "$3"
+}
+
+# An OFD-conflicting lock on FILE held by a python3 process that writes
+# HOLDER into it; sets holder_pid.  Waits until the lock is held.
+hold_lock() {
+    rm -f "$1.ready"
+    "$PYTHON" - "$1" "$2" <<'EOF' &
+import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
+fcntl.lockf(fd, fcntl.LOCK_EX)
+os.ftruncate(fd, 0)
+os.write(fd, (sys.argv[2] + "\n").encode())
+open(sys.argv[1] + ".ready", "w").close()
+time.sleep(60)
+EOF
+    holder_pid=$!
+    _i=0
+    while [ ! -e "$1.ready" ] && [ $_i -lt 100 ]; do
+        sleep 0.1
+        _i=$((_i + 1))
+    done
+    rm -f "$1.ready"
+}
+
+release_lock() {
+    kill "$holder_pid" 2>/dev/null
+    wait "$holder_pid" 2>/dev/null
+}

@@ -1,0 +1,209 @@
+#!/bin/sh
+# ops-refusals.sh: every refusal of a failover operation on a demo fleet
+# gives its result code and exit status, and changes nothing on disk
+# (every file of the fleet, fleet.xml included, byte-identical).
+# Also --dry-run, confirmation without a terminal, and repair.
+. "${top_srcdir:-.}/tests/lib.sh"
+. "${top_srcdir:-.}/tests/ops-common.sh"
+
+command -v "$QEMU_IMG" >/dev/null 2>&1 || skip_all "qemu-img not found"
+command -v "$PYTHON" >/dev/null 2>&1 || skip_all "python3 not found"
+
+mktemp_dir
+F=$T/f
+make_fleet "$F"
+ok $? "demo fleet built"
+[ -f "$F/fleet.xml" ] || { done_testing; exit 1; }
+
+# refused DESC CODE EXIT PATTERN ARGS...: runs `drover -c $URI ARGS` as
+# text and as --json; both must refuse with CODE and EXIT, the text on
+# stderr matching PATTERN, the JSON without plan or job, and the fleet
+# directory must be unchanged.
+refused() {
+    _d=$1 _code=$2 _exit=$3 _pat=$4
+    shift 4
+    tree_sums "$F" >"$T/fleet.before"
+    run -c "$URI" "$@"
+    is "$rc" "$_exit" "$_d: exit status $_exit"
+    like "$err" "^Result: $_code " "$_d: Result: $_code on stderr"
+    like "$err" "$_pat" "$_d: the message says why"
+    is "$(printf '%s' "$out" | grep -c '^Job ')" 0 "$_d: no job started"
+    run -c "$URI" "$@" --json
+    cp "$T/out" "$T/refusal.json"
+    is "$rc" "$_exit" "$_d (--json): exit status $_exit"
+    json_ok refusal "$T/refusal.json" "$_d (--json): one result object, no plan, no job"
+    is "$(jq_ "$T/refusal.json" 'd["result"], d["exit_status"]')" "($_code, $_exit)" \
+        "$_d (--json): result $_code, exit_status $_exit"
+    tree_sums "$F" >"$T/fleet.after"
+    cmp -s "$T/fleet.before" "$T/fleet.after"
+    ok $? "$_d: every file of the fleet unchanged, fleet.xml byte-identical"
+    if ! cmp -s "$T/fleet.before" "$T/fleet.after"; then
+        diff "$T/fleet.before" "$T/fleet.after" | sed 's/^/#   /'
+    fi
+}
+
+# unchanged DESC ARGS...: runs drover (exit status in $rc) and checks
+# that the fleet directory did not change.
+unchanged() {
+    _d=$1
+    shift
+    tree_sums "$F" >"$T/fleet.before"
+    run -c "$URI" "$@"
+    tree_sums "$F" >"$T/fleet.after"
+    cmp -s "$T/fleet.before" "$T/fleet.after"
+    ok $? "$_d: every file of the fleet unchanged, fleet.xml byte-identical"
+}
+
+# --- invalid state ----------------------------------------------------------
+refused "revert of Replicating web01" 32775 3 "not allowed in state 3 Replicating" revert web01 --yes
+refused "revert of Committed app01" 32775 3 "not allowed in state 6 Committed" revert app01 --yes
+refused "failover of Recovered web02" 32775 3 "not allowed in state 5 Recovered" failover web02 --yes
+refused "commit of Replicating web01" 32775 3 "commit failover is not allowed in state 3" commit web01 --yes
+refused "stop-test without a test system" 32775 3 "no test system exists" stop-test web01 --yes
+refused "test-failover while one runs" 32775 3 "while a test system exists" test-failover crm01 --yes
+refused "commit --flatten of running db01" 32775 3 "db01 is running: commit --flatten .* needs it off" \
+    commit db01 --flatten --yes
+
+# --- invalid parameters -----------------------------------------------------
+refused "unknown VM" 32773 2 "no VM named nosuch" revert nosuch --yes
+refused "unknown VM by UUID" 32773 2 "no VM named" revert 00000000-0000-4000-8000-000000000000 --yes
+refused "unknown host in VM@HOST" 32773 2 "no host named elsewhere" revert web02@elsewhere --yes
+refused "unknown --point" 32773 2 "has no recovery point rp-0099" failover web01 --point rp-0099 --yes
+refused "unknown --point (test-failover)" 32773 2 "rp-0099" test-failover web01 --point rp-0099 --yes
+
+# --- confirmation: without --yes and no terminal -----------------------------
+unchanged "failover without --yes, stdin not a terminal" failover web01
+is "$rc" 2 "failover without --yes: exit status 2"
+like "$err" "^Result: 32773 " "failover without --yes: 32773"
+like "$err" "without --yes: standard input is not a terminal" "failover without --yes: says why"
+like "$out" "^Plan: Initiate failover of web01@fleet" "failover without --yes: the plan is still shown"
+unchanged "revert without --yes (--json)" revert web02 --json
+is "$rc $(jq_ "$T/out" 'd["result"], "plan" in d, "job" in d')" "2 (32773, False, False)" \
+    "revert without --yes (--json): exit 2, 32773, no plan or job"
+
+# --- --dry-run changes nothing ----------------------------------------------
+for cmd in "failover web01" "failover web01 --point rp-0002" "revert web02" "revert db01" \
+           "commit web02" "commit hr01 --flatten" "commit db01" "test-failover web03" "stop-test crm01"; do
+    # shellcheck disable=SC2086
+    unchanged "$cmd --dry-run" $cmd --dry-run
+    is "$rc" 0 "$cmd --dry-run: exit status 0"
+    like "$out" "Dry run: nothing was changed" "$cmd --dry-run: says nothing was changed"
+    like "$out" "digest: [0-9a-f]{64}" "$cmd --dry-run: prints the plan with its digest"
+    # shellcheck disable=SC2086
+    unchanged "$cmd --dry-run --json" $cmd --dry-run --json --yes
+    cp "$T/out" "$T/dry.json"
+    json_ok dryrun "$T/dry.json" "$cmd --dry-run --json: result, plan, job null as documented"
+done
+is "$(cat "$T/jobs.jsonl" 2>/dev/null | grep -c .)" 0 "no job was recorded by any refusal or dry run"
+is "$(cat "$T/audit.log" 2>/dev/null | grep -c .)" 0 "nothing was audited: nothing was executed"
+
+# --- a reason is required by the configuration --------------------------------
+cat >"$T/reason.conf" <<EOF
+audit_log = "$T/audit.log";
+job_history = "$T/jobs.jsonl";
+require_reason = true;
+EOF
+tree_sums "$F" >"$T/fleet.before"
+"$DROVER" --config "$T/reason.conf" -c "$URI" failover web01 --yes </dev/null >"$T/out" 2>"$T/err"
+is "$?" 2 "require_reason without --reason: exit status 2"
+like "$(cat "$T/err")" "^Result: 32773 " "require_reason without --reason: 32773"
+like "$(cat "$T/err")" "a reason is required" "require_reason without --reason: says a reason is required"
+tree_sums "$F" >"$T/fleet.after"
+cmp -s "$T/fleet.before" "$T/fleet.after"
+ok $? "require_reason without --reason: every file of the fleet unchanged"
+
+# --- read-only connection -----------------------------------------------------
+refused "--readonly failover" 32769 6 "read-only" --readonly failover web01 --yes
+refused "--readonly revert" 32769 6 "read-only" --readonly revert web02 --yes
+refused "--readonly stop-test" 32769 6 "read-only" --readonly stop-test crm01 --yes
+unchanged "--readonly list" --readonly list
+is "$rc" 0 "--readonly list works"
+
+# --- lock held by another process ---------------------------------------------
+uuid=$(vm_field web01 uuid)
+lockf=$F/vms/web01/.drover-$uuid.lock
+hold_lock "$lockf" "alice (uid 1000, pid 4242), since 2026-01-01T10:00:00Z"
+refused "failover while another process holds the lock" 32774 4 \
+    "in use.*alice \\(uid 1000, pid 4242\\)" failover web01 --yes
+is "$(jq_ "$T/refusal.json" 'd["retry_safe"]')" true "lock held: retry_safe is true"
+release_lock
+run -c "$URI" failover web01 --yes
+is "$rc" 0 "the same failover works once the holder is gone (its stale text left in the file)"
+run -c "$URI" revert web01 --yes
+is "$rc" 0 "and reverts"
+
+# --- missing overlay: revert gives 32779 ------------------------------------
+ovl=$(ls "$F"/vms/web02/vda.failover-*.qcow2)
+rm -f "$ovl"
+refused "revert with the failover disk missing" 32779 7 "failover disk $ovl: No such file" revert web02 --yes
+unchanged "check web02 (overlay missing)" check web02
+is "$rc" 7 "check web02: exit status 7"
+like "$out" "web02 +Critical" "check web02: Critical"
+like "$out" "failover disk vda: cannot open $ovl" "check web02: names the missing overlay"
+
+# --- missing recovery point: failover gives 32779, check says Critical -------
+refused "failover files01 (rp-0004 missing)" 32779 7 "vda\\.rp-0004\\.qcow2: No such file" failover files01 --yes
+refused "test-failover files01 (rp-0004 missing)" 32779 7 "rp-0004" test-failover files01 --yes
+unchanged "check files01" check files01
+is "$rc" 7 "check files01: exit status 7"
+like "$out" "files01 +Critical" "check files01: Critical"
+like "$out" "recovery point rp-0004 disk vda: cannot open" "check files01: names the missing RP"
+is "$(vm_field files01 health_name)" Critical "list --json: files01 Critical"
+
+# --- interrupted operation: refused until repaired -------------------------
+for op in failover revert commit test-failover stop-test; do
+    refused "$op erp01 (interrupted revert)" 32775 3 "must be repaired first: run drover repair erp01" \
+        $op erp01 --yes
+done
+is "$(vm_field erp01 interrupted_operation) $(vm_field erp01 health_name)" "revert Critical" \
+    "erp01 shows the interrupted revert, Critical"
+rp_sums "$F" >"$T/rp.before"
+ovl=$(ls "$F"/vms/erp01/vda.failover-*.qcow2)
+[ -f "$ovl" ]
+ok $? "erp01's failover disk is still there before the repair"
+run -c "$URI" repair erp01 --yes
+is "$rc" 0 "repair erp01: exit status 0"
+like "$out" "erp01@fleet: repaired" "repair erp01: says repaired"
+[ ! -e "$ovl" ]
+ok $? "repair erp01: rolled forward, the failover disk is gone"
+is "$(vm_field erp01 state) $(vm_field erp01 health_name) $(vm_field erp01 interrupted_operation)" \
+    "3 Normal null" "repair erp01: 3 Replicating, Normal, no interrupted operation"
+"$PYTHON" - "$F/fleet.xml" <<'EOF'
+import sys, xml.etree.ElementTree as ET
+for d in ET.parse(sys.argv[1]).getroot():
+    if d.findtext("name") == "erp01":
+        sys.exit(1 if d.find(".//{urn:drover:replica:1}journal") is not None else 0)
+sys.exit(2)
+EOF
+ok $? "repair erp01: no journal left in the record in fleet.xml"
+rp_sums "$F" >"$T/rp.after"
+cmp -s "$T/rp.before" "$T/rp.after"
+ok $? "repair erp01: no recovery point or base file changed"
+is "$(ls "$F/vms/erp01" | grep -v '^\.' | tr '\n' ' ')" \
+    "vda.base.qcow2 vda.rp-0001.qcow2 vda.rp-0002.qcow2 vda.rp-0003.qcow2 vda.rp-0004.qcow2 " \
+    "repair erp01: only the base and the points remain"
+unchanged "repair erp01 again" repair erp01 --yes
+is "$rc" 0 "repair erp01 again: exit status 0"
+like "$out" "nothing to repair" "repair erp01 again: nothing to repair"
+run -c "$URI" failover erp01 --yes
+is "$rc" 0 "erp01 can fail over again after the repair"
+
+# --- unknown metadata format: refused, never guessed -----------------------
+# A second fleet, edited before any drover command loads it.
+G=$T/g
+"$DROVER" demo --no-console --dir "$G" >/dev/null 2>&1
+sed -i '0,/format="1"/s//format="2"/' "$G/fleet.xml"
+grep -q 'format="2"' "$G/fleet.xml"
+ok $? "fleet g: web01's record says format=\"2\""
+F0=$F URI0=$URI
+F=$G URI=test://$G/fleet.xml
+refused "failover of a format 2 record" 32776 7 "unknown metadata format \"2\"" failover web01 --yes
+refused "show of a format 2 record" 32776 7 "unknown metadata format" show web01
+is "$(vm_field web01 record_error) $(vm_field web01 state) $(vm_field web01 health_name)" "32776 17 Critical" \
+    "list --json: web01 record_error 32776, state 17 Unknown, Critical"
+unchanged "list with a format 2 record" list
+is "$rc" 0 "list still works with one unreadable record"
+like "$out" "web02 +5 Recovered" "list: the other VMs are listed"
+F=$F0 URI=$URI0
+
+done_testing
