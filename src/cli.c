@@ -273,12 +273,24 @@ cli_cmp_summary(const void *a, const void *b)
 
 /* --- list ------------------------------------------------------------------ */
 
+/* Prints s left-aligned in width terminal columns, then a space. */
+static void
+cli_pad(const char *s, int width)
+{
+    int w = util_display_width(s);
+
+    fputs(s, stdout);
+    for (; w < width; w++)
+        fputc(' ', stdout);
+    fputc(' ', stdout);
+}
+
 static int
 cli_list(const CliCommand *cmd, CliOpts *o)
 {
     Session *s = cli_session(o, 1);
     Summary *rows = NULL;
-    size_t nrows = 0, cap = 0, i, k;
+    size_t nrows = 0, cap = 0, i, k, down = 0;
     int64_t now = util_now();
     int status = 0;
 
@@ -293,6 +305,7 @@ cli_list(const CliCommand *cmd, CliOpts *o)
             fprintf(stderr, "drover: host %s (%s) is not available: %s (32777)\n", s->hosts[i].name,
                     s->hosts[i].uri, err_message());
             status = result_exit_status(RESULT_NOT_AVAILABLE);
+            down++;
             continue;
         }
         for (k = 0; k < n; k++) {
@@ -313,7 +326,7 @@ cli_list(const CliCommand *cmd, CliOpts *o)
         report_print_json(a);
         json_object_put(a);
     } else {
-        printf("%-10s %-16s %-22s %-9s %-12s %3s %-8s %-16s %s\n", "HOST", "NAME", "STATE", "HEALTH",
+        printf("%-10s %-16s %-24s %-9s %-12s %3s %-8s %-16s %s\n", "HOST", "NAME", "STATE", "HEALTH",
                "MODE", "RPS", "LAST RP", "FAILOVER", "POWER");
         for (i = 0; i < nrows; i++) {
             char st[40], age[16] = "-", fo[40] = "-";
@@ -327,12 +340,15 @@ cli_list(const CliCommand *cmd, CliOpts *o)
                 util_format_age(now - r->failover_time, fa, sizeof(fa));
                 snprintf(fo, sizeof(fo), "%s %s ago", r->failover_point, fa);
             }
-            printf("%-10s %-16s %-22s %-9s %-12s %3zu %-8s %-16s %s\n", r->host, r->name, st,
+            cli_pad(r->host, 10);
+            cli_pad(r->name, 16);
+            printf("%-24s %-9s %-12s %3zu %-8s %-16s %s\n", st,
                    health_name(r->health), mode_name(r->mode), r->npoints, age, fo,
                    hv_power_name(r->power));
         }
-        if (!nrows)
-            printf("(no replica VMs on %zu host%s)\n", s->nhosts, s->nhosts == 1 ? "" : "s");
+        if (!nrows && down < s->nhosts)
+            printf("(no replica VMs on %zu reachable host%s)\n", s->nhosts - down,
+                   s->nhosts - down == 1 ? "" : "s");
     }
     for (i = 0; i < nrows; i++)
         summary_clear(&rows[i]);
@@ -503,10 +519,33 @@ cli_vm_json(const CliVm *v, const char *host, const JobInfo *last)
     json_object_object_add(o, "mode_name", json_object_new_string(mode_name(r ? r->mode : 0)));
     json_object_object_add(o, "health", json_object_new_int(v->health.health));
     json_object_object_add(o, "health_name", json_object_new_string(health_name(v->health.health)));
-    json_object_object_add(o, "health_reasons", json_object_object_get(report_health_json(&v->health), "reasons") ?
-                           json_object_get(json_object_object_get(report_health_json(&v->health), "reasons")) : NULL);
+    {
+        json_object *reasons = json_object_new_array();
+        for (i = 0; i < v->health.n; i++)
+            json_object_array_add(reasons, json_object_new_string(v->health.reasons[i]));
+        json_object_object_add(o, "health_reasons", reasons);
+    }
     json_object_object_add(o, "recovery_points", report_points_json(r));
     json_object_object_add(o, "failover_point", r && r->failover ? json_object_new_string(r->failover->point) : NULL);
+    {
+        char when[32];
+        const ReplicaPoint *newest = r ? replica_newest_point(r) : NULL;
+        json_object *prim = NULL;
+
+        if (r && r->failover)
+            util_format_time(r->failover->time, when, sizeof(when));
+        json_object_object_add(o, "failover_time", r && r->failover ? json_object_new_string(when) : NULL);
+        json_object_object_add(o, "failover_by", r && r->failover && r->failover->by ?
+                               json_object_new_string(r->failover->by) : NULL);
+        json_object_object_add(o, "newest_point", newest ? json_object_new_string(newest->id) : NULL);
+        if (r && (r->primary_host || r->primary_uri || r->primary_name)) {
+            prim = json_object_new_object();
+            json_object_object_add(prim, "host", r->primary_host ? json_object_new_string(r->primary_host) : NULL);
+            json_object_object_add(prim, "uri", r->primary_uri ? json_object_new_string(r->primary_uri) : NULL);
+            json_object_object_add(prim, "name", r->primary_name ? json_object_new_string(r->primary_name) : NULL);
+        }
+        json_object_object_add(o, "primary", prim);
+    }
     json_object_object_add(o, "test_system", r && r->test ? json_object_new_string(r->test->domain) : NULL);
     json_object_object_add(o, "interrupted_operation", r && r->journal ? json_object_new_string(r->journal->op) : NULL);
     for (i = 0; i < v->disks.n; i++) {
@@ -601,11 +640,17 @@ cli_check(const CliCommand *cmd, CliOpts *o)
             }
             checked++;
             if (cli_vm_load(s, i, doms[k].uuid, &v) < 0) {
-                fprintf(stderr, "drover: %s@%s: %s\n", doms[k].name, s->hosts[i].name, err_message());
-                if (worst < HEALTH_CRITICAL)
-                    worst = HEALTH_CRITICAL;
-                cli_vm_clear(&v);
-                continue;
+                /* A record drover cannot read is the most critical finding. */
+                char *reason = util_xstrdup(err_message());
+                err_clear();
+                health_report_clear(&v.health);
+                v.health.health = HEALTH_CRITICAL;
+                v.health.reasons = util_xcalloc(1, sizeof(*v.health.reasons));
+                v.health.reasons[0] = reason;
+                v.health.n = 1;
+                if (!v.name)
+                    v.name = util_xstrdup(doms[k].name);
+                util_strlcpy(v.uuid, doms[k].uuid, sizeof(v.uuid));
             }
             if (v.health.health > worst)
                 worst = v.health.health;
@@ -625,14 +670,15 @@ cli_check(const CliCommand *cmd, CliOpts *o)
         }
         hv_domain_list_free(doms, n);
     }
-    if (o->json)
-        report_print_json(arr);
-    json_object_put(arr);
-    if (o->nargs && !checked) {
+    if (o->nargs && !checked && !status) {
+        json_object_put(arr);
         err_set(RESULT_INVALID_PARAMETER, "no VM named %s", o->args[0]);
         session_free(s);
         return cli_fail(o, "check", o->args[0], NULL, NULL);
     }
+    if (o->json)
+        report_print_json(arr);
+    json_object_put(arr);
     session_free(s);
     if (!status && worst == HEALTH_CRITICAL)
         status = result_exit_status(RESULT_FILE_NOT_FOUND);
@@ -766,10 +812,17 @@ cli_operation(const CliCommand *cmd, CliOpts *o)
     }
     if (o->dry_run) {
         if (o->json) {
-            json_object *j = json_object_new_object();
-            json_object_object_add(j, "result", json_object_new_int(0));
-            json_object_object_add(j, "result_name", json_object_new_string(result_name(0)));
-            json_object_object_add(j, "message", json_object_new_string("dry run: nothing was changed"));
+            ResultCtx ctx;
+            json_object *j;
+
+            memset(&ctx, 0, sizeof(ctx));
+            ctx.op = opname;
+            ctx.vm = plan->vm;
+            ctx.host = plan->host;
+            ctx.detail = "dry run: nothing was changed";
+            result_decode(&ctx, &info);
+            j = report_result_json(&info, "dry run: nothing was changed");
+            result_info_clear(&info);
             json_object_object_add(j, "plan", report_plan_json(plan));
             json_object_object_add(j, "job", NULL);
             report_print_json(j);
@@ -887,18 +940,30 @@ cli_jobs(const CliCommand *cmd, CliOpts *o)
     return 0;
 }
 
+static json_object *
+cli_vm_ref_json(const char *host, const char *name)
+{
+    json_object *j = json_object_new_object();
+
+    json_object_object_add(j, "host", json_object_new_string(host));
+    json_object_object_add(j, "name", json_object_new_string(name));
+    return j;
+}
+
 static int
 cli_repair(const CliCommand *cmd, CliOpts *o)
 {
     Session *s = cli_session(o, 1);
     OpsArgs oa;
-    json_object *arr = json_object_new_array();
+    json_object *done = json_object_new_array();
+    json_object *failed = json_object_new_array();
     size_t i, k;
-    int status = 0, repaired = 0, matched = 0;
+    int status = 0, repaired = 0, matched = 0, pending = 0;
 
     (void)cmd;
     if (!s) {
-        json_object_put(arr);
+        json_object_put(done);
+        json_object_put(failed);
         return result_exit_status(err_code());
     }
     memset(&oa, 0, sizeof(oa));
@@ -915,7 +980,8 @@ cli_repair(const CliCommand *cmd, CliOpts *o)
             continue;
         }
         for (k = 0; k < n; k++) {
-            int did = 0, code;
+            UTIL_AUTOFREE char *preview = NULL;
+            int did = 0, code, r;
             char ref[600];
 
             if (o->nargs) {
@@ -927,38 +993,88 @@ cli_repair(const CliCommand *cmd, CliOpts *o)
             } else if (!doms[k].metadata || !strstr(doms[k].metadata, "journal")) {
                 continue;
             }
+            r = ops_repair_preview(s->hosts[i].conn, doms[k].uuid, &preview);
+            if (r <= 0) {
+                if (r < 0) {
+                    json_object *f = cli_vm_ref_json(s->hosts[i].name, doms[k].name);
+                    int st = cli_fail(o, "repair", doms[k].name, s->hosts[i].name, NULL);
+                    json_object_array_add(failed, f);
+                    if (!status)
+                        status = st;
+                } else if (o->nargs && !o->json) {
+                    printf("%s@%s: nothing to repair\n", doms[k].name, s->hosts[i].name);
+                }
+                continue;
+            }
+            pending++;
+            if (!o->json)
+                printf("%s@%s: %s\n", doms[k].name, s->hosts[i].name, preview);
+            if (o->dry_run)
+                continue;
+            if (!o->yes) {
+                char line[64];
+                if (!isatty(STDIN_FILENO)) {
+                    err_set(RESULT_INVALID_PARAMETER,
+                            "refusing to repair %s without --yes: standard input is not a terminal",
+                            doms[k].name);
+                    status = cli_fail(o, "repair", doms[k].name, s->hosts[i].name, NULL);
+                    continue;
+                }
+                printf("Type yes to repair %s@%s, anything else skips it: ", doms[k].name,
+                       s->hosts[i].name);
+                fflush(stdout);
+                if (!fgets(line, sizeof(line), stdin) || strcmp(line, "yes\n") != 0) {
+                    printf("%s@%s: skipped; nothing was changed\n", doms[k].name, s->hosts[i].name);
+                    continue;
+                }
+            }
             code = ops_repair(s->hosts[i].conn, s->hosts[i].name, doms[k].uuid, &oa, NULL, &did);
             if (code) {
-                int st = cli_fail(o, "repair", doms[k].name, s->hosts[i].name, NULL);
-                if (!status)
-                    status = st;
+                json_object *f = cli_vm_ref_json(s->hosts[i].name, doms[k].name);
+                json_object_object_add(f, "result", json_object_new_int(code));
+                json_object_object_add(f, "message", json_object_new_string(err_message()));
+                json_object_array_add(failed, f);
+                if (!o->json) {
+                    int st = cli_fail(o, "repair", doms[k].name, s->hosts[i].name, NULL);
+                    if (!status)
+                        status = st;
+                } else if (!status) {
+                    status = result_exit_status(code);
+                }
             } else if (did) {
+                json_object *d = cli_vm_ref_json(s->hosts[i].name, doms[k].name);
+                json_object_object_add(d, "action", json_object_new_string(preview));
+                json_object_array_add(done, d);
                 repaired++;
                 if (!o->json)
                     printf("%s@%s: repaired\n", doms[k].name, s->hosts[i].name);
-                json_object_array_add(arr, json_object_new_string(doms[k].name));
-            } else if (o->nargs && !o->json) {
-                printf("%s@%s: nothing to repair\n", doms[k].name, s->hosts[i].name);
             }
         }
         hv_domain_list_free(doms, n);
     }
     if (o->nargs && !matched && !status) {
         err_set(RESULT_INVALID_PARAMETER, "no VM named %s", o->args[0]);
-        json_object_put(arr);
+        json_object_put(done);
+        json_object_put(failed);
         session_free(s);
         return cli_fail(o, "repair", o->args[0], NULL, NULL);
     }
     if (o->json) {
         json_object *j = json_object_new_object();
         json_object_object_add(j, "result", json_object_new_int(status ? RESULT_FAILED : 0));
-        json_object_object_add(j, "repaired", arr);
+        json_object_object_add(j, "dry_run", json_object_new_boolean(o->dry_run));
+        json_object_object_add(j, "pending", json_object_new_int(o->dry_run ? pending : pending - repaired));
+        json_object_object_add(j, "repaired", done);
+        json_object_object_add(j, "failed", failed);
         report_print_json(j);
         json_object_put(j);
     } else {
-        json_object_put(arr);
-        if (!o->nargs && !repaired && !status)
+        json_object_put(done);
+        json_object_put(failed);
+        if (!pending && !status && !o->nargs)
             printf("nothing to repair\n");
+        else if (o->dry_run)
+            printf("Dry run: nothing was changed.\n");
     }
     session_free(s);
     return status;

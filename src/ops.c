@@ -516,7 +516,7 @@ ops_progress_flatten(int percent, void *opaque)
 {
     OpsCtx *x = opaque;
 
-    ops_step(x, 45 + percent / 5, "flattening the chain: %d%%", percent);
+    ops_step(x, 42 + percent / 7, "flattening the chain: %d%%", percent);
 }
 
 /* Creates the plan's new files (overlays, flattened images). */
@@ -530,7 +530,8 @@ ops_create(OpsCtx *x)
         const PlanFile *f = &p->create.v[i];
         int r;
 
-        ops_step(x, 45, "creating %s %s on %s", f->role, f->path, f->backing);
+        ops_step(x, 42, "creating %s %s %s %s", f->role, f->path,
+                 p->op == OP_COMMIT ? "from" : "on", f->backing);
         if (p->op == OP_COMMIT)
             r = chain_flatten(f->backing, f->path, ops_progress_flatten, x);
         else
@@ -546,14 +547,14 @@ ops_create(OpsCtx *x)
             const ReplicaDisk *d = &p->rec->failover->disks.v[i];
             const PlanFile *f = ops_created(p, d->target);
 
-            ops_step(x, 66, "pointing failover disk %s at %s", d->file, f->path);
+            ops_step(x, 58, "pointing failover disk %s at %s", d->file, f->path);
             if (chain_rebase_unsafe(d->file, f->path) < 0)
                 return -1;
         }
         ops_fault_point(x->opname, "rebased");
     }
     if (p->op == OP_TEST) {
-        ops_step(x, 55, "defining the test system %s", p->test_domain);
+        ops_step(x, 58, "defining the test system %s", p->test_domain);
         if (ops_define_test_system(x) < 0)
             return -1;
         ops_fault_point(x->opname, "test-defined");
@@ -625,7 +626,7 @@ ops_run(OpsCtx *x)
     journaled = replica_copy(p->rec);
     journaled->journal = ops_journal_new(p, x->job ? job_id(x->job) : "none");
     journaled->state = state_during(p->op, p->from_state);
-    ops_step(x, 40, "recording the operation in the replica record");
+    ops_step(x, 38, "recording the operation in the replica record");
     if (ops_define(x, journaled) < 0)
         goto cleanup;
     changed = 1;
@@ -685,11 +686,10 @@ undo:
     if (changed) {
         ErrInfo saved;
         err_save(&saved);
-        if (ops_define(x, p->rec) == 0)
-            err_restore(&saved);
-        else
-            err_prefix("could not undo the journal either; run drover repair %s (%s)", p->vm,
-                       saved.message);
+        int undone = ops_define(x, p->rec) == 0;
+        err_restore(&saved);
+        if (!undone)
+            err_prefix("the journal could not be undone either: run drover repair %s", p->vm);
     }
 cleanup:
     replica_free(journaled);
@@ -1022,4 +1022,62 @@ done:
     lock_release(lk);
     hv_domain_clear(&d);
     return code;
+}
+
+int
+ops_repair_preview(HvConn *c, const char *vm, char **text)
+{
+    UTIL_AUTOFREE char *xml = NULL;
+    UTIL_AUTOFREE char *md = NULL;
+    HvDomain d;
+    DomXml *dx = NULL;
+    Replica *r = NULL;
+    UtilBuf b = { 0 };
+    const ReplicaJournal *j;
+    size_t i;
+    int ret = -1;
+
+    *text = NULL;
+    if (hv_lookup(c, vm, 0, &d) < 0)
+        return -1;
+    if (!(xml = hv_get_xml(c, d.uuid)) || !(dx = domxml_parse(xml)))
+        goto out;
+    if (!(md = domxml_get_replica(dx))) {
+        ret = 0;
+        goto out;
+    }
+    if (!(r = replica_parse(md, strlen(md)))) {
+        err_prefix("replica record of %s", d.name);
+        goto out;
+    }
+    if (!(j = r->journal)) {
+        ret = 0;
+        goto out;
+    }
+    util_buf_printf(&b, "interrupted %s (job %s) stopped ", j->op, j->job);
+    if (strcmp(j->step, "switched") == 0) {
+        util_buf_printf(&b, "after its switch: repair finishes it (state %d %s)", j->to_state,
+                        state_name(j->to_state));
+        if (strcmp(j->op, "stop-test") == 0 && j->domain)
+            util_buf_printf(&b, "; removes the test system %s", j->domain);
+        for (i = 0; i < j->remove.n; i++)
+            util_buf_printf(&b, "; deletes %s", j->remove.v[i].file);
+    } else {
+        util_buf_printf(&b, "before its switch: repair undoes it (back to state %d %s)",
+                        j->from_state, state_name(j->from_state));
+        if (strcmp(j->op, "test-failover") == 0 && j->domain)
+            util_buf_printf(&b, "; removes the test system %s if it was defined", j->domain);
+        for (i = 0; i < j->create.n; i++)
+            util_buf_printf(&b, "; removes %s if it was created", j->create.v[i].file);
+    }
+    util_buf_add(&b, "; clears the journal");
+    *text = util_buf_steal(&b);
+    ret = 1;
+
+out:
+    util_buf_free(&b);
+    replica_free(r);
+    domxml_free(dx);
+    hv_domain_clear(&d);
+    return ret;
 }

@@ -32,6 +32,11 @@ int ops_execute(HvConn *c, const Plan *confirmed, const OpsArgs *a, Job *job);
 int ops_repair(HvConn *c, const char *host, const char *vm, const OpsArgs *a, Job *job,
                int *did);
 
+/* What ops_repair would do for vm, as sentences: 1 with *text set when
+ * an operation is interrupted, 0 when there is nothing to repair, -1 with
+ * err set. */
+int ops_repair_preview(HvConn *c, const char *vm, char **text);
+
 /* Test hook: when the environment variable DROVER_FAULT is "OP:STEP"
  * (e.g. "revert:switched"), the process _exit()s with status 86 at that
  * point.  Costs one getenv() per step when unset. */

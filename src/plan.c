@@ -589,6 +589,12 @@ plan_make(HvConn *c, const char *host, const char *vm, StateOp op, const PlanArg
     }
     p->mode = p->rec->mode;
     p->from_state = p->to_state = p->rec->state;
+    if (p->rec->mode == MODE_TEST_REPLICA) {
+        err_set(RESULT_INVALID_STATE, "%s is a test system%s%s: end it with drover stop-test %s",
+                p->vm, p->rec->primary_name ? " of " : "", p->rec->primary_name ? p->rec->primary_name : "",
+                p->rec->primary_name ? p->rec->primary_name : "REPLICA");
+        goto fail;
+    }
     newest = replica_newest_point(p->rec);
     p->dir = newest ? util_dirname(newest->disks.v[0].file) : NULL;
     if (!p->dir) {

@@ -444,6 +444,14 @@ result_detail_mentions_format(const char *detail)
     return detail && (strstr(detail, "format") || strstr(detail, "Format"));
 }
 
+/* The detail says the operation left its journal behind. */
+static int
+result_needs_repair(const ResultCtx *ctx)
+{
+    return ctx->code != RESULT_OK && ctx->code != RESULT_JOB_STARTED && ctx->detail &&
+           strstr(ctx->detail, "run drover repair") != NULL;
+}
+
 static char *
 result_next_step(const ResultCtx *ctx)
 {
@@ -452,6 +460,12 @@ result_next_step(const ResultCtx *ctx)
     int e = ctx->sys_errno;
     int v = ctx->virt_code;
 
+    /* Whatever the code, an operation that stopped half way leaves a journal
+     * that only repair clears: that is the next step. */
+    if (result_needs_repair(ctx))
+        return util_xasprintf("Run `drover repair %s` once %s answers: it finishes or undoes the "
+                              "interrupted operation; until then every operation on %s is refused.",
+                              vm, host, vm);
     switch (ctx->code) {
     case RESULT_OK:
         if (ctx->vm && *ctx->vm)
@@ -570,7 +584,7 @@ result_decode(const ResultCtx *ctx, ResultInfo *info)
     info->summary = result_summary(ctx);
     info->cause = result_cause(ctx);
     info->next_step = result_next_step(ctx);
-    info->retry_safe = rc ? rc->retry_safe : 0;
+    info->retry_safe = rc && !result_needs_repair(ctx) ? rc->retry_safe : 0;
 }
 
 void

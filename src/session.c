@@ -122,8 +122,12 @@ session_find_vm(Session *s, const char *ref, char uuid[37])
         for (i = 0; i < s->nhosts && strcmp(s->hosts[i].name, host) != 0; i++)
             ;
         if (i == s->nhosts) {
-            err_set(RESULT_INVALID_PARAMETER, "no host named %s (hosts: %s%s)", host,
-                    s->nhosts ? s->hosts[0].name : "none", s->nhosts > 1 ? ", ..." : "");
+            UtilBuf names = { 0 };
+            for (i = 0; i < s->nhosts; i++)
+                util_buf_printf(&names, "%s%s", i ? ", " : "", s->hosts[i].name);
+            err_set(RESULT_INVALID_PARAMETER, "no host named %s (hosts: %s)", host,
+                    names.s ? names.s : "none");
+            util_buf_free(&names);
             util_buf_free(&where);
             return -1;
         }

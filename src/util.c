@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <wchar.h>
 
 static void
 util_oom(void)
@@ -218,6 +219,31 @@ util_parse_ll(const char *s, long long min, long long max, long long *out)
         return -1;
     *out = v;
     return 0;
+}
+
+int
+util_display_width(const char *s)
+{
+    mbstate_t st;
+    int w = 0;
+
+    memset(&st, 0, sizeof(st));
+    while (*s) {
+        wchar_t wc;
+        size_t n = mbrtowc(&wc, s, MB_CUR_MAX, &st);
+        int cw;
+
+        if (n == (size_t)-1 || n == (size_t)-2 || n == 0) {
+            memset(&st, 0, sizeof(st));
+            w++;
+            s++;
+            continue;
+        }
+        cw = wcwidth(wc);
+        w += cw > 0 ? cw : 0;
+        s += n;
+    }
+    return w;
 }
 
 int64_t

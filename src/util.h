@@ -48,6 +48,10 @@ int util_streq(const char *a, const char *b);   /* NULL-safe */
 /* Parses a whole decimal string into a long long in [min,max]: 0 or -1. */
 int util_parse_ll(const char *s, long long min, long long max, long long *out);
 
+/* Columns s takes on a terminal in the current locale (bytes that do not
+ * decode count one column each). */
+int util_display_width(const char *s);
+
 /* Milliseconds on the monotonic clock. */
 int64_t util_mono_ms(void);
 /* Wall clock as seconds since the epoch. */

@@ -124,12 +124,13 @@ LAYER = {"path": "str", "format": "str?", "virtual_size": "int", "allocated": "i
 SHOW = {"host": "str", "name": "str", "uuid": "uuid", "power": "power", "state": "int?",
         "state_name": "str?", "mode": "int", "mode_name": "str", "health": "int",
         "health_name": "str", "health_reasons": "strs", "recovery_points": [POINT],
-        "failover_point": "str?", "test_system": "str?", "interrupted_operation": "str?",
+        "failover_point": "str?", "failover_time": "time?", "failover_by": "str?",
+        "newest_point": "str?", "primary": Null({"host": "str?", "uri": "str?", "name": "str?"}),
+        "test_system": "str?", "interrupted_operation": "str?",
         "disks": [{"target": "str", "source": "str?", "chain": [LAYER], "chain_error?": "str"}],
         "last_job": Null(JOB)}
 OP = dict(RESULT, plan=PLAN, job=JOB)
-DRYRUN = {"result": "int", "result_name": "str", "message": "str", "plan": PLAN,
-          "job": "null"}
+DRYRUN = dict(RESULT, plan=PLAN, job="null")
 CHECK = {"host": "str", "name": "str", "uuid": "uuid", "health": "int", "health_name": "str",
          "reasons": "strs"}
 CONFIG = {"hosts": [{"name": "str", "uri": "str", "readonly": "bool"}],
@@ -183,7 +184,10 @@ def check(v, spec, where):
 
 spec = {"list": [SUMMARY], "show": SHOW, "op": OP, "dryrun": DRYRUN, "refusal": RESULT,
         "jobs": [JOB], "job": JOB, "decode": RESULT, "decode_all": [RESULT],
-        "check": [CHECK], "repair": {"result": "int", "repaired": "strs"},
+        "check": [CHECK], "repair": {"result": "int", "dry_run": "bool", "pending": "int",
+                                      "repaired": [{"host": "str", "name": "str", "action": "str"}],
+                                      "failed": [{"host": "str", "name": "str", "result?": "int",
+                                                  "message?": "str"}]},
         "demo": {"uri": "str"}, "config": CONFIG}[kind]
 try:
     doc = json.load(open(path))

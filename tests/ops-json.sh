@@ -195,10 +195,10 @@ run -c "$URI" repair --yes --json
 cp "$T/out" "$T/repair.json"
 is "$rc" 0 "repair --json: exit status 0"
 json_ok repair "$T/repair.json" "repair --json: {result, repaired}"
-is "$(jq_ "$T/repair.json" 'd["result"], d["repaired"]')" "(0, ['erp01'])" "repair --json: erp01 repaired"
+is "$(jq_ "$T/repair.json" 'd["result"], [(r["name"], r["host"]) for r in d["repaired"]], d["failed"], d["pending"]')" "(0, [('erp01', 'fleet')], [], 0)" "repair --json: erp01@fleet repaired"
 run -c "$URI" repair --yes --json
 cp "$T/out" "$T/repair2.json"
-is "$(jq_ "$T/repair2.json" 'd["result"], d["repaired"]')" "(0, [])" "repair --json again: nothing repaired"
+is "$(jq_ "$T/repair2.json" 'd["result"], d["repaired"], d["pending"]')" "(0, [], 0)" "repair --json again: nothing repaired"
 is "$(tail -n 1 "$T/audit.log" | "$PYTHON" -c 'import json,sys; a=json.load(sys.stdin); print(a["operation"], a["vm"], a["result"])')" \
     "repair erp01 0" "audit log: the repair is audited"
 

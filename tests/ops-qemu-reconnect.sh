@@ -126,6 +126,9 @@ is "$?" 5 "failover: exit 5"
 out=$(cat "$T/failover.out")
 like "$out" "Result: 32777 System is not available" "failover ends with 32777, decoded"
 like "$out" "drover repair $B" "the message says to run drover repair"
+like "$out" "next step: +Run .drover repair $B." "the next step is the repair, not a plain retry"
+like "$out" "retry safe: +no" "a plain retry is not called safe while the journal waits"
+is "$(printf '%s\n' "$out" | grep -o 'is not connected' | wc -l)" 1 "the cause is said once"
 is "$(rp_sums "$B_DIR")" "$B_SUMS" "RP and base files unchanged (sha256)"
 qemu_restart_libvirtd
 ok $? "libvirtd restarted"

@@ -171,6 +171,17 @@ before_xml=$(qvirsh dumpxml --inactive "$C")
 out=$(drover -c "$QURI" --readonly revert "$C" --yes 2>&1)
 is "$?" 6 "--readonly revert: exit 6"
 like "$out" "32769" "--readonly revert: 32769"
+like "$out" "read-only" "--readonly revert: refused because the connection is read-only"
+# A read-only connection can still read everything (libvirt refuses only
+# the secure-XML flag there).
+out=$(drover -c "$QURI" --readonly revert "$C" --dry-run 2>&1)
+is "$?" 0 "--readonly revert --dry-run: the plan is shown"
+like "$out" "deletes:" "--readonly --dry-run: plan lists the files to delete"
+out=$(drover -c "$QURI" --readonly show "$C" 2>&1)
+is "$?" 0 "--readonly show works"
+like "$out" "vda.rp-0003.qcow2" "--readonly show: the chain is read"
+drover -c "$QURI" --readonly check "$C" >/dev/null 2>&1
+is "$?" 0 "--readonly check: Normal, exit 0"
 [ -f "$C_OVL" ]
 ok $? "overlay kept"
 is "$(files "$C")" "$before_files" "no file created or removed"

@@ -1,0 +1,69 @@
+#!/bin/sh
+# Regressions: behaviours that were once wrong, each kept as a test.
+. "${top_srcdir:-.}/tests/lib.sh"
+. "${top_srcdir:-.}/tests/ops-common.sh"
+mktemp_dir
+F=$T/f
+make_fleet "$F"
+
+# repair --dry-run says what it would do and changes nothing.
+tree_sums "$F" >"$T/b"; run -c "$URI" repair erp01 --dry-run; tree_sums "$F" >"$T/a"
+cmp -s "$T/b" "$T/a"; ok $? "repair --dry-run changes nothing"
+is "$rc" 0 "repair --dry-run: exit status 0"
+like "$out" "erp01@fleet: interrupted revert .* after its switch: repair finishes it" "repair --dry-run: names what it would do"
+like "$out" "deletes $F/vms/erp01/vda.failover-" "repair --dry-run: names the file it would delete"
+# repair without --yes on a pipe is refused like every mutation.
+run -c "$URI" repair erp01 </dev/null
+is "$rc" 2 "repair without --yes, stdin not a terminal: exit 2"
+like "$err" "without --yes" "repair without --yes: says why"
+tree_sums "$F" >"$T/a2"; cmp -s "$T/b" "$T/a2"; ok $? "repair without --yes: nothing changed"
+
+# check of an unknown VM with --json prints one result object.
+run -c "$URI" check nosuch --json
+is "$(json_schema refusal "$T/out")" "" "check nosuch --json: one result object"
+is "$rc" 2 "check nosuch: exit 2"
+
+# check --json lists a VM whose record cannot be read, as Critical.
+G=$T/g; "$DROVER" demo --no-console --dir "$G" >/dev/null 2>&1
+sed -i '0,/format="1"/s//format="2"/' "$G/fleet.xml"
+run -c "test://$G/fleet.xml" check --json
+is "$(jq_ "$T/out" '[(x["name"], x["health"]) for x in d if x["name"] == "web01"]')" "[('web01', 3)]" "check --json lists web01 (unreadable record) as Critical"
+like "$(jq_ "$T/out" '[x["reasons"][0] for x in d if x["name"] == "web01"][0]')" "unknown metadata format" "check --json: the reason names the unknown format"
+run -c "test://$G/fleet.xml" check web01 --json
+is "$(jq_ "$T/out" 'len(d)')" 1 "check web01 --json: web01 is in the array"
+is "$rc" 7 "check web01 (unreadable): exit 7"
+
+# Progress never goes backwards.
+run -c "$URI" commit web02 --flatten --yes
+is "$rc" 0 "commit --flatten web02 completes"
+is "$(printf '%s\n' "$out" | sed -n 's/^\[ *\([0-9]*\)%\].*/\1/p' | awk 'p>$1{print p">"$1} {p=$1}')" "" "commit --flatten: percent never decreases"
+
+# No libxml2 noise on stderr for a missing fleet file.
+run -c "test://$T/none/fleet.xml" list
+like "$err" "^drover: " "missing fleet: stderr has drover's message"
+is "$(printf '%s\n' "$err" | grep -c 'I/O warning')" 0 "missing fleet: no 'I/O warning' from libxml2"
+is "$(printf '%s\n' "$out" | grep -c 'no replica VMs')" 0 "unreachable host: list does not claim the host is empty"
+
+# A test system is not a replica: operations on it point at stop-test.
+run -c "$URI" revert crm01-test --yes
+is "$rc" 3 "revert of a test system: exit 3"
+like "$err" "crm01-test is a test system of crm01: end it with drover stop-test crm01" "revert of a test system: names stop-test"
+
+# Text list pads UTF-8 names by columns, not bytes.
+python3 - "$F/fleet.xml" <<'EOP'
+import sys
+p = sys.argv[1]
+s = open(p, encoding="utf-8").read()
+s = s.replace("<name>web01</name>", "<name>wéb01</name>", 1)
+open(p, "w", encoding="utf-8").write(s)
+EOP
+out=$(LC_ALL=C.UTF-8 "$DROVER" --config "$T/drover.conf" -c "$URI" list)
+cols() {  # cols PATTERN WORD: the column (in characters) where WORD starts on the line matching PATTERN
+    printf '%s\n' "$out" | python3 -c "import sys
+for l in sys.stdin.buffer.read().decode('utf-8').splitlines():
+    if sys.argv[1] in l: print(l.index(sys.argv[2])); break" "$1" "$2"
+}
+col_w=$(cols "wéb01" "3 Replicating")
+col_h=$(cols "HOST" "STATE")
+is "$col_w" "$col_h" "list: the state column lines up after a UTF-8 name"
+done_testing
