@@ -743,22 +743,125 @@ fail:
     return -1;
 }
 
-/* Loads path over conf; a missing file is skipped (returns 0) when optional.
- * conf changes only when the whole file is valid. */
+/* libconfig 1.5 reads an @include'd file with a flex scanner that exits the
+ * process when a read fails, as it does on a directory, and its fopen()
+ * blocks on a FIFO.  So each file the text would include must be a regular
+ * file before libconfig sees the text.  They are found as libconfig finds
+ * them: a line of blanks, "@include", blanks and a quoted name (which may
+ * span lines; a backslash takes the next character as it is), opened as
+ * "INCLUDE_DIR/NAME" even when NAME is absolute; the same inside included
+ * files.  Past libconfig's nesting limit it refuses the text itself, so the
+ * scan stops there; the directive count bounds the work a file including
+ * itself many times would cost. */
+#define CONF_MAX_INCLUDE_DEPTH 10
+#define CONF_MAX_INCLUDES 1024
+
+typedef struct {
+    const char *dir;            /* the include directory */
+    size_t count;               /* directives seen */
+    int stop;                   /* nesting limit reached: libconfig refuses the text */
+} ConfIncScan;
+
+static int conf_check_include(ConfIncScan *sc, const char *name, const char *file,
+                              unsigned line, int depth);
+
 static int
-conf_load_path(Conf *conf, const char *path, int optional)
+conf_check_includes(ConfIncScan *sc, const char *text, const char *file, int depth)
 {
-    ConfSrc src = { path, NULL, NULL };
+    const char *p = text;
+    unsigned line = 1;
+
+    while (*p && !sc->stop) {
+        const char *q = p + strspn(p, " \t");
+
+        if (strncmp(q, "@include", 8) == 0 && (q[8] == ' ' || q[8] == '\t')) {
+            q += 8;
+            q += strspn(q, " \t");
+            if (*q == '"') {
+                UtilBuf name = { 0 };
+                unsigned at = line;
+                int rc = 0;
+
+                util_buf_add(&name, "");
+                for (q++; *q && *q != '"'; q++) {
+                    if (*q == '\\' && q[1])
+                        q++;
+                    if (*q == '\n')
+                        line++;
+                    util_buf_addn(&name, q, 1);
+                }
+                if (*q == '"')
+                    rc = conf_check_include(sc, name.s, file, at, depth);
+                util_buf_free(&name);
+                if (rc < 0)
+                    return -1;
+            }
+        }
+        p = strchr(q, '\n');
+        if (!p)
+            break;
+        line++;
+        p++;
+    }
+    return 0;
+}
+
+static int
+conf_check_include(ConfIncScan *sc, const char *name, const char *file, unsigned line, int depth)
+{
+    char *path;
     char *text = NULL;
+    struct stat st;
+    int rc = 0;
+
+    if (++sc->count > CONF_MAX_INCLUDES) {
+        err_set(RESULT_INVALID_PARAMETER, "%s:%u: more than %d @include directives",
+                file, line, CONF_MAX_INCLUDES);
+        return -1;
+    }
+    if (depth >= CONF_MAX_INCLUDE_DEPTH) {
+        sc->stop = 1;
+        return 0;
+    }
+    path = util_xasprintf("%s/%s", sc->dir, name);
+    /* A missing file is left to libconfig, which reports it. */
+    if (stat(path, &st) < 0)
+        goto out;
+    if (!S_ISREG(st.st_mode)) {
+        err_set(RESULT_INVALID_PARAMETER, "%s:%u: @include \"%s\": %s is not a regular file",
+                file, line, name, path);
+        rc = -1;
+        goto out;
+    }
+    if (conf_read_text(path, 0, &text) < 0) {
+        err_prefix("%s:%u: @include \"%s\"", file, line, name);
+        rc = -1;
+        goto out;
+    }
+    rc = conf_check_includes(sc, text, path, depth + 1);
+out:
+    free(text);
+    free(path);
+    return rc;
+}
+
+/* Parses text, the contents of path, over conf; @include looks in path's
+ * directory.  conf changes only when the whole text is valid. */
+static int
+conf_load_text(Conf *conf, const char *text, const char *path)
+{
+    ConfSrc src = { path, NULL, text };
+    ConfIncScan sc = { NULL, 0, 0 };
     config_t cfg;
     Conf tmp;
     int rc;
 
-    rc = conf_read_text(path, optional, &text);
-    if (rc <= 0)
-        return rc;
-    src.text = text;
     src.dir = util_dirname(path);
+    sc.dir = src.dir;
+    if (conf_check_includes(&sc, text, path, 0) < 0) {
+        free(src.dir);
+        return -1;
+    }
     config_init(&cfg);
     config_set_include_dir(&cfg, src.dir);
     if (!config_read_string(&cfg, text)) {
@@ -784,8 +887,44 @@ conf_load_path(Conf *conf, const char *path, int optional)
 out:
     config_destroy(&cfg);
     free(src.dir);
+    return rc;
+}
+
+/* Loads path over conf; a missing file is skipped (returns 0) when optional.
+ * conf changes only when the whole file is valid. */
+static int
+conf_load_path(Conf *conf, const char *path, int optional)
+{
+    char *text = NULL;
+    int rc;
+
+    rc = conf_read_text(path, optional, &text);
+    if (rc <= 0)
+        return rc;
+    rc = conf_load_text(conf, text, path);
     free(text);
     return rc;
+}
+
+int
+conf_load_string(Conf *conf, const char *text, const char *name)
+{
+    size_t len;
+
+    if (!name || !*name)
+        name = "<string>";
+    if (!text) {
+        err_set(RESULT_INVALID_PARAMETER, "%s: no configuration text", name);
+        return -1;
+    }
+    /* The same bound as for a file. */
+    len = strnlen(text, (size_t)CONF_MAX_SIZE + 1);
+    if (len > CONF_MAX_SIZE) {
+        err_set(RESULT_INVALID_PARAMETER, "%s: larger than %d bytes: not a configuration file",
+                name, CONF_MAX_SIZE);
+        return -1;
+    }
+    return conf_load_text(conf, text, name);
 }
 
 int

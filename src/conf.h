@@ -41,6 +41,11 @@ Conf *conf_new_default(void);
  * "FILE:LINE: what was expected".  A missing file is an error here; the
  * caller decides which files are optional. */
 int conf_load_file(Conf *conf, const char *path);
+/* Loads text (the contents of a file) over conf, as conf_load_file() does;
+ * name stands for the file in messages ("NAME:LINE: ...") and its
+ * directory is where @include looks ("<string>" and the working directory
+ * when name is NULL). */
+int conf_load_string(Conf *conf, const char *text, const char *name);
 /* Loads the system and user files that exist, then explicit (if not NULL,
  * which must exist).  Returns NULL with err set. */
 Conf *conf_load(const char *explicit_path);
