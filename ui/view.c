@@ -13,7 +13,7 @@
 #include "util.h"
 
 static const char *const view_titles[VIEW_NCOLS] = {
-    "HOST", "NAME", "STATE", "HEALTH", "MODE", "RPS", "LAST RP", "FAILOVER", "POWER",
+    "HOST", "NAME", "STATE", "HEALTH", "MODE", "RPS", "LAST", "FAILOVER", "POWER",
 };
 
 void

@@ -1,0 +1,317 @@
+/* console: start-up, the main loop and shutdown.
+ *
+ * One poll() waits on the keyboard, the model's pipe, the job table's pipe
+ * and a signal pipe, with the refresh timer as its timeout; everything that
+ * happens sets dirty flags, and the loop repaints once per turn. */
+#include <config.h>
+
+#include "console.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "result.h"
+#include "state.h"
+#include "ui.h"
+#include "util.h"
+
+/* Signals only write a byte here; the loop does the work. */
+static int ui_sig_pipe[2] = { -1, -1 };
+
+static void
+ui_on_signal(int sig)
+{
+    char c = sig == SIGWINCH ? 'W' : sig == SIGINT ? 'I' : 'T';
+    int saved = errno;
+
+    if (ui_sig_pipe[1] >= 0 && write(ui_sig_pipe[1], &c, 1) < 0) {
+        /* Full: a wake-up is already pending. */
+    }
+    errno = saved;
+}
+
+static void
+ui_signals(int install)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = install ? ui_on_signal : SIG_DFL;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGWINCH, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+}
+
+/* Takes the new size from the terminal (our SIGWINCH handler replaces
+ * curses' own). */
+static void
+ui_resize(void)
+{
+    struct winsize ws;
+
+    if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_row > 0 && ws.ws_col > 0)
+        resize_term(ws.ws_row, ws.ws_col);
+}
+
+/* Once the first load is done: say which VMs wait for a repair. */
+static unsigned
+ui_tell_interrupted(Console *c)
+{
+    size_t i, n = 0;
+    const char *first = NULL;
+
+    if (c->interrupted_told || model_rounds(c->m) < 1)
+        return 0;
+    c->interrupted_told = 1;
+    for (i = 0; i < model_nrows(c->m); i++) {
+        const ModelRow *r = model_row(c->m, i);
+        if (r->loaded && r->s.journal_op) {
+            if (!first)
+                first = r->s.name;
+            n++;
+        }
+    }
+    if (!n)
+        return 0;
+    if (n == 1)
+        ui_set_msg(c, UI_R_CRIT, "%s: interrupted operation, shown Critical; select it and press R to repair.",
+                   first);
+    else
+        ui_set_msg(c, UI_R_CRIT, "%zu VMs have interrupted operations (%s, ...): select one, press R to repair.",
+                   n, first);
+    return UI_DIRTY_STATUS;
+}
+
+/* The selected VM's details follow the cursor while the pane is open. */
+static void
+ui_follow_detail(Console *c)
+{
+    const ModelRow *r = view_selected(&c->view);
+    const ModelDetail *d = model_detail(c->m);
+    static size_t last_host = (size_t)-1;
+    static char last_uuid[37];
+
+    if (c->pane != PANE_DETAIL || !r)
+        return;
+    if (last_host == r->host && strcmp(last_uuid, r->s.uuid) == 0 && (d || model_detail_pending(c->m)))
+        return;
+    last_host = r->host;
+    util_strlcpy(last_uuid, r->s.uuid, sizeof(last_uuid));
+    model_detail_request(c->m, r->host, r->s.uuid);
+}
+
+static unsigned
+ui_model_changes(Console *c, unsigned ch)
+{
+    unsigned dirty = 0;
+
+    if (ch & MODEL_CH_HOSTS)
+        dirty |= UI_DIRTY_HEADER;
+    if (ch & (MODEL_CH_ROWS | MODEL_CH_HOSTS))
+        dirty |= UI_REBUILD | UI_DIRTY_TABLE | UI_DIRTY_HEADER;
+    if (ch & (MODEL_CH_DETAIL | MODEL_CH_ROWS))
+        dirty |= UI_DIRTY_PANE;
+    dirty |= ui_dialog_model(c, ch);
+    if (ch & MODEL_CH_CYCLE)
+        dirty |= ui_tell_interrupted(c);
+    return dirty;
+}
+
+static int
+ui_read_keys(Console *c, unsigned *dirty)
+{
+    wint_t ch;
+    unsigned f;
+    int r, n = 0;
+
+    while ((r = get_wch(&ch)) != ERR) {
+        n++;
+        if (r == KEY_CODE_YES && ch == KEY_RESIZE) {
+            *dirty |= UI_LAYOUT;
+            continue;
+        }
+        f = ui_key(c, (int)ch, r == KEY_CODE_YES);
+        if (f & UI_REBUILD) {
+            /* The next key must act on the rows as filtered now. */
+            view_rebuild(&c->view, c->m);
+            f = (f & ~(unsigned)UI_REBUILD) | UI_DIRTY_TABLE | UI_DIRTY_HEADER | UI_DIRTY_PANE;
+        }
+        *dirty |= f;
+    }
+    return n;
+}
+
+static int
+ui_loop(Console *c)
+{
+    unsigned dirty = UI_LAYOUT | UI_REBUILD;
+    int64_t last_second = 0;
+    int quit = 0, fast_quit = 0;
+
+    while (!fast_quit) {
+        struct pollfd fds[4];
+        int wait, i;
+        int64_t now;
+
+        if (dirty & UI_QUIT) {
+            dirty &= ~(unsigned)UI_QUIT;
+            quit = 1;
+        }
+        if ((quit || c->quit_pending) && job_table_running(c->s->jobs) == 0)
+            break;
+        if (c->o->exit_after > 0 && model_rounds(c->m) >= (unsigned)c->o->exit_after)
+            c->quit_pending = 1;
+        if (dirty & UI_REBUILD) {
+            view_rebuild(&c->view, c->m);
+            dirty |= UI_DIRTY_TABLE | UI_DIRTY_HEADER | UI_DIRTY_PANE;
+        }
+        ui_follow_detail(c);
+        if (dirty & ~(unsigned)UI_REBUILD) {
+            ui_repaint(c, dirty);
+            if (dirty & (UI_DIRTY_TABLE | UI_LAYOUT))
+                ui_table_priority(c);
+        }
+        dirty = 0;
+
+        wait = model_tick(c->m);
+        now = util_mono_ms();
+        if (wait > 1000 - (int)(now % 1000))
+            wait = 1000 - (int)(now % 1000);
+        fds[0].fd = STDIN_FILENO;
+        fds[1].fd = model_fd(c->m);
+        fds[2].fd = job_table_fd(c->s->jobs);
+        fds[3].fd = ui_sig_pipe[0];
+        for (i = 0; i < 4; i++) {
+            fds[i].events = POLLIN;
+            fds[i].revents = 0;
+        }
+        if (poll(fds, 4, wait < 0 ? 0 : wait) < 0 && errno != EINTR)
+            break;
+        if (fds[3].revents & POLLIN) {
+            char buf[32];
+            ssize_t k = read(ui_sig_pipe[0], buf, sizeof(buf));
+
+            for (i = 0; i < (int)k; i++) {
+                if (buf[i] == 'W') {
+                    ui_resize();
+                    dirty |= UI_LAYOUT;
+                } else if (buf[i] == 'I') {
+                    dirty |= ui_key(c, 'q', 0);
+                } else {
+                    /* SIGTERM or a lost terminal: leave now; jobs still
+                     * finish before the process exits. */
+                    fast_quit = 1;
+                }
+            }
+        }
+        /* Curses may hold keys it already read: always ask it. */
+        ui_read_keys(c, &dirty);
+        if (fds[1].revents & POLLIN)
+            dirty |= ui_model_changes(c, model_process(c->m));
+        if (fds[2].revents & POLLIN) {
+            job_table_drain(c->s->jobs);
+            ui_jobs_refresh(c);
+            dirty |= UI_DIRTY_STATUS | UI_DIRTY_PANE | ui_dialog_jobs(c);
+        }
+        now = util_mono_ms();
+        if (now / 1000 != last_second) {
+            /* Ages and elapsed times move on. */
+            last_second = now / 1000;
+            if (job_table_running(c->s->jobs)) {
+                ui_jobs_refresh(c);
+                dirty |= UI_DIRTY_STATUS | UI_DIRTY_DIALOG | (c->pane == PANE_JOBS ? UI_DIRTY_PANE : 0);
+            }
+            dirty |= UI_DIRTY_HEADER | UI_DIRTY_TABLE;
+        }
+    }
+    return 0;
+}
+
+int
+console_run(Session *s, const CliConsoleOpts *o)
+{
+    Console c;
+    ModelOpts mo;
+    SCREEN *scr;
+    int saved_err = -1, devnull, status, i;
+
+    if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
+        fprintf(stderr, "drover: the console needs a terminal; in scripts use a command such as "
+                        "`drover list` (see drover --help)\n");
+        return result_exit_status(RESULT_INVALID_PARAMETER);
+    }
+    memset(&c, 0, sizeof(c));
+    c.s = s;
+    c.o = o;
+    c.readonly = o->readonly || s->conf->readonly;
+    c.dump_path = getenv("DROVER_SCREEN_DUMP");
+    if (c.dump_path && !*c.dump_path)
+        c.dump_path = NULL;
+    view_init(&c.view);
+    if (pipe2(ui_sig_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
+        fprintf(stderr, "drover: cannot create a pipe: %s\n", strerror(errno));
+        return result_exit_status(RESULT_FAILED);
+    }
+    /* Before curses starts, so curses leaves SIGWINCH to us. */
+    ui_signals(1);
+    if (!(scr = newterm(NULL, stdout, stdin))) {
+        ui_signals(0);
+        fprintf(stderr, "drover: cannot start the console on terminal type '%s'; set TERM (e.g. xterm) "
+                        "or use a command such as `drover list`\n", getenv("TERM") ? getenv("TERM") : "");
+        close(ui_sig_pipe[0]);
+        close(ui_sig_pipe[1]);
+        return result_exit_status(RESULT_NOT_SUPPORTED);
+    }
+    set_term(scr);
+    /* libvirt and libxml2 may still print warnings; under curses they would
+     * tear the screen. */
+    if ((devnull = open("/dev/null", O_WRONLY | O_CLOEXEC)) >= 0) {
+        saved_err = dup(STDERR_FILENO);
+        dup2(devnull, STDERR_FILENO);
+        close(devnull);
+    }
+    cbreak();
+    noecho();
+    nonl();
+    keypad(stdscr, TRUE);
+    nodelay(stdscr, TRUE);
+    set_escdelay(50);
+    curs_set(0);
+    ui_theme_init(&c);
+    ui_jobs_refresh(&c);
+
+    memset(&mo, 0, sizeof(mo));
+    mo.refresh_interval = s->conf->refresh_interval;
+    mo.rpo_warning = s->conf->rpo_warning;
+    mo.priority_wait_ms = 200;
+    c.m = model_new(s, &mo);
+
+    status = ui_loop(&c);
+
+    endwin();
+    delscreen(scr);
+    if (saved_err >= 0) {
+        dup2(saved_err, STDERR_FILENO);
+        close(saved_err);
+    }
+    ui_signals(0);
+    model_free(c.m);
+    for (i = 0; i < c.ndlg; i++)
+        ui_dialog_free(c.dlg[i]);
+    view_clear(&c.view);
+    free(c.jobs);
+    free(c.tracked);
+    close(ui_sig_pipe[0]);
+    close(ui_sig_pipe[1]);
+    ui_sig_pipe[0] = ui_sig_pipe[1] = -1;
+    return status;
+}

@@ -1,0 +1,239 @@
+/* detail: the selected VM — record, disk chains from base to top, recovery
+ * points, failover record, last job and health reasons. */
+#include <config.h>
+
+#include "ui.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "state.h"
+#include "util.h"
+
+static const char *
+ui_base(const char *path)
+{
+    const char *s = path ? strrchr(path, '/') : NULL;
+    return s ? s + 1 : path ? path : "";
+}
+
+static void
+ui_when(int64_t t, char *buf, size_t size)
+{
+    char iso[32], age[32];
+
+    util_format_time(t, iso, sizeof(iso));
+    util_format_age(util_now() > t ? util_now() - t : 0, age, sizeof(age));
+    snprintf(buf, size, "%s, %s ago", iso, age);
+}
+
+/* What the record says a file is: "rp-0005", "failover disk", ... */
+static void
+ui_file_role(const Replica *rec, const char *target, const char *path, char *buf, size_t size)
+{
+    const ReplicaDisk *d;
+    size_t i;
+
+    buf[0] = '\0';
+    if (!rec)
+        return;
+    for (i = 0; i < rec->npoints; i++) {
+        d = replica_disk_list_find(&rec->points[i].disks, target);
+        if (d && util_streq(d->file, path)) {
+            snprintf(buf, size, "%s", rec->points[i].id);
+            return;
+        }
+    }
+    if (rec->failover && (d = replica_disk_list_find(&rec->failover->disks, target)) &&
+        util_streq(d->file, path)) {
+        snprintf(buf, size, "failover disk");
+        return;
+    }
+    if (rec->test && (d = replica_disk_list_find(&rec->test->disks, target)) && util_streq(d->file, path))
+        snprintf(buf, size, "test overlay");
+}
+
+static void
+ui_layer_line(const Console *c, UiLines *l, const ModelDisk *k, const Replica *rec,
+              const ChainLayer *ly, int depth, const char *on)
+{
+    char role[64], vsz[32], asz[32];
+    int used = util_streq(ly->path, k->source);
+
+    ui_file_role(rec, k->target, ly->path, role, sizeof(role));
+    if (!role[0] && !ly->backing_name)
+        util_strlcpy(role, "base", sizeof(role));
+    util_format_size(ly->virtual_size, vsz, sizeof(vsz));
+    util_format_size(ly->allocated, asz, sizeof(asz));
+    ui_lines_pushf(l, used ? UI_R_OK : UI_R_NORMAL, " %s %s%s%s  [%s]  %s of %s%s%s%s", used ? c->g.use : " ",
+                   depth ? c->g.branch : "", depth ? " " : "", ui_base(ly->path), role, asz, vsz,
+                   on ? " (on " : "", on ? on : "", on ? ")" : "");
+}
+
+static void
+ui_disk_lines(const Console *c, UiLines *l, const ModelDisk *k, const Replica *rec)
+{
+    size_t i;
+    int depth = 0;
+
+    ui_lines_pushf(l, UI_R_DLG_TITLE, "Disk %s: chain from base to top (%s = what the domain uses now)",
+                   k->target, c->g.use);
+    if (k->used_error)
+        ui_lines_pushf(l, UI_R_CRIT, "  cannot walk %s: %s", k->source ? k->source : "(no source)", k->used_error);
+    if (k->points_error)
+        ui_lines_pushf(l, UI_R_CRIT, "  cannot walk the recovery points: %s", k->points_error);
+    if (k->points) {
+        /* The recovery points first, then the branch the domain uses when
+         * it sits on an older point. */
+        for (i = k->points->n; i-- > 0; depth++)
+            ui_layer_line(c, l, k, rec, &k->points->layers[i], depth, NULL);
+        if (k->used) {
+            for (i = k->used->n; i-- > 0;) {
+                const ChainLayer *ly = &k->used->layers[i];
+                char on[64];
+
+                if (chain_find_path(k->points, ly->path) >= 0)
+                    continue;
+                ui_file_role(rec, k->target, ly->backing_name ? ly->backing_name : "", on, sizeof(on));
+                ui_layer_line(c, l, k, rec, ly, depth++, on[0] ? on : ui_base(ly->backing_name));
+            }
+        }
+    } else if (k->used) {
+        for (i = k->used->n; i-- > 0; depth++)
+            ui_layer_line(c, l, k, rec, &k->used->layers[i], depth, NULL);
+    }
+    if (k->source && k->used && k->used->n && !util_streq(k->used->layers[0].path, k->source))
+        ui_lines_pushf(l, UI_R_WARN, "  the domain uses %s", k->source);
+}
+
+static void
+ui_record_lines(const Console *c, UiLines *l, const ModelDetail *d, int width)
+{
+    const Replica *rec = d->rec;
+    const ReplicaPoint **pts;
+    char when[96];
+    size_t i, j;
+
+    if (!rec) {
+        ui_lines_push(l, d->rec_error ? UI_R_CRIT : UI_R_DIM, -1,
+                      d->rec_error ? "The replica record cannot be read:" : "No drover replica record: not a replica.");
+        if (d->rec_error)
+            ui_lines_wrap(l, UI_R_CRIT, d->rec_error, width, 2);
+        return;
+    }
+    if (rec->primary_host || rec->primary_name)
+        ui_lines_pushf(l, UI_R_NORMAL, "Primary: %s on %s", rec->primary_name ? rec->primary_name : "?",
+                       rec->primary_host ? rec->primary_host : "?");
+    if (rec->journal) {
+        UTIL_AUTOFREE char *text = NULL;
+
+        ui_when(rec->journal->time, when, sizeof(when));
+        text = util_xasprintf("INTERRUPTED: a %s stopped at step \"%s\" (job %s, %s). Press R to repair: "
+                              "drover %s it.", rec->journal->op, rec->journal->step, rec->journal->job, when,
+                              strcmp(rec->journal->step, "switched") == 0 ? "finishes (it stopped after its switch)"
+                                                                          : "rolls back (it stopped before its switch)");
+        ui_lines_wrap(l, UI_R_CRIT, text, width, 0);
+    }
+    if (rec->failover) {
+        ui_when(rec->failover->time, when, sizeof(when));
+        ui_lines_pushf(l, UI_R_NORMAL, "Failover: to %s at %s%s%s", rec->failover->point, when,
+                       rec->failover->by ? " by " : "", rec->failover->by ? rec->failover->by : "");
+    }
+    if (rec->test) {
+        ui_when(rec->test->time, when, sizeof(when));
+        ui_lines_pushf(l, UI_R_NORMAL, "Test system: %s on %s since %s (T stops it)", rec->test->domain,
+                       rec->test->point, when);
+    }
+    for (i = 0; i < d->ndisks; i++)
+        ui_disk_lines(c, l, &d->disks[i], rec);
+    /* Newest first. */
+    pts = util_xcalloc(rec->npoints + 1, sizeof(*pts));
+    for (i = 0; i < rec->npoints; i++)
+        pts[i] = &rec->points[i];
+    for (i = 1; i < rec->npoints; i++)
+        for (j = i; j > 0 && pts[j]->time > pts[j - 1]->time; j--) {
+            const ReplicaPoint *t = pts[j];
+            pts[j] = pts[j - 1];
+            pts[j - 1] = t;
+        }
+    ui_lines_pushf(l, UI_R_DLG_TITLE, "Recovery points: %zu, newest first", rec->npoints);
+    for (i = 0; i < rec->npoints; i++) {
+        ui_when(pts[i]->time, when, sizeof(when));
+        ui_lines_pushf(l, UI_R_NORMAL, "  %-8s %s  %-14s%s", pts[i]->id, when,
+                       replica_rp_type_name(pts[i]->type),
+                       rec->failover && util_streq(rec->failover->point, pts[i]->id) ? " <- failed over to" : "");
+    }
+    free(pts);
+}
+
+void
+ui_draw_detail(Console *c)
+{
+    const ModelRow *r = view_selected(&c->view);
+    const ModelDetail *d = model_detail(c->m);
+    UiLines l = { 0 };
+    char title[512];
+    int y, width = c->cols - 2;
+    size_t i;
+
+    if (!r) {
+        ui_lines_push(&l, UI_R_DIM, -1, "No VM selected.");
+        snprintf(title, sizeof(title), " Details ");
+    } else {
+        const Summary *s = &r->s;
+        const JobInfo *job = ui_job_for_vm(c, s->host, s->name);
+
+        snprintf(title, sizeof(title), " %s@%s %s", s->name, s->host,
+                 c->pane_focus ? "- arrows scroll, Tab: back to the table " : "- Tab: scroll ");
+        if (r->loaded && s->has_record)
+            ui_lines_pushf(&l, UI_R_NORMAL, "State %d %s %s health %s %s mode %d %s %s power %s", s->state,
+                           state_name(s->state), c->g.dot, health_name(s->health), c->g.dot, s->mode,
+                           mode_name(s->mode), c->g.dot, hv_power_name(s->power));
+        ui_lines_pushf(&l, UI_R_DIM, "UUID %s", s->uuid);
+        if (!d || d->host != r->host || strcmp(d->uuid, s->uuid) != 0 ||
+            (model_detail_pending(c->m) && !d)) {
+            ui_lines_pushf(&l, UI_R_DIM, "Reading the record and disk chains of %s%s", s->name, c->g.ell);
+        } else if (d->failed) {
+            ui_lines_pushf(&l, UI_R_CRIT, "Cannot read %s: %s", s->name, d->err.message);
+        } else {
+            if (d->health.n) {
+                ui_lines_pushf(&l, d->health.health == HEALTH_CRITICAL ? UI_R_CRIT : UI_R_WARN,
+                               "Health %s:", health_name(d->health.health));
+                for (i = 0; i < d->health.n; i++) {
+                    UTIL_AUTOFREE char *t = util_xasprintf("- %s", d->health.reasons[i]);
+                    ui_lines_wrap(&l, d->health.health == HEALTH_CRITICAL ? UI_R_CRIT : UI_R_WARN, t, width, 2);
+                }
+            }
+            ui_record_lines(c, &l, d, width);
+        }
+        if (job) {
+            UTIL_AUTOFREE char *text = NULL;
+            char el[32];
+
+            ui_fmt_elapsed(job->elapsed_ms, el, sizeof(el));
+            ui_lines_pushf(&l, UI_R_DLG_TITLE, "Last job: %s, %s%s, %s%s", model_job_title(job->type),
+                           job_state_name(job->state), job->from_history ? " (earlier run)" : "",
+                           job->state < JOB_COMPLETED ? "running for " : "took ", el);
+            if (job->state < JOB_COMPLETED) {
+                ui_lines_push(&l, UI_R_NORMAL, job->percent, job->step);
+            } else {
+                text = ui_job_result_text(job);
+                ui_lines_wrap(&l, job->state == JOB_COMPLETED ? UI_R_NORMAL : UI_R_ERROR, text, width, 2);
+            }
+        }
+    }
+    c->pane_lines = (int)l.n;
+    if (c->pane_scroll > (int)l.n - (c->pane_h - 1))
+        c->pane_scroll = (int)l.n - (c->pane_h - 1);
+    if (c->pane_scroll < 0)
+        c->pane_scroll = 0;
+    for (y = 0; y < c->pane_h; y++) {
+        move(c->pane_y + y, 0);
+        clrtoeol();
+    }
+    ui_hline(c, c->pane_y, 0, c->cols, ui_attr(c, UI_R_DIM));
+    ui_text(c, c->pane_y, 2, c->cols - 4, title, ui_attr(c, UI_R_DLG_TITLE), 0);
+    ui_lines_draw(c, &l, c->pane_y + 1, 1, c->pane_h - 1, width, c->pane_scroll);
+    ui_lines_clear(&l);
+}

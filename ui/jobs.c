@@ -1,0 +1,231 @@
+/* jobs: the job snapshot, decoded results, the jobs pane, the job line
+ * and the message line. */
+#include <config.h>
+
+#include "ui.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "result.h"
+#include "util.h"
+
+void
+ui_jobs_refresh(Console *c)
+{
+    free(c->jobs);
+    c->jobs = NULL;
+    c->njobs = job_table_snapshot(c->s->jobs, &c->jobs);
+}
+
+void
+ui_jobs_track(Console *c, const char *id)
+{
+    util_grow(&c->tracked, &c->tracked_cap, c->ntracked + 1, sizeof(*c->tracked));
+    memset(&c->tracked[c->ntracked], 0, sizeof(*c->tracked));
+    util_strlcpy(c->tracked[c->ntracked].id, id, sizeof(c->tracked[c->ntracked].id));
+    c->ntracked++;
+}
+
+const JobInfo *
+ui_job_find(const Console *c, const char *id)
+{
+    size_t i;
+
+    for (i = 0; i < c->njobs; i++)
+        if (strcmp(c->jobs[i].id, id) == 0)
+            return &c->jobs[i];
+    return NULL;
+}
+
+const JobInfo *
+ui_job_for_vm(const Console *c, const char *host, const char *vm)
+{
+    const JobInfo *best = NULL;
+    size_t i;
+
+    /* Running jobs come first in the snapshot, then the newest. */
+    for (i = 0; i < c->njobs; i++) {
+        const JobInfo *j = &c->jobs[i];
+        if (util_streq(j->host, host) && util_streq(j->vm, vm)) {
+            if (!best || (j->state < JOB_COMPLETED && best->state >= JOB_COMPLETED) ||
+                (j->start_time > best->start_time && (j->state < JOB_COMPLETED) == (best->state < JOB_COMPLETED)))
+                best = j;
+        }
+    }
+    return best;
+}
+
+static int
+ui_job_running(const JobInfo *j)
+{
+    return j->state < JOB_COMPLETED;
+}
+
+int
+ui_job_plan_changed(const JobInfo *ji)
+{
+    /* Refused before it changed anything: the re-plan under the lock
+     * disagreed with what the operator saw. */
+    return ji->state >= JOB_COMPLETED && ji->error_code == RESULT_INVALID_STATE &&
+           (strstr(ji->error_description, "changed since it was confirmed") || ji->percent <= 3);
+}
+
+char *
+ui_job_result_text(const JobInfo *ji)
+{
+    ResultCtx ctx;
+    ResultInfo info;
+    UtilBuf b = { 0 };
+    int code = ji->state == JOB_COMPLETED ? 0 : ji->error_code;
+
+    memset(&ctx, 0, sizeof(ctx));
+    ctx.code = code;
+    ctx.op = model_job_op(ji->type);
+    ctx.vm = ji->vm;
+    ctx.host = ji->host;
+    ctx.virt_code = ji->virt_code;
+    ctx.sys_errno = ji->sys_errno;
+    ctx.detail = code && ji->error_description[0] ? ji->error_description : NULL;
+    result_decode(&ctx, &info);
+    util_buf_printf(&b, "Result: %d %s\n%s\n", info.code, info.name, info.summary);
+    if (code)
+        util_buf_printf(&b, "Cause: %s\n", info.cause);
+    else if (ji->step[0])
+        util_buf_printf(&b, "Last step: %s\n", ji->step);
+    util_buf_printf(&b, "Next: %s", info.next_step);
+    if (code)
+        util_buf_printf(&b, "\nRetry is safe: %s", info.retry_safe ? "yes" : "no");
+    result_info_clear(&info);
+    return util_buf_steal(&b);
+}
+
+/* --- jobs pane --------------------------------------------------------------------- */
+
+static void
+ui_job_lines(const Console *c, const JobInfo *j, UiLines *l, int width)
+{
+    char el[32], when[32], line[1024];
+
+    ui_fmt_elapsed(j->elapsed_ms, el, sizeof(el));
+    if (ui_job_running(j)) {
+        snprintf(line, sizeof(line), "%s %s@%s  %3d%%  %s  %s", model_job_title(j->type), j->vm, j->host,
+                 j->percent, el, j->step);
+        ui_lines_push(l, UI_R_NORMAL, j->percent, line);
+        return;
+    }
+    util_format_age(util_now() - j->start_time, when, sizeof(when));
+    snprintf(line, sizeof(line), "%s %s %s@%s  %s  took %s, %s ago%s",
+             j->state == JOB_COMPLETED ? c->g.good : c->g.bad, model_job_title(j->type), j->vm, j->host,
+             job_state_name(j->state), el, when, j->from_history ? " (earlier run)" : "");
+    ui_lines_push(l, j->state == JOB_COMPLETED ? UI_R_OK : UI_R_CRIT, -1, line);
+    {
+        UTIL_AUTOFREE char *text = ui_job_result_text(j);
+        char **v;
+        size_t n, i, k;
+
+        /* Code, what happened and the cause; the pane is narrow for more. */
+        n = ui_wrap(text, width - 4, &v);
+        for (i = 0, k = 0; i < n && k < 3; i++, k++) {
+            snprintf(line, sizeof(line), "    %s", v[i]);
+            ui_lines_push(l, i == 0 && j->error_code ? UI_R_ERROR : UI_R_DIM, -1, line);
+        }
+        ui_lines_free(v, n);
+    }
+}
+
+void
+ui_draw_jobs(Console *c)
+{
+    UiLines l = { 0 };
+    size_t i, running = 0;
+    int y;
+    char title[128];
+
+    for (i = 0; i < c->njobs; i++)
+        running += ui_job_running(&c->jobs[i]);
+    snprintf(title, sizeof(title), " Jobs: %zu running, %zu finished (newest first)%s ", running,
+             c->njobs - running, c->pane_focus ? " - arrows scroll, Tab: back to the table" : " - Tab: scroll");
+    if (!c->njobs)
+        ui_lines_push(&l, UI_R_DIM, -1, "No jobs yet. Jobs started here and by drover commands on this machine appear here.");
+    for (i = 0; i < c->njobs; i++)
+        ui_job_lines(c, &c->jobs[i], &l, c->cols);
+    c->pane_lines = (int)l.n;
+    if (c->pane_scroll > (int)l.n - (c->pane_h - 1))
+        c->pane_scroll = (int)l.n - (c->pane_h - 1);
+    if (c->pane_scroll < 0)
+        c->pane_scroll = 0;
+    ui_hline(c, c->pane_y, 0, c->cols, ui_attr(c, UI_R_DIM));
+    ui_text(c, c->pane_y, 2, c->cols - 4, title, ui_attr(c, UI_R_DLG_TITLE), 0);
+    for (y = 1; y < c->pane_h; y++) {
+        move(c->pane_y + y, 0);
+        clrtoeol();
+    }
+    ui_lines_draw(c, &l, c->pane_y + 1, 1, c->pane_h - 1, c->cols - 2, c->pane_scroll);
+    ui_lines_clear(&l);
+}
+
+void
+ui_draw_jobline(Console *c)
+{
+    size_t i, running = 0;
+    const JobInfo *first = NULL;
+    char line[512], el[32];
+    int x;
+
+    for (i = 0; i < c->njobs; i++) {
+        if (ui_job_running(&c->jobs[i])) {
+            if (!first)
+                first = &c->jobs[i];
+            running++;
+        }
+    }
+    move(c->jobs_y, 0);
+    clrtoeol();
+    if (!first) {
+        snprintf(line, sizeof(line), "Jobs: none running, %zu finished (J shows them)", c->njobs);
+        x = ui_text(c, c->jobs_y, 0, c->cols, line, ui_attr(c, UI_R_DIM), 0);
+    } else {
+        x = ui_text(c, c->jobs_y, 0, c->cols, "Jobs: ", A_BOLD, 0);
+        ui_bar(c, c->jobs_y, x, 12, first->percent);
+        x += 13;
+        ui_fmt_elapsed(first->elapsed_ms, el, sizeof(el));
+        snprintf(line, sizeof(line), "%3d%% %s %s %s: %s", first->percent, model_job_title(first->type),
+                 first->vm, el, first->step);
+        if (running > 1) {
+            char more[32];
+            snprintf(more, sizeof(more), " (+%zu more)", running - 1);
+            ui_text(c, c->jobs_y, c->cols - ui_width(more), ui_width(more), more, A_BOLD, 0);
+            x += ui_text(c, c->jobs_y, x, c->cols - x - ui_width(more), line, A_NORMAL, 0);
+        } else {
+            x += ui_text(c, c->jobs_y, x, c->cols - x, line, A_NORMAL, 0);
+        }
+    }
+    if (x + 18 < c->cols && running <= 1)
+        ui_text(c, c->jobs_y, c->cols - 16, 16, "?: help  q: quit", ui_attr(c, UI_R_DIM), 0);
+}
+
+void
+ui_draw_msgline(Console *c)
+{
+    char line[512];
+
+    move(c->msg_y, 0);
+    clrtoeol();
+    if (c->filtering) {
+        snprintf(line, sizeof(line), "Filter: %s_   (type to narrow; Enter keeps it, Esc clears it)", c->view.filter);
+        ui_text(c, c->msg_y, 0, c->cols, line, ui_attr(c, UI_R_INPUT) | A_BOLD, 0);
+        return;
+    }
+    if (c->msg[0]) {
+        ui_text(c, c->msg_y, 0, c->cols, c->msg, ui_attr(c, c->msg_role), 0);
+        return;
+    }
+    if (c->view.filter[0])
+        snprintf(line, sizeof(line), "Filter \"%s\" (/ changes it, Esc clears it)  Enter details  r revert  ? keys",
+                 c->view.filter);
+    else
+        snprintf(line, sizeof(line), "Enter details  r revert  f failover  c commit  t test  / filter  s sort  ? keys");
+    ui_text(c, c->msg_y, 0, c->cols, line, ui_attr(c, UI_R_DIM), 0);
+}

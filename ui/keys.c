@@ -1,0 +1,363 @@
+/* keys: the key table.  Each key names an action; an action changes the
+ * console's state and returns what must be repainted — it never draws. */
+#include <config.h>
+
+#include "ui.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "state.h"
+#include "util.h"
+
+#define UI_CTRL(k) ((k) & 0x1f)
+#define UI_KEY_ESC 27
+
+typedef unsigned (*UiAction)(Console *c);
+
+typedef struct {
+    int keys[3];                /* 0-terminated; values >= KEY_MIN are curses key codes */
+    const char *names;          /* as the help shows them */
+    const char *help;
+    int mutates;                /* changes VMs: off in read-only mode */
+    int op;                     /* for mutating actions: the operation, for the message */
+    UiAction fn;
+} UiBinding;
+
+static unsigned
+ui_sel_moved(Console *c)
+{
+    c->pane_scroll = c->pane == PANE_DETAIL ? 0 : c->pane_scroll;
+    return UI_DIRTY_TABLE | UI_DIRTY_PANE | UI_DIRTY_HEADER;
+}
+
+static size_t
+ui_page(const Console *c)
+{
+    return c->table_h > 2 ? (size_t)c->table_h - 2 : 1;
+}
+
+static unsigned
+act_up(Console *c)
+{
+    if (c->pane_focus) {
+        c->pane_scroll--;
+        return UI_DIRTY_PANE;
+    }
+    view_move(&c->view, -1);
+    return ui_sel_moved(c);
+}
+
+static unsigned
+act_down(Console *c)
+{
+    if (c->pane_focus) {
+        c->pane_scroll++;
+        return UI_DIRTY_PANE;
+    }
+    view_move(&c->view, 1);
+    return ui_sel_moved(c);
+}
+
+static unsigned
+act_pgup(Console *c)
+{
+    if (c->pane_focus) {
+        c->pane_scroll -= c->pane_h - 2;
+        return UI_DIRTY_PANE;
+    }
+    view_move(&c->view, -(long)ui_page(c));
+    return ui_sel_moved(c);
+}
+
+static unsigned
+act_pgdn(Console *c)
+{
+    if (c->pane_focus) {
+        c->pane_scroll += c->pane_h - 2;
+        return UI_DIRTY_PANE;
+    }
+    view_move(&c->view, (long)ui_page(c));
+    return ui_sel_moved(c);
+}
+
+static unsigned
+act_home(Console *c)
+{
+    view_select(&c->view, 0);
+    return ui_sel_moved(c);
+}
+
+static unsigned
+act_end(Console *c)
+{
+    if (c->view.n)
+        view_select(&c->view, c->view.n - 1);
+    return ui_sel_moved(c);
+}
+
+static unsigned
+act_detail(Console *c)
+{
+    c->pane = c->pane == PANE_DETAIL ? PANE_NONE : PANE_DETAIL;
+    c->pane_focus = 0;
+    c->pane_scroll = 0;
+    return UI_LAYOUT;
+}
+
+static unsigned
+act_jobs(Console *c)
+{
+    c->pane = c->pane == PANE_JOBS ? PANE_NONE : PANE_JOBS;
+    c->pane_focus = 0;
+    c->pane_scroll = 0;
+    return UI_LAYOUT;
+}
+
+static unsigned
+act_focus(Console *c)
+{
+    if (c->pane == PANE_NONE) {
+        ui_set_msg(c, UI_R_INFO, "No pane to scroll: Enter opens the details, J the jobs.");
+        return UI_DIRTY_STATUS;
+    }
+    c->pane_focus = !c->pane_focus;
+    return UI_DIRTY_PANE | UI_DIRTY_STATUS;
+}
+
+static unsigned act_revert(Console *c) { return ui_dialog_start(c, OP_REVERT); }
+static unsigned act_failover(Console *c) { return ui_dialog_start(c, OP_INITIATE); }
+static unsigned act_commit(Console *c) { return ui_dialog_start(c, OP_COMMIT); }
+static unsigned act_test(Console *c) { return ui_dialog_start(c, OP_TEST); }
+static unsigned act_stop_test(Console *c) { return ui_dialog_start(c, OP_STOP_TEST); }
+static unsigned act_repair(Console *c) { return ui_dialog_start(c, UI_OP_REPAIR); }
+
+static unsigned
+act_filter(Console *c)
+{
+    c->filtering = 1;
+    return UI_DIRTY_STATUS;
+}
+
+static unsigned
+act_sort(Console *c)
+{
+    view_sort_next(&c->view);
+    ui_set_msg(c, UI_R_INFO, "Sorted by %s (s: next column, S: reverse).", view_col_title(c->view.sort_col));
+    return UI_REBUILD | UI_DIRTY_TABLE | UI_DIRTY_STATUS;
+}
+
+static unsigned
+act_sort_rev(Console *c)
+{
+    view_sort_reverse(&c->view);
+    ui_set_msg(c, UI_R_INFO, "Sorted by %s, %s.", view_col_title(c->view.sort_col),
+               c->view.sort_rev ? "reversed" : "normal order");
+    return UI_REBUILD | UI_DIRTY_TABLE | UI_DIRTY_STATUS;
+}
+
+static unsigned
+act_refresh(Console *c)
+{
+    model_refresh(c->m);
+    ui_set_msg(c, UI_R_INFO, "Refreshing every host%s", c->g.ell);
+    return UI_DIRTY_HEADER | UI_DIRTY_STATUS;
+}
+
+static unsigned
+act_help(Console *c)
+{
+    Dialog *d = ui_dialog_new(DLG_HELP);
+
+    d->title = util_xstrdup("drover keys");
+    d->text = ui_help_text(c);
+    ui_dialog_push(c, d);
+    return UI_DIRTY_DIALOG;
+}
+
+static unsigned
+act_redraw(Console *c)
+{
+    clearok(curscr, TRUE);
+    return UI_LAYOUT;
+}
+
+static unsigned
+act_escape(Console *c)
+{
+    if (c->view.filter[0]) {
+        c->view.filter[0] = '\0';
+        ui_set_msg(c, UI_R_INFO, "Filter cleared.");
+        return UI_REBUILD | UI_DIRTY_ALL;
+    }
+    if (c->pane_focus) {
+        c->pane_focus = 0;
+        return UI_DIRTY_PANE;
+    }
+    if (c->pane != PANE_NONE) {
+        c->pane = PANE_NONE;
+        return UI_LAYOUT;
+    }
+    return 0;
+}
+
+static unsigned
+act_quit(Console *c)
+{
+    size_t running = job_table_running(c->s->jobs);
+    Dialog *d;
+
+    if (!running)
+        return UI_QUIT;
+    d = ui_dialog_new(DLG_QUIT);
+    d->title = util_xstrdup("Quit?");
+    d->text = util_xasprintf("%zu job%s running. A job cannot be stopped half-way safely, so drover waits "
+                             "for running jobs before it exits (the screen stays up meanwhile).\n\n"
+                             "Quit as soon as they finish?", running, running == 1 ? " is" : "s are");
+    ui_dialog_push(c, d);
+    return UI_DIRTY_DIALOG;
+}
+
+static const UiBinding ui_keys[] = {
+    { { KEY_UP, 'k' }, "Up k", "move up", 0, 0, act_up },
+    { { KEY_DOWN, 'j' }, "Down j", "move down", 0, 0, act_down },
+    { { KEY_PPAGE }, "PgUp", "page up", 0, 0, act_pgup },
+    { { KEY_NPAGE }, "PgDn", "page down", 0, 0, act_pgdn },
+    { { KEY_HOME }, "Home", "first row", 0, 0, act_home },
+    { { KEY_END }, "End", "last row", 0, 0, act_end },
+    { { '\n', '\r', KEY_ENTER }, "Enter", "details: disk chains, recovery points, last job (toggle)", 0, 0, act_detail },
+    { { '\t' }, "Tab", "switch between the table and the pane (arrows scroll it)", 0, 0, act_focus },
+    { { 'r' }, "r", "revert failover: discard the failover disks, back to 3", 1, OP_REVERT, act_revert },
+    { { 'f' }, "f", "initiate failover to a recovery point you pick", 1, OP_INITIATE, act_failover },
+    { { 'c' }, "c", "commit the failover (cannot be undone; optional flatten)", 1, OP_COMMIT, act_commit },
+    { { 't' }, "t", "test failover: a separate test system on a point", 1, OP_TEST, act_test },
+    { { 'T' }, "T", "stop the test failover (remove the test system)", 1, OP_STOP_TEST, act_stop_test },
+    { { 'R' }, "R", "repair an interrupted operation (finish or undo it)", 1, UI_OP_REPAIR, act_repair },
+    { { '/' }, "/", "filter as you type (name, host, state, health, power)", 0, 0, act_filter },
+    { { 's' }, "s", "sort by the next column", 0, 0, act_sort },
+    { { 'S' }, "S", "reverse the sort order", 0, 0, act_sort_rev },
+    { { 'g' }, "g", "refresh every host now (reconnects those down)", 0, 0, act_refresh },
+    { { 'J' }, "J", "jobs pane: progress, results, earlier runs (toggle)", 0, 0, act_jobs },
+    { { '?', KEY_F(1) }, "? F1", "this help", 0, 0, act_help },
+    { { UI_CTRL('l') }, "Ctrl-L", "redraw the screen", 0, 0, act_redraw },
+    { { UI_KEY_ESC }, "Esc", "clear the filter, leave/close the pane; dialogs: cancel", 0, 0, act_escape },
+    { { 'q' }, "q", "quit (asks first while jobs run)", 0, 0, act_quit },
+};
+#define UI_NKEYS (sizeof(ui_keys) / sizeof(ui_keys[0]))
+
+/* Why a mutating key does nothing here, or NULL when it may run. */
+static char *
+ui_readonly_reason(const Console *c, const UiBinding *b)
+{
+    const ModelRow *r = view_selected(&c->view);
+    const char *what = b->op == UI_OP_REPAIR ? "Repair" : state_op_title((StateOp)b->op);
+
+    if (c->readonly)
+        return util_xasprintf("Read-only: %s is off - drover runs with --readonly (or readonly in drover.conf); "
+                              "restart without it to make changes. Nothing was changed.", what);
+    if (r && c->s->hosts[r->host].readonly)
+        return util_xasprintf("Read-only: %s is off for %s - host %s is read-only in drover.conf. "
+                              "Nothing was changed.", what, r->s.name, r->s.host);
+    return NULL;
+}
+
+static unsigned
+ui_filter_key(Console *c, int key, int code)
+{
+    View *v = &c->view;
+    size_t n = strlen(v->filter);
+
+    if (!code && key == UI_KEY_ESC) {
+        c->filtering = 0;
+        v->filter[0] = '\0';
+        ui_set_msg(c, UI_R_INFO, "Filter cleared.");
+        return UI_REBUILD | UI_DIRTY_ALL;
+    }
+    if ((!code && (key == '\n' || key == '\r')) || (code && key == KEY_ENTER)) {
+        c->filtering = 0;
+        return UI_DIRTY_STATUS;
+    }
+    if ((code && key == KEY_BACKSPACE) || (!code && (key == 127 || key == 8))) {
+        if (n)
+            v->filter[n - 1] = '\0';
+        return UI_REBUILD | UI_DIRTY_ALL;
+    }
+    if (!code && key >= 32 && key < 127 && n + 1 < sizeof(v->filter)) {
+        v->filter[n] = (char)key;
+        v->filter[n + 1] = '\0';
+        return UI_REBUILD | UI_DIRTY_ALL;
+    }
+    if (code && (key == KEY_UP || key == KEY_DOWN)) {
+        view_move(v, key == KEY_UP ? -1 : 1);
+        return ui_sel_moved(c);
+    }
+    return 0;
+}
+
+unsigned
+ui_key(Console *c, int key, int code)
+{
+    size_t i, k;
+
+    if (c->msg[0] && !c->filtering) {
+        /* A message lasts until the next key. */
+        c->msg[0] = '\0';
+    }
+    if (c->too_small) {
+        if (!code && key == 'q')
+            return act_quit(c) | UI_LAYOUT;
+        return UI_DIRTY_STATUS;
+    }
+    if (!code && key == UI_CTRL('l'))
+        return act_redraw(c);
+    if (ui_dialog_top(c))
+        return ui_dialog_key(c, key, code) | UI_DIRTY_STATUS;
+    if (c->filtering)
+        return ui_filter_key(c, key, code) | UI_DIRTY_STATUS;
+    for (i = 0; i < UI_NKEYS; i++) {
+        const UiBinding *b = &ui_keys[i];
+
+        for (k = 0; k < 3 && b->keys[k]; k++) {
+            if (b->keys[k] != key || (key >= KEY_MIN) != (code != 0))
+                continue;
+            if (b->mutates) {
+                UTIL_AUTOFREE char *why = ui_readonly_reason(c, b);
+                if (why) {
+                    ui_set_msg(c, UI_R_ERROR, "%s", why);
+                    return UI_DIRTY_STATUS;
+                }
+            }
+            return b->fn(c) | UI_DIRTY_STATUS;
+        }
+    }
+    if (!code && key >= 32 && key < 127) {
+        ui_set_msg(c, UI_R_INFO, "Key '%c' does nothing here; ? lists every key.", key);
+        return UI_DIRTY_STATUS;
+    }
+    return UI_DIRTY_STATUS;
+}
+
+char *
+ui_help_text(const Console *c)
+{
+    UtilBuf b = { 0 };
+    size_t i;
+
+    util_buf_printf(&b, "Keys (* changes VMs%s):\n", c->readonly ? "; OFF now: read-only mode" : "; off in read-only mode");
+    for (i = 0; i < UI_NKEYS; i++)
+        util_buf_printf(&b, "  %-7s %s %s\n", ui_keys[i].names, ui_keys[i].mutates ? "*" : " ", ui_keys[i].help);
+    util_buf_add(&b, "\nEvery change shows its plan first: the files it deletes and keeps, the state "
+                     "before and after, any power action. You confirm by typing the VM name; Cancel is "
+                     "the default and Esc cancels. What runs is the plan you saw: if the VM changed "
+                     "meanwhile, nothing is done and the new plan is shown.\n\n"
+                     "States (number and name, as Hyper-V Replica numbers them): 3 Replicating (normal), "
+                     "5 Recovered (failed over: revert or commit), 6 Committed, 7 Suspended, 8 Critical, "
+                     "12 Failover in progress. Health: Normal, Warning (replication late or suspended), "
+                     "Critical (record and disks disagree, or an interrupted operation: press R).\n\n"
+                     "Results: every job ends with its code (0 = success, 32768-32779 errors), what "
+                     "happened to the VM, the cause, the next step, and whether retrying is safe.\n\n"
+                     "The title line shows each host's connection and how old its data is; rows of a "
+                     "disconnected host show their age in the POWER column.");
+    return util_buf_steal(&b);
+}

@@ -1,0 +1,300 @@
+/* table: the title line with the hosts, and the replica table. */
+#include <config.h>
+
+#include "ui.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "state.h"
+#include "util.h"
+
+/* Column widths: minimum, wanted; the extra space goes to columns in
+ * grow order, and columns are dropped in drop order when even the
+ * minimums do not fit. */
+typedef struct {
+    int min, want;
+} UiCol;
+
+static const UiCol ui_cols[VIEW_NCOLS] = {
+    [VIEW_COL_HOST] = { 5, 10 },
+    [VIEW_COL_NAME] = { 8, 20 },
+    [VIEW_COL_STATE] = { 13, 16 },
+    [VIEW_COL_HEALTH] = { 8, 8 },
+    [VIEW_COL_MODE] = { 7, 12 },
+    [VIEW_COL_RPS] = { 3, 4 },
+    [VIEW_COL_LAST] = { 5, 7 },
+    [VIEW_COL_FAILOVER] = { 12, 14 },
+    [VIEW_COL_POWER] = { 8, 10 },
+};
+
+static const int ui_grow_order[] = {
+    VIEW_COL_NAME, VIEW_COL_STATE, VIEW_COL_FAILOVER, VIEW_COL_MODE, VIEW_COL_HOST,
+    VIEW_COL_POWER, VIEW_COL_LAST, VIEW_COL_RPS,
+};
+static const int ui_drop_order[] = {
+    VIEW_COL_MODE, VIEW_COL_HOST, VIEW_COL_RPS, VIEW_COL_LAST, VIEW_COL_POWER,
+};
+
+static void
+ui_col_widths(const Console *c, int w[VIEW_NCOLS])
+{
+    int i, total = 0;
+    size_t k;
+
+    for (i = 0; i < VIEW_NCOLS; i++) {
+        w[i] = ui_cols[i].min;
+        total += w[i] + 1;
+    }
+    for (k = 0; total - 1 > c->cols && k < sizeof(ui_drop_order) / sizeof(ui_drop_order[0]); k++) {
+        total -= w[ui_drop_order[k]] + 1;
+        w[ui_drop_order[k]] = 0;
+    }
+    /* Fill the columns that matter most first. */
+    for (k = 0; k < sizeof(ui_grow_order) / sizeof(ui_grow_order[0]); k++) {
+        int col = ui_grow_order[k];
+        while (w[col] && w[col] < ui_cols[col].want && total < c->cols) {
+            w[col]++;
+            total++;
+        }
+    }
+    /* Whatever is left goes to the name. */
+    if (total < c->cols)
+        w[VIEW_COL_NAME] += c->cols - total;
+}
+
+static UiRole
+ui_health_role(int health)
+{
+    switch (health) {
+    case HEALTH_NORMAL: return UI_R_OK;
+    case HEALTH_WARNING: return UI_R_WARN;
+    case HEALTH_CRITICAL: return UI_R_CRIT;
+    default: return UI_R_DIM;
+    }
+}
+
+static void
+ui_age(int64_t when, char *buf, size_t size)
+{
+    int64_t now = util_now();
+
+    if (!when) {
+        util_strlcpy(buf, "-", size);
+        return;
+    }
+    util_format_age(now > when ? now - when : 0, buf, size);
+}
+
+/* The text of one cell. */
+static void
+ui_cell(const Console *c, const ModelRow *r, int col, char *buf, size_t size)
+{
+    const Summary *s = &r->s;
+    const ModelHost *h = model_host(c->m, r->host);
+    char age[32];
+
+    buf[0] = '\0';
+    switch (col) {
+    case VIEW_COL_HOST: util_strlcpy(buf, s->host, size); return;
+    case VIEW_COL_NAME: util_strlcpy(buf, s->name, size); return;
+    case VIEW_COL_POWER:
+        if (h && h->state == MODEL_HOST_DISCONNECTED) {
+            /* The host is gone: what we show is old, and says how old. */
+            util_format_age((util_mono_ms() - r->fetched_ms) / 1000, age, sizeof(age));
+            snprintf(buf, size, "? %s old", age);
+        } else {
+            util_strlcpy(buf, hv_power_name(s->power), size);
+        }
+        return;
+    default: break;
+    }
+    if (!r->loaded) {
+        util_strlcpy(buf, col == VIEW_COL_STATE ? c->g.ell : "", size);
+        return;
+    }
+    if (!s->has_record) {
+        if (col == VIEW_COL_STATE)
+            util_strlcpy(buf, "not a replica", size);
+        return;
+    }
+    switch (col) {
+    case VIEW_COL_STATE:
+        if (s->record_error)
+            snprintf(buf, size, "unreadable %d", s->record_error);
+        else
+            snprintf(buf, size, "%d %s", s->state, state_name(s->state));
+        break;
+    case VIEW_COL_HEALTH: util_strlcpy(buf, health_name(s->health), size); break;
+    case VIEW_COL_MODE: util_strlcpy(buf, mode_name(s->mode), size); break;
+    case VIEW_COL_RPS: snprintf(buf, size, "%zu", s->npoints); break;
+    case VIEW_COL_LAST: ui_age(s->newest_time, buf, size); break;
+    case VIEW_COL_FAILOVER:
+        if (s->failover_point) {
+            ui_age(s->failover_time, age, sizeof(age));
+            snprintf(buf, size, "%s %s", s->failover_point, age);
+        } else if (s->test_domain) {
+            snprintf(buf, size, "test: %s", s->test_domain);
+        } else {
+            util_strlcpy(buf, "-", size);
+        }
+        break;
+    default: break;
+    }
+}
+
+static int
+ui_col_right(int col)
+{
+    return col == VIEW_COL_RPS || col == VIEW_COL_LAST;
+}
+
+void
+ui_draw_table(Console *c)
+{
+    int w[VIEW_NCOLS], col, x, y;
+    size_t i;
+    View *v = &c->view;
+    attr_t hdr = ui_attr(c, UI_R_HEADER);
+
+    ui_col_widths(c, w);
+    /* Column titles, with the sort column marked. */
+    move(c->table_y, 0);
+    attrset(hdr);
+    hline(' ', c->cols);
+    attrset(A_NORMAL);
+    for (col = 0, x = 0; col < VIEW_NCOLS; col++) {
+        char t[64];
+
+        if (!w[col])
+            continue;
+        snprintf(t, sizeof(t), "%s%s", view_col_title(col),
+                 col == v->sort_col ? (v->sort_rev ? c->g.up : c->g.down) : "");
+        ui_text(c, c->table_y, x, w[col], t, hdr | (col == v->sort_col ? A_BOLD : 0), 0);
+        x += w[col] + 1;
+    }
+    view_scroll(v, (size_t)(c->table_h - 1));
+    for (y = 1; y < c->table_h; y++) {
+        const ModelRow *r;
+        int sel;
+        attr_t base;
+
+        i = v->top + (size_t)y - 1;
+        move(c->table_y + y, 0);
+        clrtoeol();
+        if (i >= v->n) {
+            if (i == 0 && y == 1)
+                ui_text(c, c->table_y + 1, 1, c->cols - 2,
+                        v->filter[0] ? "No VM matches the filter (Esc clears it)."
+                                     : "No VMs yet (loading, or the hosts have none).",
+                        ui_attr(c, UI_R_DIM), 0);
+            continue;
+        }
+        r = v->rows[i];
+        sel = i == v->sel;
+        base = sel ? ui_attr(c, UI_R_SEL) : (!r->loaded ? ui_attr(c, UI_R_DIM) : A_NORMAL);
+        if (sel) {
+            attrset(base);
+            mvhline(c->table_y + y, 0, ' ', c->cols);
+            attrset(A_NORMAL);
+        }
+        for (col = 0, x = 0; col < VIEW_NCOLS; col++) {
+            char cell[256];
+            attr_t a = base;
+            int cw;
+
+            if (!w[col])
+                continue;
+            ui_cell(c, r, col, cell, sizeof(cell));
+            if (col == VIEW_COL_HEALTH && r->loaded && !sel)
+                a = ui_attr(c, ui_health_role(r->s.health));
+            cw = ui_width(cell);
+            if (ui_col_right(col) && cw < w[col])
+                ui_text(c, c->table_y + y, x + w[col] - cw, cw, cell, a, 0);
+            else
+                ui_text(c, c->table_y + y, x, w[col], cell, a, 0);
+            x += w[col] + 1;
+        }
+    }
+}
+
+/* "fleet ok 3s" / "dr-b DOWN 2m" / "dr-c connecting" */
+static void
+ui_host_status(const Console *c, const ModelHost *h, char *buf, size_t size)
+{
+    char age[32] = "";
+
+    if (h->last_ok_ms)
+        util_format_age((util_mono_ms() - h->last_ok_ms) / 1000, age, sizeof(age));
+    switch (h->state) {
+    case MODEL_HOST_CONNECTING:
+        snprintf(buf, size, "%s connecting%s", h->name, c->g.ell);
+        break;
+    case MODEL_HOST_DISCONNECTED:
+        snprintf(buf, size, "%s %s DISCONNECTED%s%s%s", h->name, c->g.bad, h->last_ok_ms ? ", data " : "",
+                 age, h->last_ok_ms ? " old" : "");
+        break;
+    default:
+        if (h->nloaded < h->nrows)
+            snprintf(buf, size, "%s %s loading %zu/%zu", h->name, c->g.good, h->nloaded, h->nrows);
+        else
+            snprintf(buf, size, "%s %s connected, data %s old", h->name, c->g.good, age[0] ? age : "0s");
+        break;
+    }
+}
+
+void
+ui_draw_header(Console *c)
+{
+    attr_t t = ui_attr(c, UI_R_TITLE);
+    size_t i, n = model_nhosts(c->m);
+    int x = 0;
+    char buf[256];
+
+    attrset(t);
+    mvhline(0, 0, ' ', c->cols);
+    attrset(A_NORMAL);
+    x += ui_text(c, 0, x, c->cols, " drover ", t | A_BOLD, 0);
+    if (c->readonly)
+        x += ui_text(c, 0, x, c->cols - x, "[READ-ONLY] ", t | A_BOLD, 0);
+    for (i = 0; i < n && x < c->cols; i++) {
+        const ModelHost *h = model_host(c->m, i);
+
+        ui_host_status(c, h, buf, sizeof(buf));
+        if (i)
+            x += ui_text(c, 0, x, c->cols - x, "  ", t, 0);
+        if (i + 1 < n && x + ui_width(buf) + 12 > c->cols) {
+            /* Not enough room for every host: say how many are left. */
+            snprintf(buf, sizeof(buf), "+%zu more hosts", n - i);
+            ui_text(c, 0, x, c->cols - x, buf, t, 0);
+            break;
+        }
+        x += ui_text(c, 0, x, c->cols - x, buf,
+                     t | (h->state == MODEL_HOST_DISCONNECTED ? A_BOLD : 0), 0);
+        if (h->readonly && !c->readonly)
+            x += ui_text(c, 0, x, c->cols - x, " (read-only)", t, 0);
+    }
+    snprintf(buf, sizeof(buf), " %zu/%zu VMs ", c->view.n, model_nrows(c->m));
+    if (x + ui_width(buf) < c->cols)
+        ui_text(c, 0, c->cols - ui_width(buf), ui_width(buf), buf, t, 0);
+}
+
+void
+ui_table_priority(Console *c)
+{
+    View *v = &c->view;
+    size_t i, n = 0, *hosts;
+    const char **uuids;
+    size_t rows = c->table_h > 1 ? (size_t)c->table_h - 1 : 1;
+
+    hosts = util_xcalloc(rows + 1, sizeof(*hosts));
+    uuids = util_xcalloc(rows + 1, sizeof(*uuids));
+    for (i = v->top; i < v->n && n < rows; i++) {
+        hosts[n] = v->rows[i]->host;
+        uuids[n++] = v->rows[i]->s.uuid;
+    }
+    model_set_priority(c->m, hosts, uuids, n);
+    free(hosts);
+    free(uuids);
+}

@@ -1,0 +1,251 @@
+/* ui: what the console's files share.  Everything here runs on the UI
+ * thread, which alone owns curses. */
+#ifndef DROVER_UI_H
+#define DROVER_UI_H
+
+#ifndef NCURSES_WIDECHAR
+#define NCURSES_WIDECHAR 1
+#endif
+#include <curses.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cli.h"
+#include "job.h"
+#include "model.h"
+#include "session.h"
+#include "view.h"
+
+/* What an action or an event changed: the one repaint point draws only
+ * these parts. */
+enum {
+    UI_DIRTY_HEADER = 1 << 0,
+    UI_DIRTY_TABLE = 1 << 1,
+    UI_DIRTY_PANE = 1 << 2,
+    UI_DIRTY_STATUS = 1 << 3,   /* message line and job line */
+    UI_DIRTY_DIALOG = 1 << 4,
+    UI_DIRTY_ALL = 0xff,
+    UI_LAYOUT = 1 << 8,         /* size or panes changed: clear and draw everything */
+    UI_REBUILD = 1 << 9,        /* rows, filter or sort changed: rebuild the view */
+    UI_QUIT = 1 << 10,
+};
+
+/* Semantic colours; each has a colour and a monochrome rendering. */
+typedef enum {
+    UI_R_NORMAL = 0,
+    UI_R_TITLE,
+    UI_R_HEADER,
+    UI_R_SEL,
+    UI_R_OK,
+    UI_R_WARN,
+    UI_R_CRIT,
+    UI_R_DIM,
+    UI_R_DLG,
+    UI_R_DLG_TITLE,
+    UI_R_DELETE,
+    UI_R_CREATE,
+    UI_R_INPUT,
+    UI_R_BUTTON,
+    UI_R_BUTTON_ON,
+    UI_R_ERROR,
+    UI_R_INFO,
+    UI_R_BAR,
+    UI_R_KEY,
+    UI_R_COUNT
+} UiRole;
+
+/* Line drawing and symbols: Unicode when the locale is UTF-8, else ASCII. */
+typedef struct {
+    const char *h, *v, *tl, *tr, *bl, *br;
+    const char *bar, *bar_empty;
+    const char *up, *down;
+    const char *use;            /* the layer the domain uses now */
+    const char *branch;         /* a layer on the one above it */
+    const char *ell;
+    const char *arrow;
+    const char *dot;
+    const char *good, *bad;
+} UiGlyphs;
+
+/* Dialog pseudo-operation beyond StateOp. */
+#define UI_OP_REPAIR OP_COUNT
+
+typedef enum {
+    DLG_PICK,           /* choose a recovery point or a commit option */
+    DLG_PLAN,           /* the plan and the confirmation */
+    DLG_PROGRESS,       /* a job started here, then its decoded result */
+    DLG_MESSAGE,        /* text, e.g. a decoded result */
+    DLG_QUIT,
+    DLG_HELP,
+} DlgKind;
+
+typedef struct {
+    char *label;
+    char *value;
+} DlgItem;
+
+typedef struct Dialog {
+    DlgKind kind;
+    int op;                     /* StateOp or UI_OP_REPAIR */
+    /* The pinned target: never follows the cursor. */
+    size_t host;
+    char uuid[37];
+    char vm[256];
+    char hostname[128];
+    char *title;
+    /* DLG_PICK */
+    DlgItem *items;
+    size_t nitems;
+    size_t sel;
+    int waiting;                /* for the VM's record */
+    /* DLG_PLAN */
+    char *point;
+    int flatten;
+    unsigned plan_id;           /* 0 when not planning */
+    Plan *plan;
+    int failed;
+    ErrInfo err;
+    int replanned;              /* shown again because the plan changed */
+    unsigned row_version;       /* the row as it was when planned */
+    char input[128];
+    char reason[256];
+    int field;                  /* 0 confirmation, 1 reason */
+    /* DLG_PROGRESS */
+    char job_id[37];
+    /* DLG_MESSAGE */
+    char *text;                 /* paragraphs separated by "\n" */
+    UiRole role;
+    int scroll;
+} Dialog;
+
+typedef enum { PANE_NONE = 0, PANE_DETAIL, PANE_JOBS } PaneKind;
+
+typedef struct {
+    char id[37];
+    int reported;               /* its end was shown */
+} UiTracked;
+
+#define UI_MAX_DIALOGS 8
+
+typedef struct Console {
+    Session *s;
+    const CliConsoleOpts *o;
+    Model *m;
+    View view;
+    int readonly;               /* --readonly or readonly in the configuration */
+    int mono;
+    int utf8;
+    UiGlyphs g;
+    const char *dump_path;      /* DROVER_SCREEN_DUMP */
+    /* Layout. */
+    int rows, cols;
+    int too_small;
+    int table_y, table_h;
+    int pane_y, pane_h;
+    int msg_y, jobs_y;
+    PaneKind pane;
+    int pane_focus;             /* arrows scroll the pane */
+    int pane_scroll;
+    int pane_lines;             /* lines the pane had last time */
+    /* The message line and the filter prompt. */
+    int filtering;
+    char msg[512];
+    UiRole msg_role;
+    /* Dialogs, the top one gets the keys. */
+    Dialog *dlg[UI_MAX_DIALOGS];
+    int ndlg;
+    /* Jobs. */
+    JobInfo *jobs;
+    size_t njobs;
+    UiTracked *tracked;
+    size_t ntracked, tracked_cap;
+    int quit_pending;           /* quit once running jobs end */
+    int interrupted_told;       /* the start-up note about interrupted operations */
+    unsigned model_version;
+} Console;
+
+#define UI_MIN_COLS 60
+#define UI_MIN_ROWS 15
+
+/* Lines of text with a role each; a line may carry a progress bar. */
+typedef struct {
+    char **text;
+    UiRole *role;
+    int *bar;                   /* percent for a progress line, -1 otherwise */
+    size_t n, cap, rcap, bcap;
+} UiLines;
+
+/* draw.c */
+void ui_lines_push(UiLines *l, UiRole role, int bar, const char *s);
+void ui_lines_pushf(UiLines *l, UiRole role, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Adds text wrapped to width, each line indented by indent spaces. */
+void ui_lines_wrap(UiLines *l, UiRole role, const char *text, int width, int indent);
+void ui_lines_clear(UiLines *l);
+/* Draws lines [scroll, scroll + h) at (y, x), w cells wide. */
+void ui_lines_draw(const Console *c, const UiLines *l, int y, int x, int h, int w, int scroll);
+void ui_theme_init(Console *c);
+attr_t ui_attr(const Console *c, UiRole r);
+/* Display width of s in cells. */
+int ui_width(const char *s);
+/* Draws s at (y, x) in at most w cells (cut with an ellipsis when it does
+ * not fit); pads to w when pad.  Returns the cells drawn. */
+int ui_text(const Console *c, int y, int x, int w, const char *s, attr_t a, int pad);
+/* Splits text into lines of at most width cells at spaces; returns the
+ * number of lines; *out gets them (free with ui_lines_free). */
+size_t ui_wrap(const char *text, int width, char ***out);
+void ui_lines_free(char **v, size_t n);
+void ui_box(const Console *c, int y, int x, int h, int w, attr_t a);
+/* A progress bar of w cells. */
+void ui_bar(const Console *c, int y, int x, int w, int percent);
+void ui_hline(const Console *c, int y, int x, int w, attr_t a);
+void ui_layout(Console *c);
+void ui_repaint(Console *c, unsigned dirty);
+void ui_set_msg(Console *c, UiRole role, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* "1:05", "12s" style. */
+void ui_fmt_elapsed(int64_t ms, char *buf, size_t size);
+
+/* table.c */
+void ui_draw_header(Console *c);
+void ui_draw_table(Console *c);
+/* Tells the model which rows are on screen. */
+void ui_table_priority(Console *c);
+
+/* detail.c */
+void ui_draw_detail(Console *c);
+
+/* jobs.c */
+void ui_jobs_refresh(Console *c);
+void ui_jobs_track(Console *c, const char *id);
+const JobInfo *ui_job_find(const Console *c, const char *id);
+/* The newest job for this VM, or NULL. */
+const JobInfo *ui_job_for_vm(const Console *c, const char *host, const char *vm);
+/* The decoded result of a finished job as text (paragraphs split by "\n"). */
+char *ui_job_result_text(const JobInfo *ji);
+/* True for a refusal that means "the plan is no longer what you saw". */
+int ui_job_plan_changed(const JobInfo *ji);
+void ui_draw_jobs(Console *c);
+void ui_draw_jobline(Console *c);
+void ui_draw_msgline(Console *c);
+
+/* dialog.c */
+Dialog *ui_dialog_new(DlgKind kind);
+void ui_dialog_free(Dialog *d);
+void ui_dialog_push(Console *c, Dialog *d);
+void ui_dialog_pop(Console *c);
+Dialog *ui_dialog_top(const Console *c);
+unsigned ui_dialog_key(Console *c, int key, int is_key_code);
+void ui_draw_dialog(Console *c, Dialog *d);
+/* Starts the dialog for op on the selected row. */
+unsigned ui_dialog_start(Console *c, int op);
+/* The model has news for dialogs waiting on a plan or a record. */
+unsigned ui_dialog_model(Console *c, unsigned changes);
+/* Jobs changed: progress dialogs follow them. */
+unsigned ui_dialog_jobs(Console *c);
+void ui_message(Console *c, UiRole role, const char *title, const char *text);
+
+/* keys.c */
+unsigned ui_key(Console *c, int key, int is_key_code);
+/* The help text built from the key table. */
+char *ui_help_text(const Console *c);
+
+#endif
