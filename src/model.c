@@ -346,6 +346,7 @@ apply_list(Model *m, Result *r)
 {
     HostRows *hr = &m->rows[r->host];
     HostRows nr = { 0 };
+    unsigned char *taken = util_xcalloc(hr->n + 1, 1);
     size_t i;
 
     nr.rows = util_xcalloc(r->n + 1, sizeof(*nr.rows));
@@ -355,9 +356,11 @@ apply_list(Model *m, Result *r)
         ModelRow *old = host_rows_find(hr, d->uuid);
         ModelRow *row = &nr.rows[nr.n++];
 
-        if (old) {
+        if (old && !taken[old - hr->rows]) {
+            /* Moved, not copied: the old array keeps its UUIDs for the
+             * lookups still to come, and is freed without them. */
             *row = *old;
-            memset(&old->s, 0, sizeof(old->s));
+            taken[old - hr->rows] = 1;
             if (!util_streq(row->s.name, d->name) || row->s.power != d->power) {
                 free(row->s.name);
                 row->s.name = util_xstrdup(d->name);
@@ -375,7 +378,12 @@ apply_list(Model *m, Result *r)
             row->fetched_ms = r->when_ms;
         }
     }
-    host_rows_clear(hr);
+    for (i = 0; i < hr->n; i++)
+        if (!taken[i])
+            summary_clear(&hr->rows[i].s);
+    free(taken);
+    free(hr->rows);
+    free(hr->by_uuid);
     *hr = nr;
     host_rows_index(hr);
     m->hosts[r->host].busy = 1;

@@ -169,6 +169,25 @@ test_fleet(const char *uri)
             okp = 0;
     ok(okp, "rows are sorted by name");
 
+    /* A full resync with nothing changed keeps every row as it was. */
+    {
+        unsigned before[64];
+        size_t nb = model_nrows(m), k;
+        unsigned two = model_rounds(m) + 1;
+        int same = 1;
+
+        for (k = 0; k < nb && k < 64; k++)
+            before[k] = model_row(m, k)->version;
+        model_refresh(m);
+        pump(m, pred_rounds, &two, &okp);
+        ok(okp, "a forced refresh runs another round");
+        is_int(model_nrows(m), nb, "the same rows after the resync");
+        for (k = 0; k < nb && k < 64; k++)
+            if (model_row(m, k)->version != before[k] || !model_row(m, k)->loaded)
+                same = 0;
+        ok(same, "every row keeps its record and version when nothing changed");
+    }
+
     /* Details: chains walked, deep health. */
     r = find_name(m, 0, "db01");
     if (r) {
@@ -378,6 +397,52 @@ test_priority(const char *uri)
     session_free(s);
 }
 
+/* Resyncs of a big fleet keep rows (records, versions) that did not
+ * change, at every step, not only at the end. */
+static void
+test_resync(const char *uri)
+{
+    Session *s = open_session(uri, NULL);
+    ModelOpts mo = { .refresh_interval = 3600, .rpo_warning = 3600 };
+    Model *m;
+    unsigned one = 1, two = 2, *before;
+    size_t n, k;
+    int okp, always_loaded = 1, same = 1;
+    int64_t end;
+
+    if (!s) {
+        ok(0, "session opens");
+        return;
+    }
+    m = model_new(s, &mo);
+    pump(m, pred_rounds, &one, &okp);
+    n = model_nrows(m);
+    ok(okp && n > 100, "the big fleet loads (%zu rows)", n);
+    before = util_xcalloc(n + 1, sizeof(*before));
+    for (k = 0; k < n; k++)
+        before[k] = model_row(m, k)->version;
+    model_refresh(m);
+    end = util_mono_ms() + WAIT_MS;
+    while (model_rounds(m) < two && util_mono_ms() < end) {
+        struct pollfd p = { .fd = model_fd(m), .events = POLLIN };
+        if (poll(&p, 1, 100) > 0)
+            model_process(m);
+        for (k = 0; k < model_nrows(m); k++)
+            if (!model_row(m, k)->loaded)
+                always_loaded = 0;
+    }
+    ok(model_rounds(m) >= two, "the forced resync finishes");
+    is_int(model_nrows(m), n, "with the same rows");
+    for (k = 0; k < n && k < model_nrows(m); k++)
+        if (model_row(m, k)->version != before[k])
+            same = 0;
+    ok(always_loaded, "no row loses its record while the resync runs");
+    ok(same, "no row's version changes when nothing changed");
+    free(before);
+    model_free(m);
+    session_free(s);
+}
+
 /* Filter, sort and a selection that follows its UUID. */
 static void
 test_view(const char *uri)
@@ -463,8 +528,10 @@ main(void)
         test_view(uri2);
         test_other_process(uri2);
     }
-    if ((uri3 = build_fleet("big", 300)))
+    if ((uri3 = build_fleet("big", 300))) {
         test_priority(uri3);
+        test_resync(uri3);
+    }
     else
         ok(0, "a big fleet builds");
     return tap_done();

@@ -215,6 +215,9 @@ ui_plan_body(const Console *c, const Dialog *d, UiLines *l, int width)
     }
     if (!p)
         return;
+    if (row && row->version != d->row_version)
+        ui_lines_wrap(l, UI_R_WARN, "The VM changed since this plan was made: confirming will be refused "
+                                    "and you will see the new plan.", width, 0);
     ui_lines_pushf(l, UI_R_NORMAL, "VM:     %s@%s (%s)", p->vm, p->host, p->uuid);
     ui_lines_pushf(l, UI_R_NORMAL, "State:  %d %s %s %d %s", p->from_state, state_name(p->from_state), c->g.arrow,
                    p->to_state, state_name(p->to_state));
@@ -247,9 +250,6 @@ ui_plan_body(const Console *c, const Dialog *d, UiLines *l, int width)
     ui_plan_files(l, UI_R_CREATE, "Creates", &p->create, p->dir, width);
     ui_lines_wrap(l, p->op == OP_COMMIT ? UI_R_WARN : UI_R_INFO, ui_op_explain(p->op), width, 0);
     ui_plan_files(l, UI_R_DIM, "Keeps", &p->keep, p->dir, width);
-    if (row && row->version != d->row_version)
-        ui_lines_wrap(l, UI_R_WARN, "The VM changed since this plan was made: confirming will be refused "
-                                    "and you will see the new plan.", width, 0);
 }
 
 static void
