@@ -1,0 +1,169 @@
+#!/bin/sh
+# ops-crash-kill.sh: a real `kill -9` of drover at random moments of a running
+# job (issue 5 "Crash injection"), then `drover repair`, then the invariants
+# of ops-crash.sh: repair succeeds, check is Normal, record and disks agree,
+# no unnamed overlay or flattened image left, recovery points and base files
+# byte-identical, the VM fully before (killed before its switch) or fully
+# after (killed after it), and the operation runs again after a rollback.
+#
+# Jobs killed: commit --flatten of hr01 whose committed point holds 64 MiB of
+# real data (qemu-io), so the flatten takes long enough to be hit, and revert
+# of the running two-disk db01.  Delays are random within the length of a
+# reference run (shortened each time drover finished before the kill, which
+# does not count as a kill).  Default: 5 kills of each; DROVER_LONG_TESTS=1: 25 of each
+# (the numbers in doc/reliability.md).  DROVER_KNOWN_BUGS=1 also fails on
+# the temporary file a killed flatten leaves behind (see doc/reliability.md).
+. "${top_srcdir:-.}/tests/lib.sh"
+. "${top_srcdir:-.}/tests/ops-crash-lib.sh"
+
+command -v python3 >/dev/null 2>&1 || skip_all "python3 is needed to read the fleet file"
+command -v "$QEMU_IMG" >/dev/null 2>&1 || skip_all "qemu-img not found"
+QEMU_IO=${QEMU_IO:-$(dirname "$QEMU_IMG")/qemu-io}
+[ -x "$QEMU_IO" ] || QEMU_IO=$(command -v qemu-io) || skip_all "qemu-io not found"
+[ -x "$DROVER" ] || skip_all "drover not built"
+mktemp_dir
+
+if [ "${DROVER_LONG_TESTS:-0}" = 1 ]; then kills=25; else kills=${DROVER_KILLS:-5}; fi
+
+F="$T/f"
+P="$T/pristine"
+restore() { rm -rf "$F" && cp -a "$P" "$F"; }
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+# rand N: a random integer in [0, N).
+rand() {
+    od -An -N4 -tu4 /dev/urandom | awk -v n="$1" '{ print ($1 % n) }'
+}
+
+# The drover binary started by `drover ... &`: the background subshell
+# itself when the shell exec'ed it, else its child.
+drover_pid() {
+    if [ "$(readlink "/proc/$1/exe" 2>/dev/null)" = "$(readlink -f "$DROVER")" ]; then
+        echo "$1"
+    else
+        pgrep -P "$1" 2>/dev/null | head -1
+    fi
+}
+
+# wait_orphans: qemu-img children of a killed drover go on until they
+# finish; wait for them (they are found by the fleet path in their command
+# line, which is this test's own directory).
+wait_orphans() {
+    _n=0
+    while pgrep -f "$F/vms/" >/dev/null 2>&1; do
+        _n=$((_n + 1))
+        [ "$_n" -lt 600 ] || { diag "a process still works in $F after 60 s"; return 1; }
+        sleep 0.1
+    done
+}
+
+tmp_left=0 rebase_bug=0
+
+# kill_case LABEL VM POWER FLATTEN OP ARGS...: $kills random kills of OP
+# (POWER, FLATTEN: as in ops-crash.sh).
+kill_case() {
+    label=$1 vm=$2 power=$3 flatten=$4
+    op=$5
+    shift 5
+    restore
+    out=$(crash_snap "$F" "$vm" "$T/snap.b")
+    is "$(crash_bad "$out")" "" "$label: the fresh fleet is consistent"
+    t0=$(now_ms)
+    drover -c "$URI" "$op" "$vm" "$@" --yes >"$T/out" 2>&1
+    ok $? "$label: reference run without a kill"
+    span=$(($(now_ms) - t0 + 10))
+    out=$(crash_snap "$F" "$vm" "$T/snap.ref")
+    is "$(crash_bad "$out")" "" "$label: reference result is consistent"
+    diag "$label: a run takes about $span ms; kills land at random within it"
+
+    back=0 fwd=0 missed=0 nojournal=0 closed=0 k=1 tries=0
+    while [ "$k" -le "$kills" ] && [ "$tries" -lt $((4 * kills)) ]; do
+        tries=$((tries + 1))
+        restore
+        delay=$(rand "$span")
+        drover -c "$URI" "$op" "$vm" "$@" --yes >"$T/out" 2>&1 &
+        bg=$!
+        sleep "$(awk -v d="$delay" 'BEGIN { printf "%.3f", d / 1000 }')"
+        pid=$(drover_pid "$bg")
+        [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
+        wait "$bg"
+        rc=$?
+        if [ "$rc" -eq 0 ]; then
+            # The job ended before the kill: not a crash case.  Aim earlier.
+            missed=$((missed + 1))
+            span=$((span * 3 / 4 + 5))
+            continue
+        fi
+        is "$rc" 137 "$label/kill $k at ${delay} ms: drover was killed"
+        wait_orphans
+        out=$(crash_snap "$F" "$vm" "$T/snap.k")
+        step=$(crash_py journal "$T/snap.k")
+        drover -c "$URI" repair "$vm" --yes >"$T/rout" 2>&1
+        rc=$?
+        if [ "$rc" -ne 0 ] && grep -q 'is a backing layer of' "$T/rout" &&
+           [ "${DROVER_KNOWN_BUGS:-0}" != 1 ]; then
+            # Known bug: killed after the rebase onto the flattened image,
+            # the first repair refuses to delete it (it re-points the
+            # failover disk but still counts the old chain); a second one
+            # finishes.  See doc/reliability.md.
+            rebase_bug=$((rebase_bug + 1))
+            diag "$label/kill $k: first repair refused (known bug): $(grep 'cause:' "$T/rout")"
+            drover -c "$URI" repair "$vm" --yes >"$T/rout" 2>&1
+            rc=$?
+        fi
+        is "$rc" 0 "$label/kill $k at ${delay} ms (journal: $step): repair succeeds"
+        [ "$rc" -eq 0 ] || sed 's/^/#   /' "$T/rout"
+        is "$(crash_health "$F" "$vm")" Normal "$label/kill $k: drover check says Normal"
+        out=$(crash_snap "$F" "$vm" "$T/snap.c" "$T/snap.b" "$T/snap.ref" "$power" "$flatten")
+        bad=$(crash_bad "$out")
+        tmp=$(printf '%s\n' "$bad" | grep '^temporary file ' || true)
+        if [ -n "$tmp" ] && [ "${DROVER_KNOWN_BUGS:-0}" != 1 ]; then
+            # Known bug: the temporary file of a killed qemu-img run stays.
+            tmp_left=$((tmp_left + 1))
+            diag "$label/kill $k: left behind (known bug): $tmp"
+            bad=$(printf '%s\n' "$bad" | grep -v '^temporary file ' || true)
+        fi
+        is "$bad" "" "$label/kill $k: record, disks and directory agree"
+        v=$(crash_verdict "$out")
+        # An open journal says which way repair must go; without one the
+        # kill came before the journal or after it was closed.
+        case "$step" in
+            switched) want=after;;
+            none) want=$v; [ "$v" = after ] || want=before;;
+            *) want=before;;
+        esac
+        is "$v" "$want" "$label/kill $k: fully $want the operation"
+        crash_why "$out"
+        is "$(crash_qcheck "$F/vms/$vm")" "" "$label/kill $k: new images pass qemu-img check"
+        if [ "$v" = before ]; then
+            back=$((back + 1))
+            [ "$step" = none ] && nojournal=$((nojournal + 1))
+            drover -c "$URI" "$op" "$vm" "$@" --yes >"$T/out" 2>&1
+            ok $? "$label/kill $k: the operation runs again after the rollback"
+            out=$(crash_snap "$F" "$vm" "$T/snap.again" "$T/snap.b" "$T/snap.ref" "$power" "$flatten")
+            is "$(crash_verdict "$out")" after "$label/kill $k: ... and ends where the reference run did"
+        elif [ "$v" = after ]; then
+            fwd=$((fwd + 1))
+            [ "$step" = none ] && closed=$((closed + 1))
+        fi
+        k=$((k + 1))
+    done
+    is "$((k - 1))" "$kills" "$label: $kills kills landed while drover ran"
+    diag "$label: $((k - 1)) kills: $back landed before the switch (rolled back; $nojournal of them before the journal was written), $fwd after it (rolled forward; $closed of them after the journal was closed), and $missed more came after drover had exited (not counted)"
+}
+
+rm -rf "$F" "$P"
+make_fleet "$F" || { ok 1 "demo fleet"; done_testing; exit 1; }
+"$QEMU_IO" -c "write -P 1 0 64M" "$F/vms/hr01/vda.rp-0002.qcow2" >/dev/null
+ok $? "64 MiB of data written into hr01's committed point rp-0002"
+cp -a "$F" "$P"
+
+kill_case commit-flatten-hr01-64M hr01 0 1 commit --flatten
+kill_case revert-db01-running-2disks db01 1 0 revert
+if [ "$tmp_left" -gt 0 ]; then
+    diag "$tmp_left kills left a temporary file of qemu-img behind (known bug, not counted as a failure)"
+fi
+if [ "$rebase_bug" -gt 0 ]; then
+    diag "$rebase_bug kills needed a second repair (known bug, not counted as a failure)"
+fi
+done_testing
