@@ -330,8 +330,18 @@ typedef struct {
     const char *text;           /* its contents */
 } ConfSrc;
 
+/* The file libconfig opens for "@include NAME": INCLUDE_DIR/NAME, even
+ * when NAME is absolute. */
+static char *
+conf_include_path(const char *dir, const char *name)
+{
+    size_t n = strlen(dir);
+
+    return util_xasprintf("%s%s%s", dir, n && dir[n - 1] == '/' ? "" : "/", name);
+}
+
 /* The file a setting came from: the main file, or an @include'd one
- * (libconfig names those as written, so relative to dir). */
+ * (libconfig names those as written). */
 static char *
 conf_setting_file(const ConfSrc *src, const config_setting_t *s)
 {
@@ -339,7 +349,7 @@ conf_setting_file(const ConfSrc *src, const config_setting_t *s)
 
     if (!f)
         return util_xstrdup(src->path);
-    return util_path_join(src->dir, f);
+    return conf_include_path(src->dir, f);
 }
 
 static int
@@ -823,7 +833,7 @@ conf_check_include(ConfIncScan *sc, const char *name, const char *file, unsigned
         sc->stop = 1;
         return 0;
     }
-    path = util_xasprintf("%s/%s", sc->dir, name);
+    path = conf_include_path(sc->dir, name);
     /* A missing file is left to libconfig, which reports it. */
     if (stat(path, &st) < 0)
         goto out;
@@ -866,7 +876,7 @@ conf_load_text(Conf *conf, const char *text, const char *path)
     config_set_include_dir(&cfg, src.dir);
     if (!config_read_string(&cfg, text)) {
         const char *efile = config_error_file(&cfg);
-        char *file = efile ? util_path_join(src.dir, efile) : util_xstrdup(path);
+        char *file = efile ? conf_include_path(src.dir, efile) : util_xstrdup(path);
 
         err_set(RESULT_INVALID_PARAMETER, "%s:%d: %s", file, config_error_line(&cfg),
                 config_error_text(&cfg));
