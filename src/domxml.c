@@ -301,15 +301,29 @@ domxml_get_replica(const DomXml *d)
 {
     xmlNodePtr md = domxml_child(xmlDocGetRootElement(d->doc), "metadata");
     xmlNodePtr rep = domxml_find_replica(md);
+    xmlDocPtr tmp;
+    xmlNodePtr copy;
     xmlBufferPtr buf;
     char *r;
 
     if (!rep)
         return NULL;
+    /* Dumped alone, the element would lose namespace declarations made on
+     * an ancestor (<domain xmlns:drover=...>); a copy in a document of its
+     * own declares on itself every namespace it uses. */
+    tmp = xmlNewDoc((const xmlChar *)"1.0");
+    copy = xmlDocCopyNode(rep, tmp, 1);
+    if (!tmp || !copy) {
+        xmlFreeDoc(tmp);
+        err_set(RESULT_OUT_OF_MEMORY, "cannot copy the replica element: out of memory");
+        return NULL;
+    }
+    xmlDocSetRootElement(tmp, copy);
     buf = xmlBufferCreate();
-    xmlNodeDump(buf, d->doc, rep, 0, 0);
+    xmlNodeDump(buf, tmp, copy, 0, 0);
     r = util_xstrdup((const char *)xmlBufferContent(buf));
     xmlBufferFree(buf);
+    xmlFreeDoc(tmp);
     return r;
 }
 
