@@ -12,9 +12,11 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -754,6 +756,7 @@ chain_errno_from_text(const char *text)
 int
 chain_run_qemu_img(const char *const *args, ChainProgressFn progress, void *opaque)
 {
+    pid_t parent;
     const char *qemu = chain_qemu_img();
     const char **argv;
     char **envp;
@@ -786,6 +789,7 @@ chain_run_qemu_img(const char *const *args, ChainProgressFn progress, void *opaq
         err_set_errno(0, errno, "cannot create a pipe for qemu-img");
         goto out;
     }
+    parent = getpid();
     pid = fork();
     if (pid < 0) {
         err_set_errno(0, errno, "cannot start %s", qemu);
@@ -793,6 +797,11 @@ chain_run_qemu_img(const char *const *args, ChainProgressFn progress, void *opaq
     }
     if (pid == 0) {
         int e;
+
+        /* If drover dies, qemu-img must not go on writing a temporary
+         * file nobody will rename or remove. */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+            _exit(127);
 
         if (dup2(devnull, 0) < 0 || dup2(outpipe[1], 1) < 0 || dup2(errpipe[1], 2) < 0)
             goto child_fail;

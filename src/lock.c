@@ -33,17 +33,19 @@ lock_try(int fd, int wait)
     return fcntl(fd, wait ? F_OFD_SETLKW : F_OFD_SETLK, &fl);
 }
 
-static void
-lock_read_holder(int fd, char *buf, size_t size)
+/* The holder's one-line description: its length (0 when there is none). */
+static size_t
+lock_holder_text(int fd, char *buf, size_t size)
 {
     ssize_t n = pread(fd, buf, size - 1, 0);
 
     if (n <= 0) {
-        util_strlcpy(buf, "another process (it has not described itself yet)", size);
-        return;
+        buf[0] = '\0';
+        return 0;
     }
     buf[n] = '\0';
     buf[strcspn(buf, "\n")] = '\0';
+    return strlen(buf);
 }
 
 static LockHandle *
@@ -68,13 +70,24 @@ lock_open(const char *path, const char *holder, int timeout_ms)
             return NULL;
         }
         if (timeout_ms <= 0 || util_mono_ms() >= deadline) {
-            lock_read_holder(fd, text, sizeof(text));
+            /* The holder writes its description just after it locks and
+             * clears it just before it unlocks: an empty file means one of
+             * those moments, so look again (or take the lock) briefly. */
+            int tries;
+            for (tries = 0; tries < 10 && lock_holder_text(fd, text, sizeof(text)) == 0; tries++) {
+                usleep(20000);
+                if (lock_try(fd, 0) == 0)
+                    goto locked;
+            }
+            if (!text[0])
+                util_strlcpy(text, "another process (it has not described itself yet)", sizeof(text));
             err_set(RESULT_IN_USE, "held by %s", text);
             close(fd);
             return NULL;
         }
         usleep(20000);
     }
+locked:
     util_format_time(util_now(), when, sizeof(when));
     snprintf(line, sizeof(line), "%s, since %s\n", holder ? holder : "unknown", when);
     if (ftruncate(fd, 0) < 0 || pwrite(fd, line, strlen(line), 0) < 0) {
@@ -139,7 +152,8 @@ lock_probe(const char *path, char *buf, size_t size)
         close(fd);
         return 0;
     }
-    lock_read_holder(fd, buf, size);
+    if (!lock_holder_text(fd, buf, size))
+        util_strlcpy(buf, "another process (it has not described itself yet)", size);
     close(fd);
     return 1;
 }

@@ -3,6 +3,7 @@
 
 #include "ops.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -840,6 +841,45 @@ ops_repair_remove_created(OpsCtx *x, const ReplicaJournal *j, const ReplicaDisk 
     return ret;
 }
 
+/* qemu-img writes a new file under ".<name>.tmp-XXXXXX" beside it (see
+ * chain_create_overlay): one left by an interrupted create belongs to the
+ * journal's file and goes with it. */
+static int
+ops_repair_remove_temps(OpsCtx *x, const ReplicaDisk *d, const char *dir)
+{
+    UTIL_AUTOFREE char *fdir = util_dirname(d->file);
+    UTIL_AUTOFREE char *prefix = util_xasprintf(".%s.tmp-", strrchr(d->file, '/') + 1);
+    size_t plen = strlen(prefix);
+    DIR *dh = opendir(fdir);
+    struct dirent *e;
+    int ret = 0;
+
+    if (!dh) {
+        if (errno == ENOENT)
+            return 0;
+        err_set_errno(0, errno, "cannot read directory %s", fdir);
+        return -1;
+    }
+    while ((e = readdir(dh)) && ret == 0) {
+        UTIL_AUTOFREE char *path = NULL;
+        dev_t dev;
+        ino_t ino;
+        uint64_t size;
+
+        if (strncmp(e->d_name, prefix, plen) != 0 || strlen(e->d_name) != plen + 6)
+            continue;
+        path = util_xasprintf("%s/%s", fdir, e->d_name);
+        if (chain_stat(path, &dev, &ino, &size) < 0) {
+            err_clear();
+            continue;
+        }
+        ops_step(x, 55, "removing %s, a temporary file of the interrupted operation", path);
+        ret = chain_discard(path, dev, ino, dir, (const Chain *const *)x->keep, x->nkeep);
+    }
+    closedir(dh);
+    return ret;
+}
+
 static int
 ops_repair_run(OpsCtx *x, Replica *r, const char *uuid, const char *dir, const char *vm)
 {
@@ -869,6 +909,9 @@ ops_repair_run(OpsCtx *x, Replica *r, const char *uuid, const char *dir, const c
                 err_clear();
                 chain_header_clear(&h);
             }
+            /* The failover disks no longer sit on the flattened images. */
+            if (ops_load_keep(x, 0) < 0)
+                return -1;
         }
         if (strcmp(j->op, "test-failover") == 0 && j->uuid) {
             HvDomain td;
@@ -888,9 +931,11 @@ ops_repair_run(OpsCtx *x, Replica *r, const char *uuid, const char *dir, const c
             if (ops_load_keep(x, 0) < 0)
                 return -1;
         }
-        for (i = 0; i < j->create.n; i++)
-            if (ops_repair_remove_created(x, j, &j->create.v[i], r, dir) < 0)
+        for (i = 0; i < j->create.n; i++) {
+            if (ops_repair_remove_created(x, j, &j->create.v[i], r, dir) < 0 ||
+                ops_repair_remove_temps(x, &j->create.v[i], dir) < 0)
                 return -1;
+        }
         r->state = j->from_state;
     } else {
         ops_step(x, 20, "finishing the interrupted %s (it stopped after its switch)", j->op);
@@ -907,6 +952,9 @@ ops_repair_run(OpsCtx *x, Replica *r, const char *uuid, const char *dir, const c
                 }
             }
             err_clear();
+            /* Its disks are no longer any domain's. */
+            if (ops_load_keep(x, 0) < 0)
+                return -1;
         }
         for (i = 0; i < j->remove.n; i++) {
             const ReplicaDisk *d = &j->remove.v[i];

@@ -543,6 +543,36 @@ plan_digest(Plan *p)
     sha256_final_hex(&h, p->digest);
 }
 
+/* A file that vanished while planning usually means another operation ran
+ * meanwhile (it deleted the overlay this plan read about): say that, with
+ * 32774 while it still runs and 32775 once it is done, not "file not found". */
+static void
+plan_explain_missing(HvConn *c, const Plan *p, const PlanArgs *args)
+{
+    UTIL_AUTOFREE char *lockpath = NULL;
+    UTIL_AUTOFREE char *xml = NULL;
+    char holder[512];
+    ErrInfo saved;
+
+    if (err_code() != RESULT_FILE_NOT_FOUND || !p->dir || !p->domxml || (args && args->lock_held))
+        return;
+    err_save(&saved);
+    lockpath = plan_lock_path(p);
+    if (lock_probe(lockpath, holder, sizeof(holder)) > 0) {
+        err_set(RESULT_IN_USE, "%s is in use: another operation holds it (%s)", p->vm, holder);
+        return;
+    }
+    hv_reload_if_changed(c);
+    xml = hv_get_xml(c, p->uuid);
+    if (xml && strcmp(xml, p->domxml) != 0) {
+        err_set(RESULT_INVALID_STATE,
+                "%s changed while drover was planning (another operation ran on it): look at it "
+                "again (drover show %s) and retry if it still applies", p->vm, p->vm);
+        return;
+    }
+    err_restore(&saved);
+}
+
 Plan *
 plan_make(HvConn *c, const char *host, const char *vm, StateOp op, const PlanArgs *args)
 {
@@ -644,6 +674,7 @@ plan_make(HvConn *c, const char *host, const char *vm, StateOp op, const PlanArg
     return p;
 
 fail:
+    plan_explain_missing(c, p, args);
     domxml_disk_list_clear(&disks);
     domxml_free(dx);
     plan_free(p);

@@ -321,6 +321,14 @@ result_is_space_errno(int errnum)
     return errnum == ENOSPC || errnum == EDQUOT;
 }
 
+/* 32774 because a disk chain uses a file, not because a lock is held. */
+static int
+result_file_in_use(const ResultCtx *ctx)
+{
+    return ctx->detail && (strstr(ctx->detail, "is a backing layer of") ||
+                           strstr(ctx->detail, "is the top of the kept chain"));
+}
+
 /* What happened, after the subject. */
 static const char *
 result_outcome(const ResultCtx *ctx)
@@ -343,6 +351,8 @@ result_outcome(const ResultCtx *ctx)
     case RESULT_INVALID_PARAMETER:
         return "was refused: a parameter is invalid";
     case RESULT_IN_USE:
+        if (result_file_in_use(ctx))
+            return "was refused: a file it would delete is in use by a disk chain";
         return "was refused: the VM is in use by another operation";
     case RESULT_INVALID_STATE:
         return "was refused: the replica is not in a state that allows it";
@@ -518,6 +528,11 @@ result_next_step(const ResultCtx *ctx)
             return util_xasprintf("A libvirt block job is active on %s (see `virsh blockjob %s DISK --info`): "
                                   "wait for it to finish, or look at `drover jobs` if drover started it, "
                                   "then try again.", vm, vm);
+        if (result_file_in_use(ctx))
+            return util_xasprintf("Another disk chain (another domain's disk, or a layer built on this file) "
+                                  "uses the file named in the cause: find it with `drover check` or `virsh "
+                                  "domblklist`, move that disk off the file, then try again; drover never "
+                                  "deletes a file a chain uses.");
         return util_xasprintf("Another operation holds %s: wait for it to finish, or look at `drover jobs` "
                               "to see which job holds it, who started it and since when; then try again.", vm);
     case RESULT_INVALID_STATE:

@@ -4,9 +4,9 @@
 # together; exactly one may succeed (exit 0), each other one is refused with
 # 32774 naming a job of that round that holds the lock (exit 4), or, when it
 # planned after the winner had finished, with 32775 (exit 3): counted
-# separately.  Two known bugs are counted but do not fail the test unless
-# DROVER_KNOWN_BUGS=1: a 32774 that names no holder, and a 32779 for the
-# failover disk the winner had just deleted (see doc/reliability.md).  After every race: recovery-point and base files byte-identical,
+# separately.  A 32774 that names no holder, or a 32779 for the failover
+# disk the winner had just deleted, fails the test (both once bugs, see
+# doc/reliability.md).  After every race: recovery-point and base files byte-identical,
 # record and disks agree, exactly the winner's failover disks exist, drover
 # check Normal; at the end the other replicas of the fleet are unchanged.
 #
@@ -54,7 +54,7 @@ race() {
     [ -n "$won" ] || { won=0 inuse=0 state=0 other=1 anon=0 stale=0; bad="$bad
 cannot read the results of the race: $_out"; }
     _known=$(printf '%s\n' "$_out" | sed -n 's/^anon //p; s/^stale //p')
-    if [ "${DROVER_KNOWN_BUGS:-0}" = 1 ] && [ -n "$_known" ]; then
+    if [ -n "$_known" ]; then
         bad="$bad
 $_known"
     fi

@@ -11,8 +11,9 @@
 # of the running two-disk db01.  Delays are random within the length of a
 # reference run (shortened each time drover finished before the kill, which
 # does not count as a kill).  Default: 5 kills of each; DROVER_LONG_TESTS=1: 25 of each
-# (the numbers in doc/reliability.md).  DROVER_KNOWN_BUGS=1 also fails on
-# the temporary file a killed flatten leaves behind (see doc/reliability.md).
+# (the numbers in doc/reliability.md).  A temporary file left behind by a
+# killed flatten fails the test (qemu-img dies with drover, and repair
+# removes the temporary files of the journal's files).
 . "${top_srcdir:-.}/tests/lib.sh"
 . "${top_srcdir:-.}/tests/ops-crash-lib.sh"
 
@@ -57,7 +58,6 @@ wait_orphans() {
     done
 }
 
-tmp_left=0 rebase_bug=0
 
 # kill_case LABEL VM POWER FLATTEN OP ARGS...: $kills random kills of OP
 # (POWER, FLATTEN: as in ops-crash.sh).
@@ -100,29 +100,11 @@ kill_case() {
         step=$(crash_py journal "$T/snap.k")
         drover -c "$URI" repair "$vm" --yes >"$T/rout" 2>&1
         rc=$?
-        if [ "$rc" -ne 0 ] && grep -q 'is a backing layer of' "$T/rout" &&
-           [ "${DROVER_KNOWN_BUGS:-0}" != 1 ]; then
-            # Known bug: killed after the rebase onto the flattened image,
-            # the first repair refuses to delete it (it re-points the
-            # failover disk but still counts the old chain); a second one
-            # finishes.  See doc/reliability.md.
-            rebase_bug=$((rebase_bug + 1))
-            diag "$label/kill $k: first repair refused (known bug): $(grep 'cause:' "$T/rout")"
-            drover -c "$URI" repair "$vm" --yes >"$T/rout" 2>&1
-            rc=$?
-        fi
         is "$rc" 0 "$label/kill $k at ${delay} ms (journal: $step): repair succeeds"
         [ "$rc" -eq 0 ] || sed 's/^/#   /' "$T/rout"
         is "$(crash_health "$F" "$vm")" Normal "$label/kill $k: drover check says Normal"
         out=$(crash_snap "$F" "$vm" "$T/snap.c" "$T/snap.b" "$T/snap.ref" "$power" "$flatten")
         bad=$(crash_bad "$out")
-        tmp=$(printf '%s\n' "$bad" | grep '^temporary file ' || true)
-        if [ -n "$tmp" ] && [ "${DROVER_KNOWN_BUGS:-0}" != 1 ]; then
-            # Known bug: the temporary file of a killed qemu-img run stays.
-            tmp_left=$((tmp_left + 1))
-            diag "$label/kill $k: left behind (known bug): $tmp"
-            bad=$(printf '%s\n' "$bad" | grep -v '^temporary file ' || true)
-        fi
         is "$bad" "" "$label/kill $k: record, disks and directory agree"
         v=$(crash_verdict "$out")
         # An open journal says which way repair must go; without one the
@@ -160,10 +142,4 @@ cp -a "$F" "$P"
 
 kill_case commit-flatten-hr01-64M hr01 0 1 commit --flatten
 kill_case revert-db01-running-2disks db01 1 0 revert
-if [ "$tmp_left" -gt 0 ]; then
-    diag "$tmp_left kills left a temporary file of qemu-img behind (known bug, not counted as a failure)"
-fi
-if [ "$rebase_bug" -gt 0 ]; then
-    diag "$rebase_bug kills needed a second repair (known bug, not counted as a failure)"
-fi
 done_testing

@@ -32,17 +32,10 @@ pre_switch() {
     return 1
 }
 
-# Known bugs (doc/reliability.md, "Known bugs"): after a crash at these
-# points the first `drover repair` refuses with 32774 because it protects the
-# chains as they were before it re-pointed the failover disk (commit
-# --flatten at "rebased") or undefined the test system (stop-test at
-# "switched"); a second repair finishes.  Left out of the matrix unless
-# DROVER_KNOWN_BUGS=1.
-known_bug() {  # known_bug OP FLATTEN STEP
-    [ "${DROVER_KNOWN_BUGS:-0}" = 1 ] && return 1
-    case "$1:$2:$3" in
-        commit:1:rebased|stop-test:0:switched) return 0;;
-    esac
+# Once a known bug (doc/reliability.md, "Fixed bugs"): the first repair
+# after a crash at commit --flatten "rebased" or stop-test "switched"
+# refused with 32774; every point is in the matrix now.
+known_bug() {
     return 1
 }
 
