@@ -80,13 +80,13 @@ proc setup {{refresh 2} {extra ""}} {
 
 # Starts the console: spawn_console ?-term T? ?-lang L? ?-size {R C}? ?-env {K V ...}? args...
 proc spawn_console {args} {
-    global drover conf uri T stty_init console_id console_pid raw
+    global drover conf uri T stty_init console_id console_pid raw spawn_out
     set term xterm-256color
     set lang C.UTF-8
     set rows 24
     set cols 80
     set extra {}
-    while {[llength $args] && [string match -* [lindex $args 0]]} {
+    while {[llength $args] && [lsearch -exact {-term -lang -size -env} [lindex $args 0]] >= 0} {
         set opt [lindex $args 0]
         set val [lindex $args 1]
         set args [lrange $args 2 end]
@@ -120,6 +120,17 @@ proc screen {} {
     set s [read $f]
     close $f
     return $s
+}
+
+# The screen with box borders removed and whitespace collapsed, so text
+# wrapped inside a dialog reads as one line.
+proc flat {{text ""}} {
+    if {$text eq ""} {
+        set text [screen]
+    }
+    regsub -all {[\u2502\u2500|]} $text " " text
+    regsub -all {\s+} $text " " text
+    return $text
 }
 
 # Reads whatever the console wrote (at most wait seconds); 0 at eof.

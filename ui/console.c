@@ -109,10 +109,38 @@ ui_follow_detail(Console *c)
     model_detail_request(c->m, r->host, r->s.uuid);
 }
 
+/* A host that goes down (or comes back) is announced with the reason. */
+static unsigned
+ui_host_changes(Console *c)
+{
+    size_t i;
+    unsigned dirty = 0;
+
+    for (i = 0; i < model_nhosts(c->m); i++) {
+        const ModelHost *h = model_host(c->m, i);
+
+        if (h->state == c->host_state[i])
+            continue;
+        if (h->state == MODEL_HOST_DISCONNECTED) {
+            ui_set_msg(c, UI_R_CRIT, "Host %s is disconnected: %s. drover retries every %d s (g: now).", h->name,
+                       h->error ? h->error : "no answer", c->s->conf->refresh_interval);
+            dirty |= UI_DIRTY_STATUS;
+        } else if (h->state == MODEL_HOST_CONNECTED && c->host_state[i] == MODEL_HOST_DISCONNECTED) {
+            ui_set_msg(c, UI_R_INFO, "Host %s is connected again.", h->name);
+            dirty |= UI_DIRTY_STATUS;
+        }
+        c->host_state[i] = h->state;
+    }
+    return dirty;
+}
+
 static unsigned
 ui_model_changes(Console *c, unsigned ch)
 {
     unsigned dirty = 0;
+
+    if (ch & MODEL_CH_HOSTS)
+        dirty |= ui_host_changes(c);
 
     if (ch & MODEL_CH_HOSTS)
         dirty |= UI_DIRTY_HEADER;
@@ -294,6 +322,7 @@ console_run(Session *s, const CliConsoleOpts *o)
     mo.rpo_warning = s->conf->rpo_warning;
     mo.priority_wait_ms = 200;
     c.m = model_new(s, &mo);
+    c.host_state = util_xcalloc(s->nhosts + 1, sizeof(*c.host_state));
 
     status = ui_loop(&c);
 
@@ -310,6 +339,7 @@ console_run(Session *s, const CliConsoleOpts *o)
     view_clear(&c.view);
     free(c.jobs);
     free(c.tracked);
+    free(c.host_state);
     close(ui_sig_pipe[0]);
     close(ui_sig_pipe[1]);
     ui_sig_pipe[0] = ui_sig_pipe[1] = -1;

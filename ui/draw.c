@@ -373,15 +373,43 @@ ui_fmt_elapsed(int64_t ms, char *buf, size_t size)
         snprintf(buf, size, "%ld:%02ld:%02ld", (long)(s / 3600), (long)(s / 60 % 60), (long)(s % 60));
 }
 
+static int
+ui_msg_sticky(UiRole role)
+{
+    return role == UI_R_CRIT || role == UI_R_ERROR;
+}
+
 void
 ui_set_msg(Console *c, UiRole role, const char *fmt, ...)
 {
+    char text[512];
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(c->msg, sizeof(c->msg), fmt, ap);
+    vsnprintf(text, sizeof(text), fmt, ap);
     va_end(ap);
+    if (c->msg[0] && ui_msg_sticky(c->msg_role)) {
+        if (ui_msg_sticky(role) && c->nqueued < 4) {
+            util_strlcpy(c->msg_queue[c->nqueued], text, sizeof(c->msg_queue[0]));
+            c->msg_queue_role[c->nqueued++] = role;
+        }
+        return;
+    }
+    util_strlcpy(c->msg, text, sizeof(c->msg));
     c->msg_role = role;
+}
+
+void
+ui_msg_seen(Console *c)
+{
+    c->msg[0] = '\0';
+    if (c->nqueued) {
+        util_strlcpy(c->msg, c->msg_queue[0], sizeof(c->msg));
+        c->msg_role = c->msg_queue_role[0];
+        memmove(&c->msg_queue[0], &c->msg_queue[1], (size_t)(c->nqueued - 1) * sizeof(c->msg_queue[0]));
+        memmove(&c->msg_queue_role[0], &c->msg_queue_role[1], (size_t)(c->nqueued - 1) * sizeof(c->msg_queue_role[0]));
+        c->nqueued--;
+    }
 }
 
 /* --- layout and repaint --------------------------------------------------------- */

@@ -254,11 +254,11 @@ ui_readonly_reason(const Console *c, const UiBinding *b)
     const char *what = b->op == UI_OP_REPAIR ? "Repair" : state_op_title((StateOp)b->op);
 
     if (c->readonly)
-        return util_xasprintf("Read-only: %s is off - drover runs with --readonly (or readonly in drover.conf); "
-                              "restart without it to make changes. Nothing was changed.", what);
+        return util_xasprintf("Read-only: %s is off (%s). Nothing was changed.", what,
+                              c->s->conf->readonly ? "drover.conf" : "--readonly");
     if (r && c->s->hosts[r->host].readonly)
-        return util_xasprintf("Read-only: %s is off for %s - host %s is read-only in drover.conf. "
-                              "Nothing was changed.", what, r->s.name, r->s.host);
+        return util_xasprintf("Read-only: %s is off for %s (host %s). Nothing was changed.", what,
+                              r->s.name, r->s.host);
     return NULL;
 }
 
@@ -300,10 +300,8 @@ ui_key(Console *c, int key, int code)
 {
     size_t i, k;
 
-    if (c->msg[0] && !c->filtering) {
-        /* A message lasts until the next key. */
-        c->msg[0] = '\0';
-    }
+    if (c->msg[0] && !c->filtering)
+        ui_msg_seen(c);     /* a message lasts until the next key */
     if (c->too_small) {
         if (!code && key == 'q')
             return act_quit(c) | UI_LAYOUT;

@@ -145,6 +145,17 @@ ui_cell(const Console *c, const ModelRow *r, int col, char *buf, size_t size)
 }
 
 static int
+ui_all_down(const Console *c)
+{
+    size_t i;
+
+    for (i = 0; i < model_nhosts(c->m); i++)
+        if (model_host(c->m, i)->state != MODEL_HOST_DISCONNECTED)
+            return 0;
+    return 1;
+}
+
+static int
 ui_col_right(int col)
 {
     return col == VIEW_COL_RPS || col == VIEW_COL_LAST;
@@ -187,7 +198,8 @@ ui_draw_table(Console *c)
             if (i == 0 && y == 1)
                 ui_text(c, c->table_y + 1, 1, c->cols - 2,
                         v->filter[0] ? "No VM matches the filter (Esc clears it)."
-                                     : "No VMs yet (loading, or the hosts have none).",
+                        : ui_all_down(c) ? "No host answers (see the title line); drover keeps retrying."
+                                         : "No VMs yet (loading, or the hosts have none).",
                         ui_attr(c, UI_R_DIM), 0);
             continue;
         }

@@ -151,6 +151,10 @@ typedef struct Console {
     int filtering;
     char msg[512];
     UiRole msg_role;
+    /* Warnings that came while another one was still unseen. */
+    char msg_queue[4][512];
+    UiRole msg_queue_role[4];
+    int nqueued;
     /* Dialogs, the top one gets the keys. */
     Dialog *dlg[UI_MAX_DIALOGS];
     int ndlg;
@@ -161,7 +165,7 @@ typedef struct Console {
     size_t ntracked, tracked_cap;
     int quit_pending;           /* quit once running jobs end */
     int interrupted_told;       /* the start-up note about interrupted operations */
-    unsigned model_version;
+    int *host_state;            /* as last seen, to announce changes */
 } Console;
 
 #define UI_MIN_COLS 60
@@ -200,7 +204,11 @@ void ui_bar(const Console *c, int y, int x, int w, int percent);
 void ui_hline(const Console *c, int y, int x, int w, attr_t a);
 void ui_layout(Console *c);
 void ui_repaint(Console *c, unsigned dirty);
+/* Sets the message line.  A warning (UI_R_CRIT, UI_R_ERROR) is never
+ * replaced before a key was pressed: later ones wait in a queue. */
 void ui_set_msg(Console *c, UiRole role, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* A key was pressed: the message was seen; the next queued one shows. */
+void ui_msg_seen(Console *c);
 /* "1:05", "12s" style. */
 void ui_fmt_elapsed(int64_t ms, char *buf, size_t size);
 
