@@ -271,6 +271,23 @@ cli_cmp_summary(const void *a, const void *b)
     return r ? r : strcmp(x->host, y->host);
 }
 
+/* All domains of host i with their records; a host that cannot be listed
+ * is reported on stderr and sets *status to the 32777 exit status. */
+static int
+cli_list_host(Session *s, size_t i, HvDomain **doms, size_t *n, int *status)
+{
+    *doms = NULL;
+    *n = 0;
+    if (s->hosts[i].conn && hv_list(s->hosts[i].conn, 1, doms, n) == 0)
+        return 0;
+    if (!s->hosts[i].conn)
+        err_set(RESULT_NOT_AVAILABLE, "not connected");
+    fprintf(stderr, "drover: host %s (%s) is not available: %s (%d)\n", s->hosts[i].name,
+            s->hosts[i].uri, err_message(), RESULT_NOT_AVAILABLE);
+    *status = result_exit_status(RESULT_NOT_AVAILABLE);
+    return -1;
+}
+
 /* --- list ------------------------------------------------------------------ */
 
 /* Prints s left-aligned in width terminal columns, then a space. */
@@ -301,10 +318,7 @@ cli_list(const CliCommand *cmd, CliOpts *o)
         HvDomain *doms = NULL;
         size_t n = 0;
 
-        if (!s->hosts[i].conn || hv_list(s->hosts[i].conn, 1, &doms, &n) < 0) {
-            fprintf(stderr, "drover: host %s (%s) is not available: %s (32777)\n", s->hosts[i].name,
-                    s->hosts[i].uri, err_message());
-            status = result_exit_status(RESULT_NOT_AVAILABLE);
+        if (cli_list_host(s, i, &doms, &n, &status) < 0) {
             down++;
             continue;
         }
@@ -617,11 +631,8 @@ cli_check(const CliCommand *cmd, CliOpts *o)
         HvDomain *doms = NULL;
         size_t n = 0;
 
-        if (!s->hosts[i].conn || hv_list(s->hosts[i].conn, 1, &doms, &n) < 0) {
-            fprintf(stderr, "drover: host %s is not available: %s\n", s->hosts[i].name, err_message());
-            status = result_exit_status(RESULT_NOT_AVAILABLE);
+        if (cli_list_host(s, i, &doms, &n, &status) < 0)
             continue;
-        }
         for (k = 0; k < n; k++) {
             CliVm v;
             char ref[600];
@@ -974,11 +985,8 @@ cli_repair(const CliCommand *cmd, CliOpts *o)
         HvDomain *doms = NULL;
         size_t n = 0;
 
-        if (!s->hosts[i].conn || hv_list(s->hosts[i].conn, 1, &doms, &n) < 0) {
-            fprintf(stderr, "drover: host %s is not available: %s\n", s->hosts[i].name, err_message());
-            status = result_exit_status(RESULT_NOT_AVAILABLE);
+        if (cli_list_host(s, i, &doms, &n, &status) < 0)
             continue;
-        }
         for (k = 0; k < n; k++) {
             UTIL_AUTOFREE char *preview = NULL;
             int did = 0, code, r;

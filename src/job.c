@@ -312,7 +312,9 @@ job_changed_unlock(JobTable *t, Job *j)
     void *op = t->observer_opaque;
     char c = 'j';
 
-    j->info.elapsed_ms = util_mono_ms() - j->start_mono;
+    /* A finished job keeps the elapsed time its history line recorded. */
+    if (j->info.state < JOB_COMPLETED)
+        j->info.elapsed_ms = util_mono_ms() - j->start_mono;
     copy = j->info;
     pthread_cond_broadcast(&t->cond);
     pthread_mutex_unlock(&t->mu);

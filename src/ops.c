@@ -563,6 +563,30 @@ ops_create(OpsCtx *x)
     return 0;
 }
 
+/* Powers off and undefines the test system uuid, but only if it still is
+ * the domain the journal or plan named (a reused UUID is someone else's).
+ * A test system that is already gone is fine. */
+static int
+ops_remove_test_system(OpsCtx *x, const char *uuid, const char *name)
+{
+    HvDomain td;
+    int ours;
+
+    if (hv_lookup(x->c, uuid, 0, &td) < 0) {
+        if (err_code() != RESULT_INVALID_PARAMETER)
+            return -1;
+        err_clear();
+        return 0;
+    }
+    ours = name && strcmp(td.name, name) == 0;
+    hv_domain_clear(&td);
+    if (!ours)
+        return 0;
+    hv_destroy(x->c, uuid);
+    err_clear();    /* already off */
+    return hv_undefine(x->c, uuid);
+}
+
 /* Files the operation created before a failure that are still ours to
  * remove: undone so a failed operation leaves nothing behind. */
 static void
@@ -586,14 +610,8 @@ ops_undo_created(OpsCtx *x)
             chain_header_clear(&h);
         }
     }
-    if (p->op == OP_TEST && p->test_uuid[0]) {
-        HvDomain td;
-        if (hv_lookup(x->c, p->test_uuid, 0, &td) == 0) {
-            if (strcmp(td.name, p->test_domain) == 0)
-                hv_undefine(x->c, p->test_uuid);
-            hv_domain_clear(&td);
-        }
-    }
+    if (p->op == OP_TEST && p->test_uuid[0])
+        ops_remove_test_system(x, p->test_uuid, p->test_domain);
     for (i = 0; i < p->create.n; i++) {
         dev_t dev;
         ino_t ino;
@@ -914,21 +932,8 @@ ops_repair_run(OpsCtx *x, Replica *r, const char *uuid, const char *dir, const c
                 return -1;
         }
         if (strcmp(j->op, "test-failover") == 0 && j->uuid) {
-            HvDomain td;
-            if (hv_lookup(x->c, j->uuid, 0, &td) == 0) {
-                int ours = j->domain && strcmp(td.name, j->domain) == 0;
-                hv_domain_clear(&td);
-                if (ours) {
-                    hv_destroy(x->c, j->uuid);
-                    err_clear();
-                    if (hv_undefine(x->c, j->uuid) < 0)
-                        return -1;
-                }
-            } else if (err_code() != RESULT_INVALID_PARAMETER) {
-                return -1;
-            }
-            err_clear();
-            if (ops_load_keep(x, 0) < 0)
+            /* Its disks are no longer any domain's once it is gone. */
+            if (ops_remove_test_system(x, j->uuid, j->domain) < 0 || ops_load_keep(x, 0) < 0)
                 return -1;
         }
         for (i = 0; i < j->create.n; i++) {
@@ -940,20 +945,7 @@ ops_repair_run(OpsCtx *x, Replica *r, const char *uuid, const char *dir, const c
     } else {
         ops_step(x, 20, "finishing the interrupted %s (it stopped after its switch)", j->op);
         if (strcmp(j->op, "stop-test") == 0 && j->uuid) {
-            HvDomain td;
-            if (hv_lookup(x->c, j->uuid, 0, &td) == 0) {
-                int ours = j->domain && strcmp(td.name, j->domain) == 0;
-                hv_domain_clear(&td);
-                if (ours) {
-                    hv_destroy(x->c, j->uuid);
-                    err_clear();
-                    if (hv_undefine(x->c, j->uuid) < 0)
-                        return -1;
-                }
-            }
-            err_clear();
-            /* Its disks are no longer any domain's. */
-            if (ops_load_keep(x, 0) < 0)
+            if (ops_remove_test_system(x, j->uuid, j->domain) < 0 || ops_load_keep(x, 0) < 0)
                 return -1;
         }
         for (i = 0; i < j->remove.n; i++) {
