@@ -191,6 +191,21 @@ ui_draw_detail(Console *c)
                            state_name(s->state), c->g.dot, health_name(s->health), c->g.dot, s->mode,
                            mode_name(s->mode), c->g.dot, hv_power_name(s->power));
         ui_lines_pushf(&l, UI_R_DIM, "UUID %s", s->uuid);
+        if (job) {
+            UTIL_AUTOFREE char *text = NULL;
+            char el[32];
+
+            ui_fmt_elapsed(job->elapsed_ms, el, sizeof(el));
+            ui_lines_pushf(&l, UI_R_DLG_TITLE, "Last job: %s, %s%s, %s%s", model_job_title(job->type),
+                           job_state_name(job->state), job->from_history ? " (earlier run)" : "",
+                           job->state < JOB_COMPLETED ? "running for " : "took ", el);
+            if (job->state < JOB_COMPLETED) {
+                ui_lines_push(&l, UI_R_NORMAL, job->percent, job->step);
+            } else {
+                text = ui_job_result_text(job);
+                ui_lines_wrap(&l, job->state == JOB_COMPLETED ? UI_R_NORMAL : UI_R_ERROR, text, width, 2);
+            }
+        }
         if (!d || d->host != r->host || strcmp(d->uuid, s->uuid) != 0 ||
             (model_detail_pending(c->m) && !d)) {
             ui_lines_pushf(&l, UI_R_DIM, "Reading the record and disk chains of %s%s", s->name, c->g.ell);
@@ -206,21 +221,6 @@ ui_draw_detail(Console *c)
                 }
             }
             ui_record_lines(c, &l, d, width);
-        }
-        if (job) {
-            UTIL_AUTOFREE char *text = NULL;
-            char el[32];
-
-            ui_fmt_elapsed(job->elapsed_ms, el, sizeof(el));
-            ui_lines_pushf(&l, UI_R_DLG_TITLE, "Last job: %s, %s%s, %s%s", model_job_title(job->type),
-                           job_state_name(job->state), job->from_history ? " (earlier run)" : "",
-                           job->state < JOB_COMPLETED ? "running for " : "took ", el);
-            if (job->state < JOB_COMPLETED) {
-                ui_lines_push(&l, UI_R_NORMAL, job->percent, job->step);
-            } else {
-                text = ui_job_result_text(job);
-                ui_lines_wrap(&l, job->state == JOB_COMPLETED ? UI_R_NORMAL : UI_R_ERROR, text, width, 2);
-            }
         }
     }
     c->pane_lines = (int)l.n;
