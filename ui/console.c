@@ -83,11 +83,10 @@ ui_tell_interrupted(Console *c)
     if (!n)
         return 0;
     if (n == 1)
-        ui_set_msg(c, UI_R_CRIT, "%s: interrupted operation, shown Critical; select it and press R to repair.",
-                   first);
+        ui_set_msg(c, UI_R_CRIT, "Press R on %s to repair its interrupted operation (shown Critical).", first);
     else
-        ui_set_msg(c, UI_R_CRIT, "%zu VMs have interrupted operations (%s, ...): select one, press R to repair.",
-                   n, first);
+        ui_set_msg(c, UI_R_CRIT, "Press R on %s and %zu more VMs to repair interrupted operations (Critical).",
+                   first, n - 1);
     return UI_DIRTY_STATUS;
 }
 
@@ -97,15 +96,14 @@ ui_follow_detail(Console *c)
 {
     const ModelRow *r = view_selected(&c->view);
     const ModelDetail *d = model_detail(c->m);
-    static size_t last_host = (size_t)-1;
-    static char last_uuid[37];
 
     if (c->pane != PANE_DETAIL || !r)
         return;
-    if (last_host == r->host && strcmp(last_uuid, r->s.uuid) == 0 && (d || model_detail_pending(c->m)))
+    if (c->detail_host == r->host && strcmp(c->detail_uuid, r->s.uuid) == 0 &&
+        (d || model_detail_pending(c->m)))
         return;
-    last_host = r->host;
-    util_strlcpy(last_uuid, r->s.uuid, sizeof(last_uuid));
+    c->detail_host = r->host;
+    util_strlcpy(c->detail_uuid, r->s.uuid, sizeof(c->detail_uuid));
     model_detail_request(c->m, r->host, r->s.uuid);
 }
 
@@ -233,7 +231,7 @@ ui_loop(Console *c)
                     ui_resize();
                     dirty |= UI_LAYOUT;
                 } else if (buf[i] == 'I') {
-                    dirty |= ui_key(c, 'q', 0);
+                    dirty |= ui_quit_request(c);
                 } else {
                     /* SIGTERM or a lost terminal: leave now; jobs still
                      * finish before the process exits. */
@@ -285,6 +283,7 @@ console_run(Session *s, const CliConsoleOpts *o)
     if (c.dump_path && !*c.dump_path)
         c.dump_path = NULL;
     view_init(&c.view);
+    c.detail_host = (size_t)-1;
     if (pipe2(ui_sig_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
         fprintf(stderr, "drover: cannot create a pipe: %s\n", strerror(errno));
         return result_exit_status(RESULT_FAILED);

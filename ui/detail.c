@@ -72,17 +72,21 @@ ui_layer_line(const Console *c, UiLines *l, const ModelDisk *k, const Replica *r
 }
 
 static void
-ui_disk_lines(const Console *c, UiLines *l, const ModelDisk *k, const Replica *rec)
+ui_disk_lines(const Console *c, UiLines *l, const ModelDisk *k, const Replica *rec, int width)
 {
     size_t i;
     int depth = 0;
 
     ui_lines_pushf(l, UI_R_DLG_TITLE, "Disk %s: chain from base to top (%s = what the domain uses now)",
                    k->target, c->g.use);
-    if (k->used_error)
-        ui_lines_pushf(l, UI_R_CRIT, "  cannot walk %s: %s", k->source ? k->source : "(no source)", k->used_error);
-    if (k->points_error)
-        ui_lines_pushf(l, UI_R_CRIT, "  cannot walk the recovery points: %s", k->points_error);
+    if (k->used_error) {
+        UTIL_AUTOFREE char *t = util_xasprintf("cannot walk the chain the domain uses: %s", k->used_error);
+        ui_lines_wrap(l, UI_R_CRIT, t, width, 2);
+    }
+    if (k->points_error) {
+        UTIL_AUTOFREE char *t = util_xasprintf("cannot walk the recovery points: %s", k->points_error);
+        ui_lines_wrap(l, UI_R_CRIT, t, width, 2);
+    }
     if (k->points) {
         /* The recovery points first, then the branch the domain uses when
          * it sits on an older point. */
@@ -129,10 +133,11 @@ ui_record_lines(const Console *c, UiLines *l, const ModelDetail *d, int width)
         UTIL_AUTOFREE char *text = NULL;
 
         ui_when(rec->journal->time, when, sizeof(when));
-        text = util_xasprintf("INTERRUPTED: a %s stopped at step \"%s\" (job %s, %s). Press R to repair: "
-                              "drover %s it.", rec->journal->op, rec->journal->step, rec->journal->job, when,
-                              strcmp(rec->journal->step, "switched") == 0 ? "finishes (it stopped after its switch)"
-                                                                          : "rolls back (it stopped before its switch)");
+        text = util_xasprintf("INTERRUPTED: a %s stopped at step \"%s\" (job %s, %s). It stopped %s its "
+                              "switch, so repair %s it: press R.", rec->journal->op, rec->journal->step,
+                              rec->journal->job, when,
+                              strcmp(rec->journal->step, "switched") == 0 ? "after" : "before",
+                              strcmp(rec->journal->step, "switched") == 0 ? "finishes" : "rolls back");
         ui_lines_wrap(l, UI_R_CRIT, text, width, 0);
     }
     if (rec->failover) {
@@ -146,7 +151,7 @@ ui_record_lines(const Console *c, UiLines *l, const ModelDetail *d, int width)
                        rec->test->point, when);
     }
     for (i = 0; i < d->ndisks; i++)
-        ui_disk_lines(c, l, &d->disks[i], rec);
+        ui_disk_lines(c, l, &d->disks[i], rec, width);
     /* Newest first. */
     pts = util_xcalloc(rec->npoints + 1, sizeof(*pts));
     for (i = 0; i < rec->npoints; i++)

@@ -206,10 +206,12 @@ static unsigned
 act_quit(Console *c)
 {
     size_t running = job_table_running(c->s->jobs);
-    Dialog *d;
+    Dialog *d = ui_dialog_top(c);
 
     if (!running)
         return UI_QUIT;
+    if (d && d->kind == DLG_QUIT)
+        return 0;
     d = ui_dialog_new(DLG_QUIT);
     d->title = util_xstrdup("Quit?");
     d->text = util_xasprintf("%zu job%s running. A job cannot be stopped half-way safely, so drover waits "
@@ -217,6 +219,12 @@ act_quit(Console *c)
                              "Quit as soon as they finish?", running, running == 1 ? " is" : "s are");
     ui_dialog_push(c, d);
     return UI_DIRTY_DIALOG;
+}
+
+unsigned
+ui_quit_request(Console *c)
+{
+    return act_quit(c) | UI_DIRTY_ALL;
 }
 
 static const UiBinding ui_keys[] = {

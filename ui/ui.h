@@ -166,6 +166,8 @@ typedef struct Console {
     int quit_pending;           /* quit once running jobs end */
     int interrupted_told;       /* the start-up note about interrupted operations */
     int *host_state;            /* as last seen, to announce changes */
+    size_t detail_host;         /* the VM whose details were asked for last */
+    char detail_uuid[37];
 } Console;
 
 #define UI_MIN_COLS 60
@@ -253,6 +255,8 @@ void ui_message(Console *c, UiRole role, const char *title, const char *text);
 
 /* keys.c */
 unsigned ui_key(Console *c, int key, int is_key_code);
+/* q or Ctrl-C: quits, or asks first while jobs run. */
+unsigned ui_quit_request(Console *c);
 /* The help text built from the key table. */
 char *ui_help_text(const Console *c);
 
