@@ -3,6 +3,7 @@
 
 #include "cli.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <json-c/json.h>
@@ -75,35 +76,39 @@ static int cli_demo(const CliCommand *cmd, CliOpts *o);
 static int cli_config(const CliCommand *cmd, CliOpts *o);
 
 static const CliCommand cli_commands[] = {
-    { "list", cli_list, "", 0, 0, "list replica VMs with state, health and failover point",
+    { "list", cli_list, "", 0, 0, "list replicas: state, health, failover point",
       "  Options: --json", -1 },
-    { "show", cli_show, "VM", 1, 1, "show one replica: disks and their chains, recovery points, health",
+    { "show", cli_show, "VM", 1, 1, "one replica: disk chains, recovery points, health",
       "  Options: --json", -1 },
-    { "failover", cli_operation, "VM", 1, 1, "fail a replica over to a recovery point (newest by default)",
+    { "failover", cli_operation, "VM", 1, 1, "fail over to a recovery point (newest by default)",
       "  Options: --point ID, --dry-run, --yes, --reason TEXT, --json\n"
       "  Creates one overlay per disk on the point and switches the VM to it: 5 Recovered.", OP_INITIATE },
-    { "revert", cli_operation, "VM", 1, 1, "revert a failover: discard the failover disk, back to 3 Replicating",
+    { "revert", cli_operation, "VM", 1, 1, "discard the failover disk: back to 3 Replicating",
       "  Options: --dry-run, --yes, --reason TEXT, --json\n"
       "  Powers the VM off first if it runs (graceful, then forced after shutdown_timeout).\n"
       "  Recovery points are never touched; failover can be tried again afterwards.", OP_REVERT },
-    { "commit", cli_operation, "VM", 1, 1, "commit a failover: keep the failed-over point, drop the others (cannot be undone)",
+    { "commit", cli_operation, "VM", 1, 1, "keep the failover, drop the other points (final)",
+      "  Keeps the failed-over point and the failover disk; newer points are deleted.\n"
+      "  It cannot be undone: revert is refused afterwards.\n"
       "  Options: --flatten (merge the layers under the failover disk; the VM must be off),\n"
       "           --dry-run, --yes, --reason TEXT, --json", OP_COMMIT },
-    { "test-failover", cli_operation, "VM", 1, 1, "start a test failover: a separate VM-test domain without network",
+    { "test-failover", cli_operation, "VM", 1, 1, "test failover: a VM-test domain without network",
       "  Options: --point ID, --dry-run, --yes, --reason TEXT, --json", OP_TEST },
-    { "stop-test", cli_operation, "VM", 1, 1, "stop a test failover: remove the test domain and its disks",
+    { "stop-test", cli_operation, "VM", 1, 1, "remove the test domain and its disks",
       "  Options: --dry-run, --yes, --reason TEXT, --json", OP_STOP_TEST },
-    { "jobs", cli_jobs, "", 0, 0, "list running and finished jobs (history kept across runs)",
+    { "jobs", cli_jobs, "", 0, 0, "running and finished jobs, with their history",
       "  Options: --json", -1 },
-    { "repair", cli_repair, "[VM]", 0, 1, "finish or undo operations that were interrupted",
-      "  Without VM: every replica with an interrupted operation.  Options: --yes, --json", -1 },
-    { "check", cli_check, "[VM]", 0, 1, "compare each record with the disks and report health",
+    { "repair", cli_repair, "[VM]", 0, 1, "finish or undo interrupted operations",
+      "  Without VM: every replica with an interrupted operation.\n"
+      "  Options: --dry-run (say what it would do), --yes, --reason TEXT, --json", -1 },
+    { "check", cli_check, "[VM]", 0, 1, "compare records with the disks; report health",
       "  Options: --json.  Exit status 7 when a replica is Critical.", -1 },
-    { "decode", cli_decode, "[CODE]", 0, 1, "explain a result code (all codes with --all)",
-      "  Options: --all, --json, --man (the code and exit-status tables as roff, for drover(1))", -1 },
-    { "config", cli_config, "", 0, 0, "print the effective configuration and the hosts drover would use",
+    { "decode", cli_decode, "[CODE]", 0, 1, "explain a result code (--all: every code)",
+      "  Options: --all, --json,\n"
+      "           --man (the code and exit-status tables as roff, for drover(1))", -1 },
+    { "config", cli_config, "", 0, 0, "print the effective configuration and hosts",
       "  Options: --json, --man (the settings table as roff, for drover.conf(5))", -1 },
-    { "demo", cli_demo, "", 0, 0, "build a demo DR site and open the console on it",
+    { "demo", cli_demo, "", 0, 0, "build a demo DR site and open the console",
       "  Options: --dir DIR, --vms N, --no-console", -1 },
 };
 #define CLI_NCOMMANDS (sizeof(cli_commands) / sizeof(cli_commands[0]))
@@ -166,8 +171,8 @@ cli_print_help(void)
     }
     printf("\nOptions:\n"
            "  -c, --connect URI    libvirt host to use (repeatable); default: the hosts of\n"
-           "                       drover.conf, else LIBVIRT_DEFAULT_URI, else qemu:///system\n"
-           "      --config FILE    read FILE after /etc/drover/drover.conf and\n"
+           "                       drover.conf, else LIBVIRT_DEFAULT_URI or qemu:///system\n"
+           "      --config FILE    read FILE after " SYSCONFDIR "/drover/drover.conf and\n"
            "                       ~/.config/drover/drover.conf\n"
            "  -r, --readonly       open libvirt read-only; every mutating action is refused\n"
            "      --json           print JSON (a stable interface, see doc/json.md)\n"
@@ -182,6 +187,7 @@ cli_print_help(void)
            "      --no-console     demo: only build it and print its URI\n"
            "      --exit-after N   console: quit after N refresh cycles (for tests)\n"
            "      --man            decode, config: print the tables of the manual as roff\n"
+           "      --all            decode: every result code\n"
            "  -h, --help           show this help (drover COMMAND --help for a command)\n"
            "  -V, --version        show the version\n\n"
            "A VM is named NAME, UUID or NAME@HOST.  Exit status: 0 success, 1 failed,\n"
@@ -194,14 +200,24 @@ cli_print_help(void)
 static void
 cli_print_command_help(const CliCommand *c)
 {
-    printf("Usage: drover %s %s\n%s.\n%s\n\nCommon options: -c URI, --config FILE, --readonly, --help.\n",
-           c->name, c->args, c->summary, c->help);
+    printf("Usage: drover %s%s%s\n%c%s.\n%s\n\nCommon options: -c URI, --config FILE, --readonly, --help.\n",
+           c->name, c->args[0] ? " " : "", c->args, toupper((unsigned char)c->summary[0]),
+           c->summary + 1, c->help);
 }
 
 /* --- helpers ------------------------------------------------------------- */
 
 static Session *
+cli_session_in(const CliOpts *o, int connect, const char *state_dir);
+
+static Session *
 cli_session(const CliOpts *o, int connect)
+{
+    return cli_session_in(o, connect, NULL);
+}
+
+static Session *
+cli_session_in(const CliOpts *o, int connect, const char *state_dir)
 {
     SessionArgs sa;
     const char **uris = util_xcalloc(o->nuris + 1, sizeof(*uris));
@@ -215,6 +231,7 @@ cli_session(const CliOpts *o, int connect)
     sa.uris = uris;
     sa.readonly = o->readonly;
     sa.connect = connect;
+    sa.state_dir = state_dir;
     s = session_open(&sa);
     free(uris);
     if (!s)
@@ -725,7 +742,8 @@ cli_observe(const JobInfo *j, void *opaque)
     CliProgress *p = opaque;
 
     pthread_mutex_lock(&p->mu);
-    if (j->state == JOB_STARTING && p->last_percent < 0) {
+    /* The first event, whichever thread reports it, opens the job. */
+    if (p->last_percent < 0) {
         fprintf(p->out, "Job %s started (%s; result 4096 until it ends)\n", j->id, job_type_name(j->type));
         p->last_percent = 0;
     }
@@ -751,9 +769,8 @@ cli_confirm(const Session *s, const Plan *p)
         printf("%s %s@%s? Type yes to proceed, anything else cancels: ", state_op_title(p->op),
                p->vm, p->host);
     else
-        printf("Type the VM name (%s) to %s it, anything else cancels: ", p->vm,
-               p->op == OP_REVERT ? "revert" : p->op == OP_COMMIT ? "commit" :
-               p->op == OP_INITIATE ? "fail over" : p->op == OP_TEST ? "test-fail over" : "stop the test of");
+        printf("Type the VM name (%s) to confirm: %s. Anything else cancels: ", p->vm,
+               state_op_title(p->op));
     fflush(stdout);
     if (!fgets(line, sizeof(line), stdin))
         return 0;
@@ -1312,8 +1329,12 @@ cli_demo(const CliCommand *cmd, CliOpts *o)
     }
     o->uris = util_xrealloc(o->uris, (o->nuris + 1) * sizeof(*o->uris));
     o->uris[o->nuris++] = util_xstrdup(uri);
-    if (!(s = cli_session(o, 1)))
-        return result_exit_status(err_code());
+    {
+        /* The demo is a sandbox: its audit log and job history stay in it. */
+        UTIL_AUTOFREE char *fleet_dir = util_dirname(uri + strlen("test://"));
+        if (!(s = cli_session_in(o, 1, fleet_dir)))
+            return result_exit_status(err_code());
+    }
     memset(&co, 0, sizeof(co));
     co.readonly = o->readonly;
     co.exit_after = o->exit_after;
@@ -1399,7 +1420,8 @@ cli_main(int argc, char **argv, CliConsoleFn console)
         case 'h': help = 1; break;
         case 'V':
             printf("drover %s\nThe Hyper-V Replica failover model for libvirt/KVM and qcow2.\n"
-                   "Built against libvirt %s.\n", PACKAGE_VERSION, LIBVIRT_VERSION_TEXT);
+                   "Built against libvirt %s.\nCopyright (C) 2026 the drover developers.\n",
+                   PACKAGE_VERSION, LIBVIRT_VERSION_TEXT);
             cli_opts_free(&o);
             return 0;
         case ':':

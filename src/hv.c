@@ -423,6 +423,36 @@ hv_uri(const HvConn *c)
 }
 
 int
+hv_is_local(HvConn *c)
+{
+    virConnectPtr vc;
+    char *remote;
+    char here[256];
+    int local;
+
+    if (c->fleet || strncmp(c->uri, "test:", 5) == 0)
+        return 1;
+    pthread_mutex_lock(&c->mu);
+    vc = c->conn;
+    if (vc)
+        virConnectRef(vc);
+    pthread_mutex_unlock(&c->mu);
+    if (!vc)
+        return -1;
+    remote = virConnectGetHostname(vc);
+    virConnectClose(vc);
+    if (!remote || gethostname(here, sizeof(here)) < 0) {
+        virResetLastError();
+        free(remote);
+        return -1;
+    }
+    here[sizeof(here) - 1] = '\0';
+    local = strcmp(remote, here) == 0;
+    free(remote);
+    return local;
+}
+
+int
 hv_is_readonly(const HvConn *c)
 {
     return c->readonly;

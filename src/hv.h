@@ -58,6 +58,10 @@ int hv_is_alive(HvConn *c);
 /* Tries to connect again if disconnected: 0 when connected. */
 int hv_reconnect(HvConn *c);
 const char *hv_uri(const HvConn *c);
+/* 1 when the host is the machine drover runs on (its disk files are ours
+ * to read and write), 0 when it is another machine, -1 when unknown
+ * (not connected yet). */
+int hv_is_local(HvConn *c);
 int hv_is_readonly(const HvConn *c);
 /* The node file of a test:///FILE connection, else NULL. */
 const char *hv_fleet_path(const HvConn *c);

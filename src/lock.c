@@ -131,8 +131,8 @@ lock_release(LockHandle *h)
 int
 lock_probe(const char *path, char *buf, size_t size)
 {
-    struct flock fl;
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    int tries;
 
     if (fd < 0) {
         if (errno == ENOENT)
@@ -140,20 +140,30 @@ lock_probe(const char *path, char *buf, size_t size)
         err_set_errno(0, errno, "cannot open lock file %s", path);
         return -1;
     }
-    memset(&fl, 0, sizeof(fl));
-    fl.l_type = F_WRLCK;
-    fl.l_whence = SEEK_SET;
-    if (fcntl(fd, F_OFD_GETLK, &fl) < 0) {
-        err_set_errno(0, errno, "cannot query lock %s", path);
-        close(fd);
-        return -1;
+    /* An empty description means the holder is just locking or unlocking:
+     * look again briefly (see lock_open). */
+    for (tries = 0; tries < 10; tries++) {
+        struct flock fl;
+
+        memset(&fl, 0, sizeof(fl));
+        fl.l_type = F_WRLCK;
+        fl.l_whence = SEEK_SET;
+        if (fcntl(fd, F_OFD_GETLK, &fl) < 0) {
+            err_set_errno(0, errno, "cannot query lock %s", path);
+            close(fd);
+            return -1;
+        }
+        if (fl.l_type == F_UNLCK) {
+            close(fd);
+            return 0;
+        }
+        if (lock_holder_text(fd, buf, size)) {
+            close(fd);
+            return 1;
+        }
+        usleep(20000);
     }
-    if (fl.l_type == F_UNLCK) {
-        close(fd);
-        return 0;
-    }
-    if (!lock_holder_text(fd, buf, size))
-        util_strlcpy(buf, "another process (it has not described itself yet)", size);
+    util_strlcpy(buf, "another process (it has not described itself yet)", size);
     close(fd);
     return 1;
 }

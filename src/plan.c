@@ -148,7 +148,17 @@ plan_source_of(const DomDiskList *disks, const char *target)
 /* Adds every layer of the chain under top to keep (recovery points are
  * named by their record role, other layers as "backing layer"). */
 static int
+plan_keep_chain_as(Plan *p, const char *top, const char *target, const char *top_role);
+
+static int
 plan_keep_chain(Plan *p, const char *top, const char *target)
+{
+    return plan_keep_chain_as(p, top, target, NULL);
+}
+
+/* As plan_keep_chain, naming the top layer top_role (when not NULL). */
+static int
+plan_keep_chain_as(Plan *p, const char *top, const char *target, const char *top_role)
 {
     Chain *c = chain_walk(top);
     size_t i, k;
@@ -163,7 +173,8 @@ plan_keep_chain(Plan *p, const char *top, const char *target)
 
         if (plan_has_path(&p->keep, l->path) || plan_has_path(&p->remove, l->path))
             continue;
-        snprintf(role, sizeof(role), "%s", i + 1 == c->n ? "base" : "backing layer");
+        snprintf(role, sizeof(role), "%s", i == 0 && top_role ? top_role :
+                 i + 1 == c->n ? "base" : "backing layer");
         for (k = 0; k < p->rec->npoints; k++) {
             const ReplicaDisk *d = replica_disk_list_find(&p->rec->points[k].disks, target);
             if (d && strcmp(d->file, l->path) == 0)
@@ -435,7 +446,7 @@ plan_commit(Plan *p, const PlanArgs *a)
             plan_file_add(&p->keep, d->file, d->target, "failover disk (kept, rebased)", NULL);
             if (plan_file_stat(&p->keep.v[p->keep.n - 1]) < 0)
                 return -1;
-        } else if (plan_keep_chain(p, d->file, d->target) < 0) {
+        } else if (plan_keep_chain_as(p, d->file, d->target, "failover disk (kept)") < 0) {
             return -1;
         }
     }
@@ -601,6 +612,14 @@ plan_make(HvConn *c, const char *host, const char *vm, StateOp op, const PlanArg
     }
     if (hv_lookup(c, vm, 0, &d) < 0)
         goto fail;
+    if (hv_is_local(c) == 0) {
+        /* Plans stat, walk and delete files by path: only on the host itself. */
+        err_set(RESULT_NOT_SUPPORTED,
+                "%s runs on another machine (%s): drover reads and changes the disk chains itself, "
+                "so it must run on the DR host; run drover there", d.name, hv_uri(c));
+        hv_domain_clear(&d);
+        goto fail;
+    }
     p->vm = util_xstrdup(d.name);
     util_strlcpy(p->uuid, d.uuid, sizeof(p->uuid));
     p->power = d.power;

@@ -33,6 +33,12 @@ session_open(const SessionArgs *a)
         free(s);
         return NULL;
     }
+    if (a->state_dir) {
+        free(s->conf->audit_log);
+        free(s->conf->job_history);
+        s->conf->audit_log = util_xasprintf("%s/audit.log", a->state_dir);
+        s->conf->job_history = util_xasprintf("%s/jobs.jsonl", a->state_dir);
+    }
     if (a->uris && a->uris[0]) {
         /* -c replaces the configured hosts: the operator named what to see. */
         Conf *tmp = conf_new_default();

@@ -29,6 +29,7 @@ typedef struct {
     const char *const *uris;    /* -c URI, repeatable; NULL-terminated or NULL */
     int readonly;               /* --readonly */
     int connect;                /* open the libvirt connections now */
+    const char *state_dir;      /* if set: audit log and job history live here (the demo's sandbox) */
 } SessionArgs;
 
 /* Loads configuration, picks hosts (-c, else the config's hosts, else
