@@ -212,7 +212,7 @@ proc select_vm {name} {
 
 proc clear_filter {} {
     key esc
-    return [wait_screen_not {Filter "}]
+    return [wait_screen { (\d+)/\1 VMs}]
 }
 
 # Resizes the console's terminal and tells it.

@@ -143,7 +143,7 @@ ui_model_changes(Console *c, unsigned ch)
     if (ch & MODEL_CH_HOSTS)
         dirty |= UI_DIRTY_HEADER;
     if (ch & (MODEL_CH_ROWS | MODEL_CH_HOSTS))
-        dirty |= UI_REBUILD | UI_DIRTY_TABLE | UI_DIRTY_HEADER;
+        dirty |= UI_REBUILD | UI_DIRTY_TABLE | UI_DIRTY_HEADER | UI_DIRTY_STATUS;
     if (ch & (MODEL_CH_DETAIL | MODEL_CH_ROWS))
         dirty |= UI_DIRTY_PANE;
     dirty |= ui_dialog_model(c, ch);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "result.h"
+#include "state.h"
 #include "util.h"
 
 void
@@ -209,6 +210,7 @@ ui_draw_jobline(Console *c)
 void
 ui_draw_msgline(Console *c)
 {
+    const ModelRow *sel;
     char line[512];
 
     move(c->msg_y, 0);
@@ -220,6 +222,15 @@ ui_draw_msgline(Console *c)
     }
     if (c->msg[0]) {
         ui_text(c, c->msg_y, 0, c->cols, c->msg, ui_attr(c, c->msg_role), 0);
+        return;
+    }
+    sel = view_selected(&c->view);
+    if (sel && sel->loaded && sel->s.problem && !ui_dialog_top(c)) {
+        /* The selected VM's worst problem, so nobody has to open the
+         * details to learn why it is not Normal. */
+        snprintf(line, sizeof(line), "%s: %s (Enter: details)", sel->s.name, sel->s.problem);
+        ui_text(c, c->msg_y, 0, c->cols, line,
+                ui_attr(c, sel->s.health == HEALTH_CRITICAL ? UI_R_CRIT : UI_R_WARN), 0);
         return;
     }
     if (c->view.filter[0])
