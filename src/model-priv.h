@@ -27,6 +27,7 @@ typedef struct Result {
     int ok;                     /* RES_HOST, RES_ROUND: the list completed */
     HvDomain *doms;             /* RES_LIST */
     Summary *rows;              /* RES_ROWS */
+    char **holders;             /* RES_ROWS: ModelRow.busy for each row */
     size_t n;
     int64_t when_ms;
     char uuid[37];              /* RES_GONE */

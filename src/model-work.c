@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "domxml.h"
+#include "lock.h"
 #include "model-priv.h"
 #include "ops.h"
 #include "result.h"
@@ -68,7 +69,8 @@ fetcher_lost(Fetcher *f)
 typedef struct {
     Fetcher *f;
     Summary *v;
-    size_t n, cap;
+    char **holders;
+    size_t n, cap, hcap;
     int64_t since_ms;
 } Batch;
 
@@ -81,21 +83,50 @@ batch_flush(Batch *b)
         return;
     r = model_result_new(RES_ROWS, b->f->idx);
     r->rows = b->v;
+    r->holders = b->holders;
     r->n = b->n;
     model_post(b->f->m, r);
     b->v = NULL;
-    b->n = b->cap = 0;
+    b->holders = NULL;
+    b->n = b->cap = b->hcap = 0;
     b->since_ms = util_mono_ms();
+}
+
+/* Who holds the lock of a replica whose record carries a journal: an
+ * operation running now (here or in another process), as opposed to one
+ * that was interrupted.  NULL when nobody holds it. */
+static char *
+fetcher_holder(const HvDomain *d)
+{
+    Replica *r = replica_parse(d->metadata, strlen(d->metadata));
+    const ReplicaPoint *newest = r ? replica_newest_point(r) : NULL;
+    char *out = NULL;
+
+    if (newest && newest->disks.n) {
+        UTIL_AUTOFREE char *dir = util_dirname(newest->disks.v[0].file);
+        UTIL_AUTOFREE char *path = util_xasprintf("%s/.drover-%s.lock", dir, d->uuid);
+        char holder[512];
+
+        if (lock_probe(path, holder, sizeof(holder)) == 1)
+            out = util_xstrdup(holder);
+    }
+    replica_free(r);
+    err_clear();
+    return out;
 }
 
 static void
 batch_add(Batch *b, const HvDomain *d)
 {
     Model *m = b->f->m;
+    Summary *s;
 
     util_grow(&b->v, &b->cap, b->n + 1, sizeof(*b->v));
-    summary_from_domain(&b->v[b->n++], m->s->hosts[b->f->idx].name, d, util_now(),
-                        m->o.rpo_warning);
+    util_grow(&b->holders, &b->hcap, b->n + 1, sizeof(*b->holders));
+    s = &b->v[b->n];
+    summary_from_domain(s, m->s->hosts[b->f->idx].name, d, util_now(), m->o.rpo_warning);
+    b->holders[b->n] = s->journal_op && d->metadata ? fetcher_holder(d) : NULL;
+    b->n++;
 }
 
 /* Reads one domain again; 0, or -1 when the host is lost. */
@@ -319,6 +350,7 @@ round:
     r->ok = ok;
     model_post(m, r);
     free(b.v);
+    free(b.holders);
     free(prio);
     free(done);
     free(sorted);

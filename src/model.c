@@ -117,9 +117,12 @@ model_result_free(Result *r)
         return;
     free(r->error);
     hv_domain_list_free(r->doms, r->n);
-    for (i = 0; r->rows && i < r->n; i++)
+    for (i = 0; r->rows && i < r->n; i++) {
         summary_clear(&r->rows[i]);
+        free(r->holders ? r->holders[i] : NULL);
+    }
     free(r->rows);
+    free(r->holders);
     model_detail_clear(r->detail);
     free(r->detail);
     plan_free(r->plan);
@@ -198,8 +201,10 @@ host_rows_clear(HostRows *hr)
 {
     size_t i;
 
-    for (i = 0; i < hr->n; i++)
+    for (i = 0; i < hr->n; i++) {
         summary_clear(&hr->rows[i].s);
+        free(hr->rows[i].busy);
+    }
     free(hr->rows);
     free(hr->by_uuid);
     memset(hr, 0, sizeof(*hr));
@@ -378,9 +383,12 @@ apply_list(Model *m, Result *r)
             row->fetched_ms = r->when_ms;
         }
     }
-    for (i = 0; i < hr->n; i++)
-        if (!taken[i])
+    for (i = 0; i < hr->n; i++) {
+        if (!taken[i]) {
             summary_clear(&hr->rows[i].s);
+            free(hr->rows[i].busy);
+        }
+    }
     free(taken);
     free(hr->rows);
     free(hr->by_uuid);
@@ -427,6 +435,13 @@ apply_rows(Model *m, Result *r)
             row = host_rows_find(hr, s->uuid);
         }
         row->fetched_ms = r->when_ms;
+        if (!util_streq(row->busy, r->holders[i])) {
+            free(row->busy);
+            row->busy = UTIL_STEAL(&r->holders[i]);
+            row->version++;
+            if (row->host == m->req_host && strcmp(row->s.uuid, m->req_uuid) == 0)
+                detail = 1;
+        }
         if (!row->loaded || !model_summary_same(&row->s, s)) {
             summary_clear(&row->s);
             row->s = *s;
@@ -455,6 +470,7 @@ apply_gone(Model *m, Result *r)
         return;
     k = (size_t)(row - hr->rows);
     summary_clear(&row->s);
+    free(row->busy);
     memmove(&hr->rows[k], &hr->rows[k + 1], (hr->n - k - 1) * sizeof(*hr->rows));
     hr->n--;
     host_rows_index(hr);

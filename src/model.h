@@ -61,6 +61,8 @@ typedef struct {
     Summary s;                  /* host name, VM name, uuid, state, health, ... */
     size_t host;                /* index into the session's hosts */
     int loaded;                 /* the record has been read: state and health are real */
+    char *busy;                 /* an operation holds the VM's lock now: its holder, else
+                                 * NULL (a journal without a holder is an interruption) */
     int64_t fetched_ms;         /* monotonic time its data was read */
     unsigned version;           /* changes whenever the row's data changes */
 } ModelRow;

@@ -16,6 +16,7 @@
 #include "demo.h"
 #include "err.h"
 #include "job.h"
+#include "lock.h"
 #include "model.h"
 #include "ops.h"
 #include "plan.h"
@@ -84,6 +85,14 @@ pred_state(Model *m, void *arg)
     WantState *w = arg;
     const ModelRow *r = find_name(m, 0, w->name);
     return r && r->loaded && r->s.state == w->state;
+}
+
+/* erp01 is (*arg) or is not (!*arg) busy. */
+static int
+pred_busy(Model *m, void *arg)
+{
+    const ModelRow *r = find_name(m, 0, "erp01");
+    return r && r->loaded && (r->busy != NULL) == *(int *)arg;
 }
 
 static int
@@ -286,6 +295,31 @@ test_fleet(const char *uri)
        err_code() == RESULT_ACCESS_DENIED, "repair on a read-only host is refused with 32769");
     err_clear();
     s->hosts[0].readonly = 0;
+
+    /* erp01's journal with its lock held is an operation in progress
+     * (busy, with the holder), not an interruption. */
+    r = find_name(m, 0, "erp01");
+    if (r) {
+        UTIL_AUTOFREE char *lockpath = util_xasprintf("%s/fleet/vms/erp01/.drover-%s.lock", tap_tmpdir(),
+                                                      r->s.uuid);
+        LockHandle *lk = lock_acquire(lockpath, "test-holder (model test)");
+        int want = 1;
+
+        ok(lk != NULL, "the test holds erp01's lock");
+        ok(r->busy == NULL, "erp01 is not busy before");
+        model_refresh(m);
+        pump(m, pred_busy, &want, &okp);
+        r = find_name(m, 0, "erp01");
+        ok(r && r->busy && strstr(r->busy, "test-holder (model test)"), "with the lock held erp01 is busy: %s",
+           r && r->busy ? r->busy : "(not busy)");
+        lock_release(lk);
+        want = 0;
+        model_refresh(m);
+        pump(m, pred_busy, &want, &okp);
+        r = find_name(m, 0, "erp01");
+        ok(r && !r->busy && r->s.journal_op, "released: interrupted again, not busy (%s)",
+           r && r->busy ? r->busy : "-");
+    }
 
     /* Repair of erp01 (interrupted after its switch) through a job. */
     r = find_name(m, 0, "erp01");

@@ -74,7 +74,7 @@ ui_tell_interrupted(Console *c)
     c->interrupted_told = 1;
     for (i = 0; i < model_nrows(c->m); i++) {
         const ModelRow *r = model_row(c->m, i);
-        if (r->loaded && r->s.journal_op) {
+        if (r->loaded && r->s.journal_op && !r->busy) {
             if (!first)
                 first = r->s.name;
             n++;

@@ -217,6 +217,13 @@ ui_draw_detail(Console *c)
         } else if (d->failed) {
             ui_lines_pushf(&l, UI_R_CRIT, "Cannot read %s: %s", s->name, d->err.message);
         } else {
+            UTIL_AUTOFREE char *busy = ui_row_busy(c, r);
+
+            if (busy) {
+                UTIL_AUTOFREE char *t = util_xasprintf("Busy: %s. The journal in its record is that "
+                                                       "operation's intent, not an interruption.", busy);
+                ui_lines_wrap(&l, UI_R_INFO, t, width, 0);
+            }
             if (d->health.n) {
                 ui_lines_pushf(&l, d->health.health == HEALTH_CRITICAL ? UI_R_CRIT : UI_R_WARN,
                                "Health %s:", health_name(d->health.health));

@@ -495,6 +495,11 @@ ui_dialog_start(Console *c, int op)
         ui_set_msg(c, UI_R_INFO, "%s has no interrupted operation: nothing to repair.", r->s.name);
         return UI_DIRTY_STATUS;
     }
+    if (op == UI_OP_REPAIR && r->busy) {
+        ui_set_msg(c, UI_R_INFO, "%s is not interrupted: an operation runs on it now (held by %s).", r->s.name,
+                   r->busy);
+        return UI_DIRTY_STATUS;
+    }
     d = ui_dialog_new(DLG_PLAN);
     d->op = op;
     d->host = r->host;

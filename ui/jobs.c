@@ -64,6 +64,18 @@ ui_job_running(const JobInfo *j)
     return j->state < JOB_COMPLETED;
 }
 
+char *
+ui_row_busy(const Console *c, const ModelRow *r)
+{
+    const JobInfo *j = ui_job_for_vm(c, r->s.host, r->s.name);
+
+    if (j && ui_job_running(j))
+        return util_xasprintf("%s running here, %d%%: %s", model_job_title(j->type), j->percent, j->step);
+    if (r->busy)
+        return util_xasprintf("an operation is running on it now, held by %s", r->busy);
+    return NULL;
+}
+
 int
 ui_job_plan_changed(const JobInfo *ji)
 {
@@ -225,6 +237,15 @@ ui_draw_msgline(Console *c)
         return;
     }
     sel = view_selected(&c->view);
+    if (sel && !ui_dialog_top(c)) {
+        UTIL_AUTOFREE char *busy = ui_row_busy(c, sel);
+
+        if (busy) {
+            snprintf(line, sizeof(line), "%s: %s", sel->s.name, busy);
+            ui_text(c, c->msg_y, 0, c->cols, line, ui_attr(c, UI_R_INFO), 0);
+            return;
+        }
+    }
     if (sel && sel->loaded && sel->s.problem && !ui_dialog_top(c)) {
         /* The selected VM's worst problem, so nobody has to open the
          * details to learn why it is not Normal. */

@@ -168,6 +168,7 @@ ui_draw_table(Console *c)
     size_t i;
     View *v = &c->view;
     attr_t hdr = ui_attr(c, UI_R_HEADER);
+    char *busy = NULL;
 
     ui_col_widths(c, w);
     /* Column titles, with the sort column marked. */
@@ -205,6 +206,8 @@ ui_draw_table(Console *c)
         }
         r = v->rows[i];
         sel = i == v->sel;
+        free(busy);
+        busy = ui_row_busy(c, r);
         base = sel ? ui_attr(c, UI_R_SEL) : (!r->loaded ? ui_attr(c, UI_R_DIM) : A_NORMAL);
         if (sel) {
             attrset(base);
@@ -219,8 +222,14 @@ ui_draw_table(Console *c)
             if (!w[col])
                 continue;
             ui_cell(c, r, col, cell, sizeof(cell));
-            if (col == VIEW_COL_HEALTH && r->loaded && !sel)
+            if (col == VIEW_COL_HEALTH && busy) {
+                /* A journal under a held lock is work in progress, not damage. */
+                util_strlcpy(cell, "Busy", sizeof(cell));
+                if (!sel)
+                    a = ui_attr(c, UI_R_INFO);
+            } else if (col == VIEW_COL_HEALTH && r->loaded && !sel) {
                 a = ui_attr(c, ui_health_role(r->s.health));
+            }
             cw = ui_width(cell);
             if (ui_col_right(col) && cw < w[col])
                 ui_text(c, c->table_y + y, x + w[col] - cw, cw, cell, a, 0);
@@ -229,6 +238,7 @@ ui_draw_table(Console *c)
             x += w[col] + 1;
         }
     }
+    free(busy);
 }
 
 /* "fleet ok 3s" / "dr-b DOWN 2m" / "dr-c connecting" */

@@ -229,6 +229,9 @@ void ui_jobs_track(Console *c, const char *id);
 const JobInfo *ui_job_find(const Console *c, const char *id);
 /* The newest job for this VM, or NULL. */
 const JobInfo *ui_job_for_vm(const Console *c, const char *host, const char *vm);
+/* What is running on the row's VM now, as text (malloc'd), or NULL: a job
+ * of this console, or another process holding the VM's lock. */
+char *ui_row_busy(const Console *c, const ModelRow *r);
 /* The decoded result of a finished job as text (paragraphs split by "\n"). */
 char *ui_job_result_text(const JobInfo *ji);
 /* True for a refusal that means "the plan is no longer what you saw". */
