@@ -125,7 +125,8 @@ expect_refusal "metadata with a relative path" 7 32776 "vda.rp-0006.qcow2" -c "$
 
 # Permission denied on the replica directory.
 fresh perm
-if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
+if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null &&
+   setpriv --reuid=65534 --regid=65534 --clear-groups test -x "$DROVER"; then
     chmod 755 "$T" "$F" "$F/vms"
     chmod -R a+rX "$F"
     as_nobody() {
@@ -141,10 +142,13 @@ if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
     like "$err" "$F/vms/web01" "permission denied on the directory: names the directory"
     cmp -s "$T/before" "$T/after"; ok $? "permission denied on the directory: nothing changed"
     chmod 700 "$T"
-else
+elif [ "$(id -u)" -ne 0 ]; then
     chmod 555 "$F/vms/web01"
     expect_refusal "permission denied on the directory" 6 32769 "$F/vms/web01" -c "$URI" failover web01 --yes
     chmod 755 "$F/vms/web01"
+else
+    tap_n=$((tap_n + 1))
+    echo "ok $tap_n # SKIP root bypasses directory permissions and user nobody cannot run $DROVER"
 fi
 
 # A full disk while creating the overlay (a small tmpfs).

@@ -71,10 +71,14 @@ ui_tell_interrupted(Console *c)
 
     if (c->interrupted_told || model_rounds(c->m) < 1)
         return 0;
+    /* Records load after the names: look once every row has its record. */
+    for (i = 0; i < model_nrows(c->m); i++)
+        if (!model_row(c->m, i)->loaded)
+            return 0;
     c->interrupted_told = 1;
     for (i = 0; i < model_nrows(c->m); i++) {
         const ModelRow *r = model_row(c->m, i);
-        if (r->loaded && r->s.journal_op && !r->busy) {
+        if (r->s.journal_op && !r->busy) {
             if (!first)
                 first = r->s.name;
             n++;
