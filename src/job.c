@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "err.h"
@@ -42,6 +43,7 @@ struct JobTable {
     Job *jobs;                  /* submitted by this process, newest first */
     JobInfo *past;              /* loaded from history, newest first */
     size_t npast;
+    struct stat hist_st;        /* the history file as last loaded */
     int pipe[2];
     JobObserver observer;
     void *observer_opaque;
@@ -186,6 +188,14 @@ job_to_json(const JobInfo *ji)
     return s;
 }
 
+static int
+job_same_file(const struct stat *a, const struct stat *b)
+{
+    return a->st_ino == b->st_ino && a->st_dev == b->st_dev && a->st_size == b->st_size &&
+           a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+/* (Re)reads the history; t->mu held or not yet shared. */
 static void
 job_history_load(JobTable *t)
 {
@@ -193,6 +203,11 @@ job_history_load(JobTable *t)
     JobInfo *all = NULL;
     size_t n = 0, cap = 0, i;
 
+    free(t->past);
+    t->past = NULL;
+    t->npast = 0;
+    if (stat(t->history, &t->hist_st) < 0)
+        memset(&t->hist_st, 0, sizeof(t->hist_st));
     text = fsutil_read_file(t->history, JOB_HISTORY_MAX_BYTES, NULL);
     if (!text) {
         err_clear();    /* no history yet, or unreadable: start empty */
@@ -339,6 +354,31 @@ job_table_running(JobTable *t)
     return n;
 }
 
+/* Another drover process may have finished jobs since: read them. */
+static void
+job_history_refresh(JobTable *t)
+{
+    struct stat st;
+
+    if (!t->history)
+        return;
+    if (stat(t->history, &st) < 0)
+        memset(&st, 0, sizeof(st));
+    if (!job_same_file(&st, &t->hist_st))
+        job_history_load(t);
+}
+
+static int
+job_is_ours(const JobTable *t, const char *id)
+{
+    const Job *j;
+
+    for (j = t->jobs; j; j = j->next)
+        if (strcmp(j->info.id, id) == 0)
+            return 1;
+    return 0;
+}
+
 size_t
 job_table_snapshot(JobTable *t, JobInfo **out)
 {
@@ -348,6 +388,7 @@ job_table_snapshot(JobTable *t, JobInfo **out)
     int pass;
 
     pthread_mutex_lock(&t->mu);
+    job_history_refresh(t);
     for (pass = 0; pass < 2; pass++) {
         for (j = t->jobs; j; j = j->next) {
             int running = j->info.state < JOB_COMPLETED;
@@ -361,6 +402,8 @@ job_table_snapshot(JobTable *t, JobInfo **out)
         }
     }
     for (i = 0; i < t->npast; i++) {
+        if (job_is_ours(t, t->past[i].id))
+            continue;   /* this process's own jobs, already listed above */
         util_grow(&v, &cap, n + 1, sizeof(*v));
         v[n++] = t->past[i];
     }

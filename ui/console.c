@@ -259,6 +259,16 @@ ui_loop(Console *c)
             if (job_table_running(c->s->jobs)) {
                 ui_jobs_refresh(c);
                 dirty |= UI_DIRTY_STATUS | UI_DIRTY_DIALOG | (c->pane == PANE_JOBS ? UI_DIRTY_PANE : 0);
+            } else {
+                /* Jobs other drover processes finished reach the history
+                 * file: show them (repaint only when there are new ones). */
+                size_t before = c->njobs;
+                char newest[37] = "";
+                if (c->njobs)
+                    util_strlcpy(newest, c->jobs[0].id, sizeof(newest));
+                ui_jobs_refresh(c);
+                if (c->njobs != before || (c->njobs && strcmp(newest, c->jobs[0].id) != 0))
+                    dirty |= UI_DIRTY_STATUS | (c->pane == PANE_JOBS ? UI_DIRTY_PANE : 0);
             }
             dirty |= UI_DIRTY_HEADER | UI_DIRTY_TABLE;
         }
