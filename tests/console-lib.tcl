@@ -108,6 +108,8 @@ proc spawn_console {args} {
     set cmd [concat $cmd $args]
     set console_pid [eval spawn -noecho $cmd]
     set console_id $spawn_id
+    global console_slave
+    set console_slave $spawn_out(slave,name)
     return $console_pid
 }
 
@@ -217,8 +219,9 @@ proc clear_filter {} {
 
 # Resizes the console's terminal and tells it.
 proc resize {rows cols} {
-    global spawn_out console_pid console_id
-    exec stty rows $rows columns $cols < $spawn_out(slave,name)
+    global console_pid console_slave
+    # The console's own terminal, even after other processes were spawned.
+    exec stty rows $rows columns $cols < $console_slave
     exec kill -WINCH $console_pid
 }
 
