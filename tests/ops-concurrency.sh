@@ -105,7 +105,7 @@ drover check says $h"
     is "$odd" 0 "$n processes on $vm: no result other than 0, 32774 and 32775"
     is "$((wins + in_use + inval + stales))" "$((2 * rounds_ok * n))" "$n processes on $vm: every process accounted for"
     is "$(others "$vm" "$vm-test")" "$before_others" "$n processes on $vm: the other replicas of the fleet are unchanged"
-    diag "$n processes on $vm, $rounds_ok rounds, $((2 * rounds_ok)) races: $wins succeeded, $in_use refused with 32774 (in use), $inval refused with 32775 (state had changed), $stales refused with 32779 for the disk the winner had just deleted (known bug); $anons of the 32774 refusals named no holder (known bug); see doc/reliability.md"
+    diag "$n processes on $vm, $rounds_ok rounds, $((2 * rounds_ok)) races: $wins succeeded, $in_use refused with 32774 (in use), $inval refused with 32775 (state had changed), $stales refused with 32779 for the disk the winner had just deleted (must be 0); $anons of the 32774 refusals named no holder (must be 0)"
 }
 
 # web02: Recovered, off, one disk.  db01: Recovered, running, two disks (the

@@ -163,7 +163,7 @@ run_case test-failover-web03-2disks web03 - test-failover 0 0 --point rp-0001
 run_case stop-test-crm01-running crm01 - stop-test 0 0
 run_case stop-test-web03-2disks web03 "test-failover web03" stop-test 0 0
 
-diag "crash matrix (B: rolled back to before, F: rolled forward to after, -: not reached, bug: known bug, left out):"
+diag "crash matrix (B: rolled back to before, F: rolled forward to after, -: not reached):"
 printf '%s\n' "$table" | sed '/^$/d; s/^/# /'
 diag "$n_back rolled back, $n_fwd rolled forward, $n_skip fault points not reached, $n_bug left out (known bugs)"
 done_testing
