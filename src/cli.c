@@ -326,7 +326,7 @@ cli_list(const CliCommand *cmd, CliOpts *o)
     Summary *rows = NULL;
     size_t nrows = 0, cap = 0, i, k, down = 0;
     int64_t now = util_now();
-    int status = 0;
+    int status = 0, local;
 
     (void)cmd;
     if (!s)
@@ -339,12 +339,13 @@ cli_list(const CliCommand *cmd, CliOpts *o)
             down++;
             continue;
         }
+        local = hv_is_local(s->hosts[i].conn) != 0;
         for (k = 0; k < n; k++) {
             if (!doms[k].metadata)
                 continue;   /* not a replica */
             util_grow(&rows, &cap, nrows + 1, sizeof(*rows));
             summary_from_domain(&rows[nrows++], s->hosts[i].name, &doms[k], now,
-                                s->conf->rpo_warning);
+                                s->conf->rpo_warning, local);
         }
         hv_domain_list_free(doms, n);
     }
@@ -434,7 +435,9 @@ cli_vm_load(Session *s, size_t host, const char *uuid, CliVm *v)
         err_prefix("replica record of %s", v->name);
         return -1;
     }
-    health_assess(v->rec, &v->disks, util_now(), s->conf->rpo_warning, 1, &v->health);
+    health_assess(v->rec, &v->disks, util_now(), s->conf->rpo_warning,
+                  hv_is_local(s->hosts[host].conn) != 0 ? HEALTH_FILES_DEEP : HEALTH_FILES_NONE,
+                  &v->health);
     return 0;
 }
 

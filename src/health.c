@@ -72,7 +72,7 @@ health_source(const DomDiskList *disks, const char *target)
 
 void
 health_assess(const Replica *rec, const DomDiskList *disks, int64_t now, int rpo_warning,
-              int deep, HealthReport *out)
+              int files, HealthReport *out)
 {
     const ReplicaPoint *newest;
     size_t i, k;
@@ -90,23 +90,23 @@ health_assess(const Replica *rec, const DomDiskList *disks, int64_t now, int rpo
                    rec->journal->op, rec->journal->job, rec->journal->step);
     if (rec->state == STATE_CRITICAL)
         health_add(out, HEALTH_CRITICAL, "replication is in state 8 Critical");
-    for (k = 0; k < rec->npoints; k++) {
+    for (k = 0; files != HEALTH_FILES_NONE && k < rec->npoints; k++) {
         for (i = 0; i < rec->points[k].disks.n; i++) {
             snprintf(what, sizeof(what), "recovery point %s disk %s", rec->points[k].id,
                      rec->points[k].disks.v[i].target);
-            health_check_file(out, what, rec->points[k].disks.v[i].file, deep);
+            health_check_file(out, what, rec->points[k].disks.v[i].file, files == HEALTH_FILES_DEEP);
         }
     }
-    if (rec->failover) {
+    if (rec->failover && files != HEALTH_FILES_NONE) {
         for (i = 0; i < rec->failover->disks.n; i++) {
             snprintf(what, sizeof(what), "failover disk %s", rec->failover->disks.v[i].target);
-            health_check_file(out, what, rec->failover->disks.v[i].file, deep);
+            health_check_file(out, what, rec->failover->disks.v[i].file, files == HEALTH_FILES_DEEP);
         }
     }
-    if (rec->test) {
+    if (rec->test && files != HEALTH_FILES_NONE) {
         for (i = 0; i < rec->test->disks.n; i++) {
             snprintf(what, sizeof(what), "test disk %s", rec->test->disks.v[i].target);
-            health_check_file(out, what, rec->test->disks.v[i].file, deep);
+            health_check_file(out, what, rec->test->disks.v[i].file, files == HEALTH_FILES_DEEP);
         }
     }
     if (disks && rec->npoints && !rec->journal) {
@@ -135,7 +135,7 @@ health_assess(const Replica *rec, const DomDiskList *disks, int64_t now, int rpo
             if (!ok)
                 health_add(out, HEALTH_CRITICAL, "disk %s uses %s, which the record does not name",
                            target, src);
-            else if (deep && rec->failover) {
+            else if (files == HEALTH_FILES_DEEP && rec->failover) {
                 /* The failover disk must sit on the point failed over to. */
                 const ReplicaPoint *pt = replica_find_point(rec, rec->failover->point);
                 const ReplicaDisk *rp = pt ? replica_disk_list_find(&pt->disks, target) : NULL;

@@ -16,13 +16,19 @@ typedef struct {
     size_t n;
 } HealthReport;
 
+/* How far health_assess looks at the files the record names. */
+enum {
+    HEALTH_FILES_NONE = 0,      /* not at all: they are on another machine */
+    HEALTH_FILES_EXIST = 1,     /* each exists (a stat) */
+    HEALTH_FILES_DEEP = 2,      /* every chain walks (reads the qcow2 headers) */
+};
+
 /* Assesses rec (NULL: not a replica, health n/a).  disks: the domain's
  * current disks, or NULL when not fetched (then the disk-source checks are
- * skipped).  deep: walk every chain (reads headers) rather than only check
- * that files exist.  rpo_warning: seconds without a recovery point before
- * Warning.  Never fails. */
+ * skipped).  files: HEALTH_FILES_*.  rpo_warning: seconds without a
+ * recovery point before Warning.  Never fails. */
 void health_assess(const Replica *rec, const DomDiskList *disks, int64_t now, int rpo_warning,
-                   int deep, HealthReport *out);
+                   int files, HealthReport *out);
 void health_report_clear(HealthReport *r);
 
 #endif

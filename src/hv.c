@@ -39,6 +39,7 @@ struct HvConn {
     HvEventFn fn;
     void *opaque;
     char *fleet;                /* node file of a test:///FILE connection */
+    int local;                  /* hv_is_local() once known for this connection, else -1 */
     struct stat fleet_st;       /* the version this connection loaded */
 };
 
@@ -286,6 +287,7 @@ hv_open(const char *uri, int readonly)
     c->uri = util_xstrdup(uri);
     c->readonly = readonly;
     c->cb_lifecycle = c->cb_metadata = -1;
+    c->local = -1;
     c->fleet = hv_fleet_from_uri(uri);
     if (hv_init() < 0)
         return c;
@@ -395,6 +397,7 @@ hv_swap(HvConn *c, int kind)
     if (old)
         hv_unregister(c, old);
     c->conn = vc;
+    c->local = -1;
     hv_register(c, vc);
     if (c->fleet)
         c->fleet_st = st;
@@ -433,12 +436,13 @@ hv_is_local(HvConn *c)
     if (c->fleet || strncmp(c->uri, "test:", 5) == 0)
         return 1;
     pthread_mutex_lock(&c->mu);
+    local = c->local;
     vc = c->conn;
-    if (vc)
+    if (vc && local < 0)
         virConnectRef(vc);
     pthread_mutex_unlock(&c->mu);
-    if (!vc)
-        return -1;
+    if (local >= 0 || !vc)
+        return local;
     remote = virConnectGetHostname(vc);
     virConnectClose(vc);
     if (!remote || gethostname(here, sizeof(here)) < 0) {
@@ -449,6 +453,10 @@ hv_is_local(HvConn *c)
     here[sizeof(here) - 1] = '\0';
     local = strcmp(remote, here) == 0;
     free(remote);
+    /* Asked once per connection: the console asks for every row. */
+    pthread_mutex_lock(&c->mu);
+    c->local = local;
+    pthread_mutex_unlock(&c->mu);
     return local;
 }
 

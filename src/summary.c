@@ -13,7 +13,8 @@
 #include "util.h"
 
 void
-summary_from_domain(Summary *s, const char *host, const HvDomain *d, int64_t now, int rpo_warning)
+summary_from_domain(Summary *s, const char *host, const HvDomain *d, int64_t now, int rpo_warning,
+                    int local)
 {
     Replica *r;
     const ReplicaPoint *newest;
@@ -53,7 +54,7 @@ summary_from_domain(Summary *s, const char *host, const HvDomain *d, int64_t now
         s->test_domain = util_xstrdup(r->test->domain);
     if (r->journal)
         s->journal_op = util_xstrdup(r->journal->op);
-    health_assess(r, NULL, now, rpo_warning, 0, &hr);
+    health_assess(r, NULL, now, rpo_warning, local ? HEALTH_FILES_EXIST : HEALTH_FILES_NONE, &hr);
     s->health = hr.health;
     if (hr.n)
         s->problem = util_xstrdup(hr.reasons[0]);

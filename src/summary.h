@@ -28,10 +28,11 @@ typedef struct {
     char *problem;              /* the most serious health reason, or NULL */
 } Summary;
 
-/* Fills s from a listed domain (with its metadata).  Quick checks only
- * (files exist); never fails. */
+/* Fills s from a listed domain (with its metadata).  Quick checks only:
+ * the record's files exist, when local (the host is this machine; on
+ * another machine they are not ours to look at).  Never fails. */
 void summary_from_domain(Summary *s, const char *host, const HvDomain *d, int64_t now,
-                         int rpo_warning);
+                         int rpo_warning, int local);
 void summary_clear(Summary *s);
 void summary_copy(Summary *dst, const Summary *src);
 

@@ -182,8 +182,11 @@ qemu_start() {
         fi
         rm -f "$QD/libvirtd.pid" "$QD/virtlogd.pid"
         qemu_started=1
-        if qemu_run_libvirtd unshare -m --propagation private sh -ec '
+        # QEMU_UTS=NAME: the daemon also gets a UTS namespace with hostname
+        # NAME, so it looks like another machine to drover.
+        if qemu_run_libvirtd unshare -m ${QEMU_UTS:+-u} --propagation private sh -ec '
             d=$1; shift
+            if [ -n "${QEMU_UTS:-}" ]; then hostname "$QEMU_UTS"; fi
             mount --bind "$d/etc" /etc/libvirt
             mount --bind "$d/run" /run/libvirt
             mount --bind "$d/lib" /var/lib/libvirt
