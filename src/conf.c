@@ -792,16 +792,27 @@ conf_check_includes(ConfIncScan *sc, const char *text, const char *file, int dep
                 unsigned at = line;
                 int rc = 0;
 
+                int escaped = 0;
+
                 util_buf_add(&name, "");
                 for (q++; *q && *q != '"'; q++) {
-                    if (*q == '\\' && q[1])
+                    if (*q == '\\' && q[1]) {
+                        escaped = 1;
                         q++;
+                    }
                     if (*q == '\n')
                         line++;
                     util_buf_addn(&name, q, 1);
                 }
-                if (*q == '"')
+                /* libconfig prints stray characters to stdout for some
+                 * escapes in include names, which would corrupt --json. */
+                if (escaped) {
+                    err_set(RESULT_INVALID_PARAMETER,
+                            "%s:%u: @include names may not contain backslashes", file, at);
+                    rc = -1;
+                } else if (*q == '"') {
                     rc = conf_check_include(sc, name.s, file, at, depth);
+                }
                 util_buf_free(&name);
                 if (rc < 0)
                     return -1;

@@ -539,6 +539,11 @@ test_files(void)
        err_message());
     free(want);
     free(inc);
+    inc = write_conf("inc/main4.conf", "theme = \"default\";\n@include \"a\\\\b\"\n");
+    is_int(conf_load_file(c, inc), -1, "an @include name with a backslash refused");
+    ok(strstr(err_message(), "backslashes") != NULL && strstr(err_message(), ":2:") != NULL,
+       "names the line and the reason (%s)", err_message());
+    free(inc);
 
     conf_free(c);
     conf_free(ref);
