@@ -115,16 +115,30 @@ ui_plan_files(UiLines *l, UiRole role, const char *what, const PlanFileList *f, 
 
     if (!f->n)
         return;
-    for (i = 0; i < f->n; i++)
-        total += f->v[i].allocated ? f->v[i].allocated : f->v[i].size;
-    util_format_size(total, sz, sizeof(sz));
-    ui_lines_pushf(l, role, "%s %zu file%s, %s:", what, f->n, f->n == 1 ? "" : "s", sz);
+    /* A file still to be made has no size on disk yet, only the disk size
+     * the guest will see: say which. */
+    if (role == UI_R_CREATE) {
+        ui_lines_pushf(l, role, "%s %zu empty file%s (sizes: the disk the guest sees):", what, f->n,
+                       f->n == 1 ? "" : "s");
+    } else {
+        for (i = 0; i < f->n; i++)
+            total += f->v[i].allocated ? f->v[i].allocated : f->v[i].size;
+        util_format_size(total, sz, sizeof(sz));
+        ui_lines_pushf(l, role, "%s %zu file%s, %s:", what, f->n, f->n == 1 ? "" : "s", sz);
+    }
     for (i = 0; i < f->n; i++) {
         const char *p = f->v[i].path;
         size_t dl = dir ? strlen(dir) : 0;
 
         if (dl && strncmp(p, dir, dl) == 0 && p[dl] == '/')
             p += dl + 1;
+        if (role == UI_R_CREATE) {
+            const char *b = f->v[i].backing ? strrchr(f->v[i].backing, '/') : NULL;
+            util_format_size(f->v[i].size, sz, sizeof(sz));
+            ui_lines_pushf(l, role, "  %-4s %s  (%s on %s, %s)", f->v[i].target, p, f->v[i].role,
+                           b ? b + 1 : "?", sz);
+            continue;
+        }
         util_format_size(f->v[i].allocated ? f->v[i].allocated : f->v[i].size, sz, sizeof(sz));
         ui_lines_pushf(l, role, "  %-4s %s  (%s, %s)", f->v[i].target, p, f->v[i].role, sz);
     }
