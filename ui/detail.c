@@ -62,8 +62,8 @@ ui_layer_line(const Console *c, UiLines *l, const ModelDisk *k, const Replica *r
     int used = util_streq(ly->path, k->source);
 
     ui_file_role(rec, k->target, ly->path, role, sizeof(role));
-    if (!role[0] && !ly->backing_name)
-        util_strlcpy(role, "base", sizeof(role));
+    if (!role[0])
+        util_strlcpy(role, !ly->backing_name ? "base" : used ? "disk in use" : "layer", sizeof(role));
     util_format_size(ly->virtual_size, vsz, sizeof(vsz));
     util_format_size(ly->allocated, asz, sizeof(asz));
     ui_lines_pushf(l, used ? UI_R_OK : UI_R_NORMAL, " %s %s%s%s  [%s]  %s of %s%s%s%s", used ? c->g.use : " ",
@@ -95,12 +95,17 @@ ui_disk_lines(const Console *c, UiLines *l, const ModelDisk *k, const Replica *r
         if (k->used) {
             for (i = k->used->n; i-- > 0;) {
                 const ChainLayer *ly = &k->used->layers[i];
+                const char *below = i + 1 < k->used->n ? k->used->layers[i + 1].path : NULL;
+                int at = below ? chain_find_path(k->points, below) : -1;
                 char on[64];
 
                 if (chain_find_path(k->points, ly->path) >= 0)
                     continue;
-                ui_file_role(rec, k->target, ly->backing_name ? ly->backing_name : "", on, sizeof(on));
-                ui_layer_line(c, l, k, rec, ly, depth++, on[0] ? on : ui_base(ly->backing_name));
+                /* A branch off an older point is indented under that point. */
+                if (at >= 0)
+                    depth = (int)(k->points->n - (size_t)at);
+                ui_file_role(rec, k->target, below ? below : "", on, sizeof(on));
+                ui_layer_line(c, l, k, rec, ly, depth++, on[0] ? on : ui_base(below));
             }
         }
     } else if (k->used) {
