@@ -1,0 +1,74 @@
+/* cli-priv.h: what the command line's files share (src/cli.c,
+ * src/cli-view.c, src/cli-ops.c); not part of drover's core API. */
+#ifndef DROVER_CLI_PRIV_H
+#define DROVER_CLI_PRIV_H
+
+#include <json-c/json.h>
+#include <stddef.h>
+
+#include "hv.h"
+#include "session.h"
+
+#define CLI_EXIT_USAGE 2
+
+
+typedef struct {
+    const char *command;
+    char **args;
+    int nargs;
+    char **uris;
+    size_t nuris;
+    const char *config;
+    int readonly;
+    int json;
+    int yes;
+    int dry_run;
+    int flatten;
+    int no_console;
+    int all;
+    int man;
+    int exit_after;
+    int vms;
+    const char *reason;
+    const char *point;
+    const char *dir;
+} CliOpts;
+
+typedef struct CliCommand CliCommand;
+typedef int (*CliFn)(const CliCommand *cmd, CliOpts *o);
+
+struct CliCommand {
+    const char *name;
+    CliFn fn;
+    const char *args;           /* positional arguments, for usage */
+    int min_args;
+    int max_args;
+    const char *summary;
+    const char *help;           /* more lines for `drover CMD --help` */
+    int op;                     /* StateOp for operations, -1 otherwise */
+};
+
+/* The commands (cli-view.c: read-only views; cli-ops.c: operations). */
+int cli_list(const CliCommand *cmd, CliOpts *o);
+int cli_show(const CliCommand *cmd, CliOpts *o);
+int cli_check(const CliCommand *cmd, CliOpts *o);
+int cli_jobs(const CliCommand *cmd, CliOpts *o);
+int cli_operation(const CliCommand *cmd, CliOpts *o);
+int cli_repair(const CliCommand *cmd, CliOpts *o);
+
+/* Shared helpers (cli.c). */
+void cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The session for o's options, connected when asked; NULL with a message
+ * printed.  state_dir: see SessionArgs. */
+Session *cli_session(const CliOpts *o, int connect);
+Session *cli_session_in(const CliOpts *o, int connect, const char *state_dir);
+/* Prints the calling thread's error decoded for op on vm (text on stderr,
+ * or the JSON result object) and returns the exit status. */
+int cli_fail(const CliOpts *o, const char *op, const char *vm, const char *host, json_object *extra);
+/* Finds a VM on the session's hosts: the host index, or -1 - exit status. */
+int cli_find(Session *s, const CliOpts *o, const char *op, const char *ref, char uuid[37]);
+/* All domains of host i with their records; -1 (reported, *status set)
+ * when the host cannot be listed. */
+int cli_list_host(Session *s, size_t i, HvDomain **doms, size_t *n, int *status);
+
+#endif
