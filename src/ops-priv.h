@@ -1,0 +1,39 @@
+/* ops-priv.h: what the execution (ops.c) and repair (ops-repair.c) share. */
+#ifndef DROVER_OPS_PRIV_H
+#define DROVER_OPS_PRIV_H
+
+#include <stddef.h>
+
+#include "chain.h"
+#include "domxml.h"
+#include "hv.h"
+#include "job.h"
+#include "ops.h"
+#include "plan.h"
+#include "replica.h"
+
+/* Everything one execution or repair works with. */
+typedef struct {
+    HvConn *c;
+    const Plan *p;              /* the fresh plan (execution) */
+    const OpsArgs *a;
+    Job *job;
+    const char *opname;
+    DomXml *dx;                 /* the replica's definition, edited in place */
+    Chain **keep;               /* chains of every domain on the host */
+    size_t nkeep;
+} OpsCtx;
+
+void ops_step(OpsCtx *x, int percent, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void ops_keep_free(OpsCtx *x);
+/* Loads the chains no deletion may touch (see ops.c). */
+int ops_load_keep(OpsCtx *x, int future);
+/* Saves rec into the replica's definition with one define. */
+int ops_define(OpsCtx *x, const Replica *rec);
+int ops_remove_test_system(OpsCtx *x, const char *uuid, const char *name);
+void ops_audit(const OpsArgs *a, const char *host, const char *vm, const char *opname,
+               const char *digest, Job *job, int code);
+/* The calling thread's result code, 32768 when none is set. */
+int ops_code(void);
+
+#endif
