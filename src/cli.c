@@ -232,7 +232,7 @@ cli_list_host(Session *s, size_t i, HvDomain **doms, size_t *n, int *status)
 {
     *doms = NULL;
     *n = 0;
-    if (s->hosts[i].conn && hv_list(s->hosts[i].conn, 1, doms, n) == 0)
+    if (s->hosts[i].conn && hv_list(s->hosts[i].conn, HV_LIST_METADATA, doms, n) == 0)
         return 0;
     if (!s->hosts[i].conn)
         err_set(RESULT_NOT_AVAILABLE, "not connected");

@@ -767,8 +767,9 @@ hv_dom_metadata(virDomainPtr dom)
 }
 
 int
-hv_list(HvConn *c, int with_metadata, HvDomain **out, size_t *n)
+hv_list(HvConn *c, int flags, HvDomain **out, size_t *n)
 {
+    int with_metadata = flags & HV_LIST_METADATA;
     virConnectPtr vc = hv_acquire(c);
     virDomainPtr *doms = NULL;
     char **active = NULL, **paused = NULL;
@@ -796,6 +797,11 @@ hv_list(HvConn *c, int with_metadata, HvDomain **out, size_t *n)
 
         d->name = util_xstrdup(virDomainGetName(doms[i]));
         virDomainGetUUIDString(doms[i], d->uuid);
+        if (flags & HV_LIST_HANDLES) {
+            /* Saves a lookup round trip per domain on a remote host. */
+            virDomainRef(doms[i]);
+            d->handle = doms[i];
+        }
         if (hv_in_set(paused, npaused, d->uuid))
             d->power = HV_POWER_PAUSED;
         else if (hv_in_set(active, nactive, d->uuid))
@@ -838,6 +844,8 @@ hv_domain_clear(HvDomain *d)
 {
     if (!d)
         return;
+    if (d->handle)
+        virDomainFree(d->handle);
     free(d->name);
     free(d->metadata);
     memset(d, 0, sizeof(*d));
@@ -941,6 +949,25 @@ hv_get_metadata(HvConn *c, const char *uuid)
         virDomainFree(dom);
     }
     virConnectClose(vc);
+    return md;
+}
+
+char *
+hv_domain_metadata(HvConn *c, const HvDomain *d)
+{
+    char *md;
+
+    if (!d->handle)
+        return hv_get_metadata(c, d->uuid);
+    err_clear();
+    md = hv_dom_metadata(d->handle);
+    if (!md && err_code()) {
+        virConnectPtr vc = hv_acquire(c);
+        if (vc) {
+            hv_check_alive(c, vc);
+            virConnectClose(vc);
+        }
+    }
     return md;
 }
 

@@ -30,7 +30,14 @@ typedef struct {
     char uuid[37];
     int power;              /* HV_POWER_* */
     char *metadata;         /* replica element text, NULL if absent or not fetched */
+    void *handle;           /* libvirt's domain object (HV_LIST_HANDLES), freed with the entry */
 } HvDomain;
+
+/* hv_list flags. */
+enum {
+    HV_LIST_METADATA = 1,   /* fetch every record now */
+    HV_LIST_HANDLES = 2,    /* keep each domain's handle for hv_domain_metadata() */
+};
 
 /* Kinds of change an event reports. */
 enum {
@@ -70,8 +77,12 @@ int hv_reload_if_changed(HvConn *c);
 /* Event callback for this connection (lifecycle and metadata events). */
 void hv_set_event_handler(HvConn *c, HvEventFn fn, void *opaque);
 
-/* All domains, sorted by name; metadata fetched too when with_metadata. */
-int hv_list(HvConn *c, int with_metadata, HvDomain **out, size_t *n);
+/* All domains, sorted by name; flags: HV_LIST_*. */
+int hv_list(HvConn *c, int flags, HvDomain **out, size_t *n);
+/* The replica element of a listed domain: one call on its kept handle
+ * (HV_LIST_HANDLES), else a lookup by UUID first.  NULL when it has none
+ * (err code 0) or on error. */
+char *hv_domain_metadata(HvConn *c, const HvDomain *d);
 void hv_domain_list_free(HvDomain *v, size_t n);
 void hv_domain_clear(HvDomain *d);
 /* One domain by name or UUID: 32773 when there is none. */

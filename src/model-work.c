@@ -266,7 +266,7 @@ fetcher_do_full(Fetcher *f)
         err_clear();    /* an unreadable fleet file: keep what libvirt has */
     /* Our own reconnect or reload announced itself: already covered. */
     fetcher_take_all(f);
-    if (hv_list(c, 0, &doms, &n) < 0) {
+    if (hv_list(c, HV_LIST_HANDLES, &doms, &n) < 0) {
         fetcher_lost(f);
         goto round;
     }
@@ -319,7 +319,7 @@ fetcher_do_full(Fetcher *f)
         if (pick >= n)
             break;
         done[pick] = 1;
-        if (!(doms[pick].metadata = hv_get_metadata(c, doms[pick].uuid)) && err_code()) {
+        if (!(doms[pick].metadata = hv_domain_metadata(c, &doms[pick])) && err_code()) {
             if (err_code() == RESULT_INVALID_PARAMETER) {
                 Result *g = model_result_new(RES_GONE, f->idx);
                 util_strlcpy(g->uuid, doms[pick].uuid, sizeof(g->uuid));
