@@ -141,3 +141,10 @@ fsutil_read_file(const char *path, size_t max, size_t *len)
         *len = n;
     return buf;
 }
+
+int
+fsutil_same_version(const struct stat *a, const struct stat *b)
+{
+    return a->st_ino == b->st_ino && a->st_dev == b->st_dev && a->st_size == b->st_size &&
+           a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}

@@ -3,6 +3,7 @@
 #define DROVER_FSUTIL_H
 
 #include <stddef.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 /* Creates dir and its missing parents with mode: 0 or -1 with err set. */
@@ -15,6 +16,8 @@ int fsutil_fsync_dir(const char *dir);
  * fsync, rename over path, fsync the directory.  Readers see the old or the
  * new content, never a mix. */
 int fsutil_write_atomic(const char *path, const char *data, size_t len, mode_t mode);
+/* The same version of the same file: device, inode, size and mtime agree. */
+int fsutil_same_version(const struct stat *a, const struct stat *b);
 /* Reads a whole file of at most max bytes (NUL-terminated); NULL with err. */
 char *fsutil_read_file(const char *path, size_t max, size_t *len);
 

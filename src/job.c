@@ -188,13 +188,6 @@ job_to_json(const JobInfo *ji)
     return s;
 }
 
-static int
-job_same_file(const struct stat *a, const struct stat *b)
-{
-    return a->st_ino == b->st_ino && a->st_dev == b->st_dev && a->st_size == b->st_size &&
-           a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
-}
-
 /* (Re)reads the history; t->mu held or not yet shared. */
 static void
 job_history_load(JobTable *t)
@@ -364,7 +357,7 @@ job_history_refresh(JobTable *t)
         return;
     if (stat(t->history, &st) < 0)
         memset(&st, 0, sizeof(st));
-    if (!job_same_file(&st, &t->hist_st))
+    if (!fsutil_same_version(&st, &t->hist_st))
         job_history_load(t);
 }
 

@@ -1,0 +1,34 @@
+/* hv-priv.h: what hv.c and hv-fleet.c share; only they include libvirt. */
+#ifndef DROVER_HV_PRIV_H
+#define DROVER_HV_PRIV_H
+
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+#include <pthread.h>
+#include <sys/stat.h>
+
+#include "hv.h"
+
+struct HvConn {
+    pthread_mutex_t mu;
+    char *uri;
+    int readonly;
+    virConnectPtr conn;         /* NULL while disconnected */
+    int cb_lifecycle;
+    int cb_metadata;
+    HvEventFn fn;
+    void *opaque;
+    char *fleet;                /* node file of a test:///FILE connection */
+    int local;                  /* hv_is_local() once known for this connection, else -1 */
+    struct stat fleet_st;       /* the version this connection loaded */
+};
+
+/* Sets err from libvirt's last error of this thread, with our context.
+ * Take names for the message before: every libvirt call resets the error. */
+void hv_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Writes this process's view of one domain back into c's fleet file,
+ * keeping every other domain as the file has it now. */
+int hv_fleet_writeback(HvConn *c, virConnectPtr vc, const char *uuid);
+
+#endif
