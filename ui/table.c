@@ -264,8 +264,7 @@ ui_host_status(const Console *c, const ModelHost *h, char *buf, size_t size)
                  util_mono_ms() - h->last_ok_ms < 2000LL * c->s->conf->refresh_interval)
             /* A clock ticking every second would be the only thing an idle
              * console writes: within two refresh intervals say so, once. */
-            snprintf(buf, size, "%s %s connected, data current (<%ds old)", h->name, c->g.good,
-                     2 * c->s->conf->refresh_interval);
+            snprintf(buf, size, "%s %s connected, data fresh", h->name, c->g.good);
         else
             snprintf(buf, size, "%s %s connected, data %s old", h->name, c->g.good, age[0] ? age : "0s");
         break;
