@@ -273,12 +273,9 @@ cli_repair(const CliCommand *cmd, CliOpts *o)
         for (k = 0; k < n; k++) {
             UTIL_AUTOFREE char *preview = NULL;
             int did = 0, code, r;
-            char ref[600];
 
             if (o->nargs) {
-                snprintf(ref, sizeof(ref), "%s@%s", doms[k].name, s->hosts[i].name);
-                if (strcmp(o->args[0], doms[k].name) && strcmp(o->args[0], doms[k].uuid) &&
-                    strcmp(o->args[0], ref))
+                if (!cli_vm_matches(o->args[0], &doms[k], s->hosts[i].name))
                     continue;
                 matched++;
             } else if (!doms[k].metadata || !strstr(doms[k].metadata, "journal")) {

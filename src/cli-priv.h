@@ -67,6 +67,8 @@ Session *cli_session_in(const CliOpts *o, int connect, const char *state_dir);
 int cli_fail(const CliOpts *o, const char *op, const char *vm, const char *host, json_object *extra);
 /* Finds a VM on the session's hosts: the host index, or -1 - exit status. */
 int cli_find(Session *s, const CliOpts *o, const char *op, const char *ref, char uuid[37]);
+/* ref (NAME, UUID or NAME@HOST) names domain d of host. */
+int cli_vm_matches(const char *ref, const HvDomain *d, const char *host);
 /* All domains of host i with their records; -1 (reported, *status set)
  * when the host cannot be listed. */
 int cli_list_host(Session *s, size_t i, HvDomain **doms, size_t *n, int *status);

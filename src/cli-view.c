@@ -376,17 +376,10 @@ cli_check(const CliCommand *cmd, CliOpts *o)
             continue;
         for (k = 0; k < n; k++) {
             CliVm v;
-            char ref[600];
 
             if (o->nargs) {
-                snprintf(ref, sizeof(ref), "%s", o->args[0]);
-                if (strcmp(doms[k].name, ref) != 0 && strcmp(doms[k].uuid, ref) != 0) {
-                    char *at = strrchr(ref, '@');
-                    if (!at || strcmp(at + 1, s->hosts[i].name) != 0 ||
-                        strncmp(doms[k].name, ref, (size_t)(at - ref)) != 0 ||
-                        doms[k].name[at - ref] != '\0')
-                        continue;
-                }
+                if (!cli_vm_matches(o->args[0], &doms[k], s->hosts[i].name))
+                    continue;
             } else if (!doms[k].metadata) {
                 continue;
             }

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "demo.h"
 #include "err.h"
@@ -223,6 +224,16 @@ cli_find(Session *s, const CliOpts *o, const char *op, const char *ref, char uui
     if (h < 0)
         return -1 - cli_fail(o, op, ref, NULL, NULL);
     return h;
+}
+
+int
+cli_vm_matches(const char *ref, const HvDomain *d, const char *host)
+{
+    size_t n = strlen(d->name);
+
+    if (strcmp(ref, d->name) == 0 || strcasecmp(ref, d->uuid) == 0)
+        return 1;
+    return strncmp(ref, d->name, n) == 0 && ref[n] == '@' && strcmp(ref + n + 1, host) == 0;
 }
 
 /* All domains of host i with their records; a host that cannot be listed
