@@ -86,10 +86,16 @@ ui_tell_interrupted(Console *c)
     }
     if (!n)
         return 0;
-    if (n == 1)
-        ui_set_msg(c, UI_R_CRIT, "Press R on %s to repair its interrupted operation (shown Critical).", first);
+    /* A hint, not a warning that waits for a key: the rows already show
+     * Critical, and a late hint must not push the operator's own messages
+     * back in the queue. */
+    if (c->readonly)
+        ui_set_msg(c, UI_R_WARN, "%s%s has an interrupted operation (Critical): repair it from a "
+                   "read-write session.", first, n > 1 ? " and others" : "");
+    else if (n == 1)
+        ui_set_msg(c, UI_R_WARN, "Press R on %s to repair its interrupted operation (shown Critical).", first);
     else
-        ui_set_msg(c, UI_R_CRIT, "Press R on %s and %zu more VMs to repair interrupted operations (Critical).",
+        ui_set_msg(c, UI_R_WARN, "Press R on %s and %zu more VMs to repair interrupted operations (Critical).",
                    first, n - 1);
     return UI_DIRTY_STATUS;
 }
