@@ -68,6 +68,7 @@ ui_tell_interrupted(Console *c)
 {
     size_t i, n = 0;
     const char *first = NULL;
+    UiRole role;
 
     if (c->interrupted_told || model_rounds(c->m) < 1)
         return 0;
@@ -86,16 +87,18 @@ ui_tell_interrupted(Console *c)
     }
     if (!n)
         return 0;
-    /* A hint, not a warning that waits for a key: the rows already show
-     * Critical, and a late hint must not push the operator's own messages
-     * back in the queue. */
+    /* Before the operator does anything it waits its turn like a warning;
+     * once they have pressed keys it is a plain hint, so a late one never
+     * pushes their own messages back in the queue (the rows already show
+     * Critical). */
+    role = c->keys_seen ? UI_R_WARN : UI_R_CRIT;
     if (c->readonly)
-        ui_set_msg(c, UI_R_WARN, "%s%s has an interrupted operation (Critical): repair it from a "
+        ui_set_msg(c, role, "%s%s has an interrupted operation (Critical): repair it from a "
                    "read-write session.", first, n > 1 ? " and others" : "");
     else if (n == 1)
-        ui_set_msg(c, UI_R_WARN, "Press R on %s to repair its interrupted operation (shown Critical).", first);
+        ui_set_msg(c, role, "Press R on %s to repair its interrupted operation (shown Critical).", first);
     else
-        ui_set_msg(c, UI_R_WARN, "Press R on %s and %zu more VMs to repair interrupted operations (Critical).",
+        ui_set_msg(c, role, "Press R on %s and %zu more VMs to repair interrupted operations (Critical).",
                    first, n - 1);
     return UI_DIRTY_STATUS;
 }
@@ -175,6 +178,7 @@ ui_read_keys(Console *c, unsigned *dirty)
             *dirty |= UI_LAYOUT;
             continue;
         }
+        c->keys_seen = 1;
         f = ui_key(c, (int)ch, r == KEY_CODE_YES);
         if (f & UI_REBUILD) {
             /* The next key must act on the rows as filtered now. */

@@ -133,6 +133,7 @@ typedef struct Console {
     Model *m;
     View view;
     int readonly;               /* --readonly or readonly in the configuration */
+    int keys_seen;              /* the operator has pressed a key */
     int mono;
     int utf8;
     UiGlyphs g;
