@@ -244,6 +244,26 @@ cli_vm_ref_json(const char *host, const char *name)
     return j;
 }
 
+/* One VM's repair failed: decoded on stderr (text), or added to the JSON
+ * object's failures; the first failure's code and exit status win. */
+static void
+cli_repair_failed(const CliOpts *o, json_object *failed, const char *host, const char *name,
+                  int *status, int *first_code)
+{
+    json_object *f = cli_vm_ref_json(host, name);
+    int code = err_code() ? err_code() : RESULT_FAILED;
+    int st;
+
+    json_object_object_add(f, "result", json_object_new_int(code));
+    json_object_object_add(f, "message", json_object_new_string(err_message()));
+    json_object_array_add(failed, f);
+    st = o->json ? result_exit_status(code) : cli_fail(o, "repair", name, host, NULL);
+    if (!*status) {
+        *status = st;
+        *first_code = code;
+    }
+}
+
 int
 cli_repair(const CliCommand *cmd, CliOpts *o)
 {
@@ -252,7 +272,7 @@ cli_repair(const CliCommand *cmd, CliOpts *o)
     json_object *done = json_object_new_array();
     json_object *failed = json_object_new_array();
     size_t i, k;
-    int status = 0, repaired = 0, matched = 0, pending = 0;
+    int status = 0, repaired = 0, matched = 0, pending = 0, first_code = 0;
 
     (void)cmd;
     if (!s) {
@@ -283,13 +303,8 @@ cli_repair(const CliCommand *cmd, CliOpts *o)
             }
             r = ops_repair_preview(s->hosts[i].conn, doms[k].uuid, &preview);
             if (r <= 0) {
-                if (r < 0) {
-                    json_object *f = cli_vm_ref_json(s->hosts[i].name, doms[k].name);
-                    int st = cli_fail(o, "repair", doms[k].name, s->hosts[i].name, NULL);
-                    json_object_array_add(failed, f);
-                    if (!status)
-                        status = st;
-                } else if (o->nargs && !o->json) {
+                if (r < 0)
+                    cli_repair_failed(o, failed, s->hosts[i].name, doms[k].name, &status, &first_code); else if (o->nargs && !o->json) {
                     printf("%s@%s: nothing to repair\n", doms[k].name, s->hosts[i].name);
                 }
                 continue;
@@ -305,7 +320,7 @@ cli_repair(const CliCommand *cmd, CliOpts *o)
                     err_set(RESULT_INVALID_PARAMETER,
                             "refusing to repair %s without --yes: standard input is not a terminal",
                             doms[k].name);
-                    status = cli_fail(o, "repair", doms[k].name, s->hosts[i].name, NULL);
+                    cli_repair_failed(o, failed, s->hosts[i].name, doms[k].name, &status, &first_code);
                     continue;
                 }
                 printf("Type yes to repair %s@%s, anything else skips it: ", doms[k].name,
@@ -318,17 +333,7 @@ cli_repair(const CliCommand *cmd, CliOpts *o)
             }
             code = ops_repair(s->hosts[i].conn, s->hosts[i].name, doms[k].uuid, &oa, NULL, &did);
             if (code) {
-                json_object *f = cli_vm_ref_json(s->hosts[i].name, doms[k].name);
-                json_object_object_add(f, "result", json_object_new_int(code));
-                json_object_object_add(f, "message", json_object_new_string(err_message()));
-                json_object_array_add(failed, f);
-                if (!o->json) {
-                    int st = cli_fail(o, "repair", doms[k].name, s->hosts[i].name, NULL);
-                    if (!status)
-                        status = st;
-                } else if (!status) {
-                    status = result_exit_status(code);
-                }
+                cli_repair_failed(o, failed, s->hosts[i].name, doms[k].name, &status, &first_code);
             } else if (did) {
                 json_object *d = cli_vm_ref_json(s->hosts[i].name, doms[k].name);
                 json_object_object_add(d, "action", json_object_new_string(preview));
@@ -349,7 +354,9 @@ cli_repair(const CliCommand *cmd, CliOpts *o)
     }
     if (o->json) {
         json_object *j = json_object_new_object();
-        json_object_object_add(j, "result", json_object_new_int(status ? RESULT_FAILED : 0));
+        /* Without a failed repair, a non-zero status means a host was down. */
+        json_object_object_add(j, "result", json_object_new_int(first_code ? first_code :
+                                                                status ? RESULT_NOT_AVAILABLE : 0));
         json_object_object_add(j, "dry_run", json_object_new_boolean(o->dry_run));
         json_object_object_add(j, "pending", json_object_new_int(o->dry_run ? pending : pending - repaired));
         json_object_object_add(j, "repaired", done);

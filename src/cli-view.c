@@ -60,7 +60,7 @@ cli_list(const CliCommand *cmd, CliOpts *o)
             down++;
             continue;
         }
-        local = hv_is_local(s->hosts[i].conn) != 0;
+        local = hv_is_local(s->hosts[i].conn) == 1;
         for (k = 0; k < n; k++) {
             if (!doms[k].metadata)
                 continue;   /* not a replica */
@@ -157,7 +157,7 @@ cli_vm_load(Session *s, size_t host, const char *uuid, CliVm *v)
         return -1;
     }
     health_assess(v->rec, &v->disks, util_now(), s->conf->rpo_warning,
-                  hv_is_local(s->hosts[host].conn) != 0 ? HEALTH_FILES_DEEP : HEALTH_FILES_NONE,
+                  hv_is_local(s->hosts[host].conn) == 1 ? HEALTH_FILES_DEEP : HEALTH_FILES_NONE,
                   &v->health);
     return 0;
 }

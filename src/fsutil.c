@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,15 +116,32 @@ char *
 fsutil_read_file(const char *path, size_t max, size_t *len)
 {
     FILE *fp = fopen(path, "re");
+    struct stat st;
+    size_t cap, n = 0;
     char *buf;
-    size_t n;
 
     if (!fp) {
         err_set_errno(0, errno, "cannot open %s", path);
         return NULL;
     }
-    buf = util_xmalloc(max + 1);
-    n = fread(buf, 1, max + 1, fp);
+    /* Allocate for the file as it is (it may still grow), not for the limit. */
+    cap = (fstat(fileno(fp), &st) == 0 && st.st_size >= 0 && (uint64_t)st.st_size <= max ?
+           (size_t)st.st_size : 4096) + 2;
+    buf = util_xmalloc(cap);
+    for (;;) {
+        size_t k;
+
+        if (n + 1 >= cap) {
+            if (n > max)
+                break;
+            cap = cap > (max + 2) / 2 ? max + 2 : cap * 2;
+            buf = util_xrealloc(buf, cap);
+        }
+        k = fread(buf + n, 1, cap - 1 - n, fp);
+        n += k;
+        if (k == 0)
+            break;
+    }
     if (ferror(fp)) {
         err_set_errno(0, errno, "cannot read %s", path);
         fclose(fp);

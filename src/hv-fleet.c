@@ -167,7 +167,10 @@ hv_fleet_writeback(HvConn *c, virConnectPtr vc, const char *uuid)
      * hv_reload_if_changed() picks up the other process's work. */
     pthread_mutex_lock(&c->mu);
     loaded = c->fleet_st;
-    if (fsutil_same_version(&before, &loaded) && stat(c->fleet, &after) == 0)
+    /* Only the connection that made the change has it in memory: if the
+     * connection was replaced meanwhile, leave the version stale so the
+     * next hv_reload_if_changed() reads the file again. */
+    if (c->conn == vc && fsutil_same_version(&before, &loaded) && stat(c->fleet, &after) == 0)
         c->fleet_st = after;
     pthread_mutex_unlock(&c->mu);
     ret = 0;

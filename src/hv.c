@@ -588,6 +588,7 @@ int
 hv_list(HvConn *c, int flags, HvDomain **out, size_t *n)
 {
     int with_metadata = flags & HV_LIST_METADATA;
+    size_t nv = 0;
     virConnectPtr vc = hv_acquire(c);
     virDomainPtr *doms = NULL;
     char **active = NULL, **paused = NULL;
@@ -611,7 +612,7 @@ hv_list(HvConn *c, int flags, HvDomain **out, size_t *n)
     }
     v = util_xcalloc((size_t)k + 1, sizeof(*v));
     for (i = 0; i < k; i++) {
-        HvDomain *d = &v[i];
+        HvDomain *d = &v[nv];
 
         d->name = util_xstrdup(virDomainGetName(doms[i]));
         virDomainGetUUIDString(doms[i], d->uuid);
@@ -632,18 +633,20 @@ hv_list(HvConn *c, int flags, HvDomain **out, size_t *n)
                 /* A domain that vanished meanwhile is simply not listed. */
                 if (err_get()->virt_code == VIR_ERR_NO_DOMAIN) {
                     err_clear();
+                    hv_domain_clear(d);
                     continue;
                 }
                 hv_check_alive(c, vc);
-                hv_domain_list_free(v, (size_t)i + 1);
+                hv_domain_list_free(v, nv + 1);
                 v = NULL;
                 goto cleanup;
             }
         }
+        nv++;
     }
-    qsort(v, (size_t)k, sizeof(*v), hv_cmp_domain);
+    qsort(v, nv, sizeof(*v), hv_cmp_domain);
     *out = v;
-    *n = (size_t)k;
+    *n = nv;
     v = NULL;
     ret = 0;
 

@@ -125,7 +125,7 @@ batch_add(Batch *b, const HvDomain *d)
     util_grow(&b->holders, &b->hcap, b->n + 1, sizeof(*b->holders));
     s = &b->v[b->n];
     summary_from_domain(s, m->s->hosts[b->f->idx].name, d, util_now(), m->o.rpo_warning,
-                        hv_is_local(m->s->hosts[b->f->idx].conn) != 0);
+                        hv_is_local(m->s->hosts[b->f->idx].conn) == 1);
     b->holders[b->n] = s->journal_op && d->metadata ? fetcher_holder(d) : NULL;
     b->n++;
 }
@@ -489,7 +489,7 @@ helper_detail(Model *m, size_t host, const char *uuid)
             k->points = helper_walk(rp->file, &k->points_error);
     }
     health_assess(d->rec, &disks, util_now(), m->o.rpo_warning,
-                  hv_is_local(c) != 0 ? HEALTH_FILES_DEEP : HEALTH_FILES_NONE, &d->health);
+                  hv_is_local(c) == 1 ? HEALTH_FILES_DEEP : HEALTH_FILES_NONE, &d->health);
     if (d->rec_error)
         d->health.health = HEALTH_CRITICAL;
     domxml_disk_list_clear(&disks);

@@ -159,8 +159,16 @@ ops_repair_run(OpsCtx *x, Replica *r, const char *uuid, const char *dir, const c
                 err_clear();    /* already deleted before the interruption */
                 continue;
             }
+            if (!d->inode) {
+                /* Without the planned inode, whatever is at the path now
+                 * could be someone else's file. */
+                err_set(RESULT_INCORRECT_TYPE,
+                        "the journal does not record which file %s was (no inode); drover will not "
+                        "delete it: check it and remove it by hand if it is the old one", d->file);
+                return -1;
+            }
             ops_step(x, 50, "deleting %s as the interrupted %s planned", d->file, j->op);
-            if (chain_discard(d->file, dev, d->inode ? (ino_t)d->inode : ino, dir,
+            if (chain_discard(d->file, dev, (ino_t)d->inode, dir,
                               (const Chain *const *)x->keep, x->nkeep) < 0)
                 return -1;
         }
@@ -231,6 +239,7 @@ ops_repair(HvConn *c, const char *host, const char *vm, const OpsArgs *a, Job *j
     domxml_free(x.dx);
     x.dx = NULL;
     free(xml);
+    xml = NULL;
     free(md);
     md = NULL;
     if (hv_reload_if_changed(c) < 0 || !(xml = hv_get_xml(c, d.uuid)) || !(x.dx = domxml_parse(xml)))

@@ -759,6 +759,8 @@ ops_execute(HvConn *c, const Plan *confirmed, const OpsArgs *a, Job *job)
     if (hv_is_readonly(c)) {
         err_set(RESULT_ACCESS_DENIED, "%s of %s refused: drover is connected to %s read-only",
                 state_op_title(confirmed->op), confirmed->vm, hv_uri(c));
+        ops_audit(a, confirmed->host, confirmed->vm, x.opname, confirmed->digest, job,
+                  RESULT_ACCESS_DENIED);
         return RESULT_ACCESS_DENIED;
     }
     holder = util_xasprintf("%s, %s of %s, job %s", self, state_op_title(confirmed->op),

@@ -612,11 +612,12 @@ plan_make(HvConn *c, const char *host, const char *vm, StateOp op, const PlanArg
     }
     if (hv_lookup(c, vm, 0, &d) < 0)
         goto fail;
-    if (hv_is_local(c) == 0) {
+    if (hv_is_local(c) != 1) {
         /* Plans stat, walk and delete files by path: only on the host itself. */
         err_set(RESULT_NOT_SUPPORTED,
-                "%s runs on another machine (%s): drover reads and changes the disk chains itself, "
-                "so it must run on the DR host; run drover there", d.name, hv_uri(c));
+                "%s runs on another machine (%s), or drover cannot tell: drover reads and changes "
+                "the disk chains itself, so it must run on the DR host; run drover there",
+                d.name, hv_uri(c));
         hv_domain_clear(&d);
         goto fail;
     }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "fsutil.h"
 #include "result.h"
 #include "tap.h"
 #include "util.h"
@@ -105,9 +106,38 @@ test_err(void)
     is_str(err_message(), "held by alice", "plain message");
 }
 
+static void
+test_read_file(void)
+{
+    char *path = util_xasprintf("%s/f.txt", tap_tmpdir());
+    char big[10000];
+    size_t len = 0;
+    char *s;
+
+    memset(big, 'x', sizeof(big));
+    ok(fsutil_write_atomic(path, big, sizeof(big), 0644) == 0, "atomic write of 10000 bytes");
+    s = fsutil_read_file(path, 10000, &len);
+    ok(s && len == 10000 && s[9999] == 'x' && s[10000] == '\0', "a file of exactly the limit is read whole");
+    free(s);
+    s = fsutil_read_file(path, 9999, &len);
+    ok(!s && err_code() == RESULT_INVALID_PARAMETER && strstr(err_message(), "larger than 9999"),
+       "a file over the limit is refused, naming the limit");
+    free(s);
+    s = fsutil_read_file(path, 1 << 30, &len);
+    ok(s && len == 10000, "a large limit does not change what is read");
+    free(s);
+    ok(fsutil_write_atomic(path, "", 0, 0644) == 0 && (s = fsutil_read_file(path, 10, &len)) && len == 0 &&
+       s[0] == '\0', "an empty file reads as an empty string");
+    free(s);
+    s = fsutil_read_file("/nonexistent/x", 10, &len);
+    ok(!s && err_code() == RESULT_FILE_NOT_FOUND, "a missing file is 32779");
+    free(path);
+}
+
 int
 main(void)
 {
+    test_read_file();
     test_paths();
     test_time_and_format();
     test_buf_and_parse();
