@@ -188,6 +188,39 @@ job_to_json(const JobInfo *ji)
     return s;
 }
 
+/* The last JOB_HISTORY_MAX_BYTES of the history, from a line start: the
+ * file only grows, and the newest jobs are the ones worth showing. */
+static char *
+job_history_tail(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    off_t from = 0;
+    char *buf, *start;
+    ssize_t n;
+    size_t got = 0, want;
+
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        if (fd >= 0)
+            close(fd);
+        return NULL;
+    }
+    if (st.st_size > (off_t)JOB_HISTORY_MAX_BYTES)
+        from = st.st_size - (off_t)JOB_HISTORY_MAX_BYTES;
+    want = (size_t)(st.st_size - from);
+    buf = util_xmalloc(want + 1);
+    while (got < want && (n = pread(fd, buf + got, want - got, from + (off_t)got)) > 0)
+        got += (size_t)n;
+    close(fd);
+    buf[got] = '\0';
+    start = buf;
+    if (from > 0 && (start = strchr(buf, '\n')))
+        memmove(buf, start + 1, strlen(start + 1) + 1);
+    else if (from > 0)
+        buf[0] = '\0';
+    return buf;
+}
+
 /* (Re)reads the history; t->mu held or not yet shared. */
 static void
 job_history_load(JobTable *t)
@@ -201,7 +234,7 @@ job_history_load(JobTable *t)
     t->npast = 0;
     if (stat(t->history, &t->hist_st) < 0)
         memset(&t->hist_st, 0, sizeof(t->hist_st));
-    text = fsutil_read_file(t->history, JOB_HISTORY_MAX_BYTES, NULL);
+    text = job_history_tail(t->history);
     if (!text) {
         err_clear();    /* no history yet, or unreadable: start empty */
         return;

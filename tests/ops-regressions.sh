@@ -79,4 +79,20 @@ is "$(jq_ "$T/out" 'd["result"], len(d["failed"]), d["failed"][0]["name"], d["re
 like "$(jq_ "$T/out" 'd["failed"][0]["message"]')" "no inode" "the failure says why"
 [ -f "$ov" ]; ok $? "the overlay the journal names is still there"
 
+# A job history past its read limit (16 MiB) still shows its newest jobs.
+python3 - "$T/jobs.jsonl" <<'EOP'
+import json, sys
+p = sys.argv[1]
+old = open(p).read() if __import__("os").path.exists(p) else ""
+filler = json.dumps({"id": "0" * 36, "type": 98, "state": 7, "vm": "old", "host": "x",
+                     "start_time": "2026-01-01T00:00:00Z", "pad": "p" * 900}) + "\n"
+with open(p, "w") as f:
+    for _ in range(18 * 1024):
+        f.write(filler)
+    f.write(old)
+EOP
+run -c "$URI" jobs --json
+is "$rc" 0 "jobs --json with an 18 MiB history: exit 0"
+like "$(jq_ "$T/out" 'd[0]["vm"]')" "^(web|erp|crm|db|hr)" "the newest job comes first, not the filler at the start of the file"
+
 done_testing
