@@ -99,12 +99,10 @@ static char *
 fetcher_holder(const HvDomain *d)
 {
     Replica *r = replica_parse(d->metadata, strlen(d->metadata));
-    const ReplicaPoint *newest = r ? replica_newest_point(r) : NULL;
+    UTIL_AUTOFREE char *path = r ? replica_lock_path(r, d->uuid) : NULL;
     char *out = NULL;
 
-    if (newest && newest->disks.n) {
-        UTIL_AUTOFREE char *dir = util_dirname(newest->disks.v[0].file);
-        UTIL_AUTOFREE char *path = util_xasprintf("%s/.drover-%s.lock", dir, d->uuid);
+    if (path) {
         char holder[512];
 
         if (lock_probe(path, holder, sizeof(holder)) == 1)

@@ -192,7 +192,6 @@ ops_repair(HvConn *c, const char *host, const char *vm, const OpsArgs *a, Job *j
     OpsCtx x;
     HvDomain d;
     Replica *r = NULL;
-    const ReplicaPoint *newest;
     LockHandle *lk = NULL;
     int code = 0;
 
@@ -217,13 +216,12 @@ ops_repair(HvConn *c, const char *host, const char *vm, const OpsArgs *a, Job *j
     }
     if (!r->journal)
         goto done;
-    newest = replica_newest_point(r);
-    if (!newest) {
+    dir = replica_dir(r);
+    lockpath = replica_lock_path(r, d.uuid);
+    if (!dir || !lockpath) {
         err_set(RESULT_INCORRECT_TYPE, "%s has a journal but no recovery points", d.name);
         goto fail;
     }
-    dir = util_dirname(newest->disks.v[0].file);
-    lockpath = util_xasprintf("%s/.drover-%s.lock", dir, d.uuid);
     if (hv_is_readonly(c)) {
         err_set(RESULT_ACCESS_DENIED, "repair of %s refused: the connection is read-only", d.name);
         goto fail;

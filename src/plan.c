@@ -101,7 +101,7 @@ plan_power_action_text(int action)
 char *
 plan_lock_path(const Plan *p)
 {
-    return util_xasprintf("%s/.drover-%s.lock", p->dir, p->uuid);
+    return replica_lock_path(p->rec, p->uuid);
 }
 
 /* Records identity and size of an existing file (not following a
@@ -593,7 +593,6 @@ plan_make(HvConn *c, const char *host, const char *vm, StateOp op, const PlanArg
     DomDiskList disks = { 0 };
     UTIL_AUTOFREE char *md = NULL;
     UTIL_AUTOFREE char *lockpath = NULL;
-    const ReplicaPoint *newest;
     char holder[512];
     int r;
 
@@ -645,8 +644,7 @@ plan_make(HvConn *c, const char *host, const char *vm, StateOp op, const PlanArg
                 p->rec->primary_name ? p->rec->primary_name : "REPLICA");
         goto fail;
     }
-    newest = replica_newest_point(p->rec);
-    p->dir = newest ? util_dirname(newest->disks.v[0].file) : NULL;
+    p->dir = replica_dir(p->rec);
     if (!p->dir) {
         err_set(RESULT_INVALID_STATE, "%s has no recovery points: there is nothing to fail over to",
                 p->vm);

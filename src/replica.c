@@ -1649,3 +1649,21 @@ replica_format(const Replica *r)
     util_buf_printf(&b, "</%s:%s>\n", p, REPLICA_ELEMENT);
     return util_buf_steal(&b);
 }
+
+char *
+replica_dir(const Replica *r)
+{
+    const ReplicaPoint *newest = replica_newest_point(r);
+
+    if (!newest || !newest->disks.n)
+        return NULL;
+    return util_dirname(newest->disks.v[0].file);
+}
+
+char *
+replica_lock_path(const Replica *r, const char *uuid)
+{
+    UTIL_AUTOFREE char *dir = replica_dir(r);
+
+    return dir ? util_xasprintf("%s/.drover-%s.lock", dir, uuid) : NULL;
+}

@@ -112,6 +112,14 @@ const ReplicaPoint *replica_find_point(const Replica *r, const char *id);
 /* The point with the latest time (ties: the later one in the document). */
 const ReplicaPoint *replica_newest_point(const Replica *r);
 
+/* The replica directory: where the newest point's first disk lives; new
+ * files and the lock go there.  NULL when there is no point. */
+char *replica_dir(const Replica *r);
+/* The file whose OFD lock serialises operations on the replica with this
+ * UUID (".drover-UUID.lock" in replica_dir); NULL when there is no point.
+ * Every process must compute it the same way: this is the one place. */
+char *replica_lock_path(const Replica *r, const char *uuid);
+
 const char *replica_rp_type_name(int type);     /* "app-consistent" */
 int replica_rp_type_from_name(const char *name);    /* -1 if unknown */
 
