@@ -382,6 +382,41 @@ domxml_remove_children(xmlNodePtr parent, const char *name)
     }
 }
 
+size_t
+domxml_drop_disks_except(DomXml *d, const char *const *keep, size_t n)
+{
+    xmlNodePtr devices = domxml_child(xmlDocGetRootElement(d->doc), "devices");
+    xmlNodePtr c, next;
+    size_t dropped = 0, i;
+
+    for (c = devices ? devices->children : NULL; c; c = next) {
+        xmlNodePtr t;
+        xmlChar *device, *dev;
+        int writable, kept = 0;
+
+        next = c->next;
+        if (!domxml_is(c, "disk"))
+            continue;
+        device = xmlGetNoNsProp(c, (const xmlChar *)"device");
+        writable = (!device || strcmp((const char *)device, "disk") == 0 ||
+                    strcmp((const char *)device, "lun") == 0) && !domxml_child(c, "readonly");
+        xmlFree(device);
+        if (!writable)
+            continue;
+        t = domxml_child(c, "target");
+        dev = t ? xmlGetNoNsProp(t, (const xmlChar *)"dev") : NULL;
+        for (i = 0; dev && i < n && !kept; i++)
+            kept = strcmp((const char *)dev, keep[i]) == 0;
+        xmlFree(dev);
+        if (kept)
+            continue;
+        xmlUnlinkNode(c);
+        xmlFreeNode(c);
+        dropped++;
+    }
+    return dropped;
+}
+
 void
 domxml_strip_for_test(DomXml *d)
 {

@@ -45,6 +45,11 @@ char *domxml_get_replica(const DomXml *d);
 /* Replaces (or adds) the replica element; NULL removes it. */
 int domxml_set_replica(DomXml *d, const char *replica_xml);
 
+/* For a test system: drops every writable disk (device disk or lun, any
+ * source type, no <readonly/>) whose target is not in keep (n of them), so
+ * the test system never shares a writable disk with the replica.  Returns
+ * how many it dropped. */
+size_t domxml_drop_disks_except(DomXml *d, const char *const *keep, size_t n);
 /* For a test system: drops network interfaces and the VM generation id. */
 void domxml_strip_for_test(DomXml *d);
 /* Asks libvirt for a new VM generation id (failover and revert change the

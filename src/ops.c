@@ -326,6 +326,15 @@ ops_define_test_system(OpsCtx *x)
     for (i = 0; i < p->create.n; i++)
         if (domxml_set_disk_source(t, p->create.v[i].target, p->create.v[i].path) < 0)
             goto cleanup;
+    {
+        /* A disk the record does not replicate would be shared, writable,
+         * by the replica and its test system: leave it out (the plan says so). */
+        const char **keep = util_xcalloc(p->create.n + 1, sizeof(*keep));
+        for (i = 0; i < p->create.n; i++)
+            keep[i] = p->create.v[i].target;
+        domxml_drop_disks_except(t, keep, p->create.n);
+        free(keep);
+    }
     tr = replica_new();
     tr->mode = MODE_TEST_REPLICA;
     tr->state = STATE_DISABLED;
@@ -464,6 +473,25 @@ cleanup:
     return ret;
 }
 
+/* 1 if the domain uuid is still the test system name, 0 if it is gone or
+ * is another domain now (a reused UUID is someone else's), -1 on error. */
+static int
+ops_is_test_system(OpsCtx *x, const char *uuid, const char *name)
+{
+    HvDomain td;
+    int ours;
+
+    if (hv_lookup(x->c, uuid, 0, &td) < 0) {
+        if (err_code() != RESULT_INVALID_PARAMETER)
+            return -1;
+        err_clear();
+        return 0;
+    }
+    ours = name && strcmp(td.name, name) == 0;
+    hv_domain_clear(&td);
+    return ours;
+}
+
 static void
 ops_tick(int elapsed, int timeout, void *opaque)
 {
@@ -488,8 +516,12 @@ ops_power(OpsCtx *x)
         ops_step(x, 35, forced ? "%s forced off after %d s" : "%s shut down", p->vm,
                  x->a->shutdown_timeout);
     } else if (p->power_action == PLAN_POWER_DESTROY) {
+        int ours;
+
         ops_step(x, 10, "powering off the test system %s", p->test_domain);
-        if (hv_destroy(x->c, p->test_uuid) < 0 && err_code() != RESULT_INVALID_STATE) {
+        if ((ours = ops_is_test_system(x, p->test_uuid, p->test_domain)) < 0)
+            return -1;
+        if (ours && hv_destroy(x->c, p->test_uuid) < 0 && err_code() != RESULT_INVALID_STATE) {
             err_prefix("cannot power off %s", p->test_domain);
             return -1;
         }
@@ -556,19 +588,10 @@ ops_create(OpsCtx *x)
 int
 ops_remove_test_system(OpsCtx *x, const char *uuid, const char *name)
 {
-    HvDomain td;
-    int ours;
+    int ours = ops_is_test_system(x, uuid, name);
 
-    if (hv_lookup(x->c, uuid, 0, &td) < 0) {
-        if (err_code() != RESULT_INVALID_PARAMETER)
-            return -1;
-        err_clear();
-        return 0;
-    }
-    ours = name && strcmp(td.name, name) == 0;
-    hv_domain_clear(&td);
-    if (!ours)
-        return 0;
+    if (ours <= 0)
+        return ours;
     hv_destroy(x->c, uuid);
     err_clear();    /* already off */
     return hv_undefine(x->c, uuid);
@@ -657,11 +680,10 @@ ops_run(OpsCtx *x)
     /* 4. After the switch: remove what the plan named, and only that. */
     if (p->op == OP_STOP_TEST && p->test_uuid[0]) {
         ops_step(x, 68, "removing the test system %s", p->test_domain);
-        if (hv_undefine(x->c, p->test_uuid) < 0 && err_code() != RESULT_INVALID_PARAMETER) {
+        if (ops_remove_test_system(x, p->test_uuid, p->test_domain) < 0) {
             err_prefix("the switch is done but the test system was not removed; run drover repair %s", p->vm);
             goto cleanup;
         }
-        err_clear();
         ops_fault_point(x->opname, "undefined");
     }
     if (p->remove.n) {

@@ -74,6 +74,7 @@ plan_free(Plan *p)
     free(p->point);
     free(p->dir);
     free(p->test_domain);
+    free(p->test_omitted);
     plan_file_list_clear(&p->create);
     plan_file_list_clear(&p->remove);
     plan_file_list_clear(&p->keep);
@@ -454,10 +455,12 @@ plan_commit(Plan *p, const PlanArgs *a)
 }
 
 static int
-plan_test(Plan *p, HvConn *c, const PlanArgs *a)
+plan_test(Plan *p, HvConn *c, const PlanArgs *a, const DomDiskList *disks)
 {
     const ReplicaPoint *pt = plan_pick_point(p, a ? a->point : NULL);
     HvDomain other;
+    UtilBuf omitted = { 0 };
+    size_t i;
 
     if (!pt)
         return -1;
@@ -479,6 +482,14 @@ plan_test(Plan *p, HvConn *c, const PlanArgs *a)
     else
         job_new_uuid(p->test_uuid);
     plan_overlays(p, pt, "test", "test disk");
+    /* File disks the record does not replicate stay out of the test system
+     * (domxml_drop_disks_except), so it never shares a writable disk. */
+    for (i = 0; i < disks->n; i++)
+        if (!replica_disk_list_find(&pt->disks, disks->v[i].target))
+            util_buf_printf(&omitted, "%s%s", omitted.len ? ", " : "", disks->v[i].target);
+    if (omitted.len)
+        p->test_omitted = util_buf_steal(&omitted);
+    util_buf_free(&omitted);
     return plan_keep_points(p);
 }
 
@@ -541,6 +552,11 @@ plan_digest(Plan *p)
                           p->dir, p->test_domain ? p->test_domain : "", p->test_uuid);
     sha256_init(&h);
     sha256_update(&h, head, strlen(head));
+    if (p->test_omitted) {
+        char *extra = util_xasprintf("omit\t%s\n", p->test_omitted);
+        sha256_update(&h, extra, strlen(extra));
+        free(extra);
+    }
     sha256_update(&h, rec, strlen(rec));
     plan_digest_files(&h, "create", &p->create);
     plan_digest_files(&h, "remove", &p->remove);
@@ -678,7 +694,7 @@ plan_make(HvConn *c, const char *host, const char *vm, StateOp op, const PlanArg
     case OP_INITIATE: r = plan_initiate(p, args, &disks); break;
     case OP_REVERT: r = plan_revert(p); break;
     case OP_COMMIT: r = plan_commit(p, args); break;
-    case OP_TEST: r = plan_test(p, c, args); break;
+    case OP_TEST: r = plan_test(p, c, args, &disks); break;
     case OP_STOP_TEST: r = plan_stop_test(p, c); break;
     default:
         err_set(RESULT_INVALID_PARAMETER, "unknown operation");
@@ -730,6 +746,8 @@ plan_text(const Plan *p)
         util_buf_printf(&b, "  point:  %s\n", p->point);
     if (p->test_domain)
         util_buf_printf(&b, "  test system: %s (%s)\n", p->test_domain, p->test_uuid);
+    if (p->test_omitted)
+        util_buf_printf(&b, "  left out of the test system (not replicated): %s\n", p->test_omitted);
     for (i = 0; i < p->nswitches; i++)
         util_buf_printf(&b, "  disk %s: %s -> %s\n", p->switches[i].target,
                         p->switches[i].from ? p->switches[i].from : "(none)", p->switches[i].to);

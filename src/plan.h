@@ -57,6 +57,7 @@ typedef struct {
     char *dir;                  /* the replica directory (lock and new files live here) */
     char *test_domain;          /* test-failover / stop-test: the test system */
     char test_uuid[37];
+    char *test_omitted;         /* test-failover: disks left out of the test system ("vdc, vdd"), or NULL */
     char stamp[32];             /* names new files; reused when re-planning */
     PlanFileList create;        /* new files */
     PlanFileList remove;        /* files deleted after the switch */

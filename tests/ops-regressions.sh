@@ -79,6 +79,27 @@ is "$(jq_ "$T/out" 'd["result"], len(d["failed"]), d["failed"][0]["name"], d["re
 like "$(jq_ "$T/out" 'd["failed"][0]["message"]')" "no inode" "the failure says why"
 [ -f "$ov" ]; ok $? "the overlay the journal names is still there"
 
+# A disk the record does not replicate never goes into the test system:
+# it would be shared, writable, by the replica and its test.
+K=$T/k; "$DROVER" demo --no-console --dir "$K" >/dev/null 2>&1
+"$QEMU_IMG" create -q -f qcow2 "$K/data.qcow2" 64M
+python3 - "$K/fleet.xml" "$K/data.qcow2" <<'EOP'
+import sys
+p, data = sys.argv[1], sys.argv[2]
+s = open(p).read()
+i = s.index("<name>web01</name>")
+j = s.index("</devices>", i)
+disk = ("<disk type='file' device='disk'><driver name='qemu' type='qcow2'/>"
+        "<source file='%s'/><target dev='vdc' bus='virtio'/></disk>\n" % data)
+open(p, "w").write(s[:j] + disk + s[j:])
+EOP
+run -c "test://$K/fleet.xml" test-failover web01 --yes
+is "$rc" 0 "test-failover of web01 with an extra, unreplicated disk vdc"
+like "$out" "left out of the test system \(not replicated\): vdc" "the plan says vdc is left out"
+txml=$("${VIRSH:-virsh}" -c "test://$K/fleet.xml" dumpxml web01-test 2>/dev/null)
+is "$(printf '%s\n' "$txml" | grep -c "data.qcow2")" 0 "web01-test does not have the unreplicated disk"
+is "$(printf '%s\n' "$txml" | grep -c "vda.test-")" 1 "web01-test has its test overlay for vda"
+
 # A job history past its read limit (16 MiB) still shows its newest jobs.
 python3 - "$T/jobs.jsonl" <<'EOP'
 import json, sys
