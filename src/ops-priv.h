@@ -3,6 +3,7 @@
 #define DROVER_OPS_PRIV_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "chain.h"
 #include "domxml.h"
@@ -11,6 +12,14 @@
 #include "ops.h"
 #include "plan.h"
 #include "replica.h"
+
+/* A file an execution created: undo deletes only these, and only while
+ * the path still holds the same inode. */
+typedef struct {
+    char *path;
+    dev_t dev;
+    ino_t ino;
+} OpsMade;
 
 /* Everything one execution or repair works with. */
 typedef struct {
@@ -22,6 +31,9 @@ typedef struct {
     DomXml *dx;                 /* the replica's definition, edited in place */
     Chain **keep;               /* chains of every domain on the host */
     size_t nkeep;
+    int undo;                   /* rolling back this run's own failure (not repairing) */
+    OpsMade *made;              /* files this run created, with their identity */
+    size_t nmade;
 } OpsCtx;
 
 void ops_step(OpsCtx *x, int percent, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -33,6 +45,11 @@ int ops_define(OpsCtx *x, const Replica *rec);
 int ops_remove_test_system(OpsCtx *x, const char *uuid, const char *name);
 void ops_audit(const OpsArgs *a, const char *host, const char *vm, const char *opname,
                const char *digest, Job *job, int code);
+/* Rolls back an operation recorded in r's journal (step "prepared"): the
+ * flattened images unhooked, the test system removed, created files
+ * deleted, the state restored and the journal closed with one define.
+ * Repair uses it; so does an execution that failed before its switch. */
+int ops_rollback(OpsCtx *x, Replica *r, const char *dir, const char *vm);
 /* The calling thread's result code, 32768 when none is set. */
 int ops_code(void);
 

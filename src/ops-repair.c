@@ -34,6 +34,7 @@ ops_repair_remove_created(OpsCtx *x, const ReplicaJournal *j, const ReplicaDisk 
     const ReplicaPoint *pt = j->point ? replica_find_point(r, j->point) : NULL;
     const ReplicaDisk *rp = pt ? replica_disk_list_find(&pt->disks, d->target) : NULL;
     int ret;
+    size_t i;
 
     if (chain_stat(d->file, &dev, &ino, &size) < 0) {
         if (err_code() == RESULT_FILE_NOT_FOUND) {
@@ -41,6 +42,15 @@ ops_repair_remove_created(OpsCtx *x, const ReplicaJournal *j, const ReplicaDisk 
             return 0;
         }
         return -1;
+    }
+    if (x->undo) {
+        /* Undoing our own run: only what this run made, still the same file. */
+        for (i = 0; i < x->nmade && strcmp(x->made[i].path, d->file) != 0; i++)
+            ;
+        if (i == x->nmade || x->made[i].dev != dev || x->made[i].ino != ino)
+            return 0;
+        ops_step(x, 50, "removing %s, made by this %s before it failed", d->file, j->op);
+        return chain_discard(d->file, dev, ino, dir, (const Chain *const *)x->keep, x->nkeep);
     }
     memset(&h, 0, sizeof(h));
     if (chain_read_header(d->file, &h) == 0 && rp && !j->flatten) {
@@ -64,6 +74,9 @@ ops_repair_remove_created(OpsCtx *x, const ReplicaJournal *j, const ReplicaDisk 
 static int
 ops_repair_remove_temps(OpsCtx *x, const ReplicaDisk *d, const char *dir)
 {
+    if (x->undo)
+        return 0;   /* qemu-img runs of this process removed their own */
+    {
     UTIL_AUTOFREE char *fdir = util_dirname(d->file);
     UTIL_AUTOFREE char *prefix = util_xasprintf(".%s.tmp-", strrchr(d->file, '/') + 1);
     size_t plen = strlen(prefix);
@@ -95,83 +108,97 @@ ops_repair_remove_temps(OpsCtx *x, const ReplicaDisk *d, const char *dir)
     }
     closedir(dh);
     return ret;
+    }
 }
 
-static int
-ops_repair_run(OpsCtx *x, Replica *r, const char *uuid, const char *dir, const char *vm)
+int
+ops_rollback(OpsCtx *x, Replica *r, const char *dir, const char *vm)
 {
     ReplicaJournal *j = r->journal;
-    int forward = strcmp(j->step, "switched") == 0;
     size_t i;
 
     if (ops_load_keep(x, 0) < 0)
         return -1;
-    if (!forward) {
-        ops_step(x, 20, "rolling back the interrupted %s (it stopped before its switch)", j->op);
-        if (strcmp(j->op, "commit") == 0 && j->flatten && r->failover) {
-            const ReplicaPoint *pt = replica_find_point(r, j->point);
-            for (i = 0; i < r->failover->disks.n && pt; i++) {
-                const ReplicaDisk *fd = &r->failover->disks.v[i];
-                const ReplicaDisk *rp = replica_disk_list_find(&pt->disks, fd->target);
-                const ReplicaDisk *flat = replica_disk_list_find(&j->create, fd->target);
-                ChainHeader h;
+    if (strcmp(j->op, "commit") == 0 && j->flatten && r->failover) {
+        const ReplicaPoint *pt = replica_find_point(r, j->point);
+        for (i = 0; i < r->failover->disks.n && pt; i++) {
+            const ReplicaDisk *fd = &r->failover->disks.v[i];
+            const ReplicaDisk *rp = replica_disk_list_find(&pt->disks, fd->target);
+            const ReplicaDisk *flat = replica_disk_list_find(&j->create, fd->target);
+            ChainHeader h;
 
-                memset(&h, 0, sizeof(h));
-                if (rp && flat && chain_read_header(fd->file, &h) == 0 && h.backing_name &&
-                    strcmp(h.backing_name, flat->file) == 0 &&
-                    chain_rebase_unsafe(fd->file, rp->file) < 0) {
-                    chain_header_clear(&h);
-                    return -1;
-                }
-                err_clear();
+            memset(&h, 0, sizeof(h));
+            if (rp && flat && chain_read_header(fd->file, &h) == 0 && h.backing_name &&
+                strcmp(h.backing_name, flat->file) == 0 &&
+                chain_rebase_unsafe(fd->file, rp->file) < 0) {
                 chain_header_clear(&h);
+                return -1;
             }
-            /* The failover disks no longer sit on the flattened images. */
-            if (ops_load_keep(x, 0) < 0)
-                return -1;
+            err_clear();
+            chain_header_clear(&h);
         }
-        if (strcmp(j->op, "test-failover") == 0 && j->uuid) {
-            /* Its disks are no longer any domain's once it is gone. */
-            if (ops_remove_test_system(x, j->uuid, j->domain) < 0 || ops_load_keep(x, 0) < 0)
-                return -1;
-        }
-        for (i = 0; i < j->create.n; i++) {
-            if (ops_repair_remove_created(x, j, &j->create.v[i], r, dir) < 0 ||
-                ops_repair_remove_temps(x, &j->create.v[i], dir) < 0)
-                return -1;
-        }
-        r->state = j->from_state;
-    } else {
-        ops_step(x, 20, "finishing the interrupted %s (it stopped after its switch)", j->op);
-        if (strcmp(j->op, "stop-test") == 0 && j->uuid) {
-            if (ops_remove_test_system(x, j->uuid, j->domain) < 0 || ops_load_keep(x, 0) < 0)
-                return -1;
-        }
-        for (i = 0; i < j->remove.n; i++) {
-            const ReplicaDisk *d = &j->remove.v[i];
-            dev_t dev;
-            ino_t ino;
-            uint64_t size;
+        /* The failover disks no longer sit on the flattened images. */
+        if (ops_load_keep(x, 0) < 0)
+            return -1;
+    }
+    if (strcmp(j->op, "test-failover") == 0 && j->uuid) {
+        /* Its disks are no longer any domain's once it is gone. */
+        if (ops_remove_test_system(x, j->uuid, j->domain) < 0 || ops_load_keep(x, 0) < 0)
+            return -1;
+    }
+    for (i = 0; i < j->create.n; i++) {
+        if (ops_repair_remove_created(x, j, &j->create.v[i], r, dir) < 0 ||
+            ops_repair_remove_temps(x, &j->create.v[i], dir) < 0)
+            return -1;
+    }
+    r->state = j->from_state;
+    replica_journal_free(r->journal);
+    r->journal = NULL;
+    ops_step(x, 90, "closing the journal of %s", vm);
+    return ops_define(x, r);
+}
 
-            if (chain_stat(d->file, &dev, &ino, &size) < 0) {
-                if (err_code() != RESULT_FILE_NOT_FOUND)
-                    return -1;
-                err_clear();    /* already deleted before the interruption */
-                continue;
-            }
-            if (!d->inode) {
-                /* Without the planned inode, whatever is at the path now
-                 * could be someone else's file. */
-                err_set(RESULT_INCORRECT_TYPE,
-                        "the journal does not record which file %s was (no inode); drover will not "
-                        "delete it: check it and remove it by hand if it is the old one", d->file);
+static int
+ops_repair_run(OpsCtx *x, Replica *r, const char *dir, const char *vm)
+{
+    ReplicaJournal *j = r->journal;
+    size_t i;
+
+    if (strcmp(j->step, "switched") != 0) {
+        ops_step(x, 20, "rolling back the interrupted %s (it stopped before its switch)", j->op);
+        return ops_rollback(x, r, dir, vm);
+    }
+    if (ops_load_keep(x, 0) < 0)
+        return -1;
+    ops_step(x, 20, "finishing the interrupted %s (it stopped after its switch)", j->op);
+    if (strcmp(j->op, "stop-test") == 0 && j->uuid) {
+        if (ops_remove_test_system(x, j->uuid, j->domain) < 0 || ops_load_keep(x, 0) < 0)
+            return -1;
+    }
+    for (i = 0; i < j->remove.n; i++) {
+        const ReplicaDisk *d = &j->remove.v[i];
+        dev_t dev;
+        ino_t ino;
+        uint64_t size;
+
+        if (chain_stat(d->file, &dev, &ino, &size) < 0) {
+            if (err_code() != RESULT_FILE_NOT_FOUND)
                 return -1;
-            }
-            ops_step(x, 50, "deleting %s as the interrupted %s planned", d->file, j->op);
-            if (chain_discard(d->file, dev, (ino_t)d->inode, dir,
-                              (const Chain *const *)x->keep, x->nkeep) < 0)
-                return -1;
+            err_clear();    /* already deleted before the interruption */
+            continue;
         }
+        if (!d->inode) {
+            /* Without the planned inode, whatever is at the path now
+             * could be someone else's file. */
+            err_set(RESULT_INCORRECT_TYPE,
+                    "the journal does not record which file %s was (no inode); drover will not "
+                    "delete it: check it and remove it by hand if it is the old one", d->file);
+            return -1;
+        }
+        ops_step(x, 50, "deleting %s as the interrupted %s planned", d->file, j->op);
+        if (chain_discard(d->file, dev, (ino_t)d->inode, dir,
+                          (const Chain *const *)x->keep, x->nkeep) < 0)
+            return -1;
     }
     replica_journal_free(r->journal);
     r->journal = NULL;
@@ -251,7 +278,7 @@ ops_repair(HvConn *c, const char *host, const char *vm, const OpsArgs *a, Job *j
         goto done;
     digest = util_xasprintf("repair:%s:%s:%s", r->journal->op, r->journal->job, r->journal->step);
     *did = 1;
-    if (ops_repair_run(&x, r, d.uuid, dir, d.name) < 0)
+    if (ops_repair_run(&x, r, dir, d.name) < 0)
         goto fail;
     ops_step(&x, 100, "repaired %s: now %d %s", d.name, r->state, state_name(r->state));
     ops_audit(a, host, d.name, "repair", digest, job, 0);

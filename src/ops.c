@@ -539,6 +539,22 @@ ops_progress_flatten(int percent, void *opaque)
     ops_step(x, 42 + percent / 7, "flattening the chain: %d%%", percent);
 }
 
+/* Remembers a file this run created, with its identity, for undo. */
+static void
+ops_made(OpsCtx *x, const char *path)
+{
+    OpsMade *m;
+
+    x->made = util_xrealloc(x->made, (x->nmade + 1) * sizeof(*x->made));
+    m = &x->made[x->nmade];
+    if (chain_stat(path, &m->dev, &m->ino, NULL) < 0) {
+        err_clear();    /* it was just renamed into place; if it is gone, there is nothing to undo */
+        return;
+    }
+    m->path = util_xstrdup(path);
+    x->nmade++;
+}
+
 /* Creates the plan's new files (overlays, flattened images). */
 static int
 ops_create(OpsCtx *x)
@@ -560,6 +576,7 @@ ops_create(OpsCtx *x)
             err_prefix("cannot create %s", f->role);
             return -1;
         }
+        ops_made(x, f->path);
     }
     ops_fault_point(x->opname, "created");
     if (p->op == OP_COMMIT && p->flatten) {
@@ -597,39 +614,31 @@ ops_remove_test_system(OpsCtx *x, const char *uuid, const char *name)
     return hv_undefine(x->c, uuid);
 }
 
-/* Files the operation created before a failure that are still ours to
- * remove: undone so a failed operation leaves nothing behind. */
+/* The operation failed before its switch (or the switch's outcome is
+ * unknown): put the definition back as it was, journal included, then roll
+ * back with repair's own code, deleting only files this run made.  If even
+ * that fails, the journal stays and repair finishes the job later. */
 static void
-ops_undo_created(OpsCtx *x)
+ops_undo(OpsCtx *x, const Replica *journaled)
 {
     const Plan *p = x->p;
     ErrInfo saved;
-    size_t i;
+    Replica *r;
 
     err_save(&saved);
-    if (p->op == OP_COMMIT && p->flatten) {
-        for (i = 0; i < p->rec->failover->disks.n; i++) {
-            const ReplicaDisk *d = &p->rec->failover->disks.v[i];
-            const PlanFile *f = ops_created(p, d->target);
-            ChainHeader h;
-
-            memset(&h, 0, sizeof(h));
-            if (f && chain_read_header(d->file, &h) == 0 && h.backing_name &&
-                strcmp(h.backing_name, f->path) == 0)
-                chain_rebase_unsafe(d->file, f->backing);
-            chain_header_clear(&h);
-        }
+    r = replica_copy(journaled);
+    ops_set_journal_step(r, "prepared");
+    domxml_free(x->dx);
+    x->dx = domxml_parse(p->domxml);
+    x->undo = 1;
+    if (!x->dx || ops_define(x, r) < 0 || ops_rollback(x, r, p->dir, p->vm) < 0) {
+        err_restore(&saved);
+        err_prefix("the failed operation could not be undone: run drover repair %s", p->vm);
+    } else {
+        err_restore(&saved);
     }
-    if (p->op == OP_TEST && p->test_uuid[0])
-        ops_remove_test_system(x, p->test_uuid, p->test_domain);
-    for (i = 0; i < p->create.n; i++) {
-        dev_t dev;
-        ino_t ino;
-        uint64_t size;
-        if (chain_stat(p->create.v[i].path, &dev, &ino, &size) == 0)
-            chain_discard(p->create.v[i].path, dev, ino, p->dir, NULL, 0);
-    }
-    err_restore(&saved);
+    x->undo = 0;
+    replica_free(r);
 }
 
 static int
@@ -638,7 +647,6 @@ ops_run(OpsCtx *x)
     const Plan *p = x->p;
     Replica *journaled = NULL, *final = NULL;
     size_t i;
-    int changed = 0;
     int ret = -1;
 
     if (!(x->dx = domxml_parse(p->domxml)))
@@ -656,9 +664,10 @@ ops_run(OpsCtx *x)
     journaled->journal = ops_journal_new(p, x->job ? job_id(x->job) : "none");
     journaled->state = state_during(p->op, p->from_state);
     ops_step(x, 38, "recording the operation in the replica record");
+    /* A failed define may still have been applied (a write-back that timed
+     * out, a connection lost after the call): undo, as for any later step. */
     if (ops_define(x, journaled) < 0)
-        goto cleanup;
-    changed = 1;
+        goto undo;
     ops_fault_point(x->opname, "journal");
 
     /* 2. Prepare: new files only, nothing the VM uses changes. */
@@ -709,16 +718,7 @@ ops_run(OpsCtx *x)
     goto cleanup;
 
 undo:
-    /* Before the switch: put things back as they were. */
-    ops_undo_created(x);
-    if (changed) {
-        ErrInfo saved;
-        err_save(&saved);
-        int undone = ops_define(x, p->rec) == 0;
-        err_restore(&saved);
-        if (!undone)
-            err_prefix("the journal could not be undone either: run drover repair %s", p->vm);
-    }
+    ops_undo(x, journaled);
 cleanup:
     replica_free(journaled);
     replica_free(final);
@@ -823,6 +823,9 @@ fail:
     code = ops_code();
 out:
     ops_keep_free(&x);
+    for (size_t m = 0; m < x.nmade; m++)
+        free(x.made[m].path);
+    free(x.made);
     domxml_free(x.dx);
     ops_audit(a, confirmed->host, confirmed->vm, x.opname, confirmed->digest, job, code);
     plan_free(fresh);

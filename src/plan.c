@@ -258,7 +258,23 @@ plan_new_name(const Plan *p, const char *rpfile, const char *target, const char 
 }
 
 /* New overlays on point pt, one per disk. */
-static void
+/* A new file's name must be free: drover never overwrites a file, and an
+ * operation that failed must not mistake someone else's file for its own. */
+static int
+plan_check_new(const char *path)
+{
+    struct stat st;
+
+    if (lstat(path, &st) == 0) {
+        err_set(RESULT_INVALID_STATE,
+                "%s already exists; drover will not overwrite it (another operation in the same "
+                "second?): try again in a moment, or look at what the file is", path);
+        return -1;
+    }
+    return 0;
+}
+
+static int
 plan_overlays(Plan *p, const ReplicaPoint *pt, const char *kind, const char *role)
 {
     size_t i;
@@ -267,6 +283,8 @@ plan_overlays(Plan *p, const ReplicaPoint *pt, const char *kind, const char *rol
         UTIL_AUTOFREE char *path = plan_new_name(p, pt->disks.v[i].file, pt->disks.v[i].target, kind);
         ChainHeader h;
 
+        if (plan_check_new(path) < 0)
+            return -1;
         plan_file_add(&p->create, path, pt->disks.v[i].target, role, pt->disks.v[i].file);
         memset(&h, 0, sizeof(h));
         if (chain_read_header(pt->disks.v[i].file, &h) == 0)
@@ -275,6 +293,7 @@ plan_overlays(Plan *p, const ReplicaPoint *pt, const char *kind, const char *rol
             err_clear();    /* plan_check_point reports a bad header */
         chain_header_clear(&h);
     }
+    return 0;
 }
 
 /* Domain disks must be where the record says, for the given state. */
@@ -333,7 +352,8 @@ plan_initiate(Plan *p, const PlanArgs *a, const DomDiskList *disks)
     if (plan_check_point(p, pt) < 0)
         return -1;
     p->point = util_xstrdup(pt->id);
-    plan_overlays(p, pt, "failover", "failover disk");
+    if (plan_overlays(p, pt, "failover", "failover disk") < 0)
+        return -1;
     for (i = 0; i < p->create.n; i++)
         plan_add_switch(p, p->create.v[i].target, plan_source_of(disks, p->create.v[i].target),
                         p->create.v[i].path);
@@ -422,6 +442,10 @@ plan_commit(Plan *p, const PlanArgs *a)
                 err_prefix("recovery point %s, disk %s", k->id, d->target);
                 return -1;
             }
+            if (plan_check_new(flat) < 0) {
+                chain_free(c);
+                return -1;
+            }
             plan_file_add(&p->create, flat, d->target, "flattened image", d->file);
             p->create.v[p->create.n - 1].size = c->layers[0].virtual_size;
             for (l = 0; l < c->n; l++) {
@@ -481,7 +505,8 @@ plan_test(Plan *p, HvConn *c, const PlanArgs *a, const DomDiskList *disks)
         util_strlcpy(p->test_uuid, a->test_uuid, sizeof(p->test_uuid));
     else
         job_new_uuid(p->test_uuid);
-    plan_overlays(p, pt, "test", "test disk");
+    if (plan_overlays(p, pt, "test", "test disk") < 0)
+        return -1;
     /* File disks the record does not replicate stay out of the test system
      * (domxml_drop_disks_except), so it never shares a writable disk. */
     for (i = 0; i < disks->n; i++)

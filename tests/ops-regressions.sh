@@ -100,6 +100,51 @@ txml=$("${VIRSH:-virsh}" -c "test://$K/fleet.xml" dumpxml web01-test 2>/dev/null
 is "$(printf '%s\n' "$txml" | grep -c "data.qcow2")" 0 "web01-test does not have the unreplicated disk"
 is "$(printf '%s\n' "$txml" | grep -c "vda.test-")" 1 "web01-test has its test overlay for vda"
 
+# A file already at a name the plan would create is never touched: the plan
+# is refused, and nothing is deleted (a failed operation once removed it).
+P=$T/p; "$DROVER" demo --no-console --dir "$P" >/dev/null 2>&1
+now=$(date -u +%s)
+for d in 0 1 2 3 4 5 6 7 8 9; do
+    echo precious >"$P/vms/web01/vda.failover-$(date -u -d "@$((now + d))" +%Y%m%dT%H%M%SZ).qcow2"
+done
+before_n=$(ls "$P/vms/web01" | wc -l)
+run -c "test://$P/fleet.xml" failover web01 --yes
+is "$rc" 3 "failover onto an existing file name: refused, exit 3"
+like "$err" "already exists; drover will not overwrite it" "it says the name is taken"
+is "$(ls "$P/vms/web01" | wc -l)" "$before_n" "every file is still there"
+is "$(cat "$P"/vms/web01/vda.failover-*.qcow2 | sort -u)" "precious" "and unchanged"
+
+# The switch cannot be saved (the fleet file's lock is held by someone else
+# for longer than drover waits): the operation is undone from the definition
+# as it was, not from the half-switched one, and nothing the VM uses is lost.
+W=$T/w; "$DROVER" demo --no-console --dir "$W" >/dev/null 2>&1
+cat >"$T/qemu-img-hold" <<EOS
+#!/bin/sh
+"$QEMU_IMG" "\$@"; rc=\$?
+if [ "\$1" = create ]; then
+    python3 -c 'import fcntl, sys, time
+f = open(sys.argv[1], "a+"); fcntl.lockf(f, fcntl.LOCK_EX); f.write("a test holding the fleet\\n"); f.flush()
+open(sys.argv[2], "w").close()
+time.sleep(12)' "$W/fleet.xml.lock" "$T/held" </dev/null >/dev/null 2>&1 &
+    i=0; while [ ! -e "$T/held" ] && [ \$i -lt 100 ]; do sleep 0.05; i=\$((i + 1)); done
+fi
+exit \$rc
+EOS
+chmod +x "$T/qemu-img-hold"
+QEMU_IMG="$T/qemu-img-hold" run -c "test://$W/fleet.xml" failover web03 --yes
+isnt_zero=$([ "$rc" -ne 0 ] && echo yes)
+is "$isnt_zero" yes "failover whose switch cannot be saved fails"
+# Wait for the holder to let go (take the lock ourselves, then drop it).
+python3 -c 'import fcntl, sys; fcntl.lockf(open(sys.argv[1], "a+"), fcntl.LOCK_EX)' "$W/fleet.xml.lock"
+run -c "test://$W/fleet.xml" repair web03 --yes
+is "$rc" 0 "repair afterwards: exit 0"
+run -c "test://$W/fleet.xml" show web03 --json
+is "$(jq_ "$T/out" 'd["state"], d["interrupted_operation"], d["health_name"]')" "(3, None, 'Normal')" \
+    "web03 is 3 Replicating, nothing interrupted, Normal"
+is "$(jq_ "$T/out" '[x["source"].split("/")[-1] for x in d["disks"]]')" "['vda.rp-0003.qcow2', 'vdb.rp-0003.qcow2']" \
+    "its disks are on the newest recovery points, as before"
+is "$(ls "$W/vms/web03" | grep -c failover)" 0 "no failover overlay is left"
+
 # A job history past its read limit (16 MiB) still shows its newest jobs.
 python3 - "$T/jobs.jsonl" <<'EOP'
 import json, sys
