@@ -549,6 +549,12 @@ chain_name_is_protocol(const char *name)
 Chain *
 chain_walk(const char *top)
 {
+    return chain_walk_partial(top, NULL);
+}
+
+Chain *
+chain_walk_partial(const char *top, Chain **partial)
+{
     Chain *c = util_xcalloc(1, sizeof(*c));
     size_t cap = 0;
     char *path = NULL;
@@ -649,7 +655,10 @@ chain_walk(const char *top)
 fail:
     free(path);
     free(expect_format);
-    chain_free(c);
+    if (partial)
+        *partial = c;
+    else
+        chain_free(c);
     return NULL;
 }
 

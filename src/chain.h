@@ -53,6 +53,9 @@ void chain_header_clear(ChainHeader *hdr);
  * truncated or corrupt header.  A raw layer is accepted only as a base whose
  * backing format is recorded as raw. */
 Chain *chain_walk(const char *top);
+/* As chain_walk; on failure *partial (when not NULL) gets the layers read
+ * before the one that failed (possibly none; free it with chain_free). */
+Chain *chain_walk_partial(const char *top, Chain **partial);
 void chain_free(Chain *c);
 /* True if the file (by device and inode) is a layer of c. */
 int chain_has_file(const Chain *c, dev_t dev, ino_t ino);

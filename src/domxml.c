@@ -252,6 +252,74 @@ domxml_disk_list_clear(DomDiskList *l)
     l->n = 0;
 }
 
+static void
+domxml_add_source(DomSourceList *out, size_t *cap, xmlNodePtr src)
+{
+    DomSource *ds;
+    char *path = domxml_prop(src, "file");
+
+    if (!path)
+        path = domxml_prop(src, "dev");
+    util_grow(&out->v, cap, out->n + 1, sizeof(*out->v));
+    ds = &out->v[out->n];
+    memset(ds, 0, sizeof(*ds));
+    ds->path = path;
+    if (!path) {
+        ds->pool = domxml_prop(src, "pool");
+        ds->volume = domxml_prop(src, "volume");
+        if (!ds->pool || !ds->volume) {
+            free(ds->pool);
+            free(ds->volume);
+            return;     /* network and empty sources name no local file */
+        }
+    }
+    out->n++;
+}
+
+/* A disk's <source>, then its <backingStore> chain, recursively. */
+static void
+domxml_collect_sources(xmlNodePtr n, DomSourceList *out, size_t *cap)
+{
+    xmlNodePtr src = domxml_child(n, "source");
+    xmlNodePtr bs = domxml_child(n, "backingStore");
+
+    if (src)
+        domxml_add_source(out, cap, src);
+    if (bs)
+        domxml_collect_sources(bs, out, cap);
+}
+
+void
+domxml_sources(const DomXml *d, DomSourceList *out)
+{
+    xmlNodePtr devices = domxml_child(xmlDocGetRootElement(d->doc), "devices");
+    xmlNodePtr n;
+    size_t cap = 0;
+
+    out->v = NULL;
+    out->n = 0;
+    for (n = devices ? devices->children : NULL; n; n = n->next)
+        if (domxml_is(n, "disk"))
+            domxml_collect_sources(n, out, &cap);
+}
+
+void
+domxml_source_list_clear(DomSourceList *l)
+{
+    size_t i;
+
+    if (!l)
+        return;
+    for (i = 0; i < l->n; i++) {
+        free(l->v[i].path);
+        free(l->v[i].pool);
+        free(l->v[i].volume);
+    }
+    free(l->v);
+    l->v = NULL;
+    l->n = 0;
+}
+
 int
 domxml_set_disk_source(DomXml *d, const char *target, const char *file)
 {

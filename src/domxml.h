@@ -35,6 +35,23 @@ void domxml_set_uuid(DomXml *d, const char *uuid);
 /* File-backed disks (device="disk", type="file"), in document order. */
 void domxml_disks(const DomXml *d, DomDiskList *out);
 void domxml_disk_list_clear(DomDiskList *l);
+/* Every source any <disk> of the domain names, whatever its type or
+ * device (files and block devices as paths, storage volumes as pool and
+ * volume, backing stores too): what a deletion must never touch. */
+typedef struct {
+    char *path;             /* file or block device, NULL for a volume */
+    char *pool;             /* storage volume: pool and volume names */
+    char *volume;
+} DomSource;
+
+typedef struct {
+    DomSource *v;
+    size_t n;
+} DomSourceList;
+
+void domxml_sources(const DomXml *d, DomSourceList *out);
+void domxml_source_list_clear(DomSourceList *l);
+
 /* Points the disk with this target at file and drops any <backingStore>
  * (libvirt reads the chain from the image).  -1 with err if no such disk. */
 int domxml_set_disk_source(DomXml *d, const char *target, const char *file);

@@ -1028,6 +1028,73 @@ hv_excluded(virDomainPtr dom, const char *const *exclude)
     return 0;
 }
 
+/* The path of a storage volume, for the "in use" check. */
+static char *
+hv_volume_path(virConnectPtr vc, const char *pool, const char *volume)
+{
+    virStoragePoolPtr sp = virStoragePoolLookupByName(vc, pool);
+    virStorageVolPtr sv = sp ? virStorageVolLookupByName(sp, volume) : NULL;
+    char *path = sv ? virStorageVolGetPath(sv) : NULL;
+    char *r = NULL;
+
+    if (!path)
+        hv_err("cannot find the file of volume %s in pool %s", volume, pool);
+    else
+        r = util_xstrdup(path);
+    free(path);
+    if (sv)
+        virStorageVolFree(sv);
+    if (sp)
+        virStoragePoolFree(sp);
+    return r;
+}
+
+/* Adds every source of one definition (flags: 0 live, or INACTIVE). 0 when
+ * the domain vanished meanwhile (nothing to add), -1 on any other error:
+ * a definition that cannot be read could use any file. */
+static int
+hv_collect_sources(virConnectPtr vc, virDomainPtr dom, unsigned int flags, char ***out,
+                   size_t *nout, size_t *cap)
+{
+    const char *name = virDomainGetName(dom);
+    char *xml = virDomainGetXMLDesc(dom, flags);
+    DomXml *d;
+    DomSourceList src;
+    size_t j;
+    int ret = 0;
+
+    if (!xml) {
+        virErrorPtr e = virGetLastError();
+        if (e && e->code == VIR_ERR_NO_DOMAIN) {
+            virResetLastError();
+            return 0;
+        }
+        hv_err("cannot read the definition of %s", name);
+        return -1;
+    }
+    d = domxml_parse(xml);
+    free(xml);
+    if (!d) {
+        err_prefix("definition of %s", name);
+        return -1;
+    }
+    domxml_sources(d, &src);
+    for (j = 0; j < src.n && ret == 0; j++) {
+        char *path = src.v[j].path ? util_xstrdup(src.v[j].path) :
+                     hv_volume_path(vc, src.v[j].pool, src.v[j].volume);
+        if (!path) {
+            err_prefix("disk of %s", name);
+            ret = -1;
+            break;
+        }
+        util_grow(out, cap, *nout + 2, sizeof(**out));
+        (*out)[(*nout)++] = path;
+    }
+    domxml_source_list_clear(&src);
+    domxml_free(d);
+    return ret;
+}
+
 char **
 hv_all_disk_sources(HvConn *c, const char *const *exclude)
 {
@@ -1035,7 +1102,7 @@ hv_all_disk_sources(HvConn *c, const char *const *exclude)
     virDomainPtr *doms = NULL;
     char **out = NULL;
     size_t nout = 0, cap = 0;
-    int k, i;
+    int k, i, failed = 0;
 
     if (!vc)
         return NULL;
@@ -1047,40 +1114,26 @@ hv_all_disk_sources(HvConn *c, const char *const *exclude)
         return NULL;
     }
     util_grow(&out, &cap, 1, sizeof(*out));
-    for (i = 0; i < k; i++) {
-        char *xml;
-        DomXml *d;
-        DomDiskList disks;
-        size_t j;
-
+    for (i = 0; i < k && !failed; i++) {
         if (hv_excluded(doms[i], exclude))
             continue;
-        xml = virDomainGetXMLDesc(doms[i], 0);
-        if (!xml) {
-            virResetLastError();    /* vanished meanwhile */
-            continue;
-        }
-        d = domxml_parse(xml);
-        free(xml);
-        if (!d) {
-            err_clear();
-            continue;
-        }
-        domxml_disks(d, &disks);
-        for (j = 0; j < disks.n; j++) {
-            if (!disks.v[j].source)
-                continue;
-            util_grow(&out, &cap, nout + 2, sizeof(*out));
-            out[nout++] = util_xstrdup(disks.v[j].source);
-        }
-        domxml_disk_list_clear(&disks);
-        domxml_free(d);
+        /* What runs now and what starts next time: both must be protected. */
+        if (hv_collect_sources(vc, doms[i], 0, &out, &nout, &cap) < 0 ||
+            (virDomainIsActive(doms[i]) == 1 &&
+             hv_collect_sources(vc, doms[i], VIR_DOMAIN_XML_INACTIVE, &out, &nout, &cap) < 0))
+            failed = 1;
+        virResetLastError();
     }
     for (i = 0; i < k; i++)
         virDomainFree(doms[i]);
     free(doms);
-    virConnectClose(vc);
     out[nout] = NULL;
+    if (failed) {
+        hv_check_alive(c, vc);
+        hv_strv_free(out);
+        out = NULL;
+    }
+    virConnectClose(vc);
     return out;
 }
 

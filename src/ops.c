@@ -93,18 +93,44 @@ ops_keep_add_file(OpsCtx *x, const char *path)
     ops_keep_add(x, c);
 }
 
-static void
+/* Protects every layer of top's chain.  A chain that cannot be walked to
+ * its end still protects what could be read and the layer that failed;
+ * but when a layer cannot be read at all (permissions) or the chain is too
+ * deep to follow, what lies below is unknown, and nothing may be deleted. */
+static int
 ops_keep_add_walk(OpsCtx *x, const char *top)
 {
-    Chain *c = chain_walk(top);
+    Chain *partial = NULL;
+    Chain *c = chain_walk_partial(top, &partial);
+    UTIL_AUTOFREE char *failed_at = NULL;
+    int code;
 
     if (c) {
         ops_keep_add(x, c);
-    } else {
-        /* A broken chain still protects its top. */
-        err_clear();
-        ops_keep_add_file(x, top);
+        return 0;
     }
+    code = err_code();
+    if (code == RESULT_ACCESS_DENIED || strstr(err_message(), "deeper than")) {
+        chain_free(partial);
+        err_prefix("cannot read the whole disk chain of %s, so drover cannot tell which files it "
+                   "uses; nothing is deleted", top);
+        return -1;
+    }
+    err_clear();
+    if (partial && partial->n) {
+        const ChainLayer *last = &partial->layers[partial->n - 1];
+        if (last->backing_name) {
+            UTIL_AUTOFREE char *dir = util_dirname(last->path);
+            failed_at = util_path_join(dir, last->backing_name);
+        }
+        ops_keep_add(x, partial);
+    } else {
+        chain_free(partial);
+        failed_at = util_xstrdup(top);
+    }
+    if (failed_at)
+        ops_keep_add_file(x, failed_at);
+    return 0;
 }
 
 /* The chains no deletion may touch: every disk of every other domain on the
@@ -127,8 +153,12 @@ ops_load_keep(OpsCtx *x, int future)
         err_prefix("cannot list the disks of the domains on %s", hv_uri(x->c));
         return -1;
     }
-    for (i = 0; src[i]; i++)
-        ops_keep_add_walk(x, src[i]);
+    for (i = 0; src[i]; i++) {
+        if (ops_keep_add_walk(x, src[i]) < 0) {
+            hv_strv_free(src);
+            return -1;
+        }
+    }
     hv_strv_free(src);
     if (!future)
         return 0;
@@ -149,8 +179,11 @@ ops_load_keep(OpsCtx *x, int future)
             /* After a flatten the disk's chain is its overlay and a new image. */
             if (p->op == OP_COMMIT && p->flatten)
                 ops_keep_add_file(x, top);
-            else
-                ops_keep_add_walk(x, top);
+            else if (ops_keep_add_walk(x, top) < 0) {
+                domxml_disk_list_clear(&disks);
+                domxml_free(d);
+                return -1;
+            }
         }
         domxml_disk_list_clear(&disks);
         domxml_free(d);

@@ -85,6 +85,21 @@ sed -i "s#<source file='$F/vms/web01/vda.rp-0006.qcow2'/>#<source file='$ov'/>#"
 expect_refusal "overlay that is another domain's disk" 4 32774 "top of the kept chain" \
     -c "$URI" revert web02 --yes
 
+# Another domain's disk drover cannot resolve (a storage volume of a pool
+# that is not there): it could be any file, so nothing is deleted.
+fresh volume
+python3 - "$F/fleet.xml" <<'EOP'
+import sys
+p = sys.argv[1]; s = open(p).read()
+i = s.index("<name>web01</name>")
+j = s.index("</devices>", i)
+disk = ("<disk type='volume' device='disk'><driver name='qemu' type='qcow2'/>"
+        "<source pool='nopool' volume='data1'/><target dev='vdz' bus='virtio'/></disk>\n")
+open(p, "w").write(s[:j] + disk + s[j:])
+EOP
+expect_refusal "another domain's disk that cannot be resolved" 1 32768 "volume data1 in pool nopool" \
+    -c "$URI" revert web02 --yes
+
 # A backing loop in the recovery points.
 fresh loop
 "$QEMU_IMG" rebase -q -u -f qcow2 -F qcow2 -b "$F/vms/web01/vda.rp-0006.qcow2" "$F/vms/web01/vda.base.qcow2"
