@@ -107,9 +107,12 @@ typedef void (*HvTickFn)(int elapsed_s, int timeout_s, void *opaque);
 int hv_power_off(HvConn *c, const char *uuid, int timeout_s, HvTickFn tick, void *opaque,
                  int *forced);
 
-/* Every file-backed disk source of every domain on the host except those
- * whose UUID is in exclude (NULL-terminated, may be NULL), for the "no
- * other domain uses this file" check.  NULL-terminated array. */
+/* Every disk source of every domain on the host (files, block devices,
+ * backing stores, storage volumes resolved to their files; live and
+ * next-boot definitions) except the domains whose UUID is in exclude
+ * (NULL-terminated, may be NULL): what a deletion must never touch.
+ * NULL-terminated array; NULL with err set when any definition cannot be
+ * read, since it could use any file. */
 char **hv_all_disk_sources(HvConn *c, const char *const *exclude);
 void hv_strv_free(char **v);
 
