@@ -67,6 +67,12 @@ err_set_virt(int virt_code, const char *virt_msg, const char *fmt, ...)
 }
 
 void
+err_hint(unsigned hints)
+{
+    err_cur.hints |= hints;
+}
+
+void
 err_prefix(const char *fmt, ...)
 {
     va_list ap;

@@ -13,7 +13,16 @@ typedef struct {
     int virt_code;          /* libvirt virErrorNumber behind it, 0 if none */
     char virt_msg[512];     /* libvirt's own message, "" if none */
     char message[1024];     /* what failed, with the context callers added */
+    unsigned hints;         /* ERR_HINT_*: facts the decoder needs beyond the code */
 } ErrInfo;
+
+/* What an error means for the operator's next step, beyond its code.  Set
+ * where the fact is known, so no one has to read it back out of a message. */
+enum {
+    ERR_HINT_REPAIR = 1 << 0,       /* an operation left its journal: only repair helps */
+    ERR_HINT_FILE_IN_USE = 1 << 1,  /* 32774 because a disk chain uses a file, not a lock */
+    ERR_HINT_PLAN_CHANGED = 1 << 2, /* the re-plan under the lock disagreed: nothing was done */
+};
 
 /* Sets the error with an explicit result code. */
 void err_set(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -25,6 +34,8 @@ void err_set_errno(int code, int errnum, const char *fmt, ...)
  * so this module needs no libvirt header). */
 void err_set_virt(int virt_code, const char *virt_msg, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Adds hints (ERR_HINT_*) to the current error; err_set*() clear them. */
+void err_hint(unsigned hints);
 /* Prepends "context: " to the current message. */
 void err_prefix(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

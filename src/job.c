@@ -153,6 +153,7 @@ job_from_json(const char *line, JobInfo *ji)
     job_json_str(o, "error_description", ji->error_description, sizeof(ji->error_description));
     ji->virt_code = (int)job_json_int(o, "virt_code");
     ji->sys_errno = (int)job_json_int(o, "errno");
+    ji->hints = (unsigned)job_json_int(o, "hints");
     ji->from_history = 1;
     json_object_put(o);
     return ji->id[0] ? 0 : -1;
@@ -183,6 +184,7 @@ job_to_json(const JobInfo *ji)
     json_object_object_add(o, "error_description", json_object_new_string(ji->error_description));
     json_object_object_add(o, "virt_code", json_object_new_int(ji->virt_code));
     json_object_object_add(o, "errno", json_object_new_int(ji->sys_errno));
+    json_object_object_add(o, "hints", json_object_new_int((int)ji->hints));
     s = util_xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
     json_object_put(o);
     return s;
@@ -493,6 +495,7 @@ job_thread(void *arg)
                      sizeof(j->info.error_description));
         j->info.virt_code = e->virt_code;
         j->info.sys_errno = e->sys_errno;
+        j->info.hints = e->hints;
     }
     j->info.elapsed_ms = util_mono_ms() - j->start_mono;
     job_history_append(t, &j->info);

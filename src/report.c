@@ -237,12 +237,13 @@ report_decode_job(const JobInfo *j, const char *op, ResultInfo *info)
     ResultCtx ctx;
 
     memset(&ctx, 0, sizeof(ctx));
-    ctx.code = j->error_code;
+    ctx.code = j->state == JOB_COMPLETED ? 0 : j->error_code;
     ctx.op = op;
     ctx.vm = j->vm[0] ? j->vm : NULL;
     ctx.host = j->host[0] ? j->host : NULL;
     ctx.virt_code = j->virt_code;
     ctx.sys_errno = j->sys_errno;
+    ctx.hints = j->hints;
     ctx.detail = j->error_description[0] ? j->error_description : NULL;
     if (j->error_code == 0 && j->state == JOB_COMPLETED)
         ctx.detail = j->step;

@@ -325,8 +325,7 @@ result_is_space_errno(int errnum)
 static int
 result_file_in_use(const ResultCtx *ctx)
 {
-    return ctx->detail && (strstr(ctx->detail, "is a backing layer of") ||
-                           strstr(ctx->detail, "is the top of the kept chain"));
+    return ctx->code == RESULT_IN_USE && (ctx->hints & ERR_HINT_FILE_IN_USE);
 }
 
 /* What happened, after the subject. */
@@ -458,8 +457,8 @@ result_detail_mentions_format(const char *detail)
 static int
 result_needs_repair(const ResultCtx *ctx)
 {
-    return ctx->code != RESULT_OK && ctx->code != RESULT_JOB_STARTED && ctx->detail &&
-           strstr(ctx->detail, "run drover repair") != NULL;
+    return ctx->code != RESULT_OK && ctx->code != RESULT_JOB_STARTED &&
+           (ctx->hints & ERR_HINT_REPAIR);
 }
 
 static char *
@@ -616,9 +615,14 @@ result_info_clear(ResultInfo *info)
 void
 result_ctx_from_err(ResultCtx *ctx, const char *op, const char *vm, const char *host)
 {
-    const ErrInfo *e = err_get();
-
     /* The pointers lead into the thread's error: valid until it changes. */
+    result_ctx_from_info(ctx, err_get(), op, vm, host);
+}
+
+void
+result_ctx_from_info(ResultCtx *ctx, const ErrInfo *e, const char *op, const char *vm,
+                     const char *host)
+{
     memset(ctx, 0, sizeof(*ctx));
     ctx->code = e->code;
     ctx->op = op;
@@ -628,4 +632,5 @@ result_ctx_from_err(ResultCtx *ctx, const char *op, const char *vm, const char *
     ctx->virt_msg = e->virt_msg[0] ? e->virt_msg : NULL;
     ctx->sys_errno = e->sys_errno;
     ctx->detail = e->message[0] ? e->message : NULL;
+    ctx->hints = e->hints;
 }

@@ -5,6 +5,8 @@
 
 #include <stddef.h>
 
+#include "err.h"
+
 enum {
     RESULT_OK = 0,
     RESULT_JOB_STARTED = 4096,
@@ -76,6 +78,7 @@ typedef struct {
     const char *virt_msg;
     int sys_errno;          /* 0 if none */
     const char *detail;     /* our own message (err_message()), naming the file or field */
+    unsigned hints;         /* ERR_HINT_* (err.h) */
 } ResultCtx;
 
 typedef struct {
@@ -94,5 +97,8 @@ void result_info_clear(ResultInfo *info);
 
 /* Fills ctx from the calling thread's error (err.h) plus op, vm, host. */
 void result_ctx_from_err(ResultCtx *ctx, const char *op, const char *vm, const char *host);
+/* The same from a saved error; the pointers lead into e. */
+void result_ctx_from_info(ResultCtx *ctx, const ErrInfo *e, const char *op, const char *vm,
+                          const char *host);
 
 #endif

@@ -548,9 +548,61 @@ test_ctx_from_err(void)
     ok(ctx.detail == NULL, "empty message becomes NULL detail");
 }
 
+/* Hints carry what a code alone does not say; the message text does not. */
+static void
+test_decode_hints(void)
+{
+    ResultCtx ctx;
+    ResultInfo info;
+
+    memset(&ctx, 0, sizeof(ctx));
+    ctx.code = RESULT_NOT_AVAILABLE;
+    ctx.vm = "web01";
+    ctx.host = "dr-b";
+    ctx.detail = "cannot save the definition";
+    result_decode(&ctx, &info);
+    ok(info.retry_safe && !strstr(info.next_step, "drover repair web01"),
+       "32777 without a hint: a retry is safe, no repair");
+    result_info_clear(&info);
+    ctx.hints = ERR_HINT_REPAIR;
+    result_decode(&ctx, &info);
+    ok(!info.retry_safe && strstr(info.next_step, "Run `drover repair web01`") == info.next_step,
+       "32777 with the repair hint: the next step is the repair, a retry is not safe (%s)", info.next_step);
+    result_info_clear(&info);
+
+    /* A message that merely mentions repair does not make it the next step. */
+    ctx.hints = 0;
+    ctx.detail = "an operator typed: run drover repair later";
+    result_decode(&ctx, &info);
+    ok(info.retry_safe, "the words in a message do not change the decoding");
+    result_info_clear(&info);
+
+    memset(&ctx, 0, sizeof(ctx));
+    ctx.code = RESULT_IN_USE;
+    ctx.vm = "web02";
+    ctx.detail = "/x/a.qcow2 is a backing layer of /x/b.qcow2";
+    result_decode(&ctx, &info);
+    ok(strstr(info.summary, "in use by another operation") != NULL,
+       "32774 without the file hint: another operation holds the VM");
+    result_info_clear(&info);
+    ctx.hints = ERR_HINT_FILE_IN_USE;
+    result_decode(&ctx, &info);
+    ok(strstr(info.summary, "a file it would delete is in use by a disk chain") != NULL &&
+       strstr(info.next_step, "never deletes a file a chain uses") != NULL,
+       "32774 with the file hint: a disk chain uses the file (%s)", info.summary);
+    result_info_clear(&info);
+
+    err_set(RESULT_IN_USE, "held");
+    err_hint(ERR_HINT_FILE_IN_USE);
+    result_ctx_from_err(&ctx, "revert", "web02", NULL);
+    is_int(ctx.hints, ERR_HINT_FILE_IN_USE, "result_ctx_from_err carries the hints");
+    err_clear();
+}
+
 int
 main(void)
 {
+    test_decode_hints();
     test_names();
     test_virt();
     test_errno();

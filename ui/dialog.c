@@ -210,15 +210,8 @@ ui_plan_body(const Console *c, const Dialog *d, UiLines *l, int width)
         ResultInfo info;
         UTIL_AUTOFREE char *text = NULL;
 
-        memset(&ctx, 0, sizeof(ctx));
-        ctx.code = d->err.code;
-        ctx.op = d->op == UI_OP_REPAIR ? "repair" : state_op_name((StateOp)d->op);
-        ctx.vm = d->vm;
-        ctx.host = d->hostname;
-        ctx.virt_code = d->err.virt_code;
-        ctx.virt_msg = d->err.virt_msg[0] ? d->err.virt_msg : NULL;
-        ctx.sys_errno = d->err.sys_errno;
-        ctx.detail = d->err.message[0] ? d->err.message : NULL;
+        result_ctx_from_info(&ctx, &d->err, d->op == UI_OP_REPAIR ? "repair" : state_op_name((StateOp)d->op),
+                             d->vm, d->hostname);
         result_decode(&ctx, &info);
         text = util_xasprintf("Result: %d %s\n%s\nCause: %s\nNext: %s\nRetry is safe: %s\nNothing was changed.",
                               info.code, info.name, info.summary, info.cause, info.next_step,

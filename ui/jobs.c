@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "report.h"
 #include "result.h"
 #include "state.h"
 #include "util.h"
@@ -81,27 +82,17 @@ ui_job_plan_changed(const JobInfo *ji)
 {
     /* Refused before it changed anything: the re-plan under the lock
      * disagreed with what the operator saw. */
-    return ji->state >= JOB_COMPLETED && ji->error_code == RESULT_INVALID_STATE &&
-           (strstr(ji->error_description, "changed since it was confirmed") || ji->percent <= 3);
+    return ji->state >= JOB_COMPLETED && (ji->hints & ERR_HINT_PLAN_CHANGED);
 }
 
 char *
 ui_job_result_text(const JobInfo *ji)
 {
-    ResultCtx ctx;
     ResultInfo info;
     UtilBuf b = { 0 };
     int code = ji->state == JOB_COMPLETED ? 0 : ji->error_code;
 
-    memset(&ctx, 0, sizeof(ctx));
-    ctx.code = code;
-    ctx.op = model_job_op(ji->type);
-    ctx.vm = ji->vm;
-    ctx.host = ji->host;
-    ctx.virt_code = ji->virt_code;
-    ctx.sys_errno = ji->sys_errno;
-    ctx.detail = code && ji->error_description[0] ? ji->error_description : NULL;
-    result_decode(&ctx, &info);
+    report_decode_job(ji, model_job_op(ji->type), &info);
     util_buf_printf(&b, "Result: %d %s\n%s\n", info.code, info.name, info.summary);
     if (code)
         util_buf_printf(&b, "Cause: %s\n", info.cause);
