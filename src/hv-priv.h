@@ -27,6 +27,13 @@ struct HvConn {
  * Take names for the message before: every libvirt call resets the error. */
 void hv_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* A referenced connection for one call (virConnectClose it after), or
+ * NULL with 32777 while the host is disconnected. */
+virConnectPtr hv_acquire(HvConn *c);
+/* After a failed call: if the connection died, mark the host disconnected
+ * and turn the error into 32777. */
+void hv_check_alive(HvConn *c, virConnectPtr vc);
+
 /* Writes this process's view of one domain back into c's fleet file,
  * keeping every other domain as the file has it now. */
 int hv_fleet_writeback(HvConn *c, virConnectPtr vc, const char *uuid);
