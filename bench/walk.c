@@ -6,8 +6,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "chain.h"
-#include "err.h"
+#include "chain/chain.h"
+#include "base/err.h"
 #include <json-c/json.h>
 
 int

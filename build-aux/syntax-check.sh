@@ -33,7 +33,7 @@ check "no tabs in C sources" \
     "$(csrc src ui | xargs -r grep -nP '\t' | head -20)"
 check "no trailing whitespace in C sources" \
     "$(csrc src ui tests | xargs -r grep -nE '[[:space:]]+$' | head -20)"
-check "only the hv module includes libvirt in src/" \
-    "$(csrc src | grep -vE 'src/hv[^/]*\.[ch]$' | xargs -r grep -ln '#include <libvirt/' )"
+check "only src/hv/ includes libvirt in src/" \
+    "$(csrc src | grep -v '^src/hv/' | xargs -r grep -ln '#include <libvirt/' )"
 echo "1..$n"
 [ "$failed" -eq 0 ]

@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "tap.h"
-#include "util.h"
+#include "base/util.h"
 
 const char *
 fixture_qemu_img(void)

@@ -12,12 +12,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "chain.h"
-#include "err.h"
+#include "chain/chain.h"
+#include "base/err.h"
 #include "fixture.h"
-#include "result.h"
+#include "base/result.h"
 #include "tap.h"
-#include "util.h"
+#include "base/util.h"
 
 static const char *tmp;
 /* Every recovery point and base made here: none may change. */

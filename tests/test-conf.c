@@ -9,11 +9,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "conf.h"
-#include "err.h"
-#include "result.h"
+#include "base/conf.h"
+#include "base/err.h"
+#include "base/result.h"
 #include "tap.h"
-#include "util.h"
+#include "base/util.h"
 
 /* Writes text to tap_tmpdir()/name (creating directories); returns the path. */
 static char *

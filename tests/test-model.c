@@ -13,18 +13,18 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "demo.h"
-#include "err.h"
-#include "job.h"
-#include "lock.h"
-#include "model.h"
-#include "ops.h"
-#include "plan.h"
-#include "result.h"
-#include "session.h"
-#include "state.h"
+#include "face/demo.h"
+#include "base/err.h"
+#include "ops/job.h"
+#include "base/lock.h"
+#include "model/model.h"
+#include "ops/ops.h"
+#include "ops/plan.h"
+#include "base/result.h"
+#include "face/session.h"
+#include "record/state.h"
 #include "tap.h"
-#include "util.h"
+#include "base/util.h"
 #include "view.h"
 
 #define WAIT_MS 30000

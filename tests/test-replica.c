@@ -8,11 +8,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "err.h"
-#include "replica.h"
-#include "result.h"
+#include "base/err.h"
+#include "record/replica.h"
+#include "base/result.h"
 #include "tap.h"
-#include "util.h"
+#include "base/util.h"
 
 #define NS "urn:drover:replica:1"
 #define HEAD "<drover:replica xmlns:drover=\"" NS "\" format=\"1\">\n"

@@ -10,8 +10,8 @@
  * libvirt's constants. */
 #include <libvirt/virterror.h>
 
-#include "err.h"
-#include "result.h"
+#include "base/err.h"
+#include "base/result.h"
 #include "tap.h"
 
 /* The expectation, written out independently of result.c. */

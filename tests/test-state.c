@@ -4,9 +4,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "err.h"
-#include "result.h"
-#include "state.h"
+#include "base/err.h"
+#include "base/result.h"
+#include "record/state.h"
 #include "tap.h"
 
 /* Literal expectations, written from facts §4.1/§6.2 and DESIGN §1, not

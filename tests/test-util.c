@@ -5,11 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "err.h"
-#include "fsutil.h"
-#include "result.h"
+#include "base/err.h"
+#include "base/fsutil.h"
+#include "base/result.h"
 #include "tap.h"
-#include "util.h"
+#include "base/util.h"
 
 static void
 test_paths(void)

@@ -17,10 +17,10 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "result.h"
-#include "state.h"
+#include "base/result.h"
+#include "record/state.h"
 #include "ui.h"
-#include "util.h"
+#include "base/util.h"
 
 /* Signals only write a byte here; the loop does the work. */
 static int ui_sig_pipe[2] = { -1, -1 };

@@ -12,8 +12,8 @@
 #ifndef DROVER_CONSOLE_H
 #define DROVER_CONSOLE_H
 
-#include "cli.h"
-#include "session.h"
+#include "face/cli.h"
+#include "face/session.h"
 
 /* Runs until the operator quits (or o->exit_after refresh cycles passed:
  * a cycle is a refresh round every host finished, the first load

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "state.h"
-#include "util.h"
+#include "record/state.h"
+#include "base/util.h"
 
 static const char *
 ui_base(const char *path)

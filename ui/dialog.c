@@ -9,10 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "plan.h"
-#include "result.h"
-#include "state.h"
-#include "util.h"
+#include "ops/plan.h"
+#include "base/result.h"
+#include "record/state.h"
+#include "base/util.h"
 
 #define UI_KEY_ESC 27
 

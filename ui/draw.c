@@ -14,7 +14,7 @@
 #include <unistd.h>
 #include <wchar.h>
 
-#include "util.h"
+#include "base/util.h"
 
 /* --- colours ---------------------------------------------------------------- */
 

@@ -8,10 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "report.h"
-#include "result.h"
-#include "state.h"
-#include "util.h"
+#include "face/report.h"
+#include "base/result.h"
+#include "record/state.h"
+#include "base/util.h"
 
 void
 ui_jobs_refresh(Console *c)

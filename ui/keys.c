@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "state.h"
-#include "util.h"
+#include "record/state.h"
+#include "base/util.h"
 
 #define UI_CTRL(k) ((k) & 0x1f)
 #define UI_KEY_ESC 27

@@ -5,7 +5,7 @@
 
 #include <locale.h>
 
-#include "cli.h"
+#include "face/cli.h"
 #include "console.h"
 
 /* Until the console is linked in, the command line runs without it. */

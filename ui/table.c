@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "state.h"
-#include "util.h"
+#include "record/state.h"
+#include "base/util.h"
 
 /* Column widths: minimum, wanted; the extra space goes to columns in
  * grow order, and columns are dropped in drop order when even the

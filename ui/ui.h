@@ -10,10 +10,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cli.h"
-#include "job.h"
-#include "model.h"
-#include "session.h"
+#include "face/cli.h"
+#include "ops/job.h"
+#include "model/model.h"
+#include "face/session.h"
 #include "view.h"
 
 /* What an action or an event changed: the one repaint point draws only

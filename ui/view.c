@@ -9,8 +9,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "state.h"
-#include "util.h"
+#include "record/state.h"
+#include "base/util.h"
 
 static const char *const view_titles[VIEW_NCOLS] = {
     "HOST", "NAME", "STATE", "HEALTH", "MODE", "RPS", "LAST", "FAILOVER", "POWER",

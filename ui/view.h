@@ -6,7 +6,7 @@
 
 #include <stddef.h>
 
-#include "model.h"
+#include "model/model.h"
 
 typedef enum {
     VIEW_COL_HOST = 0,

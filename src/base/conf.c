@@ -1,7 +1,7 @@
 /* conf: drover.conf (libconfig) loading and validation. */
 #include <config.h>
 
-#include "conf.h"
+#include "base/conf.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -17,9 +17,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "err.h"
-#include "result.h"
-#include "util.h"
+#include "base/err.h"
+#include "base/result.h"
+#include "base/util.h"
 
 /* A configuration file larger than this is certainly not one. */
 #define CONF_MAX_SIZE (1024 * 1024)

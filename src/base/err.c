@@ -1,13 +1,13 @@
 /* err: the calling thread's last error. */
 #include <config.h>
 
-#include "err.h"
+#include "base/err.h"
 
 #include <stdio.h>
 #include <string.h>
 
-#include "result.h"
-#include "util.h"
+#include "base/result.h"
+#include "base/util.h"
 
 static _Thread_local ErrInfo err_cur;
 

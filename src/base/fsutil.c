@@ -1,7 +1,7 @@
 /* fsutil: durable file writes and directory helpers. */
 #include <config.h>
 
-#include "fsutil.h"
+#include "base/fsutil.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -12,9 +12,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "err.h"
-#include "result.h"
-#include "util.h"
+#include "base/err.h"
+#include "base/result.h"
+#include "base/util.h"
 
 int
 fsutil_mkdirs(const char *dir, mode_t mode)

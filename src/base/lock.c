@@ -1,7 +1,7 @@
 /* lock: one operation per replica across processes (OFD locks). */
 #include <config.h>
 
-#include "lock.h"
+#include "base/lock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,9 +13,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "err.h"
-#include "result.h"
-#include "util.h"
+#include "base/err.h"
+#include "base/result.h"
+#include "base/util.h"
 
 struct LockHandle {
     int fd;

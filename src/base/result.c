@@ -1,14 +1,14 @@
 /* result: the seed's result codes and their decoder. */
 #include <config.h>
 
-#include "result.h"
+#include "base/result.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "err.h"
-#include "util.h"
+#include "base/err.h"
+#include "base/util.h"
 
 /* retry_safe says whether running the same operation again can do harm, not
  * whether it will succeed.  Operations are planned afresh, locked and

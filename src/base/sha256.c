@@ -1,7 +1,7 @@
 /* sha256: SHA-256 for plan digests (FIPS 180-4). */
 #include <config.h>
 
-#include "sha256.h"
+#include "base/sha256.h"
 
 #include <stdio.h>
 #include <string.h>

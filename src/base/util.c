@@ -1,7 +1,7 @@
 /* util: allocation, growable strings, time and small path helpers. */
 #include <config.h>
 
-#include "util.h"
+#include "base/util.h"
 
 #include <errno.h>
 #include <limits.h>

@@ -3,8 +3,8 @@
  * one function that deletes a file, after every check. */
 #include <config.h>
 
-#include "chain.h"
-#include "chain-priv.h"
+#include "chain/chain.h"
+#include "chain/chain-priv.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -21,10 +21,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "err.h"
-#include "fsutil.h"
-#include "result.h"
-#include "util.h"
+#include "base/err.h"
+#include "base/fsutil.h"
+#include "base/result.h"
+#include "base/util.h"
 
 /* qemu-img's stderr is kept for the message, not stored without bound. */
 #define CHAIN_STDERR_MAX 8192U

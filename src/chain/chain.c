@@ -6,8 +6,8 @@
  * through qemu-img, run without a shell. */
 #include <config.h>
 
-#include "chain.h"
-#include "chain-priv.h"
+#include "chain/chain.h"
+#include "chain/chain-priv.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,9 +17,9 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-#include "err.h"
-#include "result.h"
-#include "util.h"
+#include "base/err.h"
+#include "base/result.h"
+#include "base/util.h"
 
 #define CHAIN_QCOW2_MAGIC 0x514649fbU
 #define CHAIN_EXT_END 0x00000000U

@@ -1,7 +1,7 @@
 /* cli-ops: the commands that change things: the operations and repair. */
 #include <config.h>
 
-#include "cli-priv.h"
+#include "face/cli-priv.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -9,13 +9,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "err.h"
-#include "ops.h"
-#include "plan.h"
-#include "report.h"
-#include "result.h"
-#include "state.h"
-#include "util.h"
+#include "base/err.h"
+#include "ops/ops.h"
+#include "ops/plan.h"
+#include "face/report.h"
+#include "base/result.h"
+#include "record/state.h"
+#include "base/util.h"
 
 /* --- operations ------------------------------------------------------------ */
 

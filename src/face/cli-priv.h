@@ -6,8 +6,8 @@
 #include <json-c/json.h>
 #include <stddef.h>
 
-#include "hv.h"
-#include "session.h"
+#include "hv/hv.h"
+#include "face/session.h"
 
 #define CLI_EXIT_USAGE 2
 

@@ -1,22 +1,22 @@
 /* cli-view: the read-only commands: list, show, check, jobs. */
 #include <config.h>
 
-#include "cli-priv.h"
+#include "face/cli-priv.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "chain.h"
-#include "domxml.h"
-#include "err.h"
-#include "health.h"
-#include "replica.h"
-#include "report.h"
-#include "result.h"
-#include "state.h"
-#include "summary.h"
-#include "util.h"
+#include "chain/chain.h"
+#include "hv/domxml.h"
+#include "base/err.h"
+#include "ops/health.h"
+#include "record/replica.h"
+#include "face/report.h"
+#include "base/result.h"
+#include "record/state.h"
+#include "ops/summary.h"
+#include "base/util.h"
 
 static int
 cli_cmp_summary(const void *a, const void *b)

@@ -1,8 +1,8 @@
 /* cli: the command line. */
 #include <config.h>
 
-#include "cli.h"
-#include "cli-priv.h"
+#include "face/cli.h"
+#include "face/cli-priv.h"
 
 #include <ctype.h>
 #include <getopt.h>
@@ -12,12 +12,12 @@
 #include <string.h>
 #include <strings.h>
 
-#include "demo.h"
-#include "err.h"
-#include "report.h"
-#include "result.h"
-#include "state.h"
-#include "util.h"
+#include "face/demo.h"
+#include "base/err.h"
+#include "face/report.h"
+#include "base/result.h"
+#include "record/state.h"
+#include "base/util.h"
 
 static int cli_decode(const CliCommand *cmd, CliOpts *o);
 static int cli_demo(const CliCommand *cmd, CliOpts *o);

@@ -4,7 +4,7 @@
 #ifndef DROVER_CLI_H
 #define DROVER_CLI_H
 
-#include "session.h"
+#include "face/session.h"
 
 typedef struct {
     int readonly;               /* --readonly: mutating actions are off */

@@ -1,7 +1,7 @@
 /* demo: a scratch DR site to try drover on. */
 #include <config.h>
 
-#include "demo.h"
+#include "face/demo.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -14,13 +14,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "chain.h"
-#include "err.h"
-#include "fsutil.h"
-#include "replica.h"
-#include "result.h"
-#include "state.h"
-#include "util.h"
+#include "chain/chain.h"
+#include "base/err.h"
+#include "base/fsutil.h"
+#include "record/replica.h"
+#include "base/result.h"
+#include "record/state.h"
+#include "base/util.h"
 
 #define DEMO_MARKER ".drover-demo"
 #define DEMO_MAX_RPS 12

@@ -1,15 +1,15 @@
 /* report: text and JSON renderings for the command line. */
 #include <config.h>
 
-#include "report.h"
+#include "face/report.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "hv.h"
-#include "state.h"
-#include "util.h"
+#include "hv/hv.h"
+#include "record/state.h"
+#include "base/util.h"
 
 static json_object *
 report_str(const char *s)

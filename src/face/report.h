@@ -5,13 +5,13 @@
 
 #include <json-c/json.h>
 
-#include "chain.h"
-#include "health.h"
-#include "job.h"
-#include "plan.h"
-#include "replica.h"
-#include "result.h"
-#include "summary.h"
+#include "chain/chain.h"
+#include "ops/health.h"
+#include "ops/job.h"
+#include "ops/plan.h"
+#include "record/replica.h"
+#include "base/result.h"
+#include "ops/summary.h"
 
 json_object *report_plan_json(const Plan *p);
 json_object *report_job_json(const JobInfo *j);

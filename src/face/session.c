@@ -1,14 +1,14 @@
 /* session: configuration, hosts and jobs of one drover process. */
 #include <config.h>
 
-#include "session.h"
+#include "face/session.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "err.h"
-#include "result.h"
-#include "util.h"
+#include "base/err.h"
+#include "base/result.h"
+#include "base/util.h"
 
 static void
 session_add_host(Session *s, const char *name, const char *uri, int readonly)

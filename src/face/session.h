@@ -6,9 +6,9 @@
 
 #include <stddef.h>
 
-#include "conf.h"
-#include "hv.h"
-#include "job.h"
+#include "base/conf.h"
+#include "hv/hv.h"
+#include "ops/job.h"
 
 typedef struct {
     char *name;                 /* display name */

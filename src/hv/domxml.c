@@ -1,7 +1,7 @@
 /* domxml: reading and editing a libvirt domain definition (libxml2). */
 #include <config.h>
 
-#include "domxml.h"
+#include "hv/domxml.h"
 
 #include <libxml/parser.h>
 #include <libxml/tree.h>
@@ -9,10 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "err.h"
-#include "replica.h"
-#include "result.h"
-#include "util.h"
+#include "base/err.h"
+#include "record/replica.h"
+#include "base/result.h"
+#include "base/util.h"
 
 #define DOMXML_TEST_NS "http://libvirt.org/schemas/domain/test/1.0"
 

@@ -2,8 +2,8 @@
  * definitions, power, and every disk source on the host. */
 #include <config.h>
 
-#include "hv.h"
-#include "hv-priv.h"
+#include "hv/hv.h"
+#include "hv/hv-priv.h"
 
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
@@ -13,11 +13,11 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "domxml.h"
-#include "err.h"
-#include "replica.h"
-#include "result.h"
-#include "util.h"
+#include "hv/domxml.h"
+#include "base/err.h"
+#include "record/replica.h"
+#include "base/result.h"
+#include "base/util.h"
 
 /* Secrets in the definition (VNC passwords...) must survive a redefine;
  * libvirt shows them only to read-write connections and refuses the flag

@@ -3,8 +3,8 @@
  * consecutive commands, and other processes, see each other's work. */
 #include <config.h>
 
-#include "hv.h"
-#include "hv-priv.h"
+#include "hv/hv.h"
+#include "hv/hv-priv.h"
 
 #include <errno.h>
 #include <libxml/parser.h>
@@ -15,12 +15,12 @@
 #include <strings.h>
 #include <sys/stat.h>
 
-#include "domxml.h"
-#include "err.h"
-#include "fsutil.h"
-#include "lock.h"
-#include "result.h"
-#include "util.h"
+#include "hv/domxml.h"
+#include "base/err.h"
+#include "base/fsutil.h"
+#include "base/lock.h"
+#include "base/result.h"
+#include "base/util.h"
 
 /* Fleet files of 10,000 domains are a few MB; refuse anything absurd. */
 #define HV_FLEET_MAX_BYTES (512u * 1024 * 1024)

@@ -7,7 +7,7 @@
 #include <pthread.h>
 #include <sys/stat.h>
 
-#include "hv.h"
+#include "hv/hv.h"
 
 struct HvConn {
     pthread_mutex_t mu;

@@ -1,8 +1,8 @@
 /* hv: libvirt access — the only module that includes libvirt. */
 #include <config.h>
 
-#include "hv.h"
-#include "hv-priv.h"
+#include "hv/hv.h"
+#include "hv/hv-priv.h"
 
 #include <errno.h>
 #include <libvirt/libvirt.h>
@@ -15,11 +15,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "err.h"
-#include "fsutil.h"
-#include "replica.h"
-#include "result.h"
-#include "util.h"
+#include "base/err.h"
+#include "base/fsutil.h"
+#include "record/replica.h"
+#include "base/result.h"
+#include "base/util.h"
 
 
 static pthread_once_t hv_once = PTHREAD_ONCE_INIT;

@@ -2,7 +2,7 @@
  * helper for details and plans — and the jobs the console starts. */
 #include <config.h>
 
-#include "model.h"
+#include "model/model.h"
 
 #include <pthread.h>
 #include <stdint.h>
@@ -11,13 +11,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "domxml.h"
-#include "lock.h"
-#include "model-priv.h"
-#include "ops.h"
-#include "result.h"
-#include "state.h"
-#include "util.h"
+#include "hv/domxml.h"
+#include "base/lock.h"
+#include "model/model-priv.h"
+#include "ops/ops.h"
+#include "base/result.h"
+#include "record/state.h"
+#include "base/util.h"
 
 /* Metadata rows go to the UI in batches: at most this many, or after this
  * long, whichever comes first. */

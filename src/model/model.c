@@ -2,7 +2,7 @@
  * results applied to the table, accessors, requests. */
 #include <config.h>
 
-#include "model.h"
+#include "model/model.h"
 
 #include <fcntl.h>
 #include <pthread.h>
@@ -11,10 +11,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "model-priv.h"
-#include "result.h"
-#include "state.h"
-#include "util.h"
+#include "model/model-priv.h"
+#include "base/result.h"
+#include "record/state.h"
+#include "base/util.h"
 
 /* --- event routing ------------------------------------------------------
  * libvirt calls the event handler on its own thread, possibly just after

@@ -19,13 +19,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "chain.h"
-#include "err.h"
-#include "health.h"
-#include "plan.h"
-#include "replica.h"
-#include "session.h"
-#include "summary.h"
+#include "chain/chain.h"
+#include "base/err.h"
+#include "ops/health.h"
+#include "ops/plan.h"
+#include "record/replica.h"
+#include "face/session.h"
+#include "ops/summary.h"
 
 typedef struct Model Model;
 

@@ -1,7 +1,7 @@
 /* audit: one JSON line per mutating operation, to the audit log and syslog. */
 #include <config.h>
 
-#include "audit.h"
+#include "ops/audit.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,9 +14,9 @@
 #include <syslog.h>
 #include <unistd.h>
 
-#include "err.h"
-#include "fsutil.h"
-#include "util.h"
+#include "base/err.h"
+#include "base/fsutil.h"
+#include "base/util.h"
 
 static void
 audit_add_str(json_object *o, const char *key, const char *val)

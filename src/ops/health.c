@@ -1,7 +1,7 @@
 /* health: derived replica health. */
 #include <config.h>
 
-#include "health.h"
+#include "ops/health.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -10,10 +10,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "chain.h"
-#include "err.h"
-#include "state.h"
-#include "util.h"
+#include "chain/chain.h"
+#include "base/err.h"
+#include "record/state.h"
+#include "base/util.h"
 
 static void health_add(HealthReport *r, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void

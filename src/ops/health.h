@@ -7,8 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "domxml.h"
-#include "replica.h"
+#include "hv/domxml.h"
+#include "record/replica.h"
 
 typedef struct {
     int health;                 /* HEALTH_* */

@@ -1,7 +1,7 @@
 /* job: operations as jobs modelled on CIM_ConcreteJob. */
 #include <config.h>
 
-#include "job.h"
+#include "ops/job.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,11 +15,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "err.h"
-#include "fsutil.h"
-#include "lock.h"
-#include "result.h"
-#include "util.h"
+#include "base/err.h"
+#include "base/fsutil.h"
+#include "base/lock.h"
+#include "base/result.h"
+#include "base/util.h"
 
 #define JOB_HISTORY_KEEP 500
 #define JOB_HISTORY_MAX_BYTES (16u * 1024 * 1024)

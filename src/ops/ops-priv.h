@@ -5,13 +5,13 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "chain.h"
-#include "domxml.h"
-#include "hv.h"
-#include "job.h"
-#include "ops.h"
-#include "plan.h"
-#include "replica.h"
+#include "chain/chain.h"
+#include "hv/domxml.h"
+#include "hv/hv.h"
+#include "ops/job.h"
+#include "ops/ops.h"
+#include "ops/plan.h"
+#include "record/replica.h"
 
 /* A file an execution created: undo deletes only these, and only while
  * the path still holds the same inode. */

@@ -2,8 +2,8 @@
  * journal it left in the replica record. */
 #include <config.h>
 
-#include "ops.h"
-#include "ops-priv.h"
+#include "ops/ops.h"
+#include "ops/ops-priv.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -11,12 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "chain.h"
-#include "err.h"
-#include "lock.h"
-#include "result.h"
-#include "state.h"
-#include "util.h"
+#include "chain/chain.h"
+#include "base/err.h"
+#include "base/lock.h"
+#include "base/result.h"
+#include "record/state.h"
+#include "base/util.h"
 
 /* --- repair ------------------------------------------------------------------ */
 

@@ -1,8 +1,8 @@
 /* ops: executing a confirmed plan (repair is in ops-repair.c). */
 #include <config.h>
 
-#include "ops.h"
-#include "ops-priv.h"
+#include "ops/ops.h"
+#include "ops/ops-priv.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -11,15 +11,15 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "audit.h"
-#include "chain.h"
-#include "domxml.h"
-#include "err.h"
-#include "lock.h"
-#include "replica.h"
-#include "result.h"
-#include "state.h"
-#include "util.h"
+#include "ops/audit.h"
+#include "chain/chain.h"
+#include "hv/domxml.h"
+#include "base/err.h"
+#include "base/lock.h"
+#include "record/replica.h"
+#include "base/result.h"
+#include "record/state.h"
+#include "base/util.h"
 
 #define OPS_FAULT_EXIT 86
 

@@ -7,9 +7,9 @@
 #ifndef DROVER_OPS_H
 #define DROVER_OPS_H
 
-#include "hv.h"
-#include "job.h"
-#include "plan.h"
+#include "hv/hv.h"
+#include "ops/job.h"
+#include "ops/plan.h"
 
 typedef struct {
     const char *by;             /* operator, for the failover record; NULL: this user */

@@ -1,7 +1,7 @@
 /* plan: what an operation will do, computed read-only, with a digest. */
 #include <config.h>
 
-#include "plan.h"
+#include "ops/plan.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -9,14 +9,14 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "chain.h"
-#include "domxml.h"
-#include "err.h"
-#include "job.h"
-#include "lock.h"
-#include "result.h"
-#include "sha256.h"
-#include "util.h"
+#include "chain/chain.h"
+#include "hv/domxml.h"
+#include "base/err.h"
+#include "ops/job.h"
+#include "base/lock.h"
+#include "base/result.h"
+#include "base/sha256.h"
+#include "base/util.h"
 
 static void
 plan_file_add(PlanFileList *l, const char *path, const char *target, const char *role,

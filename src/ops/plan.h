@@ -9,9 +9,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "hv.h"
-#include "replica.h"
-#include "state.h"
+#include "hv/hv.h"
+#include "record/replica.h"
+#include "record/state.h"
 
 enum {
     PLAN_POWER_NONE = 0,        /* the VM is off, or stays as it is */

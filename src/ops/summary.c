@@ -1,16 +1,16 @@
 /* summary: one replica as a row. */
 #include <config.h>
 
-#include "summary.h"
+#include "ops/summary.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "err.h"
-#include "health.h"
-#include "replica.h"
-#include "state.h"
-#include "util.h"
+#include "base/err.h"
+#include "ops/health.h"
+#include "record/replica.h"
+#include "record/state.h"
+#include "base/util.h"
 
 void
 summary_from_domain(Summary *s, const char *host, const HvDomain *d, int64_t now, int rpo_warning,

@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "hv.h"
+#include "hv/hv.h"
 
 typedef struct {
     char *host;

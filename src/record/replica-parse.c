@@ -2,8 +2,8 @@
  * checks the document's shape only; replica_validate() holds the rules. */
 #include <config.h>
 
-#include "replica.h"
-#include "replica-priv.h"
+#include "record/replica.h"
+#include "record/replica-priv.h"
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -15,10 +15,10 @@
 #include <libxml/tree.h>
 #include <libxml/xmlerror.h>
 
-#include "err.h"
-#include "result.h"
-#include "state.h"
-#include "util.h"
+#include "base/err.h"
+#include "base/result.h"
+#include "record/state.h"
+#include "base/util.h"
 
 static int
 replica_is_ns(const xmlNode *n)

@@ -7,8 +7,8 @@
  * built in memory and a record read from libvirt obey the same rules. */
 #include <config.h>
 
-#include "replica.h"
-#include "replica-priv.h"
+#include "record/replica.h"
+#include "record/replica-priv.h"
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -16,10 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "err.h"
-#include "result.h"
-#include "state.h"
-#include "util.h"
+#include "base/err.h"
+#include "base/result.h"
+#include "record/state.h"
+#include "base/util.h"
 
 
 static const char *const replica_ops[] = {

@@ -1,13 +1,13 @@
 /* state: replication states, modes, health and the allowed-operation table. */
 #include <config.h>
 
-#include "state.h"
+#include "record/state.h"
 
 #include <string.h>
 
-#include "err.h"
-#include "result.h"
-#include "util.h"
+#include "base/err.h"
+#include "base/result.h"
+#include "base/util.h"
 
 /* WMI names (facts §4.1) in a short readable form. */
 static const char *const state_names[STATE_MAX + 1] = {

@@ -12,11 +12,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "conf.h"
-#include "err.h"
+#include "base/conf.h"
+#include "base/err.h"
 #include "fuzz.h"
-#include "result.h"
-#include "util.h"
+#include "base/result.h"
+#include "base/util.h"
 
 static char *conf_path;
 

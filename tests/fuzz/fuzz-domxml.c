@@ -12,12 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "domxml.h"
-#include "err.h"
+#include "hv/domxml.h"
+#include "base/err.h"
 #include "fuzz.h"
-#include "replica.h"
-#include "result.h"
-#include "util.h"
+#include "record/replica.h"
+#include "base/result.h"
+#include "base/util.h"
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)

@@ -13,10 +13,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "chain.h"
-#include "err.h"
+#include "chain/chain.h"
+#include "base/err.h"
 #include "fuzz.h"
-#include "util.h"
+#include "base/util.h"
 
 #define FUZZ_QCOW2_SPLIT "DROVERBASE"
 

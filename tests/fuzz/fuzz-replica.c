@@ -10,11 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "err.h"
+#include "base/err.h"
 #include "fuzz.h"
-#include "replica.h"
-#include "result.h"
-#include "util.h"
+#include "record/replica.h"
+#include "base/result.h"
+#include "base/util.h"
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)

@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "fuzz.h"
-#include "util.h"
+#include "base/util.h"
 
 static char current[4096];
 
