@@ -210,7 +210,7 @@ ui_plan_body(const Console *c, const Dialog *d, UiLines *l, int width)
         ResultInfo info;
         UTIL_AUTOFREE char *text = NULL;
 
-        result_ctx_from_info(&ctx, &d->err, d->op == UI_OP_REPAIR ? "repair" : state_op_name((StateOp)d->op),
+        err_info_to_ctx(&ctx, &d->err, d->op == UI_OP_REPAIR ? "repair" : state_op_name((StateOp)d->op),
                              d->vm, d->hostname);
         result_decode(&ctx, &info);
         text = util_xasprintf("Result: %d %s\n%s\nCause: %s\nNext: %s\nRetry is safe: %s\nNothing was changed.",

@@ -82,7 +82,7 @@ ui_job_plan_changed(const JobInfo *ji)
 {
     /* Refused before it changed anything: the re-plan under the lock
      * disagreed with what the operator saw. */
-    return ji->state >= JOB_COMPLETED && (ji->hints & ERR_HINT_PLAN_CHANGED);
+    return ji->state >= JOB_COMPLETED && (ji->hints & RESULT_HINT_PLAN_CHANGED);
 }
 
 char *

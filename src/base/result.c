@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/err.h"
 #include "base/util.h"
 
 /* retry_safe says whether running the same operation again can do harm, not
@@ -325,7 +324,7 @@ result_is_space_errno(int errnum)
 static int
 result_file_in_use(const ResultCtx *ctx)
 {
-    return ctx->code == RESULT_IN_USE && (ctx->hints & ERR_HINT_FILE_IN_USE);
+    return ctx->code == RESULT_IN_USE && (ctx->hints & RESULT_HINT_FILE_IN_USE);
 }
 
 /* What happened, after the subject. */
@@ -458,7 +457,7 @@ static int
 result_needs_repair(const ResultCtx *ctx)
 {
     return ctx->code != RESULT_OK && ctx->code != RESULT_JOB_STARTED &&
-           (ctx->hints & ERR_HINT_REPAIR);
+           (ctx->hints & RESULT_HINT_REPAIR);
 }
 
 static char *
@@ -610,27 +609,4 @@ result_info_clear(ResultInfo *info)
     free(info->cause);
     free(info->next_step);
     memset(info, 0, sizeof(*info));
-}
-
-void
-result_ctx_from_err(ResultCtx *ctx, const char *op, const char *vm, const char *host)
-{
-    /* The pointers lead into the thread's error: valid until it changes. */
-    result_ctx_from_info(ctx, err_get(), op, vm, host);
-}
-
-void
-result_ctx_from_info(ResultCtx *ctx, const ErrInfo *e, const char *op, const char *vm,
-                     const char *host)
-{
-    memset(ctx, 0, sizeof(*ctx));
-    ctx->code = e->code;
-    ctx->op = op;
-    ctx->vm = vm;
-    ctx->host = host;
-    ctx->virt_code = e->virt_code;
-    ctx->virt_msg = e->virt_msg[0] ? e->virt_msg : NULL;
-    ctx->sys_errno = e->sys_errno;
-    ctx->detail = e->message[0] ? e->message : NULL;
-    ctx->hints = e->hints;
 }

@@ -744,7 +744,7 @@ chain_discard_run(const char *path, dev_t dev, ino_t ino, const char *dir,
                         c->layers[0].path);
             else
                 err_set(RESULT_IN_USE, "%s is a backing layer of %s", path, c->layers[0].path);
-            err_hint(ERR_HINT_FILE_IN_USE);
+            err_hint(RESULT_HINT_FILE_IN_USE);
             goto out;
         }
     }

@@ -193,7 +193,7 @@ cli_fail(const CliOpts *o, const char *op, const char *vm, const char *host, jso
     ResultInfo info;
     int status;
 
-    result_ctx_from_err(&ctx, op, vm, host);
+    err_to_ctx(&ctx, op, vm, host);
     if (!ctx.code)
         ctx.code = RESULT_FAILED;
     result_decode(&ctx, &info);

@@ -420,7 +420,7 @@ ops_delete_all(OpsCtx *x, const PlanFileList *files)
                  f->role, f->path, sz);
         if (chain_discard(f->path, f->dev, f->ino, x->p->dir, (const Chain *const *)x->keep,
                           x->nkeep) < 0) {
-            err_hint(ERR_HINT_REPAIR);
+            err_hint(RESULT_HINT_REPAIR);
             err_prefix("the switch is done but %s was not deleted; run drover repair %s",
                        f->role, x->p->vm);
             return -1;
@@ -667,7 +667,7 @@ ops_undo(OpsCtx *x, const Replica *journaled)
     x->undo = 1;
     if (!x->dx || ops_define(x, r) < 0 || ops_rollback(x, r, p->dir, p->vm) < 0) {
         err_restore(&saved);
-        err_hint(ERR_HINT_REPAIR);
+        err_hint(RESULT_HINT_REPAIR);
         err_prefix("the failed operation could not be undone: run drover repair %s", p->vm);
     } else {
         err_restore(&saved);
@@ -725,7 +725,7 @@ ops_run(OpsCtx *x)
     if (p->op == OP_STOP_TEST && p->test_uuid[0]) {
         ops_step(x, 68, "removing the test system %s", p->test_domain);
         if (ops_remove_test_system(x, p->test_uuid, p->test_domain) < 0) {
-            err_hint(ERR_HINT_REPAIR);
+            err_hint(RESULT_HINT_REPAIR);
             err_prefix("the switch is done but the test system was not removed; run drover repair %s", p->vm);
             goto cleanup;
         }
@@ -844,14 +844,14 @@ ops_execute(HvConn *c, const Plan *confirmed, const OpsArgs *a, Job *job)
     if (!(fresh = plan_make(c, confirmed->host, confirmed->uuid, confirmed->op, &pa))) {
         /* What was confirmed no longer holds: the state changed meanwhile. */
         if (err_code() == RESULT_INVALID_STATE)
-            err_hint(ERR_HINT_PLAN_CHANGED);
+            err_hint(RESULT_HINT_PLAN_CHANGED);
         goto fail;
     }
     if (strcmp(fresh->digest, confirmed->digest) != 0) {
         err_set(RESULT_INVALID_STATE,
                 "the plan for %s changed since it was confirmed (its state, files or power changed); "
                 "nothing was done: review the new plan and confirm again", confirmed->vm);
-        err_hint(ERR_HINT_PLAN_CHANGED);
+        err_hint(RESULT_HINT_PLAN_CHANGED);
         goto fail;
     }
     x.p = fresh;

@@ -704,7 +704,7 @@ plan_make(HvConn *c, const char *host, const char *vm, StateOp op, const PlanArg
                 "an interrupted %s of %s (job %s, stopped at step \"%s\") must be repaired first: "
                 "run drover repair %s", p->rec->journal->op, p->vm, p->rec->journal->job,
                 p->rec->journal->step, p->vm);
-        err_hint(ERR_HINT_REPAIR);
+        err_hint(RESULT_HINT_REPAIR);
         goto fail;
     }
     if (state_check(op, p->rec->state, p->rec->mode, p->rec->test != NULL) != 0) {
