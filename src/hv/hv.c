@@ -17,6 +17,7 @@
 
 #include "base/err.h"
 #include "base/fsutil.h"
+#include "base/testhook.h"
 #include "record/replica.h"
 #include "base/result.h"
 #include "base/util.h"
@@ -333,16 +334,20 @@ hv_is_alive(HvConn *c)
 static int
 hv_swap(HvConn *c, int kind)
 {
-    virConnectPtr vc = hv_connect(c);
+    virConnectPtr vc;
     virConnectPtr old;
     struct stat st;
     HvEventFn fn;
     void *op;
 
-    if (!vc)
-        return -1;
+    /* Stat before connecting, as hv_open does: a write landing between the
+     * two must leave the recorded version older than memory (one reload
+     * too many), never newer (a stale view taken as current). */
     if (c->fleet && stat(c->fleet, &st) < 0)
         memset(&st, 0, sizeof(st));
+    if (!(vc = hv_connect(c)))
+        return -1;
+    testhook_pause("hv:swap-connected");
     pthread_mutex_lock(&c->mu);
     old = c->conn;
     if (old)
