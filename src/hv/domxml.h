@@ -73,6 +73,13 @@ void domxml_strip_for_test(DomXml *d);
  * VM's history, DESIGN §8.1 of the facts sheet). */
 void domxml_reset_genid(DomXml *d);
 
+/* What differs between two definitions of one domain, for an operator:
+ * "disk vdb added; the record's recovery points changed; metadata of
+ * namespace urn:x removed".  NULL with err code 0 when they hold the same
+ * content (layout, comments and namespace prefixes aside); NULL with err
+ * set when either does not parse. */
+char *domxml_describe_changes(const char *before, const char *after);
+
 /* libvirt's test driver: declares the test namespace and sets
  * <test:runstate> (5 = shut off, 1 = running) so a fleet file keeps the
  * domain's power state. */

@@ -16,6 +16,7 @@
 #include "hv/domxml.h"
 #include "base/err.h"
 #include "base/lock.h"
+#include "base/testhook.h"
 #include "record/replica.h"
 #include "base/result.h"
 #include "record/state.h"
@@ -29,6 +30,12 @@ ops_fault_point(const char *op, const char *step)
     const char *f = getenv("DROVER_FAULT");
     size_t n;
 
+    if (getenv("DROVER_PAUSE")) {
+        char where[128];
+
+        snprintf(where, sizeof(where), "%s:%s", op, step);
+        testhook_pause(where);
+    }
     if (!f || !*f)
         return;
     n = strlen(op);
@@ -191,18 +198,82 @@ ops_load_keep(OpsCtx *x, int future)
     return 0;
 }
 
+void
+ops_ctx_clear(OpsCtx *x)
+{
+    size_t i;
+
+    ops_keep_free(x);
+    for (i = 0; i < x->nmade; i++)
+        free(x->made[i].path);
+    free(x->made);
+    x->made = NULL;
+    x->nmade = 0;
+    domxml_free(x->dx);
+    x->dx = NULL;
+    free(x->expect);
+    x->expect = NULL;
+    free(x->changed);
+    x->changed = NULL;
+}
+
+/* Refuses (32774) when the definition is no longer the one this run last
+ * read or wrote: a define built from the older copy would silently revert
+ * another writer's change. */
+static int
+ops_check_unchanged(OpsCtx *x)
+{
+    const char *uuid = domxml_uuid(x->dx);
+    UTIL_AUTOFREE char *now = NULL;
+    UTIL_AUTOFREE char *what = NULL;
+
+    if (!x->expect || !uuid)
+        return 0;
+    /* On a fleet file another process's write reaches memory on reload. */
+    if (hv_reload_if_changed(x->c) < 0 || !(now = hv_get_xml(x->c, uuid))) {
+        err_prefix("cannot read the definition of %s again before changing it",
+                   domxml_name(x->dx));
+        return -1;
+    }
+    if (strcmp(now, x->expect) == 0)
+        return 0;
+    if (!(what = domxml_describe_changes(x->expect, now))) {
+        if (err_code())
+            return -1;
+        return 0;   /* the same content, laid out differently */
+    }
+    free(x->changed);
+    x->changed = UTIL_STEAL(&now);
+    err_set(RESULT_IN_USE, "the definition of %s changed while drover was working on it "
+            "(%s): another writer (virsh edit, replication, another application) changed it, "
+            "and drover does not overwrite its change", domxml_name(x->dx), what);
+    return -1;
+}
+
 int
 ops_define(OpsCtx *x, const Replica *rec)
 {
     UTIL_AUTOFREE char *md = replica_format(rec);
     UTIL_AUTOFREE char *xml = NULL;
+    const char *uuid = domxml_uuid(x->dx);
 
+    if (ops_check_unchanged(x) < 0)
+        return -1;
     if (domxml_set_replica(x->dx, md) < 0)
         return -1;
     xml = domxml_format(x->dx);
     if (hv_define(x->c, xml) < 0) {
         err_prefix("cannot save the definition of %s", domxml_name(x->dx));
         return -1;
+    }
+    if (x->expect && uuid) {
+        /* What libvirt made of it (defaults filled in) is what the next
+         * define must find. */
+        free(x->expect);
+        if (!(x->expect = hv_get_xml(x->c, uuid))) {
+            err_prefix("cannot read back the definition of %s", domxml_name(x->dx));
+            return -1;
+        }
     }
     return 0;
 }
@@ -648,6 +719,78 @@ ops_remove_test_system(OpsCtx *x, const char *uuid, const char *name)
     return hv_undefine(x->c, uuid);
 }
 
+/* Appends text to a saved error's message. */
+static void
+ops_err_append(ErrInfo *e, const char *text)
+{
+    size_t n = strlen(e->message);
+
+    snprintf(e->message + n, sizeof(e->message) - n, "; %s", text);
+}
+
+/* Another writer changed the definition before the switch: undo this run
+ * on *their* definition, so their change stays.  The record is theirs (a
+ * recovery point replication added stays); the journal is ours, whatever
+ * they left of it, so the rollback removes exactly what this run made and
+ * puts the state back. */
+static void
+ops_undo_on_changed(OpsCtx *x, const Replica *journaled)
+{
+    const Plan *p = x->p;
+    UTIL_AUTOFREE char *md = NULL;
+    DomXml *cur = domxml_parse(x->changed);
+    Replica *r = NULL;
+    ErrInfo saved;
+    int ours;
+
+    err_save(&saved);
+    if (cur && (md = domxml_get_replica(cur)))
+        r = replica_parse(md, strlen(md));
+    ours = r && r->journal && r->journal->job && journaled->journal->job &&
+           strcmp(r->journal->job, journaled->journal->job) == 0;
+    if (!ours && x->nmade == 0) {
+        /* Our journal never reached the definition and nothing was made. */
+        ops_err_append(&saved, "nothing was changed (the domain may have been powered off as "
+                       "planned); look at the new definition and run the operation again");
+        err_restore(&saved);
+        goto cleanup;
+    }
+    if (!r) {
+        err_restore(&saved);
+        err_hint(RESULT_HINT_REPAIR);
+        err_prefix("drover's record is gone from %s's new definition, so this operation cannot "
+                   "be undone on it; the files it made are left", p->vm);
+        goto cleanup;
+    }
+    {
+        Replica *mine = replica_copy(journaled);
+
+        replica_journal_free(r->journal);
+        r->journal = UTIL_STEAL(&mine->journal);
+        replica_free(mine);
+    }
+    ops_set_journal_step(r, "prepared");
+    domxml_free(x->dx);
+    x->dx = UTIL_STEAL(&cur);
+    free(x->expect);
+    x->expect = UTIL_STEAL(&x->changed);
+    x->undo = 1;
+    if (ops_rollback(x, r, p->dir, p->vm) < 0) {
+        err_restore(&saved);
+        err_hint(RESULT_HINT_REPAIR);
+        err_prefix("the operation could not be undone: run drover repair %s", p->vm);
+    } else {
+        ops_err_append(&saved, "the operation was undone on the new definition, which keeps "
+                       "that change; look at it and run the operation again");
+        err_restore(&saved);
+    }
+    x->undo = 0;
+
+cleanup:
+    replica_free(r);
+    domxml_free(cur);
+}
+
 /* The operation failed before its switch (or the switch's outcome is
  * unknown): put the definition back as it was, journal included, then roll
  * back with repair's own code, deleting only files this run made.  If even
@@ -659,12 +802,19 @@ ops_undo(OpsCtx *x, const Replica *journaled)
     ErrInfo saved;
     Replica *r;
 
+    if (x->changed) {
+        ops_undo_on_changed(x, journaled);
+        return;
+    }
     err_save(&saved);
     r = replica_copy(journaled);
     ops_set_journal_step(r, "prepared");
     domxml_free(x->dx);
     x->dx = domxml_parse(p->domxml);
     x->undo = 1;
+    /* Our own define failed, perhaps after it was applied: put back ours. */
+    free(x->expect);
+    x->expect = NULL;
     if (!x->dx || ops_define(x, r) < 0 || ops_rollback(x, r, p->dir, p->vm) < 0) {
         err_restore(&saved);
         err_hint(RESULT_HINT_REPAIR);
@@ -674,6 +824,39 @@ ops_undo(OpsCtx *x, const Replica *journaled)
     }
     x->undo = 0;
     replica_free(r);
+}
+
+/* Another writer changed the definition after the switch, which stands:
+ * close the journal on their definition instead of overwriting it. */
+static int
+ops_close_on_changed(OpsCtx *x, const Replica *journaled)
+{
+    UTIL_AUTOFREE char *md = NULL;
+    DomXml *cur = domxml_parse(x->changed);
+    Replica *r = NULL;
+    int ret = -1;
+
+    if (!cur || !(md = domxml_get_replica(cur)) || !(r = replica_parse(md, strlen(md))) ||
+        !r->journal || !r->journal->job || strcmp(r->journal->job, journaled->journal->job) != 0) {
+        err_set(RESULT_IN_USE, "%s was done, but another writer replaced its definition "
+                "before drover closed the journal: look at it (drover check %s)",
+                state_op_title(x->p->op), x->p->vm);
+        goto cleanup;
+    }
+    err_clear();
+    replica_journal_free(r->journal);
+    r->journal = NULL;
+    ops_step(x, 98, "closing the journal on the definition another writer changed");
+    domxml_free(x->dx);
+    x->dx = UTIL_STEAL(&cur);
+    free(x->expect);
+    x->expect = UTIL_STEAL(&x->changed);
+    ret = ops_define(x, r);
+
+cleanup:
+    replica_free(r);
+    domxml_free(cur);
+    return ret;
 }
 
 static int
@@ -686,6 +869,8 @@ ops_run(OpsCtx *x)
 
     if (!(x->dx = domxml_parse(p->domxml)))
         goto cleanup;
+    /* Read under the lock by the re-plan: every define must find it so. */
+    x->expect = util_xstrdup(p->domxml);
     if (p->remove.n) {
         ops_step(x, 5, "checking that no other domain uses the files to delete");
         if (ops_load_keep(x, 1) < 0 || ops_precheck_removals(x) < 0)
@@ -746,7 +931,7 @@ ops_run(OpsCtx *x)
     replica_journal_free(final->journal);
     final->journal = NULL;
     ops_step(x, 97, "closing the journal");
-    if (ops_define(x, final) < 0)
+    if (ops_define(x, final) < 0 && (!x->changed || ops_close_on_changed(x, journaled) < 0))
         goto cleanup;
     ops_step(x, 100, "%s of %s completed: now %d %s", state_op_title(p->op), p->vm, p->to_state,
              state_name(p->to_state));
@@ -863,11 +1048,7 @@ ops_execute(HvConn *c, const Plan *confirmed, const OpsArgs *a, Job *job)
 fail:
     code = ops_code();
 out:
-    ops_keep_free(&x);
-    for (size_t m = 0; m < x.nmade; m++)
-        free(x.made[m].path);
-    free(x.made);
-    domxml_free(x.dx);
+    ops_ctx_clear(&x);
     ops_audit(a, confirmed->host, confirmed->vm, x.opname, confirmed->digest, job, code);
     plan_free(fresh);
     lock_release(lk);
