@@ -119,6 +119,8 @@ is "$rc" 4 "revert db01: refused, exit status 4"
 like "$err" "^Result: 32774 " "revert db01: 32774"
 like "$err" "metadata of namespace urn:example:other:1 added" "the refusal names what changed"
 like "$err" "nothing was changed" "and says nothing was changed"
+like "$err" "what happened: .*another writer changed the VM's definition" \
+    "the decoded result blames another writer, not another job"
 like "$(domain_xml db01)" "urn:example:other:1" "the other application's metadata survives"
 is "$(vm_field db01 state) $(vm_field db01 interrupted_operation) $(vm_field db01 health_name)" \
     "5 null Normal" "db01: still 5 Recovered, no journal, Normal"

@@ -11,6 +11,7 @@
 
 #include "base/err.h"
 #include "base/util.h"
+#include "hv/domxml.h"
 #include "hv/hv.h"
 #include "tap.h"
 
@@ -122,11 +123,71 @@ test_write_in_reload_window(const char *dir)
     hv_close(mine);
 }
 
+#define DOM_HEAD "<domain type='test'><name>a</name><uuid>" UUID_A "</uuid>"
+#define DOM_RECORD(points) \
+    "<metadata><drover:replica xmlns:drover='urn:drover:replica:1' format='1'>" \
+    "<drover:state>3</drover:state><drover:recovery-points>" points \
+    "</drover:recovery-points></drover:replica></metadata>"
+#define DOM_DISK(target, extra) \
+    "<disk type='file' device='disk'><driver name='qemu' type='qcow2'" extra "/>" \
+    "<source file='/x/" target ".qcow2'/><target dev='" target "'/></disk>"
+
+/* What domxml_describe_changes() tells an operator. */
+static void
+test_describe_changes(void)
+{
+    static const char base[] =
+        DOM_HEAD DOM_RECORD("<drover:point id='rp-1'/>")
+        "<devices>" DOM_DISK("vda", "") "</devices></domain>";
+    char *d;
+
+    d = domxml_describe_changes(base,
+        "<domain type='test'>\n  <name>a</name>\n  <uuid>" UUID_A "</uuid>\n"
+        "  <metadata>\n    <d:replica xmlns:d='urn:drover:replica:1' format='1'>\n"
+        "      <d:state>3</d:state>\n      <d:recovery-points><!-- c -->\n"
+        "        <d:point id='rp-1'/>\n      </d:recovery-points>\n    </d:replica>\n"
+        "  </metadata>\n  <devices>\n    " DOM_DISK("vda", "") "\n  </devices>\n</domain>\n");
+    ok(!d && !err_code(), "layout, comments and namespace prefixes are not changes");
+    free(d);
+
+    d = domxml_describe_changes(base,
+        DOM_HEAD DOM_RECORD("<drover:point id='rp-1'/><drover:point id='rp-2'/>")
+        "<devices>" DOM_DISK("vda", "") "</devices></domain>");
+    is_str(d, "the record's recovery points changed", "a recovery point added");
+    free(d);
+
+    d = domxml_describe_changes(base,
+        DOM_HEAD DOM_RECORD("<drover:point id='rp-1'/>")
+        "<devices>" DOM_DISK("vda", " cache='none'") DOM_DISK("vdb", "") "</devices></domain>");
+    is_str(d, "disk vda changed; disk vdb added", "a disk setting changed and a disk added");
+    free(d);
+
+    d = domxml_describe_changes(base,
+        "<domain type='test'><name>a</name><uuid>" UUID_A "</uuid>"
+        "<metadata><o:x xmlns:o='urn:other:1'/><drover:replica xmlns:drover='urn:drover:replica:1' "
+        "format='1'><drover:state>3</drover:state><drover:recovery-points><drover:point id='rp-1'/>"
+        "</drover:recovery-points></drover:replica></metadata><title>t</title>"
+        "<devices>" DOM_DISK("vda", "") "</devices></domain>");
+    is_str(d, "metadata of namespace urn:other:1 added; <title> added",
+           "another application's metadata and a title added");
+    free(d);
+
+    d = domxml_describe_changes(base,
+        DOM_HEAD "<metadata/><devices>" DOM_DISK("vda", "") "</devices></domain>");
+    is_str(d, "drover's replica record removed", "the record removed");
+    free(d);
+
+    d = domxml_describe_changes(base, "<domain");
+    ok(!d && err_code() == 32776, "a definition that does not parse is an error (%d)", err_code());
+    err_clear();
+}
+
 int
 main(void)
 {
     if (hv_init() < 0)
         tap_skip_all("libvirt cannot be initialised");
+    test_describe_changes();
     test_write_in_reload_window(tap_tmpdir());
     return tap_done();
 }

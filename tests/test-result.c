@@ -591,6 +591,14 @@ test_decode_hints(void)
        strstr(info.next_step, "never deletes a file a chain uses") != NULL,
        "32774 with the file hint: a disk chain uses the file (%s)", info.summary);
     result_info_clear(&info);
+    ctx.hints = RESULT_HINT_DEFINITION_CHANGED;
+    ctx.detail = "the definition of web02 changed while drover was working on it (disk vda changed)";
+    result_decode(&ctx, &info);
+    ok(strstr(info.summary, "another writer changed the VM's definition") != NULL &&
+       strstr(info.next_step, "drover kept that change") != NULL &&
+       strstr(info.next_step, "drover jobs") == NULL && info.retry_safe,
+       "32774 with the definition hint: another writer, not another job (%s)", info.next_step);
+    result_info_clear(&info);
 
     err_set(RESULT_IN_USE, "held");
     err_hint(RESULT_HINT_FILE_IN_USE);

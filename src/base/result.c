@@ -327,6 +327,13 @@ result_file_in_use(const ResultCtx *ctx)
     return ctx->code == RESULT_IN_USE && (ctx->hints & RESULT_HINT_FILE_IN_USE);
 }
 
+/* 32774 because another writer changed the definition during the operation. */
+static int
+result_definition_changed(const ResultCtx *ctx)
+{
+    return ctx->code == RESULT_IN_USE && (ctx->hints & RESULT_HINT_DEFINITION_CHANGED);
+}
+
 /* What happened, after the subject. */
 static const char *
 result_outcome(const ResultCtx *ctx)
@@ -351,6 +358,8 @@ result_outcome(const ResultCtx *ctx)
     case RESULT_IN_USE:
         if (result_file_in_use(ctx))
             return "was refused: a file it would delete is in use by a disk chain";
+        if (result_definition_changed(ctx))
+            return "was stopped: another writer changed the VM's definition meanwhile";
         return "was refused: the VM is in use by another operation";
     case RESULT_INVALID_STATE:
         return "was refused: the replica is not in a state that allows it";
@@ -531,6 +540,11 @@ result_next_step(const ResultCtx *ctx)
                                   "uses the file named in the cause: find it with `drover check` or `virsh "
                                   "domblklist`, move that disk off the file, then try again; drover never "
                                   "deletes a file a chain uses.");
+        if (result_definition_changed(ctx))
+            return util_xasprintf("Another writer (virsh edit, replication, another application) changed "
+                                  "%s's definition while drover worked on it, and drover kept that change "
+                                  "(the cause names it): look at %s (`drover show %s`), then run the "
+                                  "operation again; it plans on the new definition.", vm, vm, vm);
         return util_xasprintf("Another operation holds %s: wait for it to finish, or look at `drover jobs` "
                               "to see which job holds it, who started it and since when; then try again.", vm);
     case RESULT_INVALID_STATE:

@@ -73,6 +73,8 @@ enum {
     RESULT_HINT_REPAIR = 1 << 0,       /* an operation left its journal: only repair helps */
     RESULT_HINT_FILE_IN_USE = 1 << 1,  /* 32774 because a disk chain uses a file, not a lock */
     RESULT_HINT_PLAN_CHANGED = 1 << 2, /* the re-plan under the lock disagreed: nothing was done */
+    RESULT_HINT_DEFINITION_CHANGED = 1 << 3, /* 32774 because another writer changed the
+                                              * domain's definition while the operation ran */
 };
 
 /* What the decoder knows about one failure. Every pointer may be NULL. */

@@ -247,6 +247,7 @@ ops_check_unchanged(OpsCtx *x)
     err_set(RESULT_IN_USE, "the definition of %s changed while drover was working on it "
             "(%s): another writer (virsh edit, replication, another application) changed it, "
             "and drover does not overwrite its change", domxml_name(x->dx), what);
+    err_hint(RESULT_HINT_DEFINITION_CHANGED);
     return -1;
 }
 
@@ -750,8 +751,14 @@ ops_undo_on_changed(OpsCtx *x, const Replica *journaled)
            strcmp(r->journal->job, journaled->journal->job) == 0;
     if (!ours && x->nmade == 0) {
         /* Our journal never reached the definition and nothing was made. */
-        ops_err_append(&saved, "nothing was changed (the domain may have been powered off as "
-                       "planned); look at the new definition and run the operation again");
+        if (p->power_action == PLAN_POWER_NONE) {
+            ops_err_append(&saved, "nothing was changed");
+        } else {
+            const char *off = p->power_action == PLAN_POWER_DESTROY ? p->test_domain : p->vm;
+            UTIL_AUTOFREE char *t = util_xasprintf("nothing was changed (%s was powered off, "
+                                                   "as the plan said)", off);
+            ops_err_append(&saved, t);
+        }
         err_restore(&saved);
         goto cleanup;
     }
@@ -781,7 +788,7 @@ ops_undo_on_changed(OpsCtx *x, const Replica *journaled)
         err_prefix("the operation could not be undone: run drover repair %s", p->vm);
     } else {
         ops_err_append(&saved, "the operation was undone on the new definition, which keeps "
-                       "that change; look at it and run the operation again");
+                       "that change");
         err_restore(&saved);
     }
     x->undo = 0;
