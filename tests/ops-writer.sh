@@ -27,6 +27,7 @@ PAUSE="$T/paused"
 #   point VM ID          adds recovery point ID: a new layer per disk on the
 #                        newest point (qemu-img), named in the record
 #   cache VM             sets cache='none' on the domain's first disk
+#   undefine VM          removes the domain
 WRITER_PY=$(cat <<'PY'
 import fcntl, os, re, subprocess, sys
 path, action, vm = sys.argv[1:4]
@@ -51,6 +52,8 @@ elif action == "point":
         lines.append('      <drover:disk target="%s" file="%s"/>' % (target, layer))
     lines.append("    </drover:point>\n  ")
     new = block.replace("</drover:recovery-points>", "\n".join(lines) + "</drover:recovery-points>", 1)
+elif action == "undefine":
+    new = ""
 elif action == "cache":
     new = re.sub(r"<driver name=(['\"])qemu\1 type=(['\"])qcow2\2/>",
                  "<driver name='qemu' type='qcow2' cache='none'/>", block, count=1)
@@ -200,7 +203,21 @@ is "$(vm_field hr01 state) $(vm_field hr01 interrupted_operation) $(vm_field hr0
     "3 null Normal" "hr01: 3 Replicating, no journal, Normal"
 like "$(domain_xml hr01)" "urn:example:other:1" "hr01: the metadata survives"
 
-# --- 6. a pause alone changes nothing ----------------------------------------
+# --- 6. the domain is undefined meanwhile: it is not defined again ----------
+# legacy01: 3 Replicating.  Stopped after its journal and overlays.
+before_files=$(files legacy01)
+start_paused failover:created failover legacy01
+ok $? "failover legacy01 stops after creating its overlays"
+writer undefine legacy01
+ok $? "another writer undefines legacy01"
+resume
+is "$rc" 4 "failover legacy01: refused, exit status 4"
+like "$err" "legacy01 was undefined while drover was working on it" "the refusal says it was undefined"
+like "$err" "the files it made are removed" "and that the files it made are removed"
+is "$(vm_field legacy01 state)" missing "legacy01 is not defined again"
+is "$(files legacy01)" "$before_files" "legacy01: its overlays removed, every other file kept"
+
+# --- 7. a pause alone changes nothing ----------------------------------------
 start_paused revert:journal revert web01
 ok $? "revert web01 stops after its journal"
 resume

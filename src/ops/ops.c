@@ -231,6 +231,15 @@ ops_check_unchanged(OpsCtx *x)
         return 0;
     /* On a fleet file another process's write reaches memory on reload. */
     if (hv_reload_if_changed(x->c) < 0 || !(now = hv_get_xml(x->c, uuid))) {
+        if (err_code() == RESULT_INVALID_PARAMETER) {
+            /* Undefined meanwhile: defining it again would bring it back. */
+            free(x->changed);
+            x->changed = util_xstrdup("");
+            err_set(RESULT_IN_USE, "%s was undefined while drover was working on it, and drover "
+                    "does not define it again", domxml_name(x->dx));
+            err_hint(RESULT_HINT_DEFINITION_CHANGED);
+            return -1;
+        }
         err_prefix("cannot read the definition of %s again before changing it",
                    domxml_name(x->dx));
         return -1;
@@ -739,14 +748,16 @@ ops_undo_on_changed(OpsCtx *x, const Replica *journaled)
 {
     const Plan *p = x->p;
     UTIL_AUTOFREE char *md = NULL;
-    DomXml *cur = domxml_parse(x->changed);
+    DomXml *cur = NULL;
     Replica *r = NULL;
     ErrInfo saved;
     int ours;
 
     err_save(&saved);
-    if (cur && (md = domxml_get_replica(cur)))
+    if ((cur = domxml_parse(x->changed)) && (md = domxml_get_replica(cur)))
         r = replica_parse(md, strlen(md));
+    if (!r)
+        err_clear();    /* no definition or no record: said below */
     ours = r && r->journal && r->journal->job && journaled->journal->job &&
            strcmp(r->journal->job, journaled->journal->job) == 0;
     if (!ours && x->nmade == 0) {
@@ -763,10 +774,29 @@ ops_undo_on_changed(OpsCtx *x, const Replica *journaled)
         goto cleanup;
     }
     if (!r) {
+        /* Nothing to define: only remove what this run made, if no domain
+         * uses it now. */
+        UtilBuf left = { 0 };
+        int keep_ok = ops_load_keep(x, 0) == 0;
+        size_t i;
+
+        for (i = 0; i < x->nmade; i++) {
+            const OpsMade *m = &x->made[i];
+            if (!keep_ok || chain_discard(m->path, m->dev, m->ino, p->dir,
+                                          (const Chain *const *)x->keep, x->nkeep) < 0)
+                util_buf_printf(&left, "%s%s", left.len ? ", " : "", m->path);
+        }
+        err_clear();
+        {
+            UTIL_AUTOFREE char *t = util_xasprintf("%s or its drover record is gone, so there is "
+                                                   "no definition to undo this operation on; %s%s",
+                                                   p->vm, left.len ? "the files it made are left: " :
+                                                   "the files it made are removed",
+                                                   left.len ? left.s : "");
+            ops_err_append(&saved, t);
+        }
+        util_buf_free(&left);
         err_restore(&saved);
-        err_hint(RESULT_HINT_REPAIR);
-        err_prefix("drover's record is gone from %s's new definition, so this operation cannot "
-                   "be undone on it; the files it made are left", p->vm);
         goto cleanup;
     }
     {
@@ -839,15 +869,20 @@ static int
 ops_close_on_changed(OpsCtx *x, const Replica *journaled)
 {
     UTIL_AUTOFREE char *md = NULL;
-    DomXml *cur = domxml_parse(x->changed);
+    DomXml *cur = NULL;
     Replica *r = NULL;
+    ErrInfo saved;
     int ret = -1;
 
-    if (!cur || !(md = domxml_get_replica(cur)) || !(r = replica_parse(md, strlen(md))) ||
-        !r->journal || !r->journal->job || strcmp(r->journal->job, journaled->journal->job) != 0) {
-        err_set(RESULT_IN_USE, "%s was done, but another writer replaced its definition "
-                "before drover closed the journal: look at it (drover check %s)",
-                state_op_title(x->p->op), x->p->vm);
+    err_save(&saved);
+    if (!(cur = domxml_parse(x->changed)) || !(md = domxml_get_replica(cur)) ||
+        !(r = replica_parse(md, strlen(md))) || !r->journal || !r->journal->job ||
+        strcmp(r->journal->job, journaled->journal->job) != 0) {
+        /* Their definition no longer holds our journal: nothing to close. */
+        err_restore(&saved);
+        err_prefix("%s of %s was done, but its journal is gone from the definition another "
+                   "writer left: check it (drover check %s)", state_op_title(x->p->op),
+                   x->p->vm, x->p->vm);
         goto cleanup;
     }
     err_clear();
