@@ -95,7 +95,7 @@ open(p, "w").write(s[:j] + disk + s[j:])
 EOP
 run -c "test://$K/fleet.xml" test-failover web01 --yes
 is "$rc" 0 "test-failover of web01 with an extra, unreplicated disk vdc"
-like "$out" "left out of the test system \(not replicated\): vdc" "the plan says vdc is left out"
+like "$out" "left out of the test system: disk vdc \(file disk [^)]*data.qcow2\)" "the plan says vdc is left out, with its file"
 txml=$("${VIRSH:-virsh}" -c "test://$K/fleet.xml" dumpxml web01-test 2>/dev/null)
 is "$(printf '%s\n' "$txml" | grep -c "data.qcow2")" 0 "web01-test does not have the unreplicated disk"
 is "$(printf '%s\n' "$txml" | grep -c "vda.test-")" 1 "web01-test has its test overlay for vda"
