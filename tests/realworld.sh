@@ -108,6 +108,13 @@ print((n.text or "").strip() if n is not None else "")' "$F/orig.xml")
     step "revert" revert "$name"
     same r2 all "$b: after the second revert, the definition is the original"
 
+    if [ "$b" = boot-order ]; then
+        run -c "$U" test-failover "$name" --dry-run --json
+        json_ok dryrun "$T/out" "$b: test-failover --dry-run --json as documented"
+        like "$(jq_ "$T/out" 'd["plan"]["test_left_out"]')" \
+            "disk hda \(block disk /dev/HostVG/QEMUGuest1\); disk vda \(network disk sheepdog image on example.org 6000, boot order 3\); interface \(user, mac 00:11:22:33:44:55, boot order 2\)" \
+            "$b: --json names the block and network disks and the interface, with their boot orders"
+    fi
     step "test-failover" test-failover "$name"
     same t1 all "$b: test-failover leaves the replica's definition as it was"
     "$VIRSH" -q -c "$U" dumpxml --inactive "$name-test" >"$F/test.xml" 2>/dev/null
