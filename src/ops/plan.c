@@ -362,6 +362,28 @@ plan_check_encryption(Plan *p, const DomDiskList *disks, const PlanArgs *a)
     return 0;
 }
 
+/* Failover keeps each disk's element in the record so revert can put it
+ * back; one too large for the record is refused before anything changes. */
+static int
+plan_check_disk_elements(Plan *p, const DomXml *dx)
+{
+    const ReplicaPoint *first = p->rec->npoints ? &p->rec->points[0] : NULL;
+    size_t i;
+
+    for (i = 0; p->op == OP_INITIATE && first && i < first->disks.n; i++) {
+        UTIL_AUTOFREE char *el = domxml_disk_element(dx, first->disks.v[i].target);
+
+        if (el && strlen(el) > REPLICA_MAX_BEFORE) {
+            err_set(RESULT_NOT_SUPPORTED,
+                    "the <disk> element of %s on %s is %zu bytes, more than the %d the failover "
+                    "record keeps for revert to put back; nothing was changed",
+                    first->disks.v[i].target, p->vm, strlen(el), REPLICA_MAX_BEFORE);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static int
 plan_initiate(Plan *p, const PlanArgs *a, const DomDiskList *disks)
 {
@@ -789,7 +811,8 @@ plan_make(HvConn *c, const char *host, const char *vm, StateOp op, const PlanArg
     }
     p->to_state = state_after(op, p->rec->state);
     domxml_disks(dx, &disks);
-    if (plan_check_sources(p, &disks) < 0 || plan_check_encryption(p, &disks, args) < 0)
+    if (plan_check_sources(p, &disks) < 0 || plan_check_encryption(p, &disks, args) < 0 ||
+        plan_check_disk_elements(p, dx) < 0)
         goto fail;
 
     switch (op) {
