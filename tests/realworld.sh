@@ -6,7 +6,8 @@
 # is compared with the original: everything but the replicated disks'
 # <source>/<backingStore> and drover's record, and after revert and
 # stop-test the disks too.  Definitions drover must refuse (encrypted
-# disks) are refused at plan time with 32770 and nothing changes.
+# disks) are refused at plan time with 32770 and nothing changes.  Four of
+# them also go through operations interrupted at fault points and repaired.
 #
 # How a definition becomes a replica (tests/realworld.py build): domain
 # type 'test', shut off; every file disk (device 'disk') on a qcow2 chain
@@ -148,6 +149,36 @@ print(E.parse(sys.argv[1]).getroot().find("os/nvram").text.strip())' "$F/test.xm
     if [ -n "$nvram" ]; then
         is "$(sha256sum <"$nvram" 2>/dev/null)" "$nvsum" "$b: the replica's NVRAM is there, unchanged"
     fi
+
+    # Interrupted operations: repair leaves the definition as the plan
+    # would (disk elements put back, the replica's NVRAM untouched).
+    case $b in
+    disk-slices|disk-metadata-cache|bios-nvram|os-firmware-efi)
+        for fault in failover:created failover:switched; do
+            DROVER_FAULT=$fault drover -c "$U" failover "$name" --yes </dev/null >/dev/null 2>&1
+            is "$?" 86 "$b: failover interrupted at ${fault#*:}"
+            step "repair after failover interrupted at ${fault#*:}" repair "$name"
+            [ "$fault" = failover:switched ] && step "revert after the repaired failover" revert "$name"
+            same "rep-${fault#*:}" all "$b: after repair (and revert), the definition is the original"
+        done
+        step "failover before an interrupted revert" failover "$name"
+        DROVER_FAULT=revert:switched drover -c "$U" revert "$name" --yes </dev/null >/dev/null 2>&1
+        is "$?" 86 "$b: revert interrupted after its switch"
+        step "repair after revert interrupted after its switch" repair "$name"
+        same rep-revert all "$b: after the repaired revert, the definition is the original"
+        for fault in test-failover:test-defined stop-test:switched; do
+            [ "$fault" = stop-test:switched ] && step "test-failover" test-failover "$name"
+            DROVER_FAULT=$fault drover -c "$U" ${fault%%:*} "$name" --yes </dev/null >/dev/null 2>&1
+            is "$?" 86 "$b: ${fault%%:*} interrupted at ${fault#*:}"
+            step "repair after ${fault%%:*} interrupted at ${fault#*:}" repair "$name"
+            same "rep-${fault%%:*}" all "$b: after repair of ${fault%%:*}, the definition is the original"
+            is "$(ls "$F/vms/$name" | grep -c -e '\.test-' -e 'nvram')" 0 "$b: no test disk or NVRAM copy is left"
+            if [ -n "$nvram" ]; then
+                is "$(sha256sum <"$nvram" 2>/dev/null)" "$nvsum" "$b: the replica's NVRAM is there, unchanged"
+            fi
+        done
+        ;;
+    esac
 
     step "failover to rp-0002" failover "$name" --point rp-0002
     step "commit" commit "$name"
