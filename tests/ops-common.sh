@@ -115,7 +115,7 @@ SWITCH = {"target": "str", "from": "str?", "to": "str"}
 PLAN = {"operation": "str", "title": "str", "flatten": "bool", "host": "str", "vm": "str",
         "uuid": "uuid", "from_state": "int", "from_state_name": "str", "to_state": "int",
         "to_state_name": "str", "power": "power", "power_action": "action", "point": "str?",
-        "test_domain": "str?", "create": [PFILE], "delete": [PFILE], "keep": [PFILE],
+        "test_domain": "str?", "test_left_out": "str?", "create": [PFILE], "delete": [PFILE], "keep": [PFILE],
         "switch": [SWITCH], "digest": "digest"}
 POINT = {"id": "str", "time": "time?", "type": "str",
          "disks": [{"target": "str", "file": "str"}]}

@@ -603,7 +603,7 @@ test_decode_hints(void)
     err_set(RESULT_IN_USE, "held");
     err_hint(RESULT_HINT_FILE_IN_USE);
     err_to_ctx(&ctx, "revert", "web02", NULL);
-    is_int(ctx.hints, RESULT_HINT_FILE_IN_USE, "result_ctx_from_err carries the hints");
+    is_int(ctx.hints, RESULT_HINT_FILE_IN_USE, "err_to_ctx carries the hints");
     err_clear();
 }
 

@@ -469,6 +469,65 @@ chain_check_dir_writable(const char *dest)
 }
 
 int
+chain_copy_file(const char *src, const char *dest)
+{
+    ChainTmp t;
+    struct stat st;
+    char buf[65536];
+    int in = -1, ret = -1;
+
+    if (chain_check_absent(dest) < 0 || chain_check_dir_writable(dest) < 0) {
+        chain_prefix_dest("cannot create", dest);
+        return -1;
+    }
+    if ((in = open(src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0 || fstat(in, &st) < 0) {
+        err_set_errno(0, errno, "cannot read %s", src);
+        goto out;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        err_set(RESULT_NOT_SUPPORTED, "%s is not a regular file", src);
+        goto out;
+    }
+    if (chain_tmp_create(&t, dest, st.st_mode) < 0) {
+        chain_tmp_discard(&t);
+        chain_prefix_dest("cannot create", dest);
+        goto out;
+    }
+    for (;;) {
+        ssize_t n = read(in, buf, sizeof(buf)), off = 0;
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            err_set_errno(0, errno, "cannot read %s", src);
+            goto discard;
+        }
+        if (n == 0)
+            break;
+        while (off < n) {
+            ssize_t w = write(t.fd, buf + off, (size_t)(n - off));
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w < 0) {
+                err_set_errno(0, errno, "cannot write %s", t.tmp);
+                chain_prefix_dest("cannot create", dest);
+                goto discard;
+            }
+            off += w;
+        }
+    }
+    if (chain_tmp_commit(&t, dest) < 0)
+        goto discard;
+    ret = 0;
+discard:
+    chain_tmp_discard(&t);
+out:
+    if (in >= 0)
+        close(in);
+    return ret;
+}
+
+int
 chain_create_overlay(const char *backing, const char *path)
 {
     ChainHeader hdr = { 0 };

@@ -230,6 +230,8 @@ domxml_disks(const DomXml *d, DomDiskList *out)
         dk->target = domxml_prop(target, "dev");
         dk->source = source ? domxml_prop(source, "file") : NULL;
         dk->driver_type = driver ? domxml_prop(driver, "type") : NULL;
+        dk->encrypted = domxml_child(n, "encryption") != NULL ||
+                        (source && domxml_child(source, "encryption") != NULL);
         if (!dk->target)
             dk->target = util_xstrdup("");
     }
@@ -320,14 +322,15 @@ domxml_source_list_clear(DomSourceList *l)
     l->n = 0;
 }
 
-int
-domxml_set_disk_source(DomXml *d, const char *target, const char *file)
+/* The file disk (device disk) with this target, or NULL. */
+static xmlNodePtr
+domxml_find_file_disk(const DomXml *d, const char *target)
 {
     xmlNodePtr devices = domxml_child(xmlDocGetRootElement(d->doc), "devices");
     xmlNodePtr n;
 
     for (n = devices ? devices->children : NULL; n; n = n->next) {
-        xmlNodePtr t, source, bs;
+        xmlNodePtr t;
         xmlChar *dev;
         int match;
 
@@ -336,20 +339,153 @@ domxml_set_disk_source(DomXml *d, const char *target, const char *file)
         dev = xmlGetNoNsProp(t, (const xmlChar *)"dev");
         match = dev && strcmp((const char *)dev, target) == 0;
         xmlFree(dev);
-        if (!match)
-            continue;
-        source = domxml_child(n, "source");
-        if (!source)
-            source = xmlNewChild(n, NULL, (const xmlChar *)"source", NULL);
-        xmlSetProp(source, (const xmlChar *)"file", (const xmlChar *)file);
-        while ((bs = domxml_child(n, "backingStore"))) {
-            xmlUnlinkNode(bs);
-            xmlFreeNode(bs);
+        if (match)
+            return n;
+    }
+    return NULL;
+}
+
+int
+domxml_set_disk_source(DomXml *d, const char *target, const char *file)
+{
+    xmlNodePtr n = domxml_find_file_disk(d, target);
+    xmlNodePtr source, bs, c, next;
+    xmlAttrPtr a, anext;
+
+    if (!n) {
+        err_set(RESULT_INVALID_PARAMETER, "domain %s has no file disk with target %s", d->name,
+                target);
+        return -1;
+    }
+    source = domxml_child(n, "source");
+    if (!source)
+        source = xmlNewChild(n, NULL, (const xmlChar *)"source", NULL);
+    /* Slices, encryption, an index, ... described the old file, not this
+     * one; startupPolicy and a <seclabel> are about the disk and stay. */
+    for (c = source->children; c; c = next) {
+        next = c->next;
+        if (!domxml_is(c, "seclabel")) {
+            xmlUnlinkNode(c);
+            xmlFreeNode(c);
         }
+    }
+    for (a = source->properties; a; a = anext) {
+        anext = a->next;
+        if (a->ns || (strcmp((const char *)a->name, "file") != 0 &&
+                      strcmp((const char *)a->name, "startupPolicy") != 0))
+            xmlRemoveProp(a);
+    }
+    xmlSetProp(source, (const xmlChar *)"file", (const xmlChar *)file);
+    while ((bs = domxml_child(n, "backingStore"))) {
+        xmlUnlinkNode(bs);
+        xmlFreeNode(bs);
+    }
+    return 0;
+}
+
+char *
+domxml_disk_element(const DomXml *d, const char *target)
+{
+    xmlNodePtr n = domxml_find_file_disk(d, target);
+    xmlBufferPtr buf;
+    char *r;
+
+    if (!n)
+        return NULL;
+    buf = xmlBufferCreate();
+    xmlNodeDump(buf, d->doc, n, 0, 0);
+    r = util_xstrdup((const char *)xmlBufferContent(buf));
+    xmlBufferFree(buf);
+    return r;
+}
+
+int
+domxml_restore_disk(DomXml *d, const char *target, const char *element)
+{
+    xmlNodePtr old = domxml_find_file_disk(d, target);
+    xmlDocPtr frag;
+    xmlNodePtr root, t, copy;
+    xmlChar *dev = NULL;
+    int ok;
+
+    if (!old) {
+        err_set(RESULT_INVALID_PARAMETER, "domain %s has no file disk with target %s", d->name,
+                target);
+        return -1;
+    }
+    if (!(frag = domxml_read(element, "saved disk element")))
+        return -1;
+    root = xmlDocGetRootElement(frag);
+    t = root && domxml_is_file_disk(root) ? domxml_child(root, "target") : NULL;
+    dev = t ? xmlGetNoNsProp(t, (const xmlChar *)"dev") : NULL;
+    ok = dev && strcmp((const char *)dev, target) == 0;
+    xmlFree(dev);
+    if (!ok) {
+        err_set(RESULT_INCORRECT_TYPE, "the saved element of disk %s is not a file disk %s",
+                target, target);
+        xmlFreeDoc(frag);
+        return -1;
+    }
+    copy = xmlDocCopyNode(root, d->doc, 1);
+    xmlFreeDoc(frag);
+    if (!copy) {
+        err_set(RESULT_OUT_OF_MEMORY, "cannot copy the saved element of disk %s", target);
+        return -1;
+    }
+    xmlReplaceNode(old, copy);
+    xmlFreeNode(old);
+    return 0;
+}
+
+char *
+domxml_nvram(const DomXml *d, int *other)
+{
+    xmlNodePtr os = domxml_child(xmlDocGetRootElement(d->doc), "os");
+    xmlNodePtr nv = domxml_child(os, "nvram");
+    xmlNodePtr src;
+    char *type, *r;
+
+    *other = 0;
+    if (!nv)
+        return NULL;
+    type = domxml_prop(nv, "type");
+    if (type && strcmp(type, "file") != 0) {
+        free(type);
+        *other = 1;
+        return NULL;
+    }
+    free(type);
+    if ((src = domxml_child(nv, "source"))) {
+        if (!(r = domxml_prop(src, "file")))
+            *other = 1;
+        return r;
+    }
+    r = domxml_text(nv);
+    if (r && !*r) {
+        free(r);
+        r = NULL;   /* <nvram template=.../> alone: libvirt names it after the domain */
+    }
+    return r;
+}
+
+int
+domxml_set_nvram(DomXml *d, const char *path)
+{
+    xmlNodePtr os = domxml_child(xmlDocGetRootElement(d->doc), "os");
+    xmlNodePtr nv = domxml_child(os, "nvram");
+    xmlNodePtr src;
+
+    if (!nv) {
+        err_set(RESULT_INVALID_PARAMETER, "domain %s has no <nvram>", d->name);
+        return -1;
+    }
+    if ((src = domxml_child(nv, "source"))) {
+        xmlSetProp(src, (const xmlChar *)"file", (const xmlChar *)path);
         return 0;
     }
-    err_set(RESULT_INVALID_PARAMETER, "domain %s has no file disk with target %s", d->name, target);
-    return -1;
+    xmlNodeSetContent(nv, NULL);
+    xmlNodeAddContent(nv, (const xmlChar *)path);
+    return 0;
 }
 
 static xmlNodePtr
@@ -450,39 +586,133 @@ domxml_remove_children(xmlNodePtr parent, const char *name)
     }
 }
 
+/* A writable disk (device disk or lun, any source type, no <readonly/>)
+ * whose target is not in keep: a test system leaves it out. */
+static int
+domxml_test_drops(xmlNodePtr c, const char *const *keep, size_t n)
+{
+    xmlNodePtr t;
+    xmlChar *device, *dev;
+    int writable, kept = 0;
+    size_t i;
+
+    if (!domxml_is(c, "disk"))
+        return 0;
+    device = xmlGetNoNsProp(c, (const xmlChar *)"device");
+    writable = (!device || strcmp((const char *)device, "disk") == 0 ||
+                strcmp((const char *)device, "lun") == 0) && !domxml_child(c, "readonly");
+    xmlFree(device);
+    if (!writable)
+        return 0;
+    t = domxml_child(c, "target");
+    dev = t ? xmlGetNoNsProp(t, (const xmlChar *)"dev") : NULL;
+    for (i = 0; dev && i < n && !kept; i++)
+        kept = strcmp((const char *)dev, keep[i]) == 0;
+    xmlFree(dev);
+    return !kept;
+}
+
 size_t
 domxml_drop_disks_except(DomXml *d, const char *const *keep, size_t n)
 {
     xmlNodePtr devices = domxml_child(xmlDocGetRootElement(d->doc), "devices");
     xmlNodePtr c, next;
-    size_t dropped = 0, i;
+    size_t dropped = 0;
 
     for (c = devices ? devices->children : NULL; c; c = next) {
-        xmlNodePtr t;
-        xmlChar *device, *dev;
-        int writable, kept = 0;
-
         next = c->next;
-        if (!domxml_is(c, "disk"))
-            continue;
-        device = xmlGetNoNsProp(c, (const xmlChar *)"device");
-        writable = (!device || strcmp((const char *)device, "disk") == 0 ||
-                    strcmp((const char *)device, "lun") == 0) && !domxml_child(c, "readonly");
-        xmlFree(device);
-        if (!writable)
-            continue;
-        t = domxml_child(c, "target");
-        dev = t ? xmlGetNoNsProp(t, (const xmlChar *)"dev") : NULL;
-        for (i = 0; dev && i < n && !kept; i++)
-            kept = strcmp((const char *)dev, keep[i]) == 0;
-        xmlFree(dev);
-        if (kept)
+        if (!domxml_test_drops(c, keep, n))
             continue;
         xmlUnlinkNode(c);
         xmlFreeNode(c);
         dropped++;
     }
     return dropped;
+}
+
+/* " ATTR=value" for each attribute of n that is set, as the plan shows it. */
+static void
+domxml_describe_attrs(UtilBuf *b, xmlNodePtr n, const char *const *attrs, const char **sep)
+{
+    size_t i;
+
+    for (i = 0; n && attrs[i]; i++) {
+        char *v = domxml_prop(n, attrs[i]);
+        if (v) {
+            util_buf_printf(b, "%s%s", *sep, v);
+            *sep = " ";
+        }
+        free(v);
+    }
+}
+
+/* "(type, source..., mac ..., boot order N)" of a disk or interface. */
+static void
+domxml_describe_device(UtilBuf *b, xmlNodePtr c, int disk)
+{
+    static const char *const src_attrs[] = { "file", "dev", "protocol", "name", "pool", "volume",
+                                             "network", "bridge", "path", "port", NULL };
+    xmlNodePtr src = domxml_child(c, "source");
+    xmlNodePtr boot = domxml_child(c, "boot");
+    xmlNodePtr mac = domxml_child(c, "mac");
+    xmlNodePtr host = src ? domxml_child(src, "host") : NULL;
+    char *type = domxml_prop(c, "type");
+    char *device = disk ? domxml_prop(c, "device") : NULL;
+    const char *sep = " ";
+
+    util_buf_printf(b, " (%s%s%s", type ? type : "file", disk ? " " : "",
+                    disk ? (device ? device : "disk") : "");
+    domxml_describe_attrs(b, src, src_attrs, &sep);
+    if (host) {
+        static const char *const host_attrs[] = { "name", "port", "socket", NULL };
+        sep = " on ";
+        domxml_describe_attrs(b, host, host_attrs, &sep);
+    }
+    if (mac) {
+        char *m = domxml_prop(mac, "address");
+        if (m)
+            util_buf_printf(b, ", mac %s", m);
+        free(m);
+    }
+    if (boot) {
+        char *o = domxml_prop(boot, "order");
+        if (o)
+            util_buf_printf(b, ", boot order %s", o);
+        free(o);
+    }
+    util_buf_add(b, ")");
+    free(type);
+    free(device);
+}
+
+char *
+domxml_test_omissions(const DomXml *d, const char *const *keep, size_t n)
+{
+    xmlNodePtr root = xmlDocGetRootElement(d->doc);
+    xmlNodePtr devices = domxml_child(root, "devices");
+    xmlNodePtr c;
+    UtilBuf b = { 0 };
+
+    for (c = devices ? devices->children : NULL; c; c = c->next) {
+        if (domxml_test_drops(c, keep, n)) {
+            xmlNodePtr t = domxml_child(c, "target");
+            char *dev = t ? domxml_prop(t, "dev") : NULL;
+
+            util_buf_printf(&b, "%sdisk %s", b.len ? "; " : "", dev ? dev : "(no target)");
+            domxml_describe_device(&b, c, 1);
+            free(dev);
+        } else if (domxml_is(c, "interface")) {
+            util_buf_printf(&b, "%sinterface", b.len ? "; " : "");
+            domxml_describe_device(&b, c, 0);
+        }
+    }
+    if (domxml_child(root, "genid"))
+        util_buf_printf(&b, "%sthe VM generation id <genid>", b.len ? "; " : "");
+    if (!b.len) {
+        util_buf_free(&b);
+        return NULL;
+    }
+    return util_buf_steal(&b);
 }
 
 void

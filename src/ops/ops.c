@@ -358,8 +358,12 @@ ops_final_record(OpsCtx *x, const Replica *journaled)
         r->failover->point = util_xstrdup(p->point);
         r->failover->time = util_now();
         r->failover->by = ops_operator(x->a);
-        for (i = 0; i < p->create.n; i++)
-            replica_disk_list_add(&r->failover->disks, p->create.v[i].target, p->create.v[i].path, 0);
+        for (i = 0; i < p->create.n; i++) {
+            ReplicaDiskList *l = &r->failover->disks;
+            replica_disk_list_add(l, p->create.v[i].target, p->create.v[i].path, 0);
+            /* Revert puts the disk back exactly as it is now. */
+            l->v[l->n - 1].before = domxml_disk_element(x->dx, p->create.v[i].target);
+        }
         break;
     case OP_REVERT:
         replica_failover_free(r->failover);
@@ -406,8 +410,12 @@ ops_final_record(OpsCtx *x, const Replica *journaled)
         r->test->uuid = util_xstrdup(p->test_uuid);
         r->test->point = util_xstrdup(p->point);
         r->test->time = util_now();
-        for (i = 0; i < p->create.n; i++)
-            replica_disk_list_add(&r->test->disks, p->create.v[i].target, p->create.v[i].path, 0);
+        for (i = 0; i < p->create.n; i++) {
+            if (p->create.v[i].copy)
+                r->test->nvram = util_xstrdup(p->create.v[i].path);
+            else
+                replica_disk_list_add(&r->test->disks, p->create.v[i].target, p->create.v[i].path, 0);
+        }
         break;
     case OP_STOP_TEST:
         replica_test_free(r->test);
@@ -437,16 +445,21 @@ ops_define_test_system(OpsCtx *x)
     domxml_set_name(t, p->test_domain);
     domxml_set_uuid(t, p->test_uuid);
     domxml_strip_for_test(t);
-    for (i = 0; i < p->create.n; i++)
-        if (domxml_set_disk_source(t, p->create.v[i].target, p->create.v[i].path) < 0)
+    for (i = 0; i < p->create.n; i++) {
+        /* Its own NVRAM: the replica's is never written by a running test. */
+        if (p->create.v[i].copy ? domxml_set_nvram(t, p->create.v[i].path) < 0 :
+            domxml_set_disk_source(t, p->create.v[i].target, p->create.v[i].path) < 0)
             goto cleanup;
+    }
     {
         /* A disk the record does not replicate would be shared, writable,
          * by the replica and its test system: leave it out (the plan says so). */
         const char **keep = util_xcalloc(p->create.n + 1, sizeof(*keep));
+        size_t n = 0;
         for (i = 0; i < p->create.n; i++)
-            keep[i] = p->create.v[i].target;
-        domxml_drop_disks_except(t, keep, p->create.n);
+            if (!p->create.v[i].copy)
+                keep[n++] = p->create.v[i].target;
+        domxml_drop_disks_except(t, keep, n);
         free(keep);
     }
     tr = replica_new();
@@ -556,10 +569,17 @@ ops_verify(OpsCtx *x)
         chain_free(c);
     }
     for (i = 0; i < p->create.n; i++) {
-        Chain *c = chain_walk(p->create.v[i].path);
+        Chain *c;
         int ok;
 
-        if (!c) {
+        if (p->create.v[i].copy) {
+            if (access(p->create.v[i].path, F_OK) < 0) {
+                err_set_errno(0, errno, "new file %s", p->create.v[i].path);
+                goto cleanup;
+            }
+            continue;
+        }
+        if (!(c = chain_walk(p->create.v[i].path))) {
             err_prefix("new file %s", p->create.v[i].path);
             goto cleanup;
         }
@@ -683,7 +703,9 @@ ops_create(OpsCtx *x)
 
         ops_step(x, 42, "creating %s %s %s %s", f->role, f->path,
                  p->op == OP_COMMIT ? "from" : "on", f->backing);
-        if (p->op == OP_COMMIT)
+        if (f->copy)
+            r = chain_copy_file(f->backing, f->path);
+        else if (p->op == OP_COMMIT)
             r = chain_flatten(f->backing, f->path, ops_progress_flatten, x);
         else
             r = chain_create_overlay(f->backing, f->path);
@@ -901,6 +923,33 @@ cleanup:
     return ret;
 }
 
+/* Points a disk at its new file.  Revert puts back the disk element the
+ * failover saved (an explicit <backingStore>, <source> slices, ...), and
+ * only repoints it when it named another file than the one reverted to. */
+static int
+ops_switch_disk(OpsCtx *x, const PlanSwitch *sw)
+{
+    const Plan *p = x->p;
+    const ReplicaDisk *fd = p->op == OP_REVERT && p->rec->failover ?
+                            replica_disk_list_find(&p->rec->failover->disks, sw->target) : NULL;
+    DomDiskList disks = { 0 };
+    size_t i;
+    int same = 0;
+
+    if (!fd || !fd->before)
+        return domxml_set_disk_source(x->dx, sw->target, sw->to);
+    if (domxml_restore_disk(x->dx, sw->target, fd->before) < 0) {
+        err_prefix("disk %s", sw->target);
+        return -1;
+    }
+    domxml_disks(x->dx, &disks);
+    for (i = 0; i < disks.n; i++)
+        if (strcmp(disks.v[i].target, sw->target) == 0)
+            same = util_streq(disks.v[i].source, sw->to);
+    domxml_disk_list_clear(&disks);
+    return same ? 0 : domxml_set_disk_source(x->dx, sw->target, sw->to);
+}
+
 static int
 ops_run(OpsCtx *x)
 {
@@ -939,7 +988,7 @@ ops_run(OpsCtx *x)
     /* 3. Switch: disks, state and record in one define. */
     final = ops_final_record(x, journaled);
     for (i = 0; i < p->nswitches; i++)
-        if (domxml_set_disk_source(x->dx, p->switches[i].target, p->switches[i].to) < 0)
+        if (ops_switch_disk(x, &p->switches[i]) < 0)
             goto undo;
     if (p->op == OP_INITIATE || p->op == OP_REVERT)
         domxml_reset_genid(x->dx);
