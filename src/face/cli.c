@@ -140,7 +140,8 @@ cli_print_help(void)
            "2 usage or invalid parameter, 3 invalid state, 4 in use, 5 host not available\n"
            "or timeout, 6 access denied, 7 data or file problem, 8 not supported\n"
            "(drover decode --all lists every result code).\n\n"
-           "Report bugs to: %s\n", PACKAGE_BUGREPORT);
+           "Reporting problems: see the section of that name in %s/README.md.\n",
+           DOCDIR);
 }
 
 static void
@@ -567,8 +568,12 @@ cli_main(int argc, char **argv, CliConsoleFn console)
             break;
         case 'h': help = 1; break;
         case 'V':
-            printf("drover %s\nThe Hyper-V Replica failover model for libvirt/KVM and qcow2.\n"
-                   "Built against libvirt %s.\nCopyright (C) 2026 the drover developers.\n",
+            /* GNU style: name and version, copyright, licence, warranty. */
+            printf("drover %s\nBuilt against libvirt %s.\n"
+                   "Copyright (C) 2026 the drover developers.\n"
+                   "License GPLv2+: GNU GPL version 2 or later <https://gnu.org/licenses/old-licenses/gpl-2.0.html>.\n"
+                   "This is free software: you are free to change and redistribute it.\n"
+                   "There is NO WARRANTY, to the extent permitted by law.\n",
                    PACKAGE_VERSION, LIBVIRT_VERSION_TEXT);
             cli_opts_free(&o);
             return 0;
