@@ -25,6 +25,13 @@ is "$rc" 0 "-h: exit status 0"
 run --version
 is "$rc" 0 "--version: exit status 0"
 like "$out" "^drover [0-9]+\.[0-9]+" "--version: drover and a version number"
+like "$out" "License GPLv2\+: GNU GPL version 2 or later" "--version: the licence (GNU style)"
+like "$out" "There is NO WARRANTY" "--version: the warranty line"
+run --help
+like "$out" "Reporting problems: see the section of that name in /.*/README.md" \
+    "--help: problems are reported as the README says"
+case "$out" in *example.invalid*) false;; *) true;; esac
+ok $? "--help: no placeholder bug-report address"
 run -V
 is "$rc" 0 "-V: exit status 0"
 for c in $commands; do

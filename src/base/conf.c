@@ -40,7 +40,7 @@ typedef struct {
     long long min, max;         /* INT */
     const char *const *choices; /* ENUM, CHOICE: NULL-terminated */
     long long def;              /* INT, BOOL, ENUM (index into choices) */
-    const char *def_text;       /* CHOICE: the default; PATH: root's default */
+    const char *def_text;       /* CHOICE: the default; PATH: root's default under LOCALSTATEDIR */
     const char *doc;
 } ConfSpec;
 
@@ -67,10 +67,10 @@ static const ConfSpec conf_specs[] = {
     { "rpo_warning", CONF_KIND_INT, offsetof(Conf, rpo_warning), 60, 31536000, NULL, 3600, NULL,
       "seconds without a new recovery point before a replica's health becomes Warning" },
     { "audit_log", CONF_KIND_PATH, offsetof(Conf, audit_log), 0, 0, NULL, 0,
-      "/var/log/drover/audit.log",
+      "log/drover/audit.log",
       "audit log: one JSON line per mutating operation" },
     { "job_history", CONF_KIND_PATH, offsetof(Conf, job_history), 0, 0, NULL, 0,
-      "/var/lib/drover/jobs.jsonl",
+      "lib/drover/jobs.jsonl",
       "job history: one JSON line per finished job" },
     { "theme", CONF_KIND_CHOICE, offsetof(Conf, theme), 0, 0, conf_theme_choices, 0, "default",
       "console colours: default, or mono (no colour)" },
@@ -153,7 +153,10 @@ conf_pub_build(void)
             break;
         case CONF_KIND_PATH:
             snprintf(type, tsz, "string: absolute path");
-            snprintf(def, dsz, "\"$XDG_STATE_HOME/drover/%s\" (\"%s\" for root)",
+            /* The manual is the same for every build: it names /var, what
+             * packages pass as configure's --localstatedir. */
+            snprintf(def, dsz, "\"$XDG_STATE_HOME/drover/%s\" (root: \"/var/%s\" when built with "
+                     "--localstatedir=/var)",
                      conf_basename(sp->def_text), sp->def_text);
             break;
         }
@@ -222,7 +225,7 @@ conf_default_path(const ConfSpec *sp)
     char *path;
 
     if (geteuid() == 0)
-        return util_xstrdup(sp->def_text);
+        return util_xasprintf("%s/%s", LOCALSTATEDIR, sp->def_text);
     state = conf_xdg_dir("XDG_STATE_HOME", ".local/state");
     /* Without any home directory there is no per-user place: fall back
      * to /tmp rather than failing to start. */

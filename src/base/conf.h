@@ -35,7 +35,8 @@ typedef struct {
 } Conf;
 
 /* Defaults: no hosts, paths under $XDG_STATE_HOME/drover (or
- * /var/lib/drover and /var/log/drover for root). */
+ * LOCALSTATEDIR/lib/drover and LOCALSTATEDIR/log/drover for root, from
+ * configure's --localstatedir). */
 Conf *conf_new_default(void);
 /* Loads one file over conf.  Returns 0, or -1 with err set (32773) to
  * "FILE:LINE: what was expected".  A missing file is an error here; the
