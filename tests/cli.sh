@@ -27,6 +27,21 @@ is "$rc" 0 "--version: exit status 0"
 like "$out" "^drover [0-9]+\.[0-9]+" "--version: drover and a version number"
 like "$out" "License GPLv2\+: GNU GPL version 2 or later" "--version: the licence (GNU style)"
 like "$out" "There is NO WARRANTY" "--version: the warranty line"
+# Options belong to commands: one a command does not take is a usage error.
+run list --point x
+is "$rc" 2 "list --point: a usage error (exit 2)"
+like "$err" "list does not take --point \(it takes --json\)" "list --point: says what list takes"
+run decode --flatten 3
+is "$rc" 2 "decode --flatten: a usage error (exit 2)"
+like "$err" "decode does not take --flatten \(it takes --all, --json, --man\)" \
+    "decode --flatten: says what decode takes"
+run revert --vms 3 web01
+is "$rc" 2 "revert --vms: a usage error (exit 2)"
+run --json
+is "$rc" 2 "--json without a command: a usage error (exit 2)"
+like "$err" "--json needs a command" "--json without a command: says so"
+run decode --json --config /nonexistent-is-fine-for-decode 32774
+is "$rc" 0 "decode takes --json and the common --config"
 run --help
 like "$out" "Reporting problems: see the section of that name in /.*/README.md" \
     "--help: problems are reported as the README says"

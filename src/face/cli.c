@@ -25,39 +25,52 @@ static int cli_config(const CliCommand *cmd, CliOpts *o);
 
 static const CliCommand cli_commands[] = {
     { "list", cli_list, "", 0, 0, "list replicas: state, health, failover point",
-      "  Options: --json", -1 },
+      "  Options: --json", -1,
+      "json" },
     { "show", cli_show, "VM", 1, 1, "one replica: disk chains, recovery points, health",
-      "  Options: --json", -1 },
+      "  Options: --json", -1,
+      "json" },
     { "failover", cli_operation, "VM", 1, 1, "fail over to a recovery point (newest by default)",
       "  Options: --point ID, --dry-run, --yes, --reason TEXT, --json\n"
-      "  Creates one overlay per disk on the point and switches the VM to it: 5 Recovered.", OP_INITIATE },
+      "  Creates one overlay per disk on the point and switches the VM to it: 5 Recovered.", OP_INITIATE,
+      "point dry-run yes reason json" },
     { "revert", cli_operation, "VM", 1, 1, "discard the failover disk: back to 3 Replicating",
       "  Options: --dry-run, --yes, --reason TEXT, --json\n"
       "  Powers the VM off first if it runs (graceful, then forced after shutdown_timeout).\n"
-      "  Recovery points are never touched; failover can be tried again afterwards.", OP_REVERT },
+      "  Recovery points are never touched; failover can be tried again afterwards.", OP_REVERT,
+      "dry-run yes reason json" },
     { "commit", cli_operation, "VM", 1, 1, "keep the failover, drop the other points (final)",
       "  Keeps the failed-over point and the failover disk; newer points are deleted.\n"
       "  It cannot be undone: revert is refused afterwards.\n"
       "  Options: --flatten (merge the layers under the failover disk; the VM must be off),\n"
-      "           --dry-run, --yes, --reason TEXT, --json", OP_COMMIT },
+      "           --dry-run, --yes, --reason TEXT, --json", OP_COMMIT,
+      "flatten dry-run yes reason json" },
     { "test-failover", cli_operation, "VM", 1, 1, "test failover: a VM-test domain without network",
-      "  Options: --point ID, --dry-run, --yes, --reason TEXT, --json", OP_TEST },
+      "  Options: --point ID, --dry-run, --yes, --reason TEXT, --json", OP_TEST,
+      "point dry-run yes reason json" },
     { "stop-test", cli_operation, "VM", 1, 1, "remove the test domain and its disks",
-      "  Options: --dry-run, --yes, --reason TEXT, --json", OP_STOP_TEST },
+      "  Options: --dry-run, --yes, --reason TEXT, --json", OP_STOP_TEST,
+      "dry-run yes reason json" },
     { "jobs", cli_jobs, "", 0, 0, "running and finished jobs, with their history",
-      "  Options: --json", -1 },
+      "  Options: --json", -1,
+      "json" },
     { "repair", cli_repair, "[VM]", 0, 1, "finish or undo interrupted operations",
       "  Without VM: every replica with an interrupted operation.\n"
-      "  Options: --dry-run (say what it would do), --yes, --reason TEXT, --json", -1 },
+      "  Options: --dry-run (say what it would do), --yes, --reason TEXT, --json", -1,
+      "dry-run yes reason json" },
     { "check", cli_check, "[VM]", 0, 1, "compare records with the disks; report health",
-      "  Options: --json.  Exit status 7 when a replica is Critical.", -1 },
+      "  Options: --json.  Exit status 7 when a replica is Critical.", -1,
+      "json" },
     { "decode", cli_decode, "[CODE]", 0, 1, "explain a result code (--all: every code)",
       "  Options: --all, --json,\n"
-      "           --man (the code and exit-status tables as roff, for drover(1))", -1 },
+      "           --man (the code and exit-status tables as roff, for drover(1))", -1,
+      "all json man" },
     { "config", cli_config, "", 0, 0, "print the effective configuration and hosts",
-      "  Options: --json, --man (the settings table as roff, for drover.conf(5))", -1 },
+      "  Options: --json, --man (the settings table as roff, for drover.conf(5))", -1,
+      "json man" },
     { "demo", cli_demo, "", 0, 0, "build a demo DR site and open the console",
-      "  Options: --dir DIR, --vms N, --no-console", -1 },
+      "  Options: --dir DIR, --vms N, --no-console, --json (with --no-console: the URI as JSON)", -1,
+      "dir vms no-console exit-after json" },
 };
 #define CLI_NCOMMANDS (sizeof(cli_commands) / sizeof(cli_commands[0]))
 
@@ -530,17 +543,83 @@ cli_opts_free(CliOpts *o)
     free(o->args);
 }
 
+static int
+cli_option_index(const char *name)
+{
+    int i;
+
+    for (i = 0; cli_options[i].name; i++)
+        if (strcmp(cli_options[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+/* Is word one of the space-separated words of list? */
+static int
+cli_word_in(const char *word, const char *list)
+{
+    size_t n = strlen(word);
+    const char *p = list;
+
+    while ((p = strstr(p, word))) {
+        if ((p == list || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
+            return 1;
+        p += n;
+    }
+    return 0;
+}
+
+/* Options belong to commands, as with virsh and git: one a command does not
+ * take is a usage error, not silently ignored.  The common options go
+ * everywhere; the console (no command) takes --exit-after. */
+static int
+cli_check_options(const CliCommand *cmd, const char *const *seen, size_t nseen)
+{
+    static const char common[] = "connect config readonly help version";
+    const char *takes = cmd ? cmd->opts : "exit-after";
+    size_t i;
+
+    for (i = 0; i < nseen; i++) {
+        if (cli_word_in(seen[i], common) || cli_word_in(seen[i], takes ? takes : ""))
+            continue;
+        if (cmd) {
+            UtilBuf b = { 0 };
+            const char *p = takes ? takes : "";
+
+            while (*p) {
+                size_t n = strcspn(p, " ");
+                util_buf_printf(&b, "%s--%.*s", b.len ? ", " : "", (int)n, p);
+                p += n + (p[n] == ' ');
+            }
+            cli_usage_error("%s does not take --%s (%s%s)", cmd->name, seen[i],
+                            b.len ? "it takes " : "it takes only the common options",
+                            b.len ? b.s : "");
+            util_buf_free(&b);
+        } else
+            cli_usage_error("--%s needs a command (the console takes only --exit-after)", seen[i]);
+        return -1;
+    }
+    return 0;
+}
+
 int
 cli_main(int argc, char **argv, CliConsoleFn console)
 {
     CliOpts o;
     const CliCommand *cmd = NULL;
-    int help = 0, c, status, i;
+    int help = 0, c, status, i, li = -1;
+    const char *seen[64];
+    size_t nseen = 0;
 
     cli_console = console;
     memset(&o, 0, sizeof(o));
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":c:ryhV", cli_options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":c:ryhV", cli_options, &li)) != -1) {
+        if (c == 'y')
+            li = cli_option_index("yes");
+        if (li >= 0 && nseen < sizeof(seen) / sizeof(seen[0]))
+            seen[nseen++] = cli_options[li].name;
+        li = -1;
         switch (c) {
         case 'c':
             o.uris = util_xrealloc(o.uris, (o.nuris + 1) * sizeof(*o.uris));
@@ -598,6 +677,8 @@ cli_main(int argc, char **argv, CliConsoleFn console)
     o.args = util_xcalloc((size_t)(argc - optind) + 1, sizeof(*o.args));
     for (i = optind; i < argc; i++)
         o.args[o.nargs++] = argv[i];
+    if (!help && cli_check_options(cmd, seen, nseen) < 0)
+        goto usage;
     if (help) {
         if (cmd)
             cli_print_command_help(cmd);
