@@ -121,6 +121,19 @@ like "$out" "^fleet +web 02 \"q\" 'é' +5 Recovered" "list shows the odd name"
 run -c "$URI" list --json
 is "$(jq_ "$T/out" '[v["name"] for v in d if v["uuid"].endswith("0002")][0]')" "$odd" \
     "list --json has the exact name"
+# A write error on standard output is an error (GNU close_stdout).
+if [ -w /dev/full ]; then
+    drover -c "$URI" list --json </dev/null >/dev/full 2>"$T/err"
+    rc=$?
+    [ "$rc" -ne 0 ]
+    ok $? "list --json >/dev/full: a non-zero exit status ($rc)"
+    like "$(cat "$T/err")" "write error on standard output: No space left on device" \
+        "list --json >/dev/full: says so"
+    drover decode --all >/dev/full 2>/dev/null
+    is "$?" 1 "decode --all >/dev/full: exit status 1"
+else
+    diag "/dev/full not writable: write errors not checked"
+fi
 run -c "$URI" show "$odd"
 is "$rc" 0 "show by the odd name: exit status 0"
 like "$out" "^web 02 \"q\" 'é'@fleet " "show by the odd name: header"

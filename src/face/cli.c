@@ -5,6 +5,7 @@
 #include "face/cli-priv.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <getopt.h>
 #include <json-c/json.h>
 #include <stdio.h>
@@ -602,8 +603,34 @@ cli_check_options(const CliCommand *cmd, const char *const *seen, size_t nseen)
     return 0;
 }
 
+/* GNU close_stdout: output that did not reach its file (a full disk,
+ * /dev/full, a closed pipe's EIO) is an error, not a silent exit 0. */
+static int
+cli_close_stdout(int status)
+{
+    int failed = ferror(stdout) != 0;
+
+    errno = 0;
+    if (fclose(stdout) != 0)
+        failed = 1;
+    if (failed) {
+        fprintf(stderr, "drover: write error on standard output%s%s\n",
+                errno ? ": " : "", errno ? strerror(errno) : "");
+        return status ? status : 1;
+    }
+    return status;
+}
+
+static int cli_run(int argc, char **argv, CliConsoleFn console);
+
 int
 cli_main(int argc, char **argv, CliConsoleFn console)
+{
+    return cli_close_stdout(cli_run(argc, argv, console));
+}
+
+static int
+cli_run(int argc, char **argv, CliConsoleFn console)
 {
     CliOpts o;
     const CliCommand *cmd = NULL;
