@@ -192,4 +192,34 @@ hdrover show web02@c
 is "$rc" 2 "web02@c: exit status 2"
 like "$err" "no host named c" "web02@c: no host named c"
 
+# --- the system file's read-only is a floor -----------------------------------
+# A user file, --config and -c cannot lower what the system file made
+# read-only; `drover config` names the files it read.
+mkdir -p "$T/floor/etc/drover" "$T/floor/user/drover"
+printf 'hosts = ( { name = "fleet"; uri = "%s"; readonly = true; } );\n' "$URI" \
+    >"$T/floor/etc/drover/drover.conf"
+printf 'readonly = false;\nhosts = ( { name = "fleet"; uri = "%s"; readonly = false; } );\n' "$URI" \
+    >"$T/floor/user/drover/drover.conf"
+printf 'readonly = false;\n' >"$T/floor/mine.conf"
+floor() { DROVER_SYSCONFDIR="$T/floor/etc" XDG_CONFIG_HOME="$T/floor/user" "$DROVER" "$@" </dev/null; }
+out=$(floor --config "$T/floor/mine.conf" config --json)
+is "$(printf '%s' "$out" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["files"], [h["readonly"] for h in d["hosts"]], d["readonly_floor"])')" \
+    "['$T/floor/etc/drover/drover.conf', '$T/floor/user/drover/drover.conf', '$T/floor/mine.conf'] [True] True" \
+    "config --json: the files read, in order; the host stays read-only under a user file and --config"
+out=$(floor config)
+like "$out" "^files: $T/floor/etc/drover/drover.conf, $T/floor/user/drover/drover.conf\$" "config: says which files it read"
+like "$out" "fleet +$URI \(read-only\)" "config: the host is read-only"
+floor -c "$URI" failover web01 --yes >"$T/out" 2>"$T/err"
+is "$?" 6 "failover through -c of a host the system file made read-only: refused (exit 6)"
+like "$(cat "$T/err")" "Result: 32769 .*" "... with 32769"
+like "$(cat "$T/err")" "fleet is open read-only" "... saying the host is open read-only"
+printf 'readonly = true;\n' >"$T/floor/etc/drover/drover.conf"
+out=$(floor --config "$T/floor/mine.conf" -c "$URI" config --json)
+is "$(printf '%s' "$out" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["readonly"], [h["readonly"] for h in d["hosts"]])')" \
+    "True [True]" "a global readonly in the system file: every host read-only, whatever the user file and --config say"
+rm -f "$T/floor/etc/drover/drover.conf"
+out=$(floor config --json)
+is "$(printf '%s' "$out" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["files"], [h["readonly"] for h in d["hosts"]], d["readonly_floor"])')" \
+    "['$T/floor/user/drover/drover.conf'] [False] False" "without the system file, the user file's hosts are as it says"
+
 done_testing

@@ -423,6 +423,14 @@ cli_config(const CliCommand *cmd, CliOpts *o)
             json_object_array_add(hosts, h);
         }
         json_object_object_add(j, "hosts", hosts);
+        {
+            json_object *files = json_object_new_array();
+            for (i = 0; i < s->conf->nfiles; i++)
+                json_object_array_add(files, json_object_new_string(s->conf->files[i]));
+            json_object_object_add(j, "files", files);
+        }
+        json_object_object_add(j, "readonly_floor", json_object_new_boolean(s->conf->readonly_floor ||
+                                                                            s->conf->nfloor_hosts));
         json_object_object_add(j, "refresh_interval", json_object_new_int(s->conf->refresh_interval));
         json_object_object_add(j, "confirm", json_object_new_string(
             s->conf->confirm == CONF_CONFIRM_YES_NO ? "yes-no" : "type-name"));
@@ -436,6 +444,16 @@ cli_config(const CliCommand *cmd, CliOpts *o)
         report_print_json(j);
         json_object_put(j);
     } else {
+        printf("files:");
+        for (i = 0; i < s->conf->nfiles; i++)
+            printf("%s %s", i ? "," : "", s->conf->files[i]);
+        printf("%s\n", s->conf->nfiles ? "" : " none (the defaults)");
+        if (s->conf->readonly_floor)
+            printf("read-only: set by the system file; user files and options cannot lower it\n");
+        else if (s->conf->nfloor_hosts)
+            printf("read-only hosts set by the system file (user files and options cannot lower it):\n");
+        for (i = 0; !s->conf->readonly_floor && i < s->conf->nfloor_hosts; i++)
+            printf("  %s %s\n", s->conf->floor_hosts[i].name, s->conf->floor_hosts[i].uri);
         printf("hosts:\n");
         for (i = 0; i < s->nhosts; i++)
             printf("  %-12s %s%s\n", s->hosts[i].name, s->hosts[i].uri,

@@ -45,7 +45,8 @@ session_open(const SessionArgs *a)
         for (i = 0; a->uris[i]; i++)
             conf_add_host(tmp, NULL, a->uris[i], 0);
         for (i = 0; i < tmp->nhosts; i++)
-            session_add_host(s, tmp->hosts[i].name, tmp->hosts[i].uri, 0);
+            session_add_host(s, tmp->hosts[i].name, tmp->hosts[i].uri,
+                             conf_host_readonly(s->conf, tmp->hosts[i].name, tmp->hosts[i].uri));
         conf_free(tmp);
     } else if (s->conf->nhosts) {
         for (i = 0; i < s->conf->nhosts; i++)
@@ -55,7 +56,8 @@ session_open(const SessionArgs *a)
         const char *uri = getenv("LIBVIRT_DEFAULT_URI");
         Conf *tmp = conf_new_default();
         conf_add_host(tmp, NULL, uri && *uri ? uri : "qemu:///system", 0);
-        session_add_host(s, tmp->hosts[0].name, tmp->hosts[0].uri, 0);
+        session_add_host(s, tmp->hosts[0].name, tmp->hosts[0].uri,
+                         conf_host_readonly(s->conf, tmp->hosts[0].name, tmp->hosts[0].uri));
         conf_free(tmp);
     }
     for (i = 0; i < s->nhosts; i++) {
