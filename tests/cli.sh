@@ -222,4 +222,14 @@ out=$(floor config --json)
 is "$(printf '%s' "$out" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["files"], [h["readonly"] for h in d["hosts"]], d["readonly_floor"])')" \
     "['$T/floor/user/drover/drover.conf'] [False] False" "without the system file, the user file's hosts are as it says"
 
+# --- a host that cannot be reached: libvirt's own reason, as virsh shows it ----
+nosock="qemu+unix:///system?socket=$T/no-such.sock"
+drover -c "$nosock" list </dev/null >"$T/out" 2>"$T/err"
+is "$?" 5 "list on an unreachable host: exit status 5"
+like "$(cat "$T/err")" "Failed to connect socket to '$T/no-such.sock'" "list: the socket path libvirt could not reach"
+drover -c "$nosock" show web01 </dev/null >"$T/out" 2>"$T/err"
+is "$?" 5 "show on an unreachable host: exit status 5"
+like "$(cat "$T/err")" "cause: .*could not be reached \(localhost\).*Failed to connect socket to '$T/no-such.sock'" \
+    "show: the cause carries libvirt's reason"
+
 done_testing

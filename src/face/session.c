@@ -98,6 +98,8 @@ session_find_vm(Session *s, const char *ref, char uuid[37])
     char *at = strrchr(name, '@');
     const char *host = NULL;
     int found = -1, nfound = 0, unreachable = 0;
+    ErrInfo why = { 0 };
+    const char *why_host = NULL;
     size_t i;
 
     if (at && at != name && at[1]) {
@@ -111,7 +113,10 @@ session_find_vm(Session *s, const char *ref, char uuid[37])
             continue;
         if (!s->hosts[i].conn || !hv_is_alive(s->hosts[i].conn)) {
             if (!s->hosts[i].conn || hv_reconnect(s->hosts[i].conn) < 0) {
-                unreachable++;
+                if (!unreachable++) {
+                    err_save(&why);
+                    why_host = s->hosts[i].name;
+                }
                 continue;
             }
         }
@@ -123,7 +128,10 @@ session_find_vm(Session *s, const char *ref, char uuid[37])
             util_buf_printf(&where, "%s%s@%s", where.len ? ", " : "", d.name, s->hosts[i].name);
             hv_domain_clear(&d);
         } else if (err_code() == RESULT_NOT_AVAILABLE) {
-            unreachable++;
+            if (!unreachable++) {
+                err_save(&why);
+                why_host = s->hosts[i].name;
+            }
         }
     }
     if (host && found < 0 && !unreachable) {
@@ -148,10 +156,14 @@ session_find_vm(Session *s, const char *ref, char uuid[37])
     }
     util_buf_free(&where);
     if (found < 0) {
-        if (unreachable)
-            err_set(RESULT_NOT_AVAILABLE, "%s was not found and %d host(s) could not be reached",
-                    name, unreachable);
-        else
+        if (unreachable) {
+            /* With libvirt's reason for the first host, as virsh gives it. */
+            if (why.code != RESULT_ACCESS_DENIED)
+                why.code = RESULT_NOT_AVAILABLE;
+            err_restore(&why);
+            err_prefix("%s was not found and %d host(s) could not be reached (%s)", name,
+                       unreachable, why_host);
+        } else
             err_set(RESULT_INVALID_PARAMETER, "no VM named %s on %s", name,
                     host ? host : s->nhosts == 1 ? s->hosts[0].name : "any host");
         return -1;
