@@ -232,4 +232,21 @@ is "$?" 5 "show on an unreachable host: exit status 5"
 like "$(cat "$T/err")" "cause: .*could not be reached \(localhost\).*Failed to connect socket to '$T/no-such.sock'" \
     "show: the cause carries libvirt's reason"
 
+# --- no host anywhere: libvirt's own default URI, as virsh uses it -------------
+out=$(LIBVIRT_DEFAULT_URI="$URI" "$DROVER" config --json </dev/null)
+is "$(printf '%s' "$out" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["hosts_from"], [h["uri"] for h in d["hosts"]])')" \
+    "libvirt's default URI ['$URI']" "no host configured: LIBVIRT_DEFAULT_URI, through libvirt"
+if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null 2>&1; then
+    # libvirt reads uri_default from the user's libvirt.conf (root's is /etc's).
+    mkdir -p "$T/xdg/libvirt" && chmod 755 "$T" "$T/xdg" "$T/xdg/libvirt"
+    printf 'uri_default = "test:///default"\n' >"$T/xdg/libvirt/libvirt.conf"
+    chmod 644 "$T/xdg/libvirt/libvirt.conf"
+    out=$(setpriv --reuid=65534 --regid=65534 --clear-groups env HOME=/nonexistent \
+          XDG_CONFIG_HOME="$T/xdg" XDG_STATE_HOME="$T/nobody-state" "$DROVER" config </dev/null 2>&1)
+    like "$out" "hosts \(from libvirt's default URI\):" "config says the hosts came from libvirt's default"
+    like "$out" "default +test:///default" "uri_default in libvirt.conf is honoured, as virsh does"
+else
+    tap_n=$((tap_n + 1)); echo "ok $tap_n # SKIP uri_default needs root to run as another user"
+fi
+
 done_testing

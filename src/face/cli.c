@@ -423,6 +423,7 @@ cli_config(const CliCommand *cmd, CliOpts *o)
             json_object_array_add(hosts, h);
         }
         json_object_object_add(j, "hosts", hosts);
+        json_object_object_add(j, "hosts_from", json_object_new_string(s->hosts_from));
         {
             json_object *files = json_object_new_array();
             for (i = 0; i < s->conf->nfiles; i++)
@@ -454,7 +455,7 @@ cli_config(const CliCommand *cmd, CliOpts *o)
             printf("read-only hosts set by the system file (user files and options cannot lower it):\n");
         for (i = 0; !s->conf->readonly_floor && i < s->conf->nfloor_hosts; i++)
             printf("  %s %s\n", s->conf->floor_hosts[i].name, s->conf->floor_hosts[i].uri);
-        printf("hosts:\n");
+        printf("hosts (from %s):\n", s->hosts_from);
         for (i = 0; i < s->nhosts; i++)
             printf("  %-12s %s%s\n", s->hosts[i].name, s->hosts[i].uri,
                    s->hosts[i].readonly ? " (read-only)" : "");

@@ -39,9 +39,12 @@ session_open(const SessionArgs *a)
         s->conf->audit_log = util_xasprintf("%s/audit.log", a->state_dir);
         s->conf->job_history = util_xasprintf("%s/jobs.jsonl", a->state_dir);
     }
+    s->hosts_from = "the configuration";
     if (a->uris && a->uris[0]) {
         /* -c replaces the configured hosts: the operator named what to see. */
         Conf *tmp = conf_new_default();
+
+        s->hosts_from = "the command line (-c)";
         for (i = 0; a->uris[i]; i++)
             conf_add_host(tmp, NULL, a->uris[i], 0);
         for (i = 0; i < tmp->nhosts; i++)
@@ -53,9 +56,15 @@ session_open(const SessionArgs *a)
             session_add_host(s, s->conf->hosts[i].name, s->conf->hosts[i].uri,
                              s->conf->hosts[i].readonly);
     } else {
-        const char *uri = getenv("LIBVIRT_DEFAULT_URI");
+        /* No host anywhere: the one virsh would use (LIBVIRT_DEFAULT_URI,
+         * uri_default in libvirt.conf, libvirt's probing). */
+        UTIL_AUTOFREE char *uri = hv_default_uri();
         Conf *tmp = conf_new_default();
-        conf_add_host(tmp, NULL, uri && *uri ? uri : "qemu:///system", 0);
+
+        err_clear();    /* unresolvable: the usual DR host, shown as down if it is */
+        s->hosts_from = uri ? "libvirt's default URI"
+                            : "nowhere: libvirt resolved no default URI, qemu:///system is assumed";
+        conf_add_host(tmp, NULL, uri ? uri : "qemu:///system", 0);
         session_add_host(s, tmp->hosts[0].name, tmp->hosts[0].uri,
                          conf_host_readonly(s->conf, tmp->hosts[0].name, tmp->hosts[0].uri));
         conf_free(tmp);

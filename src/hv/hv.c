@@ -400,6 +400,31 @@ hv_uri(const HvConn *c)
     return c->uri;
 }
 
+char *
+hv_default_uri(void)
+{
+    virConnectPtr vc;
+    char *uri, *ret = NULL;
+
+    if (hv_init() < 0)
+        return NULL;
+    /* Read-only is enough to learn the name, and works where a read-write
+     * connection would be refused. */
+    vc = virConnectOpenReadOnly(NULL);
+    if (!vc) {
+        hv_err("libvirt's default connection");
+        return NULL;
+    }
+    uri = virConnectGetURI(vc);
+    if (!uri)
+        hv_err("libvirt's default connection: no URI");
+    else
+        ret = util_xstrdup(uri);
+    free(uri);
+    virConnectClose(vc);
+    return ret;
+}
+
 int
 hv_is_local(HvConn *c)
 {
