@@ -30,7 +30,7 @@ like "$out" "There is NO WARRANTY" "--version: the warranty line"
 # Options belong to commands: one a command does not take is a usage error.
 run list --point x
 is "$rc" 2 "list --point: a usage error (exit 2)"
-like "$err" "list does not take --point \(it takes --json\)" "list --point: says what list takes"
+like "$err" "list does not take --point \(it takes --json, --names\)" "list --point: says what list takes"
 run decode --flatten 3
 is "$rc" 2 "decode --flatten: a usage error (exit 2)"
 like "$err" "decode does not take --flatten \(it takes --all, --json, --man\)" \
@@ -248,5 +248,20 @@ if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null 2>&1; then
 else
     tap_n=$((tap_n + 1)); echo "ok $tap_n # SKIP uri_default needs root to run as another user"
 fi
+
+# --- --names: the machine format completion uses --------------------------------
+run -c "$URI" list --names
+is "$rc" 0 "list --names: exit status 0"
+is "$(printf '%s\n' "$out" | sort | tr '\n' ' ')" \
+   "$(drover -c "$URI" list --json </dev/null | python3 -c 'import json,sys; print(" ".join(sorted(v["name"] for v in json.load(sys.stdin))), end=" ")')" \
+   "list --names: every VM of list --json, one per line"
+run -c "$URI" -c "$URI" list --names
+like "$out" "@fleet" "list --names on two hosts with the same VMs: NAME@HOST references"
+run -c "$URI" show web01 --names
+is "$(printf '%s\n' "$out" | tr '\n' ' ')" \
+   "$(drover -c "$URI" show web01 --json </dev/null | python3 -c 'import json,sys; print(" ".join(p["id"] for p in sorted(json.load(sys.stdin)["recovery_points"], key=lambda p: p["time"])), end=" ")')" \
+   "show --names: the recovery point ids, oldest first"
+run -c "$URI" config --names
+is "$out" "$URI" "config --names: the hosts' URIs"
 
 done_testing

@@ -27,6 +27,7 @@ typedef struct {
     int no_console;
     int all;
     int man;
+    int names;                  /* --names: one name per line, for scripts and completion */
     int exit_after;
     int vms;
     const char *reason;

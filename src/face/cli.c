@@ -26,11 +26,12 @@ static int cli_config(const CliCommand *cmd, CliOpts *o);
 
 static const CliCommand cli_commands[] = {
     { "list", cli_list, "", 0, 0, "list replicas: state, health, failover point",
-      "  Options: --json", -1,
-      "json" },
+      "  Options: --json, --names (one VM per line: NAME, and NAME@HOST where a name\n"
+      "           is on several hosts; for scripts and completion)", -1,
+      "json names" },
     { "show", cli_show, "VM", 1, 1, "one replica: disk chains, recovery points, health",
-      "  Options: --json", -1,
-      "json" },
+      "  Options: --json, --names (its recovery point ids, one per line, oldest first)", -1,
+      "json names" },
     { "failover", cli_operation, "VM", 1, 1, "fail over to a recovery point (newest by default)",
       "  Options: --point ID, --dry-run, --yes, --reason TEXT, --json\n"
       "  Creates one overlay per disk on the point and switches the VM to it: 5 Recovered.", OP_INITIATE,
@@ -67,8 +68,9 @@ static const CliCommand cli_commands[] = {
       "           --man (the code and exit-status tables as roff, for drover(1))", -1,
       "all json man" },
     { "config", cli_config, "", 0, 0, "print the effective configuration and hosts",
-      "  Options: --json, --man (the settings table as roff, for drover.conf(5))", -1,
-      "json man" },
+      "  Options: --json, --man (the settings table as roff, for drover.conf(5)),\n"
+      "           --names (the hosts' URIs, one per line)", -1,
+      "json man names" },
     { "demo", cli_demo, "", 0, 0, "build a demo DR site and open the console",
       "  Options: --dir DIR, --vms N, --no-console, --json (with --no-console: the URI as JSON)", -1,
       "dir vms no-console exit-after json" },
@@ -77,7 +79,7 @@ static const CliCommand cli_commands[] = {
 
 enum {
     OPT_CONFIG = 256, OPT_JSON, OPT_DRY_RUN, OPT_REASON, OPT_POINT, OPT_FLATTEN, OPT_DIR,
-    OPT_VMS, OPT_NO_CONSOLE, OPT_EXIT_AFTER, OPT_ALL, OPT_MAN,
+    OPT_VMS, OPT_NO_CONSOLE, OPT_EXIT_AFTER, OPT_ALL, OPT_MAN, OPT_NAMES,
 };
 
 static const struct option cli_options[] = {
@@ -96,6 +98,7 @@ static const struct option cli_options[] = {
     { "exit-after", required_argument, NULL, OPT_EXIT_AFTER },
     { "all", no_argument, NULL, OPT_ALL },
     { "man", no_argument, NULL, OPT_MAN },
+    { "names", no_argument, NULL, OPT_NAMES },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'V' },
     { NULL, 0, NULL, 0 },
@@ -412,7 +415,10 @@ cli_config(const CliCommand *cmd, CliOpts *o)
     }
     if (!(s = cli_session(o, 0)))
         return result_exit_status(err_code());
-    if (o->json) {
+    if (o->names) {
+        for (i = 0; i < s->nhosts; i++)
+            printf("%s\n", s->hosts[i].uri);
+    } else if (o->json) {
         json_object *j = json_object_new_object();
         json_object *hosts = json_object_new_array();
         for (i = 0; i < s->nhosts; i++) {
@@ -683,6 +689,7 @@ cli_run(int argc, char **argv, CliConsoleFn console)
         case OPT_NO_CONSOLE: o.no_console = 1; break;
         case OPT_ALL: o.all = 1; break;
         case OPT_MAN: o.man = 1; break;
+        case OPT_NAMES: o.names = 1; break;
         case OPT_VMS:
             if (cli_parse_int("--vms", optarg, 1, 100000, &o.vms) < 0)
                 goto usage;
