@@ -133,7 +133,8 @@ OP = dict(RESULT, plan=PLAN, job=JOB)
 DRYRUN = dict(RESULT, plan=PLAN, job="null")
 CHECK = {"host": "str", "name": "str", "uuid": "uuid", "health": "int", "health_name": "str",
          "reasons": "strs"}
-CONFIG = {"hosts": [{"name": "str", "uri": "str", "readonly": "bool"}],
+CONFIG = {"hosts": [{"name": "str", "uri": "str", "readonly": "bool"}], "files": "strs",
+          "readonly_floor": "bool", "hosts_from": "str",
           "refresh_interval": "int", "confirm": "str", "shutdown_timeout": "int",
           "require_reason": "bool", "rpo_warning": "int", "audit_log": "str?",
           "job_history": "str?", "theme": "str", "readonly": "bool"}

@@ -32,12 +32,14 @@
 /* ------------------------------------------------------------------ */
 /* Running qemu-img                                                    */
 
+/* qemu-img is found when drover runs (QEMU_IMG, else the PATH), not fixed
+ * at build time: qemu-utils may be installed, moved or upgraded after drover. */
 static const char *
 chain_qemu_img(void)
 {
     const char *q = getenv("QEMU_IMG");
 
-    return q && *q ? q : DROVER_QEMU_IMG;
+    return q && *q ? q : "qemu-img";
 }
 
 /* qemu-img's messages and progress are parsed, so it runs in the C locale. */
@@ -253,7 +255,11 @@ child_fail:
         }
     }
     if (read(execpipe[0], &exec_errno, sizeof(exec_errno)) == (ssize_t)sizeof(exec_errno)) {
-        err_set_errno(0, exec_errno, "cannot run qemu-img %s", qemu);
+        if (exec_errno == ENOENT && !strchr(qemu, '/'))
+            err_set_errno(0, exec_errno, "cannot run qemu-img: not found in PATH "
+                          "(install the Debian package qemu-utils, or set QEMU_IMG)");
+        else
+            err_set_errno(0, exec_errno, "cannot run qemu-img %s", qemu);
         goto out;
     }
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {

@@ -225,7 +225,16 @@ hv_connect(HvConn *c)
             if (e.code != RESULT_ACCESS_DENIED)
                 e.code = RESULT_NOT_AVAILABLE;
             err_restore(&e);
+            /* Kept for later calls on the disconnected host, so they can say
+             * why (the socket path, the refusal) as virsh does. */
+            pthread_mutex_lock(&c->mu);
+            c->conn_err = e;
+            pthread_mutex_unlock(&c->mu);
         }
+    } else {
+        pthread_mutex_lock(&c->mu);
+        memset(&c->conn_err, 0, sizeof(c->conn_err));
+        pthread_mutex_unlock(&c->mu);
     }
     return vc;
 }
@@ -275,13 +284,23 @@ hv_acquire(HvConn *c)
 {
     virConnectPtr vc;
 
+    ErrInfo why;
+
     pthread_mutex_lock(&c->mu);
     vc = c->conn;
     if (vc)
         virConnectRef(vc);
+    why = c->conn_err;
     pthread_mutex_unlock(&c->mu);
-    if (!vc)
-        err_set(RESULT_NOT_AVAILABLE, "host %s is not connected", c->uri);
+    if (!vc) {
+        if (why.code) {
+            /* "cannot connect to URI: " and libvirt's own reason ("Failed
+             * to connect socket to '...'"). */
+            err_restore(&why);
+        } else {
+            err_set(RESULT_NOT_AVAILABLE, "host %s is not connected", c->uri);
+        }
+    }
     return vc;
 }
 
@@ -379,6 +398,31 @@ const char *
 hv_uri(const HvConn *c)
 {
     return c->uri;
+}
+
+char *
+hv_default_uri(void)
+{
+    virConnectPtr vc;
+    char *uri, *ret = NULL;
+
+    if (hv_init() < 0)
+        return NULL;
+    /* Read-only is enough to learn the name, and works where a read-write
+     * connection would be refused. */
+    vc = virConnectOpenReadOnly(NULL);
+    if (!vc) {
+        hv_err("libvirt's default connection");
+        return NULL;
+    }
+    uri = virConnectGetURI(vc);
+    if (!uri)
+        hv_err("libvirt's default connection: no URI");
+    else
+        ret = util_xstrdup(uri);
+    free(uri);
+    virConnectClose(vc);
+    return ret;
 }
 
 int

@@ -9,13 +9,15 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <nettle/base16.h>
+#include <nettle/sha2.h>
+
 #include "chain/chain.h"
 #include "hv/domxml.h"
 #include "base/err.h"
 #include "ops/job.h"
 #include "base/lock.h"
 #include "base/result.h"
-#include "base/sha256.h"
 #include "base/util.h"
 
 static void
@@ -646,7 +648,7 @@ plan_stop_test(Plan *p, HvConn *c)
 }
 
 static void
-plan_digest_files(Sha256 *h, const char *what, const PlanFileList *l)
+plan_digest_files(struct sha256_ctx *h, const char *what, const PlanFileList *l)
 {
     size_t i;
 
@@ -655,7 +657,7 @@ plan_digest_files(Sha256 *h, const char *what, const PlanFileList *l)
                                  l->v[i].target, l->v[i].backing ? l->v[i].backing : "",
                                  (unsigned long long)l->v[i].size, (unsigned long long)l->v[i].dev,
                                  (unsigned long long)l->v[i].ino);
-        sha256_update(h, s, strlen(s));
+        sha256_update(h, strlen(s), (const uint8_t *)s);
         free(s);
     }
 }
@@ -664,7 +666,8 @@ plan_digest_files(Sha256 *h, const char *what, const PlanFileList *l)
 static void
 plan_digest(Plan *p)
 {
-    Sha256 h;
+    struct sha256_ctx h;
+    uint8_t bin[SHA256_DIGEST_SIZE];
     UTIL_AUTOFREE char *head = NULL;
     UTIL_AUTOFREE char *rec = replica_format(p->rec);
     size_t i;
@@ -674,23 +677,25 @@ plan_digest(Plan *p)
                           p->to_state, p->power, p->power_action, p->point ? p->point : "",
                           p->dir, p->test_domain ? p->test_domain : "", p->test_uuid);
     sha256_init(&h);
-    sha256_update(&h, head, strlen(head));
+    sha256_update(&h, strlen(head), (const uint8_t *)head);
     if (p->test_omitted) {
         char *extra = util_xasprintf("omit\t%s\n", p->test_omitted);
-        sha256_update(&h, extra, strlen(extra));
+        sha256_update(&h, strlen(extra), (const uint8_t *)extra);
         free(extra);
     }
-    sha256_update(&h, rec, strlen(rec));
+    sha256_update(&h, strlen(rec), (const uint8_t *)rec);
     plan_digest_files(&h, "create", &p->create);
     plan_digest_files(&h, "remove", &p->remove);
     plan_digest_files(&h, "keep", &p->keep);
     for (i = 0; i < p->nswitches; i++) {
         char *s = util_xasprintf("switch\t%s\t%s\t%s\n", p->switches[i].target,
                                  p->switches[i].from ? p->switches[i].from : "", p->switches[i].to);
-        sha256_update(&h, s, strlen(s));
+        sha256_update(&h, strlen(s), (const uint8_t *)s);
         free(s);
     }
-    sha256_final_hex(&h, p->digest);
+    sha256_digest(&h, sizeof(bin), bin);
+    base16_encode_update(p->digest, sizeof(bin), bin);   /* lowercase */
+    p->digest[BASE16_ENCODE_LENGTH(sizeof(bin))] = '\0';
 }
 
 /* A file that vanished while planning usually means another operation ran
