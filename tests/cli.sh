@@ -37,6 +37,11 @@ like "$err" "decode does not take --flatten \(it takes --all, --json, --man\)" \
     "decode --flatten: says what decode takes"
 run revert --vms 3 web01
 is "$rc" 2 "revert --vms: a usage error (exit 2)"
+many=""
+for i in $(seq 70); do many="$many -c test:///default"; done
+# shellcheck disable=SC2086 # split on purpose
+run $many list --point x
+is "$rc" 2 "list --point after 70 other options: still a usage error"
 run --json
 is "$rc" 2 "--json without a command: a usage error (exit 2)"
 like "$err" "--json needs a command" "--json without a command: says so"
@@ -209,6 +214,16 @@ is "$(printf '%s' "$out" | python3 -c 'import json,sys; d=json.load(sys.stdin); 
 out=$(floor config)
 like "$out" "^files: $T/floor/etc/drover/drover.conf, $T/floor/user/drover/drover.conf\$" "config: says which files it read"
 like "$out" "fleet +$URI \(read-only\)" "config: the host is read-only"
+# Another spelling or transport of the same host is the same host.
+path=${URI#test://}
+for alias in "TEST+unix://$path" "test://localhost$path" "test+ssh://root@localhost:22$path/"; do
+    out=$(floor -c "$alias" config --json)
+    is "$(printf '%s' "$out" | python3 -c 'import json,sys; print([h["readonly"] for h in json.load(sys.stdin)["hosts"]])')" \
+        "[True]" "the floor holds for -c $alias"
+done
+out=$(floor -c "test:///default" config --json)
+is "$(printf '%s' "$out" | python3 -c 'import json,sys; print([h["readonly"] for h in json.load(sys.stdin)["hosts"]])')" \
+    "[False]" "another host is not under the floor"
 floor -c "$URI" failover web01 --yes >"$T/out" 2>"$T/err"
 is "$?" 6 "failover through -c of a host the system file made read-only: refused (exit 6)"
 like "$(cat "$T/err")" "Result: 32769 .*" "... with 32769"
@@ -235,7 +250,11 @@ like "$(cat "$T/err")" "cause: .*could not be reached \(localhost\).*Failed to c
 # --- no host anywhere: libvirt's own default URI, as virsh uses it -------------
 out=$(LIBVIRT_DEFAULT_URI="$URI" "$DROVER" config --json </dev/null)
 is "$(printf '%s' "$out" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["hosts_from"], [h["uri"] for h in d["hosts"]])')" \
-    "libvirt's default URI ['$URI']" "no host configured: LIBVIRT_DEFAULT_URI, through libvirt"
+    "LIBVIRT_DEFAULT_URI ['$URI']" "no host configured: LIBVIRT_DEFAULT_URI"
+# A LIBVIRT_DEFAULT_URI that cannot be reached is kept, never swapped for another host.
+out=$(LIBVIRT_DEFAULT_URI="test://$T/no-such-dir/fleet.xml" "$DROVER" config --json </dev/null)
+is "$(printf '%s' "$out" | python3 -c 'import json,sys; d=json.load(sys.stdin); print([h["uri"] for h in d["hosts"]])')" \
+    "['test://$T/no-such-dir/fleet.xml']" "an unreachable LIBVIRT_DEFAULT_URI is kept as it is"
 if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null 2>&1; then
     # libvirt reads uri_default from the user's libvirt.conf (root's is /etc's).
     mkdir -p "$T/xdg/libvirt" && chmod 755 "$T" "$T/xdg" "$T/xdg/libvirt"
@@ -243,7 +262,8 @@ if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null 2>&1; then
     chmod 644 "$T/xdg/libvirt/libvirt.conf"
     out=$(setpriv --reuid=65534 --regid=65534 --clear-groups env HOME=/nonexistent \
           XDG_CONFIG_HOME="$T/xdg" XDG_STATE_HOME="$T/nobody-state" "$DROVER" config </dev/null 2>&1)
-    like "$out" "hosts \(from libvirt's default URI\):" "config says the hosts came from libvirt's default"
+    like "$out" "hosts \(from libvirt's default URI \(uri_default in libvirt.conf\)\):" \
+        "config says the hosts came from libvirt's default"
     like "$out" "default +test:///default" "uri_default in libvirt.conf is honoured, as virsh does"
 else
     tap_n=$((tap_n + 1)); echo "ok $tap_n # SKIP uri_default needs root to run as another user"

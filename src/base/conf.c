@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -999,17 +1000,69 @@ conf_set_floor(Conf *conf)
                           util_xstrdup(conf->hosts[i].name), util_xstrdup(conf->hosts[i].uri), 1);
 }
 
+/* A URI as the host it reaches: the driver ("qemu" of "qemu+ssh"), the
+ * host name without user or port, the path and the query, so that another
+ * transport or spelling of the same host ("qemu+unix:///system",
+ * "qemu:///system/", "QEMU+ssh://root@dr-b:22/system" for dr-b) compares
+ * equal.  Not a libvirt parser: what it cannot split stays as it is. */
+static void
+conf_buf_add_lower(UtilBuf *b, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char c = (char)tolower((unsigned char)s[i]);
+        util_buf_addn(b, &c, 1);
+    }
+}
+
+static char *
+conf_uri_key(const char *uri)
+{
+    const char *sep = strstr(uri, "://");
+    const char *plus, *auth, *auth_end, *host, *host_end, *rest, *close;
+    size_t rlen;
+    UtilBuf b = { 0 };
+
+    if (!sep)
+        return util_xstrdup(uri);
+    plus = memchr(uri, '+', (size_t)(sep - uri));
+    conf_buf_add_lower(&b, uri, (size_t)((plus ? plus : sep) - uri));
+    util_buf_add(&b, "://");
+    auth = sep + 3;
+    auth_end = auth + strcspn(auth, "/?#");
+    host = auth;
+    for (const char *p = auth; p < auth_end; p++)
+        if (*p == '@')
+            host = p + 1;
+    if (*host == '[' && (close = memchr(host, ']', (size_t)(auth_end - host))))
+        host_end = close + 1;
+    else
+        for (host_end = host; host_end < auth_end && *host_end != ':'; host_end++)
+            ;
+    /* "localhost" is the local host, as an empty host part is. */
+    if (!(host_end - host == 9 && strncasecmp(host, "localhost", 9) == 0))
+        conf_buf_add_lower(&b, host, (size_t)(host_end - host));
+    rest = auth_end;
+    rlen = strlen(rest);
+    while (rlen > 1 && rest[rlen - 1] == '/')
+        rlen--;
+    util_buf_addn(&b, rest, rlen);
+    return util_buf_steal(&b);
+}
+
 int
 conf_host_readonly(const Conf *conf, const char *name, const char *uri)
 {
+    UTIL_AUTOFREE char *key = uri ? conf_uri_key(uri) : NULL;
     size_t i;
 
     if (conf->readonly_floor)
         return 1;
-    for (i = 0; i < conf->nfloor_hosts; i++)
-        if ((name && strcmp(conf->floor_hosts[i].name, name) == 0) ||
-            (uri && strcmp(conf->floor_hosts[i].uri, uri) == 0))
+    for (i = 0; i < conf->nfloor_hosts; i++) {
+        UTIL_AUTOFREE char *fk = conf_uri_key(conf->floor_hosts[i].uri);
+
+        if ((name && strcmp(conf->floor_hosts[i].name, name) == 0) || (key && strcmp(fk, key) == 0))
             return 1;
+    }
     return 0;
 }
 

@@ -28,6 +28,8 @@ typedef struct {
     int all;
     int man;
     int names;                  /* --names: one name per line, for scripts and completion */
+    const char **seen;          /* the long names of the options given, for cli_check_options */
+    size_t nseen;
     int exit_after;
     int vms;
     const char *reason;

@@ -567,6 +567,7 @@ cli_opts_free(CliOpts *o)
         free(o->uris[i]);
     free(o->uris);
     free(o->args);
+    free(o->seen);
 }
 
 static int
@@ -660,17 +661,16 @@ cli_run(int argc, char **argv, CliConsoleFn console)
     CliOpts o;
     const CliCommand *cmd = NULL;
     int help = 0, c, status, i, li = -1;
-    const char *seen[64];
-    size_t nseen = 0;
 
     cli_console = console;
     memset(&o, 0, sizeof(o));
+    o.seen = util_xcalloc((size_t)argc + 1, sizeof(*o.seen));
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":c:ryhV", cli_options, &li)) != -1) {
         if (c == 'y')
             li = cli_option_index("yes");
-        if (li >= 0 && nseen < sizeof(seen) / sizeof(seen[0]))
-            seen[nseen++] = cli_options[li].name;
+        if (li >= 0)
+            o.seen[o.nseen++] = cli_options[li].name;   /* at most one per argument */
         li = -1;
         switch (c) {
         case 'c':
@@ -730,7 +730,7 @@ cli_run(int argc, char **argv, CliConsoleFn console)
     o.args = util_xcalloc((size_t)(argc - optind) + 1, sizeof(*o.args));
     for (i = optind; i < argc; i++)
         o.args[o.nargs++] = argv[i];
-    if (!help && cli_check_options(cmd, seen, nseen) < 0)
+    if (!help && cli_check_options(cmd, o.seen, o.nseen) < 0)
         goto usage;
     if (help) {
         if (cmd)

@@ -56,14 +56,18 @@ session_open(const SessionArgs *a)
             session_add_host(s, s->conf->hosts[i].name, s->conf->hosts[i].uri,
                              s->conf->hosts[i].readonly);
     } else {
-        /* No host anywhere: the one virsh would use (LIBVIRT_DEFAULT_URI,
-         * uri_default in libvirt.conf, libvirt's probing). */
-        UTIL_AUTOFREE char *uri = hv_default_uri();
+        /* No host anywhere: the one virsh would use.  LIBVIRT_DEFAULT_URI
+         * is taken as it is (a host that is down is shown down, never
+         * swapped for another); without it libvirt is asked (uri_default in
+         * libvirt.conf, then its probing). */
+        const char *env = getenv("LIBVIRT_DEFAULT_URI");
+        UTIL_AUTOFREE char *uri = env && *env ? util_xstrdup(env) : hv_default_uri();
         Conf *tmp = conf_new_default();
 
         err_clear();    /* unresolvable: the usual DR host, shown as down if it is */
-        s->hosts_from = uri ? "libvirt's default URI"
-                            : "nowhere: libvirt resolved no default URI, qemu:///system is assumed";
+        s->hosts_from = env && *env ? "LIBVIRT_DEFAULT_URI"
+                        : uri ? "libvirt's default URI (uri_default in libvirt.conf)"
+                              : "nowhere: libvirt resolved no default URI, qemu:///system is assumed";
         conf_add_host(tmp, NULL, uri ? uri : "qemu:///system", 0);
         session_add_host(s, tmp->hosts[0].name, tmp->hosts[0].uri,
                          conf_host_readonly(s->conf, tmp->hosts[0].name, tmp->hosts[0].uri));
