@@ -52,7 +52,9 @@ ui_signals(int install)
 }
 
 /* Takes the new size from the terminal (our SIGWINCH handler replaces
- * curses' own). */
+ * curses' own).  The terminal rewraps or keeps what it showed in its own
+ * way, so curses' idea of the screen no longer holds: the next refresh
+ * repaints every cell, as Ctrl-L does. */
 static void
 ui_resize(void)
 {
@@ -60,6 +62,7 @@ ui_resize(void)
 
     if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_row > 0 && ws.ws_col > 0)
         resize_term(ws.ws_row, ws.ws_col);
+    clearok(curscr, TRUE);
 }
 
 /* Once the first load is done: say which VMs wait for a repair. */
@@ -175,6 +178,7 @@ ui_read_keys(Console *c, unsigned *dirty)
     while ((r = get_wch(&ch)) != ERR) {
         n++;
         if (r == KEY_CODE_YES && ch == KEY_RESIZE) {
+            clearok(curscr, TRUE);
             *dirty |= UI_LAYOUT;
             continue;
         }
