@@ -192,6 +192,14 @@ proc key {k} {
         pgup { set s "\033\[5~" }
         pgdn { set s "\033\[6~" }
         ctrl-l { set s "\014" }
+        ctrl-r { set s "\022" }
+        home { set s "\033OH" }
+        end { set s "\033OF" }
+        f1 { set s "\033OP" }
+        f3 { set s "\033OR" }
+        f5 { set s "\033\[15~" }
+        f6 { set s "\033\[17~" }
+        f10 { set s "\033\[21~" }
         default { set s $k }
     }
     send -i $console_id -- $s

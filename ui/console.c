@@ -136,7 +136,7 @@ ui_host_changes(Console *c)
         if (h->state == c->host_state[i])
             continue;
         if (h->state == MODEL_HOST_DISCONNECTED) {
-            ui_set_msg(c, UI_R_CRIT, "Host %s is disconnected: %s. drover retries every %d s (g: now).", h->name,
+            ui_set_msg(c, UI_R_CRIT, "Host %s is disconnected: %s. drover retries every %d s (Ctrl-R: now).", h->name,
                        h->error ? h->error : "no answer", c->s->conf->refresh_interval);
             dirty |= UI_DIRTY_STATUS;
         } else if (h->state == MODEL_HOST_CONNECTED && c->host_state[i] == MODEL_HOST_DISCONNECTED) {

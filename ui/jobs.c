@@ -92,12 +92,13 @@ ui_job_result_text(const JobInfo *ji)
     UtilBuf b = { 0 };
     int code = ji->state == JOB_COMPLETED ? 0 : ji->error_code;
 
-    report_decode_job(ji, model_job_op(ji->type), &info);
-    util_buf_printf(&b, "Result: %d %s\n%s\n", info.code, info.name, info.summary);
+    report_decode_job_for(ji, model_job_op(ji->type), 1, &info);
+    util_buf_printf(&b, "Result: %d %s\n", info.code, info.name);
+    /* Success is said once: the last step names the new state. */
     if (code)
-        util_buf_printf(&b, "Cause: %s\n", info.cause);
-    else if (ji->step[0])
-        util_buf_printf(&b, "Last step: %s\n", ji->step);
+        util_buf_printf(&b, "%s\nCause: %s\n", info.summary, info.cause);
+    else
+        util_buf_printf(&b, "%s\n", ji->step[0] ? ji->step : info.summary);
     util_buf_printf(&b, "Next: %s", info.next_step);
     if (code)
         util_buf_printf(&b, "\nRetry is safe: %s", info.retry_safe ? "yes" : "no");

@@ -82,6 +82,7 @@ typedef enum {
 typedef struct {
     char *label;
     char *value;
+    int disabled;               /* shown, marked, never chosen (a broken point) */
 } DlgItem;
 
 typedef struct Dialog {
@@ -187,6 +188,9 @@ void ui_lines_push(UiLines *l, UiRole role, int bar, const char *s);
 void ui_lines_pushf(UiLines *l, UiRole role, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Adds text wrapped to width, each line indented by indent spaces. */
 void ui_lines_wrap(UiLines *l, UiRole role, const char *text, int width, int indent);
+/* Adds text wrapped to width: the first line as is, the next ones indented
+ * by its leading blanks plus indent (a hanging indent). */
+void ui_lines_hang(UiLines *l, UiRole role, const char *text, int width, int indent);
 void ui_lines_clear(UiLines *l);
 /* Draws lines [scroll, scroll + h) at (y, x), w cells wide. */
 void ui_lines_draw(const Console *c, const UiLines *l, int y, int x, int h, int w, int scroll);
@@ -261,11 +265,25 @@ unsigned ui_dialog_model(Console *c, unsigned changes);
 unsigned ui_dialog_jobs(Console *c);
 void ui_message(Console *c, UiRole role, const char *title, const char *text);
 
+/* rules.c: what the selected row allows. */
+/* The replica of a test system's row, or NULL. */
+const ModelRow *ui_test_replica(const Console *c, const ModelRow *r);
+/* The row op acts on: T on a test system acts on its replica. */
+const ModelRow *ui_op_row(const Console *c, const ModelRow *r, int op);
+/* 0 when op may start on r; else -1 with why (a result code and a
+ * sentence) — refusals that need no choice, known before any picker. */
+int ui_op_refusal(const Console *c, const ModelRow *r, int op, ErrInfo *why);
+/* The key hint for the selected row: only the keys that act on it
+ * (malloc'd). */
+char *ui_op_hint(const Console *c, const ModelRow *r);
+
 /* keys.c */
 unsigned ui_key(Console *c, int key, int is_key_code);
 /* q or Ctrl-C: quits, or asks first while jobs run. */
 unsigned ui_quit_request(Console *c);
-/* The help text built from the key table. */
+/* The help text built from the key table: key lines are "  KEYS * help"
+ * with the keys padded to UI_HELP_KEYS cells. */
+#define UI_HELP_KEYS 9
 char *ui_help_text(const Console *c);
 
 #endif

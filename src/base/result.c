@@ -20,7 +20,9 @@
  * and teaches the operator to hammer: 0.  After a generic failure or an
  * unknown status, part of the work may have happened; acting again before
  * `drover check` could make it worse: 0.  0 and 4096 succeeded, and running
- * a finished operation again is refused by the state check: 1. */
+ * a finished operation again is refused by the state check: 1.  Whatever
+ * the code, a refusal that changed nothing (ERR_HINT_UNCHANGED, or a plan
+ * that changed under the lock) is safe to run again: 1. */
 typedef struct {
     int code;
     const char *symbol;
@@ -461,6 +463,63 @@ result_needs_repair(const ResultCtx *ctx)
            (ctx->hints & ERR_HINT_REPAIR);
 }
 
+/* The next step in the console, where the operator has keys, not a shell;
+ * NULL where the command-line text names no drover command. */
+static char *
+result_console_next_step(const ResultCtx *ctx)
+{
+    const char *vm = ctx->vm && *ctx->vm ? ctx->vm : "the VM";
+    const char *host = ctx->host && *ctx->host ? ctx->host : "the host";
+    int v = ctx->virt_code;
+
+    if (result_needs_repair(ctx))
+        return util_xasprintf("Press R on %s once %s answers: repair finishes or undoes the interrupted "
+                              "operation; until then every operation on %s is refused.", vm, host, vm);
+    switch (ctx->code) {
+    case RESULT_OK:
+        return util_xasprintf("Nothing to do; the row of %s shows its new state, Enter its details.", vm);
+    case RESULT_JOB_STARTED:
+        return util_xstrdup("J shows the job; its decoded result appears here when it ends.");
+    case RESULT_FAILED:
+    case RESULT_STATUS_UNKNOWN:
+        return util_xasprintf("Read the cause, then press Enter on %s: its details check the record against "
+                              "the disk chains (health), and R repairs an interrupted operation; act again "
+                              "only once the state is known. J keeps the job's details.", vm);
+    case RESULT_TIMEOUT:
+        return util_xasprintf("No answer in time from %s or a libvirt job on %s: J shows the jobs; try again "
+                              "once the host is less busy (the plan is made afresh).", host, vm);
+    case RESULT_INVALID_PARAMETER:
+        return util_xasprintf("Choose another recovery point: f and t list the points of %s (Enter shows "
+                              "them too).", vm);
+    case RESULT_IN_USE:
+        if (v == VIRT_BLOCK_COPY_ACTIVE || result_file_in_use(ctx))
+            return NULL;
+        return util_xasprintf("Another operation holds %s: J shows which job, who started it and since "
+                              "when; try again once it ends.", vm);
+    case RESULT_INVALID_STATE:
+        if (v == VIRT_OPERATION_INVALID)
+            return util_xasprintf("libvirt refused because of the domain's state (for example it is running): "
+                                  "Enter shows %s's power; shut it off or let the operation power it off, "
+                                  "then try again.", vm);
+        return util_xasprintf("The cause names the states that allow it; the key hint below the table "
+                              "shows what %s allows now (r revert, c commit, T stop the test system).", vm);
+    case RESULT_NOT_AVAILABLE:
+        if (v == VIRT_NO_DOMAIN)
+            return util_xasprintf("%s was not found on %s: it may have been undefined, renamed or moved; "
+                                  "Ctrl-R refreshes the table.", vm, host);
+        if (v == VIRT_AGENT_UNRESPONSIVE)
+            return NULL;
+        return util_xasprintf("The title line shows the connection to %s; drover reconnects by itself "
+                              "(Ctrl-R: now), so try again once the host answers.", host);
+    case RESULT_FILE_NOT_FOUND:
+        return util_xasprintf("Enter on %s shows which recovery point, overlay or disk file is missing "
+                              "(health); restore it, or press R if an operation was interrupted. Trying "
+                              "again fails the same way until then.", vm);
+    default:
+        return NULL;
+    }
+}
+
 static char *
 result_next_step(const ResultCtx *ctx)
 {
@@ -468,6 +527,10 @@ result_next_step(const ResultCtx *ctx)
     const char *host = ctx->host && *ctx->host ? ctx->host : "the host";
     int e = ctx->sys_errno;
     int v = ctx->virt_code;
+    char *console;
+
+    if (ctx->console && (console = result_console_next_step(ctx)))
+        return console;
 
     /* Whatever the code, an operation that stopped half way leaves a journal
      * that only repair clears: that is the next step. */
@@ -599,6 +662,8 @@ result_decode(const ResultCtx *ctx, ResultInfo *info)
     info->cause = result_cause(ctx);
     info->next_step = result_next_step(ctx);
     info->retry_safe = rc && !result_needs_repair(ctx) ? rc->retry_safe : 0;
+    if (!result_needs_repair(ctx) && (ctx->hints & (ERR_HINT_UNCHANGED | ERR_HINT_PLAN_CHANGED)))
+        info->retry_safe = 1;
 }
 
 void

@@ -79,6 +79,7 @@ typedef struct {
     int sys_errno;          /* 0 if none */
     const char *detail;     /* our own message (err_message()), naming the file or field */
     unsigned hints;         /* ERR_HINT_* (err.h) */
+    int console;            /* next steps name the console's keys, not commands */
 } ResultCtx;
 
 typedef struct {
@@ -87,7 +88,8 @@ typedef struct {
     char *summary;          /* one sentence about this VM: "Revert of web01 on dr-b was refused: ..." */
     char *cause;            /* libvirt error, errno text, our detail */
     char *next_step;        /* what the operator should do */
-    int retry_safe;         /* 1 if running the same operation again cannot do harm */
+    int retry_safe;         /* 1 if running the same operation again cannot do harm:
+                             * always when nothing was changed */
 } ResultInfo;
 
 /* Fills info for ctx; never fails for unknown codes (they decode as

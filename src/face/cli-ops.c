@@ -48,7 +48,7 @@ cli_observe(const JobInfo *j, void *opaque)
     pthread_mutex_lock(&p->mu);
     /* The first event, whichever thread reports it, opens the job. */
     if (p->last_percent < 0) {
-        fprintf(p->out, "Job %s started (%s; result 4096 until it ends)\n", j->id, job_type_name(j->type));
+        fprintf(p->out, "Job %s started (%s; result 4096 until it ends)\n", j->id, report_job_title(j->type));
         p->last_percent = 0;
     }
     if (j->state == JOB_RUNNING && strcmp(j->step, "starting") != 0 &&

@@ -232,7 +232,7 @@ cli_show_text(const CliVm *v, const char *host, const JobInfo *last)
     }
     if (last) {
         util_format_time(last->start_time, when, sizeof(when));
-        printf("  last job: %s %s at %s: %d %s\n", job_type_name(last->type),
+        printf("  last job: %s %s at %s: %d %s\n", report_job_title(last->type),
                job_state_name(last->state), when, last->error_code,
                result_name(last->error_code) ? result_name(last->error_code) : "");
     }
@@ -455,7 +455,7 @@ cli_jobs(const CliCommand *cmd, CliOpts *o)
         for (i = 0; i < n; i++) {
             char when[32];
             util_format_time(jobs[i].start_time, when, sizeof(when));
-            printf("%-20s %-22s %-16s %-10s %-10s %4d %7.1fs  %d %s\n", when, job_type_name(jobs[i].type),
+            printf("%-20s %-22s %-16s %-10s %-10s %4d %7.1fs  %d %s\n", when, report_job_title(jobs[i].type),
                    jobs[i].vm, jobs[i].host, job_state_name(jobs[i].state), jobs[i].percent,
                    (double)jobs[i].elapsed_ms / 1000.0, jobs[i].error_code,
                    result_name(jobs[i].error_code) ? result_name(jobs[i].error_code) : "");
