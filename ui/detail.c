@@ -261,7 +261,7 @@ ui_draw_detail(Console *c)
         snprintf(title, sizeof(title), " Details ");
     } else {
         const Summary *s = &r->s;
-        const JobInfo *job = ui_job_for_vm(c, s->host, s->name);
+        const JobInfo *job = ui_job_for_vm(c, r->host, s->uuid);
 
         snprintf(title, sizeof(title), " %s@%s %s", s->name, s->host,
                  c->pane_focus ? "- arrows scroll, Tab: back to the table " : "- Tab: scroll ");

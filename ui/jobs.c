@@ -42,7 +42,7 @@ ui_job_find(const Console *c, const char *id)
 }
 
 const JobInfo *
-ui_job_for_vm(const Console *c, const char *host, const char *vm)
+ui_job_for_vm(const Console *c, size_t host, const char *uuid)
 {
     const JobInfo *best = NULL;
     size_t i;
@@ -50,7 +50,7 @@ ui_job_for_vm(const Console *c, const char *host, const char *vm)
     /* Running jobs come first in the snapshot, then the newest. */
     for (i = 0; i < c->njobs; i++) {
         const JobInfo *j = &c->jobs[i];
-        if (util_streq(j->host, host) && util_streq(j->vm, vm)) {
+        if (job_is_for(j, c->s->hosts[host].uri, uuid)) {
             if (!best || (j->state < JOB_COMPLETED && best->state >= JOB_COMPLETED) ||
                 (j->start_time > best->start_time && (j->state < JOB_COMPLETED) == (best->state < JOB_COMPLETED)))
                 best = j;
@@ -68,7 +68,7 @@ ui_job_running(const JobInfo *j)
 char *
 ui_row_busy(const Console *c, const ModelRow *r)
 {
-    const JobInfo *j = ui_job_for_vm(c, r->s.host, r->s.name);
+    const JobInfo *j = ui_job_for_vm(c, r->host, r->s.uuid);
 
     if (j && ui_job_running(j))
         return util_xasprintf("%s running here, %d%%: %s", model_job_title(j->type), j->percent, j->step);

@@ -237,8 +237,8 @@ void ui_draw_detail(Console *c);
 void ui_jobs_refresh(Console *c);
 void ui_jobs_track(Console *c, const char *id);
 const JobInfo *ui_job_find(const Console *c, const char *id);
-/* The newest job for this VM, or NULL. */
-const JobInfo *ui_job_for_vm(const Console *c, const char *host, const char *vm);
+/* The newest job for this VM (the host's URI and the UUID), or NULL. */
+const JobInfo *ui_job_for_vm(const Console *c, size_t host, const char *uuid);
 /* What is running on the row's VM now, as text (malloc'd), or NULL: a job
  * of this console, or another process holding the VM's lock. */
 char *ui_row_busy(const Console *c, const ModelRow *r);

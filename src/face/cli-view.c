@@ -238,16 +238,17 @@ cli_show_text(const CliVm *v, const char *host, const JobInfo *last)
     }
 }
 
-/* The newest job of this VM on this host, from the history. */
+/* The newest job of this VM (by the host's URI and the UUID: names repeat
+ * between fleets), from the history. */
 static int
-cli_last_job(Session *s, const char *host, const char *vm, JobInfo *out)
+cli_last_job(Session *s, size_t host, const char *uuid, JobInfo *out)
 {
     JobInfo *jobs = NULL;
     size_t n = job_table_snapshot(s->jobs, &jobs), i;
     int found = 0;
 
     for (i = 0; i < n && !found; i++) {
-        if (strcmp(jobs[i].vm, vm) == 0 && strcmp(jobs[i].host, host) == 0) {
+        if (job_is_for(&jobs[i], s->hosts[host].uri, uuid)) {
             *out = jobs[i];
             found = 1;
         }
@@ -341,7 +342,7 @@ cli_show(const CliCommand *cmd, CliOpts *o)
     if (cli_vm_load(s, (size_t)h, uuid, &v) < 0) {
         status = cli_fail(o, "show", o->args[0], s->hosts[h].name, NULL);
     } else {
-        has_last = cli_last_job(s, s->hosts[h].name, v.name, &last);
+        has_last = cli_last_job(s, (size_t)h, uuid, &last);
         if (o->json) {
             json_object *j = cli_vm_json(&v, s->hosts[h].name, has_last ? &last : NULL);
             report_print_json(j);

@@ -699,8 +699,8 @@ model_execute(Model *m, Plan *plan, const char *reason, char id_out[37])
     a->name = util_xstrdup(plan->vm);
     a->reason = util_xstrdup(reason);
     a->plan = plan;
-    job = job_submit(m->s->jobs, state_op_job_type(plan->op), plan->host, plan->vm, plan->digest,
-                     job_run_plan, a, job_arg_free);
+    job = job_submit(m->s->jobs, state_op_job_type(plan->op), plan->host, m->s->hosts[host].uri, plan->vm,
+                     plan->uuid, plan->digest, job_run_plan, a, job_arg_free);
     util_strlcpy(id_out, job_id(job), 37);
     return 0;
 }
@@ -725,8 +725,8 @@ model_repair(Model *m, size_t host, const char *uuid, const char *name, const ch
     util_strlcpy(a->uuid, uuid, sizeof(a->uuid));
     a->name = util_xstrdup(name);
     a->reason = util_xstrdup(reason);
-    job = job_submit(m->s->jobs, MODEL_JOB_REPAIR, m->s->hosts[host].name, name, NULL,
-                     job_run_repair, a, job_arg_free);
+    job = job_submit(m->s->jobs, MODEL_JOB_REPAIR, m->s->hosts[host].name, m->s->hosts[host].uri, name, uuid,
+                     NULL, job_run_repair, a, job_arg_free);
     util_strlcpy(id_out, job_id(job), 37);
     return 0;
 }
