@@ -79,7 +79,11 @@ ui_draw_msgline(Console *c)
     if (sel && sel->loaded && sel->s.problem && c->ndlg == 0) {
         /* The selected VM's worst problem, so nobody has to open the
          * details to learn why it is not Normal. */
-        snprintf(line, sizeof(line), "%s: %s (Enter: details)", sel->s.name, sel->s.problem);
+        UTIL_AUTOFREE char *keys = ui_op_keys(c, sel, ", ");
+
+        /* The keys first: a long problem is cut at the end. */
+        snprintf(line, sizeof(line), "%s (Enter: details%s%s): %s", sel->s.name, keys[0] ? ", " : "", keys,
+                 sel->s.problem);
         ui_text(c, c->msg_y, 0, c->cols, line,
                 ui_attr(c, sel->s.health == HEALTH_CRITICAL ? UI_R_CRIT : UI_R_WARN), 0);
         return;

@@ -41,6 +41,8 @@ static const UiColor ui_colors[UI_R_COUNT] = {
     [UI_R_INFO] = { COLOR_CYAN, -1, A_NORMAL, A_NORMAL },
     [UI_R_BAR] = { COLOR_GREEN, -1, A_NORMAL, A_NORMAL },
     [UI_R_KEY] = { COLOR_YELLOW, -1, A_BOLD, A_BOLD },
+    [UI_R_RECOVERED] = { COLOR_MAGENTA, -1, A_BOLD, A_BOLD },
+    [UI_R_COMMITTED] = { COLOR_CYAN, -1, A_BOLD, A_UNDERLINE },
 };
 
 static const UiGlyphs ui_glyphs_utf8 = {

@@ -114,7 +114,7 @@ ui_op_refusal(const Console *c, const ModelRow *r, int op, ErrInfo *why)
 }
 
 char *
-ui_op_hint(const Console *c, const ModelRow *r)
+ui_op_keys(const Console *c, const ModelRow *r, const char *sep)
 {
     static const struct {
         int op;
@@ -127,12 +127,18 @@ ui_op_hint(const Console *c, const ModelRow *r)
     ErrInfo why;
     size_t i;
 
-    if (r)
-        util_buf_add(&b, "Enter details  ");
     /* Only the keys that act on this row: the others would only refuse. */
     for (i = 0; r && !c->readonly && !c->s->hosts[r->host].readonly && i < sizeof(keys) / sizeof(keys[0]); i++)
         if (ui_op_refusal(c, r, keys[i].op, &why) == 0)
-            util_buf_printf(&b, "%s  ", keys[i].text);
-    util_buf_add(&b, c->view.filter[0] ? "? keys" : "/ filter  s sort  ? keys");
+            util_buf_printf(&b, "%s%s", b.len ? sep : "", keys[i].text);
     return util_buf_steal(&b);
+}
+
+char *
+ui_op_hint(const Console *c, const ModelRow *r)
+{
+    UTIL_AUTOFREE char *keys = ui_op_keys(c, r, "  ");
+
+    return util_xasprintf("%s%s%s%s", r ? "Enter details  " : "", keys, keys[0] ? "  " : "",
+                          c->view.filter[0] ? "? keys" : "/ filter  s sort  ? keys");
 }

@@ -51,6 +51,8 @@ typedef enum {
     UI_R_INFO,
     UI_R_BAR,
     UI_R_KEY,
+    UI_R_RECOVERED,             /* STATE 5 (and 12): failed over, waits for commit or revert */
+    UI_R_COMMITTED,             /* STATE 6: permanent, no way back */
     UI_R_COUNT
 } UiRole;
 
@@ -273,6 +275,8 @@ const ModelRow *ui_op_row(const Console *c, const ModelRow *r, int op);
 /* 0 when op may start on r; else -1 with why (a result code and a
  * sentence) — refusals that need no choice, known before any picker. */
 int ui_op_refusal(const Console *c, const ModelRow *r, int op, ErrInfo *why);
+/* The keys that act on the row, "r revert" SEP "c commit" (malloc'd). */
+char *ui_op_keys(const Console *c, const ModelRow *r, const char *sep);
 /* The key hint for the selected row: only the keys that act on it
  * (malloc'd). */
 char *ui_op_hint(const Console *c, const ModelRow *r);
