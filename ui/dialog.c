@@ -159,6 +159,18 @@ ui_plan_files(UiLines *l, UiRole role, const char *what, const PlanFileList *f, 
     }
 }
 
+/* Next steps in console keys. */
+static void
+ui_console_result(const ResultCtx *ctx, ResultInfo *info)
+{
+    char *next = result_console_next_step(ctx);
+
+    if (next) {
+        free(info->next_step);
+        info->next_step = next;
+    }
+}
+
 static const char *
 ui_op_explain(int op)
 {
@@ -246,10 +258,11 @@ ui_plan_body(const Console *c, const Dialog *d, UiLines *l, int width)
 
         result_ctx_from_info(&ctx, &d->err, d->op == UI_OP_REPAIR ? "repair" : state_op_name((StateOp)d->op),
                              d->vm, d->hostname);
-        /* Refused while planning: nothing was touched. */
-        ctx.hints |= ERR_HINT_UNCHANGED;
-        ctx.console = 1;
         result_decode(&ctx, &info);
+        ui_console_result(&ctx, &info);
+        /* Refused while planning: nothing was touched, so trying again
+         * is safe whatever the code. */
+        info.retry_safe = 1;
         text = util_xasprintf("Result: %d %s\n%s\nCause: %s\nNext: %s\nRetry is safe: %s\nNothing was changed.",
                               info.code, info.name, info.summary, info.cause, info.next_step,
                               info.retry_safe ? "yes" : "no");

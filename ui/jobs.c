@@ -100,8 +100,10 @@ ui_job_result_text(const JobInfo *ji)
     else
         util_buf_printf(&b, "%s\n", ji->step[0] ? ji->step : info.summary);
     util_buf_printf(&b, "Next: %s", info.next_step);
+    /* A plan that changed under the lock was refused before anything
+     * changed: trying again is safe. */
     if (code)
-        util_buf_printf(&b, "\nRetry is safe: %s", info.retry_safe ? "yes" : "no");
+        util_buf_printf(&b, "\nRetry is safe: %s", info.retry_safe || ui_job_plan_changed(ji) ? "yes" : "no");
     result_info_clear(&info);
     return util_buf_steal(&b);
 }

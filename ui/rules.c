@@ -92,7 +92,6 @@ ui_op_refusal(const Console *c, const ModelRow *r, int op, ErrInfo *why)
     if (s->journal_op) {
         snprintf(why->message, sizeof(why->message), "%s has an interrupted %s: press R to repair it first",
                  s->name, s->journal_op);
-        why->hints = ERR_HINT_REPAIR;
         return -1;
     }
     if (op == OP_TEST && s->test_domain) {

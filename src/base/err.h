@@ -22,7 +22,6 @@ enum {
     ERR_HINT_REPAIR = 1 << 0,       /* an operation left its journal: only repair helps */
     ERR_HINT_FILE_IN_USE = 1 << 1,  /* 32774 because a disk chain uses a file, not a lock */
     ERR_HINT_PLAN_CHANGED = 1 << 2, /* the re-plan under the lock disagreed: nothing was done */
-    ERR_HINT_UNCHANGED = 1 << 3,    /* refused before anything was changed */
 };
 
 /* Sets the error with an explicit result code. */

@@ -20,9 +20,7 @@
  * and teaches the operator to hammer: 0.  After a generic failure or an
  * unknown status, part of the work may have happened; acting again before
  * `drover check` could make it worse: 0.  0 and 4096 succeeded, and running
- * a finished operation again is refused by the state check: 1.  Whatever
- * the code, a refusal that changed nothing (ERR_HINT_UNCHANGED, or a plan
- * that changed under the lock) is safe to run again: 1. */
+ * a finished operation again is refused by the state check: 1. */
 typedef struct {
     int code;
     const char *symbol;
@@ -463,9 +461,8 @@ result_needs_repair(const ResultCtx *ctx)
            (ctx->hints & ERR_HINT_REPAIR);
 }
 
-/* The next step in the console, where the operator has keys, not a shell;
- * NULL where the command-line text names no drover command. */
-static char *
+/* The console's operator has keys, not a shell. */
+char *
 result_console_next_step(const ResultCtx *ctx)
 {
     const char *vm = ctx->vm && *ctx->vm ? ctx->vm : "the VM";
@@ -527,10 +524,6 @@ result_next_step(const ResultCtx *ctx)
     const char *host = ctx->host && *ctx->host ? ctx->host : "the host";
     int e = ctx->sys_errno;
     int v = ctx->virt_code;
-    char *console;
-
-    if (ctx->console && (console = result_console_next_step(ctx)))
-        return console;
 
     /* Whatever the code, an operation that stopped half way leaves a journal
      * that only repair clears: that is the next step. */
@@ -662,8 +655,6 @@ result_decode(const ResultCtx *ctx, ResultInfo *info)
     info->cause = result_cause(ctx);
     info->next_step = result_next_step(ctx);
     info->retry_safe = rc && !result_needs_repair(ctx) ? rc->retry_safe : 0;
-    if (!result_needs_repair(ctx) && (ctx->hints & (ERR_HINT_UNCHANGED | ERR_HINT_PLAN_CHANGED)))
-        info->retry_safe = 1;
 }
 
 void

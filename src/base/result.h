@@ -79,7 +79,6 @@ typedef struct {
     int sys_errno;          /* 0 if none */
     const char *detail;     /* our own message (err_message()), naming the file or field */
     unsigned hints;         /* ERR_HINT_* (err.h) */
-    int console;            /* next steps name the console's keys, not commands */
 } ResultCtx;
 
 typedef struct {
@@ -88,9 +87,13 @@ typedef struct {
     char *summary;          /* one sentence about this VM: "Revert of web01 on dr-b was refused: ..." */
     char *cause;            /* libvirt error, errno text, our detail */
     char *next_step;        /* what the operator should do */
-    int retry_safe;         /* 1 if running the same operation again cannot do harm:
-                             * always when nothing was changed */
+    int retry_safe;         /* 1 if running the same operation again cannot do harm */
 } ResultInfo;
+
+/* The next step as the console says it, naming its keys rather than
+ * command lines (malloc'd); NULL where the command-line text names no
+ * drover command and serves both. */
+char *result_console_next_step(const ResultCtx *ctx);
 
 /* Fills info for ctx; never fails for unknown codes (they decode as
  * "not a drover result code").  Free with result_info_clear(). */

@@ -258,7 +258,6 @@ report_decode_job_for(const JobInfo *j, const char *op, int console, ResultInfo 
     ResultCtx ctx;
 
     memset(&ctx, 0, sizeof(ctx));
-    ctx.console = console;
     ctx.code = j->state == JOB_COMPLETED ? 0 : j->error_code;
     ctx.op = op;
     ctx.vm = j->vm[0] ? j->vm : NULL;
@@ -270,6 +269,14 @@ report_decode_job_for(const JobInfo *j, const char *op, int console, ResultInfo 
     if (j->error_code == 0 && j->state == JOB_COMPLETED)
         ctx.detail = j->step;
     result_decode(&ctx, info);
+    if (console) {
+        char *next = result_console_next_step(&ctx);
+
+        if (next) {
+            free(info->next_step);
+            info->next_step = next;
+        }
+    }
 }
 
 void
