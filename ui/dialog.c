@@ -295,7 +295,7 @@ ui_plan_body(const Console *c, const Dialog *d, UiLines *l, int width)
     if (p->point)
         ui_plan_linef(l, UI_R_NORMAL, width, "Point:  %s", p->point);
     if (p->test_domain)
-        ui_plan_linef(l, UI_R_NORMAL, width, "Test system: %s", p->test_domain);
+        ui_lines_pushf(l, UI_R_NORMAL, "Test system: %s", p->test_domain);
     for (i = 0; i < p->nswitches; i++) {
         const char *from = p->switches[i].from ? strrchr(p->switches[i].from, '/') : NULL;
         const char *to = strrchr(p->switches[i].to, '/');
