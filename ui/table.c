@@ -69,7 +69,7 @@ ui_col_grow(const Console *c, int w[VIEW_NCOLS], int *total, int col, int upto)
 }
 
 static void
-ui_col_widths(const Console *c, int w[VIEW_NCOLS])
+ui_col_widths(Console *c, int w[VIEW_NCOLS])
 {
     static const int grow_order[] = {
         VIEW_COL_STATE, VIEW_COL_FAILOVER, VIEW_COL_MODE, VIEW_COL_HOST, VIEW_COL_POWER, VIEW_COL_LAST,
@@ -78,10 +78,16 @@ ui_col_widths(const Console *c, int w[VIEW_NCOLS])
     int i, total = 0, need[VIEW_NCOLS];
     size_t k;
 
+    if (c->view.n != c->col_need_rows || util_mono_ms() - c->col_need_ms > 2000 || !c->col_need_ms) {
+        for (i = 0; i < VIEW_NCOLS; i++)
+            c->col_need[i] = ui_col_need(c, i);
+        c->col_need_rows = c->view.n;
+        c->col_need_ms = util_mono_ms();
+    }
     for (i = 0; i < VIEW_NCOLS; i++) {
         w[i] = ui_cols[i].min;
         total += w[i] + 1;
-        need[i] = ui_col_need(c, i);
+        need[i] = c->col_need[i];
     }
     for (k = 0; total - 1 > c->cols && k < sizeof(ui_drop_order) / sizeof(ui_drop_order[0]); k++) {
         total -= w[ui_drop_order[k]] + 1;

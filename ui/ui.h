@@ -170,6 +170,11 @@ typedef struct Console {
     int quit_pending;           /* quit once running jobs end */
     int interrupted_told;       /* the start-up note about interrupted operations */
     int *host_state;            /* as last seen, to announce changes */
+    /* Table columns: the cells each needs, measured over all rows at most
+     * every 2 s (2,000 rows are not measured on every repaint). */
+    int col_need[VIEW_NCOLS];
+    int64_t col_need_ms;
+    size_t col_need_rows;
     size_t detail_host;         /* the VM whose details were asked for last */
     char detail_uuid[37];
 } Console;
