@@ -488,8 +488,25 @@ result_console_next_step(const ResultCtx *ctx)
     case RESULT_INVALID_PARAMETER:
         return util_xasprintf("Choose another recovery point: f and t list the points of %s (Enter shows "
                               "them too).", vm);
+    case RESULT_ACCESS_DENIED:
+        if (ctx->sys_errno == ELOOP)
+            return util_xasprintf("A replica file of %s is a symbolic link, and drover never follows links "
+                                  "when it changes or deletes files: Enter on %s shows its chains; replace "
+                                  "the link with the real file.", vm, vm);
+        return NULL;
+    case RESULT_INCORRECT_TYPE:
+        return util_xasprintf("drover refuses to guess at data it cannot read: Enter on %s shows what in its "
+                              "replica record is wrong; if a newer drover wrote it, upgrade drover.", vm);
     case RESULT_IN_USE:
-        if (v == VIRT_BLOCK_COPY_ACTIVE || result_file_in_use(ctx))
+        if (v == VIRT_BLOCK_COPY_ACTIVE)
+            return util_xasprintf("A libvirt block job is active on %s: wait for it to finish (J shows "
+                                  "drover's own jobs), then try again.", vm);
+        if (result_file_in_use(ctx))
+            return util_xasprintf("Another disk chain (another domain's disk, or a layer built on this file) "
+                                  "uses the file named in the cause: move that disk off the file, then try "
+                                  "again; drover never deletes a file a chain uses.");
+        /* Other causes named by a hint keep the common text. */
+        if (ctx->hints)
             return NULL;
         return util_xasprintf("Another operation holds %s: J shows which job, who started it and since "
                               "when; try again once it ends.", vm);
