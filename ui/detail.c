@@ -126,7 +126,8 @@ ui_disk_lines(const Console *c, UiLines *l, const ModelDisk *k, const ModelDetai
         UTIL_AUTOFREE char *t = util_xasprintf("cannot walk the chain the domain uses: %s", k->used_error);
         ui_lines_wrap(l, UI_R_CRIT, t, width, 2);
     }
-    if (k->points_error) {
+    /* The same file walked twice fails the same way: say it once. */
+    if (k->points_error && !util_streq(k->points_error, k->used_error)) {
         UTIL_AUTOFREE char *t = util_xasprintf("cannot walk the recovery points: %s", k->points_error);
         ui_lines_wrap(l, UI_R_CRIT, t, width, 2);
     }
@@ -302,8 +303,8 @@ ui_draw_detail(Console *c)
                 ui_lines_pushf(&l, d->health.health == HEALTH_CRITICAL ? UI_R_CRIT : UI_R_WARN,
                                "Health %s:", health_name(d->health.health));
                 for (i = 0; i < d->health.n; i++) {
-                    UTIL_AUTOFREE char *t = util_xasprintf("- %s", d->health.reasons[i]);
-                    ui_lines_wrap(&l, d->health.health == HEALTH_CRITICAL ? UI_R_CRIT : UI_R_WARN, t, width, 2);
+                    UTIL_AUTOFREE char *t = util_xasprintf("  - %s", d->health.reasons[i]);
+                    ui_lines_hang(&l, d->health.health == HEALTH_CRITICAL ? UI_R_CRIT : UI_R_WARN, t, width, 2);
                 }
             }
             ui_record_lines(c, &l, d, width);
