@@ -260,6 +260,16 @@ ui_plan_body(const Console *c, const Dialog *d, UiLines *l, int width)
                              d->vm, d->hostname);
         result_decode(&ctx, &info);
         ui_console_result(&ctx, &info);
+        if (info.code == RESULT_INVALID_STATE && !d->err.virt_code && row) {
+            /* The row's own keys, not examples. */
+            UTIL_AUTOFREE char *keys = ui_op_keys(c, row, ", ");
+
+            free(info.next_step);
+            info.next_step = keys[0] ? util_xasprintf("The cause names the states that allow it. What %s allows "
+                                                      "now: %s.", d->vm, keys)
+                                     : util_xasprintf("The cause names the states that allow it; %s allows no "
+                                                      "operation now.", d->vm);
+        }
         /* Refused while planning: nothing was touched, so trying again
          * is safe whatever the code. */
         info.retry_safe = 1;
