@@ -192,6 +192,14 @@ proc key {k} {
         pgup { set s "\033\[5~" }
         pgdn { set s "\033\[6~" }
         ctrl-l { set s "\014" }
+        ctrl-r { set s "\022" }
+        home { set s "\033OH" }
+        end { set s "\033OF" }
+        f1 { set s "\033OP" }
+        f3 { set s "\033OR" }
+        f5 { set s "\033\[15~" }
+        f6 { set s "\033\[17~" }
+        f10 { set s "\033\[21~" }
         default { set s $k }
     }
     send -i $console_id -- $s
@@ -273,4 +281,97 @@ proc vm_uuid {name} {
         return $u
     }
     return ""
+}
+
+# --- the console in tmux: what a real terminal shows --------------------
+#
+# DROVER_SCREEN_DUMP is what curses means to show; tmux is a terminal
+# emulator, so its pane is what the operator really sees (stale text that
+# curses does not know about included).
+
+proc tmux {args} {
+    global T
+    return [eval exec tmux -u -S $T/tmux.sock $args]
+}
+
+# Starts the console in a detached tmux pane of rows x cols.
+proc tmux_console {rows cols args} {
+    global drover conf uri T env
+    if {[auto_execok tmux] eq ""} {
+        skip_all "tmux is not installed"
+    }
+    file delete -force "$T/screen.txt"
+    set cmd [list env TERM=xterm-256color LANG=C.UTF-8 LC_ALL=C.UTF-8 TZ=UTC \
+                 DROVER_SCREEN_DUMP=$T/screen.txt $drover --config $conf -c $uri]
+    set cmd [concat $cmd $args]
+    set env(LC_ALL) C.UTF-8
+    tmux -f /dev/null new-session -d -x $cols -y $rows [join $cmd " "]
+    tmux set-option -g status off
+}
+
+# What the tmux pane shows, trailing blanks removed.
+proc tmux_screen {} {
+    set lines {}
+    foreach l [split [tmux capture-pane -p] "\n"] {
+        lappend lines [string trimright $l]
+    }
+    return [string trimright [join $lines "\n"] "\n"]
+}
+
+proc dump_trimmed {} {
+    return [string trimright [screen] "\n"]
+}
+
+# Waits until the pane shows exactly what curses drew; 1 or 0.
+proc tmux_wait_true {{secs 20}} {
+    set deadline [expr {[clock milliseconds] + $secs * 1000}]
+    while {[clock milliseconds] < $deadline} {
+        if {[tmux_screen] eq [dump_trimmed] && [dump_trimmed] ne ""} {
+            return 1
+        }
+        after 100
+    }
+    return 0
+}
+
+# Waits until the console drew again (the dump file was replaced).
+proc dump_rewritten {before {secs 20}} {
+    global T
+    set deadline [expr {[clock milliseconds] + $secs * 1000}]
+    while {[clock milliseconds] < $deadline} {
+        if {![catch {file stat "$T/screen.txt" st}] && $st(ino) != $before} {
+            return 1
+        }
+        after 50
+    }
+    return 0
+}
+
+proc dump_inode {} {
+    global T
+    if {[catch {file stat "$T/screen.txt" st}]} {
+        return 0
+    }
+    return $st(ino)
+}
+
+# Waits until the dump matches re (no expect spawn: the console is in tmux).
+proc tmux_wait_dump {re {secs 20}} {
+    set deadline [expr {[clock milliseconds] + $secs * 1000}]
+    while {[clock milliseconds] < $deadline} {
+        if {[regexp -- $re [screen]]} {
+            return 1
+        }
+        after 100
+    }
+    return [regexp -- $re [screen]]
+}
+
+# Resizes the tmux window (tmux sends the console SIGWINCH).
+proc tmux_resize {rows cols} {
+    tmux resize-window -x $cols -y $rows
+}
+
+proc tmux_stop {} {
+    catch {tmux kill-server}
 }

@@ -336,7 +336,8 @@ test_fleet(const char *uri)
         ok(okp && after && !after->s.journal_op && after->s.health != HEALTH_CRITICAL,
            "erp01 is repaired: 3 Replicating, no journal");
         is_str(model_job_op(MODEL_JOB_REPAIR), "repair", "repair jobs decode as repair");
-        is_str(model_job_title(98), "Revert Failover", "job titles come from the job table");
+        is_str(model_job_title(98), "Revert failover", "job titles are the operations' one name");
+        is_str(model_job_title(102), "Test failover", "a test failover job is \"Test failover\", not the CIM name");
     }
     model_free(m);
     session_free(s);

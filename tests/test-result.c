@@ -607,6 +607,53 @@ test_decode_hints(void)
     err_clear();
 }
 
+/* The console's next steps name its keys, never a command line. */
+static void
+test_console_next_step(void)
+{
+    static const int codes[] = {
+        RESULT_OK, RESULT_JOB_STARTED, RESULT_FAILED, RESULT_ACCESS_DENIED, RESULT_NOT_SUPPORTED,
+        RESULT_STATUS_UNKNOWN, RESULT_TIMEOUT, RESULT_INVALID_PARAMETER, RESULT_IN_USE,
+        RESULT_INVALID_STATE, RESULT_INCORRECT_TYPE, RESULT_NOT_AVAILABLE, RESULT_OUT_OF_MEMORY,
+        RESULT_FILE_NOT_FOUND,
+    };
+    ResultCtx ctx;
+    size_t i, k;
+    char *s;
+
+    for (i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
+        memset(&ctx, 0, sizeof(ctx));
+        ctx.code = codes[i];
+        ctx.op = "revert";
+        ctx.vm = "web01";
+        ctx.host = "fleet";
+        for (k = 0; k < 2; k++) {
+            ResultInfo info;
+
+            /* Plain, and a symbolic link (whose common text names a
+             * command). */
+            ctx.sys_errno = k == 1 ? ELOOP : 0;
+            s = result_console_next_step(&ctx);
+            result_decode(&ctx, &info);
+            ok(!strstr(s ? s : info.next_step, "`drover"), "%d (%s): the console's next step names no drover "
+               "command (%s)", codes[i], k == 1 ? "ELOOP" : "plain",
+               s ? s : info.next_step);
+            result_info_clear(&info);
+            free(s);
+        }
+    }
+    memset(&ctx, 0, sizeof(ctx));
+    ctx.code = RESULT_INVALID_STATE;
+    ctx.vm = "web01";
+    s = result_console_next_step(&ctx);
+    ok(s && strstr(s, "key hint") && strstr(s, "r revert"), "32775: the console points at the keys (%s)", s);
+    free(s);
+    ctx.code = RESULT_IN_USE;
+    s = result_console_next_step(&ctx);
+    ok(s && strstr(s, "J shows which job"), "32774 (a lock): J shows the job holding it (%s)", s);
+    free(s);
+}
+
 int
 main(void)
 {
@@ -620,5 +667,6 @@ main(void)
     test_decode_cause();
     test_decode_unknown();
     test_ctx_from_err();
+    test_console_next_step();
     return tap_done();
 }

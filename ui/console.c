@@ -52,7 +52,9 @@ ui_signals(int install)
 }
 
 /* Takes the new size from the terminal (our SIGWINCH handler replaces
- * curses' own). */
+ * curses' own).  The terminal rewraps or keeps what it showed in its own
+ * way, so curses' idea of the screen no longer holds: the next refresh
+ * repaints every cell, as Ctrl-L does. */
 static void
 ui_resize(void)
 {
@@ -60,6 +62,7 @@ ui_resize(void)
 
     if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_row > 0 && ws.ws_col > 0)
         resize_term(ws.ws_row, ws.ws_col);
+    clearok(curscr, TRUE);
 }
 
 /* Once the first load is done: say which VMs wait for a repair. */
@@ -133,7 +136,7 @@ ui_host_changes(Console *c)
         if (h->state == c->host_state[i])
             continue;
         if (h->state == MODEL_HOST_DISCONNECTED) {
-            ui_set_msg(c, UI_R_CRIT, "Host %s is disconnected: %s. drover retries every %d s (g: now).", h->name,
+            ui_set_msg(c, UI_R_CRIT, "Host %s is disconnected: %s. drover retries every %d s (Ctrl-R: now).", h->name,
                        h->error ? h->error : "no answer", c->s->conf->refresh_interval);
             dirty |= UI_DIRTY_STATUS;
         } else if (h->state == MODEL_HOST_CONNECTED && c->host_state[i] == MODEL_HOST_DISCONNECTED) {
@@ -175,6 +178,7 @@ ui_read_keys(Console *c, unsigned *dirty)
     while ((r = get_wch(&ch)) != ERR) {
         n++;
         if (r == KEY_CODE_YES && ch == KEY_RESIZE) {
+            clearok(curscr, TRUE);
             *dirty |= UI_LAYOUT;
             continue;
         }

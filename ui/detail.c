@@ -54,65 +54,128 @@ ui_file_role(const Replica *rec, const char *target, const char *path, char *buf
         snprintf(buf, size, "test overlay");
 }
 
-static void
-ui_layer_line(const Console *c, UiLines *l, const ModelDisk *k, const Replica *rec,
-              const ChainLayer *ly, int depth, const char *on)
+/* The index of the recovery point whose file for target is path, or -1. */
+static int
+ui_point_of(const Replica *rec, const char *target, const char *path)
 {
-    char role[64], vsz[32], asz[32];
-    int used = util_streq(ly->path, k->source);
+    const ReplicaDisk *d;
+    size_t i;
 
-    ui_file_role(rec, k->target, ly->path, role, sizeof(role));
-    if (!role[0])
-        util_strlcpy(role, !ly->backing_name ? "base" : used ? "disk in use" : "layer", sizeof(role));
-    util_format_size(ly->virtual_size, vsz, sizeof(vsz));
-    util_format_size(ly->allocated, asz, sizeof(asz));
-    ui_lines_pushf(l, used ? UI_R_OK : UI_R_NORMAL, " %s %s%s%s  [%s]  %s of %s%s%s%s", used ? c->g.use : " ",
-                   depth ? c->g.branch : "", depth ? " " : "", ui_base(ly->path), role, asz, vsz,
-                   on ? " (on " : "", on ? on : "", on ? ")" : "");
+    for (i = 0; rec && path && i < rec->npoints; i++)
+        if ((d = replica_disk_list_find(&rec->points[i].disks, target)) && util_streq(d->file, path))
+            return (int)i;
+    return -1;
 }
 
-static void
-ui_disk_lines(const Console *c, UiLines *l, const ModelDisk *k, const Replica *rec, int width)
+static const char *
+ui_broken(const ModelDetail *md, int point)
 {
-    size_t i;
-    int depth = 0;
+    return point >= 0 && md->point_broken ? md->point_broken[point] : NULL;
+}
 
-    ui_lines_pushf(l, UI_R_DLG_TITLE, "Disk %s: chain from base to top (%s = what the domain uses now)",
+/* One layer of the tree: depth 0 is the base; a branch off the trunk is
+ * drawn one step further in, right under the layer it is built on.  The
+ * sizes wrap under the name rather than being cut. */
+static void
+ui_layer_line(const Console *c, UiLines *l, const ModelDisk *k, const ModelDetail *md, const char *path,
+              const ChainLayer *ly, int depth, int width)
+{
+    char role[64], vsz[32], asz[32], lead[64], sizes[96] = "";
+    int used = util_streq(path, k->source);
+    int point = ui_point_of(md->rec, k->target, path);
+    const char *broken = ui_broken(md, point);
+    UTIL_AUTOFREE char *line = NULL;
+
+    ui_file_role(md->rec, k->target, path, role, sizeof(role));
+    if (!role[0])
+        util_strlcpy(role, ly && !ly->backing_name ? "base" : used ? "disk in use" : "layer", sizeof(role));
+    if (ly) {
+        util_format_size(ly->virtual_size, vsz, sizeof(vsz));
+        util_format_size(ly->allocated, asz, sizeof(asz));
+        snprintf(sizes, sizeof(sizes), "  %s of %s", asz, vsz);
+    }
+    snprintf(lead, sizeof(lead), " %s %*s%s%s", used ? c->g.use : " ", depth > 1 ? 2 * (depth - 1) : 0, "",
+             depth ? c->g.branch : "", depth ? " " : "");
+    line = util_xasprintf("%s%s  [%s%s]%s", lead, ui_base(path), role, broken ? ", BROKEN" : "", sizes);
+    if (ui_width(line) > width && sizes[0]) {
+        /* The sizes go under the name as a whole, never split. */
+        line[strlen(line) - strlen(sizes)] = '\0';
+        ui_lines_hang(l, broken ? UI_R_CRIT : used ? UI_R_OK : UI_R_NORMAL, line, width, ui_width(lead) + 1);
+        ui_lines_pushf(l, broken ? UI_R_CRIT : used ? UI_R_OK : UI_R_NORMAL, "%*s%s", ui_width(lead) + 1, "",
+                       sizes + 2);
+        return;
+    }
+    ui_lines_hang(l, broken ? UI_R_CRIT : used ? UI_R_OK : UI_R_NORMAL, line, width, ui_width(lead) + 1);
+}
+
+/* The layers of chain ch from index from down to index to (top to base
+ * order in the chain, drawn base first). */
+static void
+ui_disk_lines(const Console *c, UiLines *l, const ModelDisk *k, const ModelDetail *md, int width)
+{
+    const Replica *rec = md->rec;
+    const Chain *trunk = k->points ? k->points : k->used;
+    const Chain *used = k->used;
+    size_t i, top = 0;
+    int parent = -1;            /* trunk index the branch of used grows on */
+    size_t nbranch = 0;         /* used layers 0..nbranch-1 are that branch */
+
+    ui_lines_pushf(l, UI_R_DLG_TITLE, "Disk %s, base first; branches under their point (%s = in use)",
                    k->target, c->g.use);
     if (k->used_error) {
         UTIL_AUTOFREE char *t = util_xasprintf("cannot walk the chain the domain uses: %s", k->used_error);
         ui_lines_wrap(l, UI_R_CRIT, t, width, 2);
     }
-    if (k->points_error) {
+    /* The same file walked twice fails the same way: say it once. */
+    if (k->points_error && !util_streq(k->points_error, k->used_error)) {
         UTIL_AUTOFREE char *t = util_xasprintf("cannot walk the recovery points: %s", k->points_error);
         ui_lines_wrap(l, UI_R_CRIT, t, width, 2);
     }
-    if (k->points) {
-        /* The recovery points first, then the branch the domain uses when
-         * it sits on an older point. */
-        for (i = k->points->n; i-- > 0; depth++)
-            ui_layer_line(c, l, k, rec, &k->points->layers[i], depth, NULL);
-        if (k->used) {
-            for (i = k->used->n; i-- > 0;) {
-                const ChainLayer *ly = &k->used->layers[i];
-                const char *below = i + 1 < k->used->n ? k->used->layers[i + 1].path : NULL;
-                int at = below ? chain_find_path(k->points, below) : -1;
-                char on[64];
+    if (!trunk) {
+        /* No chain walks: the record's points, oldest first, each marked
+         * when it cannot be used. */
+        for (i = 0; rec && i < rec->npoints; i++) {
+            const ReplicaDisk *d = replica_disk_list_find(&rec->points[i].disks, k->target);
+            if (d)
+                ui_layer_line(c, l, k, md, d->file, NULL, i ? 1 : 0, width);
+        }
+        return;
+    }
+    if (trunk == used) {
+        /* The top layers of the chain in use that are not recovery points
+         * (a failover disk) hang off the newest point they sit on. */
+        while (top + 1 < used->n && ui_point_of(rec, k->target, used->layers[top].path) < 0)
+            top++;
+        if (ui_point_of(rec, k->target, used->layers[top].path) < 0)
+            top = 0;        /* no recovery point in it (a test system's own record) */
+        nbranch = top;
+        parent = (int)top;
+    } else if (used) {
+        for (nbranch = 0; nbranch < used->n && chain_find_path(trunk, used->layers[nbranch].path) < 0; nbranch++)
+            ;
+        parent = nbranch < used->n ? chain_find_path(trunk, used->layers[nbranch].path) : -1;
+    }
+    for (i = trunk->n; i-- > top;) {
+        const ChainLayer *ly = &trunk->layers[i];
+        const ReplicaTest *t = rec ? rec->test : NULL;
+        const ReplicaDisk *td;
+        size_t b;
 
-                if (chain_find_path(k->points, ly->path) >= 0)
-                    continue;
-                /* A branch off an older point is indented under that point. */
-                if (at >= 0)
-                    depth = (int)(k->points->n - (size_t)at);
-                ui_file_role(rec, k->target, below ? below : "", on, sizeof(on));
-                ui_layer_line(c, l, k, rec, ly, depth++, on[0] ? on : ui_base(below));
+        ui_layer_line(c, l, k, md, ly->path, ly, i + 1 == trunk->n ? 0 : 1, width);
+        if ((int)i == parent)
+            for (b = nbranch; b-- > 0;)
+                ui_layer_line(c, l, k, md, used->layers[b].path, &used->layers[b], 2 + (int)(nbranch - 1 - b), width);
+        /* A test system's overlay on this point. */
+        if (t && (td = replica_disk_list_find(&t->disks, k->target))) {
+            int at = ui_point_of(rec, k->target, ly->path);
+            if (at >= 0 && util_streq(rec->points[at].id, t->point)) {
+                UTIL_AUTOFREE char *line = util_xasprintf("     %s %s  [test disk of %s]", c->g.branch,
+                                                          ui_base(td->file), t->domain);
+                ui_lines_hang(l, UI_R_INFO, line, width, 4);
             }
         }
-    } else if (k->used) {
-        for (i = k->used->n; i-- > 0; depth++)
-            ui_layer_line(c, l, k, rec, &k->used->layers[i], depth, NULL);
     }
-    if (k->source && k->used && k->used->n && !util_streq(k->used->layers[0].path, k->source))
+    if (k->source && used && used->n && !util_streq(used->layers[0].path, k->source))
         ui_lines_pushf(l, UI_R_WARN, "  the domain uses %s", k->source);
 }
 
@@ -156,7 +219,7 @@ ui_record_lines(const Console *c, UiLines *l, const ModelDetail *d, int width)
                        rec->test->point, when);
     }
     for (i = 0; i < d->ndisks; i++)
-        ui_disk_lines(c, l, &d->disks[i], rec, width);
+        ui_disk_lines(c, l, &d->disks[i], d, width);
     /* Newest first. */
     pts = util_xcalloc(rec->npoints + 1, sizeof(*pts));
     for (i = 0; i < rec->npoints; i++)
@@ -169,10 +232,17 @@ ui_record_lines(const Console *c, UiLines *l, const ModelDetail *d, int width)
         }
     ui_lines_pushf(l, UI_R_DLG_TITLE, "Recovery points: %zu, newest first", rec->npoints);
     for (i = 0; i < rec->npoints; i++) {
+        const char *broken = ui_broken(d, (int)(pts[i] - rec->points));
+
         ui_when(pts[i]->time, when, sizeof(when));
-        ui_lines_pushf(l, UI_R_NORMAL, "  %-8s %s  %-14s%s", pts[i]->id, when,
+        ui_lines_pushf(l, broken ? UI_R_CRIT : UI_R_NORMAL, "  %-8s %s  %-14s%s%s", pts[i]->id, when,
                        replica_rp_type_name(pts[i]->type),
-                       rec->failover && util_streq(rec->failover->point, pts[i]->id) ? " <- failed over to" : "");
+                       rec->failover && util_streq(rec->failover->point, pts[i]->id) ? " <- failed over to" : "",
+                       broken ? " BROKEN" : "");
+        if (broken) {
+            UTIL_AUTOFREE char *t = util_xasprintf("not offered for failover or test: %s", broken);
+            ui_lines_wrap(l, UI_R_CRIT, t, width, 13);
+        }
     }
     free(pts);
 }
@@ -192,7 +262,7 @@ ui_draw_detail(Console *c)
         snprintf(title, sizeof(title), " Details ");
     } else {
         const Summary *s = &r->s;
-        const JobInfo *job = ui_job_for_vm(c, s->host, s->name);
+        const JobInfo *job = ui_job_for_vm(c, r->host, s->uuid);
 
         snprintf(title, sizeof(title), " %s@%s %s", s->name, s->host,
                  c->pane_focus ? "- arrows scroll, Tab: back to the table " : "- Tab: scroll ");
@@ -233,8 +303,8 @@ ui_draw_detail(Console *c)
                 ui_lines_pushf(&l, d->health.health == HEALTH_CRITICAL ? UI_R_CRIT : UI_R_WARN,
                                "Health %s:", health_name(d->health.health));
                 for (i = 0; i < d->health.n; i++) {
-                    UTIL_AUTOFREE char *t = util_xasprintf("- %s", d->health.reasons[i]);
-                    ui_lines_wrap(&l, d->health.health == HEALTH_CRITICAL ? UI_R_CRIT : UI_R_WARN, t, width, 2);
+                    UTIL_AUTOFREE char *t = util_xasprintf("  - %s", d->health.reasons[i]);
+                    ui_lines_hang(&l, d->health.health == HEALTH_CRITICAL ? UI_R_CRIT : UI_R_WARN, t, width, 2);
                 }
             }
             ui_record_lines(c, &l, d, width);

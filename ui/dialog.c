@@ -5,6 +5,7 @@
 
 #include "ui.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,6 +107,20 @@ ui_confirmed(const Console *c, const Dialog *d)
 
 /* --- content --------------------------------------------------------------- */
 
+/* A plan line: wrapped, never cut, continued under its text. */
+static void __attribute__((format(printf, 4, 5)))
+ui_plan_linef(UiLines *l, UiRole role, int width, const char *fmt, ...)
+{
+    va_list ap;
+    char *t;
+
+    va_start(ap, fmt);
+    t = util_xvasprintf(fmt, ap);
+    va_end(ap);
+    ui_lines_hang(l, role, t, width, 4);
+    free(t);
+}
+
 static void
 ui_plan_files(UiLines *l, UiRole role, const char *what, const PlanFileList *f, const char *dir, int width)
 {
@@ -118,13 +133,13 @@ ui_plan_files(UiLines *l, UiRole role, const char *what, const PlanFileList *f, 
     /* A file still to be made has no size on disk yet, only the disk size
      * the guest will see: say which. */
     if (role == UI_R_CREATE) {
-        ui_lines_pushf(l, role, "%s %zu empty file%s (sizes: the disk the guest sees):", what, f->n,
+        ui_plan_linef(l, role, width, "%s %zu empty file%s (sizes: the disk the guest sees):", what, f->n,
                        f->n == 1 ? "" : "s");
     } else {
         for (i = 0; i < f->n; i++)
             total += f->v[i].allocated ? f->v[i].allocated : f->v[i].size;
         util_format_size(total, sz, sizeof(sz));
-        ui_lines_pushf(l, role, "%s %zu file%s, %s:", what, f->n, f->n == 1 ? "" : "s", sz);
+        ui_plan_linef(l, role, width, "%s %zu file%s, %s:", what, f->n, f->n == 1 ? "" : "s", sz);
     }
     for (i = 0; i < f->n; i++) {
         const char *p = f->v[i].path;
@@ -135,14 +150,25 @@ ui_plan_files(UiLines *l, UiRole role, const char *what, const PlanFileList *f, 
         if (role == UI_R_CREATE) {
             const char *b = f->v[i].backing ? strrchr(f->v[i].backing, '/') : NULL;
             util_format_size(f->v[i].size, sz, sizeof(sz));
-            ui_lines_pushf(l, role, "  %-4s %s  (%s on %s, %s)", f->v[i].target, p, f->v[i].role,
+            ui_plan_linef(l, role, width, "  %-4s %s  (%s on %s, %s)", f->v[i].target, p, f->v[i].role,
                            b ? b + 1 : "?", sz);
             continue;
         }
         util_format_size(f->v[i].allocated ? f->v[i].allocated : f->v[i].size, sz, sizeof(sz));
-        ui_lines_pushf(l, role, "  %-4s %s  (%s, %s)", f->v[i].target, p, f->v[i].role, sz);
+        ui_plan_linef(l, role, width, "  %-4s %s  (%s, %s)", f->v[i].target, p, f->v[i].role, sz);
     }
-    (void)width;
+}
+
+/* Next steps in console keys. */
+static void
+ui_console_result(const ResultCtx *ctx, ResultInfo *info)
+{
+    char *next = result_console_next_step(ctx);
+
+    if (next) {
+        free(info->next_step);
+        info->next_step = next;
+    }
 }
 
 static const char *
@@ -182,16 +208,36 @@ ui_plan_body(const Console *c, const Dialog *d, UiLines *l, int width)
         const ReplicaJournal *j = md && md->rec && md->host == d->host && strcmp(md->uuid, d->uuid) == 0
                                       ? md->rec->journal : NULL;
 
-        ui_lines_pushf(l, UI_R_NORMAL, "VM:     %s@%s", d->vm, d->hostname);
+        ui_plan_linef(l, UI_R_NORMAL, width, "VM:     %s@%s", d->vm, d->hostname);
         if (j) {
-            ui_lines_pushf(l, UI_R_CRIT, "Interrupted: %s, stopped at step \"%s\" (job %s)", j->op, j->step, j->job);
+            int after = strcmp(j->step, "switched") == 0;
+            const ReplicaDiskList *files = after ? &j->remove : &j->create;
+            size_t k;
+
+            ui_plan_linef(l, UI_R_CRIT, width, "Interrupted: %s, stopped at step \"%s\" (job %s)", j->op, j->step, j->job);
             ui_lines_wrap(l, UI_R_NORMAL,
-                          strcmp(j->step, "switched") == 0
-                              ? "It stopped after its switch: repair finishes it, deleting only the files its journal names."
-                              : "It stopped before its switch: repair rolls it back, removing only files it had created.",
+                          after ? "It stopped after its switch: repair finishes it, deleting only the files its journal names."
+                                : "It stopped before its switch: repair rolls it back, removing only files it had created.",
                           width, 0);
+            if (j->domain && *j->domain)
+                ui_plan_linef(l, UI_R_DELETE, width, "Removes the test system %s%s", j->domain,
+                              after ? "" : " if it was defined");
+            /* The files, by name: what the operator confirms. */
+            if (files->n)
+                ui_plan_linef(l, UI_R_DELETE, width, "DELETES %zu file%s%s:", files->n, files->n == 1 ? "" : "s",
+                              after ? "" : " (those it had created; a file never made is skipped)");
+            else
+                ui_lines_push(l, UI_R_NORMAL, -1, "Deletes nothing.");
+            for (k = 0; k < files->n; k++) {
+                const char *f = files->v[k].file ? files->v[k].file : "";
+                const char *b = strrchr(f, '/');
+
+                if (k == 0 && b)
+                    ui_plan_linef(l, UI_R_DIM, width, "  in %.*s", (int)(b - f), f);
+                ui_plan_linef(l, UI_R_DELETE, width, "  %-4s %s", files->v[k].target, b ? b + 1 : f);
+            }
         } else {
-            ui_lines_pushf(l, UI_R_CRIT, "Interrupted: %s", row && row->s.journal_op ? row->s.journal_op : "an operation");
+            ui_plan_linef(l, UI_R_CRIT, width, "Interrupted: %s", row && row->s.journal_op ? row->s.journal_op : "an operation");
             ui_lines_wrap(l, UI_R_NORMAL, "Repair rolls it back if it stopped before its switch and finishes it "
                                           "if it stopped after; it deletes only files its journal names.", width, 0);
         }
@@ -201,7 +247,7 @@ ui_plan_body(const Console *c, const Dialog *d, UiLines *l, int width)
         ui_lines_wrap(l, UI_R_WARN, "The plan changed since you confirmed it, so nothing was done. This is the "
                                     "new plan: confirm again only if it is still what you want.", width, 0);
     if (d->plan_id) {
-        ui_lines_pushf(l, UI_R_DIM, "Planning%s reading %s, its record and its files (nothing changes yet).",
+        ui_plan_linef(l, UI_R_DIM, width, "Planning%s reading %s, its record and its files (nothing changes yet).",
                        c->g.ell, d->vm);
         return;
     }
@@ -213,6 +259,20 @@ ui_plan_body(const Console *c, const Dialog *d, UiLines *l, int width)
         err_info_to_ctx(&ctx, &d->err, d->op == UI_OP_REPAIR ? "repair" : state_op_name((StateOp)d->op),
                              d->vm, d->hostname);
         result_decode(&ctx, &info);
+        ui_console_result(&ctx, &info);
+        if (info.code == RESULT_INVALID_STATE && !d->err.virt_code && row) {
+            /* The row's own keys, not examples. */
+            UTIL_AUTOFREE char *keys = ui_op_keys(c, row, ", ");
+
+            free(info.next_step);
+            info.next_step = keys[0] ? util_xasprintf("The cause names the states that allow it. What %s allows "
+                                                      "now: %s.", d->vm, keys)
+                                     : util_xasprintf("The cause names the states that allow it; %s allows no "
+                                                      "operation now.", d->vm);
+        }
+        /* Refused while planning: nothing was touched, so trying again
+         * is safe whatever the code. */
+        info.retry_safe = 1;
         text = util_xasprintf("Result: %d %s\n%s\nCause: %s\nNext: %s\nRetry is safe: %s\nNothing was changed.",
                               info.code, info.name, info.summary, info.cause, info.next_step,
                               info.retry_safe ? "yes" : "no");
@@ -225,21 +285,25 @@ ui_plan_body(const Console *c, const Dialog *d, UiLines *l, int width)
     if (row && row->version != d->row_version)
         ui_lines_wrap(l, UI_R_WARN, "The VM changed since this plan was made: confirming will be refused "
                                     "and you will see the new plan.", width, 0);
-    ui_lines_pushf(l, UI_R_NORMAL, "VM:     %s@%s (%s)", p->vm, p->host, p->uuid);
-    ui_lines_pushf(l, UI_R_NORMAL, "State:  %d %s %s %d %s", p->from_state, state_name(p->from_state), c->g.arrow,
+    ui_plan_linef(l, UI_R_NORMAL, width, "VM:     %s@%s (%s)", p->vm, p->host, p->uuid);
+    ui_plan_linef(l, UI_R_NORMAL, width, "State:  %d %s %s %d %s", p->from_state, state_name(p->from_state), c->g.arrow,
                    p->to_state, state_name(p->to_state));
     if (p->power_action != PLAN_POWER_NONE) {
-        snprintf(buf, sizeof(buf), "Power:  %s now: %s", hv_power_name(p->power),
-                 plan_power_action_text(p->power_action));
-        if (p->power_action == PLAN_POWER_SHUTDOWN)
-            snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), " (forced off after %d s)",
+        /* The timeout is known here: say it once, as a number. */
+        if (p->op == OP_STOP_TEST && p->test_domain)
+            snprintf(buf, sizeof(buf), "Power:  the test system %s is powered off at once", p->test_domain);
+        else if (p->power_action == PLAN_POWER_SHUTDOWN)
+            snprintf(buf, sizeof(buf), "Power:  %s now: shut down (forced off after %d s)", hv_power_name(p->power),
                      c->s->conf->shutdown_timeout);
-        ui_lines_push(l, UI_R_WARN, -1, buf);
+        else
+            snprintf(buf, sizeof(buf), "Power:  %s now: %s", hv_power_name(p->power),
+                     plan_power_action_text(p->power_action));
+        ui_lines_hang(l, UI_R_WARN, buf, width, 8);
     } else {
-        ui_lines_pushf(l, UI_R_NORMAL, "Power:  %s; no power action", hv_power_name(p->power));
+        ui_plan_linef(l, UI_R_NORMAL, width, "Power:  %s; no power action", hv_power_name(p->power));
     }
     if (p->point)
-        ui_lines_pushf(l, UI_R_NORMAL, "Point:  %s", p->point);
+        ui_plan_linef(l, UI_R_NORMAL, width, "Point:  %s", p->point);
     if (p->test_domain)
         ui_lines_pushf(l, UI_R_NORMAL, "Test system: %s", p->test_domain);
     if (p->test_omitted) {
@@ -250,11 +314,11 @@ ui_plan_body(const Console *c, const Dialog *d, UiLines *l, int width)
     for (i = 0; i < p->nswitches; i++) {
         const char *from = p->switches[i].from ? strrchr(p->switches[i].from, '/') : NULL;
         const char *to = strrchr(p->switches[i].to, '/');
-        ui_lines_pushf(l, UI_R_NORMAL, "Disk %s: %s %s %s", p->switches[i].target, from ? from + 1 : "(none)",
+        ui_plan_linef(l, UI_R_NORMAL, width, "Disk %s: %s %s %s", p->switches[i].target, from ? from + 1 : "(none)",
                        c->g.arrow, to ? to + 1 : p->switches[i].to);
     }
     if (p->dir)
-        ui_lines_pushf(l, UI_R_DIM, "Files in %s", p->dir);
+        ui_plan_linef(l, UI_R_DIM, width, "Files in %s", p->dir);
     if (p->remove.n)
         ui_plan_files(l, UI_R_DELETE, "DELETES", &p->remove, p->dir, width);
     else
@@ -284,7 +348,8 @@ ui_progress_body(const Console *c, const Dialog *d, UiLines *l, int width)
         free(l->text[l->n - 1]);
         l->text[l->n - 1] = util_xstrdup(pct);
     }
-    ui_lines_wrap(l, UI_R_NORMAL, j->step, width, 0);
+    if (j->state < JOB_COMPLETED)
+        ui_lines_wrap(l, UI_R_NORMAL, j->step, width, 0);
     if (j->state >= JOB_COMPLETED) {
         UTIL_AUTOFREE char *text = ui_job_result_text(j);
         ui_lines_push(l, UI_R_NORMAL, -1, "");
@@ -304,7 +369,8 @@ ui_pick_body(const Console *c, const Dialog *d, UiLines *l, int width)
         return;
     }
     for (i = 0; i < d->nitems; i++)
-        ui_lines_pushf(l, i == d->sel ? UI_R_BUTTON_ON : UI_R_NORMAL, "%s %s", i == d->sel ? c->g.use : " ",
+        ui_lines_pushf(l, d->items[i].disabled ? UI_R_CRIT : i == d->sel ? UI_R_BUTTON_ON : UI_R_NORMAL, "%s %s",
+                       i == d->sel && !d->items[i].disabled ? c->g.use : d->items[i].disabled ? c->g.bad : " ",
                        d->items[i].label);
 }
 
@@ -334,7 +400,7 @@ ui_footer(const Console *c, const Dialog *d, UiLines *l, int width)
         ui_lines_push(l, ui_confirmed(c, d) ? UI_R_DELETE : UI_R_BUTTON_ON, -1, buf);
         snprintf(buf, sizeof(buf), "Enter: the [button] (Cancel until %s is typed)  Esc: cancel  %s",
                  ui_expected(c, d), c->s->conf->require_reason ? "Tab: field" : "Up/Down: scroll");
-        ui_lines_push(l, UI_R_KEY, -1, buf);
+        ui_lines_wrap(l, UI_R_KEY, buf, width, 0);
         break;
     case DLG_PROGRESS:
         j = ui_job_find(c, d->job_id);
@@ -348,13 +414,12 @@ ui_footer(const Console *c, const Dialog *d, UiLines *l, int width)
         ui_lines_push(l, UI_R_KEY, -1, "y: quit when they finish   n or Esc: stay");
         break;
     case DLG_HELP:
-        ui_lines_push(l, UI_R_KEY, -1, "Up/Down PgUp/PgDn: scroll   Esc or ?: close");
+        ui_lines_push(l, UI_R_KEY, -1, "Up/Down PgUp/PgDn: scroll   Esc, ? or F1: close");
         break;
     default:
         ui_lines_push(l, UI_R_KEY, -1, "Enter or Esc: close   Up/Down: scroll");
         break;
     }
-    (void)width;
 }
 
 static void
@@ -373,13 +438,15 @@ ui_body(const Console *c, const Dialog *d, UiLines *l, int width)
             size_t k, m;
             char **w;
 
-            if (strncmp(v[i], "  ", 2) != 0 || strlen(v[i]) < 12) {
+            int lead = 2 + UI_HELP_KEYS + 3;    /* "  KEYS * " */
+
+            if (strncmp(v[i], "  ", 2) != 0 || (int)strlen(v[i]) < lead) {
                 ui_lines_wrap(l, i == 0 ? UI_R_DLG_TITLE : UI_R_NORMAL, v[i], width, 0);
                 continue;
             }
-            m = ui_wrap(v[i] + 12, width - 12, &w);
+            m = ui_wrap(v[i] + lead, width - lead, &w);
             for (k = 0; k < m; k++)
-                ui_lines_pushf(l, UI_R_NORMAL, "%.*s%s", 12, k ? "            " : v[i], w[k]);
+                ui_lines_pushf(l, UI_R_NORMAL, "%-*.*s%s", lead, k ? 0 : lead, v[i], w[k]);
             ui_lines_free(w, m);
         }
         ui_lines_free(v, n);
@@ -475,24 +542,39 @@ ui_pick_points(const Console *c, Dialog *d)
         pts[i] = &rec->points[i];
     qsort(pts, rec->npoints, sizeof(*pts), ui_cmp_point_newest);
     d->items = util_xcalloc(rec->npoints + 1, sizeof(*d->items));
+    d->sel = rec->npoints;
     for (i = 0; i < rec->npoints; i++) {
+        const char *broken = md->point_broken ? md->point_broken[pts[i] - rec->points] : NULL;
         char iso[32], age[32];
 
         util_format_time(pts[i]->time, iso, sizeof(iso));
         util_format_age(util_now() > pts[i]->time ? util_now() - pts[i]->time : 0, age, sizeof(age));
         d->items[i].value = util_xstrdup(pts[i]->id);
-        d->items[i].label = util_xasprintf("%-10s %s  %5s ago  %s%s", pts[i]->id, iso, age,
-                                           replica_rp_type_name(pts[i]->type), i == 0 ? "  (newest)" : "");
+        d->items[i].disabled = broken != NULL;
+        d->items[i].label = util_xasprintf("%-10s %s  %5s ago  %-14s %s", pts[i]->id, iso, age,
+                                           replica_rp_type_name(pts[i]->type),
+                                           broken ? "BROKEN" : i == 0 ? "(newest)" : "");
+        /* The newest point that can be used is preselected. */
+        if (!broken && d->sel == rec->npoints)
+            d->sel = i;
     }
     d->nitems = rec->npoints;
-    d->sel = 0;
+    if (d->sel == rec->npoints) {
+        d->sel = 0;
+        free(d->text);
+        d->text = util_xasprintf("Every recovery point of %s is broken (a file of its chain is missing or "
+                                 "unreadable): there is nothing to fail over to. Enter on %s shows which "
+                                 "files.", d->vm, d->vm);
+    }
     free(pts);
 }
 
 unsigned
 ui_dialog_start(Console *c, int op)
 {
-    const ModelRow *r = view_selected(&c->view);
+    const ModelRow *r = ui_op_row(c, view_selected(&c->view), op);
+    ErrInfo why;
+    int refused;
     Dialog *d;
 
     if (!r) {
@@ -503,13 +585,14 @@ ui_dialog_start(Console *c, int op)
         ui_set_msg(c, UI_R_INFO, "%s: its record is still being read; try again in a moment.", r->s.name);
         return UI_DIRTY_STATUS;
     }
-    if (op == UI_OP_REPAIR && !r->s.journal_op) {
-        ui_set_msg(c, UI_R_INFO, "%s has no interrupted operation: nothing to repair.", r->s.name);
-        return UI_DIRTY_STATUS;
-    }
     if (op == UI_OP_REPAIR && r->busy) {
         ui_set_msg(c, UI_R_INFO, "%s is not interrupted: an operation runs on it now (held by %s).", r->s.name,
                    r->busy);
+        return UI_DIRTY_STATUS;
+    }
+    refused = ui_op_refusal(c, r, op, &why) < 0;
+    if (refused && op == UI_OP_REPAIR) {
+        ui_set_msg(c, UI_R_INFO, "%s.", why.message);
         return UI_DIRTY_STATUS;
     }
     d = ui_dialog_new(DLG_PLAN);
@@ -518,7 +601,12 @@ ui_dialog_start(Console *c, int op)
     util_strlcpy(d->uuid, r->s.uuid, sizeof(d->uuid));
     util_strlcpy(d->vm, r->s.name, sizeof(d->vm));
     util_strlcpy(d->hostname, r->s.host, sizeof(d->hostname));
-    if (op == OP_INITIATE || op == OP_TEST) {
+    if (refused) {
+        /* Refused whatever the operator would pick: say so before any
+         * picker, decoded like every other refusal. */
+        d->failed = 1;
+        d->err = why;
+    } else if (op == OP_INITIATE || op == OP_TEST) {
         d->kind = DLG_PICK;
         d->waiting = 1;
         d->text = util_xasprintf("Choose the recovery point for the %s (newest first):",
@@ -773,11 +861,17 @@ ui_dialog_key(Console *c, int key, int code)
     case DLG_PICK:
         if (!code && key == UI_KEY_ESC)
             return ui_close(c, "Cancelled: nothing was changed.");
-        if (code && key == KEY_UP && d->sel > 0)
-            d->sel--;
-        else if (code && key == KEY_DOWN && d->sel + 1 < d->nitems)
-            d->sel++;
-        else if (ui_is_enter(key, code) && !d->waiting && d->nitems) {
+        if (code && (key == KEY_UP || key == KEY_DOWN)) {
+            /* Broken points are skipped: they are not offered. */
+            size_t i = d->sel;
+            while (key == KEY_UP ? i > 0 : i + 1 < d->nitems) {
+                i += key == KEY_UP ? (size_t)-1 : 1;
+                if (!d->items[i].disabled) {
+                    d->sel = i;
+                    break;
+                }
+            }
+        } else if (ui_is_enter(key, code) && !d->waiting && d->nitems && !d->items[d->sel].disabled) {
             if (d->op == OP_COMMIT)
                 d->flatten = strcmp(d->items[d->sel].value, "flatten") == 0;
             else
@@ -810,7 +904,8 @@ ui_dialog_key(Console *c, int key, int code)
             return ui_close(c, "Not quitting.");
         return 0;
     case DLG_HELP:
-        if ((!code && (key == UI_KEY_ESC || key == '?' || key == 'q')) || ui_is_enter(key, code))
+        if ((!code && (key == UI_KEY_ESC || key == '?' || key == 'q')) || (code && key == KEY_F(1)) ||
+            ui_is_enter(key, code))
             return ui_close(c, NULL);
         return ui_scroll_key(d, key, code);
     default:

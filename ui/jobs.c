@@ -42,7 +42,7 @@ ui_job_find(const Console *c, const char *id)
 }
 
 const JobInfo *
-ui_job_for_vm(const Console *c, const char *host, const char *vm)
+ui_job_for_vm(const Console *c, size_t host, const char *uuid)
 {
     const JobInfo *best = NULL;
     size_t i;
@@ -50,7 +50,7 @@ ui_job_for_vm(const Console *c, const char *host, const char *vm)
     /* Running jobs come first in the snapshot, then the newest. */
     for (i = 0; i < c->njobs; i++) {
         const JobInfo *j = &c->jobs[i];
-        if (util_streq(j->host, host) && util_streq(j->vm, vm)) {
+        if (job_is_for(j, c->s->hosts[host].uri, uuid)) {
             if (!best || (j->state < JOB_COMPLETED && best->state >= JOB_COMPLETED) ||
                 (j->start_time > best->start_time && (j->state < JOB_COMPLETED) == (best->state < JOB_COMPLETED)))
                 best = j;
@@ -68,7 +68,7 @@ ui_job_running(const JobInfo *j)
 char *
 ui_row_busy(const Console *c, const ModelRow *r)
 {
-    const JobInfo *j = ui_job_for_vm(c, r->s.host, r->s.name);
+    const JobInfo *j = ui_job_for_vm(c, r->host, r->s.uuid);
 
     if (j && ui_job_running(j))
         return util_xasprintf("%s running here, %d%%: %s", model_job_title(j->type), j->percent, j->step);
@@ -92,15 +92,18 @@ ui_job_result_text(const JobInfo *ji)
     UtilBuf b = { 0 };
     int code = ji->state == JOB_COMPLETED ? 0 : ji->error_code;
 
-    report_decode_job(ji, model_job_op(ji->type), &info);
-    util_buf_printf(&b, "Result: %d %s\n%s\n", info.code, info.name, info.summary);
+    report_decode_job_for(ji, model_job_op(ji->type), 1, &info);
+    util_buf_printf(&b, "Result: %d %s\n", info.code, info.name);
+    /* Success is said once: the last step names the new state. */
     if (code)
-        util_buf_printf(&b, "Cause: %s\n", info.cause);
-    else if (ji->step[0])
-        util_buf_printf(&b, "Last step: %s\n", ji->step);
+        util_buf_printf(&b, "%s\nCause: %s\n", info.summary, info.cause);
+    else
+        util_buf_printf(&b, "%s\n", ji->step[0] ? ji->step : info.summary);
     util_buf_printf(&b, "Next: %s", info.next_step);
+    /* A plan that changed under the lock was refused before anything
+     * changed: trying again is safe. */
     if (code)
-        util_buf_printf(&b, "\nRetry is safe: %s", info.retry_safe ? "yes" : "no");
+        util_buf_printf(&b, "\nRetry is safe: %s", info.retry_safe || ui_job_plan_changed(ji) ? "yes" : "no");
     result_info_clear(&info);
     return util_buf_steal(&b);
 }

@@ -17,7 +17,7 @@
 typedef unsigned (*UiAction)(Console *c);
 
 typedef struct {
-    int keys[3];                /* 0-terminated; values >= KEY_MIN are curses key codes */
+    int keys[4];                /* 0-terminated; values >= KEY_MIN are curses key codes */
     const char *names;          /* as the help shows them */
     const char *help;
     int mutates;                /* changes VMs: off in read-only mode */
@@ -82,9 +82,14 @@ act_pgdn(Console *c)
     return ui_sel_moved(c);
 }
 
+/* Home, End, g and G: the top and bottom of whatever has the focus. */
 static unsigned
 act_home(Console *c)
 {
+    if (c->pane_focus) {
+        c->pane_scroll = 0;
+        return UI_DIRTY_PANE;
+    }
     view_select(&c->view, 0);
     return ui_sel_moved(c);
 }
@@ -92,6 +97,11 @@ act_home(Console *c)
 static unsigned
 act_end(Console *c)
 {
+    if (c->pane_focus) {
+        /* The pane clamps it to its last page when it draws. */
+        c->pane_scroll = c->pane_lines;
+        return UI_DIRTY_PANE;
+    }
     if (c->view.n)
         view_select(&c->view, c->view.n - 1);
     return ui_sel_moved(c);
@@ -140,6 +150,47 @@ act_filter(Console *c)
     return UI_DIRTY_STATUS;
 }
 
+/* n and N: the next (previous) row matching the filter, round the end.
+ * With the filter cleared they search for what it was, among all rows. */
+static unsigned
+ui_next_match(Console *c, int dir)
+{
+    View *v = &c->view;
+    const char *what = v->filter[0] ? v->filter : v->last_filter;
+    size_t k, i, n = v->n, matches = 0, at = 0;
+    const ModelRow *r;
+
+    if (!what[0]) {
+        ui_set_msg(c, UI_R_INFO, "No filter to match: / sets one, then n and N step through its matches.");
+        return UI_DIRTY_STATUS;
+    }
+    for (k = 1; k <= n; k++) {
+        i = (v->sel + n + (dir > 0 ? k : n - k)) % n;
+        if (view_matches(v->rows[i], what)) {
+            view_select(v, i);
+            break;
+        }
+    }
+    if (!n || k > n) {
+        ui_set_msg(c, UI_R_INFO, "No VM matches \"%s\".", what);
+        return UI_DIRTY_STATUS;
+    }
+    for (i = 0; i < n; i++) {
+        if (view_matches(v->rows[i], what)) {
+            matches++;
+            if (i == v->sel)
+                at = matches;
+        }
+    }
+    r = view_selected(v);
+    ui_set_msg(c, UI_R_INFO, "%s: match %zu of %zu for \"%s\" (n: next, N: previous).", r->s.name, at, matches,
+               what);
+    return ui_sel_moved(c) | UI_DIRTY_STATUS;
+}
+
+static unsigned act_next_match(Console *c) { return ui_next_match(c, 1); }
+static unsigned act_prev_match(Console *c) { return ui_next_match(c, -1); }
+
 static unsigned
 act_sort(Console *c)
 {
@@ -187,6 +238,7 @@ static unsigned
 act_escape(Console *c)
 {
     if (c->view.filter[0]) {
+        util_strlcpy(c->view.last_filter, c->view.filter, sizeof(c->view.last_filter));
         c->view.filter[0] = '\0';
         ui_set_msg(c, UI_R_INFO, "Filter cleared.");
         return UI_REBUILD | UI_DIRTY_ALL;
@@ -228,29 +280,31 @@ ui_quit_request(Console *c)
 }
 
 static const UiBinding ui_keys[] = {
-    { { KEY_UP, 'k' }, "Up k", "move up", 0, 0, act_up },
-    { { KEY_DOWN, 'j' }, "Down j", "move down", 0, 0, act_down },
+    { { KEY_UP, 'k' }, "Up k", "move up; in the pane: scroll", 0, 0, act_up },
+    { { KEY_DOWN, 'j' }, "Down j", "move down; in the pane: scroll", 0, 0, act_down },
     { { KEY_PPAGE }, "PgUp", "page up", 0, 0, act_pgup },
     { { KEY_NPAGE }, "PgDn", "page down", 0, 0, act_pgdn },
-    { { KEY_HOME }, "Home", "first row", 0, 0, act_home },
-    { { KEY_END }, "End", "last row", 0, 0, act_end },
+    { { KEY_HOME, 'g' }, "Home g", "first row; in the pane: its top", 0, 0, act_home },
+    { { KEY_END, 'G' }, "End G", "last row; in the pane: its bottom", 0, 0, act_end },
     { { '\n', '\r', KEY_ENTER }, "Enter", "details: disk chains, recovery points, last job (toggle)", 0, 0, act_detail },
     { { '\t' }, "Tab", "switch between the table and the pane (arrows scroll it)", 0, 0, act_focus },
     { { 'r' }, "r", "revert failover: discard the failover disks, back to 3", 1, OP_REVERT, act_revert },
     { { 'f' }, "f", "initiate failover to a recovery point you pick", 1, OP_INITIATE, act_failover },
     { { 'c' }, "c", "commit the failover (cannot be undone; optional flatten)", 1, OP_COMMIT, act_commit },
     { { 't' }, "t", "test failover: a separate test system on a point", 1, OP_TEST, act_test },
-    { { 'T' }, "T", "stop the test failover (remove the test system)", 1, OP_STOP_TEST, act_stop_test },
+    { { 'T' }, "T", "stop the test failover (on the replica or its test system)", 1, OP_STOP_TEST, act_stop_test },
     { { 'R' }, "R", "repair an interrupted operation (finish or undo it)", 1, UI_OP_REPAIR, act_repair },
-    { { '/' }, "/", "filter as you type (name, host, state, health, power)", 0, 0, act_filter },
-    { { 's' }, "s", "sort by the next column", 0, 0, act_sort },
+    { { '/', KEY_F(3) }, "/ F3", "filter as you type (name, host, state, health, power)", 0, 0, act_filter },
+    { { 'n' }, "n", "next row matching the filter", 0, 0, act_next_match },
+    { { 'N' }, "N", "previous row matching the filter", 0, 0, act_prev_match },
+    { { 's', KEY_F(6) }, "s F6", "sort by the next column", 0, 0, act_sort },
     { { 'S' }, "S", "reverse the sort order", 0, 0, act_sort_rev },
-    { { 'g' }, "g", "refresh every host now (reconnects those down)", 0, 0, act_refresh },
+    { { UI_CTRL('r'), KEY_F(5) }, "Ctrl-R F5", "refresh every host now (reconnects those down)", 0, 0, act_refresh },
     { { 'J' }, "J", "jobs pane: progress, results, earlier runs (toggle)", 0, 0, act_jobs },
     { { '?', KEY_F(1) }, "? F1", "this help", 0, 0, act_help },
     { { UI_CTRL('l') }, "Ctrl-L", "redraw the screen", 0, 0, act_redraw },
     { { UI_KEY_ESC }, "Esc", "clear the filter, leave/close the pane; dialogs: cancel", 0, 0, act_escape },
-    { { 'q' }, "q", "quit (asks first while jobs run)", 0, 0, act_quit },
+    { { 'q', KEY_F(10) }, "q F10", "quit (asks first while jobs run)", 0, 0, act_quit },
 };
 #define UI_NKEYS (sizeof(ui_keys) / sizeof(ui_keys[0]))
 
@@ -278,12 +332,16 @@ ui_filter_key(Console *c, int key, int code)
 
     if (!code && key == UI_KEY_ESC) {
         c->filtering = 0;
+        if (v->filter[0])
+            util_strlcpy(v->last_filter, v->filter, sizeof(v->last_filter));
         v->filter[0] = '\0';
         ui_set_msg(c, UI_R_INFO, "Filter cleared.");
         return UI_REBUILD | UI_DIRTY_ALL;
     }
     if ((!code && (key == '\n' || key == '\r')) || (code && key == KEY_ENTER)) {
         c->filtering = 0;
+        if (v->filter[0])
+            util_strlcpy(v->last_filter, v->filter, sizeof(v->last_filter));
         return UI_DIRTY_STATUS;
     }
     if ((code && key == KEY_BACKSPACE) || (!code && (key == 127 || key == 8))) {
@@ -311,7 +369,7 @@ ui_key(Console *c, int key, int code)
     if (c->msg[0] && !c->filtering)
         ui_msg_seen(c);     /* a message lasts until the next key */
     if (c->too_small) {
-        if (!code && key == 'q')
+        if ((!code && key == 'q') || (code && key == KEY_F(10)))
             return act_quit(c) | UI_LAYOUT;
         return UI_DIRTY_STATUS;
     }
@@ -324,7 +382,7 @@ ui_key(Console *c, int key, int code)
     for (i = 0; i < UI_NKEYS; i++) {
         const UiBinding *b = &ui_keys[i];
 
-        for (k = 0; k < 3 && b->keys[k]; k++) {
+        for (k = 0; k < 4 && b->keys[k]; k++) {
             if (b->keys[k] != key || (key >= KEY_MIN) != (code != 0))
                 continue;
             if (b->mutates) {
@@ -352,7 +410,8 @@ ui_help_text(const Console *c)
 
     util_buf_printf(&b, "Keys (* changes VMs%s):\n", c->readonly ? "; OFF now: read-only mode" : "; off in read-only mode");
     for (i = 0; i < UI_NKEYS; i++)
-        util_buf_printf(&b, "  %-7s %s %s\n", ui_keys[i].names, ui_keys[i].mutates ? "*" : " ", ui_keys[i].help);
+        util_buf_printf(&b, "  %-*s %s %s\n", UI_HELP_KEYS, ui_keys[i].names, ui_keys[i].mutates ? "*" : " ",
+                        ui_keys[i].help);
     util_buf_add(&b, "\nEvery change shows its plan first: the files it deletes and keeps, the state "
                      "before and after, any power action. You confirm by typing the VM name; Cancel is "
                      "the default and Esc cancels. What runs is the plan you saw: if the VM changed "

@@ -79,15 +79,22 @@ ui_draw_msgline(Console *c)
     if (sel && sel->loaded && sel->s.problem && c->ndlg == 0) {
         /* The selected VM's worst problem, so nobody has to open the
          * details to learn why it is not Normal. */
-        snprintf(line, sizeof(line), "%s: %s (Enter: details)", sel->s.name, sel->s.problem);
+        UTIL_AUTOFREE char *keys = ui_op_keys(c, sel, ", ");
+
+        /* The keys first: a long problem is cut at the end. */
+        snprintf(line, sizeof(line), "%s (Enter: details%s%s): %s", sel->s.name, keys[0] ? ", " : "", keys,
+                 sel->s.problem);
         ui_text(c, c->msg_y, 0, c->cols, line,
                 ui_attr(c, sel->s.health == HEALTH_CRITICAL ? UI_R_CRIT : UI_R_WARN), 0);
         return;
     }
-    if (c->view.filter[0])
-        snprintf(line, sizeof(line), "Filter \"%s\" (/ changes it, Esc clears it)  Enter details  r revert  ? keys",
-                 c->view.filter);
-    else
-        snprintf(line, sizeof(line), "Enter details  r revert  f failover  c commit  t test  / filter  s sort  ? keys");
+    {
+        UTIL_AUTOFREE char *hint = ui_op_hint(c, sel);
+
+        if (c->view.filter[0])
+            snprintf(line, sizeof(line), "Filter \"%s\" (Esc clears)  %s", c->view.filter, hint);
+        else
+            snprintf(line, sizeof(line), "%s", hint);
+    }
     ui_text(c, c->msg_y, 0, c->cols, line, ui_attr(c, UI_R_DIM), 0);
 }

@@ -41,6 +41,8 @@ static const UiColor ui_colors[UI_R_COUNT] = {
     [UI_R_INFO] = { COLOR_CYAN, -1, A_NORMAL, A_NORMAL },
     [UI_R_BAR] = { COLOR_GREEN, -1, A_NORMAL, A_NORMAL },
     [UI_R_KEY] = { COLOR_YELLOW, -1, A_BOLD, A_BOLD },
+    [UI_R_RECOVERED] = { COLOR_MAGENTA, -1, A_BOLD, A_BOLD },
+    [UI_R_COMMITTED] = { COLOR_CYAN, -1, A_BOLD, A_UNDERLINE },
 };
 
 static const UiGlyphs ui_glyphs_utf8 = {
@@ -273,6 +275,59 @@ ui_lines_wrap(UiLines *l, UiRole role, const char *text, int width, int indent)
     memset(pad, ' ', (size_t)indent);
     pad[indent] = '\0';
     n = ui_wrap(text, width - indent, &v);
+    for (i = 0; i < n; i++)
+        ui_lines_pushf(l, role, "%s%s", pad, v[i]);
+    ui_lines_free(v, n);
+}
+
+void
+ui_lines_hang(UiLines *l, UiRole role, const char *text, int width, int indent)
+{
+    const char *p = text;
+    char **v, pad[32];
+    size_t n, i;
+    int lead = 0;
+
+    /* The first line's own leading blanks stay; later lines go under its
+     * text, indent cells further in. */
+    while (*p == ' ')
+        p++, lead++;
+    indent += lead;
+    if (indent > (int)sizeof(pad) - 1)
+        indent = (int)sizeof(pad) - 1;
+    if (width - indent < 8) {
+        ui_lines_wrap(l, role, text, width, 0);
+        return;
+    }
+    memset(pad, ' ', (size_t)indent);
+    pad[indent] = '\0';
+    n = ui_wrap(text, width, &v);
+    if (n <= 1) {
+        ui_lines_free(v, n);
+        ui_lines_push(l, role, -1, text);
+        return;
+    }
+    ui_lines_free(v, n);
+    /* The first line as wide as the width allows, the rest narrower. */
+    n = ui_wrap(p, width - lead, &v);
+    ui_lines_pushf(l, role, "%.*s%s", lead, text, v[0]);
+    {
+        size_t len = 0;
+        char *rest;
+
+        for (i = 1; i < n; i++)
+            len += strlen(v[i]) + 1;
+        rest = util_xmalloc(len + 1);
+        rest[0] = '\0';
+        for (i = 1; i < n; i++) {
+            strcat(rest, v[i]);
+            if (i + 1 < n)
+                strcat(rest, " ");
+        }
+        ui_lines_free(v, n);
+        n = ui_wrap(rest, width - indent, &v);
+        free(rest);
+    }
     for (i = 0; i < n; i++)
         ui_lines_pushf(l, role, "%s%s", pad, v[i]);
     ui_lines_free(v, n);

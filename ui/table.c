@@ -29,39 +29,93 @@ static const UiCol ui_cols[VIEW_NCOLS] = {
     [VIEW_COL_POWER] = { 8, 10 },
 };
 
-static const int ui_grow_order[] = {
-    VIEW_COL_NAME, VIEW_COL_STATE, VIEW_COL_FAILOVER, VIEW_COL_MODE, VIEW_COL_HOST,
-    VIEW_COL_POWER, VIEW_COL_LAST, VIEW_COL_RPS,
-};
 static const int ui_drop_order[] = {
     VIEW_COL_MODE, VIEW_COL_HOST, VIEW_COL_RPS, VIEW_COL_LAST, VIEW_COL_POWER,
 };
 
-static void
-ui_col_widths(const Console *c, int w[VIEW_NCOLS])
+static void ui_cell(const Console *c, const ModelRow *r, int col, char *buf, size_t size);
+
+/* The cells a column needs: its title (and the sort mark) or its widest
+ * cell among all rows, so no column is cut while another has room. */
+static int
+ui_col_need(const Console *c, int col)
 {
-    int i, total = 0;
+    const View *v = &c->view;
+    int need = ui_width(view_col_title(col)) + 1;
+    size_t i;
+
+    /* The others have short cells of known widths: no need to look. */
+    if (col != VIEW_COL_NAME && col != VIEW_COL_FAILOVER && col != VIEW_COL_MODE && col != VIEW_COL_STATE)
+        return ui_cols[col].want > need ? ui_cols[col].want : need;
+
+    for (i = 0; i < v->n; i++) {
+        char cell[256];
+        int w;
+
+        ui_cell(c, v->rows[i], col, cell, sizeof(cell));
+        if ((w = ui_width(cell)) > need)
+            need = w;
+    }
+    return need;
+}
+
+static void
+ui_col_grow(const Console *c, int w[VIEW_NCOLS], int *total, int col, int upto)
+{
+    while (w[col] && w[col] < upto && *total < c->cols) {
+        w[col]++;
+        (*total)++;
+    }
+}
+
+static void
+ui_col_widths(Console *c, int w[VIEW_NCOLS])
+{
+    static const int grow_order[] = {
+        VIEW_COL_STATE, VIEW_COL_FAILOVER, VIEW_COL_MODE, VIEW_COL_HOST, VIEW_COL_POWER, VIEW_COL_LAST,
+        VIEW_COL_RPS, VIEW_COL_HEALTH,
+    };
+    int i, total = 0, need[VIEW_NCOLS];
     size_t k;
 
+    if (c->view.n != c->col_need_rows || util_mono_ms() - c->col_need_ms > 2000 || !c->col_need_ms) {
+        for (i = 0; i < VIEW_NCOLS; i++)
+            c->col_need[i] = ui_col_need(c, i);
+        c->col_need_rows = c->view.n;
+        c->col_need_ms = util_mono_ms();
+    }
     for (i = 0; i < VIEW_NCOLS; i++) {
         w[i] = ui_cols[i].min;
         total += w[i] + 1;
+        need[i] = c->col_need[i];
     }
     for (k = 0; total - 1 > c->cols && k < sizeof(ui_drop_order) / sizeof(ui_drop_order[0]); k++) {
         total -= w[ui_drop_order[k]] + 1;
         w[ui_drop_order[k]] = 0;
     }
-    /* Fill the columns that matter most first. */
-    for (k = 0; k < sizeof(ui_grow_order) / sizeof(ui_grow_order[0]); k++) {
-        int col = ui_grow_order[k];
-        while (w[col] && w[col] < ui_cols[col].want && total < c->cols) {
-            w[col]++;
-            total++;
-        }
-    }
+    /* Names first, up to a usual length; then every column that would be
+     * cut (FAILOVER and MODE above all) gets what it needs; only then do
+     * long names get the rest. */
+    ui_col_grow(c, w, &total, VIEW_COL_NAME, need[VIEW_COL_NAME] < ui_cols[VIEW_COL_NAME].want
+                                             ? need[VIEW_COL_NAME] : ui_cols[VIEW_COL_NAME].want);
+    for (k = 0; k < sizeof(grow_order) / sizeof(grow_order[0]); k++)
+        ui_col_grow(c, w, &total, grow_order[k], need[grow_order[k]]);
+    ui_col_grow(c, w, &total, VIEW_COL_NAME, need[VIEW_COL_NAME]);
     /* Whatever is left goes to the name. */
     if (total < c->cols)
         w[VIEW_COL_NAME] += c->cols - total;
+}
+
+static UiRole
+ui_state_role(int state)
+{
+    switch (state) {
+    case STATE_RECOVERED:
+    case STATE_FAILOVER_IN_PROGRESS: return UI_R_RECOVERED;
+    case STATE_COMMITTED: return UI_R_COMMITTED;
+    case STATE_CRITICAL: return UI_R_CRIT;
+    default: return UI_R_NORMAL;
+    }
 }
 
 static UiRole
@@ -229,6 +283,12 @@ ui_draw_table(Console *c)
                     a = ui_attr(c, UI_R_INFO);
             } else if (col == VIEW_COL_HEALTH && r->loaded && !sel) {
                 a = ui_attr(c, ui_health_role(r->s.health));
+            } else if (col == VIEW_COL_STATE && r->loaded && r->s.has_record && !r->s.record_error) {
+                /* Failed over and committed VMs stand out from the
+                 * replicating mass; on the selected row too (bold). */
+                UiRole sr = ui_state_role(r->s.state);
+                if (sr != UI_R_NORMAL)
+                    a = sel ? base | A_BOLD : ui_attr(c, sr);
             }
             cw = ui_width(cell);
             if (ui_col_right(col) && cw < w[col])

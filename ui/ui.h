@@ -51,6 +51,8 @@ typedef enum {
     UI_R_INFO,
     UI_R_BAR,
     UI_R_KEY,
+    UI_R_RECOVERED,             /* STATE 5 (and 12): failed over, waits for commit or revert */
+    UI_R_COMMITTED,             /* STATE 6: permanent, no way back */
     UI_R_COUNT
 } UiRole;
 
@@ -82,6 +84,7 @@ typedef enum {
 typedef struct {
     char *label;
     char *value;
+    int disabled;               /* shown, marked, never chosen (a broken point) */
 } DlgItem;
 
 typedef struct Dialog {
@@ -167,6 +170,11 @@ typedef struct Console {
     int quit_pending;           /* quit once running jobs end */
     int interrupted_told;       /* the start-up note about interrupted operations */
     int *host_state;            /* as last seen, to announce changes */
+    /* Table columns: the cells each needs, measured over all rows at most
+     * every 2 s (2,000 rows are not measured on every repaint). */
+    int col_need[VIEW_NCOLS];
+    int64_t col_need_ms;
+    size_t col_need_rows;
     size_t detail_host;         /* the VM whose details were asked for last */
     char detail_uuid[37];
 } Console;
@@ -187,6 +195,9 @@ void ui_lines_push(UiLines *l, UiRole role, int bar, const char *s);
 void ui_lines_pushf(UiLines *l, UiRole role, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Adds text wrapped to width, each line indented by indent spaces. */
 void ui_lines_wrap(UiLines *l, UiRole role, const char *text, int width, int indent);
+/* Adds text wrapped to width: the first line as is, the next ones indented
+ * by its leading blanks plus indent (a hanging indent). */
+void ui_lines_hang(UiLines *l, UiRole role, const char *text, int width, int indent);
 void ui_lines_clear(UiLines *l);
 /* Draws lines [scroll, scroll + h) at (y, x), w cells wide. */
 void ui_lines_draw(const Console *c, const UiLines *l, int y, int x, int h, int w, int scroll);
@@ -233,8 +244,8 @@ void ui_draw_detail(Console *c);
 void ui_jobs_refresh(Console *c);
 void ui_jobs_track(Console *c, const char *id);
 const JobInfo *ui_job_find(const Console *c, const char *id);
-/* The newest job for this VM, or NULL. */
-const JobInfo *ui_job_for_vm(const Console *c, const char *host, const char *vm);
+/* The newest job for this VM (the host's URI and the UUID), or NULL. */
+const JobInfo *ui_job_for_vm(const Console *c, size_t host, const char *uuid);
 /* What is running on the row's VM now, as text (malloc'd), or NULL: a job
  * of this console, or another process holding the VM's lock. */
 char *ui_row_busy(const Console *c, const ModelRow *r);
@@ -261,11 +272,27 @@ unsigned ui_dialog_model(Console *c, unsigned changes);
 unsigned ui_dialog_jobs(Console *c);
 void ui_message(Console *c, UiRole role, const char *title, const char *text);
 
+/* rules.c: what the selected row allows. */
+/* The replica of a test system's row, or NULL. */
+const ModelRow *ui_test_replica(const Console *c, const ModelRow *r);
+/* The row op acts on: T on a test system acts on its replica. */
+const ModelRow *ui_op_row(const Console *c, const ModelRow *r, int op);
+/* 0 when op may start on r; else -1 with why (a result code and a
+ * sentence) — refusals that need no choice, known before any picker. */
+int ui_op_refusal(const Console *c, const ModelRow *r, int op, ErrInfo *why);
+/* The keys that act on the row, "r revert" SEP "c commit" (malloc'd). */
+char *ui_op_keys(const Console *c, const ModelRow *r, const char *sep);
+/* The key hint for the selected row: only the keys that act on it
+ * (malloc'd). */
+char *ui_op_hint(const Console *c, const ModelRow *r);
+
 /* keys.c */
 unsigned ui_key(Console *c, int key, int is_key_code);
 /* q or Ctrl-C: quits, or asks first while jobs run. */
 unsigned ui_quit_request(Console *c);
-/* The help text built from the key table. */
+/* The help text built from the key table: key lines are "  KEYS * help"
+ * with the keys padded to UI_HELP_KEYS cells. */
+#define UI_HELP_KEYS 9
 char *ui_help_text(const Console *c);
 
 #endif

@@ -27,6 +27,7 @@ typedef struct {
     int sort_col;               /* VIEW_COL_* */
     int sort_rev;
     char filter[128];
+    char last_filter[128];      /* the filter before Esc cleared it: n and N find it */
     size_t sel;                 /* index into rows while n > 0 */
     int has_sel;                /* a row is selected (by host and UUID) */
     size_t sel_host;

@@ -469,6 +469,79 @@ result_needs_repair(const ResultCtx *ctx)
            (ctx->hints & RESULT_HINT_REPAIR);
 }
 
+/* The console's operator has keys, not a shell. */
+char *
+result_console_next_step(const ResultCtx *ctx)
+{
+    const char *vm = ctx->vm && *ctx->vm ? ctx->vm : "the VM";
+    const char *host = ctx->host && *ctx->host ? ctx->host : "the host";
+    int v = ctx->virt_code;
+
+    if (result_needs_repair(ctx))
+        return util_xasprintf("Press R on %s once %s answers: repair finishes or undoes the interrupted "
+                              "operation; until then every operation on %s is refused.", vm, host, vm);
+    switch (ctx->code) {
+    case RESULT_OK:
+        return util_xasprintf("Nothing to do; the row of %s shows its new state, Enter its details.", vm);
+    case RESULT_JOB_STARTED:
+        return util_xstrdup("J shows the job; its decoded result appears here when it ends.");
+    case RESULT_FAILED:
+    case RESULT_STATUS_UNKNOWN:
+        return util_xasprintf("Read the cause, then press Enter on %s: its details check the record against "
+                              "the disk chains (health), and R repairs an interrupted operation; act again "
+                              "only once the state is known. J keeps the job's details.", vm);
+    case RESULT_TIMEOUT:
+        return util_xasprintf("No answer in time from %s or a libvirt job on %s: J shows the jobs; try again "
+                              "once the host is less busy (the plan is made afresh).", host, vm);
+    case RESULT_INVALID_PARAMETER:
+        return util_xasprintf("Choose another recovery point: f and t list the points of %s (Enter shows "
+                              "them too).", vm);
+    case RESULT_ACCESS_DENIED:
+        if (ctx->sys_errno == ELOOP)
+            return util_xasprintf("A replica file of %s is a symbolic link, and drover never follows links "
+                                  "when it changes or deletes files: Enter on %s shows its chains; replace "
+                                  "the link with the real file.", vm, vm);
+        return NULL;
+    case RESULT_INCORRECT_TYPE:
+        return util_xasprintf("drover refuses to guess at data it cannot read: Enter on %s shows what in its "
+                              "replica record is wrong; if a newer drover wrote it, upgrade drover.", vm);
+    case RESULT_IN_USE:
+        if (v == VIRT_BLOCK_COPY_ACTIVE)
+            return util_xasprintf("A libvirt block job is active on %s: wait for it to finish (J shows "
+                                  "drover's own jobs), then try again.", vm);
+        if (result_file_in_use(ctx))
+            return util_xasprintf("Another disk chain (another domain's disk, or a layer built on this file) "
+                                  "uses the file named in the cause: move that disk off the file, then try "
+                                  "again; drover never deletes a file a chain uses.");
+        /* Other causes named by a hint keep the common text. */
+        if (ctx->hints)
+            return NULL;
+        return util_xasprintf("Another operation holds %s: J shows which job, who started it and since "
+                              "when; try again once it ends.", vm);
+    case RESULT_INVALID_STATE:
+        if (v == VIRT_OPERATION_INVALID)
+            return util_xasprintf("libvirt refused because of the domain's state (for example it is running): "
+                                  "Enter shows %s's power; shut it off or let the operation power it off, "
+                                  "then try again.", vm);
+        return util_xasprintf("The cause names the states that allow it; the key hint below the table "
+                              "shows what %s allows now (r revert, c commit, T stop the test system).", vm);
+    case RESULT_NOT_AVAILABLE:
+        if (v == VIRT_NO_DOMAIN)
+            return util_xasprintf("%s was not found on %s: it may have been undefined, renamed or moved; "
+                                  "Ctrl-R refreshes the table.", vm, host);
+        if (v == VIRT_AGENT_UNRESPONSIVE)
+            return NULL;
+        return util_xasprintf("The title line shows the connection to %s; drover reconnects by itself "
+                              "(Ctrl-R: now), so try again once the host answers.", host);
+    case RESULT_FILE_NOT_FOUND:
+        return util_xasprintf("Enter on %s shows which recovery point, overlay or disk file is missing "
+                              "(health); restore it, or press R if an operation was interrupted. Trying "
+                              "again fails the same way until then.", vm);
+    default:
+        return NULL;
+    }
+}
+
 static char *
 result_next_step(const ResultCtx *ctx)
 {

@@ -99,6 +99,11 @@ typedef struct {
     int retry_safe;         /* 1 if running the same operation again cannot do harm */
 } ResultInfo;
 
+/* The next step as the console says it, naming its keys rather than
+ * command lines (malloc'd); NULL where the command-line text names no
+ * drover command and serves both. */
+char *result_console_next_step(const ResultCtx *ctx);
+
 /* Fills info for ctx; never fails for unknown codes (they decode as
  * "not a drover result code").  Free with result_info_clear(). */
 void result_decode(const ResultCtx *ctx, ResultInfo *info);

@@ -48,7 +48,7 @@ cli_observe(const JobInfo *j, void *opaque)
     pthread_mutex_lock(&p->mu);
     /* The first event, whichever thread reports it, opens the job. */
     if (p->last_percent < 0) {
-        fprintf(p->out, "Job %s started (%s; result 4096 until it ends)\n", j->id, job_type_name(j->type));
+        fprintf(p->out, "Job %s started (%s; result 4096 until it ends)\n", j->id, report_job_title(j->type));
         p->last_percent = 0;
     }
     if (j->state == JOB_RUNNING && strcmp(j->step, "starting") != 0 &&
@@ -205,8 +205,8 @@ cli_operation(const CliCommand *cmd, CliOpts *o)
     prog.out = o->json ? stderr : stdout;
     prog.last_percent = -1;
     job_table_set_observer(s->jobs, cli_observe, &prog);
-    job = job_submit(s->jobs, state_op_job_type(op), s->hosts[h].name, plan->vm, plan->digest,
-                     cli_job_run, cj, free);
+    job = job_submit(s->jobs, state_op_job_type(op), s->hosts[h].name, s->hosts[h].uri, plan->vm, plan->uuid,
+                     plan->digest, cli_job_run, cj, free);
     job_wait(job, &ji);
     job_table_set_observer(s->jobs, NULL, NULL);
     pthread_mutex_destroy(&prog.mu);

@@ -246,22 +246,23 @@ cli_show_text(const CliVm *v, const char *host, const JobInfo *last)
     }
     if (last) {
         util_format_time(last->start_time, when, sizeof(when));
-        printf("  last job: %s %s at %s: %d %s\n", job_type_name(last->type),
+        printf("  last job: %s %s at %s: %d %s\n", report_job_title(last->type),
                job_state_name(last->state), when, last->error_code,
                result_name(last->error_code) ? result_name(last->error_code) : "");
     }
 }
 
-/* The newest job of this VM on this host, from the history. */
+/* The newest job of this VM (by the host's URI and the UUID: names repeat
+ * between fleets), from the history. */
 static int
-cli_last_job(Session *s, const char *host, const char *vm, JobInfo *out)
+cli_last_job(Session *s, size_t host, const char *uuid, JobInfo *out)
 {
     JobInfo *jobs = NULL;
     size_t n = job_table_snapshot(s->jobs, &jobs), i;
     int found = 0;
 
     for (i = 0; i < n && !found; i++) {
-        if (strcmp(jobs[i].vm, vm) == 0 && strcmp(jobs[i].host, host) == 0) {
+        if (job_is_for(&jobs[i], s->hosts[host].uri, uuid)) {
             *out = jobs[i];
             found = 1;
         }
@@ -355,7 +356,7 @@ cli_show(const CliCommand *cmd, CliOpts *o)
     if (cli_vm_load(s, (size_t)h, uuid, &v) < 0) {
         status = cli_fail(o, "show", o->args[0], s->hosts[h].name, NULL);
     } else {
-        has_last = cli_last_job(s, s->hosts[h].name, v.name, &last);
+        has_last = cli_last_job(s, (size_t)h, uuid, &last);
         if (o->names) {
             size_t p;
             for (p = 0; v.rec && p < v.rec->npoints; p++)
@@ -473,7 +474,7 @@ cli_jobs(const CliCommand *cmd, CliOpts *o)
         for (i = 0; i < n; i++) {
             char when[32];
             util_format_time(jobs[i].start_time, when, sizeof(when));
-            printf("%-20s %-22s %-16s %-10s %-10s %4d %7.1fs  %d %s\n", when, job_type_name(jobs[i].type),
+            printf("%-20s %-22s %-16s %-10s %-10s %4d %7.1fs  %d %s\n", when, report_job_title(jobs[i].type),
                    jobs[i].vm, jobs[i].host, job_state_name(jobs[i].state), jobs[i].percent,
                    (double)jobs[i].elapsed_ms / 1000.0, jobs[i].error_code,
                    result_name(jobs[i].error_code) ? result_name(jobs[i].error_code) : "");

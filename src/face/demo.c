@@ -75,6 +75,28 @@ typedef struct {
 } Demo;
 
 char *
+demo_dir_of(const char *uri)
+{
+    const char *path;
+    char *dir;
+    UTIL_AUTOFREE char *marker = NULL;
+    struct stat st;
+
+    if (!uri || strncmp(uri, "test:///", 8) != 0)
+        return NULL;
+    path = uri + strlen("test://");
+    if (strchr(path, '?') || strstr(path, "/../"))
+        return NULL;
+    dir = util_dirname(path);
+    marker = util_xasprintf("%s/%s", dir, DEMO_MARKER);
+    if (lstat(marker, &st) < 0 || !S_ISREG(st.st_mode)) {
+        free(dir);
+        return NULL;
+    }
+    return dir;
+}
+
+char *
 demo_default_dir(void)
 {
     const char *run = getenv("XDG_RUNTIME_DIR");

@@ -19,6 +19,10 @@ typedef struct {
  * open ("test:///DIR/fleet.xml"), or NULL with err set. */
 char *demo_build(const DemoArgs *a);
 
+/* The demo directory of a demo fleet's URI ("test:///DIR/fleet.xml" with
+ * DIR marked as made by drover demo), or NULL for any other URI. */
+char *demo_dir_of(const char *uri);
+
 /* The default directory for this user. */
 char *demo_default_dir(void);
 

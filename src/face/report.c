@@ -232,8 +232,29 @@ report_result_text(const ResultInfo *info)
     return util_buf_steal(&b);
 }
 
+const char *
+report_job_title(int type)
+{
+    /* The operation's one name, as the plans and dialogs say it; the CIM
+     * job type names stay in JSON (type_name). */
+    switch (type) {
+    case 97: return state_op_title(OP_INITIATE);
+    case 98: return state_op_title(OP_REVERT);
+    case 99: return state_op_title(OP_COMMIT);
+    case 102: return state_op_title(OP_TEST);
+    case 103: return state_op_title(OP_STOP_TEST);
+    default: return job_type_name(type);
+    }
+}
+
 void
 report_decode_job(const JobInfo *j, const char *op, ResultInfo *info)
+{
+    report_decode_job_for(j, op, 0, info);
+}
+
+void
+report_decode_job_for(const JobInfo *j, const char *op, int console, ResultInfo *info)
 {
     ResultCtx ctx;
 
@@ -249,6 +270,14 @@ report_decode_job(const JobInfo *j, const char *op, ResultInfo *info)
     if (j->error_code == 0 && j->state == JOB_COMPLETED)
         ctx.detail = j->step;
     result_decode(&ctx, info);
+    if (console) {
+        char *next = result_console_next_step(&ctx);
+
+        if (next) {
+            free(info->next_step);
+            info->next_step = next;
+        }
+    }
 }
 
 void

@@ -26,6 +26,11 @@ json_object *report_health_json(const HealthReport *h);
 char *report_result_text(const ResultInfo *info);
 /* Decodes the job's outcome for its VM and host. */
 void report_decode_job(const JobInfo *j, const char *op, ResultInfo *info);
+/* The same; console: next steps name the console's keys. */
+void report_decode_job_for(const JobInfo *j, const char *op, int console, ResultInfo *info);
+/* The job type as people read it: "Test failover" (the name plans and
+ * dialogs use), not the CIM "Initiate Test Replica". */
+const char *report_job_title(int type);
 
 /* Prints a JSON value to stdout, pretty, with a final newline. */
 void report_print_json(json_object *o);

@@ -9,6 +9,7 @@
 #include "base/err.h"
 #include "base/result.h"
 #include "base/util.h"
+#include "face/demo.h"
 
 static void
 session_add_host(Session *s, const char *name, const char *uri, int readonly)
@@ -21,6 +22,33 @@ session_add_host(Session *s, const char *name, const char *uri, int readonly)
     h->name = util_xstrdup(name);
     h->uri = util_xstrdup(uri);
     h->readonly = readonly;
+}
+
+/* The demo is a sandbox: when every host is a fleet of one demo
+ * directory, what operations write (audit log, job history) stays in it,
+ * never in the system's files.  An explicit --config names its own. */
+static void
+session_sandbox(Session *s)
+{
+    UTIL_AUTOFREE char *dir = NULL;
+    size_t i;
+
+    for (i = 0; i < s->nhosts; i++) {
+        char *d = demo_dir_of(s->hosts[i].uri);
+
+        if (!d || (dir && strcmp(d, dir) != 0)) {
+            free(d);
+            return;
+        }
+        free(dir);
+        dir = d;
+    }
+    if (!dir)
+        return;
+    free(s->conf->audit_log);
+    free(s->conf->job_history);
+    s->conf->audit_log = util_xasprintf("%s/audit.log", dir);
+    s->conf->job_history = util_xasprintf("%s/jobs.jsonl", dir);
 }
 
 Session *
@@ -73,6 +101,8 @@ session_open(const SessionArgs *a)
                          conf_host_readonly(s->conf, tmp->hosts[0].name, tmp->hosts[0].uri));
         conf_free(tmp);
     }
+    if (!a->state_dir && !a->config)
+        session_sandbox(s);
     for (i = 0; i < s->nhosts; i++) {
         if (a->readonly || s->conf->readonly)
             s->hosts[i].readonly = 1;

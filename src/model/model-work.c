@@ -13,6 +13,7 @@
 
 #include "hv/domxml.h"
 #include "base/lock.h"
+#include "face/report.h"
 #include "model/model-priv.h"
 #include "ops/ops.h"
 #include "base/result.h"
@@ -406,6 +407,10 @@ model_detail_clear(ModelDetail *d)
     if (!d)
         return;
     free(d->name);
+    for (i = 0; d->point_broken && d->rec && i < d->rec->npoints; i++)
+        free(d->point_broken[i]);
+    free(d->point_broken);
+    d->point_broken = NULL;
     replica_free(d->rec);
     free(d->rec_error);
     for (i = 0; i < d->ndisks; i++) {
@@ -432,6 +437,30 @@ helper_walk(const char *path, char **error)
         err_clear();
     }
     return c;
+}
+
+/* Which recovery points a failover could not use: a disk whose chain
+ * does not walk (its file, or one below it, missing or unreadable). */
+static char **
+helper_broken_points(const Replica *rec)
+{
+    char **why = util_xcalloc(rec->npoints + 1, sizeof(*why));
+    size_t i, k;
+
+    for (i = 0; i < rec->npoints; i++) {
+        const ReplicaPoint *pt = &rec->points[i];
+
+        for (k = 0; k < pt->disks.n && !why[i]; k++) {
+            char *error = NULL;
+            Chain *ch = helper_walk(pt->disks.v[k].file, &error);
+
+            if (!ch)
+                why[i] = util_xasprintf("%s: %s", pt->disks.v[k].target, error);
+            chain_free(ch);
+            free(error);
+        }
+    }
+    return why;
 }
 
 static ModelDetail *
@@ -486,6 +515,8 @@ helper_detail(Model *m, size_t host, const char *uuid)
         if (rp && (!k->used || chain_find_path(k->used, rp->file) < 0))
             k->points = helper_walk(rp->file, &k->points_error);
     }
+    if (d->rec && hv_is_local(c) == 1)
+        d->point_broken = helper_broken_points(d->rec);
     health_assess(d->rec, &disks, util_now(), m->o.rpo_warning,
                   hv_is_local(c) == 1 ? HEALTH_FILES_DEEP : HEALTH_FILES_NONE, &d->health);
     if (d->rec_error)
@@ -668,8 +699,8 @@ model_execute(Model *m, Plan *plan, const char *reason, char id_out[37])
     a->name = util_xstrdup(plan->vm);
     a->reason = util_xstrdup(reason);
     a->plan = plan;
-    job = job_submit(m->s->jobs, state_op_job_type(plan->op), plan->host, plan->vm, plan->digest,
-                     job_run_plan, a, job_arg_free);
+    job = job_submit(m->s->jobs, state_op_job_type(plan->op), plan->host, m->s->hosts[host].uri, plan->vm,
+                     plan->uuid, plan->digest, job_run_plan, a, job_arg_free);
     util_strlcpy(id_out, job_id(job), 37);
     return 0;
 }
@@ -694,8 +725,8 @@ model_repair(Model *m, size_t host, const char *uuid, const char *name, const ch
     util_strlcpy(a->uuid, uuid, sizeof(a->uuid));
     a->name = util_xstrdup(name);
     a->reason = util_xstrdup(reason);
-    job = job_submit(m->s->jobs, MODEL_JOB_REPAIR, m->s->hosts[host].name, name, NULL,
-                     job_run_repair, a, job_arg_free);
+    job = job_submit(m->s->jobs, MODEL_JOB_REPAIR, m->s->hosts[host].name, m->s->hosts[host].uri, name, uuid,
+                     NULL, job_run_repair, a, job_arg_free);
     util_strlcpy(id_out, job_id(job), 37);
     return 0;
 }
@@ -717,6 +748,6 @@ model_job_op(int type)
 const char *
 model_job_title(int type)
 {
-    return type == MODEL_JOB_REPAIR ? "Repair" : job_type_name(type);
+    return type == MODEL_JOB_REPAIR ? "Repair" : report_job_title(type);
 }
 

@@ -87,6 +87,11 @@ typedef struct {
     char *rec_error;            /* why the record is unreadable, or NULL */
     ModelDisk *disks;
     size_t ndisks;
+    /* Per recovery point, in rec->points order: NULL when the chain of
+     * each of its disks walks, else why not ("vda: cannot open ...").  A
+     * broken point is not offered for failover or test.  NULL itself when
+     * the files are not this machine's to read. */
+    char **point_broken;
     HealthReport health;        /* deep assessment: chains walked */
     int64_t fetched_ms;
     int failed;                 /* the VM could not be read: err holds why */
@@ -168,7 +173,7 @@ int model_repair(Model *m, size_t host, const char *uuid, const char *name, cons
 /* The operation name for the decoder from a job type: "revert", ...,
  * "repair" for MODEL_JOB_REPAIR. */
 const char *model_job_op(int type);
-/* The job type's title: job_type_name(), or "Repair" for MODEL_JOB_REPAIR. */
+/* The job type's title: report_job_title() ("Test failover"), or "Repair". */
 const char *model_job_title(int type);
 
 void model_detail_clear(ModelDetail *d);

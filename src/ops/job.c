@@ -143,6 +143,8 @@ job_from_json(const char *line, JobInfo *ji)
     job_json_str(o, "step", ji->step, sizeof(ji->step));
     job_json_str(o, "host", ji->host, sizeof(ji->host));
     job_json_str(o, "vm", ji->vm, sizeof(ji->vm));
+    job_json_str(o, "uri", ji->uri, sizeof(ji->uri));
+    job_json_str(o, "uuid", ji->uuid, sizeof(ji->uuid));
     job_json_str(o, "owner", ji->owner, sizeof(ji->owner));
     job_json_str(o, "digest", ji->digest, sizeof(ji->digest));
     job_json_str(o, "start_time", when, sizeof(when));
@@ -176,6 +178,8 @@ job_to_json(const JobInfo *ji)
     json_object_object_add(o, "step", json_object_new_string(ji->step));
     json_object_object_add(o, "host", json_object_new_string(ji->host));
     json_object_object_add(o, "vm", json_object_new_string(ji->vm));
+    json_object_object_add(o, "uri", json_object_new_string(ji->uri));
+    json_object_object_add(o, "uuid", json_object_new_string(ji->uuid));
     json_object_object_add(o, "owner", json_object_new_string(ji->owner));
     json_object_object_add(o, "digest", json_object_new_string(ji->digest));
     json_object_object_add(o, "start_time", json_object_new_string(when));
@@ -506,9 +510,15 @@ job_thread(void *arg)
     return NULL;
 }
 
+int
+job_is_for(const JobInfo *j, const char *uri, const char *uuid)
+{
+    return j->uri[0] && j->uuid[0] && uri && uuid && strcmp(j->uri, uri) == 0 && strcmp(j->uuid, uuid) == 0;
+}
+
 Job *
-job_submit(JobTable *t, int type, const char *host, const char *vm, const char *digest,
-           JobFn fn, void *arg, void (*free_arg)(void *))
+job_submit(JobTable *t, int type, const char *host, const char *uri, const char *vm, const char *uuid,
+           const char *digest, JobFn fn, void *arg, void (*free_arg)(void *))
 {
     Job *j = util_xcalloc(1, sizeof(*j));
     UTIL_AUTOFREE char *owner = lock_describe_self();
@@ -522,6 +532,8 @@ job_submit(JobTable *t, int type, const char *host, const char *vm, const char *
     j->info.state = JOB_STARTING;
     util_strlcpy(j->info.host, host ? host : "", sizeof(j->info.host));
     util_strlcpy(j->info.vm, vm ? vm : "", sizeof(j->info.vm));
+    util_strlcpy(j->info.uri, uri ? uri : "", sizeof(j->info.uri));
+    util_strlcpy(j->info.uuid, uuid ? uuid : "", sizeof(j->info.uuid));
     util_strlcpy(j->info.owner, owner, sizeof(j->info.owner));
     util_strlcpy(j->info.digest, digest ? digest : "", sizeof(j->info.digest));
     util_strlcpy(j->info.step, "starting", sizeof(j->info.step));

@@ -27,6 +27,11 @@ typedef struct {
     char step[200];             /* what it is doing now */
     char host[128];
     char vm[256];
+    /* Which VM, for keeps: host and VM names repeat between fleets (every
+     * demo has a "fleet" with the same UUIDs); the connection URI and the
+     * UUID together do not.  "" in history written before they existed. */
+    char uri[512];
+    char uuid[37];
     char owner[128];
     char digest[65];            /* plan digest */
     int64_t start_time;         /* wall clock, seconds */
@@ -63,8 +68,11 @@ size_t job_table_snapshot(JobTable *t, JobInfo **out);
 int job_table_get(JobTable *t, const char *id, JobInfo *out);
 
 /* Starts fn(job, arg) on a worker thread; free_arg(arg) runs when it ends. */
-Job *job_submit(JobTable *t, int type, const char *host, const char *vm, const char *digest,
-                JobFn fn, void *arg, void (*free_arg)(void *));
+Job *job_submit(JobTable *t, int type, const char *host, const char *uri, const char *vm, const char *uuid,
+                const char *digest, JobFn fn, void *arg, void (*free_arg)(void *));
+/* True if j is a job on the VM uuid of the host at uri (a job without them
+ * belongs to no VM: it cannot be told from another fleet's). */
+int job_is_for(const JobInfo *j, const char *uri, const char *uuid);
 /* Blocks until the job ends; fills out. */
 void job_wait(Job *job, JobInfo *out);
 const char *job_id(const Job *job);
