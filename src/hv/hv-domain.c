@@ -623,7 +623,7 @@ hv_volume_path(virConnectPtr vc, const char *pool, const char *volume)
         r = util_xstrdup(path);
     } else if (!sp) {
         r = util_xstrdup("");
-    } else if (!(pxml = virStoragePoolGetXMLDesc(sp, VIR_STORAGE_XML_INACTIVE))) {
+    } else if (!(pxml = virStoragePoolGetXMLDesc(sp, 0))) {
         hv_err("cannot read the definition of pool %s (volume %s)", pool, volume);
     } else if (domxml_pool_target(pxml, &type, &target) < 0) {
         err_prefix("pool %s", pool);
