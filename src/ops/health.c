@@ -147,21 +147,16 @@ health_older(const Replica *rec, size_t a, size_t b)
 }
 
 /* Walks path and checks its layers are usable; NULL when it cannot be
- * walked (reported by the caller's own checks when reporting) or is not
- * usable (then *stop is set when stopping). */
+ * walked or is not usable (then *stop is set when stopping). */
 static Chain *
 health_walk(HealthChains *h, const char *what, const char *path, int *stop)
 {
     Chain *c = chain_walk(path);
 
     if (!c) {
-        if (h->report) {
-            err_clear();    /* health_check_file reports it */
-        } else {
-            err_prefix("%s", what);
-            h->code = err_code();
-            *stop = 1;
-        }
+        /* A file that cannot be read is reported by the caller's own
+         * checks (health_check_file, the plan's walks), in their words. */
+        err_clear();
         return NULL;
     }
     if (chain_check_usable(c) < 0) {
