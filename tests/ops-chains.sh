@@ -80,6 +80,50 @@ refused "commit, failover disk on rp-0004 not rp-0005" 32775 "not by .*rp-0005" 
 refused "revert, failover disk on rp-0004 not rp-0005" 32775 "not by .*rp-0005" revert web02
 like "$(health web02)" "^Critical.*failover disk .* is backed by .*rp-0004.qcow2, not by" \
     "check: Critical, the failover disk is on the wrong point"
+# Again under the lock: the chain changes after the operator saw the plan
+# (a plan whose files keep their sizes and inodes keeps its digest), and
+# the re-plan of the execution refuses.
+fresh f2b
+ov=$(ls "$F"/vms/web02/vda.failover-*.qcow2)
+tree_sums "$F" | grep -v -e '\.lock$' -e 'fleet\.xml$' -e "${ov##*/}" >"$T/before"
+"$PYTHON" - "$DROVER" "$T/drover.conf" "$URI" "$QEMU_IMG" "$F/vms/web02/vda.rp-0004.qcow2" "$ov" \
+    >"$T/pty.out" 2>&1 <<'EOP'
+import os, pty, select, subprocess, sys, time
+drover, conf, uri, qemu_img, rp4, ov = sys.argv[1:7]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(drover, [drover, "--config", conf, "-c", uri, "commit", "web02", "--flatten"])
+buf = b""
+deadline = time.time() + 120
+while b"to confirm" not in buf and time.time() < deadline:
+    r, _, _ = select.select([fd], [], [], 1)
+    if r:
+        try:
+            buf += os.read(fd, 4096)
+        except OSError:
+            break
+subprocess.run([qemu_img, "rebase", "-u", "-F", "qcow2", "-b", rp4, ov], check=True)
+os.write(fd, b"web02\n")
+while time.time() < deadline:
+    try:
+        d = os.read(fd, 4096)
+    except OSError:
+        break
+    if not d:
+        break
+    buf += d
+_, st = os.waitpid(pid, 0)
+sys.stdout.write(buf.decode("utf-8", "replace"))
+print("EXIT %d" % os.waitstatus_to_exitcode(st))
+EOP
+out=$(cat "$T/pty.out")
+like "$out" "Type the VM name" "commit --flatten on a terminal: the plan is shown for confirmation"
+like "$out" "Result: 32775 " "the chain changed after the confirmation: the re-plan under the lock refuses, 32775"
+like "$out" "is backed by .*rp-0004.qcow2, not by .*rp-0005.qcow2" "the refusal says why"
+tree_sums "$F" | grep -v -e '\.lock$' -e 'fleet\.xml$' -e "${ov##*/}" >"$T/after"
+cmp -s "$T/before" "$T/after"
+ok $? "every recovery point and base byte-identical, no file created or deleted"
+is "$(vm_field web02 state)" 5 "web02 is still 5 Recovered"
 # A point missing from the chain: rp-0006 rebased straight onto rp-0004.
 "$QEMU_IMG" rebase -u -F qcow2 -b "$F/vms/web01/vda.rp-0004.qcow2" "$F/vms/web01/vda.rp-0006.qcow2"
 refused "failover, rp-0006 does not lie on rp-0005" 32775 \
