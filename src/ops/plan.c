@@ -1047,7 +1047,9 @@ plan_make(HvConn *c, const char *host, const char *vm, StateOp op, const PlanArg
         err_set(RESULT_INVALID_PARAMETER, "unknown operation");
         r = -1;
     }
-    if (r < 0 || plan_check_removals(c, p) < 0)
+    /* Under the lock the execution runs the same check itself, right
+     * after this re-plan and before any change (ops_run). */
+    if (r < 0 || (!(args && args->lock_held) && plan_check_removals(c, p) < 0))
         goto fail;
     plan_digest(p);
     domxml_disk_list_clear(&disks);
