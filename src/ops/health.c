@@ -95,11 +95,10 @@ health_source(const DomDiskList *disks, const char *target)
     return NULL;
 }
 
-/* One problem found by health_chains: level, the code an operation
- * refuses with, and the sentence. */
+/* Where health_chains puts what it finds: reasons in a report, or (no
+ * report) the first problem as the error, for an operation to refuse. */
 typedef struct {
-    HealthReport *report;       /* reasons go here; NULL: stop at the first problem */
-    int code;                   /* the first problem's code when stopping */
+    HealthReport *report;
 } HealthChains;
 
 /* Records a problem: a reason in the report, or the error (then 1: stop). */
@@ -120,21 +119,26 @@ health_problem(HealthChains *h, int level, int code, const char *fmt, ...)
         return 0;
     }
     err_set(code, "%s", s);
-    h->code = code;
     free(s);
     return 1;
 }
 
+/* The point whose file (for one disk) is this layer, by identity, so a
+ * record path spelled differently still matches; ids[k] holds point k's
+ * file identity (ino 0: none). */
+typedef struct {
+    dev_t dev;
+    ino_t ino;
+} HealthId;
+
 static int
-health_point_of(const Replica *rec, const char *target, const char *path)
+health_point_of(const Replica *rec, const HealthId *ids, const ChainLayer *l)
 {
     size_t k;
 
-    for (k = 0; k < rec->npoints; k++) {
-        const ReplicaDisk *d = replica_disk_list_find(&rec->points[k].disks, target);
-        if (d && strcmp(d->file, path) == 0)
+    for (k = 0; k < rec->npoints; k++)
+        if (ids[k].ino && ids[k].dev == l->dev && ids[k].ino == l->ino)
             return (int)k;
-    }
     return -1;
 }
 
@@ -178,12 +182,10 @@ static int
 health_linear(const int *below, const size_t *order, size_t cnt)
 {
     size_t m, bottoms = 0;
-    int *seen;
     int linear = 1;
 
     if (cnt < 2)
         return 0;
-    seen = util_xcalloc(cnt + 1, sizeof(*seen));
     for (m = 0; m < cnt && linear; m++) {
         int b = below[order[m]];
         size_t j;
@@ -199,7 +201,6 @@ health_linear(const int *below, const size_t *order, size_t cnt)
                     linear = 0;
         }
     }
-    free(seen);
     return linear && bottoms == 1;
 }
 
@@ -217,12 +218,21 @@ health_chains(const Replica *rec, HealthChains *h)
         const char *target = rec->points[0].disks.v[t].target;
         size_t *order = util_xcalloc(rec->npoints, sizeof(*order));
         int *below = util_xcalloc(rec->npoints, sizeof(*below));
+        HealthId *ids = util_xcalloc(rec->npoints, sizeof(*ids));
         size_t cnt = 0;
 
         for (k = 0; k < rec->npoints; k++) {
+            const ReplicaDisk *d = replica_disk_list_find(&rec->points[k].disks, target);
+            struct stat st;
+
             below[k] = -2;  /* not seen in any chain */
-            if (replica_disk_list_find(&rec->points[k].disks, target))
-                order[cnt++] = k;
+            if (!d)
+                continue;
+            order[cnt++] = k;
+            if (stat(d->file, &st) == 0) {
+                ids[k].dev = st.st_dev;
+                ids[k].ino = st.st_ino;
+            }
         }
         /* Insertion sort by time: a few hundred points at most. */
         for (m = 1; m < cnt; m++) {
@@ -247,7 +257,7 @@ health_chains(const Replica *rec, HealthChains *h)
             if (!c)
                 continue;
             for (i = 0; i < c->n; i++) {
-                int j = health_point_of(rec, target, c->layers[i].path);
+                int j = health_point_of(rec, ids, &c->layers[i]);
                 if (j < 0)
                     continue;
                 if (prev >= 0 && below[prev] == -2)
@@ -310,6 +320,7 @@ health_chains(const Replica *rec, HealthChains *h)
         }
         free(order);
         free(below);
+        free(ids);
     }
     if (rec->failover && !stop) {
         const ReplicaPoint *pt = replica_find_point(rec, rec->failover->point);
@@ -322,7 +333,7 @@ health_chains(const Replica *rec, HealthChains *h)
             snprintf(what, sizeof(what), "failover disk %s", d->target);
             if (!(c = health_walk(h, what, d->file, &stop)))
                 continue;
-            if (rp && (c->n < 2 || strcmp(c->layers[1].path, rp->file) != 0))
+            if (rp && chain_find_path(c, rp->file) != 1)
                 stop = health_problem(h, HEALTH_CRITICAL, RESULT_INVALID_STATE,
                                       "failover disk %s is backed by %s, not by %s, the recovery "
                                       "point %s the record says it was failed over to", d->file,
@@ -341,7 +352,7 @@ health_chains(const Replica *rec, HealthChains *h)
             snprintf(what, sizeof(what), "test disk %s", d->target);
             if (!(c = health_walk(h, what, d->file, &stop)))
                 continue;
-            if (rp && (c->n < 2 || strcmp(c->layers[1].path, rp->file) != 0))
+            if (rp && chain_find_path(c, rp->file) != 1)
                 stop = health_problem(h, HEALTH_CRITICAL, RESULT_INVALID_STATE,
                                       "test disk %s is backed by %s, not by %s, the recovery "
                                       "point %s the record names", d->file,
@@ -355,7 +366,7 @@ health_chains(const Replica *rec, HealthChains *h)
 int
 health_verify_chains(const Replica *rec)
 {
-    HealthChains h = { NULL, 0 };
+    HealthChains h = { NULL };
 
     return health_chains(rec, &h);
 }
@@ -488,7 +499,7 @@ health_assess(const Replica *rec, const DomDiskList *disks, int64_t now, int rpo
         }
     }
     if (files == HEALTH_FILES_DEEP) {
-        HealthChains h = { out, 0 };
+        HealthChains h = { out };
         health_chains(rec, &h);
         if (disks)
             health_orphans(rec, disks, out);
