@@ -85,8 +85,10 @@ sed -i "s#<source file='$F/vms/web01/vda.rp-0006.qcow2'/>#<source file='$ov'/>#"
 expect_refusal "overlay that is another domain's disk" 4 32774 "top of the kept chain" \
     -c "$URI" revert web02 --yes
 
-# Another domain's disk drover cannot resolve (a storage volume of a pool
-# that is not there): it could be any file, so nothing is deleted.
+# Another domain's disk that names no file (a storage volume of a pool
+# that is not there; libvirt cannot open it either) protects nothing and
+# blocks nothing: it used to block every deletion on the host, after the
+# switch (issue 11, item 11).
 fresh volume
 python3 - "$F/fleet.xml" <<'EOP'
 import sys
@@ -97,7 +99,29 @@ disk = ("<disk type='volume' device='disk'><driver name='qemu' type='qcow2'/>"
         "<source pool='nopool' volume='data1'/><target dev='vdz' bus='virtio'/></disk>\n")
 open(p, "w").write(s[:j] + disk + s[j:])
 EOP
-expect_refusal "another domain's disk that cannot be resolved" 1 32768 "volume data1 in pool nopool" \
+run -c "$URI" revert web02 --yes
+is "$rc" 0 "another domain's volume of a missing pool does not block a revert"
+
+# A volume libvirt does not list (the pool was not refreshed) is still the
+# file TARGET/NAME of its directory pool: here web02's own failover disk,
+# used by web01, so the revert is refused at plan time.
+fresh pool
+ov=$(ls "$F"/vms/web02/vda.failover-*.qcow2)
+python3 - "$F/fleet.xml" "$F/vms/web02" "${ov##*/}" <<'EOP'
+import sys
+p, d, v = sys.argv[1:4]
+s = open(p).read()
+i = s.index("</node>")
+s = s[:i] + ("<pool type='dir'><name>drpool</name><target><path>%s</path></target></pool>\n" % d) + s[i:]
+i = s.index("<name>web01</name>")
+j = s.index("</devices>", i)
+disk = ("<disk type='volume' device='disk'><driver name='qemu' type='qcow2'/>"
+        "<source pool='drpool' volume='%s'/><target dev='vdz' bus='virtio'/></disk>\n" % v)
+open(p, "w").write(s[:j] + disk + s[j:])
+EOP
+expect_refusal "a volume of a directory pool that is the failover disk" 4 32774 "top of the kept chain" \
+    -c "$URI" revert web02 --dry-run
+expect_refusal "the same, without --dry-run" 4 32774 "top of the kept chain" \
     -c "$URI" revert web02 --yes
 
 # A backing loop in the recovery points.

@@ -24,6 +24,7 @@
 #define CHAIN_QCOW2_MAGIC 0x514649fbU
 #define CHAIN_EXT_END 0x00000000U
 #define CHAIN_EXT_BACKING_FORMAT 0xE2792ACAU
+#define CHAIN_EXT_DATA_FILE 0x44415441U
 #define CHAIN_V2_HEADER_LEN 72U
 #define CHAIN_V3_HEADER_LEN 104U
 #define CHAIN_MIN_CLUSTER_BITS 9U
@@ -144,6 +145,7 @@ chain_header_clear(ChainHeader *hdr)
         return;
     free(hdr->backing_name);
     free(hdr->backing_format);
+    free(hdr->data_file);
     memset(hdr, 0, sizeof(*hdr));
 }
 
@@ -231,6 +233,25 @@ chain_parse_extensions(ChainHdrBuf *hb, uint64_t off, uint64_t end, ChainHeader 
             }
             free(hdr->backing_format);
             hdr->backing_format = util_xstrndup((const char *)data, len);
+        } else if (type == CHAIN_EXT_DATA_FILE) {
+            const unsigned char *data;
+
+            if (len == 0 || len > CHAIN_MAX_BACKING_NAME) {
+                err_set(RESULT_INCORRECT_TYPE,
+                        "%s: external data file extension has length %u (1..%u expected)",
+                        hb->path, len, CHAIN_MAX_BACKING_NAME);
+                return -1;
+            }
+            if (chain_hdr_need(hb, off + 8 + len) < 0)
+                return -1;
+            data = hb->buf + off + 8;
+            if (memchr(data, '\0', len)) {
+                err_set(RESULT_INCORRECT_TYPE, "%s: external data file name contains a NUL byte",
+                        hb->path);
+                return -1;
+            }
+            free(hdr->data_file);
+            hdr->data_file = util_xstrndup((const char *)data, len);
         }
         /* Data is padded to a multiple of 8; unknown extensions are skipped,
          * as qemu does. */
@@ -310,6 +331,16 @@ chain_parse_header(int fd, const char *path, uint64_t fsize, ChainHeader *hdr)
             goto out;
         }
         hdr->incompatible_features = chain_be64(hb.buf + 72);
+        if (hdr->incompatible_features & ~CHAIN_INCOMPAT_KNOWN) {
+            /* qemu refuses to open such an image ("Unsupported qcow2
+             * feature(s)"); guessing what the bit means could lose data. */
+            err_set(RESULT_INCORRECT_TYPE,
+                    "%s uses incompatible qcow2 feature bits 0x%llx that drover and qemu do not "
+                    "know (incompatible_features 0x%llx); qemu cannot open it either",
+                    path, (unsigned long long)(hdr->incompatible_features & ~CHAIN_INCOMPAT_KNOWN),
+                    (unsigned long long)hdr->incompatible_features);
+            goto out;
+        }
     }
     hdr->version = (int)version;
     hdr->virtual_size = chain_be64(hb.buf + 24);
@@ -442,6 +473,7 @@ chain_free(Chain *c)
         free(c->layers[i].format);
         free(c->layers[i].backing_name);
         free(c->layers[i].backing_format);
+        free(c->layers[i].data_file);
     }
     free(c->layers);
     free(c);
@@ -517,6 +549,32 @@ chain_name_is_protocol(const char *name)
     for (p = name; *p && *p != '/'; p++) {
         if (p[0] == ':' && p[1] == '/' && p[2] == '/' && p != name)
             return 1;
+    }
+    return 0;
+}
+
+int
+chain_check_usable(const Chain *c)
+{
+    size_t i;
+
+    for (i = 0; c && i < c->n; i++) {
+        const ChainLayer *l = &c->layers[i];
+
+        if (l->incompatible_features & CHAIN_INCOMPAT_CORRUPT) {
+            err_set(RESULT_INCORRECT_TYPE,
+                    "%s is marked corrupt by qemu (incompatible feature bit 1): its metadata is "
+                    "inconsistent and what it reads cannot be trusted; check it with qemu-img "
+                    "check (repair with -r only on a copy)", l->path);
+            return -1;
+        }
+        if (l->data_file) {
+            err_set(RESULT_NOT_SUPPORTED,
+                    "%s keeps its data in an external data file %s: drover plans, keeps and "
+                    "deletes each layer as one file, so it does not operate on such chains "
+                    "(convert the layer without data_file)", l->path, l->data_file);
+            return -1;
+        }
     }
     return 0;
 }
@@ -605,13 +663,40 @@ chain_walk_partial(const char *top, Chain **partial)
         l->ino = st.st_ino;
         l->backing_name = UTIL_STEAL(&hdr.backing_name);
         l->backing_format = UTIL_STEAL(&hdr.backing_format);
+        l->incompatible_features = hdr.incompatible_features;
+        if (hdr.data_file) {
+            UTIL_AUTOFREE char *dir = util_dirname(l->path);
+            UTIL_AUTOFREE char *joined = util_path_join(dir, hdr.data_file);
+
+            l->data_file = chain_clean_path(joined);
+        } else if (hdr.incompatible_features & CHAIN_INCOMPAT_DATA_FILE) {
+            l->data_file = util_xstrdup("(a data file the header does not name)");
+        }
         chain_header_clear(&hdr);
         free(expect_format);
         expect_format = NULL;
 
         if (!l->backing_name)
             break;
-        if (chain_name_is_protocol(l->backing_name)) {
+        if (strncmp(l->backing_name, "file:", 5) == 0) {
+            /* qemu opens "file:NAME" with the file driver and NAME as is:
+             * a relative NAME is taken from the working directory of the
+             * process that opens it, not the image's directory. */
+            if (l->backing_name[5] != '/') {
+                err_set(RESULT_NOT_SUPPORTED,
+                        "%s: backing file '%s' is relative with a file: prefix, which qemu "
+                        "resolves against the working directory of whatever process opens it; "
+                        "drover cannot tell which file that is", l->path, l->backing_name);
+                goto fail;
+            }
+            path = chain_clean_path(l->backing_name + 5);
+        } else if (strncmp(l->backing_name, "json:", 5) == 0) {
+            err_set(RESULT_NOT_SUPPORTED,
+                    "%s: backing file '%s' is a json: block specification, which drover does "
+                    "not follow (rebase the layer onto a plain file name)",
+                    l->path, l->backing_name);
+            goto fail;
+        } else if (chain_name_is_protocol(l->backing_name)) {
             err_set(RESULT_NOT_SUPPORTED, "%s: backing file '%s' is not a local file",
                     l->path, l->backing_name);
             goto fail;

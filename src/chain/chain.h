@@ -21,7 +21,17 @@ typedef struct {
     char *backing_name;         /* as written in the header, NULL if none */
     char *backing_format;       /* from extension 0xE2792ACA, NULL if absent */
     uint64_t incompatible_features; /* v3 only */
+    char *data_file;            /* extension 0x44415441, as written, NULL if absent */
 } ChainHeader;
+
+/* qcow2 incompatible feature bits qemu 7.2 knows; any other bit makes qemu
+ * refuse the image, and so does the reader. */
+#define CHAIN_INCOMPAT_DIRTY        (1ULL << 0)
+#define CHAIN_INCOMPAT_CORRUPT      (1ULL << 1)
+#define CHAIN_INCOMPAT_DATA_FILE    (1ULL << 2)
+#define CHAIN_INCOMPAT_COMPRESSION  (1ULL << 3)
+#define CHAIN_INCOMPAT_EXTL2        (1ULL << 4)
+#define CHAIN_INCOMPAT_KNOWN        0x1fULL
 
 typedef struct {
     char *path;                 /* absolute, relative backing names resolved */
@@ -34,6 +44,8 @@ typedef struct {
     ino_t ino;
     char *backing_name;         /* as written in this layer's header, NULL at the base */
     char *backing_format;
+    uint64_t incompatible_features; /* CHAIN_INCOMPAT_* (qcow2 v3) */
+    char *data_file;            /* external data file, resolved as qemu does, or NULL */
 } ChainLayer;
 
 typedef struct {
@@ -43,7 +55,8 @@ typedef struct {
 
 /* Reads the header of one qcow2 file.  Refuses (32776) wrong magic, a
  * version other than 2 or 3, a truncated or inconsistent header, a backing
- * name longer than CHAIN_MAX_BACKING_NAME; missing file 32779. */
+ * name longer than CHAIN_MAX_BACKING_NAME, an incompatible feature bit qemu
+ * does not know (qemu refuses such an image too); missing file 32779. */
 int chain_read_header(const char *path, ChainHeader *hdr);
 void chain_header_clear(ChainHeader *hdr);
 
@@ -57,6 +70,13 @@ Chain *chain_walk(const char *top);
  * before the one that failed (possibly none; free it with chain_free). */
 Chain *chain_walk_partial(const char *top, Chain **partial);
 void chain_free(Chain *c);
+/* Refuses a chain drover must not operate on, naming the layer: a layer
+ * marked corrupt (32776: its metadata is known to be inconsistent, so
+ * neither a flatten nor a guest can trust what it reads), or one with an
+ * external data file (32770, naming the file: drover plans, keeps and
+ * deletes layers as single files).  The dirty bit is accepted: it only
+ * says refcounts need a rebuild, which qemu does on open. */
+int chain_check_usable(const Chain *c);
 /* True if the file (by device and inode) is a layer of c. */
 int chain_has_file(const Chain *c, dev_t dev, ino_t ino);
 /* Index of the layer with this path (compared after resolving), or -1. */

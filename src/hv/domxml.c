@@ -205,6 +205,64 @@ domxml_is_file_disk(xmlNodePtr n)
     return r;
 }
 
+/* What a disk that is not a file disk is, in words an operator knows. */
+static char *
+domxml_disk_kind(xmlNodePtr n)
+{
+    UTIL_AUTOFREE char *type = domxml_prop(n, "type");
+    UTIL_AUTOFREE char *device = domxml_prop(n, "device");
+    const char *what;
+
+    if (device && strcmp(device, "cdrom") == 0)
+        what = "CD-ROM drive";
+    else if (device && strcmp(device, "floppy") == 0)
+        what = "floppy drive";
+    else if (device && strcmp(device, "lun") == 0)
+        what = "SCSI LUN";
+    else if (!type)
+        what = "disk without a type";
+    else if (strcmp(type, "block") == 0)
+        what = "block device disk";
+    else if (strcmp(type, "network") == 0)
+        what = "network disk";
+    else if (strcmp(type, "volume") == 0)
+        what = "storage-volume disk";
+    else if (strcmp(type, "vhostuser") == 0)
+        what = "vhost-user disk";
+    else if (strcmp(type, "dir") == 0)
+        what = "directory disk";
+    else
+        what = "disk";
+    return util_xasprintf("%s (<disk type='%s' device='%s'>)", what, type ? type : "",
+                          device ? device : "disk");
+}
+
+static void
+domxml_other_disks(xmlNodePtr devices, DomDiskList *out)
+{
+    xmlNodePtr n;
+    size_t cap = 0;
+
+    out->other = NULL;
+    out->nother = 0;
+    for (n = devices ? devices->children : NULL; n; n = n->next) {
+        xmlNodePtr target;
+        DomDisk *dk;
+
+        if (!domxml_is(n, "disk") || domxml_is_file_disk(n))
+            continue;
+        if (!(target = domxml_child(n, "target")))
+            continue;
+        util_grow(&out->other, &cap, out->nother + 1, sizeof(*out->other));
+        dk = &out->other[out->nother++];
+        memset(dk, 0, sizeof(*dk));
+        dk->target = domxml_prop(target, "dev");
+        if (!dk->target)
+            dk->target = util_xstrdup("");
+        dk->kind = domxml_disk_kind(n);
+    }
+}
+
 void
 domxml_disks(const DomXml *d, DomDiskList *out)
 {
@@ -235,6 +293,7 @@ domxml_disks(const DomXml *d, DomDiskList *out)
         if (!dk->target)
             dk->target = util_xstrdup("");
     }
+    domxml_other_disks(devices, out);
 }
 
 void
@@ -249,9 +308,16 @@ domxml_disk_list_clear(DomDiskList *l)
         free(l->v[i].source);
         free(l->v[i].driver_type);
     }
+    for (i = 0; i < l->nother; i++) {
+        free(l->other[i].target);
+        free(l->other[i].kind);
+    }
     free(l->v);
+    free(l->other);
     l->v = NULL;
     l->n = 0;
+    l->other = NULL;
+    l->nother = 0;
 }
 
 static void
@@ -991,4 +1057,25 @@ cleanup:
     xmlFreeDoc(da);
     xmlFreeDoc(db);
     return r;
+}
+
+int
+domxml_pool_target(const char *xml, char **type, char **path)
+{
+    xmlDocPtr doc = domxml_read(xml, "storage pool definition");
+    xmlNodePtr root;
+
+    *type = *path = NULL;
+    if (!doc)
+        return -1;
+    root = xmlDocGetRootElement(doc);
+    if (!root || !domxml_is(root, "pool")) {
+        xmlFreeDoc(doc);
+        err_set(RESULT_INCORRECT_TYPE, "not a storage pool definition");
+        return -1;
+    }
+    *type = domxml_prop(root, "type");
+    *path = domxml_text(domxml_child(domxml_child(root, "target"), "path"));
+    xmlFreeDoc(doc);
+    return 0;
 }

@@ -14,11 +14,17 @@ typedef struct {
     char *source;           /* file path, NULL for an empty drive */
     char *driver_type;      /* "qcow2", may be NULL */
     int encrypted;          /* <encryption> on the disk or its <source> */
+    char *kind;             /* other disks only: what the disk is, for messages */
 } DomDisk;
 
 typedef struct {
     DomDisk *v;
     size_t n;
+    /* The domain's other disks (block, network, volume, CD-ROM, ...):
+     * target and kind only ("network disk (<disk type='network'
+     * device='disk'>)"); source and driver_type are NULL. */
+    DomDisk *other;
+    size_t nother;
 } DomDiskList;
 
 /* Parses a domain definition; NULL with err (32776) if it is not one. */
@@ -33,7 +39,8 @@ void domxml_set_name(DomXml *d, const char *name);
 /* Sets the UUID, or removes it when uuid is NULL (libvirt makes one). */
 void domxml_set_uuid(DomXml *d, const char *uuid);
 
-/* File-backed disks (device="disk", type="file"), in document order. */
+/* File-backed disks (device="disk", type="file"), in document order, in
+ * out->v; every other disk that has a target in out->other. */
 void domxml_disks(const DomXml *d, DomDiskList *out);
 void domxml_disk_list_clear(DomDiskList *l);
 /* Every source any <disk> of the domain names, whatever its type or
@@ -52,6 +59,11 @@ typedef struct {
 
 void domxml_sources(const DomXml *d, DomSourceList *out);
 void domxml_source_list_clear(DomSourceList *l);
+
+/* From a storage pool definition: its type ("dir", "logical", ...) and
+ * target path, each NULL when absent.  -1 with err (32776) if the text
+ * is not a pool definition. */
+int domxml_pool_target(const char *xml, char **type, char **path);
 
 /* Points the disk with this target at file and drops any <backingStore>
  * (libvirt reads the chain from the image) and whatever in <source>

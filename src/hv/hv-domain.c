@@ -599,19 +599,46 @@ hv_excluded(virDomainPtr dom, const char *const *exclude)
     return 0;
 }
 
-/* The path of a storage volume, for the "in use" check. */
+/* The file a storage volume names, for the "in use" check, or "" when it
+ * names no file a deletion could touch.  libvirt knows a volume only while
+ * its pool is active and refreshed, but the file is there all the same: a
+ * file pool (dir, fs, netfs) keeps volume NAME at TARGET/NAME, so that is
+ * what is protected.  A volume of a pool that does not exist names no file
+ * (libvirt cannot start the domain either); one of a pool of another type
+ * is a block device or a network image, never a regular file drover
+ * deletes.  Failing here instead blocked every deletion on the host, and
+ * after an operation's switch, repair too (issue 11, item 11). */
 static char *
 hv_volume_path(virConnectPtr vc, const char *pool, const char *volume)
 {
     virStoragePoolPtr sp = virStoragePoolLookupByName(vc, pool);
     virStorageVolPtr sv = sp ? virStorageVolLookupByName(sp, volume) : NULL;
     char *path = sv ? virStorageVolGetPath(sv) : NULL;
+    char *pxml = NULL;
+    char *type = NULL, *target = NULL;
     char *r = NULL;
 
-    if (!path)
-        hv_err("cannot find the file of volume %s in pool %s", volume, pool);
-    else
+    virResetLastError();
+    if (path) {
         r = util_xstrdup(path);
+    } else if (!sp) {
+        r = util_xstrdup("");
+    } else if (!(pxml = virStoragePoolGetXMLDesc(sp, 0))) {
+        hv_err("cannot read the definition of pool %s (volume %s)", pool, volume);
+    } else if (domxml_pool_target(pxml, &type, &target) < 0) {
+        err_prefix("pool %s", pool);
+    } else if (type && (strcmp(type, "dir") == 0 || strcmp(type, "fs") == 0 ||
+                        strcmp(type, "netfs") == 0)) {
+        if (!target || !*target || strchr(volume, '/'))
+            err_set(RESULT_INCORRECT_TYPE, "pool %s has no target path for volume %s", pool, volume);
+        else
+            r = util_path_join(target, volume);
+    } else {
+        r = util_xstrdup("");
+    }
+    free(type);
+    free(target);
+    free(pxml);
     free(path);
     if (sv)
         virStorageVolFree(sv);
@@ -657,6 +684,10 @@ hv_collect_sources(virConnectPtr vc, virDomainPtr dom, unsigned int flags, char 
             err_prefix("disk of %s", name);
             ret = -1;
             break;
+        }
+        if (!*path) {
+            free(path);
+            continue;
         }
         util_grow(out, cap, *nout + 2, sizeof(**out));
         (*out)[(*nout)++] = path;

@@ -31,4 +31,14 @@ void health_assess(const Replica *rec, const DomDiskList *disks, int64_t now, in
                    int files, HealthReport *out);
 void health_report_clear(HealthReport *r);
 
+/* What an operation relies on, checked against the files: each disk's
+ * recovery points lie on one another in the order of their times, the
+ * failover and test disks on their points, and no layer is marked corrupt
+ * (32776) or keeps an external data file (32770).  0, or -1 with err set
+ * for the first problem (32775 for a chain that is not the one the record
+ * describes).  A file that cannot be read is left to the plan's own walks. */
+int health_verify_chains(const Replica *rec);
+/* The sentence for a disk whose driver type is not qcow2 (newly allocated). */
+char *health_driver_text(const DomDiskList *disks, const char *target, const char *source);
+
 #endif

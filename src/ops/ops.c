@@ -60,142 +60,20 @@ ops_step(OpsCtx *x, int percent, const char *fmt, ...)
 void
 ops_keep_free(OpsCtx *x)
 {
-    size_t i;
-
-    for (i = 0; i < x->nkeep; i++)
-        chain_free(x->keep[i]);
-    free(x->keep);
+    plan_keep_free(x->keep, x->nkeep);
     x->keep = NULL;
     x->nkeep = 0;
 }
 
-static void
-ops_keep_add(OpsCtx *x, Chain *c)
-{
-    x->keep = util_xrealloc(x->keep, (x->nkeep + 1) * sizeof(*x->keep));
-    x->keep[x->nkeep++] = c;
-}
-
-/* A one-layer chain: protects a file whose chain cannot (or need not) be
- * walked. */
-static void
-ops_keep_add_file(OpsCtx *x, const char *path)
-{
-    dev_t dev;
-    ino_t ino;
-    uint64_t size;
-    Chain *c;
-
-    if (chain_stat(path, &dev, &ino, &size) < 0) {
-        err_clear();
-        return;
-    }
-    c = util_xcalloc(1, sizeof(*c));
-    c->layers = util_xcalloc(1, sizeof(*c->layers));
-    c->n = 1;
-    c->layers[0].path = util_xstrdup(path);
-    c->layers[0].format = util_xstrdup("unknown");
-    c->layers[0].dev = dev;
-    c->layers[0].ino = ino;
-    ops_keep_add(x, c);
-}
-
-/* Protects every layer of top's chain.  A chain that cannot be walked to
- * its end still protects what could be read and the layer that failed;
- * but when a layer cannot be read at all (permissions) or the chain is too
- * deep to follow, what lies below is unknown, and nothing may be deleted. */
-static int
-ops_keep_add_walk(OpsCtx *x, const char *top)
-{
-    Chain *partial = NULL;
-    Chain *c = chain_walk_partial(top, &partial);
-    UTIL_AUTOFREE char *failed_at = NULL;
-    int code;
-
-    if (c) {
-        ops_keep_add(x, c);
-        return 0;
-    }
-    code = err_code();
-    if (code == RESULT_ACCESS_DENIED || strstr(err_message(), "deeper than")) {
-        chain_free(partial);
-        err_prefix("cannot read the whole disk chain of %s, so drover cannot tell which files it "
-                   "uses; nothing is deleted", top);
-        return -1;
-    }
-    err_clear();
-    if (partial && partial->n) {
-        const ChainLayer *last = &partial->layers[partial->n - 1];
-        if (last->backing_name) {
-            UTIL_AUTOFREE char *dir = util_dirname(last->path);
-            failed_at = util_path_join(dir, last->backing_name);
-        }
-        ops_keep_add(x, partial);
-    } else {
-        chain_free(partial);
-        failed_at = util_xstrdup(top);
-    }
-    if (failed_at)
-        ops_keep_add_file(x, failed_at);
-    return 0;
-}
-
-/* The chains no deletion may touch: every disk of every other domain on the
- * host, and this replica's disks as they will be after the switch.  With
- * future = 0 the replica's (and test system's) disks as they are now. */
+/* The chains no deletion may touch (plan_load_keep): every disk of every
+ * other domain on the host, and this replica's disks as they will be after
+ * the switch.  With future = 0 the replica's (and test system's) disks as
+ * they are now. */
 int
 ops_load_keep(OpsCtx *x, int future)
 {
-    const Plan *p = x->p;
-    const char *exclude[3] = { NULL, NULL, NULL };
-    char **src;
-    size_t i, j;
-
     ops_keep_free(x);
-    if (future) {
-        exclude[0] = p->uuid;
-        exclude[1] = p->test_uuid;
-    }
-    if (!(src = hv_all_disk_sources(x->c, exclude))) {
-        err_prefix("cannot list the disks of the domains on %s", hv_uri(x->c));
-        return -1;
-    }
-    for (i = 0; src[i]; i++) {
-        if (ops_keep_add_walk(x, src[i]) < 0) {
-            hv_strv_free(src);
-            return -1;
-        }
-    }
-    hv_strv_free(src);
-    if (!future)
-        return 0;
-    {
-        DomDiskList disks = { 0 };
-        DomXml *d = domxml_parse(p->domxml);
-
-        if (!d)
-            return -1;
-        domxml_disks(d, &disks);
-        for (i = 0; i < disks.n; i++) {
-            const char *top = disks.v[i].source;
-            for (j = 0; j < p->nswitches; j++)
-                if (strcmp(p->switches[j].target, disks.v[i].target) == 0)
-                    top = p->switches[j].to;
-            if (!top)
-                continue;
-            /* After a flatten the disk's chain is its overlay and a new image. */
-            if (p->op == OP_COMMIT && p->flatten)
-                ops_keep_add_file(x, top);
-            else if (ops_keep_add_walk(x, top) < 0) {
-                domxml_disk_list_clear(&disks);
-                domxml_free(d);
-                return -1;
-            }
-        }
-        domxml_disk_list_clear(&disks);
-        domxml_free(d);
-    }
-    return 0;
+    return plan_load_keep(x->c, x->p, future, &x->keep, &x->nkeep);
 }
 
 void

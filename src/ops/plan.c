@@ -15,6 +15,7 @@
 #include "chain/chain.h"
 #include "hv/domxml.h"
 #include "base/err.h"
+#include "ops/health.h"
 #include "ops/job.h"
 #include "base/lock.h"
 #include "base/result.h"
@@ -298,7 +299,19 @@ plan_overlays(Plan *p, const ReplicaPoint *pt, const char *kind, const char *rol
     return 0;
 }
 
-/* Domain disks must be where the record says, for the given state. */
+static int
+plan_driver_is_qcow2(const DomDiskList *disks, const char *target)
+{
+    size_t i;
+
+    for (i = 0; i < disks->n; i++)
+        if (strcmp(disks->v[i].target, target) == 0)
+            return util_streq(disks->v[i].driver_type, "qcow2");
+    return 0;
+}
+
+/* Domain disks must be where the record says, for the given state, be
+ * file disks, and be given to the guest as qcow2. */
 static int
 plan_check_sources(Plan *p, const DomDiskList *disks)
 {
@@ -313,8 +326,23 @@ plan_check_sources(Plan *p, const DomDiskList *disks)
         int ok = 0;
 
         if (!src) {
+            for (k = 0; k < disks->nother; k++) {
+                if (strcmp(disks->other[k].target, target) == 0) {
+                    err_set(RESULT_NOT_SUPPORTED,
+                            "disk %s of %s is a %s, not a file disk: drover fails over qcow2 "
+                            "file disks only, and the replica record lists it", target, p->vm,
+                            disks->other[k].kind);
+                    return -1;
+                }
+            }
             err_set(RESULT_INVALID_STATE,
                     "the domain has no file disk %s, which the replica record lists", target);
+            return -1;
+        }
+        if (!plan_driver_is_qcow2(disks, target)) {
+            char *why = health_driver_text(disks, target, src);
+            err_set(RESULT_INCORRECT_TYPE, "%s of %s", why, p->vm);
+            free(why);
             return -1;
         }
         if (p->rec->failover) {
@@ -647,6 +675,189 @@ plan_stop_test(Plan *p, HvConn *c)
     return plan_keep_points(p);
 }
 
+typedef struct {
+    Chain **v;
+    size_t n;
+} PlanKeep;
+
+static void
+plan_keep_add(PlanKeep *x, Chain *c)
+{
+    x->v = util_xrealloc(x->v, (x->n + 1) * sizeof(*x->v));
+    x->v[x->n++] = c;
+}
+
+/* A one-layer chain: protects a file whose chain cannot (or need not) be
+ * walked. */
+static void
+plan_keep_add_file(PlanKeep *x, const char *path)
+{
+    dev_t dev;
+    ino_t ino;
+    uint64_t size;
+    Chain *c;
+
+    if (chain_stat(path, &dev, &ino, &size) < 0) {
+        err_clear();
+        return;
+    }
+    c = util_xcalloc(1, sizeof(*c));
+    c->layers = util_xcalloc(1, sizeof(*c->layers));
+    c->n = 1;
+    c->layers[0].path = util_xstrdup(path);
+    c->layers[0].format = util_xstrdup("unknown");
+    c->layers[0].dev = dev;
+    c->layers[0].ino = ino;
+    plan_keep_add(x, c);
+}
+
+/* Protects every layer of top's chain.  A chain that cannot be walked to
+ * its end still protects what could be read and the layer that failed;
+ * but when a layer cannot be read at all (permissions) or the chain is too
+ * deep to follow, what lies below is unknown, and nothing may be deleted. */
+static int
+plan_keep_add_walk(PlanKeep *x, const char *top)
+{
+    Chain *partial = NULL;
+    Chain *c = chain_walk_partial(top, &partial);
+    UTIL_AUTOFREE char *failed_at = NULL;
+    int code;
+
+    if (c) {
+        plan_keep_add(x, c);
+        return 0;
+    }
+    code = err_code();
+    if (code == RESULT_ACCESS_DENIED || strstr(err_message(), "deeper than")) {
+        chain_free(partial);
+        err_prefix("cannot read the whole disk chain of %s, so drover cannot tell which files it "
+                   "uses; nothing is deleted", top);
+        return -1;
+    }
+    err_clear();
+    if (partial && partial->n) {
+        const ChainLayer *last = &partial->layers[partial->n - 1];
+        if (last->backing_name) {
+            UTIL_AUTOFREE char *dir = util_dirname(last->path);
+            failed_at = util_path_join(dir, last->backing_name);
+        }
+        plan_keep_add(x, partial);
+    } else {
+        chain_free(partial);
+        failed_at = util_xstrdup(top);
+    }
+    if (failed_at)
+        plan_keep_add_file(x, failed_at);
+    return 0;
+}
+
+void
+plan_keep_free(Chain **keep, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        chain_free(keep[i]);
+    free(keep);
+}
+
+/* The replica's disks after the switch (p's switches applied). */
+static int
+plan_keep_future(PlanKeep *x, const Plan *p)
+{
+    DomDiskList disks = { 0 };
+    DomXml *d = domxml_parse(p->domxml);
+    size_t i, j;
+    int ret = 0;
+
+    if (!d)
+        return -1;
+    domxml_disks(d, &disks);
+    for (i = 0; i < disks.n && ret == 0; i++) {
+        const char *top = disks.v[i].source;
+
+        for (j = 0; j < p->nswitches; j++)
+            if (strcmp(p->switches[j].target, disks.v[i].target) == 0)
+                top = p->switches[j].to;
+        if (!top)
+            continue;
+        /* After a flatten the disk's chain is its overlay and a new image. */
+        if (p->op == OP_COMMIT && p->flatten)
+            plan_keep_add_file(x, top);
+        else
+            ret = plan_keep_add_walk(x, top);
+    }
+    domxml_disk_list_clear(&disks);
+    domxml_free(d);
+    return ret;
+}
+
+int
+plan_load_keep(HvConn *c, const Plan *p, int future, Chain ***keep, size_t *nkeep)
+{
+    PlanKeep x = { NULL, 0 };
+    const char *exclude[3] = { NULL, NULL, NULL };
+    char **src;
+    size_t i;
+    int ret = -1;
+
+    *keep = NULL;
+    *nkeep = 0;
+    if (future) {
+        exclude[0] = p->uuid;
+        exclude[1] = p->test_uuid;
+    }
+    if (!(src = hv_all_disk_sources(c, exclude))) {
+        err_prefix("cannot list the disks of the domains on %s", hv_uri(c));
+        return -1;
+    }
+    for (i = 0; src[i]; i++)
+        if (plan_keep_add_walk(&x, src[i]) < 0)
+            goto out;
+    if (future && plan_keep_future(&x, p) < 0)
+        goto out;
+    ret = 0;
+out:
+    hv_strv_free(src);
+    if (ret < 0) {
+        plan_keep_free(x.v, x.n);
+        return -1;
+    }
+    *keep = x.v;
+    *nkeep = x.n;
+    return 0;
+}
+
+/* Every deletion the plan names passes chain_discard's checks against
+ * the host as it will be after the switch: refused here, with nothing
+ * changed and --dry-run refusing too, rather than after the switch. */
+static int
+plan_check_removals(HvConn *c, const Plan *p)
+{
+    Chain **keep = NULL;
+    size_t nkeep = 0, i;
+    int ret = 0;
+
+    if (!p->remove.n)
+        return 0;
+    if (plan_load_keep(c, p, 1, &keep, &nkeep) < 0) {
+        err_prefix("drover cannot tell which files the domains on %s use, so it deletes "
+                   "nothing", p->host);
+        return -1;
+    }
+    for (i = 0; i < p->remove.n && ret == 0; i++) {
+        const PlanFile *f = &p->remove.v[i];
+
+        if (chain_discard_check(f->path, f->dev, f->ino, p->dir, (const Chain *const *)keep,
+                                nkeep) < 0) {
+            err_prefix("%s would not be deleted; nothing was changed", f->role);
+            ret = -1;
+        }
+    }
+    plan_keep_free(keep, nkeep);
+    return ret;
+}
+
 static void
 plan_digest_files(struct sha256_ctx *h, const char *what, const PlanFileList *l)
 {
@@ -819,6 +1030,12 @@ plan_make(HvConn *c, const char *host, const char *vm, StateOp op, const PlanArg
     if (plan_check_sources(p, &disks) < 0 || plan_check_encryption(p, &disks, args) < 0 ||
         plan_check_disk_elements(p, dx) < 0)
         goto fail;
+    /* The chains on disk must be the ones the record describes: every
+     * operation decides what to create and delete from the record. */
+    if (health_verify_chains(p->rec) < 0) {
+        err_prefix("%s: nothing was changed; run drover check %s", p->vm, p->vm);
+        goto fail;
+    }
 
     switch (op) {
     case OP_INITIATE: r = plan_initiate(p, args, &disks); break;
@@ -830,7 +1047,9 @@ plan_make(HvConn *c, const char *host, const char *vm, StateOp op, const PlanArg
         err_set(RESULT_INVALID_PARAMETER, "unknown operation");
         r = -1;
     }
-    if (r < 0)
+    /* Under the lock the execution runs the same check itself, right
+     * after this re-plan and before any change (ops_run). */
+    if (r < 0 || (!(args && args->lock_held) && plan_check_removals(c, p) < 0))
         goto fail;
     plan_digest(p);
     domxml_disk_list_clear(&disks);

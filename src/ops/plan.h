@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "chain/chain.h"
 #include "hv/hv.h"
 #include "record/replica.h"
 #include "record/state.h"
@@ -93,8 +94,16 @@ const char *plan_power_action_text(int action);
 /* The lock file of the replica (beside its chain). */
 char *plan_lock_path(const Plan *p);
 
-/* The path of every layer of every chain the host's other domains use, for
- * the "not a backing layer of another chain" rule (see chain_discard). */
 void plan_file_list_clear(PlanFileList *l);
+
+/* The chains no deletion may touch (see chain_discard): every layer of every
+ * disk of every domain on the host and, with future, the domains other than
+ * p's replica and test system plus p's replica as it will be after the
+ * switch (p may be NULL without future).  A chain that breaks part way
+ * protects what could be read and the layer it could not; one that cannot
+ * be read at all is an error: nothing may then be deleted.  *keep is freed
+ * with plan_keep_free. */
+int plan_load_keep(HvConn *c, const Plan *p, int future, Chain ***keep, size_t *nkeep);
+void plan_keep_free(Chain **keep, size_t n);
 
 #endif
