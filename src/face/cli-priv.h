@@ -32,6 +32,9 @@ typedef struct {
     const char *reason;
     const char *point;
     const char *dir;
+    const char *from;           /* enable-replication --from URI */
+    const char *nbd;            /* enable-replication --nbd HOST:PORT */
+    const char *name;           /* enable-replication --name NAME */
 } CliOpts;
 
 typedef struct CliCommand CliCommand;
@@ -55,6 +58,9 @@ int cli_check(const CliCommand *cmd, CliOpts *o);
 int cli_jobs(const CliCommand *cmd, CliOpts *o);
 int cli_operation(const CliCommand *cmd, CliOpts *o);
 int cli_repair(const CliCommand *cmd, CliOpts *o);
+/* cli-repl.c: replication. */
+int cli_enable_replication(const CliCommand *cmd, CliOpts *o);
+int cli_replicate(const CliCommand *cmd, CliOpts *o);
 
 /* Shared helpers (cli.c). */
 void cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

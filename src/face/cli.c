@@ -44,6 +44,18 @@ static const CliCommand cli_commands[] = {
       "  Options: --point ID, --dry-run, --yes, --reason TEXT, --json", OP_TEST },
     { "stop-test", cli_operation, "VM", 1, 1, "remove the test domain and its disks",
       "  Options: --dry-run, --yes, --reason TEXT, --json", OP_STOP_TEST },
+    { "enable-replication", cli_enable_replication, "VM", 1, 1,
+      "replicate VM from a primary host to this one",
+      "  Options: --from PRIMARY_URI (required), --dir DIR, --nbd HOST:PORT|unix:PATH,\n"
+      "           --name NAME, --dry-run, --yes, --reason TEXT, --json\n"
+      "  Run on the DR host (-c URI).  Defines the replica (same UUID, disks on\n"
+      "  DIR/<target>.base.qcow2, state 1), then copies every disk in full from the\n"
+      "  running primary (pull backup, checkpoint drover.1): rp-0001, state 3.", -1 },
+    { "replicate", cli_replicate, "VM", 1, 1, "one replication cycle now: a new recovery point",
+      "  Options: --dry-run, --reason TEXT, --json (no confirmation: it deletes nothing)\n"
+      "  Copies what changed on the primary since the newest point into a new layer\n"
+      "  (the initial copy first while it is pending).  Refused while the replica is\n"
+      "  failed over, running or suspended.", -1 },
     { "jobs", cli_jobs, "", 0, 0, "running and finished jobs, with their history",
       "  Options: --json", -1 },
     { "repair", cli_repair, "[VM]", 0, 1, "finish or undo interrupted operations",
@@ -63,7 +75,7 @@ static const CliCommand cli_commands[] = {
 
 enum {
     OPT_CONFIG = 256, OPT_JSON, OPT_DRY_RUN, OPT_REASON, OPT_POINT, OPT_FLATTEN, OPT_DIR,
-    OPT_VMS, OPT_NO_CONSOLE, OPT_EXIT_AFTER, OPT_ALL, OPT_MAN,
+    OPT_VMS, OPT_NO_CONSOLE, OPT_EXIT_AFTER, OPT_ALL, OPT_MAN, OPT_FROM, OPT_NBD, OPT_NAME,
 };
 
 static const struct option cli_options[] = {
@@ -82,6 +94,9 @@ static const struct option cli_options[] = {
     { "exit-after", required_argument, NULL, OPT_EXIT_AFTER },
     { "all", no_argument, NULL, OPT_ALL },
     { "man", no_argument, NULL, OPT_MAN },
+    { "from", required_argument, NULL, OPT_FROM },
+    { "nbd", required_argument, NULL, OPT_NBD },
+    { "name", required_argument, NULL, OPT_NAME },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'V' },
     { NULL, 0, NULL, 0 },
@@ -128,7 +143,11 @@ cli_print_help(void)
            "      --reason TEXT    why, for the audit log\n"
            "      --point ID       recovery point for failover and test-failover\n"
            "      --flatten        commit: merge the layers under the failover disk\n"
-           "      --dir DIR        demo: where to build the demo site\n"
+           "      --dir DIR        demo: where to build the demo site; enable-replication:\n"
+           "                       where the replica's files go\n"
+           "      --from URI       enable-replication: the primary host\n"
+           "      --nbd HOST:PORT  enable-replication: the primary's NBD export address\n"
+           "      --name NAME      enable-replication: the replica's name (default: the VM's)\n"
            "      --vms N          demo: number of replicas (default 12)\n"
            "      --no-console     demo: only build it and print its URI\n"
            "      --exit-after N   console: quit after N refresh cycles (for tests)\n"
@@ -557,6 +576,9 @@ cli_main(int argc, char **argv, CliConsoleFn console)
         case OPT_NO_CONSOLE: o.no_console = 1; break;
         case OPT_ALL: o.all = 1; break;
         case OPT_MAN: o.man = 1; break;
+        case OPT_FROM: o.from = optarg; break;
+        case OPT_NBD: o.nbd = optarg; break;
+        case OPT_NAME: o.name = optarg; break;
         case OPT_VMS:
             if (cli_parse_int("--vms", optarg, 1, 100000, &o.vms) < 0)
                 goto usage;

@@ -1,0 +1,330 @@
+/* cli-repl: the replication commands (enable-replication, replicate). */
+#include <config.h>
+
+#include "face/cli-priv.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/err.h"
+#include "base/result.h"
+#include "base/util.h"
+#include "face/report.h"
+#include "record/state.h"
+#include "repl/repl.h"
+
+typedef struct {
+    pthread_mutex_t mu;
+    char last[200];
+    int started;
+    FILE *out;
+} CliReplProgress;
+
+static void
+cli_repl_observe(const JobInfo *j, void *opaque)
+{
+    CliReplProgress *p = opaque;
+
+    pthread_mutex_lock(&p->mu);
+    if (!p->started) {
+        fprintf(p->out, "Job %s started (%s; result 4096 until it ends)\n", j->id,
+                job_type_name(j->type));
+        p->started = 1;
+    }
+    if (j->state == JOB_RUNNING && strcmp(j->step, "starting") != 0 &&
+        strcmp(p->last, j->step) != 0) {
+        fprintf(p->out, "[%3d%%] %s\n", j->percent, j->step);
+        fflush(p->out);
+        util_strlcpy(p->last, j->step, sizeof(p->last));
+    }
+    pthread_mutex_unlock(&p->mu);
+}
+
+static json_object *
+cli_repl_str(const char *s)
+{
+    return s ? json_object_new_string(s) : NULL;
+}
+
+static json_object *
+cli_repl_plan_json(const ReplPlan *p)
+{
+    json_object *j = json_object_new_object();
+    json_object *disks = json_object_new_array();
+    size_t i;
+
+    json_object_object_add(j, "operation", json_object_new_string(
+        p->enable ? "enable-replication" : "replicate"));
+    json_object_object_add(j, "host", cli_repl_str(p->host));
+    json_object_object_add(j, "vm", cli_repl_str(p->vm));
+    json_object_object_add(j, "uuid", json_object_new_string(p->uuid));
+    json_object_object_add(j, "primary_uri", cli_repl_str(p->primary_uri));
+    json_object_object_add(j, "primary_vm", cli_repl_str(p->primary_vm));
+    json_object_object_add(j, "dir", cli_repl_str(p->dir));
+    json_object_object_add(j, "nbd", cli_repl_str(p->nbd));
+    json_object_object_add(j, "initial", json_object_new_boolean(p->initial));
+    json_object_object_add(j, "from_state", json_object_new_int(p->from_state));
+    json_object_object_add(j, "to_state", json_object_new_int(p->to_state));
+    json_object_object_add(j, "point", cli_repl_str(p->point));
+    json_object_object_add(j, "checkpoint", cli_repl_str(p->checkpoint));
+    json_object_object_add(j, "since", cli_repl_str(p->since));
+    for (i = 0; i < p->ndisks; i++) {
+        json_object *d = json_object_new_object();
+
+        json_object_object_add(d, "target", cli_repl_str(p->disks[i].target));
+        json_object_object_add(d, "primary_file", cli_repl_str(p->disks[i].primary_file));
+        json_object_object_add(d, "base", cli_repl_str(p->disks[i].base));
+        json_object_object_add(d, "file", cli_repl_str(p->disks[i].file));
+        json_object_object_add(d, "backing", cli_repl_str(p->disks[i].backing));
+        json_object_object_add(d, "size", p->disks[i].size ?
+                               json_object_new_int64((int64_t)p->disks[i].size) : NULL);
+        json_object_array_add(disks, d);
+    }
+    json_object_object_add(j, "disks", disks);
+    json_object_object_add(j, "digest", json_object_new_string(p->digest));
+    return j;
+}
+
+/* --dry-run: the plan, and nothing changed. */
+static int
+cli_repl_dry_run(const CliOpts *o, const char *op, const ReplPlan *p)
+{
+    if (o->json) {
+        ResultCtx ctx;
+        ResultInfo info;
+        json_object *j;
+
+        memset(&ctx, 0, sizeof(ctx));
+        ctx.op = op;
+        ctx.vm = p->vm;
+        ctx.host = p->host;
+        ctx.detail = "dry run: nothing was changed";
+        result_decode(&ctx, &info);
+        j = report_result_json(&info, "dry run: nothing was changed");
+        result_info_clear(&info);
+        json_object_object_add(j, "plan", cli_repl_plan_json(p));
+        json_object_object_add(j, "job", NULL);
+        report_print_json(j);
+        json_object_put(j);
+    } else {
+        printf("Dry run: nothing was changed.\n");
+    }
+    return 0;
+}
+
+typedef struct {
+    HvConn *conn;
+    ReplPlan *plan;             /* enable */
+    char *host;                 /* cycle */
+    char *vm;
+    ReplArgs args;
+} CliReplJob;
+
+static void
+cli_repl_job_free(void *arg)
+{
+    CliReplJob *cj = arg;
+
+    free(cj->host);
+    free(cj->vm);
+    free(cj);
+}
+
+static int
+cli_repl_run_enable(Job *job, void *arg)
+{
+    CliReplJob *cj = arg;
+
+    return repl_enable(cj->conn, cj->plan, &cj->args, job);
+}
+
+static int
+cli_repl_run_cycle(Job *job, void *arg)
+{
+    CliReplJob *cj = arg;
+
+    return repl_cycle(cj->conn, cj->host, cj->vm, &cj->args, job);
+}
+
+/* Runs the job, waits for it, prints the decoded result; the exit status. */
+static int
+cli_repl_job(Session *s, const CliOpts *o, const char *op, int type, const ReplPlan *p,
+             JobFn fn, CliReplJob *cj)
+{
+    CliReplProgress prog;
+    ResultInfo info;
+    JobInfo ji;
+    Job *job;
+    int status;
+
+    cj->args.reason = o->reason;
+    cj->args.audit_log = s->conf->audit_log;
+    memset(&prog, 0, sizeof(prog));
+    pthread_mutex_init(&prog.mu, NULL);
+    prog.out = o->json ? stderr : stdout;
+    job_table_set_observer(s->jobs, cli_repl_observe, &prog);
+    job = job_submit(s->jobs, type, p->host, p->vm, p->digest, fn, cj, cli_repl_job_free);
+    job_wait(job, &ji);
+    job_table_set_observer(s->jobs, NULL, NULL);
+    pthread_mutex_destroy(&prog.mu);
+
+    report_decode_job(&ji, op, &info);
+    status = result_exit_status(info.code);
+    if (o->json) {
+        json_object *j = report_result_json(&info, ji.error_code ? ji.error_description : ji.step);
+        json_object_object_add(j, "plan", cli_repl_plan_json(p));
+        json_object_object_add(j, "job", report_job_json(&ji));
+        report_print_json(j);
+        json_object_put(j);
+    } else {
+        char *t = report_result_text(&info);
+        fputs(t, ji.error_code ? stderr : stdout);
+        free(t);
+        printf("Job %s: %s, %d%%, %.1f s\n", ji.id, job_state_name(ji.state), ji.percent,
+               (double)ji.elapsed_ms / 1000.0);
+    }
+    result_info_clear(&info);
+    return status;
+}
+
+/* The DR host: the only host of the session (-c URI). */
+static int
+cli_repl_dr_host(Session *s, const CliOpts *o, const char *op, const char *vm)
+{
+    if (s->nhosts != 1) {
+        err_set(RESULT_INVALID_PARAMETER, "%s works on one DR host: name it with -c URI "
+                "(%zu hosts are configured)", op, s->nhosts);
+        return -1 - cli_fail(o, op, vm, NULL, NULL);
+    }
+    if (!s->hosts[0].conn || !hv_is_alive(s->hosts[0].conn)) {
+        if (!err_code())
+            err_set(RESULT_NOT_AVAILABLE, "the DR host %s is not connected", s->hosts[0].uri);
+        return -1 - cli_fail(o, op, vm, s->hosts[0].name, NULL);
+    }
+    return 0;
+}
+
+int
+cli_enable_replication(const CliCommand *cmd, CliOpts *o)
+{
+    const char *op = "enable-replication";
+    Session *s = cli_session(o, 1);
+    ReplEnableArgs ea;
+    ReplPlan *plan = NULL;
+    CliReplJob *cj;
+    int status, h;
+
+    (void)cmd;
+    if (!s)
+        return result_exit_status(err_code());
+    if ((h = cli_repl_dr_host(s, o, op, o->args[0])) < 0) {
+        session_free(s);
+        return -1 - h;
+    }
+    memset(&ea, 0, sizeof(ea));
+    ea.vm = o->args[0];
+    ea.from = o->from;
+    ea.dir = o->dir;
+    ea.nbd = o->nbd;
+    ea.name = o->name;
+    if (!(plan = repl_plan_enable(s->hosts[0].conn, s->hosts[0].name, &ea))) {
+        status = cli_fail(o, op, o->name ? o->name : o->args[0], s->hosts[0].name, NULL);
+        goto out;
+    }
+    if (!o->json) {
+        char *t = repl_plan_text(plan);
+        fputs(t, stdout);
+        free(t);
+    }
+    if (o->dry_run) {
+        status = cli_repl_dry_run(o, op, plan);
+        goto out;
+    }
+    if (s->hosts[0].readonly) {
+        err_set(RESULT_ACCESS_DENIED, "enable-replication of %s refused: %s is open read-only",
+                plan->vm, s->hosts[0].name);
+        status = cli_fail(o, op, plan->vm, s->hosts[0].name, NULL);
+        goto out;
+    }
+    if (!o->yes) {
+        char line[512];
+
+        if (!isatty(STDIN_FILENO)) {
+            err_set(RESULT_INVALID_PARAMETER, "refusing to enable replication of %s without "
+                    "--yes: standard input is not a terminal", plan->vm);
+            status = cli_fail(o, op, plan->vm, s->hosts[0].name, NULL);
+            goto out;
+        }
+        printf("Type the VM name (%s) to confirm: Enable replication. Anything else cancels: ",
+               plan->vm);
+        fflush(stdout);
+        if (!fgets(line, sizeof(line), stdin) ||
+            (line[strcspn(line, "\r\n")] = '\0', strcmp(line, plan->vm) != 0)) {
+            fprintf(stderr, "drover: cancelled; nothing was changed\n");
+            status = 1;
+            goto out;
+        }
+    }
+    cj = util_xcalloc(1, sizeof(*cj));
+    cj->conn = s->hosts[0].conn;
+    cj->plan = plan;
+    status = cli_repl_job(s, o, op, REPL_JOB_ENABLE, plan, cli_repl_run_enable, cj);
+
+out:
+    repl_plan_free(plan);
+    session_free(s);
+    return status;
+}
+
+int
+cli_replicate(const CliCommand *cmd, CliOpts *o)
+{
+    const char *op = "replicate";
+    Session *s = cli_session(o, 1);
+    ReplPlan *plan = NULL;
+    CliReplJob *cj;
+    char uuid[37];
+    int status, h;
+
+    (void)cmd;
+    if (!s)
+        return result_exit_status(err_code());
+    if ((h = cli_find(s, o, op, o->args[0], uuid)) < 0) {
+        session_free(s);
+        return -1 - h;
+    }
+    if (!(plan = repl_plan_cycle(s->hosts[h].conn, s->hosts[h].name, uuid))) {
+        status = cli_fail(o, op, o->args[0], s->hosts[h].name, NULL);
+        goto out;
+    }
+    if (!o->json) {
+        char *t = repl_plan_text(plan);
+        fputs(t, stdout);
+        free(t);
+    }
+    if (o->dry_run) {
+        status = cli_repl_dry_run(o, op, plan);
+        goto out;
+    }
+    if (s->hosts[h].readonly) {
+        err_set(RESULT_ACCESS_DENIED, "replication of %s refused: %s is open read-only",
+                plan->vm, s->hosts[h].name);
+        status = cli_fail(o, op, plan->vm, s->hosts[h].name, NULL);
+        goto out;
+    }
+    /* A cycle only adds a point and deletes nothing here: it runs from a
+     * timer, so it asks no confirmation. */
+    cj = util_xcalloc(1, sizeof(*cj));
+    cj->conn = s->hosts[h].conn;
+    cj->host = util_xstrdup(s->hosts[h].name);
+    cj->vm = util_xstrdup(uuid);
+    status = cli_repl_job(s, o, op, REPL_JOB_CYCLE, plan, cli_repl_run_cycle, cj);
+
+out:
+    repl_plan_free(plan);
+    session_free(s);
+    return status;
+}

@@ -1,0 +1,95 @@
+/* repl: replication (DESIGN §8): drover makes the recovery points itself,
+ * from a running primary, with libvirt's pull-mode backup and checkpoints.
+ *
+ * enable: the replica is defined on the DR host from the primary's
+ * definition (same name or --name, same UUID, disks on
+ * DIR/<target>.base.qcow2, state 1), then the initial copy runs.
+ * A cycle: lock, journal, BackupBegin (full with checkpoint drover.1 for
+ * the initial copy; else incremental from the newest point's checkpoint
+ * with a new one), per disk a layer written under a temporary name
+ * (dirty extents only), fsync, rename; ONE define adds the point and moves
+ * the disks to it; the backup job is ended; only then are older drover.*
+ * checkpoints deleted on the primary. */
+#ifndef DROVER_REPL_H
+#define DROVER_REPL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hv/hv.h"
+#include "ops/job.h"
+
+/* Job types (CIM JobType values outside the failover ones). */
+enum {
+    REPL_JOB_CYCLE = 110,       /* "Replication Cycle" */
+    REPL_JOB_ENABLE = 111,      /* "Enable Replication" */
+};
+
+/* The NBD port a primary's backup export listens on by default. */
+#define REPL_NBD_PORT 10809
+
+typedef struct {
+    const char *vm;             /* the VM on the primary: name or UUID */
+    const char *from;           /* the primary's libvirt URI */
+    const char *dir;            /* NULL: LOCALSTATEDIR/lib/drover/<name> */
+    const char *nbd;            /* NULL: the primary URI's host, port REPL_NBD_PORT */
+    const char *name;           /* the replica's name, NULL: the primary's */
+} ReplEnableArgs;
+
+typedef struct {
+    const char *reason;         /* for the audit log */
+    const char *audit_log;      /* NULL: syslog only */
+} ReplArgs;
+
+typedef struct {
+    char *target;
+    char *primary_file;         /* the disk's file on the primary */
+    char *file;                 /* the new point's layer */
+    char *backing;              /* what it is backed by (the previous point, or the base) */
+    char *base;                 /* initial copy: the base the full copy fills */
+    uint64_t size;              /* virtual size, 0 when not known yet */
+} ReplPlanDisk;
+
+typedef struct {
+    int enable;                 /* enable-replication (defines the replica first) */
+    int initial;                /* the cycle is the initial full copy */
+    char *host;                 /* display name of the DR host */
+    char *vm;                   /* the replica's name */
+    char uuid[37];
+    char *primary_uri;
+    char *primary_vm;
+    char *dir;
+    char *nbd;
+    int from_state;
+    int to_state;
+    char *point;                /* the new point's id */
+    char *checkpoint;           /* the checkpoint taken with it */
+    char *since;                /* incremental from this checkpoint; NULL: full copy */
+    char *since_point;          /* ... which belongs to this point */
+    ReplPlanDisk *disks;
+    size_t ndisks;
+    char *domxml;               /* enable: the replica definition to define */
+    char digest[65];
+} ReplPlan;
+
+/* The plan of enable-replication: reads the primary's definition over
+ * a->from, nothing else.  NULL with err set (32777 primary unreachable,
+ * 32773 no such VM, 32770 a disk that cannot be replicated, 32774 the
+ * replica already exists on the DR host). */
+ReplPlan *repl_plan_enable(HvConn *dr, const char *host, const ReplEnableArgs *a);
+/* The plan of one cycle of replica vm (name or UUID) on dr; opens the
+ * primary named in its record.  NULL with err set (32775 refused in this
+ * state, or while the replica runs; 32777 primary unreachable). */
+ReplPlan *repl_plan_cycle(HvConn *dr, const char *host, const char *vm);
+char *repl_plan_text(const ReplPlan *p);
+void repl_plan_free(ReplPlan *p);
+
+/* Runs a confirmed enable plan on job: defines the replica (state 1),
+ * then its initial copy.  0 or a result code with err set. */
+int repl_enable(HvConn *dr, const ReplPlan *confirmed, const ReplArgs *a, Job *job);
+/* One cycle of replica vm (the initial copy while it is pending).  0 or a
+ * result code with err set; nothing half done stays (a crash leaves a
+ * journal that drover repair undoes). */
+int repl_cycle(HvConn *dr, const char *host, const char *vm, const ReplArgs *a, Job *job);
+
+#endif
