@@ -52,6 +52,39 @@ cleanup:
     return ret;
 }
 
+char *
+hv_backup_xml(HvConn *c, const char *uuid)
+{
+    virConnectPtr vc = hv_acquire(c);
+    virDomainPtr dom = NULL;
+    char *xml = NULL, *r = NULL;
+
+    if (!vc)
+        return NULL;
+    if (!(dom = hv_backup_domain(c, vc, uuid)))
+        goto cleanup;
+    if (!(xml = virDomainBackupGetXMLDesc(dom, 0))) {
+        virErrorPtr e = virGetLastError();
+
+        if (e && e->code == VIR_ERR_NO_DOMAIN_BACKUP) {
+            virResetLastError();
+            err_clear();
+            goto cleanup;
+        }
+        hv_err("cannot read the backup job of %s (%s)", uuid, c->uri);
+        hv_check_alive(c, vc);
+        goto cleanup;
+    }
+    r = util_xstrdup(xml);
+    free(xml);
+
+cleanup:
+    if (dom)
+        virDomainFree(dom);
+    virConnectClose(vc);
+    return r;
+}
+
 int
 hv_backup_abort(HvConn *c, const char *uuid)
 {

@@ -123,6 +123,9 @@ void hv_strv_free(char **v);
  * checkpoint).  A pull-mode job runs until hv_backup_abort(). */
 int hv_backup_begin(HvConn *c, const char *uuid, const char *backup_xml,
                     const char *checkpoint_xml);
+/* The description of the domain's running backup job (its
+ * <domainbackup>), or NULL: err code 0 when none runs. */
+char *hv_backup_xml(HvConn *c, const char *uuid);
 /* Ends the domain's backup job (virDomainAbortJob); 0 also when none runs. */
 int hv_backup_abort(HvConn *c, const char *uuid);
 /* The names of the domain's checkpoints, NULL-terminated (free with

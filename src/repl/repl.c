@@ -23,6 +23,7 @@
 #include "chain/chain.h"
 #include "hv/domxml.h"
 #include "ops/audit.h"
+#include "ops/ops.h"
 #include "record/replica.h"
 #include "record/state.h"
 
@@ -1063,6 +1064,25 @@ repl_delete_checkpoints(ReplRun *x, const char *keep, int percent)
     return ret;
 }
 
+/* A backup job of drover's that a killed cycle left running on the
+ * primary (its scratch files carry drover's checkpoint names): ended, so
+ * this cycle can start its own.  Anyone else's job is refused with 32774. */
+static int
+repl_end_stale_job(ReplRun *x)
+{
+    UTIL_AUTOFREE char *xml = hv_backup_xml(x->pc, x->p->uuid);
+
+    if (!xml)
+        return err_code() ? -1 : 0;
+    if (!strstr(xml, "." REPL_CHECKPOINT_PREFIX) || !strstr(xml, ".scratch")) {
+        err_set(RESULT_IN_USE, "another backup job runs on the primary's %s (not drover's): "
+                "a cycle waits until it ends", x->p->vm);
+        return -1;
+    }
+    repl_step(x, 7, "ending a backup job an interrupted cycle left on the primary");
+    return hv_backup_abort(x->pc, x->p->uuid);
+}
+
 /* Runs plan p (built under the lock) on replica dx/r.  Returns 0 or -1
  * with err set, everything of this run undone. */
 static int
@@ -1085,6 +1105,8 @@ repl_run(ReplRun *x, DomXml *dx, const Replica *r)
      *    checkpoints no point records (a cycle that failed after
      *    BackupBegin): the incremental below merges their bitmaps. */
     if (repl_remove_stale_temps(x) < 0)
+        goto fail;
+    if (repl_end_stale_job(x) < 0)
         goto fail;
     if (repl_delete_checkpoints(x, p->since, 8) < 0) {
         err_prefix("cannot remove checkpoints no recovery point records");
@@ -1112,6 +1134,7 @@ repl_run(ReplRun *x, DomXml *dx, const Replica *r)
     rec->state = p->initial ? STATE_WAITING_INITIAL : rec->state;
     if (repl_define(x->dr, dx, rec) < 0)
         goto fail;
+    ops_fault_point("replicate", "journal");
     /* 3. The instant of the point: every disk in one backup job. */
     bxml = repl_backup_xml(p, p->since);
     cxml = repl_checkpoint_xml(p);
@@ -1123,6 +1146,7 @@ repl_run(ReplRun *x, DomXml *dx, const Replica *r)
         goto undo;
     }
     x->began = 1;
+    ops_fault_point("replicate", "begun");
     /* 4. The layers. */
     for (i = 0; i < p->ndisks; i++) {
         x->disk = (int)i;
@@ -1138,6 +1162,7 @@ repl_run(ReplRun *x, DomXml *dx, const Replica *r)
         total.skipped += st.skipped;
         total.size += st.size;
     }
+    ops_fault_point("replicate", "copied");
     /* 5. ONE define: the point, the disks on it, the state, the journal closed. */
     rec->points = util_xrealloc(rec->points, (rec->npoints + 1) * sizeof(*rec->points));
     pt = &rec->points[rec->npoints++];
@@ -1158,11 +1183,13 @@ repl_run(ReplRun *x, DomXml *dx, const Replica *r)
     if (repl_define(x->dr, dx, rec) < 0)
         goto undo;
     switched = 1;
+    ops_fault_point("replicate", "switched");
     /* 6. The backup job ends; only now may older checkpoints go. */
     repl_step(x, 95, "ending the backup job on the primary");
     if (hv_backup_abort(x->pc, p->uuid) < 0 && x->job)
         job_progress(x->job, -1, "warning: %s (the next cycle ends it)", err_message());
     x->began = 0;
+    ops_fault_point("replicate", "ended");
     if (repl_delete_checkpoints(x, p->checkpoint, 97) < 0 && x->job)
         job_progress(x->job, -1, "warning: %s (the next cycle deletes it)", err_message());
     err_clear();
