@@ -35,6 +35,10 @@ typedef struct {
     const char *from;           /* enable-replication --from URI */
     const char *nbd;            /* enable-replication --nbd HOST:PORT */
     const char *name;           /* enable-replication --name NAME */
+    const char *interval;       /* enable-replication --interval DURATION */
+    int points;                 /* enable-replication --points N */
+    int due;                    /* replicate --due */
+    int watch;                  /* replicate --watch */
 } CliOpts;
 
 typedef struct CliCommand CliCommand;
@@ -61,6 +65,7 @@ int cli_repair(const CliCommand *cmd, CliOpts *o);
 /* cli-repl.c: replication. */
 int cli_enable_replication(const CliCommand *cmd, CliOpts *o);
 int cli_replicate(const CliCommand *cmd, CliOpts *o);
+int cli_repl_set(const CliCommand *cmd, CliOpts *o);
 
 /* Shared helpers (cli.c). */
 void cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

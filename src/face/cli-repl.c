@@ -4,6 +4,7 @@
 #include "face/cli-priv.h"
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include "base/util.h"
 #include "face/report.h"
 #include "record/state.h"
+#include "record/replica.h"
 #include "repl/repl.h"
 
 typedef struct {
@@ -230,6 +232,11 @@ cli_enable_replication(const CliCommand *cmd, CliOpts *o)
     ea.dir = o->dir;
     ea.nbd = o->nbd;
     ea.name = o->name;
+    ea.points = o->points;
+    if (o->interval && repl_parse_interval(o->interval, &ea.interval) < 0) {
+        status = cli_fail(o, op, o->args[0], s->hosts[0].name, NULL);
+        goto out;
+    }
     if (!(plan = repl_plan_enable(s->hosts[0].conn, s->hosts[0].name, &ea))) {
         status = cli_fail(o, op, o->name ? o->name : o->args[0], s->hosts[0].name, NULL);
         goto out;
@@ -279,25 +286,17 @@ out:
     return status;
 }
 
-int
-cli_replicate(const CliCommand *cmd, CliOpts *o)
+/* One cycle of the VM with this UUID on host h of s. */
+static int
+cli_replicate_one(Session *s, const CliOpts *o, size_t h, const char *uuid, const char *ref)
 {
     const char *op = "replicate";
-    Session *s = cli_session(o, 1);
     ReplPlan *plan = NULL;
     CliReplJob *cj;
-    char uuid[37];
-    int status, h;
+    int status;
 
-    (void)cmd;
-    if (!s)
-        return result_exit_status(err_code());
-    if ((h = cli_find(s, o, op, o->args[0], uuid)) < 0) {
-        session_free(s);
-        return -1 - h;
-    }
     if (!(plan = repl_plan_cycle(s->hosts[h].conn, s->hosts[h].name, uuid))) {
-        status = cli_fail(o, op, o->args[0], s->hosts[h].name, NULL);
+        status = cli_fail(o, op, ref, s->hosts[h].name, NULL);
         goto out;
     }
     if (!o->json) {
@@ -325,6 +324,208 @@ cli_replicate(const CliCommand *cmd, CliOpts *o)
 
 out:
     repl_plan_free(plan);
+    return status;
+}
+
+static volatile sig_atomic_t cli_repl_stop;
+
+static void
+cli_repl_on_signal(int sig)
+{
+    (void)sig;
+    cli_repl_stop = 1;
+}
+
+/* One pass of --due over every host: the cycles that are due, one after
+ * the other.  *next gets the earliest time a replica becomes due (0:
+ * none).  Returns the worst exit status. */
+static int
+cli_replicate_due(Session *s, const CliOpts *o, int64_t *next, int *ran)
+{
+    int status = 0;
+    size_t i, k;
+
+    *next = 0;
+    *ran = 0;
+    for (i = 0; i < s->nhosts && !cli_repl_stop; i++) {
+        HvDomain *doms = NULL;
+        size_t n = 0;
+
+        if (s->hosts[i].conn && !hv_is_alive(s->hosts[i].conn))
+            hv_reconnect(s->hosts[i].conn);
+        if (cli_list_host(s, i, &doms, &n, &status) < 0)
+            continue;
+        for (k = 0; k < n && !cli_repl_stop; k++) {
+            Replica *r;
+            int64_t when = 0;
+            int due, st;
+
+            if (!doms[k].metadata)
+                continue;
+            if (!(r = replica_parse(doms[k].metadata, strlen(doms[k].metadata)))) {
+                err_clear();
+                continue;
+            }
+            due = repl_is_due(r, doms[k].power, util_now(), &when);
+            replica_free(r);
+            if (!due) {
+                if (when && (!*next || when < *next))
+                    *next = when;
+                continue;
+            }
+            (*ran)++;
+            if (!o->json)
+                printf("%s@%s: a cycle is due\n", doms[k].name, s->hosts[i].name);
+            st = cli_replicate_one(s, o, i, doms[k].uuid, doms[k].name);
+            if (st > status)
+                status = st;
+        }
+        hv_domain_list_free(doms, n);
+    }
+    return status;
+}
+
+int
+cli_replicate(const CliCommand *cmd, CliOpts *o)
+{
+    Session *s;
+    char uuid[37];
+    int status, h;
+
+    (void)cmd;
+    if ((o->due || o->watch) && o->nargs) {
+        cli_usage_error("replicate takes VM, or --due/--watch, not both");
+        return CLI_EXIT_USAGE;
+    }
+    if (!o->due && !o->watch && !o->nargs) {
+        cli_usage_error("replicate takes VM, --due or --watch");
+        return CLI_EXIT_USAGE;
+    }
+    if (!(s = cli_session(o, 1)))
+        return result_exit_status(err_code());
+    if (o->due && !o->watch) {
+        int64_t next;
+        int ran;
+
+        status = cli_replicate_due(s, o, &next, &ran);
+        if (!ran && !o->json)
+            printf("nothing is due\n");
+    } else if (o->watch) {
+        struct sigaction sa;
+
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = cli_repl_on_signal;
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+        status = 0;
+        if (!o->json)
+            printf("watching: cycles run when due; stop with Ctrl-C or SIGTERM\n");
+        fflush(stdout);
+        while (!cli_repl_stop) {
+            int64_t next, wait;
+            int ran;
+
+            cli_replicate_due(s, o, &next, &ran);
+            fflush(stdout);
+            /* Look again at the earliest due time, at least every minute:
+             * replicas enabled meanwhile are seen too. */
+            wait = next ? next - util_now() : 60;
+            if (wait > 60)
+                wait = 60;
+            for (; wait > 0 && !cli_repl_stop; wait--)
+                sleep(1);
+        }
+        if (!o->json)
+            printf("watch stopped\n");
+    } else {
+        if ((h = cli_find(s, o, "replicate", o->args[0], uuid)) < 0)
+            status = -1 - h;
+        else
+            status = cli_replicate_one(s, o, (size_t)h, uuid, o->args[0]);
+    }
+    session_free(s);
+    return status;
+}
+
+int
+cli_repl_set(const CliCommand *cmd, CliOpts *o)
+{
+    ReplSetOp op = (ReplSetOp)cmd->op;
+    const char *opname = repl_set_name(op);
+    Session *s = cli_session(o, 1);
+    UTIL_AUTOFREE char *text = NULL;
+    ReplArgs ra;
+    char uuid[37];
+    int h, code, status;
+
+    if (!s)
+        return result_exit_status(err_code());
+    if ((h = cli_find(s, o, opname, o->args[0], uuid)) < 0) {
+        session_free(s);
+        return -1 - h;
+    }
+    memset(&ra, 0, sizeof(ra));
+    ra.reason = o->reason;
+    ra.audit_log = s->conf->audit_log;
+    if ((code = repl_set(s->hosts[h].conn, s->hosts[h].name, uuid, op, &ra, 1, &text)) != 0) {
+        status = cli_fail(o, opname, o->args[0], s->hosts[h].name, NULL);
+        goto out;
+    }
+    if (!o->json)
+        fputs(text, stdout);
+    if (o->dry_run) {
+        if (o->json) {
+            json_object *j = json_object_new_object();
+            json_object_object_add(j, "result", json_object_new_int(0));
+            json_object_object_add(j, "dry_run", json_object_new_boolean(1));
+            json_object_object_add(j, "plan", json_object_new_string(text));
+            report_print_json(j);
+            json_object_put(j);
+        } else {
+            printf("Dry run: nothing was changed.\n");
+        }
+        status = 0;
+        goto out;
+    }
+    if (!o->yes) {
+        char line[512];
+
+        if (!isatty(STDIN_FILENO)) {
+            err_set(RESULT_INVALID_PARAMETER, "refusing to %s %s without --yes: standard input "
+                    "is not a terminal", opname, o->args[0]);
+            status = cli_fail(o, opname, o->args[0], s->hosts[h].name, NULL);
+            goto out;
+        }
+        printf("Type the VM name (%s) to confirm: %s. Anything else cancels: ", o->args[0], opname);
+        fflush(stdout);
+        if (!fgets(line, sizeof(line), stdin) ||
+            (line[strcspn(line, "\r\n")] = '\0', strcmp(line, o->args[0]) != 0)) {
+            fprintf(stderr, "drover: cancelled; nothing was changed\n");
+            status = 1;
+            goto out;
+        }
+    }
+    free(text);
+    text = NULL;
+    if ((code = repl_set(s->hosts[h].conn, s->hosts[h].name, uuid, op, &ra, 0, &text)) != 0) {
+        status = cli_fail(o, opname, o->args[0], s->hosts[h].name, NULL);
+        goto out;
+    }
+    if (o->json) {
+        json_object *j = json_object_new_object();
+        json_object_object_add(j, "result", json_object_new_int(0));
+        json_object_object_add(j, "message", json_object_new_string(text));
+        report_print_json(j);
+        json_object_put(j);
+    } else {
+        /* The plan was printed already: only what was done. */
+        const char *done = strstr(text, "deletes: nothing on this host\n");
+        fputs(done ? done + strlen("deletes: nothing on this host\n") : text, stdout);
+        printf("Result: 0 Completed\n");
+    }
+    status = 0;
+
+out:
     session_free(s);
     return status;
 }

@@ -170,9 +170,16 @@ repl_plan_text(const ReplPlan *p)
         util_buf_printf(&b, "Plan: %s cycle of %s@%s (%s) from %s\n",
                         p->initial ? "initial copy" : "replication", p->vm, p->host, p->uuid,
                         p->primary_uri);
-    if (p->enable)
+    if (p->enable) {
         util_buf_printf(&b, "  define:  replica %s on %s, same UUID, mode 2 Replica, state 1 Ready\n",
                         p->vm, p->host);
+        if (p->interval)
+            util_buf_printf(&b, "  every:   %d s (drover replicate --due)\n", p->interval);
+        else
+            util_buf_add(&b, "  every:   on demand only (no --interval)\n");
+        if (p->points)
+            util_buf_printf(&b, "  keep:    %d recovery points\n", p->points);
+    }
     util_buf_printf(&b, "  state:   %d %s -> %d %s\n", p->from_state, state_name(p->from_state),
                     p->to_state, state_name(p->to_state));
     util_buf_printf(&b, "  files:   %s\n", p->dir);
@@ -641,6 +648,8 @@ repl_plan_enable(HvConn *dr, const char *host, const ReplEnableArgs *a)
     rec->repl = util_xcalloc(1, sizeof(*rec->repl));
     rec->repl->dir = util_xstrdup(p->dir);
     rec->repl->nbd = util_xstrdup(p->nbd);
+    rec->repl->interval = p->interval = a->interval;
+    rec->repl->points = p->points = a->points;
     if (replica_validate(rec) < 0)
         goto fail;
     md = replica_format(rec);
@@ -1370,6 +1379,8 @@ repl_enable(HvConn *dr, const ReplPlan *confirmed, const ReplArgs *a, Job *job)
     ea.dir = confirmed->dir;
     ea.nbd = confirmed->nbd;
     ea.name = strcmp(confirmed->vm, confirmed->primary_vm) ? confirmed->vm : NULL;
+    ea.interval = confirmed->interval;
+    ea.points = confirmed->points;
     if (!(p = repl_plan_enable(dr, confirmed->host, &ea))) {
         code = repl_code();
         goto out;
@@ -1404,4 +1415,206 @@ out:
     repl_plan_free(p);
     hv_domain_clear(&d);
     return code;
+}
+
+/* --- suspend, resume, disable ------------------------------------------------- */
+
+const char *
+repl_set_name(ReplSetOp op)
+{
+    switch (op) {
+    case REPL_SET_SUSPEND: return "suspend-replication";
+    case REPL_SET_RESUME: return "resume-replication";
+    case REPL_SET_DISABLE: return "disable-replication";
+    default: return "unknown";
+    }
+}
+
+/* The state op leads to from r, or -1 with err set (32775). */
+static int
+repl_set_target(const Replica *r, ReplSetOp op, const char *name)
+{
+    if (r->journal) {
+        err_set(RESULT_INVALID_STATE, "an interrupted %s (job %s) left its journal on %s: run "
+                "drover repair %s first", r->journal->op, r->journal->job, name, name);
+        err_hint(ERR_HINT_REPAIR);
+        return -1;
+    }
+    if (!r->repl) {
+        err_set(RESULT_NOT_SUPPORTED, "%s is not replicated by drover (its record has no "
+                "<replication>)", name);
+        return -1;
+    }
+    switch (op) {
+    case REPL_SET_SUSPEND:
+        if (r->state == STATE_REPLICATING || r->state == STATE_READY ||
+            r->state == STATE_WAITING_INITIAL)
+            return STATE_SUSPENDED;
+        break;
+    case REPL_SET_RESUME:
+        if (r->state == STATE_SUSPENDED)
+            return r->npoints ? STATE_REPLICATING : STATE_WAITING_INITIAL;
+        break;
+    case REPL_SET_DISABLE:
+        if (r->state == STATE_FAILOVER_IN_PROGRESS)
+            break;
+        /* The points stay usable: the state they have says what they are. */
+        return r->npoints ? (r->state == STATE_SUSPENDED ? STATE_REPLICATING : r->state)
+                          : STATE_DISABLED;
+    }
+    err_set(RESULT_INVALID_STATE, "%s of %s is not allowed in state %d %s%s", repl_set_name(op),
+            name, r->state, state_name(r->state),
+            op == REPL_SET_SUSPEND ? ": only a replicating replica (1, 2 or 3) is suspended" :
+            op == REPL_SET_RESUME ? ": only a suspended replica (7) is resumed" : "");
+    return -1;
+}
+
+int
+repl_set(HvConn *dr, const char *host, const char *vm, ReplSetOp op, const ReplArgs *a,
+         int dry_run, char **text)
+{
+    UTIL_AUTOFREE char *self = lock_describe_self();
+    UTIL_AUTOFREE char *holder = NULL;
+    UTIL_AUTOFREE char *lockpath = NULL;
+    UTIL_AUTOFREE char *digest = NULL;
+    const char *opname = repl_set_name(op);
+    UtilBuf b = { 0 };
+    LockHandle *lk = NULL;
+    Replica *r = NULL;
+    DomXml *dx = NULL;
+    HvConn *pc = NULL;
+    HvDomain d;
+    int code = 0, to, audit = 0;
+
+    *text = NULL;
+    if (hv_lookup(dr, vm, 0, &d) < 0)
+        return repl_code();
+    if (!(dx = repl_read(dr, d.uuid, d.name, &r)) || (to = repl_set_target(r, op, d.name)) < 0)
+        goto fail;
+    util_buf_printf(&b, "Plan: %s of %s@%s (%s)\n  state: %d %s -> %d %s\n", opname, d.name, host,
+                    d.uuid, r->state, state_name(r->state), to, state_name(to));
+    if (op == REPL_SET_DISABLE)
+        util_buf_printf(&b, "  record: <replication> removed; the %zu recovery point%s and "
+                        "their files stay\n  primary: drover's checkpoints deleted on %s\n",
+                        r->npoints, r->npoints == 1 ? "" : "s", r->primary_uri);
+    util_buf_add(&b, "  deletes: nothing on this host\n");
+    digest = util_xasprintf("%s:%s:%d", opname, d.uuid, r->state);
+    if (dry_run)
+        goto done;
+    audit = 1;
+    if (hv_is_readonly(dr)) {
+        err_set(RESULT_ACCESS_DENIED, "%s of %s refused: the connection is read-only", opname,
+                d.name);
+        goto fail;
+    }
+    lockpath = replica_lock_path(r, d.uuid);
+    holder = util_xasprintf("%s, %s of %s", self, opname, d.name);
+    if (!lockpath || !(lk = lock_acquire(lockpath, holder))) {
+        if (!lockpath)
+            err_set(RESULT_INCORRECT_TYPE, "%s has no replica directory", d.name);
+        err_prefix("%s", d.name);
+        goto fail;
+    }
+    /* Under the lock: read again; a cycle may have run meanwhile. */
+    replica_free(r);
+    r = NULL;
+    domxml_free(dx);
+    if (!(dx = repl_read(dr, d.uuid, d.name, &r)) || (to = repl_set_target(r, op, d.name)) < 0)
+        goto fail;
+    {
+        Replica *rec = replica_copy(r);
+        int rc;
+
+        rec->state = to;
+        if (op == REPL_SET_DISABLE) {
+            replica_repl_free(rec->repl);
+            rec->repl = NULL;
+        }
+        rc = repl_define(dr, dx, rec);
+        replica_free(rec);
+        if (rc < 0)
+            goto fail;
+    }
+    util_buf_printf(&b, "%s: now %d %s\n", d.name, to, state_name(to));
+    if (op == REPL_SET_DISABLE) {
+        /* Bitmaps the primary would keep updating for nobody. */
+        char **cps = NULL;
+        size_t i;
+
+        if ((pc = repl_primary_open(r->primary_uri)) && (cps = hv_checkpoint_names(pc, d.uuid))) {
+            for (i = 0; cps[i]; i++) {
+                if (!repl_is_ours(cps[i]))
+                    continue;
+                if (hv_checkpoint_delete(pc, d.uuid, cps[i]) < 0)
+                    break;
+                util_buf_printf(&b, "deleted checkpoint %s on the primary\n", cps[i]);
+            }
+        }
+        if (!pc || !cps || cps[i])
+            util_buf_printf(&b, "warning: drover's checkpoints may remain on the primary (%s); "
+                            "delete them with virsh checkpoint-delete\n", err_message());
+        err_clear();
+        hv_strv_free(cps);
+    }
+    goto done;
+
+fail:
+    code = repl_code();
+done:
+    if (audit)
+        repl_audit(a, host, d.name, opname, digest, NULL, code);
+    *text = util_buf_steal(&b);
+    hv_close(pc);
+    lock_release(lk);
+    replica_free(r);
+    domxml_free(dx);
+    hv_domain_clear(&d);
+    return code;
+}
+
+int
+repl_parse_interval(const char *s, int *out)
+{
+    long long v;
+    size_t n = s ? strlen(s) : 0;
+    int mult = 1;
+    UTIL_AUTOFREE char *num = NULL;
+
+    if (!n)
+        goto bad;
+    switch (s[n - 1]) {
+    case 's': mult = 1; n--; break;
+    case 'm': mult = 60; n--; break;
+    case 'h': mult = 3600; n--; break;
+    case 'd': mult = 86400; n--; break;
+    default: break;
+    }
+    num = util_xstrndup(s, n);
+    if (util_parse_ll(num, 0, 366LL * 86400 / mult, &v) < 0)
+        goto bad;
+    *out = (int)v * mult;
+    return 0;
+
+bad:
+    err_set(RESULT_INVALID_PARAMETER, "interval \"%s\" is not a duration (300, 30s, 5m, 4h, 1d)",
+            s ? s : "");
+    return -1;
+}
+
+int
+repl_is_due(const Replica *r, int power, int64_t now, int64_t *next)
+{
+    const ReplicaPoint *np = replica_newest_point(r);
+    int64_t when;
+
+    if (next)
+        *next = 0;
+    if (!r->repl || r->repl->interval <= 0 || r->journal || r->mode != MODE_REPLICA ||
+        (r->state != STATE_READY && r->state != STATE_WAITING_INITIAL &&
+         r->state != STATE_REPLICATING))
+        return 0;
+    when = np ? np->time + r->repl->interval : now;
+    if (next)
+        *next = when;
+    return power == HV_POWER_OFF && when <= now;
 }

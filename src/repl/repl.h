@@ -18,6 +18,7 @@
 
 #include "hv/hv.h"
 #include "ops/job.h"
+#include "record/replica.h"
 
 /* Job types (CIM JobType values outside the failover ones). */
 enum {
@@ -34,6 +35,8 @@ typedef struct {
     const char *dir;            /* NULL: LOCALSTATEDIR/lib/drover/<name> */
     const char *nbd;            /* NULL: the primary URI's host, port REPL_NBD_PORT */
     const char *name;           /* the replica's name, NULL: the primary's */
+    int interval;               /* seconds between cycles for replicate --due, 0: none */
+    int points;                 /* recovery points kept, 0: all */
 } ReplEnableArgs;
 
 typedef struct {
@@ -68,6 +71,8 @@ typedef struct {
     char *since_point;          /* ... which belongs to this point */
     ReplPlanDisk *disks;
     size_t ndisks;
+    int interval;               /* enable: the settings recorded */
+    int points;
     char *domxml;               /* enable: the replica definition to define */
     char digest[65];
 } ReplPlan;
@@ -91,5 +96,29 @@ int repl_enable(HvConn *dr, const ReplPlan *confirmed, const ReplArgs *a, Job *j
  * result code with err set; nothing half done stays (a crash leaves a
  * journal that drover repair undoes). */
 int repl_cycle(HvConn *dr, const char *host, const char *vm, const ReplArgs *a, Job *job);
+
+/* Settings of the relationship, changed without a job. */
+typedef enum {
+    REPL_SET_SUSPEND = 0,       /* 3 Replicating -> 7 Suspended: cycles refused */
+    REPL_SET_RESUME,            /* 7 -> 3 (2 while the initial copy is pending) */
+    REPL_SET_DISABLE,           /* drover stops replicating it; points stay */
+} ReplSetOp;
+
+const char *repl_set_name(ReplSetOp op);   /* "suspend-replication", ... */
+/* Plans (dry_run, *text set) or applies op on replica vm under its lock,
+ * with one define; disable also deletes drover's checkpoints on the
+ * primary when it answers (a warning in *text when it does not).  0 or a
+ * result code with err set; *text (may be NULL) says what it did. */
+int repl_set(HvConn *dr, const char *host, const char *vm, ReplSetOp op, const ReplArgs *a,
+             int dry_run, char **text);
+
+/* Whether replicate --due runs a cycle of this replica now: drover
+ * replicates it with an interval, it is in 1, 2 or 3, off, without a
+ * journal, and its newest point is at least the interval old (or it has
+ * none).  *next (may be NULL) gets when it will be due, 0 if never. */
+int repl_is_due(const Replica *r, int power, int64_t now, int64_t *next);
+
+/* "300", "30s", "5m", "4h", "1d" -> seconds; -1 with err (32773). */
+int repl_parse_interval(const char *s, int *out);
 
 #endif
