@@ -1092,6 +1092,135 @@ repl_end_stale_job(ReplRun *x)
     return hv_backup_abort(x->pc, x->p->uuid);
 }
 
+/* Retention: merges the oldest point into the base while there are more
+ * than the record keeps.  Per merge: journal (the layers to delete, with
+ * their inodes); qemu-img commit of the oldest layer into the base (no
+ * view changes: the layer still covers what it commits); the next point
+ * rebased onto the base (-u: same content); ONE define drops the point
+ * (journal "switched"); the layers deleted; the journal closed.  A crash
+ * anywhere leaves every point reading as before; repair finishes or undoes
+ * it. */
+static int
+repl_retain(ReplRun *x, DomXml *dx, Replica *rec)
+{
+    Chain **keep = NULL;
+    size_t nkeep = 0, i;
+    int ret = -1;
+
+    while (rec->npoints > (size_t)rec->repl->points && rec->npoints > 1) {
+        ReplicaPoint *old = &rec->points[0], *next = &rec->points[1];
+        ReplicaJournal *j;
+        char id[37];
+
+        if (rec->test && rec->test->point && strcmp(rec->test->point, old->id) == 0) {
+            err_set(RESULT_IN_USE, "the test system %s uses %s: it is merged after stop-test",
+                    rec->test->domain, old->id);
+            goto out;
+        }
+        repl_step(x, 98, "retention: merging %s into the base (%d points kept)", old->id,
+                  rec->repl->points);
+        j = rec->journal = util_xcalloc(1, sizeof(*j));
+        j->op = util_xstrdup("replicate");
+        if (x->job)
+            util_strlcpy(id, job_id(x->job), sizeof(id));
+        else
+            job_new_uuid(id);
+        j->job = util_xstrdup(id);
+        j->step = util_xstrdup("prepared");
+        j->time = util_now();
+        j->from_state = j->to_state = rec->state;
+        for (i = 0; i < old->disks.n; i++) {
+            dev_t dev;
+            ino_t ino;
+            uint64_t size;
+
+            if (chain_stat(old->disks.v[i].file, &dev, &ino, &size) < 0)
+                goto out;
+            replica_disk_list_add(&j->remove, old->disks.v[i].target, old->disks.v[i].file,
+                                  (uint64_t)ino);
+        }
+        if (repl_define(x->dr, dx, rec) < 0)
+            goto out;
+        ops_fault_point("retain", "journal");
+        for (i = 0; i < old->disks.n; i++) {
+            const ReplicaDisk *od = &old->disks.v[i];
+            const ReplicaDisk *nd = replica_disk_list_find(&next->disks, od->target);
+            const char *args[] = { "commit", "-q", "-d", od->file, NULL };
+            ChainHeader h;
+            UTIL_AUTOFREE char *base = NULL;
+
+            memset(&h, 0, sizeof(h));
+            if (!nd || chain_read_header(od->file, &h) < 0 || !h.backing_name) {
+                if (!err_code())
+                    err_set(RESULT_INCORRECT_TYPE, "%s has no backing file: nothing to merge into",
+                            od->file);
+                chain_header_clear(&h);
+                goto out;
+            }
+            base = util_xstrdup(h.backing_name);
+            chain_header_clear(&h);
+            if (chain_run_qemu_img(args, NULL, NULL) < 0) {
+                err_prefix("merging %s into %s", od->file, base);
+                goto out;
+            }
+            ops_fault_point("retain", "committed");
+            if (chain_rebase_unsafe(nd->file, base) < 0)
+                goto out;
+        }
+        ops_fault_point("retain", "rebased");
+        /* The point goes; the journal says its layers go next. */
+        free(rec->journal->step);
+        rec->journal->step = util_xstrdup("switched");
+        {
+            ReplicaPoint gone = *old;
+
+            memmove(&rec->points[0], &rec->points[1], (rec->npoints - 1) * sizeof(*rec->points));
+            rec->npoints--;
+            if (repl_define(x->dr, dx, rec) < 0) {
+                /* Not switched: the point is still in the record. */
+                memmove(&rec->points[1], &rec->points[0], rec->npoints * sizeof(*rec->points));
+                rec->points[0] = gone;
+                rec->npoints++;
+                goto out;
+            }
+            ops_fault_point("retain", "switched");
+            repl_keep_free(keep, nkeep);
+            keep = NULL;
+            if (repl_load_keep(x->dr, &keep, &nkeep) < 0) {
+                free(gone.id);
+                free(gone.checkpoint);
+                replica_disk_list_clear(&gone.disks);
+                goto out;
+            }
+            for (i = 0; i < rec->journal->remove.n; i++) {
+                const ReplicaDisk *d = &rec->journal->remove.v[i];
+                dev_t dev;
+                ino_t ino;
+                uint64_t size;
+
+                if (chain_stat(d->file, &dev, &ino, &size) < 0 ||
+                    chain_discard(d->file, dev, (ino_t)d->inode, x->p->dir,
+                                  (const Chain *const *)keep, nkeep) < 0)
+                    break;
+            }
+            free(gone.id);
+            free(gone.checkpoint);
+            replica_disk_list_clear(&gone.disks);
+            if (i < rec->journal->remove.n)
+                goto out;
+        }
+        replica_journal_free(rec->journal);
+        rec->journal = NULL;
+        if (repl_define(x->dr, dx, rec) < 0)
+            goto out;
+    }
+    ret = 0;
+
+out:
+    repl_keep_free(keep, nkeep);
+    return ret;
+}
+
 /* Runs plan p (built under the lock) on replica dx/r.  Returns 0 or -1
  * with err set, everything of this run undone. */
 static int
@@ -1202,6 +1331,13 @@ repl_run(ReplRun *x, DomXml *dx, const Replica *r)
     if (repl_delete_checkpoints(x, p->checkpoint, 97) < 0 && x->job)
         job_progress(x->job, -1, "warning: %s (the next cycle deletes it)", err_message());
     err_clear();
+    if (rec->repl && rec->repl->points > 0 && rec->npoints > (size_t)rec->repl->points) {
+        /* The new point is in; retention failing leaves more points than
+         * asked, never fewer: the cycle still succeeded. */
+        if (repl_retain(x, dx, rec) < 0 && x->job)
+            job_progress(x->job, -1, "warning: older points not merged: %s", err_message());
+        err_clear();
+    }
     util_format_size(total.data, sdata, sizeof(sdata));
     util_format_size(total.zeroed, szero, sizeof(szero));
     repl_step(x, 100, "%s of %s: %s of data and %s of zeroes copied for %zu disk%s in %.1f s; "
