@@ -102,5 +102,18 @@ allocated() {
 print(sum(e["length"] for e in json.load(sys.stdin) if e["depth"] == 0 and e["data"]))'
 }
 checkpoints() { pvirsh checkpoint-list "$VM" --name 2>/dev/null | sort | tr '\n' ' '; }
-files() { (cd "$DIR" 2>/dev/null && ls -A | grep -v '^\.drover-.*\.lock$' | tr '\n' ' '); }
+# The replica directory's files but drover's lock and statistics.
+files() { (cd "$DIR" 2>/dev/null && ls -A | grep -v '^\.drover-' | tr '\n' ' '); }
+# set_interval SECONDS: a fixture edit of the record's interval.
+set_interval() {
+    dvirsh dumpxml --inactive --security-info "$VM" >"$T/dom.xml" &&
+        sed -i "s/\(<drover:replication .*interval=\"\)[0-9]*\"/\1$1\"/" "$T/dom.xml" &&
+        dvirsh define "$T/dom.xml" >/dev/null
+}
+# stat EXPR: EXPR on the replica's `drover stats VM --json` entry (as v).
+stat() {
+    dr stats "$VM" --json 2>/dev/null | python3 -c "import json,sys
+v=json.load(sys.stdin)[0]
+print($1)"
+}
 

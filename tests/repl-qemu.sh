@@ -182,6 +182,12 @@ is "$(dvirsh dumpxml --inactive "$VM" | sed -n '/<drover:replica/,/<\/drover:rep
     "record unchanged"
 printf '%s\n' "$out" | grep -q "^Job "
 ok $((! $?)) "refused before any job started"
+set_interval 1
+out=$(dr replicate --due 2>&1)
+is "$?" 5 "--due with the primary unreachable: exit 5"
+like "$out" "32777" "refused with 32777"
+is "$(stat "v['failed'], v['last_failure_code'], v['succeeded']")" "1 32777 4" \
+    "stats count the scheduled cycle that could not start (32777) and the 4 that made points"
 
 qemu_stop_all >/dev/null 2>&1
 done_testing

@@ -11,11 +11,6 @@
 npoints() { record "len(v['recovery_points'])"; }
 newest() { record "v['newest_point']"; }
 interval_of() { dvirsh dumpxml --inactive "$VM" | sed -n 's/.*<drover:replication .*interval="\([0-9]*\)".*/\1/p'; }
-set_interval() {  # a fixture edit: the record's interval in seconds
-    dvirsh dumpxml --inactive --security-info "$VM" >"$T/dom.xml" &&
-        sed -i "s/\(<drover:replication .*interval=\"\)[0-9]*\"/\1$1\"/" "$T/dom.xml" &&
-        dvirsh define "$T/dom.xml" >/dev/null
-}
 same_newest() {
     _p=$(newest)
     paused same "$DIR/vda.$_p.qcow2" "$TOP/prim/vda.qcow2" &&
@@ -110,6 +105,16 @@ like "$(grep '"suspend-replication"' "$T/audit.log" | tail -1)" '"result": ?0' \
     "the audit log has the suspend"
 like "$(grep '"resume-replication"' "$T/audit.log" | tail -1)" '"result": ?0' \
     "the audit log has the resume"
+
+# --- statistics ---------------------------------------------------------------------
+is "$(stat "v['succeeded'] == $(npoints), v['failed']")" "True 0" \
+    "stats: one successful cycle per point, none failed"
+is "$(stat "v['last_size'] > 0, v['max_size'] >= v['last_size'], v['average_size'] > 0, v['last_cycle_seconds'] > 0")" \
+    "True True True True" "stats: last, largest and average size, cycle time"
+out=$(dr stats 2>&1)
+is "$?" 0 "stats (text): exit 0"
+like "$out" "^HOST +NAME +STATE +OK +FAILED" "a table with a header"
+like "$out" "$VM +Replicating" "a row for the replica"
 
 # --- disable ------------------------------------------------------------------------
 sums=$(rp_sums "$DIR")

@@ -66,6 +66,7 @@ int cli_repair(const CliCommand *cmd, CliOpts *o);
 int cli_enable_replication(const CliCommand *cmd, CliOpts *o);
 int cli_replicate(const CliCommand *cmd, CliOpts *o);
 int cli_repl_set(const CliCommand *cmd, CliOpts *o);
+int cli_repl_stats(const CliCommand *cmd, CliOpts *o);
 
 /* Shared helpers (cli.c). */
 void cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -288,7 +288,8 @@ out:
 
 /* One cycle of the VM with this UUID on host h of s. */
 static int
-cli_replicate_one(Session *s, const CliOpts *o, size_t h, const char *uuid, const char *ref)
+cli_replicate_one(Session *s, const CliOpts *o, size_t h, const char *uuid, const char *ref,
+                  const Replica *r)
 {
     const char *op = "replicate";
     ReplPlan *plan = NULL;
@@ -296,6 +297,9 @@ cli_replicate_one(Session *s, const CliOpts *o, size_t h, const char *uuid, cons
     int status;
 
     if (!(plan = repl_plan_cycle(s->hosts[h].conn, s->hosts[h].name, uuid))) {
+        /* A scheduled cycle that could not start counts as failed. */
+        if (r)
+            repl_stats_note_failure(r, uuid, err_code() ? err_code() : RESULT_FAILED, err_message());
         status = cli_fail(o, op, ref, s->hosts[h].name, NULL);
         goto out;
     }
@@ -367,8 +371,8 @@ cli_replicate_due(Session *s, const CliOpts *o, int64_t *next, int *ran)
                 continue;
             }
             due = repl_is_due(r, doms[k].power, util_now(), &when);
-            replica_free(r);
             if (!due) {
+                replica_free(r);
                 if (when && (!*next || when < *next))
                     *next = when;
                 continue;
@@ -376,7 +380,8 @@ cli_replicate_due(Session *s, const CliOpts *o, int64_t *next, int *ran)
             (*ran)++;
             if (!o->json)
                 printf("%s@%s: a cycle is due\n", doms[k].name, s->hosts[i].name);
-            st = cli_replicate_one(s, o, i, doms[k].uuid, doms[k].name);
+            st = cli_replicate_one(s, o, i, doms[k].uuid, doms[k].name, r);
+            replica_free(r);
             if (st > status)
                 status = st;
         }
@@ -441,7 +446,7 @@ cli_replicate(const CliCommand *cmd, CliOpts *o)
         if ((h = cli_find(s, o, "replicate", o->args[0], uuid)) < 0)
             status = -1 - h;
         else
-            status = cli_replicate_one(s, o, (size_t)h, uuid, o->args[0]);
+            status = cli_replicate_one(s, o, (size_t)h, uuid, o->args[0], NULL);
     }
     session_free(s);
     return status;
@@ -526,6 +531,142 @@ cli_repl_set(const CliCommand *cmd, CliOpts *o)
     status = 0;
 
 out:
+    session_free(s);
+    return status;
+}
+
+/* --- stats ------------------------------------------------------------------- */
+
+static json_object *
+cli_repl_time_json(int64_t t)
+{
+    char buf[32];
+
+    if (!t)
+        return NULL;
+    util_format_time(t, buf, sizeof(buf));
+    return json_object_new_string(buf);
+}
+
+static json_object *
+cli_repl_stats_json(const HvDomain *d, const char *host, const Replica *r, const ReplStats *st)
+{
+    json_object *j = json_object_new_object();
+    const ReplicaPoint *np = replica_newest_point(r);
+
+    json_object_object_add(j, "host", json_object_new_string(host));
+    json_object_object_add(j, "name", json_object_new_string(d->name));
+    json_object_object_add(j, "uuid", json_object_new_string(d->uuid));
+    json_object_object_add(j, "state", json_object_new_int(r->state));
+    json_object_object_add(j, "state_name", json_object_new_string(state_name(r->state)));
+    json_object_object_add(j, "primary_uri", cli_repl_str(r->primary_uri));
+    json_object_object_add(j, "interval", json_object_new_int(r->repl->interval));
+    json_object_object_add(j, "points_kept", json_object_new_int(r->repl->points));
+    json_object_object_add(j, "recovery_points", json_object_new_int((int)r->npoints));
+    json_object_object_add(j, "newest_point_time", cli_repl_time_json(np ? np->time : 0));
+    json_object_object_add(j, "succeeded", json_object_new_int64(st->succeeded));
+    json_object_object_add(j, "failed", json_object_new_int64(st->failed));
+    json_object_object_add(j, "missed", json_object_new_int64(st->missed));
+    json_object_object_add(j, "last_size", json_object_new_int64((int64_t)st->last_size));
+    json_object_object_add(j, "average_size", json_object_new_int64(
+        st->succeeded ? (int64_t)(st->total_size / (uint64_t)st->succeeded) : 0));
+    json_object_object_add(j, "max_size", json_object_new_int64((int64_t)st->max_size));
+    json_object_object_add(j, "last_cycle_seconds", json_object_new_double((double)st->last_ms / 1000.0));
+    json_object_object_add(j, "average_cycle_seconds", json_object_new_double(
+        st->succeeded ? (double)st->total_ms / 1000.0 / (double)st->succeeded : 0.0));
+    json_object_object_add(j, "last_success", cli_repl_time_json(st->last_success));
+    json_object_object_add(j, "last_failure", cli_repl_time_json(st->last_failure));
+    json_object_object_add(j, "last_failure_code", st->last_failure ? json_object_new_int(st->last_code) : NULL);
+    json_object_object_add(j, "last_failure_message", st->last_failure ?
+                           json_object_new_string(st->last_message) : NULL);
+    /* Not known yet: no app-consistent points, no pending size. */
+    json_object_object_add(j, "last_app_consistent", NULL);
+    json_object_object_add(j, "pending_size", NULL);
+    return j;
+}
+
+int
+cli_repl_stats(const CliCommand *cmd, CliOpts *o)
+{
+    Session *s = cli_session(o, 1);
+    json_object *arr = json_object_new_array();
+    size_t i, k;
+    int status = 0, matched = 0, header = 0;
+
+    (void)cmd;
+    if (!s) {
+        json_object_put(arr);
+        return result_exit_status(err_code());
+    }
+    for (i = 0; i < s->nhosts; i++) {
+        HvDomain *doms = NULL;
+        size_t n = 0;
+
+        if (cli_list_host(s, i, &doms, &n, &status) < 0)
+            continue;
+        for (k = 0; k < n; k++) {
+            Replica *r;
+            ReplStats st;
+            char ls[32], as[32], ms[32], age[32];
+            const ReplicaPoint *np;
+
+            if (o->nargs && !cli_vm_matches(o->args[0], &doms[k], s->hosts[i].name))
+                continue;
+            if (o->nargs)
+                matched++;
+            if (!doms[k].metadata || !(r = replica_parse(doms[k].metadata, strlen(doms[k].metadata)))) {
+                err_clear();
+                continue;
+            }
+            if (!r->repl || repl_stats_read(r, doms[k].uuid, &st) < 0) {
+                if (r->repl)
+                    fprintf(stderr, "drover: %s: %s\n", doms[k].name, err_message());
+                err_clear();
+                replica_free(r);
+                continue;
+            }
+            if (o->json) {
+                json_object_array_add(arr, cli_repl_stats_json(&doms[k], s->hosts[i].name, r, &st));
+                replica_free(r);
+                continue;
+            }
+            if (!header++)
+                printf("%-8s %-12s %-15s %5s %6s %6s %9s %9s %9s %7s %7s %7s\n", "HOST", "NAME",
+                       "STATE", "OK", "FAILED", "MISSED", "LAST", "AVERAGE", "LARGEST", "TIME",
+                       "AVG", "NEWEST");
+            util_format_size(st.last_size, ls, sizeof(ls));
+            util_format_size(st.succeeded ? st.total_size / (uint64_t)st.succeeded : 0, as, sizeof(as));
+            util_format_size(st.max_size, ms, sizeof(ms));
+            np = replica_newest_point(r);
+            if (np)
+                util_format_age(util_now() - np->time, age, sizeof(age));
+            else
+                util_strlcpy(age, "-", sizeof(age));
+            printf("%-8s %-12s %-15.15s %5lld %6lld %6lld %9s %9s %9s %6.1fs %6.1fs %7s\n",
+                   s->hosts[i].name, doms[k].name, state_name(r->state), (long long)st.succeeded,
+                   (long long)st.failed, (long long)st.missed, ls, as, ms,
+                   (double)st.last_ms / 1000.0,
+                   st.succeeded ? (double)st.total_ms / 1000.0 / (double)st.succeeded : 0.0, age);
+            if (st.last_failure) {
+                char when[32];
+                util_format_time(st.last_failure, when, sizeof(when));
+                printf("         last failure %s: %d %s\n", when, st.last_code, st.last_message);
+            }
+            replica_free(r);
+        }
+        hv_domain_list_free(doms, n);
+    }
+    if (o->nargs && !matched && !status) {
+        err_set(RESULT_INVALID_PARAMETER, "no VM named %s", o->args[0]);
+        json_object_put(arr);
+        session_free(s);
+        return cli_fail(o, "stats", o->args[0], NULL, NULL);
+    }
+    if (o->json)
+        report_print_json(arr);
+    else if (!header)
+        printf("no replica replicated by drover\n");
+    json_object_put(arr);
     session_free(s);
     return status;
 }

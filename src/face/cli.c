@@ -67,6 +67,10 @@ static const CliCommand cli_commands[] = {
       "  Options: --dry-run, --yes, --reason TEXT, --json\n"
       "  Removes drover's replication settings from the record and drover's\n"
       "  checkpoints from the primary; failover to the points still works.", 2 },
+    { "stats", cli_repl_stats, "[VM]", 0, 1, "replication statistics: cycles, sizes, times",
+      "  Options: --json\n"
+      "  Per replica drover replicates: cycles succeeded, failed and missed; last,\n"
+      "  average and largest size moved; last and average cycle time; newest point.", -1 },
     { "jobs", cli_jobs, "", 0, 0, "running and finished jobs, with their history",
       "  Options: --json", -1 },
     { "repair", cli_repair, "[VM]", 0, 1, "finish or undo interrupted operations",

@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <json-c/json.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -696,6 +697,7 @@ typedef struct {
     int64_t last_ms;
     uint64_t moved;             /* data and zero bytes, all disks */
     uint64_t data;
+    int succeeded;              /* a point was made */
 } ReplRun;
 
 static void
@@ -1338,6 +1340,9 @@ repl_run(ReplRun *x, DomXml *dx, const Replica *r)
             job_progress(x->job, -1, "warning: older points not merged: %s", err_message());
         err_clear();
     }
+    x->moved = total.data + total.zeroed;
+    x->data = total.data;
+    x->succeeded = 1;
     util_format_size(total.data, sdata, sizeof(sdata));
     util_format_size(total.zeroed, szero, sizeof(szero));
     repl_step(x, 100, "%s of %s: %s of data and %s of zeroes copied for %zu disk%s in %.1f s; "
@@ -1375,6 +1380,9 @@ fail:
 }
 
 /* A cycle of replica d with its lock held. */
+static void repl_stats_note(const Replica *r, const char *uuid, int code, const char *message,
+                            uint64_t moved, int64_t ms);
+
 static int
 repl_cycle_locked(HvConn *dr, const char *host, const HvDomain *d, const ReplArgs *a, Job *job,
                   char **digest)
@@ -1412,6 +1420,14 @@ repl_cycle_locked(HvConn *dr, const char *host, const HvDomain *d, const ReplArg
 out:
     if (ret < 0 && !err_code())
         err_set(RESULT_FAILED, "replication of %s failed", d->name);
+    if (r && r->repl) {
+        ErrInfo saved;
+
+        err_save(&saved);
+        repl_stats_note(r, d->uuid, ret < 0 ? repl_code() : 0, ret < 0 ? saved.message : NULL,
+                        x.moved, util_mono_ms() - x.t0);
+        err_restore(&saved);
+    }
     for (i = 0; i < x.nmade; i++)
         free(x.made[i].path);
     free(x.made);
@@ -1753,4 +1769,138 @@ repl_is_due(const Replica *r, int power, int64_t now, int64_t *next)
     if (next)
         *next = when;
     return power == HV_POWER_OFF && when <= now;
+}
+
+/* --- statistics -------------------------------------------------------------- */
+
+static char *
+repl_stats_path(const Replica *r, const char *uuid)
+{
+    UTIL_AUTOFREE char *dir = replica_dir(r);
+
+    return dir ? util_xasprintf("%s/.drover-stats-%s.json", dir, uuid) : NULL;
+}
+
+static int64_t
+repl_json_int(json_object *o, const char *key)
+{
+    json_object *v;
+
+    return json_object_object_get_ex(o, key, &v) ? json_object_get_int64(v) : 0;
+}
+
+int
+repl_stats_read(const Replica *r, const char *uuid, ReplStats *st)
+{
+    UTIL_AUTOFREE char *path = repl_stats_path(r, uuid);
+    UTIL_AUTOFREE char *text = NULL;
+    json_object *o, *v;
+    size_t len;
+
+    memset(st, 0, sizeof(*st));
+    if (!path)
+        return 0;
+    if (!(text = fsutil_read_file(path, 65536, &len))) {
+        if (err_code() == RESULT_FILE_NOT_FOUND) {
+            err_clear();
+            return 0;
+        }
+        return -1;
+    }
+    if (!(o = json_tokener_parse(text))) {
+        err_set(RESULT_INCORRECT_TYPE, "%s is not JSON", path);
+        return -1;
+    }
+    st->succeeded = repl_json_int(o, "succeeded");
+    st->failed = repl_json_int(o, "failed");
+    st->missed = repl_json_int(o, "missed");
+    st->last_size = (uint64_t)repl_json_int(o, "last_size");
+    st->max_size = (uint64_t)repl_json_int(o, "max_size");
+    st->total_size = (uint64_t)repl_json_int(o, "total_size");
+    st->last_ms = repl_json_int(o, "last_ms");
+    st->total_ms = repl_json_int(o, "total_ms");
+    st->last_success = repl_json_int(o, "last_success");
+    st->last_failure = repl_json_int(o, "last_failure");
+    st->last_code = (int)repl_json_int(o, "last_code");
+    if (json_object_object_get_ex(o, "last_message", &v) && json_object_is_type(v, json_type_string))
+        util_strlcpy(st->last_message, json_object_get_string(v), sizeof(st->last_message));
+    json_object_put(o);
+    return 0;
+}
+
+static int
+repl_stats_write(const Replica *r, const char *uuid, const ReplStats *st)
+{
+    UTIL_AUTOFREE char *path = repl_stats_path(r, uuid);
+    json_object *o = json_object_new_object();
+    const char *text;
+    int ret;
+
+    if (!path) {
+        json_object_put(o);
+        return 0;
+    }
+    json_object_object_add(o, "succeeded", json_object_new_int64(st->succeeded));
+    json_object_object_add(o, "failed", json_object_new_int64(st->failed));
+    json_object_object_add(o, "missed", json_object_new_int64(st->missed));
+    json_object_object_add(o, "last_size", json_object_new_int64((int64_t)st->last_size));
+    json_object_object_add(o, "max_size", json_object_new_int64((int64_t)st->max_size));
+    json_object_object_add(o, "total_size", json_object_new_int64((int64_t)st->total_size));
+    json_object_object_add(o, "last_ms", json_object_new_int64(st->last_ms));
+    json_object_object_add(o, "total_ms", json_object_new_int64(st->total_ms));
+    json_object_object_add(o, "last_success", json_object_new_int64(st->last_success));
+    json_object_object_add(o, "last_failure", json_object_new_int64(st->last_failure));
+    json_object_object_add(o, "last_code", json_object_new_int(st->last_code));
+    json_object_object_add(o, "last_message", json_object_new_string(st->last_message));
+    text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+    ret = fsutil_write_atomic(path, text, strlen(text), 0600);
+    json_object_put(o);
+    return ret;
+}
+
+/* Adds one cycle to the statistics (code 0: it made a point).  Statistics
+ * never fail a cycle: a file that cannot be written is left as it was. */
+static void
+repl_stats_note(const Replica *r, const char *uuid, int code, const char *message,
+                uint64_t moved, int64_t ms)
+{
+    const ReplicaPoint *np = replica_newest_point(r);
+    int64_t now = util_now();
+    ReplStats st;
+
+    if (repl_stats_read(r, uuid, &st) < 0)
+        memset(&st, 0, sizeof(st));
+    /* Whole intervals that passed beyond the one this cycle is for. */
+    if (r->repl && r->repl->interval > 0 && np && now - np->time > 2 * (int64_t)r->repl->interval) {
+        int64_t since = st.last_failure > np->time ? st.last_failure : np->time;
+        if (now - since > 2 * (int64_t)r->repl->interval)
+            st.missed += (now - since) / r->repl->interval - 1;
+    }
+    if (code == 0) {
+        st.succeeded++;
+        st.last_size = moved;
+        if (moved > st.max_size)
+            st.max_size = moved;
+        st.total_size += moved;
+        st.last_ms = ms;
+        st.total_ms += ms;
+        st.last_success = now;
+    } else {
+        st.failed++;
+        st.last_failure = now;
+        st.last_code = code;
+        util_strlcpy(st.last_message, message ? message : "", sizeof(st.last_message));
+    }
+    repl_stats_write(r, uuid, &st);
+    err_clear();
+}
+
+void
+repl_stats_note_failure(const Replica *r, const char *uuid, int code, const char *message)
+{
+    ErrInfo saved;
+
+    err_save(&saved);
+    repl_stats_note(r, uuid, code, message, 0, 0);
+    err_restore(&saved);
 }

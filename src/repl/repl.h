@@ -118,6 +118,30 @@ int repl_set(HvConn *dr, const char *host, const char *vm, ReplSetOp op, const R
  * none).  *next (may be NULL) gets when it will be due, 0 if never. */
 int repl_is_due(const Replica *r, int power, int64_t now, int64_t *next);
 
+/* Statistics of one replica's cycles, kept across runs in
+ * <dir>/.drover-stats-<uuid>.json (modelled on Msvm_ReplicationStatistics). */
+typedef struct {
+    int64_t succeeded;          /* cycles that made a point */
+    int64_t failed;             /* cycles that were refused or failed */
+    int64_t missed;             /* intervals that passed without a cycle */
+    uint64_t last_size;         /* bytes moved by the last successful cycle (data and zeroes) */
+    uint64_t max_size;
+    uint64_t total_size;        /* for the average */
+    int64_t last_ms;            /* the last successful cycle's time */
+    int64_t total_ms;
+    int64_t last_success;       /* wall clock, 0: never */
+    int64_t last_failure;
+    int last_code;              /* the last failure's result code */
+    char last_message[512];     /* and why */
+} ReplStats;
+
+/* The statistics of the replica with record r and UUID uuid: zeros when
+ * there are none yet.  0, or -1 with err set (an unreadable file). */
+int repl_stats_read(const Replica *r, const char *uuid, ReplStats *st);
+/* Counts a failed cycle that never started (the primary was down when
+ * --due planned it), so it shows in the statistics like any other. */
+void repl_stats_note_failure(const Replica *r, const char *uuid, int code, const char *message);
+
 /* "300", "30s", "5m", "4h", "1d" -> seconds; -1 with err (32773). */
 int repl_parse_interval(const char *s, int *out);
 
