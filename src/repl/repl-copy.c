@@ -55,10 +55,11 @@ repl_nbd_err(int code, const char *fmt, ...)
     va_start(ap, fmt);
     ctx = util_xvasprintf(fmt, ap);
     va_end(ap);
+    /* code 0: the errno decides (a full disk is 32778, not a failure of ours). */
     if (e)
         err_set_errno(code, e, "%s: %s", ctx, msg ? msg : "libnbd failed");
     else
-        err_set(code, "%s: %s", ctx, msg ? msg : "libnbd failed");
+        err_set(code ? code : RESULT_FAILED, "%s: %s", ctx, msg ? msg : "libnbd failed");
 }
 
 ReplSource *
@@ -320,7 +321,7 @@ repl_copy(ReplSource *s, const char *dest, int fresh, ReplCopyProgress fn, void 
 
         if (ext.v[i].zero) {
             if (nbd_zero(d, ext.v[i].len, off, 0) < 0) {
-                repl_nbd_err(RESULT_FAILED, "%s: writing zeroes", dest);
+                repl_nbd_err(0, "%s: writing zeroes", dest);
                 goto out;
             }
             st->zeroed += ext.v[i].len;
@@ -340,13 +341,13 @@ repl_copy(ReplSource *s, const char *dest, int fresh, ReplCopyProgress fn, void 
              * layer small; on a fresh image nothing at all. */
             if (repl_all_zero(buf, n)) {
                 if (!fresh && nbd_zero(d, n, off, 0) < 0) {
-                    repl_nbd_err(RESULT_FAILED, "%s: writing zeroes", dest);
+                    repl_nbd_err(0, "%s: writing zeroes", dest);
                     goto out;
                 }
                 st->zeroed += n;
             } else {
                 if (nbd_pwrite(d, buf, n, off, 0) < 0) {
-                    repl_nbd_err(RESULT_FAILED, "%s: write", dest);
+                    repl_nbd_err(0, "%s: write", dest);
                     goto out;
                 }
                 st->data += n;
@@ -358,7 +359,7 @@ repl_copy(ReplSource *s, const char *dest, int fresh, ReplCopyProgress fn, void 
         }
     }
     if (nbd_flush(d, 0) < 0) {
-        repl_nbd_err(RESULT_FAILED, "%s: flush", dest);
+        repl_nbd_err(0, "%s: flush", dest);
         goto out;
     }
     if (nbd_shutdown(d, 0) < 0) {
