@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <libnbd.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -281,6 +282,200 @@ repl_all_zero(const unsigned char *p, size_t n)
     return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
 }
 
+/* The copy keeps several reads and writes in flight on both connections
+ * at once (libnbd's asynchronous calls and one poll loop), as nbdcopy
+ * does, instead of one round trip after the other. */
+#define REPL_SLOTS 16
+
+typedef struct ReplCopy ReplCopy;
+
+typedef struct {
+    ReplCopy *c;
+    const ReplExtent *e;
+    unsigned char *buf;
+    int busy;
+    int zeroing;                /* the write in flight writes zeroes */
+} ReplSlot;
+
+struct ReplCopy {
+    ReplSource *s;
+    struct nbd_handle *d;
+    const char *dest;
+    int fresh;
+    ReplExtent *chunks;         /* extents cut to at most REPL_CHUNK */
+    size_t nchunks;
+    size_t next;                /* the next chunk to issue */
+    size_t inflight;
+    int failed;                 /* set from a completion: errno and what */
+    int fail_errno;
+    const char *fail_what;
+    uint64_t done;
+    ReplCopyStats *st;
+    ReplCopyProgress fn;
+    void *opaque;
+    ReplSlot slots[REPL_SLOTS];
+};
+
+static void
+repl_slot_done(ReplSlot *sl, int zero)
+{
+    ReplCopy *c = sl->c;
+
+    if (zero)
+        c->st->zeroed += sl->e->len;
+    else
+        c->st->data += sl->e->len;
+    c->done += sl->e->len;
+    sl->busy = 0;
+    c->inflight--;
+    if (c->fn)
+        c->fn(c->done, c->st->planned, c->opaque);
+}
+
+static void
+repl_slot_fail(ReplSlot *sl, int errnum, const char *what)
+{
+    ReplCopy *c = sl->c;
+
+    if (!c->failed) {
+        c->failed = 1;
+        c->fail_errno = errnum ? errnum : EIO;
+        c->fail_what = what;
+    }
+    sl->busy = 0;
+    c->inflight--;
+}
+
+static int
+repl_write_done(void *opaque, int *error)
+{
+    ReplSlot *sl = opaque;
+
+    if (*error)
+        repl_slot_fail(sl, *error, "write");
+    else
+        repl_slot_done(sl, sl->zeroing);
+    return 1;   /* retired: nothing waits for it */
+}
+
+/* Data read: written, or zeroes written (nothing at all on a fresh image). */
+static int
+repl_read_done(void *opaque, int *error)
+{
+    ReplSlot *sl = opaque;
+    ReplCopy *c = sl->c;
+    nbd_completion_callback cb = { .callback = repl_write_done, .user_data = sl, .free = NULL };
+    int64_t r;
+
+    if (*error) {
+        repl_slot_fail(sl, *error, "read");
+        return 1;
+    }
+    if (c->failed) {
+        /* Draining after a failure: nothing more is written. */
+        sl->busy = 0;
+        c->inflight--;
+        return 1;
+    }
+    if (repl_all_zero(sl->buf, (size_t)sl->e->len)) {
+        if (c->fresh) {
+            repl_slot_done(sl, 1);
+            return 1;
+        }
+        /* A zero write keeps the layer small. */
+        sl->zeroing = 1;
+        r = nbd_aio_zero(c->d, sl->e->len, sl->e->off, cb, 0);
+    } else {
+        sl->zeroing = 0;
+        r = nbd_aio_pwrite(c->d, sl->buf, (size_t)sl->e->len, sl->e->off, cb, 0);
+    }
+    if (r < 0)
+        repl_slot_fail(sl, nbd_get_errno(), "write");
+    return 1;
+}
+
+/* Issues what free slots can take.  0, or -1 with err set. */
+static int
+repl_copy_issue(ReplCopy *c)
+{
+    size_t i;
+
+    for (i = 0; i < REPL_SLOTS && c->next < c->nchunks && !c->failed; i++) {
+        ReplSlot *sl = &c->slots[i];
+        int64_t r;
+
+        if (sl->busy)
+            continue;
+        sl->e = &c->chunks[c->next++];
+        sl->busy = 1;
+        sl->zeroing = sl->e->zero;
+        c->inflight++;
+        if (sl->e->zero) {
+            nbd_completion_callback cb = { .callback = repl_write_done, .user_data = sl, .free = NULL };
+            r = nbd_aio_zero(c->d, sl->e->len, sl->e->off, cb, 0);
+            if (r < 0)
+                repl_nbd_err(0, "%s: writing zeroes", c->dest);
+        } else {
+            nbd_completion_callback cb = { .callback = repl_read_done, .user_data = sl, .free = NULL };
+            r = nbd_aio_pread(c->s->h, sl->buf, (size_t)sl->e->len, sl->e->off, cb, 0);
+            if (r < 0)
+                repl_nbd_err(RESULT_FAILED, "%s: read", c->s->where);
+        }
+        if (r < 0) {
+            sl->busy = 0;
+            c->inflight--;
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Waits for either connection and lets libnbd work.  0 or -1 with err. */
+static int
+repl_copy_poll(ReplCopy *c)
+{
+    struct nbd_handle *hs[2] = { c->s->h, c->d };
+    struct pollfd fds[2];
+    int idx[2], n = 0, i;
+
+    for (i = 0; i < 2; i++) {
+        unsigned dir = nbd_aio_get_direction(hs[i]);
+        short ev = (short)(((dir & LIBNBD_AIO_DIRECTION_READ) ? POLLIN : 0) |
+                           ((dir & LIBNBD_AIO_DIRECTION_WRITE) ? POLLOUT : 0));
+
+        if (!ev)
+            continue;
+        fds[n].fd = nbd_aio_get_fd(hs[i]);
+        fds[n].events = ev;
+        fds[n].revents = 0;
+        idx[n++] = i;
+    }
+    if (!n) {
+        err_set(RESULT_FAILED, "copying to %s: %zu requests in flight but no connection to wait on",
+                c->dest, c->inflight);
+        return -1;
+    }
+    if (poll(fds, (nfds_t)n, -1) < 0) {
+        if (errno == EINTR)
+            return 0;
+        err_set_errno(RESULT_FAILED, errno, "copying to %s: poll", c->dest);
+        return -1;
+    }
+    for (i = 0; i < n; i++) {
+        struct nbd_handle *h = hs[idx[i]];
+
+        if ((fds[i].revents & (POLLIN | POLLHUP | POLLERR)) && nbd_aio_notify_read(h) < 0) {
+            repl_nbd_err(idx[i] ? 0 : RESULT_FAILED, "%s", idx[i] ? c->dest : c->s->where);
+            return -1;
+        }
+        if ((fds[i].revents & POLLOUT) && nbd_aio_notify_write(h) < 0) {
+            repl_nbd_err(idx[i] ? 0 : RESULT_FAILED, "%s", idx[i] ? c->dest : c->s->where);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int
 repl_copy(ReplSource *s, const char *dest, int fresh, ReplCopyProgress fn, void *opaque,
           ReplCopyStats *st)
@@ -288,91 +483,99 @@ repl_copy(ReplSource *s, const char *dest, int fresh, ReplCopyProgress fn, void 
     char *argv[] = { (char *)DROVER_QEMU_NBD, (char *)"--format=qcow2", (char *)"--cache=writeback",
                      (char *)dest, NULL };
     ReplExtentList ext = { 0 };
-    struct nbd_handle *d = NULL;
-    unsigned char *buf = NULL;
-    uint64_t done = 0;
+    ReplCopy c;
+    size_t i, cap = 0;
     int ret = -1;
-    size_t i;
 
     memset(st, 0, sizeof(*st));
+    memset(&c, 0, sizeof(c));
     st->size = s->size;
     if (repl_plan_extents(s, fresh, &ext, st) < 0)
         goto out;
-    for (i = 0; i < ext.n; i++)
-        st->planned += ext.v[i].len;
-    if (!(d = nbd_create())) {
-        repl_nbd_err(RESULT_FAILED, "%s", dest);
-        goto out;
-    }
-    if (nbd_connect_systemd_socket_activation(d, argv) < 0) {
-        repl_nbd_err(RESULT_FAILED, "cannot serve %s with qemu-nbd", dest);
-        goto out;
-    }
-    if ((uint64_t)nbd_get_size(d) != s->size) {
-        err_set(RESULT_INVALID_STATE, "%s is %lld bytes, the primary's disk %llu", dest,
-                (long long)nbd_get_size(d), (unsigned long long)s->size);
-        goto out;
-    }
-    buf = util_xmalloc(REPL_CHUNK);
-    if (fn)
-        fn(0, st->planned, opaque);
     for (i = 0; i < ext.n; i++) {
         uint64_t off = ext.v[i].off, end = off + ext.v[i].len;
 
-        if (ext.v[i].zero) {
-            if (nbd_zero(d, ext.v[i].len, off, 0) < 0) {
-                repl_nbd_err(0, "%s: writing zeroes", dest);
-                goto out;
-            }
-            st->zeroed += ext.v[i].len;
-            done += ext.v[i].len;
-            if (fn)
-                fn(done, st->planned, opaque);
-            continue;
-        }
+        st->planned += ext.v[i].len;
+        /* Zeroes go in one request; data in chunks. */
         while (off < end) {
-            size_t n = end - off < REPL_CHUNK ? (size_t)(end - off) : REPL_CHUNK;
+            uint64_t n = ext.v[i].zero ? end - off : (end - off < REPL_CHUNK ? end - off : REPL_CHUNK);
 
-            if (nbd_pread(s->h, buf, n, off, 0) < 0) {
-                repl_nbd_err(RESULT_FAILED, "%s: read", s->where);
-                goto out;
-            }
-            /* Zeroes inside an allocated extent: a zero write keeps the
-             * layer small; on a fresh image nothing at all. */
-            if (repl_all_zero(buf, n)) {
-                if (!fresh && nbd_zero(d, n, off, 0) < 0) {
-                    repl_nbd_err(0, "%s: writing zeroes", dest);
-                    goto out;
-                }
-                st->zeroed += n;
-            } else {
-                if (nbd_pwrite(d, buf, n, off, 0) < 0) {
-                    repl_nbd_err(0, "%s: write", dest);
-                    goto out;
-                }
-                st->data += n;
-            }
+            if (n > UINT64_C(1) << 30)
+                n = UINT64_C(1) << 30;
+            util_grow(&c.chunks, &cap, c.nchunks + 1, sizeof(*c.chunks));
+            c.chunks[c.nchunks].off = off;
+            c.chunks[c.nchunks].len = n;
+            c.chunks[c.nchunks].zero = ext.v[i].zero;
+            c.nchunks++;
             off += n;
-            done += n;
-            if (fn)
-                fn(done, st->planned, opaque);
         }
     }
-    if (nbd_flush(d, 0) < 0) {
+    if (!(c.d = nbd_create())) {
+        repl_nbd_err(RESULT_FAILED, "%s", dest);
+        goto out;
+    }
+    if (nbd_connect_systemd_socket_activation(c.d, argv) < 0) {
+        repl_nbd_err(RESULT_FAILED, "cannot serve %s with qemu-nbd", dest);
+        goto out;
+    }
+    if ((uint64_t)nbd_get_size(c.d) != s->size) {
+        err_set(RESULT_INVALID_STATE, "%s is %lld bytes, the primary's disk %llu", dest,
+                (long long)nbd_get_size(c.d), (unsigned long long)s->size);
+        goto out;
+    }
+    c.s = s;
+    c.dest = dest;
+    c.fresh = fresh;
+    c.st = st;
+    c.fn = fn;
+    c.opaque = opaque;
+    for (i = 0; i < REPL_SLOTS; i++) {
+        c.slots[i].c = &c;
+        c.slots[i].buf = util_xmalloc(REPL_CHUNK);
+    }
+    if (fn)
+        fn(0, st->planned, opaque);
+    while (!c.failed && (c.next < c.nchunks || c.inflight)) {
+        if (repl_copy_issue(&c) < 0 || (c.inflight && repl_copy_poll(&c) < 0))
+            goto drain;
+    }
+    if (c.failed) {
+        if (strcmp(c.fail_what, "read") == 0)
+            err_set_errno(RESULT_FAILED, c.fail_errno, "%s: read", s->where);
+        else
+            err_set_errno(0, c.fail_errno, "%s: %s", dest, c.fail_what);
+        goto drain;
+    }
+    if (nbd_flush(c.d, 0) < 0) {
         repl_nbd_err(0, "%s: flush", dest);
         goto out;
     }
-    if (nbd_shutdown(d, 0) < 0) {
+    if (nbd_shutdown(c.d, 0) < 0) {
         repl_nbd_err(RESULT_FAILED, "%s", dest);
         goto out;
     }
     ret = 0;
+    goto out;
 
+drain:
+    /* Requests still in flight read into the buffers: let them end first. */
+    {
+        ErrInfo saved;
+
+        err_save(&saved);
+        c.failed = 1;
+        while (c.inflight && repl_copy_poll(&c) == 0)
+            ;
+        err_restore(&saved);
+    }
 out:
     /* Closing waits for qemu-nbd, so the image is closed when we return. */
-    if (d)
-        nbd_close(d);
-    free(buf);
+    if (c.d)
+        nbd_close(c.d);
+    /* A request that never ended may still write into its buffer: left. */
+    for (i = 0; i < REPL_SLOTS && !c.inflight; i++)
+        free(c.slots[i].buf);
+    free(c.chunks);
     free(ext.v);
     return ret;
 }

@@ -698,6 +698,7 @@ typedef struct {
     uint64_t moved;             /* data and zero bytes, all disks */
     uint64_t data;
     int succeeded;              /* a point was made */
+    int64_t copy_ms;            /* time spent moving data, all disks */
 } ReplRun;
 
 static void
@@ -970,6 +971,7 @@ repl_copy_disk(ReplRun *x, const ReplPlanDisk *d, ReplCopyStats *st)
     x->last_ms = 0;
     if (repl_copy(src, tmp, p->initial, repl_copy_progress, x, st) < 0)
         goto out;
+    x->copy_ms += util_mono_ms() - x->copy_t0;
     if (repl_tmp_commit(x, tmp, fd, dest, p->initial) < 0)
         goto out;
     if (p->initial) {
@@ -1345,9 +1347,10 @@ repl_run(ReplRun *x, DomXml *dx, const Replica *r)
     x->succeeded = 1;
     util_format_size(total.data, sdata, sizeof(sdata));
     util_format_size(total.zeroed, szero, sizeof(szero));
-    repl_step(x, 100, "%s of %s: %s of data and %s of zeroes copied for %zu disk%s in %.1f s; "
-              "state %d %s", p->point, p->vm, sdata, szero, p->ndisks, p->ndisks == 1 ? "" : "s",
-              (double)(util_mono_ms() - x->t0) / 1000.0, p->to_state, state_name(p->to_state));
+    repl_step(x, 100, "%s of %s: %s of data and %s of zeroes copied for %zu disk%s in %.1f s "
+              "(copying %.1f s); state %d %s", p->point, p->vm, sdata, szero, p->ndisks,
+              p->ndisks == 1 ? "" : "s", (double)(util_mono_ms() - x->t0) / 1000.0,
+              (double)x->copy_ms / 1000.0, p->to_state, state_name(p->to_state));
     replica_free(rec);
     return 0;
 
