@@ -35,5 +35,45 @@ check "no trailing whitespace in C sources" \
     "$(csrc src ui tests | xargs -r grep -nE '[[:space:]]+$' | head -20)"
 check "only src/hv/ includes libvirt in src/" \
     "$(csrc src | grep -v '^src/hv/' | xargs -r grep -ln '#include <libvirt/' )"
+
+# The layers, bottom first (doc/coding-style.md): a folder of src/ includes
+# only from itself and the folders before it; ui/ sits on all of them.
+layers="base record chain hv ops repl face model"
+rank() {  # rank FOLDER: its place in $layers, or nothing
+    i=0
+    for l in $layers; do
+        [ "$l" = "$1" ] && { echo $i; return; }
+        i=$((i + 1))
+    done
+}
+check "every file of src/ lies in a layer's folder" \
+    "$(csrc src | while read -r f; do
+          d=${f#src/}; d=${d%%/*}
+          case "$f" in src/*/*) ;; *) echo "$f: not in a layer's folder"; continue;; esac
+          [ -n "$(rank "$d")" ] || echo "$f: $d is not a layer ($layers)"
+       done)"
+check "includes of drover's headers name their folder" \
+    "$(csrc src | xargs -r grep -nE '#[[:space:]]*include[[:space:]]*"[^"/]*"')"
+check "a folder of src/ includes only from the layers below it" \
+    "$(csrc src | while read -r f; do
+          d=${f#src/}; d=${d%%/*}; me=$(rank "$d")
+          [ -n "$me" ] || continue
+          grep -nE '#[[:space:]]*include[[:space:]]*"[^"]*/' "$f" |
+          while IFS= read -r line; do
+              inc=${line#*\"}; inc=${inc%%/*}
+              them=$(rank "$inc")
+              if [ -z "$them" ]; then
+                  echo "$f:${line%%:*}: $inc/ is not a layer"
+              elif [ "$them" -gt "$me" ]; then
+                  echo "$f:${line%%:*}: $d/ reaches up into $inc/"
+              fi
+          done
+       done)"
+check "a -priv.h is included only by its own folder" \
+    "$(csrc src ui tests bench | xargs -r grep -nE '#[[:space:]]*include[[:space:]]*"[^"]*-priv\.h"' |
+       while IFS= read -r line; do
+           f=${line%%:*}; inc=${line#*\"}; inc=${inc%%/*}
+           case "$f" in src/"$inc"/*) ;; *) echo "$line";; esac
+       done)"
 echo "1..$n"
 [ "$failed" -eq 0 ]

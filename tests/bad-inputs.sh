@@ -188,4 +188,21 @@ else
     tap_n=$((tap_n + 1)); echo "ok $tap_n # SKIP full disk needs root to mount a tmpfs"
 fi
 
+# qemu-img is looked up when drover runs: without it in the PATH (and no
+# QEMU_IMG), a failover is refused, nothing stays changed, and the message
+# says what to install.
+fresh noqemuimg
+mkdir -p "$T/emptybin"
+JOURNALED=1 sums "$F" >"$T/before"
+(unset QEMU_IMG; PATH="$T/emptybin" "$DROVER" --config "$T/drover.conf" -c "$URI" failover web01 --yes \
+    </dev/null >"$T/out" 2>"$T/err")
+rc=$?
+err=$(cat "$T/err")
+JOURNALED=1 sums "$F" >"$T/after"
+is "$rc" 7 "qemu-img not in the PATH: exit status 7"
+like "$err" "Result: 32779 " "qemu-img not in the PATH: result 32779"
+like "$err" "install the Debian package qemu-utils" "qemu-img not in the PATH: the message says what to install"
+cmp -s "$T/before" "$T/after"
+ok $? "qemu-img not in the PATH: nothing changed"
+
 done_testing

@@ -25,6 +25,28 @@ is "$rc" 0 "-h: exit status 0"
 run --version
 is "$rc" 0 "--version: exit status 0"
 like "$out" "^drover [0-9]+\.[0-9]+" "--version: drover and a version number"
+like "$out" "License GPLv2\+: GNU GPL version 2 or later" "--version: the licence (GNU style)"
+like "$out" "There is NO WARRANTY" "--version: the warranty line"
+# Options belong to commands: one a command does not take is a usage error.
+run list --point x
+is "$rc" 2 "list --point: a usage error (exit 2)"
+like "$err" "list does not take --point \(it takes --json, --names\)" "list --point: says what list takes"
+run decode --flatten 3
+is "$rc" 2 "decode --flatten: a usage error (exit 2)"
+like "$err" "decode does not take --flatten \(it takes --all, --json, --man\)" \
+    "decode --flatten: says what decode takes"
+run revert --vms 3 web01
+is "$rc" 2 "revert --vms: a usage error (exit 2)"
+run --json
+is "$rc" 2 "--json without a command: a usage error (exit 2)"
+like "$err" "--json needs a command" "--json without a command: says so"
+run decode --json --config /nonexistent-is-fine-for-decode 32774
+is "$rc" 0 "decode takes --json and the common --config"
+run --help
+like "$out" "Reporting problems: see the section of that name in /.*/README.md" \
+    "--help: problems are reported as the README says"
+case "$out" in *example.invalid*) false;; *) true;; esac
+ok $? "--help: no placeholder bug-report address"
 run -V
 is "$rc" 0 "-V: exit status 0"
 for c in $commands; do
@@ -99,6 +121,19 @@ like "$out" "^fleet +web 02 \"q\" 'é' +5 Recovered" "list shows the odd name"
 run -c "$URI" list --json
 is "$(jq_ "$T/out" '[v["name"] for v in d if v["uuid"].endswith("0002")][0]')" "$odd" \
     "list --json has the exact name"
+# A write error on standard output is an error (GNU close_stdout).
+if [ -w /dev/full ]; then
+    drover -c "$URI" list --json </dev/null >/dev/full 2>"$T/err"
+    rc=$?
+    [ "$rc" -ne 0 ]
+    ok $? "list --json >/dev/full: a non-zero exit status ($rc)"
+    like "$(cat "$T/err")" "write error on standard output: No space left on device" \
+        "list --json >/dev/full: says so"
+    drover decode --all >/dev/full 2>/dev/null
+    is "$?" 1 "decode --all >/dev/full: exit status 1"
+else
+    diag "/dev/full not writable: write errors not checked"
+fi
 run -c "$URI" show "$odd"
 is "$rc" 0 "show by the odd name: exit status 0"
 like "$out" "^web 02 \"q\" 'é'@fleet " "show by the odd name: header"
@@ -156,5 +191,77 @@ ok $? "fleet b unchanged on disk"
 hdrover show web02@c
 is "$rc" 2 "web02@c: exit status 2"
 like "$err" "no host named c" "web02@c: no host named c"
+
+# --- the system file's read-only is a floor -----------------------------------
+# A user file, --config and -c cannot lower what the system file made
+# read-only; `drover config` names the files it read.
+mkdir -p "$T/floor/etc/drover" "$T/floor/user/drover"
+printf 'hosts = ( { name = "fleet"; uri = "%s"; readonly = true; } );\n' "$URI" \
+    >"$T/floor/etc/drover/drover.conf"
+printf 'readonly = false;\nhosts = ( { name = "fleet"; uri = "%s"; readonly = false; } );\n' "$URI" \
+    >"$T/floor/user/drover/drover.conf"
+printf 'readonly = false;\n' >"$T/floor/mine.conf"
+floor() { DROVER_SYSCONFDIR="$T/floor/etc" XDG_CONFIG_HOME="$T/floor/user" "$DROVER" "$@" </dev/null; }
+out=$(floor --config "$T/floor/mine.conf" config --json)
+is "$(printf '%s' "$out" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["files"], [h["readonly"] for h in d["hosts"]], d["readonly_floor"])')" \
+    "['$T/floor/etc/drover/drover.conf', '$T/floor/user/drover/drover.conf', '$T/floor/mine.conf'] [True] True" \
+    "config --json: the files read, in order; the host stays read-only under a user file and --config"
+out=$(floor config)
+like "$out" "^files: $T/floor/etc/drover/drover.conf, $T/floor/user/drover/drover.conf\$" "config: says which files it read"
+like "$out" "fleet +$URI \(read-only\)" "config: the host is read-only"
+floor -c "$URI" failover web01 --yes >"$T/out" 2>"$T/err"
+is "$?" 6 "failover through -c of a host the system file made read-only: refused (exit 6)"
+like "$(cat "$T/err")" "Result: 32769 .*" "... with 32769"
+like "$(cat "$T/err")" "fleet is open read-only" "... saying the host is open read-only"
+printf 'readonly = true;\n' >"$T/floor/etc/drover/drover.conf"
+out=$(floor --config "$T/floor/mine.conf" -c "$URI" config --json)
+is "$(printf '%s' "$out" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["readonly"], [h["readonly"] for h in d["hosts"]])')" \
+    "True [True]" "a global readonly in the system file: every host read-only, whatever the user file and --config say"
+rm -f "$T/floor/etc/drover/drover.conf"
+out=$(floor config --json)
+is "$(printf '%s' "$out" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["files"], [h["readonly"] for h in d["hosts"]], d["readonly_floor"])')" \
+    "['$T/floor/user/drover/drover.conf'] [False] False" "without the system file, the user file's hosts are as it says"
+
+# --- a host that cannot be reached: libvirt's own reason, as virsh shows it ----
+nosock="qemu+unix:///system?socket=$T/no-such.sock"
+drover -c "$nosock" list </dev/null >"$T/out" 2>"$T/err"
+is "$?" 5 "list on an unreachable host: exit status 5"
+like "$(cat "$T/err")" "Failed to connect socket to '$T/no-such.sock'" "list: the socket path libvirt could not reach"
+drover -c "$nosock" show web01 </dev/null >"$T/out" 2>"$T/err"
+is "$?" 5 "show on an unreachable host: exit status 5"
+like "$(cat "$T/err")" "cause: .*could not be reached \(localhost\).*Failed to connect socket to '$T/no-such.sock'" \
+    "show: the cause carries libvirt's reason"
+
+# --- no host anywhere: libvirt's own default URI, as virsh uses it -------------
+out=$(LIBVIRT_DEFAULT_URI="$URI" "$DROVER" config --json </dev/null)
+is "$(printf '%s' "$out" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["hosts_from"], [h["uri"] for h in d["hosts"]])')" \
+    "libvirt's default URI ['$URI']" "no host configured: LIBVIRT_DEFAULT_URI, through libvirt"
+if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null 2>&1; then
+    # libvirt reads uri_default from the user's libvirt.conf (root's is /etc's).
+    mkdir -p "$T/xdg/libvirt" && chmod 755 "$T" "$T/xdg" "$T/xdg/libvirt"
+    printf 'uri_default = "test:///default"\n' >"$T/xdg/libvirt/libvirt.conf"
+    chmod 644 "$T/xdg/libvirt/libvirt.conf"
+    out=$(setpriv --reuid=65534 --regid=65534 --clear-groups env HOME=/nonexistent \
+          XDG_CONFIG_HOME="$T/xdg" XDG_STATE_HOME="$T/nobody-state" "$DROVER" config </dev/null 2>&1)
+    like "$out" "hosts \(from libvirt's default URI\):" "config says the hosts came from libvirt's default"
+    like "$out" "default +test:///default" "uri_default in libvirt.conf is honoured, as virsh does"
+else
+    tap_n=$((tap_n + 1)); echo "ok $tap_n # SKIP uri_default needs root to run as another user"
+fi
+
+# --- --names: the machine format completion uses --------------------------------
+run -c "$URI" list --names
+is "$rc" 0 "list --names: exit status 0"
+is "$(printf '%s\n' "$out" | sort | tr '\n' ' ')" \
+   "$(drover -c "$URI" list --json </dev/null | python3 -c 'import json,sys; print(" ".join(sorted(v["name"] for v in json.load(sys.stdin))), end=" ")')" \
+   "list --names: every VM of list --json, one per line"
+run -c "$URI" -c "$URI" list --names
+like "$out" "@fleet" "list --names on two hosts with the same VMs: NAME@HOST references"
+run -c "$URI" show web01 --names
+is "$(printf '%s\n' "$out" | tr '\n' ' ')" \
+   "$(drover -c "$URI" show web01 --json </dev/null | python3 -c 'import json,sys; print(" ".join(p["id"] for p in sorted(json.load(sys.stdin)["recovery_points"], key=lambda p: p["time"])), end=" ")')" \
+   "show --names: the recovery point ids, oldest first"
+run -c "$URI" config --names
+is "$out" "$URI" "config --names: the hosts' URIs"
 
 done_testing

@@ -177,7 +177,7 @@ done <"$T/man.keynames"
 
 # --- environment: every variable the code reads -------------------------------
 vars=$(cat "$S"/src/*/*.c "$S"/ui/*.c | grep -oE 'getenv\("[A-Z_]+"\)' | sed 's/getenv("\(.*\)")/\1/' | sort -u)
-like "$vars" 'LIBVIRT_DEFAULT_URI' "the code's getenv() calls were found"
+like "$vars" 'DROVER_SYSCONFDIR' "the code's getenv() calls were found"
 tags "$MAN1" ENVIRONMENT >"$T/man.env"
 for v in $vars; do
     case $v in HOME) continue ;; esac   # the user's home, as everywhere
@@ -362,6 +362,19 @@ if command -v make >/dev/null 2>&1 && [ -f "$B/Makefile" ]; then
     if [ -n "$bashcompdir" ]; then
         cmp -s "$R$bashcompdir/drover" "$COMP"
         ok $? "installed: $bashcompdir/drover"
+    fi
+    [ -s "$R$logrotatedir/drover" ] &&
+        grep -qx "$localstatedir/log/drover/audit.log {" "$R$logrotatedir/drover"
+    ok $? "installed: $logrotatedir/drover rotates $localstatedir/log/drover/audit.log"
+    for f in COPYING NEWS; do
+        [ -s "$S/$f" ]
+        ok $? "the source tree has $f"
+    done
+    # --localstatedir reaches the program: root's default audit log is there.
+    if [ "$(id -u)" -eq 0 ]; then
+        got=$(XDG_CONFIG_HOME="$T/none" DROVER_SYSCONFDIR="$T/none" "$R$bindir/drover" config --json 2>/dev/null |
+              python3 -c 'import json,sys; print(json.load(sys.stdin)["audit_log"])' 2>/dev/null)
+        is "$got" "$localstatedir/log/drover/audit.log" "root's audit log is under --localstatedir"
     fi
     # An administrator's file survives a new install, and an uninstall.
     echo 'refresh_interval = 9;' >>"$R$sysconfdir/drover/drover.conf"

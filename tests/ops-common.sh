@@ -115,7 +115,7 @@ SWITCH = {"target": "str", "from": "str?", "to": "str"}
 PLAN = {"operation": "str", "title": "str", "flatten": "bool", "host": "str", "vm": "str",
         "uuid": "uuid", "from_state": "int", "from_state_name": "str", "to_state": "int",
         "to_state_name": "str", "power": "power", "power_action": "action", "point": "str?",
-        "test_domain": "str?", "create": [PFILE], "delete": [PFILE], "keep": [PFILE],
+        "test_domain": "str?", "test_left_out": "str?", "create": [PFILE], "delete": [PFILE], "keep": [PFILE],
         "switch": [SWITCH], "digest": "digest"}
 POINT = {"id": "str", "time": "time?", "type": "str", "checkpoint": "str?",
          "disks": [{"target": "str", "file": "str"}]}
@@ -133,7 +133,8 @@ OP = dict(RESULT, plan=PLAN, job=JOB)
 DRYRUN = dict(RESULT, plan=PLAN, job="null")
 CHECK = {"host": "str", "name": "str", "uuid": "uuid", "health": "int", "health_name": "str",
          "reasons": "strs"}
-CONFIG = {"hosts": [{"name": "str", "uri": "str", "readonly": "bool"}],
+CONFIG = {"hosts": [{"name": "str", "uri": "str", "readonly": "bool"}], "files": "strs",
+          "readonly_floor": "bool", "hosts_from": "str",
           "refresh_interval": "int", "confirm": "str", "shutdown_timeout": "int",
           "require_reason": "bool", "rpo_warning": "int", "audit_log": "str?",
           "job_history": "str?", "theme": "str", "readonly": "bool"}

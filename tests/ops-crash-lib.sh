@@ -297,7 +297,7 @@ elif cmd == "race":
             m = re.search(r"job ([0-9a-f-]{36})", msg)
             if "has not described itself yet" in msg:
                 # Known bug: the lock file is empty for a moment after the
-                # lock is taken and before it is released (src/lock.c).
+                # lock is taken and before it is released (src/base/lock.c).
                 anon += 1
                 print("anon contender %d: %s" % (i, msg))
             elif not m or m.group(1) not in jobs or sys.argv[4] not in msg:

@@ -69,7 +69,19 @@ is "$(jq_ "$T/show-erp01.json" 'd["interrupted_operation"]')" revert "show erp01
 is "$(jq_ "$T/show-web01.json" 'd["last_job"]')" null "show web01: no last job yet"
 
 # --- operations --json ----------------------------------------------------
-SUDO_USER=drill-operator run -c "$URI" failover web01 --yes --json --reason 'drill "one" é'
+# Run as if through sudo from a login of uid 1000: the login uid (kept by the
+# kernel) is a fact, SUDO_USER only a claim; both are kept, neither replaces
+# the real user.  Setting the login uid needs root with CAP_AUDIT_CONTROL
+# and an unset one in this shell; without that the line keeps this shell's.
+base_luid=$(cat /proc/self/loginuid 2>/dev/null || echo 4294967295)
+if [ "$base_luid" = 4294967295 ] && sh -c 'echo 1000 >/proc/self/loginuid' 2>/dev/null; then
+    op1_luid=1000
+else
+    op1_luid=$base_luid
+fi
+SUDO_USER=drill-operator sh -c 'echo 1000 >/proc/self/loginuid 2>/dev/null; exec "$@"' sh \
+    "$DROVER" --config "$T/drover.conf" -c "$URI" failover web01 --yes --json --reason 'drill "one" é' \
+    </dev/null >"$T/out" 2>"$T/err"
 cp "$T/out" "$T/op1.json"
 json_ok op "$T/op1.json" "failover --json: result, decoded fields, plan, job as documented"
 is "$(jq_ "$T/op1.json" 'd["result"], d["result_symbol"], d["exit_status"], d["retry_safe"]')" \
@@ -134,12 +146,23 @@ is "$(jq_ "$T/show-web01b.json" 'd["last_job"]["id"]')" "$(jq_ "$T/op2.json" 'd[
     "show --json: last_job is the revert"
 
 # --- the audit log ------------------------------------------------------------
-"$PYTHON" - "$T/audit.log" "$T" "$(id -u)" "$(id -un)" <<'EOF' >"$T/audit.check"
-import json, sys
+"$PYTHON" - "$T/audit.log" "$T" "$(id -u)" "$(id -un)" "$op1_luid" "$base_luid" <<'EOF' >"$T/audit.check"
+import json, pwd, sys
 path, t, uid, user = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+def luid(v):
+    v = int(v)
+    return None if v == 4294967295 else v
+def lname(v):
+    if v is None:
+        return None
+    try:
+        return pwd.getpwuid(v).pw_name
+    except KeyError:
+        return "uid %d" % v
+op1_luid, base_luid = luid(sys.argv[5]), luid(sys.argv[6])
 lines = [json.loads(l) for l in open(path)]
-keys = ["time", "operator", "uid", "ssh_client", "host", "vm", "operation", "plan_digest",
-        "reason", "job", "result", "message"]
+keys = ["time", "operator", "uid", "login_uid", "login_user", "claimed_user", "ssh_client",
+        "host", "vm", "operation", "plan_digest", "reason", "job", "result", "message"]
 bad = []
 if len(lines) != 5:
     bad.append("%d lines, want 5 (one per executed operation)" % len(lines))
@@ -151,7 +174,10 @@ for i, (a, o) in enumerate(zip(lines, ops)):
     want = {"uid": uid, "host": "fleet", "vm": o["plan"]["vm"],
             "operation": o["plan"]["operation"], "plan_digest": o["plan"]["digest"],
             "job": o["job"]["id"], "result": 0,
-            "operator": "drill-operator" if i == 0 else user,
+            "operator": user,
+            "claimed_user": "drill-operator" if i == 0 else None,
+            "login_uid": op1_luid if i == 0 else base_luid,
+            "login_user": lname(op1_luid if i == 0 else base_luid),
             "reason": 'drill "one" é' if i == 0 else None,
             "ssh_client": "192.0.2.7" if i == 2 else None}
     for k, v in want.items():
@@ -160,7 +186,7 @@ for i, (a, o) in enumerate(zip(lines, ops)):
 print("\n".join(bad))
 EOF
 is "$(cat "$T/audit.check")" "" \
-    "audit log: one line per operation with operator, uid, ssh client, host, vm, operation, digest, reason, job, result"
+    "audit log: one line per operation with operator, uid, login uid, claimed user, ssh client, host, vm, operation, digest, reason, job, result"
 
 # --- decode --json ----------------------------------------------------------
 run decode 32775 --json

@@ -95,7 +95,7 @@ open(p, "w").write(s[:j] + disk + s[j:])
 EOP
 run -c "test://$K/fleet.xml" test-failover web01 --yes
 is "$rc" 0 "test-failover of web01 with an extra, unreplicated disk vdc"
-like "$out" "left out of the test system \(not replicated\): vdc" "the plan says vdc is left out"
+like "$out" "left out of the test system: disk vdc \(file disk [^)]*data.qcow2\)" "the plan says vdc is left out, with its file"
 txml=$("${VIRSH:-virsh}" -c "test://$K/fleet.xml" dumpxml web01-test 2>/dev/null)
 is "$(printf '%s\n' "$txml" | grep -c "data.qcow2")" 0 "web01-test does not have the unreplicated disk"
 is "$(printf '%s\n' "$txml" | grep -c "vda.test-")" 1 "web01-test has its test overlay for vda"
@@ -160,5 +160,25 @@ EOP
 run -c "$URI" jobs --json
 is "$rc" 0 "jobs --json with an 18 MiB history: exit 0"
 like "$(jq_ "$T/out" 'd[0]["vm"]')" "^(web|erp|crm|db|hr)" "the newest job comes first, not the filler at the start of the file"
+
+# A disk element too large for the failover record to keep (revert puts it
+# back exactly, issue 11 item 5) is refused before anything changes.
+B=$T/big; "$DROVER" demo --no-console --dir "$B" >/dev/null 2>&1
+python3 - "$B/fleet.xml" <<'EOP'
+import sys
+p = sys.argv[1]
+s = open(p).read()
+i = s.index("<name>web01</name>")
+j = s.index("<target dev='vda'", i)
+bs = "".join("<backingStore type='file'><format type='qcow2'/><source file='/nonexistent/%s/%04d.qcow2'/>"
+             % ("x" * 600, k) for k in range(120)) + "<backingStore/>" + "</backingStore>" * 120
+open(p, "w").write(s[:j] + bs + s[j:])
+EOP
+tree_sums "$B" >"$T/big.before"
+run -c "test://$B/fleet.xml" failover web01 --yes --json
+is "$(jq_ "$T/out" 'd["result"]')" 32770 "failover of a disk whose element is over 64 KiB: 32770"
+like "$(jq_ "$T/out" 'd["message"]')" "<disk> element of vda on web01 is [0-9]+ bytes" "the refusal names the disk and its size"
+tree_sums "$B" >"$T/big.after"
+cmp -s "$T/big.before" "$T/big.after"; ok $? "the refused failover changed nothing"
 
 done_testing

@@ -147,8 +147,8 @@ test_defaults(void)
 
     test_defaults_scalar(c, "defaults");
     if (geteuid() == 0) {
-        is_str(c->audit_log, "/var/log/drover/audit.log", "root: audit log under /var/log/drover");
-        is_str(c->job_history, "/var/lib/drover/jobs.jsonl", "root: job history under /var/lib/drover");
+        is_str(c->audit_log, LOCALSTATEDIR "/log/drover/audit.log", "root: audit log under --localstatedir (" LOCALSTATEDIR ")/log/drover");
+        is_str(c->job_history, LOCALSTATEDIR "/lib/drover/jobs.jsonl", "root: job history under --localstatedir (" LOCALSTATEDIR ")/lib/drover");
     } else {
         ok(c->audit_log && c->audit_log[0] == '/', "user: audit log is absolute (%s)", c->audit_log);
         ok(c->job_history && c->job_history[0] == '/', "user: job history is absolute");

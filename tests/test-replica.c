@@ -44,7 +44,8 @@ disk_lists_same(const ReplicaDiskList *a, const ReplicaDiskList *b)
         return 0;
     for (i = 0; i < a->n; i++) {
         if (!util_streq(a->v[i].target, b->v[i].target) ||
-            !util_streq(a->v[i].file, b->v[i].file) || a->v[i].inode != b->v[i].inode)
+            !util_streq(a->v[i].file, b->v[i].file) || a->v[i].inode != b->v[i].inode ||
+            !util_streq(a->v[i].before, b->v[i].before))
             return 0;
     }
     return 1;
@@ -80,6 +81,7 @@ replica_diff(const Replica *a, const Replica *b)
     if (a->test &&
         (!util_streq(a->test->domain, b->test->domain) || !util_streq(a->test->uuid, b->test->uuid) ||
          !util_streq(a->test->point, b->test->point) || a->test->time != b->test->time ||
+         !util_streq(a->test->nvram, b->test->nvram) ||
          !disk_lists_same(&a->test->disks, &b->test->disks)))
         return "test";
     if (!a->journal != !b->journal) return "journal presence";
@@ -620,6 +622,59 @@ test_refused_failover(void)
             "<failover>", "test overlay equal to a failover overlay");
 }
 
+/* Issue 11 item 5: a failover disk keeps its <disk> element from before the
+ * failover (any XML, escaped), so revert can put it back; a test system
+ * names its own NVRAM copy.  Both survive format and parse byte for byte. */
+static void
+test_before_and_nvram(void)
+{
+    static const char elem[] =
+        "<disk type='file' device='disk'>\n  <driver name='qemu' type='qcow2'/>\n"
+        "  <source file='/r/vda.12'><slices><slice type='storage' offset='1' size='2'/>"
+        "</slices></source>\n  <backingStore type='file'><format type='qcow2'/>"
+        "<source file=\"/r/a&b.qcow2\"/><backingStore/></backingStore>\n"
+        "  <target dev='vda' bus='virtio'/>\n</disk>";
+    Replica *r = parse_str(HEAD MS("2", "5") RPS(P11 P12) FO_OK TAIL);
+    Replica *c;
+    char *text;
+
+    ok(r != NULL, "a failover record without <before> parses (older records)");
+    if (!r)
+        return;
+    ok(r->failover->disks.v[0].before == NULL, "no <before>: NULL");
+    r->failover->disks.v[0].before = util_xstrdup(elem);
+    check_round_trip(r, "failover disk with <before>");
+    text = replica_format(r);
+    ok(strstr(text, "<drover:before>&lt;disk type=&apos;file&apos;") != NULL,
+       "<before> holds the element as escaped text");
+    free(text);
+    c = replica_copy(r);
+    is_str(c->failover->disks.v[0].before, elem, "replica_copy copies <before>");
+    replica_free(c);
+    replica_free(r);
+
+    r = parse_str(HEAD MS("2", "3") RPS(P11)
+                  TS("domain=\"t\" point=\"rp-0011\" time=\"" T2 "\" nvram=\"/r/nvram.test-1.fd\"",
+                     DISK("vda", "/r/a") DISK("vdb", "/r/b")) TAIL);
+    ok(r && util_streq(r->test->nvram, "/r/nvram.test-1.fd"), "<test-system nvram=> parses");
+    if (r) {
+        check_round_trip(r, "test system with an NVRAM copy");
+        c = replica_copy(r);
+        is_str(c->test->nvram, "/r/nvram.test-1.fd", "replica_copy copies the NVRAM copy's path");
+        replica_free(c);
+    }
+    replica_free(r);
+
+    REFUSED(HEAD MS("2", "3") RPS(PT("rp-0011", T1, "standard",
+                                     "<drover:disk target=\"vda\" file=\"/r/vda.11\">"
+                                     "<drover:before>x</drover:before></drover:disk>")) TAIL,
+            "unknown element <before>", "<before> in a point");
+    REFUSED(HEAD MS("2", "3") RPS(P11)
+            TS("domain=\"t\" point=\"rp-0011\" time=\"" T2 "\" nvram=\"rel/nvram\"",
+               DISK("vda", "/r/a") DISK("vdb", "/r/b")) TAIL,
+            "is not a clean absolute path", "test-system with a relative nvram");
+}
+
 static void
 test_refused_journal(void)
 {
@@ -1014,6 +1069,7 @@ main(void)
     test_refused_numbers();
     test_refused_points();
     test_refused_failover();
+    test_before_and_nvram();
     test_refused_journal();
     test_too_many_points();
     test_validate();

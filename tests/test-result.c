@@ -521,7 +521,7 @@ test_ctx_from_err(void)
     ResultInfo info;
 
     err_set_virt(VIR_ERR_RESOURCE_BUSY, "resource busy: lock held", "locking %s", "web01");
-    result_ctx_from_err(&ctx, "revert", "web01", "dr-b");
+    err_to_ctx(&ctx, "revert", "web01", "dr-b");
     is_int(ctx.code, RESULT_IN_USE, "ctx code from err");
     is_int(ctx.virt_code, VIR_ERR_RESOURCE_BUSY, "ctx libvirt number from err");
     is_str(ctx.virt_msg, "resource busy: lock held", "ctx libvirt message from err");
@@ -536,14 +536,14 @@ test_ctx_from_err(void)
     result_info_clear(&info);
 
     err_set_errno(0, ENOSPC, "writing %s", "/srv/web01/vda.failover.qcow2");
-    result_ctx_from_err(&ctx, NULL, NULL, NULL);
+    err_to_ctx(&ctx, NULL, NULL, NULL);
     is_int(ctx.code, RESULT_OUT_OF_MEMORY, "errno code from err");
     is_int(ctx.sys_errno, ENOSPC, "errno from err");
     ok(ctx.virt_msg == NULL, "empty libvirt message becomes NULL");
     ok(ctx.op == NULL && ctx.vm == NULL && ctx.host == NULL, "NULL op/vm/host kept");
 
     err_clear();
-    result_ctx_from_err(&ctx, "commit", "web01", NULL);
+    err_to_ctx(&ctx, "commit", "web01", NULL);
     is_int(ctx.code, 0, "cleared error gives code 0");
     ok(ctx.detail == NULL, "empty message becomes NULL detail");
 }
@@ -564,7 +564,7 @@ test_decode_hints(void)
     ok(info.retry_safe && !strstr(info.next_step, "drover repair web01"),
        "32777 without a hint: a retry is safe, no repair");
     result_info_clear(&info);
-    ctx.hints = ERR_HINT_REPAIR;
+    ctx.hints = RESULT_HINT_REPAIR;
     result_decode(&ctx, &info);
     ok(!info.retry_safe && strstr(info.next_step, "Run `drover repair web01`") == info.next_step,
        "32777 with the repair hint: the next step is the repair, a retry is not safe (%s)", info.next_step);
@@ -585,17 +585,25 @@ test_decode_hints(void)
     ok(strstr(info.summary, "in use by another operation") != NULL,
        "32774 without the file hint: another operation holds the VM");
     result_info_clear(&info);
-    ctx.hints = ERR_HINT_FILE_IN_USE;
+    ctx.hints = RESULT_HINT_FILE_IN_USE;
     result_decode(&ctx, &info);
     ok(strstr(info.summary, "a file it would delete is in use by a disk chain") != NULL &&
        strstr(info.next_step, "never deletes a file a chain uses") != NULL,
        "32774 with the file hint: a disk chain uses the file (%s)", info.summary);
     result_info_clear(&info);
+    ctx.hints = RESULT_HINT_DEFINITION_CHANGED;
+    ctx.detail = "the definition of web02 changed while drover was working on it (disk vda changed)";
+    result_decode(&ctx, &info);
+    ok(strstr(info.summary, "another writer changed the VM's definition") != NULL &&
+       strstr(info.next_step, "drover kept that change") != NULL &&
+       strstr(info.next_step, "drover jobs") == NULL && info.retry_safe,
+       "32774 with the definition hint: another writer, not another job (%s)", info.next_step);
+    result_info_clear(&info);
 
     err_set(RESULT_IN_USE, "held");
-    err_hint(ERR_HINT_FILE_IN_USE);
-    result_ctx_from_err(&ctx, "revert", "web02", NULL);
-    is_int(ctx.hints, ERR_HINT_FILE_IN_USE, "result_ctx_from_err carries the hints");
+    err_hint(RESULT_HINT_FILE_IN_USE);
+    err_to_ctx(&ctx, "revert", "web02", NULL);
+    is_int(ctx.hints, RESULT_HINT_FILE_IN_USE, "err_to_ctx carries the hints");
     err_clear();
 }
 

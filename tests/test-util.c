@@ -102,9 +102,9 @@ test_err(void)
     is_int(err_code(), RESULT_INVALID_STATE, "VIR_ERR_OPERATION_INVALID maps to 32775");
     is_str(err_get()->virt_msg, "Requested operation is not valid: domain is running", "libvirt message kept");
     err_set(RESULT_IN_USE, "held by %s", "alice");
-    err_hint(ERR_HINT_FILE_IN_USE);
+    err_hint(RESULT_HINT_FILE_IN_USE);
     err_prefix("revert");
-    is_int(err_get()->hints, ERR_HINT_FILE_IN_USE, "a hint survives added context");
+    is_int(err_get()->hints, RESULT_HINT_FILE_IN_USE, "a hint survives added context");
     err_set(RESULT_IN_USE, "held by %s", "alice");
     is_int(err_get()->hints, 0, "a new error starts without hints");
     is_int(err_get()->virt_code, 0, "err_set clears the libvirt part");

@@ -210,7 +210,7 @@ ui_plan_body(const Console *c, const Dialog *d, UiLines *l, int width)
         ResultInfo info;
         UTIL_AUTOFREE char *text = NULL;
 
-        result_ctx_from_info(&ctx, &d->err, d->op == UI_OP_REPAIR ? "repair" : state_op_name((StateOp)d->op),
+        err_info_to_ctx(&ctx, &d->err, d->op == UI_OP_REPAIR ? "repair" : state_op_name((StateOp)d->op),
                              d->vm, d->hostname);
         result_decode(&ctx, &info);
         text = util_xasprintf("Result: %d %s\n%s\nCause: %s\nNext: %s\nRetry is safe: %s\nNothing was changed.",
@@ -242,6 +242,11 @@ ui_plan_body(const Console *c, const Dialog *d, UiLines *l, int width)
         ui_lines_pushf(l, UI_R_NORMAL, "Point:  %s", p->point);
     if (p->test_domain)
         ui_lines_pushf(l, UI_R_NORMAL, "Test system: %s", p->test_domain);
+    if (p->test_omitted) {
+        char *t = util_xasprintf("Left out of the test system: %s", p->test_omitted);
+        ui_lines_wrap(l, UI_R_WARN, t, width, 2);
+        free(t);
+    }
     for (i = 0; i < p->nswitches; i++) {
         const char *from = p->switches[i].from ? strrchr(p->switches[i].from, '/') : NULL;
         const char *to = strrchr(p->switches[i].to, '/');

@@ -82,7 +82,7 @@ ui_job_plan_changed(const JobInfo *ji)
 {
     /* Refused before it changed anything: the re-plan under the lock
      * disagreed with what the operator saw. */
-    return ji->state >= JOB_COMPLETED && (ji->hints & ERR_HINT_PLAN_CHANGED);
+    return ji->state >= JOB_COMPLETED && (ji->hints & RESULT_HINT_PLAN_CHANGED);
 }
 
 char *
@@ -208,47 +208,4 @@ ui_draw_jobline(Console *c)
     }
     if (x + 18 < c->cols && running <= 1)
         ui_text(c, c->jobs_y, c->cols - 16, 16, "?: help  q: quit", ui_attr(c, UI_R_DIM), 0);
-}
-
-void
-ui_draw_msgline(Console *c)
-{
-    const ModelRow *sel;
-    char line[512];
-
-    move(c->msg_y, 0);
-    clrtoeol();
-    if (c->filtering) {
-        snprintf(line, sizeof(line), "Filter: %s_   (type to narrow; Enter keeps it, Esc clears it)", c->view.filter);
-        ui_text(c, c->msg_y, 0, c->cols, line, ui_attr(c, UI_R_INPUT) | A_BOLD, 0);
-        return;
-    }
-    if (c->msg[0]) {
-        ui_text(c, c->msg_y, 0, c->cols, c->msg, ui_attr(c, c->msg_role), 0);
-        return;
-    }
-    sel = view_selected(&c->view);
-    if (sel && !ui_dialog_top(c)) {
-        UTIL_AUTOFREE char *busy = ui_row_busy(c, sel);
-
-        if (busy) {
-            snprintf(line, sizeof(line), "%s: %s", sel->s.name, busy);
-            ui_text(c, c->msg_y, 0, c->cols, line, ui_attr(c, UI_R_INFO), 0);
-            return;
-        }
-    }
-    if (sel && sel->loaded && sel->s.problem && !ui_dialog_top(c)) {
-        /* The selected VM's worst problem, so nobody has to open the
-         * details to learn why it is not Normal. */
-        snprintf(line, sizeof(line), "%s: %s (Enter: details)", sel->s.name, sel->s.problem);
-        ui_text(c, c->msg_y, 0, c->cols, line,
-                ui_attr(c, sel->s.health == HEALTH_CRITICAL ? UI_R_CRIT : UI_R_WARN), 0);
-        return;
-    }
-    if (c->view.filter[0])
-        snprintf(line, sizeof(line), "Filter \"%s\" (/ changes it, Esc clears it)  Enter details  r revert  ? keys",
-                 c->view.filter);
-    else
-        snprintf(line, sizeof(line), "Enter details  r revert  f failover  c commit  t test  / filter  s sort  ? keys");
-    ui_text(c, c->msg_y, 0, c->cols, line, ui_attr(c, UI_R_DIM), 0);
 }

@@ -1,4 +1,4 @@
-/* drover: entry point.  The command line lives in the core (src/cli.c);
+/* drover: entry point.  The command line lives in the core (src/face/cli.c);
  * the console is handed to it as the function to run when no command is
  * given. */
 #include <config.h>

@@ -182,7 +182,7 @@ typedef struct {
     size_t n, cap, rcap, bcap;
 } UiLines;
 
-/* draw.c */
+/* paint.c: primitives; they call no other part. */
 void ui_lines_push(UiLines *l, UiRole role, int bar, const char *s);
 void ui_lines_pushf(UiLines *l, UiRole role, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Adds text wrapped to width, each line indented by indent spaces. */
@@ -205,15 +205,20 @@ void ui_box(const Console *c, int y, int x, int h, int w, attr_t a);
 /* A progress bar of w cells. */
 void ui_bar(const Console *c, int y, int x, int w, int percent);
 void ui_hline(const Console *c, int y, int x, int w, attr_t a);
+/* "1:05", "12s" style. */
+void ui_fmt_elapsed(int64_t ms, char *buf, size_t size);
+
+/* draw.c: the layout and the one place that repaints. */
 void ui_layout(Console *c);
 void ui_repaint(Console *c, unsigned dirty);
+
+/* msg.c: the message line. */
 /* Sets the message line.  A warning (UI_R_CRIT, UI_R_ERROR) is never
  * replaced before a key was pressed: later ones wait in a queue. */
 void ui_set_msg(Console *c, UiRole role, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* A key was pressed: the message was seen; the next queued one shows. */
 void ui_msg_seen(Console *c);
-/* "1:05", "12s" style. */
-void ui_fmt_elapsed(int64_t ms, char *buf, size_t size);
+void ui_draw_msgline(Console *c);
 
 /* table.c */
 void ui_draw_header(Console *c);
@@ -239,7 +244,6 @@ char *ui_job_result_text(const JobInfo *ji);
 int ui_job_plan_changed(const JobInfo *ji);
 void ui_draw_jobs(Console *c);
 void ui_draw_jobline(Console *c);
-void ui_draw_msgline(Console *c);
 
 /* dialog.c */
 Dialog *ui_dialog_new(DlgKind kind);

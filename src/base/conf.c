@@ -40,7 +40,7 @@ typedef struct {
     long long min, max;         /* INT */
     const char *const *choices; /* ENUM, CHOICE: NULL-terminated */
     long long def;              /* INT, BOOL, ENUM (index into choices) */
-    const char *def_text;       /* CHOICE: the default; PATH: root's default */
+    const char *def_text;       /* CHOICE: the default; PATH: root's default under LOCALSTATEDIR */
     const char *doc;
 } ConfSpec;
 
@@ -67,15 +67,16 @@ static const ConfSpec conf_specs[] = {
     { "rpo_warning", CONF_KIND_INT, offsetof(Conf, rpo_warning), 60, 31536000, NULL, 3600, NULL,
       "seconds without a new recovery point before a replica's health becomes Warning" },
     { "audit_log", CONF_KIND_PATH, offsetof(Conf, audit_log), 0, 0, NULL, 0,
-      "/var/log/drover/audit.log",
+      "log/drover/audit.log",
       "audit log: one JSON line per mutating operation" },
     { "job_history", CONF_KIND_PATH, offsetof(Conf, job_history), 0, 0, NULL, 0,
-      "/var/lib/drover/jobs.jsonl",
+      "lib/drover/jobs.jsonl",
       "job history: one JSON line per finished job" },
     { "theme", CONF_KIND_CHOICE, offsetof(Conf, theme), 0, 0, conf_theme_choices, 0, "default",
       "console colours: default, or mono (no colour)" },
     { "readonly", CONF_KIND_BOOL, offsetof(Conf, readonly), 0, 0, NULL, 0, NULL,
-      "open every host read-only and disable every mutating operation" },
+      "open every host read-only and disable every mutating operation; set in the system file "
+      "(as a host's readonly there), user files, --config and -c cannot lower it" },
 };
 
 #define CONF_NSPECS (sizeof(conf_specs) / sizeof(conf_specs[0]))
@@ -153,7 +154,10 @@ conf_pub_build(void)
             break;
         case CONF_KIND_PATH:
             snprintf(type, tsz, "string: absolute path");
-            snprintf(def, dsz, "\"$XDG_STATE_HOME/drover/%s\" (\"%s\" for root)",
+            /* The manual is the same for every build: it names /var, what
+             * packages pass as configure's --localstatedir. */
+            snprintf(def, dsz, "\"$XDG_STATE_HOME/drover/%s\" (root: \"/var/%s\" when built with "
+                     "--localstatedir=/var)",
                      conf_basename(sp->def_text), sp->def_text);
             break;
         }
@@ -222,7 +226,7 @@ conf_default_path(const ConfSpec *sp)
     char *path;
 
     if (geteuid() == 0)
-        return util_xstrdup(sp->def_text);
+        return util_xasprintf("%s/%s", LOCALSTATEDIR, sp->def_text);
     state = conf_xdg_dir("XDG_STATE_HOME", ".local/state");
     /* Without any home directory there is no per-user place: fall back
      * to /tmp rather than failing to start. */
@@ -282,6 +286,14 @@ conf_clear(Conf *conf)
     conf_hosts_free(conf->hosts, conf->nhosts);
     conf->hosts = NULL;
     conf->nhosts = 0;
+    conf_hosts_free(conf->floor_hosts, conf->nfloor_hosts);
+    conf->floor_hosts = NULL;
+    conf->nfloor_hosts = 0;
+    for (i = 0; i < conf->nfiles; i++)
+        free(conf->files[i]);
+    free(conf->files);
+    conf->files = NULL;
+    conf->nfiles = 0;
     for (i = 0; i < CONF_NSPECS; i++) {
         if (conf_kind_is_string(conf_specs[i].kind)) {
             char **field = CONF_STR_FIELD(conf, &conf_specs[i]);
@@ -292,18 +304,31 @@ conf_clear(Conf *conf)
     }
 }
 
+static ConfHost *
+conf_hosts_copy(const ConfHost *src, size_t n)
+{
+    ConfHost *dst = util_xcalloc(n ? n : 1, sizeof(*dst));
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        dst[i].name = util_xstrdup(src[i].name);
+        dst[i].uri = util_xstrdup(src[i].uri);
+        dst[i].readonly = src[i].readonly;
+    }
+    return dst;
+}
+
 static void
 conf_copy(Conf *dst, const Conf *src)
 {
     size_t i;
 
     *dst = *src;
-    dst->hosts = util_xcalloc(src->nhosts, sizeof(*dst->hosts));
-    for (i = 0; i < src->nhosts; i++) {
-        dst->hosts[i].name = util_xstrdup(src->hosts[i].name);
-        dst->hosts[i].uri = util_xstrdup(src->hosts[i].uri);
-        dst->hosts[i].readonly = src->hosts[i].readonly;
-    }
+    dst->hosts = conf_hosts_copy(src->hosts, src->nhosts);
+    dst->floor_hosts = conf_hosts_copy(src->floor_hosts, src->nfloor_hosts);
+    dst->files = util_xcalloc(src->nfiles ? src->nfiles : 1, sizeof(*dst->files));
+    for (i = 0; i < src->nfiles; i++)
+        dst->files[i] = util_xstrdup(src->files[i]);
     for (i = 0; i < CONF_NSPECS; i++) {
         if (conf_kind_is_string(conf_specs[i].kind)) {
             char **field = CONF_STR_FIELD(dst, &conf_specs[i]);
@@ -911,8 +936,8 @@ out:
     return rc;
 }
 
-/* Loads path over conf; a missing file is skipped (returns 0) when optional.
- * conf changes only when the whole file is valid. */
+/* Loads path over conf: 1 when loaded; a missing file is skipped (returns
+ * 0) when optional.  conf changes only when the whole file is valid. */
 static int
 conf_load_path(Conf *conf, const char *path, int optional)
 {
@@ -924,7 +949,7 @@ conf_load_path(Conf *conf, const char *path, int optional)
         return rc;
     rc = conf_load_text(conf, text, path);
     free(text);
-    return rc;
+    return rc < 0 ? -1 : 1;
 }
 
 int
@@ -951,7 +976,54 @@ conf_load_string(Conf *conf, const char *text, const char *name)
 int
 conf_load_file(Conf *conf, const char *path)
 {
-    return conf_load_path(conf, path, 0);
+    return conf_load_path(conf, path, 0) < 0 ? -1 : 0;
+}
+
+static void
+conf_note_file(Conf *conf, const char *path)
+{
+    conf->files = util_xrealloc(conf->files, (conf->nfiles + 1) * sizeof(*conf->files));
+    conf->files[conf->nfiles++] = util_xstrdup(path);
+}
+
+/* What the system file made read-only: the administrator's floor. */
+static void
+conf_set_floor(Conf *conf)
+{
+    size_t i;
+
+    conf->readonly_floor = conf->readonly;
+    for (i = 0; i < conf->nhosts; i++)
+        if (conf->hosts[i].readonly)
+            conf_host_add(&conf->floor_hosts, &conf->nfloor_hosts,
+                          util_xstrdup(conf->hosts[i].name), util_xstrdup(conf->hosts[i].uri), 1);
+}
+
+int
+conf_host_readonly(const Conf *conf, const char *name, const char *uri)
+{
+    size_t i;
+
+    if (conf->readonly_floor)
+        return 1;
+    for (i = 0; i < conf->nfloor_hosts; i++)
+        if ((name && strcmp(conf->floor_hosts[i].name, name) == 0) ||
+            (uri && strcmp(conf->floor_hosts[i].uri, uri) == 0))
+            return 1;
+    return 0;
+}
+
+/* User files and --config may add hosts and settings, never lower the floor. */
+static void
+conf_apply_floor(Conf *conf)
+{
+    size_t i;
+
+    if (conf->readonly_floor)
+        conf->readonly = 1;
+    for (i = 0; i < conf->nhosts; i++)
+        if (conf_host_readonly(conf, conf->hosts[i].name, conf->hosts[i].uri))
+            conf->hosts[i].readonly = 1;
 }
 
 Conf *
@@ -971,10 +1043,16 @@ conf_load(const char *explicit_path)
     if (cfgdir)
         user = util_xasprintf("%s/drover/drover.conf", cfgdir);
     rc = conf_load_path(conf, sys, 1);
-    if (rc >= 0 && user)
-        rc = conf_load_path(conf, user, 1);
-    if (rc >= 0 && explicit_path)
-        rc = conf_load_path(conf, explicit_path, 0);
+    if (rc > 0)
+        conf_note_file(conf, sys);
+    if (rc >= 0)
+        conf_set_floor(conf);
+    if (rc >= 0 && user && (rc = conf_load_path(conf, user, 1)) > 0)
+        conf_note_file(conf, user);
+    if (rc >= 0 && explicit_path && (rc = conf_load_path(conf, explicit_path, 0)) > 0)
+        conf_note_file(conf, explicit_path);
+    if (rc >= 0)
+        conf_apply_floor(conf);
     free(sys);
     free(user);
     free(cfgdir);

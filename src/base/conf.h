@@ -32,10 +32,18 @@ typedef struct {
     char *job_history;          /* path of the JSON-lines job history */
     char *theme;                /* "default" or "mono" */
     int readonly;               /* global read-only (all hosts) */
+    /* The system file's read-only settings, a floor that user files and
+     * options cannot lower (conf_load applies it; conf_host_readonly asks). */
+    int readonly_floor;         /* the system file said readonly = true */
+    ConfHost *floor_hosts;      /* its hosts with readonly = true */
+    size_t nfloor_hosts;
+    char **files;               /* the files conf_load read, in order */
+    size_t nfiles;
 } Conf;
 
 /* Defaults: no hosts, paths under $XDG_STATE_HOME/drover (or
- * /var/lib/drover and /var/log/drover for root). */
+ * LOCALSTATEDIR/lib/drover and LOCALSTATEDIR/log/drover for root, from
+ * configure's --localstatedir). */
 Conf *conf_new_default(void);
 /* Loads one file over conf.  Returns 0, or -1 with err set (32773) to
  * "FILE:LINE: what was expected".  A missing file is an error here; the
@@ -49,6 +57,9 @@ int conf_load_string(Conf *conf, const char *text, const char *name);
 /* Loads the system and user files that exist, then explicit (if not NULL,
  * which must exist).  Returns NULL with err set. */
 Conf *conf_load(const char *explicit_path);
+/* Whether the system file's floor makes a host read-only: its global
+ * readonly, or a read-only host of the same name or URI there. */
+int conf_host_readonly(const Conf *conf, const char *name, const char *uri);
 /* Adds a host (for -c URI); name defaults to the URI's host part. */
 void conf_add_host(Conf *conf, const char *name, const char *uri, int readonly);
 void conf_free(Conf *conf);

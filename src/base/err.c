@@ -129,3 +129,25 @@ err_restore(const ErrInfo *src)
 {
     err_cur = *src;
 }
+
+void
+err_to_ctx(ResultCtx *ctx, const char *op, const char *vm, const char *host)
+{
+    err_info_to_ctx(ctx, err_get(), op, vm, host);
+}
+
+void
+err_info_to_ctx(ResultCtx *ctx, const ErrInfo *e, const char *op, const char *vm,
+                const char *host)
+{
+    memset(ctx, 0, sizeof(*ctx));
+    ctx->code = e->code;
+    ctx->op = op;
+    ctx->vm = vm;
+    ctx->host = host;
+    ctx->virt_code = e->virt_code;
+    ctx->virt_msg = e->virt_msg[0] ? e->virt_msg : NULL;
+    ctx->sys_errno = e->sys_errno;
+    ctx->detail = e->message[0] ? e->message : NULL;
+    ctx->hints = e->hints;
+}

@@ -7,22 +7,17 @@
 
 #include <stdarg.h>
 
+#include "base/result.h"
+
 typedef struct {
     int code;               /* result code (result.h), 0 when there is no error */
     int sys_errno;          /* errno behind the error, 0 if none */
     int virt_code;          /* libvirt virErrorNumber behind it, 0 if none */
     char virt_msg[512];     /* libvirt's own message, "" if none */
     char message[1024];     /* what failed, with the context callers added */
-    unsigned hints;         /* ERR_HINT_*: facts the decoder needs beyond the code */
+    unsigned hints;         /* RESULT_HINT_*: facts the decoder needs beyond the code */
 } ErrInfo;
 
-/* What an error means for the operator's next step, beyond its code.  Set
- * where the fact is known, so no one has to read it back out of a message. */
-enum {
-    ERR_HINT_REPAIR = 1 << 0,       /* an operation left its journal: only repair helps */
-    ERR_HINT_FILE_IN_USE = 1 << 1,  /* 32774 because a disk chain uses a file, not a lock */
-    ERR_HINT_PLAN_CHANGED = 1 << 2, /* the re-plan under the lock disagreed: nothing was done */
-};
 
 /* Sets the error with an explicit result code. */
 void err_set(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -34,7 +29,7 @@ void err_set_errno(int code, int errnum, const char *fmt, ...)
  * so this module needs no libvirt header). */
 void err_set_virt(int virt_code, const char *virt_msg, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* Adds hints (ERR_HINT_*) to the current error; err_set*() clear them. */
+/* Adds hints (RESULT_HINT_*) to the current error; err_set*() clear them. */
 void err_hint(unsigned hints);
 /* Prepends "context: " to the current message. */
 void err_prefix(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -46,5 +41,12 @@ void err_clear(void);
 /* Copy the error out and back, e.g. around cleanup code that may fail. */
 void err_save(ErrInfo *dst);
 void err_restore(const ErrInfo *src);
+
+/* Fills ctx for result_decode() from the calling thread's error plus op, vm,
+ * host; the pointers lead into the thread's error: valid until it changes. */
+void err_to_ctx(ResultCtx *ctx, const char *op, const char *vm, const char *host);
+/* The same from a saved error; the pointers lead into e. */
+void err_info_to_ctx(ResultCtx *ctx, const ErrInfo *e, const char *op, const char *vm,
+                     const char *host);
 
 #endif

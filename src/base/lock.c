@@ -5,7 +5,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +15,7 @@
 #include "base/err.h"
 #include "base/result.h"
 #include "base/util.h"
+#include "base/who.h"
 
 struct LockHandle {
     int fd;
@@ -171,22 +171,8 @@ lock_probe(const char *path, char *buf, size_t size)
 char *
 lock_describe_self(void)
 {
-    struct passwd pw, *res = NULL;
-    char pwbuf[1024];
-    const char *user = getenv("SUDO_USER");
-    const char *ssh = getenv("SSH_CONNECTION");
-    char from[128] = "";
-    uid_t uid = getuid();
+    WhoAmI w;
 
-    if (!user || !*user) {
-        if (getpwuid_r(uid, &pw, pwbuf, sizeof(pwbuf), &res) == 0 && res)
-            user = res->pw_name;
-        else
-            user = "unknown";
-    }
-    if (ssh && *ssh) {
-        size_t n = strcspn(ssh, " ");
-        snprintf(from, sizeof(from), ", from %.*s", (int)n, ssh);
-    }
-    return util_xasprintf("%s (uid %u, pid %ld%s)", user, (unsigned)uid, (long)getpid(), from);
+    who_get(&w);
+    return who_describe(&w);
 }

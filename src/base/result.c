@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/err.h"
 #include "base/util.h"
 
 /* retry_safe says whether running the same operation again can do harm, not
@@ -325,7 +324,14 @@ result_is_space_errno(int errnum)
 static int
 result_file_in_use(const ResultCtx *ctx)
 {
-    return ctx->code == RESULT_IN_USE && (ctx->hints & ERR_HINT_FILE_IN_USE);
+    return ctx->code == RESULT_IN_USE && (ctx->hints & RESULT_HINT_FILE_IN_USE);
+}
+
+/* 32774 because another writer changed the definition during the operation. */
+static int
+result_definition_changed(const ResultCtx *ctx)
+{
+    return ctx->code == RESULT_IN_USE && (ctx->hints & RESULT_HINT_DEFINITION_CHANGED);
 }
 
 /* What happened, after the subject. */
@@ -352,6 +358,8 @@ result_outcome(const ResultCtx *ctx)
     case RESULT_IN_USE:
         if (result_file_in_use(ctx))
             return "was refused: a file it would delete is in use by a disk chain";
+        if (result_definition_changed(ctx))
+            return "was stopped: another writer changed the VM's definition meanwhile";
         return "was refused: the VM is in use by another operation";
     case RESULT_INVALID_STATE:
         return "was refused: the replica is not in a state that allows it";
@@ -458,7 +466,7 @@ static int
 result_needs_repair(const ResultCtx *ctx)
 {
     return ctx->code != RESULT_OK && ctx->code != RESULT_JOB_STARTED &&
-           (ctx->hints & ERR_HINT_REPAIR);
+           (ctx->hints & RESULT_HINT_REPAIR);
 }
 
 static char *
@@ -532,6 +540,11 @@ result_next_step(const ResultCtx *ctx)
                                   "uses the file named in the cause: find it with `drover check` or `virsh "
                                   "domblklist`, move that disk off the file, then try again; drover never "
                                   "deletes a file a chain uses.");
+        if (result_definition_changed(ctx))
+            return util_xasprintf("Another writer (virsh edit, replication, another application) changed "
+                                  "%s's definition while drover worked on it, and drover kept that change "
+                                  "(the cause names it): look at %s (`drover show %s`), then run the "
+                                  "operation again; it plans on the new definition.", vm, vm, vm);
         return util_xasprintf("Another operation holds %s: wait for it to finish, or look at `drover jobs` "
                               "to see which job holds it, who started it and since when; then try again.", vm);
     case RESULT_INVALID_STATE:
@@ -610,27 +623,4 @@ result_info_clear(ResultInfo *info)
     free(info->cause);
     free(info->next_step);
     memset(info, 0, sizeof(*info));
-}
-
-void
-result_ctx_from_err(ResultCtx *ctx, const char *op, const char *vm, const char *host)
-{
-    /* The pointers lead into the thread's error: valid until it changes. */
-    result_ctx_from_info(ctx, err_get(), op, vm, host);
-}
-
-void
-result_ctx_from_info(ResultCtx *ctx, const ErrInfo *e, const char *op, const char *vm,
-                     const char *host)
-{
-    memset(ctx, 0, sizeof(*ctx));
-    ctx->code = e->code;
-    ctx->op = op;
-    ctx->vm = vm;
-    ctx->host = host;
-    ctx->virt_code = e->virt_code;
-    ctx->virt_msg = e->virt_msg[0] ? e->virt_msg : NULL;
-    ctx->sys_errno = e->sys_errno;
-    ctx->detail = e->message[0] ? e->message : NULL;
-    ctx->hints = e->hints;
 }

@@ -5,7 +5,6 @@
 
 #include <stddef.h>
 
-#include "base/err.h"
 
 enum {
     RESULT_OK = 0,
@@ -68,6 +67,16 @@ typedef struct {
 /* The exit-status table, terminated by a row with meaning == NULL. */
 const ResultExitRow *result_exit_table(void);
 
+/* What an error means for the operator's next step, beyond its code.  Set
+ * where the fact is known, so no one has to read it back out of a message. */
+enum {
+    RESULT_HINT_REPAIR = 1 << 0,       /* an operation left its journal: only repair helps */
+    RESULT_HINT_FILE_IN_USE = 1 << 1,  /* 32774 because a disk chain uses a file, not a lock */
+    RESULT_HINT_PLAN_CHANGED = 1 << 2, /* the re-plan under the lock disagreed: nothing was done */
+    RESULT_HINT_DEFINITION_CHANGED = 1 << 3, /* 32774 because another writer changed the
+                                              * domain's definition while the operation ran */
+};
+
 /* What the decoder knows about one failure. Every pointer may be NULL. */
 typedef struct {
     int code;
@@ -78,7 +87,7 @@ typedef struct {
     const char *virt_msg;
     int sys_errno;          /* 0 if none */
     const char *detail;     /* our own message (err_message()), naming the file or field */
-    unsigned hints;         /* ERR_HINT_* (err.h) */
+    unsigned hints;         /* RESULT_HINT_* */
 } ResultCtx;
 
 typedef struct {
@@ -95,10 +104,5 @@ typedef struct {
 void result_decode(const ResultCtx *ctx, ResultInfo *info);
 void result_info_clear(ResultInfo *info);
 
-/* Fills ctx from the calling thread's error (err.h) plus op, vm, host. */
-void result_ctx_from_err(ResultCtx *ctx, const char *op, const char *vm, const char *host);
-/* The same from a saved error; the pointers lead into e. */
-void result_ctx_from_info(ResultCtx *ctx, const ErrInfo *e, const char *op, const char *vm,
-                          const char *host);
 
 #endif

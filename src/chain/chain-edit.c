@@ -32,12 +32,14 @@
 /* ------------------------------------------------------------------ */
 /* Running qemu-img                                                    */
 
+/* qemu-img is found when drover runs (QEMU_IMG, else the PATH), not fixed
+ * at build time: qemu-utils may be installed, moved or upgraded after drover. */
 static const char *
 chain_qemu_img(void)
 {
     const char *q = getenv("QEMU_IMG");
 
-    return q && *q ? q : DROVER_QEMU_IMG;
+    return q && *q ? q : "qemu-img";
 }
 
 /* qemu-img's messages and progress are parsed, so it runs in the C locale. */
@@ -253,7 +255,11 @@ child_fail:
         }
     }
     if (read(execpipe[0], &exec_errno, sizeof(exec_errno)) == (ssize_t)sizeof(exec_errno)) {
-        err_set_errno(0, exec_errno, "cannot run qemu-img %s", qemu);
+        if (exec_errno == ENOENT && !strchr(qemu, '/'))
+            err_set_errno(0, exec_errno, "cannot run qemu-img: not found in PATH "
+                          "(install the Debian package qemu-utils, or set QEMU_IMG)");
+        else
+            err_set_errno(0, exec_errno, "cannot run qemu-img %s", qemu);
         goto out;
     }
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
@@ -466,6 +472,65 @@ chain_check_dir_writable(const char *dest)
     }
     free(dir);
     return rc;
+}
+
+int
+chain_copy_file(const char *src, const char *dest)
+{
+    ChainTmp t;
+    struct stat st;
+    char buf[65536];
+    int in = -1, ret = -1;
+
+    if (chain_check_absent(dest) < 0 || chain_check_dir_writable(dest) < 0) {
+        chain_prefix_dest("cannot create", dest);
+        return -1;
+    }
+    if ((in = open(src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0 || fstat(in, &st) < 0) {
+        err_set_errno(0, errno, "cannot read %s", src);
+        goto out;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        err_set(RESULT_NOT_SUPPORTED, "%s is not a regular file", src);
+        goto out;
+    }
+    if (chain_tmp_create(&t, dest, st.st_mode) < 0) {
+        chain_tmp_discard(&t);
+        chain_prefix_dest("cannot create", dest);
+        goto out;
+    }
+    for (;;) {
+        ssize_t n = read(in, buf, sizeof(buf)), off = 0;
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            err_set_errno(0, errno, "cannot read %s", src);
+            goto discard;
+        }
+        if (n == 0)
+            break;
+        while (off < n) {
+            ssize_t w = write(t.fd, buf + off, (size_t)(n - off));
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w < 0) {
+                err_set_errno(0, errno, "cannot write %s", t.tmp);
+                chain_prefix_dest("cannot create", dest);
+                goto discard;
+            }
+            off += w;
+        }
+    }
+    if (chain_tmp_commit(&t, dest) < 0)
+        goto discard;
+    ret = 0;
+discard:
+    chain_tmp_discard(&t);
+out:
+    if (in >= 0)
+        close(in);
+    return ret;
 }
 
 int
@@ -744,7 +809,7 @@ chain_discard_run(const char *path, dev_t dev, ino_t ino, const char *dir,
                         c->layers[0].path);
             else
                 err_set(RESULT_IN_USE, "%s is a backing layer of %s", path, c->layers[0].path);
-            err_hint(ERR_HINT_FILE_IN_USE);
+            err_hint(RESULT_HINT_FILE_IN_USE);
             goto out;
         }
     }

@@ -69,6 +69,12 @@ int chain_find_path(const Chain *c, const char *path);
  * Refuses if path exists.  Never opens the chain below backing. */
 int chain_create_overlay(const char *backing, const char *path);
 
+/* Copies src (a regular file, not followed if a symlink) to the new file
+ * dest through a temporary name beside it, fsync, rename without replacing,
+ * fsync the directory: a test system's own copy of the replica's NVRAM.
+ * Refuses if dest exists; src is only read. */
+int chain_copy_file(const char *src, const char *dest);
+
 /* Called with 0..100 while a long chain operation runs. */
 typedef void (*ChainProgressFn)(int percent, void *opaque);
 

@@ -27,6 +27,7 @@ typedef struct {
     int no_console;
     int all;
     int man;
+    int names;                  /* --names: one name per line, for scripts and completion */
     int exit_after;
     int vms;
     const char *reason;
@@ -53,6 +54,9 @@ struct CliCommand {
     const char *summary;
     const char *help;           /* more lines for `drover CMD --help` */
     int op;                     /* StateOp for operations, -1 otherwise */
+    /* The long options it takes besides the common ones (-c, --config,
+     * --readonly, --help), space-separated: any other is a usage error. */
+    const char *opts;
 };
 
 /* The commands (cli-view.c: read-only views; cli-ops.c: operations). */

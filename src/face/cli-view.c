@@ -72,7 +72,21 @@ cli_list(const CliCommand *cmd, CliOpts *o)
     }
     if (nrows > 1)
         qsort(rows, nrows, sizeof(*rows), cli_cmp_summary);
-    if (o->json) {
+    if (o->names) {
+        /* A name, and NAME@HOST too where the name is on several hosts:
+         * every line is a reference the other commands accept. */
+        for (i = 0; i < nrows; i++) {
+            size_t same = 0;
+            for (k = 0; k < nrows; k++)
+                same += strcmp(rows[k].name, rows[i].name) == 0;
+            for (k = 0; k < i && strcmp(rows[k].name, rows[i].name) != 0; k++)
+                ;
+            if (k == i)
+                printf("%s\n", rows[i].name);
+            if (same > 1)
+                printf("%s@%s\n", rows[i].name, rows[i].host);
+        }
+    } else if (o->json) {
         json_object *a = json_object_new_array();
         for (i = 0; i < nrows; i++)
             json_object_array_add(a, report_summary_json(&rows[i]));
@@ -342,7 +356,11 @@ cli_show(const CliCommand *cmd, CliOpts *o)
         status = cli_fail(o, "show", o->args[0], s->hosts[h].name, NULL);
     } else {
         has_last = cli_last_job(s, s->hosts[h].name, v.name, &last);
-        if (o->json) {
+        if (o->names) {
+            size_t p;
+            for (p = 0; v.rec && p < v.rec->npoints; p++)
+                printf("%s\n", v.rec->points[p].id);
+        } else if (o->json) {
             json_object *j = cli_vm_json(&v, s->hosts[h].name, has_last ? &last : NULL);
             report_print_json(j);
             json_object_put(j);

@@ -5,6 +5,7 @@
 #include "face/cli-priv.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <getopt.h>
 #include <json-c/json.h>
 #include <stdio.h>
@@ -25,25 +26,33 @@ static int cli_config(const CliCommand *cmd, CliOpts *o);
 
 static const CliCommand cli_commands[] = {
     { "list", cli_list, "", 0, 0, "list replicas: state, health, failover point",
-      "  Options: --json", -1 },
+      "  Options: --json, --names (one VM per line: NAME, and NAME@HOST where a name\n"
+      "           is on several hosts; for scripts and completion)", -1,
+      "json names" },
     { "show", cli_show, "VM", 1, 1, "one replica: disk chains, recovery points, health",
-      "  Options: --json", -1 },
+      "  Options: --json, --names (its recovery point ids, one per line, oldest first)", -1,
+      "json names" },
     { "failover", cli_operation, "VM", 1, 1, "fail over to a recovery point (newest by default)",
       "  Options: --point ID, --dry-run, --yes, --reason TEXT, --json\n"
-      "  Creates one overlay per disk on the point and switches the VM to it: 5 Recovered.", OP_INITIATE },
+      "  Creates one overlay per disk on the point and switches the VM to it: 5 Recovered.", OP_INITIATE,
+      "point dry-run yes reason json" },
     { "revert", cli_operation, "VM", 1, 1, "discard the failover disk: back to 3 Replicating",
       "  Options: --dry-run, --yes, --reason TEXT, --json\n"
       "  Powers the VM off first if it runs (graceful, then forced after shutdown_timeout).\n"
-      "  Recovery points are never touched; failover can be tried again afterwards.", OP_REVERT },
+      "  Recovery points are never touched; failover can be tried again afterwards.", OP_REVERT,
+      "dry-run yes reason json" },
     { "commit", cli_operation, "VM", 1, 1, "keep the failover, drop the other points (final)",
       "  Keeps the failed-over point and the failover disk; newer points are deleted.\n"
       "  It cannot be undone: revert is refused afterwards.\n"
       "  Options: --flatten (merge the layers under the failover disk; the VM must be off),\n"
-      "           --dry-run, --yes, --reason TEXT, --json", OP_COMMIT },
+      "           --dry-run, --yes, --reason TEXT, --json", OP_COMMIT,
+      "flatten dry-run yes reason json" },
     { "test-failover", cli_operation, "VM", 1, 1, "test failover: a VM-test domain without network",
-      "  Options: --point ID, --dry-run, --yes, --reason TEXT, --json", OP_TEST },
+      "  Options: --point ID, --dry-run, --yes, --reason TEXT, --json", OP_TEST,
+      "point dry-run yes reason json" },
     { "stop-test", cli_operation, "VM", 1, 1, "remove the test domain and its disks",
-      "  Options: --dry-run, --yes, --reason TEXT, --json", OP_STOP_TEST },
+      "  Options: --dry-run, --yes, --reason TEXT, --json", OP_STOP_TEST,
+      "dry-run yes reason json" },
     { "enable-replication", cli_enable_replication, "VM", 1, 1,
       "replicate VM from a primary host to this one",
       "  Options: --from PRIMARY_URI (required), --dir DIR, --nbd HOST:PORT|unix:PATH,\n"
@@ -51,47 +60,60 @@ static const CliCommand cli_commands[] = {
       "           --reason TEXT, --json\n"
       "  Run on the DR host (-c URI).  Defines the replica (same UUID, disks on\n"
       "  DIR/<target>.base.qcow2, state 1), then copies every disk in full from the\n"
-      "  running primary (pull backup, checkpoint drover.1): rp-0001, state 3.", -1 },
+      "  running primary (pull backup, checkpoint drover.1): rp-0001, state 3.", -1,
+      "from dir nbd name interval points dry-run yes reason json" },
     { "replicate", cli_replicate, "[VM]", 0, 1, "one replication cycle now: a new recovery point",
       "  Options: --due (every replica whose interval has passed, instead of VM),\n"
       "           --watch (--due in a loop until stopped), --dry-run, --reason TEXT,\n"
       "           --json (no confirmation: a cycle deletes nothing on this host)\n"
       "  Copies what changed on the primary since the newest point into a new layer\n"
       "  (the initial copy first while it is pending).  Refused while the replica is\n"
-      "  failed over, running or suspended.", -1 },
+      "  failed over, running or suspended.", -1,
+      "due watch dry-run reason json" },
     { "suspend-replication", cli_repl_set, "VM", 1, 1, "pause replication: state 7 Suspended",
-      "  Options: --dry-run, --yes, --reason TEXT, --json", 0 },
+      "  Options: --dry-run, --yes, --reason TEXT, --json", 0,
+      "dry-run yes reason json" },
     { "resume-replication", cli_repl_set, "VM", 1, 1, "resume a suspended replication: state 3",
-      "  Options: --dry-run, --yes, --reason TEXT, --json", 1 },
+      "  Options: --dry-run, --yes, --reason TEXT, --json", 1,
+      "dry-run yes reason json" },
     { "disable-replication", cli_repl_set, "VM", 1, 1, "stop replicating; the replica and its points stay",
       "  Options: --dry-run, --yes, --reason TEXT, --json\n"
       "  Removes drover's replication settings from the record and drover's\n"
-      "  checkpoints from the primary; failover to the points still works.", 2 },
+      "  checkpoints from the primary; failover to the points still works.", 2,
+      "dry-run yes reason json" },
     { "stats", cli_repl_stats, "[VM]", 0, 1, "replication statistics: cycles, sizes, times",
       "  Options: --json\n"
       "  Per replica drover replicates: cycles succeeded, failed and missed; last,\n"
-      "  average and largest size moved; last and average cycle time; newest point.", -1 },
+      "  average and largest size moved; last and average cycle time; newest point.", -1,
+      "json" },
     { "jobs", cli_jobs, "", 0, 0, "running and finished jobs, with their history",
-      "  Options: --json", -1 },
+      "  Options: --json", -1,
+      "json" },
     { "repair", cli_repair, "[VM]", 0, 1, "finish or undo interrupted operations",
       "  Without VM: every replica with an interrupted operation.\n"
-      "  Options: --dry-run (say what it would do), --yes, --reason TEXT, --json", -1 },
+      "  Options: --dry-run (say what it would do), --yes, --reason TEXT, --json", -1,
+      "dry-run yes reason json" },
     { "check", cli_check, "[VM]", 0, 1, "compare records with the disks; report health",
-      "  Options: --json.  Exit status 7 when a replica is Critical.", -1 },
+      "  Options: --json.  Exit status 7 when a replica is Critical.", -1,
+      "json" },
     { "decode", cli_decode, "[CODE]", 0, 1, "explain a result code (--all: every code)",
       "  Options: --all, --json,\n"
-      "           --man (the code and exit-status tables as roff, for drover(1))", -1 },
+      "           --man (the code and exit-status tables as roff, for drover(1))", -1,
+      "all json man" },
     { "config", cli_config, "", 0, 0, "print the effective configuration and hosts",
-      "  Options: --json, --man (the settings table as roff, for drover.conf(5))", -1 },
+      "  Options: --json, --man (the settings table as roff, for drover.conf(5)),\n"
+      "           --names (the hosts' URIs, one per line)", -1,
+      "json man names" },
     { "demo", cli_demo, "", 0, 0, "build a demo DR site and open the console",
-      "  Options: --dir DIR, --vms N, --no-console", -1 },
+      "  Options: --dir DIR, --vms N, --no-console, --json (with --no-console: the URI as JSON)", -1,
+      "dir vms no-console exit-after json" },
 };
 #define CLI_NCOMMANDS (sizeof(cli_commands) / sizeof(cli_commands[0]))
 
 enum {
     OPT_CONFIG = 256, OPT_JSON, OPT_DRY_RUN, OPT_REASON, OPT_POINT, OPT_FLATTEN, OPT_DIR,
-    OPT_VMS, OPT_NO_CONSOLE, OPT_EXIT_AFTER, OPT_ALL, OPT_MAN, OPT_FROM, OPT_NBD, OPT_NAME,
-    OPT_INTERVAL, OPT_POINTS, OPT_DUE, OPT_WATCH,
+    OPT_VMS, OPT_NO_CONSOLE, OPT_EXIT_AFTER, OPT_ALL, OPT_MAN, OPT_NAMES, OPT_FROM, OPT_NBD,
+    OPT_NAME, OPT_INTERVAL, OPT_POINTS, OPT_DUE, OPT_WATCH,
 };
 
 static const struct option cli_options[] = {
@@ -110,6 +132,7 @@ static const struct option cli_options[] = {
     { "exit-after", required_argument, NULL, OPT_EXIT_AFTER },
     { "all", no_argument, NULL, OPT_ALL },
     { "man", no_argument, NULL, OPT_MAN },
+    { "names", no_argument, NULL, OPT_NAMES },
     { "from", required_argument, NULL, OPT_FROM },
     { "nbd", required_argument, NULL, OPT_NBD },
     { "name", required_argument, NULL, OPT_NAME },
@@ -184,7 +207,8 @@ cli_print_help(void)
            "2 usage or invalid parameter, 3 invalid state, 4 in use, 5 host not available\n"
            "or timeout, 6 access denied, 7 data or file problem, 8 not supported\n"
            "(drover decode --all lists every result code).\n\n"
-           "Report bugs to: %s\n", PACKAGE_BUGREPORT);
+           "Reporting problems: see the section of that name in %s/README.md.\n",
+           DOCDIR);
 }
 
 static void
@@ -237,7 +261,7 @@ cli_fail(const CliOpts *o, const char *op, const char *vm, const char *host, jso
     ResultInfo info;
     int status;
 
-    result_ctx_from_err(&ctx, op, vm, host);
+    err_to_ctx(&ctx, op, vm, host);
     if (!ctx.code)
         ctx.code = RESULT_FAILED;
     result_decode(&ctx, &info);
@@ -441,7 +465,10 @@ cli_config(const CliCommand *cmd, CliOpts *o)
     }
     if (!(s = cli_session(o, 0)))
         return result_exit_status(err_code());
-    if (o->json) {
+    if (o->names) {
+        for (i = 0; i < s->nhosts; i++)
+            printf("%s\n", s->hosts[i].uri);
+    } else if (o->json) {
         json_object *j = json_object_new_object();
         json_object *hosts = json_object_new_array();
         for (i = 0; i < s->nhosts; i++) {
@@ -452,6 +479,15 @@ cli_config(const CliCommand *cmd, CliOpts *o)
             json_object_array_add(hosts, h);
         }
         json_object_object_add(j, "hosts", hosts);
+        json_object_object_add(j, "hosts_from", json_object_new_string(s->hosts_from));
+        {
+            json_object *files = json_object_new_array();
+            for (i = 0; i < s->conf->nfiles; i++)
+                json_object_array_add(files, json_object_new_string(s->conf->files[i]));
+            json_object_object_add(j, "files", files);
+        }
+        json_object_object_add(j, "readonly_floor", json_object_new_boolean(s->conf->readonly_floor ||
+                                                                            s->conf->nfloor_hosts));
         json_object_object_add(j, "refresh_interval", json_object_new_int(s->conf->refresh_interval));
         json_object_object_add(j, "confirm", json_object_new_string(
             s->conf->confirm == CONF_CONFIRM_YES_NO ? "yes-no" : "type-name"));
@@ -465,7 +501,17 @@ cli_config(const CliCommand *cmd, CliOpts *o)
         report_print_json(j);
         json_object_put(j);
     } else {
-        printf("hosts:\n");
+        printf("files:");
+        for (i = 0; i < s->conf->nfiles; i++)
+            printf("%s %s", i ? "," : "", s->conf->files[i]);
+        printf("%s\n", s->conf->nfiles ? "" : " none (the defaults)");
+        if (s->conf->readonly_floor)
+            printf("read-only: set by the system file; user files and options cannot lower it\n");
+        else if (s->conf->nfloor_hosts)
+            printf("read-only hosts set by the system file (user files and options cannot lower it):\n");
+        for (i = 0; !s->conf->readonly_floor && i < s->conf->nfloor_hosts; i++)
+            printf("  %s %s\n", s->conf->floor_hosts[i].name, s->conf->floor_hosts[i].uri);
+        printf("hosts (from %s):\n", s->hosts_from);
         for (i = 0; i < s->nhosts; i++)
             printf("  %-12s %s%s\n", s->hosts[i].name, s->hosts[i].uri,
                    s->hosts[i].readonly ? " (read-only)" : "");
@@ -573,17 +619,109 @@ cli_opts_free(CliOpts *o)
     free(o->args);
 }
 
+static int
+cli_option_index(const char *name)
+{
+    int i;
+
+    for (i = 0; cli_options[i].name; i++)
+        if (strcmp(cli_options[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+/* Is word one of the space-separated words of list? */
+static int
+cli_word_in(const char *word, const char *list)
+{
+    size_t n = strlen(word);
+    const char *p = list;
+
+    while ((p = strstr(p, word))) {
+        if ((p == list || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
+            return 1;
+        p += n;
+    }
+    return 0;
+}
+
+/* Options belong to commands, as with virsh and git: one a command does not
+ * take is a usage error, not silently ignored.  The common options go
+ * everywhere; the console (no command) takes --exit-after. */
+static int
+cli_check_options(const CliCommand *cmd, const char *const *seen, size_t nseen)
+{
+    static const char common[] = "connect config readonly help version";
+    const char *takes = cmd ? cmd->opts : "exit-after";
+    size_t i;
+
+    for (i = 0; i < nseen; i++) {
+        if (cli_word_in(seen[i], common) || cli_word_in(seen[i], takes ? takes : ""))
+            continue;
+        if (cmd) {
+            UtilBuf b = { 0 };
+            const char *p = takes ? takes : "";
+
+            while (*p) {
+                size_t n = strcspn(p, " ");
+                util_buf_printf(&b, "%s--%.*s", b.len ? ", " : "", (int)n, p);
+                p += n + (p[n] == ' ');
+            }
+            cli_usage_error("%s does not take --%s (%s%s)", cmd->name, seen[i],
+                            b.len ? "it takes " : "it takes only the common options",
+                            b.len ? b.s : "");
+            util_buf_free(&b);
+        } else
+            cli_usage_error("--%s needs a command (the console takes only --exit-after)", seen[i]);
+        return -1;
+    }
+    return 0;
+}
+
+/* GNU close_stdout: output that did not reach its file (a full disk,
+ * /dev/full, a closed pipe's EIO) is an error, not a silent exit 0. */
+static int
+cli_close_stdout(int status)
+{
+    int failed = ferror(stdout) != 0;
+
+    errno = 0;
+    if (fclose(stdout) != 0)
+        failed = 1;
+    if (failed) {
+        fprintf(stderr, "drover: write error on standard output%s%s\n",
+                errno ? ": " : "", errno ? strerror(errno) : "");
+        return status ? status : 1;
+    }
+    return status;
+}
+
+static int cli_run(int argc, char **argv, CliConsoleFn console);
+
 int
 cli_main(int argc, char **argv, CliConsoleFn console)
 {
+    return cli_close_stdout(cli_run(argc, argv, console));
+}
+
+static int
+cli_run(int argc, char **argv, CliConsoleFn console)
+{
     CliOpts o;
     const CliCommand *cmd = NULL;
-    int help = 0, c, status, i;
+    int help = 0, c, status, i, li = -1;
+    const char *seen[64];
+    size_t nseen = 0;
 
     cli_console = console;
     memset(&o, 0, sizeof(o));
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":c:ryhV", cli_options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":c:ryhV", cli_options, &li)) != -1) {
+        if (c == 'y')
+            li = cli_option_index("yes");
+        if (li >= 0 && nseen < sizeof(seen) / sizeof(seen[0]))
+            seen[nseen++] = cli_options[li].name;
+        li = -1;
         switch (c) {
         case 'c':
             o.uris = util_xrealloc(o.uris, (o.nuris + 1) * sizeof(*o.uris));
@@ -601,6 +739,7 @@ cli_main(int argc, char **argv, CliConsoleFn console)
         case OPT_NO_CONSOLE: o.no_console = 1; break;
         case OPT_ALL: o.all = 1; break;
         case OPT_MAN: o.man = 1; break;
+        case OPT_NAMES: o.names = 1; break;
         case OPT_FROM: o.from = optarg; break;
         case OPT_NBD: o.nbd = optarg; break;
         case OPT_NAME: o.name = optarg; break;
@@ -621,8 +760,12 @@ cli_main(int argc, char **argv, CliConsoleFn console)
             break;
         case 'h': help = 1; break;
         case 'V':
-            printf("drover %s\nThe Hyper-V Replica failover model for libvirt/KVM and qcow2.\n"
-                   "Built against libvirt %s.\nCopyright (C) 2026 the drover developers.\n",
+            /* GNU style: name and version, copyright, licence, warranty. */
+            printf("drover %s\nBuilt against libvirt %s.\n"
+                   "Copyright (C) 2026 the drover developers.\n"
+                   "License GPLv2+: GNU GPL version 2 or later <https://gnu.org/licenses/old-licenses/gpl-2.0.html>.\n"
+                   "This is free software: you are free to change and redistribute it.\n"
+                   "There is NO WARRANTY, to the extent permitted by law.\n",
                    PACKAGE_VERSION, LIBVIRT_VERSION_TEXT);
             cli_opts_free(&o);
             return 0;
@@ -647,6 +790,8 @@ cli_main(int argc, char **argv, CliConsoleFn console)
     o.args = util_xcalloc((size_t)(argc - optind) + 1, sizeof(*o.args));
     for (i = optind; i < argc; i++)
         o.args[o.nargs++] = argv[i];
+    if (!help && cli_check_options(cmd, seen, nseen) < 0)
+        goto usage;
     if (help) {
         if (cmd)
             cli_print_command_help(cmd);

@@ -73,6 +73,7 @@ report_plan_json(const Plan *p)
         p->power_action == PLAN_POWER_DESTROY ? "destroy" : "none"));
     json_object_object_add(o, "point", report_str(p->point));
     json_object_object_add(o, "test_domain", report_str(p->test_domain));
+    json_object_object_add(o, "test_left_out", report_str(p->test_omitted));
     json_object_object_add(o, "create", report_files_json(&p->create));
     json_object_object_add(o, "delete", report_files_json(&p->remove));
     json_object_object_add(o, "keep", report_files_json(&p->keep));

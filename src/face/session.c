@@ -39,23 +39,34 @@ session_open(const SessionArgs *a)
         s->conf->audit_log = util_xasprintf("%s/audit.log", a->state_dir);
         s->conf->job_history = util_xasprintf("%s/jobs.jsonl", a->state_dir);
     }
+    s->hosts_from = "the configuration";
     if (a->uris && a->uris[0]) {
         /* -c replaces the configured hosts: the operator named what to see. */
         Conf *tmp = conf_new_default();
+
+        s->hosts_from = "the command line (-c)";
         for (i = 0; a->uris[i]; i++)
             conf_add_host(tmp, NULL, a->uris[i], 0);
         for (i = 0; i < tmp->nhosts; i++)
-            session_add_host(s, tmp->hosts[i].name, tmp->hosts[i].uri, 0);
+            session_add_host(s, tmp->hosts[i].name, tmp->hosts[i].uri,
+                             conf_host_readonly(s->conf, tmp->hosts[i].name, tmp->hosts[i].uri));
         conf_free(tmp);
     } else if (s->conf->nhosts) {
         for (i = 0; i < s->conf->nhosts; i++)
             session_add_host(s, s->conf->hosts[i].name, s->conf->hosts[i].uri,
                              s->conf->hosts[i].readonly);
     } else {
-        const char *uri = getenv("LIBVIRT_DEFAULT_URI");
+        /* No host anywhere: the one virsh would use (LIBVIRT_DEFAULT_URI,
+         * uri_default in libvirt.conf, libvirt's probing). */
+        UTIL_AUTOFREE char *uri = hv_default_uri();
         Conf *tmp = conf_new_default();
-        conf_add_host(tmp, NULL, uri && *uri ? uri : "qemu:///system", 0);
-        session_add_host(s, tmp->hosts[0].name, tmp->hosts[0].uri, 0);
+
+        err_clear();    /* unresolvable: the usual DR host, shown as down if it is */
+        s->hosts_from = uri ? "libvirt's default URI"
+                            : "nowhere: libvirt resolved no default URI, qemu:///system is assumed";
+        conf_add_host(tmp, NULL, uri ? uri : "qemu:///system", 0);
+        session_add_host(s, tmp->hosts[0].name, tmp->hosts[0].uri,
+                         conf_host_readonly(s->conf, tmp->hosts[0].name, tmp->hosts[0].uri));
         conf_free(tmp);
     }
     for (i = 0; i < s->nhosts; i++) {
@@ -96,6 +107,8 @@ session_find_vm(Session *s, const char *ref, char uuid[37])
     char *at = strrchr(name, '@');
     const char *host = NULL;
     int found = -1, nfound = 0, unreachable = 0;
+    ErrInfo why = { 0 };
+    const char *why_host = NULL;
     size_t i;
 
     if (at && at != name && at[1]) {
@@ -109,7 +122,10 @@ session_find_vm(Session *s, const char *ref, char uuid[37])
             continue;
         if (!s->hosts[i].conn || !hv_is_alive(s->hosts[i].conn)) {
             if (!s->hosts[i].conn || hv_reconnect(s->hosts[i].conn) < 0) {
-                unreachable++;
+                if (!unreachable++) {
+                    err_save(&why);
+                    why_host = s->hosts[i].name;
+                }
                 continue;
             }
         }
@@ -121,7 +137,10 @@ session_find_vm(Session *s, const char *ref, char uuid[37])
             util_buf_printf(&where, "%s%s@%s", where.len ? ", " : "", d.name, s->hosts[i].name);
             hv_domain_clear(&d);
         } else if (err_code() == RESULT_NOT_AVAILABLE) {
-            unreachable++;
+            if (!unreachable++) {
+                err_save(&why);
+                why_host = s->hosts[i].name;
+            }
         }
     }
     if (host && found < 0 && !unreachable) {
@@ -146,10 +165,14 @@ session_find_vm(Session *s, const char *ref, char uuid[37])
     }
     util_buf_free(&where);
     if (found < 0) {
-        if (unreachable)
-            err_set(RESULT_NOT_AVAILABLE, "%s was not found and %d host(s) could not be reached",
-                    name, unreachable);
-        else
+        if (unreachable) {
+            /* With libvirt's reason for the first host, as virsh gives it. */
+            if (why.code != RESULT_ACCESS_DENIED)
+                why.code = RESULT_NOT_AVAILABLE;
+            err_restore(&why);
+            err_prefix("%s was not found and %d host(s) could not be reached (%s)", name,
+                       unreachable, why_host);
+        } else
             err_set(RESULT_INVALID_PARAMETER, "no VM named %s on %s", name,
                     host ? host : s->nhosts == 1 ? s->hosts[0].name : "any host");
         return -1;

@@ -22,6 +22,7 @@ typedef struct {
     SessionHost *hosts;
     size_t nhosts;
     JobTable *jobs;
+    const char *hosts_from;     /* where the hosts came from, for `drover config` */
 } Session;
 
 typedef struct {
@@ -33,7 +34,8 @@ typedef struct {
 } SessionArgs;
 
 /* Loads configuration, picks hosts (-c, else the config's hosts, else
- * LIBVIRT_DEFAULT_URI, else qemu:///system), opens the job table and,
+ * libvirt's own default URI as virsh has it, else qemu:///system), opens
+ * the job table and,
  * when asked, connects.  A host that cannot be reached is kept,
  * disconnected.  NULL with err set (bad configuration). */
 Session *session_open(const SessionArgs *a);

@@ -230,6 +230,8 @@ domxml_disks(const DomXml *d, DomDiskList *out)
         dk->target = domxml_prop(target, "dev");
         dk->source = source ? domxml_prop(source, "file") : NULL;
         dk->driver_type = driver ? domxml_prop(driver, "type") : NULL;
+        dk->encrypted = domxml_child(n, "encryption") != NULL ||
+                        (source && domxml_child(source, "encryption") != NULL);
         if (!dk->target)
             dk->target = util_xstrdup("");
     }
@@ -320,14 +322,15 @@ domxml_source_list_clear(DomSourceList *l)
     l->n = 0;
 }
 
-int
-domxml_set_disk_source(DomXml *d, const char *target, const char *file)
+/* The file disk (device disk) with this target, or NULL. */
+static xmlNodePtr
+domxml_find_file_disk(const DomXml *d, const char *target)
 {
     xmlNodePtr devices = domxml_child(xmlDocGetRootElement(d->doc), "devices");
     xmlNodePtr n;
 
     for (n = devices ? devices->children : NULL; n; n = n->next) {
-        xmlNodePtr t, source, bs;
+        xmlNodePtr t;
         xmlChar *dev;
         int match;
 
@@ -336,20 +339,153 @@ domxml_set_disk_source(DomXml *d, const char *target, const char *file)
         dev = xmlGetNoNsProp(t, (const xmlChar *)"dev");
         match = dev && strcmp((const char *)dev, target) == 0;
         xmlFree(dev);
-        if (!match)
-            continue;
-        source = domxml_child(n, "source");
-        if (!source)
-            source = xmlNewChild(n, NULL, (const xmlChar *)"source", NULL);
-        xmlSetProp(source, (const xmlChar *)"file", (const xmlChar *)file);
-        while ((bs = domxml_child(n, "backingStore"))) {
-            xmlUnlinkNode(bs);
-            xmlFreeNode(bs);
+        if (match)
+            return n;
+    }
+    return NULL;
+}
+
+int
+domxml_set_disk_source(DomXml *d, const char *target, const char *file)
+{
+    xmlNodePtr n = domxml_find_file_disk(d, target);
+    xmlNodePtr source, bs, c, next;
+    xmlAttrPtr a, anext;
+
+    if (!n) {
+        err_set(RESULT_INVALID_PARAMETER, "domain %s has no file disk with target %s", d->name,
+                target);
+        return -1;
+    }
+    source = domxml_child(n, "source");
+    if (!source)
+        source = xmlNewChild(n, NULL, (const xmlChar *)"source", NULL);
+    /* Slices, encryption, an index, ... described the old file, not this
+     * one; startupPolicy and a <seclabel> are about the disk and stay. */
+    for (c = source->children; c; c = next) {
+        next = c->next;
+        if (!domxml_is(c, "seclabel")) {
+            xmlUnlinkNode(c);
+            xmlFreeNode(c);
         }
+    }
+    for (a = source->properties; a; a = anext) {
+        anext = a->next;
+        if (a->ns || (strcmp((const char *)a->name, "file") != 0 &&
+                      strcmp((const char *)a->name, "startupPolicy") != 0))
+            xmlRemoveProp(a);
+    }
+    xmlSetProp(source, (const xmlChar *)"file", (const xmlChar *)file);
+    while ((bs = domxml_child(n, "backingStore"))) {
+        xmlUnlinkNode(bs);
+        xmlFreeNode(bs);
+    }
+    return 0;
+}
+
+char *
+domxml_disk_element(const DomXml *d, const char *target)
+{
+    xmlNodePtr n = domxml_find_file_disk(d, target);
+    xmlBufferPtr buf;
+    char *r;
+
+    if (!n)
+        return NULL;
+    buf = xmlBufferCreate();
+    xmlNodeDump(buf, d->doc, n, 0, 0);
+    r = util_xstrdup((const char *)xmlBufferContent(buf));
+    xmlBufferFree(buf);
+    return r;
+}
+
+int
+domxml_restore_disk(DomXml *d, const char *target, const char *element)
+{
+    xmlNodePtr old = domxml_find_file_disk(d, target);
+    xmlDocPtr frag;
+    xmlNodePtr root, t, copy;
+    xmlChar *dev = NULL;
+    int ok;
+
+    if (!old) {
+        err_set(RESULT_INVALID_PARAMETER, "domain %s has no file disk with target %s", d->name,
+                target);
+        return -1;
+    }
+    if (!(frag = domxml_read(element, "saved disk element")))
+        return -1;
+    root = xmlDocGetRootElement(frag);
+    t = root && domxml_is_file_disk(root) ? domxml_child(root, "target") : NULL;
+    dev = t ? xmlGetNoNsProp(t, (const xmlChar *)"dev") : NULL;
+    ok = dev && strcmp((const char *)dev, target) == 0;
+    xmlFree(dev);
+    if (!ok) {
+        err_set(RESULT_INCORRECT_TYPE, "the saved element of disk %s is not a file disk %s",
+                target, target);
+        xmlFreeDoc(frag);
+        return -1;
+    }
+    copy = xmlDocCopyNode(root, d->doc, 1);
+    xmlFreeDoc(frag);
+    if (!copy) {
+        err_set(RESULT_OUT_OF_MEMORY, "cannot copy the saved element of disk %s", target);
+        return -1;
+    }
+    xmlReplaceNode(old, copy);
+    xmlFreeNode(old);
+    return 0;
+}
+
+char *
+domxml_nvram(const DomXml *d, int *other)
+{
+    xmlNodePtr os = domxml_child(xmlDocGetRootElement(d->doc), "os");
+    xmlNodePtr nv = domxml_child(os, "nvram");
+    xmlNodePtr src;
+    char *type, *r;
+
+    *other = 0;
+    if (!nv)
+        return NULL;
+    type = domxml_prop(nv, "type");
+    if (type && strcmp(type, "file") != 0) {
+        free(type);
+        *other = 1;
+        return NULL;
+    }
+    free(type);
+    if ((src = domxml_child(nv, "source"))) {
+        if (!(r = domxml_prop(src, "file")))
+            *other = 1;
+        return r;
+    }
+    r = domxml_text(nv);
+    if (r && !*r) {
+        free(r);
+        r = NULL;   /* <nvram template=.../> alone: libvirt names it after the domain */
+    }
+    return r;
+}
+
+int
+domxml_set_nvram(DomXml *d, const char *path)
+{
+    xmlNodePtr os = domxml_child(xmlDocGetRootElement(d->doc), "os");
+    xmlNodePtr nv = domxml_child(os, "nvram");
+    xmlNodePtr src;
+
+    if (!nv) {
+        err_set(RESULT_INVALID_PARAMETER, "domain %s has no <nvram>", d->name);
+        return -1;
+    }
+    if ((src = domxml_child(nv, "source"))) {
+        xmlSetProp(src, (const xmlChar *)"file", (const xmlChar *)path);
         return 0;
     }
-    err_set(RESULT_INVALID_PARAMETER, "domain %s has no file disk with target %s", d->name, target);
-    return -1;
+    xmlNodeSetContent(nv, NULL);
+    xmlNodeAddContent(nv, (const xmlChar *)path);
+    return 0;
 }
 
 static xmlNodePtr
@@ -450,39 +586,133 @@ domxml_remove_children(xmlNodePtr parent, const char *name)
     }
 }
 
+/* A writable disk (device disk or lun, any source type, no <readonly/>)
+ * whose target is not in keep: a test system leaves it out. */
+static int
+domxml_test_drops(xmlNodePtr c, const char *const *keep, size_t n)
+{
+    xmlNodePtr t;
+    xmlChar *device, *dev;
+    int writable, kept = 0;
+    size_t i;
+
+    if (!domxml_is(c, "disk"))
+        return 0;
+    device = xmlGetNoNsProp(c, (const xmlChar *)"device");
+    writable = (!device || strcmp((const char *)device, "disk") == 0 ||
+                strcmp((const char *)device, "lun") == 0) && !domxml_child(c, "readonly");
+    xmlFree(device);
+    if (!writable)
+        return 0;
+    t = domxml_child(c, "target");
+    dev = t ? xmlGetNoNsProp(t, (const xmlChar *)"dev") : NULL;
+    for (i = 0; dev && i < n && !kept; i++)
+        kept = strcmp((const char *)dev, keep[i]) == 0;
+    xmlFree(dev);
+    return !kept;
+}
+
 size_t
 domxml_drop_disks_except(DomXml *d, const char *const *keep, size_t n)
 {
     xmlNodePtr devices = domxml_child(xmlDocGetRootElement(d->doc), "devices");
     xmlNodePtr c, next;
-    size_t dropped = 0, i;
+    size_t dropped = 0;
 
     for (c = devices ? devices->children : NULL; c; c = next) {
-        xmlNodePtr t;
-        xmlChar *device, *dev;
-        int writable, kept = 0;
-
         next = c->next;
-        if (!domxml_is(c, "disk"))
-            continue;
-        device = xmlGetNoNsProp(c, (const xmlChar *)"device");
-        writable = (!device || strcmp((const char *)device, "disk") == 0 ||
-                    strcmp((const char *)device, "lun") == 0) && !domxml_child(c, "readonly");
-        xmlFree(device);
-        if (!writable)
-            continue;
-        t = domxml_child(c, "target");
-        dev = t ? xmlGetNoNsProp(t, (const xmlChar *)"dev") : NULL;
-        for (i = 0; dev && i < n && !kept; i++)
-            kept = strcmp((const char *)dev, keep[i]) == 0;
-        xmlFree(dev);
-        if (kept)
+        if (!domxml_test_drops(c, keep, n))
             continue;
         xmlUnlinkNode(c);
         xmlFreeNode(c);
         dropped++;
     }
     return dropped;
+}
+
+/* " ATTR=value" for each attribute of n that is set, as the plan shows it. */
+static void
+domxml_describe_attrs(UtilBuf *b, xmlNodePtr n, const char *const *attrs, const char **sep)
+{
+    size_t i;
+
+    for (i = 0; n && attrs[i]; i++) {
+        char *v = domxml_prop(n, attrs[i]);
+        if (v) {
+            util_buf_printf(b, "%s%s", *sep, v);
+            *sep = " ";
+        }
+        free(v);
+    }
+}
+
+/* "(type, source..., mac ..., boot order N)" of a disk or interface. */
+static void
+domxml_describe_device(UtilBuf *b, xmlNodePtr c, int disk)
+{
+    static const char *const src_attrs[] = { "file", "dev", "protocol", "name", "pool", "volume",
+                                             "network", "bridge", "path", "port", NULL };
+    xmlNodePtr src = domxml_child(c, "source");
+    xmlNodePtr boot = domxml_child(c, "boot");
+    xmlNodePtr mac = domxml_child(c, "mac");
+    xmlNodePtr host = src ? domxml_child(src, "host") : NULL;
+    char *type = domxml_prop(c, "type");
+    char *device = disk ? domxml_prop(c, "device") : NULL;
+    const char *sep = " ";
+
+    util_buf_printf(b, " (%s%s%s", type ? type : "file", disk ? " " : "",
+                    disk ? (device ? device : "disk") : "");
+    domxml_describe_attrs(b, src, src_attrs, &sep);
+    if (host) {
+        static const char *const host_attrs[] = { "name", "port", "socket", NULL };
+        sep = " on ";
+        domxml_describe_attrs(b, host, host_attrs, &sep);
+    }
+    if (mac) {
+        char *m = domxml_prop(mac, "address");
+        if (m)
+            util_buf_printf(b, ", mac %s", m);
+        free(m);
+    }
+    if (boot) {
+        char *o = domxml_prop(boot, "order");
+        if (o)
+            util_buf_printf(b, ", boot order %s", o);
+        free(o);
+    }
+    util_buf_add(b, ")");
+    free(type);
+    free(device);
+}
+
+char *
+domxml_test_omissions(const DomXml *d, const char *const *keep, size_t n)
+{
+    xmlNodePtr root = xmlDocGetRootElement(d->doc);
+    xmlNodePtr devices = domxml_child(root, "devices");
+    xmlNodePtr c;
+    UtilBuf b = { 0 };
+
+    for (c = devices ? devices->children : NULL; c; c = c->next) {
+        if (domxml_test_drops(c, keep, n)) {
+            xmlNodePtr t = domxml_child(c, "target");
+            char *dev = t ? domxml_prop(t, "dev") : NULL;
+
+            util_buf_printf(&b, "%sdisk %s", b.len ? "; " : "", dev ? dev : "(no target)");
+            domxml_describe_device(&b, c, 1);
+            free(dev);
+        } else if (domxml_is(c, "interface")) {
+            util_buf_printf(&b, "%sinterface", b.len ? "; " : "");
+            domxml_describe_device(&b, c, 0);
+        }
+    }
+    if (domxml_child(root, "genid"))
+        util_buf_printf(&b, "%sthe VM generation id <genid>", b.len ? "; " : "");
+    if (!b.len) {
+        util_buf_free(&b);
+        return NULL;
+    }
+    return util_buf_steal(&b);
 }
 
 void
@@ -525,4 +755,240 @@ domxml_set_test_runstate(DomXml *d, int runstate)
     }
     snprintf(num, sizeof(num), "%d", runstate);
     xmlNewChild(root, ns, (const xmlChar *)"runstate", (const xmlChar *)num);
+}
+
+/* --- comparing two definitions ------------------------------------------- */
+
+/* Whitespace-only text, comments and processing instructions are layout,
+ * not content: libvirt and libxml2 may indent a definition differently. */
+static int
+domxml_significant(const xmlNode *n)
+{
+    const xmlChar *s;
+
+    if (n->type == XML_ELEMENT_NODE)
+        return 1;
+    if (n->type != XML_TEXT_NODE && n->type != XML_CDATA_SECTION_NODE)
+        return 0;
+    for (s = n->content; s && *s; s++)
+        if (*s != ' ' && *s != '\t' && *s != '\n' && *s != '\r')
+            return 1;
+    return 0;
+}
+
+static xmlNodePtr
+domxml_next_significant(xmlNodePtr n)
+{
+    while (n && !domxml_significant(n))
+        n = n->next;
+    return n;
+}
+
+static const char *
+domxml_ns_href(const xmlNode *n)
+{
+    return n->ns && n->ns->href ? (const char *)n->ns->href : "";
+}
+
+static int
+domxml_same_attrs(xmlNodePtr a, xmlNodePtr b)
+{
+    xmlAttrPtr p;
+    size_t na = 0, nb = 0;
+
+    for (p = a->properties; p; p = p->next) {
+        xmlChar *va = xmlNodeListGetString(a->doc, p->children, 1);
+        xmlChar *vb = xmlGetNsProp(b, p->name, p->ns ? p->ns->href : NULL);
+        int same = va && vb && xmlStrEqual(va, vb);
+
+        xmlFree(va);
+        xmlFree(vb);
+        if (!same)
+            return 0;
+        na++;
+    }
+    for (p = b->properties; p; p = p->next)
+        nb++;
+    return na == nb;
+}
+
+/* 1 when a and b hold the same content (names, namespaces, attributes,
+ * text, children in order). */
+static int
+domxml_same(xmlNodePtr a, xmlNodePtr b)
+{
+    xmlNodePtr ca, cb;
+
+    if (a->type != b->type)
+        return 0;
+    if (a->type != XML_ELEMENT_NODE) {
+        /* Text: compare without surrounding layout. */
+        const char *sa = a->content ? (const char *)a->content : "";
+        const char *sb = b->content ? (const char *)b->content : "";
+        size_t la, lb;
+
+        sa += strspn(sa, " \t\r\n");
+        sb += strspn(sb, " \t\r\n");
+        for (la = strlen(sa); la && strchr(" \t\r\n", sa[la - 1]); la--)
+            ;
+        for (lb = strlen(sb); lb && strchr(" \t\r\n", sb[lb - 1]); lb--)
+            ;
+        return la == lb && memcmp(sa, sb, la) == 0;
+    }
+    if (!xmlStrEqual(a->name, b->name) || strcmp(domxml_ns_href(a), domxml_ns_href(b)) != 0 ||
+        !domxml_same_attrs(a, b))
+        return 0;
+    ca = domxml_next_significant(a->children);
+    cb = domxml_next_significant(b->children);
+    while (ca && cb) {
+        if (!domxml_same(ca, cb))
+            return 0;
+        ca = domxml_next_significant(ca->next);
+        cb = domxml_next_significant(cb->next);
+    }
+    return !ca && !cb;
+}
+
+typedef enum {
+    DOMXML_IN_DOMAIN,
+    DOMXML_IN_DEVICES,
+    DOMXML_IN_METADATA,
+    DOMXML_IN_RECORD,
+} DomXmlWhere;
+
+/* How an operator recognises child n of a parent of kind where (siblings
+ * with the same label are told apart by their order). */
+static char *
+domxml_label(xmlNodePtr n, DomXmlWhere where)
+{
+    UTIL_AUTOFREE char *key = NULL;
+
+    if (n->type != XML_ELEMENT_NODE)
+        return util_xstrdup("text");
+    switch (where) {
+    case DOMXML_IN_DEVICES:
+        if (domxml_is(n, "disk")) {
+            key = domxml_prop(domxml_child(n, "target"), "dev");
+            return util_xasprintf("disk %s", key ? key : "without a target");
+        }
+        if (domxml_is(n, "interface")) {
+            key = domxml_prop(domxml_child(n, "mac"), "address");
+            return key ? util_xasprintf("interface %s", key) : util_xstrdup("interface");
+        }
+        return util_xasprintf("device <%s>", (const char *)n->name);
+    case DOMXML_IN_METADATA:
+        if (strcmp(domxml_ns_href(n), REPLICA_NS) == 0)
+            return util_xstrdup("drover's replica record");
+        return util_xasprintf("metadata of namespace %s", n->ns ? domxml_ns_href(n) : "(none)");
+    case DOMXML_IN_RECORD:
+        if (strcmp((const char *)n->name, "recovery-points") == 0)
+            return util_xstrdup("the record's recovery points");
+        return util_xasprintf("the record's <%s>", (const char *)n->name);
+    default:
+        return util_xasprintf("<%s>", (const char *)n->name);
+    }
+}
+
+static void
+domxml_note(UtilBuf *out, const char *label, const char *what)
+{
+    if (out->len)
+        util_buf_add(out, "; ");
+    util_buf_printf(out, "%s %s", label, what);
+}
+
+/* The child of parent with this label and occurrence, or NULL. */
+static xmlNodePtr
+domxml_counterpart(xmlNodePtr parent, DomXmlWhere where, const char *label, int occ)
+{
+    xmlNodePtr c;
+
+    for (c = domxml_next_significant(parent->children); c; c = domxml_next_significant(c->next)) {
+        UTIL_AUTOFREE char *l = domxml_label(c, where);
+        if (strcmp(l, label) == 0 && occ-- == 0)
+            return c;
+    }
+    return NULL;
+}
+
+static int
+domxml_occurrence(xmlNodePtr parent, xmlNodePtr n, DomXmlWhere where, const char *label)
+{
+    xmlNodePtr c;
+    int occ = 0;
+
+    for (c = domxml_next_significant(parent->children); c && c != n;
+         c = domxml_next_significant(c->next)) {
+        UTIL_AUTOFREE char *l = domxml_label(c, where);
+        occ += strcmp(l, label) == 0;
+    }
+    return occ;
+}
+
+/* Notes in out what differs between the children of a and b. */
+static void
+domxml_diff_children(xmlNodePtr a, xmlNodePtr b, DomXmlWhere where, UtilBuf *out)
+{
+    xmlNodePtr c, other;
+
+    for (c = domxml_next_significant(a->children); c; c = domxml_next_significant(c->next)) {
+        UTIL_AUTOFREE char *label = domxml_label(c, where);
+
+        other = domxml_counterpart(b, where, label, domxml_occurrence(a, c, where, label));
+        if (!other)
+            domxml_note(out, label, "removed");
+        else if (domxml_same(c, other))
+            continue;
+        else if (where == DOMXML_IN_DOMAIN && domxml_is(c, "devices"))
+            domxml_diff_children(c, other, DOMXML_IN_DEVICES, out);
+        else if (where == DOMXML_IN_DOMAIN && domxml_is(c, "metadata"))
+            domxml_diff_children(c, other, DOMXML_IN_METADATA, out);
+        else if (where == DOMXML_IN_METADATA && strcmp(domxml_ns_href(c), REPLICA_NS) == 0)
+            domxml_diff_children(c, other, DOMXML_IN_RECORD, out);
+        else
+            domxml_note(out, label, "changed");
+    }
+    for (c = domxml_next_significant(b->children); c; c = domxml_next_significant(c->next)) {
+        UTIL_AUTOFREE char *label = domxml_label(c, where);
+
+        if (!domxml_counterpart(a, where, label, domxml_occurrence(b, c, where, label)))
+            domxml_note(out, label, "added");
+    }
+    /* Same children, different attributes of the parent itself. */
+    if (!domxml_same_attrs(a, b)) {
+        UTIL_AUTOFREE char *label = util_xasprintf("attributes of <%s>", (const char *)a->name);
+        domxml_note(out, label, "changed");
+    }
+}
+
+char *
+domxml_describe_changes(const char *before, const char *after)
+{
+    xmlDocPtr da = NULL, db = NULL;
+    xmlNodePtr ra, rb;
+    UtilBuf out = { 0 };
+    char *r = NULL;
+
+    err_clear();
+    if (!(da = domxml_read(before, "domain definition")) ||
+        !(db = domxml_read(after, "domain definition")))
+        goto cleanup;
+    ra = xmlDocGetRootElement(da);
+    rb = xmlDocGetRootElement(db);
+    if (!ra || !rb) {
+        err_set(RESULT_INCORRECT_TYPE, "an empty domain definition");
+        goto cleanup;
+    }
+    if (domxml_same(ra, rb))
+        goto cleanup;
+    domxml_diff_children(ra, rb, DOMXML_IN_DOMAIN, &out);
+    if (!out.len)
+        util_buf_add(&out, "the definition's layout");
+    r = util_buf_steal(&out);
+
+cleanup:
+    util_buf_free(&out);
+    xmlFreeDoc(da);
+    xmlFreeDoc(db);
+    return r;
 }

@@ -13,6 +13,7 @@ typedef struct {
     char *target;           /* "vda" */
     char *source;           /* file path, NULL for an empty drive */
     char *driver_type;      /* "qcow2", may be NULL */
+    int encrypted;          /* <encryption> on the disk or its <source> */
 } DomDisk;
 
 typedef struct {
@@ -53,8 +54,23 @@ void domxml_sources(const DomXml *d, DomSourceList *out);
 void domxml_source_list_clear(DomSourceList *l);
 
 /* Points the disk with this target at file and drops any <backingStore>
- * (libvirt reads the chain from the image).  -1 with err if no such disk. */
+ * (libvirt reads the chain from the image) and whatever in <source>
+ * described the old file (slices, encryption, ...; a <seclabel> applies to
+ * the new file too and stays).  -1 with err if no such disk. */
 int domxml_set_disk_source(DomXml *d, const char *target, const char *file);
+/* The file disk with this target as an XML element (text), or NULL. */
+char *domxml_disk_element(const DomXml *d, const char *target);
+/* Puts back a disk element saved by domxml_disk_element in place of the
+ * file disk with the same target.  -1 with err (32776) if element is not a
+ * <disk> with that target, 32773 if the domain has no such file disk. */
+int domxml_restore_disk(DomXml *d, const char *target, const char *element);
+
+/* The file of the domain's <os><nvram> (its text, or the file of its
+ * <source>); NULL when it has none.  *other is set when <nvram> names
+ * something drover cannot copy (a network or block source). */
+char *domxml_nvram(const DomXml *d, int *other);
+/* Points <os><nvram> at path (keeping its other attributes). */
+int domxml_set_nvram(DomXml *d, const char *path);
 
 /* The replica element (namespace urn:drover:replica:1) under <metadata> as
  * text, or NULL when there is none. */
@@ -67,11 +83,23 @@ int domxml_set_replica(DomXml *d, const char *replica_xml);
  * the test system never shares a writable disk with the replica.  Returns
  * how many it dropped. */
 size_t domxml_drop_disks_except(DomXml *d, const char *const *keep, size_t n);
+/* What a test system built with domxml_drop_disks_except(keep) and
+ * domxml_strip_for_test lacks, for the plan: each dropped disk with its
+ * type, source and boot order, each network interface, the generation id;
+ * "; " between them.  NULL when it lacks nothing. */
+char *domxml_test_omissions(const DomXml *d, const char *const *keep, size_t n);
 /* For a test system: drops network interfaces and the VM generation id. */
 void domxml_strip_for_test(DomXml *d);
 /* Asks libvirt for a new VM generation id (failover and revert change the
  * VM's history, DESIGN §8.1 of the facts sheet). */
 void domxml_reset_genid(DomXml *d);
+
+/* What differs between two definitions of one domain, for an operator:
+ * "disk vdb added; the record's recovery points changed; metadata of
+ * namespace urn:x removed".  NULL with err code 0 when they hold the same
+ * content (layout, comments and namespace prefixes aside); NULL with err
+ * set when either does not parse. */
+char *domxml_describe_changes(const char *before, const char *after);
 
 /* libvirt's test driver: declares the test namespace and sets
  * <test:runstate> (5 = shut off, 1 = running) so a fleet file keeps the

@@ -475,11 +475,19 @@ static int
 hv_do_undefine(virDomainPtr dom)
 {
     unsigned int flags = VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA;
+    virErrorPtr e;
 
-    /* A UEFI guest cannot be undefined without its NVRAM flag; drivers
-     * without NVRAM (the test driver) refuse the flag: try both. */
-    if (virDomainUndefineFlags(dom, flags | VIR_DOMAIN_UNDEFINE_NVRAM) == 0)
+    /* Never VIR_DOMAIN_UNDEFINE_NVRAM: libvirt would delete whatever file
+     * <nvram> names, which no plan lists (a test system's own copy is
+     * deleted by drover's safe discard).  A UEFI guest cannot be undefined
+     * without one of the two flags; a driver that knows neither refuses
+     * KEEP_NVRAM as an unsupported flag: then try without it. */
+    if (virDomainUndefineFlags(dom, flags | VIR_DOMAIN_UNDEFINE_KEEP_NVRAM) == 0)
         return 0;
+    e = virGetLastError();
+    if (!e || (e->code != VIR_ERR_INVALID_ARG && e->code != VIR_ERR_NO_SUPPORT &&
+               e->code != VIR_ERR_ARGUMENT_UNSUPPORTED))
+        return -1;
     return virDomainUndefineFlags(dom, flags);
 }
 

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <sys/stat.h>
 
+#include "base/err.h"
 #include "hv/hv.h"
 
 struct HvConn {
@@ -21,6 +22,7 @@ struct HvConn {
     char *fleet;                /* node file of a test:///FILE connection */
     int local;                  /* hv_is_local() once known for this connection, else -1 */
     struct stat fleet_st;       /* the version this connection loaded */
+    ErrInfo conn_err;           /* why the last connect failed (libvirt's reason), code 0 if it did not */
 };
 
 /* Sets err from libvirt's last error of this thread, with our context.

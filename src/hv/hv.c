@@ -17,6 +17,7 @@
 
 #include "base/err.h"
 #include "base/fsutil.h"
+#include "base/testhook.h"
 #include "record/replica.h"
 #include "base/result.h"
 #include "base/util.h"
@@ -224,7 +225,16 @@ hv_connect(HvConn *c)
             if (e.code != RESULT_ACCESS_DENIED)
                 e.code = RESULT_NOT_AVAILABLE;
             err_restore(&e);
+            /* Kept for later calls on the disconnected host, so they can say
+             * why (the socket path, the refusal) as virsh does. */
+            pthread_mutex_lock(&c->mu);
+            c->conn_err = e;
+            pthread_mutex_unlock(&c->mu);
         }
+    } else {
+        pthread_mutex_lock(&c->mu);
+        memset(&c->conn_err, 0, sizeof(c->conn_err));
+        pthread_mutex_unlock(&c->mu);
     }
     return vc;
 }
@@ -274,13 +284,23 @@ hv_acquire(HvConn *c)
 {
     virConnectPtr vc;
 
+    ErrInfo why;
+
     pthread_mutex_lock(&c->mu);
     vc = c->conn;
     if (vc)
         virConnectRef(vc);
+    why = c->conn_err;
     pthread_mutex_unlock(&c->mu);
-    if (!vc)
-        err_set(RESULT_NOT_AVAILABLE, "host %s is not connected", c->uri);
+    if (!vc) {
+        if (why.code) {
+            /* "cannot connect to URI: " and libvirt's own reason ("Failed
+             * to connect socket to '...'"). */
+            err_restore(&why);
+        } else {
+            err_set(RESULT_NOT_AVAILABLE, "host %s is not connected", c->uri);
+        }
+    }
     return vc;
 }
 
@@ -333,16 +353,20 @@ hv_is_alive(HvConn *c)
 static int
 hv_swap(HvConn *c, int kind)
 {
-    virConnectPtr vc = hv_connect(c);
+    virConnectPtr vc;
     virConnectPtr old;
     struct stat st;
     HvEventFn fn;
     void *op;
 
-    if (!vc)
-        return -1;
+    /* Stat before connecting, as hv_open does: a write landing between the
+     * two must leave the recorded version older than memory (one reload
+     * too many), never newer (a stale view taken as current). */
     if (c->fleet && stat(c->fleet, &st) < 0)
         memset(&st, 0, sizeof(st));
+    if (!(vc = hv_connect(c)))
+        return -1;
+    testhook_pause("hv:swap-connected");
     pthread_mutex_lock(&c->mu);
     old = c->conn;
     if (old)
@@ -374,6 +398,31 @@ const char *
 hv_uri(const HvConn *c)
 {
     return c->uri;
+}
+
+char *
+hv_default_uri(void)
+{
+    virConnectPtr vc;
+    char *uri, *ret = NULL;
+
+    if (hv_init() < 0)
+        return NULL;
+    /* Read-only is enough to learn the name, and works where a read-write
+     * connection would be refused. */
+    vc = virConnectOpenReadOnly(NULL);
+    if (!vc) {
+        hv_err("libvirt's default connection");
+        return NULL;
+    }
+    uri = virConnectGetURI(vc);
+    if (!uri)
+        hv_err("libvirt's default connection: no URI");
+    else
+        ret = util_xstrdup(uri);
+    free(uri);
+    virConnectClose(vc);
+    return ret;
 }
 
 int

@@ -65,6 +65,10 @@ int hv_is_alive(HvConn *c);
 /* Tries to connect again if disconnected: 0 when connected. */
 int hv_reconnect(HvConn *c);
 const char *hv_uri(const HvConn *c);
+/* The URI libvirt itself connects to when given none (LIBVIRT_DEFAULT_URI,
+ * uri_default in libvirt.conf, else its own probing), as virsh uses it;
+ * malloc'd, or NULL with err set when libvirt cannot resolve one. */
+char *hv_default_uri(void);
 /* 1 when the host is the machine drover runs on (its disk files are ours
  * to read and write), 0 when it is another machine, -1 when unknown
  * (not connected yet). */

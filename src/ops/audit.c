@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +16,7 @@
 #include "base/err.h"
 #include "base/fsutil.h"
 #include "base/util.h"
+#include "base/who.h"
 
 static void
 audit_add_str(json_object *o, const char *key, const char *val)
@@ -28,27 +28,23 @@ int
 audit_write(const char *path, const AuditRecord *rec)
 {
     json_object *o = json_object_new_object();
-    struct passwd pw, *res = NULL;
-    char pwbuf[1024];
+    WhoAmI w;
     char when[32];
-    const char *user;
-    const char *ssh = getenv("SSH_CONNECTION");
-    char client[128] = "";
     const char *line;
     int fd = -1;
     int ret = -1;
 
     util_format_time(util_now(), when, sizeof(when));
-    user = getenv("SUDO_USER");
-    if (!user || !*user)
-        user = (getpwuid_r(getuid(), &pw, pwbuf, sizeof(pwbuf), &res) == 0 && res) ? res->pw_name : "unknown";
-    if (ssh && *ssh)
-        snprintf(client, sizeof(client), "%.*s", (int)strcspn(ssh, " "), ssh);
+    who_get(&w);
 
     audit_add_str(o, "time", when);
-    audit_add_str(o, "operator", user);
-    json_object_object_add(o, "uid", json_object_new_int((int)getuid()));
-    audit_add_str(o, "ssh_client", client[0] ? client : NULL);
+    /* Facts identify the operator; SUDO_USER is a claim, kept beside them. */
+    audit_add_str(o, "operator", w.user);
+    json_object_object_add(o, "uid", json_object_new_int64(w.uid));
+    json_object_object_add(o, "login_uid", w.login_uid >= 0 ? json_object_new_int64(w.login_uid) : NULL);
+    audit_add_str(o, "login_user", w.login_uid >= 0 ? w.login_user : NULL);
+    audit_add_str(o, "claimed_user", w.claimed[0] ? w.claimed : NULL);
+    audit_add_str(o, "ssh_client", w.ssh_client[0] ? w.ssh_client : NULL);
     audit_add_str(o, "host", rec->host);
     audit_add_str(o, "vm", rec->vm);
     audit_add_str(o, "operation", rec->operation);

@@ -35,7 +35,7 @@ typedef struct {
     char error_description[1024];
     int virt_code;              /* for decoding: libvirt error behind it */
     int sys_errno;              /* and errno */
-    unsigned hints;             /* and ERR_HINT_* */
+    unsigned hints;             /* and RESULT_HINT_* */
     int from_history;           /* 1 if loaded from an earlier run */
 } JobInfo;
 

@@ -34,13 +34,22 @@ typedef struct {
     int undo;                   /* rolling back this run's own failure (not repairing) */
     OpsMade *made;              /* files this run created, with their identity */
     size_t nmade;
+    char *expect;               /* the definition as this run last read or wrote it;
+                                 * ops_define refuses when it changed (NULL: no check) */
+    char *changed;              /* the definition another writer left, once refused */
 } OpsCtx;
 
 void ops_step(OpsCtx *x, int percent, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void ops_keep_free(OpsCtx *x);
+/* Frees what an OpsCtx owns (not x itself). */
+void ops_ctx_clear(OpsCtx *x);
 /* Loads the chains no deletion may touch (see ops.c). */
 int ops_load_keep(OpsCtx *x, int future);
-/* Saves rec into the replica's definition with one define. */
+/* Saves rec into the replica's definition with one define.  First reads
+ * the definition again: when it is no longer x->expect (another writer:
+ * virsh edit, replication, another application) it refuses with 32774
+ * naming what changed, keeps that definition in x->changed and defines
+ * nothing.  Afterwards x->expect is the definition as libvirt now has it. */
 int ops_define(OpsCtx *x, const Replica *rec);
 int ops_remove_test_system(OpsCtx *x, const char *uuid, const char *name);
 void ops_audit(const OpsArgs *a, const char *host, const char *vm, const char *opname,

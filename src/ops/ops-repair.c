@@ -276,6 +276,7 @@ ops_repair(HvConn *c, const char *host, const char *vm, const OpsArgs *a, Job *j
     }
     if (!r->journal)
         goto done;
+    x.expect = util_xstrdup(xml);
     digest = util_xasprintf("repair:%s:%s:%s", r->journal->op, r->journal->job, r->journal->step);
     *did = 1;
     if (ops_repair_run(&x, r, dir, d.name) < 0)
@@ -289,8 +290,7 @@ fail:
     if (*did)
         ops_audit(a, host, d.name, "repair", digest, job, code);
 done:
-    ops_keep_free(&x);
-    domxml_free(x.dx);
+    ops_ctx_clear(&x);
     replica_free(r);
     lock_release(lk);
     hv_domain_clear(&d);

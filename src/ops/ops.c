@@ -16,6 +16,7 @@
 #include "hv/domxml.h"
 #include "base/err.h"
 #include "base/lock.h"
+#include "base/testhook.h"
 #include "record/replica.h"
 #include "base/result.h"
 #include "record/state.h"
@@ -29,6 +30,12 @@ ops_fault_point(const char *op, const char *step)
     const char *f = getenv("DROVER_FAULT");
     size_t n;
 
+    if (getenv("DROVER_PAUSE")) {
+        char where[128];
+
+        snprintf(where, sizeof(where), "%s:%s", op, step);
+        testhook_pause(where);
+    }
     if (!f || !*f)
         return;
     n = strlen(op);
@@ -191,18 +198,92 @@ ops_load_keep(OpsCtx *x, int future)
     return 0;
 }
 
+void
+ops_ctx_clear(OpsCtx *x)
+{
+    size_t i;
+
+    ops_keep_free(x);
+    for (i = 0; i < x->nmade; i++)
+        free(x->made[i].path);
+    free(x->made);
+    x->made = NULL;
+    x->nmade = 0;
+    domxml_free(x->dx);
+    x->dx = NULL;
+    free(x->expect);
+    x->expect = NULL;
+    free(x->changed);
+    x->changed = NULL;
+}
+
+/* Refuses (32774) when the definition is no longer the one this run last
+ * read or wrote: a define built from the older copy would silently revert
+ * another writer's change. */
+static int
+ops_check_unchanged(OpsCtx *x)
+{
+    const char *uuid = domxml_uuid(x->dx);
+    UTIL_AUTOFREE char *now = NULL;
+    UTIL_AUTOFREE char *what = NULL;
+
+    if (!x->expect || !uuid)
+        return 0;
+    /* On a fleet file another process's write reaches memory on reload. */
+    if (hv_reload_if_changed(x->c) < 0 || !(now = hv_get_xml(x->c, uuid))) {
+        if (err_code() == RESULT_INVALID_PARAMETER) {
+            /* Undefined meanwhile: defining it again would bring it back. */
+            free(x->changed);
+            x->changed = util_xstrdup("");
+            err_set(RESULT_IN_USE, "%s was undefined while drover was working on it, and drover "
+                    "does not define it again", domxml_name(x->dx));
+            err_hint(RESULT_HINT_DEFINITION_CHANGED);
+            return -1;
+        }
+        err_prefix("cannot read the definition of %s again before changing it",
+                   domxml_name(x->dx));
+        return -1;
+    }
+    if (strcmp(now, x->expect) == 0)
+        return 0;
+    if (!(what = domxml_describe_changes(x->expect, now))) {
+        if (err_code())
+            return -1;
+        return 0;   /* the same content, laid out differently */
+    }
+    free(x->changed);
+    x->changed = UTIL_STEAL(&now);
+    err_set(RESULT_IN_USE, "the definition of %s changed while drover was working on it "
+            "(%s): another writer (virsh edit, replication, another application) changed it, "
+            "and drover does not overwrite its change", domxml_name(x->dx), what);
+    err_hint(RESULT_HINT_DEFINITION_CHANGED);
+    return -1;
+}
+
 int
 ops_define(OpsCtx *x, const Replica *rec)
 {
     UTIL_AUTOFREE char *md = replica_format(rec);
     UTIL_AUTOFREE char *xml = NULL;
+    const char *uuid = domxml_uuid(x->dx);
 
+    if (ops_check_unchanged(x) < 0)
+        return -1;
     if (domxml_set_replica(x->dx, md) < 0)
         return -1;
     xml = domxml_format(x->dx);
     if (hv_define(x->c, xml) < 0) {
         err_prefix("cannot save the definition of %s", domxml_name(x->dx));
         return -1;
+    }
+    if (x->expect && uuid) {
+        /* What libvirt made of it (defaults filled in) is what the next
+         * define must find. */
+        free(x->expect);
+        if (!(x->expect = hv_get_xml(x->c, uuid))) {
+            err_prefix("cannot read back the definition of %s", domxml_name(x->dx));
+            return -1;
+        }
     }
     return 0;
 }
@@ -277,8 +358,12 @@ ops_final_record(OpsCtx *x, const Replica *journaled)
         r->failover->point = util_xstrdup(p->point);
         r->failover->time = util_now();
         r->failover->by = ops_operator(x->a);
-        for (i = 0; i < p->create.n; i++)
-            replica_disk_list_add(&r->failover->disks, p->create.v[i].target, p->create.v[i].path, 0);
+        for (i = 0; i < p->create.n; i++) {
+            ReplicaDiskList *l = &r->failover->disks;
+            replica_disk_list_add(l, p->create.v[i].target, p->create.v[i].path, 0);
+            /* Revert puts the disk back exactly as it is now. */
+            l->v[l->n - 1].before = domxml_disk_element(x->dx, p->create.v[i].target);
+        }
         break;
     case OP_REVERT:
         replica_failover_free(r->failover);
@@ -325,8 +410,12 @@ ops_final_record(OpsCtx *x, const Replica *journaled)
         r->test->uuid = util_xstrdup(p->test_uuid);
         r->test->point = util_xstrdup(p->point);
         r->test->time = util_now();
-        for (i = 0; i < p->create.n; i++)
-            replica_disk_list_add(&r->test->disks, p->create.v[i].target, p->create.v[i].path, 0);
+        for (i = 0; i < p->create.n; i++) {
+            if (p->create.v[i].copy)
+                r->test->nvram = util_xstrdup(p->create.v[i].path);
+            else
+                replica_disk_list_add(&r->test->disks, p->create.v[i].target, p->create.v[i].path, 0);
+        }
         break;
     case OP_STOP_TEST:
         replica_test_free(r->test);
@@ -356,16 +445,21 @@ ops_define_test_system(OpsCtx *x)
     domxml_set_name(t, p->test_domain);
     domxml_set_uuid(t, p->test_uuid);
     domxml_strip_for_test(t);
-    for (i = 0; i < p->create.n; i++)
-        if (domxml_set_disk_source(t, p->create.v[i].target, p->create.v[i].path) < 0)
+    for (i = 0; i < p->create.n; i++) {
+        /* Its own NVRAM: the replica's is never written by a running test. */
+        if (p->create.v[i].copy ? domxml_set_nvram(t, p->create.v[i].path) < 0 :
+            domxml_set_disk_source(t, p->create.v[i].target, p->create.v[i].path) < 0)
             goto cleanup;
+    }
     {
         /* A disk the record does not replicate would be shared, writable,
          * by the replica and its test system: leave it out (the plan says so). */
         const char **keep = util_xcalloc(p->create.n + 1, sizeof(*keep));
+        size_t n = 0;
         for (i = 0; i < p->create.n; i++)
-            keep[i] = p->create.v[i].target;
-        domxml_drop_disks_except(t, keep, p->create.n);
+            if (!p->create.v[i].copy)
+                keep[n++] = p->create.v[i].target;
+        domxml_drop_disks_except(t, keep, n);
         free(keep);
     }
     tr = replica_new();
@@ -420,7 +514,7 @@ ops_delete_all(OpsCtx *x, const PlanFileList *files)
                  f->role, f->path, sz);
         if (chain_discard(f->path, f->dev, f->ino, x->p->dir, (const Chain *const *)x->keep,
                           x->nkeep) < 0) {
-            err_hint(ERR_HINT_REPAIR);
+            err_hint(RESULT_HINT_REPAIR);
             err_prefix("the switch is done but %s was not deleted; run drover repair %s",
                        f->role, x->p->vm);
             return -1;
@@ -475,10 +569,17 @@ ops_verify(OpsCtx *x)
         chain_free(c);
     }
     for (i = 0; i < p->create.n; i++) {
-        Chain *c = chain_walk(p->create.v[i].path);
+        Chain *c;
         int ok;
 
-        if (!c) {
+        if (p->create.v[i].copy) {
+            if (access(p->create.v[i].path, F_OK) < 0) {
+                err_set_errno(0, errno, "new file %s", p->create.v[i].path);
+                goto cleanup;
+            }
+            continue;
+        }
+        if (!(c = chain_walk(p->create.v[i].path))) {
             err_prefix("new file %s", p->create.v[i].path);
             goto cleanup;
         }
@@ -602,7 +703,9 @@ ops_create(OpsCtx *x)
 
         ops_step(x, 42, "creating %s %s %s %s", f->role, f->path,
                  p->op == OP_COMMIT ? "from" : "on", f->backing);
-        if (p->op == OP_COMMIT)
+        if (f->copy)
+            r = chain_copy_file(f->backing, f->path);
+        else if (p->op == OP_COMMIT)
             r = chain_flatten(f->backing, f->path, ops_progress_flatten, x);
         else
             r = chain_create_overlay(f->backing, f->path);
@@ -648,6 +751,105 @@ ops_remove_test_system(OpsCtx *x, const char *uuid, const char *name)
     return hv_undefine(x->c, uuid);
 }
 
+/* Appends text to a saved error's message. */
+static void
+ops_err_append(ErrInfo *e, const char *text)
+{
+    size_t n = strlen(e->message);
+
+    snprintf(e->message + n, sizeof(e->message) - n, "; %s", text);
+}
+
+/* Another writer changed the definition before the switch: undo this run
+ * on *their* definition, so their change stays.  The record is theirs (a
+ * recovery point replication added stays); the journal is ours, whatever
+ * they left of it, so the rollback removes exactly what this run made and
+ * puts the state back. */
+static void
+ops_undo_on_changed(OpsCtx *x, const Replica *journaled)
+{
+    const Plan *p = x->p;
+    UTIL_AUTOFREE char *md = NULL;
+    DomXml *cur = NULL;
+    Replica *r = NULL;
+    ErrInfo saved;
+    int ours;
+
+    err_save(&saved);
+    if ((cur = domxml_parse(x->changed)) && (md = domxml_get_replica(cur)))
+        r = replica_parse(md, strlen(md));
+    if (!r)
+        err_clear();    /* no definition or no record: said below */
+    ours = r && r->journal && r->journal->job && journaled->journal->job &&
+           strcmp(r->journal->job, journaled->journal->job) == 0;
+    if (!ours && x->nmade == 0) {
+        /* Our journal never reached the definition and nothing was made. */
+        if (p->power_action == PLAN_POWER_NONE) {
+            ops_err_append(&saved, "nothing was changed");
+        } else {
+            const char *off = p->power_action == PLAN_POWER_DESTROY ? p->test_domain : p->vm;
+            UTIL_AUTOFREE char *t = util_xasprintf("nothing was changed (%s was powered off, "
+                                                   "as the plan said)", off);
+            ops_err_append(&saved, t);
+        }
+        err_restore(&saved);
+        goto cleanup;
+    }
+    if (!r) {
+        /* Nothing to define: only remove what this run made, if no domain
+         * uses it now. */
+        UtilBuf left = { 0 };
+        int keep_ok = ops_load_keep(x, 0) == 0;
+        size_t i;
+
+        for (i = 0; i < x->nmade; i++) {
+            const OpsMade *m = &x->made[i];
+            if (!keep_ok || chain_discard(m->path, m->dev, m->ino, p->dir,
+                                          (const Chain *const *)x->keep, x->nkeep) < 0)
+                util_buf_printf(&left, "%s%s", left.len ? ", " : "", m->path);
+        }
+        err_clear();
+        {
+            UTIL_AUTOFREE char *t = util_xasprintf("%s or its drover record is gone, so there is "
+                                                   "no definition to undo this operation on; %s%s",
+                                                   p->vm, left.len ? "the files it made are left: " :
+                                                   "the files it made are removed",
+                                                   left.len ? left.s : "");
+            ops_err_append(&saved, t);
+        }
+        util_buf_free(&left);
+        err_restore(&saved);
+        goto cleanup;
+    }
+    {
+        Replica *mine = replica_copy(journaled);
+
+        replica_journal_free(r->journal);
+        r->journal = UTIL_STEAL(&mine->journal);
+        replica_free(mine);
+    }
+    ops_set_journal_step(r, "prepared");
+    domxml_free(x->dx);
+    x->dx = UTIL_STEAL(&cur);
+    free(x->expect);
+    x->expect = UTIL_STEAL(&x->changed);
+    x->undo = 1;
+    if (ops_rollback(x, r, p->dir, p->vm) < 0) {
+        err_restore(&saved);
+        err_hint(RESULT_HINT_REPAIR);
+        err_prefix("the operation could not be undone: run drover repair %s", p->vm);
+    } else {
+        ops_err_append(&saved, "the operation was undone on the new definition, which keeps "
+                       "that change");
+        err_restore(&saved);
+    }
+    x->undo = 0;
+
+cleanup:
+    replica_free(r);
+    domxml_free(cur);
+}
+
 /* The operation failed before its switch (or the switch's outcome is
  * unknown): put the definition back as it was, journal included, then roll
  * back with repair's own code, deleting only files this run made.  If even
@@ -659,21 +861,93 @@ ops_undo(OpsCtx *x, const Replica *journaled)
     ErrInfo saved;
     Replica *r;
 
+    if (x->changed) {
+        ops_undo_on_changed(x, journaled);
+        return;
+    }
     err_save(&saved);
     r = replica_copy(journaled);
     ops_set_journal_step(r, "prepared");
     domxml_free(x->dx);
     x->dx = domxml_parse(p->domxml);
     x->undo = 1;
+    /* Our own define failed, perhaps after it was applied: put back ours. */
+    free(x->expect);
+    x->expect = NULL;
     if (!x->dx || ops_define(x, r) < 0 || ops_rollback(x, r, p->dir, p->vm) < 0) {
         err_restore(&saved);
-        err_hint(ERR_HINT_REPAIR);
+        err_hint(RESULT_HINT_REPAIR);
         err_prefix("the failed operation could not be undone: run drover repair %s", p->vm);
     } else {
         err_restore(&saved);
     }
     x->undo = 0;
     replica_free(r);
+}
+
+/* Another writer changed the definition after the switch, which stands:
+ * close the journal on their definition instead of overwriting it. */
+static int
+ops_close_on_changed(OpsCtx *x, const Replica *journaled)
+{
+    UTIL_AUTOFREE char *md = NULL;
+    DomXml *cur = NULL;
+    Replica *r = NULL;
+    ErrInfo saved;
+    int ret = -1;
+
+    err_save(&saved);
+    if (!(cur = domxml_parse(x->changed)) || !(md = domxml_get_replica(cur)) ||
+        !(r = replica_parse(md, strlen(md))) || !r->journal || !r->journal->job ||
+        strcmp(r->journal->job, journaled->journal->job) != 0) {
+        /* Their definition no longer holds our journal: nothing to close. */
+        err_restore(&saved);
+        err_prefix("%s of %s was done, but its journal is gone from the definition another "
+                   "writer left: check it (drover check %s)", state_op_title(x->p->op),
+                   x->p->vm, x->p->vm);
+        goto cleanup;
+    }
+    err_clear();
+    replica_journal_free(r->journal);
+    r->journal = NULL;
+    ops_step(x, 98, "closing the journal on the definition another writer changed");
+    domxml_free(x->dx);
+    x->dx = UTIL_STEAL(&cur);
+    free(x->expect);
+    x->expect = UTIL_STEAL(&x->changed);
+    ret = ops_define(x, r);
+
+cleanup:
+    replica_free(r);
+    domxml_free(cur);
+    return ret;
+}
+
+/* Points a disk at its new file.  Revert puts back the disk element the
+ * failover saved (an explicit <backingStore>, <source> slices, ...), and
+ * only repoints it when it named another file than the one reverted to. */
+static int
+ops_switch_disk(OpsCtx *x, const PlanSwitch *sw)
+{
+    const Plan *p = x->p;
+    const ReplicaDisk *fd = p->op == OP_REVERT && p->rec->failover ?
+                            replica_disk_list_find(&p->rec->failover->disks, sw->target) : NULL;
+    DomDiskList disks = { 0 };
+    size_t i;
+    int same = 0;
+
+    if (!fd || !fd->before)
+        return domxml_set_disk_source(x->dx, sw->target, sw->to);
+    if (domxml_restore_disk(x->dx, sw->target, fd->before) < 0) {
+        err_prefix("disk %s", sw->target);
+        return -1;
+    }
+    domxml_disks(x->dx, &disks);
+    for (i = 0; i < disks.n; i++)
+        if (strcmp(disks.v[i].target, sw->target) == 0)
+            same = util_streq(disks.v[i].source, sw->to);
+    domxml_disk_list_clear(&disks);
+    return same ? 0 : domxml_set_disk_source(x->dx, sw->target, sw->to);
 }
 
 static int
@@ -686,6 +960,8 @@ ops_run(OpsCtx *x)
 
     if (!(x->dx = domxml_parse(p->domxml)))
         goto cleanup;
+    /* Read under the lock by the re-plan: every define must find it so. */
+    x->expect = util_xstrdup(p->domxml);
     if (p->remove.n) {
         ops_step(x, 5, "checking that no other domain uses the files to delete");
         if (ops_load_keep(x, 1) < 0 || ops_precheck_removals(x) < 0)
@@ -712,7 +988,7 @@ ops_run(OpsCtx *x)
     /* 3. Switch: disks, state and record in one define. */
     final = ops_final_record(x, journaled);
     for (i = 0; i < p->nswitches; i++)
-        if (domxml_set_disk_source(x->dx, p->switches[i].target, p->switches[i].to) < 0)
+        if (ops_switch_disk(x, &p->switches[i]) < 0)
             goto undo;
     if (p->op == OP_INITIATE || p->op == OP_REVERT)
         domxml_reset_genid(x->dx);
@@ -725,7 +1001,7 @@ ops_run(OpsCtx *x)
     if (p->op == OP_STOP_TEST && p->test_uuid[0]) {
         ops_step(x, 68, "removing the test system %s", p->test_domain);
         if (ops_remove_test_system(x, p->test_uuid, p->test_domain) < 0) {
-            err_hint(ERR_HINT_REPAIR);
+            err_hint(RESULT_HINT_REPAIR);
             err_prefix("the switch is done but the test system was not removed; run drover repair %s", p->vm);
             goto cleanup;
         }
@@ -746,7 +1022,7 @@ ops_run(OpsCtx *x)
     replica_journal_free(final->journal);
     final->journal = NULL;
     ops_step(x, 97, "closing the journal");
-    if (ops_define(x, final) < 0)
+    if (ops_define(x, final) < 0 && (!x->changed || ops_close_on_changed(x, journaled) < 0))
         goto cleanup;
     ops_step(x, 100, "%s of %s completed: now %d %s", state_op_title(p->op), p->vm, p->to_state,
              state_name(p->to_state));
@@ -844,14 +1120,14 @@ ops_execute(HvConn *c, const Plan *confirmed, const OpsArgs *a, Job *job)
     if (!(fresh = plan_make(c, confirmed->host, confirmed->uuid, confirmed->op, &pa))) {
         /* What was confirmed no longer holds: the state changed meanwhile. */
         if (err_code() == RESULT_INVALID_STATE)
-            err_hint(ERR_HINT_PLAN_CHANGED);
+            err_hint(RESULT_HINT_PLAN_CHANGED);
         goto fail;
     }
     if (strcmp(fresh->digest, confirmed->digest) != 0) {
         err_set(RESULT_INVALID_STATE,
                 "the plan for %s changed since it was confirmed (its state, files or power changed); "
                 "nothing was done: review the new plan and confirm again", confirmed->vm);
-        err_hint(ERR_HINT_PLAN_CHANGED);
+        err_hint(RESULT_HINT_PLAN_CHANGED);
         goto fail;
     }
     x.p = fresh;
@@ -863,11 +1139,7 @@ ops_execute(HvConn *c, const Plan *confirmed, const OpsArgs *a, Job *job)
 fail:
     code = ops_code();
 out:
-    ops_keep_free(&x);
-    for (size_t m = 0; m < x.nmade; m++)
-        free(x.made[m].path);
-    free(x.made);
-    domxml_free(x.dx);
+    ops_ctx_clear(&x);
     ops_audit(a, confirmed->host, confirmed->vm, x.opname, confirmed->digest, job, code);
     plan_free(fresh);
     lock_release(lk);

@@ -40,6 +40,8 @@ int ops_repair_preview(HvConn *c, const char *vm, char **text);
 /* Test hook: when the environment variable DROVER_FAULT is "OP:STEP"
  * (e.g. "revert:switched"), the process _exit()s with status 86 at that
  * point.  Costs one getenv() per step when unset. */
+/* With DROVER_PAUSE="OP:STEP" and DROVER_PAUSE_FILE, it pauses there
+ * instead, once (base/testhook.h), so a test can act as a second writer. */
 void ops_fault_point(const char *op, const char *step);
 
 #endif

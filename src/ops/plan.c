@@ -9,13 +9,15 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <nettle/base16.h>
+#include <nettle/sha2.h>
+
 #include "chain/chain.h"
 #include "hv/domxml.h"
 #include "base/err.h"
 #include "ops/job.h"
 #include "base/lock.h"
 #include "base/result.h"
-#include "base/sha256.h"
 #include "base/util.h"
 
 static void
@@ -335,6 +337,55 @@ plan_check_sources(Plan *p, const DomDiskList *disks)
     return 0;
 }
 
+/* An encrypted disk (<encryption> with a libvirt secret) would get an
+ * unencrypted overlay or flattened image the VM cannot open: operations
+ * that create such files refuse it, before anything changes. */
+static int
+plan_check_encryption(Plan *p, const DomDiskList *disks, const PlanArgs *a)
+{
+    const ReplicaPoint *first = p->rec->npoints ? &p->rec->points[0] : NULL;
+    size_t i, j;
+
+    if (p->op != OP_INITIATE && p->op != OP_TEST && !(p->op == OP_COMMIT && a && a->flatten))
+        return 0;
+    for (i = 0; first && i < first->disks.n; i++) {
+        for (j = 0; j < disks->n; j++) {
+            if (strcmp(disks->v[j].target, first->disks.v[i].target) != 0 || !disks->v[j].encrypted)
+                continue;
+            err_set(RESULT_NOT_SUPPORTED,
+                    "disk %s of %s is encrypted (<encryption> with a libvirt secret): drover "
+                    "would create an unencrypted %s the VM cannot open, so it does not %s "
+                    "encrypted disks; nothing was changed", disks->v[j].target, p->vm,
+                    p->op == OP_COMMIT ? "flattened image" : "overlay",
+                    p->op == OP_COMMIT ? "flatten" : "fail over");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Failover keeps each disk's element in the record so revert can put it
+ * back; one too large for the record is refused before anything changes. */
+static int
+plan_check_disk_elements(Plan *p, const DomXml *dx)
+{
+    const ReplicaPoint *first = p->rec->npoints ? &p->rec->points[0] : NULL;
+    size_t i;
+
+    for (i = 0; p->op == OP_INITIATE && first && i < first->disks.n; i++) {
+        UTIL_AUTOFREE char *el = domxml_disk_element(dx, first->disks.v[i].target);
+
+        if (el && strlen(el) > REPLICA_MAX_BEFORE) {
+            err_set(RESULT_NOT_SUPPORTED,
+                    "the <disk> element of %s on %s is %zu bytes, more than the %d the failover "
+                    "record keeps for revert to put back; nothing was changed",
+                    first->disks.v[i].target, p->vm, strlen(el), REPLICA_MAX_BEFORE);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static int
 plan_initiate(Plan *p, const PlanArgs *a, const DomDiskList *disks)
 {
@@ -478,12 +529,53 @@ plan_commit(Plan *p, const PlanArgs *a)
     return 0;
 }
 
+/* The test system gets its own copy of the replica's NVRAM, in the
+ * replica directory: the replica's file is never written or deleted. */
 static int
-plan_test(Plan *p, HvConn *c, const PlanArgs *a, const DomDiskList *disks)
+plan_test_nvram(Plan *p, const DomXml *dx)
+{
+    int other = 0;
+    UTIL_AUTOFREE char *nv = domxml_nvram(dx, &other);
+    UTIL_AUTOFREE char *copy = NULL;
+    struct stat st;
+    PlanFile *f;
+
+    if (other) {
+        err_set(RESULT_NOT_SUPPORTED,
+                "the NVRAM of %s is not a file (a network or block <nvram>): drover cannot give "
+                "the test system a copy of its own, and will not let it share the replica's",
+                p->vm);
+        return -1;
+    }
+    if (!nv)
+        return 0;
+    if (lstat(nv, &st) < 0) {
+        err_set_errno(0, errno, "the NVRAM of %s (%s): the test system starts with a copy of it",
+                      p->vm, nv);
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        err_set(RESULT_NOT_SUPPORTED, "the NVRAM of %s (%s) is not a regular file: drover cannot "
+                "give the test system a copy of its own", p->vm, nv);
+        return -1;
+    }
+    copy = util_xasprintf("%s/nvram.test-%s.fd", p->dir, p->stamp);
+    if (plan_check_new(copy) < 0)
+        return -1;
+    plan_file_add(&p->create, copy, "nvram", "test system NVRAM (a copy of the replica's)", nv);
+    f = &p->create.v[p->create.n - 1];
+    f->size = (uint64_t)st.st_size;
+    f->copy = 1;
+    plan_file_add(&p->keep, nv, "nvram", "replica NVRAM (copied, never written)", NULL);
+    return plan_file_stat(&p->keep.v[p->keep.n - 1]);
+}
+
+static int
+plan_test(Plan *p, HvConn *c, const PlanArgs *a, const DomXml *dx)
 {
     const ReplicaPoint *pt = plan_pick_point(p, a ? a->point : NULL);
     HvDomain other;
-    UtilBuf omitted = { 0 };
+    const char **keep;
     size_t i;
 
     if (!pt)
@@ -507,14 +599,17 @@ plan_test(Plan *p, HvConn *c, const PlanArgs *a, const DomDiskList *disks)
         job_new_uuid(p->test_uuid);
     if (plan_overlays(p, pt, "test", "test disk") < 0)
         return -1;
-    /* File disks the record does not replicate stay out of the test system
-     * (domxml_drop_disks_except), so it never shares a writable disk. */
-    for (i = 0; i < disks->n; i++)
-        if (!replica_disk_list_find(&pt->disks, disks->v[i].target))
-            util_buf_printf(&omitted, "%s%s", omitted.len ? ", " : "", disks->v[i].target);
-    if (omitted.len)
-        p->test_omitted = util_buf_steal(&omitted);
-    util_buf_free(&omitted);
+    /* Disks the record does not replicate (any type: file, block, network)
+     * stay out of the test system (domxml_drop_disks_except), so it never
+     * shares a writable disk; so do its network interfaces: the plan names
+     * each, with what it was (a boot order moves to another device). */
+    keep = util_xcalloc(pt->disks.n + 1, sizeof(*keep));
+    for (i = 0; i < pt->disks.n; i++)
+        keep[i] = pt->disks.v[i].target;
+    p->test_omitted = domxml_test_omissions(dx, keep, pt->disks.n);
+    free(keep);
+    if (plan_test_nvram(p, dx) < 0)
+        return -1;
     return plan_keep_points(p);
 }
 
@@ -544,11 +639,16 @@ plan_stop_test(Plan *p, HvConn *c)
         if (plan_file_stat(&p->remove.v[p->remove.n - 1]) < 0)
             return -1;
     }
+    if (t->nvram) {
+        plan_file_add(&p->remove, t->nvram, "nvram", "test system NVRAM", NULL);
+        if (plan_file_stat(&p->remove.v[p->remove.n - 1]) < 0)
+            return -1;
+    }
     return plan_keep_points(p);
 }
 
 static void
-plan_digest_files(Sha256 *h, const char *what, const PlanFileList *l)
+plan_digest_files(struct sha256_ctx *h, const char *what, const PlanFileList *l)
 {
     size_t i;
 
@@ -557,7 +657,7 @@ plan_digest_files(Sha256 *h, const char *what, const PlanFileList *l)
                                  l->v[i].target, l->v[i].backing ? l->v[i].backing : "",
                                  (unsigned long long)l->v[i].size, (unsigned long long)l->v[i].dev,
                                  (unsigned long long)l->v[i].ino);
-        sha256_update(h, s, strlen(s));
+        sha256_update(h, strlen(s), (const uint8_t *)s);
         free(s);
     }
 }
@@ -566,7 +666,8 @@ plan_digest_files(Sha256 *h, const char *what, const PlanFileList *l)
 static void
 plan_digest(Plan *p)
 {
-    Sha256 h;
+    struct sha256_ctx h;
+    uint8_t bin[SHA256_DIGEST_SIZE];
     UTIL_AUTOFREE char *head = NULL;
     UTIL_AUTOFREE char *rec = replica_format(p->rec);
     size_t i;
@@ -576,23 +677,25 @@ plan_digest(Plan *p)
                           p->to_state, p->power, p->power_action, p->point ? p->point : "",
                           p->dir, p->test_domain ? p->test_domain : "", p->test_uuid);
     sha256_init(&h);
-    sha256_update(&h, head, strlen(head));
+    sha256_update(&h, strlen(head), (const uint8_t *)head);
     if (p->test_omitted) {
         char *extra = util_xasprintf("omit\t%s\n", p->test_omitted);
-        sha256_update(&h, extra, strlen(extra));
+        sha256_update(&h, strlen(extra), (const uint8_t *)extra);
         free(extra);
     }
-    sha256_update(&h, rec, strlen(rec));
+    sha256_update(&h, strlen(rec), (const uint8_t *)rec);
     plan_digest_files(&h, "create", &p->create);
     plan_digest_files(&h, "remove", &p->remove);
     plan_digest_files(&h, "keep", &p->keep);
     for (i = 0; i < p->nswitches; i++) {
         char *s = util_xasprintf("switch\t%s\t%s\t%s\n", p->switches[i].target,
                                  p->switches[i].from ? p->switches[i].from : "", p->switches[i].to);
-        sha256_update(&h, s, strlen(s));
+        sha256_update(&h, strlen(s), (const uint8_t *)s);
         free(s);
     }
-    sha256_final_hex(&h, p->digest);
+    sha256_digest(&h, sizeof(bin), bin);
+    base16_encode_update(p->digest, sizeof(bin), bin);   /* lowercase */
+    p->digest[BASE16_ENCODE_LENGTH(sizeof(bin))] = '\0';
 }
 
 /* A file that vanished while planning usually means another operation ran
@@ -704,7 +807,7 @@ plan_make(HvConn *c, const char *host, const char *vm, StateOp op, const PlanArg
                 "an interrupted %s of %s (job %s, stopped at step \"%s\") must be repaired first: "
                 "run drover repair %s", p->rec->journal->op, p->vm, p->rec->journal->job,
                 p->rec->journal->step, p->vm);
-        err_hint(ERR_HINT_REPAIR);
+        err_hint(RESULT_HINT_REPAIR);
         goto fail;
     }
     if (state_check(op, p->rec->state, p->rec->mode, p->rec->test != NULL) != 0) {
@@ -713,14 +816,15 @@ plan_make(HvConn *c, const char *host, const char *vm, StateOp op, const PlanArg
     }
     p->to_state = state_after(op, p->rec->state);
     domxml_disks(dx, &disks);
-    if (plan_check_sources(p, &disks) < 0)
+    if (plan_check_sources(p, &disks) < 0 || plan_check_encryption(p, &disks, args) < 0 ||
+        plan_check_disk_elements(p, dx) < 0)
         goto fail;
 
     switch (op) {
     case OP_INITIATE: r = plan_initiate(p, args, &disks); break;
     case OP_REVERT: r = plan_revert(p); break;
     case OP_COMMIT: r = plan_commit(p, args); break;
-    case OP_TEST: r = plan_test(p, c, args, &disks); break;
+    case OP_TEST: r = plan_test(p, c, args, dx); break;
     case OP_STOP_TEST: r = plan_stop_test(p, c); break;
     default:
         err_set(RESULT_INVALID_PARAMETER, "unknown operation");
@@ -773,7 +877,7 @@ plan_text(const Plan *p)
     if (p->test_domain)
         util_buf_printf(&b, "  test system: %s (%s)\n", p->test_domain, p->test_uuid);
     if (p->test_omitted)
-        util_buf_printf(&b, "  left out of the test system (not replicated): %s\n", p->test_omitted);
+        util_buf_printf(&b, "  left out of the test system: %s\n", p->test_omitted);
     for (i = 0; i < p->nswitches; i++)
         util_buf_printf(&b, "  disk %s: %s -> %s\n", p->switches[i].target,
                         p->switches[i].from ? p->switches[i].from : "(none)", p->switches[i].to);

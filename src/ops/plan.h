@@ -28,6 +28,7 @@ typedef struct {
     uint64_t allocated;         /* bytes on disk */
     dev_t dev;
     ino_t ino;
+    int copy;                   /* created as a copy of backing (the test system's NVRAM) */
 } PlanFile;
 
 typedef struct {
@@ -57,7 +58,8 @@ typedef struct {
     char *dir;                  /* the replica directory (lock and new files live here) */
     char *test_domain;          /* test-failover / stop-test: the test system */
     char test_uuid[37];
-    char *test_omitted;         /* test-failover: disks left out of the test system ("vdc, vdd"), or NULL */
+    char *test_omitted;         /* test-failover: every disk and setting the test system
+                                 * will not have ("disk vdc (file ...); interface ..."), or NULL */
     char stamp[32];             /* names new files; reused when re-planning */
     PlanFileList create;        /* new files */
     PlanFileList remove;        /* files deleted after the switch */

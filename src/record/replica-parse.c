@@ -225,10 +225,11 @@ replica_parse_state_attr(const char *ctx, const xmlNode *n, const char *name, in
     return replica_parse_small(ctx, label, "state", s, STATE_MAX, out);
 }
 
-/* One <disk>, <create> or <remove>: attributes only. */
+/* One <disk>, <create> or <remove>: attributes only, but for a failover
+ * disk's <before> (with_before). */
 static int
 replica_parse_disk(const char *ctx, const xmlNode *n, size_t idx, int with_inode,
-                   ReplicaDiskList *l, size_t *cap)
+                   int with_before, ReplicaDiskList *l, size_t *cap)
 {
     static const char *const attrs[] = { "target", "file", NULL };
     static const char *const attrs_inode[] = { "target", "file", "inode", NULL };
@@ -236,6 +237,7 @@ replica_parse_disk(const char *ctx, const xmlNode *n, size_t idx, int with_inode
     UTIL_AUTOFREE char *target = replica_attr(n, "target");
     UTIL_AUTOFREE char *file = replica_attr(n, "file");
     UTIL_AUTOFREE char *inode = replica_attr(n, "inode");
+    UTIL_AUTOFREE char *before = NULL;
     uint64_t ino = 0;
     const xmlNode *c;
     ReplicaDisk *d;
@@ -248,6 +250,11 @@ replica_parse_disk(const char *ctx, const xmlNode *n, size_t idx, int with_inode
 
         if (k < 0)
             return -1;
+        if (k > 0 && with_before && !before && replica_is(c, "before")) {
+            if (replica_elem_text(dctx, c, &before) < 0)
+                return -1;
+            continue;
+        }
         if (k > 0)
             return replica_unknown_element(dctx, c);
     }
@@ -260,12 +267,13 @@ replica_parse_disk(const char *ctx, const xmlNode *n, size_t idx, int with_inode
     d->target = UTIL_STEAL(&target);
     d->file = UTIL_STEAL(&file);
     d->inode = ino;
+    d->before = UTIL_STEAL(&before);
     return 0;
 }
 
 /* Children of a point, failover or test system: <disk> only. */
 static int
-replica_parse_disks(const char *ctx, const xmlNode *n, ReplicaDiskList *l)
+replica_parse_disks(const char *ctx, const xmlNode *n, int with_before, ReplicaDiskList *l)
 {
     const xmlNode *c;
     size_t cap = 0;
@@ -281,7 +289,7 @@ replica_parse_disks(const char *ctx, const xmlNode *n, ReplicaDiskList *l)
             return replica_unknown_element(ctx, c);
         if (l->n >= REPLICA_MAX_DISKS)
             return replica_bad("%s: more than %d disks", ctx, REPLICA_MAX_DISKS);
-        if (replica_parse_disk(ctx, c, l->n, 0, l, &cap) < 0)
+        if (replica_parse_disk(ctx, c, l->n, 0, with_before, l, &cap) < 0)
             return -1;
     }
     return 0;
@@ -310,7 +318,7 @@ replica_parse_point(const xmlNode *n, size_t idx, ReplicaPoint *p)
         return replica_bad("%s: type \"%s\" is not a recovery point type "
                            "(standard, app-consistent, planned)", ctx, v);
     }
-    return replica_parse_disks(ctx, n, &p->disks);
+    return replica_parse_disks(ctx, n, 0, &p->disks);
 }
 
 static int
@@ -411,13 +419,13 @@ replica_parse_failover(const xmlNode *n, Replica *r)
         return -1;
     f->point = replica_attr(n, "point");
     f->by = replica_attr(n, "by");
-    return replica_parse_disks(ctx, n, &f->disks);
+    return replica_parse_disks(ctx, n, 1, &f->disks);
 }
 
 static int
 replica_parse_test(const xmlNode *n, Replica *r)
 {
-    static const char *const attrs[] = { "domain", "uuid", "point", "time", NULL };
+    static const char *const attrs[] = { "domain", "uuid", "point", "time", "nvram", NULL };
     const char *ctx = "<test-system>";
     ReplicaTest *t;
 
@@ -428,7 +436,8 @@ replica_parse_test(const xmlNode *n, Replica *r)
     t->domain = replica_attr(n, "domain");
     t->uuid = replica_attr(n, "uuid");
     t->point = replica_attr(n, "point");
-    return replica_parse_disks(ctx, n, &t->disks);
+    t->nvram = replica_attr(n, "nvram");
+    return replica_parse_disks(ctx, n, 0, &t->disks);
 }
 
 static int
@@ -472,12 +481,12 @@ replica_parse_journal(const xmlNode *n, Replica *r)
         if (replica_is(c, "create")) {
             if (j->create.n >= REPLICA_MAX_JOURNAL_FILES)
                 return replica_bad("%s: more than %d <create>", ctx, REPLICA_MAX_JOURNAL_FILES);
-            if (replica_parse_disk(ctx, c, j->create.n, 0, &j->create, &cap_create) < 0)
+            if (replica_parse_disk(ctx, c, j->create.n, 0, 0, &j->create, &cap_create) < 0)
                 return -1;
         } else if (replica_is(c, "remove")) {
             if (j->remove.n >= REPLICA_MAX_JOURNAL_FILES)
                 return replica_bad("%s: more than %d <remove>", ctx, REPLICA_MAX_JOURNAL_FILES);
-            if (replica_parse_disk(ctx, c, j->remove.n, 1, &j->remove, &cap_remove) < 0)
+            if (replica_parse_disk(ctx, c, j->remove.n, 1, 0, &j->remove, &cap_remove) < 0)
                 return -1;
         } else {
             return replica_unknown_element(ctx, c);

@@ -117,6 +117,7 @@ replica_disk_list_clear(ReplicaDiskList *l)
     for (i = 0; i < l->n; i++) {
         free(l->v[i].target);
         free(l->v[i].file);
+        free(l->v[i].before);
     }
     free(l->v);
     l->v = NULL;
@@ -134,6 +135,7 @@ replica_disk_list_add(ReplicaDiskList *l, const char *target, const char *file, 
     d->target = util_xstrdup(target);
     d->file = util_xstrdup(file);
     d->inode = inode;
+    d->before = NULL;
 }
 
 /* dst is overwritten, not cleared first: it may be a shallow copy of src's
@@ -152,6 +154,7 @@ replica_disk_list_copy(ReplicaDiskList *dst, const ReplicaDiskList *src)
         dst->v[i].target = util_xstrdup(src->v[i].target);
         dst->v[i].file = util_xstrdup(src->v[i].file);
         dst->v[i].inode = src->v[i].inode;
+        dst->v[i].before = util_xstrdup(src->v[i].before);
     }
     dst->n = src->n;
 }
@@ -189,6 +192,7 @@ replica_test_free(ReplicaTest *t)
     free(t->domain);
     free(t->uuid);
     free(t->point);
+    free(t->nvram);
     replica_disk_list_clear(&t->disks);
     free(t);
 }
@@ -297,6 +301,7 @@ replica_copy(const Replica *r)
         c->test->uuid = util_xstrdup(r->test->uuid);
         c->test->point = util_xstrdup(r->test->point);
         c->test->time = r->test->time;
+        c->test->nvram = util_xstrdup(r->test->nvram);
         replica_disk_list_copy(&c->test->disks, &r->test->disks);
     }
     if (r->journal) {
@@ -511,6 +516,7 @@ enum {
     DISKS_NEED_ONE = 1,         /* a point or overlay set has at least one disk */
     DISKS_UNIQUE_TARGETS = 2,   /* one file per disk: targets do not repeat */
     DISKS_INODE = 4,            /* inode may be recorded (journal deletions) */
+    DISKS_BEFORE = 8,           /* the disk element before failover may be recorded */
 };
 
 static int
@@ -535,6 +541,10 @@ replica_check_disks(const char *ctx, const char *elem, const ReplicaDiskList *l,
             return -1;
         if (d->inode && !(flags & DISKS_INODE))
             return replica_bad("%s: an inode is only recorded for <remove>", dctx);
+        if (d->before && !(flags & DISKS_BEFORE))
+            return replica_bad("%s: <before> is only recorded for failover disks", dctx);
+        if (d->before && strlen(d->before) > REPLICA_MAX_BEFORE)
+            return replica_bad("%s: <before> is longer than %d bytes", dctx, REPLICA_MAX_BEFORE);
         if (flags & DISKS_UNIQUE_TARGETS) {
             for (j = 0; j < i; j++) {
                 if (strcmp(l->v[j].target, d->target) == 0)
@@ -717,7 +727,7 @@ replica_validate_points(const Replica *r)
 /* The shared part of <failover> and <test-system>: a point and overlays. */
 static int
 replica_validate_overlays(const Replica *r, const char *ctx, const char *point,
-                          int64_t t, const ReplicaDiskList *disks, const char *why)
+                          int64_t t, const ReplicaDiskList *disks, int flags, const char *why)
 {
     UTIL_AUTOFREE char *v = NULL;
 
@@ -730,7 +740,7 @@ replica_validate_overlays(const Replica *r, const char *ctx, const char *point,
     if (replica_check_time(ctx, "time", t) < 0)
         return -1;
     if (replica_check_disks(ctx, "disk", disks, REPLICA_MAX_DISKS,
-                            DISKS_NEED_ONE | DISKS_UNIQUE_TARGETS) < 0)
+                            DISKS_NEED_ONE | DISKS_UNIQUE_TARGETS | flags) < 0)
         return -1;
     return replica_check_same_targets(ctx, disks, &r->points[0].disks, why);
 }
@@ -748,7 +758,7 @@ replica_validate_failover(const Replica *r)
     if (r->state != STATE_RECOVERED && r->state != STATE_FAILOVER_IN_PROGRESS)
         return replica_bad("<failover>: not allowed in state %d: only in state 5 (Recovered) "
                            "or 12 (Failover in progress)", r->state);
-    if (replica_validate_overlays(r, "<failover>", f->point, f->time, &f->disks,
+    if (replica_validate_overlays(r, "<failover>", f->point, f->time, &f->disks, DISKS_BEFORE,
                                   "the failover needs one disk for each disk of the points") < 0)
         return -1;
     if (f->by && replica_check_text("<failover>", "by", f->by, REPLICA_MAX_TEXT) < 0)
@@ -769,7 +779,9 @@ replica_validate_test(const Replica *r)
         return -1;
     if (t->uuid && replica_check_uuid("<test-system>", t->uuid) < 0)
         return -1;
-    return replica_validate_overlays(r, "<test-system>", t->point, t->time, &t->disks,
+    if (t->nvram && replica_check_file("<test-system> nvram", t->nvram) < 0)
+        return -1;
+    return replica_validate_overlays(r, "<test-system>", t->point, t->time, &t->disks, 0,
                                      "the test system needs one disk for each disk of the points");
 }
 
@@ -939,6 +951,12 @@ replica_fmt_disks(UtilBuf *b, const char *indent, const char *elem, const Replic
         replica_fmt_attr(b, "file", l->v[i].file);
         if (l->v[i].inode)
             util_buf_printf(b, " inode=\"%llu\"", (unsigned long long)l->v[i].inode);
+        if (l->v[i].before) {
+            util_buf_printf(b, "><%s:before>", REPLICA_PREFIX);
+            util_buf_add_xml(b, l->v[i].before);
+            util_buf_printf(b, "</%s:before></%s:%s>\n", REPLICA_PREFIX, REPLICA_PREFIX, elem);
+            continue;
+        }
         util_buf_add(b, "/>\n");
     }
 }
@@ -1019,6 +1037,7 @@ replica_format(const Replica *r)
         replica_fmt_attr(&b, "uuid", t->uuid);
         replica_fmt_attr(&b, "point", t->point);
         replica_fmt_time(&b, "time", t->time);
+        replica_fmt_attr(&b, "nvram", t->nvram);
         replica_fmt_open(&b, t->disks.n > 0);
         replica_fmt_disks(&b, "    ", "disk", &t->disks);
         replica_fmt_close(&b, "  ", "test-system", t->disks.n > 0);

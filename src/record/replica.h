@@ -17,6 +17,8 @@
 #define REPLICA_MAX_BYTES (1024 * 1024)
 #define REPLICA_MAX_POINTS 1024
 #define REPLICA_MAX_DISKS 64
+/* A saved <disk> element (<failover><disk><before>) is at most this long. */
+#define REPLICA_MAX_BEFORE (64 * 1024)
 
 enum {
     RP_TYPE_STANDARD = 1,       /* "standard" */
@@ -29,6 +31,8 @@ typedef struct {
     char *target;           /* "vda" */
     char *file;             /* absolute path */
     uint64_t inode;         /* 0 when not recorded (journal deletions record it) */
+    char *before;           /* failover disks: the domain's <disk> element before the
+                             * failover (XML text), which revert puts back; else NULL */
 } ReplicaDisk;
 
 typedef struct {
@@ -65,6 +69,7 @@ typedef struct {
     char *uuid;             /* may be NULL */
     char *point;
     int64_t time;
+    char *nvram;            /* the test system's own copy of the replica's NVRAM, or NULL */
     ReplicaDiskList disks;  /* the test overlays */
 } ReplicaTest;
 

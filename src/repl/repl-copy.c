@@ -480,8 +480,10 @@ int
 repl_copy(ReplSource *s, const char *dest, int fresh, ReplCopyProgress fn, void *opaque,
           ReplCopyStats *st)
 {
-    char *argv[] = { (char *)DROVER_QEMU_NBD, (char *)"--format=qcow2", (char *)"--cache=writeback",
-                     (char *)dest, NULL };
+    /* qemu-nbd is found when drover runs, as qemu-img is (QEMU_NBD, else the PATH). */
+    const char *qemu_nbd = getenv("QEMU_NBD");
+    char *argv[] = { (char *)(qemu_nbd && *qemu_nbd ? qemu_nbd : "qemu-nbd"),
+                     (char *)"--format=qcow2", (char *)"--cache=writeback", (char *)dest, NULL };
     ReplExtentList ext = { 0 };
     ReplCopy c;
     size_t i, cap = 0;
@@ -515,7 +517,8 @@ repl_copy(ReplSource *s, const char *dest, int fresh, ReplCopyProgress fn, void 
         goto out;
     }
     if (nbd_connect_systemd_socket_activation(c.d, argv) < 0) {
-        repl_nbd_err(RESULT_FAILED, "cannot serve %s with qemu-nbd", dest);
+        repl_nbd_err(RESULT_FAILED, "cannot serve %s with %s (install the Debian package "
+                     "qemu-utils, or set QEMU_NBD)", dest, argv[0]);
         goto out;
     }
     if ((uint64_t)nbd_get_size(c.d) != s->size) {

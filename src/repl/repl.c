@@ -8,6 +8,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
+#include <nettle/base16.h>
+#include <nettle/sha2.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +21,6 @@
 #include "base/fsutil.h"
 #include "base/lock.h"
 #include "base/result.h"
-#include "base/sha256.h"
 #include "base/util.h"
 #include "chain/chain.h"
 #include "hv/domxml.h"
@@ -211,13 +212,16 @@ static void
 repl_plan_digest(ReplPlan *p)
 {
     UTIL_AUTOFREE char *t = repl_plan_text(p);
-    Sha256 c;
+    struct sha256_ctx c;
+    uint8_t bin[SHA256_DIGEST_SIZE];
 
     sha256_init(&c);
-    sha256_update(&c, t, strlen(t));
+    sha256_update(&c, strlen(t), (const uint8_t *)t);
     if (p->domxml)
-        sha256_update(&c, p->domxml, strlen(p->domxml));
-    sha256_final_hex(&c, p->digest);
+        sha256_update(&c, strlen(p->domxml), (const uint8_t *)p->domxml);
+    sha256_digest(&c, sizeof(bin), bin);
+    base16_encode_update(p->digest, sizeof(bin), bin);
+    p->digest[64] = '\0';
 }
 
 /* The replica's definition and record; NULL with err set. */

@@ -1,0 +1,47 @@
+/* testhook: a pause point for tests. */
+#include <config.h>
+
+#include "base/testhook.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/util.h"
+
+#define TESTHOOK_WAIT_MS (600 * 1000)
+
+void
+testhook_pause(const char *where)
+{
+    static int done;
+    const char *point = getenv("DROVER_PAUSE");
+    const char *path;
+    struct stat st;
+    char pid[32];
+    int64_t end;
+    int fd;
+
+    if (!point || strcmp(point, where) != 0 || done)
+        return;
+    path = getenv("DROVER_PAUSE_FILE");
+    if (!path || !*path)
+        return;
+    /* Once per process: a test pauses one step, not every later pass. */
+    done = 1;
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return;
+    snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+    /* The file itself is the signal; its text only helps a reader. */
+    if (write(fd, pid, strlen(pid)) < 0)
+        errno = 0;
+    close(fd);
+    end = util_mono_ms() + TESTHOOK_WAIT_MS;
+    while (stat(path, &st) == 0 && util_mono_ms() < end)
+        usleep(20000);
+}

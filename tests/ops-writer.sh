@@ -1,0 +1,227 @@
+#!/bin/sh
+# ops-writer.sh: another writer's change made while an operation runs is
+# never overwritten (issue 11 item 3), on libvirt's test driver (a demo
+# fleet).  The operation stops at a step (DROVER_PAUSE=OP:STEP, see
+# src/base/testhook.h); meanwhile the test edits the domain's definition in
+# the fleet file as another process would (another application's metadata,
+# a recovery point added by replication, a disk setting); then the
+# operation goes on.  Before the switch it must refuse with 32774 naming
+# what changed, undo what it did on the new definition and keep the
+# change; after the switch it closes its journal on the new definition.
+# tests/ops-qemu-writer.sh does the same with virsh while a revert waits
+# for a real guest's shutdown.
+. "${top_srcdir:-.}/tests/lib.sh"
+. "${top_srcdir:-.}/tests/ops-common.sh"
+
+command -v python3 >/dev/null 2>&1 || skip_all "python3 is needed to edit the fleet file"
+command -v "$QEMU_IMG" >/dev/null 2>&1 || skip_all "qemu-img not found"
+[ -x "$DROVER" ] || skip_all "drover not built"
+mktemp_dir
+F="$T/f"
+make_fleet "$F" || { echo "Bail out! cannot build the demo fleet"; exit 99; }
+PAUSE="$T/paused"
+
+# The second writer: edits one domain of the fleet file under the fleet
+# lock, by atomic rename, as another drover process or application would.
+#   meta VM              adds metadata of namespace urn:example:other:1
+#   point VM ID          adds recovery point ID: a new layer per disk on the
+#                        newest point (qemu-img), named in the record
+#   cache VM             sets cache='none' on the domain's first disk
+#   undefine VM          removes the domain
+WRITER_PY=$(cat <<'PY'
+import fcntl, os, re, subprocess, sys
+path, action, vm = sys.argv[1:4]
+arg = sys.argv[4] if len(sys.argv) > 4 else ""
+lock = open(path + ".lock", "a+")
+fcntl.lockf(lock, fcntl.LOCK_EX)
+text = open(path).read()
+m = re.search(r"<domain[^>]*>\s*<name>%s</name>.*?</domain>" % re.escape(vm), text, re.S)
+if not m:
+    sys.exit("no domain " + vm)
+block = m.group(0)
+if action == "meta":
+    new = block.replace("<metadata>", "<metadata>\n<other:backup xmlns:other=\"urn:example:other:1\" last=\"ok\"/>", 1)
+elif action == "point":
+    pts = re.findall(r"<drover:point [^>]*>.*?</drover:point>", block, re.S)
+    disks = re.findall(r"<drover:disk target=\"([^\"]+)\" file=\"([^\"]+)\"/>", pts[-1])
+    lines = ['    <drover:point id="%s" time="2030-01-01T00:00:00Z" type="standard">' % arg]
+    for target, file in disks:
+        layer = os.path.join(os.path.dirname(file), "%s.%s.qcow2" % (target, arg))
+        subprocess.check_call([os.environ["QEMU_IMG"], "create", "-q", "-f", "qcow2", "-F", "qcow2",
+                               "-b", file, layer])
+        lines.append('      <drover:disk target="%s" file="%s"/>' % (target, layer))
+    lines.append("    </drover:point>\n  ")
+    new = block.replace("</drover:recovery-points>", "\n".join(lines) + "</drover:recovery-points>", 1)
+elif action == "undefine":
+    new = ""
+elif action == "cache":
+    new = re.sub(r"<driver name=(['\"])qemu\1 type=(['\"])qcow2\2/>",
+                 "<driver name='qemu' type='qcow2' cache='none'/>", block, count=1)
+else:
+    sys.exit("unknown action " + action)
+if new == block:
+    sys.exit("nothing to change")
+tmp = path + ".writer-tmp"
+with open(tmp, "w") as f:
+    f.write(text[:m.start()] + new + text[m.end():])
+os.replace(tmp, path)
+PY
+)
+writer() { py "$WRITER_PY" "$F/fleet.xml" "$@"; }
+
+# domain_xml VM: VM's definition as the fleet file has it.
+domain_xml() {
+    py 'import re,sys
+t=open(sys.argv[1]).read()
+m=re.search(r"<domain[^>]*>\s*<name>%s</name>.*?</domain>" % re.escape(sys.argv[2]), t, re.S)
+print(m.group(0) if m else "")' "$F/fleet.xml" "$1"
+}
+
+# start_paused POINT ARGS...: drover ARGS --yes in the background, stopped
+# at POINT; returns once it waits there (1 if it never got there).
+start_paused() {
+    _point=$1
+    shift
+    rm -f "$PAUSE"
+    DROVER_PAUSE=$_point DROVER_PAUSE_FILE=$PAUSE drover -c "$URI" "$@" --yes \
+        </dev/null >"$T/out" 2>"$T/err" &
+    bg=$!
+    _n=0
+    while [ ! -e "$PAUSE" ]; do
+        kill -0 "$bg" 2>/dev/null || return 1
+        [ "$_n" -ge 600 ] && return 1
+        sleep 0.1
+        _n=$((_n + 1))
+    done
+}
+
+# resume: lets the paused drover go on and waits for it; sets rc, out, err.
+resume() {
+    rm -f "$PAUSE"
+    wait "$bg"
+    rc=$?
+    out=$(cat "$T/out")
+    err=$(cat "$T/err")
+}
+
+# files VM: the names in VM's directory (lock files aside).
+files() { (cd "$F/vms/$1" && ls -A | grep -v '^\.drover-.*\.lock$'); }
+sums() { tree_sums "$F/vms/$1" | grep -v '\.lock$'; }
+
+# --- 1. revert waits for the shutdown; another application's metadata -------
+# db01: 5 Recovered and running.  The change lands after the power-off,
+# before the journal: nothing of the revert is in the definition yet.
+before_files=$(files db01)
+before_sums=$(sums db01)
+start_paused revert:powered-off revert db01
+ok $? "revert db01 stops after powering off"
+writer meta db01
+ok $? "another application adds its metadata to db01"
+resume
+is "$rc" 4 "revert db01: refused, exit status 4"
+like "$err" "^Result: 32774 " "revert db01: 32774"
+like "$err" "metadata of namespace urn:example:other:1 added" "the refusal names what changed"
+like "$err" "nothing was changed" "and says nothing was changed"
+like "$err" "what happened: .*another writer changed the VM's definition" \
+    "the decoded result blames another writer, not another job"
+like "$(domain_xml db01)" "urn:example:other:1" "the other application's metadata survives"
+is "$(vm_field db01 state) $(vm_field db01 interrupted_operation) $(vm_field db01 health_name)" \
+    "5 null Normal" "db01: still 5 Recovered, no journal, Normal"
+is "$(files db01)" "$before_files" "db01: no file created or removed"
+is "$(sums db01)" "$before_sums" "db01: every file byte for byte as before"
+run -c "$URI" revert db01 --yes
+is "$rc" 0 "revert db01 again, on the new definition: exit 0"
+is "$(vm_field db01 state)" 3 "db01: 3 Replicating"
+like "$(domain_xml db01)" "urn:example:other:1" "the metadata is still there after the revert"
+
+# --- 2. failover: replication adds a recovery point after the overlays ------
+# web01: 3 Replicating.  Stopped after its journal and new overlays.
+before_files=$(files web01)
+start_paused failover:created failover web01
+ok $? "failover web01 stops after creating its overlays"
+ls "$F"/vms/web01/*.failover-*.qcow2 >/dev/null 2>&1
+ok $? "the overlays exist while it waits"
+writer point web01 rp-0099
+ok $? "replication adds recovery point rp-0099 to web01"
+resume
+is "$rc" 4 "failover web01: refused, exit status 4"
+like "$err" "^Result: 32774 " "failover web01: 32774"
+like "$err" "the record's recovery points changed" "the refusal names the recovery points"
+like "$err" "undone on the new definition" "and says it was undone"
+is "$(files web01 | grep -c 'failover-')" 0 "web01: the overlays this failover made are removed"
+is "$(files web01 | grep -v 'rp-0099')" "$before_files" "web01: every other file as before"
+like "$(domain_xml web01)" 'point id="rp-0099"' "web01: the new recovery point stays in the record"
+is "$(vm_field web01 state) $(vm_field web01 interrupted_operation) $(vm_field web01 health_name)" \
+    "3 null Normal" "web01: 3 Replicating, no journal, Normal"
+run -c "$URI" failover web01 --yes
+is "$rc" 0 "failover web01 again: exit 0"
+is "$(vm_field web01 failover_point)" rp-0099 "web01: failed over to the new point"
+
+# --- 3. commit --flatten: a disk setting changes after the flatten ----------
+# web02: 5 Recovered.  Stopped after the flatten and the rebase of the
+# failover disks onto the flattened images.
+before_files=$(files web02)
+before_sums=$(sums web02)
+start_paused commit:rebased commit web02 --flatten
+ok $? "commit --flatten web02 stops after its flatten and rebase"
+writer cache web02
+ok $? "virsh-edit-like change: cache='none' on web02's first disk"
+resume
+is "$rc" 4 "commit web02: refused, exit status 4"
+like "$err" "^Result: 32774 " "commit web02: 32774"
+like "$err" "disk vda changed" "the refusal names disk vda"
+is "$(files web02)" "$before_files" "web02: the flattened images are removed"
+is "$(sums web02)" "$before_sums" "web02: every file byte for byte as before (failover disks back on their points)"
+like "$(domain_xml web02)" "cache=.none." "web02: the disk setting survives"
+is "$(vm_field web02 state) $(vm_field web02 interrupted_operation) $(vm_field web02 health_name)" \
+    "5 null Normal" "web02: 5 Recovered, no journal, Normal"
+
+# --- 4. test failover: the test system is removed with its overlays ---------
+before_files=$(files web03)
+start_paused test-failover:test-defined test-failover web03
+ok $? "test-failover web03 stops after defining the test system"
+writer meta web03
+resume
+is "$rc" 4 "test-failover web03: refused, exit status 4"
+like "$err" "metadata of namespace urn:example:other:1 added" "the refusal names the metadata"
+is "$(vm_field web03-test state)" missing "the test system is removed"
+is "$(files web03)" "$before_files" "web03: the test overlays are removed"
+is "$(vm_field web03 state) $(vm_field web03 test_system) $(vm_field web03 interrupted_operation)" \
+    "3 null null" "web03: 3 Replicating, no test system, no journal"
+like "$(domain_xml web03)" "urn:example:other:1" "web03: the metadata survives"
+
+# --- 5. after the switch: the journal is closed on the new definition -------
+# hr01: 5 Recovered.  Stopped after its switch and deletions.
+start_paused revert:deleted revert hr01
+ok $? "revert hr01 stops after its switch and deletions"
+writer meta hr01
+resume
+is "$rc" 0 "revert hr01: done, exit 0"
+like "$out" "closing the journal on the definition another writer changed" \
+    "the journal is closed on the new definition"
+is "$(vm_field hr01 state) $(vm_field hr01 interrupted_operation) $(vm_field hr01 health_name)" \
+    "3 null Normal" "hr01: 3 Replicating, no journal, Normal"
+like "$(domain_xml hr01)" "urn:example:other:1" "hr01: the metadata survives"
+
+# --- 6. the domain is undefined meanwhile: it is not defined again ----------
+# legacy01: 3 Replicating.  Stopped after its journal and overlays.
+before_files=$(files legacy01)
+start_paused failover:created failover legacy01
+ok $? "failover legacy01 stops after creating its overlays"
+writer undefine legacy01
+ok $? "another writer undefines legacy01"
+resume
+is "$rc" 4 "failover legacy01: refused, exit status 4"
+like "$err" "legacy01 was undefined while drover was working on it" "the refusal says it was undefined"
+like "$err" "the files it made are removed" "and that the files it made are removed"
+is "$(vm_field legacy01 state)" missing "legacy01 is not defined again"
+is "$(files legacy01)" "$before_files" "legacy01: its overlays removed, every other file kept"
+
+# --- 7. a pause alone changes nothing ----------------------------------------
+start_paused revert:journal revert web01
+ok $? "revert web01 stops after its journal"
+resume
+is "$rc" 0 "without another writer the revert completes: exit 0"
+is "$(vm_field web01 state)" 3 "web01: 3 Replicating"
+
+done_testing
