@@ -361,7 +361,7 @@ repl_plan_build(HvConn *dr, const char *host, const HvDomain *d, DomXml *dx, con
     if (r->journal) {
         err_set(RESULT_INVALID_STATE, "an interrupted %s (job %s) left its journal on %s: "
                 "run drover repair %s first", r->journal->op, r->journal->job, d->name, d->name);
-        err_hint(ERR_HINT_REPAIR);
+        err_hint(RESULT_HINT_REPAIR);
         goto fail;
     }
     if (repl_check_state(r, d->name) < 0)
@@ -1547,7 +1547,7 @@ repl_enable(HvConn *dr, const ReplPlan *confirmed, const ReplArgs *a, Job *job)
     if (strcmp(p->digest, confirmed->digest) != 0) {
         err_set(RESULT_INVALID_STATE, "the plan for %s changed since it was shown (the primary's "
                 "definition or the DR host changed): nothing was done; plan again", confirmed->vm);
-        err_hint(ERR_HINT_PLAN_CHANGED);
+        err_hint(RESULT_HINT_PLAN_CHANGED);
         code = RESULT_INVALID_STATE;
         goto out;
     }
@@ -1596,7 +1596,7 @@ repl_set_target(const Replica *r, ReplSetOp op, const char *name)
     if (r->journal) {
         err_set(RESULT_INVALID_STATE, "an interrupted %s (job %s) left its journal on %s: run "
                 "drover repair %s first", r->journal->op, r->journal->job, name, name);
-        err_hint(ERR_HINT_REPAIR);
+        err_hint(RESULT_HINT_REPAIR);
         return -1;
     }
     if (!r->repl) {
