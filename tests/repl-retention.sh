@@ -83,5 +83,27 @@ for id in rp-0007 rp-0008 rp-0009; do
     ok $? "$id reads as the primary did"
 done
 
+# A test system reads the base: no merge while it exists, and no journal left.
+out=$(dr test-failover "$VM" --yes 2>&1)
+is "$?" 0 "test-failover on the newest point"
+write "$DEV_A" 0x79 11M 128k
+out=$(dr replicate "$VM" 2>&1)
+is "$?" 0 "a cycle while the test system exists: exit 0"
+like "$out" "warning: older points not merged: .*test system" "it says why nothing was merged"
+snap rp-0010
+is "$(ids)" "rp-0007 rp-0008 rp-0009 rp-0010" "four points: none merged"
+is "$(record "v['interrupted_operation']")" "None" "no journal left behind"
+out=$(dr stop-test "$VM" --yes 2>&1)
+is "$?" 0 "stop-test"
+write "$DEV_B" 0x7a 13M 128k
+out=$(dr replicate "$VM" 2>&1)
+is "$?" 0 "the next cycle"
+snap rp-0011
+is "$(ids)" "rp-0009 rp-0010 rp-0011" "the pending merges done: three points"
+for id in rp-0009 rp-0010 rp-0011; do
+    reads_as "$id"
+    ok $? "$id reads as the primary did"
+done
+
 qemu_stop_all >/dev/null 2>&1
 done_testing

@@ -1113,16 +1113,18 @@ repl_retain(ReplRun *x, DomXml *dx, Replica *rec)
 {
     Chain **keep = NULL;
     size_t nkeep = 0, i;
-    int ret = -1;
+    int ret = -1, journaled = 0;
 
     while (rec->npoints > (size_t)rec->repl->points && rec->npoints > 1) {
         ReplicaPoint *old = &rec->points[0], *next = &rec->points[1];
         ReplicaJournal *j;
         char id[37];
 
-        if (rec->test && rec->test->point && strcmp(rec->test->point, old->id) == 0) {
-            err_set(RESULT_IN_USE, "the test system %s uses %s: it is merged after stop-test",
-                    rec->test->domain, old->id);
+        /* A test system reads the base too: nothing is merged under it. */
+        if (rec->test) {
+            err_set(RESULT_IN_USE, "the test system %s runs on %s's chain: %s is merged after "
+                    "stop-test", rec->test->domain, rec->test->point ? rec->test->point : "a point",
+                    old->id);
             goto out;
         }
         repl_step(x, 98, "retention: merging %s into the base (%d points kept)", old->id,
@@ -1149,6 +1151,7 @@ repl_retain(ReplRun *x, DomXml *dx, Replica *rec)
         }
         if (repl_define(x->dr, dx, rec) < 0)
             goto out;
+        journaled = 1;
         ops_fault_point("retain", "journal");
         for (i = 0; i < old->disks.n; i++) {
             const ReplicaDisk *od = &old->disks.v[i];
@@ -1192,6 +1195,7 @@ repl_retain(ReplRun *x, DomXml *dx, Replica *rec)
                 goto out;
             }
             ops_fault_point("retain", "switched");
+            journaled = 2;
             repl_keep_free(keep, nkeep);
             keep = NULL;
             if (repl_load_keep(x->dr, &keep, &nkeep) < 0) {
@@ -1221,10 +1225,30 @@ repl_retain(ReplRun *x, DomXml *dx, Replica *rec)
         rec->journal = NULL;
         if (repl_define(x->dr, dx, rec) < 0)
             goto out;
+        journaled = 0;
     }
     ret = 0;
 
 out:
+    if (ret < 0 && journaled == 1) {
+        /* Failed before its switch: every point reads as before (a partly
+         * merged base is covered by the layer above it); close the journal
+         * so the replica is not left "interrupted".  After the switch the
+         * journal stays for repair, which deletes the merged layers. */
+        ErrInfo saved;
+
+        err_save(&saved);
+        replica_journal_free(rec->journal);
+        rec->journal = NULL;
+        if (repl_define(x->dr, dx, rec) < 0 && x->job)
+            job_progress(x->job, -1, "warning: the retention's journal stays (drover repair "
+                         "%s): %s", x->p->vm, err_message());
+        err_restore(&saved);
+    } else if (ret < 0 && rec->journal && journaled == 0) {
+        /* Not defined: the record in memory goes back to what libvirt has. */
+        replica_journal_free(rec->journal);
+        rec->journal = NULL;
+    }
     repl_keep_free(keep, nkeep);
     return ret;
 }
