@@ -85,7 +85,7 @@ rc=$?
 is "$rc" 0 "cycle 1: exit 0"
 [ "$rc" -eq 0 ] || printf '%s\n' "$out" | sed 's/^/#   /'
 like "$out" "changes since drover\.1" "cycle 1 plan: changes since drover.1"
-like "$out" "rp-0002 of $VM: .* copied for 2 disks" "cycle 1 reports what it copied"
+like "$out" "rp-0002 \(standard\) of $VM: .* copied for 2 disks" "cycle 1 reports what it copied"
 is "$(record "[p['id'] for p in v['recovery_points']], v['state']")" "['rp-0001', 'rp-0002'] 3" \
     "record: rp-0002 added, still 3"
 is "$(dvirsh domblklist "$VM" --inactive | awk '{print $2}' | tr '\n' ' ')" \

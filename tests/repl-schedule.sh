@@ -18,9 +18,12 @@ same_newest() {
 }
 
 out=$(dr enable-replication "$VM" --from "$PURI" --dir "$DIR" --nbd "127.0.0.1:$PORT" \
-    --interval 1h --yes 2>&1)
-is "$?" 0 "enable --interval 1h: exit 0"
+    --interval 1h --app-consistent-every 1s --yes 2>&1)
+is "$?" 0 "enable --interval 1h --app-consistent-every 1s: exit 0"
 like "$out" "every: +3600 s" "the plan shows the interval"
+like "$out" "app: +an application-consistent point every 1 s" "and the application-consistent interval"
+like "$out" "not application-consistent \(this point is standard\): .*guest agent" \
+    "without a guest agent the point is standard, and the job says why"
 is "$(interval_of)" 3600 "the record keeps interval 3600"
 
 out=$(dr enable-replication other --from "$PURI" --interval 5x --yes 2>&1)
@@ -47,6 +50,10 @@ is "$(npoints)" 2 "--due ran a cycle once the interval had passed"
 like "$(cat "$T/due.out")" "$VM@.*: a cycle is due" "--due names the replica it ran"
 same_newest
 ok $? "that point reads as the primary"
+like "$(cat "$T/due.out")" "not application-consistent \(this point is standard\): .*guest agent" \
+    "every cycle says why its point is not application-consistent"
+is "$(record "' '.join(sorted(set(p['type'] for p in v['recovery_points'])))")" "standard" \
+    "every point is standard"
 
 # --- --watch ----------------------------------------------------------------------
 set_interval 2
@@ -109,6 +116,8 @@ like "$(grep '"resume-replication"' "$T/audit.log" | tail -1)" '"result": ?0' \
 # --- statistics ---------------------------------------------------------------------
 is "$(stat "v['succeeded'] == $(npoints), v['failed']")" "True 0" \
     "stats: one successful cycle per point, none failed"
+is "$(stat "v['app_consistent_every'], v['last_app_consistent']")" "1 None" \
+    "stats: app-consistent points asked for every 1 s, none made (no agent)"
 is "$(stat "v['last_size'] > 0, v['max_size'] >= v['last_size'], v['average_size'] > 0, v['last_cycle_seconds'] > 0")" \
     "True True True True" "stats: last, largest and average size, cycle time"
 out=$(dr stats 2>&1)

@@ -38,6 +38,7 @@ typedef struct {
     const char *name;           /* enable-replication --name NAME */
     const char *interval;       /* enable-replication --interval DURATION */
     int points;                 /* enable-replication --points N */
+    const char *app_every;      /* enable-replication --app-consistent-every DURATION */
     int due;                    /* replicate --due */
     int watch;                  /* replicate --watch */
 } CliOpts;

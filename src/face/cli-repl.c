@@ -233,7 +233,8 @@ cli_enable_replication(const CliCommand *cmd, CliOpts *o)
     ea.nbd = o->nbd;
     ea.name = o->name;
     ea.points = o->points;
-    if (o->interval && repl_parse_interval(o->interval, &ea.interval) < 0) {
+    if ((o->interval && repl_parse_interval(o->interval, &ea.interval) < 0) ||
+        (o->app_every && repl_parse_interval(o->app_every, &ea.app_every) < 0)) {
         status = cli_fail(o, op, o->args[0], s->hosts[0].name, NULL);
         goto out;
     }
@@ -579,8 +580,17 @@ cli_repl_stats_json(const HvDomain *d, const char *host, const Replica *r, const
     json_object_object_add(j, "last_failure_code", st->last_failure ? json_object_new_int(st->last_code) : NULL);
     json_object_object_add(j, "last_failure_message", st->last_failure ?
                            json_object_new_string(st->last_message) : NULL);
-    /* Not known yet: no app-consistent points, no pending size. */
-    json_object_object_add(j, "last_app_consistent", NULL);
+    {
+        int64_t app = 0;
+        size_t i;
+
+        for (i = 0; i < r->npoints; i++)
+            if (r->points[i].type == RP_TYPE_APP_CONSISTENT && r->points[i].time > app)
+                app = r->points[i].time;
+        json_object_object_add(j, "app_consistent_every", json_object_new_int(r->repl->app_every));
+        json_object_object_add(j, "last_app_consistent", cli_repl_time_json(app));
+    }
+    /* Not known yet: the pending size. */
     json_object_object_add(j, "pending_size", NULL);
     return j;
 }

@@ -56,12 +56,12 @@ static const CliCommand cli_commands[] = {
     { "enable-replication", cli_enable_replication, "VM", 1, 1,
       "replicate VM from a primary host to this one",
       "  Options: --from PRIMARY_URI (required), --dir DIR, --nbd HOST:PORT|unix:PATH,\n"
-      "           --name NAME, --interval DURATION, --points N, --dry-run, --yes,\n"
-      "           --reason TEXT, --json\n"
+      "           --name NAME, --interval DURATION, --points N,\n"
+      "           --app-consistent-every DURATION, --dry-run, --yes, --reason TEXT, --json\n"
       "  Run on the DR host (-c URI).  Defines the replica (same UUID, disks on\n"
       "  DIR/<target>.base.qcow2, state 1), then copies every disk in full from the\n"
       "  running primary (pull backup, checkpoint drover.1): rp-0001, state 3.", -1,
-      "from dir nbd name interval points dry-run yes reason json" },
+      "from dir nbd name interval points app-consistent-every dry-run yes reason json" },
     { "replicate", cli_replicate, "[VM]", 0, 1, "one replication cycle now: a new recovery point",
       "  Options: --due (every replica whose interval has passed, instead of VM),\n"
       "           --watch (--due in a loop until stopped), --dry-run, --reason TEXT,\n"
@@ -113,7 +113,7 @@ static const CliCommand cli_commands[] = {
 enum {
     OPT_CONFIG = 256, OPT_JSON, OPT_DRY_RUN, OPT_REASON, OPT_POINT, OPT_FLATTEN, OPT_DIR,
     OPT_VMS, OPT_NO_CONSOLE, OPT_EXIT_AFTER, OPT_ALL, OPT_MAN, OPT_NAMES, OPT_FROM, OPT_NBD,
-    OPT_NAME, OPT_INTERVAL, OPT_POINTS, OPT_DUE, OPT_WATCH,
+    OPT_NAME, OPT_INTERVAL, OPT_POINTS, OPT_DUE, OPT_WATCH, OPT_APP_EVERY,
 };
 
 static const struct option cli_options[] = {
@@ -140,6 +140,7 @@ static const struct option cli_options[] = {
     { "points", required_argument, NULL, OPT_POINTS },
     { "due", no_argument, NULL, OPT_DUE },
     { "watch", no_argument, NULL, OPT_WATCH },
+    { "app-consistent-every", required_argument, NULL, OPT_APP_EVERY },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'V' },
     { NULL, 0, NULL, 0 },
@@ -194,6 +195,8 @@ cli_print_help(void)
            "      --interval D     enable-replication: a cycle every D (300, 30s, 5m, 4h)\n"
            "                       for replicate --due\n"
            "      --points N       enable-replication: recovery points kept (default: all)\n"
+           "      --app-consistent-every D  enable-replication: an application-consistent\n"
+           "                       point (guest agent freeze) at most every D\n"
            "      --due            replicate: every replica whose interval has passed\n"
            "      --watch          replicate: --due in a loop, in the foreground\n"
            "      --vms N          demo: number of replicas (default 12)\n"
@@ -746,6 +749,7 @@ cli_run(int argc, char **argv, CliConsoleFn console)
         case OPT_INTERVAL: o.interval = optarg; break;
         case OPT_DUE: o.due = 1; break;
         case OPT_WATCH: o.watch = 1; break;
+        case OPT_APP_EVERY: o.app_every = optarg; break;
         case OPT_POINTS:
             if (cli_parse_int("--points", optarg, 1, 1000, &o.points) < 0)
                 goto usage;

@@ -212,3 +212,41 @@ hv_get_live_xml(HvConn *c, const char *uuid)
     virConnectClose(vc);
     return r;
 }
+
+/* One guest-agent call on the domain: freeze (1) or thaw (0). */
+static int
+hv_fs_call(HvConn *c, const char *uuid, int freeze)
+{
+    virConnectPtr vc = hv_acquire(c);
+    virDomainPtr dom = NULL;
+    int ret = -1;
+
+    if (!vc)
+        return -1;
+    if (!(dom = hv_backup_domain(c, vc, uuid)))
+        goto cleanup;
+    if ((freeze ? virDomainFSFreeze(dom, NULL, 0, 0) : virDomainFSThaw(dom, NULL, 0, 0)) < 0) {
+        hv_err("the guest agent did not %s the file systems", freeze ? "freeze" : "thaw");
+        hv_check_alive(c, vc);
+        goto cleanup;
+    }
+    ret = 0;
+
+cleanup:
+    if (dom)
+        virDomainFree(dom);
+    virConnectClose(vc);
+    return ret;
+}
+
+int
+hv_fs_freeze(HvConn *c, const char *uuid)
+{
+    return hv_fs_call(c, uuid, 1);
+}
+
+int
+hv_fs_thaw(HvConn *c, const char *uuid)
+{
+    return hv_fs_call(c, uuid, 0);
+}

@@ -137,6 +137,10 @@ int hv_backup_abort(HvConn *c, const char *uuid);
 char **hv_checkpoint_names(HvConn *c, const char *uuid);
 /* Deletes one checkpoint (its bitmaps are merged into its parent's). */
 int hv_checkpoint_delete(HvConn *c, const char *uuid, const char *name);
+/* Freezes (or thaws) the guest's file systems through its guest agent
+ * (virDomainFSFreeze/Thaw), for an application-consistent point. */
+int hv_fs_freeze(HvConn *c, const char *uuid);
+int hv_fs_thaw(HvConn *c, const char *uuid);
 /* The live definition (what runs now), for the disks a backup covers. */
 char *hv_get_live_xml(HvConn *c, const char *uuid);
 

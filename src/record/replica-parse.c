@@ -376,10 +376,12 @@ replica_parse_primary(const xmlNode *n, Replica *r)
 static int
 replica_parse_repl(const xmlNode *n, Replica *r)
 {
-    static const char *const attrs[] = { "dir", "nbd", "interval", "points", NULL };
+    static const char *const attrs[] = { "dir", "nbd", "interval", "points",
+                                         "app-consistent-every", NULL };
     const char *ctx = "<replication>";
     UTIL_AUTOFREE char *interval = NULL;
     UTIL_AUTOFREE char *points = NULL;
+    UTIL_AUTOFREE char *app = NULL;
     const xmlNode *c;
 
     r->repl = util_xcalloc(1, sizeof(*r->repl));
@@ -402,6 +404,10 @@ replica_parse_repl(const xmlNode *n, Replica *r)
         return -1;
     if (points && replica_parse_small(ctx, "points ", "whole", points,
                                       REPLICA_MAX_POINTS, &r->repl->points) < 0)
+        return -1;
+    app = replica_attr(n, "app-consistent-every");
+    if (app && replica_parse_small(ctx, "app-consistent-every ", "whole", app,
+                                   86400 * 366, &r->repl->app_every) < 0)
         return -1;
     return 0;
 }

@@ -325,6 +325,7 @@ replica_copy(const Replica *r)
         c->repl->nbd = util_xstrdup(r->repl->nbd);
         c->repl->interval = r->repl->interval;
         c->repl->points = r->repl->points;
+        c->repl->app_every = r->repl->app_every;
     }
     return c;
 }
@@ -883,7 +884,7 @@ replica_validate_repl(const ReplicaRepl *p)
     }
     if (p->nbd && replica_check_text(ctx, "nbd", p->nbd, REPLICA_MAX_TEXT) < 0)
         return -1;
-    if (p->interval < 0 || p->points < 0)
+    if (p->interval < 0 || p->points < 0 || p->app_every < 0)
         return replica_bad("%s: interval and points must not be negative", ctx);
     return 0;
 }
@@ -999,8 +1000,11 @@ replica_format(const Replica *r)
         util_buf_printf(&b, "  <%s:replication", p);
         replica_fmt_attr(&b, "dir", r->repl->dir);
         replica_fmt_attr(&b, "nbd", r->repl->nbd);
-        util_buf_printf(&b, " interval=\"%d\" points=\"%d\"/>\n", r->repl->interval,
+        util_buf_printf(&b, " interval=\"%d\" points=\"%d\"", r->repl->interval,
                         r->repl->points);
+        if (r->repl->app_every)
+            util_buf_printf(&b, " app-consistent-every=\"%d\"", r->repl->app_every);
+        util_buf_add(&b, "/>\n");
     }
     if (r->npoints && r->points) {
         util_buf_printf(&b, "  <%s:recovery-points>\n", p);

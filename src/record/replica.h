@@ -55,6 +55,7 @@ typedef struct {
     char *nbd;              /* the primary's NBD address, "HOST:PORT" or "unix:PATH" */
     int interval;           /* seconds between cycles, 0: only on demand */
     int points;             /* points kept, 0: all */
+    int app_every;          /* seconds between application-consistent points, 0: never */
 } ReplicaRepl;
 
 typedef struct {

@@ -181,6 +181,9 @@ repl_plan_text(const ReplPlan *p)
             util_buf_add(&b, "  every:   on demand only (no --interval)\n");
         if (p->points)
             util_buf_printf(&b, "  keep:    %d recovery points\n", p->points);
+        if (p->app_every)
+            util_buf_printf(&b, "  app:     an application-consistent point every %d s (guest "
+                            "agent)\n", p->app_every);
     }
     util_buf_printf(&b, "  state:   %d %s -> %d %s\n", p->from_state, state_name(p->from_state),
                     p->to_state, state_name(p->to_state));
@@ -655,6 +658,7 @@ repl_plan_enable(HvConn *dr, const char *host, const ReplEnableArgs *a)
     rec->repl->nbd = util_xstrdup(p->nbd);
     rec->repl->interval = p->interval = a->interval;
     rec->repl->points = p->points = a->points;
+    rec->repl->app_every = p->app_every = a->app_every;
     if (replica_validate(rec) < 0)
         goto fail;
     md = replica_format(rec);
@@ -1253,6 +1257,34 @@ out:
     return ret;
 }
 
+/* Whether the cycle should try an application-consistent point. */
+static int
+repl_app_due(const Replica *r, int64_t now)
+{
+    int64_t last = 0;
+    size_t i;
+
+    if (!r->repl || r->repl->app_every <= 0)
+        return 0;
+    for (i = 0; i < r->npoints; i++)
+        if (r->points[i].type == RP_TYPE_APP_CONSISTENT && r->points[i].time > last)
+            last = r->points[i].time;
+    return !last || now - last >= r->repl->app_every;
+}
+
+/* Thaws the guest; a failure is said (the guest stays frozen until its
+ * agent's own timeout) and the point is not called app-consistent. */
+static int
+repl_thaw(ReplRun *x)
+{
+    if (hv_fs_thaw(x->pc, x->p->uuid) == 0)
+        return 0;
+    if (x->job)
+        job_progress(x->job, -1, "warning: %s", err_message());
+    err_clear();
+    return -1;
+}
+
 /* Runs plan p (built under the lock) on replica dx/r.  Returns 0 or -1
  * with err set, everything of this run undone. */
 static int
@@ -1267,7 +1299,7 @@ repl_run(ReplRun *x, DomXml *dx, const Replica *r)
     ReplCopyStats total, st;
     int64_t when;
     size_t i;
-    int switched = 0;
+    int switched = 0, app = 0;
     char sdata[32], szero[32];
 
     memset(&total, 0, sizeof(total));
@@ -1308,14 +1340,32 @@ repl_run(ReplRun *x, DomXml *dx, const Replica *r)
     /* 3. The instant of the point: every disk in one backup job. */
     bxml = repl_backup_xml(p, p->since);
     cxml = repl_checkpoint_xml(p);
+    /* An application-consistent point: the guest's file systems frozen
+     * around BackupBegin only (the point in time is fixed when the job
+     * starts), thawed at once.  Without the agent the point is standard,
+     * and the job says why. */
+    if (repl_app_due(r, util_now())) {
+        repl_step(x, 11, "freezing the guest's file systems for an application-consistent point");
+        if (hv_fs_freeze(x->pc, p->uuid) == 0) {
+            app = 1;
+        } else {
+            repl_step(x, 11, "not application-consistent (this point is standard): %s",
+                      err_message());
+            err_clear();
+        }
+    }
     repl_step(x, 12, "backup job on the primary: %s with checkpoint %s",
               p->since ? "changes since" : "full copy", p->checkpoint);
     when = util_now();
     if (hv_backup_begin(x->pc, p->uuid, bxml, cxml) < 0) {
         err_prefix("the primary refused the backup of %s", p->vm);
+        if (app)
+            repl_thaw(x);
         goto undo;
     }
     x->began = 1;
+    if (app && repl_thaw(x) < 0)
+        app = 0;
     ops_fault_point("replicate", "begun");
     /* 4. The layers. */
     for (i = 0; i < p->ndisks; i++) {
@@ -1339,7 +1389,7 @@ repl_run(ReplRun *x, DomXml *dx, const Replica *r)
     memset(pt, 0, sizeof(*pt));
     pt->id = util_xstrdup(p->point);
     pt->time = when;
-    pt->type = RP_TYPE_STANDARD;
+    pt->type = app ? RP_TYPE_APP_CONSISTENT : RP_TYPE_STANDARD;
     pt->checkpoint = util_xstrdup(p->checkpoint);
     for (i = 0; i < p->ndisks; i++) {
         replica_disk_list_add(&pt->disks, p->disks[i].target, p->disks[i].file, 0);
@@ -1375,8 +1425,9 @@ repl_run(ReplRun *x, DomXml *dx, const Replica *r)
     x->succeeded = 1;
     util_format_size(total.data, sdata, sizeof(sdata));
     util_format_size(total.zeroed, szero, sizeof(szero));
-    repl_step(x, 100, "%s of %s: %s of data and %s of zeroes copied for %zu disk%s in %.1f s "
-              "(copying %.1f s); state %d %s", p->point, p->vm, sdata, szero, p->ndisks,
+    repl_step(x, 100, "%s (%s) of %s: %s of data and %s of zeroes copied for %zu disk%s in %.1f s "
+              "(copying %.1f s); state %d %s", p->point, replica_rp_type_name(pt->type), p->vm,
+              sdata, szero, p->ndisks,
               p->ndisks == 1 ? "" : "s", (double)(util_mono_ms() - x->t0) / 1000.0,
               (double)x->copy_ms / 1000.0, p->to_state, state_name(p->to_state));
     replica_free(rec);
@@ -1564,6 +1615,7 @@ repl_enable(HvConn *dr, const ReplPlan *confirmed, const ReplArgs *a, Job *job)
     ea.name = strcmp(confirmed->vm, confirmed->primary_vm) ? confirmed->vm : NULL;
     ea.interval = confirmed->interval;
     ea.points = confirmed->points;
+    ea.app_every = confirmed->app_every;
     if (!(p = repl_plan_enable(dr, confirmed->host, &ea))) {
         code = repl_code();
         goto out;

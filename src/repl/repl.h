@@ -37,6 +37,7 @@ typedef struct {
     const char *name;           /* the replica's name, NULL: the primary's */
     int interval;               /* seconds between cycles for replicate --due, 0: none */
     int points;                 /* recovery points kept, 0: all */
+    int app_every;              /* seconds between application-consistent points, 0: never */
 } ReplEnableArgs;
 
 typedef struct {
@@ -73,6 +74,7 @@ typedef struct {
     size_t ndisks;
     int interval;               /* enable: the settings recorded */
     int points;
+    int app_every;
     char *domxml;               /* enable: the replica definition to define */
     char digest[65];
 } ReplPlan;
