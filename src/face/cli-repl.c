@@ -641,7 +641,7 @@ cli_repl_stats(const CliCommand *cmd, CliOpts *o)
                 continue;
             }
             if (!header++)
-                printf("%-8s %-12s %-15s %5s %6s %6s %9s %9s %9s %7s %7s %7s\n", "HOST", "NAME",
+                printf("%-10s %-12s %-15s %5s %6s %6s %9s %9s %9s %7s %7s %7s\n", "HOST", "NAME",
                        "STATE", "OK", "FAILED", "MISSED", "LAST", "AVERAGE", "LARGEST", "TIME",
                        "AVG", "NEWEST");
             util_format_size(st.last_size, ls, sizeof(ls));
@@ -652,7 +652,7 @@ cli_repl_stats(const CliCommand *cmd, CliOpts *o)
                 util_format_age(util_now() - np->time, age, sizeof(age));
             else
                 util_strlcpy(age, "-", sizeof(age));
-            printf("%-8s %-12s %-15.15s %5lld %6lld %6lld %9s %9s %9s %6.1fs %6.1fs %7s\n",
+            printf("%-10s %-12s %-15.15s %5lld %6lld %6lld %9s %9s %9s %6.1fs %6.1fs %7s\n",
                    s->hosts[i].name, doms[k].name, state_name(r->state), (long long)st.succeeded,
                    (long long)st.failed, (long long)st.missed, ls, as, ms,
                    (double)st.last_ms / 1000.0,
@@ -660,7 +660,7 @@ cli_repl_stats(const CliCommand *cmd, CliOpts *o)
             if (st.last_failure) {
                 char when[32];
                 util_format_time(st.last_failure, when, sizeof(when));
-                printf("         last failure %s: %d %s\n", when, st.last_code, st.last_message);
+                printf("           last failure %s: %d %s\n", when, st.last_code, st.last_message);
             }
             replica_free(r);
         }
