@@ -117,7 +117,7 @@ PLAN = {"operation": "str", "title": "str", "flatten": "bool", "host": "str", "v
         "to_state_name": "str", "power": "power", "power_action": "action", "point": "str?",
         "test_domain": "str?", "test_left_out": "str?", "create": [PFILE], "delete": [PFILE], "keep": [PFILE],
         "switch": [SWITCH], "digest": "digest"}
-POINT = {"id": "str", "time": "time?", "type": "str",
+POINT = {"id": "str", "time": "time?", "type": "str", "checkpoint": "str?",
          "disks": [{"target": "str", "file": "str"}]}
 LAYER = {"path": "str", "format": "str?", "virtual_size": "int", "allocated": "int",
          "backing": "str?"}

@@ -366,3 +366,27 @@ qemu_make_replica() {
 EOX
     qvirsh define "$VMDIR/domain.xml" >/dev/null
 }
+
+# Two private daemons in one script (a primary and a DR host): start one,
+# `qemu_save NAME`, point T at another directory, start the second,
+# `qemu_save NAME2`; `qemu_use NAME` makes QURI, QD, qvirsh ... refer to
+# that one again.  qemu_start's EXIT trap stops only the last one started:
+# qemu_stop_all (the trap to set after both started) stops every saved one.
+qemu_saved=
+qemu_save() {  # qemu_save NAME
+    eval "qemu_s_${1}=\"\$QD|\$QSOCKDIR|\$qemu_own_sockdir|\$QURI|\$QURI_TCP|\$QTCP_PORT|\$qemu_started\""
+    case " $qemu_saved " in *" $1 "*) ;; *) qemu_saved="$qemu_saved $1" ;; esac
+}
+qemu_use() {  # qemu_use NAME
+    eval "_s=\$qemu_s_${1}"
+    IFS='|' read -r QD QSOCKDIR qemu_own_sockdir QURI QURI_TCP QTCP_PORT qemu_started <<EOS
+$_s
+EOS
+}
+qemu_stop_all() {
+    for _n in $qemu_saved; do
+        qemu_use "$_n"
+        qemu_stop
+        qemu_save "$_n"
+    done
+}

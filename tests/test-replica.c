@@ -971,6 +971,92 @@ test_threads(void)
     is_int(failures, 0, "%d threads parse, refuse and format concurrently", THREADS);
 }
 
+/* What drover's own replication adds: <replication> and a point's
+ * checkpoint, round trip and refusals; replica_dir before the first point. */
+static void
+test_replication(void)
+{
+    static const char doc[] =
+        "<drover:replica xmlns:drover=\"urn:drover:replica:1\" format=\"1\">\n"
+        "  <drover:mode>2</drover:mode>\n"
+        "  <drover:state>3</drover:state>\n"
+        "  <drover:primary host=\"prod-a\" uri=\"qemu+ssh://prod-a/system\" name=\"web01\"/>\n"
+        "  <drover:replication dir=\"/var/lib/drover/web01\" nbd=\"prod-a:10809\" interval=\"300\" points=\"12\"/>\n"
+        "  <drover:recovery-points>\n"
+        "    <drover:point id=\"rp-0001\" time=\"2026-11-24T09:00:00Z\" type=\"standard\" checkpoint=\"drover.1\">\n"
+        "      <drover:disk target=\"vda\" file=\"/var/lib/drover/web01/vda.rp-0001.qcow2\"/>\n"
+        "    </drover:point>\n"
+        "  </drover:recovery-points>\n"
+        "</drover:replica>\n";
+    static const char *const bad[][2] = {
+        { "<drover:replication nbd=\"x:1\"/>", "<replication>: attribute dir missing" },
+        { "<drover:replication dir=\"rel/dir\"/>", "is not a clean absolute path" },
+        { "<drover:replication dir=\"/d\" interval=\"-5\"/>", "interval" },
+        { "<drover:replication dir=\"/d\" points=\"many\"/>", "points" },
+        { "<drover:replication dir=\"/d\" speed=\"1\"/>", "speed" },
+        { "<drover:replication dir=\"/d\"/><drover:replication dir=\"/e\"/>", "duplicate element <replication>" },
+    };
+    Replica *r = replica_parse(doc, strlen(doc)), *e;
+    char *text, *dir;
+    size_t i;
+
+    ok(r != NULL, "record with <replication> and a checkpoint parses");
+    if (!r)
+        return;
+    ok(r->repl && util_streq(r->repl->dir, "/var/lib/drover/web01") &&
+       util_streq(r->repl->nbd, "prod-a:10809") && r->repl->interval == 300 &&
+       r->repl->points == 12, "<replication> read: dir, nbd, interval, points");
+    is_str(r->points[0].checkpoint, "drover.1", "a point's checkpoint read");
+    text = replica_format(r);
+    is_str(text, doc, "formats back byte for byte");
+    e = replica_copy(r);
+    free(text);
+    text = replica_format(e);
+    is_str(text, doc, "a copy keeps <replication> and the checkpoint");
+    free(text);
+    replica_free(e);
+    /* Before the first point the directory comes from <replication>. */
+    e = replica_new();
+    e->mode = 2;
+    e->state = 1;
+    e->repl = util_xcalloc(1, sizeof(*e->repl));
+    e->repl->dir = util_xstrdup("/var/lib/drover/new");
+    ok(replica_validate(e) == 0, "a record in state 1 without points validates");
+    dir = replica_dir(e);
+    is_str(dir, "/var/lib/drover/new", "replica_dir before the first point: <replication> dir");
+    free(dir);
+    dir = replica_lock_path(e, "1b4e28ba-2fa1-11d2-883f-0016d3cca427");
+    is_str(dir, "/var/lib/drover/new/.drover-1b4e28ba-2fa1-11d2-883f-0016d3cca427.lock",
+           "the lock lives there too");
+    free(dir);
+    replica_free(e);
+    replica_free(r);
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char *d = util_xasprintf("<drover:replica xmlns:drover=\"urn:drover:replica:1\" format=\"1\">"
+                                 "<drover:mode>2</drover:mode><drover:state>1</drover:state>%s"
+                                 "</drover:replica>", bad[i][0]);
+        Replica *x = replica_parse(d, strlen(d));
+
+        ok(x == NULL && err_code() == RESULT_INCORRECT_TYPE && strstr(err_message(), bad[i][1]),
+           "refused with 32776 naming \"%s\": %s", bad[i][1], x ? "accepted" : err_message());
+        replica_free(x);
+        free(d);
+    }
+    {
+        static const char cp[] =
+            "<drover:replica xmlns:drover=\"urn:drover:replica:1\" format=\"1\">"
+            "<drover:mode>2</drover:mode><drover:state>3</drover:state><drover:recovery-points>"
+            "<drover:point id=\"rp-0001\" time=\"2026-11-24T09:00:00Z\" type=\"standard\" checkpoint=\"a b\">"
+            "<drover:disk target=\"vda\" file=\"/r/a\"/></drover:point></drover:recovery-points>"
+            "</drover:replica>";
+        Replica *x = replica_parse(cp, strlen(cp));
+
+        ok(x == NULL && err_code() == RESULT_INCORRECT_TYPE && strstr(err_message(), "checkpoint"),
+           "a checkpoint name with a space is refused: %s", x ? "accepted" : err_message());
+        replica_free(x);
+    }
+}
+
 int
 main(void)
 {
@@ -992,5 +1078,6 @@ main(void)
     test_names_and_free_null();
     test_quiet();
     test_threads();
+    test_replication();
     return tap_done();
 }

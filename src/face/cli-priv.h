@@ -35,6 +35,14 @@ typedef struct {
     const char *reason;
     const char *point;
     const char *dir;
+    const char *from;           /* enable-replication --from URI */
+    const char *nbd;            /* enable-replication --nbd HOST:PORT */
+    const char *name;           /* enable-replication --name NAME */
+    const char *interval;       /* enable-replication --interval DURATION */
+    int points;                 /* enable-replication --points N */
+    const char *app_every;      /* enable-replication --app-consistent-every DURATION */
+    int due;                    /* replicate --due */
+    int watch;                  /* replicate --watch */
 } CliOpts;
 
 typedef struct CliCommand CliCommand;
@@ -61,6 +69,11 @@ int cli_check(const CliCommand *cmd, CliOpts *o);
 int cli_jobs(const CliCommand *cmd, CliOpts *o);
 int cli_operation(const CliCommand *cmd, CliOpts *o);
 int cli_repair(const CliCommand *cmd, CliOpts *o);
+/* cli-repl.c: replication. */
+int cli_enable_replication(const CliCommand *cmd, CliOpts *o);
+int cli_replicate(const CliCommand *cmd, CliOpts *o);
+int cli_repl_set(const CliCommand *cmd, CliOpts *o);
+int cli_repl_stats(const CliCommand *cmd, CliOpts *o);
 
 /* Shared helpers (cli.c). */
 void cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -53,6 +53,39 @@ static const CliCommand cli_commands[] = {
     { "stop-test", cli_operation, "VM", 1, 1, "remove the test domain and its disks",
       "  Options: --dry-run, --yes, --reason TEXT, --json", OP_STOP_TEST,
       "dry-run yes reason json" },
+    { "enable-replication", cli_enable_replication, "VM", 1, 1,
+      "replicate VM from a primary host to this one",
+      "  Options: --from PRIMARY_URI (required), --dir DIR, --nbd HOST:PORT|unix:PATH,\n"
+      "           --name NAME, --interval DURATION, --points N,\n"
+      "           --app-consistent-every DURATION, --dry-run, --yes, --reason TEXT, --json\n"
+      "  Run on the DR host (-c URI).  Defines the replica (same UUID, disks on\n"
+      "  DIR/<target>.base.qcow2, state 1), then copies every disk in full from the\n"
+      "  running primary (pull backup, checkpoint drover.1): rp-0001, state 3.", -1,
+      "from dir nbd name interval points app-consistent-every dry-run yes reason json" },
+    { "replicate", cli_replicate, "[VM]", 0, 1, "one replication cycle now: a new recovery point",
+      "  Options: --due (every replica whose interval has passed, instead of VM),\n"
+      "           --watch (--due in a loop until stopped), --dry-run, --reason TEXT,\n"
+      "           --json (no confirmation: a cycle deletes nothing on this host)\n"
+      "  Copies what changed on the primary since the newest point into a new layer\n"
+      "  (the initial copy first while it is pending).  Refused while the replica is\n"
+      "  failed over, running or suspended.", -1,
+      "due watch dry-run reason json" },
+    { "suspend-replication", cli_repl_set, "VM", 1, 1, "pause replication: state 7 Suspended",
+      "  Options: --dry-run, --yes, --reason TEXT, --json", 0,
+      "dry-run yes reason json" },
+    { "resume-replication", cli_repl_set, "VM", 1, 1, "resume a suspended replication: state 3",
+      "  Options: --dry-run, --yes, --reason TEXT, --json", 1,
+      "dry-run yes reason json" },
+    { "disable-replication", cli_repl_set, "VM", 1, 1, "stop replicating; the replica and its points stay",
+      "  Options: --dry-run, --yes, --reason TEXT, --json\n"
+      "  Removes drover's replication settings from the record and drover's\n"
+      "  checkpoints from the primary; failover to the points still works.", 2,
+      "dry-run yes reason json" },
+    { "stats", cli_repl_stats, "[VM]", 0, 1, "replication statistics: cycles, sizes, times",
+      "  Options: --json\n"
+      "  Per replica drover replicates: cycles succeeded, failed and missed; last,\n"
+      "  average and largest size moved; last and average cycle time; newest point.", -1,
+      "json" },
     { "jobs", cli_jobs, "", 0, 0, "running and finished jobs, with their history",
       "  Options: --json", -1,
       "json" },
@@ -79,7 +112,8 @@ static const CliCommand cli_commands[] = {
 
 enum {
     OPT_CONFIG = 256, OPT_JSON, OPT_DRY_RUN, OPT_REASON, OPT_POINT, OPT_FLATTEN, OPT_DIR,
-    OPT_VMS, OPT_NO_CONSOLE, OPT_EXIT_AFTER, OPT_ALL, OPT_MAN, OPT_NAMES,
+    OPT_VMS, OPT_NO_CONSOLE, OPT_EXIT_AFTER, OPT_ALL, OPT_MAN, OPT_NAMES, OPT_FROM, OPT_NBD,
+    OPT_NAME, OPT_INTERVAL, OPT_POINTS, OPT_DUE, OPT_WATCH, OPT_APP_EVERY,
 };
 
 static const struct option cli_options[] = {
@@ -99,6 +133,14 @@ static const struct option cli_options[] = {
     { "all", no_argument, NULL, OPT_ALL },
     { "man", no_argument, NULL, OPT_MAN },
     { "names", no_argument, NULL, OPT_NAMES },
+    { "from", required_argument, NULL, OPT_FROM },
+    { "nbd", required_argument, NULL, OPT_NBD },
+    { "name", required_argument, NULL, OPT_NAME },
+    { "interval", required_argument, NULL, OPT_INTERVAL },
+    { "points", required_argument, NULL, OPT_POINTS },
+    { "due", no_argument, NULL, OPT_DUE },
+    { "watch", no_argument, NULL, OPT_WATCH },
+    { "app-consistent-every", required_argument, NULL, OPT_APP_EVERY },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'V' },
     { NULL, 0, NULL, 0 },
@@ -145,7 +187,18 @@ cli_print_help(void)
            "      --reason TEXT    why, for the audit log\n"
            "      --point ID       recovery point for failover and test-failover\n"
            "      --flatten        commit: merge the layers under the failover disk\n"
-           "      --dir DIR        demo: where to build the demo site\n"
+           "      --dir DIR        demo: where to build the demo site; enable-replication:\n"
+           "                       where the replica's files go\n"
+           "      --from URI       enable-replication: the primary host\n"
+           "      --nbd HOST:PORT  enable-replication: the primary's NBD export address\n"
+           "      --name NAME      enable-replication: the replica's name (default: the VM's)\n"
+           "      --interval D     enable-replication: a cycle every D (300, 30s, 5m, 4h)\n"
+           "                       for replicate --due\n"
+           "      --points N       enable-replication: recovery points kept (default: all)\n"
+           "      --app-consistent-every D  enable-replication: an application-consistent\n"
+           "                       point (guest agent freeze) at most every D\n"
+           "      --due            replicate: every replica whose interval has passed\n"
+           "      --watch          replicate: --due in a loop, in the foreground\n"
            "      --vms N          demo: number of replicas (default 12)\n"
            "      --no-console     demo: only build it and print its URI\n"
            "      --exit-after N   console: quit after N refresh cycles (for tests)\n"
@@ -690,6 +743,17 @@ cli_run(int argc, char **argv, CliConsoleFn console)
         case OPT_ALL: o.all = 1; break;
         case OPT_MAN: o.man = 1; break;
         case OPT_NAMES: o.names = 1; break;
+        case OPT_FROM: o.from = optarg; break;
+        case OPT_NBD: o.nbd = optarg; break;
+        case OPT_NAME: o.name = optarg; break;
+        case OPT_INTERVAL: o.interval = optarg; break;
+        case OPT_DUE: o.due = 1; break;
+        case OPT_WATCH: o.watch = 1; break;
+        case OPT_APP_EVERY: o.app_every = optarg; break;
+        case OPT_POINTS:
+            if (cli_parse_int("--points", optarg, 1, 1000, &o.points) < 0)
+                goto usage;
+            break;
         case OPT_VMS:
             if (cli_parse_int("--vms", optarg, 1, 100000, &o.vms) < 0)
                 goto usage;

@@ -187,6 +187,7 @@ report_points_json(const Replica *r)
         json_object_object_add(p, "id", report_str(r->points[k].id));
         json_object_object_add(p, "time", report_time(r->points[k].time));
         json_object_object_add(p, "type", json_object_new_string(replica_rp_type_name(r->points[k].type)));
+        json_object_object_add(p, "checkpoint", report_str(r->points[k].checkpoint));
         for (i = 0; i < r->points[k].disks.n; i++) {
             json_object *d = json_object_new_object();
             json_object_object_add(d, "target", report_str(r->points[k].disks.v[i].target));

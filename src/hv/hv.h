@@ -120,4 +120,28 @@ int hv_power_off(HvConn *c, const char *uuid, int timeout_s, HvTickFn tick, void
 char **hv_all_disk_sources(HvConn *c, const char *const *exclude);
 void hv_strv_free(char **v);
 
+/* --- backups and checkpoints (hv-backup.c), for replication ----------- */
+
+/* Starts a backup job on a running domain (virDomainBackupBegin): the
+ * documents are libvirt's <domainbackup> and <domaincheckpoint> (NULL: no
+ * checkpoint).  A pull-mode job runs until hv_backup_abort(). */
+int hv_backup_begin(HvConn *c, const char *uuid, const char *backup_xml,
+                    const char *checkpoint_xml);
+/* The description of the domain's running backup job (its
+ * <domainbackup>), or NULL: err code 0 when none runs. */
+char *hv_backup_xml(HvConn *c, const char *uuid);
+/* Ends the domain's backup job (virDomainAbortJob); 0 also when none runs. */
+int hv_backup_abort(HvConn *c, const char *uuid);
+/* The names of the domain's checkpoints, NULL-terminated (free with
+ * hv_strv_free); NULL with err set. */
+char **hv_checkpoint_names(HvConn *c, const char *uuid);
+/* Deletes one checkpoint (its bitmaps are merged into its parent's). */
+int hv_checkpoint_delete(HvConn *c, const char *uuid, const char *name);
+/* Freezes (or thaws) the guest's file systems through its guest agent
+ * (virDomainFSFreeze/Thaw), for an application-consistent point. */
+int hv_fs_freeze(HvConn *c, const char *uuid);
+int hv_fs_thaw(HvConn *c, const char *uuid);
+/* The live definition (what runs now), for the disks a backup covers. */
+char *hv_get_live_xml(HvConn *c, const char *uuid);
+
 #endif

@@ -298,12 +298,13 @@ replica_parse_disks(const char *ctx, const xmlNode *n, int with_before, ReplicaD
 static int
 replica_parse_point(const xmlNode *n, size_t idx, ReplicaPoint *p)
 {
-    static const char *const attrs[] = { "id", "time", "type", NULL };
+    static const char *const attrs[] = { "id", "time", "type", "checkpoint", NULL };
     char ctx[REPLICA_CTX_MAX];
     UTIL_AUTOFREE char *type = NULL;
     UTIL_AUTOFREE char *v = NULL;
 
     p->id = replica_attr(n, "id");
+    p->checkpoint = replica_attr(n, "checkpoint");
     replica_point_ctx(ctx, sizeof(ctx), p->id, idx);
     if (replica_check_attrs(ctx, n, attrs) < 0 ||
         replica_parse_time(ctx, n, "time", &p->time) < 0)
@@ -369,6 +370,45 @@ replica_parse_primary(const xmlNode *n, Replica *r)
     r->primary_host = replica_attr(n, "host");
     r->primary_uri = replica_attr(n, "uri");
     r->primary_name = replica_attr(n, "name");
+    return 0;
+}
+
+static int
+replica_parse_repl(const xmlNode *n, Replica *r)
+{
+    static const char *const attrs[] = { "dir", "nbd", "interval", "points",
+                                         "app-consistent-every", NULL };
+    const char *ctx = "<replication>";
+    UTIL_AUTOFREE char *interval = NULL;
+    UTIL_AUTOFREE char *points = NULL;
+    UTIL_AUTOFREE char *app = NULL;
+    const xmlNode *c;
+
+    r->repl = util_xcalloc(1, sizeof(*r->repl));
+    if (replica_check_attrs(ctx, n, attrs) < 0)
+        return -1;
+    for (c = n->children; c; c = c->next) {
+        int k = replica_child_kind(ctx, c);
+
+        if (k < 0)
+            return -1;
+        if (k > 0)
+            return replica_unknown_element(ctx, c);
+    }
+    r->repl->dir = replica_attr(n, "dir");
+    r->repl->nbd = replica_attr(n, "nbd");
+    interval = replica_attr(n, "interval");
+    points = replica_attr(n, "points");
+    if (interval && replica_parse_small(ctx, "interval ", "whole", interval,
+                                        86400 * 366, &r->repl->interval) < 0)
+        return -1;
+    if (points && replica_parse_small(ctx, "points ", "whole", points,
+                                      REPLICA_MAX_POINTS, &r->repl->points) < 0)
+        return -1;
+    app = replica_attr(n, "app-consistent-every");
+    if (app && replica_parse_small(ctx, "app-consistent-every ", "whole", app,
+                                   86400 * 366, &r->repl->app_every) < 0)
+        return -1;
     return 0;
 }
 
@@ -543,7 +583,7 @@ replica_parse_doc(xmlDocPtr doc)
         else if (replica_is(c, "recovery-points"))
             seen = &have_points;
         else if (replica_is(c, "failover") || replica_is(c, "test-system") ||
-                 replica_is(c, "journal"))
+                 replica_is(c, "journal") || replica_is(c, "replication"))
             seen = NULL;
         else {
             replica_unknown_element(ctx, c);
@@ -552,7 +592,8 @@ replica_parse_doc(xmlDocPtr doc)
         if ((seen && *seen) ||
             (replica_is(c, "failover") && r->failover) ||
             (replica_is(c, "test-system") && r->test) ||
-            (replica_is(c, "journal") && r->journal)) {
+            (replica_is(c, "journal") && r->journal) ||
+            (replica_is(c, "replication") && r->repl)) {
             replica_bad("%s: duplicate element <%s>", ctx, (const char *)c->name);
             goto error;
         }
@@ -570,6 +611,8 @@ replica_parse_doc(xmlDocPtr doc)
             rc = replica_parse_failover(c, r);
         else if (replica_is(c, "test-system"))
             rc = replica_parse_test(c, r);
+        else if (replica_is(c, "replication"))
+            rc = replica_parse_repl(c, r);
         else
             rc = replica_parse_journal(c, r);
         if (rc < 0)

@@ -23,7 +23,7 @@
 
 
 static const char *const replica_ops[] = {
-    "failover", "revert", "commit", "test-failover", "stop-test", NULL
+    "failover", "revert", "commit", "test-failover", "stop-test", "replicate", NULL
 };
 
 /* ---- errors ---------------------------------------------------------- */
@@ -198,6 +198,16 @@ replica_test_free(ReplicaTest *t)
 }
 
 void
+replica_repl_free(ReplicaRepl *p)
+{
+    if (!p)
+        return;
+    free(p->dir);
+    free(p->nbd);
+    free(p);
+}
+
+void
 replica_journal_free(ReplicaJournal *j)
 {
     if (!j)
@@ -218,6 +228,8 @@ replica_point_clear(ReplicaPoint *p)
 {
     free(p->id);
     p->id = NULL;
+    free(p->checkpoint);
+    p->checkpoint = NULL;
     replica_disk_list_clear(&p->disks);
 }
 
@@ -237,6 +249,7 @@ replica_free(Replica *r)
     replica_failover_free(r->failover);
     replica_test_free(r->test);
     replica_journal_free(r->journal);
+    replica_repl_free(r->repl);
     free(r);
 }
 
@@ -270,6 +283,7 @@ replica_copy(const Replica *r)
             c->points[i].id = util_xstrdup(r->points[i].id);
             c->points[i].time = r->points[i].time;
             c->points[i].type = r->points[i].type;
+            c->points[i].checkpoint = util_xstrdup(r->points[i].checkpoint);
             replica_disk_list_copy(&c->points[i].disks, &r->points[i].disks);
         }
         c->npoints = r->npoints;
@@ -304,6 +318,14 @@ replica_copy(const Replica *r)
         c->journal->flatten = r->journal->flatten;
         replica_disk_list_copy(&c->journal->create, &r->journal->create);
         replica_disk_list_copy(&c->journal->remove, &r->journal->remove);
+    }
+    if (r->repl) {
+        c->repl = util_xcalloc(1, sizeof(*c->repl));
+        c->repl->dir = util_xstrdup(r->repl->dir);
+        c->repl->nbd = util_xstrdup(r->repl->nbd);
+        c->repl->interval = r->repl->interval;
+        c->repl->points = r->repl->points;
+        c->repl->app_every = r->repl->app_every;
     }
     return c;
 }
@@ -690,6 +712,8 @@ replica_validate_points(const Replica *r)
         if (p->type < RP_TYPE_STANDARD || p->type > RP_TYPE_PLANNED)
             return replica_bad("%s: type %d is not a recovery point type "
                                "(standard, app-consistent, planned)", ctx, p->type);
+        if (p->checkpoint && replica_check_id(ctx, "checkpoint", p->checkpoint) < 0)
+            return -1;
         if (replica_check_disks(ctx, "disk", &p->disks, REPLICA_MAX_DISKS,
                                 DISKS_NEED_ONE | DISKS_UNIQUE_TARGETS) < 0)
             return -1;
@@ -845,6 +869,26 @@ replica_validate_journal(const ReplicaJournal *j)
     return 0;
 }
 
+static int
+replica_validate_repl(const ReplicaRepl *p)
+{
+    const char *ctx = "<replication>";
+
+    if (!p->dir)
+        return replica_bad("%s: attribute dir missing", ctx);
+    if (replica_check_text(ctx, "dir", p->dir, REPLICA_MAX_PATH) < 0)
+        return -1;
+    if (!util_path_is_clean_absolute(p->dir)) {
+        UTIL_AUTOFREE char *v = replica_show(p->dir);
+        return replica_bad("%s: dir \"%s\" is not a clean absolute path", ctx, v);
+    }
+    if (p->nbd && replica_check_text(ctx, "nbd", p->nbd, REPLICA_MAX_TEXT) < 0)
+        return -1;
+    if (p->interval < 0 || p->points < 0 || p->app_every < 0)
+        return replica_bad("%s: interval and points must not be negative", ctx);
+    return 0;
+}
+
 int
 replica_validate(const Replica *r)
 {
@@ -870,6 +914,8 @@ replica_validate(const Replica *r)
         replica_validate_files(r) < 0)
         return -1;
     if (r->journal && replica_validate_journal(r->journal) < 0)
+        return -1;
+    if (r->repl && replica_validate_repl(r->repl) < 0)
         return -1;
     return 0;
 }
@@ -950,6 +996,16 @@ replica_format(const Replica *r)
         replica_fmt_attr(&b, "name", r->primary_name);
         util_buf_add(&b, "/>\n");
     }
+    if (r->repl) {
+        util_buf_printf(&b, "  <%s:replication", p);
+        replica_fmt_attr(&b, "dir", r->repl->dir);
+        replica_fmt_attr(&b, "nbd", r->repl->nbd);
+        util_buf_printf(&b, " interval=\"%d\" points=\"%d\"", r->repl->interval,
+                        r->repl->points);
+        if (r->repl->app_every)
+            util_buf_printf(&b, " app-consistent-every=\"%d\"", r->repl->app_every);
+        util_buf_add(&b, "/>\n");
+    }
     if (r->npoints && r->points) {
         util_buf_printf(&b, "  <%s:recovery-points>\n", p);
         for (i = 0; i < r->npoints; i++) {
@@ -959,6 +1015,7 @@ replica_format(const Replica *r)
             replica_fmt_attr(&b, "id", pt->id);
             replica_fmt_time(&b, "time", pt->time);
             replica_fmt_attr(&b, "type", replica_rp_type_name(pt->type));
+            replica_fmt_attr(&b, "checkpoint", pt->checkpoint);
             replica_fmt_open(&b, pt->disks.n > 0);
             replica_fmt_disks(&b, "      ", "disk", &pt->disks);
             replica_fmt_close(&b, "    ", "point", pt->disks.n > 0);
@@ -1018,6 +1075,8 @@ replica_dir(const Replica *r)
 {
     const ReplicaPoint *newest = replica_newest_point(r);
 
+    if ((!newest || !newest->disks.n) && r && r->repl && r->repl->dir)
+        return util_xstrdup(r->repl->dir);
     if (!newest || !newest->disks.n)
         return NULL;
     return util_dirname(newest->disks.v[0].file);

@@ -44,8 +44,19 @@ typedef struct {
     char *id;               /* "rp-0012" */
     int64_t time;           /* seconds since the epoch (UTC) */
     int type;               /* RP_TYPE_* */
+    char *checkpoint;       /* the primary's checkpoint taken with it ("drover.3"), may be NULL */
     ReplicaDiskList disks;
 } ReplicaPoint;
+
+/* <replication>: how drover itself replicates this replica (src/repl/);
+ * absent on replicas something else feeds. */
+typedef struct {
+    char *dir;              /* where its files live (also before the first point) */
+    char *nbd;              /* the primary's NBD address, "HOST:PORT" or "unix:PATH" */
+    int interval;           /* seconds between cycles, 0: only on demand */
+    int points;             /* points kept, 0: all */
+    int app_every;          /* seconds between application-consistent points, 0: never */
+} ReplicaRepl;
 
 typedef struct {
     char *point;            /* id of the point failed over to */
@@ -92,6 +103,7 @@ typedef struct {
     ReplicaFailover *failover;  /* NULL unless failed over */
     ReplicaTest *test;      /* NULL unless a test failover exists */
     ReplicaJournal *journal;    /* NULL unless an operation is in flight */
+    ReplicaRepl *repl;          /* NULL unless drover replicates it */
 } Replica;
 
 /* Parses and validates a document of len bytes.  The root element is
@@ -118,7 +130,8 @@ const ReplicaPoint *replica_find_point(const Replica *r, const char *id);
 const ReplicaPoint *replica_newest_point(const Replica *r);
 
 /* The replica directory: where the newest point's first disk lives; new
- * files and the lock go there.  NULL when there is no point. */
+ * files and the lock go there.  Before the first point, the <replication>
+ * directory.  NULL when there is neither. */
 char *replica_dir(const Replica *r);
 /* The file whose OFD lock serialises operations on the replica with this
  * UUID (".drover-UUID.lock" in replica_dir); NULL when there is no point.
@@ -131,5 +144,6 @@ int replica_rp_type_from_name(const char *name);    /* -1 if unknown */
 void replica_journal_free(ReplicaJournal *j);
 void replica_failover_free(ReplicaFailover *f);
 void replica_test_free(ReplicaTest *t);
+void replica_repl_free(ReplicaRepl *p);
 
 #endif

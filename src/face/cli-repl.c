@@ -1,0 +1,692 @@
+/* cli-repl: the replication commands (enable-replication, replicate). */
+#include <config.h>
+
+#include "face/cli-priv.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/err.h"
+#include "base/result.h"
+#include "base/util.h"
+#include "face/report.h"
+#include "record/state.h"
+#include "record/replica.h"
+#include "repl/repl.h"
+
+typedef struct {
+    pthread_mutex_t mu;
+    char last[200];
+    int started;
+    FILE *out;
+} CliReplProgress;
+
+static void
+cli_repl_observe(const JobInfo *j, void *opaque)
+{
+    CliReplProgress *p = opaque;
+
+    pthread_mutex_lock(&p->mu);
+    if (!p->started) {
+        fprintf(p->out, "Job %s started (%s; result 4096 until it ends)\n", j->id,
+                job_type_name(j->type));
+        p->started = 1;
+    }
+    if (j->state == JOB_RUNNING && strcmp(j->step, "starting") != 0 &&
+        strcmp(p->last, j->step) != 0) {
+        fprintf(p->out, "[%3d%%] %s\n", j->percent, j->step);
+        fflush(p->out);
+        util_strlcpy(p->last, j->step, sizeof(p->last));
+    }
+    pthread_mutex_unlock(&p->mu);
+}
+
+static json_object *
+cli_repl_str(const char *s)
+{
+    return s ? json_object_new_string(s) : NULL;
+}
+
+static json_object *
+cli_repl_plan_json(const ReplPlan *p)
+{
+    json_object *j = json_object_new_object();
+    json_object *disks = json_object_new_array();
+    size_t i;
+
+    json_object_object_add(j, "operation", json_object_new_string(
+        p->enable ? "enable-replication" : "replicate"));
+    json_object_object_add(j, "host", cli_repl_str(p->host));
+    json_object_object_add(j, "vm", cli_repl_str(p->vm));
+    json_object_object_add(j, "uuid", json_object_new_string(p->uuid));
+    json_object_object_add(j, "primary_uri", cli_repl_str(p->primary_uri));
+    json_object_object_add(j, "primary_vm", cli_repl_str(p->primary_vm));
+    json_object_object_add(j, "dir", cli_repl_str(p->dir));
+    json_object_object_add(j, "nbd", cli_repl_str(p->nbd));
+    json_object_object_add(j, "initial", json_object_new_boolean(p->initial));
+    json_object_object_add(j, "from_state", json_object_new_int(p->from_state));
+    json_object_object_add(j, "to_state", json_object_new_int(p->to_state));
+    json_object_object_add(j, "point", cli_repl_str(p->point));
+    json_object_object_add(j, "checkpoint", cli_repl_str(p->checkpoint));
+    json_object_object_add(j, "since", cli_repl_str(p->since));
+    for (i = 0; i < p->ndisks; i++) {
+        json_object *d = json_object_new_object();
+
+        json_object_object_add(d, "target", cli_repl_str(p->disks[i].target));
+        json_object_object_add(d, "primary_file", cli_repl_str(p->disks[i].primary_file));
+        json_object_object_add(d, "base", cli_repl_str(p->disks[i].base));
+        json_object_object_add(d, "file", cli_repl_str(p->disks[i].file));
+        json_object_object_add(d, "backing", cli_repl_str(p->disks[i].backing));
+        json_object_object_add(d, "size", p->disks[i].size ?
+                               json_object_new_int64((int64_t)p->disks[i].size) : NULL);
+        json_object_array_add(disks, d);
+    }
+    json_object_object_add(j, "disks", disks);
+    json_object_object_add(j, "digest", json_object_new_string(p->digest));
+    return j;
+}
+
+/* --dry-run: the plan, and nothing changed. */
+static int
+cli_repl_dry_run(const CliOpts *o, const char *op, const ReplPlan *p)
+{
+    if (o->json) {
+        ResultCtx ctx;
+        ResultInfo info;
+        json_object *j;
+
+        memset(&ctx, 0, sizeof(ctx));
+        ctx.op = op;
+        ctx.vm = p->vm;
+        ctx.host = p->host;
+        ctx.detail = "dry run: nothing was changed";
+        result_decode(&ctx, &info);
+        j = report_result_json(&info, "dry run: nothing was changed");
+        result_info_clear(&info);
+        json_object_object_add(j, "plan", cli_repl_plan_json(p));
+        json_object_object_add(j, "job", NULL);
+        report_print_json(j);
+        json_object_put(j);
+    } else {
+        printf("Dry run: nothing was changed.\n");
+    }
+    return 0;
+}
+
+typedef struct {
+    HvConn *conn;
+    ReplPlan *plan;             /* enable */
+    char *host;                 /* cycle */
+    char *vm;
+    ReplArgs args;
+} CliReplJob;
+
+static void
+cli_repl_job_free(void *arg)
+{
+    CliReplJob *cj = arg;
+
+    free(cj->host);
+    free(cj->vm);
+    free(cj);
+}
+
+static int
+cli_repl_run_enable(Job *job, void *arg)
+{
+    CliReplJob *cj = arg;
+
+    return repl_enable(cj->conn, cj->plan, &cj->args, job);
+}
+
+static int
+cli_repl_run_cycle(Job *job, void *arg)
+{
+    CliReplJob *cj = arg;
+
+    return repl_cycle(cj->conn, cj->host, cj->vm, &cj->args, job);
+}
+
+/* Runs the job, waits for it, prints the decoded result; the exit status. */
+static int
+cli_repl_job(Session *s, const CliOpts *o, const char *op, int type, const ReplPlan *p,
+             JobFn fn, CliReplJob *cj)
+{
+    CliReplProgress prog;
+    ResultInfo info;
+    JobInfo ji;
+    Job *job;
+    int status;
+
+    cj->args.reason = o->reason;
+    cj->args.audit_log = s->conf->audit_log;
+    memset(&prog, 0, sizeof(prog));
+    pthread_mutex_init(&prog.mu, NULL);
+    prog.out = o->json ? stderr : stdout;
+    job_table_set_observer(s->jobs, cli_repl_observe, &prog);
+    {
+        /* Jobs are keyed by connection URI and UUID (the job history). */
+        const char *uri = NULL;
+        size_t i;
+
+        for (i = 0; i < s->nhosts && !uri; i++)
+            if (strcmp(s->hosts[i].name, p->host) == 0)
+                uri = s->hosts[i].uri;
+        job = job_submit(s->jobs, type, p->host, uri, p->vm, p->uuid, p->digest, fn, cj,
+                         cli_repl_job_free);
+    }
+    job_wait(job, &ji);
+    job_table_set_observer(s->jobs, NULL, NULL);
+    pthread_mutex_destroy(&prog.mu);
+
+    report_decode_job(&ji, op, &info);
+    status = result_exit_status(info.code);
+    if (o->json) {
+        json_object *j = report_result_json(&info, ji.error_code ? ji.error_description : ji.step);
+        json_object_object_add(j, "plan", cli_repl_plan_json(p));
+        json_object_object_add(j, "job", report_job_json(&ji));
+        report_print_json(j);
+        json_object_put(j);
+    } else {
+        char *t = report_result_text(&info);
+        fputs(t, ji.error_code ? stderr : stdout);
+        free(t);
+        printf("Job %s: %s, %d%%, %.1f s\n", ji.id, job_state_name(ji.state), ji.percent,
+               (double)ji.elapsed_ms / 1000.0);
+    }
+    result_info_clear(&info);
+    return status;
+}
+
+/* The DR host: the only host of the session (-c URI). */
+static int
+cli_repl_dr_host(Session *s, const CliOpts *o, const char *op, const char *vm)
+{
+    if (s->nhosts != 1) {
+        err_set(RESULT_INVALID_PARAMETER, "%s works on one DR host: name it with -c URI "
+                "(%zu hosts are configured)", op, s->nhosts);
+        return -1 - cli_fail(o, op, vm, NULL, NULL);
+    }
+    if (!s->hosts[0].conn || !hv_is_alive(s->hosts[0].conn)) {
+        if (!err_code())
+            err_set(RESULT_NOT_AVAILABLE, "the DR host %s is not connected", s->hosts[0].uri);
+        return -1 - cli_fail(o, op, vm, s->hosts[0].name, NULL);
+    }
+    return 0;
+}
+
+int
+cli_enable_replication(const CliCommand *cmd, CliOpts *o)
+{
+    const char *op = "enable-replication";
+    Session *s = cli_session(o, 1);
+    ReplEnableArgs ea;
+    ReplPlan *plan = NULL;
+    CliReplJob *cj;
+    int status, h;
+
+    (void)cmd;
+    if (!s)
+        return result_exit_status(err_code());
+    if ((h = cli_repl_dr_host(s, o, op, o->args[0])) < 0) {
+        session_free(s);
+        return -1 - h;
+    }
+    memset(&ea, 0, sizeof(ea));
+    ea.vm = o->args[0];
+    ea.from = o->from;
+    ea.dir = o->dir;
+    ea.nbd = o->nbd;
+    ea.name = o->name;
+    ea.points = o->points;
+    if ((o->interval && repl_parse_interval(o->interval, &ea.interval) < 0) ||
+        (o->app_every && repl_parse_interval(o->app_every, &ea.app_every) < 0)) {
+        status = cli_fail(o, op, o->args[0], s->hosts[0].name, NULL);
+        goto out;
+    }
+    if (!(plan = repl_plan_enable(s->hosts[0].conn, s->hosts[0].name, &ea))) {
+        status = cli_fail(o, op, o->name ? o->name : o->args[0], s->hosts[0].name, NULL);
+        goto out;
+    }
+    if (!o->json) {
+        char *t = repl_plan_text(plan);
+        fputs(t, stdout);
+        free(t);
+    }
+    if (o->dry_run) {
+        status = cli_repl_dry_run(o, op, plan);
+        goto out;
+    }
+    if (s->hosts[0].readonly) {
+        err_set(RESULT_ACCESS_DENIED, "enable-replication of %s refused: %s is open read-only",
+                plan->vm, s->hosts[0].name);
+        status = cli_fail(o, op, plan->vm, s->hosts[0].name, NULL);
+        goto out;
+    }
+    if (!o->yes) {
+        char line[512];
+
+        if (!isatty(STDIN_FILENO)) {
+            err_set(RESULT_INVALID_PARAMETER, "refusing to enable replication of %s without "
+                    "--yes: standard input is not a terminal", plan->vm);
+            status = cli_fail(o, op, plan->vm, s->hosts[0].name, NULL);
+            goto out;
+        }
+        printf("Type the VM name (%s) to confirm: Enable replication. Anything else cancels: ",
+               plan->vm);
+        fflush(stdout);
+        if (!fgets(line, sizeof(line), stdin) ||
+            (line[strcspn(line, "\r\n")] = '\0', strcmp(line, plan->vm) != 0)) {
+            fprintf(stderr, "drover: cancelled; nothing was changed\n");
+            status = 1;
+            goto out;
+        }
+    }
+    cj = util_xcalloc(1, sizeof(*cj));
+    cj->conn = s->hosts[0].conn;
+    cj->plan = plan;
+    status = cli_repl_job(s, o, op, REPL_JOB_ENABLE, plan, cli_repl_run_enable, cj);
+
+out:
+    repl_plan_free(plan);
+    session_free(s);
+    return status;
+}
+
+/* One cycle of the VM with this UUID on host h of s. */
+static int
+cli_replicate_one(Session *s, const CliOpts *o, size_t h, const char *uuid, const char *ref,
+                  const Replica *r)
+{
+    const char *op = "replicate";
+    ReplPlan *plan = NULL;
+    CliReplJob *cj;
+    int status;
+
+    if (!(plan = repl_plan_cycle(s->hosts[h].conn, s->hosts[h].name, uuid))) {
+        /* A scheduled cycle that could not start counts as failed. */
+        if (r)
+            repl_stats_note_failure(r, uuid, err_code() ? err_code() : RESULT_FAILED, err_message());
+        status = cli_fail(o, op, ref, s->hosts[h].name, NULL);
+        goto out;
+    }
+    if (!o->json) {
+        char *t = repl_plan_text(plan);
+        fputs(t, stdout);
+        free(t);
+    }
+    if (o->dry_run) {
+        status = cli_repl_dry_run(o, op, plan);
+        goto out;
+    }
+    if (s->hosts[h].readonly) {
+        err_set(RESULT_ACCESS_DENIED, "replication of %s refused: %s is open read-only",
+                plan->vm, s->hosts[h].name);
+        status = cli_fail(o, op, plan->vm, s->hosts[h].name, NULL);
+        goto out;
+    }
+    /* A cycle only adds a point and deletes nothing here: it runs from a
+     * timer, so it asks no confirmation. */
+    cj = util_xcalloc(1, sizeof(*cj));
+    cj->conn = s->hosts[h].conn;
+    cj->host = util_xstrdup(s->hosts[h].name);
+    cj->vm = util_xstrdup(uuid);
+    status = cli_repl_job(s, o, op, REPL_JOB_CYCLE, plan, cli_repl_run_cycle, cj);
+
+out:
+    repl_plan_free(plan);
+    return status;
+}
+
+static volatile sig_atomic_t cli_repl_stop;
+
+static void
+cli_repl_on_signal(int sig)
+{
+    (void)sig;
+    cli_repl_stop = 1;
+}
+
+/* One pass of --due over every host: the cycles that are due, one after
+ * the other.  *next gets the earliest time a replica becomes due (0:
+ * none).  Returns the worst exit status. */
+static int
+cli_replicate_due(Session *s, const CliOpts *o, int64_t *next, int *ran)
+{
+    int status = 0;
+    size_t i, k;
+
+    *next = 0;
+    *ran = 0;
+    for (i = 0; i < s->nhosts && !cli_repl_stop; i++) {
+        HvDomain *doms = NULL;
+        size_t n = 0;
+
+        if (s->hosts[i].conn && !hv_is_alive(s->hosts[i].conn))
+            hv_reconnect(s->hosts[i].conn);
+        if (cli_list_host(s, i, &doms, &n, &status) < 0)
+            continue;
+        for (k = 0; k < n && !cli_repl_stop; k++) {
+            Replica *r;
+            int64_t when = 0;
+            int due, st;
+
+            if (!doms[k].metadata)
+                continue;
+            if (!(r = replica_parse(doms[k].metadata, strlen(doms[k].metadata)))) {
+                err_clear();
+                continue;
+            }
+            due = repl_is_due(r, doms[k].power, util_now(), &when);
+            if (!due) {
+                replica_free(r);
+                if (when && (!*next || when < *next))
+                    *next = when;
+                continue;
+            }
+            (*ran)++;
+            if (!o->json)
+                printf("%s@%s: a cycle is due\n", doms[k].name, s->hosts[i].name);
+            st = cli_replicate_one(s, o, i, doms[k].uuid, doms[k].name, r);
+            replica_free(r);
+            if (st > status)
+                status = st;
+        }
+        hv_domain_list_free(doms, n);
+    }
+    return status;
+}
+
+int
+cli_replicate(const CliCommand *cmd, CliOpts *o)
+{
+    Session *s;
+    char uuid[37];
+    int status, h;
+
+    (void)cmd;
+    if ((o->due || o->watch) && o->nargs) {
+        cli_usage_error("replicate takes VM, or --due/--watch, not both");
+        return CLI_EXIT_USAGE;
+    }
+    if (!o->due && !o->watch && !o->nargs) {
+        cli_usage_error("replicate takes VM, --due or --watch");
+        return CLI_EXIT_USAGE;
+    }
+    if (!(s = cli_session(o, 1)))
+        return result_exit_status(err_code());
+    if (o->due && !o->watch) {
+        int64_t next;
+        int ran;
+
+        status = cli_replicate_due(s, o, &next, &ran);
+        if (!ran && !o->json)
+            printf("nothing is due\n");
+    } else if (o->watch) {
+        struct sigaction sa;
+
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = cli_repl_on_signal;
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+        status = 0;
+        if (!o->json)
+            printf("watching: cycles run when due; stop with Ctrl-C or SIGTERM\n");
+        fflush(stdout);
+        while (!cli_repl_stop) {
+            int64_t next, wait;
+            int ran;
+
+            cli_replicate_due(s, o, &next, &ran);
+            fflush(stdout);
+            /* Look again at the earliest due time, at least every minute:
+             * replicas enabled meanwhile are seen too. */
+            wait = next ? next - util_now() : 60;
+            if (wait > 60)
+                wait = 60;
+            for (; wait > 0 && !cli_repl_stop; wait--)
+                sleep(1);
+        }
+        if (!o->json)
+            printf("watch stopped\n");
+    } else {
+        if ((h = cli_find(s, o, "replicate", o->args[0], uuid)) < 0)
+            status = -1 - h;
+        else
+            status = cli_replicate_one(s, o, (size_t)h, uuid, o->args[0], NULL);
+    }
+    session_free(s);
+    return status;
+}
+
+int
+cli_repl_set(const CliCommand *cmd, CliOpts *o)
+{
+    ReplSetOp op = (ReplSetOp)cmd->op;
+    const char *opname = repl_set_name(op);
+    Session *s = cli_session(o, 1);
+    UTIL_AUTOFREE char *text = NULL;
+    ReplArgs ra;
+    char uuid[37];
+    int h, code, status;
+
+    if (!s)
+        return result_exit_status(err_code());
+    if ((h = cli_find(s, o, opname, o->args[0], uuid)) < 0) {
+        session_free(s);
+        return -1 - h;
+    }
+    memset(&ra, 0, sizeof(ra));
+    ra.reason = o->reason;
+    ra.audit_log = s->conf->audit_log;
+    if ((code = repl_set(s->hosts[h].conn, s->hosts[h].name, uuid, op, &ra, 1, &text)) != 0) {
+        status = cli_fail(o, opname, o->args[0], s->hosts[h].name, NULL);
+        goto out;
+    }
+    if (!o->json)
+        fputs(text, stdout);
+    if (o->dry_run) {
+        if (o->json) {
+            json_object *j = json_object_new_object();
+            json_object_object_add(j, "result", json_object_new_int(0));
+            json_object_object_add(j, "dry_run", json_object_new_boolean(1));
+            json_object_object_add(j, "plan", json_object_new_string(text));
+            report_print_json(j);
+            json_object_put(j);
+        } else {
+            printf("Dry run: nothing was changed.\n");
+        }
+        status = 0;
+        goto out;
+    }
+    if (!o->yes) {
+        char line[512];
+
+        if (!isatty(STDIN_FILENO)) {
+            err_set(RESULT_INVALID_PARAMETER, "refusing to %s %s without --yes: standard input "
+                    "is not a terminal", opname, o->args[0]);
+            status = cli_fail(o, opname, o->args[0], s->hosts[h].name, NULL);
+            goto out;
+        }
+        printf("Type the VM name (%s) to confirm: %s. Anything else cancels: ", o->args[0], opname);
+        fflush(stdout);
+        if (!fgets(line, sizeof(line), stdin) ||
+            (line[strcspn(line, "\r\n")] = '\0', strcmp(line, o->args[0]) != 0)) {
+            fprintf(stderr, "drover: cancelled; nothing was changed\n");
+            status = 1;
+            goto out;
+        }
+    }
+    free(text);
+    text = NULL;
+    if ((code = repl_set(s->hosts[h].conn, s->hosts[h].name, uuid, op, &ra, 0, &text)) != 0) {
+        status = cli_fail(o, opname, o->args[0], s->hosts[h].name, NULL);
+        goto out;
+    }
+    if (o->json) {
+        json_object *j = json_object_new_object();
+        json_object_object_add(j, "result", json_object_new_int(0));
+        json_object_object_add(j, "message", json_object_new_string(text));
+        report_print_json(j);
+        json_object_put(j);
+    } else {
+        /* The plan was printed already: only what was done. */
+        const char *done = strstr(text, "deletes: nothing on this host\n");
+        fputs(done ? done + strlen("deletes: nothing on this host\n") : text, stdout);
+        printf("Result: 0 Completed\n");
+    }
+    status = 0;
+
+out:
+    session_free(s);
+    return status;
+}
+
+/* --- stats ------------------------------------------------------------------- */
+
+static json_object *
+cli_repl_time_json(int64_t t)
+{
+    char buf[32];
+
+    if (!t)
+        return NULL;
+    util_format_time(t, buf, sizeof(buf));
+    return json_object_new_string(buf);
+}
+
+static json_object *
+cli_repl_stats_json(const HvDomain *d, const char *host, const Replica *r, const ReplStats *st)
+{
+    json_object *j = json_object_new_object();
+    const ReplicaPoint *np = replica_newest_point(r);
+
+    json_object_object_add(j, "host", json_object_new_string(host));
+    json_object_object_add(j, "name", json_object_new_string(d->name));
+    json_object_object_add(j, "uuid", json_object_new_string(d->uuid));
+    json_object_object_add(j, "state", json_object_new_int(r->state));
+    json_object_object_add(j, "state_name", json_object_new_string(state_name(r->state)));
+    json_object_object_add(j, "primary_uri", cli_repl_str(r->primary_uri));
+    json_object_object_add(j, "interval", json_object_new_int(r->repl->interval));
+    json_object_object_add(j, "points_kept", json_object_new_int(r->repl->points));
+    json_object_object_add(j, "recovery_points", json_object_new_int((int)r->npoints));
+    json_object_object_add(j, "newest_point_time", cli_repl_time_json(np ? np->time : 0));
+    json_object_object_add(j, "succeeded", json_object_new_int64(st->succeeded));
+    json_object_object_add(j, "failed", json_object_new_int64(st->failed));
+    json_object_object_add(j, "missed", json_object_new_int64(st->missed));
+    json_object_object_add(j, "last_size", json_object_new_int64((int64_t)st->last_size));
+    json_object_object_add(j, "average_size", json_object_new_int64(
+        st->succeeded ? (int64_t)(st->total_size / (uint64_t)st->succeeded) : 0));
+    json_object_object_add(j, "max_size", json_object_new_int64((int64_t)st->max_size));
+    json_object_object_add(j, "last_cycle_seconds", json_object_new_double((double)st->last_ms / 1000.0));
+    json_object_object_add(j, "average_cycle_seconds", json_object_new_double(
+        st->succeeded ? (double)st->total_ms / 1000.0 / (double)st->succeeded : 0.0));
+    json_object_object_add(j, "last_success", cli_repl_time_json(st->last_success));
+    json_object_object_add(j, "last_failure", cli_repl_time_json(st->last_failure));
+    json_object_object_add(j, "last_failure_code", st->last_failure ? json_object_new_int(st->last_code) : NULL);
+    json_object_object_add(j, "last_failure_message", st->last_failure ?
+                           json_object_new_string(st->last_message) : NULL);
+    {
+        int64_t app = 0;
+        size_t i;
+
+        for (i = 0; i < r->npoints; i++)
+            if (r->points[i].type == RP_TYPE_APP_CONSISTENT && r->points[i].time > app)
+                app = r->points[i].time;
+        json_object_object_add(j, "app_consistent_every", json_object_new_int(r->repl->app_every));
+        json_object_object_add(j, "last_app_consistent", cli_repl_time_json(app));
+    }
+    /* Not known yet: the pending size. */
+    json_object_object_add(j, "pending_size", NULL);
+    return j;
+}
+
+int
+cli_repl_stats(const CliCommand *cmd, CliOpts *o)
+{
+    Session *s = cli_session(o, 1);
+    json_object *arr = json_object_new_array();
+    size_t i, k;
+    int status = 0, matched = 0, header = 0;
+
+    (void)cmd;
+    if (!s) {
+        json_object_put(arr);
+        return result_exit_status(err_code());
+    }
+    for (i = 0; i < s->nhosts; i++) {
+        HvDomain *doms = NULL;
+        size_t n = 0;
+
+        if (cli_list_host(s, i, &doms, &n, &status) < 0)
+            continue;
+        for (k = 0; k < n; k++) {
+            Replica *r;
+            ReplStats st;
+            char ls[32], as[32], ms[32], age[32];
+            const ReplicaPoint *np;
+
+            if (o->nargs && !cli_vm_matches(o->args[0], &doms[k], s->hosts[i].name))
+                continue;
+            if (o->nargs)
+                matched++;
+            if (!doms[k].metadata || !(r = replica_parse(doms[k].metadata, strlen(doms[k].metadata)))) {
+                err_clear();
+                continue;
+            }
+            if (!r->repl || repl_stats_read(r, doms[k].uuid, &st) < 0) {
+                if (r->repl)
+                    fprintf(stderr, "drover: %s: %s\n", doms[k].name, err_message());
+                err_clear();
+                replica_free(r);
+                continue;
+            }
+            if (o->json) {
+                json_object_array_add(arr, cli_repl_stats_json(&doms[k], s->hosts[i].name, r, &st));
+                replica_free(r);
+                continue;
+            }
+            if (!header++)
+                printf("%-10s %-12s %-15s %5s %6s %6s %9s %9s %9s %7s %7s %7s\n", "HOST", "NAME",
+                       "STATE", "OK", "FAILED", "MISSED", "LAST", "AVERAGE", "LARGEST", "TIME",
+                       "AVG", "NEWEST");
+            util_format_size(st.last_size, ls, sizeof(ls));
+            util_format_size(st.succeeded ? st.total_size / (uint64_t)st.succeeded : 0, as, sizeof(as));
+            util_format_size(st.max_size, ms, sizeof(ms));
+            np = replica_newest_point(r);
+            if (np)
+                util_format_age(util_now() - np->time, age, sizeof(age));
+            else
+                util_strlcpy(age, "-", sizeof(age));
+            printf("%-10s %-12s %-15.15s %5lld %6lld %6lld %9s %9s %9s %6.1fs %6.1fs %7s\n",
+                   s->hosts[i].name, doms[k].name, state_name(r->state), (long long)st.succeeded,
+                   (long long)st.failed, (long long)st.missed, ls, as, ms,
+                   (double)st.last_ms / 1000.0,
+                   st.succeeded ? (double)st.total_ms / 1000.0 / (double)st.succeeded : 0.0, age);
+            if (st.last_failure) {
+                char when[32];
+                util_format_time(st.last_failure, when, sizeof(when));
+                printf("           last failure %s: %d %s\n", when, st.last_code, st.last_message);
+            }
+            replica_free(r);
+        }
+        hv_domain_list_free(doms, n);
+    }
+    if (o->nargs && !matched && !status) {
+        err_set(RESULT_INVALID_PARAMETER, "no VM named %s", o->args[0]);
+        json_object_put(arr);
+        session_free(s);
+        return cli_fail(o, "stats", o->args[0], NULL, NULL);
+    }
+    if (o->json)
+        report_print_json(arr);
+    else if (!header)
+        printf("no replica replicated by drover\n");
+    json_object_put(arr);
+    session_free(s);
+    return status;
+}

@@ -1,0 +1,38 @@
+/* repl-priv.h: what the cycle (repl.c) and the NBD copy (repl-copy.c)
+ * share; libnbd stays inside repl-copy.c. */
+#ifndef DROVER_REPL_PRIV_H
+#define DROVER_REPL_PRIV_H
+
+#include <stdint.h>
+
+/* One disk's export on the primary, opened over NBD. */
+typedef struct ReplSource ReplSource;
+
+/* Connects to the export named target at nbd ("HOST:PORT" or
+ * "unix:PATH"); with bitmap (the export's dirty bitmap, "backup-vda") only
+ * the areas it marks are copied.  NULL with err set: 32777 when nothing
+ * answers, 32775 when the export lacks the bitmap. */
+ReplSource *repl_source_open(const char *nbd, const char *target, const char *bitmap);
+uint64_t repl_source_size(const ReplSource *s);
+void repl_source_close(ReplSource *s);
+
+typedef struct {
+    uint64_t size;          /* the disk's virtual size */
+    uint64_t planned;       /* bytes the block status asked to move (data and zeroes) */
+    uint64_t data;          /* bytes read and written as data */
+    uint64_t zeroed;        /* bytes written as zeroes (no data moved) */
+    uint64_t skipped;       /* bytes not touched (clean, or holes on a new base) */
+} ReplCopyStats;
+
+/* Told of the bytes done so far out of the bytes planned. */
+typedef void (*ReplCopyProgress)(uint64_t done, uint64_t planned, void *opaque);
+
+/* Copies what s exports into the qcow2 image dest (served by a qemu-nbd
+ * child of our own, so qemu writes the qcow2): every extent the dirty
+ * bitmap marks, or all data when s has none.  Zero extents become zero
+ * writes, or nothing when fresh (dest is a new image that reads as zeroes).
+ * Flushes; qemu-nbd has exited when it returns.  0 or -1 with err set. */
+int repl_copy(ReplSource *s, const char *dest, int fresh, ReplCopyProgress fn, void *opaque,
+              ReplCopyStats *st);
+
+#endif

@@ -1,0 +1,150 @@
+/* repl: replication (DESIGN §8): drover makes the recovery points itself,
+ * from a running primary, with libvirt's pull-mode backup and checkpoints.
+ *
+ * enable: the replica is defined on the DR host from the primary's
+ * definition (same name or --name, same UUID, disks on
+ * DIR/<target>.base.qcow2, state 1), then the initial copy runs.
+ * A cycle: lock, journal, BackupBegin (full with checkpoint drover.1 for
+ * the initial copy; else incremental from the newest point's checkpoint
+ * with a new one), per disk a layer written under a temporary name
+ * (dirty extents only), fsync, rename; ONE define adds the point and moves
+ * the disks to it; the backup job is ended; only then are older drover.*
+ * checkpoints deleted on the primary. */
+#ifndef DROVER_REPL_H
+#define DROVER_REPL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hv/hv.h"
+#include "ops/job.h"
+#include "record/replica.h"
+
+/* Job types (CIM JobType values outside the failover ones). */
+enum {
+    REPL_JOB_CYCLE = 110,       /* "Replication Cycle" */
+    REPL_JOB_ENABLE = 111,      /* "Enable Replication" */
+};
+
+/* The NBD port a primary's backup export listens on by default. */
+#define REPL_NBD_PORT 10809
+
+typedef struct {
+    const char *vm;             /* the VM on the primary: name or UUID */
+    const char *from;           /* the primary's libvirt URI */
+    const char *dir;            /* NULL: LOCALSTATEDIR/lib/drover/<name> */
+    const char *nbd;            /* NULL: the primary URI's host, port REPL_NBD_PORT */
+    const char *name;           /* the replica's name, NULL: the primary's */
+    int interval;               /* seconds between cycles for replicate --due, 0: none */
+    int points;                 /* recovery points kept, 0: all */
+    int app_every;              /* seconds between application-consistent points, 0: never */
+} ReplEnableArgs;
+
+typedef struct {
+    const char *reason;         /* for the audit log */
+    const char *audit_log;      /* NULL: syslog only */
+} ReplArgs;
+
+typedef struct {
+    char *target;
+    char *primary_file;         /* the disk's file on the primary */
+    char *file;                 /* the new point's layer */
+    char *backing;              /* what it is backed by (the previous point, or the base) */
+    char *base;                 /* initial copy: the base the full copy fills */
+    uint64_t size;              /* virtual size, 0 when not known yet */
+} ReplPlanDisk;
+
+typedef struct {
+    int enable;                 /* enable-replication (defines the replica first) */
+    int initial;                /* the cycle is the initial full copy */
+    char *host;                 /* display name of the DR host */
+    char *vm;                   /* the replica's name */
+    char uuid[37];
+    char *primary_uri;
+    char *primary_vm;
+    char *dir;
+    char *nbd;
+    int from_state;
+    int to_state;
+    char *point;                /* the new point's id */
+    char *checkpoint;           /* the checkpoint taken with it */
+    char *since;                /* incremental from this checkpoint; NULL: full copy */
+    char *since_point;          /* ... which belongs to this point */
+    ReplPlanDisk *disks;
+    size_t ndisks;
+    int interval;               /* enable: the settings recorded */
+    int points;
+    int app_every;
+    char *domxml;               /* enable: the replica definition to define */
+    char digest[65];
+} ReplPlan;
+
+/* The plan of enable-replication: reads the primary's definition over
+ * a->from, nothing else.  NULL with err set (32777 primary unreachable,
+ * 32773 no such VM, 32770 a disk that cannot be replicated, 32774 the
+ * replica already exists on the DR host). */
+ReplPlan *repl_plan_enable(HvConn *dr, const char *host, const ReplEnableArgs *a);
+/* The plan of one cycle of replica vm (name or UUID) on dr; opens the
+ * primary named in its record.  NULL with err set (32775 refused in this
+ * state, or while the replica runs; 32777 primary unreachable). */
+ReplPlan *repl_plan_cycle(HvConn *dr, const char *host, const char *vm);
+char *repl_plan_text(const ReplPlan *p);
+void repl_plan_free(ReplPlan *p);
+
+/* Runs a confirmed enable plan on job: defines the replica (state 1),
+ * then its initial copy.  0 or a result code with err set. */
+int repl_enable(HvConn *dr, const ReplPlan *confirmed, const ReplArgs *a, Job *job);
+/* One cycle of replica vm (the initial copy while it is pending).  0 or a
+ * result code with err set; nothing half done stays (a crash leaves a
+ * journal that drover repair undoes). */
+int repl_cycle(HvConn *dr, const char *host, const char *vm, const ReplArgs *a, Job *job);
+
+/* Settings of the relationship, changed without a job. */
+typedef enum {
+    REPL_SET_SUSPEND = 0,       /* 3 Replicating -> 7 Suspended: cycles refused */
+    REPL_SET_RESUME,            /* 7 -> 3 (2 while the initial copy is pending) */
+    REPL_SET_DISABLE,           /* drover stops replicating it; points stay */
+} ReplSetOp;
+
+const char *repl_set_name(ReplSetOp op);   /* "suspend-replication", ... */
+/* Plans (dry_run, *text set) or applies op on replica vm under its lock,
+ * with one define; disable also deletes drover's checkpoints on the
+ * primary when it answers (a warning in *text when it does not).  0 or a
+ * result code with err set; *text (may be NULL) says what it did. */
+int repl_set(HvConn *dr, const char *host, const char *vm, ReplSetOp op, const ReplArgs *a,
+             int dry_run, char **text);
+
+/* Whether replicate --due runs a cycle of this replica now: drover
+ * replicates it with an interval, it is in 1, 2 or 3, off, without a
+ * journal, and its newest point is at least the interval old (or it has
+ * none).  *next (may be NULL) gets when it will be due, 0 if never. */
+int repl_is_due(const Replica *r, int power, int64_t now, int64_t *next);
+
+/* Statistics of one replica's cycles, kept across runs in
+ * <dir>/.drover-stats-<uuid>.json (modelled on Msvm_ReplicationStatistics). */
+typedef struct {
+    int64_t succeeded;          /* cycles that made a point */
+    int64_t failed;             /* cycles that were refused or failed */
+    int64_t missed;             /* intervals that passed without a cycle */
+    uint64_t last_size;         /* bytes moved by the last successful cycle (data and zeroes) */
+    uint64_t max_size;
+    uint64_t total_size;        /* for the average */
+    int64_t last_ms;            /* the last successful cycle's time */
+    int64_t total_ms;
+    int64_t last_success;       /* wall clock, 0: never */
+    int64_t last_failure;
+    int last_code;              /* the last failure's result code */
+    char last_message[512];     /* and why */
+} ReplStats;
+
+/* The statistics of the replica with record r and UUID uuid: zeros when
+ * there are none yet.  0, or -1 with err set (an unreadable file). */
+int repl_stats_read(const Replica *r, const char *uuid, ReplStats *st);
+/* Counts a failed cycle that never started (the primary was down when
+ * --due planned it), so it shows in the statistics like any other. */
+void repl_stats_note_failure(const Replica *r, const char *uuid, int code, const char *message);
+
+/* "300", "30s", "5m", "4h", "1d" -> seconds; -1 with err (32773). */
+int repl_parse_interval(const char *s, int *out);
+
+#endif

@@ -1,0 +1,119 @@
+# repl-lib.sh: a primary and a DR host for the replication tests: two
+# private libvirtd daemons with the qemu driver (tests/qemu-lib.sh), a
+# primary domain $VM running under TCG with two qcow2 disks (vda 64 MiB,
+# vdb 32 MiB, data on both), and helpers.  Source it after lib.sh and
+# qemu-lib.sh; it skips where they cannot run.  Sets TOP (= T), PURI,
+# DURI, PORT, VM, DIR (the replica's directory), DEV_A, DEV_B.
+
+qemu_require
+command -v qemu-io >/dev/null 2>&1 || skip_all "qemu-io not found (Debian: qemu-utils)"
+command -v qemu-nbd >/dev/null 2>&1 || skip_all "qemu-nbd not found (Debian: qemu-utils)"
+mktemp_dir
+TOP=$T
+mkdir -p "$TOP/p" "$TOP/d" "$TOP/prim" || exit 99
+T=$TOP/p
+qemu_start
+qemu_save prim
+PURI=$QURI
+T=$TOP/d
+qemu_start
+qemu_save dr
+DURI=$QURI
+T=$TOP
+trap 'qemu_stop_all >/dev/null 2>&1' EXIT
+trap 'qemu_stop_all >/dev/null 2>&1; exit 130' INT TERM HUP
+
+pvirsh() { "$VIRSH" -q -c "$PURI" "$@"; }
+dvirsh() { "$VIRSH" -q -c "$DURI" "$@"; }
+dr() { drover -c "$DURI" "$@"; }
+
+# A free TCP port on 127.0.0.1 for the primary's NBD export.
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+VM="${REPL_VM:-rq$$}"
+DIR="$TOP/dr/$VM"
+
+# The primary: vda 64 MiB and vdb 32 MiB, both with data before it starts.
+"$QEMU_IMG" create -q -f qcow2 "$TOP/prim/vda.qcow2" 64M &&
+    "$QEMU_IMG" create -q -f qcow2 "$TOP/prim/vdb.qcow2" 32M &&
+    qemu-io -f qcow2 -c "write -P 0x11 0 2M" -c "write -P 0x12 40M 3M" "$TOP/prim/vda.qcow2" >/dev/null &&
+    qemu-io -f qcow2 -c "write -P 0x21 1M 1M" "$TOP/prim/vdb.qcow2" >/dev/null
+ok $? "primary disks made (qcow2 with data)"
+cat >"$TOP/prim/domain.xml" <<EOX
+<domain type='qemu'>
+  <name>$VM</name>
+  <memory unit='MiB'>64</memory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type></os>
+  <on_poweroff>destroy</on_poweroff>
+  <devices>
+    <emulator>$QEMU_SYSTEM</emulator>
+    <disk type='file' device='disk'>
+      <driver name='qemu' type='qcow2'/>
+      <source file='$TOP/prim/vda.qcow2'/>
+      <target dev='vda' bus='virtio'/>
+    </disk>
+    <disk type='file' device='disk'>
+      <driver name='qemu' type='qcow2'/>
+      <source file='$TOP/prim/vdb.qcow2'/>
+      <target dev='vdb' bus='virtio'/>
+    </disk>
+    <serial type='pty'/>
+    <video><model type='none'/></video>
+    <memballoon model='none'/>
+  </devices>
+</domain>
+EOX
+pvirsh define "$TOP/prim/domain.xml" >/dev/null && pvirsh start "$VM" >/dev/null
+ok $? "primary $VM defined and started (TCG)"
+
+# write DISK PATTERN OFFSET LENGTH: a guest write, through qemu itself.
+write() {
+    pvirsh qemu-monitor-command "$VM" --hmp "qemu-io -d $1 \"write -P $2 $3 $4\"" >/dev/null
+}
+zero() {
+    pvirsh qemu-monitor-command "$VM" --hmp "qemu-io -d $1 \"write -z $2 $3\"" >/dev/null
+}
+# The qdev id of each disk: libvirt names them virtio-disk0, virtio-disk1.
+DEV_A=$(pvirsh qemu-monitor-command "$VM" --hmp info block 2>/dev/null |
+    sed -n 's/^.*Attached to: *\([^ ]*virtio-disk0[^ ]*\).*$/\1/p' | head -1)
+[ -n "$DEV_A" ] || DEV_A=virtio-disk0
+DEV_B=$(printf '%s' "$DEV_A" | sed 's/virtio-disk0/virtio-disk1/')
+
+# same FILE_ON_DR PRIMARY_FILE: the DR layer reads exactly as the primary
+# disk (the primary paused, so nothing changes while comparing).
+same() {
+    "$QEMU_IMG" compare -q -U "$1" "$2" >/dev/null 2>&1
+}
+paused() {  # paused CMD...: run CMD with the primary paused
+    pvirsh suspend "$VM" >/dev/null || return 1
+    "$@"
+    _rc=$?
+    pvirsh resume "$VM" >/dev/null || return 1
+    return $_rc
+}
+record() {  # record EXPR: EXPR on the replica's `drover show --json` (as v)
+    dr show "$VM" --json 2>/dev/null | python3 -c "import json,sys
+v=json.load(sys.stdin)
+print($1)"
+}
+# allocated FILE: bytes of data this layer itself holds (not its backing).
+allocated() {
+    "$QEMU_IMG" map -U --output=json "$1" | python3 -c 'import json,sys
+print(sum(e["length"] for e in json.load(sys.stdin) if e["depth"] == 0 and e["data"]))'
+}
+checkpoints() { pvirsh checkpoint-list "$VM" --name 2>/dev/null | sort | tr '\n' ' '; }
+# The replica directory's files but drover's lock and statistics.
+files() { (cd "$DIR" 2>/dev/null && ls -A | grep -v '^\.drover-' | tr '\n' ' '); }
+# set_interval SECONDS: a fixture edit of the record's interval.
+set_interval() {
+    dvirsh dumpxml --inactive --security-info "$VM" >"$T/dom.xml" &&
+        sed -i "s/\(<drover:replication .*interval=\"\)[0-9]*\"/\1$1\"/" "$T/dom.xml" &&
+        dvirsh define "$T/dom.xml" >/dev/null
+}
+# stat EXPR: EXPR on the replica's `drover stats VM --json` entry (as v).
+stat() {
+    dr stats "$VM" --json 2>/dev/null | python3 -c "import json,sys
+v=json.load(sys.stdin)[0]
+print($1)"
+}
+
