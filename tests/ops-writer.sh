@@ -27,6 +27,7 @@ PAUSE="$T/paused"
 #   point VM ID          adds recovery point ID: a new layer per disk on the
 #                        newest point (qemu-img), named in the record
 #   cache VM             sets cache='none' on the domain's first disk
+#   discard VM           sets discard='unmap' on the domain's first disk
 #   undefine VM          removes the domain
 WRITER_PY=$(cat <<'PY'
 import fcntl, os, re, subprocess, sys
@@ -54,6 +55,9 @@ elif action == "point":
     new = block.replace("</drover:recovery-points>", "\n".join(lines) + "</drover:recovery-points>", 1)
 elif action == "undefine":
     new = ""
+elif action == "discard":
+    new = re.sub(r"(<driver name=(['\"])qemu\2 type=(['\"])qcow2\3)",
+                 r"\1 discard='unmap'", block, count=1)
 elif action == "cache":
     new = re.sub(r"<driver name=(['\"])qemu\1 type=(['\"])qcow2\2/>",
                  "<driver name='qemu' type='qcow2' cache='none'/>", block, count=1)
@@ -223,5 +227,102 @@ ok $? "revert web01 stops after its journal"
 resume
 is "$rc" 0 "without another writer the revert completes: exit 0"
 is "$(vm_field web01 state)" 3 "web01: 3 Replicating"
+
+# --- 8. a failed flatten after another writer's change keeps the change -----
+# web03 fails over first (3 -> 5).  commit --flatten stops after its
+# journal; a disk setting changes; then qemu-img fails (a wrapper that
+# fails while a flag file exists, as on a full disk).  The undo must not
+# put back the plan-time definition over the change (issue 11 item 3).
+REAL_QEMU_IMG=$(command -v "$QEMU_IMG")
+FAILFLAG="$T/qemu-img-fails"
+printf '#!/bin/sh\nif [ -e "%s" ]; then\n    echo "qemu-img: No space left on device" >&2\n    exit 1\nfi\nexec "%s" "$@"\n' \
+    "$FAILFLAG" "$REAL_QEMU_IMG" >"$T/qemu-img"
+chmod +x "$T/qemu-img"
+run -c "$URI" failover web03 --yes
+is "$rc" 0 "failover web03: exit 0"
+before_files=$(files web03)
+before_sums=$(sums web03)
+QEMU_IMG="$T/qemu-img" start_paused commit:journal commit web03 --flatten
+ok $? "commit --flatten web03 stops after its journal"
+writer cache web03
+ok $? "virsh-edit-like change: cache='none' on web03's first disk"
+touch "$FAILFLAG"
+resume
+rm -f "$FAILFLAG"
+[ "$rc" -ne 0 ]; ok $? "commit web03: the failed flatten fails the commit"
+like "$err" "No space left on device" "commit web03: the error names the failed flatten"
+like "$(domain_xml web03)" "cache=.none." "web03: the disk setting made meanwhile survives the undo"
+is "$(vm_field web03 state) $(vm_field web03 interrupted_operation) $(vm_field web03 health_name)" \
+    "5 null Normal" "web03: 5 Recovered, no journal, Normal"
+is "$(files web03)" "$before_files" "web03: no file created or removed"
+is "$(sums web03)" "$before_sums" "web03: every file byte for byte as before"
+
+# --- 9. a failed overlay creation after another writer's change -------------
+before_files=$(files web01)
+QEMU_IMG="$T/qemu-img" start_paused failover:journal failover web01
+ok $? "failover web01 stops after its journal"
+writer meta web01
+ok $? "another application adds its metadata to web01"
+touch "$FAILFLAG"
+resume
+rm -f "$FAILFLAG"
+[ "$rc" -ne 0 ]; ok $? "failover web01: the failed qemu-img create fails the failover"
+like "$(domain_xml web01)" "urn:example:other:1" "web01: the other application's metadata survives the undo"
+is "$(vm_field web01 state) $(vm_field web01 interrupted_operation) $(vm_field web01 health_name)" \
+    "3 null Normal" "web01: 3 Replicating, no journal, Normal"
+is "$(files web01)" "$before_files" "web01: no file created or removed"
+
+# --- 10. a write between drover's define and its read-back -------------------
+# dns01: 3 Replicating.  Stopped right after the journal's define, before
+# drover reads the definition back: the change is not taken for drover's.
+before_files=$(files dns01)
+start_paused failover:defined-prepared failover dns01
+ok $? "failover dns01 stops right after its journal's define"
+writer meta dns01
+resume
+is "$rc" 4 "failover dns01: refused, exit status 4"
+like "$err" "^Result: 32774 " "failover dns01: 32774"
+like "$err" "metadata of namespace urn:example:other:1 added" "the refusal names the metadata"
+like "$(domain_xml dns01)" "urn:example:other:1" "dns01: the metadata survives"
+is "$(vm_field dns01 state) $(vm_field dns01 interrupted_operation)" "3 null" \
+    "dns01: 3 Replicating, no journal"
+is "$(files dns01)" "$before_files" "dns01: no file created or removed"
+
+# After the switch's define: the switch stands and the journal is closed
+# on the new definition, which keeps the change.
+run -c "$URI" failover web02 --yes
+start_paused revert:defined-switched revert web02
+ok $? "revert web02 stops right after its switch's define"
+writer meta web02
+resume
+is "$rc" 0 "revert web02: done, exit 0"
+like "$(domain_xml web02)" "urn:example:other:1" "web02: the metadata survives"
+is "$(vm_field web02 state) $(vm_field web02 interrupted_operation) $(vm_field web02 health_name)" \
+    "3 null Normal" "web02: 3 Replicating, no journal, Normal"
+
+# Undefined between the define and the read-back: not defined again.
+before_files=$(files dns01)
+start_paused failover:defined-prepared failover dns01
+ok $? "failover dns01 stops right after its journal's define (again)"
+writer undefine dns01
+resume
+is "$rc" 4 "failover dns01: refused, exit status 4"
+like "$err" "dns01 was undefined while drover was working on it" "the refusal says it was undefined"
+is "$(vm_field dns01 state)" missing "dns01 is not defined again"
+is "$(files dns01)" "$before_files" "dns01: every file kept"
+
+# --- 11. revert keeps a disk setting changed while failed over --------------
+# web01 fails over through drover (its record keeps the disk's element);
+# while failed over the disk gets discard='unmap'; revert puts back the
+# disk's source and backing chain and keeps the setting (issue 11 item 5).
+run -c "$URI" failover web01 --yes
+is "$rc" 0 "failover web01: exit 0"
+writer discard web01
+ok $? "while failed over, web01's first disk gets discard='unmap'"
+run -c "$URI" revert web01 --yes
+is "$rc" 0 "revert web01: exit 0"
+like "$(domain_xml web01)" "discard=.unmap." "web01: the disk setting made while failed over survives the revert"
+domain_xml web01 | grep -q "failover-"
+ok $((! $?)) "web01: no disk on a failover overlay"
 
 done_testing

@@ -492,14 +492,43 @@ domxml_restore_disk(DomXml *d, const char *target, const char *element)
         xmlFreeDoc(frag);
         return -1;
     }
-    copy = xmlDocCopyNode(root, d->doc, 1);
-    xmlFreeDoc(frag);
-    if (!copy) {
-        err_set(RESULT_OUT_OF_MEMORY, "cannot copy the saved element of disk %s", target);
-        return -1;
+    {
+        /* The saved <source> goes where the current one is (or first);
+         * every current <backingStore> goes, the saved ones follow it. */
+        xmlNodePtr cur_source = domxml_child(old, "source");
+        xmlNodePtr at = cur_source, c, next;
+
+        for (c = old->children; c; c = next) {
+            next = c->next;
+            if (c != at && domxml_is(c, "backingStore")) {
+                xmlUnlinkNode(c);
+                xmlFreeNode(c);
+            }
+        }
+        for (c = root->children; c; c = c->next) {
+            if (!domxml_is(c, "source") && !domxml_is(c, "backingStore"))
+                continue;
+            if (!(copy = xmlDocCopyNode(c, d->doc, 1))) {
+                xmlFreeDoc(frag);
+                err_set(RESULT_OUT_OF_MEMORY, "cannot copy the saved element of disk %s", target);
+                return -1;
+            }
+            if (at) {
+                xmlAddNextSibling(at, copy);
+            } else if (old->children) {
+                xmlAddPrevSibling(old->children, copy);
+            } else {
+                xmlAddChild(old, copy);
+            }
+            at = copy;
+        }
+        if (cur_source && domxml_child(root, "source")) {
+            /* replaced by the saved one */
+            xmlUnlinkNode(cur_source);
+            xmlFreeNode(cur_source);
+        }
     }
-    xmlReplaceNode(old, copy);
-    xmlFreeNode(old);
+    xmlFreeDoc(frag);
     return 0;
 }
 

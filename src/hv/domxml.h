@@ -72,9 +72,11 @@ int domxml_pool_target(const char *xml, char **type, char **path);
 int domxml_set_disk_source(DomXml *d, const char *target, const char *file);
 /* The file disk with this target as an XML element (text), or NULL. */
 char *domxml_disk_element(const DomXml *d, const char *target);
-/* Puts back a disk element saved by domxml_disk_element in place of the
- * file disk with the same target.  -1 with err (32776) if element is not a
- * <disk> with that target, 32773 if the domain has no such file disk. */
+/* Puts back what failover changed of a disk saved by domxml_disk_element:
+ * its <source> and <backingStore>, in place of the current ones; the rest
+ * of the current element (cache, iotune, discard set since) stays.  -1 with
+ * err (32776) if element is not a <disk> with that target, 32773 if the
+ * domain has no such file disk. */
 int domxml_restore_disk(DomXml *d, const char *target, const char *element);
 
 /* The file of the domain's <os><nvram> (its text, or the file of its

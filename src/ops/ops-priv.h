@@ -37,6 +37,9 @@ typedef struct {
     char *expect;               /* the definition as this run last read or wrote it;
                                  * ops_define refuses when it changed (NULL: no check) */
     char *changed;              /* the definition another writer left, once refused */
+    char *defined;              /* the document the last define sent */
+    int define_unknown;         /* the last define failed: it may have been applied */
+    int applied;                /* the last define was applied (even if it then failed) */
 } OpsCtx;
 
 void ops_step(OpsCtx *x, int percent, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -49,8 +52,13 @@ int ops_load_keep(OpsCtx *x, int future);
  * the definition again: when it is no longer x->expect (another writer:
  * virsh edit, replication, another application) it refuses with 32774
  * naming what changed, keeps that definition in x->changed and defines
- * nothing.  Afterwards x->expect is the definition as libvirt now has it. */
+ * nothing.  Afterwards x->expect is the definition as libvirt now has it;
+ * when that read-back holds more than what was defined (a write landed in
+ * between) it fails the same way with x->applied set: the define stands. */
 int ops_define(OpsCtx *x, const Replica *rec);
+/* ops_define for the last define of a run: a change another writer made
+ * right after it is theirs to keep, not a failure. */
+int ops_define_last(OpsCtx *x, const Replica *rec);
 int ops_remove_test_system(OpsCtx *x, const char *uuid, const char *name);
 void ops_audit(const OpsArgs *a, const char *host, const char *vm, const char *opname,
                const char *digest, Job *job, int code);

@@ -155,7 +155,7 @@ ops_rollback(OpsCtx *x, Replica *r, const char *dir, const char *vm)
     replica_journal_free(r->journal);
     r->journal = NULL;
     ops_step(x, 90, "closing the journal of %s", vm);
-    return ops_define(x, r);
+    return ops_define_last(x, r);
 }
 
 static int
@@ -203,7 +203,7 @@ ops_repair_run(OpsCtx *x, Replica *r, const char *dir, const char *vm)
     replica_journal_free(r->journal);
     r->journal = NULL;
     ops_step(x, 90, "closing the journal of %s", vm);
-    return ops_define(x, r);
+    return ops_define_last(x, r);
 }
 
 int

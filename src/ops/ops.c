@@ -93,6 +93,8 @@ ops_ctx_clear(OpsCtx *x)
     x->expect = NULL;
     free(x->changed);
     x->changed = NULL;
+    free(x->defined);
+    x->defined = NULL;
 }
 
 /* Refuses (32774) when the definition is no longer the one this run last
@@ -138,31 +140,83 @@ ops_check_unchanged(OpsCtx *x)
     return -1;
 }
 
+/* Takes now, read back right after this run defined x->defined, as the
+ * definition to expect, unless it holds more than libvirt fills in: then
+ * another writer's change landed in between (32774, x->changed). */
+static int
+ops_take_read_back(OpsCtx *x, char *now)
+{
+    UTIL_AUTOFREE char *what = domxml_describe_changes(x->defined, now);
+
+    if (!what) {
+        free(x->expect);
+        x->expect = now;
+        if (err_code()) {
+            /* Not comparable: keep what was sent, checked at the next define. */
+            err_clear();
+            x->expect = util_xstrdup(x->defined);
+            free(now);
+        }
+        return 0;
+    }
+    free(x->expect);
+    x->expect = util_xstrdup(x->defined);
+    free(x->changed);
+    x->changed = now;
+    err_set(RESULT_IN_USE, "the definition of %s changed right after drover saved it (%s): "
+            "another writer (virsh edit, replication, another application) changed it, and "
+            "drover does not overwrite its change", domxml_name(x->dx), what);
+    err_hint(RESULT_HINT_DEFINITION_CHANGED);
+    return -1;
+}
+
 int
 ops_define(OpsCtx *x, const Replica *rec)
 {
     UTIL_AUTOFREE char *md = replica_format(rec);
-    UTIL_AUTOFREE char *xml = NULL;
     const char *uuid = domxml_uuid(x->dx);
+    char *now;
 
+    x->applied = 0;
+    x->define_unknown = 0;
     if (ops_check_unchanged(x) < 0)
         return -1;
     if (domxml_set_replica(x->dx, md) < 0)
         return -1;
-    xml = domxml_format(x->dx);
-    if (hv_define(x->c, xml) < 0) {
+    free(x->defined);
+    x->defined = domxml_format(x->dx);
+    if (hv_define(x->c, x->defined) < 0) {
+        x->define_unknown = 1;
         err_prefix("cannot save the definition of %s", domxml_name(x->dx));
         return -1;
     }
-    if (x->expect && uuid) {
-        /* What libvirt made of it (defaults filled in) is what the next
-         * define must find. */
-        free(x->expect);
-        if (!(x->expect = hv_get_xml(x->c, uuid))) {
-            err_prefix("cannot read back the definition of %s", domxml_name(x->dx));
-            return -1;
-        }
+    x->applied = 1;
+    if (getenv("DROVER_PAUSE")) {
+        /* A test lands another writer's change between define and read-back. */
+        char where[128];
+        snprintf(where, sizeof(where), "%s:defined-%s", x->opname,
+                 rec->journal && rec->journal->step ? rec->journal->step : "closed");
+        testhook_pause(where);
     }
+    if (!x->expect || !uuid)
+        return 0;
+    if (!(now = hv_get_xml(x->c, uuid))) {
+        /* The define stands; what libvirt made of it is checked at the
+         * next define, against what was sent. */
+        err_clear();
+        free(x->expect);
+        x->expect = util_xstrdup(x->defined);
+        return 0;
+    }
+    return ops_take_read_back(x, now);
+}
+
+int
+ops_define_last(OpsCtx *x, const Replica *rec)
+{
+    if (ops_define(x, rec) < 0 && !x->applied)
+        return -1;
+    err_clear();
     return 0;
 }
 
@@ -638,6 +692,22 @@ ops_err_append(ErrInfo *e, const char *text)
     snprintf(e->message + n, sizeof(e->message) - n, "; %s", text);
 }
 
+/* Parses the definition another writer left (x->changed) into *cur and its
+ * record into *r (NULL when either is gone; no error left).  Returns 1 when
+ * that record still holds this run's journal, else 0. */
+static int
+ops_parse_changed(OpsCtx *x, const Replica *journaled, DomXml **cur, Replica **r)
+{
+    UTIL_AUTOFREE char *md = NULL;
+
+    *r = NULL;
+    if ((*cur = domxml_parse(x->changed)) && (md = domxml_get_replica(*cur)))
+        *r = replica_parse(md, strlen(md));
+    err_clear();    /* no definition or no record: the callers say so */
+    return *r && (*r)->journal && (*r)->journal->job && journaled->journal->job &&
+           strcmp((*r)->journal->job, journaled->journal->job) == 0;
+}
+
 /* Another writer changed the definition before the switch: undo this run
  * on *their* definition, so their change stays.  The record is theirs (a
  * recovery point replication added stays); the journal is ours, whatever
@@ -647,19 +717,13 @@ static void
 ops_undo_on_changed(OpsCtx *x, const Replica *journaled)
 {
     const Plan *p = x->p;
-    UTIL_AUTOFREE char *md = NULL;
     DomXml *cur = NULL;
     Replica *r = NULL;
     ErrInfo saved;
     int ours;
 
     err_save(&saved);
-    if ((cur = domxml_parse(x->changed)) && (md = domxml_get_replica(cur)))
-        r = replica_parse(md, strlen(md));
-    if (!r)
-        err_clear();    /* no definition or no record: said below */
-    ours = r && r->journal && r->journal->job && journaled->journal->job &&
-           strcmp(r->journal->job, journaled->journal->job) == 0;
+    ours = ops_parse_changed(x, journaled, &cur, &r);
     if (!ours && x->nmade == 0) {
         /* Our journal never reached the definition and nothing was made. */
         if (p->power_action == PLAN_POWER_NONE) {
@@ -675,22 +739,28 @@ ops_undo_on_changed(OpsCtx *x, const Replica *journaled)
     }
     if (!r) {
         /* Nothing to define: only remove what this run made, if no domain
-         * uses it now. */
+         * uses it now; a test system this run defined goes first, as in
+         * ops_rollback (it uses the overlays and the NVRAM copy). */
         UtilBuf left = { 0 };
-        int keep_ok = ops_load_keep(x, 0) == 0;
+        int keep_ok;
         size_t i;
 
+        if (p->op == OP_TEST && p->test_uuid[0] &&
+            ops_remove_test_system(x, p->test_uuid, p->test_domain) < 0)
+            util_buf_printf(&left, "the test system %s, ", p->test_domain);
+        keep_ok = ops_load_keep(x, 0) == 0;
         for (i = 0; i < x->nmade; i++) {
             const OpsMade *m = &x->made[i];
-            if (!keep_ok || chain_discard(m->path, m->dev, m->ino, p->dir,
-                                          (const Chain *const *)x->keep, x->nkeep) < 0)
-                util_buf_printf(&left, "%s%s", left.len ? ", " : "", m->path);
+            if (!keep_ok || left.len ||
+                chain_discard(m->path, m->dev, m->ino, p->dir,
+                              (const Chain *const *)x->keep, x->nkeep) < 0)
+                util_buf_printf(&left, "%s%s", i ? ", " : "", m->path);
         }
         err_clear();
         {
             UTIL_AUTOFREE char *t = util_xasprintf("%s or its drover record is gone, so there is "
                                                    "no definition to undo this operation on; %s%s",
-                                                   p->vm, left.len ? "the files it made are left: " :
+                                                   p->vm, left.len ? "what it made is left: " :
                                                    "the files it made are removed",
                                                    left.len ? left.s : "");
             ops_err_append(&saved, t);
@@ -728,10 +798,49 @@ cleanup:
     domxml_free(cur);
 }
 
+/* After a define that failed (perhaps after libvirt applied it), reads the
+ * definition again: unchanged (not applied) or this run's own (applied),
+ * x->expect becomes it; another writer's, x->changed does.  Unreadable:
+ * x->expect is unknown (NULL) and the undo defines without a check. */
+static void
+ops_settle_failed_define(OpsCtx *x)
+{
+    const char *uuid = domxml_uuid(x->dx);
+    char *now = uuid ? hv_get_xml(x->c, uuid) : NULL;
+    UTIL_AUTOFREE char *vs_expect = NULL;
+    UTIL_AUTOFREE char *vs_defined = NULL;
+
+    if (!now) {
+        if (uuid && err_code() == RESULT_INVALID_PARAMETER) {
+            free(x->changed);
+            x->changed = util_xstrdup("");     /* undefined meanwhile */
+        } else {
+            free(x->expect);
+            x->expect = NULL;
+        }
+        err_clear();
+        return;
+    }
+    if (x->expect && !(vs_expect = domxml_describe_changes(x->expect, now)) && !err_code()) {
+        free(now);      /* not applied */
+        return;
+    }
+    if (x->defined && !(vs_defined = domxml_describe_changes(x->defined, now)) && !err_code()) {
+        free(x->expect);
+        x->expect = now;        /* applied: ours */
+        return;
+    }
+    err_clear();
+    free(x->changed);
+    x->changed = now;           /* another writer's */
+}
+
 /* The operation failed before its switch (or the switch's outcome is
  * unknown): put the definition back as it was, journal included, then roll
  * back with repair's own code, deleting only files this run made.  If even
- * that fails, the journal stays and repair finishes the job later. */
+ * that fails, the journal stays and repair finishes the job later.  The
+ * definition is checked first: another writer's change made meanwhile is
+ * kept (ops_undo_on_changed). */
 static void
 ops_undo(OpsCtx *x, const Replica *journaled)
 {
@@ -739,19 +848,25 @@ ops_undo(OpsCtx *x, const Replica *journaled)
     ErrInfo saved;
     Replica *r;
 
+    err_save(&saved);
+    if (!x->changed && x->define_unknown)
+        ops_settle_failed_define(x);
+    if (!x->changed && x->expect && ops_check_unchanged(x) < 0 && !x->changed) {
+        err_restore(&saved);
+        err_hint(RESULT_HINT_REPAIR);
+        err_prefix("the failed operation could not be undone: run drover repair %s", p->vm);
+        return;
+    }
+    err_restore(&saved);
     if (x->changed) {
         ops_undo_on_changed(x, journaled);
         return;
     }
-    err_save(&saved);
     r = replica_copy(journaled);
     ops_set_journal_step(r, "prepared");
     domxml_free(x->dx);
     x->dx = domxml_parse(p->domxml);
     x->undo = 1;
-    /* Our own define failed, perhaps after it was applied: put back ours. */
-    free(x->expect);
-    x->expect = NULL;
     if (!x->dx || ops_define(x, r) < 0 || ops_rollback(x, r, p->dir, p->vm) < 0) {
         err_restore(&saved);
         err_hint(RESULT_HINT_REPAIR);
@@ -768,16 +883,13 @@ ops_undo(OpsCtx *x, const Replica *journaled)
 static int
 ops_close_on_changed(OpsCtx *x, const Replica *journaled)
 {
-    UTIL_AUTOFREE char *md = NULL;
     DomXml *cur = NULL;
     Replica *r = NULL;
     ErrInfo saved;
     int ret = -1;
 
     err_save(&saved);
-    if (!(cur = domxml_parse(x->changed)) || !(md = domxml_get_replica(cur)) ||
-        !(r = replica_parse(md, strlen(md))) || !r->journal || !r->journal->job ||
-        strcmp(r->journal->job, journaled->journal->job) != 0) {
+    if (!ops_parse_changed(x, journaled, &cur, &r)) {
         /* Their definition no longer holds our journal: nothing to close. */
         err_restore(&saved);
         err_prefix("%s of %s was done, but its journal is gone from the definition another "
@@ -785,7 +897,6 @@ ops_close_on_changed(OpsCtx *x, const Replica *journaled)
                    x->p->vm, x->p->vm);
         goto cleanup;
     }
-    err_clear();
     replica_journal_free(r->journal);
     r->journal = NULL;
     ops_step(x, 98, "closing the journal on the definition another writer changed");
@@ -793,7 +904,7 @@ ops_close_on_changed(OpsCtx *x, const Replica *journaled)
     x->dx = UTIL_STEAL(&cur);
     free(x->expect);
     x->expect = UTIL_STEAL(&x->changed);
-    ret = ops_define(x, r);
+    ret = ops_define_last(x, r);
 
 cleanup:
     replica_free(r);
@@ -871,8 +982,11 @@ ops_run(OpsCtx *x)
     if (p->op == OP_INITIATE || p->op == OP_REVERT)
         domxml_reset_genid(x->dx);
     ops_step(x, 65, "switching %s to %d %s", p->vm, p->to_state, state_name(p->to_state));
-    if (ops_define(x, final) < 0)
-        goto undo;
+    if (ops_define(x, final) < 0) {
+        if (!x->applied)
+            goto undo;
+        err_clear();    /* the switch stands; the journal is closed on their definition */
+    }
     ops_fault_point(x->opname, "switched");
 
     /* 4. After the switch: remove what the plan named, and only that. */
@@ -900,8 +1014,13 @@ ops_run(OpsCtx *x)
     replica_journal_free(final->journal);
     final->journal = NULL;
     ops_step(x, 97, "closing the journal");
-    if (ops_define(x, final) < 0 && (!x->changed || ops_close_on_changed(x, journaled) < 0))
+    if (x->changed) {
+        if (ops_close_on_changed(x, journaled) < 0)
+            goto cleanup;
+    } else if (ops_define_last(x, final) < 0 &&
+               (!x->changed || ops_close_on_changed(x, journaled) < 0)) {
         goto cleanup;
+    }
     ops_step(x, 100, "%s of %s completed: now %d %s", state_op_title(p->op), p->vm, p->to_state,
              state_name(p->to_state));
     ret = 0;
