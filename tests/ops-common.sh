@@ -17,6 +17,45 @@ run() {
     err=$(cat "$T/err")
 }
 
+# wait_bg_until PID CMD...: polls (every 0.1 s, up to 60 s) until CMD
+# succeeds while the background process PID runs: 0 when it did, 1 when
+# PID ended first or the time ran out.
+wait_bg_until() {
+    _pid=$1
+    shift
+    _n=0
+    until "$@"; do
+        kill -0 "$_pid" 2>/dev/null || return 1
+        [ "$_n" -ge 600 ] && return 1
+        sleep 0.1
+        _n=$((_n + 1))
+    done
+}
+
+# start_paused POINT URI ARGS...: drover -c URI ARGS --yes in the
+# background (pid in bg), stopped at the pause point POINT (DROVER_PAUSE,
+# src/base/testhook.h, file $T/paused); returns once it waits there (1 if
+# it never gets there).  resume lets it go on.
+start_paused() {
+    _point=$1
+    _uri=$2
+    shift 2
+    rm -f "$T/paused"
+    DROVER_PAUSE=$_point DROVER_PAUSE_FILE="$T/paused" drover -c "$_uri" "$@" --yes \
+        </dev/null >"$T/out" 2>"$T/err" &
+    bg=$!
+    wait_bg_until "$bg" test -e "$T/paused"
+}
+
+# resume: lets the paused drover go on and waits for it; sets rc, out, err.
+resume() {
+    rm -f "$T/paused"
+    wait "$bg"
+    rc=$?
+    out=$(cat "$T/out")
+    err=$(cat "$T/err")
+}
+
 # tree_sums DIR: "sha256  ./relative/path" of every file under DIR,
 # lock files and fleet.xml included, sorted.
 tree_sums() {

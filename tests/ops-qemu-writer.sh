@@ -9,6 +9,7 @@
 # steps (after the journal, the flatten, the switch) on the test driver.
 . "${top_srcdir:-.}/tests/lib.sh"
 . "${top_srcdir:-.}/tests/qemu-lib.sh"
+. "${top_srcdir:-.}/tests/ops-common.sh"
 
 command -v python3 >/dev/null 2>&1 || skip_all "python3 is needed to edit definitions"
 qemu_require
@@ -34,13 +35,7 @@ sums() { (cd "$T/vms/$1" && ls -A | grep -v '^domain.xml$' | grep -v '\.lock$' |
 start_revert() {
     drover -c "$QURI" revert "$1" --yes </dev/null >"$T/out" 2>"$T/err" &
     bg=$!
-    _n=0
-    while ! grep -q "waiting for $1 to shut down" "$T/out" 2>/dev/null; do
-        kill -0 "$bg" 2>/dev/null || return 1
-        [ "$_n" -ge 600 ] && return 1
-        sleep 0.1
-        _n=$((_n + 1))
-    done
+    wait_bg_until "$bg" grep -q "waiting for $1 to shut down" "$T/out"
 }
 
 # finish: waits for the background drover; sets rc, out, err.
@@ -130,10 +125,15 @@ is "$?" 0 "revert $B again: exit 0"
 is "$(qemu_disk_source "$B")" "$T/vms/$B/vda.rp-0004.qcow2" "$B: disk on the new newest point rp-0004"
 
 # --- 3. virsh edit of a disk ----------------------------------------------------
+# C fails over through drover, so its record keeps the disk's element
+# (<before>) for revert: the setting must survive that revert too.
 C="dwc$$"
-qemu_make_replica "$C" 5 rp-0002
-ok $? "$C: replica defined"
-C_OVL=$OVERLAY
+qemu_make_replica "$C" 3
+ok $? "$C: replica defined (3 Replicating)"
+out=$(drover -c "$QURI" failover "$C" --point rp-0002 --yes 2>&1)
+is "$?" 0 "$C: failed over through drover"
+C_OVL=$(qemu_disk_source "$C")
+like "$C_OVL" "failover-" "$C: disk on drover's failover overlay"
 qvirsh start "$C" >/dev/null
 ok $? "$C: running"
 before_files=$(files "$C")
@@ -148,6 +148,51 @@ like "$(qvirsh dumpxml --inactive "$C")" "cache='none'" "$C: the disk setting su
 out=$(drover -c "$QURI" revert "$C" --yes 2>&1)
 is "$?" 0 "revert $C again: exit 0"
 like "$(qvirsh dumpxml --inactive "$C")" "cache='none'" "$C: the disk setting is still there after the revert"
+is "$(qemu_disk_source "$C")" "$T/vms/$C/vda.rp-0003.qcow2" "$C: disk on the newest point"
+
+# --- 4. a write between drover's define and its read-back ----------------------
+# Stopped right after a define (DROVER_PAUSE=revert:defined-STEP), before
+# drover reads the definition back: the change is another writer's, not
+# drover's, and survives.  Before the switch the revert is undone.
+D="dwd$$"
+qemu_make_replica "$D" 5 rp-0002
+ok $? "$D: replica defined"
+D_OVL=$OVERLAY
+before_files=$(files "$D")
+before_sums=$(sums "$D")
+start_paused revert:defined-prepared "$QURI" revert "$D"
+ok $? "revert $D stops right after its journal's define"
+qvirsh metadata "$D" --config --uri urn:example:backup:1 --key backup \
+    --set '<job id="8" state="scheduled"/>' >/dev/null
+ok $? "meanwhile virsh adds metadata of namespace urn:example:backup:1"
+resume
+is "$rc" 4 "$D: revert refused, exit status 4"
+like "$err" "^Result: 32774 " "$D: 32774"
+like "$err" "metadata of namespace urn:example:backup:1 added" "$D: the refusal says what changed"
+like "$(qvirsh metadata "$D" --config --uri urn:example:backup:1)" 'job id="8"' \
+    "$D: the other application's metadata survives"
+is "$(qemu_disk_source "$D")" "$D_OVL" "$D: the disk is still on the failover overlay"
+is "$(files "$D")" "$before_files" "$D: no file created or removed"
+is "$(sums "$D")" "$before_sums" "$D: every file byte for byte as before"
+is "$(json_list_get "$D" "v.get('state'), v.get('interrupted_operation'), v.get('health_name')")" \
+    "5 None Normal" "$D: record 5 Recovered, no journal, Normal"
+
+# After the switch's define: the switch stands, the journal is closed on
+# the new definition, which keeps the change.
+start_paused revert:defined-switched "$QURI" revert "$D"
+ok $? "revert $D stops right after its switch's define"
+qvirsh metadata "$D" --config --uri urn:example:other:1 --key other \
+    --set '<note text="kept"/>' >/dev/null
+ok $? "meanwhile virsh adds metadata of namespace urn:example:other:1"
+resume
+is "$rc" 0 "$D: revert done, exit 0"
+like "$(qvirsh metadata "$D" --config --uri urn:example:other:1)" 'kept' \
+    "$D: the metadata added right after the switch survives"
+is "$(qemu_disk_source "$D")" "$T/vms/$D/vda.rp-0003.qcow2" "$D: disk on the newest point"
+[ ! -e "$D_OVL" ]
+ok $? "$D: overlay deleted"
+is "$(json_list_get "$D" "v.get('state'), v.get('interrupted_operation'), v.get('health_name')")" \
+    "3 None Normal" "$D: record 3 Replicating, no journal, Normal"
 
 qemu_stop
 done_testing

@@ -19,7 +19,6 @@ command -v "$QEMU_IMG" >/dev/null 2>&1 || skip_all "qemu-img not found"
 mktemp_dir
 F="$T/f"
 make_fleet "$F" || { echo "Bail out! cannot build the demo fleet"; exit 99; }
-PAUSE="$T/paused"
 
 # The second writer: edits one domain of the fleet file under the fleet
 # lock, by atomic rename, as another drover process or application would.
@@ -81,33 +80,6 @@ m=re.search(r"<domain[^>]*>\s*<name>%s</name>.*?</domain>" % re.escape(sys.argv[
 print(m.group(0) if m else "")' "$F/fleet.xml" "$1"
 }
 
-# start_paused POINT ARGS...: drover ARGS --yes in the background, stopped
-# at POINT; returns once it waits there (1 if it never got there).
-start_paused() {
-    _point=$1
-    shift
-    rm -f "$PAUSE"
-    DROVER_PAUSE=$_point DROVER_PAUSE_FILE=$PAUSE drover -c "$URI" "$@" --yes \
-        </dev/null >"$T/out" 2>"$T/err" &
-    bg=$!
-    _n=0
-    while [ ! -e "$PAUSE" ]; do
-        kill -0 "$bg" 2>/dev/null || return 1
-        [ "$_n" -ge 600 ] && return 1
-        sleep 0.1
-        _n=$((_n + 1))
-    done
-}
-
-# resume: lets the paused drover go on and waits for it; sets rc, out, err.
-resume() {
-    rm -f "$PAUSE"
-    wait "$bg"
-    rc=$?
-    out=$(cat "$T/out")
-    err=$(cat "$T/err")
-}
-
 # files VM: the names in VM's directory (lock files aside).
 files() { (cd "$F/vms/$1" && ls -A | grep -v '^\.drover-.*\.lock$'); }
 sums() { tree_sums "$F/vms/$1" | grep -v '\.lock$'; }
@@ -117,7 +89,7 @@ sums() { tree_sums "$F/vms/$1" | grep -v '\.lock$'; }
 # before the journal: nothing of the revert is in the definition yet.
 before_files=$(files db01)
 before_sums=$(sums db01)
-start_paused revert:powered-off revert db01
+start_paused revert:powered-off "$URI" revert db01
 ok $? "revert db01 stops after powering off"
 writer meta db01
 ok $? "another application adds its metadata to db01"
@@ -141,7 +113,7 @@ like "$(domain_xml db01)" "urn:example:other:1" "the metadata is still there aft
 # --- 2. failover: replication adds a recovery point after the overlays ------
 # web01: 3 Replicating.  Stopped after its journal and new overlays.
 before_files=$(files web01)
-start_paused failover:created failover web01
+start_paused failover:created "$URI" failover web01
 ok $? "failover web01 stops after creating its overlays"
 ls "$F"/vms/web01/*.failover-*.qcow2 >/dev/null 2>&1
 ok $? "the overlays exist while it waits"
@@ -166,7 +138,7 @@ is "$(vm_field web01 failover_point)" rp-0099 "web01: failed over to the new poi
 # failover disks onto the flattened images.
 before_files=$(files web02)
 before_sums=$(sums web02)
-start_paused commit:rebased commit web02 --flatten
+start_paused commit:rebased "$URI" commit web02 --flatten
 ok $? "commit --flatten web02 stops after its flatten and rebase"
 writer cache web02
 ok $? "virsh-edit-like change: cache='none' on web02's first disk"
@@ -182,7 +154,7 @@ is "$(vm_field web02 state) $(vm_field web02 interrupted_operation) $(vm_field w
 
 # --- 4. test failover: the test system is removed with its overlays ---------
 before_files=$(files web03)
-start_paused test-failover:test-defined test-failover web03
+start_paused test-failover:test-defined "$URI" test-failover web03
 ok $? "test-failover web03 stops after defining the test system"
 writer meta web03
 resume
@@ -196,7 +168,7 @@ like "$(domain_xml web03)" "urn:example:other:1" "web03: the metadata survives"
 
 # --- 5. after the switch: the journal is closed on the new definition -------
 # hr01: 5 Recovered.  Stopped after its switch and deletions.
-start_paused revert:deleted revert hr01
+start_paused revert:deleted "$URI" revert hr01
 ok $? "revert hr01 stops after its switch and deletions"
 writer meta hr01
 resume
@@ -210,7 +182,7 @@ like "$(domain_xml hr01)" "urn:example:other:1" "hr01: the metadata survives"
 # --- 6. the domain is undefined meanwhile: it is not defined again ----------
 # legacy01: 3 Replicating.  Stopped after its journal and overlays.
 before_files=$(files legacy01)
-start_paused failover:created failover legacy01
+start_paused failover:created "$URI" failover legacy01
 ok $? "failover legacy01 stops after creating its overlays"
 writer undefine legacy01
 ok $? "another writer undefines legacy01"
@@ -222,7 +194,7 @@ is "$(vm_field legacy01 state)" missing "legacy01 is not defined again"
 is "$(files legacy01)" "$before_files" "legacy01: its overlays removed, every other file kept"
 
 # --- 7. a pause alone changes nothing ----------------------------------------
-start_paused revert:journal revert web01
+start_paused revert:journal "$URI" revert web01
 ok $? "revert web01 stops after its journal"
 resume
 is "$rc" 0 "without another writer the revert completes: exit 0"
@@ -242,7 +214,7 @@ run -c "$URI" failover web03 --yes
 is "$rc" 0 "failover web03: exit 0"
 before_files=$(files web03)
 before_sums=$(sums web03)
-QEMU_IMG="$T/qemu-img" start_paused commit:journal commit web03 --flatten
+QEMU_IMG="$T/qemu-img" start_paused commit:journal "$URI" commit web03 --flatten
 ok $? "commit --flatten web03 stops after its journal"
 writer cache web03
 ok $? "virsh-edit-like change: cache='none' on web03's first disk"
@@ -259,7 +231,7 @@ is "$(sums web03)" "$before_sums" "web03: every file byte for byte as before"
 
 # --- 9. a failed overlay creation after another writer's change -------------
 before_files=$(files web01)
-QEMU_IMG="$T/qemu-img" start_paused failover:journal failover web01
+QEMU_IMG="$T/qemu-img" start_paused failover:journal "$URI" failover web01
 ok $? "failover web01 stops after its journal"
 writer meta web01
 ok $? "another application adds its metadata to web01"
@@ -276,7 +248,7 @@ is "$(files web01)" "$before_files" "web01: no file created or removed"
 # dns01: 3 Replicating.  Stopped right after the journal's define, before
 # drover reads the definition back: the change is not taken for drover's.
 before_files=$(files dns01)
-start_paused failover:defined-prepared failover dns01
+start_paused failover:defined-prepared "$URI" failover dns01
 ok $? "failover dns01 stops right after its journal's define"
 writer meta dns01
 resume
@@ -291,7 +263,7 @@ is "$(files dns01)" "$before_files" "dns01: no file created or removed"
 # After the switch's define: the switch stands and the journal is closed
 # on the new definition, which keeps the change.
 run -c "$URI" failover web02 --yes
-start_paused revert:defined-switched revert web02
+start_paused revert:defined-switched "$URI" revert web02
 ok $? "revert web02 stops right after its switch's define"
 writer meta web02
 resume
@@ -302,7 +274,7 @@ is "$(vm_field web02 state) $(vm_field web02 interrupted_operation) $(vm_field w
 
 # Undefined between the define and the read-back: not defined again.
 before_files=$(files dns01)
-start_paused failover:defined-prepared failover dns01
+start_paused failover:defined-prepared "$URI" failover dns01
 ok $? "failover dns01 stops right after its journal's define (again)"
 writer undefine dns01
 resume
@@ -324,5 +296,22 @@ is "$rc" 0 "revert web01: exit 0"
 like "$(domain_xml web01)" "discard=.unmap." "web01: the disk setting made while failed over survives the revert"
 domain_xml web01 | grep -q "failover-"
 ok $((! $?)) "web01: no disk on a failover overlay"
+
+# --- 12. the replica is undefined while its test system is defined ----------
+# hr01: 3 Replicating.  test-failover stops after defining hr01-test; then
+# hr01 is undefined.  The undo has no definition to roll back on: it
+# removes the test system first, then the test overlays it used.
+before_files=$(files hr01)
+start_paused test-failover:test-defined "$URI" test-failover hr01
+ok $? "test-failover hr01 stops after defining the test system"
+is "$(vm_field hr01-test mode)" 3 "hr01-test is defined"
+writer undefine hr01
+ok $? "another writer undefines hr01"
+resume
+is "$rc" 4 "test-failover hr01: refused, exit status 4"
+like "$err" "the files it made are removed" "the refusal says the files it made are removed"
+is "$(vm_field hr01-test state)" missing "the test system hr01-test is removed"
+is "$(vm_field hr01 state)" missing "hr01 is not defined again"
+is "$(files hr01)" "$before_files" "hr01: the test overlays removed, every other file kept"
 
 done_testing
