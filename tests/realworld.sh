@@ -190,4 +190,77 @@ print(E.parse(sys.argv[1]).getroot().find("os/nvram").text.strip())' "$F/test.xm
     done
 done
 
+# --- refusals at plan time on adapted and synthetic definitions ---------------
+# refused_32770 DIR NAME PATTERN LABEL OPS...: each of OPS on NAME (fleet in
+# DIR) is refused with 32770 naming PATTERN, and nothing changes.
+refused_32770() {
+    _dir=$1 _name=$2 _pat=$3 _label=$4
+    shift 4
+    tree_sums "$_dir" >"$_dir.before"
+    "$VIRSH" -q -c "test://$_dir/fleet.xml" dumpxml --inactive "$_name" >"$_dir.before.xml" 2>/dev/null
+    for _op in "$@"; do
+        run -c "test://$_dir/fleet.xml" $_op "$_name" --yes --json
+        is "$(jq_ "$T/out" 'd["result"]')" 32770 "$_label: $_op refused with 32770"
+        like "$(jq_ "$T/out" 'd["message"]')" "$_pat" "$_label: $_op: the refusal says why"
+    done
+    tree_sums "$_dir" >"$_dir.after"
+    cmp -s "$_dir.before" "$_dir.after"; ok $? "$_label: no file changed"
+    "$VIRSH" -q -c "test://$_dir/fleet.xml" dumpxml --inactive "$_name" >"$_dir.after.xml" 2>/dev/null
+    cmp -s "$_dir.before.xml" "$_dir.after.xml"; ok $? "$_label: the definition is unchanged"
+}
+
+# Encryption only in a <backingStore> layer of the disk (issue 11 item 6).
+x="${top_srcdir:-.}/tests/data/libvirt-xml-adapted/disk-metadata-cache-luks-backing.xml"
+head -3 "$x" | grep -q "Source: libvirt/libvirt tests/qemuxml2argvdata/disk-metadata-cache.xml .*
+.*Adapted: "
+ok $? "disk-metadata-cache-luks-backing names its source and its adaptation"
+F=$T/luks-backing
+mkdir -p "$F"
+set -- $("$PYTHON" "$RW" build "$x" "$F" "$QEMU_IMG")
+refused_32770 "$F" "$1" "disk hdb .*encrypt" "<encryption> in <backingStore>" failover test-failover
+
+# A chain layer whose qcow2 header says it is encrypted (crypt_method 2,
+# LUKS), with no <encryption> in the definition at all.
+F=$T/luks-layer
+mkdir -p "$F"
+set -- $("$PYTHON" "$RW" build "$DATA/metadata.xml" "$F" "$QEMU_IMG")
+name=$1 t=$2
+L="$F/vms/$name/$t.rp-0001.qcow2"
+rm -f "$L"
+"$QEMU_IMG" create -q -f qcow2 --object secret,id=s0,data=drover-test \
+    -o encrypt.format=luks,encrypt.key-secret=s0 -u -F qcow2 -b "$F/vms/$name/$t.base.qcow2" "$L" 16M
+ok $? "luks-layer: $t.rp-0001.qcow2 made again as an encrypted qcow2 (LUKS)"
+refused_32770 "$F" "$name" "disk $t .*encrypt.*qcow2 header of .*$t.rp-0001.qcow2" \
+    "encrypted qcow2 layer" failover test-failover
+
+# A record that would outgrow REPLICA_MAX_BYTES (1 MiB) once failover keeps
+# every disk's element: 20 disks of about 60 KiB each (issue 11 item 5).
+F=$T/big
+mkdir -p "$F"
+"$PYTHON" - "$F/big.xml" <<'EOF'
+import sys
+disks = "".join("""
+    <disk type='file' device='disk'>
+      <driver name='qemu' type='qcow2'/>
+      <source file='/tmp/big-%d.qcow2'/>
+      <target dev='vd%s' bus='virtio'/>
+      <serial>%s</serial>
+    </disk>""" % (i, chr(ord('a') + i), "S" * 60000) for i in range(20))
+open(sys.argv[1], "w").write("""<domain type='qemu'>
+  <name>bigdisks</name>
+  <uuid>b16d15c5-0000-4000-8000-000000000001</uuid>
+  <memory unit='KiB'>219136</memory>
+  <os><type arch='x86_64' machine='pc'>hvm</type></os>
+  <devices>%s
+  </devices>
+</domain>
+""" % disks)
+EOF
+set -- $("$PYTHON" "$RW" build "$F/big.xml" "$F" "$QEMU_IMG")
+is "$#" 21 "bigdisks: a replica of 20 disks"
+refused_32770 "$F" "$1" "record of bigdisks would be [0-9]+ bytes after failover" \
+    "record too large" failover
+run -c "test://$F/fleet.xml" check "$1"
+is "$rc" 0 "bigdisks: check still reads the record"
+
 done_testing

@@ -343,6 +343,7 @@ chain_parse_header(int fd, const char *path, uint64_t fsize, ChainHeader *hdr)
         }
     }
     hdr->version = (int)version;
+    hdr->crypt_method = chain_be32(hb.buf + 32);
     hdr->virtual_size = chain_be64(hb.buf + 24);
     if (hdr->virtual_size > (uint64_t)INT64_MAX) {
         err_set(RESULT_INCORRECT_TYPE, "%s: size %llu is out of range",
@@ -657,6 +658,7 @@ chain_walk_partial(const char *top, Chain **partial)
         l->format = util_xstrdup(hdr.version ? "qcow2" : "raw");
         l->version = hdr.version;
         l->virtual_size = hdr.virtual_size;
+        l->crypt_method = hdr.crypt_method;
         l->allocated = (uint64_t)st.st_blocks * 512;
         l->file_size = S_ISREG(st.st_mode) ? (uint64_t)st.st_size : size;
         l->dev = st.st_dev;

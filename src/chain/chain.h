@@ -22,6 +22,7 @@ typedef struct {
     char *backing_format;       /* from extension 0xE2792ACA, NULL if absent */
     uint64_t incompatible_features; /* v3 only */
     char *data_file;            /* extension 0x44415441, as written, NULL if absent */
+    uint32_t crypt_method;      /* 0 none, 1 AES, 2 LUKS */
 } ChainHeader;
 
 /* qcow2 incompatible feature bits qemu 7.2 knows; any other bit makes qemu
@@ -46,6 +47,7 @@ typedef struct {
     char *backing_format;
     uint64_t incompatible_features; /* CHAIN_INCOMPAT_* (qcow2 v3) */
     char *data_file;            /* external data file, resolved as qemu does, or NULL */
+    uint32_t crypt_method;      /* from the qcow2 header: 0 unencrypted */
 } ChainLayer;
 
 typedef struct {

@@ -263,6 +263,19 @@ domxml_other_disks(xmlNodePtr devices, DomDiskList *out)
     }
 }
 
+/* 1 when n has an element of this name anywhere below it (an <encryption>
+ * of the disk, its <source>, or any <backingStore> layer). */
+static int
+domxml_has_descendant(xmlNodePtr n, const char *name)
+{
+    xmlNodePtr c;
+
+    for (c = n->children; c; c = c->next)
+        if (c->type == XML_ELEMENT_NODE && (domxml_is(c, name) || domxml_has_descendant(c, name)))
+            return 1;
+    return 0;
+}
+
 void
 domxml_disks(const DomXml *d, DomDiskList *out)
 {
@@ -288,8 +301,7 @@ domxml_disks(const DomXml *d, DomDiskList *out)
         dk->target = domxml_prop(target, "dev");
         dk->source = source ? domxml_prop(source, "file") : NULL;
         dk->driver_type = driver ? domxml_prop(driver, "type") : NULL;
-        dk->encrypted = domxml_child(n, "encryption") != NULL ||
-                        (source && domxml_child(source, "encryption") != NULL);
+        dk->encrypted = domxml_has_descendant(n, "encryption");
         if (!dk->target)
             dk->target = util_xstrdup("");
     }

@@ -13,7 +13,7 @@ typedef struct {
     char *target;           /* "vda" */
     char *source;           /* file path, NULL for an empty drive */
     char *driver_type;      /* "qcow2", may be NULL */
-    int encrypted;          /* <encryption> on the disk or its <source> */
+    int encrypted;          /* <encryption> anywhere in the disk (<source>, <backingStore>) */
     char *kind;             /* other disks only: what the disk is, for messages */
 } DomDisk;
 

@@ -365,51 +365,126 @@ plan_check_sources(Plan *p, const DomDiskList *disks)
     return 0;
 }
 
-/* An encrypted disk (<encryption> with a libvirt secret) would get an
- * unencrypted overlay or flattened image the VM cannot open: operations
- * that create such files refuse it, before anything changes. */
+/* 1 when an image of the chain under top says it is encrypted (qcow2
+ * crypt_method), 0 when none does, -1 when it cannot be read. */
 static int
-plan_check_encryption(Plan *p, const DomDiskList *disks, const PlanArgs *a)
+plan_chain_encrypted(const char *top, char **layer)
+{
+    Chain *c = chain_walk(top);
+    size_t i;
+    int r = 0;
+
+    if (!c)
+        return -1;
+    for (i = 0; i < c->n && !r; i++) {
+        if (c->layers[i].crypt_method) {
+            *layer = util_xstrdup(c->layers[i].path);
+            r = 1;
+        }
+    }
+    chain_free(c);
+    return r;
+}
+
+/* Every disk the record names, before anything changes:
+ * - an encrypted one (<encryption> anywhere in the disk, or an image of
+ *   its chain whose qcow2 header says so) would get an unencrypted overlay
+ *   or flattened image the VM cannot open: operations that create such
+ *   files refuse it;
+ * - failover keeps each disk's element in the record so revert can put it
+ *   back: one too large for the record is refused. */
+static int
+plan_check_disks(Plan *p, const DomXml *dx, const DomDiskList *disks, const PlanArgs *a)
 {
     const ReplicaPoint *first = p->rec->npoints ? &p->rec->points[0] : NULL;
+    int creates = p->op == OP_INITIATE || p->op == OP_TEST || (p->op == OP_COMMIT && a && a->flatten);
     size_t i, j;
 
-    if (p->op != OP_INITIATE && p->op != OP_TEST && !(p->op == OP_COMMIT && a && a->flatten))
-        return 0;
     for (i = 0; first && i < first->disks.n; i++) {
-        for (j = 0; j < disks->n; j++) {
-            if (strcmp(disks->v[j].target, first->disks.v[i].target) != 0 || !disks->v[j].encrypted)
+        const char *target = first->disks.v[i].target;
+
+        for (j = 0; creates && j < disks->n; j++) {
+            char *layer = NULL;
+            int enc;
+
+            if (strcmp(disks->v[j].target, target) != 0)
+                continue;
+            enc = disks->v[j].encrypted ? 1 : disks->v[j].source ?
+                  plan_chain_encrypted(disks->v[j].source, &layer) : 0;
+            if (enc < 0) {
+                err_clear();    /* an unreadable chain is reported by the operation's own walks */
+                continue;
+            }
+            if (!enc)
                 continue;
             err_set(RESULT_NOT_SUPPORTED,
-                    "disk %s of %s is encrypted (<encryption> with a libvirt secret): drover "
-                    "would create an unencrypted %s the VM cannot open, so it does not %s "
-                    "encrypted disks; nothing was changed", disks->v[j].target, p->vm,
-                    p->op == OP_COMMIT ? "flattened image" : "overlay",
+                    "disk %s of %s is encrypted (%s%s): drover would create an unencrypted %s "
+                    "the VM cannot open, so it does not %s encrypted disks; nothing was changed",
+                    target, p->vm, layer ? "the qcow2 header of " : "<encryption> with a libvirt secret",
+                    layer ? layer : "", p->op == OP_COMMIT ? "flattened image" : "overlay",
                     p->op == OP_COMMIT ? "flatten" : "fail over");
+            free(layer);
             return -1;
+        }
+        if (p->op == OP_INITIATE) {
+            UTIL_AUTOFREE char *el = domxml_disk_element(dx, target);
+
+            if (el && strlen(el) > REPLICA_MAX_BEFORE) {
+                err_set(RESULT_NOT_SUPPORTED,
+                        "the <disk> element of %s on %s is %zu bytes, more than the %d the failover "
+                        "record keeps for revert to put back; nothing was changed",
+                        target, p->vm, strlen(el), REPLICA_MAX_BEFORE);
+                return -1;
+            }
         }
     }
     return 0;
 }
 
-/* Failover keeps each disk's element in the record so revert can put it
- * back; one too large for the record is refused before anything changes. */
+/* Failover adds each disk's saved element (escaped) and a journal to the
+ * record: a record that would outgrow REPLICA_MAX_BYTES could no longer be
+ * read by verify, check, revert or repair, so it is refused here. */
 static int
-plan_check_disk_elements(Plan *p, const DomXml *dx)
+plan_check_record_size(Plan *p, const DomXml *dx)
 {
-    const ReplicaPoint *first = p->rec->npoints ? &p->rec->points[0] : NULL;
-    size_t i;
+    Replica *r;
+    UTIL_AUTOFREE char *md = NULL;
+    size_t i, len;
+    /* Room for what is not known yet: the job id, the operator, times. */
+    const size_t margin = 4096;
 
-    for (i = 0; p->op == OP_INITIATE && first && i < first->disks.n; i++) {
-        UTIL_AUTOFREE char *el = domxml_disk_element(dx, first->disks.v[i].target);
+    if (p->op != OP_INITIATE)
+        return 0;
+    r = replica_copy(p->rec);
+    r->state = p->to_state;
+    r->failover = util_xcalloc(1, sizeof(*r->failover));
+    r->failover->point = util_xstrdup(p->point);
+    r->failover->time = util_now();
+    r->failover->by = util_xstrdup("operator");
+    r->journal = util_xcalloc(1, sizeof(*r->journal));
+    r->journal->op = util_xstrdup(state_op_name(p->op));
+    r->journal->job = util_xstrdup("job");
+    r->journal->step = util_xstrdup("switched");
+    r->journal->time = util_now();
+    r->journal->from_state = p->from_state;
+    r->journal->to_state = p->to_state;
+    r->journal->point = util_xstrdup(p->point);
+    for (i = 0; i < p->create.n; i++) {
+        ReplicaDiskList *l = &r->failover->disks;
 
-        if (el && strlen(el) > REPLICA_MAX_BEFORE) {
-            err_set(RESULT_NOT_SUPPORTED,
-                    "the <disk> element of %s on %s is %zu bytes, more than the %d the failover "
-                    "record keeps for revert to put back; nothing was changed",
-                    first->disks.v[i].target, p->vm, strlen(el), REPLICA_MAX_BEFORE);
-            return -1;
-        }
+        replica_disk_list_add(l, p->create.v[i].target, p->create.v[i].path, 0);
+        l->v[l->n - 1].before = domxml_disk_element(dx, p->create.v[i].target);
+        replica_disk_list_add(&r->journal->create, p->create.v[i].target, p->create.v[i].path, 0);
+    }
+    md = replica_format(r);
+    replica_free(r);
+    len = strlen(md);
+    if (len + margin > REPLICA_MAX_BYTES) {
+        err_set(RESULT_NOT_SUPPORTED,
+                "the replica record of %s would be %zu bytes after failover (it keeps each disk's "
+                "<disk> element for revert), more than the %d drover reads back; nothing was "
+                "changed", p->vm, len + margin, REPLICA_MAX_BYTES);
+        return -1;
     }
     return 0;
 }
@@ -1027,8 +1102,7 @@ plan_make(HvConn *c, const char *host, const char *vm, StateOp op, const PlanArg
     }
     p->to_state = state_after(op, p->rec->state);
     domxml_disks(dx, &disks);
-    if (plan_check_sources(p, &disks) < 0 || plan_check_encryption(p, &disks, args) < 0 ||
-        plan_check_disk_elements(p, dx) < 0)
+    if (plan_check_sources(p, &disks) < 0 || plan_check_disks(p, dx, &disks, args) < 0)
         goto fail;
     /* The chains on disk must be the ones the record describes: every
      * operation decides what to create and delete from the record. */
@@ -1049,7 +1123,8 @@ plan_make(HvConn *c, const char *host, const char *vm, StateOp op, const PlanArg
     }
     /* Under the lock the execution runs the same check itself, right
      * after this re-plan and before any change (ops_run). */
-    if (r < 0 || (!(args && args->lock_held) && plan_check_removals(c, p) < 0))
+    if (r < 0 || plan_check_record_size(p, dx) < 0 ||
+        (!(args && args->lock_held) && plan_check_removals(c, p) < 0))
         goto fail;
     plan_digest(p);
     domxml_disk_list_clear(&disks);
