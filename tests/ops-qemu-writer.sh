@@ -194,5 +194,24 @@ ok $? "$D: overlay deleted"
 is "$(json_list_get "$D" "v.get('state'), v.get('interrupted_operation'), v.get('health_name')")" \
     "3 None Normal" "$D: record 3 Replicating, no journal, Normal"
 
+# Undefined between the journal's define and its read-back: the define
+# stands, the read-back fails; the next define finds the domain gone and
+# does not define it again (before, the failed read-back failed the
+# operation and its undo defined the domain again).
+E="dwe$$"
+qemu_make_replica "$E" 5 rp-0002
+ok $? "$E: replica defined"
+before_files=$(files "$E")
+start_paused revert:defined-prepared "$QURI" revert "$E"
+ok $? "revert $E stops right after its journal's define"
+qvirsh undefine "$E" >/dev/null
+ok $? "meanwhile virsh undefines $E"
+resume
+is "$rc" 4 "$E: revert refused, exit status 4"
+like "$err" "$E was undefined while drover was working on it" "$E: the refusal says it was undefined"
+qvirsh dominfo "$E" >/dev/null 2>&1
+ok $((! $?)) "$E is not defined again"
+is "$(files "$E")" "$before_files" "$E: every file kept"
+
 qemu_stop
 done_testing
