@@ -397,7 +397,8 @@ static int
 plan_check_disks(Plan *p, const DomXml *dx, const DomDiskList *disks, const PlanArgs *a)
 {
     const ReplicaPoint *first = p->rec->npoints ? &p->rec->points[0] : NULL;
-    int creates = p->op == OP_INITIATE || p->op == OP_TEST || (p->op == OP_COMMIT && a && a->flatten);
+    int creates = p->op == OP_INITIATE || p->op == OP_TEST ||
+                  (p->op == OP_COMMIT && a && a->flatten);
     size_t i, j;
 
     for (i = 0; first && i < first->disks.n; i++) {
@@ -420,7 +421,8 @@ plan_check_disks(Plan *p, const DomXml *dx, const DomDiskList *disks, const Plan
             err_set(RESULT_NOT_SUPPORTED,
                     "disk %s of %s is encrypted (%s%s): drover would create an unencrypted %s "
                     "the VM cannot open, so it does not %s encrypted disks; nothing was changed",
-                    target, p->vm, layer ? "the qcow2 header of " : "<encryption> with a libvirt secret",
+                    target, p->vm,
+                    layer ? "the qcow2 header of " : "<encryption> with a libvirt secret",
                     layer ? layer : "", p->op == OP_COMMIT ? "flattened image" : "overlay",
                     p->op == OP_COMMIT ? "flatten" : "fail over");
             free(layer);
@@ -431,8 +433,8 @@ plan_check_disks(Plan *p, const DomXml *dx, const DomDiskList *disks, const Plan
 
             if (el && strlen(el) > REPLICA_MAX_BEFORE) {
                 err_set(RESULT_NOT_SUPPORTED,
-                        "the <disk> element of %s on %s is %zu bytes, more than the %d the failover "
-                        "record keeps for revert to put back; nothing was changed",
+                        "the <disk> element of %s on %s is %zu bytes, more than the %d the "
+                        "failover record keeps for revert to put back; nothing was changed",
                         target, p->vm, strlen(el), REPLICA_MAX_BEFORE);
                 return -1;
             }
