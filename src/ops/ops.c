@@ -179,6 +179,10 @@ ops_define(OpsCtx *x, const Replica *rec)
 
     x->applied = 0;
     x->define_unknown = 0;
+    if (!md) {
+        err_prefix("the record of %s", domxml_name(x->dx));
+        return -1;
+    }
     if (ops_check_unchanged(x) < 0)
         return -1;
     if (domxml_set_replica(x->dx, md) < 0)
@@ -400,7 +404,7 @@ ops_define_test_system(OpsCtx *x)
     tr->primary_name = util_xstrdup(p->vm);
     tr->primary_host = util_xstrdup(p->host);
     md = replica_format(tr);
-    if (domxml_set_replica(t, md) < 0)
+    if (!md || domxml_set_replica(t, md) < 0)
         goto cleanup;
     xml = domxml_format(t);
     if (hv_define(x->c, xml) < 0) {

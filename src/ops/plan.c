@@ -480,6 +480,10 @@ plan_check_record_size(Plan *p, const DomXml *dx)
     }
     md = replica_format(r);
     replica_free(r);
+    if (!md) {
+        err_prefix("the replica record of %s after failover", p->vm);
+        return -1;
+    }
     len = strlen(md);
     if (len + margin > REPLICA_MAX_BYTES) {
         err_set(RESULT_NOT_SUPPORTED,
@@ -971,7 +975,8 @@ plan_digest(Plan *p)
         sha256_update(&h, strlen(extra), (const uint8_t *)extra);
         free(extra);
     }
-    sha256_update(&h, strlen(rec), (const uint8_t *)rec);
+    /* A plan's record was parsed, so it formats; "" keeps a digest anyway. */
+    sha256_update(&h, rec ? strlen(rec) : 0, (const uint8_t *)(rec ? rec : ""));
     plan_digest_files(&h, "create", &p->create);
     plan_digest_files(&h, "remove", &p->remove);
     plan_digest_files(&h, "keep", &p->keep);

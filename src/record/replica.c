@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <libxml/xmlwriter.h>
+
 #include "base/err.h"
 #include "base/result.h"
 #include "record/state.h"
@@ -922,152 +924,237 @@ replica_validate(const Replica *r)
 
 /* ---- formatting ------------------------------------------------------- */
 
-static void
-replica_fmt_attr(UtilBuf *b, const char *name, const char *value)
+/* The record is written with libxml2's writer: it escapes, and the only
+ * thing left to us is what XML cannot hold at all (control characters,
+ * broken UTF-8), which is refused instead of written. */
+typedef struct {
+    xmlTextWriterPtr w;
+    int bad;                    /* a write failed, or a value was refused (err set) */
+} ReplicaW;
+
+/* XML 1.0 allows tab, newline and carriage return, and no other C0 control. */
+static int
+replica_w_text_ok(ReplicaW *w, const char *what, const char *s, int multiline)
 {
-    if (!value)
-        return;
-    util_buf_printf(b, " %s=\"", name);
-    util_buf_add_xml(b, value);
-    util_buf_add(b, "\"");
+    const unsigned char *p;
+
+    if (w->bad)
+        return 0;
+    if (!replica_utf8_ok(s)) {
+        UTIL_AUTOFREE char *v = replica_show(s);
+        replica_bad("cannot write the record: %s \"%s\" is not valid UTF-8", what, v);
+        w->bad = 1;
+        return 0;
+    }
+    for (p = (const unsigned char *)s; *p; p++) {
+        if ((*p < 0x20 && !(multiline && (*p == '\t' || *p == '\n' || *p == '\r'))) || *p == 0x7f) {
+            UTIL_AUTOFREE char *v = replica_show(s);
+            replica_bad("cannot write the record: %s \"%s\" contains a control character "
+                        "XML cannot hold", what, v);
+            w->bad = 1;
+            return 0;
+        }
+    }
+    return 1;
 }
 
 static void
-replica_fmt_time(UtilBuf *b, const char *name, int64_t t)
+replica_w_check(ReplicaW *w, int rc)
+{
+    if (rc < 0 && !w->bad) {
+        err_set(RESULT_OUT_OF_MEMORY, "cannot write the record: libxml2's writer failed");
+        w->bad = 1;
+    }
+}
+
+static void
+replica_w_start(ReplicaW *w, const char *elem)
+{
+    if (!w->bad)
+        replica_w_check(w, xmlTextWriterStartElementNS(w->w, BAD_CAST REPLICA_PREFIX, BAD_CAST elem, NULL));
+}
+
+static void
+replica_w_end(ReplicaW *w)
+{
+    if (!w->bad)
+        replica_w_check(w, xmlTextWriterEndElement(w->w));
+}
+
+static void
+replica_w_attr(ReplicaW *w, const char *name, const char *value)
+{
+    if (value && replica_w_text_ok(w, name, value, 0))
+        replica_w_check(w, xmlTextWriterWriteAttribute(w->w, BAD_CAST name, BAD_CAST value));
+}
+
+static void
+replica_w_int(ReplicaW *w, const char *name, long long value)
+{
+    char buf[32];
+
+    snprintf(buf, sizeof(buf), "%lld", value);
+    replica_w_attr(w, name, buf);
+}
+
+static void
+replica_w_time(ReplicaW *w, const char *name, int64_t t)
 {
     char buf[64];
 
     util_format_time(t, buf, sizeof(buf));
-    replica_fmt_attr(b, name, buf);
+    replica_w_attr(w, name, buf);
+}
+
+/* <drover:ELEM>N</drover:ELEM> */
+static void
+replica_w_int_element(ReplicaW *w, const char *elem, int value)
+{
+    if (!w->bad)
+        replica_w_check(w, xmlTextWriterWriteFormatElementNS(w->w, BAD_CAST REPLICA_PREFIX, BAD_CAST elem,
+                                                             NULL, "%d", value));
 }
 
 static void
-replica_fmt_disks(UtilBuf *b, const char *indent, const char *elem, const ReplicaDiskList *l)
+replica_w_disks(ReplicaW *w, const char *elem, const ReplicaDiskList *l)
 {
     size_t i;
 
     for (i = 0; i < l->n; i++) {
-        util_buf_printf(b, "%s<%s:%s", indent, REPLICA_PREFIX, elem);
-        replica_fmt_attr(b, "target", l->v[i].target);
-        replica_fmt_attr(b, "file", l->v[i].file);
-        if (l->v[i].inode)
-            util_buf_printf(b, " inode=\"%llu\"", (unsigned long long)l->v[i].inode);
-        if (l->v[i].before) {
-            util_buf_printf(b, "><%s:before>", REPLICA_PREFIX);
-            util_buf_add_xml(b, l->v[i].before);
-            util_buf_printf(b, "</%s:before></%s:%s>\n", REPLICA_PREFIX, REPLICA_PREFIX, elem);
-            continue;
+        replica_w_start(w, elem);
+        replica_w_attr(w, "target", l->v[i].target);
+        replica_w_attr(w, "file", l->v[i].file);
+        if (l->v[i].inode) {
+            char ino[32];
+
+            snprintf(ino, sizeof(ino), "%llu", (unsigned long long)l->v[i].inode);
+            replica_w_attr(w, "inode", ino);
         }
-        util_buf_add(b, "/>\n");
+        if (l->v[i].before && replica_w_text_ok(w, "a disk's element before failover", l->v[i].before, 1))
+            replica_w_check(w, xmlTextWriterWriteElementNS(w->w, BAD_CAST REPLICA_PREFIX, BAD_CAST "before",
+                                                           NULL, BAD_CAST l->v[i].before));
+        replica_w_end(w);
     }
 }
 
-/* Closes an element opened with its attributes: empty ones self-close. */
 static void
-replica_fmt_close(UtilBuf *b, const char *indent, const char *elem, int has_children)
+replica_w_record(ReplicaW *w, const Replica *r)
 {
-    if (has_children)
-        util_buf_printf(b, "%s</%s:%s>\n", indent, REPLICA_PREFIX, elem);
-}
+    size_t i;
 
-static void
-replica_fmt_open(UtilBuf *b, int has_children)
-{
-    util_buf_add(b, has_children ? ">\n" : "/>\n");
+    /* The namespace declared first, as readers of virsh dumpxml expect it. */
+    replica_w_start(w, REPLICA_ELEMENT);
+    replica_w_attr(w, "xmlns:" REPLICA_PREFIX, REPLICA_NS);
+    replica_w_int(w, "format", r->format);
+    replica_w_int_element(w, "mode", r->mode);
+    replica_w_int_element(w, "state", r->state);
+    if (r->primary_host || r->primary_uri || r->primary_name) {
+        replica_w_start(w, "primary");
+        replica_w_attr(w, "host", r->primary_host);
+        replica_w_attr(w, "uri", r->primary_uri);
+        replica_w_attr(w, "name", r->primary_name);
+        replica_w_end(w);
+    }
+    if (r->repl) {
+        replica_w_start(w, "replication");
+        replica_w_attr(w, "dir", r->repl->dir);
+        replica_w_attr(w, "nbd", r->repl->nbd);
+        replica_w_int(w, "interval", r->repl->interval);
+        replica_w_int(w, "points", r->repl->points);
+        if (r->repl->app_every)
+            replica_w_int(w, "app-consistent-every", r->repl->app_every);
+        replica_w_end(w);
+    }
+    if (r->npoints && r->points) {
+        replica_w_start(w, "recovery-points");
+        for (i = 0; i < r->npoints; i++) {
+            const ReplicaPoint *pt = &r->points[i];
+
+            replica_w_start(w, "point");
+            replica_w_attr(w, "id", pt->id);
+            replica_w_time(w, "time", pt->time);
+            replica_w_attr(w, "type", replica_rp_type_name(pt->type));
+            replica_w_attr(w, "checkpoint", pt->checkpoint);
+            replica_w_disks(w, "disk", &pt->disks);
+            replica_w_end(w);
+        }
+        replica_w_end(w);
+    }
+    if (r->failover) {
+        const ReplicaFailover *f = r->failover;
+
+        replica_w_start(w, "failover");
+        replica_w_attr(w, "point", f->point);
+        replica_w_time(w, "time", f->time);
+        replica_w_attr(w, "by", f->by);
+        replica_w_disks(w, "disk", &f->disks);
+        replica_w_end(w);
+    }
+    if (r->test) {
+        const ReplicaTest *t = r->test;
+
+        replica_w_start(w, "test-system");
+        replica_w_attr(w, "domain", t->domain);
+        replica_w_attr(w, "uuid", t->uuid);
+        replica_w_attr(w, "point", t->point);
+        replica_w_time(w, "time", t->time);
+        replica_w_attr(w, "nvram", t->nvram);
+        replica_w_disks(w, "disk", &t->disks);
+        replica_w_end(w);
+    }
+    if (r->journal) {
+        const ReplicaJournal *j = r->journal;
+
+        replica_w_start(w, "journal");
+        replica_w_attr(w, "op", j->op);
+        replica_w_attr(w, "job", j->job);
+        replica_w_attr(w, "step", j->step);
+        replica_w_time(w, "time", j->time);
+        replica_w_int(w, "from", j->from_state);
+        replica_w_int(w, "to", j->to_state);
+        replica_w_attr(w, "point", j->point);
+        replica_w_attr(w, "domain", j->domain);
+        replica_w_attr(w, "uuid", j->uuid);
+        if (j->flatten)
+            replica_w_attr(w, "flatten", "yes");
+        replica_w_disks(w, "create", &j->create);
+        replica_w_disks(w, "remove", &j->remove);
+        replica_w_end(w);
+    }
+    replica_w_end(w);
 }
 
 char *
 replica_format(const Replica *r)
 {
-    const char *p = REPLICA_PREFIX;
-    UtilBuf b = { 0 };
-    size_t i;
+    xmlBufferPtr buf;
+    ReplicaW w = { 0 };
+    char *ret = NULL;
 
     if (!r)
         return util_xstrdup("");
-    util_buf_printf(&b, "<%s:%s xmlns:%s=\"%s\" format=\"%d\">\n",
-                    p, REPLICA_ELEMENT, p, REPLICA_NS, r->format);
-    util_buf_printf(&b, "  <%s:mode>%d</%s:mode>\n", p, r->mode, p);
-    util_buf_printf(&b, "  <%s:state>%d</%s:state>\n", p, r->state, p);
-    if (r->primary_host || r->primary_uri || r->primary_name) {
-        util_buf_printf(&b, "  <%s:primary", p);
-        replica_fmt_attr(&b, "host", r->primary_host);
-        replica_fmt_attr(&b, "uri", r->primary_uri);
-        replica_fmt_attr(&b, "name", r->primary_name);
-        util_buf_add(&b, "/>\n");
+    if (!(buf = xmlBufferCreate()) || !(w.w = xmlNewTextWriterMemory(buf, 0))) {
+        xmlBufferFree(buf);
+        err_set(RESULT_OUT_OF_MEMORY, "cannot write the record: no memory for libxml2's writer");
+        return NULL;
     }
-    if (r->repl) {
-        util_buf_printf(&b, "  <%s:replication", p);
-        replica_fmt_attr(&b, "dir", r->repl->dir);
-        replica_fmt_attr(&b, "nbd", r->repl->nbd);
-        util_buf_printf(&b, " interval=\"%d\" points=\"%d\"", r->repl->interval,
-                        r->repl->points);
-        if (r->repl->app_every)
-            util_buf_printf(&b, " app-consistent-every=\"%d\"", r->repl->app_every);
-        util_buf_add(&b, "/>\n");
-    }
-    if (r->npoints && r->points) {
-        util_buf_printf(&b, "  <%s:recovery-points>\n", p);
-        for (i = 0; i < r->npoints; i++) {
-            const ReplicaPoint *pt = &r->points[i];
+    replica_w_check(&w, xmlTextWriterSetIndent(w.w, 1));
+    replica_w_check(&w, xmlTextWriterSetIndentString(w.w, BAD_CAST "  "));
+    /* Declared UTF-8 so names stay readable (not &#xFC;); the declaration
+     * itself is left out below: the record is an element of a domain. */
+    replica_w_check(&w, xmlTextWriterStartDocument(w.w, NULL, "UTF-8", NULL));
+    replica_w_record(&w, r);
+    if (!w.bad)
+        replica_w_check(&w, xmlTextWriterEndDocument(w.w));
+    xmlFreeTextWriter(w.w);     /* flushes into buf */
+    if (!w.bad) {
+        const char *text = (const char *)xmlBufferContent(buf);
+        const char *root = strstr(text, "<" REPLICA_PREFIX ":");
 
-            util_buf_printf(&b, "    <%s:point", p);
-            replica_fmt_attr(&b, "id", pt->id);
-            replica_fmt_time(&b, "time", pt->time);
-            replica_fmt_attr(&b, "type", replica_rp_type_name(pt->type));
-            replica_fmt_attr(&b, "checkpoint", pt->checkpoint);
-            replica_fmt_open(&b, pt->disks.n > 0);
-            replica_fmt_disks(&b, "      ", "disk", &pt->disks);
-            replica_fmt_close(&b, "    ", "point", pt->disks.n > 0);
-        }
-        util_buf_printf(&b, "  </%s:recovery-points>\n", p);
+        ret = util_xstrdup(root ? root : text);
     }
-    if (r->failover) {
-        const ReplicaFailover *f = r->failover;
-
-        util_buf_printf(&b, "  <%s:failover", p);
-        replica_fmt_attr(&b, "point", f->point);
-        replica_fmt_time(&b, "time", f->time);
-        replica_fmt_attr(&b, "by", f->by);
-        replica_fmt_open(&b, f->disks.n > 0);
-        replica_fmt_disks(&b, "    ", "disk", &f->disks);
-        replica_fmt_close(&b, "  ", "failover", f->disks.n > 0);
-    }
-    if (r->test) {
-        const ReplicaTest *t = r->test;
-
-        util_buf_printf(&b, "  <%s:test-system", p);
-        replica_fmt_attr(&b, "domain", t->domain);
-        replica_fmt_attr(&b, "uuid", t->uuid);
-        replica_fmt_attr(&b, "point", t->point);
-        replica_fmt_time(&b, "time", t->time);
-        replica_fmt_attr(&b, "nvram", t->nvram);
-        replica_fmt_open(&b, t->disks.n > 0);
-        replica_fmt_disks(&b, "    ", "disk", &t->disks);
-        replica_fmt_close(&b, "  ", "test-system", t->disks.n > 0);
-    }
-    if (r->journal) {
-        const ReplicaJournal *j = r->journal;
-        int kids = j->create.n > 0 || j->remove.n > 0;
-
-        util_buf_printf(&b, "  <%s:journal", p);
-        replica_fmt_attr(&b, "op", j->op);
-        replica_fmt_attr(&b, "job", j->job);
-        replica_fmt_attr(&b, "step", j->step);
-        replica_fmt_time(&b, "time", j->time);
-        util_buf_printf(&b, " from=\"%d\" to=\"%d\"", j->from_state, j->to_state);
-        replica_fmt_attr(&b, "point", j->point);
-        replica_fmt_attr(&b, "domain", j->domain);
-        replica_fmt_attr(&b, "uuid", j->uuid);
-        if (j->flatten)
-            replica_fmt_attr(&b, "flatten", "yes");
-        replica_fmt_open(&b, kids);
-        replica_fmt_disks(&b, "    ", "create", &j->create);
-        replica_fmt_disks(&b, "    ", "remove", &j->remove);
-        replica_fmt_close(&b, "  ", "journal", kids);
-    }
-    util_buf_printf(&b, "</%s:%s>\n", p, REPLICA_ELEMENT);
-    return util_buf_steal(&b);
+    xmlBufferFree(buf);
+    return ret;
 }
 
 char *

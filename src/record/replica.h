@@ -113,8 +113,9 @@ typedef struct {
 Replica *replica_parse(const char *xml, size_t len);
 /* Checks an in-memory record with the same rules as the parser. */
 int replica_validate(const Replica *r);
-/* Canonical text, prefixed "drover:" with the namespace declared on the root.
- * Never NULL. */
+/* Canonical text, prefixed "drover:" with the namespace declared on the root,
+ * written by libxml2's writer.  NULL with err set (32776) when a value holds
+ * what XML cannot (a control character, broken UTF-8): refused, not written. */
 char *replica_format(const Replica *r);
 
 Replica *replica_new(void);

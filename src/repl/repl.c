@@ -257,7 +257,7 @@ repl_define(HvConn *dr, DomXml *dx, const Replica *rec)
     UTIL_AUTOFREE char *md = replica_format(rec);
     UTIL_AUTOFREE char *xml = NULL;
 
-    if (replica_validate(rec) < 0) {
+    if (replica_validate(rec) < 0 || !md) {
         err_prefix("the new record of %s", domxml_name(dx));
         return -1;
     }
@@ -662,7 +662,7 @@ repl_plan_enable(HvConn *dr, const char *host, const ReplEnableArgs *a)
     if (replica_validate(rec) < 0)
         goto fail;
     md = replica_format(rec);
-    if (domxml_set_replica(dx, md) < 0)
+    if (!md || domxml_set_replica(dx, md) < 0)
         goto fail;
     p->domxml = domxml_format(dx);
     repl_plan_digest(p);
