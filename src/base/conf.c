@@ -1005,6 +1005,36 @@ conf_set_floor(Conf *conf)
  * transport or spelling of the same host ("qemu+unix:///system",
  * "qemu:///system/", "QEMU+ssh://root@dr-b:22/system" for dr-b) compares
  * equal.  Not a libvirt parser: what it cannot split stays as it is. */
+/* The parts of a URI "SCHEME://[USER@]HOST[:PORT]/PATH?QUERY" drover
+ * compares and names hosts by: the host without user, port or IPv6
+ * brackets, and where the authority ends.  0, or -1 when uri has no "://". */
+static int
+conf_uri_split(const char *uri, const char **host, size_t *hlen, const char **auth_end)
+{
+    const char *sep = strstr(uri, "://");
+    const char *auth, *h, *end, *close;
+
+    if (!sep)
+        return -1;
+    auth = sep + 3;
+    *auth_end = auth + strcspn(auth, "/?#");
+    h = auth;
+    for (const char *p = auth; p < *auth_end; p++)
+        if (*p == '@')
+            h = p + 1;
+    if (*h == '[' && (close = memchr(h, ']', (size_t)(*auth_end - h)))) {
+        h++;
+        end = close;
+    } else {
+        end = memchr(h, ':', (size_t)(*auth_end - h));
+        if (!end)
+            end = *auth_end;
+    }
+    *host = h;
+    *hlen = (size_t)(end - h);
+    return 0;
+}
+
 static void
 conf_buf_add_lower(UtilBuf *b, const char *s, size_t n)
 {
@@ -1018,30 +1048,18 @@ static char *
 conf_uri_key(const char *uri)
 {
     const char *sep = strstr(uri, "://");
-    const char *plus, *auth, *auth_end, *host, *host_end, *rest, *close;
-    size_t rlen;
+    const char *plus, *host, *rest;
+    size_t hlen, rlen;
     UtilBuf b = { 0 };
 
-    if (!sep)
+    if (conf_uri_split(uri, &host, &hlen, &rest) < 0)
         return util_xstrdup(uri);
     plus = memchr(uri, '+', (size_t)(sep - uri));
     conf_buf_add_lower(&b, uri, (size_t)((plus ? plus : sep) - uri));
     util_buf_add(&b, "://");
-    auth = sep + 3;
-    auth_end = auth + strcspn(auth, "/?#");
-    host = auth;
-    for (const char *p = auth; p < auth_end; p++)
-        if (*p == '@')
-            host = p + 1;
-    if (*host == '[' && (close = memchr(host, ']', (size_t)(auth_end - host))))
-        host_end = close + 1;
-    else
-        for (host_end = host; host_end < auth_end && *host_end != ':'; host_end++)
-            ;
     /* "localhost" is the local host, as an empty host part is. */
-    if (!(host_end - host == 9 && strncasecmp(host, "localhost", 9) == 0))
-        conf_buf_add_lower(&b, host, (size_t)(host_end - host));
-    rest = auth_end;
+    if (!(hlen == 9 && strncasecmp(host, "localhost", 9) == 0))
+        conf_buf_add_lower(&b, host, hlen);
     rlen = strlen(rest);
     while (rlen > 1 && rest[rlen - 1] == '/')
         rlen--;
@@ -1125,28 +1143,12 @@ conf_load(const char *explicit_path)
 static char *
 conf_uri_name(const char *uri)
 {
-    const char *sep = strstr(uri, "://");
-    const char *auth, *auth_end, *host, *host_end, *path, *path_end, *base, *dot;
-    size_t scheme_len;
+    const char *auth_end, *host, *host_end, *path, *path_end, *base, *dot;
+    size_t scheme_len, hlen;
 
-    if (!sep)
+    if (conf_uri_split(uri, &host, &hlen, &auth_end) < 0)
         return util_xstrdup(uri);
-    auth = sep + 3;
-    auth_end = auth + strcspn(auth, "/?#");
-    host = auth;
-    for (const char *p = auth; p < auth_end; p++)
-        if (*p == '@')
-            host = p + 1;
-    if (*host == '[') {
-        host++;
-        host_end = memchr(host, ']', (size_t)(auth_end - host));
-        if (!host_end)
-            host_end = auth_end;
-    } else {
-        host_end = memchr(host, ':', (size_t)(auth_end - host));
-        if (!host_end)
-            host_end = auth_end;
-    }
+    host_end = host + hlen;
     if (host_end > host)
         return util_xstrndup(host, (size_t)(host_end - host));
     /* Local.  The test driver (with or without a transport) names a file. */
