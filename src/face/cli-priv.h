@@ -24,6 +24,7 @@ typedef struct {
     int yes;
     int dry_run;
     int flatten;
+    int force;                  /* failover --force: override the split-brain guard */
     int no_console;
     int all;
     int man;

@@ -33,9 +33,12 @@ static const CliCommand cli_commands[] = {
       "  Options: --json, --names (its recovery point ids, one per line, oldest first)", -1,
       "json names" },
     { "failover", cli_operation, "VM", 1, 1, "fail over to a recovery point (newest by default)",
-      "  Options: --point ID, --dry-run, --yes, --reason TEXT, --json\n"
+      "  Options: --point ID, --force (with --reason: although the primary runs),\n"
+      "           --dry-run, --yes, --reason TEXT, --json\n"
+      "  Asks the primary's libvirt first (the split-brain guard): refused while the\n"
+      "  primary VM runs; proceeds, and says so, when its host does not answer.\n"
       "  Creates one overlay per disk on the point and switches the VM to it: 5 Recovered.", OP_INITIATE,
-      "point dry-run yes reason json" },
+      "point force dry-run yes reason json" },
     { "revert", cli_operation, "VM", 1, 1, "discard the failover disk: back to 3 Replicating",
       "  Options: --dry-run, --yes, --reason TEXT, --json\n"
       "  Powers the VM off first if it runs (graceful, then forced after shutdown_timeout).\n"
@@ -113,7 +116,7 @@ static const CliCommand cli_commands[] = {
 enum {
     OPT_CONFIG = 256, OPT_JSON, OPT_DRY_RUN, OPT_REASON, OPT_POINT, OPT_FLATTEN, OPT_DIR,
     OPT_VMS, OPT_NO_CONSOLE, OPT_EXIT_AFTER, OPT_ALL, OPT_MAN, OPT_NAMES, OPT_FROM, OPT_NBD,
-    OPT_NAME, OPT_INTERVAL, OPT_POINTS, OPT_DUE, OPT_WATCH, OPT_APP_EVERY,
+    OPT_NAME, OPT_INTERVAL, OPT_POINTS, OPT_DUE, OPT_WATCH, OPT_APP_EVERY, OPT_FORCE,
 };
 
 static const struct option cli_options[] = {
@@ -126,6 +129,7 @@ static const struct option cli_options[] = {
     { "reason", required_argument, NULL, OPT_REASON },
     { "point", required_argument, NULL, OPT_POINT },
     { "flatten", no_argument, NULL, OPT_FLATTEN },
+    { "force", no_argument, NULL, OPT_FORCE },
     { "dir", required_argument, NULL, OPT_DIR },
     { "vms", required_argument, NULL, OPT_VMS },
     { "no-console", no_argument, NULL, OPT_NO_CONSOLE },
@@ -187,6 +191,8 @@ cli_print_help(void)
            "      --reason TEXT    why, for the audit log\n"
            "      --point ID       recovery point for failover and test-failover\n"
            "      --flatten        commit: merge the layers under the failover disk\n"
+           "      --force          failover: although the primary VM runs (the split-brain\n"
+           "                       guard overridden); needs --reason, kept in the audit log\n"
            "      --dir DIR        demo: where to build the demo site; enable-replication:\n"
            "                       where the replica's files go\n"
            "      --from URI       enable-replication: the primary host\n"
@@ -738,6 +744,7 @@ cli_run(int argc, char **argv, CliConsoleFn console)
         case OPT_REASON: o.reason = optarg; break;
         case OPT_POINT: o.point = optarg; break;
         case OPT_FLATTEN: o.flatten = 1; break;
+        case OPT_FORCE: o.force = 1; break;
         case OPT_DIR: o.dir = optarg; break;
         case OPT_NO_CONSOLE: o.no_console = 1; break;
         case OPT_ALL: o.all = 1; break;

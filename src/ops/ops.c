@@ -949,7 +949,8 @@ ops_execute(HvConn *c, const Plan *confirmed, const OpsArgs *a, Job *job)
     UTIL_AUTOFREE char *self = lock_describe_self();
     UTIL_AUTOFREE char *holder = NULL;
     UTIL_AUTOFREE char *lockpath = plan_lock_path(confirmed);
-    OpsArgs defaults;
+    UTIL_AUTOFREE char *forced_reason = NULL;
+    OpsArgs defaults, forced;
     OpsCtx x;
     PlanArgs pa;
     Plan *fresh = NULL;
@@ -960,6 +961,14 @@ ops_execute(HvConn *c, const Plan *confirmed, const OpsArgs *a, Job *job)
         memset(&defaults, 0, sizeof(defaults));
         defaults.shutdown_timeout = 60;
         a = &defaults;
+    }
+    /* An overridden split-brain guard is said in the audit log, with why. */
+    if (confirmed->guard == PLAN_GUARD_OVERRIDDEN) {
+        forced = *a;
+        forced_reason = util_xasprintf("split-brain guard overridden (%s): %s", confirmed->guard_text,
+                                       a->reason ? a->reason : "no reason given");
+        forced.reason = forced_reason;
+        a = &forced;
     }
     memset(&x, 0, sizeof(x));
     x.c = c;
@@ -994,6 +1003,7 @@ ops_execute(HvConn *c, const Plan *confirmed, const OpsArgs *a, Job *job)
     pa.stamp = confirmed->stamp;
     pa.test_uuid = confirmed->test_uuid[0] ? confirmed->test_uuid : NULL;
     pa.lock_held = 1;
+    pa.force = confirmed->force;
     ops_step(&x, 3, "re-reading %s to check the plan still holds", confirmed->vm);
     if (!(fresh = plan_make(c, confirmed->host, confirmed->uuid, confirmed->op, &pa))) {
         /* What was confirmed no longer holds: the state changed meanwhile. */

@@ -78,6 +78,7 @@ plan_free(Plan *p)
     free(p->dir);
     free(p->test_domain);
     free(p->test_omitted);
+    free(p->guard_text);
     plan_file_list_clear(&p->create);
     plan_file_list_clear(&p->remove);
     plan_file_list_clear(&p->keep);
@@ -90,6 +91,83 @@ plan_free(Plan *p)
     replica_free(p->rec);
     free(p->domxml);
     free(p);
+}
+
+const char *
+plan_guard_name(int guard)
+{
+    switch (guard) {
+    case PLAN_GUARD_NOT_ASKED: return "not-asked";
+    case PLAN_GUARD_UNREACHABLE: return "unreachable";
+    case PLAN_GUARD_ABSENT: return "absent";
+    case PLAN_GUARD_STOPPED: return "off";
+    case PLAN_GUARD_OVERRIDDEN: return "overridden";
+    default: return NULL;
+    }
+}
+
+/* The split-brain guard: a failover while the primary VM still runs would
+ * run the workload twice, writing to two diverging copies.  Asks the
+ * primary's libvirt; refuses (32775) while it runs, unless forced.  A host
+ * that does not answer is a disaster the failover is for: it proceeds and
+ * the plan says it failed over blind. */
+static int
+plan_guard(Plan *p, HvConn *c, const PlanArgs *args)
+{
+    const Replica *r = p->rec;
+    const char *uri = r->primary_uri;
+    const char *host = r->primary_host ? r->primary_host : uri;
+    const char *name = r->primary_name ? r->primary_name : p->uuid;
+    int power = HV_POWER_UNKNOWN;
+
+    p->force = args && args->force;
+    p->primary_power = HV_POWER_UNKNOWN;
+    if (!uri) {
+        p->guard = PLAN_GUARD_NOT_ASKED;
+        p->guard_text = util_xstrdup("the record names no primary URI: the split-brain guard could "
+                                     "not ask whether the primary runs");
+        return 0;
+    }
+    /* A DR host on libvirt's test driver is a demo or a test fleet: only a
+     * primary on the test driver too is there to ask. */
+    if (strncmp(hv_uri(c), "test:", 5) == 0 && strncmp(uri, "test:", 5) != 0) {
+        p->guard = PLAN_GUARD_NOT_ASKED;
+        p->guard_text = util_xasprintf("primary %s (%s) not asked: %s is libvirt's test driver, "
+                                       "its primary is not real", host, uri, p->host);
+        return 0;
+    }
+    if (hv_probe_power(uri, name, PLAN_GUARD_TIMEOUT, &power) < 0) {
+        if (err_code() == RESULT_INVALID_PARAMETER) {
+            p->guard = PLAN_GUARD_ABSENT;
+            p->guard_text = util_xasprintf("primary %s has no VM %s: nothing runs there to clash "
+                                           "with", host, name);
+            err_clear();
+            return 0;
+        }
+        p->guard = PLAN_GUARD_UNREACHABLE;
+        p->guard_text = util_xasprintf("primary %s unreachable: failing over without knowing its "
+                                       "state (%s)", host, err_message());
+        err_clear();
+        return 0;
+    }
+    p->primary_power = power;
+    if (power == HV_POWER_OFF || power == HV_POWER_CRASHED) {
+        p->guard = PLAN_GUARD_STOPPED;
+        p->guard_text = util_xasprintf("primary %s on %s is %s", name, host, hv_power_name(power));
+        return 0;
+    }
+    if (!p->force) {
+        err_set(RESULT_INVALID_STATE,
+                "failover of %s refused: its primary %s on %s (%s) is %s, and failing over now would "
+                "run it twice (split brain); shut the primary down first, or use --planned (planned "
+                "failover is not built yet), or --force --reason TEXT if you know it is cut off",
+                p->vm, name, host, uri, hv_power_name(power));
+        return -1;
+    }
+    p->guard = PLAN_GUARD_OVERRIDDEN;
+    p->guard_text = util_xasprintf("primary %s on %s is %s: the split-brain guard is overridden "
+                                   "(--force)", name, host, hv_power_name(power));
+    return 0;
 }
 
 const char *
@@ -889,6 +967,11 @@ plan_digest(Plan *p)
                           p->dir, p->test_domain ? p->test_domain : "", p->test_uuid);
     sha256_init(&h);
     sha256_update(&h, strlen(head), (const uint8_t *)head);
+    if (p->guard) {
+        char *extra = util_xasprintf("guard\t%d\t%d\t%d\n", p->guard, p->primary_power, p->force);
+        sha256_update(&h, strlen(extra), (const uint8_t *)extra);
+        free(extra);
+    }
     if (p->test_omitted) {
         char *extra = util_xasprintf("omit\t%s\n", p->test_omitted);
         sha256_update(&h, strlen(extra), (const uint8_t *)extra);
@@ -1051,6 +1134,10 @@ plan_make(HvConn *c, const char *host, const char *vm, StateOp op, const PlanArg
      * after this re-plan and before any change (ops_run). */
     if (r < 0 || (!(args && args->lock_held) && plan_check_removals(c, p) < 0))
         goto fail;
+    /* Last: it may wait for another host.  The re-plan under the lock asks
+     * again, so what runs is what the primary says then. */
+    if (op == OP_INITIATE && plan_guard(p, c, args) < 0)
+        goto fail;
     plan_digest(p);
     domxml_disk_list_clear(&disks);
     domxml_free(dx);
@@ -1093,6 +1180,8 @@ plan_text(const Plan *p)
                     plan_power_action_text(p->power_action));
     if (p->point)
         util_buf_printf(&b, "  point:  %s\n", p->point);
+    if (p->guard_text)
+        util_buf_printf(&b, "  primary: %s\n", p->guard_text);
     if (p->test_domain)
         util_buf_printf(&b, "  test system: %s (%s)\n", p->test_domain, p->test_uuid);
     if (p->test_omitted)

@@ -20,6 +20,19 @@ enum {
     PLAN_POWER_DESTROY,         /* power off at once (test systems) */
 };
 
+/* What the split-brain guard found before a failover (Plan.guard). */
+enum {
+    PLAN_GUARD_NONE = 0,        /* not a failover: the guard does not ask */
+    PLAN_GUARD_NOT_ASKED,       /* no primary URI in the record, or a demo's primary */
+    PLAN_GUARD_UNREACHABLE,     /* the primary host did not answer in time */
+    PLAN_GUARD_ABSENT,          /* the primary host has no such VM */
+    PLAN_GUARD_STOPPED,         /* the primary VM is shut off (or crashed) */
+    PLAN_GUARD_OVERRIDDEN,      /* it runs, and --force overrides the guard */
+};
+
+/* Seconds the guard waits for the primary's libvirt. */
+#define PLAN_GUARD_TIMEOUT 10
+
 typedef struct {
     char *path;
     char *target;               /* disk target, "vda" */
@@ -67,6 +80,10 @@ typedef struct {
     PlanFileList keep;          /* files that stay (recovery points, base) */
     PlanSwitch *switches;
     size_t nswitches;
+    int force;                  /* failover: the guard may be overridden */
+    int guard;                  /* PLAN_GUARD_*: what the split-brain guard found */
+    int primary_power;          /* HV_POWER_* of the primary VM, UNKNOWN if not known */
+    char *guard_text;           /* one sentence, for the plan; NULL without a guard */
     char digest[65];
     /* What execution needs; not part of what is shown. */
     Replica *rec;               /* the record as read */
@@ -79,13 +96,20 @@ typedef struct {
     const char *stamp;          /* NULL: now */
     const char *test_uuid;      /* NULL: a new random one */
     int lock_held;              /* the caller holds the replica's lock */
+    int force;                  /* failover: proceed although the primary runs */
 } PlanArgs;
 
 /* Computes the plan for op on vm (name or UUID) read-only.  host is the
- * display name.  NULL with err set (32775 wrong state, 32774 in use, 32773
+ * display name.  A failover first asks the primary's libvirt (the record's
+ * URI, read-only, PLAN_GUARD_TIMEOUT) for the primary VM's state and refuses
+ * with 32775 while it runs or is paused, unless args->force.  NULL with
+ * err set (32775 wrong state, 32774 in use, 32773
  * unknown VM or point, 32779 missing file, 32771 no record, ...). */
 Plan *plan_make(HvConn *c, const char *host, const char *vm, StateOp op, const PlanArgs *args);
 void plan_free(Plan *p);
+
+/* "not-asked", "unreachable", "absent", "off", "overridden"; NULL for NONE. */
+const char *plan_guard_name(int guard);
 
 /* Human-readable plan, several lines, for the command line. */
 char *plan_text(const Plan *p);
