@@ -77,7 +77,7 @@ ok $? "fixture: web01's record names a primary on $T/prim.xml, where web01 runs"
 before=$(cat "$F/fleet.xml"; rp_sums "$F")
 run -c "$URI" failover web01 --yes --json
 is "$(jq_ "$T/out" 'd["result"]')" 32775 "the primary runs: refused with 32775"
-like "$(jq_ "$T/out" 'd["message"]')" "primary web01 on prod-a .* is running.*--planned" \
+like "$(jq_ "$T/out" 'd["message"]')" "primary web01 on prod-a is running.*--planned" \
     "the message names the primary and suggests --planned"
 is "$(cat "$F/fleet.xml"; rp_sums "$F")" "$before" "nothing changed: the fleet file and every point as they were"
 run -c "$URI" failover web01 --force --reason "drill" --dry-run --json

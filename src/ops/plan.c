@@ -102,8 +102,48 @@ plan_guard_name(int guard)
     case PLAN_GUARD_ABSENT: return "absent";
     case PLAN_GUARD_STOPPED: return "off";
     case PLAN_GUARD_OVERRIDDEN: return "overridden";
+    case PLAN_GUARD_RUNNING: return "running";
     default: return NULL;
     }
+}
+
+int
+plan_primary_state(HvConn *c, const Replica *r, const char *uuid, int timeout_s, int *power,
+                   char **text)
+{
+    const char *uri = r->primary_uri;
+    const char *host = r->primary_host ? r->primary_host : uri;
+    const char *name = r->primary_name ? r->primary_name : uuid;
+
+    *power = HV_POWER_UNKNOWN;
+    if (!uri) {
+        *text = util_xstrdup("the record names no primary URI: the split-brain guard could not ask "
+                             "whether the primary runs");
+        return PLAN_GUARD_NOT_ASKED;
+    }
+    /* A DR host on libvirt's test driver is a demo or a test fleet: only a
+     * primary on the test driver too is there to ask. */
+    if (strncmp(hv_uri(c), "test:", 5) == 0 && strncmp(uri, "test:", 5) != 0) {
+        *text = util_xasprintf("primary %s (%s) not asked: %s is libvirt's test driver, its primary "
+                               "is not real", host, uri, hv_uri(c));
+        return PLAN_GUARD_NOT_ASKED;
+    }
+    if (hv_probe_power(uri, name, timeout_s, power) < 0) {
+        int absent = err_code() == RESULT_INVALID_PARAMETER;
+
+        *text = absent ? util_xasprintf("primary %s has no VM %s: nothing runs there to clash with",
+                                        host, name)
+                       : util_xasprintf("primary %s unreachable: failing over without knowing its "
+                                        "state (%s)", host, err_message());
+        err_clear();
+        return absent ? PLAN_GUARD_ABSENT : PLAN_GUARD_UNREACHABLE;
+    }
+    if (*power == HV_POWER_OFF || *power == HV_POWER_CRASHED) {
+        *text = util_xasprintf("primary %s on %s is %s", name, host, hv_power_name(*power));
+        return PLAN_GUARD_STOPPED;
+    }
+    *text = util_xasprintf("primary %s on %s is %s", name, host, hv_power_name(*power));
+    return PLAN_GUARD_RUNNING;
 }
 
 /* The split-brain guard: a failover while the primary VM still runs would
@@ -115,58 +155,26 @@ static int
 plan_guard(Plan *p, HvConn *c, const PlanArgs *args)
 {
     const Replica *r = p->rec;
-    const char *uri = r->primary_uri;
-    const char *host = r->primary_host ? r->primary_host : uri;
-    const char *name = r->primary_name ? r->primary_name : p->uuid;
-    int power = HV_POWER_UNKNOWN;
+    UTIL_AUTOFREE char *text = NULL;
+    int g = plan_primary_state(c, r, p->uuid, PLAN_GUARD_TIMEOUT, &p->primary_power, &text);
 
     p->force = args && args->force;
-    p->primary_power = HV_POWER_UNKNOWN;
-    if (!uri) {
-        p->guard = PLAN_GUARD_NOT_ASKED;
-        p->guard_text = util_xstrdup("the record names no primary URI: the split-brain guard could "
-                                     "not ask whether the primary runs");
-        return 0;
-    }
-    /* A DR host on libvirt's test driver is a demo or a test fleet: only a
-     * primary on the test driver too is there to ask. */
-    if (strncmp(hv_uri(c), "test:", 5) == 0 && strncmp(uri, "test:", 5) != 0) {
-        p->guard = PLAN_GUARD_NOT_ASKED;
-        p->guard_text = util_xasprintf("primary %s (%s) not asked: %s is libvirt's test driver, "
-                                       "its primary is not real", host, uri, p->host);
-        return 0;
-    }
-    if (hv_probe_power(uri, name, PLAN_GUARD_TIMEOUT, &power) < 0) {
-        if (err_code() == RESULT_INVALID_PARAMETER) {
-            p->guard = PLAN_GUARD_ABSENT;
-            p->guard_text = util_xasprintf("primary %s has no VM %s: nothing runs there to clash "
-                                           "with", host, name);
-            err_clear();
-            return 0;
-        }
-        p->guard = PLAN_GUARD_UNREACHABLE;
-        p->guard_text = util_xasprintf("primary %s unreachable: failing over without knowing its "
-                                       "state (%s)", host, err_message());
-        err_clear();
-        return 0;
-    }
-    p->primary_power = power;
-    if (power == HV_POWER_OFF || power == HV_POWER_CRASHED) {
-        p->guard = PLAN_GUARD_STOPPED;
-        p->guard_text = util_xasprintf("primary %s on %s is %s", name, host, hv_power_name(power));
+    if (g != PLAN_GUARD_RUNNING) {
+        p->guard = g;
+        p->guard_text = util_xstrdup(text);
         return 0;
     }
     if (!p->force) {
         err_set(RESULT_INVALID_STATE,
-                "failover of %s refused: its primary %s on %s (%s) is %s, and failing over now would "
-                "run it twice (split brain); shut the primary down first, or use --planned (planned "
-                "failover is not built yet), or --force --reason TEXT if you know it is cut off",
-                p->vm, name, host, uri, hv_power_name(power));
+                "failover of %s refused: its %s (asked %s), and failing over now would run it twice "
+                "(split brain); shut the primary down first, or use --planned (planned failover is "
+                "not built yet), or --force --reason TEXT if you know it is cut off",
+                p->vm, text, r->primary_uri);
+        err_hint(RESULT_HINT_PRIMARY_RUNS);
         return -1;
     }
     p->guard = PLAN_GUARD_OVERRIDDEN;
-    p->guard_text = util_xasprintf("primary %s on %s is %s: the split-brain guard is overridden "
-                                   "(--force)", name, host, hv_power_name(power));
+    p->guard_text = util_xasprintf("%s: the split-brain guard is overridden (--force)", text);
     return 0;
 }
 

@@ -28,6 +28,7 @@ enum {
     PLAN_GUARD_ABSENT,          /* the primary host has no such VM */
     PLAN_GUARD_STOPPED,         /* the primary VM is shut off (or crashed) */
     PLAN_GUARD_OVERRIDDEN,      /* it runs, and --force overrides the guard */
+    PLAN_GUARD_RUNNING,         /* it runs or is paused (a plan refuses: never in Plan.guard) */
 };
 
 /* Seconds the guard waits for the primary's libvirt. */
@@ -108,8 +109,15 @@ typedef struct {
 Plan *plan_make(HvConn *c, const char *host, const char *vm, StateOp op, const PlanArgs *args);
 void plan_free(Plan *p);
 
-/* "not-asked", "unreachable", "absent", "off", "overridden"; NULL for NONE. */
+/* "not-asked", "unreachable", "absent", "off", "overridden", "running";
+ * NULL for NONE. */
 const char *plan_guard_name(int guard);
+/* Asks the primary of replica r (uuid: the replica's, for a record that
+ * names no primary VM) for its state, as the guard does, on the DR host c:
+ * a PLAN_GUARD_* (never NONE or OVERRIDDEN), *power (HV_POWER_UNKNOWN when
+ * not known) and *text, one sentence to free. */
+int plan_primary_state(HvConn *c, const Replica *r, const char *uuid, int timeout_s, int *power,
+                       char **text);
 
 /* Human-readable plan, several lines, for the command line. */
 char *plan_text(const Plan *p);
