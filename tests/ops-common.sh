@@ -117,7 +117,7 @@ GUARD = {"result": "str", "host": "str?", "uri": "str?", "vm": "str?", "power": 
 PLAN = {"operation": "str", "title": "str", "flatten": "bool", "host": "str", "vm": "str",
         "uuid": "uuid", "from_state": "int", "from_state_name": "str", "to_state": "int",
         "to_state_name": "str", "power": "power", "power_action": "action", "point": "str?",
-        "test_domain": "str?", "test_left_out": "str?", "create": [PFILE], "delete": [PFILE], "keep": [PFILE],
+        "test_domain": "str?", "test_left_out": "str?", "test_network": "str?", "create": [PFILE], "delete": [PFILE], "keep": [PFILE],
         "switch": [SWITCH], "guard": Null(GUARD), "digest": "digest"}
 POINT = {"id": "str", "time": "time?", "type": "str", "checkpoint": "str?",
          "disks": [{"target": "str", "file": "str"}]}

@@ -51,8 +51,9 @@ static const CliCommand cli_commands[] = {
       "           --dry-run, --yes, --reason TEXT, --json", OP_COMMIT,
       "flatten dry-run yes reason json" },
     { "test-failover", cli_operation, "VM", 1, 1, "test failover: a VM-test domain without network",
-      "  Options: --point ID, --dry-run, --yes, --reason TEXT, --json", OP_TEST,
-      "point dry-run yes reason json" },
+      "  Options: --point ID, --test-network NET (an isolated network for its interfaces;\n"
+      "           without it they are left out), --dry-run, --yes, --reason TEXT, --json", OP_TEST,
+      "point test-network dry-run yes reason json" },
     { "stop-test", cli_operation, "VM", 1, 1, "remove the test domain and its disks",
       "  Options: --dry-run, --yes, --reason TEXT, --json", OP_STOP_TEST,
       "dry-run yes reason json" },
@@ -117,6 +118,7 @@ enum {
     OPT_CONFIG = 256, OPT_JSON, OPT_DRY_RUN, OPT_REASON, OPT_POINT, OPT_FLATTEN, OPT_DIR,
     OPT_VMS, OPT_NO_CONSOLE, OPT_EXIT_AFTER, OPT_ALL, OPT_MAN, OPT_NAMES, OPT_FROM, OPT_NBD,
     OPT_NAME, OPT_INTERVAL, OPT_POINTS, OPT_DUE, OPT_WATCH, OPT_APP_EVERY, OPT_FORCE,
+    OPT_TEST_NETWORK, OPT_NETWORK_MAP,
 };
 
 static const struct option cli_options[] = {
@@ -130,6 +132,8 @@ static const struct option cli_options[] = {
     { "point", required_argument, NULL, OPT_POINT },
     { "flatten", no_argument, NULL, OPT_FLATTEN },
     { "force", no_argument, NULL, OPT_FORCE },
+    { "test-network", required_argument, NULL, OPT_TEST_NETWORK },
+    { "network-map", required_argument, NULL, OPT_NETWORK_MAP },
     { "dir", required_argument, NULL, OPT_DIR },
     { "vms", required_argument, NULL, OPT_VMS },
     { "no-console", no_argument, NULL, OPT_NO_CONSOLE },
@@ -192,7 +196,8 @@ cli_print_help(void)
            "      --point ID       recovery point for failover and test-failover\n"
            "      --flatten        commit: merge the layers under the failover disk\n"
            "      --force          failover: although the primary VM runs (the split-brain\n"
-           "                       guard overridden); needs --reason, kept in the audit log\n"
+           "                       guard overridden); needs --reason, kept in the audit log\n"           "      --test-network NET  test-failover: the test system's interfaces use this\n"
+           "                       isolated network (without it they are left out)\n"
            "      --dir DIR        demo: where to build the demo site; enable-replication:\n"
            "                       where the replica's files go\n"
            "      --from URI       enable-replication: the primary host\n"
@@ -626,6 +631,7 @@ cli_opts_free(CliOpts *o)
         free(o->uris[i]);
     free(o->uris);
     free(o->args);
+    free(o->netmap);
     free(o->seen);
 }
 
@@ -745,6 +751,11 @@ cli_run(int argc, char **argv, CliConsoleFn console)
         case OPT_POINT: o.point = optarg; break;
         case OPT_FLATTEN: o.flatten = 1; break;
         case OPT_FORCE: o.force = 1; break;
+        case OPT_TEST_NETWORK: o.test_network = optarg; break;
+        case OPT_NETWORK_MAP:
+            o.netmap = util_xrealloc(o.netmap, (o.nnetmap + 1) * sizeof(*o.netmap));
+            o.netmap[o.nnetmap++] = optarg;
+            break;
         case OPT_DIR: o.dir = optarg; break;
         case OPT_NO_CONSOLE: o.no_console = 1; break;
         case OPT_ALL: o.all = 1; break;

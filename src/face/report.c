@@ -74,6 +74,7 @@ report_plan_json(const Plan *p)
     json_object_object_add(o, "point", report_str(p->point));
     json_object_object_add(o, "test_domain", report_str(p->test_domain));
     json_object_object_add(o, "test_left_out", report_str(p->test_omitted));
+    json_object_object_add(o, "test_network", report_str(p->test_network));
     if (p->guard) {
         /* What the split-brain guard found (failover only). */
         json_object *g = json_object_new_object();

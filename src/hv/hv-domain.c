@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
+#include <libxml/parser.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -879,5 +880,52 @@ hv_probe_power(const char *uri, const char *name_or_uuid, int timeout_s, int *po
     }
     pthread_mutex_unlock(&pr->mu);
     hv_probe_unref(pr);
+    return ret;
+}
+
+/* --- networks ------------------------------------------------------------ */
+
+int
+hv_network_isolated(HvConn *c, const char *name)
+{
+    virConnectPtr vc = hv_acquire(c);
+    virNetworkPtr net = NULL;
+    char *xml = NULL;
+    xmlDocPtr doc = NULL;
+    xmlNodePtr n;
+    int ret = -1;
+
+    if (!vc)
+        return -1;
+    if (!(net = virNetworkLookupByName(vc, name))) {
+        hv_err("no network %s on %s", name, c->uri);
+        if (virConnectIsAlive(vc) == 1)
+            err_set(RESULT_INVALID_PARAMETER, "%s has no network %s (virsh net-list --all lists them)",
+                    c->uri, name);
+        else
+            hv_check_alive(c, vc);
+        goto cleanup;
+    }
+    if (!(xml = virNetworkGetXMLDesc(net, 0))) {
+        hv_err("cannot read network %s on %s", name, c->uri);
+        goto cleanup;
+    }
+    if (!(doc = xmlReadMemory(xml, (int)strlen(xml), "network.xml", NULL, XML_PARSE_NONET)) ||
+        !xmlDocGetRootElement(doc)) {
+        err_set(RESULT_INCORRECT_TYPE, "libvirt's description of network %s does not parse", name);
+        goto cleanup;
+    }
+    ret = 1;
+    for (n = xmlDocGetRootElement(doc)->children; n; n = n->next)
+        if (n->type == XML_ELEMENT_NODE && xmlStrcmp(n->name, BAD_CAST "forward") == 0)
+            ret = 0;
+
+cleanup:
+    if (doc)
+        xmlFreeDoc(doc);
+    free(xml);
+    if (net)
+        virNetworkFree(net);
+    virConnectClose(vc);
     return ret;
 }

@@ -120,6 +120,11 @@ int hv_power_off(HvConn *c, const char *uuid, int timeout_s, HvTickFn tick, void
 char **hv_all_disk_sources(HvConn *c, const char *const *exclude);
 void hv_strv_free(char **v);
 
+/* Whether the host's libvirt network name is isolated (no <forward>: its
+ * guests reach each other and the host, nothing beyond): 1 isolated, 0
+ * it forwards, -1 with err (32773 no such network). */
+int hv_network_isolated(HvConn *c, const char *name);
+
 /* Asks another host, read-only, for the power state of its domain
  * name_or_uuid, giving up after timeout_s seconds (the connect and the
  * calls run in a thread of their own, which is left to finish alone when

@@ -322,7 +322,12 @@ ops_define_test_system(OpsCtx *x)
         return -1;
     domxml_set_name(t, p->test_domain);
     domxml_set_uuid(t, p->test_uuid);
-    domxml_strip_for_test(t);
+    if (p->test_network) {
+        domxml_interfaces_to_network(t, p->test_network);
+        domxml_strip_genid(t);
+    } else {
+        domxml_strip_for_test(t);
+    }
     for (i = 0; i < p->create.n; i++) {
         /* Its own NVRAM: the replica's is never written by a running test. */
         if (p->create.v[i].copy ? domxml_set_nvram(t, p->create.v[i].path) < 0 :
@@ -1004,6 +1009,7 @@ ops_execute(HvConn *c, const Plan *confirmed, const OpsArgs *a, Job *job)
     pa.test_uuid = confirmed->test_uuid[0] ? confirmed->test_uuid : NULL;
     pa.lock_held = 1;
     pa.force = confirmed->force;
+    pa.test_network = confirmed->test_network;
     ops_step(&x, 3, "re-reading %s to check the plan still holds", confirmed->vm);
     if (!(fresh = plan_make(c, confirmed->host, confirmed->uuid, confirmed->op, &pa))) {
         /* What was confirmed no longer holds: the state changed meanwhile. */

@@ -78,6 +78,7 @@ plan_free(Plan *p)
     free(p->dir);
     free(p->test_domain);
     free(p->test_omitted);
+    free(p->test_network);
     free(p->guard_text);
     plan_file_list_clear(&p->create);
     plan_file_list_clear(&p->remove);
@@ -720,7 +721,28 @@ plan_test(Plan *p, HvConn *c, const PlanArgs *a, const DomXml *dx)
     keep = util_xcalloc(pt->disks.n + 1, sizeof(*keep));
     for (i = 0; i < pt->disks.n; i++)
         keep[i] = pt->disks.v[i].target;
-    p->test_omitted = domxml_test_omissions(dx, keep, pt->disks.n);
+    if (a && a->test_network) {
+        /* Only an isolated network: a test system that could reach the
+         * production network would answer as the VM it copies. */
+        int iso = hv_network_isolated(c, a->test_network);
+
+        if (iso < 0) {
+            free(keep);
+            err_prefix("--test-network");
+            return -1;
+        }
+        if (!iso) {
+            free(keep);
+            err_set(RESULT_INVALID_PARAMETER, "--test-network %s: that network forwards beyond the host "
+                    "(it has a <forward>), so the test system could reach the production network; name "
+                    "an isolated network (no <forward>)", a->test_network);
+            return -1;
+        }
+        p->test_network = util_xstrdup(a->test_network);
+        p->test_omitted = domxml_test_omissions_but_interfaces(dx, keep, pt->disks.n);
+    } else {
+        p->test_omitted = domxml_test_omissions(dx, keep, pt->disks.n);
+    }
     free(keep);
     if (plan_test_nvram(p, dx) < 0)
         return -1;
@@ -980,6 +1002,11 @@ plan_digest(Plan *p)
         sha256_update(&h, strlen(extra), (const uint8_t *)extra);
         free(extra);
     }
+    if (p->test_network) {
+        char *extra = util_xasprintf("test-network\t%s\n", p->test_network);
+        sha256_update(&h, strlen(extra), (const uint8_t *)extra);
+        free(extra);
+    }
     if (p->test_omitted) {
         char *extra = util_xasprintf("omit\t%s\n", p->test_omitted);
         sha256_update(&h, strlen(extra), (const uint8_t *)extra);
@@ -1192,6 +1219,9 @@ plan_text(const Plan *p)
         util_buf_printf(&b, "  primary: %s\n", p->guard_text);
     if (p->test_domain)
         util_buf_printf(&b, "  test system: %s (%s)\n", p->test_domain, p->test_uuid);
+    if (p->test_network)
+        util_buf_printf(&b, "  test network: %s (isolated): the test system's interfaces use it\n",
+                        p->test_network);
     if (p->test_omitted)
         util_buf_printf(&b, "  left out of the test system: %s\n", p->test_omitted);
     for (i = 0; i < p->nswitches; i++)

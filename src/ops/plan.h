@@ -73,6 +73,8 @@ typedef struct {
     char *dir;                  /* the replica directory (lock and new files live here) */
     char *test_domain;          /* test-failover / stop-test: the test system */
     char test_uuid[37];
+    char *test_network;         /* test-failover: the isolated network its interfaces use,
+                                 * or NULL: it has none */
     char *test_omitted;         /* test-failover: every disk and setting the test system
                                  * will not have ("disk vdc (file ...); interface ..."), or NULL */
     char stamp[32];             /* names new files; reused when re-planning */
@@ -98,6 +100,8 @@ typedef struct {
     const char *test_uuid;      /* NULL: a new random one */
     int lock_held;              /* the caller holds the replica's lock */
     int force;                  /* failover: proceed although the primary runs */
+    const char *test_network;   /* test-failover: an isolated network for the test
+                                 * system's interfaces; NULL: it has none */
 } PlanArgs;
 
 /* Computes the plan for op on vm (name or UUID) read-only.  host is the
