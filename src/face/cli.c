@@ -61,11 +61,12 @@ static const CliCommand cli_commands[] = {
       "replicate VM from a primary host to this one",
       "  Options: --from PRIMARY_URI (required), --dir DIR, --nbd HOST:PORT|unix:PATH,\n"
       "           --name NAME, --interval DURATION, --points N,\n"
-      "           --app-consistent-every DURATION, --dry-run, --yes, --reason TEXT, --json\n"
+      "           --app-consistent-every DURATION, --network-map SRC=DST (repeatable),\n"
+      "           --dry-run, --yes, --reason TEXT, --json\n"
       "  Run on the DR host (-c URI).  Defines the replica (same UUID, disks on\n"
       "  DIR/<target>.base.qcow2, state 1), then copies every disk in full from the\n"
       "  running primary (pull backup, checkpoint drover.1): rp-0001, state 3.", -1,
-      "from dir nbd name interval points app-consistent-every dry-run yes reason json" },
+      "from dir nbd name interval points app-consistent-every network-map dry-run yes reason json" },
     { "replicate", cli_replicate, "[VM]", 0, 1, "one replication cycle now: a new recovery point",
       "  Options: --due (every replica whose interval has passed, instead of VM),\n"
       "           --watch (--due in a loop until stopped), --dry-run, --reason TEXT,\n"
@@ -196,7 +197,10 @@ cli_print_help(void)
            "      --point ID       recovery point for failover and test-failover\n"
            "      --flatten        commit: merge the layers under the failover disk\n"
            "      --force          failover: although the primary VM runs (the split-brain\n"
-           "                       guard overridden); needs --reason, kept in the audit log\n"           "      --test-network NET  test-failover: the test system's interfaces use this\n"
+           "                       guard overridden); needs --reason, kept in the audit log\n"           "      --network-map SRC=DST  enable-replication: the replica's interfaces on the\n"
+           "                       primary's network or bridge SRC use DST on the DR site\n"
+           "                       (repeatable; network:NAME or bridge:NAME to say which)\n"
+           "      --test-network NET  test-failover: the test system's interfaces use this\n"
            "                       isolated network (without it they are left out)\n"
            "      --dir DIR        demo: where to build the demo site; enable-replication:\n"
            "                       where the replica's files go\n"

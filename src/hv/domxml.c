@@ -837,7 +837,7 @@ domxml_interfaces_to_network(DomXml *d, const char *net)
 }
 
 size_t
-domxml_map_networks(DomXml *d, const DomNetMap *map, size_t n, char **changes)
+domxml_map_networks(DomXml *d, DomNetMap *map, size_t n, char **changes)
 {
     xmlNodePtr devices = domxml_child(xmlDocGetRootElement(d->doc), "devices");
     xmlNodePtr c;
@@ -847,7 +847,7 @@ domxml_map_networks(DomXml *d, const DomNetMap *map, size_t n, char **changes)
     for (c = devices ? devices->children : NULL; c; c = c->next) {
         xmlNodePtr src, mac;
         char *type, *name = NULL, *addr = NULL;
-        const DomNetMap *hit = NULL;
+        DomNetMap *hit = NULL;
 
         if (!domxml_is(c, "interface"))
             continue;
@@ -859,13 +859,19 @@ domxml_map_networks(DomXml *d, const DomNetMap *map, size_t n, char **changes)
         if (mac)
             addr = domxml_prop(mac, "address");
         for (i = 0; name && i < n && !hit; i++)
-            if (strcmp(map[i].from_type, type) == 0 && strcmp(map[i].from, name) == 0)
+            if ((!map[i].from_type || strcmp(map[i].from_type, type) == 0) &&
+                strcmp(map[i].from, name) == 0)
                 hit = &map[i];
         util_buf_printf(&b, "%sinterface%s%s: %s %s", b.len ? "; " : "", addr ? " " : "", addr ? addr : "",
                         type ? type : "?", name ? name : "(no network or bridge)");
         if (hit) {
-            util_buf_printf(&b, " -> %s %s", hit->to_type, hit->to);
-            domxml_interface_retarget(c, hit->to_type, hit->to);
+            const char *to_type = hit->to_type ? hit->to_type : type;
+
+            util_buf_printf(&b, " -> %s %s", to_type, hit->to);
+            domxml_interface_retarget(c, to_type, hit->to);
+            hit->used++;
+            if (strcmp(to_type, "network") == 0)
+                hit->used_network++;
             moved++;
         } else {
             util_buf_add(&b, " (kept: not in the map)");
