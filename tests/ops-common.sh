@@ -151,11 +151,13 @@ JOB = {"id": "str", "type": "int", "type_name": "str", "state": "int", "state_na
 PFILE = {"path": "str", "target": "str", "role": "str", "backing?": "str", "size": "int",
          "allocated": "int", "inode?": "int"}
 SWITCH = {"target": "str", "from": "str?", "to": "str"}
+GUARD = {"result": "str", "host": "str?", "uri": "str?", "vm": "str?", "power": "str?",
+         "reachable": "bool?", "forced": "bool", "message": "str"}
 PLAN = {"operation": "str", "title": "str", "flatten": "bool", "host": "str", "vm": "str",
         "uuid": "uuid", "from_state": "int", "from_state_name": "str", "to_state": "int",
         "to_state_name": "str", "power": "power", "power_action": "action", "point": "str?",
-        "test_domain": "str?", "test_left_out": "str?", "create": [PFILE], "delete": [PFILE], "keep": [PFILE],
-        "switch": [SWITCH], "digest": "digest"}
+        "test_domain": "str?", "test_left_out": "str?", "test_network": "str?", "create": [PFILE], "delete": [PFILE], "keep": [PFILE],
+        "switch": [SWITCH], "guard": Null(GUARD), "digest": "digest"}
 POINT = {"id": "str", "time": "time?", "type": "str", "checkpoint": "str?",
          "disks": [{"target": "str", "file": "str"}]}
 LAYER = {"path": "str", "format": "str?", "virtual_size": "int", "allocated": "int",

@@ -194,9 +194,42 @@ ui_record_lines(const Console *c, UiLines *l, const ModelDetail *d, int width)
             ui_lines_wrap(l, UI_R_CRIT, d->rec_error, width, 2);
         return;
     }
-    if (rec->primary_host || rec->primary_name)
-        ui_lines_pushf(l, UI_R_NORMAL, "Primary: %s on %s", rec->primary_name ? rec->primary_name : "?",
-                       rec->primary_host ? rec->primary_host : "?");
+    if (rec->primary_host || rec->primary_name || d->primary_text) {
+        /* The primary as its host answered: its state, or that it did not
+         * answer (what the split-brain guard would find now). */
+        const char *name = rec->primary_name ? rec->primary_name : "?";
+        const char *host = rec->primary_host ? rec->primary_host : "?";
+        UTIL_AUTOFREE char *line = NULL;
+        int role = UI_R_NORMAL;
+
+        switch (d->primary_guard) {
+        case PLAN_GUARD_RUNNING:
+        case PLAN_GUARD_STOPPED:
+            line = util_xasprintf("Primary: %s on %s: %s (reachable)", name, host,
+                                  hv_power_name(d->primary_power));
+            role = d->primary_guard == PLAN_GUARD_RUNNING && rec->state == STATE_RECOVERED ? UI_R_WARN
+                                                                                            : UI_R_NORMAL;
+            break;
+        case PLAN_GUARD_ABSENT:
+            line = util_xasprintf("Primary: %s on %s: not on that host (reachable)", name, host);
+            role = UI_R_WARN;
+            break;
+        case PLAN_GUARD_UNREACHABLE:
+            line = util_xasprintf("Primary: %s on %s: state unknown (unreachable)", name, host);
+            role = UI_R_WARN;
+            break;
+        case PLAN_GUARD_NOT_ASKED:
+            line = util_xasprintf("Primary: %s on %s: not asked%s%s", name, host,
+                                  rec->primary_uri ? "" : " (the record names no URI)",
+                                  rec->primary_uri ? " (a demo)" : "");
+            role = UI_R_DIM;
+            break;
+        default:
+            /* Not asked at all: a test system names its replica's primary. */
+            line = util_xasprintf("Primary: %s on %s", name, host);
+        }
+        ui_lines_hang(l, role, line, width, 9);
+    }
     if (rec->journal) {
         UTIL_AUTOFREE char *text = NULL;
 

@@ -260,7 +260,8 @@ ui_plan_body(const Console *c, const Dialog *d, UiLines *l, int width)
                              d->vm, d->hostname);
         result_decode(&ctx, &info);
         ui_console_result(&ctx, &info);
-        if (info.code == RESULT_INVALID_STATE && !d->err.virt_code && row) {
+        if (info.code == RESULT_INVALID_STATE && !d->err.virt_code && row &&
+            !(d->err.hints & RESULT_HINT_PRIMARY_RUNS)) {
             /* The row's own keys, not examples. */
             UTIL_AUTOFREE char *keys = ui_op_keys(c, row, ", ");
 
@@ -304,6 +305,14 @@ ui_plan_body(const Console *c, const Dialog *d, UiLines *l, int width)
     }
     if (p->point)
         ui_plan_linef(l, UI_R_NORMAL, width, "Point:  %s", p->point);
+    if (p->guard_text) {
+        /* What the split-brain guard found: a warning unless the primary
+         * said it is off. */
+        char *t = util_xasprintf("Primary: %s", p->guard_text);
+        ui_lines_hang(l, p->guard == PLAN_GUARD_STOPPED || p->guard == PLAN_GUARD_ABSENT ? UI_R_NORMAL : UI_R_WARN,
+                      t, width, 9);
+        free(t);
+    }
     if (p->test_domain)
         ui_lines_pushf(l, UI_R_NORMAL, "Test system: %s", p->test_domain);
     if (p->test_omitted) {

@@ -362,6 +362,8 @@ result_outcome(const ResultCtx *ctx)
             return "was stopped: another writer changed the VM's definition meanwhile";
         return "was refused: the VM is in use by another operation";
     case RESULT_INVALID_STATE:
+        if (ctx->hints & RESULT_HINT_PRIMARY_RUNS)
+            return "was refused: its primary still runs, and both would run (split brain)";
         return "was refused: the replica is not in a state that allows it";
     case RESULT_INCORRECT_TYPE:
         return "was refused: a record holds data drover cannot read";
@@ -519,6 +521,10 @@ result_console_next_step(const ResultCtx *ctx)
         return util_xasprintf("Another operation holds %s: J shows which job, who started it and since "
                               "when; try again once it ends.", vm);
     case RESULT_INVALID_STATE:
+        if (ctx->hints & RESULT_HINT_PRIMARY_RUNS)
+            return util_xasprintf("Shut the primary VM down on its host (the cause names it), then press f "
+                                  "again; if it is cut off from its users and storage, fail over on the "
+                                  "command line: drover failover %s --force --reason TEXT.", vm);
         if (v == VIRT_OPERATION_INVALID)
             return util_xasprintf("libvirt refused because of the domain's state (for example it is running): "
                                   "Enter shows %s's power; shut it off or let the operation power it off, "
@@ -621,6 +627,11 @@ result_next_step(const ResultCtx *ctx)
         return util_xasprintf("Another operation holds %s: wait for it to finish, or look at `drover jobs` "
                               "to see which job holds it, who started it and since when; then try again.", vm);
     case RESULT_INVALID_STATE:
+        if (ctx->hints & RESULT_HINT_PRIMARY_RUNS)
+            return util_xasprintf("Shut the primary VM down on its host (the cause names it and its URI), "
+                                  "then run the failover again; if it is cut off from its users and storage, "
+                                  "drover failover %s --force --reason TEXT overrides the guard (audited).",
+                                  vm);
         if (v == VIRT_OPERATION_INVALID)
             return util_xasprintf("libvirt refused because of the domain's current state (for example it is "
                                   "running): check it with `drover show %s`, shut it off or let the operation "

@@ -75,6 +75,7 @@ enum {
     RESULT_HINT_PLAN_CHANGED = 1 << 2, /* the re-plan under the lock disagreed: nothing was done */
     RESULT_HINT_DEFINITION_CHANGED = 1 << 3, /* 32774 because another writer changed the
                                               * domain's definition while the operation ran */
+    RESULT_HINT_PRIMARY_RUNS = 1 << 4, /* 32775 from the split-brain guard: the primary VM runs */
 };
 
 /* What the decoder knows about one failure. Every pointer may be NULL. */

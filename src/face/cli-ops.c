@@ -130,9 +130,22 @@ cli_operation(const CliCommand *cmd, CliOpts *o)
         status = cli_fail(o, opname, o->args[0], s->hosts[h].name, NULL);
         goto out;
     }
+    if (o->force && !reason) {
+        err_set(RESULT_INVALID_PARAMETER, "--force overrides the split-brain guard: say why with "
+                "--reason TEXT (kept in the audit log)");
+        status = cli_fail(o, opname, o->args[0], s->hosts[h].name, NULL);
+        goto out;
+    }
+    if (o->test_network && op != OP_TEST) {
+        err_set(RESULT_INVALID_PARAMETER, "--test-network only applies to test-failover");
+        status = cli_fail(o, opname, o->args[0], s->hosts[h].name, NULL);
+        goto out;
+    }
     memset(&pa, 0, sizeof(pa));
+    pa.test_network = o->test_network;
     pa.point = o->point;
     pa.flatten = o->flatten;
+    pa.force = o->force;
     if (!(plan = plan_make(s->hosts[h].conn, s->hosts[h].name, uuid, op, &pa))) {
         status = cli_fail(o, opname, o->args[0], s->hosts[h].name, NULL);
         goto out;

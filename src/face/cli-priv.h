@@ -24,6 +24,10 @@ typedef struct {
     int yes;
     int dry_run;
     int flatten;
+    int force;                  /* failover --force: override the split-brain guard */
+    const char *test_network;   /* test-failover --test-network NET */
+    const char **netmap;        /* enable-replication --network-map SRC=DST, repeatable */
+    size_t nnetmap;
     int no_console;
     int all;
     int man;

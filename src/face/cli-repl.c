@@ -86,6 +86,8 @@ cli_repl_plan_json(const ReplPlan *p)
         json_object_array_add(disks, d);
     }
     json_object_object_add(j, "disks", disks);
+    if (p->enable)
+        json_object_object_add(j, "networks", cli_repl_str(p->networks));
     json_object_object_add(j, "digest", json_object_new_string(p->digest));
     return j;
 }
@@ -243,6 +245,8 @@ cli_enable_replication(const CliCommand *cmd, CliOpts *o)
     ea.nbd = o->nbd;
     ea.name = o->name;
     ea.points = o->points;
+    ea.netmap = o->netmap;
+    ea.nnetmap = o->nnetmap;
     if ((o->interval && repl_parse_interval(o->interval, &ea.interval) < 0) ||
         (o->app_every && repl_parse_interval(o->app_every, &ea.app_every) < 0)) {
         status = cli_fail(o, op, o->args[0], s->hosts[0].name, NULL);

@@ -33,9 +33,12 @@ static const CliCommand cli_commands[] = {
       "  Options: --json, --names (its recovery point ids, one per line, oldest first)", -1,
       "json names" },
     { "failover", cli_operation, "VM", 1, 1, "fail over to a recovery point (newest by default)",
-      "  Options: --point ID, --dry-run, --yes, --reason TEXT, --json\n"
+      "  Options: --point ID, --force (with --reason: although the primary runs),\n"
+      "           --dry-run, --yes, --reason TEXT, --json\n"
+      "  Asks the primary's libvirt first (the split-brain guard): refused while the\n"
+      "  primary VM runs; proceeds, and says so, when its host does not answer.\n"
       "  Creates one overlay per disk on the point and switches the VM to it: 5 Recovered.", OP_INITIATE,
-      "point dry-run yes reason json" },
+      "point force dry-run yes reason json" },
     { "revert", cli_operation, "VM", 1, 1, "discard the failover disk: back to 3 Replicating",
       "  Options: --dry-run, --yes, --reason TEXT, --json\n"
       "  Powers the VM off first if it runs (graceful, then forced after shutdown_timeout).\n"
@@ -48,8 +51,9 @@ static const CliCommand cli_commands[] = {
       "           --dry-run, --yes, --reason TEXT, --json", OP_COMMIT,
       "flatten dry-run yes reason json" },
     { "test-failover", cli_operation, "VM", 1, 1, "test failover: a VM-test domain without network",
-      "  Options: --point ID, --dry-run, --yes, --reason TEXT, --json", OP_TEST,
-      "point dry-run yes reason json" },
+      "  Options: --point ID, --test-network NET (an isolated network for its interfaces;\n"
+      "           without it they are left out), --dry-run, --yes, --reason TEXT, --json", OP_TEST,
+      "point test-network dry-run yes reason json" },
     { "stop-test", cli_operation, "VM", 1, 1, "remove the test domain and its disks",
       "  Options: --dry-run, --yes, --reason TEXT, --json", OP_STOP_TEST,
       "dry-run yes reason json" },
@@ -57,11 +61,12 @@ static const CliCommand cli_commands[] = {
       "replicate VM from a primary host to this one",
       "  Options: --from PRIMARY_URI (required), --dir DIR, --nbd HOST:PORT|unix:PATH,\n"
       "           --name NAME, --interval DURATION, --points N,\n"
-      "           --app-consistent-every DURATION, --dry-run, --yes, --reason TEXT, --json\n"
+      "           --app-consistent-every DURATION, --network-map SRC=DST (repeatable),\n"
+      "           --dry-run, --yes, --reason TEXT, --json\n"
       "  Run on the DR host (-c URI).  Defines the replica (same UUID, disks on\n"
       "  DIR/<target>.base.qcow2, state 1), then copies every disk in full from the\n"
       "  running primary (pull backup, checkpoint drover.1): rp-0001, state 3.", -1,
-      "from dir nbd name interval points app-consistent-every dry-run yes reason json" },
+      "from dir nbd name interval points app-consistent-every network-map dry-run yes reason json" },
     { "replicate", cli_replicate, "[VM]", 0, 1, "one replication cycle now: a new recovery point",
       "  Options: --due (every replica whose interval has passed, instead of VM),\n"
       "           --watch (--due in a loop until stopped), --dry-run, --reason TEXT,\n"
@@ -113,7 +118,8 @@ static const CliCommand cli_commands[] = {
 enum {
     OPT_CONFIG = 256, OPT_JSON, OPT_DRY_RUN, OPT_REASON, OPT_POINT, OPT_FLATTEN, OPT_DIR,
     OPT_VMS, OPT_NO_CONSOLE, OPT_EXIT_AFTER, OPT_ALL, OPT_MAN, OPT_NAMES, OPT_FROM, OPT_NBD,
-    OPT_NAME, OPT_INTERVAL, OPT_POINTS, OPT_DUE, OPT_WATCH, OPT_APP_EVERY,
+    OPT_NAME, OPT_INTERVAL, OPT_POINTS, OPT_DUE, OPT_WATCH, OPT_APP_EVERY, OPT_FORCE,
+    OPT_TEST_NETWORK, OPT_NETWORK_MAP,
 };
 
 static const struct option cli_options[] = {
@@ -126,6 +132,9 @@ static const struct option cli_options[] = {
     { "reason", required_argument, NULL, OPT_REASON },
     { "point", required_argument, NULL, OPT_POINT },
     { "flatten", no_argument, NULL, OPT_FLATTEN },
+    { "force", no_argument, NULL, OPT_FORCE },
+    { "test-network", required_argument, NULL, OPT_TEST_NETWORK },
+    { "network-map", required_argument, NULL, OPT_NETWORK_MAP },
     { "dir", required_argument, NULL, OPT_DIR },
     { "vms", required_argument, NULL, OPT_VMS },
     { "no-console", no_argument, NULL, OPT_NO_CONSOLE },
@@ -187,6 +196,12 @@ cli_print_help(void)
            "      --reason TEXT    why, for the audit log\n"
            "      --point ID       recovery point for failover and test-failover\n"
            "      --flatten        commit: merge the layers under the failover disk\n"
+           "      --force          failover: although the primary VM runs (the split-brain\n"
+           "                       guard overridden); needs --reason, kept in the audit log\n"           "      --network-map SRC=DST  enable-replication: the replica's interfaces on the\n"
+           "                       primary's network or bridge SRC use DST on the DR site\n"
+           "                       (repeatable; network:NAME or bridge:NAME to say which)\n"
+           "      --test-network NET  test-failover: the test system's interfaces use this\n"
+           "                       isolated network (without it they are left out)\n"
            "      --dir DIR        demo: where to build the demo site; enable-replication:\n"
            "                       where the replica's files go\n"
            "      --from URI       enable-replication: the primary host\n"
@@ -620,6 +635,7 @@ cli_opts_free(CliOpts *o)
         free(o->uris[i]);
     free(o->uris);
     free(o->args);
+    free(o->netmap);
     free(o->seen);
 }
 
@@ -738,6 +754,12 @@ cli_run(int argc, char **argv, CliConsoleFn console)
         case OPT_REASON: o.reason = optarg; break;
         case OPT_POINT: o.point = optarg; break;
         case OPT_FLATTEN: o.flatten = 1; break;
+        case OPT_FORCE: o.force = 1; break;
+        case OPT_TEST_NETWORK: o.test_network = optarg; break;
+        case OPT_NETWORK_MAP:
+            o.netmap = util_xrealloc(o.netmap, (o.nnetmap + 1) * sizeof(*o.netmap));
+            o.netmap[o.nnetmap++] = optarg;
+            break;
         case OPT_DIR: o.dir = optarg; break;
         case OPT_NO_CONSOLE: o.no_console = 1; break;
         case OPT_ALL: o.all = 1; break;

@@ -74,6 +74,25 @@ report_plan_json(const Plan *p)
     json_object_object_add(o, "point", report_str(p->point));
     json_object_object_add(o, "test_domain", report_str(p->test_domain));
     json_object_object_add(o, "test_left_out", report_str(p->test_omitted));
+    json_object_object_add(o, "test_network", report_str(p->test_network));
+    if (p->guard) {
+        /* What the split-brain guard found (failover only). */
+        json_object *g = json_object_new_object();
+
+        json_object_object_add(g, "result", json_object_new_string(plan_guard_name(p->guard)));
+        json_object_object_add(g, "host", report_str(p->rec ? p->rec->primary_host : NULL));
+        json_object_object_add(g, "uri", report_str(p->rec ? p->rec->primary_uri : NULL));
+        json_object_object_add(g, "vm", report_str(p->rec ? p->rec->primary_name : NULL));
+        json_object_object_add(g, "power", p->primary_power == HV_POWER_UNKNOWN ? NULL :
+                               json_object_new_string(hv_power_name(p->primary_power)));
+        json_object_object_add(g, "reachable", p->guard == PLAN_GUARD_NOT_ASKED ? NULL :
+                               json_object_new_boolean(p->guard != PLAN_GUARD_UNREACHABLE));
+        json_object_object_add(g, "forced", json_object_new_boolean(p->guard == PLAN_GUARD_OVERRIDDEN));
+        json_object_object_add(g, "message", report_str(p->guard_text));
+        json_object_object_add(o, "guard", g);
+    } else {
+        json_object_object_add(o, "guard", NULL);
+    }
     json_object_object_add(o, "create", report_files_json(&p->create));
     json_object_object_add(o, "delete", report_files_json(&p->remove));
     json_object_object_add(o, "keep", report_files_json(&p->keep));

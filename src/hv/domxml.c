@@ -792,8 +792,22 @@ domxml_describe_device(UtilBuf *b, xmlNodePtr c, int disk)
     free(device);
 }
 
+static char *domxml_omissions(const DomXml *d, const char *const *keep, size_t n, int nics);
+
 char *
 domxml_test_omissions(const DomXml *d, const char *const *keep, size_t n)
+{
+    return domxml_omissions(d, keep, n, 1);
+}
+
+char *
+domxml_test_omissions_but_interfaces(const DomXml *d, const char *const *keep, size_t n)
+{
+    return domxml_omissions(d, keep, n, 0);
+}
+
+static char *
+domxml_omissions(const DomXml *d, const char *const *keep, size_t n, int nics)
 {
     xmlNodePtr root = xmlDocGetRootElement(d->doc);
     xmlNodePtr devices = domxml_child(root, "devices");
@@ -808,7 +822,7 @@ domxml_test_omissions(const DomXml *d, const char *const *keep, size_t n)
             util_buf_printf(&b, "%sdisk %s", b.len ? "; " : "", dev ? dev : "(no target)");
             domxml_describe_device(&b, c, 1);
             free(dev);
-        } else if (domxml_is(c, "interface")) {
+        } else if (nics && domxml_is(c, "interface")) {
             util_buf_printf(&b, "%sinterface", b.len ? "; " : "");
             domxml_describe_device(&b, c, 0);
         }
@@ -823,12 +837,94 @@ domxml_test_omissions(const DomXml *d, const char *const *keep, size_t n)
 }
 
 void
+domxml_strip_genid(DomXml *d)
+{
+    domxml_remove_children(xmlDocGetRootElement(d->doc), "genid");
+}
+
+void
 domxml_strip_for_test(DomXml *d)
 {
     xmlNodePtr root = xmlDocGetRootElement(d->doc);
 
     domxml_remove_children(domxml_child(root, "devices"), "interface");
     domxml_remove_children(root, "genid");
+}
+
+/* Points one interface at a source of type type ("network" or "bridge"). */
+static void
+domxml_interface_retarget(xmlNodePtr c, const char *type, const char *name)
+{
+    static const char *const drop[] = { "source", "target", "virtualport", "vlan", NULL };
+    xmlNodePtr src;
+    size_t i;
+
+    for (i = 0; drop[i]; i++)
+        domxml_remove_children(c, drop[i]);
+    xmlSetProp(c, BAD_CAST "type", BAD_CAST type);
+    src = xmlNewChild(c, NULL, BAD_CAST "source", NULL);
+    xmlSetProp(src, BAD_CAST type, BAD_CAST name);
+}
+
+void
+domxml_interfaces_to_network(DomXml *d, const char *net)
+{
+    xmlNodePtr devices = domxml_child(xmlDocGetRootElement(d->doc), "devices");
+    xmlNodePtr c;
+
+    for (c = devices ? devices->children : NULL; c; c = c->next)
+        if (domxml_is(c, "interface"))
+            domxml_interface_retarget(c, "network", net);
+}
+
+size_t
+domxml_map_networks(DomXml *d, DomNetMap *map, size_t n, char **changes)
+{
+    xmlNodePtr devices = domxml_child(xmlDocGetRootElement(d->doc), "devices");
+    xmlNodePtr c;
+    UtilBuf b = { 0 };
+    size_t moved = 0, i;
+
+    for (c = devices ? devices->children : NULL; c; c = c->next) {
+        xmlNodePtr src, mac;
+        char *type, *name = NULL, *addr = NULL;
+        DomNetMap *hit = NULL;
+
+        if (!domxml_is(c, "interface"))
+            continue;
+        type = domxml_prop(c, "type");
+        src = domxml_child(c, "source");
+        mac = domxml_child(c, "mac");
+        if (src && type && (strcmp(type, "network") == 0 || strcmp(type, "bridge") == 0))
+            name = domxml_prop(src, type);
+        if (mac)
+            addr = domxml_prop(mac, "address");
+        for (i = 0; name && i < n && !hit; i++)
+            if ((!map[i].from_type || strcmp(map[i].from_type, type) == 0) &&
+                strcmp(map[i].from, name) == 0)
+                hit = &map[i];
+        util_buf_printf(&b, "%sinterface%s%s: %s %s", b.len ? "; " : "", addr ? " " : "", addr ? addr : "",
+                        type ? type : "?", name ? name : "(no network or bridge)");
+        if (hit) {
+            const char *to_type = hit->to_type ? hit->to_type : type;
+
+            util_buf_printf(&b, " -> %s %s", to_type, hit->to);
+            domxml_interface_retarget(c, to_type, hit->to);
+            hit->used++;
+            if (strcmp(to_type, "network") == 0)
+                hit->used_network++;
+            moved++;
+        } else {
+            util_buf_add(&b, " (kept: not in the map)");
+        }
+        free(type);
+        free(name);
+        free(addr);
+    }
+    if (changes)
+        *changes = b.len ? util_buf_steal(&b) : NULL;
+    util_buf_free(&b);
+    return moved;
 }
 
 void

@@ -102,8 +102,34 @@ size_t domxml_drop_disks_except(DomXml *d, const char *const *keep, size_t n);
  * type, source and boot order, each network interface, the generation id;
  * "; " between them.  NULL when it lacks nothing. */
 char *domxml_test_omissions(const DomXml *d, const char *const *keep, size_t n);
+/* The same without the network interfaces (a test system on a network). */
+char *domxml_test_omissions_but_interfaces(const DomXml *d, const char *const *keep, size_t n);
 /* For a test system: drops network interfaces and the VM generation id. */
 void domxml_strip_for_test(DomXml *d);
+/* The same but keeps the interfaces (domxml_interfaces_to_network). */
+void domxml_strip_genid(DomXml *d);
+/* For a test system on an isolated network: every interface becomes
+ * <interface type='network'><source network='net'/> (its MAC, model and
+ * address kept; the old source, target, virtualport and vlan dropped). */
+void domxml_interfaces_to_network(DomXml *d, const char *net);
+
+/* A failover network map entry: an interface whose source is from (of
+ * kind from_type, "network" or "bridge"; NULL: either) moves to to (of
+ * kind to_type; NULL: the interface's own kind). */
+typedef struct {
+    const char *from_type;
+    const char *from;
+    const char *to_type;
+    const char *to;
+    size_t used;                /* out: interfaces it moved */
+    size_t used_network;        /* out: of those, how many are now of type network */
+} DomNetMap;
+/* Applies n map entries to the interfaces; *changes (may be NULL) gets
+ * one "interface MAC: network default -> network dr-lan" per interface
+ * moved, "; " between them, and one "... (kept: not in the map)" per
+ * interface left as it was; NULL when there is no interface.  Returns how
+ * many interfaces moved. */
+size_t domxml_map_networks(DomXml *d, DomNetMap *map, size_t n, char **changes);
 /* Asks libvirt for a new VM generation id (failover and revert change the
  * VM's history, DESIGN §8.1 of the facts sheet). */
 void domxml_reset_genid(DomXml *d);

@@ -5,12 +5,16 @@
 #include "hv/hv.h"
 #include "hv/hv-priv.h"
 
+#include <errno.h>
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
+#include <libxml/parser.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "hv/domxml.h"
@@ -749,4 +753,179 @@ hv_strv_free(char **v)
     for (p = v; *p; p++)
         free(*p);
     free(v);
+}
+
+/* --- asking another host (the split-brain guard) ---------------------- */
+
+/* Shared by the caller and the probe thread; the last one out frees it. */
+typedef struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int refs;
+    int done;
+    char *uri;
+    char *name;
+    int power;
+    ErrInfo err;                /* code 0: *power is the answer */
+} HvProbe;
+
+static void
+hv_probe_unref(HvProbe *pr)
+{
+    int last;
+
+    pthread_mutex_lock(&pr->mu);
+    last = --pr->refs == 0;
+    pthread_mutex_unlock(&pr->mu);
+    if (!last)
+        return;
+    pthread_mutex_destroy(&pr->mu);
+    pthread_cond_destroy(&pr->cv);
+    free(pr->uri);
+    free(pr->name);
+    free(pr);
+}
+
+static void *
+hv_probe_thread(void *arg)
+{
+    HvProbe *pr = arg;
+    virConnectPtr vc;
+    virDomainPtr dom = NULL;
+    int st = 0, reason = 0, power = HV_POWER_UNKNOWN;
+    ErrInfo e;
+
+    memset(&e, 0, sizeof(e));
+    if (!(vc = virConnectOpenReadOnly(pr->uri))) {
+        hv_err("cannot connect to %s", pr->uri);
+        err_save(&e);
+        e.code = RESULT_NOT_AVAILABLE;
+        goto done;
+    }
+    dom = virDomainLookupByName(vc, pr->name);
+    if (!dom) {
+        virResetLastError();
+        dom = virDomainLookupByUUIDString(vc, pr->name);
+    }
+    if (!dom) {
+        virResetLastError();
+        err_set(RESULT_INVALID_PARAMETER, "%s has no domain %s", pr->uri, pr->name);
+        err_save(&e);
+        goto done;
+    }
+    if (virDomainGetState(dom, &st, &reason, 0) < 0) {
+        hv_err("cannot read the state of %s on %s", pr->name, pr->uri);
+        err_save(&e);
+        if (virConnectIsAlive(vc) != 1)
+            e.code = RESULT_NOT_AVAILABLE;
+        virResetLastError();
+        goto done;
+    }
+    power = hv_power_from_state(st);
+
+done:
+    if (dom)
+        virDomainFree(dom);
+    if (vc)
+        virConnectClose(vc);
+    pthread_mutex_lock(&pr->mu);
+    pr->power = power;
+    pr->err = e;
+    pr->done = 1;
+    pthread_cond_signal(&pr->cv);
+    pthread_mutex_unlock(&pr->mu);
+    hv_probe_unref(pr);
+    return NULL;
+}
+
+int
+hv_probe_power(const char *uri, const char *name_or_uuid, int timeout_s, int *power)
+{
+    HvProbe *pr;
+    pthread_t t;
+    pthread_attr_t attr;
+    struct timespec until;
+    int ret = -1, rc;
+
+    if (hv_init() < 0)
+        return -1;
+    pr = util_xcalloc(1, sizeof(*pr));
+    pthread_mutex_init(&pr->mu, NULL);
+    pthread_cond_init(&pr->cv, NULL);
+    pr->refs = 2;
+    pr->uri = util_xstrdup(uri);
+    pr->name = util_xstrdup(name_or_uuid);
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    rc = pthread_create(&t, &attr, hv_probe_thread, pr);
+    pthread_attr_destroy(&attr);
+    if (rc != 0) {
+        pr->refs = 1;
+        hv_probe_unref(pr);
+        err_set(RESULT_FAILED, "cannot start a thread to ask %s", uri);
+        return -1;
+    }
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += timeout_s > 0 ? timeout_s : 1;
+    pthread_mutex_lock(&pr->mu);
+    while (!pr->done && pthread_cond_timedwait(&pr->cv, &pr->mu, &until) != ETIMEDOUT)
+        ;
+    if (!pr->done) {
+        err_set(RESULT_NOT_AVAILABLE, "%s did not answer within %d s", uri, timeout_s);
+    } else if (pr->err.code) {
+        err_restore(&pr->err);
+    } else {
+        *power = pr->power;
+        ret = 0;
+    }
+    pthread_mutex_unlock(&pr->mu);
+    hv_probe_unref(pr);
+    return ret;
+}
+
+/* --- networks ------------------------------------------------------------ */
+
+int
+hv_network_isolated(HvConn *c, const char *name)
+{
+    virConnectPtr vc = hv_acquire(c);
+    virNetworkPtr net = NULL;
+    char *xml = NULL;
+    xmlDocPtr doc = NULL;
+    xmlNodePtr n;
+    int ret = -1;
+
+    if (!vc)
+        return -1;
+    if (!(net = virNetworkLookupByName(vc, name))) {
+        hv_err("no network %s on %s", name, c->uri);
+        if (virConnectIsAlive(vc) == 1)
+            err_set(RESULT_INVALID_PARAMETER, "%s has no network %s (virsh net-list --all lists them)",
+                    c->uri, name);
+        else
+            hv_check_alive(c, vc);
+        goto cleanup;
+    }
+    if (!(xml = virNetworkGetXMLDesc(net, 0))) {
+        hv_err("cannot read network %s on %s", name, c->uri);
+        goto cleanup;
+    }
+    if (!(doc = xmlReadMemory(xml, (int)strlen(xml), "network.xml", NULL, XML_PARSE_NONET)) ||
+        !xmlDocGetRootElement(doc)) {
+        err_set(RESULT_INCORRECT_TYPE, "libvirt's description of network %s does not parse", name);
+        goto cleanup;
+    }
+    ret = 1;
+    for (n = xmlDocGetRootElement(doc)->children; n; n = n->next)
+        if (n->type == XML_ELEMENT_NODE && xmlStrcmp(n->name, BAD_CAST "forward") == 0)
+            ret = 0;
+
+cleanup:
+    if (doc)
+        xmlFreeDoc(doc);
+    free(xml);
+    if (net)
+        virNetworkFree(net);
+    virConnectClose(vc);
+    return ret;
 }

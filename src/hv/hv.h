@@ -120,6 +120,19 @@ int hv_power_off(HvConn *c, const char *uuid, int timeout_s, HvTickFn tick, void
 char **hv_all_disk_sources(HvConn *c, const char *const *exclude);
 void hv_strv_free(char **v);
 
+/* Whether the host's libvirt network name is isolated (no <forward>: its
+ * guests reach each other and the host, nothing beyond): 1 isolated, 0
+ * it forwards, -1 with err (32773 no such network). */
+int hv_network_isolated(HvConn *c, const char *name);
+
+/* Asks another host, read-only, for the power state of its domain
+ * name_or_uuid, giving up after timeout_s seconds (the connect and the
+ * calls run in a thread of their own, which is left to finish alone when
+ * the host does not answer in time).  0 with *power set; -1 with err:
+ * 32777 the host could not be reached in time, 32773 it has no such
+ * domain.  Opens no HvConn: nothing stays connected. */
+int hv_probe_power(const char *uri, const char *name_or_uuid, int timeout_s, int *power);
+
 /* --- backups and checkpoints (hv-backup.c), for replication ----------- */
 
 /* Starts a backup job on a running domain (virDomainBackupBegin): the

@@ -413,6 +413,7 @@ model_detail_clear(ModelDetail *d)
     d->point_broken = NULL;
     replica_free(d->rec);
     free(d->rec_error);
+    free(d->primary_text);
     for (i = 0; i < d->ndisks; i++) {
         free(d->disks[i].target);
         free(d->disks[i].source);
@@ -521,6 +522,10 @@ helper_detail(Model *m, size_t host, const char *uuid)
                   hv_is_local(c) == 1 ? HEALTH_FILES_DEEP : HEALTH_FILES_NONE, &d->health);
     if (d->rec_error)
         d->health.health = HEALTH_CRITICAL;
+    /* Replicas only: a test system's record names its replica's primary. */
+    if (d->rec && d->rec->mode != MODE_TEST_REPLICA)
+        d->primary_guard = plan_primary_state(c, d->rec, uuid, MODEL_PRIMARY_TIMEOUT, &d->primary_power,
+                                              &d->primary_text);
     domxml_disk_list_clear(&disks);
     domxml_free(dx);
     err_clear();

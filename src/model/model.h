@@ -67,6 +67,9 @@ typedef struct {
     unsigned version;           /* changes whenever the row's data changes */
 } ModelRow;
 
+/* Seconds the detail pane waits for a primary's host. */
+#define MODEL_PRIMARY_TIMEOUT 3
+
 /* One disk of the detail pane. */
 typedef struct {
     char *target;               /* "vda" */
@@ -93,6 +96,12 @@ typedef struct {
      * the files are not this machine's to read. */
     char **point_broken;
     HealthReport health;        /* deep assessment: chains walked */
+    /* The primary as its host answered when these details were read
+     * (plan_primary_state, MODEL_PRIMARY_TIMEOUT): PLAN_GUARD_*, 0 when
+     * there is no record. */
+    int primary_guard;
+    int primary_power;          /* HV_POWER_* */
+    char *primary_text;
     int64_t fetched_ms;
     int failed;                 /* the VM could not be read: err holds why */
     ErrInfo err;

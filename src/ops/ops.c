@@ -380,7 +380,12 @@ ops_define_test_system(OpsCtx *x)
         return -1;
     domxml_set_name(t, p->test_domain);
     domxml_set_uuid(t, p->test_uuid);
-    domxml_strip_for_test(t);
+    if (p->test_network) {
+        domxml_interfaces_to_network(t, p->test_network);
+        domxml_strip_genid(t);
+    } else {
+        domxml_strip_for_test(t);
+    }
     for (i = 0; i < p->create.n; i++) {
         /* Its own NVRAM: the replica's is never written by a running test. */
         if (p->create.v[i].copy ? domxml_set_nvram(t, p->create.v[i].path) < 0 :
@@ -1072,7 +1077,8 @@ ops_execute(HvConn *c, const Plan *confirmed, const OpsArgs *a, Job *job)
     UTIL_AUTOFREE char *self = lock_describe_self();
     UTIL_AUTOFREE char *holder = NULL;
     UTIL_AUTOFREE char *lockpath = plan_lock_path(confirmed);
-    OpsArgs defaults;
+    UTIL_AUTOFREE char *forced_reason = NULL;
+    OpsArgs defaults, forced;
     OpsCtx x;
     PlanArgs pa;
     Plan *fresh = NULL;
@@ -1083,6 +1089,14 @@ ops_execute(HvConn *c, const Plan *confirmed, const OpsArgs *a, Job *job)
         memset(&defaults, 0, sizeof(defaults));
         defaults.shutdown_timeout = 60;
         a = &defaults;
+    }
+    /* An overridden split-brain guard is said in the audit log, with why. */
+    if (confirmed->guard == PLAN_GUARD_OVERRIDDEN) {
+        forced = *a;
+        forced_reason = util_xasprintf("split-brain guard overridden (%s): %s", confirmed->guard_text,
+                                       a->reason ? a->reason : "no reason given");
+        forced.reason = forced_reason;
+        a = &forced;
     }
     memset(&x, 0, sizeof(x));
     x.c = c;
@@ -1117,6 +1131,8 @@ ops_execute(HvConn *c, const Plan *confirmed, const OpsArgs *a, Job *job)
     pa.stamp = confirmed->stamp;
     pa.test_uuid = confirmed->test_uuid[0] ? confirmed->test_uuid : NULL;
     pa.lock_held = 1;
+    pa.force = confirmed->force;
+    pa.test_network = confirmed->test_network;
     ops_step(&x, 3, "re-reading %s to check the plan still holds", confirmed->vm);
     if (!(fresh = plan_make(c, confirmed->host, confirmed->uuid, confirmed->op, &pa))) {
         /* What was confirmed no longer holds: the state changed meanwhile. */

@@ -78,6 +78,8 @@ plan_free(Plan *p)
     free(p->dir);
     free(p->test_domain);
     free(p->test_omitted);
+    free(p->test_network);
+    free(p->guard_text);
     plan_file_list_clear(&p->create);
     plan_file_list_clear(&p->remove);
     plan_file_list_clear(&p->keep);
@@ -90,6 +92,91 @@ plan_free(Plan *p)
     replica_free(p->rec);
     free(p->domxml);
     free(p);
+}
+
+const char *
+plan_guard_name(int guard)
+{
+    switch (guard) {
+    case PLAN_GUARD_NOT_ASKED: return "not-asked";
+    case PLAN_GUARD_UNREACHABLE: return "unreachable";
+    case PLAN_GUARD_ABSENT: return "absent";
+    case PLAN_GUARD_STOPPED: return "off";
+    case PLAN_GUARD_OVERRIDDEN: return "overridden";
+    case PLAN_GUARD_RUNNING: return "running";
+    default: return NULL;
+    }
+}
+
+int
+plan_primary_state(HvConn *c, const Replica *r, const char *uuid, int timeout_s, int *power,
+                   char **text)
+{
+    const char *uri = r->primary_uri;
+    const char *host = r->primary_host ? r->primary_host : uri;
+    const char *name = r->primary_name ? r->primary_name : uuid;
+
+    *power = HV_POWER_UNKNOWN;
+    if (!uri) {
+        *text = util_xstrdup("the record names no primary URI: the split-brain guard could not ask "
+                             "whether the primary runs");
+        return PLAN_GUARD_NOT_ASKED;
+    }
+    /* A DR host on libvirt's test driver is a demo or a test fleet: only a
+     * primary on the test driver too is there to ask. */
+    if (strncmp(hv_uri(c), "test:", 5) == 0 && strncmp(uri, "test:", 5) != 0) {
+        *text = util_xasprintf("primary %s (%s) not asked: %s is libvirt's test driver, its primary "
+                               "is not real", host, uri, hv_uri(c));
+        return PLAN_GUARD_NOT_ASKED;
+    }
+    if (hv_probe_power(uri, name, timeout_s, power) < 0) {
+        int absent = err_code() == RESULT_INVALID_PARAMETER;
+
+        *text = absent ? util_xasprintf("primary %s has no VM %s: nothing runs there to clash with",
+                                        host, name)
+                       : util_xasprintf("primary %s unreachable: failing over without knowing its "
+                                        "state (%s)", host, err_message());
+        err_clear();
+        return absent ? PLAN_GUARD_ABSENT : PLAN_GUARD_UNREACHABLE;
+    }
+    if (*power == HV_POWER_OFF || *power == HV_POWER_CRASHED) {
+        *text = util_xasprintf("primary %s on %s is %s", name, host, hv_power_name(*power));
+        return PLAN_GUARD_STOPPED;
+    }
+    *text = util_xasprintf("primary %s on %s is %s", name, host, hv_power_name(*power));
+    return PLAN_GUARD_RUNNING;
+}
+
+/* The split-brain guard: a failover while the primary VM still runs would
+ * run the workload twice, writing to two diverging copies.  Asks the
+ * primary's libvirt; refuses (32775) while it runs, unless forced.  A host
+ * that does not answer is a disaster the failover is for: it proceeds and
+ * the plan says it failed over blind. */
+static int
+plan_guard(Plan *p, HvConn *c, const PlanArgs *args)
+{
+    const Replica *r = p->rec;
+    UTIL_AUTOFREE char *text = NULL;
+    int g = plan_primary_state(c, r, p->uuid, PLAN_GUARD_TIMEOUT, &p->primary_power, &text);
+
+    p->force = args && args->force;
+    if (g != PLAN_GUARD_RUNNING) {
+        p->guard = g;
+        p->guard_text = util_xstrdup(text);
+        return 0;
+    }
+    if (!p->force) {
+        err_set(RESULT_INVALID_STATE,
+                "failover of %s refused: its %s (asked %s), and failing over now would run it twice "
+                "(split brain); shut the primary down first, or use --planned (planned failover is "
+                "not built yet), or --force --reason TEXT if you know it is cut off",
+                p->vm, text, r->primary_uri);
+        err_hint(RESULT_HINT_PRIMARY_RUNS);
+        return -1;
+    }
+    p->guard = PLAN_GUARD_OVERRIDDEN;
+    p->guard_text = util_xasprintf("%s: the split-brain guard is overridden (--force)", text);
+    return 0;
 }
 
 const char *
@@ -715,7 +802,28 @@ plan_test(Plan *p, HvConn *c, const PlanArgs *a, const DomXml *dx)
     keep = util_xcalloc(pt->disks.n + 1, sizeof(*keep));
     for (i = 0; i < pt->disks.n; i++)
         keep[i] = pt->disks.v[i].target;
-    p->test_omitted = domxml_test_omissions(dx, keep, pt->disks.n);
+    if (a && a->test_network) {
+        /* Only an isolated network: a test system that could reach the
+         * production network would answer as the VM it copies. */
+        int iso = hv_network_isolated(c, a->test_network);
+
+        if (iso < 0) {
+            free(keep);
+            err_prefix("--test-network");
+            return -1;
+        }
+        if (!iso) {
+            free(keep);
+            err_set(RESULT_INVALID_PARAMETER, "--test-network %s: that network forwards beyond the host "
+                    "(it has a <forward>), so the test system could reach the production network; name "
+                    "an isolated network (no <forward>)", a->test_network);
+            return -1;
+        }
+        p->test_network = util_xstrdup(a->test_network);
+        p->test_omitted = domxml_test_omissions_but_interfaces(dx, keep, pt->disks.n);
+    } else {
+        p->test_omitted = domxml_test_omissions(dx, keep, pt->disks.n);
+    }
     free(keep);
     if (plan_test_nvram(p, dx) < 0)
         return -1;
@@ -970,6 +1078,16 @@ plan_digest(Plan *p)
                           p->dir, p->test_domain ? p->test_domain : "", p->test_uuid);
     sha256_init(&h);
     sha256_update(&h, strlen(head), (const uint8_t *)head);
+    if (p->guard) {
+        char *extra = util_xasprintf("guard\t%d\t%d\t%d\n", p->guard, p->primary_power, p->force);
+        sha256_update(&h, strlen(extra), (const uint8_t *)extra);
+        free(extra);
+    }
+    if (p->test_network) {
+        char *extra = util_xasprintf("test-network\t%s\n", p->test_network);
+        sha256_update(&h, strlen(extra), (const uint8_t *)extra);
+        free(extra);
+    }
     if (p->test_omitted) {
         char *extra = util_xasprintf("omit\t%s\n", p->test_omitted);
         sha256_update(&h, strlen(extra), (const uint8_t *)extra);
@@ -1133,6 +1251,10 @@ plan_make(HvConn *c, const char *host, const char *vm, StateOp op, const PlanArg
     if (r < 0 || plan_check_record_size(p, dx) < 0 ||
         (!(args && args->lock_held) && plan_check_removals(c, p) < 0))
         goto fail;
+    /* Last: it may wait for another host.  The re-plan under the lock asks
+     * again, so what runs is what the primary says then. */
+    if (op == OP_INITIATE && plan_guard(p, c, args) < 0)
+        goto fail;
     plan_digest(p);
     domxml_disk_list_clear(&disks);
     domxml_free(dx);
@@ -1175,8 +1297,13 @@ plan_text(const Plan *p)
                     plan_power_action_text(p->power_action));
     if (p->point)
         util_buf_printf(&b, "  point:  %s\n", p->point);
+    if (p->guard_text)
+        util_buf_printf(&b, "  primary: %s\n", p->guard_text);
     if (p->test_domain)
         util_buf_printf(&b, "  test system: %s (%s)\n", p->test_domain, p->test_uuid);
+    if (p->test_network)
+        util_buf_printf(&b, "  test network: %s (isolated): the test system's interfaces use it\n",
+                        p->test_network);
     if (p->test_omitted)
         util_buf_printf(&b, "  left out of the test system: %s\n", p->test_omitted);
     for (i = 0; i < p->nswitches; i++)

@@ -142,6 +142,10 @@ repl_plan_free(ReplPlan *p)
         free(p->disks[i].base);
     }
     free(p->disks);
+    for (i = 0; i < p->nnetmap; i++)
+        free(p->netmap[i]);
+    free(p->netmap);
+    free(p->networks);
     free(p->domxml);
     free(p);
 }
@@ -184,6 +188,18 @@ repl_plan_text(const ReplPlan *p)
         if (p->app_every)
             util_buf_printf(&b, "  app:     an application-consistent point every %d s (guest "
                             "agent)\n", p->app_every);
+    }
+    if (p->enable && p->networks) {
+        /* One line per interface: where it goes on the DR site. */
+        const char *q = p->networks;
+
+        while (*q) {
+            const char *end = strstr(q, "; ");
+            size_t len = end ? (size_t)(end - q) : strlen(q);
+
+            util_buf_printf(&b, "  network: %.*s\n", (int)len, q);
+            q += len + (end ? 2 : 0);
+        }
     }
     util_buf_printf(&b, "  state:   %d %s -> %d %s\n", p->from_state, state_name(p->from_state),
                     p->to_state, state_name(p->to_state));
@@ -526,6 +542,84 @@ out:
     return p;
 }
 
+/* "network:NAME", "bridge:NAME" or "NAME": the kind (NULL: any) and name. */
+static int
+repl_netmap_side(const char *side, size_t len, const char *entry, const char **type, char **name)
+{
+    static const char *const kinds[] = { "network", "bridge", NULL };
+    size_t i;
+
+    *type = NULL;
+    for (i = 0; kinds[i]; i++) {
+        size_t k = strlen(kinds[i]);
+
+        if (len > k && strncmp(side, kinds[i], k) == 0 && side[k] == ':') {
+            *type = kinds[i];
+            side += k + 1;
+            len -= k + 1;
+            break;
+        }
+    }
+    if (!len || memchr(side, ':', len) || memchr(side, '=', len)) {
+        err_set(RESULT_INVALID_PARAMETER, "--network-map %s: each side is NAME, network:NAME or "
+                "bridge:NAME", entry);
+        return -1;
+    }
+    *name = util_xstrndup(side, len);
+    return 0;
+}
+
+/* Moves the replica's interfaces from the primary's networks or bridges to
+ * the DR site's (--network-map), for the plan and the definition. */
+static int
+repl_map_networks(ReplPlan *p, HvConn *dr, DomXml *dx, const ReplEnableArgs *a)
+{
+    DomNetMap *map = util_xcalloc(a->nnetmap + 1, sizeof(*map));
+    char **names = util_xcalloc(2 * a->nnetmap + 1, sizeof(*names));
+    size_t i;
+    int ret = -1;
+
+    for (i = 0; i < a->nnetmap; i++) {
+        const char *e = a->netmap[i];
+        const char *eq = strchr(e, '=');
+
+        if (!eq || repl_netmap_side(e, (size_t)(eq - e), e, &map[i].from_type, &names[2 * i]) < 0 ||
+            repl_netmap_side(eq + 1, strlen(eq + 1), e, &map[i].to_type, &names[2 * i + 1]) < 0) {
+            if (!eq)
+                err_set(RESULT_INVALID_PARAMETER, "--network-map %s is not SRC=DST", e);
+            goto out;
+        }
+        map[i].from = names[2 * i];
+        map[i].to = names[2 * i + 1];
+    }
+    domxml_map_networks(dx, map, a->nnetmap, &p->networks);
+    for (i = 0; i < a->nnetmap; i++) {
+        if (!map[i].used) {
+            err_set(RESULT_INVALID_PARAMETER, "--network-map %s matches no interface of %s (%s)",
+                    a->netmap[i], p->primary_vm, p->networks ? p->networks : "it has none");
+            goto out;
+        }
+        /* A network the DR host does not have would leave the replica
+         * unable to start after a failover: say so now. */
+        if (map[i].used_network && hv_network_isolated(dr, map[i].to) < 0) {
+            err_prefix("--network-map %s", a->netmap[i]);
+            goto out;
+        }
+    }
+    p->netmap = util_xcalloc(a->nnetmap + 1, sizeof(*p->netmap));
+    for (i = 0; i < a->nnetmap; i++)
+        p->netmap[i] = util_xstrdup(a->netmap[i]);
+    p->nnetmap = a->nnetmap;
+    ret = 0;
+
+out:
+    for (i = 0; i < 2 * a->nnetmap; i++)
+        free(names[i]);
+    free(names);
+    free(map);
+    return ret;
+}
+
 ReplPlan *
 repl_plan_enable(HvConn *dr, const char *host, const ReplEnableArgs *a)
 {
@@ -644,6 +738,8 @@ repl_plan_enable(HvConn *dr, const char *host, const ReplEnableArgs *a)
     /* Disks that are not replicated (not file-backed qcow2 disks) would be
      * shared with the primary, or missing here: the replica has none. */
     domxml_drop_disks_except(dx, keep, disks.n);
+    if (repl_map_networks(p, dr, dx, a) < 0)
+        goto fail;
     if (a->name)
         domxml_set_name(dx, a->name);
     rec = replica_new();
@@ -1616,6 +1712,8 @@ repl_enable(HvConn *dr, const ReplPlan *confirmed, const ReplArgs *a, Job *job)
     ea.interval = confirmed->interval;
     ea.points = confirmed->points;
     ea.app_every = confirmed->app_every;
+    ea.netmap = (const char *const *)confirmed->netmap;
+    ea.nnetmap = confirmed->nnetmap;
     if (!(p = repl_plan_enable(dr, confirmed->host, &ea))) {
         code = repl_code();
         goto out;

@@ -38,6 +38,9 @@ typedef struct {
     int interval;               /* seconds between cycles for replicate --due, 0: none */
     int points;                 /* recovery points kept, 0: all */
     int app_every;              /* seconds between application-consistent points, 0: never */
+    const char *const *netmap;  /* --network-map "SRC=DST" (each side "NAME", "network:NAME"
+                                 * or "bridge:NAME"), nnetmap of them */
+    size_t nnetmap;
 } ReplEnableArgs;
 
 typedef struct {
@@ -75,6 +78,9 @@ typedef struct {
     int interval;               /* enable: the settings recorded */
     int points;
     int app_every;
+    char **netmap;              /* enable: the --network-map entries as given */
+    size_t nnetmap;
+    char *networks;             /* enable: each interface, moved or kept ("; " between), or NULL */
     char *domxml;               /* enable: the replica definition to define */
     char digest[65];
 } ReplPlan;
