@@ -68,6 +68,7 @@ typedef struct {
     char tok[32];
     size_t toklen;
     int intok;
+    int stop;                   /* the callback asked to stop */
 } ChainProgress;
 
 /* qemu-img -p writes "    (12.34/100%)\r" repeatedly. */
@@ -95,8 +96,8 @@ chain_progress_feed(ChainProgress *p, const char *s, size_t n)
 
                 if (pct > p->last) {
                     p->last = pct;
-                    if (p->fn)
-                        p->fn(pct, p->opaque);
+                    if (p->fn && p->fn(pct, p->opaque) != 0)
+                        p->stop = 1;
                 }
             }
         } else if (p->intok) {
@@ -144,7 +145,8 @@ chain_run_qemu_img(const char *const *args, ChainProgressFn progress, void *opaq
     int rc = -1;
     pid_t pid;
     UtilBuf errtext = { 0 };
-    ChainProgress prog = { progress, opaque, -1, { 0 }, 0, 0 };
+    ChainProgress prog = { progress, opaque, -1, { 0 }, 0, 0, 0 };
+    int killed = 0;
 
     while (args[nargs])
         nargs++;
@@ -239,6 +241,10 @@ child_fail:
             }
             if (pfd[k].fd == outpipe[0]) {
                 chain_progress_feed(&prog, buf, (size_t)r);
+                if (prog.stop && !killed) {
+                    kill(pid, SIGKILL);
+                    killed = 1;
+                }
             } else if (errtext.len < CHAIN_STDERR_MAX) {
                 size_t room = CHAIN_STDERR_MAX - errtext.len;
 
@@ -254,6 +260,10 @@ child_fail:
     }
     if (read(execpipe[0], &exec_errno, sizeof(exec_errno)) == (ssize_t)sizeof(exec_errno)) {
         err_set_errno(0, exec_errno, "cannot run qemu-img %s", qemu);
+        goto out;
+    }
+    if (killed) {
+        err_set(RESULT_FAILED, "qemu-img was stopped: the copy was cancelled");
         goto out;
     }
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {

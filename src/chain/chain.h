@@ -70,7 +70,8 @@ int chain_find_path(const Chain *c, const char *path);
 int chain_create_overlay(const char *backing, const char *path);
 
 /* Called with 0..100 while a long chain operation runs. */
-typedef void (*ChainProgressFn)(int percent, void *opaque);
+/* Returns 0 to go on; anything else stops the copy (it fails, cancelled). */
+typedef int (*ChainProgressFn)(int percent, void *opaque);
 
 /* Writes a standalone qcow2 image at dest holding what top shows through its
  * whole chain (qemu-img convert -p), via a temporary name, fsync, rename.

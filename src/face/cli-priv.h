@@ -10,6 +10,8 @@
 #include "face/session.h"
 
 #define CLI_EXIT_USAGE 2
+/* Ctrl-C while following a job (which goes on): as a shell reports SIGINT. */
+#define CLI_EXIT_INTERRUPTED 130
 
 
 typedef struct {
@@ -29,6 +31,8 @@ typedef struct {
     int man;
     int exit_after;
     int vms;
+    int follow;
+    int no_wait;
     const char *reason;
     const char *point;
     const char *dir;
@@ -55,6 +59,11 @@ int cli_check(const CliCommand *cmd, CliOpts *o);
 int cli_jobs(const CliCommand *cmd, CliOpts *o);
 int cli_operation(const CliCommand *cmd, CliOpts *o);
 int cli_repair(const CliCommand *cmd, CliOpts *o);
+int cli_cancel(const CliCommand *cmd, CliOpts *o);
+/* `drover jobs ID` or `drover jobs --follow [ID]` (cli-ops.c). */
+int cli_job_show(Session *s, CliOpts *o);
+/* `drover job-run ID SPEC`: the detached job process (cli-ops.c). */
+int cli_job_process(const char *id, const char *spec);
 
 /* Shared helpers (cli.c). */
 void cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

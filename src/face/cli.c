@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "face/demo.h"
 #include "base/err.h"
@@ -29,23 +30,29 @@ static const CliCommand cli_commands[] = {
     { "show", cli_show, "VM", 1, 1, "one replica: disk chains, recovery points, health",
       "  Options: --json", -1 },
     { "failover", cli_operation, "VM", 1, 1, "fail over to a recovery point (newest by default)",
-      "  Options: --point ID, --dry-run, --yes, --reason TEXT, --json\n"
+      "  Options: --point ID, --dry-run, --yes, --reason TEXT, --no-wait, --json\n"
       "  Creates one overlay per disk on the point and switches the VM to it: 5 Recovered.", OP_INITIATE },
     { "revert", cli_operation, "VM", 1, 1, "discard the failover disk: back to 3 Replicating",
-      "  Options: --dry-run, --yes, --reason TEXT, --json\n"
+      "  Options: --dry-run, --yes, --reason TEXT, --no-wait, --json\n"
       "  Powers the VM off first if it runs (graceful, then forced after shutdown_timeout).\n"
       "  Recovery points are never touched; failover can be tried again afterwards.", OP_REVERT },
     { "commit", cli_operation, "VM", 1, 1, "keep the failover, drop the other points (final)",
       "  Keeps the failed-over point and the failover disk; newer points are deleted.\n"
       "  It cannot be undone: revert is refused afterwards.\n"
       "  Options: --flatten (merge the layers under the failover disk; the VM must be off),\n"
-      "           --dry-run, --yes, --reason TEXT, --json", OP_COMMIT },
+      "           --dry-run, --yes, --reason TEXT, --no-wait, --json", OP_COMMIT },
     { "test-failover", cli_operation, "VM", 1, 1, "test failover: a VM-test domain without network",
-      "  Options: --point ID, --dry-run, --yes, --reason TEXT, --json", OP_TEST },
+      "  Options: --point ID, --dry-run, --yes, --reason TEXT, --no-wait, --json", OP_TEST },
     { "stop-test", cli_operation, "VM", 1, 1, "remove the test domain and its disks",
-      "  Options: --dry-run, --yes, --reason TEXT, --json", OP_STOP_TEST },
-    { "jobs", cli_jobs, "", 0, 0, "running and finished jobs, with their history",
-      "  Options: --json", -1 },
+      "  Options: --dry-run, --yes, --reason TEXT, --no-wait, --json", OP_STOP_TEST },
+    { "jobs", cli_jobs, "[ID]", 0, 1, "running and finished jobs of every drover process",
+      "  With ID (or a unique prefix of it): that job and its decoded result.\n"
+      "  Options: --follow (follow the job, or the newest running one, to its end and\n"
+      "           exit with its result's status), --json", -1 },
+    { "cancel", cli_cancel, "ID", 1, 1, "cancel a job that has not reached its switch yet",
+      "  The job rolls back and ends Terminated; after its switch it cannot be\n"
+      "  cancelled (it finishes by itself) and cancel says so.  Waits for the job to end.\n"
+      "  Options: --no-wait, --json", -1 },
     { "repair", cli_repair, "[VM]", 0, 1, "finish or undo interrupted operations",
       "  Without VM: every replica with an interrupted operation.\n"
       "  Options: --dry-run (say what it would do), --yes, --reason TEXT, --json", -1 },
@@ -63,7 +70,7 @@ static const CliCommand cli_commands[] = {
 
 enum {
     OPT_CONFIG = 256, OPT_JSON, OPT_DRY_RUN, OPT_REASON, OPT_POINT, OPT_FLATTEN, OPT_DIR,
-    OPT_VMS, OPT_NO_CONSOLE, OPT_EXIT_AFTER, OPT_ALL, OPT_MAN,
+    OPT_VMS, OPT_NO_CONSOLE, OPT_EXIT_AFTER, OPT_ALL, OPT_MAN, OPT_FOLLOW, OPT_NO_WAIT,
 };
 
 static const struct option cli_options[] = {
@@ -82,12 +89,16 @@ static const struct option cli_options[] = {
     { "exit-after", required_argument, NULL, OPT_EXIT_AFTER },
     { "all", no_argument, NULL, OPT_ALL },
     { "man", no_argument, NULL, OPT_MAN },
+    { "follow", no_argument, NULL, OPT_FOLLOW },
+    { "no-wait", no_argument, NULL, OPT_NO_WAIT },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'V' },
     { NULL, 0, NULL, 0 },
 };
 
 static CliConsoleFn cli_console;
+/* This program, for the job processes it starts; NULL when unknown. */
+static char *cli_exe;
 
 void
 cli_usage_error(const char *fmt, ...)
@@ -128,6 +139,9 @@ cli_print_help(void)
            "      --reason TEXT    why, for the audit log\n"
            "      --point ID       recovery point for failover and test-failover\n"
            "      --flatten        commit: merge the layers under the failover disk\n"
+           "      --no-wait        operations, cancel: start the job and return at once\n"
+           "                       (result 4096 and the job id)\n"
+           "      --follow         jobs: follow a job to its end\n"
            "      --dir DIR        demo: where to build the demo site\n"
            "      --vms N          demo: number of replicas (default 12)\n"
            "      --no-console     demo: only build it and print its URI\n"
@@ -182,6 +196,8 @@ cli_session_in(const CliOpts *o, int connect, const char *state_dir)
     free(uris);
     if (!s)
         fprintf(stderr, "drover: %s\n", err_message());
+    else if (cli_exe)
+        job_table_set_exe(s->jobs, cli_exe);
     return s;
 }
 
@@ -537,6 +553,18 @@ cli_main(int argc, char **argv, CliConsoleFn console)
     int help = 0, c, status, i;
 
     cli_console = console;
+    /* A job process started by another drover: nothing else to parse. */
+    if (argc == 4 && strcmp(argv[1], "job-run") == 0)
+        return cli_job_process(argv[2], argv[3]);
+    if (!cli_exe) {
+        char exe[4096];
+        ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+        if (n > 0) {
+            exe[n] = '\0';
+            cli_exe = util_xstrdup(exe);
+        }
+    }
     memset(&o, 0, sizeof(o));
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":c:ryhV", cli_options, NULL)) != -1) {
@@ -557,6 +585,8 @@ cli_main(int argc, char **argv, CliConsoleFn console)
         case OPT_NO_CONSOLE: o.no_console = 1; break;
         case OPT_ALL: o.all = 1; break;
         case OPT_MAN: o.man = 1; break;
+        case OPT_FOLLOW: o.follow = 1; break;
+        case OPT_NO_WAIT: o.no_wait = 1; break;
         case OPT_VMS:
             if (cli_parse_int("--vms", optarg, 1, 100000, &o.vms) < 0)
                 goto usage;

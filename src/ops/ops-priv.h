@@ -3,6 +3,7 @@
 #define DROVER_OPS_PRIV_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "chain/chain.h"
@@ -34,6 +35,8 @@ typedef struct {
     int undo;                   /* rolling back this run's own failure (not repairing) */
     OpsMade *made;              /* files this run created, with their identity */
     size_t nmade;
+    uint64_t copy_bytes;        /* the copy running now (flatten): its size */
+    int64_t copy_start;         /* and when it started (monotonic ms) */
 } OpsCtx;
 
 void ops_step(OpsCtx *x, int percent, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -565,12 +565,42 @@ ops_power(OpsCtx *x)
     return 0;
 }
 
-static void
+/* One percentage for the whole job (the copy spans 40% to 90% of it),
+ * with how much is copied, the rate and the time left.  Non-zero asks the
+ * copy to stop: an operator cancelled the job, which is still before its
+ * switch. */
+static int
 ops_progress_flatten(int percent, void *opaque)
 {
     OpsCtx *x = opaque;
+    int64_t ms = util_mono_ms() - x->copy_start;
+    double done = (double)x->copy_bytes * percent / 100.0;
+    const double mib = 1024.0 * 1024.0;
 
-    ops_step(x, 42 + percent / 7, "flattening the chain: %d%%", percent);
+    if (x->job && job_cancel_requested(x->job))
+        return 1;
+    if (percent > 0 && ms > 0) {
+        double rate = done / ((double)ms / 1000.0);
+        int64_t left = (int64_t)((double)ms * (100 - percent) / percent / 1000.0 + 0.5);
+
+        ops_step(x, 40 + percent / 2, "flattening the chain: %.0f of %.0f MiB copied, %.1f MiB/s, "
+                 "%lld s left", done / mib, (double)x->copy_bytes / mib, rate / mib, (long long)left);
+    } else {
+        ops_step(x, 40 + percent / 2, "flattening the chain: %.0f MiB to copy",
+                 (double)x->copy_bytes / mib);
+    }
+    return 0;
+}
+
+/* An operator asked to cancel (only possible before the switch). */
+static int
+ops_cancelled(OpsCtx *x)
+{
+    if (!x->job || !job_cancel_requested(x->job))
+        return 0;
+    err_set(RESULT_FAILED, "%s of %s was cancelled by an operator before its switch: "
+            "nothing was changed", state_op_title(x->p->op), x->p->vm);
+    return 1;
 }
 
 /* Remembers a file this run created, with its identity, for undo. */
@@ -600,12 +630,17 @@ ops_create(OpsCtx *x)
         const PlanFile *f = &p->create.v[i];
         int r;
 
-        ops_step(x, 42, "creating %s %s %s %s", f->role, f->path,
+        ops_step(x, 40, "creating %s %s %s %s", f->role, f->path,
                  p->op == OP_COMMIT ? "from" : "on", f->backing);
-        if (p->op == OP_COMMIT)
+        if (p->op == OP_COMMIT) {
+            x->copy_bytes = f->size;
+            x->copy_start = util_mono_ms();
             r = chain_flatten(f->backing, f->path, ops_progress_flatten, x);
-        else
+            if (r < 0 && ops_cancelled(x))
+                return -1;
+        } else {
             r = chain_create_overlay(f->backing, f->path);
+        }
         if (r < 0) {
             err_prefix("cannot create %s", f->role);
             return -1;
@@ -691,7 +726,7 @@ ops_run(OpsCtx *x)
         if (ops_load_keep(x, 1) < 0 || ops_precheck_removals(x) < 0)
             goto cleanup;
     }
-    if (ops_power(x) < 0)
+    if (ops_cancelled(x) || ops_power(x) < 0)
         goto cleanup;
 
     /* 1. Intent, before the first change. */
@@ -709,7 +744,12 @@ ops_run(OpsCtx *x)
     if (ops_create(x) < 0)
         goto undo;
 
-    /* 3. Switch: disks, state and record in one define. */
+    /* 3. Switch: disks, state and record in one define.  Up to here an
+     * operator may cancel; from here on the job only goes forward. */
+    if (x->job && job_pass_switch(x->job)) {
+        ops_cancelled(x);
+        goto undo;
+    }
     final = ops_final_record(x, journaled);
     for (i = 0; i < p->nswitches; i++)
         if (domxml_set_disk_source(x->dx, p->switches[i].target, p->switches[i].to) < 0)

@@ -24,6 +24,15 @@ typedef struct {
  * plan changed since it was confirmed. */
 int ops_execute(HvConn *c, const Plan *confirmed, const OpsArgs *a, Job *job);
 
+/* Starts the confirmed plan as a detached job process (job_spawn) that
+ * connects to uri itself: 0 with id (and *pid) set, or -1 with err set. */
+int ops_start(JobTable *t, const char *uri, const Plan *plan, const OpsArgs *a, char id[37],
+              pid_t *pid);
+/* The job process (`drover job-run ID SPEC`): adopts record id (its lock on
+ * lockfd), runs the operation the spec names, records the result.
+ * Returns the result code. */
+int ops_job_main(JobTable *t, const char *id, const char *spec, int lockfd);
+
 /* Finishes or undoes an interrupted operation on vm (name or UUID):
  * rolled back if it stopped before its switch, forward after it.  Deletes
  * only files the journal names, after the same checks as any deletion.
