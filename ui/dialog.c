@@ -340,7 +340,7 @@ ui_footer(const Console *c, const Dialog *d, UiLines *l, int width)
         ui_lines_push(l, UI_R_KEY, -1, "Up/Down: choose  Enter: show the plan  Esc: cancel");
         break;
     case DLG_QUIT:
-        ui_lines_push(l, UI_R_KEY, -1, "y: quit when they finish   n or Esc: stay");
+        ui_lines_push(l, UI_R_KEY, -1, "y: quit (the jobs go on)   n or Esc: stay");
         break;
     case DLG_HELP:
         ui_lines_push(l, UI_R_KEY, -1, "Up/Down PgUp/PgDn: scroll   Esc or ?: close");
@@ -799,7 +799,7 @@ ui_dialog_key(Console *c, int key, int code)
     case DLG_QUIT:
         if (!code && (key == 'y' || key == 'Y')) {
             c->quit_pending = 1;
-            return ui_close(c, "Quitting when the running jobs finish...") | UI_QUIT;
+            return ui_close(c, "Quitting; the running jobs go on.") | UI_QUIT;
         }
         if ((!code && (key == 'n' || key == 'N' || key == UI_KEY_ESC || key == 'q')) || ui_is_enter(key, code))
             return ui_close(c, "Not quitting.");

@@ -21,6 +21,16 @@ ui_jobs_refresh(Console *c)
     c->njobs = job_table_snapshot(c->s->jobs, &c->jobs);
 }
 
+size_t
+ui_jobs_running(const Console *c)
+{
+    size_t i, n = 0;
+
+    for (i = 0; i < c->njobs; i++)
+        n += c->jobs[i].state < JOB_COMPLETED;
+    return n;
+}
+
 void
 ui_jobs_track(Console *c, const char *id)
 {

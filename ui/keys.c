@@ -205,18 +205,19 @@ act_escape(Console *c)
 static unsigned
 act_quit(Console *c)
 {
-    size_t running = job_table_running(c->s->jobs);
+    size_t running = ui_jobs_running(c);
     Dialog *d = ui_dialog_top(c);
 
-    if (!running)
+    if (!running && !job_table_running(c->s->jobs))
         return UI_QUIT;
     if (d && d->kind == DLG_QUIT)
         return 0;
     d = ui_dialog_new(DLG_QUIT);
     d->title = util_xstrdup("Quit?");
-    d->text = util_xasprintf("%zu job%s running. A job cannot be stopped half-way safely, so drover waits "
-                             "for running jobs before it exits (the screen stays up meanwhile).\n\n"
-                             "Quit as soon as they finish?", running, running == 1 ? " is" : "s are");
+    d->text = util_xasprintf("%zu job%s running. Jobs run detached from this console: quitting, "
+                             "closing the terminal or Ctrl-C does not stop them. A new console or "
+                             "drover jobs --follow shows them to their end.\n\nQuit now?",
+                             running, running == 1 ? " is" : "s are");
     ui_dialog_push(c, d);
     return UI_DIRTY_DIALOG;
 }

@@ -226,6 +226,8 @@ void ui_draw_detail(Console *c);
 
 /* jobs.c */
 void ui_jobs_refresh(Console *c);
+/* Running jobs on the host (of every drover process), as last read. */
+size_t ui_jobs_running(const Console *c);
 void ui_jobs_track(Console *c, const char *id);
 const JobInfo *ui_job_find(const Console *c, const char *id);
 /* The newest job for this VM, or NULL. */

@@ -571,9 +571,16 @@ chain_flatten(const char *top, const char *dest, ChainProgressFn progress, void 
     if (chain_tmp_create(&t, dest, st.st_mode) < 0)
         goto fail;
     {
+        /* Test hook: DROVER_COPY_RATE (qemu-img's -r, bytes per second,
+         * "16M") makes a flatten last long enough to act on it meanwhile. */
+        const char *rate = getenv("DROVER_COPY_RATE");
         const char *args[] = { "convert", "-p", "-f", "qcow2", "-O", "qcow2",
-                               c->layers[0].path, t.tmp, NULL };
+                               c->layers[0].path, t.tmp, NULL, NULL, NULL };
 
+        if (rate && *rate && strspn(rate, "0123456789kKMG") == strlen(rate)) {
+            args[8] = "-r";
+            args[9] = rate;
+        }
         if (chain_run_qemu_img(args, progress, opaque) < 0)
             goto fail;
     }

@@ -75,7 +75,9 @@ typedef int (*ChainProgressFn)(int percent, void *opaque);
 
 /* Writes a standalone qcow2 image at dest holding what top shows through its
  * whole chain (qemu-img convert -p), via a temporary name, fsync, rename.
- * Used by commit --flatten; touches no existing file. */
+ * Used by commit --flatten; touches no existing file.  Test hook: the
+ * environment variable DROVER_COPY_RATE (qemu-img -r: "16M" bytes per
+ * second) slows the copy down. */
 int chain_flatten(const char *top, const char *dest, ChainProgressFn progress, void *opaque);
 /* Points the existing overlay's header at a new backing file with identical
  * content (qemu-img rebase -u). */

@@ -650,11 +650,15 @@ job_table_snapshot(JobTable *t, JobInfo **out)
             path = util_xasprintf("%s/%s", t->dir, e->d_name);
             if (job_record_read(path, &ji) < 0)
                 continue;   /* removed meanwhile, or not ours */
-            if (ji.state < JOB_COMPLETED) {
-                if (!job_alive(t, ji.id))
+            if (ji.state < JOB_COMPLETED && !job_alive(t, ji.id)) {
+                /* A job that ends removes its record before it lets go of
+                 * its lock: read again, after the lock was seen free. */
+                if (job_record_read(path, &ji) < 0)
+                    continue;   /* it ended: the history has it */
+                if (ji.state < JOB_COMPLETED)
                     job_reap_dead(t, &ji);
-                else
-                    ji.elapsed_ms = now - ji.start_ms;
+            } else if (ji.state < JOB_COMPLETED) {
+                ji.elapsed_ms = now - ji.start_ms;
             }
             util_grow(&v, &cap, n + 1, sizeof(*v));
             v[n++] = ji;

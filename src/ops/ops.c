@@ -574,20 +574,24 @@ ops_progress_flatten(int percent, void *opaque)
 {
     OpsCtx *x = opaque;
     int64_t ms = util_mono_ms() - x->copy_start;
-    double done = (double)x->copy_bytes * percent / 100.0;
-    const double mib = 1024.0 * 1024.0;
+    char done[32], total[32], rate[32];
 
     if (x->job && job_cancel_requested(x->job))
         return 1;
-    if (percent > 0 && ms > 0) {
-        double rate = done / ((double)ms / 1000.0);
+    /* qemu-img counts its way through the virtual disk, so the amounts
+     * and the rate are of the disk gone through, not of bytes written. */
+    util_format_size(x->copy_bytes, total, sizeof(total));
+    if (percent > 0 && percent < 100 && ms > 0) {
+        uint64_t d = (uint64_t)((double)x->copy_bytes * percent / 100.0);
         int64_t left = (int64_t)((double)ms * (100 - percent) / percent / 1000.0 + 0.5);
 
-        ops_step(x, 40 + percent / 2, "flattening the chain: %.0f of %.0f MiB copied, %.1f MiB/s, "
-                 "%lld s left", done / mib, (double)x->copy_bytes / mib, rate / mib, (long long)left);
+        util_format_size(d, done, sizeof(done));
+        util_format_size((uint64_t)((double)d * 1000.0 / (double)ms), rate, sizeof(rate));
+        ops_step(x, 40 + percent / 2, "flattening the chain: %s of %s done, %s/s, %lld s left",
+                 done, total, rate, (long long)left);
     } else {
-        ops_step(x, 40 + percent / 2, "flattening the chain: %.0f MiB to copy",
-                 (double)x->copy_bytes / mib);
+        ops_step(x, 40 + percent / 2, "flattening the chain: %s %s", total,
+                 percent >= 100 ? "done" : "to go through");
     }
     return 0;
 }
