@@ -27,7 +27,18 @@ void
 ops_fault_point(const char *op, const char *step)
 {
     const char *f = getenv("DROVER_FAULT");
+    const char *pause = getenv("DROVER_PAUSE");
     size_t n;
+
+    if (pause && *pause) {
+        size_t no = strlen(op), ns = strlen(step);
+
+        if (strncmp(pause, op, no) == 0 && pause[no] == ':' && strncmp(pause + no + 1, step, ns) == 0 &&
+            pause[no + 1 + ns] == ':') {
+            while (access(pause + no + ns + 2, F_OK) == 0)
+                usleep(20000);
+        }
+    }
 
     if (!f || !*f)
         return;

@@ -48,7 +48,9 @@ int ops_repair_preview(HvConn *c, const char *vm, char **text);
 
 /* Test hook: when the environment variable DROVER_FAULT is "OP:STEP"
  * (e.g. "revert:switched"), the process _exit()s with status 86 at that
- * point.  Costs one getenv() per step when unset. */
+ * point.  DROVER_PAUSE="OP:STEP:FILE" holds it there while FILE exists
+ * (tests act on a running job at a known step).  Costs two getenv() per
+ * step when unset. */
 void ops_fault_point(const char *op, const char *step);
 
 #endif
