@@ -3,8 +3,8 @@
 # (issue 12).  A commit --flatten of hr01 whose point holds 64 MiB of data,
 # slowed to 16 MiB/s (DROVER_COPY_RATE) so the copy takes seconds, is hit
 # while qemu-img copies by what a terminal does to its foreground process
-# group: Ctrl-C (SIGINT), a closed terminal (SIGHUP), and a crash of the
-# command (SIGKILL).  Each time the job completes, hr01 is 6 Committed and
+# group: Ctrl-C (SIGINT), a closed terminal (SIGHUP), a crash of the
+# command (SIGKILL), and a killed tmux server.  Each time the job completes, hr01 is 6 Committed and
 # Normal, the flattened image holds the data and passes qemu-img check,
 # nothing temporary is left, and another process's `drover jobs` shows the
 # job Completed.  Then --no-wait, jobs --follow, and cancel before and
@@ -124,6 +124,27 @@ like "$(cat "$T/e")" "goes on by itself" "Ctrl-C: the command says the job goes 
 like "$(cat "$T/e")" "drover jobs --follow $id" "Ctrl-C: ... and how to follow it"
 hit HUP "terminal closed" 129
 hit KILL "command killed" 137
+
+# The command in a tmux session whose server is killed (a dropped SSH
+# session that took its terminal multiplexer with it).
+if command -v tmux >/dev/null 2>&1; then
+    restore
+    sock="$T/tmux.sock"
+    tmux -S "$sock" -f /dev/null new-session -d -x 80 -y 24 \
+        "env DROVER_COPY_RATE=16M '$DROVER' --config '$T/drover.conf' -c '$URI' commit hr01 --flatten --yes >'$T/o' 2>&1"
+    id=$(wait_file_line "$T/o" 'Job [0-9a-f-]{36} started' | cut -d' ' -f2)
+    ok $? "tmux: the command started job $id in a tmux session"
+    wait_job "$id" "$COPYING"
+    ok $? "tmux: the job is copying"
+    tmux -S "$sock" kill-server
+    ok $? "tmux: the tmux server is killed"
+    drover jobs --follow "$id" </dev/null >"$T/f.out" 2>&1
+    ok $? "tmux: drover jobs --follow $id: the job completes (exit 0)"
+    like "$(cat "$T/f.out")" "Job $id: Completed, 100%" "tmux: ... and says Completed"
+    committed_ok "tmux"
+else
+    diag "tmux is not installed: the tmux case is left out"
+fi
 
 # --no-wait: 4096 and the job id at once; --follow without an id follows it.
 restore
