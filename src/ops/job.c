@@ -969,13 +969,15 @@ child_fail:
         err_set_errno(0, exec_errno, "cannot run %s for the job", t->exe);
         goto fail;
     }
-    pthread_mutex_lock(&t->mu);
-    util_grow(&t->kids, &t->kids_cap, t->nkids + 1, sizeof(*t->kids));
-    t->kids[t->nkids++] = pid;
-    pthread_mutex_unlock(&t->mu);
+    if (pid_out) {
+        *pid_out = pid;     /* the caller reaps it, and learns how it ended */
+    } else {
+        pthread_mutex_lock(&t->mu);
+        util_grow(&t->kids, &t->kids_cap, t->nkids + 1, sizeof(*t->kids));
+        t->kids[t->nkids++] = pid;
+        pthread_mutex_unlock(&t->mu);
+    }
     util_strlcpy(id_out, ji.id, 37);
-    if (pid_out)
-        *pid_out = pid;
     ret = 0;
     goto out;
 

@@ -98,7 +98,9 @@ const char *job_id(const Job *job);
 /* Starts a detached job process: `exe job-run ID SPEC` in its own session,
  * with stdio on /dev/null and the terminal's signals ignored, holding the
  * record's lock on JOB_LOCK_FD.  Writes the record first, so the job is
- * visible at once.  0 with id_out and *pid set, or -1 with err set. */
+ * visible at once.  0 with id_out set, or -1 with err set.  With pid
+ * non-NULL, *pid is the job process and the caller reaps it (waitpid);
+ * without, the table reaps it in job_table_snapshot(). */
 int job_spawn(JobTable *t, int type, const char *host, const char *vm, const char *digest,
               const char *spec, char id_out[37], pid_t *pid);
 /* In the job process: takes over the record id whose lock is on lockfd. */
