@@ -176,7 +176,7 @@ while read -r names; do
 done <"$T/man.keynames"
 
 # --- environment: every variable the code reads -------------------------------
-vars=$(cat "$S"/src/*.c "$S"/ui/*.c | grep -oE 'getenv\("[A-Z_]+"\)' | sed 's/getenv("\(.*\)")/\1/' | sort -u)
+vars=$(cat "$S"/src/*/*.c "$S"/ui/*.c | grep -oE 'getenv\("[A-Z_]+"\)' | sed 's/getenv("\(.*\)")/\1/' | sort -u)
 like "$vars" 'LIBVIRT_DEFAULT_URI' "the code's getenv() calls were found"
 tags "$MAN1" ENVIRONMENT >"$T/man.env"
 for v in $vars; do
