@@ -111,6 +111,7 @@ job_type_name(int type)
     case 99: return "Commit Failover";
     case 102: return "Initiate Test Replica";
     case 103: return "Remove Test Replica";
+    case 0: return "Repair";     /* the console's repair jobs */
     default: return "Other";
     }
 }

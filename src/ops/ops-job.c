@@ -52,6 +52,28 @@ ops_start(JobTable *t, const char *uri, const Plan *plan, const OpsArgs *a, char
     return rc;
 }
 
+int
+ops_start_repair(JobTable *t, const char *uri, const char *host, const char *uuid, const char *vm,
+                 const OpsArgs *a, int type, char id[37])
+{
+    json_object *o = json_object_new_object();
+    int rc;
+
+    ops_spec_str(o, "op", "repair");
+    ops_spec_str(o, "uri", uri);
+    ops_spec_str(o, "host", host);
+    ops_spec_str(o, "uuid", uuid);
+    ops_spec_str(o, "vm", vm);
+    ops_spec_str(o, "reason", a->reason);
+    ops_spec_str(o, "audit_log", a->audit_log);
+    ops_spec_str(o, "history", job_table_history(t));
+    json_object_object_add(o, "shutdown_timeout", json_object_new_int(a->shutdown_timeout));
+    rc = job_spawn(t, type, host, vm, NULL, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN),
+                   id, NULL);
+    json_object_put(o);
+    return rc;
+}
+
 static const char *
 ops_spec_get(json_object *o, const char *key)
 {
@@ -92,8 +114,11 @@ ops_job_main(JobTable *t, const char *id, const char *spec, int lockfd)
     opname = o ? ops_spec_get(o, "op") : NULL;
     uri = o ? ops_spec_get(o, "uri") : NULL;
     uuid = o ? ops_spec_get(o, "uuid") : NULL;
-    if (!opname || !uri || !uuid || !ops_spec_get(o, "digest") ||
-        (op = state_op_from_name(opname)) < 0) {
+    if (opname && strcmp(opname, "repair") == 0)
+        op = OP_COUNT;
+    else if (opname)
+        op = state_op_from_name(opname);
+    if (!opname || !uri || !uuid || op < 0 || (op != OP_COUNT && !ops_spec_get(o, "digest"))) {
         err_set(RESULT_INVALID_PARAMETER, "job %s: its spec is incomplete", id);
         code = RESULT_INVALID_PARAMETER;
         goto out;
@@ -114,6 +139,24 @@ ops_job_main(JobTable *t, const char *id, const char *spec, int lockfd)
         code = ops_code();
         ops_audit(&oa, ops_spec_get(o, "host"), ops_spec_get(o, "vm"), opname,
                   ops_spec_get(o, "digest"), job, code);
+        goto out;
+    }
+    if (op == OP_COUNT) {
+        const char *vm = ops_spec_get(o, "vm");
+        int did = 0;
+
+        /* A repair finishes or undoes what another job left: it has no
+         * switch of its own to stop before, so it is cancellable only
+         * until it starts. */
+        if (job_pass_switch(job)) {
+            err_set(RESULT_FAILED, "the repair of %s was cancelled before it started: nothing was changed",
+                    vm ? vm : uuid);
+            code = RESULT_FAILED;
+            goto out;
+        }
+        code = ops_repair(c, ops_spec_get(o, "host"), uuid, &oa, job, &did);
+        if (code == 0 && !did)
+            job_progress(job, 100, "nothing to repair: %s has no interrupted operation", vm ? vm : uuid);
         goto out;
     }
     memset(&pa, 0, sizeof(pa));

@@ -28,6 +28,10 @@ int ops_execute(HvConn *c, const Plan *confirmed, const OpsArgs *a, Job *job);
  * connects to uri itself: 0 with id (and *pid) set, or -1 with err set. */
 int ops_start(JobTable *t, const char *uri, const Plan *plan, const OpsArgs *a, char id[37],
               pid_t *pid);
+/* Starts ops_repair() of the VM uuid as a detached job process of JobType
+ * type: 0 with id set, or -1 with err set. */
+int ops_start_repair(JobTable *t, const char *uri, const char *host, const char *uuid, const char *vm,
+                     const OpsArgs *a, int type, char id[37]);
 /* The job process (`drover job-run ID SPEC`): adopts record id (its lock on
  * lockfd), runs the operation the spec names, records the result.
  * Returns the result code. */
