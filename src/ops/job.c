@@ -57,7 +57,8 @@ struct JobTable {
     JobInfo *past;              /* loaded from history, newest first */
     size_t npast;
     struct stat hist_st;        /* the history file as last loaded */
-    int notify;                 /* inotify on dir, or -1 */
+    int notify;                 /* inotify, or -1 */
+    int watch;                  /* its watch on dir, or -1 until dir exists */
 };
 
 void
@@ -466,6 +467,16 @@ job_dir_for(const char *history)
     return util_xasprintf("%s.d", history);
 }
 
+/* Watches the jobs directory once it exists (the first job makes it;
+ * merely looking never creates it). */
+static void
+job_watch(JobTable *t)
+{
+    if (t->notify >= 0 && t->watch < 0)
+        t->watch = inotify_add_watch(t->notify, t->dir, IN_CREATE | IN_MOVED_TO | IN_DELETE |
+                                     IN_CLOSE_WRITE);
+}
+
 JobTable *
 job_table_new(const char *history)
 {
@@ -476,18 +487,8 @@ job_table_new(const char *history)
     t->history = util_xstrdup(history);
     t->dir = job_dir_for(history);
     t->notify = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-    if (t->notify >= 0) {
-        /* The directory may not exist yet (no job ever ran): make it, so
-         * the first job of another process is seen. */
-        if (mkdir(t->dir, 0750) < 0 && errno != EEXIST)
-            fsutil_mkdirs(t->dir, 0750);
-        err_clear();
-        if (inotify_add_watch(t->notify, t->dir, IN_CREATE | IN_MOVED_TO | IN_DELETE |
-                              IN_CLOSE_WRITE) < 0) {
-            close(t->notify);
-            t->notify = -1;
-        }
-    }
+    t->watch = -1;
+    job_watch(t);
     if (t->history)
         job_history_load(t);
     return t;
@@ -640,6 +641,7 @@ job_table_snapshot(JobTable *t, JobInfo **out)
 
     pthread_mutex_lock(&t->mu);
     job_reap_kids(t);
+    job_watch(t);
     if ((d = opendir(t->dir))) {
         while ((e = readdir(d))) {
             size_t len = strlen(e->d_name);
