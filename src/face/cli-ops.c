@@ -32,6 +32,18 @@ cli_on_sigint(int sig)
     cli_interrupted = 1;
 }
 
+/* Copies what the job's progress log gained since the last call. */
+static void
+cli_copy_log(int fd, FILE *out)
+{
+    char buf[4096];
+    ssize_t n;
+
+    while ((n = read(fd, buf, sizeof(buf))) > 0)
+        fwrite(buf, 1, (size_t)n, out);
+    fflush(out);
+}
+
 /* Follows job id to its end, printing each new step on out (NULL: quiet).
  * pid > 0 is our own child, the job process: if it dies without a result
  * *died gets the exit status it died with (128 + signal when killed).
@@ -43,6 +55,9 @@ cli_follow(Session *s, const char *id, pid_t pid, FILE *out, JobInfo *fin, int *
     struct sigaction sa, old;
     char last[sizeof(fin->step)] = "";
     int reaped = pid <= 0, rc = -1;
+    /* Every step, from the job's progress log; without one, the steps the
+     * record shows when it is read. */
+    int logfd = out ? job_log_open(s->jobs, id) : -1;
 
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = cli_on_sigint;
@@ -57,8 +72,10 @@ cli_follow(Session *s, const char *id, pid_t pid, FILE *out, JobInfo *fin, int *
 
         if (job_table_get(s->jobs, id, fin) < 0)
             break;
-        if (out && fin->state == JOB_RUNNING && strcmp(fin->step, "starting") != 0 &&
-            strcmp(last, fin->step) != 0) {
+        if (logfd >= 0)
+            cli_copy_log(logfd, out);
+        else if (out && fin->state == JOB_RUNNING && strcmp(fin->step, "starting") != 0 &&
+                 strcmp(last, fin->step) != 0) {
             fprintf(out, "[%3d%%] %s\n", fin->percent, fin->step);
             fflush(out);
             util_strlcpy(last, fin->step, sizeof(last));
@@ -95,6 +112,10 @@ cli_follow(Session *s, const char *id, pid_t pid, FILE *out, JobInfo *fin, int *
         /* It ends right after its record does (or died before it wrote it). */
         if (waitpid(pid, &st, 0) == pid)
             *died = WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WIFEXITED(st) ? WEXITSTATUS(st) : 0;
+    }
+    if (logfd >= 0) {
+        cli_copy_log(logfd, out);   /* the last lines, written before the end */
+        close(logfd);
     }
     sigaction(SIGINT, &old, NULL);
     return rc;

@@ -31,6 +31,11 @@
 #define JOB_HISTORY_KEEP 500
 #define JOB_HISTORY_MAX_BYTES (16u * 1024 * 1024)
 
+typedef struct {
+    char id[37];
+    int fd;
+} JobLogFd;
+
 struct Job {
     JobTable *table;
     JobInfo info;               /* guarded by table->mu */
@@ -41,6 +46,8 @@ struct Job {
     int threaded;               /* runs on a thread of this process */
     int joined;
     int lockfd;                 /* holds the record's lock; -1 without a record */
+    int logfd;                  /* its progress log (<id>.log), appended to; or -1 */
+    char logged[200];           /* the last step written to it */
     int cancelled;              /* it saw a cancel request */
     Job *next;
 };
@@ -50,6 +57,7 @@ struct JobTable {
     pthread_cond_t cond;
     char *history;
     char *dir;                  /* running-job records */
+    char *alt;                  /* this user's own, when dir is another's; or NULL */
     char *exe;                  /* drover, for detached jobs */
     Job *jobs;                  /* run by this process, newest first */
     pid_t *kids;                /* job processes started here, not yet reaped */
@@ -57,6 +65,8 @@ struct JobTable {
     JobInfo *past;              /* loaded from history, newest first */
     size_t npast;
     struct stat hist_st;        /* the history file as last loaded */
+    JobLogFd *logs;             /* progress logs of jobs started here, held open for a follower */
+    size_t nlogs, logs_cap;
     int notify;                 /* inotify, or -1 */
     int watch;                  /* its watch on dir, or -1 until dir exists */
 };
@@ -286,7 +296,7 @@ job_history_load(JobTable *t)
     free(all);
 }
 
-static void
+static int
 job_history_append(JobTable *t, const JobInfo *ji)
 {
     UTIL_AUTOFREE char *json = NULL;
@@ -294,20 +304,22 @@ job_history_append(JobTable *t, const JobInfo *ji)
     int fd;
 
     if (!t->history)
-        return;
+        return -1;
     if (fsutil_mkdir_parents(t->history, 0750) < 0) {
         err_clear();
-        return;
+        return -1;
     }
     json = job_to_json(ji);
     line = util_xasprintf("%s\n", json);
     fd = open(t->history, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
     if (fd < 0)
-        return;     /* history is a convenience; the audit log is the record */
+        return -1;  /* history is a convenience; the audit log is the record */
     if (write(fd, line, strlen(line)) < 0) {
-        /* same */
+        close(fd);
+        return -1;
     }
     close(fd);
+    return 0;
 }
 
 /* --- records ------------------------------------------------------------------ */
@@ -321,10 +333,25 @@ job_wall_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* The directory of job id's files: the jobs directory, or the per-user
+ * one when the job had to go there. */
+static const char *
+job_dir_of(const JobTable *t, const char *id)
+{
+    if (t->alt) {
+        UTIL_AUTOFREE char *p = util_xasprintf("%s/%s.lock", t->alt, id);
+        UTIL_AUTOFREE char *q = util_xasprintf("%s/%s.json", t->alt, id);
+
+        if (access(p, F_OK) == 0 || access(q, F_OK) == 0)
+            return t->alt;
+    }
+    return t->dir;
+}
+
 static char *
 job_path(const JobTable *t, const char *id, const char *ext)
 {
-    return util_xasprintf("%s/%s.%s", t->dir, id, ext);
+    return util_xasprintf("%s/%s.%s", job_dir_of(t, id), id, ext);
 }
 
 /* Writes the record of ji by atomic rename: readers see the old or the
@@ -335,7 +362,7 @@ job_record_write(const JobTable *t, const JobInfo *ji)
 {
     UTIL_AUTOFREE char *json = job_to_json(ji);
     UTIL_AUTOFREE char *path = job_path(t, ji->id, "json");
-    UTIL_AUTOFREE char *tmp = util_xasprintf("%s/.%s.tmp", t->dir, ji->id);
+    UTIL_AUTOFREE char *tmp = util_xasprintf("%s/.%s.tmp", job_dir_of(t, ji->id), ji->id);
     size_t len = strlen(json);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
 
@@ -406,7 +433,7 @@ job_lock_fd(int fd)
 static void
 job_record_remove(const JobTable *t, const char *id)
 {
-    static const char *const exts[] = { "json", "cancel", "lock" };
+    static const char *const exts[] = { "json", "log", "cancel", "lock" };
     size_t i;
 
     for (i = 0; i < sizeof(exts) / sizeof(exts[0]); i++) {
@@ -441,10 +468,8 @@ job_reap_dead(JobTable *t, JobInfo *ji)
     if (fd < 0)
         return;
     /* Under the lock, and only if nobody reaped it meanwhile. */
-    if (job_lock_fd(fd) == 0 && stat(rpath, &st) == 0) {
-        job_history_append(t, ji);
+    if (job_lock_fd(fd) == 0 && stat(rpath, &st) == 0 && job_history_append(t, ji) == 0)
         job_record_remove(t, ji->id);
-    }
     close(fd);
 }
 
@@ -486,6 +511,11 @@ job_table_new(const char *history)
     pthread_cond_init(&t->cond, NULL);
     t->history = util_xstrdup(history);
     t->dir = job_dir_for(history);
+    t->alt = job_dir_for(NULL);
+    if (strcmp(t->alt, t->dir) == 0) {
+        free(t->alt);
+        t->alt = NULL;
+    }
     t->notify = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     t->watch = -1;
     job_watch(t);
@@ -507,14 +537,20 @@ job_table_free(JobTable *t)
             pthread_join(j->thread, NULL);
         if (j->lockfd >= 0)
             close(j->lockfd);
+        if (j->logfd >= 0)
+            close(j->logfd);
         free(j);
     }
     if (t->notify >= 0)
         close(t->notify);
+    for (size_t i = 0; i < t->nlogs; i++)
+        close(t->logs[i].fd);
+    free(t->logs);
     free(t->kids);
     free(t->past);
     free(t->history);
     free(t->dir);
+    free(t->alt);
     free(t->exe);
     pthread_cond_destroy(&t->cond);
     pthread_mutex_destroy(&t->mu);
@@ -642,7 +678,10 @@ job_table_snapshot(JobTable *t, JobInfo **out)
     pthread_mutex_lock(&t->mu);
     job_reap_kids(t);
     job_watch(t);
-    if ((d = opendir(t->dir))) {
+    for (int pass = 0; pass < 2; pass++) {
+    const char *dirpath = pass ? t->alt : t->dir;
+
+    if (dirpath && (d = opendir(dirpath))) {
         while ((e = readdir(d))) {
             size_t len = strlen(e->d_name);
             UTIL_AUTOFREE char *path = NULL;
@@ -650,7 +689,7 @@ job_table_snapshot(JobTable *t, JobInfo **out)
 
             if (e->d_name[0] == '.' || len < 6 || strcmp(e->d_name + len - 5, ".json") != 0)
                 continue;
-            path = util_xasprintf("%s/%s", t->dir, e->d_name);
+            path = util_xasprintf("%s/%s", dirpath, e->d_name);
             if (job_record_read(path, &ji) < 0)
                 continue;   /* removed meanwhile, or not ours */
             if (ji.state < JOB_COMPLETED && !job_alive(t, ji.id)) {
@@ -667,6 +706,7 @@ job_table_snapshot(JobTable *t, JobInfo **out)
             v[n++] = ji;
         }
         closedir(d);
+    }
     }
     /* This process's own thread jobs, if their records could not be written. */
     for (j = t->jobs; j; j = j->next) {
@@ -743,21 +783,37 @@ job_info_init(JobInfo *ji, int type, const char *host, const char *vm, const cha
 }
 
 /* A new job's record and its lock, held by lockfd: 0, or -1 with err set. */
+/* Creates and locks <dir>/<id>.lock: the descriptor, or -1 with err set. */
 static int
-job_record_create(JobTable *t, const JobInfo *ji, int *lockfd)
+job_lock_create(const char *dir, const char *id)
 {
-    UTIL_AUTOFREE char *lpath = job_path(t, ji->id, "lock");
+    UTIL_AUTOFREE char *lpath = util_xasprintf("%s/%s.lock", dir, id);
     int fd;
 
-    if (fsutil_mkdirs(t->dir, 0750) < 0) {
+    if (fsutil_mkdirs(dir, 0750) < 0) {
         err_prefix("cannot create the jobs directory");
         return -1;
     }
     fd = open(lpath, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640);
-    if (fd < 0) {
+    if (fd < 0)
         err_set_errno(0, errno, "cannot create the job lock %s", lpath);
+    return fd;
+}
+
+static int
+job_record_create(JobTable *t, const JobInfo *ji, int *lockfd, int keep_log)
+{
+    UTIL_AUTOFREE char *lpath = NULL;
+    int fd = job_lock_create(t->dir, ji->id);
+
+    /* An operator who may not write the shared jobs directory (another
+     * user's history) still gets a detached job: in their own directory,
+     * seen by their own drover processes. */
+    if (fd < 0 && t->alt && err_code() == RESULT_ACCESS_DENIED)
+        fd = job_lock_create(t->alt, ji->id);
+    if (fd < 0)
         return -1;
-    }
+    lpath = job_path(t, ji->id, "lock");
     if (job_lock_fd(fd) < 0) {
         err_set_errno(0, errno, "cannot lock %s", lpath);
         close(fd);
@@ -769,6 +825,23 @@ job_record_create(JobTable *t, const JobInfo *ji, int *lockfd)
         unlink(lpath);
         return -1;
     }
+    {
+        /* The progress log exists before the job runs. */
+        UTIL_AUTOFREE char *gpath = job_path(t, ji->id, "log");
+        int gfd = open(gpath, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
+
+        if (keep_log && gfd >= 0) {
+            /* Kept open for this process's follower: it reads every line,
+             * even those of a job that ends (and removes it) first. */
+            pthread_mutex_lock(&t->mu);
+            util_grow(&t->logs, &t->logs_cap, t->nlogs + 1, sizeof(*t->logs));
+            util_strlcpy(t->logs[t->nlogs].id, ji->id, sizeof(t->logs[0].id));
+            t->logs[t->nlogs++].fd = gfd;
+            pthread_mutex_unlock(&t->mu);
+        } else if (gfd >= 0) {
+            close(gfd);
+        }
+    }
     *lockfd = fd;
     return 0;
 }
@@ -779,10 +852,52 @@ job_changed_unlock(JobTable *t, Job *j)
 {
     if (j->info.state < JOB_COMPLETED)
         j->info.elapsed_ms = job_wall_ms() - j->info.start_ms;
+    if (j->logfd >= 0 && j->info.state == JOB_RUNNING && strcmp(j->logged, j->info.step) != 0 &&
+        strcmp(j->info.step, "starting") != 0) {
+        char line[256];
+        int n = snprintf(line, sizeof(line), "[%3d%%] %s\n", j->info.percent, j->info.step);
+
+        /* The log first: a follower woken by the record finds the line. */
+        if (write(j->logfd, line, n > (int)sizeof(line) - 1 ? sizeof(line) - 1 : (size_t)n) < 0) {
+            /* The record still says where it is. */
+        }
+        util_strlcpy(j->logged, j->info.step, sizeof(j->logged));
+    }
     if (j->lockfd >= 0 && job_record_write(t, &j->info) < 0)
         err_clear();    /* progress is a convenience; the result goes to the history */
     pthread_cond_broadcast(&t->cond);
     pthread_mutex_unlock(&t->mu);
+}
+
+/* Opens the progress log of job id for appending: -1 without one. */
+static int
+job_log_append_fd(const JobTable *t, const char *id)
+{
+    UTIL_AUTOFREE char *path = job_path(t, id, "log");
+
+    return open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
+}
+
+int
+job_log_open(JobTable *t, const char *id)
+{
+    UTIL_AUTOFREE char *path = NULL;
+    size_t i;
+    int fd = -1;
+
+    pthread_mutex_lock(&t->mu);
+    for (i = 0; i < t->nlogs; i++) {
+        if (strcmp(t->logs[i].id, id) == 0) {
+            fd = t->logs[i].fd;
+            t->logs[i] = t->logs[--t->nlogs];
+            break;
+        }
+    }
+    pthread_mutex_unlock(&t->mu);
+    if (fd >= 0)
+        return fd;
+    path = job_path(t, id, "log");
+    return open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 }
 
 /* Records the end of j from the calling thread's error (rc != 0). */
@@ -791,6 +906,7 @@ job_end(Job *j, int rc)
 {
     JobTable *t = j->table;
     ErrInfo saved;
+    int kept;
 
     err_save(&saved);
     pthread_mutex_lock(&t->mu);
@@ -814,11 +930,24 @@ job_end(Job *j, int rc)
      * reader always finds the job in one of them. */
     if (j->lockfd >= 0 && job_record_write(t, &j->info) < 0)
         err_clear();
-    job_history_append(t, &j->info);
+    kept = job_history_append(t, &j->info) == 0;
     if (j->lockfd >= 0) {
-        job_record_remove(t, j->info.id);
+        if (kept) {
+            job_record_remove(t, j->info.id);
+        } else {
+            /* Without a history line the final record is the only trace
+             * of the result: it stays. */
+            UTIL_AUTOFREE char *c = job_path(t, j->info.id, "cancel");
+            UTIL_AUTOFREE char *l = job_path(t, j->info.id, "lock");
+            unlink(c);
+            unlink(l);
+        }
         close(j->lockfd);
         j->lockfd = -1;
+    }
+    if (j->logfd >= 0) {
+        close(j->logfd);
+        j->logfd = -1;
     }
     pthread_cond_broadcast(&t->cond);
     pthread_mutex_unlock(&t->mu);
@@ -857,11 +986,14 @@ job_submit(JobTable *t, int type, const char *host, const char *vm, const char *
     j->free_arg = free_arg;
     j->threaded = 1;
     j->lockfd = -1;
+    j->logfd = -1;
     job_info_init(&j->info, type, host, vm, digest);
     j->info.pid = (int)getpid();
     /* Without a record the job still runs, visible in this process only. */
-    if (job_record_create(t, &j->info, &j->lockfd) < 0)
+    if (job_record_create(t, &j->info, &j->lockfd, 0) < 0)
         err_clear();
+    else
+        j->logfd = job_log_append_fd(t, j->info.id);
 
     pthread_mutex_lock(&t->mu);
     j->next = t->jobs;
@@ -913,7 +1045,7 @@ job_spawn(JobTable *t, int type, const char *host, const char *vm, const char *d
         return -1;
     }
     job_info_init(&ji, type, host, vm, digest);
-    if (job_record_create(t, &ji, &lockfd) < 0)
+    if (job_record_create(t, &ji, &lockfd, pid_out != NULL) < 0)
         return -1;
     argv[0] = t->exe;
     argv[1] = "job-run";
@@ -987,6 +1119,12 @@ child_fail:
 fail:
     /* It never ran: no trace but the error. */
     job_record_remove(t, ji.id);
+    {
+        int gfd = job_log_open(t, ji.id);
+
+        if (gfd >= 0)
+            close(gfd);
+    }
 out:
     if (lockfd >= 0)
         close(lockfd);
@@ -1017,9 +1155,12 @@ job_adopt(JobTable *t, const char *id, int lockfd)
     j = util_xcalloc(1, sizeof(*j));
     j->table = t;
     j->lockfd = lockfd;
+    j->logfd = job_log_append_fd(t, id);
     path = job_path(t, id, "json");
     if (job_record_read(path, &j->info) < 0 || strcmp(j->info.id, id) != 0) {
         err_set(RESULT_FILE_NOT_FOUND, "no job record %s", path);
+        if (j->logfd >= 0)
+            close(j->logfd);
         free(j);
         return NULL;
     }

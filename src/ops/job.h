@@ -103,6 +103,11 @@ const char *job_id(const Job *job);
  * without, the table reaps it in job_table_snapshot(). */
 int job_spawn(JobTable *t, int type, const char *host, const char *vm, const char *digest,
               const char *spec, char id_out[37], pid_t *pid);
+/* The progress log of job id ("[ 42%] step" lines) for reading from its
+ * start: for a job this process started, the descriptor it kept open
+ * (every line is there even if the job already ended); else the file, or
+ * -1 when the job has none (any more). */
+int job_log_open(JobTable *t, const char *id);
 /* In the job process: takes over the record id whose lock is on lockfd. */
 Job *job_adopt(JobTable *t, const char *id, int lockfd);
 /* In the job process: records the end (rc 0 or a result code with err
