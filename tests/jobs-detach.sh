@@ -29,6 +29,10 @@ cp -a "$F" "$P"
 restore() { rm -rf "$F" && cp -a "$P" "$F"; }
 DROVER_COPY_RATE=16M
 export DROVER_COPY_RATE
+# Jobs of the cases below wait after their journal while $T/hold exists,
+# so a loaded machine cannot make a test miss the copy: released, the copy
+# of 64 MiB at 16 MiB/s takes about 4 s.
+HOLD="$T/hold"
 
 # wait_job ID PYTHON-CONDITION: polls `drover jobs ID --json` until the
 # condition on j (the job object) holds; 0, or 1 after 60 s.
@@ -69,6 +73,13 @@ wait_file_line() {
     return 1
 }
 
+# wait_copy ID: waits until job ID is held after its journal, releases
+# it, and waits until its copy is under way.
+wait_copy() {
+    wait_job "$1" 'j["state"] == 4 and j["step"].startswith("recording the operation")' &&
+        rm -f "$HOLD" && wait_job "$1" "$COPYING"
+}
+
 # The flatten is copying: its step says how much is done.
 COPYING='j["state"] == 4 and j["step"].startswith("flattening the chain:") and " done, " in j["step"]'
 
@@ -93,12 +104,13 @@ committed_ok() {
 hit() {
     sig=$1 label=$2 want=$3
     restore
-    setsid "$DROVER" --config "$T/drover.conf" -c "$URI" commit hr01 --flatten --yes \
-        </dev/null >"$T/o" 2>"$T/e" &
+    touch "$HOLD"
+    DROVER_PAUSE="commit:journal:$HOLD" setsid "$DROVER" --config "$T/drover.conf" -c "$URI" \
+        commit hr01 --flatten --yes </dev/null >"$T/o" 2>"$T/e" &
     cli=$!
     id=$(wait_file_line "$T/o" 'Job [0-9a-f-]{36} started' | cut -d' ' -f2)
     ok $? "$label: the command started job $id"
-    wait_job "$id" "$COPYING"
+    wait_copy "$id"
     ok $? "$label: the job is copying (flattening, with amount, rate and time left)"
     jpid=$(jq_ "$T/job.json" 'd["job"]["pid"]')
     qpid=$(pgrep -f "qemu-img convert .*$F/vms/hr01" | head -1)
@@ -130,11 +142,12 @@ hit KILL "command killed" 137
 if command -v tmux >/dev/null 2>&1; then
     restore
     sock="$T/tmux.sock"
+    touch "$HOLD"
     tmux -S "$sock" -f /dev/null new-session -d -x 80 -y 24 \
-        "env DROVER_COPY_RATE=16M '$DROVER' --config '$T/drover.conf' -c '$URI' commit hr01 --flatten --yes >'$T/o' 2>&1"
+        "env DROVER_COPY_RATE=16M DROVER_PAUSE=commit:journal:$HOLD '$DROVER' --config '$T/drover.conf' -c '$URI' commit hr01 --flatten --yes >'$T/o' 2>&1"
     id=$(wait_file_line "$T/o" 'Job [0-9a-f-]{36} started' | cut -d' ' -f2)
     ok $? "tmux: the command started job $id in a tmux session"
-    wait_job "$id" "$COPYING"
+    wait_copy "$id"
     ok $? "tmux: the job is copying"
     tmux -S "$sock" kill-server
     ok $? "tmux: the tmux server is killed"
@@ -177,9 +190,10 @@ is "$?" 2 "cancel of an unknown job: exit 2 (32773)"
 # Cancel before the switch, during the copy: rolled back, nothing changed.
 restore
 sums_before=$(rp_sums "$F/vms/hr01")
-drover -c "$URI" commit hr01 --flatten --yes --no-wait </dev/null >"$T/o" 2>&1
+touch "$HOLD"
+DROVER_PAUSE="commit:journal:$HOLD" drover -c "$URI" commit hr01 --flatten --yes --no-wait </dev/null >"$T/o" 2>&1
 id=$(grep -Eo 'Job [0-9a-f-]{36}' "$T/o" | head -1 | cut -d' ' -f2)
-wait_job "$id" "$COPYING"
+wait_copy "$id"
 ok $? "cancel: the job is copying"
 drover cancel "$id" </dev/null >"$T/c.out" 2>&1
 ok $? "cancel before the switch: exit 0"
