@@ -187,15 +187,6 @@ like "$(cat "$T/c.out")" "already ended" "... it says the job already ended"
 drover cancel 0123abcd </dev/null >"$T/c.out" 2>&1
 is "$?" 2 "cancel of an unknown job: exit 2 (32773)"
 
-# A refused attempt is listed with the jobs (hr01 is committed now).
-drover -c "$URI" revert hr01 --yes </dev/null >"$T/o" 2>&1
-is "$?" 3 "revert of the committed hr01 is refused (exit 3, 32775)"
-drover jobs --json </dev/null >"$T/jobs.json" 2>/dev/null
-is "$(jq_ "$T/jobs.json" '[d[0][k] for k in ("type", "vm", "state", "error_code")]')" \
-    "[98, 'hr01', 10, 32775]" "drover jobs lists the refused attempt first: 98 hr01, 10 Exception, 32775"
-like "$(jq_ "$T/jobs.json" 'd[0]["step"]')" "refused before it started: nothing was changed" \
-    "... and says nothing was changed"
-
 # Cancel before the switch, during the copy: rolled back, nothing changed.
 restore
 sums_before=$(rp_sums "$F/vms/hr01")

@@ -567,10 +567,6 @@ ui_dialog_model(Console *c, unsigned changes)
                     util_strlcpy(d->err.message, "the plan request was lost; close and try again",
                                  sizeof(d->err.message));
                 }
-                /* A refused attempt is listed with the jobs. */
-                if (d->failed && d->op != UI_OP_REPAIR)
-                    job_record_refused(c->s->jobs, state_op_job_type((StateOp)d->op), d->hostname, d->vm,
-                                       &d->err);
                 d->row_version = row ? row->version : 0;
                 dirty |= UI_DIRTY_DIALOG;
             }

@@ -185,17 +185,6 @@ cli_started_json(const JobInfo *ji, const Plan *plan)
     return j;
 }
 
-/* A refused attempt goes to the job history like a failed job. */
-static void
-cli_note_refusal(Session *s, StateOp op, const char *host, const char *vm)
-{
-    ErrInfo e;
-
-    err_save(&e);
-    job_record_refused(s->jobs, state_op_job_type(op), host, vm, &e);
-    err_restore(&e);
-}
-
 /* Asks on the terminal; 1 confirmed, 0 not. */
 static int
 cli_confirm(const Session *s, const Plan *p)
@@ -267,7 +256,6 @@ cli_operation(const CliCommand *cmd, CliOpts *o)
     pa.point = o->point;
     pa.flatten = o->flatten;
     if (!(plan = plan_make(s->hosts[h].conn, s->hosts[h].name, uuid, op, &pa))) {
-        cli_note_refusal(s, op, s->hosts[h].name, o->args[0]);
         status = cli_fail(o, opname, o->args[0], s->hosts[h].name, NULL);
         goto out;
     }
@@ -303,7 +291,6 @@ cli_operation(const CliCommand *cmd, CliOpts *o)
     if (s->hosts[h].readonly) {
         err_set(RESULT_ACCESS_DENIED, "%s of %s refused: %s is open read-only", state_op_title(op),
                 plan->vm, s->hosts[h].name);
-        cli_note_refusal(s, op, s->hosts[h].name, plan->vm);
         status = cli_fail(o, opname, plan->vm, s->hosts[h].name, NULL);
         goto out;
     }

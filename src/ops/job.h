@@ -21,8 +21,6 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "base/err.h"
-
 /* JobState values of CIM_ConcreteJob. */
 enum {
     JOB_NEW = 2,
@@ -130,11 +128,6 @@ int job_pass_switch(Job *job);
  * (the job rolls back at its next step), -1 with err set: 32773 unknown,
  * 32775 finished or past its switch (the message says why). */
 int job_cancel(JobTable *t, const char *id, JobInfo *out);
-
-/* An attempt refused before any job ran (its plan failed: wrong state,
- * unknown point, read-only, ...): recorded as a finished job, 10 Exception
- * with e's code, so the jobs list shows refusals too. */
-void job_record_refused(JobTable *t, int type, const char *host, const char *vm, const ErrInfo *e);
 
 const char *job_state_name(int state);      /* "Running", "Completed", ... */
 const char *job_type_name(int type);        /* "Revert Failover", ... */
