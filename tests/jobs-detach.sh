@@ -33,6 +33,10 @@ export DROVER_COPY_RATE
 # so a loaded machine cannot make a test miss the copy: released, the copy
 # of 64 MiB at 16 MiB/s takes about 4 s.
 HOLD="$T/hold"
+# A failed step must not leave a job held for ever.
+trap 'rm -f "$HOLD"' EXIT
+# follow ARGS: drover jobs --follow, given at most two minutes.
+follow() { timeout 120 "$DROVER" --config "$T/drover.conf" jobs --follow "$@"; }
 
 # wait_job ID PYTHON-CONDITION: polls `drover jobs ID --json` until the
 # condition on j (the job object) holds; 0, or 1 after 60 s.
@@ -104,6 +108,7 @@ committed_ok() {
 hit() {
     sig=$1 label=$2 want=$3
     restore
+    rm -f "$T/o"    # no line of the previous command may be taken for this one's
     touch "$HOLD"
     DROVER_PAUSE="commit:journal:$HOLD" setsid "$DROVER" --config "$T/drover.conf" -c "$URI" \
         commit hr01 --flatten --yes </dev/null >"$T/o" 2>"$T/e" &
@@ -122,7 +127,7 @@ hit() {
     env kill -s "$sig" -- "-$cli"
     wait "$cli"
     is "$?" "$want" "$label: the command ended (status $want)"
-    drover jobs --follow "$id" </dev/null >"$T/f.out" 2>&1
+    follow "$id" </dev/null >"$T/f.out" 2>&1
     ok $? "$label: drover jobs --follow $id: the job completes (exit 0)"
     like "$(cat "$T/f.out")" "Job $id: Completed, 100%" "$label: ... and says Completed"
     committed_ok "$label"
@@ -142,6 +147,7 @@ hit KILL "command killed" 137
 if command -v tmux >/dev/null 2>&1; then
     restore
     sock="$T/tmux.sock"
+    rm -f "$T/o"
     touch "$HOLD"
     tmux -S "$sock" -f /dev/null new-session -d -x 80 -y 24 \
         "env DROVER_COPY_RATE=16M DROVER_PAUSE=commit:journal:$HOLD '$DROVER' --config '$T/drover.conf' -c '$URI' commit hr01 --flatten --yes >'$T/o' 2>&1"
@@ -151,7 +157,7 @@ if command -v tmux >/dev/null 2>&1; then
     ok $? "tmux: the job is copying"
     tmux -S "$sock" kill-server
     ok $? "tmux: the tmux server is killed"
-    drover jobs --follow "$id" </dev/null >"$T/f.out" 2>&1
+    follow "$id" </dev/null >"$T/f.out" 2>&1
     ok $? "tmux: drover jobs --follow $id: the job completes (exit 0)"
     like "$(cat "$T/f.out")" "Job $id: Completed, 100%" "tmux: ... and says Completed"
     committed_ok "tmux"
@@ -168,14 +174,14 @@ id=$(jq_ "$T/nw.json" 'd["job"]["id"]')
 like "$id" '^[0-9a-f-]{36}$' "--no-wait --json: the job id"
 like "$(jq_ "$T/nw.json" 'd["job"]["state"] in (3, 4) and d["job"]["cancellable"]')" true \
     "--no-wait --json: the job is starting or running, cancellable"
-drover jobs --follow </dev/null >"$T/f.out" 2>&1
+follow </dev/null >"$T/f.out" 2>&1
 ok $? "jobs --follow without an id follows the running job to its end (exit 0)"
 like "$(cat "$T/f.out")" "Following job $id" "... the newest running one"
 like "$(cat "$T/f.out")" '\[ *[0-9]+%\] flattening the chain: .* done, .*/s, [0-9]+ s left' \
     "... with progress lines: amount, rate and time left"
 like "$(cat "$T/f.out")" "Job $id: Completed, 100%" "... and its end"
 committed_ok "--no-wait"
-drover jobs --follow </dev/null >"$T/f.out" 2>&1
+follow </dev/null >"$T/f.out" 2>&1
 is "$?" 2 "jobs --follow with nothing running: exit 2 (32773)"
 like "$(cat "$T/f.out")" "no job is running" "... and says so"
 drover jobs "$(printf %.8s "$id")" </dev/null >"$T/f.out" 2>&1
@@ -226,7 +232,7 @@ drover cancel "$id" </dev/null >"$T/c.out" 2>&1
 is "$?" 3 "cancel after the switch: exit 3 (32775)"
 like "$(cat "$T/c.out")" "cannot be cancelled: it has passed its switch" "... it says it cannot, and why"
 rm -f "$T/hold"
-drover jobs --follow "$id" </dev/null >"$T/f.out" 2>&1
+follow "$id" </dev/null >"$T/f.out" 2>&1
 ok $? "the held job then completes (jobs --follow: exit 0)"
 is "$(vm_field web02 state)" 3 "web02 is 3 Replicating"
 done_testing
