@@ -147,7 +147,7 @@ RESULT = {"result": "int", "result_name": "str", "result_symbol": "str?", "messa
 JOB = {"id": "str", "type": "int", "type_name": "str", "state": "int", "state_name": "str",
        "percent": "int", "step": "str", "host": "str", "vm": "str", "owner": "str",
        "start_time": "time?", "elapsed_ms": "int", "error_code": "int",
-       "error_description": "str", "digest": "str"}
+       "error_description": "str", "digest": "str", "cancellable": "bool", "pid": "int?"}
 PFILE = {"path": "str", "target": "str", "role": "str", "backing?": "str", "size": "int",
          "allocated": "int", "inode?": "int"}
 SWITCH = {"target": "str", "from": "str?", "to": "str"}

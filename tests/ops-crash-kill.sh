@@ -1,6 +1,8 @@
 #!/bin/sh
-# ops-crash-kill.sh: a real `kill -9` of drover at random moments of a running
-# job (issue 5 "Crash injection"), then `drover repair`, then the invariants
+# ops-crash-kill.sh: a real `kill -9` of the drover job process (the detached
+# process a command starts; the command itself when the kill lands before
+# it started one) at random moments of a running job (issue 5 "Crash
+# injection"), then `drover repair`, then the invariants
 # of ops-crash.sh: repair succeeds, check is Normal, record and disks agree,
 # no unnamed overlay or flattened image left, recovery points and base files
 # byte-identical, the VM fully before (killed before its switch) or fully
@@ -36,22 +38,27 @@ rand() {
     od -An -N4 -tu4 /dev/urandom | awk -v n="$1" '{ print ($1 % n) }'
 }
 
-# The drover binary started by `drover ... &`: the background subshell
-# itself when the shell exec'ed it, else its child.
+# The process doing the work of `drover ... &`: the job process the command
+# started (its child, `drover job-run`, detached from it in its own session),
+# or the command itself before it started one.
 drover_pid() {
     if [ "$(readlink "/proc/$1/exe" 2>/dev/null)" = "$(readlink -f "$DROVER")" ]; then
-        echo "$1"
+        _cli=$1
     else
-        pgrep -P "$1" 2>/dev/null | head -1
+        _cli=$(pgrep -P "$1" 2>/dev/null | head -1)
     fi
+    [ -n "$_cli" ] || return 0
+    _job=$(pgrep -P "$_cli" -f "job-run" 2>/dev/null | head -1)
+    echo "${_job:-$_cli}"
 }
 
-# wait_orphans: qemu-img children of a killed drover go on until they
-# finish; wait for them (they are found by the fleet path in their command
-# line, which is this test's own directory).
+# wait_orphans: a job process the command started just before it was
+# killed goes on to its end, and qemu-img children of a killed job
+# process go on until they notice; wait for them (they are found by the
+# fleet path in their command line, which is this test's own directory).
 wait_orphans() {
     _n=0
-    while pgrep -f "$F/vms/" >/dev/null 2>&1; do
+    while pgrep -f "$F/" >/dev/null 2>&1; do
         _n=$((_n + 1))
         [ "$_n" -lt 600 ] || { diag "a process still works in $F after 60 s"; return 1; }
         sleep 0.1

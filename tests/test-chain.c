@@ -957,7 +957,7 @@ typedef struct {
     int monotonic;
 } ProgressRec;
 
-static void
+static int
 record_progress(int percent, void *opaque)
 {
     ProgressRec *r = opaque;
@@ -968,6 +968,15 @@ record_progress(int percent, void *opaque)
         r->first = percent;
     r->last = percent;
     r->calls++;
+    return 0;
+}
+
+static int
+stop_progress(int percent, void *opaque)
+{
+    (void)percent;
+    ++*(int *)opaque;
+    return 1;
 }
 
 static void
@@ -1018,6 +1027,17 @@ test_flatten_and_rebase(void)
             "flatten a broken chain");
     ok(access(ref, F_OK) < 0, "broken chain: nothing written");
     is_int(fixture_count_entries(dir, ".tmp-"), 0, "no temporary file after a refused flatten");
+    {
+        int calls = 0;
+
+        err_clear();
+        ok(chain_flatten(ovchain[2], ref, stop_progress, &calls) < 0 && calls >= 1,
+           "a progress callback that asks to stop stops the flatten");
+        ok(strstr(err_message(), "cancelled") != NULL, "... and says it was cancelled");
+        ok(access(ref, F_OK) < 0, "cancelled flatten: nothing written");
+        is_int(fixture_count_entries(dir, ".tmp-"), 0, "no temporary file after a cancelled flatten");
+        is_int(fixture_sums_changed(&rp_sums), 0, "sources byte-identical after a cancelled flatten");
+    }
 
     /* Rebase: ov on rp1 moves to flat1, a standalone copy of rp1's view. */
     is_int(chain_flatten(ovchain[1], flat1, NULL, NULL), 0, "rp1 flattened");

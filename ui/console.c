@@ -270,7 +270,7 @@ ui_loop(Console *c)
         if (now / 1000 != last_second) {
             /* Ages and elapsed times move on. */
             last_second = now / 1000;
-            if (job_table_running(c->s->jobs)) {
+            if (job_table_running(c->s->jobs) || ui_jobs_running(c)) {
                 ui_jobs_refresh(c);
                 dirty |= UI_DIRTY_STATUS | UI_DIRTY_DIALOG | (c->pane == PANE_JOBS ? UI_DIRTY_PANE : 0);
             } else {

@@ -420,7 +420,10 @@ ui_footer(const Console *c, const Dialog *d, UiLines *l, int width)
         ui_lines_push(l, UI_R_KEY, -1, "Up/Down: choose  Enter: show the plan  Esc: cancel");
         break;
     case DLG_QUIT:
-        ui_lines_push(l, UI_R_KEY, -1, "y: quit when they finish   n or Esc: stay");
+        ui_lines_push(l, UI_R_KEY, -1, "y: quit (the jobs go on)   n or Esc: stay");
+        break;
+    case DLG_CANCEL_JOB:
+        ui_lines_push(l, UI_R_KEY, -1, "y: cancel the job   n or Esc: let it run");
         break;
     case DLG_HELP:
         ui_lines_push(l, UI_R_KEY, -1, "Up/Down PgUp/PgDn: scroll   Esc, ? or F1: close");
@@ -904,10 +907,23 @@ ui_dialog_key(Console *c, int key, int code)
             return ui_close(c, NULL);
         }
         return ui_scroll_key(d, key, code);
+    case DLG_CANCEL_JOB:
+        if (!code && (key == 'y' || key == 'Y')) {
+            if (job_cancel(c->s->jobs, d->job_id, NULL) < 0) {
+                ui_dialog_pop(c);
+                ui_set_msg(c, UI_R_WARN, "Not cancelled: %s", err_message());
+                return UI_DIRTY_ALL;
+            }
+            return ui_close(c, "Cancel requested: the job rolls back at its next step; "
+                            "the jobs pane shows how it ends.");
+        }
+        if ((!code && (key == 'n' || key == 'N' || key == UI_KEY_ESC || key == 'q')) || ui_is_enter(key, code))
+            return ui_close(c, "Not cancelled: the job goes on.");
+        return 0;
     case DLG_QUIT:
         if (!code && (key == 'y' || key == 'Y')) {
             c->quit_pending = 1;
-            return ui_close(c, "Quitting when the running jobs finish...") | UI_QUIT;
+            return ui_close(c, "Quitting; the running jobs go on.") | UI_QUIT;
         }
         if ((!code && (key == 'n' || key == 'N' || key == UI_KEY_ESC || key == 'q')) || ui_is_enter(key, code))
             return ui_close(c, "Not quitting.");

@@ -16,9 +16,27 @@
 void
 ui_jobs_refresh(Console *c)
 {
+    size_t i;
+
     free(c->jobs);
     c->jobs = NULL;
     c->njobs = job_table_snapshot(c->s->jobs, &c->jobs);
+    /* The selection stays on its job when the order changes (a job that
+     * ends moves below the running ones). */
+    if (c->pane == PANE_JOBS && c->jobs_sel[0])
+        for (i = 0; i < c->njobs; i++)
+            if (strcmp(c->jobs[i].id, c->jobs_sel) == 0)
+                c->pane_scroll = (int)i;
+}
+
+size_t
+ui_jobs_running(const Console *c)
+{
+    size_t i, n = 0;
+
+    for (i = 0; i < c->njobs; i++)
+        n += c->jobs[i].state < JOB_COMPLETED;
+    return n;
 }
 
 void
@@ -110,67 +128,122 @@ ui_job_result_text(const JobInfo *ji)
 
 /* --- jobs pane --------------------------------------------------------------------- */
 
+/* The job the jobs pane selects: pane_scroll is its index there. */
+const JobInfo *
+ui_jobs_selected(Console *c)
+{
+    if (!c->njobs)
+        return NULL;
+    if (c->pane_scroll >= (int)c->njobs)
+        c->pane_scroll = (int)c->njobs - 1;
+    if (c->pane_scroll < 0)
+        c->pane_scroll = 0;
+    util_strlcpy(c->jobs_sel, c->jobs[c->pane_scroll].id, sizeof(c->jobs_sel));
+    return &c->jobs[c->pane_scroll];
+}
+
+/* One line per job: running ones with their bar, finished ones with their
+ * state and result code (refusals and failures included). */
 static void
-ui_job_lines(const Console *c, const JobInfo *j, UiLines *l, int width)
+ui_job_row(Console *c, const JobInfo *j, int y, int selected)
 {
     char el[32], when[32], line[1024];
+    attr_t a;
+    int x = 1, w = c->cols - 2;
 
     ui_fmt_elapsed(j->elapsed_ms, el, sizeof(el));
     if (ui_job_running(j)) {
-        snprintf(line, sizeof(line), "%s %s@%s  %3d%%  %s  %s", model_job_title(j->type), j->vm, j->host,
+        a = ui_attr(c, selected ? UI_R_SEL : UI_R_NORMAL);
+        ui_text(c, y, x, 1, selected ? ">" : " ", a, 0);
+        ui_bar(c, y, x + 1, 12, j->percent);
+        snprintf(line, sizeof(line), " %s %s@%s  %3d%%  %s  %s", model_job_title(j->type), j->vm, j->host,
                  j->percent, el, j->step);
-        ui_lines_push(l, UI_R_NORMAL, j->percent, line);
+        ui_text(c, y, x + 13, w - 13, line, a, 1);
         return;
     }
     util_format_age(util_now() - j->start_time, when, sizeof(when));
-    snprintf(line, sizeof(line), "%s %s %s@%s  %s  took %s, %s ago%s",
-             j->state == JOB_COMPLETED ? c->g.good : c->g.bad, model_job_title(j->type), j->vm, j->host,
-             job_state_name(j->state), el, when, j->from_history ? " (earlier run)" : "");
-    ui_lines_push(l, j->state == JOB_COMPLETED ? UI_R_OK : UI_R_CRIT, -1, line);
-    {
-        UTIL_AUTOFREE char *text = ui_job_result_text(j);
-        char **v;
-        size_t n, i, k;
+    if (j->state == JOB_COMPLETED)
+        snprintf(line, sizeof(line), "%s%s %s %s@%s  Completed  took %s, %s ago", selected ? ">" : " ",
+                 c->g.good, model_job_title(j->type), j->vm, j->host, el, when);
+    else
+        snprintf(line, sizeof(line), "%s%s %s %s@%s  %s %d %s  took %s, %s ago", selected ? ">" : " ",
+                 c->g.bad, model_job_title(j->type), j->vm, j->host, job_state_name(j->state),
+                 j->error_code, result_name(j->error_code) ? result_name(j->error_code) : "", el, when);
+    a = ui_attr(c, selected ? UI_R_SEL : j->state == JOB_COMPLETED ? UI_R_OK : UI_R_CRIT);
+    ui_text(c, y, x, w, line, a, 1);
+}
 
-        /* Code, what happened and the cause; the pane is narrow for more. */
-        n = ui_wrap(text, width - 4, &v);
-        for (i = 0, k = 0; i < n && k < 3; i++, k++) {
-            snprintf(line, sizeof(line), "    %s", v[i]);
-            ui_lines_push(l, i == 0 && j->error_code ? UI_R_ERROR : UI_R_DIM, -1, line);
-        }
-        ui_lines_free(v, n);
+/* What the pane says about the selected job, below the list. */
+static char *
+ui_job_detail_text(const JobInfo *j)
+{
+    char when[32];
+    UtilBuf b = { 0 };
+
+    util_format_time(j->start_time, when, sizeof(when));
+    if (!ui_job_running(j)) {
+        char *r = ui_job_result_text(j);
+
+        util_buf_printf(&b, "%s\nJob %s, started %s by %s.", r, j->id, when, j->owner);
+        free(r);
+        return util_buf_steal(&b);
     }
+    if (j->cancellable)
+        util_buf_printf(&b, "It is before its switch: x cancels it (it rolls back, nothing is changed).\n");
+    else
+        util_buf_printf(&b, "It has passed its switch: it cannot be cancelled, it finishes by itself.\n");
+    util_buf_printf(&b, "%s of %s@%s: %s, %d%%: %s\n", model_job_title(j->type), j->vm, j->host,
+                    job_state_name(j->state), j->percent, j->step);
+    util_buf_printf(&b, "Job %s, started %s by %s; it runs on by itself, detached from any console.",
+                    j->id, when, j->owner);
+    return util_buf_steal(&b);
 }
 
 void
 ui_draw_jobs(Console *c)
 {
-    UiLines l = { 0 };
-    size_t i, running = 0;
-    int y;
-    char title[128];
+    size_t running = ui_jobs_running(c);
+    const JobInfo *sel = ui_jobs_selected(c);
+    int avail = c->pane_h - 1, res_h = 0, list_h, first, y, i;
+    char title[160];
 
-    for (i = 0; i < c->njobs; i++)
-        running += ui_job_running(&c->jobs[i]);
     snprintf(title, sizeof(title), " Jobs: %zu running, %zu finished (newest first)%s ", running,
-             c->njobs - running, c->pane_focus ? " - arrows scroll, Tab: back to the table" : " - Tab: scroll");
-    if (!c->njobs)
-        ui_lines_push(&l, UI_R_DIM, -1, "No jobs yet. Jobs started here and by drover commands on this machine appear here.");
-    for (i = 0; i < c->njobs; i++)
-        ui_job_lines(c, &c->jobs[i], &l, c->cols);
-    c->pane_lines = (int)l.n;
-    if (c->pane_scroll > (int)l.n - (c->pane_h - 1))
-        c->pane_scroll = (int)l.n - (c->pane_h - 1);
-    if (c->pane_scroll < 0)
-        c->pane_scroll = 0;
+             c->njobs - running,
+             c->pane_focus ? " - Up/Down: select, x: cancel, Tab: back" : " - Tab: select");
     ui_hline(c, c->pane_y, 0, c->cols, ui_attr(c, UI_R_DIM));
     ui_text(c, c->pane_y, 2, c->cols - 4, title, ui_attr(c, UI_R_DLG_TITLE), 0);
     for (y = 1; y < c->pane_h; y++) {
         move(c->pane_y + y, 0);
         clrtoeol();
     }
-    ui_lines_draw(c, &l, c->pane_y + 1, 1, c->pane_h - 1, c->cols - 2, c->pane_scroll);
-    ui_lines_clear(&l);
+    c->pane_lines = (int)c->njobs;
+    if (!sel) {
+        if (avail > 0)
+            ui_text(c, c->pane_y + 1, 1, c->cols - 2,
+                    "No jobs yet. Jobs started here and by drover commands on this machine appear here.",
+                    ui_attr(c, UI_R_DIM), 0);
+        return;
+    }
+    /* The list on top, the selected job's decoded result below. */
+    if (avail >= 6)
+        res_h = avail * 2 / 5 < 3 ? 3 : avail * 2 / 5;
+    list_h = avail - res_h - (res_h ? 1 : 0);
+    first = c->pane_scroll >= list_h ? c->pane_scroll - list_h + 1 : 0;
+    for (i = 0; i < list_h && first + i < (int)c->njobs; i++)
+        ui_job_row(c, &c->jobs[first + i], c->pane_y + 1 + i, first + i == c->pane_scroll);
+    if (res_h) {
+        UTIL_AUTOFREE char *text = ui_job_detail_text(sel);
+        char **v;
+        size_t n, k;
+
+        y = c->pane_y + 1 + list_h;
+        ui_hline(c, y, 1, c->cols - 2, ui_attr(c, UI_R_DIM));
+        n = ui_wrap(text, c->cols - 4, &v);
+        for (k = 0; k < n && (int)k < res_h; k++)
+            ui_text(c, y + 1 + (int)k, 2, c->cols - 4, v[k],
+                    ui_attr(c, k == 0 && sel->error_code && !ui_job_running(sel) ? UI_R_ERROR : UI_R_NORMAL), 0);
+        ui_lines_free(v, n);
+    }
 }
 
 void

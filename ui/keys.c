@@ -122,6 +122,7 @@ act_jobs(Console *c)
     c->pane = c->pane == PANE_JOBS ? PANE_NONE : PANE_JOBS;
     c->pane_focus = 0;
     c->pane_scroll = 0;
+    c->jobs_sel[0] = '\0';
     return UI_LAYOUT;
 }
 
@@ -254,21 +255,58 @@ act_escape(Console *c)
     return 0;
 }
 
+/* x: cancel the job selected in the jobs pane, where that is safe. */
+static unsigned
+act_cancel_job(Console *c)
+{
+    const JobInfo *j = c->pane == PANE_JOBS ? ui_jobs_selected(c) : NULL;
+    Dialog *d;
+
+    if (c->pane != PANE_JOBS || !j) {
+        ui_set_msg(c, UI_R_INFO, c->pane != PANE_JOBS ? "x cancels the job selected in the jobs pane: "
+                   "J opens it, Tab and Up/Down select a job." : "No job to cancel.");
+        return UI_DIRTY_STATUS;
+    }
+    if (c->readonly) {
+        ui_set_msg(c, UI_R_WARN, "Read-only: jobs cannot be cancelled from here.");
+        return UI_DIRTY_STATUS;
+    }
+    if (j->state >= JOB_COMPLETED) {
+        ui_set_msg(c, UI_R_INFO, "%s of %s already ended (%s): nothing to cancel.", model_job_title(j->type),
+                   j->vm, job_state_name(j->state));
+        return UI_DIRTY_STATUS;
+    }
+    if (!j->cancellable) {
+        ui_set_msg(c, UI_R_WARN, "%s of %s has passed its switch: it cannot be cancelled (stopping it now "
+                   "would leave it half done); it finishes by itself.", model_job_title(j->type), j->vm);
+        return UI_DIRTY_STATUS;
+    }
+    d = ui_dialog_new(DLG_CANCEL_JOB);
+    d->title = util_xstrdup("Cancel the job?");
+    util_strlcpy(d->job_id, j->id, sizeof(d->job_id));
+    d->text = util_xasprintf("%s of %s@%s (job %.8s) is still before its switch: cancelling stops it and "
+                             "rolls it back, and %s stays as it was.\n\nCancel this job?",
+                             model_job_title(j->type), j->vm, j->host, j->id, j->vm);
+    ui_dialog_push(c, d);
+    return UI_DIRTY_DIALOG;
+}
+
 static unsigned
 act_quit(Console *c)
 {
-    size_t running = job_table_running(c->s->jobs);
+    size_t running = ui_jobs_running(c);
     Dialog *d = ui_dialog_top(c);
 
-    if (!running)
+    if (!running && !job_table_running(c->s->jobs))
         return UI_QUIT;
     if (d && d->kind == DLG_QUIT)
         return 0;
     d = ui_dialog_new(DLG_QUIT);
     d->title = util_xstrdup("Quit?");
-    d->text = util_xasprintf("%zu job%s running. A job cannot be stopped half-way safely, so drover waits "
-                             "for running jobs before it exits (the screen stays up meanwhile).\n\n"
-                             "Quit as soon as they finish?", running, running == 1 ? " is" : "s are");
+    d->text = util_xasprintf("%zu job%s running. Jobs run detached from this console: quitting, "
+                             "closing the terminal or Ctrl-C does not stop them. A new console or "
+                             "drover jobs --follow shows them to their end.\n\nQuit now?",
+                             running, running == 1 ? " is" : "s are");
     ui_dialog_push(c, d);
     return UI_DIRTY_DIALOG;
 }
@@ -300,7 +338,8 @@ static const UiBinding ui_keys[] = {
     { { 's', KEY_F(6) }, "s F6", "sort by the next column", 0, 0, act_sort },
     { { 'S' }, "S", "reverse the sort order", 0, 0, act_sort_rev },
     { { UI_CTRL('r'), KEY_F(5) }, "Ctrl-R F5", "refresh every host now (reconnects those down)", 0, 0, act_refresh },
-    { { 'J' }, "J", "jobs pane: progress, results, earlier runs (toggle)", 0, 0, act_jobs },
+    { { 'J' }, "J", "jobs pane: every job on this machine, with results (toggle)", 0, 0, act_jobs },
+    { { 'x' }, "x", "jobs pane: cancel the selected job (asks first)", 0, 0, act_cancel_job },
     { { '?', KEY_F(1) }, "? F1", "this help", 0, 0, act_help },
     { { UI_CTRL('l') }, "Ctrl-L", "redraw the screen", 0, 0, act_redraw },
     { { UI_KEY_ESC }, "Esc", "clear the filter, leave/close the pane; dialogs: cancel", 0, 0, act_escape },

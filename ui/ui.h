@@ -79,6 +79,7 @@ typedef enum {
     DLG_MESSAGE,        /* text, e.g. a decoded result */
     DLG_QUIT,
     DLG_HELP,
+    DLG_CANCEL_JOB,     /* cancel the job in job_id? (only before its switch) */
 } DlgKind;
 
 typedef struct {
@@ -164,6 +165,7 @@ typedef struct Console {
     int ndlg;
     /* Jobs. */
     JobInfo *jobs;
+    char jobs_sel[37];          /* the job selected in the jobs pane, kept across refreshes */
     size_t njobs;
     UiTracked *tracked;
     size_t ntracked, tracked_cap;
@@ -242,6 +244,10 @@ void ui_draw_detail(Console *c);
 
 /* jobs.c */
 void ui_jobs_refresh(Console *c);
+/* Running jobs on the host (of every drover process), as last read. */
+size_t ui_jobs_running(const Console *c);
+/* The job selected in the jobs pane, or NULL when there is none. */
+const JobInfo *ui_jobs_selected(Console *c);
 void ui_jobs_track(Console *c, const char *id);
 const JobInfo *ui_job_find(const Console *c, const char *id);
 /* The newest job for this VM (the host's URI and the UUID), or NULL. */

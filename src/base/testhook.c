@@ -26,7 +26,19 @@ testhook_pause(const char *where)
     int64_t end;
     int fd;
 
-    if (!point || strcmp(point, where) != 0 || done)
+    size_t n = strlen(where);
+
+    if (!point)
+        return;
+    /* DROVER_PAUSE="POINT:FILE": hold at POINT while the test's FILE exists
+     * (the test made it beforehand and removes it to let the job go on). */
+    if (strncmp(point, where, n) == 0 && point[n] == ':' && point[n + 1]) {
+        end = util_mono_ms() + TESTHOOK_WAIT_MS;
+        while (access(point + n + 1, F_OK) == 0 && util_mono_ms() < end)
+            usleep(20000);
+        return;
+    }
+    if (strcmp(point, where) != 0 || done)
         return;
     path = getenv("DROVER_PAUSE_FILE");
     if (!path || !*path)

@@ -70,6 +70,7 @@ typedef struct {
     char tok[32];
     size_t toklen;
     int intok;
+    int stop;                   /* the callback asked to stop */
 } ChainProgress;
 
 /* qemu-img -p writes "    (12.34/100%)\r" repeatedly. */
@@ -97,8 +98,8 @@ chain_progress_feed(ChainProgress *p, const char *s, size_t n)
 
                 if (pct > p->last) {
                     p->last = pct;
-                    if (p->fn)
-                        p->fn(pct, p->opaque);
+                    if (p->fn && p->fn(pct, p->opaque) != 0)
+                        p->stop = 1;
                 }
             }
         } else if (p->intok) {
@@ -146,7 +147,8 @@ chain_run_qemu_img(const char *const *args, ChainProgressFn progress, void *opaq
     int rc = -1;
     pid_t pid;
     UtilBuf errtext = { 0 };
-    ChainProgress prog = { progress, opaque, -1, { 0 }, 0, 0 };
+    ChainProgress prog = { progress, opaque, -1, { 0 }, 0, 0, 0 };
+    int killed = 0;
 
     while (args[nargs])
         nargs++;
@@ -241,6 +243,10 @@ child_fail:
             }
             if (pfd[k].fd == outpipe[0]) {
                 chain_progress_feed(&prog, buf, (size_t)r);
+                if (prog.stop && !killed) {
+                    kill(pid, SIGKILL);
+                    killed = 1;
+                }
             } else if (errtext.len < CHAIN_STDERR_MAX) {
                 size_t room = CHAIN_STDERR_MAX - errtext.len;
 
@@ -260,6 +266,10 @@ child_fail:
                           "(install the Debian package qemu-utils, or set QEMU_IMG)");
         else
             err_set_errno(0, exec_errno, "cannot run qemu-img %s", qemu);
+        goto out;
+    }
+    if (killed) {
+        err_set(RESULT_FAILED, "qemu-img was stopped: the copy was cancelled");
         goto out;
     }
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
@@ -626,9 +636,16 @@ chain_flatten(const char *top, const char *dest, ChainProgressFn progress, void 
     if (chain_tmp_create(&t, dest, st.st_mode) < 0)
         goto fail;
     {
+        /* Test hook: DROVER_COPY_RATE (qemu-img's -r, bytes per second,
+         * "16M") makes a flatten last long enough to act on it meanwhile. */
+        const char *rate = getenv("DROVER_COPY_RATE");
         const char *args[] = { "convert", "-p", "-f", "qcow2", "-O", "qcow2",
-                               c->layers[0].path, t.tmp, NULL };
+                               c->layers[0].path, t.tmp, NULL, NULL, NULL };
 
+        if (rate && *rate && strspn(rate, "0123456789kKMG") == strlen(rate)) {
+            args[8] = "-r";
+            args[9] = rate;
+        }
         if (chain_run_qemu_img(args, progress, opaque) < 0)
             goto fail;
     }

@@ -98,11 +98,14 @@ int chain_create_overlay(const char *backing, const char *path);
 int chain_copy_file(const char *src, const char *dest);
 
 /* Called with 0..100 while a long chain operation runs. */
-typedef void (*ChainProgressFn)(int percent, void *opaque);
+/* Returns 0 to go on; anything else stops the copy (it fails, cancelled). */
+typedef int (*ChainProgressFn)(int percent, void *opaque);
 
 /* Writes a standalone qcow2 image at dest holding what top shows through its
  * whole chain (qemu-img convert -p), via a temporary name, fsync, rename.
- * Used by commit --flatten; touches no existing file. */
+ * Used by commit --flatten; touches no existing file.  Test hook: the
+ * environment variable DROVER_COPY_RATE (qemu-img -r: "16M" bytes per
+ * second) slows the copy down. */
 int chain_flatten(const char *top, const char *dest, ChainProgressFn progress, void *opaque);
 /* Points the existing overlay's header at a new backing file with identical
  * content (qemu-img rebase -u). */

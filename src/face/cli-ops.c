@@ -3,10 +3,12 @@
 
 #include "face/cli-priv.h"
 
-#include <pthread.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "base/err.h"
@@ -19,48 +21,163 @@
 
 /* --- operations ------------------------------------------------------------ */
 
-typedef struct {
-    HvConn *conn;
-    Plan *plan;
-    OpsArgs args;
-} CliJob;
+/* --- following a job ------------------------------------------------------ */
 
-static int
-cli_job_run(Job *job, void *arg)
-{
-    CliJob *cj = arg;
-
-    return ops_execute(cj->conn, cj->plan, &cj->args, job);
-}
-
-typedef struct {
-    pthread_mutex_t mu;
-    char last[200];
-    int last_percent;
-    FILE *out;
-} CliProgress;
+static volatile sig_atomic_t cli_interrupted;
 
 static void
-cli_observe(const JobInfo *j, void *opaque)
+cli_on_sigint(int sig)
 {
-    CliProgress *p = opaque;
+    (void)sig;
+    cli_interrupted = 1;
+}
 
-    pthread_mutex_lock(&p->mu);
-    /* The first event, whichever thread reports it, opens the job. */
-    if (p->last_percent < 0) {
-        fprintf(p->out, "Job %s started (%s; result 4096 until it ends)\n", j->id, report_job_title(j->type));
-        p->last_percent = 0;
-    }
-    if (j->state == JOB_RUNNING && strcmp(j->step, "starting") != 0 &&
-        (strcmp(p->last, j->step) != 0 || p->last_percent != j->percent)) {
-        if (strcmp(p->last, j->step) != 0) {
-            fprintf(p->out, "[%3d%%] %s\n", j->percent, j->step);
-            fflush(p->out);
+/* Copies what the job's progress log gained since the last call. */
+static void
+cli_copy_log(int fd, FILE *out)
+{
+    char buf[4096];
+    ssize_t n;
+
+    while ((n = read(fd, buf, sizeof(buf))) > 0)
+        fwrite(buf, 1, (size_t)n, out);
+    fflush(out);
+}
+
+int
+cli_follow(Session *s, const char *id, pid_t pid, FILE *out, JobInfo *fin, int *died)
+{
+    struct sigaction sa, old;
+    char last[sizeof(fin->step)] = "";
+    int reaped = pid <= 0, rc = -1;
+    /* Every step, from the job's progress log; without one, the steps the
+     * record shows when it is read. */
+    int logfd = out ? job_log_open(s->jobs, id) : -1;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = cli_on_sigint;
+    sigemptyset(&sa.sa_mask);
+    /* No SA_RESTART: poll() returns at once on Ctrl-C. */
+    sigaction(SIGINT, &sa, &old);
+    cli_interrupted = 0;
+    *died = 0;
+    for (;;) {
+        struct pollfd pfd;
+        int st;
+
+        if (job_table_get(s->jobs, id, fin) < 0)
+            break;
+        if (logfd >= 0)
+            cli_copy_log(logfd, out);
+        else if (out && fin->state == JOB_RUNNING && strcmp(fin->step, "starting") != 0 &&
+                 strcmp(last, fin->step) != 0) {
+            fprintf(out, "[%3d%%] %s\n", fin->percent, fin->step);
+            fflush(out);
+            util_strlcpy(last, fin->step, sizeof(last));
         }
-        util_strlcpy(p->last, j->step, sizeof(p->last));
-        p->last_percent = j->percent;
+        if (fin->state >= JOB_COMPLETED) {
+            rc = 0;
+            break;
+        }
+        if (cli_interrupted) {
+            rc = 1;
+            break;
+        }
+        if (!reaped && waitpid(pid, &st, WNOHANG) == pid) {
+            /* The record says how it ended, or, if the process died
+             * without one, the next reading turns it into a failure. */
+            reaped = 1;
+            if (WIFSIGNALED(st))
+                *died = 128 + WTERMSIG(st);
+            else if (WIFEXITED(st))
+                *died = WEXITSTATUS(st);
+            continue;
+        }
+        pfd.fd = job_table_fd(s->jobs);
+        pfd.events = POLLIN;
+        pfd.revents = 0;
+        /* Records change by rename, which inotify reports; the timeout
+         * only covers a job that dies between two readings. */
+        if (poll(&pfd, pfd.fd >= 0 ? 1 : 0, 500) > 0)
+            job_table_drain(s->jobs);
     }
-    pthread_mutex_unlock(&p->mu);
+    if (!reaped && rc == 0) {
+        int st = 0;
+
+        /* It ends right after its record does (or died before it wrote it). */
+        if (waitpid(pid, &st, 0) == pid)
+            *died = WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WIFEXITED(st) ? WEXITSTATUS(st) : 0;
+    }
+    if (logfd >= 0) {
+        cli_copy_log(logfd, out);   /* the last lines, written before the end */
+        close(logfd);
+    }
+    sigaction(SIGINT, &old, NULL);
+    return rc;
+}
+
+/* Ctrl-C while following: the job goes on, and how to see it. */
+static int
+cli_detached_note(const JobInfo *ji)
+{
+    fprintf(stderr, "\ndrover: interrupted; job %s (%s of %s) goes on by itself: drover never stops "
+            "a job half-way.\n  Follow it: drover jobs --follow %s\n", ji->id, report_job_title(ji->type),
+            ji->vm, ji->id);
+    if (ji->cancellable)
+        fprintf(stderr, "  Cancel it (only before its switch): drover cancel %s\n", ji->id);
+    return CLI_EXIT_INTERRUPTED;
+}
+
+/* Prints the end of a job (decoded result) and returns the exit status. */
+static int
+cli_job_result(const CliOpts *o, const char *opname, const JobInfo *ji, const Plan *plan, int died)
+{
+    ResultInfo info;
+    int status;
+
+    report_decode_job(ji, opname, &info);
+    status = result_exit_status(info.code);
+    if (o->json) {
+        json_object *j = report_result_json(&info, ji->error_code ? ji->error_description : ji->step);
+        if (plan)
+            json_object_object_add(j, "plan", report_plan_json(plan));
+        json_object_object_add(j, "job", report_job_json(ji));
+        report_print_json(j);
+        json_object_put(j);
+    } else {
+        char *t = report_result_text(&info);
+        fputs(t, ji->error_code ? stderr : stdout);
+        free(t);
+        printf("Job %s: %s, %d%%, %.1f s\n", ji->id, job_state_name(ji->state), ji->percent,
+               (double)ji->elapsed_ms / 1000.0);
+    }
+    result_info_clear(&info);
+    /* A job process that died without a result: its own exit status (a
+     * test's fault point, a kill) says more than "failed". */
+    if (died && ji->state == JOB_EXCEPTION && (ji->hints & RESULT_HINT_REPAIR) &&
+        strstr(ji->error_description, "ended without a result"))
+        return died;
+    return status;
+}
+
+static json_object *
+cli_started_json(const JobInfo *ji, const Plan *plan)
+{
+    ResultCtx ctx;
+    ResultInfo info;
+    json_object *j;
+
+    memset(&ctx, 0, sizeof(ctx));
+    ctx.code = RESULT_JOB_STARTED;
+    ctx.vm = ji->vm;
+    ctx.host = ji->host;
+    result_decode(&ctx, &info);
+    j = report_result_json(&info, "the job was started; it goes on by itself");
+    result_info_clear(&info);
+    if (plan)
+        json_object_object_add(j, "plan", report_plan_json(plan));
+    json_object_object_add(j, "job", report_job_json(ji));
+    return j;
 }
 
 /* Asks on the terminal; 1 confirmed, 0 not. */
@@ -107,12 +224,12 @@ cli_operation(const CliCommand *cmd, CliOpts *o)
     char uuid[37];
     PlanArgs pa;
     Plan *plan = NULL;
-    CliJob *cj;
-    CliProgress prog;
+    OpsArgs oa;
+    FILE *prog;
     JobInfo ji;
-    ResultInfo info;
-    Job *job;
-    int h, status;
+    char id[37];
+    pid_t pid = 0;
+    int h, status, r, died = 0;
 
     if (!s)
         return result_exit_status(err_code());
@@ -158,6 +275,7 @@ cli_operation(const CliCommand *cmd, CliOpts *o)
     if (o->dry_run) {
         if (o->json) {
             ResultCtx ctx;
+            ResultInfo info;
             json_object *j;
 
             memset(&ctx, 0, sizeof(ctx));
@@ -207,39 +325,45 @@ cli_operation(const CliCommand *cmd, CliOpts *o)
         }
     }
 
-    cj = util_xcalloc(1, sizeof(*cj));
-    cj->conn = s->hosts[h].conn;
-    cj->plan = plan;
-    cj->args.reason = reason;
-    cj->args.shutdown_timeout = s->conf->shutdown_timeout;
-    cj->args.audit_log = s->conf->audit_log;
-    memset(&prog, 0, sizeof(prog));
-    pthread_mutex_init(&prog.mu, NULL);
-    prog.out = o->json ? stderr : stdout;
-    prog.last_percent = -1;
-    job_table_set_observer(s->jobs, cli_observe, &prog);
-    job = job_submit(s->jobs, state_op_job_type(op), s->hosts[h].name, s->hosts[h].uri, plan->vm, plan->uuid,
-                     plan->digest, cli_job_run, cj, free);
-    job_wait(job, &ji);
-    job_table_set_observer(s->jobs, NULL, NULL);
-    pthread_mutex_destroy(&prog.mu);
-
-    report_decode_job(&ji, opname, &info);
-    status = result_exit_status(info.code);
-    if (o->json) {
-        json_object *j = report_result_json(&info, ji.error_code ? ji.error_description : ji.step);
-        json_object_object_add(j, "plan", report_plan_json(plan));
-        json_object_object_add(j, "job", report_job_json(&ji));
-        report_print_json(j);
-        json_object_put(j);
-    } else {
-        char *t = report_result_text(&info);
-        fputs(t, ji.error_code ? stderr : stdout);
-        free(t);
-        printf("Job %s: %s, %d%%, %.1f s\n", ji.id, job_state_name(ji.state), ji.percent,
-               (double)ji.elapsed_ms / 1000.0);
+    memset(&oa, 0, sizeof(oa));
+    oa.reason = reason;
+    oa.shutdown_timeout = s->conf->shutdown_timeout;
+    oa.audit_log = s->conf->audit_log;
+    if (ops_start(s->jobs, s->hosts[h].uri, plan, &oa, id, &pid) < 0) {
+        err_prefix("cannot start the job");
+        status = cli_fail(o, opname, plan->vm, s->hosts[h].name, NULL);
+        goto out;
     }
-    result_info_clear(&info);
+    if (job_table_get(s->jobs, id, &ji) < 0) {
+        memset(&ji, 0, sizeof(ji));
+        util_strlcpy(ji.id, id, sizeof(ji.id));
+    }
+    if (o->no_wait) {
+        if (o->json) {
+            json_object *j = cli_started_json(&ji, plan);
+            report_print_json(j);
+            json_object_put(j);
+        } else {
+            printf("Job %s started (%s; result 4096): it goes on by itself.\n"
+                   "Follow it: drover jobs --follow %s\n", id, report_job_title(ji.type), id);
+        }
+        status = 0;
+        goto out;
+    }
+    prog = o->json ? stderr : stdout;
+    fprintf(prog, "Job %s started (%s; result 4096 until it ends; Ctrl-C leaves it running)\n", id,
+            report_job_title(ji.type));
+    fflush(prog);
+    r = cli_follow(s, id, pid, prog, &ji, &died);
+    if (r < 0) {
+        status = cli_fail(o, opname, plan->vm, s->hosts[h].name, NULL);
+        goto out;
+    }
+    if (r > 0) {
+        status = cli_detached_note(&ji);
+        goto out;
+    }
+    status = cli_job_result(o, opname, &ji, plan, died);
 
 out:
     plan_free(plan);
@@ -388,3 +512,147 @@ cli_repair(const CliCommand *cmd, CliOpts *o)
     return status;
 }
 
+
+/* --- jobs: follow, cancel, the job process --------------------------------- */
+
+/* The command name of a job type, for the decoder's sentences. */
+static const char *
+cli_job_opname(int type)
+{
+    int op;
+
+    for (op = 0; op < 16; op++)
+        if (state_op_job_type((StateOp)op) == type && state_op_name((StateOp)op))
+            return state_op_name((StateOp)op);
+    return "repair";
+}
+
+/* The newest running job, for `drover jobs --follow` without an id. */
+static int
+cli_newest_running(Session *s, char id[37])
+{
+    JobInfo *v = NULL;
+    size_t n = job_table_snapshot(s->jobs, &v);
+    int found = n && v[0].state < JOB_COMPLETED;
+
+    if (found)
+        util_strlcpy(id, v[0].id, 37);
+    free(v);
+    if (!found)
+        err_set(RESULT_INVALID_PARAMETER, "no job is running (drover jobs lists the finished ones)");
+    return found ? 0 : -1;
+}
+
+int
+cli_job_show(Session *s, CliOpts *o)
+{
+    char id[37];
+    JobInfo ji;
+    int died = 0, r;
+
+    if (o->nargs)
+        util_strlcpy(id, o->args[0], sizeof(id));
+    else if (cli_newest_running(s, id) < 0)
+        return cli_fail(o, "jobs", NULL, NULL, NULL);
+    if (job_table_get(s->jobs, id, &ji) < 0)
+        return cli_fail(o, "jobs", NULL, NULL, NULL);
+    if (o->follow && ji.state < JOB_COMPLETED) {
+        FILE *prog = o->json ? stderr : stdout;
+
+        fprintf(prog, "Following job %s: %s of %s@%s, started by %s, %d%%: %s\n", ji.id,
+                report_job_title(ji.type), ji.vm, ji.host, ji.owner, ji.percent, ji.step);
+        fflush(prog);
+        r = cli_follow(s, ji.id, 0, prog, &ji, &died);
+        if (r < 0)
+            return cli_fail(o, "jobs", NULL, NULL, NULL);
+        if (r > 0) {
+            fprintf(stderr, "\ndrover: stopped following; job %s goes on by itself "
+                    "(drover jobs --follow %s)\n", ji.id, ji.id);
+            return CLI_EXIT_INTERRUPTED;
+        }
+    }
+    if (ji.state < JOB_COMPLETED) {
+        /* Not following: where it is now. */
+        if (o->json) {
+            json_object *j = cli_started_json(&ji, NULL);
+            report_print_json(j);
+            json_object_put(j);
+        } else {
+            printf("Job %s: %s of %s@%s, %s, %d%%, %.1f s: %s\n", ji.id, report_job_title(ji.type), ji.vm,
+                   ji.host, job_state_name(ji.state), ji.percent, (double)ji.elapsed_ms / 1000.0, ji.step);
+        }
+        return 0;
+    }
+    return cli_job_result(o, cli_job_opname(ji.type), &ji, NULL, 0);
+}
+
+int
+cli_cancel(const CliCommand *cmd, CliOpts *o)
+{
+    Session *s = cli_session(o, 0);
+    JobInfo ji;
+    int died = 0, r, status;
+
+    (void)cmd;
+    if (!s)
+        return result_exit_status(err_code());
+    if (job_cancel(s->jobs, o->args[0], &ji) < 0) {
+        status = cli_fail(o, "cancel", ji.vm[0] ? ji.vm : NULL, ji.host[0] ? ji.host : NULL, NULL);
+        goto out;
+    }
+    if (o->no_wait) {
+        if (!o->json)
+            printf("Cancel requested: job %s (%s of %s) rolls back at its next step.\n"
+                   "Follow it: drover jobs --follow %s\n", ji.id, report_job_title(ji.type), ji.vm, ji.id);
+        else {
+            json_object *j = cli_started_json(&ji, NULL);
+            report_print_json(j);
+            json_object_put(j);
+        }
+        status = 0;
+        goto out;
+    }
+    if (!o->json)
+        printf("Cancel requested: job %s (%s of %s) rolls back at its next step; waiting for it.\n",
+               ji.id, report_job_title(ji.type), ji.vm);
+    fflush(stdout);
+    r = cli_follow(s, ji.id, 0, NULL, &ji, &died);
+    if (r != 0) {
+        status = r < 0 ? cli_fail(o, "cancel", NULL, NULL, NULL) : CLI_EXIT_INTERRUPTED;
+        goto out;
+    }
+    if (ji.state == JOB_TERMINATED) {
+        status = cli_job_result(o, "cancel", &ji, NULL, 0);
+        status = 0;
+        goto out;
+    }
+    if (ji.state == JOB_COMPLETED) {
+        err_set(RESULT_INVALID_STATE, "job %s (%s of %s) passed its switch before it saw the "
+                "request, and completed: it cannot be cancelled any more", ji.id,
+                report_job_title(ji.type), ji.vm);
+        status = cli_fail(o, "cancel", ji.vm, ji.host, NULL);
+        goto out;
+    }
+    status = cli_job_result(o, "cancel", &ji, NULL, 0);
+out:
+    session_free(s);
+    return status;
+}
+
+int
+cli_job_process(const char *id, const char *spec)
+{
+    json_object *o = json_tokener_parse(spec);
+    json_object *v;
+    const char *history = NULL;
+    JobTable *t;
+    int code;
+
+    if (o && json_object_object_get_ex(o, "history", &v) && json_object_is_type(v, json_type_string))
+        history = json_object_get_string(v);
+    t = job_table_new(history);
+    code = ops_job_main(t, id, spec, JOB_LOCK_FD);
+    job_table_free(t);
+    json_object_put(o);
+    return result_exit_status(code);
+}

@@ -7,9 +7,14 @@
 #include <stddef.h>
 
 #include "hv/hv.h"
+#include <stdio.h>
+#include <sys/types.h>
+
 #include "face/session.h"
 
 #define CLI_EXIT_USAGE 2
+/* Ctrl-C while following a job (which goes on): as a shell reports SIGINT. */
+#define CLI_EXIT_INTERRUPTED 130
 
 
 typedef struct {
@@ -36,6 +41,8 @@ typedef struct {
     size_t nseen;
     int exit_after;
     int vms;
+    int follow;
+    int no_wait;
     const char *reason;
     const char *point;
     const char *dir;
@@ -78,6 +85,18 @@ int cli_enable_replication(const CliCommand *cmd, CliOpts *o);
 int cli_replicate(const CliCommand *cmd, CliOpts *o);
 int cli_repl_set(const CliCommand *cmd, CliOpts *o);
 int cli_repl_stats(const CliCommand *cmd, CliOpts *o);
+int cli_cancel(const CliCommand *cmd, CliOpts *o);
+/* `drover jobs ID` or `drover jobs --follow [ID]` (cli-ops.c). */
+int cli_job_show(Session *s, CliOpts *o);
+/* `drover job-run ID SPEC`: the detached job process (cli-ops.c). */
+int cli_job_process(const char *id, const char *spec);
+
+/* Follows job id to its end, printing each new step on out (NULL: quiet).
+ * pid > 0 is our own child, the job process: if it dies without a result
+ * *died gets the exit status it died with (128 + signal when killed).
+ * 0 with *fin set when the job ended; 1 when interrupted by Ctrl-C (the
+ * job goes on); -1 with err set (unknown job).  (cli-ops.c) */
+int cli_follow(Session *s, const char *id, pid_t pid, FILE *out, JobInfo *fin, int *died);
 
 /* Shared helpers (cli.c). */
 void cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -3,7 +3,6 @@
 
 #include "face/cli-priv.h"
 
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,33 +16,6 @@
 #include "record/state.h"
 #include "record/replica.h"
 #include "repl/repl.h"
-
-typedef struct {
-    pthread_mutex_t mu;
-    char last[200];
-    int started;
-    FILE *out;
-} CliReplProgress;
-
-static void
-cli_repl_observe(const JobInfo *j, void *opaque)
-{
-    CliReplProgress *p = opaque;
-
-    pthread_mutex_lock(&p->mu);
-    if (!p->started) {
-        fprintf(p->out, "Job %s started (%s; result 4096 until it ends)\n", j->id,
-                job_type_name(j->type));
-        p->started = 1;
-    }
-    if (j->state == JOB_RUNNING && strcmp(j->step, "starting") != 0 &&
-        strcmp(p->last, j->step) != 0) {
-        fprintf(p->out, "[%3d%%] %s\n", j->percent, j->step);
-        fflush(p->out);
-        util_strlcpy(p->last, j->step, sizeof(p->last));
-    }
-    pthread_mutex_unlock(&p->mu);
-}
 
 static json_object *
 cli_repl_str(const char *s)
@@ -158,18 +130,14 @@ static int
 cli_repl_job(Session *s, const CliOpts *o, const char *op, int type, const ReplPlan *p,
              JobFn fn, CliReplJob *cj)
 {
-    CliReplProgress prog;
+    FILE *out = o->json ? stderr : stdout;
     ResultInfo info;
     JobInfo ji;
     Job *job;
-    int status;
+    int status, died = 0;
 
     cj->args.reason = o->reason;
     cj->args.audit_log = s->conf->audit_log;
-    memset(&prog, 0, sizeof(prog));
-    pthread_mutex_init(&prog.mu, NULL);
-    prog.out = o->json ? stderr : stdout;
-    job_table_set_observer(s->jobs, cli_repl_observe, &prog);
     {
         /* Jobs are keyed by connection URI and UUID (the job history). */
         const char *uri = NULL;
@@ -181,9 +149,13 @@ cli_repl_job(Session *s, const CliOpts *o, const char *op, int type, const ReplP
         job = job_submit(s->jobs, type, p->host, uri, p->vm, p->uuid, p->digest, fn, cj,
                          cli_repl_job_free);
     }
+    fprintf(out, "Job %s started (%s; result 4096 until it ends)\n", job_id(job), report_job_title(type));
+    /* A cycle runs in this process (journaled: if drover is killed, repair
+     * undoes it); Ctrl-C says so and keeps following. */
+    while (cli_follow(s, job_id(job), 0, out, &ji, &died) == 1)
+        fprintf(stderr, "drover: the replication job %s runs in this process and is waited for "
+                "(killing drover leaves it for drover repair to undo)\n", job_id(job));
     job_wait(job, &ji);
-    job_table_set_observer(s->jobs, NULL, NULL);
-    pthread_mutex_destroy(&prog.mu);
 
     report_decode_job(&ji, op, &info);
     status = result_exit_status(info.code);

@@ -461,6 +461,12 @@ cli_jobs(const CliCommand *cmd, CliOpts *o)
     (void)cmd;
     if (!s)
         return result_exit_status(err_code());
+    if (o->follow || o->nargs) {
+        int status = cli_job_show(s, o);
+
+        session_free(s);
+        return status;
+    }
     n = job_table_snapshot(s->jobs, &jobs);
     if (o->json) {
         json_object *a = json_object_new_array();

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "face/demo.h"
 #include "base/err.h"
@@ -34,29 +35,30 @@ static const CliCommand cli_commands[] = {
       "json names" },
     { "failover", cli_operation, "VM", 1, 1, "fail over to a recovery point (newest by default)",
       "  Options: --point ID, --force (with --reason: although the primary runs),\n"
-      "           --dry-run, --yes, --reason TEXT, --json\n"
+      "           --dry-run, --yes, --reason TEXT, --no-wait, --json\n"
       "  Asks the primary's libvirt first (the split-brain guard): refused while the\n"
       "  primary VM runs; proceeds, and says so, when its host does not answer.\n"
       "  Creates one overlay per disk on the point and switches the VM to it: 5 Recovered.", OP_INITIATE,
-      "point force dry-run yes reason json" },
+      "point force dry-run yes reason no-wait json" },
     { "revert", cli_operation, "VM", 1, 1, "discard the failover disk: back to 3 Replicating",
-      "  Options: --dry-run, --yes, --reason TEXT, --json\n"
+      "  Options: --dry-run, --yes, --reason TEXT, --no-wait, --json\n"
       "  Powers the VM off first if it runs (graceful, then forced after shutdown_timeout).\n"
       "  Recovery points are never touched; failover can be tried again afterwards.", OP_REVERT,
-      "dry-run yes reason json" },
+      "dry-run yes reason no-wait json" },
     { "commit", cli_operation, "VM", 1, 1, "keep the failover, drop the other points (final)",
       "  Keeps the failed-over point and the failover disk; newer points are deleted.\n"
       "  It cannot be undone: revert is refused afterwards.\n"
       "  Options: --flatten (merge the layers under the failover disk; the VM must be off),\n"
-      "           --dry-run, --yes, --reason TEXT, --json", OP_COMMIT,
-      "flatten dry-run yes reason json" },
+      "           --dry-run, --yes, --reason TEXT, --no-wait, --json", OP_COMMIT,
+      "flatten dry-run yes reason no-wait json" },
     { "test-failover", cli_operation, "VM", 1, 1, "test failover: a VM-test domain without network",
       "  Options: --point ID, --test-network NET (an isolated network for its interfaces;\n"
-      "           without it they are left out), --dry-run, --yes, --reason TEXT, --json", OP_TEST,
-      "point test-network dry-run yes reason json" },
+      "           without it they are left out), --dry-run, --yes, --reason TEXT, --no-wait,\n"
+      "           --json", OP_TEST,
+      "point test-network dry-run yes reason no-wait json" },
     { "stop-test", cli_operation, "VM", 1, 1, "remove the test domain and its disks",
-      "  Options: --dry-run, --yes, --reason TEXT, --json", OP_STOP_TEST,
-      "dry-run yes reason json" },
+      "  Options: --dry-run, --yes, --reason TEXT, --no-wait, --json", OP_STOP_TEST,
+      "dry-run yes reason no-wait json" },
     { "enable-replication", cli_enable_replication, "VM", 1, 1,
       "replicate VM from a primary host to this one",
       "  Options: --from PRIMARY_URI (required), --dir DIR, --nbd HOST:PORT|unix:PATH,\n"
@@ -91,9 +93,16 @@ static const CliCommand cli_commands[] = {
       "  Per replica drover replicates: cycles succeeded, failed and missed; last,\n"
       "  average and largest size moved; last and average cycle time; newest point.", -1,
       "json" },
-    { "jobs", cli_jobs, "", 0, 0, "running and finished jobs, with their history",
-      "  Options: --json", -1,
-      "json" },
+    { "jobs", cli_jobs, "[ID]", 0, 1, "running and finished jobs of every drover process",
+      "  With ID (or a unique prefix of it): that job and its decoded result.\n"
+      "  Options: --follow (follow the job, or the newest running one, to its end and\n"
+      "           exit with its result's status), --json", -1,
+      "follow json" },
+    { "cancel", cli_cancel, "ID", 1, 1, "cancel a job that has not reached its switch yet",
+      "  The job rolls back and ends Terminated; after its switch it cannot be\n"
+      "  cancelled (it finishes by itself) and cancel says so.  Waits for the job to end.\n"
+      "  Options: --no-wait, --json", -1,
+      "no-wait json" },
     { "repair", cli_repair, "[VM]", 0, 1, "finish or undo interrupted operations",
       "  Without VM: every replica with an interrupted operation.\n"
       "  Options: --dry-run (say what it would do), --yes, --reason TEXT, --json", -1,
@@ -119,7 +128,7 @@ enum {
     OPT_CONFIG = 256, OPT_JSON, OPT_DRY_RUN, OPT_REASON, OPT_POINT, OPT_FLATTEN, OPT_DIR,
     OPT_VMS, OPT_NO_CONSOLE, OPT_EXIT_AFTER, OPT_ALL, OPT_MAN, OPT_NAMES, OPT_FROM, OPT_NBD,
     OPT_NAME, OPT_INTERVAL, OPT_POINTS, OPT_DUE, OPT_WATCH, OPT_APP_EVERY, OPT_FORCE,
-    OPT_TEST_NETWORK, OPT_NETWORK_MAP,
+    OPT_TEST_NETWORK, OPT_NETWORK_MAP, OPT_FOLLOW, OPT_NO_WAIT,
 };
 
 static const struct option cli_options[] = {
@@ -150,12 +159,16 @@ static const struct option cli_options[] = {
     { "due", no_argument, NULL, OPT_DUE },
     { "watch", no_argument, NULL, OPT_WATCH },
     { "app-consistent-every", required_argument, NULL, OPT_APP_EVERY },
+    { "follow", no_argument, NULL, OPT_FOLLOW },
+    { "no-wait", no_argument, NULL, OPT_NO_WAIT },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'V' },
     { NULL, 0, NULL, 0 },
 };
 
 static CliConsoleFn cli_console;
+/* This program, for the job processes it starts; NULL when unknown. */
+static char *cli_exe;
 
 void
 cli_usage_error(const char *fmt, ...)
@@ -197,11 +210,15 @@ cli_print_help(void)
            "      --point ID       recovery point for failover and test-failover\n"
            "      --flatten        commit: merge the layers under the failover disk\n"
            "      --force          failover: although the primary VM runs (the split-brain\n"
-           "                       guard overridden); needs --reason, kept in the audit log\n"           "      --network-map SRC=DST  enable-replication: the replica's interfaces on the\n"
+           "                       guard overridden); needs --reason, kept in the audit log\n"
+           "      --network-map SRC=DST  enable-replication: the replica's interfaces on the\n"
            "                       primary's network or bridge SRC use DST on the DR site\n"
            "                       (repeatable; network:NAME or bridge:NAME to say which)\n"
            "      --test-network NET  test-failover: the test system's interfaces use this\n"
            "                       isolated network (without it they are left out)\n"
+           "      --no-wait        operations, cancel: start the job and return at once\n"
+           "                       (result 4096 and the job id)\n"
+           "      --follow         jobs: follow a job to its end\n"
            "      --dir DIR        demo: where to build the demo site; enable-replication:\n"
            "                       where the replica's files go\n"
            "      --from URI       enable-replication: the primary host\n"
@@ -268,6 +285,8 @@ cli_session_in(const CliOpts *o, int connect, const char *state_dir)
     free(uris);
     if (!s)
         fprintf(stderr, "drover: %s\n", err_message());
+    else if (cli_exe)
+        job_table_set_exe(s->jobs, cli_exe);
     return s;
 }
 
@@ -732,6 +751,18 @@ cli_run(int argc, char **argv, CliConsoleFn console)
     int help = 0, c, status, i, li = -1;
 
     cli_console = console;
+    /* A job process started by another drover: nothing else to parse. */
+    if (argc == 4 && strcmp(argv[1], "job-run") == 0)
+        return cli_job_process(argv[2], argv[3]);
+    if (!cli_exe) {
+        char exe[4096];
+        ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+        if (n > 0) {
+            exe[n] = '\0';
+            cli_exe = util_xstrdup(exe);
+        }
+    }
     memset(&o, 0, sizeof(o));
     o.seen = util_xcalloc((size_t)argc + 1, sizeof(*o.seen));
     opterr = 0;
@@ -776,6 +807,8 @@ cli_run(int argc, char **argv, CliConsoleFn console)
             if (cli_parse_int("--points", optarg, 1, 1000, &o.points) < 0)
                 goto usage;
             break;
+        case OPT_FOLLOW: o.follow = 1; break;
+        case OPT_NO_WAIT: o.no_wait = 1; break;
         case OPT_VMS:
             if (cli_parse_int("--vms", optarg, 1, 100000, &o.vms) < 0)
                 goto usage;

@@ -128,6 +128,8 @@ report_job_json(const JobInfo *j)
     json_object_object_add(o, "error_code", json_object_new_int(j->error_code));
     json_object_object_add(o, "error_description", json_object_new_string(j->error_description));
     json_object_object_add(o, "digest", json_object_new_string(j->digest));
+    json_object_object_add(o, "cancellable", json_object_new_boolean(j->state < JOB_COMPLETED && j->cancellable));
+    json_object_object_add(o, "pid", j->state < JOB_COMPLETED && j->pid ? json_object_new_int(j->pid) : NULL);
     return o;
 }
 

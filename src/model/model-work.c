@@ -696,6 +696,19 @@ model_execute(Model *m, Plan *plan, const char *reason, char id_out[37])
         plan_free(plan);
         return -1;
     }
+    if (job_table_exe(m->s->jobs)) {
+        /* Detached: the job outlives this console and its terminal. */
+        OpsArgs oa;
+        int rc;
+
+        memset(&oa, 0, sizeof(oa));
+        oa.reason = reason;
+        oa.shutdown_timeout = m->s->conf->shutdown_timeout;
+        oa.audit_log = m->s->conf->audit_log;
+        rc = ops_start(m->s->jobs, m->s->hosts[host].uri, plan, &oa, id_out, NULL);
+        plan_free(plan);
+        return rc;
+    }
     a = util_xcalloc(1, sizeof(*a));
     a->s = m->s;
     a->reg_id = m->reg_id;
@@ -723,6 +736,17 @@ model_repair(Model *m, size_t host, const char *uuid, const char *name, const ch
     }
     if (model_refuse_readonly(m, host, "repair", name) < 0)
         return -1;
+    if (job_table_exe(m->s->jobs)) {
+        /* Detached, like every mutating job. */
+        OpsArgs oa;
+
+        memset(&oa, 0, sizeof(oa));
+        oa.reason = reason;
+        oa.shutdown_timeout = m->s->conf->shutdown_timeout;
+        oa.audit_log = m->s->conf->audit_log;
+        return ops_start_repair(m->s->jobs, m->s->hosts[host].uri, m->s->hosts[host].name, uuid, name,
+                                &oa, MODEL_JOB_REPAIR, id_out);
+    }
     a = util_xcalloc(1, sizeof(*a));
     a->s = m->s;
     a->reg_id = m->reg_id;

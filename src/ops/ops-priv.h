@@ -3,6 +3,7 @@
 #define DROVER_OPS_PRIV_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "chain/chain.h"
@@ -40,6 +41,8 @@ typedef struct {
     char *defined;              /* the document the last define sent */
     int define_unknown;         /* the last define failed: it may have been applied */
     int applied;                /* the last define was applied (even if it then failed) */
+    uint64_t copy_bytes;        /* the copy running now (flatten): its size */
+    int64_t copy_start;         /* and when it started (monotonic ms) */
 } OpsCtx;
 
 void ops_step(OpsCtx *x, int percent, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -28,9 +28,10 @@ void
 ops_fault_point(const char *op, const char *step)
 {
     const char *f = getenv("DROVER_FAULT");
+    const char *pause = getenv("DROVER_PAUSE");
     size_t n;
 
-    if (getenv("DROVER_PAUSE")) {
+    if (pause && *pause) {
         char where[128];
 
         snprintf(where, sizeof(where), "%s:%s", op, step);
@@ -607,12 +608,46 @@ ops_power(OpsCtx *x)
     return 0;
 }
 
-static void
+/* One percentage for the whole job (the copy spans 40% to 90% of it),
+ * with how much is copied, the rate and the time left.  Non-zero asks the
+ * copy to stop: an operator cancelled the job, which is still before its
+ * switch. */
+static int
 ops_progress_flatten(int percent, void *opaque)
 {
     OpsCtx *x = opaque;
+    int64_t ms = util_mono_ms() - x->copy_start;
+    char done[32], total[32], rate[32];
 
-    ops_step(x, 42 + percent / 7, "flattening the chain: %d%%", percent);
+    if (x->job && job_cancel_requested(x->job))
+        return 1;
+    /* qemu-img counts its way through the virtual disk, so the amounts
+     * and the rate are of the disk gone through, not of bytes written. */
+    util_format_size(x->copy_bytes, total, sizeof(total));
+    if (percent > 0 && percent < 100 && ms > 0) {
+        uint64_t d = (uint64_t)((double)x->copy_bytes * percent / 100.0);
+        int64_t left = (int64_t)((double)ms * (100 - percent) / percent / 1000.0 + 0.5);
+
+        util_format_size(d, done, sizeof(done));
+        util_format_size((uint64_t)((double)d * 1000.0 / (double)ms), rate, sizeof(rate));
+        ops_step(x, 40 + percent / 2, "flattening the chain: %s of %s done, %s/s, %lld s left",
+                 done, total, rate, (long long)left);
+    } else {
+        ops_step(x, 40 + percent / 2, "flattening the chain: %s %s", total,
+                 percent >= 100 ? "done" : "to go through");
+    }
+    return 0;
+}
+
+/* An operator asked to cancel (only possible before the switch). */
+static int
+ops_cancelled(OpsCtx *x)
+{
+    if (!x->job || !job_cancel_requested(x->job))
+        return 0;
+    err_set(RESULT_FAILED, "%s of %s was cancelled by an operator before its switch: "
+            "nothing was changed", state_op_title(x->p->op), x->p->vm);
+    return 1;
 }
 
 /* Remembers a file this run created, with its identity, for undo. */
@@ -642,14 +677,19 @@ ops_create(OpsCtx *x)
         const PlanFile *f = &p->create.v[i];
         int r;
 
-        ops_step(x, 42, "creating %s %s %s %s", f->role, f->path,
+        ops_step(x, 40, "creating %s %s %s %s", f->role, f->path,
                  p->op == OP_COMMIT ? "from" : "on", f->backing);
-        if (f->copy)
+        if (f->copy) {
             r = chain_copy_file(f->backing, f->path);
-        else if (p->op == OP_COMMIT)
+        } else if (p->op == OP_COMMIT) {
+            x->copy_bytes = f->size;
+            x->copy_start = util_mono_ms();
             r = chain_flatten(f->backing, f->path, ops_progress_flatten, x);
-        else
+            if (r < 0 && ops_cancelled(x))
+                return -1;
+        } else {
             r = chain_create_overlay(f->backing, f->path);
+        }
         if (r < 0) {
             err_prefix("cannot create %s", f->role);
             return -1;
@@ -965,7 +1005,7 @@ ops_run(OpsCtx *x)
         if (ops_load_keep(x, 1) < 0 || ops_precheck_removals(x) < 0)
             goto cleanup;
     }
-    if (ops_power(x) < 0)
+    if (ops_cancelled(x) || ops_power(x) < 0)
         goto cleanup;
 
     /* 1. Intent, before the first change. */
@@ -983,7 +1023,12 @@ ops_run(OpsCtx *x)
     if (ops_create(x) < 0)
         goto undo;
 
-    /* 3. Switch: disks, state and record in one define. */
+    /* 3. Switch: disks, state and record in one define.  Up to here an
+     * operator may cancel; from here on the job only goes forward. */
+    if (x->job && job_pass_switch(x->job)) {
+        ops_cancelled(x);
+        goto undo;
+    }
     final = ops_final_record(x, journaled);
     for (i = 0; i < p->nswitches; i++)
         if (ops_switch_disk(x, &p->switches[i]) < 0)

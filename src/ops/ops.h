@@ -24,6 +24,19 @@ typedef struct {
  * plan changed since it was confirmed. */
 int ops_execute(HvConn *c, const Plan *confirmed, const OpsArgs *a, Job *job);
 
+/* Starts the confirmed plan as a detached job process (job_spawn) that
+ * connects to uri itself: 0 with id (and *pid) set, or -1 with err set. */
+int ops_start(JobTable *t, const char *uri, const Plan *plan, const OpsArgs *a, char id[37],
+              pid_t *pid);
+/* Starts ops_repair() of the VM uuid as a detached job process of JobType
+ * type: 0 with id set, or -1 with err set. */
+int ops_start_repair(JobTable *t, const char *uri, const char *host, const char *uuid, const char *vm,
+                     const OpsArgs *a, int type, char id[37]);
+/* The job process (`drover job-run ID SPEC`): adopts record id (its lock on
+ * lockfd), runs the operation the spec names, records the result.
+ * Returns the result code. */
+int ops_job_main(JobTable *t, const char *id, const char *spec, int lockfd);
+
 /* Finishes or undoes an interrupted operation on vm (name or UUID):
  * rolled back if it stopped before its switch, forward after it.  Deletes
  * only files the journal names, after the same checks as any deletion.
@@ -39,9 +52,9 @@ int ops_repair_preview(HvConn *c, const char *vm, char **text);
 
 /* Test hook: when the environment variable DROVER_FAULT is "OP:STEP"
  * (e.g. "revert:switched"), the process _exit()s with status 86 at that
- * point.  Costs one getenv() per step when unset. */
-/* With DROVER_PAUSE="OP:STEP" and DROVER_PAUSE_FILE, it pauses there
- * instead, once (base/testhook.h), so a test can act as a second writer. */
+ * point.  With DROVER_PAUSE it pauses there instead (base/testhook.h), so a
+ * test can act as a second writer or on a running job at a known step.
+ * Costs two getenv() per step when unset. */
 void ops_fault_point(const char *op, const char *step);
 
 #endif
