@@ -43,20 +43,39 @@ cli_pad(const char *s, int width)
 int
 cli_list(const CliCommand *cmd, CliOpts *o)
 {
-    Session *s = cli_session(o, 1);
+    /* Connected below, each host in its own thread as it lists. */
+    Session *s = cli_session(o, 0);
     Summary *rows = NULL;
     size_t nrows = 0, cap = 0, i, k, down = 0;
     int64_t now = util_now();
     int status = 0, local;
+    HvConn **conns;
+    const char **uris;
+    int *ro;
+    HvListResult *lists;
 
     (void)cmd;
     if (!s)
         return result_exit_status(err_code());
+    /* Every host listed at once, each in a thread of its own. */
+    conns = util_xcalloc(s->nhosts + 1, sizeof(*conns));
+    uris = util_xcalloc(s->nhosts + 1, sizeof(*uris));
+    ro = util_xcalloc(s->nhosts + 1, sizeof(*ro));
+    lists = util_xcalloc(s->nhosts + 1, sizeof(*lists));
     for (i = 0; i < s->nhosts; i++) {
-        HvDomain *doms = NULL;
-        size_t n = 0;
+        uris[i] = s->hosts[i].uri;
+        ro[i] = s->hosts[i].readonly;
+    }
+    hv_list_many(conns, uris, ro, s->nhosts, HV_LIST_METADATA, lists);
+    for (i = 0; i < s->nhosts; i++)
+        s->hosts[i].conn = conns[i];    /* session_free closes them */
+    for (i = 0; i < s->nhosts; i++) {
+        HvDomain *doms = lists[i].doms;
+        size_t n = lists[i].n;
 
-        if (cli_list_host(s, i, &doms, &n, &status) < 0) {
+        if (lists[i].failed) {
+            err_restore(&lists[i].err);
+            cli_list_host_down(s, i, &status);
             down++;
             continue;
         }
@@ -106,6 +125,10 @@ cli_list(const CliCommand *cmd, CliOpts *o)
     for (i = 0; i < nrows; i++)
         summary_clear(&rows[i]);
     free(rows);
+    free(lists);
+    free(ro);
+    free(uris);
+    free(conns);
     session_free(s);
     return status;
 }

@@ -7,6 +7,7 @@
 
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -221,6 +222,64 @@ cleanup:
     hv_strv_free(paused);
     virConnectClose(vc);
     return ret;
+}
+
+typedef struct {
+    HvConn **c;
+    const char *uri;
+    int readonly;
+    int flags;
+    HvListResult *r;
+} HvListArg;
+
+static void *
+hv_list_thread(void *arg)
+{
+    HvListArg *a = arg;
+
+    memset(a->r, 0, sizeof(*a->r));
+    if (!*a->c && a->uri) {
+        *a->c = hv_open(a->uri, a->readonly);
+        err_clear();    /* hv_list says why it is not connected */
+    }
+    if (!*a->c)
+        err_set(RESULT_NOT_AVAILABLE, "not connected");
+    if (!*a->c || hv_list(*a->c, a->flags, &a->r->doms, &a->r->n) < 0) {
+        a->r->failed = 1;
+        err_save(&a->r->err);
+    }
+    err_clear();
+    return NULL;
+}
+
+void
+hv_list_many(HvConn **conns, const char *const *uris, const int *readonly, size_t n, int flags,
+             HvListResult *out)
+{
+    HvListArg *a = util_xcalloc(n + 1, sizeof(*a));
+    pthread_t *t = util_xcalloc(n + 1, sizeof(*t));
+    unsigned char *started = util_xcalloc(n + 1, 1);
+    size_t i;
+
+    hv_init();
+    err_clear();
+    for (i = 0; i < n; i++) {
+        a[i].c = &conns[i];
+        a[i].uri = uris ? uris[i] : NULL;
+        a[i].readonly = readonly ? readonly[i] : 0;
+        a[i].flags = flags;
+        a[i].r = &out[i];
+        if (n > 1 && pthread_create(&t[i], NULL, hv_list_thread, &a[i]) == 0)
+            started[i] = 1;
+        else
+            hv_list_thread(&a[i]);
+    }
+    for (i = 0; i < n; i++)
+        if (started[i])
+            pthread_join(t[i], NULL);
+    free(started);
+    free(t);
+    free(a);
 }
 
 void
