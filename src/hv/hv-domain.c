@@ -229,6 +229,9 @@ typedef struct {
     const char *uri;
     int readonly;
     int flags;
+    size_t i;
+    HvListDoneFn done;
+    void *opaque;
     HvListResult *r;
 } HvListArg;
 
@@ -249,12 +252,15 @@ hv_list_thread(void *arg)
         err_save(&a->r->err);
     }
     err_clear();
+    if (a->done)
+        a->done(a->i, *a->c, a->r, a->opaque);
+    err_clear();
     return NULL;
 }
 
 void
 hv_list_many(HvConn **conns, const char *const *uris, const int *readonly, size_t n, int flags,
-             HvListResult *out)
+             HvListDoneFn done, void *opaque, HvListResult *out)
 {
     HvListArg *a = util_xcalloc(n + 1, sizeof(*a));
     pthread_t *t = util_xcalloc(n + 1, sizeof(*t));
@@ -268,6 +274,9 @@ hv_list_many(HvConn **conns, const char *const *uris, const int *readonly, size_
         a[i].uri = uris ? uris[i] : NULL;
         a[i].readonly = readonly ? readonly[i] : 0;
         a[i].flags = flags;
+        a[i].i = i;
+        a[i].done = done;
+        a[i].opaque = opaque;
         a[i].r = &out[i];
         if (n > 1 && pthread_create(&t[i], NULL, hv_list_thread, &a[i]) == 0)
             started[i] = 1;

@@ -102,8 +102,12 @@ typedef struct {
  * conns[i] is NULL is opened first in its thread (uris[i], readonly[i]),
  * so one host's open overlaps another's list as they come; conns[i] is
  * then set (never NULL after).  Free each list with hv_domain_list_free(). */
+typedef void (*HvListDoneFn)(size_t i, HvConn *c, HvListResult *r, void *opaque);
+/* done (may be NULL) runs in host i's thread once its list is in, so that
+ * what the caller makes of each list overlaps the other hosts' calls; it
+ * may take over (and clear) r->doms. */
 void hv_list_many(HvConn **conns, const char *const *uris, const int *readonly, size_t n, int flags,
-                  HvListResult *out);
+                  HvListDoneFn done, void *opaque, HvListResult *out);
 void hv_domain_clear(HvDomain *d);
 /* One domain by name or UUID: 32773 when there is none. */
 int hv_lookup(HvConn *c, const char *name_or_uuid, int with_metadata, HvDomain *out);
