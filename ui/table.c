@@ -243,14 +243,14 @@ ui_draw_table(Console *c)
 
 /* "fleet ok 3s" / "dr-b DOWN 2m" / "dr-c connecting" */
 static void
-ui_host_status(const Console *c, const ModelHost *h, char *buf, size_t size)
+ui_host_status(const Console *c, const ModelHost *h, int with_count, char *buf, size_t size)
 {
     char age[32] = "", count[32] = "";
 
     if (h->last_ok_ms)
         util_format_age((util_mono_ms() - h->last_ok_ms) / 1000, age, sizeof(age));
     /* With several hosts, each says how many rows it has. */
-    if (model_nhosts(c->m) > 1)
+    if (with_count)
         snprintf(count, sizeof(count), ", %zu VMs", h->nrows);
     if (h->hung) {
         snprintf(buf, size, "%s %s NOT RESPONDING%s%s%s", h->name, c->g.bad, h->last_ok_ms ? ", data " : "",
@@ -325,7 +325,7 @@ ui_draw_header(Console *c)
 {
     attr_t t = ui_attr(c, UI_R_TITLE);
     size_t i, n = model_nhosts(c->m);
-    int x = 0, right;
+    int x = 0, right, with_count = 0;
     char buf[256], total[64];
 
     attrset(t);
@@ -336,10 +336,21 @@ ui_draw_header(Console *c)
     x += ui_text(c, 0, x, c->cols, " drover ", t | A_BOLD, 0);
     if (c->readonly)
         x += ui_text(c, 0, x, c->cols - x, "[READ-ONLY] ", t | A_BOLD, 0);
+    /* Each host's number of VMs when there are several and every host
+     * fits with it; else the room goes to the hosts' states. */
+    if (n > 1) {
+        int w = x;
+
+        for (i = 0; i < n; i++) {
+            ui_host_status(c, model_host(c->m, i), 1, buf, sizeof(buf));
+            w += ui_width(buf) + 2 + (model_host(c->m, i)->readonly && !c->readonly ? 12 : 0);
+        }
+        with_count = w + right <= c->cols;
+    }
     for (i = 0; i < n && x < c->cols; i++) {
         const ModelHost *h = model_host(c->m, i);
 
-        ui_host_status(c, h, buf, sizeof(buf));
+        ui_host_status(c, h, with_count, buf, sizeof(buf));
         if (i)
             x += ui_text(c, 0, x, c->cols - x, "  ", t, 0);
         if (i + 1 < n) {
