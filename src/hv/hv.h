@@ -102,6 +102,10 @@ typedef struct {
  * conns[i] is NULL is opened first in its thread (uris[i], readonly[i]),
  * so one host's open overlaps another's list as they come; conns[i] is
  * then set (never NULL after).  Free each list with hv_domain_list_free(). */
+/* How long hv_list_many waits for a host to answer its connect before it
+ * reports it as not answering (32777) and goes on without it: libvirt's
+ * keepalive covers the calls after a connect, not the connect itself. */
+#define HV_OPEN_WAIT_S 30
 typedef void (*HvListDoneFn)(size_t i, HvConn *c, HvListResult *r, void *opaque);
 /* done (may be NULL) runs in host i's thread once its list is in, so that
  * what the caller makes of each list overlaps the other hosts' calls; it
