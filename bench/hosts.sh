@@ -169,8 +169,9 @@ bench_hosts() {
     kk=$(printf 'vm-00%s' '\b\b\b\b\b')
     sp=$(hosts_pid 2)
     hf=$OUT/hosts-hung.txt
-    # Every host connected again: dr-a on its own, the others summed up.
-    back="dr-a [^ ]+ connected, data [^+]*\\+$((BENCH_HOSTS - 1)) more: $((BENCH_HOSTS - 1)) connected +[0-9]"
+    # Every host connected again: each one the title line shows, and the
+    # others summed up as all connected (whether one or two hosts fit).
+    back='^ drover( [a-z0-9-]+ [^ ]+ connected, data (fresh|[^ ]+ old) )+ \+([0-9]+) more: \3 connected +[0-9]'
 
     ptyrun "$hf" load wait=1 "keys=/$kk$kk\\e" mark=stop "run=kill -STOP $sp" \
         'until=NOT RESPONDING' since=stop "keys=/$kk$kk\\e" \
