@@ -231,7 +231,10 @@ screen_state(const char *s)
         if (p > line && p[-1] == '/')
             st.total = strtol(p, NULL, 10);
     }
-    st.all = strstr(line, "connected, data") != NULL && strstr(line, "loading") == NULL;
+    /* One host says "connected, data fresh"; many say so each, or sum up
+     * those that do not fit ("+18 more: 18 connected"). */
+    st.all = strstr(line, "connected") != NULL && strstr(line, "loading") == NULL &&
+             strstr(line, "connecting") == NULL;
     screen_line(s, 1, line, sizeof(line));
     if ((state_col = utf8_column(line, "STATE")) < 0 || st.total < 0)
         return st;

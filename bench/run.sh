@@ -6,7 +6,8 @@
 #
 # Environment: DROVER FLOOR WALK QEMU_IMG OUT (set by make bench),
 #   BENCH_DIR (scratch space, default /tmp/drover-bench-$UID),
-#   BENCH_QUICK=1 (fewer runs; for a smoke test).
+#   BENCH_QUICK=1 (fewer runs; for a smoke test), BENCH_ONLY=hosts (only
+#   bench/hosts.sh), BENCH_SKIP_HOSTS=1 (all but it).
 set -eu
 : "${BENCH_DIR:=/tmp/drover-bench-$(id -u)}"
 : "${OUT:=bench/out}"
@@ -39,6 +40,18 @@ ratio() { python3 -c "print('%.2f' % ($1 / $2))"; }
     echo "|---|---|---|---|---|---|"
 } >"$RES"
 row() { echo "| $1 | $2 | $3 | $4 | $5 | $6 |" >>"$RES"; }
+
+# BENCH_ONLY=hosts runs only the many-hosts part (bench/hosts.sh).
+if [ "${BENCH_ONLY:-}" = hosts ]; then
+    BENCH_SRC=$(cd "$(dirname "$0")" && pwd)
+    # shellcheck source=lib.sh
+    . "$BENCH_SRC/lib.sh"
+    # shellcheck source=hosts.sh
+    . "$BENCH_SRC/hosts.sh"
+    say "results in $RES"
+    cat "$RES"
+    exit 0
+fi
 
 # --- 1. list: drover list --json against the floor and the virsh loop -------
 for n in 1000 10000; do
@@ -122,6 +135,10 @@ row 3 "revert, failover disk 100 GiB vs 1 GiB" "${r100} s (100 GiB)" "${r1} s (1
 if [ -f "$(dirname "$0")/console.sh" ]; then
     . "$(dirname "$0")/console.sh"
 fi
+
+# Twenty DR hosts in one console, a hung host (issue 16).
+# shellcheck source=hosts.sh
+. "$(dirname "$0")/hosts.sh"
 
 say "results in $RES"
 cat "$RES"

@@ -154,8 +154,8 @@ ui_cell(const Console *c, const ModelRow *r, int col, char *buf, size_t size)
     case VIEW_COL_HOST: util_strlcpy(buf, s->host, size); return;
     case VIEW_COL_NAME: util_strlcpy(buf, s->name, size); return;
     case VIEW_COL_POWER:
-        if (h && h->state == MODEL_HOST_DISCONNECTED) {
-            /* The host is gone: what we show is old, and says how old. */
+        if (h && (h->state == MODEL_HOST_DISCONNECTED || h->hung)) {
+            /* The host is gone or hung: what we show is old, and says how old. */
             util_format_age((util_mono_ms() - r->fetched_ms) / 1000, age, sizeof(age));
             snprintf(buf, size, "? %s old", age);
         } else {
@@ -303,12 +303,20 @@ ui_draw_table(Console *c)
 
 /* "fleet ok 3s" / "dr-b DOWN 2m" / "dr-c connecting" */
 static void
-ui_host_status(const Console *c, const ModelHost *h, char *buf, size_t size)
+ui_host_status(const Console *c, const ModelHost *h, int with_count, char *buf, size_t size)
 {
-    char age[32] = "";
+    char age[32] = "", count[32] = "";
 
     if (h->last_ok_ms)
         util_format_age((util_mono_ms() - h->last_ok_ms) / 1000, age, sizeof(age));
+    /* With several hosts, each says how many rows it has. */
+    if (with_count)
+        snprintf(count, sizeof(count), ", %zu VMs", h->nrows);
+    if (h->hung) {
+        snprintf(buf, size, "%s %s NOT RESPONDING%s%s%s", h->name, c->g.bad, h->last_ok_ms ? ", data " : "",
+                 age, h->last_ok_ms ? " old" : "");
+        return;
+    }
     switch (h->state) {
     case MODEL_HOST_CONNECTING:
         snprintf(buf, size, "%s connecting%s", h->name, c->g.ell);
@@ -324,11 +332,52 @@ ui_host_status(const Console *c, const ModelHost *h, char *buf, size_t size)
                  util_mono_ms() - h->last_ok_ms < 2000LL * c->s->conf->refresh_interval)
             /* A clock ticking every second would be the only thing an idle
              * console writes: within two refresh intervals say so, once. */
-            snprintf(buf, size, "%s %s connected, data fresh", h->name, c->g.good);
+            snprintf(buf, size, "%s %s connected, data fresh%s", h->name, c->g.good, count);
         else
-            snprintf(buf, size, "%s %s connected, data %s old", h->name, c->g.good, age[0] ? age : "0s");
+            snprintf(buf, size, "%s %s connected, data %s old%s", h->name, c->g.good, age[0] ? age : "0s",
+                     count);
         break;
     }
+}
+
+/* The hosts from index from on that did not fit, counted by state:
+ * "+18 more: 16 connected, 1 loading 120/500, 1 NOT RESPONDING". */
+static void
+ui_hosts_rest(const Console *c, size_t from, char *buf, size_t size)
+{
+    size_t i, n = model_nhosts(c->m), ok = 0, loading = 0, hung = 0, down = 0, conn = 0;
+    size_t nl = 0, nr = 0;
+    int k;
+
+    for (i = from; i < n; i++) {
+        const ModelHost *h = model_host(c->m, i);
+
+        if (h->hung)
+            hung++;
+        else if (h->state == MODEL_HOST_CONNECTING)
+            conn++;
+        else if (h->state == MODEL_HOST_DISCONNECTED)
+            down++;
+        else if (h->nloaded < h->nrows) {
+            loading++;
+            nl += h->nloaded;
+            nr += h->nrows;
+        } else
+            ok++;
+    }
+    k = snprintf(buf, size, "+%zu more:", n - from);
+    if (ok && k >= 0 && (size_t)k < size)
+        k += snprintf(buf + k, size - (size_t)k, " %zu connected,", ok);
+    if (loading && k >= 0 && (size_t)k < size)
+        k += snprintf(buf + k, size - (size_t)k, " %zu loading %zu/%zu,", loading, nl, nr);
+    if (conn && k >= 0 && (size_t)k < size)
+        k += snprintf(buf + k, size - (size_t)k, " %zu connecting%s,", conn, c->g.ell);
+    if (hung && k >= 0 && (size_t)k < size)
+        k += snprintf(buf + k, size - (size_t)k, " %zu NOT RESPONDING,", hung);
+    if (down && k >= 0 && (size_t)k < size)
+        k += snprintf(buf + k, size - (size_t)k, " %zu DISCONNECTED,", down);
+    if (k > 0 && (size_t)k < size && buf[k - 1] == ',')
+        buf[k - 1] = '\0';
 }
 
 void
@@ -336,35 +385,52 @@ ui_draw_header(Console *c)
 {
     attr_t t = ui_attr(c, UI_R_TITLE);
     size_t i, n = model_nhosts(c->m);
-    int x = 0;
-    char buf[256];
+    int x = 0, right, with_count = 0;
+    char buf[256], total[64];
 
     attrset(t);
     mvhline(0, 0, ' ', c->cols);
     attrset(A_NORMAL);
+    snprintf(total, sizeof(total), " %zu/%zu VMs ", c->view.n, model_nrows(c->m));
+    right = ui_width(total);
     x += ui_text(c, 0, x, c->cols, " drover ", t | A_BOLD, 0);
     if (c->readonly)
         x += ui_text(c, 0, x, c->cols - x, "[READ-ONLY] ", t | A_BOLD, 0);
+    /* Each host's number of VMs when there are several and every host
+     * fits with it; else the room goes to the hosts' states. */
+    if (n > 1) {
+        int w = x;
+
+        for (i = 0; i < n; i++) {
+            ui_host_status(c, model_host(c->m, i), 1, buf, sizeof(buf));
+            w += ui_width(buf) + 2 + (model_host(c->m, i)->readonly && !c->readonly ? 12 : 0);
+        }
+        with_count = w + right <= c->cols;
+    }
     for (i = 0; i < n && x < c->cols; i++) {
         const ModelHost *h = model_host(c->m, i);
 
-        ui_host_status(c, h, buf, sizeof(buf));
+        ui_host_status(c, h, with_count, buf, sizeof(buf));
         if (i)
             x += ui_text(c, 0, x, c->cols - x, "  ", t, 0);
-        if (i + 1 < n && x + ui_width(buf) + 12 > c->cols) {
-            /* Not enough room for every host: say how many are left. */
-            snprintf(buf, sizeof(buf), "+%zu more hosts", n - i);
-            ui_text(c, 0, x, c->cols - x, buf, t, 0);
-            break;
+        if (i + 1 < n) {
+            char rest[256];
+
+            /* Room for this host and what the others come to? */
+            ui_hosts_rest(c, i + 1, rest, sizeof(rest));
+            if (x + ui_width(buf) + 2 + ui_width(rest) + right > c->cols) {
+                ui_hosts_rest(c, i, rest, sizeof(rest));
+                ui_text(c, 0, x, c->cols - x, rest, t, 0);
+                break;
+            }
         }
         x += ui_text(c, 0, x, c->cols - x, buf,
-                     t | (h->state == MODEL_HOST_DISCONNECTED ? A_BOLD : 0), 0);
+                     t | (h->state == MODEL_HOST_DISCONNECTED || h->hung ? A_BOLD : 0), 0);
         if (h->readonly && !c->readonly)
             x += ui_text(c, 0, x, c->cols - x, " (read-only)", t, 0);
     }
-    snprintf(buf, sizeof(buf), " %zu/%zu VMs ", c->view.n, model_nrows(c->m));
-    if (x + ui_width(buf) < c->cols)
-        ui_text(c, 0, c->cols - ui_width(buf), ui_width(buf), buf, t, 0);
+    if (x + right < c->cols)
+        ui_text(c, 0, c->cols - right, right, total, t, 0);
 }
 
 void

@@ -59,6 +59,7 @@ view_matches(const ModelRow *r, const char *filter)
     const Summary *s = &r->s;
     char state[64];
     const char *p = filter;
+    int want_host = 0, host_ok = 0;
 
     snprintf(state, sizeof(state), "%d %s", s->state, state_name(s->state));
     while (p && *p) {
@@ -69,15 +70,24 @@ view_matches(const ModelRow *r, const char *filter)
         len = strcspn(p, " ");
         if (!len)
             break;
-        if (!view_has_word(s->name, p, len) && !view_has_word(s->host, p, len) &&
-            !(r->loaded && (view_has_word(state, p, len) ||
-                            view_has_word(health_name(s->health), p, len) ||
-                            view_has_word(mode_name(s->mode), p, len))) &&
-            !view_has_word(hv_power_name(s->power), p, len))
+        if (*p == '@') {
+            /* A host filter: "@dr-b" keeps the rows of the hosts whose name
+             * begins so; several of them add up ("@dr-a @dr-b"). */
+            if (len > 1) {
+                want_host = 1;
+                if (s->host && strlen(s->host) >= len - 1 && strncasecmp(s->host, p + 1, len - 1) == 0)
+                    host_ok = 1;
+            }
+        } else if (!view_has_word(s->name, p, len) && !view_has_word(s->host, p, len) &&
+                   !(r->loaded && (view_has_word(state, p, len) ||
+                                   view_has_word(health_name(s->health), p, len) ||
+                                   view_has_word(mode_name(s->mode), p, len))) &&
+                   !view_has_word(hv_power_name(s->power), p, len)) {
             return 0;
+        }
         p += len;
     }
-    return 1;
+    return !want_host || host_ok;
 }
 
 static int

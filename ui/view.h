@@ -56,7 +56,9 @@ void view_sort_reverse(View *v);
 const char *view_col_title(int col);
 
 /* True if the row matches the filter: every word (case-insensitive) is
- * found in its host, name, state ("5 Recovered"), health, mode or power. */
+ * found in its host, name, state ("5 Recovered"), health, mode or power;
+ * words "@NAME" keep only the hosts whose name begins with NAME (any of
+ * them when there are several). */
 int view_matches(const ModelRow *r, const char *filter);
 
 #endif

@@ -114,5 +114,7 @@ int cli_vm_matches(const char *ref, const HvDomain *d, const char *host);
 /* All domains of host i with their records; -1 (reported, *status set)
  * when the host cannot be listed. */
 int cli_list_host(Session *s, size_t i, HvDomain **doms, size_t *n, int *status);
+/* Says on stderr that host i is not available (err says why); sets *status. */
+void cli_list_host_down(Session *s, size_t i, int *status);
 
 #endif

@@ -40,36 +40,86 @@ cli_pad(const char *s, int width)
     fputc(' ', stdout);
 }
 
+/* The rows of each host, made in its own thread as its list comes in. */
+typedef struct {
+    Session *s;
+    int64_t now;
+    Summary **rows;             /* per host */
+    size_t *nrows;
+} CliListCtx;
+
+static void
+cli_list_done(size_t i, HvConn *c, HvListResult *r, void *opaque)
+{
+    CliListCtx *x = opaque;
+    size_t k, cap = 0;
+    int local;
+
+    if (r->failed)
+        return;
+    local = hv_is_local(c) == 1;
+    for (k = 0; k < r->n; k++) {
+        if (!r->doms[k].metadata)
+            continue;   /* not a replica */
+        util_grow(&x->rows[i], &cap, x->nrows[i] + 1, sizeof(*x->rows[i]));
+        summary_from_domain(&x->rows[i][x->nrows[i]++], x->s->hosts[i].name, &r->doms[k], x->now,
+                            x->s->conf->rpo_warning, local);
+    }
+    /* Done with the domains: free them here, in parallel too. */
+    hv_domain_list_free(r->doms, r->n);
+    r->doms = NULL;
+    r->n = 0;
+}
+
 int
 cli_list(const CliCommand *cmd, CliOpts *o)
 {
-    Session *s = cli_session(o, 1);
+    /* Connected below, each host in its own thread as it lists. */
+    Session *s = cli_session(o, 0);
     Summary *rows = NULL;
     size_t nrows = 0, cap = 0, i, k, down = 0;
     int64_t now = util_now();
-    int status = 0, local;
+    int status = 0;
+    HvConn **conns;
+    const char **uris;
+    int *ro;
+    HvListResult *lists;
+    CliListCtx x;
 
     (void)cmd;
     if (!s)
         return result_exit_status(err_code());
+    /* Every host listed at once, each in a thread of its own. */
+    conns = util_xcalloc(s->nhosts + 1, sizeof(*conns));
+    uris = util_xcalloc(s->nhosts + 1, sizeof(*uris));
+    ro = util_xcalloc(s->nhosts + 1, sizeof(*ro));
+    lists = util_xcalloc(s->nhosts + 1, sizeof(*lists));
+    x.s = s;
+    x.now = now;
+    x.rows = util_xcalloc(s->nhosts + 1, sizeof(*x.rows));
+    x.nrows = util_xcalloc(s->nhosts + 1, sizeof(*x.nrows));
     for (i = 0; i < s->nhosts; i++) {
-        HvDomain *doms = NULL;
-        size_t n = 0;
-
-        if (cli_list_host(s, i, &doms, &n, &status) < 0) {
+        uris[i] = s->hosts[i].uri;
+        ro[i] = s->hosts[i].readonly;
+    }
+    hv_list_many(conns, uris, ro, s->nhosts, HV_LIST_METADATA, cli_list_done, &x, lists);
+    for (i = 0; i < s->nhosts; i++)
+        s->hosts[i].conn = conns[i];    /* session_free closes them */
+    for (i = 0; i < s->nhosts; i++) {
+        if (lists[i].failed) {
+            err_restore(&lists[i].err);
+            cli_list_host_down(s, i, &status);
             down++;
             continue;
         }
-        local = hv_is_local(s->hosts[i].conn) == 1;
-        for (k = 0; k < n; k++) {
-            if (!doms[k].metadata)
-                continue;   /* not a replica */
-            util_grow(&rows, &cap, nrows + 1, sizeof(*rows));
-            summary_from_domain(&rows[nrows++], s->hosts[i].name, &doms[k], now,
-                                s->conf->rpo_warning, local);
-        }
-        hv_domain_list_free(doms, n);
+        util_grow(&rows, &cap, nrows + x.nrows[i] + 1, sizeof(*rows));
+        for (k = 0; k < x.nrows[i]; k++)
+            rows[nrows++] = x.rows[i][k];   /* moved: cleared with rows */
+        free(x.rows[i]);
+        x.rows[i] = NULL;
     }
+    free(x.rows);
+    free(x.nrows);
     if (nrows > 1)
         qsort(rows, nrows, sizeof(*rows), cli_cmp_summary);
     if (o->names) {
@@ -120,6 +170,10 @@ cli_list(const CliCommand *cmd, CliOpts *o)
     for (i = 0; i < nrows; i++)
         summary_clear(&rows[i]);
     free(rows);
+    free(lists);
+    free(ro);
+    free(uris);
+    free(conns);
     session_free(s);
     return status;
 }

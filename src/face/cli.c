@@ -352,10 +352,16 @@ cli_list_host(Session *s, size_t i, HvDomain **doms, size_t *n, int *status)
         return 0;
     if (!s->hosts[i].conn)
         err_set(RESULT_NOT_AVAILABLE, "not connected");
+    cli_list_host_down(s, i, status);
+    return -1;
+}
+
+void
+cli_list_host_down(Session *s, size_t i, int *status)
+{
     fprintf(stderr, "drover: host %s (%s) is not available: %s (%d)\n", s->hosts[i].name,
             s->hosts[i].uri, err_message(), RESULT_NOT_AVAILABLE);
     *status = result_exit_status(RESULT_NOT_AVAILABLE);
-    return -1;
 }
 
 static void
@@ -871,7 +877,10 @@ cli_run(int argc, char **argv, CliConsoleFn console)
             cli_usage_error("no command given");
             goto usage;
         }
-        if (!(s = cli_session(&o, 1))) {
+        /* Not connected here: each host's fetcher connects (all at once),
+         * so the console paints at once and a host that hangs holds up no
+         * other. */
+        if (!(s = cli_session(&o, 0))) {
             cli_opts_free(&o);
             return result_exit_status(RESULT_INVALID_PARAMETER);
         }

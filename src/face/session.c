@@ -103,13 +103,26 @@ session_open(const SessionArgs *a)
     }
     if (!a->state_dir && !a->config)
         session_sandbox(s);
-    for (i = 0; i < s->nhosts; i++) {
+    for (i = 0; i < s->nhosts; i++)
         if (a->readonly || s->conf->readonly)
             s->hosts[i].readonly = 1;
-        if (a->connect) {
-            s->hosts[i].conn = hv_open(s->hosts[i].uri, s->hosts[i].readonly);
-            err_clear();    /* a host that is down is shown as down, not fatal */
+    if (a->connect) {
+        /* Every host at once: twenty DR hosts connect in the time of the
+         * slowest.  A host that is down is shown as down, not fatal. */
+        const char **uris = util_xcalloc(s->nhosts + 1, sizeof(*uris));
+        int *ro = util_xcalloc(s->nhosts + 1, sizeof(*ro));
+        HvConn **conns = util_xcalloc(s->nhosts + 1, sizeof(*conns));
+
+        for (i = 0; i < s->nhosts; i++) {
+            uris[i] = s->hosts[i].uri;
+            ro[i] = s->hosts[i].readonly;
         }
+        hv_open_many(uris, ro, s->nhosts, conns);
+        for (i = 0; i < s->nhosts; i++)
+            s->hosts[i].conn = conns[i];
+        free(conns);
+        free(ro);
+        free(uris);
     }
     s->jobs = job_table_new(s->conf->job_history);
     return s;

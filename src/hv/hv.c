@@ -260,6 +260,51 @@ hv_open(const char *uri, int readonly)
     return c;
 }
 
+typedef struct {
+    const char *uri;
+    int readonly;
+    HvConn *out;
+} HvOpenArg;
+
+static void *
+hv_open_thread(void *arg)
+{
+    HvOpenArg *a = arg;
+
+    a->out = hv_open(a->uri, a->readonly);
+    err_clear();    /* a host that is down is a state of its HvConn */
+    return NULL;
+}
+
+void
+hv_open_many(const char *const *uris, const int *readonly, size_t n, HvConn **out)
+{
+    HvOpenArg *a = util_xcalloc(n + 1, sizeof(*a));
+    pthread_t *t = util_xcalloc(n + 1, sizeof(*t));
+    unsigned char *started = util_xcalloc(n + 1, 1);
+    size_t i;
+
+    /* Once, before the threads: libvirt's own initialisation. */
+    hv_init();
+    err_clear();
+    for (i = 0; i < n; i++) {
+        a[i].uri = uris[i];
+        a[i].readonly = readonly ? readonly[i] : 0;
+        if (n > 1 && pthread_create(&t[i], NULL, hv_open_thread, &a[i]) == 0)
+            started[i] = 1;
+        else
+            hv_open_thread(&a[i]);      /* no thread: in this one */
+    }
+    for (i = 0; i < n; i++) {
+        if (started[i])
+            pthread_join(t[i], NULL);
+        out[i] = a[i].out;
+    }
+    free(started);
+    free(t);
+    free(a);
+}
+
 void
 hv_close(HvConn *c)
 {

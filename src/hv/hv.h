@@ -13,6 +13,8 @@
 
 #include <stddef.h>
 
+#include "base/err.h"
+
 enum {
     HV_POWER_UNKNOWN = 0,
     HV_POWER_RUNNING,
@@ -61,6 +63,10 @@ const char *hv_power_name(int power);   /* "running", "shut off", ... */
  * disconnected state; err holds why (check hv_is_alive()). */
 HvConn *hv_open(const char *uri, int readonly);
 void hv_close(HvConn *c);
+/* hv_open of n hosts at once, each in a thread of its own: a host that is
+ * slow to answer holds up no other, and the whole takes as long as the
+ * slowest instead of the sum.  out[i] is never NULL. */
+void hv_open_many(const char *const *uris, const int *readonly, size_t n, HvConn **out);
 int hv_is_alive(HvConn *c);
 /* Tries to connect again if disconnected: 0 when connected. */
 int hv_reconnect(HvConn *c);
@@ -88,6 +94,28 @@ int hv_list(HvConn *c, int flags, HvDomain **out, size_t *n);
  * (err code 0) or on error. */
 char *hv_domain_metadata(HvConn *c, const HvDomain *d);
 void hv_domain_list_free(HvDomain *v, size_t n);
+
+/* One host's part of hv_list_many: what hv_list gave, or its error. */
+typedef struct {
+    HvDomain *doms;
+    size_t n;
+    int failed;             /* hv_list failed: err holds why */
+    ErrInfo err;
+} HvListResult;
+/* hv_list of n hosts at once, each in a thread of its own.  A host whose
+ * conns[i] is NULL is opened first in its thread (uris[i], readonly[i]),
+ * so one host's open overlaps another's list as they come; conns[i] is
+ * then set (never NULL after).  Free each list with hv_domain_list_free(). */
+/* How long hv_list_many waits for a host to answer its connect before it
+ * reports it as not answering (32777) and goes on without it: libvirt's
+ * keepalive covers the calls after a connect, not the connect itself. */
+#define HV_OPEN_WAIT_S 30
+typedef void (*HvListDoneFn)(size_t i, HvConn *c, HvListResult *r, void *opaque);
+/* done (may be NULL) runs in host i's thread once its list is in, so that
+ * what the caller makes of each list overlaps the other hosts' calls; it
+ * may take over (and clear) r->doms. */
+void hv_list_many(HvConn **conns, const char *const *uris, const int *readonly, size_t n, int flags,
+                  HvListDoneFn done, void *opaque, HvListResult *out);
 void hv_domain_clear(HvDomain *d);
 /* One domain by name or UUID: 32773 when there is none. */
 int hv_lookup(HvConn *c, const char *name_or_uuid, int with_metadata, HvDomain *out);

@@ -180,6 +180,7 @@ model_new(Session *s, const ModelOpts *o)
         h->readonly = s->hosts[i].readonly;
         h->state = MODEL_HOST_CONNECTING;
         h->busy = 1;
+        h->heard_ms = util_mono_ms();
         f->m = m;
         f->idx = i;
         f->want_full = 1;       /* the first load */
@@ -550,6 +551,17 @@ model_process(Model *m)
     pthread_mutex_unlock(&m->mu);
     for (r = list; r; r = next) {
         next = r->next;
+        if (r->kind != RES_DETAIL && r->kind != RES_PLAN && r->host < m->nhosts) {
+            /* A word from the host's fetcher.  Only an answer from the
+             * host itself ends "not responding": a lost connection (the
+             * keepalive gave up) or a failed round does not. */
+            m->hosts[r->host].heard_ms = util_mono_ms();
+            if (m->hosts[r->host].hung && r->kind != RES_ROUND &&
+                (r->kind != RES_HOST || r->state == MODEL_HOST_CONNECTED)) {
+                m->hosts[r->host].hung = 0;
+                ch |= MODEL_CH_HOSTS;
+            }
+        }
         switch (r->kind) {
         case RES_HOST: apply_host(m, r); ch |= MODEL_CH_HOSTS; break;
         case RES_LIST: apply_list(m, r); ch |= MODEL_CH_ROWS | MODEL_CH_HOSTS; break;
@@ -586,12 +598,21 @@ model_tick(Model *m)
     for (i = 0; i < m->nhosts; i++) {
         Fetcher *f = &m->fetchers[i];
 
-        if (f->running)
+        if (f->running) {
+            /* Its fetcher waits on a host that says nothing: a stopped
+             * daemon answers no call until keepalive drops it, and a
+             * reconnect to it waits until it runs again. */
+            if (now - m->hosts[i].heard_ms >= MODEL_HUNG_MS)
+                m->hosts[i].hung = 1;
+            else if (MODEL_HUNG_MS - (now - m->hosts[i].heard_ms) < wait)
+                wait = MODEL_HUNG_MS - (now - m->hosts[i].heard_ms);
             continue;
+        }
         if (now >= f->next_due_ms) {
             f->want_full = 1;
             f->running = 1;
             m->hosts[i].busy = 1;
+            m->hosts[i].heard_ms = now;
             pthread_cond_signal(&f->cond);
         } else if (f->next_due_ms - now < wait) {
             wait = f->next_due_ms - now;
@@ -609,6 +630,8 @@ model_refresh(Model *m)
     /* Also when a round is running: the fetcher starts another after it. */
     pthread_mutex_lock(&m->mu);
     for (i = 0; i < m->nhosts; i++) {
+        if (!m->fetchers[i].running)
+            m->hosts[i].heard_ms = util_mono_ms();
         m->fetchers[i].want_full = 1;
         m->fetchers[i].running = 1;
         m->hosts[i].busy = 1;

@@ -55,7 +55,15 @@ typedef struct {
     size_t nrows;
     size_t nloaded;             /* rows whose record has been read */
     unsigned rounds;            /* refresh rounds finished (success or not) */
+    int hung;                   /* a round has run MODEL_HUNG_MS without a word from
+                                 * its fetcher: the host does not answer (a stopped or
+                                 * overloaded daemon), until keepalive drops it */
+    int64_t heard_ms;           /* monotonic time of the host's last result */
 } ModelHost;
+
+/* How long a round may go without any result before its host is shown as
+ * not responding: libvirt's keepalive interval (src/hv/hv.c). */
+#define MODEL_HUNG_MS 5000
 
 typedef struct {
     Summary s;                  /* host name, VM name, uuid, state, health, ... */

@@ -1,0 +1,36 @@
+# bench/lib.sh: helpers of the console benchmarks (console.sh, hosts.sh),
+# sourced after run.sh has set say, $BENCH_DIR, $FLOOR and the rest.
+
+: "${PTYRUN:=$(dirname "$FLOOR")/ptyrun}"
+: "${DEFINE:=$(dirname "$FLOOR")/define}"
+
+# The console's terminal; LC_ALL=C would give ASCII lines.
+con_env() {
+    env LC_ALL=C.UTF-8 TERM=xterm-256color "$@"
+}
+ptyrun() {  # ptyrun OUTFILE STEP... -- COMMAND...
+    _o=$1
+    shift
+    con_env "$PTYRUN" -s 40x120 -d "$BENCH_DIR/screen.txt" "$@" >"$_o"
+}
+val() { sed -n "s/^$2=//p" "$1" | tail -1; }   # val FILE KEY
+# stats KEY FILE... -> "median min max" of KEY in the files that have it
+stats() {
+    _k=$1
+    shift
+    for _f in "$@"; do val "$_f" "$_k"; done |
+        python3 -c "import sys, statistics as s; v=[float(x) for x in sys.stdin.read().split()]; \
+print('%.3f %.3f %.3f' % (s.median(v), min(v), max(v)))"
+}
+# wall OUTFILE COMMAND...: its wall time as wall_s=
+wall() {
+    _o=$1
+    shift
+    _t0=$(date +%s%N)
+    "$@" >/dev/null 2>"$_o.err" || { say "$1 failed: $(cat "$_o.err")"; return 1; }
+    _t1=$(date +%s%N)
+    echo "wall_s=$(calc "'%.4f' % (($_t1 - $_t0) / 1e9)")" >"$_o"
+}
+calc() { python3 -c "print($1)"; }
+verdict() { python3 -c "print('met' if $1 else 'missed')"; }
+
