@@ -59,7 +59,7 @@ cli_repl_plan_json(const ReplPlan *p)
     size_t i;
 
     json_object_object_add(j, "operation", json_object_new_string(
-        p->enable ? "enable-replication" : "replicate"));
+        p->enable ? "enable-replication" : p->resync ? "resync" : "replicate"));
     json_object_object_add(j, "host", cli_repl_str(p->host));
     json_object_object_add(j, "vm", cli_repl_str(p->vm));
     json_object_object_add(j, "uuid", json_object_new_string(p->uuid));
@@ -86,6 +86,13 @@ cli_repl_plan_json(const ReplPlan *p)
         json_object_array_add(disks, d);
     }
     json_object_object_add(j, "disks", disks);
+    if (p->resync) {
+        json_object *rm = json_object_new_array();
+
+        for (i = 0; i < p->remove.n; i++)
+            json_object_array_add(rm, json_object_new_string(p->remove.v[i].file));
+        json_object_object_add(j, "delete_after_switch", rm);
+    }
     json_object_object_add(j, "digest", json_object_new_string(p->digest));
     return j;
 }
@@ -122,6 +129,7 @@ typedef struct {
     ReplPlan *plan;             /* enable */
     char *host;                 /* cycle */
     char *vm;
+    char *digest;               /* resync: the confirmed plan */
     ReplArgs args;
 } CliReplJob;
 
@@ -132,6 +140,7 @@ cli_repl_job_free(void *arg)
 
     free(cj->host);
     free(cj->vm);
+    free(cj->digest);
     free(cj);
 }
 
@@ -141,6 +150,14 @@ cli_repl_run_enable(Job *job, void *arg)
     CliReplJob *cj = arg;
 
     return repl_enable(cj->conn, cj->plan, &cj->args, job);
+}
+
+static int
+cli_repl_run_resync(Job *job, void *arg)
+{
+    CliReplJob *cj = arg;
+
+    return repl_resync(cj->conn, cj->host, cj->vm, cj->digest, &cj->args, job);
 }
 
 static int
@@ -339,6 +356,75 @@ cli_replicate_one(Session *s, const CliOpts *o, size_t h, const char *uuid, cons
 
 out:
     repl_plan_free(plan);
+    return status;
+}
+
+int
+cli_resync(const CliCommand *cmd, CliOpts *o)
+{
+    const char *op = "resync";
+    Session *s = cli_session(o, 1);
+    ReplPlan *plan = NULL;
+    CliReplJob *cj;
+    char uuid[37];
+    int status, h;
+
+    (void)cmd;
+    if (!s)
+        return result_exit_status(err_code());
+    if ((h = cli_find(s, o, op, o->args[0], uuid)) < 0) {
+        session_free(s);
+        return -1 - h;
+    }
+    if (!(plan = repl_plan_resync(s->hosts[h].conn, s->hosts[h].name, uuid))) {
+        status = cli_fail(o, op, o->args[0], s->hosts[h].name, NULL);
+        goto out;
+    }
+    if (!o->json) {
+        char *t = repl_plan_text(plan);
+        fputs(t, stdout);
+        free(t);
+    }
+    if (o->dry_run) {
+        status = cli_repl_dry_run(o, op, plan);
+        goto out;
+    }
+    if (s->hosts[h].readonly) {
+        err_set(RESULT_ACCESS_DENIED, "resync of %s refused: %s is open read-only", plan->vm,
+                s->hosts[h].name);
+        status = cli_fail(o, op, plan->vm, s->hosts[h].name, NULL);
+        goto out;
+    }
+    /* It deletes every older point: the operator confirms. */
+    if (!o->yes) {
+        char line[512];
+
+        if (!isatty(STDIN_FILENO)) {
+            err_set(RESULT_INVALID_PARAMETER, "refusing to resync %s without --yes: standard "
+                    "input is not a terminal", plan->vm);
+            status = cli_fail(o, op, plan->vm, s->hosts[h].name, NULL);
+            goto out;
+        }
+        printf("Type the VM name (%s) to confirm: Resynchronize (every older point is "
+               "deleted). Anything else cancels: ", plan->vm);
+        fflush(stdout);
+        if (!fgets(line, sizeof(line), stdin) ||
+            (line[strcspn(line, "\r\n")] = '\0', strcmp(line, plan->vm) != 0)) {
+            fprintf(stderr, "drover: cancelled; nothing was changed\n");
+            status = 1;
+            goto out;
+        }
+    }
+    cj = util_xcalloc(1, sizeof(*cj));
+    cj->conn = s->hosts[h].conn;
+    cj->host = util_xstrdup(s->hosts[h].name);
+    cj->vm = util_xstrdup(uuid);
+    cj->digest = util_xstrdup(plan->digest);
+    status = cli_repl_job(s, o, op, REPL_JOB_RESYNC, plan, cli_repl_run_resync, cj);
+
+out:
+    repl_plan_free(plan);
+    session_free(s);
     return status;
 }
 

@@ -70,6 +70,14 @@ static const CliCommand cli_commands[] = {
       "  (the initial copy first while it is pending).  Refused while the replica is\n"
       "  failed over, running or suspended.", -1,
       "due watch dry-run reason json" },
+    { "resync", cli_resync, "VM", 1, 1, "full resynchronisation: a new base, the old chain deleted",
+      "  Options: --dry-run, --yes, --reason TEXT, --json\n"
+      "  When a cycle refuses because the changes since the newest point are unknown\n"
+      "  (checkpoint deleted, primary crashed, disk resized, chain broken): copies\n"
+      "  every disk in full into a new base with an empty point on it (state 10\n"
+      "  Resynchronizing) while the old points stay usable, swaps it in with one\n"
+      "  define (state 3), then deletes the old chain's files.", -1,
+      "dry-run yes reason json" },
     { "suspend-replication", cli_repl_set, "VM", 1, 1, "pause replication: state 7 Suspended",
       "  Options: --dry-run, --yes, --reason TEXT, --json", 0,
       "dry-run yes reason json" },

@@ -22,6 +22,7 @@
 
 /* Job types (CIM JobType values outside the failover ones). */
 enum {
+    REPL_JOB_RESYNC = 107,      /* "Resynchronization" (Hyper-V's resync) */
     REPL_JOB_CYCLE = 110,       /* "Replication Cycle" */
     REPL_JOB_ENABLE = 111,      /* "Enable Replication" */
 };
@@ -57,6 +58,7 @@ typedef struct {
 typedef struct {
     int enable;                 /* enable-replication (defines the replica first) */
     int initial;                /* the cycle is the initial full copy */
+    int resync;                 /* a full copy into new bases; the old chain goes after the switch */
     char *host;                 /* display name of the DR host */
     char *vm;                   /* the replica's name */
     char uuid[37];
@@ -76,6 +78,7 @@ typedef struct {
     int points;
     int app_every;
     char *domxml;               /* enable: the replica definition to define */
+    ReplicaDiskList remove;     /* resync: the old chain's files, deleted after the switch */
     char digest[65];
 } ReplPlan;
 
@@ -88,6 +91,14 @@ ReplPlan *repl_plan_enable(HvConn *dr, const char *host, const ReplEnableArgs *a
  * primary named in its record.  NULL with err set (32775 refused in this
  * state, or while the replica runs; 32777 primary unreachable). */
 ReplPlan *repl_plan_cycle(HvConn *dr, const char *host, const char *vm);
+/* The plan of a full resynchronisation of replica vm: every disk copied
+ * in full into a new base (DIR/<target>.base.<point>.qcow2) with an empty
+ * point on it, while the old chain stays usable; ONE define swaps them in
+ * (state 10 Resynchronizing while it runs, 3 after); the old chain's files
+ * are deleted after that.  NULL with err set (32775 in another state than
+ * 3, failed over, running, a test system reads the chain; 32777 primary
+ * unreachable). */
+ReplPlan *repl_plan_resync(HvConn *dr, const char *host, const char *vm);
 char *repl_plan_text(const ReplPlan *p);
 void repl_plan_free(ReplPlan *p);
 
@@ -98,6 +109,13 @@ int repl_enable(HvConn *dr, const ReplPlan *confirmed, const ReplArgs *a, Job *j
  * result code with err set; nothing half done stays (a crash leaves a
  * journal that drover repair undoes). */
 int repl_cycle(HvConn *dr, const char *host, const char *vm, const ReplArgs *a, Job *job);
+
+/* Runs a resync of replica vm whose plan the operator confirmed (digest:
+ * the plan is built again under the lock and must be the same).  0 or a
+ * result code with err set; a crash leaves a journal ("resync") that
+ * drover repair undoes before the switch and finishes after it. */
+int repl_resync(HvConn *dr, const char *host, const char *vm, const char *digest,
+                const ReplArgs *a, Job *job);
 
 /* Settings of the relationship, changed without a job. */
 typedef enum {

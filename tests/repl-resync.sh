@@ -1,0 +1,143 @@
+#!/bin/sh
+# repl-resync.sh: drover resync.  A checkpoint deleted on the primary and
+# a primary crash (virsh destroy: its bitmaps are left inconsistent) each
+# make the cycle refuse with 32775 naming resync; resync copies in full
+# into a new base (state 10 while it runs, 3 after), the replica then reads
+# as the primary, the old chain's files are gone, and a normal cycle works
+# again.  A resync killed before and after its switch is undone or
+# finished by drover repair; the refusals are decoded.
+. "${top_srcdir:-.}/tests/lib.sh"
+. "${top_srcdir:-.}/tests/qemu-lib.sh"
+. "${top_srcdir:-.}/tests/repl-lib.sh"
+
+npoints() { record "len(v['recovery_points'])"; }
+newest() { record "v['newest_point']"; }
+jobtype() { pvirsh domjobinfo "$VM" 2>/dev/null | awk '/Job type/ {print $3}'; }
+equal_now() {  # equal_now POINT: both disks of POINT read as the primary now
+    paused same "$DIR/vda.$1.qcow2" "$TOP/prim/vda.qcow2" &&
+        paused same "$DIR/vdb.$1.qcow2" "$TOP/prim/vdb.qcow2"
+}
+cycle_ok() {   # cycle_ok LABEL: a write on both disks, a cycle, the point equal
+    write "$DEV_A" "$1" "$(( $1 % 16 ))M" 256k && write "$DEV_B" "$1" "$(( $1 % 8 ))M" 128k
+    out=$(dr replicate "$VM" 2>&1)
+    rc=$?
+    is "$rc" 0 "$2: a cycle works (exit 0)"
+    [ "$rc" -eq 0 ] || printf '%s\n' "$out" | sed 's/^/#   /'
+    equal_now "$(newest)"
+    ok $? "$2: the new point $(newest) reads as the primary"
+}
+
+out=$(dr enable-replication "$VM" --from "$PURI" --dir "$DIR" --nbd "127.0.0.1:$PORT" --yes 2>&1)
+rc=$?
+is "$rc" 0 "enable-replication: exit 0"
+[ "$rc" -eq 0 ] || printf '%s\n' "$out" | sed 's/^/#   /'
+cycle_ok 65 "before"
+
+# --- refusals before anything -------------------------------------------------
+out=$(dr resync nosuchvm --yes 2>&1)
+is "$?" 2 "resync of an unknown VM: exit 2"
+out=$(dr resync "$VM" </dev/null 2>&1)
+is "$?" 2 "resync without --yes on a pipe: exit 2"
+like "$out" "32773" "refused with 32773 (needs --yes)"
+is "$(npoints) $(newest)" "2 rp-0002" "nothing changed"
+
+# --- 1. a checkpoint deleted on the primary -----------------------------------
+pvirsh checkpoint-delete "$VM" drover.2 >/dev/null
+ok $? "checkpoint drover.2 deleted on the primary (virsh checkpoint-delete)"
+write "$DEV_A" 0x71 8M 512k
+out=$(dr replicate "$VM" 2>&1)
+is "$?" 3 "the cycle refuses: exit 3"
+like "$out" "32775" "refused with 32775"
+like "$out" "drover resync $VM" "the refusal names drover resync"
+sums=$(rp_sums "$DIR")
+out=$(dr resync "$VM" --dry-run 2>&1)
+is "$?" 0 "resync --dry-run: exit 0"
+like "$out" "Plan: full resync of $VM" "the plan says full resync"
+like "$out" "create: +$DIR/vda\.base\.rp-0003\.qcow2 .*full copy" "it names the new base of vda"
+like "$out" "delete: +$DIR/vda\.base\.qcow2 \(old chain" "it names the old base for deletion"
+like "$out" "delete: +$DIR/vdb\.rp-0002\.qcow2 \(old chain" "and the old points"
+like "$out" "3 Replicating -> 10 Resynchronizing" "state 10 while it copies"
+is "$(rp_sums "$DIR")" "$sums" "the dry run changed nothing"
+
+DROVER_FAULT=resync:copied dr resync "$VM" --yes >/dev/null 2>&1
+is "$?" 86 "resync killed after its copy, before the switch"
+is "$(record "v['state'], v['interrupted_operation']")" "10 resync" \
+    "record: state 10 Resynchronizing, the resync's journal"
+like "$(dr check "$VM" 2>&1)" "interrupted resync" "check reports the interrupted resync"
+out=$(dr repair "$VM" --yes 2>&1)
+is "$?" 0 "repair: exit 0"
+is "$(record "v['state'], v['interrupted_operation'], v['newest_point']")" "3 None rp-0002" \
+    "rolled back: state 3, the old points"
+is "$(rp_sums "$DIR")" "$sums" "the old chain is as before, the new base is gone"
+
+out=$(dr resync "$VM" --yes 2>&1)
+rc=$?
+is "$rc" 0 "resync: exit 0"
+[ "$rc" -eq 0 ] || printf '%s\n' "$out" | sed 's/^/#   /'
+like "$out" "Resynchronization" "the job is a Resynchronization (107)"
+like "$out" "deleting $DIR/vda\.base\.qcow2 \(old chain\)" "the old base deleted after the switch"
+is "$(record "v['state'], [p['id'] for p in v['recovery_points']], v['interrupted_operation']")" \
+    "3 ['rp-0003'] None" "record: state 3, one point rp-0003, no journal"
+equal_now rp-0003
+ok $? "after the resync the replica reads as the primary"
+is "$(files)" "vda.base.rp-0003.qcow2 vda.rp-0003.qcow2 vdb.base.rp-0003.qcow2 vdb.rp-0003.qcow2 " \
+    "only the new chain is left"
+is "$(checkpoints)" "drover.3 " "the primary keeps only drover.3"
+is "$(jobtype)" "None" "no backup job left on the primary"
+cycle_ok 81 "after the resync"
+
+# --- 2. the primary crashed ---------------------------------------------------
+# virsh destroy ends qemu with SIGTERM first, and qemu then stores its
+# bitmaps cleanly: the cycle after it is a normal one.
+pvirsh destroy "$VM" >/dev/null && pvirsh start "$VM" >/dev/null
+ok $? "the primary destroyed (SIGTERM: qemu stores its bitmaps) and started again"
+cycle_ok 89 "after virsh destroy"
+# A crash: qemu killed (SIGKILL, by the pid file of our private daemon),
+# its bitmaps never stored or left in use (inconsistent).
+qpid=$(qemu_pid_of "$TOP/p/lv/run/qemu/$VM.pid")
+[ -n "$qpid" ] && kill -9 "$qpid"
+ok $? "the primary's qemu killed (SIGKILL): a crash"
+n=0
+until [ "$(pvirsh domstate "$VM" 2>/dev/null | head -1)" = "shut off" ] || [ $n -ge 600 ]; do
+    sleep 0.1
+    n=$((n + 1))
+done
+pvirsh start "$VM" >/dev/null
+ok $? "the primary started again"
+write "$DEV_A" 0x72 12M 512k
+out=$(dr replicate "$VM" 2>&1)
+rc=$?
+is "$rc" 3 "the cycle after the crash refuses: exit 3"
+[ "$rc" -eq 3 ] || printf '%s\n' "$out" | sed 's/^/#   /'
+like "$out" "32775" "refused with 32775"
+like "$out" "drover resync $VM" "the refusal names drover resync"
+n=$(npoints)
+DROVER_FAULT=resync:switched dr resync "$VM" --yes >/dev/null 2>&1
+is "$?" 86 "resync killed right after its switch"
+is "$(record "v['state'], v['interrupted_operation'], len(v['recovery_points'])")" "3 resync 1" \
+    "record: the new point in, state 3, the journal stays for the old chain"
+out=$(dr repair "$VM" --yes 2>&1)
+is "$?" 0 "repair: exit 0"
+like "$out" "deletes $DIR/vda\.rp-0004\.qcow2" "repair deletes the old chain as planned"
+nt=$(newest)
+is "$(files)" "vda.base.$nt.qcow2 vda.$nt.qcow2 vdb.base.$nt.qcow2 vdb.$nt.qcow2 " \
+    "only the new chain is left"
+paused same "$DIR/vda.$nt.qcow2" "$TOP/prim/vda.qcow2"
+ok $? "the resynced point reads as the primary (vda)"
+cycle_ok 97 "after the crash and resync"
+is "$(jobtype)" "None" "no backup job left on the primary"
+is "$(checkpoints)" "drover.$(expr "${nt#rp-}" + 1) " "the primary keeps only the newest checkpoint"
+
+# --- refusals ---------------------------------------------------------------
+dr suspend-replication "$VM" --yes >/dev/null 2>&1
+out=$(dr resync "$VM" --yes 2>&1)
+is "$?" 3 "resync while suspended: exit 3"
+like "$out" "suspended" "it says the replication is suspended"
+dr resume-replication "$VM" --yes >/dev/null 2>&1
+for f in "$DIR"/*.qcow2; do
+    "$QEMU_IMG" check -q -U "$f" || echo "bad $f"
+done >"$T/check.out" 2>&1
+is "$(cat "$T/check.out")" "" "every layer passes qemu-img check"
+
+qemu_stop_all >/dev/null 2>&1
+done_testing
