@@ -49,6 +49,19 @@ out=$(dr replicate "$VM" 2>&1)
 is "$?" 3 "the cycle refuses: exit 3"
 like "$out" "32775" "refused with 32775"
 like "$out" "drover resync $VM" "the refusal names drover resync"
+# Health from the cycles: one failure is said, three in a row are Critical,
+# the reason decoded.
+like "$(dr show "$VM" 2>&1)" "last cycle failed \(1 in a row, checkpoint lost\): 32775" \
+    "show: the failed cycle, decoded (checkpoint lost)"
+is "$(record "v['health_name']")" "Normal" "one failed cycle: health still Normal"
+dr replicate "$VM" >/dev/null 2>&1
+dr replicate "$VM" >/dev/null 2>&1
+out=$(dr check "$VM" 2>&1)
+is "$?" 7 "three failed cycles in a row: check exits 7 (Critical)"
+like "$out" "last 3 replication cycles failed \(checkpoint lost\)" "check says why, decoded"
+is "$(record "v['health_name'], v['replication']['failed_in_a_row'], v['replication']['last_failure_kind']")" \
+    "Critical 3 checkpoint lost" "show --json: Critical, 3 in a row, checkpoint lost"
+like "$(dr list 2>&1 | grep "$VM")" "Critical" "list: the replica is Critical"
 sums=$(rp_sums "$DIR")
 out=$(dr resync "$VM" --dry-run 2>&1)
 is "$?" 0 "resync --dry-run: exit 0"
@@ -80,6 +93,8 @@ is "$(record "v['state'], [p['id'] for p in v['recovery_points']], v['interrupte
     "3 ['rp-0003'] None" "record: state 3, one point rp-0003, no journal"
 equal_now rp-0003
 ok $? "after the resync the replica reads as the primary"
+is "$(record "v['health_name'], v['replication']['failed_in_a_row']")" "Normal 0" \
+    "after the resync: health Normal, no failure in a row"
 is "$(files)" "vda.base.rp-0003.qcow2 vda.rp-0003.qcow2 vdb.base.rp-0003.qcow2 vdb.rp-0003.qcow2 " \
     "only the new chain is left"
 is "$(checkpoints)" "drover.3 " "the primary keeps only drover.3"
@@ -134,6 +149,30 @@ out=$(dr resync "$VM" --yes 2>&1)
 is "$?" 3 "resync while suspended: exit 3"
 like "$out" "suspended" "it says the replication is suspended"
 dr resume-replication "$VM" --yes >/dev/null 2>&1
+
+# --- health: late --------------------------------------------------------------
+# A fixture edit: the interval 300 s and the points' times 2 hours earlier;
+# the newest point is then older than the interval and its grace.
+set_interval 300
+dvirsh dumpxml --inactive --security-info "$VM" >"$T/dom.xml" &&
+    python3 - "$T/dom.xml" <<'EOP' && dvirsh define "$T/dom.xml" >/dev/null
+import re, sys, datetime
+p = sys.argv[1]
+s = open(p).read()
+def back(m):
+    t = datetime.datetime.strptime(m.group(2), "%Y-%m-%dT%H:%M:%SZ") - datetime.timedelta(hours=2)
+    return m.group(1) + t.strftime("%Y-%m-%dT%H:%M:%SZ") + '"'
+s = re.sub(r'(<drover:point id="[^"]*" time=")([^"]*)"', back, s)
+open(p, "w").write(s)
+EOP
+ok $? "fixture: interval 300 s, the points two hours older"
+out=$(dr check "$VM" 2>&1)
+is "$?" 0 "a late replica: check exits 0 (Warning is not Critical)"
+like "$out" "newest point rp-[0-9]* is 2h.* old \(a cycle every 300 s, grace 150 s\)" \
+    "check: Warning, the newest point older than the interval and grace"
+is "$(record "v['health_name']")" "Warning" "show --json: Warning"
+like "$(dr show "$VM" 2>&1)" "replication: from .*, every 300 s, last cycle .* ago, due now" \
+    "show: interval, last cycle age, due now"
 for f in "$DIR"/*.qcow2; do
     "$QEMU_IMG" check -q -U "$f" || echo "bad $f"
 done >"$T/check.out" 2>&1

@@ -325,9 +325,26 @@ cli_replicate_one(Session *s, const CliOpts *o, size_t h, const char *uuid, cons
     int status;
 
     if (!(plan = repl_plan_cycle(s->hosts[h].conn, s->hosts[h].name, uuid))) {
-        /* A scheduled cycle that could not start counts as failed. */
-        if (r)
-            repl_stats_note_failure(r, uuid, err_code() ? err_code() : RESULT_FAILED, err_message());
+        /* A scheduled cycle that could not start counts as failed; so
+         * does one run by hand that the primary's side refused (a dry run
+         * is no cycle, and a pause, failed over or running, no failure). */
+        Replica *own = NULL;
+
+        if (!r && !o->dry_run && repl_failure_kind(err_code(), err_message())) {
+            HvDomain d;
+            ErrInfo saved;
+
+            err_save(&saved);
+            memset(&d, 0, sizeof(d));
+            if (hv_lookup(s->hosts[h].conn, uuid, 1, &d) == 0 && d.metadata)
+                own = replica_parse(d.metadata, strlen(d.metadata));
+            hv_domain_clear(&d);
+            err_restore(&saved);
+        }
+        if (r || own)
+            repl_stats_note_failure(r ? r : own, uuid, err_code() ? err_code() : RESULT_FAILED,
+                                    err_message());
+        replica_free(own);
         status = cli_fail(o, op, ref, s->hosts[h].name, NULL);
         goto out;
     }

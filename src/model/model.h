@@ -25,6 +25,7 @@
 #include "ops/plan.h"
 #include "record/replica.h"
 #include "face/session.h"
+#include "repl/repl.h"
 #include "ops/summary.h"
 
 typedef struct Model Model;
@@ -93,6 +94,10 @@ typedef struct {
      * the files are not this machine's to read. */
     char **point_broken;
     HealthReport health;        /* deep assessment: chains walked */
+    /* Replication by drover (rec->repl): its statistics (zeros when not
+     * this machine's to read) and when the next cycle is due (0: never). */
+    ReplStats repl_stats;
+    int64_t repl_next_due;
     int64_t fetched_ms;
     int failed;                 /* the VM could not be read: err holds why */
     ErrInfo err;

@@ -2191,6 +2191,7 @@ repl_stats_read(const Replica *r, const char *uuid, ReplStats *st)
     st->last_success = repl_json_int(o, "last_success");
     st->last_failure = repl_json_int(o, "last_failure");
     st->last_code = (int)repl_json_int(o, "last_code");
+    st->streak = repl_json_int(o, "failed_in_a_row");
     if (json_object_object_get_ex(o, "last_message", &v) && json_object_is_type(v, json_type_string))
         util_strlcpy(st->last_message, json_object_get_string(v), sizeof(st->last_message));
     json_object_put(o);
@@ -2220,6 +2221,7 @@ repl_stats_write(const Replica *r, const char *uuid, const ReplStats *st)
     json_object_object_add(o, "last_success", json_object_new_int64(st->last_success));
     json_object_object_add(o, "last_failure", json_object_new_int64(st->last_failure));
     json_object_object_add(o, "last_code", json_object_new_int(st->last_code));
+    json_object_object_add(o, "failed_in_a_row", json_object_new_int64(st->streak));
     json_object_object_add(o, "last_message", json_object_new_string(st->last_message));
     text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
     ret = fsutil_write_atomic(path, text, strlen(text), 0600);
@@ -2254,8 +2256,10 @@ repl_stats_note(const Replica *r, const char *uuid, int code, const char *messag
         st.last_ms = ms;
         st.total_ms += ms;
         st.last_success = now;
+        st.streak = 0;
     } else {
         st.failed++;
+        st.streak++;
         st.last_failure = now;
         st.last_code = code;
         util_strlcpy(st.last_message, message ? message : "", sizeof(st.last_message));
@@ -2272,4 +2276,120 @@ repl_stats_note_failure(const Replica *r, const char *uuid, int code, const char
     err_save(&saved);
     repl_stats_note(r, uuid, code, message, 0, 0);
     err_restore(&saved);
+}
+
+/* --- health from the cycles --------------------------------------------------- */
+
+const char *
+repl_failure_kind(int code, const char *message)
+{
+    const char *m = message ? message : "";
+
+    if (strstr(m, "No space left on device") || strstr(m, "Disk quota exceeded"))
+        return "DR disk full";
+    if (code == RESULT_NOT_AVAILABLE && (strstr(m, "NBD") || strstr(m, "nbd")))
+        return "NBD refused";
+    if (code == RESULT_NOT_AVAILABLE)
+        return "primary unreachable";
+    if (code == RESULT_INVALID_STATE && strstr(m, "resync"))
+        return "checkpoint lost";
+    return NULL;
+}
+
+int64_t
+repl_next_due(const Replica *r, int power, int64_t now)
+{
+    int64_t next = 0;
+
+    repl_is_due(r, power, now, &next);
+    return next;
+}
+
+/* Adds a reason to out; a more serious one goes first. */
+static void repl_health_add(HealthReport *out, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+repl_health_add(HealthReport *out, int level, const char *fmt, ...)
+{
+    char *s;
+    va_list ap;
+
+    va_start(ap, fmt);
+    s = util_xvasprintf(fmt, ap);
+    va_end(ap);
+    out->reasons = util_xrealloc(out->reasons, (out->n + 1) * sizeof(*out->reasons));
+    if (level > out->health) {
+        memmove(&out->reasons[1], &out->reasons[0], out->n * sizeof(*out->reasons));
+        out->reasons[0] = s;
+        out->health = level;
+    } else {
+        out->reasons[out->n] = s;
+    }
+    out->n++;
+}
+
+void
+repl_health(const Replica *r, const char *uuid, int64_t now, int local, HealthReport *out)
+{
+    const ReplicaPoint *np;
+    ReplStats st;
+    const char *kind;
+    char age[32];
+
+    if (!r || !r->repl || r->mode != MODE_REPLICA || out->health == HEALTH_NA ||
+        (r->state != STATE_REPLICATING && r->state != STATE_READY &&
+         r->state != STATE_WAITING_INITIAL && r->state != STATE_RESYNCING))
+        return;
+    memset(&st, 0, sizeof(st));
+    if (local && repl_stats_read(r, uuid, &st) < 0) {
+        err_clear();
+        memset(&st, 0, sizeof(st));
+    }
+    kind = st.streak ? repl_failure_kind(st.last_code, st.last_message) : NULL;
+    if (st.streak >= REPL_CRITICAL_FAILURES)
+        repl_health_add(out, HEALTH_CRITICAL, "the last %lld replication cycles failed%s%s%s: "
+                        "%d %s", (long long)st.streak, kind ? " (" : "", kind ? kind : "",
+                        kind ? ")" : "", st.last_code, st.last_message);
+    np = replica_newest_point(r);
+    if (np && r->repl->interval > 0 && r->state == STATE_REPLICATING &&
+        now - np->time > (int64_t)r->repl->interval + REPL_GRACE(r->repl->interval)) {
+        util_format_age(now - np->time, age, sizeof(age));
+        if (st.streak && st.streak < REPL_CRITICAL_FAILURES)
+            repl_health_add(out, HEALTH_WARNING, "the newest point %s is %s old (a cycle every "
+                            "%d s, grace %d s); the last cycle failed%s%s%s: %d %s", np->id, age,
+                            r->repl->interval, REPL_GRACE(r->repl->interval),
+                            kind ? " (" : "", kind ? kind : "", kind ? ")" : "",
+                            st.last_code, st.last_message);
+        else
+            repl_health_add(out, HEALTH_WARNING, "the newest point %s is %s old (a cycle every "
+                            "%d s, grace %d s): is drover-replicate.timer running?", np->id, age,
+                            r->repl->interval, REPL_GRACE(r->repl->interval));
+    } else if (st.streak && st.streak < REPL_CRITICAL_FAILURES) {
+        repl_health_add(out, HEALTH_NORMAL, "the last replication cycle failed%s%s%s: %d %s",
+                        kind ? " (" : "", kind ? kind : "", kind ? ")" : "", st.last_code,
+                        st.last_message);
+    }
+}
+
+void
+repl_health_summary(Summary *s, const char *metadata, int64_t now, int local)
+{
+    HealthReport hr;
+    Replica *r;
+
+    if (!metadata || s->record_error || !(r = replica_parse(metadata, strlen(metadata)))) {
+        err_clear();
+        return;
+    }
+    memset(&hr, 0, sizeof(hr));
+    hr.health = s->health;
+    repl_health(r, s->uuid, now, local, &hr);
+    if (hr.health > s->health && hr.n) {
+        s->health = hr.health;
+        free(s->problem);
+        s->problem = util_xstrdup(hr.reasons[0]);
+    }
+    health_report_clear(&hr);
+    replica_free(r);
 }

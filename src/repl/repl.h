@@ -17,7 +17,9 @@
 #include <stdint.h>
 
 #include "hv/hv.h"
+#include "ops/health.h"
 #include "ops/job.h"
+#include "ops/summary.h"
 #include "record/replica.h"
 
 /* Job types (CIM JobType values outside the failover ones). */
@@ -151,6 +153,7 @@ typedef struct {
     int64_t total_ms;
     int64_t last_success;       /* wall clock, 0: never */
     int64_t last_failure;
+    int64_t streak;             /* cycles failed since the last success */
     int last_code;              /* the last failure's result code */
     char last_message[512];     /* and why */
 } ReplStats;
@@ -161,6 +164,27 @@ int repl_stats_read(const Replica *r, const char *uuid, ReplStats *st);
 /* Counts a failed cycle that never started (the primary was down when
  * --due planned it), so it shows in the statistics like any other. */
 void repl_stats_note_failure(const Replica *r, const char *uuid, int code, const char *message);
+
+/* Health from the cycles (DESIGN §8): Warning when the newest point is
+ * older than the interval and its grace (REPL_GRACE); Critical after
+ * REPL_CRITICAL_FAILURES failed cycles in a row, with the reason decoded
+ * (repl_failure_kind).  Adds its reasons to out (from health_assess);
+ * local: the statistics (on the DR host's disk) may be read.  Nothing
+ * for a replica drover does not replicate, or one failed over. */
+#define REPL_CRITICAL_FAILURES 3
+/* The grace after the interval: half of it, at least a minute (a cycle
+ * takes time, and the timer looks every minute). */
+#define REPL_GRACE(interval) ((interval) / 2 > 60 ? (interval) / 2 : 60)
+void repl_health(const Replica *r, const char *uuid, int64_t now, int local, HealthReport *out);
+/* The same for a row of drover list and the console: its health and
+ * problem raised when the cycles say worse.  metadata: the domain's. */
+void repl_health_summary(Summary *s, const char *metadata, int64_t now, int local);
+/* Why a cycle failed, decoded from its result code and message: "primary
+ * unreachable", "NBD refused", "checkpoint lost", "DR disk full", or NULL. */
+const char *repl_failure_kind(int code, const char *message);
+/* When the next cycle of r is due (0: never: no interval, or not
+ * replicating); for the console and show. */
+int64_t repl_next_due(const Replica *r, int power, int64_t now);
 
 /* "300", "30s", "5m", "4h", "1d" -> seconds; -1 with err (32773). */
 int repl_parse_interval(const char *s, int *out);
