@@ -5,7 +5,9 @@
 # into a new base (state 10 while it runs, 3 after), the replica then reads
 # as the primary, the old chain's files are gone, and a normal cycle works
 # again.  A resync killed before and after its switch is undone or
-# finished by drover repair; the refusals are decoded.
+# finished by drover repair; the refusals are decoded.  Also: health from
+# the cycles (a failure said, three Critical, late Warning), and a failover
+# to the oldest point and its revert, with cycles working afterwards.
 . "${top_srcdir:-.}/tests/lib.sh"
 . "${top_srcdir:-.}/tests/qemu-lib.sh"
 . "${top_srcdir:-.}/tests/repl-lib.sh"
@@ -142,6 +144,29 @@ ok $? "the resynced point reads as the primary (vda)"
 cycle_ok 97 "after the crash and resync"
 is "$(jobtype)" "None" "no backup job left on the primary"
 is "$(checkpoints)" "drover.$(expr "${nt#rp-}" + 1) " "the primary keeps only the newest checkpoint"
+
+# --- failover to the oldest point, revert, cycles go on ----------------------
+cycle_ok 105 "a third point"
+oldest=$(record "v['recovery_points'][0]['id']")
+sums=$(rp_sums "$DIR")
+out=$(dr failover "$VM" --point "$oldest" --yes 2>&1)
+rc=$?
+is "$rc" 0 "failover to the oldest point $oldest: exit 0"
+[ "$rc" -eq 0 ] || printf '%s\n' "$out" | sed 's/^/#   /'
+is "$(record "v['state'], v['failover_point']")" "5 $oldest" "state 5, failed over to $oldest"
+src=$(dvirsh domblklist "$VM" --inactive | awk '$1 == "vda" {print $2}')
+is "$("$QEMU_IMG" info -U --output=json "$src" | python3 -c 'import json,sys; print(json.load(sys.stdin)["backing-filename"])')" \
+    "$DIR/vda.$oldest.qcow2" "the failover disk lies on the oldest point's layer"
+out=$(dr replicate "$VM" 2>&1)
+is "$?" 3 "a cycle while failed over to the oldest point: exit 3 (paused)"
+out=$(dr revert "$VM" --yes 2>&1)
+rc=$?
+is "$rc" 0 "revert: exit 0"
+[ "$rc" -eq 0 ] || printf '%s\n' "$out" | sed 's/^/#   /'
+is "$(record "v['state'], v['failover_point']")" "3 None" "back to state 3"
+is "$(rp_sums "$DIR")" "$sums" "the failover drill left every point's layer unchanged"
+cycle_ok 113 "after the failover to the oldest point and revert"
+is "$(rp_sums "$DIR" | grep -v "\.$(newest)\.qcow2")" "$sums" "earlier layers unchanged by the cycle"
 
 # --- refusals ---------------------------------------------------------------
 dr suspend-replication "$VM" --yes >/dev/null 2>&1
