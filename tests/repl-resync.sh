@@ -168,6 +168,25 @@ is "$(rp_sums "$DIR")" "$sums" "the failover drill left every point's layer unch
 cycle_ok 113 "after the failover to the oldest point and revert"
 is "$(rp_sums "$DIR" | grep -v "\.$(newest)\.qcow2")" "$sums" "earlier layers unchanged by the cycle"
 
+# --- replication_auto_resync: the cycle resyncs by itself --------------------
+cp "$T/drover.conf" "$T/auto.conf" && echo "replication_auto_resync = true;" >>"$T/auto.conf"
+like "$("$DROVER" --config "$T/auto.conf" config 2>&1)" "replication_auto_resync = true;" \
+    "drover config shows replication_auto_resync"
+pvirsh checkpoint-delete "$VM" "drover.$(expr "$(newest | sed 's/^rp-//')" + 0)" >/dev/null
+ok $? "the newest checkpoint deleted on the primary again"
+write "$DEV_B" 0x74 6M 256k
+out=$("$DROVER" --config "$T/auto.conf" -c "$DURI" replicate "$VM" 2>&1)
+rc=$?
+is "$rc" 0 "with replication_auto_resync the cycle resyncs by itself: exit 0"
+[ "$rc" -eq 0 ] || printf '%s\n' "$out" | sed 's/^/#   /'
+like "$out" "32775" "the cycle's refusal is shown"
+like "$out" "a resync runs now" "it says a resync runs"
+like "$out" "Resynchronization" "the resync runs as its job"
+is "$(record "v['state'], len(v['recovery_points']), v['interrupted_operation']")" "3 1 None" \
+    "state 3, one point, no journal"
+equal_now "$(newest)"
+ok $? "the resynced point reads as the primary"
+
 # --- refusals ---------------------------------------------------------------
 dr suspend-replication "$VM" --yes >/dev/null 2>&1
 out=$(dr resync "$VM" --yes 2>&1)

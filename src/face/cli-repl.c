@@ -169,9 +169,22 @@ cli_repl_run_cycle(Job *job, void *arg)
 }
 
 /* Runs the job, waits for it, prints the decoded result; the exit status. */
+/* Whether a failure (code, message) is a lost checkpoint that drover.conf's
+ * replication_auto_resync lets a cycle resynchronise by itself. */
 static int
-cli_repl_job(Session *s, const CliOpts *o, const char *op, int type, const ReplPlan *p,
-             JobFn fn, CliReplJob *cj)
+cli_repl_auto_resync(const Session *s, int code, const char *message)
+{
+    const char *kind = repl_failure_kind(code, message);
+
+    return s->conf->repl_auto_resync && kind && strcmp(kind, "checkpoint lost") == 0;
+}
+
+/* Runs the job, waits for it, prints the decoded result; the exit status.
+ * *resync (may be NULL) is set when the job failed for a lost checkpoint
+ * and the configuration resyncs by itself. */
+static int
+cli_repl_job_ex(Session *s, const CliOpts *o, const char *op, int type, const ReplPlan *p,
+                JobFn fn, CliReplJob *cj, int *resync)
 {
     CliReplProgress prog;
     ResultInfo info;
@@ -202,6 +215,8 @@ cli_repl_job(Session *s, const CliOpts *o, const char *op, int type, const ReplP
 
     report_decode_job(&ji, op, &info);
     status = result_exit_status(info.code);
+    if (resync)
+        *resync = ji.error_code && cli_repl_auto_resync(s, ji.error_code, ji.error_description);
     if (o->json) {
         json_object *j = report_result_json(&info, ji.error_code ? ji.error_description : ji.step);
         json_object_object_add(j, "plan", cli_repl_plan_json(p));
@@ -217,6 +232,13 @@ cli_repl_job(Session *s, const CliOpts *o, const char *op, int type, const ReplP
     }
     result_info_clear(&info);
     return status;
+}
+
+static int
+cli_repl_job(Session *s, const CliOpts *o, const char *op, int type, const ReplPlan *p,
+             JobFn fn, CliReplJob *cj)
+{
+    return cli_repl_job_ex(s, o, op, type, p, fn, cj, NULL);
 }
 
 /* The DR host: the only host of the session (-c URI). */
@@ -259,7 +281,10 @@ cli_enable_replication(const CliCommand *cmd, CliOpts *o)
     ea.dir = o->dir;
     ea.nbd = o->nbd;
     ea.name = o->name;
-    ea.points = o->points;
+    /* Options left out take drover.conf's replication_* defaults. */
+    ea.points = o->points ? o->points : s->conf->repl_points;
+    ea.interval = s->conf->repl_interval;
+    ea.app_every = s->conf->repl_app_every;
     if ((o->interval && repl_parse_interval(o->interval, &ea.interval) < 0) ||
         (o->app_every && repl_parse_interval(o->app_every, &ea.app_every) < 0)) {
         status = cli_fail(o, op, o->args[0], s->hosts[0].name, NULL);
@@ -314,6 +339,9 @@ out:
     return status;
 }
 
+static int cli_resync_one(Session *s, const CliOpts *o, size_t h, const char *uuid,
+                          const char *ref, int confirm);
+
 /* One cycle of the VM with this UUID on host h of s. */
 static int
 cli_replicate_one(Session *s, const CliOpts *o, size_t h, const char *uuid, const char *ref,
@@ -322,7 +350,7 @@ cli_replicate_one(Session *s, const CliOpts *o, size_t h, const char *uuid, cons
     const char *op = "replicate";
     ReplPlan *plan = NULL;
     CliReplJob *cj;
-    int status;
+    int status, auto_resync = 0;
 
     if (!(plan = repl_plan_cycle(s->hosts[h].conn, s->hosts[h].name, uuid))) {
         /* A scheduled cycle that could not start counts as failed; so
@@ -345,6 +373,7 @@ cli_replicate_one(Session *s, const CliOpts *o, size_t h, const char *uuid, cons
             repl_stats_note_failure(r ? r : own, uuid, err_code() ? err_code() : RESULT_FAILED,
                                     err_message());
         replica_free(own);
+        auto_resync = !o->dry_run && cli_repl_auto_resync(s, err_code(), err_message());
         status = cli_fail(o, op, ref, s->hosts[h].name, NULL);
         goto out;
     }
@@ -369,32 +398,32 @@ cli_replicate_one(Session *s, const CliOpts *o, size_t h, const char *uuid, cons
     cj->conn = s->hosts[h].conn;
     cj->host = util_xstrdup(s->hosts[h].name);
     cj->vm = util_xstrdup(uuid);
-    status = cli_repl_job(s, o, op, REPL_JOB_CYCLE, plan, cli_repl_run_cycle, cj);
+    status = cli_repl_job_ex(s, o, op, REPL_JOB_CYCLE, plan, cli_repl_run_cycle, cj, &auto_resync);
 
 out:
     repl_plan_free(plan);
+    if (auto_resync) {
+        if (!o->json)
+            printf("replication_auto_resync = true: the changes since the newest point are "
+                   "unknown, so a resync runs now\n");
+        status = cli_resync_one(s, o, h, uuid, ref, 0);
+    }
     return status;
 }
 
-int
-cli_resync(const CliCommand *cmd, CliOpts *o)
+/* A resync of the VM with this UUID on host h; confirm: ask the operator
+ * (else drover.conf's replication_auto_resync allowed it). */
+static int
+cli_resync_one(Session *s, const CliOpts *o, size_t h, const char *uuid, const char *ref,
+               int confirm)
 {
     const char *op = "resync";
-    Session *s = cli_session(o, 1);
     ReplPlan *plan = NULL;
     CliReplJob *cj;
-    char uuid[37];
-    int status, h;
+    int status;
 
-    (void)cmd;
-    if (!s)
-        return result_exit_status(err_code());
-    if ((h = cli_find(s, o, op, o->args[0], uuid)) < 0) {
-        session_free(s);
-        return -1 - h;
-    }
     if (!(plan = repl_plan_resync(s->hosts[h].conn, s->hosts[h].name, uuid))) {
-        status = cli_fail(o, op, o->args[0], s->hosts[h].name, NULL);
+        status = cli_fail(o, op, ref, s->hosts[h].name, NULL);
         goto out;
     }
     if (!o->json) {
@@ -413,7 +442,7 @@ cli_resync(const CliCommand *cmd, CliOpts *o)
         goto out;
     }
     /* It deletes every older point: the operator confirms. */
-    if (!o->yes) {
+    if (confirm && !o->yes) {
         char line[512];
 
         if (!isatty(STDIN_FILENO)) {
@@ -441,6 +470,23 @@ cli_resync(const CliCommand *cmd, CliOpts *o)
 
 out:
     repl_plan_free(plan);
+    return status;
+}
+
+int
+cli_resync(const CliCommand *cmd, CliOpts *o)
+{
+    Session *s = cli_session(o, 1);
+    char uuid[37];
+    int status, h;
+
+    (void)cmd;
+    if (!s)
+        return result_exit_status(err_code());
+    if ((h = cli_find(s, o, "resync", o->args[0], uuid)) < 0)
+        status = -1 - h;
+    else
+        status = cli_resync_one(s, o, (size_t)h, uuid, o->args[0], 1);
     session_free(s);
     return status;
 }

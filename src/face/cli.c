@@ -509,6 +509,12 @@ cli_config(const CliCommand *cmd, CliOpts *o)
         json_object_object_add(j, "job_history", s->conf->job_history ? json_object_new_string(s->conf->job_history) : NULL);
         json_object_object_add(j, "theme", json_object_new_string(s->conf->theme ? s->conf->theme : "default"));
         json_object_object_add(j, "readonly", json_object_new_boolean(s->conf->readonly));
+        json_object_object_add(j, "replication_interval", json_object_new_int(s->conf->repl_interval));
+        json_object_object_add(j, "replication_points", json_object_new_int(s->conf->repl_points));
+        json_object_object_add(j, "replication_app_consistent_every",
+                               json_object_new_int(s->conf->repl_app_every));
+        json_object_object_add(j, "replication_auto_resync",
+                               json_object_new_boolean(s->conf->repl_auto_resync));
         report_print_json(j);
         json_object_put(j);
     } else {
@@ -535,6 +541,10 @@ cli_config(const CliCommand *cmd, CliOpts *o)
                s->conf->rpo_warning, s->conf->audit_log ? s->conf->audit_log : "",
                s->conf->job_history ? s->conf->job_history : "",
                s->conf->theme ? s->conf->theme : "default", s->conf->readonly ? "true" : "false");
+        printf("replication_interval = %d;\nreplication_points = %d;\n"
+               "replication_app_consistent_every = %d;\nreplication_auto_resync = %s;\n",
+               s->conf->repl_interval, s->conf->repl_points, s->conf->repl_app_every,
+               s->conf->repl_auto_resync ? "true" : "false");
     }
     session_free(s);
     return 0;
