@@ -168,6 +168,9 @@ SHOW = {"host": "str", "name": "str", "uuid": "uuid", "power": "power", "state":
         "failover_point": "str?", "failover_time": "time?", "failover_by": "str?",
         "newest_point": "str?", "primary": Null({"host": "str?", "uri": "str?", "name": "str?"}),
         "test_system": "str?", "interrupted_operation": "str?",
+        "replication": Null({"interval": "int", "points": "int", "next_due": "int?",
+                             "last_success": "int?", "failed_in_a_row": "int",
+                             "last_failure_code": "int?", "last_failure_kind": "str?"}),
         "disks": [{"target": "str", "source": "str?", "chain": [LAYER], "chain_error?": "str"}],
         "last_job": Null(JOB)}
 OP = dict(RESULT, plan=PLAN, job=JOB)
@@ -178,7 +181,9 @@ CONFIG = {"hosts": [{"name": "str", "uri": "str", "readonly": "bool"}], "files":
           "readonly_floor": "bool", "hosts_from": "str",
           "refresh_interval": "int", "confirm": "str", "shutdown_timeout": "int",
           "require_reason": "bool", "rpo_warning": "int", "audit_log": "str?",
-          "job_history": "str?", "theme": "str", "readonly": "bool"}
+          "job_history": "str?", "theme": "str", "readonly": "bool",
+          "replication_interval": "int", "replication_points": "int",
+          "replication_app_consistent_every": "int", "replication_auto_resync": "bool"}
 
 problems = []
 

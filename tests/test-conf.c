@@ -739,7 +739,7 @@ test_settings_table(void)
         if (!s->type || !*s->type || !s->def || !*s->def || !s->doc || !*s->doc)
             complete = 0;
     }
-    is_int(n, 10, "ten settings");
+    is_int(n, 14, "fourteen settings");
     ok(complete, "each has a type, a default and a doc");
     for (i = 0; want[i]; i++) {
         for (s = set; s->name; s++)

@@ -280,6 +280,40 @@ ui_record_lines(const Console *c, UiLines *l, const ModelDetail *d, int width)
     free(pts);
 }
 
+/* drover's own replication: interval, last cycle, next due, a failure. */
+static void
+ui_repl_lines(UiLines *l, const ModelDetail *d, int width)
+{
+    const ReplStats *st = &d->repl_stats;
+    int64_t now = util_now();
+    char age[32], next[32];
+    const char *kind;
+
+    if (!d->rec || !d->rec->repl)
+        return;
+    age[0] = next[0] = '\0';
+    if (st->last_success)
+        util_format_age(now - st->last_success, age, sizeof(age));
+    if (d->repl_next_due > now)
+        util_format_age(d->repl_next_due - now, next, sizeof(next));
+    if (d->rec->repl->interval > 0)
+        ui_lines_pushf(l, UI_R_NORMAL, "Replication: every %d s; last cycle %s%s; next %s%s",
+                       d->rec->repl->interval, age[0] ? age : "never", age[0] ? " ago" : "",
+                       d->repl_next_due ? (next[0] ? "due in " : "due now") : "paused",
+                       next);
+    else
+        ui_lines_pushf(l, UI_R_NORMAL, "Replication: on demand (no interval); last cycle %s%s",
+                       age[0] ? age : "never", age[0] ? " ago" : "");
+    if (st->streak) {
+        UTIL_AUTOFREE char *t = NULL;
+
+        kind = repl_failure_kind(st->last_code, st->last_message);
+        t = util_xasprintf("  last cycle failed (%lld in a row%s%s): %d %s", (long long)st->streak,
+                           kind ? ", " : "", kind ? kind : "", st->last_code, st->last_message);
+        ui_lines_hang(l, st->streak >= REPL_CRITICAL_FAILURES ? UI_R_CRIT : UI_R_WARN, t, width, 2);
+    }
+}
+
 void
 ui_draw_detail(Console *c)
 {
@@ -340,6 +374,7 @@ ui_draw_detail(Console *c)
                     ui_lines_hang(&l, d->health.health == HEALTH_CRITICAL ? UI_R_CRIT : UI_R_WARN, t, width, 2);
                 }
             }
+            ui_repl_lines(&l, d, width);
             ui_record_lines(c, &l, d, width);
         }
     }

@@ -75,6 +75,19 @@ static const ConfSpec conf_specs[] = {
       "job history: one JSON line per finished job" },
     { "theme", CONF_KIND_CHOICE, offsetof(Conf, theme), 0, 0, conf_theme_choices, 0, "default",
       "console colours: default, or mono (no colour)" },
+    { "replication_interval", CONF_KIND_INT, offsetof(Conf, repl_interval), 0, 31536000, NULL, 0,
+      NULL, "seconds between replication cycles for enable-replication without --interval "
+      "(0: on demand only)" },
+    { "replication_points", CONF_KIND_INT, offsetof(Conf, repl_points), 0, 1000, NULL, 0, NULL,
+      "recovery points kept for enable-replication without --points (0: all)" },
+    { "replication_app_consistent_every", CONF_KIND_INT, offsetof(Conf, repl_app_every), 0,
+      31536000, NULL, 0, NULL,
+      "seconds between application-consistent points for enable-replication without "
+      "--app-consistent-every (0: never)" },
+    { "replication_auto_resync", CONF_KIND_BOOL, offsetof(Conf, repl_auto_resync), 0, 0, NULL, 0,
+      NULL, "a replication cycle (replicate VM, --due, --watch) that finds the changes since the "
+      "newest point unknown (checkpoint lost) runs drover resync by itself instead of refusing; "
+      "the resync deletes the older points" },
     { "readonly", CONF_KIND_BOOL, offsetof(Conf, readonly), 0, 0, NULL, 0, NULL,
       "open every host read-only and disable every mutating operation; set in the system file "
       "(as a host's readonly there), user files, --config and -c cannot lower it" },

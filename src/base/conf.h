@@ -32,6 +32,12 @@ typedef struct {
     char *job_history;          /* path of the JSON-lines job history */
     char *theme;                /* "default" or "mono" */
     int readonly;               /* global read-only (all hosts) */
+    /* Defaults of enable-replication's options, and whether a cycle that
+     * finds its checkpoint lost resynchronises by itself. */
+    int repl_interval;          /* seconds, 0: on demand */
+    int repl_points;            /* 0: all */
+    int repl_app_every;         /* seconds, 0: never */
+    int repl_auto_resync;
     /* The system file's read-only settings, a floor that user files and
      * options cannot lower (conf_load applies it; conf_host_readonly asks). */
     int readonly_floor;         /* the system file said readonly = true */

@@ -84,6 +84,7 @@ int cli_repair(const CliCommand *cmd, CliOpts *o);
 int cli_enable_replication(const CliCommand *cmd, CliOpts *o);
 int cli_replicate(const CliCommand *cmd, CliOpts *o);
 int cli_repl_set(const CliCommand *cmd, CliOpts *o);
+int cli_resync(const CliCommand *cmd, CliOpts *o);
 int cli_repl_stats(const CliCommand *cmd, CliOpts *o);
 int cli_cancel(const CliCommand *cmd, CliOpts *o);
 /* `drover jobs ID` or `drover jobs --follow [ID]` (cli-ops.c). */

@@ -31,7 +31,7 @@ cli_repl_plan_json(const ReplPlan *p)
     size_t i;
 
     json_object_object_add(j, "operation", json_object_new_string(
-        p->enable ? "enable-replication" : "replicate"));
+        p->enable ? "enable-replication" : p->resync ? "resync" : "replicate"));
     json_object_object_add(j, "host", cli_repl_str(p->host));
     json_object_object_add(j, "vm", cli_repl_str(p->vm));
     json_object_object_add(j, "uuid", json_object_new_string(p->uuid));
@@ -60,6 +60,13 @@ cli_repl_plan_json(const ReplPlan *p)
     json_object_object_add(j, "disks", disks);
     if (p->enable)
         json_object_object_add(j, "networks", cli_repl_str(p->networks));
+    if (p->resync) {
+        json_object *rm = json_object_new_array();
+
+        for (i = 0; i < p->remove.n; i++)
+            json_object_array_add(rm, json_object_new_string(p->remove.v[i].file));
+        json_object_object_add(j, "delete_after_switch", rm);
+    }
     json_object_object_add(j, "digest", json_object_new_string(p->digest));
     return j;
 }
@@ -96,6 +103,7 @@ typedef struct {
     ReplPlan *plan;             /* enable */
     char *host;                 /* cycle */
     char *vm;
+    char *digest;               /* resync: the confirmed plan */
     ReplArgs args;
 } CliReplJob;
 
@@ -106,6 +114,7 @@ cli_repl_job_free(void *arg)
 
     free(cj->host);
     free(cj->vm);
+    free(cj->digest);
     free(cj);
 }
 
@@ -118,6 +127,14 @@ cli_repl_run_enable(Job *job, void *arg)
 }
 
 static int
+cli_repl_run_resync(Job *job, void *arg)
+{
+    CliReplJob *cj = arg;
+
+    return repl_resync(cj->conn, cj->host, cj->vm, cj->digest, &cj->args, job);
+}
+
+static int
 cli_repl_run_cycle(Job *job, void *arg)
 {
     CliReplJob *cj = arg;
@@ -126,9 +143,22 @@ cli_repl_run_cycle(Job *job, void *arg)
 }
 
 /* Runs the job, waits for it, prints the decoded result; the exit status. */
+/* Whether a failure (code, message) is a lost checkpoint that drover.conf's
+ * replication_auto_resync lets a cycle resynchronise by itself. */
 static int
-cli_repl_job(Session *s, const CliOpts *o, const char *op, int type, const ReplPlan *p,
-             JobFn fn, CliReplJob *cj)
+cli_repl_auto_resync(const Session *s, int code, const char *message)
+{
+    const char *kind = repl_failure_kind(code, message);
+
+    return s->conf->repl_auto_resync && kind && strcmp(kind, "checkpoint lost") == 0;
+}
+
+/* Runs the job, waits for it, prints the decoded result; the exit status.
+ * *resync (may be NULL) is set when the job failed for a lost checkpoint
+ * and the configuration resyncs by itself. */
+static int
+cli_repl_job_ex(Session *s, const CliOpts *o, const char *op, int type, const ReplPlan *p,
+                JobFn fn, CliReplJob *cj, int *resync)
 {
     FILE *out = o->json ? stderr : stdout;
     ResultInfo info;
@@ -159,6 +189,8 @@ cli_repl_job(Session *s, const CliOpts *o, const char *op, int type, const ReplP
 
     report_decode_job(&ji, op, &info);
     status = result_exit_status(info.code);
+    if (resync)
+        *resync = ji.error_code && cli_repl_auto_resync(s, ji.error_code, ji.error_description);
     if (o->json) {
         json_object *j = report_result_json(&info, ji.error_code ? ji.error_description : ji.step);
         json_object_object_add(j, "plan", cli_repl_plan_json(p));
@@ -174,6 +206,13 @@ cli_repl_job(Session *s, const CliOpts *o, const char *op, int type, const ReplP
     }
     result_info_clear(&info);
     return status;
+}
+
+static int
+cli_repl_job(Session *s, const CliOpts *o, const char *op, int type, const ReplPlan *p,
+             JobFn fn, CliReplJob *cj)
+{
+    return cli_repl_job_ex(s, o, op, type, p, fn, cj, NULL);
 }
 
 /* The DR host: the only host of the session (-c URI). */
@@ -216,7 +255,10 @@ cli_enable_replication(const CliCommand *cmd, CliOpts *o)
     ea.dir = o->dir;
     ea.nbd = o->nbd;
     ea.name = o->name;
-    ea.points = o->points;
+    /* Options left out take drover.conf's replication_* defaults. */
+    ea.points = o->points ? o->points : s->conf->repl_points;
+    ea.interval = s->conf->repl_interval;
+    ea.app_every = s->conf->repl_app_every;
     ea.netmap = o->netmap;
     ea.nnetmap = o->nnetmap;
     if ((o->interval && repl_parse_interval(o->interval, &ea.interval) < 0) ||
@@ -273,6 +315,9 @@ out:
     return status;
 }
 
+static int cli_resync_one(Session *s, const CliOpts *o, size_t h, const char *uuid,
+                          const char *ref, int confirm);
+
 /* One cycle of the VM with this UUID on host h of s. */
 static int
 cli_replicate_one(Session *s, const CliOpts *o, size_t h, const char *uuid, const char *ref,
@@ -281,12 +326,30 @@ cli_replicate_one(Session *s, const CliOpts *o, size_t h, const char *uuid, cons
     const char *op = "replicate";
     ReplPlan *plan = NULL;
     CliReplJob *cj;
-    int status;
+    int status, auto_resync = 0;
 
     if (!(plan = repl_plan_cycle(s->hosts[h].conn, s->hosts[h].name, uuid))) {
-        /* A scheduled cycle that could not start counts as failed. */
-        if (r)
-            repl_stats_note_failure(r, uuid, err_code() ? err_code() : RESULT_FAILED, err_message());
+        /* A scheduled cycle that could not start counts as failed; so
+         * does one run by hand that the primary's side refused (a dry run
+         * is no cycle, and a pause, failed over or running, no failure). */
+        Replica *own = NULL;
+
+        if (!r && !o->dry_run && repl_failure_kind(err_code(), err_message())) {
+            HvDomain d;
+            ErrInfo saved;
+
+            err_save(&saved);
+            memset(&d, 0, sizeof(d));
+            if (hv_lookup(s->hosts[h].conn, uuid, 1, &d) == 0 && d.metadata)
+                own = replica_parse(d.metadata, strlen(d.metadata));
+            hv_domain_clear(&d);
+            err_restore(&saved);
+        }
+        if (r || own)
+            repl_stats_note_failure(r ? r : own, uuid, err_code() ? err_code() : RESULT_FAILED,
+                                    err_message());
+        replica_free(own);
+        auto_resync = !o->dry_run && cli_repl_auto_resync(s, err_code(), err_message());
         status = cli_fail(o, op, ref, s->hosts[h].name, NULL);
         goto out;
     }
@@ -311,10 +374,96 @@ cli_replicate_one(Session *s, const CliOpts *o, size_t h, const char *uuid, cons
     cj->conn = s->hosts[h].conn;
     cj->host = util_xstrdup(s->hosts[h].name);
     cj->vm = util_xstrdup(uuid);
-    status = cli_repl_job(s, o, op, REPL_JOB_CYCLE, plan, cli_repl_run_cycle, cj);
+    status = cli_repl_job_ex(s, o, op, REPL_JOB_CYCLE, plan, cli_repl_run_cycle, cj, &auto_resync);
 
 out:
     repl_plan_free(plan);
+    if (auto_resync) {
+        if (!o->json)
+            printf("replication_auto_resync = true: the changes since the newest point are "
+                   "unknown, so a resync runs now\n");
+        status = cli_resync_one(s, o, h, uuid, ref, 0);
+    }
+    return status;
+}
+
+/* A resync of the VM with this UUID on host h; confirm: ask the operator
+ * (else drover.conf's replication_auto_resync allowed it). */
+static int
+cli_resync_one(Session *s, const CliOpts *o, size_t h, const char *uuid, const char *ref,
+               int confirm)
+{
+    const char *op = "resync";
+    ReplPlan *plan = NULL;
+    CliReplJob *cj;
+    int status;
+
+    if (!(plan = repl_plan_resync(s->hosts[h].conn, s->hosts[h].name, uuid))) {
+        status = cli_fail(o, op, ref, s->hosts[h].name, NULL);
+        goto out;
+    }
+    if (!o->json) {
+        char *t = repl_plan_text(plan);
+        fputs(t, stdout);
+        free(t);
+    }
+    if (o->dry_run) {
+        status = cli_repl_dry_run(o, op, plan);
+        goto out;
+    }
+    if (s->hosts[h].readonly) {
+        err_set(RESULT_ACCESS_DENIED, "resync of %s refused: %s is open read-only", plan->vm,
+                s->hosts[h].name);
+        status = cli_fail(o, op, plan->vm, s->hosts[h].name, NULL);
+        goto out;
+    }
+    /* It deletes every older point: the operator confirms. */
+    if (confirm && !o->yes) {
+        char line[512];
+
+        if (!isatty(STDIN_FILENO)) {
+            err_set(RESULT_INVALID_PARAMETER, "refusing to resync %s without --yes: standard "
+                    "input is not a terminal", plan->vm);
+            status = cli_fail(o, op, plan->vm, s->hosts[h].name, NULL);
+            goto out;
+        }
+        printf("Type the VM name (%s) to confirm: Resynchronize (every older point is "
+               "deleted). Anything else cancels: ", plan->vm);
+        fflush(stdout);
+        if (!fgets(line, sizeof(line), stdin) ||
+            (line[strcspn(line, "\r\n")] = '\0', strcmp(line, plan->vm) != 0)) {
+            fprintf(stderr, "drover: cancelled; nothing was changed\n");
+            status = 1;
+            goto out;
+        }
+    }
+    cj = util_xcalloc(1, sizeof(*cj));
+    cj->conn = s->hosts[h].conn;
+    cj->host = util_xstrdup(s->hosts[h].name);
+    cj->vm = util_xstrdup(uuid);
+    cj->digest = util_xstrdup(plan->digest);
+    status = cli_repl_job(s, o, op, REPL_JOB_RESYNC, plan, cli_repl_run_resync, cj);
+
+out:
+    repl_plan_free(plan);
+    return status;
+}
+
+int
+cli_resync(const CliCommand *cmd, CliOpts *o)
+{
+    Session *s = cli_session(o, 1);
+    char uuid[37];
+    int status, h;
+
+    (void)cmd;
+    if (!s)
+        return result_exit_status(err_code());
+    if ((h = cli_find(s, o, "resync", o->args[0], uuid)) < 0)
+        status = -1 - h;
+    else
+        status = cli_resync_one(s, o, (size_t)h, uuid, o->args[0], 1);
+    session_free(s);
     return status;
 }
 

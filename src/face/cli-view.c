@@ -12,6 +12,7 @@
 #include "base/err.h"
 #include "ops/health.h"
 #include "record/replica.h"
+#include "repl/repl.h"
 #include "face/report.h"
 #include "base/result.h"
 #include "record/state.h"
@@ -62,8 +63,10 @@ cli_list_done(size_t i, HvConn *c, HvListResult *r, void *opaque)
         if (!r->doms[k].metadata)
             continue;   /* not a replica */
         util_grow(&x->rows[i], &cap, x->nrows[i] + 1, sizeof(*x->rows[i]));
-        summary_from_domain(&x->rows[i][x->nrows[i]++], x->s->hosts[i].name, &r->doms[k], x->now,
+        summary_from_domain(&x->rows[i][x->nrows[i]], x->s->hosts[i].name, &r->doms[k], x->now,
                             x->s->conf->rpo_warning, local);
+        /* Health from the replication cycles (late, failing). */
+        repl_health_summary(&x->rows[i][x->nrows[i]++], r->doms[k].metadata, x->now, local);
     }
     /* Done with the domains: free them here, in parallel too. */
     hv_domain_list_free(r->doms, r->n);
@@ -187,6 +190,7 @@ typedef struct {
     Replica *rec;
     DomDiskList disks;
     HealthReport health;
+    int local;                  /* the host is this machine (its files are readable) */
 } CliVm;
 
 static void
@@ -227,6 +231,8 @@ cli_vm_load(Session *s, size_t host, const char *uuid, CliVm *v)
     health_assess(v->rec, &v->disks, util_now(), s->conf->rpo_warning,
                   hv_is_local(s->hosts[host].conn) == 1 ? HEALTH_FILES_DEEP : HEALTH_FILES_NONE,
                   &v->health);
+    v->local = hv_is_local(s->hosts[host].conn) == 1;
+    repl_health(v->rec, v->uuid, util_now(), v->local, &v->health);
     return 0;
 }
 
@@ -257,6 +263,36 @@ cli_show_text(const CliVm *v, const char *host, const JobInfo *last)
     }
     if (r->test)
         printf("  test failover: %s on %s\n", r->test->domain, r->test->point);
+    if (r->repl) {
+        ReplStats st;
+        int64_t next = repl_next_due(r, v->power, now);
+
+        memset(&st, 0, sizeof(st));
+        if (v->local && repl_stats_read(r, v->uuid, &st) < 0)
+            err_clear();
+        if (r->repl->interval > 0)
+            printf("  replication: from %s, every %d s", r->primary_uri ? r->primary_uri : "?",
+                   r->repl->interval);
+        else
+            printf("  replication: from %s, on demand", r->primary_uri ? r->primary_uri : "?");
+        if (st.last_success) {
+            util_format_age(now - st.last_success, age, sizeof(age));
+            printf(", last cycle %s ago", age);
+        }
+        if (next > now) {
+            util_format_age(next - now, age, sizeof(age));
+            printf(", next due in %s", age);
+        } else if (next) {
+            printf(", due now");
+        }
+        printf("\n");
+        if (st.streak)
+            printf("  last cycle failed (%lld in a row%s%s): %d %s\n", (long long)st.streak,
+                   repl_failure_kind(st.last_code, st.last_message) ? ", " : "",
+                   repl_failure_kind(st.last_code, st.last_message) ?
+                   repl_failure_kind(st.last_code, st.last_message) : "", st.last_code,
+                   st.last_message);
+    }
     if (r->journal)
         printf("  INTERRUPTED: %s (job %s) stopped at step %s: run drover repair %s\n",
                r->journal->op, r->journal->job, r->journal->step, v->name);
@@ -371,6 +407,29 @@ cli_vm_json(const CliVm *v, const char *host, const JobInfo *last)
         json_object_object_add(o, "primary", prim);
     }
     json_object_object_add(o, "test_system", r && r->test ? json_object_new_string(r->test->domain) : NULL);
+    if (r && r->repl) {
+        json_object *rj = json_object_new_object();
+        ReplStats st;
+        int64_t next = repl_next_due(r, v->power, util_now());
+        const char *kind;
+
+        memset(&st, 0, sizeof(st));
+        if (v->local && repl_stats_read(r, v->uuid, &st) < 0)
+            err_clear();
+        kind = st.streak ? repl_failure_kind(st.last_code, st.last_message) : NULL;
+        json_object_object_add(rj, "interval", json_object_new_int(r->repl->interval));
+        json_object_object_add(rj, "points", json_object_new_int(r->repl->points));
+        json_object_object_add(rj, "next_due", next ? json_object_new_int64(next) : NULL);
+        json_object_object_add(rj, "last_success", st.last_success ?
+                               json_object_new_int64(st.last_success) : NULL);
+        json_object_object_add(rj, "failed_in_a_row", json_object_new_int64(st.streak));
+        json_object_object_add(rj, "last_failure_code", st.streak ?
+                               json_object_new_int(st.last_code) : NULL);
+        json_object_object_add(rj, "last_failure_kind", kind ? json_object_new_string(kind) : NULL);
+        json_object_object_add(o, "replication", rj);
+    } else {
+        json_object_object_add(o, "replication", NULL);
+    }
     json_object_object_add(o, "interrupted_operation", r && r->journal ? json_object_new_string(r->journal->op) : NULL);
     for (i = 0; i < v->disks.n; i++) {
         json_object *d = json_object_new_object();

@@ -77,6 +77,14 @@ static const CliCommand cli_commands[] = {
       "  (the initial copy first while it is pending).  Refused while the replica is\n"
       "  failed over, running or suspended.", -1,
       "due watch dry-run reason json" },
+    { "resync", cli_resync, "VM", 1, 1, "full resynchronisation: a new base, the old chain deleted",
+      "  Options: --dry-run, --yes, --reason TEXT, --json\n"
+      "  When a cycle refuses because the changes since the newest point are unknown\n"
+      "  (checkpoint deleted, primary crashed, disk resized, chain broken): copies\n"
+      "  every disk in full into a new base with an empty point on it (state 10\n"
+      "  Resynchronizing) while the old points stay usable, swaps it in with one\n"
+      "  define (state 3), then deletes the old chain's files.", -1,
+      "dry-run yes reason json" },
     { "suspend-replication", cli_repl_set, "VM", 1, 1, "pause replication: state 7 Suspended",
       "  Options: --dry-run, --yes, --reason TEXT, --json", 0,
       "dry-run yes reason json" },
@@ -198,7 +206,7 @@ cli_print_help(void)
     }
     printf("\nOptions:\n"
            "  -c, --connect URI    libvirt host to use (repeatable); default: the hosts of\n"
-           "                       drover.conf, else LIBVIRT_DEFAULT_URI or qemu:///system\n"
+           "                       drover.conf, else libvirt's default URI (as virsh's)\n"
            "      --config FILE    read FILE after " SYSCONFDIR "/drover/drover.conf and\n"
            "                       ~/.config/drover/drover.conf\n"
            "  -r, --readonly       open libvirt read-only; every mutating action is refused\n"
@@ -541,6 +549,12 @@ cli_config(const CliCommand *cmd, CliOpts *o)
         json_object_object_add(j, "job_history", s->conf->job_history ? json_object_new_string(s->conf->job_history) : NULL);
         json_object_object_add(j, "theme", json_object_new_string(s->conf->theme ? s->conf->theme : "default"));
         json_object_object_add(j, "readonly", json_object_new_boolean(s->conf->readonly));
+        json_object_object_add(j, "replication_interval", json_object_new_int(s->conf->repl_interval));
+        json_object_object_add(j, "replication_points", json_object_new_int(s->conf->repl_points));
+        json_object_object_add(j, "replication_app_consistent_every",
+                               json_object_new_int(s->conf->repl_app_every));
+        json_object_object_add(j, "replication_auto_resync",
+                               json_object_new_boolean(s->conf->repl_auto_resync));
         report_print_json(j);
         json_object_put(j);
     } else {
@@ -567,6 +581,10 @@ cli_config(const CliCommand *cmd, CliOpts *o)
                s->conf->rpo_warning, s->conf->audit_log ? s->conf->audit_log : "",
                s->conf->job_history ? s->conf->job_history : "",
                s->conf->theme ? s->conf->theme : "default", s->conf->readonly ? "true" : "false");
+        printf("replication_interval = %d;\nreplication_points = %d;\n"
+               "replication_app_consistent_every = %d;\nreplication_auto_resync = %s;\n",
+               s->conf->repl_interval, s->conf->repl_points, s->conf->repl_app_every,
+               s->conf->repl_auto_resync ? "true" : "false");
     }
     session_free(s);
     return 0;

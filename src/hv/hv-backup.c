@@ -159,6 +159,12 @@ cleanup:
 int
 hv_checkpoint_delete(HvConn *c, const char *uuid, const char *name)
 {
+    return hv_checkpoint_delete_flags(c, uuid, name, 0);
+}
+
+int
+hv_checkpoint_delete_flags(HvConn *c, const char *uuid, const char *name, int metadata_only)
+{
     virConnectPtr vc = hv_acquire(c);
     virDomainPtr dom = NULL;
     virDomainCheckpointPtr cp = NULL;
@@ -173,7 +179,8 @@ hv_checkpoint_delete(HvConn *c, const char *uuid, const char *name)
         hv_check_alive(c, vc);
         goto cleanup;
     }
-    if (virDomainCheckpointDelete(cp, 0) < 0) {
+    if (virDomainCheckpointDelete(cp, metadata_only ?
+                                  VIR_DOMAIN_CHECKPOINT_DELETE_METADATA_ONLY : 0) < 0) {
         hv_err("cannot delete checkpoint %s of %s (%s)", name, uuid, c->uri);
         hv_check_alive(c, vc);
         goto cleanup;

@@ -178,6 +178,10 @@ int hv_backup_abort(HvConn *c, const char *uuid);
 char **hv_checkpoint_names(HvConn *c, const char *uuid);
 /* Deletes one checkpoint (its bitmaps are merged into its parent's). */
 int hv_checkpoint_delete(HvConn *c, const char *uuid, const char *name);
+/* With metadata_only, libvirt forgets the checkpoint and leaves the disks'
+ * bitmaps alone: for a checkpoint whose bitmap is missing or broken (the
+ * primary's qemu was killed), which a normal deletion refuses. */
+int hv_checkpoint_delete_flags(HvConn *c, const char *uuid, const char *name, int metadata_only);
 /* Freezes (or thaws) the guest's file systems through its guest agent
  * (virDomainFSFreeze/Thaw), for an application-consistent point. */
 int hv_fs_freeze(HvConn *c, const char *uuid);

@@ -125,6 +125,7 @@ batch_add(Batch *b, const HvDomain *d)
     s = &b->v[b->n];
     summary_from_domain(s, m->s->hosts[b->f->idx].name, d, util_now(), m->o.rpo_warning,
                         hv_is_local(m->s->hosts[b->f->idx].conn) == 1);
+    repl_health_summary(s, d->metadata, util_now(), hv_is_local(m->s->hosts[b->f->idx].conn) == 1);
     b->holders[b->n] = s->journal_op && d->metadata ? fetcher_holder(d) : NULL;
     b->n++;
 }
@@ -520,6 +521,12 @@ helper_detail(Model *m, size_t host, const char *uuid)
         d->point_broken = helper_broken_points(d->rec);
     health_assess(d->rec, &disks, util_now(), m->o.rpo_warning,
                   hv_is_local(c) == 1 ? HEALTH_FILES_DEEP : HEALTH_FILES_NONE, &d->health);
+    repl_health(d->rec, d->uuid, util_now(), hv_is_local(c) == 1, &d->health);
+    if (d->rec && d->rec->repl) {
+        if (hv_is_local(c) == 1 && repl_stats_read(d->rec, d->uuid, &d->repl_stats) < 0)
+            memset(&d->repl_stats, 0, sizeof(d->repl_stats));
+        d->repl_next_due = repl_next_due(d->rec, d->power, util_now());
+    }
     if (d->rec_error)
         d->health.health = HEALTH_CRITICAL;
     /* Replicas only: a test system's record names its replica's primary. */
@@ -770,6 +777,9 @@ model_job_op(int type)
     case 102: return state_op_name(OP_TEST);
     case 103: return state_op_name(OP_STOP_TEST);
     case MODEL_JOB_REPAIR: return "repair";
+    case REPL_JOB_RESYNC: return "resync";
+    case REPL_JOB_CYCLE: return "replicate";
+    case REPL_JOB_ENABLE: return "enable-replication";
     default: return "operation";
     }
 }

@@ -25,6 +25,7 @@
 #include "ops/plan.h"
 #include "record/replica.h"
 #include "face/session.h"
+#include "repl/repl.h"
 #include "ops/summary.h"
 
 typedef struct Model Model;
@@ -110,6 +111,10 @@ typedef struct {
     int primary_guard;
     int primary_power;          /* HV_POWER_* */
     char *primary_text;
+    /* Replication by drover (rec->repl): its statistics (zeros when not
+     * this machine's to read) and when the next cycle is due (0: never). */
+    ReplStats repl_stats;
+    int64_t repl_next_due;
     int64_t fetched_ms;
     int failed;                 /* the VM could not be read: err holds why */
     ErrInfo err;

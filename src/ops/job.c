@@ -122,6 +122,7 @@ job_type_name(int type)
     case 99: return "Commit Failover";
     case 102: return "Initiate Test Replica";
     case 103: return "Remove Test Replica";
+    case 107: return "Resynchronization";
     case 110: return "Replication Cycle";
     case 111: return "Enable Replication";
     case 0: return "Repair";     /* the console's repair jobs */

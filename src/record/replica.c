@@ -25,7 +25,7 @@
 
 
 static const char *const replica_ops[] = {
-    "failover", "revert", "commit", "test-failover", "stop-test", "replicate", NULL
+    "failover", "revert", "commit", "test-failover", "stop-test", "replicate", "resync", NULL
 };
 
 /* ---- errors ---------------------------------------------------------- */

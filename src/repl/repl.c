@@ -30,6 +30,10 @@
 #include "record/state.h"
 
 #define REPL_CHECKPOINT_PREFIX "drover."
+/* libvirt's VIR_ERR_CHECKPOINT_INCONSISTENT: the bitmap behind a checkpoint
+ * is missing or broken (the primary's qemu was killed before it stored its
+ * bitmaps).  libvirt headers stay in src/hv/. */
+#define REPL_VIRT_CHECKPOINT_INCONSISTENT 109
 
 /* --- small helpers ----------------------------------------------------------- */
 
@@ -147,6 +151,7 @@ repl_plan_free(ReplPlan *p)
     free(p->netmap);
     free(p->networks);
     free(p->domxml);
+    replica_disk_list_clear(&p->remove);
     free(p);
 }
 
@@ -172,6 +177,9 @@ repl_plan_text(const ReplPlan *p)
     if (p->enable)
         util_buf_printf(&b, "Plan: enable replication of %s from %s (%s)\n", p->primary_vm,
                         p->primary_uri, p->uuid);
+    else if (p->resync)
+        util_buf_printf(&b, "Plan: full resync of %s@%s (%s) from %s\n", p->vm, p->host,
+                        p->uuid, p->primary_uri);
     else
         util_buf_printf(&b, "Plan: %s cycle of %s@%s (%s) from %s\n",
                         p->initial ? "initial copy" : "replication", p->vm, p->host, p->uuid,
@@ -201,8 +209,13 @@ repl_plan_text(const ReplPlan *p)
             q += len + (end ? 2 : 0);
         }
     }
-    util_buf_printf(&b, "  state:   %d %s -> %d %s\n", p->from_state, state_name(p->from_state),
-                    p->to_state, state_name(p->to_state));
+    if (p->resync)
+        util_buf_printf(&b, "  state:   %d %s -> %d %s while it copies -> %d %s\n",
+                        p->from_state, state_name(p->from_state), STATE_RESYNCING,
+                        state_name(STATE_RESYNCING), p->to_state, state_name(p->to_state));
+    else
+        util_buf_printf(&b, "  state:   %d %s -> %d %s\n", p->from_state,
+                        state_name(p->from_state), p->to_state, state_name(p->to_state));
     util_buf_printf(&b, "  files:   %s\n", p->dir);
     util_buf_printf(&b, "  primary: backup job, NBD export at %s; checkpoint %s%s%s\n", p->nbd,
                     p->checkpoint, p->since ? ", changes since " : " (full copy)",
@@ -223,7 +236,19 @@ repl_plan_text(const ReplPlan *p)
     }
     if (p->since)
         util_buf_printf(&b, "  after:   checkpoint %s deleted on the primary\n", p->since);
-    util_buf_add(&b, "  deletes: nothing on this host\n");
+    if (p->resync) {
+        util_buf_add(&b, "  after:   every other drover.* checkpoint deleted on the primary\n");
+        util_buf_printf(&b, "  points:  the %s replace every recovery point (the old chain stays "
+                        "usable until the switch)\n", p->point);
+        for (i = 0; i < p->remove.n; i++)
+            util_buf_printf(&b, "  delete:  %s (old chain of %s, after the switch)\n",
+                            p->remove.v[i].file, p->remove.v[i].target);
+        if (!p->remove.n)
+            util_buf_add(&b, "  deletes: nothing on this host (no file of the old chain is "
+                         "left)\n");
+    } else {
+        util_buf_add(&b, "  deletes: nothing on this host\n");
+    }
     return util_buf_steal(&b);
 }
 
@@ -345,11 +370,87 @@ repl_check_state(const Replica *r, const char *name)
     }
 }
 
-/* The plan of one cycle from the record r of replica d, with the primary
- * open as pc.  Read-only. */
+/* Why a resync may not run now; 0 when it may.  It replaces every point,
+ * so only a replica that replicates (3) and that nothing else reads. */
+static int
+repl_check_resync(const Replica *r, const char *name)
+{
+    if (r->state == STATE_WAITING_INITIAL || (r->state == STATE_READY && !r->npoints)) {
+        err_set(RESULT_INVALID_STATE, "%s has no recovery point yet (state %d %s): drover "
+                "replicate %s runs its initial copy", name, r->state, state_name(r->state), name);
+        return -1;
+    }
+    if (r->state != STATE_REPLICATING) {
+        if (repl_check_state(r, name) < 0)
+            return -1;
+        err_set(RESULT_INVALID_STATE, "a resync runs only in state 3 Replicating; %s is in "
+                "state %d %s", name, r->state, state_name(r->state));
+        return -1;
+    }
+    if (!r->npoints) {
+        err_set(RESULT_INVALID_STATE, "%s has no recovery point: drover replicate %s runs its "
+                "initial copy", name, name);
+        return -1;
+    }
+    if (r->test) {
+        err_set(RESULT_IN_USE, "the test system %s reads %s's chain: resync after stop-test",
+                r->test->domain, name);
+        return -1;
+    }
+    return 0;
+}
+
+/* Adds path (in dir, existing, not listed yet) to the files a resync
+ * deletes after its switch. */
+static void
+repl_plan_remove_add(ReplPlan *p, const char *target, const char *path)
+{
+    size_t n = strlen(p->dir), i;
+    struct stat st;
+
+    if (strncmp(path, p->dir, n) != 0 || path[n] != '/' || strchr(path + n + 1, '/') ||
+        lstat(path, &st) < 0 || !S_ISREG(st.st_mode))
+        return;
+    for (i = 0; i < p->remove.n; i++)
+        if (strcmp(p->remove.v[i].file, path) == 0)
+            return;
+    replica_disk_list_add(&p->remove, target, path, 0);
+}
+
+/* The old chain of a resync: per disk every file from the newest point's
+ * layer down to its base, and every point's layer, as far as they exist
+ * in the replica's directory (a broken chain is why a resync runs: what
+ * cannot be read is skipped, never guessed). */
+static void
+repl_plan_old_chain(ReplPlan *p, const Replica *r)
+{
+    const ReplicaPoint *np = replica_newest_point(r);
+    size_t i, k;
+
+    for (i = 0; np && i < np->disks.n; i++) {
+        Chain *partial = NULL;
+        Chain *c = chain_walk_partial(np->disks.v[i].file, &partial);
+
+        err_clear();
+        if (!c)
+            c = partial;
+        else
+            chain_free(partial);
+        for (k = 0; c && k < c->n; k++)
+            repl_plan_remove_add(p, np->disks.v[i].target, c->layers[k].path);
+        chain_free(c);
+    }
+    for (i = 0; i < r->npoints; i++)
+        for (k = 0; k < r->points[i].disks.n; k++)
+            repl_plan_remove_add(p, r->points[i].disks.v[k].target,
+                                 r->points[i].disks.v[k].file);
+}
+
+/* The plan of one cycle (or, with resync, a full resync) from the record
+ * r of replica d, with the primary open as pc.  Read-only. */
 static ReplPlan *
 repl_plan_build(HvConn *dr, const char *host, const HvDomain *d, DomXml *dx, const Replica *r,
-                HvConn *pc)
+                HvConn *pc, int resync)
 {
     ReplPlan *p = util_xcalloc(1, sizeof(*p));
     UTIL_AUTOFREE char *live = NULL;
@@ -383,7 +484,7 @@ repl_plan_build(HvConn *dr, const char *host, const HvDomain *d, DomXml *dx, con
         err_hint(RESULT_HINT_REPAIR);
         goto fail;
     }
-    if (repl_check_state(r, d->name) < 0)
+    if (resync ? repl_check_resync(r, d->name) < 0 : repl_check_state(r, d->name) < 0)
         goto fail;
     if (d->power != HV_POWER_OFF) {
         err_set(RESULT_INVALID_STATE, "the replica %s is %s on the DR host: cycles pause while "
@@ -393,6 +494,7 @@ repl_plan_build(HvConn *dr, const char *host, const HvDomain *d, DomXml *dx, con
     p->dir = util_xstrdup(r->repl->dir);
     p->nbd = r->repl->nbd ? util_xstrdup(r->repl->nbd) : repl_default_nbd(r->primary_uri);
     p->initial = r->npoints == 0;
+    p->resync = resync;
     p->from_state = p->initial ? STATE_WAITING_INITIAL : r->state;
     p->to_state = STATE_REPLICATING;
 
@@ -421,19 +523,23 @@ repl_plan_build(HvConn *dr, const char *host, const HvDomain *d, DomXml *dx, con
             if (repl_point_number(r->points[i].id) > n)
                 n = repl_point_number(r->points[i].id);
         n++;
-        if (!np->checkpoint) {
+        if (resync) {
+            /* A full copy: no checkpoint of the old chain is needed. */
+        } else if (!np->checkpoint) {
             err_set(RESULT_INVALID_STATE, "the newest point %s of %s has no checkpoint on the "
-                    "primary (drover did not make it): a full resync is needed", np->id, d->name);
+                    "primary (drover did not make it): a full resync is needed (drover resync "
+                    "%s)", np->id, d->name, d->name);
             goto fail;
-        }
-        if (!repl_strv_has(cps, np->checkpoint)) {
+        } else if (!repl_strv_has(cps, np->checkpoint)) {
             err_set(RESULT_INVALID_STATE, "checkpoint %s of the newest point %s is missing on the "
-                    "primary %s: the changes since it are unknown; a full resync is needed",
-                    np->checkpoint, np->id, r->primary_uri);
+                    "primary %s: the changes since it are unknown; a full resync is needed "
+                    "(drover resync %s)", np->checkpoint, np->id, r->primary_uri, d->name);
             goto fail;
         }
-        p->since = util_xstrdup(np->checkpoint);
-        p->since_point = util_xstrdup(np->id);
+        if (!resync) {
+            p->since = util_xstrdup(np->checkpoint);
+            p->since_point = util_xstrdup(np->id);
+        }
         for (i = 0; i < np->disks.n; i++) {
             DomDisk *dd = util_xcalloc(1, sizeof(*dd));
             dd->target = util_xstrdup(np->disks.v[i].target);
@@ -459,7 +565,8 @@ repl_plan_build(HvConn *dr, const char *host, const HvDomain *d, DomXml *dx, con
                 break;
         if (k == pdisks.n) {
             err_set(RESULT_INVALID_STATE, "disk %s of %s is not on the primary any more: "
-                    "a full resync is needed", rdisks.v[i].target, d->name);
+                    "replication cannot follow a removed disk (disable-replication, then "
+                    "enable-replication again)", rdisks.v[i].target, d->name);
             goto fail;
         }
         if (!pdisks.v[k].source) {
@@ -471,6 +578,16 @@ repl_plan_build(HvConn *dr, const char *host, const HvDomain *d, DomXml *dx, con
         if (p->initial) {
             pdk->base = util_xasprintf("%s/%s.base.qcow2", p->dir, pdk->target);
             pdk->backing = util_xstrdup(pdk->base);
+        } else if (resync) {
+            /* A new base beside the old chain, named after its first point. */
+            pdk->base = util_xasprintf("%s/%s.base.%s.qcow2", p->dir, pdk->target, p->point);
+            pdk->backing = util_xstrdup(pdk->base);
+            if (lstat(pdk->base, &st) == 0) {
+                err_set(RESULT_INVALID_STATE, "%s exists already: an earlier resync of %s did "
+                        "not finish; drover will not overwrite it (run drover repair %s)",
+                        pdk->base, d->name, d->name);
+                goto fail;
+            }
         } else {
             ChainHeader h;
 
@@ -490,6 +607,8 @@ repl_plan_build(HvConn *dr, const char *host, const HvDomain *d, DomXml *dx, con
             goto fail;
         }
     }
+    if (resync)
+        repl_plan_old_chain(p, r);
     repl_plan_digest(p);
     domxml_disk_list_clear(&pdisks);
     domxml_disk_list_clear(&rdisks);
@@ -525,14 +644,46 @@ repl_plan_cycle(HvConn *dr, const char *host, const char *vm)
      * over is refused the same whether the primary answers or not. */
     if (r->journal || repl_check_state(r, d.name) < 0 || d.power != HV_POWER_OFF || !r->repl) {
         HvConn *none = NULL;
-        p = repl_plan_build(dr, host, &d, dx, r, none);
+        p = repl_plan_build(dr, host, &d, dx, r, none, 0);
         goto out;
     }
     if (!(pc = repl_primary_open(r->primary_uri))) {
         err_prefix("replication of %s", d.name);
         goto out;
     }
-    p = repl_plan_build(dr, host, &d, dx, r, pc);
+    p = repl_plan_build(dr, host, &d, dx, r, pc, 0);
+
+out:
+    hv_close(pc);
+    replica_free(r);
+    domxml_free(dx);
+    hv_domain_clear(&d);
+    return p;
+}
+
+ReplPlan *
+repl_plan_resync(HvConn *dr, const char *host, const char *vm)
+{
+    HvDomain d;
+    Replica *r = NULL;
+    DomXml *dx = NULL;
+    HvConn *pc = NULL;
+    ReplPlan *p = NULL;
+
+    if (hv_lookup(dr, vm, 0, &d) < 0)
+        return NULL;
+    if (!(dx = repl_read(dr, d.uuid, d.name, &r)))
+        goto out;
+    if (r->journal || repl_check_resync(r, d.name) < 0 || d.power != HV_POWER_OFF || !r->repl) {
+        err_clear();
+        p = repl_plan_build(dr, host, &d, dx, r, NULL, 1);
+        goto out;
+    }
+    if (!(pc = repl_primary_open(r->primary_uri))) {
+        err_prefix("resync of %s", d.name);
+        goto out;
+    }
+    p = repl_plan_build(dr, host, &d, dx, r, pc, 1);
 
 out:
     hv_close(pc);
@@ -1047,14 +1198,15 @@ repl_copy_disk(ReplRun *x, const ReplPlanDisk *d, ReplCopyStats *st)
     UTIL_AUTOFREE char *tmp = NULL;
     char sizebuf[32];
     ReplSource *src = NULL;
-    const char *dest = p->initial ? d->base : d->file;
+    int full = p->initial || p->resync;
+    const char *dest = full ? d->base : d->file;
     uint64_t size;
     int fd = -1, ret = -1;
 
     if (!(src = repl_source_open(p->nbd, d->target, bitmap)))
         goto out;
     size = repl_source_size(src);
-    if (!p->initial && size != d->size) {
+    if (!full && size != d->size) {
         err_set(RESULT_INVALID_STATE, "disk %s of %s was resized on the primary (%llu bytes, "
                 "the replica's %llu): a full resync is needed", d->target, p->vm,
                 (unsigned long long)size, (unsigned long long)d->size);
@@ -1068,17 +1220,19 @@ repl_copy_disk(ReplRun *x, const ReplPlanDisk *d, ReplCopyStats *st)
         const char *args_layer[] = { "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b",
                                      d->backing, "-u", tmp, sizebuf, NULL };
 
-        if (chain_run_qemu_img(p->initial ? args_base : args_layer, NULL, NULL) < 0)
+        if (chain_run_qemu_img(full ? args_base : args_layer, NULL, NULL) < 0)
             goto out;
     }
     x->copy_t0 = util_mono_ms();
     x->last_ms = 0;
-    if (repl_copy(src, tmp, p->initial, repl_copy_progress, x, st) < 0)
+    if (repl_copy(src, tmp, full, repl_copy_progress, x, st) < 0)
         goto out;
     x->copy_ms += util_mono_ms() - x->copy_t0;
+    /* Only an initial copy's own base may be replaced (see repl_tmp_commit);
+     * a resync's base is new, its name unused. */
     if (repl_tmp_commit(x, tmp, fd, dest, p->initial) < 0)
         goto out;
-    if (p->initial) {
+    if (full) {
         /* The empty first point on the base, as every later point is on
          * the one before it. */
         if (chain_create_overlay(d->base, d->file) < 0)
@@ -1176,6 +1330,14 @@ repl_delete_checkpoints(ReplRun *x, const char *keep, int percent)
             continue;
         repl_step(x, percent, "deleting checkpoint %s on the primary", cps[i]);
         ret = hv_checkpoint_delete(x->pc, x->p->uuid, cps[i]);
+        if (ret < 0 && x->p->resync) {
+            /* A resync replaces every checkpoint: one whose bitmap a crash
+             * lost cannot be deleted normally, so libvirt forgets it. */
+            repl_step(x, percent, "checkpoint %s cannot be deleted (%s): libvirt forgets it "
+                      "(its bitmap is broken or gone)", cps[i], err_message());
+            err_clear();
+            ret = hv_checkpoint_delete_flags(x->pc, x->p->uuid, cps[i], 1);
+        }
     }
     hv_strv_free(cps);
     return ret;
@@ -1381,6 +1543,47 @@ repl_thaw(ReplRun *x)
     return -1;
 }
 
+/* After a resync's switch: the old chain's files (the very files the
+ * journal names, by inode) deleted, then the journal closed with one
+ * define.  -1 with err set leaves the journal for drover repair. */
+static int
+repl_resync_finish(ReplRun *x, DomXml *dx, Replica *rec)
+{
+    Chain **keep = NULL;
+    size_t nkeep = 0, i;
+    int ret = -1;
+
+    if (repl_load_keep(x->dr, &keep, &nkeep) < 0)
+        goto out;
+    for (i = 0; i < rec->journal->remove.n; i++) {
+        const ReplicaDisk *d = &rec->journal->remove.v[i];
+        dev_t dev;
+        ino_t ino;
+        uint64_t size;
+
+        if (chain_stat(d->file, &dev, &ino, &size) < 0) {
+            if (err_code() != RESULT_FILE_NOT_FOUND)
+                goto out;
+            err_clear();
+            continue;
+        }
+        repl_step(x, 98, "deleting %s (old chain)", d->file);
+        if (chain_discard(d->file, dev, (ino_t)d->inode, x->p->dir, (const Chain *const *)keep,
+                          nkeep) < 0)
+            goto out;
+        ops_fault_point("resync", "deleting");
+    }
+    replica_journal_free(rec->journal);
+    rec->journal = NULL;
+    if (repl_define(x->dr, dx, rec) < 0)
+        goto out;
+    ret = 0;
+
+out:
+    repl_keep_free(keep, nkeep);
+    return ret;
+}
+
 /* Runs plan p (built under the lock) on replica dx/r.  Returns 0 or -1
  * with err set, everything of this run undone. */
 static int
@@ -1397,6 +1600,7 @@ repl_run(ReplRun *x, DomXml *dx, const Replica *r)
     size_t i;
     int switched = 0, app = 0;
     char sdata[32], szero[32];
+    const char *op = p->resync ? "resync" : "replicate";
 
     memset(&total, 0, sizeof(total));
     /* 1. Stale leftovers of an interrupted cycle (ours by name), and the
@@ -1411,9 +1615,10 @@ repl_run(ReplRun *x, DomXml *dx, const Replica *r)
         goto fail;
     }
     /* 2. The journal: what this cycle creates, written before it does. */
-    repl_step(x, 10, "journal: %s of %s begins", p->initial ? "initial copy" : "cycle", p->vm);
+    repl_step(x, 10, "journal: %s of %s begins",
+              p->resync ? "resync" : p->initial ? "initial copy" : "cycle", p->vm);
     j = rec->journal = util_xcalloc(1, sizeof(*j));
-    j->op = util_xstrdup("replicate");
+    j->op = util_xstrdup(op);
     {
         char id[37];
         if (x->job)
@@ -1427,12 +1632,28 @@ repl_run(ReplRun *x, DomXml *dx, const Replica *r)
     j->from_state = p->from_state;
     j->to_state = p->to_state;
     j->point = util_xstrdup(p->since_point);
-    for (i = 0; i < p->ndisks; i++)
+    for (i = 0; i < p->ndisks; i++) {
+        /* A resync's new base is this run's too: repair removes it. */
+        if (p->resync)
+            replica_disk_list_add(&j->create, p->disks[i].target, p->disks[i].base, 0);
         replica_disk_list_add(&j->create, p->disks[i].target, p->disks[i].file, 0);
-    rec->state = p->initial ? STATE_WAITING_INITIAL : rec->state;
+    }
+    for (i = 0; i < p->remove.n; i++) {
+        dev_t dev;
+        ino_t ino;
+        uint64_t size;
+
+        /* The old chain's files with their identity now: after the switch
+         * only these very files are deleted. */
+        if (chain_stat(p->remove.v[i].file, &dev, &ino, &size) < 0)
+            goto fail;
+        replica_disk_list_add(&j->remove, p->remove.v[i].target, p->remove.v[i].file,
+                              (uint64_t)ino);
+    }
+    rec->state = p->initial ? STATE_WAITING_INITIAL : p->resync ? STATE_RESYNCING : rec->state;
     if (repl_define(x->dr, dx, rec) < 0)
         goto fail;
-    ops_fault_point("replicate", "journal");
+    ops_fault_point(op, "journal");
     /* 3. The instant of the point: every disk in one backup job. */
     bxml = repl_backup_xml(p, p->since);
     cxml = repl_checkpoint_xml(p);
@@ -1454,7 +1675,16 @@ repl_run(ReplRun *x, DomXml *dx, const Replica *r)
               p->since ? "changes since" : "full copy", p->checkpoint);
     when = util_now();
     if (hv_backup_begin(x->pc, p->uuid, bxml, cxml) < 0) {
-        err_prefix("the primary refused the backup of %s", p->vm);
+        if (p->since && err_get()->virt_code == REPL_VIRT_CHECKPOINT_INCONSISTENT) {
+            UTIL_AUTOFREE char *why = util_xstrdup(err_get()->virt_msg);
+
+            err_set(RESULT_INVALID_STATE, "checkpoint %s of the newest point %s is inconsistent "
+                    "on the primary (%s; its qemu stopped without storing its bitmaps, a crash): "
+                    "the changes since it are unknown; a full resync is needed (drover resync "
+                    "%s)", p->since, p->since_point, why, p->vm);
+        } else {
+            err_prefix("the primary refused the backup of %s", p->vm);
+        }
         if (app)
             repl_thaw(x);
         goto undo;
@@ -1462,7 +1692,7 @@ repl_run(ReplRun *x, DomXml *dx, const Replica *r)
     x->began = 1;
     if (app && repl_thaw(x) < 0)
         app = 0;
-    ops_fault_point("replicate", "begun");
+    ops_fault_point(op, "begun");
     /* 4. The layers. */
     for (i = 0; i < p->ndisks; i++) {
         x->disk = (int)i;
@@ -1478,8 +1708,17 @@ repl_run(ReplRun *x, DomXml *dx, const Replica *r)
         total.skipped += st.skipped;
         total.size += st.size;
     }
-    ops_fault_point("replicate", "copied");
-    /* 5. ONE define: the point, the disks on it, the state, the journal closed. */
+    ops_fault_point(op, "copied");
+    /* 5. ONE define: the point, the disks on it, the state, the journal
+     *    closed (a resync's stays, "switched", until the old chain is gone). */
+    if (p->resync) {
+        for (i = 0; i < rec->npoints; i++) {
+            free(rec->points[i].id);
+            free(rec->points[i].checkpoint);
+            replica_disk_list_clear(&rec->points[i].disks);
+        }
+        rec->npoints = 0;
+    }
     rec->points = util_xrealloc(rec->points, (rec->npoints + 1) * sizeof(*rec->points));
     pt = &rec->points[rec->npoints++];
     memset(pt, 0, sizeof(*pt));
@@ -1493,23 +1732,35 @@ repl_run(ReplRun *x, DomXml *dx, const Replica *r)
             goto undo;
     }
     rec->state = p->to_state;
-    replica_journal_free(rec->journal);
-    rec->journal = NULL;
+    if (p->resync) {
+        free(rec->journal->step);
+        rec->journal->step = util_xstrdup("switched");
+    } else {
+        replica_journal_free(rec->journal);
+        rec->journal = NULL;
+    }
     repl_step(x, 92, "switching %s to %s", p->vm, p->point);
     if (repl_define(x->dr, dx, rec) < 0)
         goto undo;
     switched = 1;
-    ops_fault_point("replicate", "switched");
+    ops_fault_point(op, "switched");
     /* 6. The backup job ends; only now may older checkpoints go. */
     repl_step(x, 95, "ending the backup job on the primary");
     if (hv_backup_abort(x->pc, p->uuid) < 0 && x->job)
         job_progress(x->job, -1, "warning: %s (the next cycle ends it)", err_message());
     x->began = 0;
-    ops_fault_point("replicate", "ended");
+    ops_fault_point(op, "ended");
     if (repl_delete_checkpoints(x, p->checkpoint, 97) < 0 && x->job)
         job_progress(x->job, -1, "warning: %s (the next cycle deletes it)", err_message());
     err_clear();
-    if (rec->repl && rec->repl->points > 0 && rec->npoints > (size_t)rec->repl->points) {
+    if (p->resync && repl_resync_finish(x, dx, rec) < 0) {
+        /* The new chain is in and complete; only old files remain. */
+        if (x->job)
+            job_progress(x->job, -1, "warning: the old chain is not deleted yet (drover repair "
+                         "%s deletes it): %s", p->vm, err_message());
+        err_clear();
+    }
+    if (!p->resync && rec->repl && rec->repl->points > 0 && rec->npoints > (size_t)rec->repl->points) {
         /* The new point is in; retention failing leaves more points than
          * asked, never fewer: the cycle still succeeded. */
         if (repl_retain(x, dx, rec) < 0 && x->job)
@@ -1540,10 +1791,17 @@ undo:
             Replica *back = replica_copy(r);
 
             repl_undo_files(x);
+            const ReplicaPoint *np = replica_newest_point(r);
+
             /* The definition as it was: disks and record. */
-            for (i = 0; i < p->ndisks; i++)
+            for (i = 0; i < p->ndisks; i++) {
+                const ReplicaDisk *od = p->resync && np ?
+                    replica_disk_list_find(&np->disks, p->disks[i].target) : NULL;
+
                 domxml_set_disk_source(dx, p->disks[i].target,
-                                       p->initial ? p->disks[i].base : p->disks[i].backing);
+                                       od ? od->file : p->initial ? p->disks[i].base
+                                                                  : p->disks[i].backing);
+            }
             back->state = p->initial ? STATE_WAITING_INITIAL : r->state;
             if (repl_define(x->dr, dx, back) < 0 && x->job)
                 job_progress(x->job, -1, "warning: the journal stays (drover repair %s): %s",
@@ -1561,9 +1819,11 @@ fail:
 static void repl_stats_note(const Replica *r, const char *uuid, int code, const char *message,
                             uint64_t moved, int64_t ms);
 
+/* A cycle, or with resync a resync whose confirmed plan had digest
+ * confirmed, of replica d with its lock held. */
 static int
 repl_cycle_locked(HvConn *dr, const char *host, const HvDomain *d, const ReplArgs *a, Job *job,
-                  char **digest)
+                  char **digest, int resync, const char *confirmed)
 {
     ReplRun x;
     Replica *r = NULL;
@@ -1581,17 +1841,26 @@ repl_cycle_locked(HvConn *dr, const char *host, const HvDomain *d, const ReplArg
     /* Under the lock: read again, and the power state with it. */
     if (hv_lookup(dr, d->uuid, 0, &now) < 0 || !(dx = repl_read(dr, d->uuid, d->name, &r)))
         goto out;
-    if (r->journal || repl_check_state(r, now.name) < 0 || now.power != HV_POWER_OFF || !r->repl) {
-        p = repl_plan_build(dr, host, &now, dx, r, NULL);
+    if (r->journal ||
+        (resync ? repl_check_resync(r, now.name) : repl_check_state(r, now.name)) < 0 ||
+        now.power != HV_POWER_OFF || !r->repl) {
+        err_clear();
+        p = repl_plan_build(dr, host, &now, dx, r, NULL, resync);
         goto out;
     }
     if (!(x.pc = repl_primary_open(r->primary_uri))) {
-        err_prefix("replication of %s", now.name);
+        err_prefix("%s of %s", resync ? "resync" : "replication", now.name);
         goto out;
     }
-    if (!(p = repl_plan_build(dr, host, &now, dx, r, x.pc)))
+    if (!(p = repl_plan_build(dr, host, &now, dx, r, x.pc, resync)))
         goto out;
     *digest = util_xstrdup(p->digest);
+    if (confirmed && strcmp(confirmed, p->digest) != 0) {
+        err_set(RESULT_INVALID_STATE, "the plan for %s changed since it was shown (a cycle ran, "
+                "or the chain or the primary changed): nothing was done; plan again", now.name);
+        err_hint(RESULT_HINT_PLAN_CHANGED);
+        goto out;
+    }
     x.p = p;
     ret = repl_run(&x, dx, r);
 
@@ -1617,9 +1886,12 @@ out:
     return ret < 0 ? repl_code() : 0;
 }
 
-int
-repl_cycle(HvConn *dr, const char *host, const char *vm, const ReplArgs *a, Job *job)
+/* A cycle or a resync of vm under its lock, audited. */
+static int
+repl_lock_run(HvConn *dr, const char *host, const char *vm, const ReplArgs *a, Job *job,
+              int resync, const char *confirmed)
 {
+    const char *opname = resync ? "resync" : "replicate";
     UTIL_AUTOFREE char *self = lock_describe_self();
     UTIL_AUTOFREE char *holder = NULL;
     UTIL_AUTOFREE char *lockpath = NULL;
@@ -1633,7 +1905,7 @@ repl_cycle(HvConn *dr, const char *host, const char *vm, const ReplArgs *a, Job 
     if (hv_lookup(dr, vm, 0, &d) < 0)
         return repl_code();
     if (hv_is_readonly(dr)) {
-        err_set(RESULT_ACCESS_DENIED, "replication of %s refused: the connection is read-only",
+        err_set(RESULT_ACCESS_DENIED, "%s of %s refused: the connection is read-only", opname,
                 d.name);
         code = RESULT_ACCESS_DENIED;
         goto out;
@@ -1648,7 +1920,8 @@ repl_cycle(HvConn *dr, const char *host, const char *vm, const ReplArgs *a, Job 
         code = RESULT_NOT_SUPPORTED;
         goto out;
     }
-    holder = util_xasprintf("%s, replication cycle of %s, job %s", self, d.name,
+    holder = util_xasprintf("%s, %s of %s, job %s", self,
+                            resync ? "resync" : "replication cycle", d.name,
                             job ? job_id(job) : "none");
     if (job)
         job_progress(job, 1, "locking %s", d.name);
@@ -1657,15 +1930,28 @@ repl_cycle(HvConn *dr, const char *host, const char *vm, const ReplArgs *a, Job 
         code = repl_code();
         goto out;
     }
-    code = repl_cycle_locked(dr, host, &d, a, job, &digest);
+    code = repl_cycle_locked(dr, host, &d, a, job, &digest, resync, confirmed);
 
 out:
-    repl_audit(a, host, d.name, "replicate", digest, job, code);
+    repl_audit(a, host, d.name, opname, digest, job, code);
     lock_release(lk);
     replica_free(r);
     domxml_free(dx);
     hv_domain_clear(&d);
     return code;
+}
+
+int
+repl_cycle(HvConn *dr, const char *host, const char *vm, const ReplArgs *a, Job *job)
+{
+    return repl_lock_run(dr, host, vm, a, job, 0, NULL);
+}
+
+int
+repl_resync(HvConn *dr, const char *host, const char *vm, const char *digest,
+            const ReplArgs *a, Job *job)
+{
+    return repl_lock_run(dr, host, vm, a, job, 1, digest);
 }
 
 int
@@ -1736,7 +2022,7 @@ repl_enable(HvConn *dr, const ReplPlan *confirmed, const ReplArgs *a, Job *job)
         code = repl_code();
         goto out;
     }
-    code = repl_cycle_locked(dr, p->host, &d, a, job, &digest);
+    code = repl_cycle_locked(dr, p->host, &d, a, job, &digest, 0, NULL);
     if (code)
         err_prefix("the replica %s is defined (state 2, initial copy pending: drover replicate "
                    "%s runs it again)", p->vm, p->vm);
@@ -2003,6 +2289,7 @@ repl_stats_read(const Replica *r, const char *uuid, ReplStats *st)
     st->last_success = repl_json_int(o, "last_success");
     st->last_failure = repl_json_int(o, "last_failure");
     st->last_code = (int)repl_json_int(o, "last_code");
+    st->streak = repl_json_int(o, "failed_in_a_row");
     if (json_object_object_get_ex(o, "last_message", &v) && json_object_is_type(v, json_type_string))
         util_strlcpy(st->last_message, json_object_get_string(v), sizeof(st->last_message));
     json_object_put(o);
@@ -2032,6 +2319,7 @@ repl_stats_write(const Replica *r, const char *uuid, const ReplStats *st)
     json_object_object_add(o, "last_success", json_object_new_int64(st->last_success));
     json_object_object_add(o, "last_failure", json_object_new_int64(st->last_failure));
     json_object_object_add(o, "last_code", json_object_new_int(st->last_code));
+    json_object_object_add(o, "failed_in_a_row", json_object_new_int64(st->streak));
     json_object_object_add(o, "last_message", json_object_new_string(st->last_message));
     text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
     ret = fsutil_write_atomic(path, text, strlen(text), 0600);
@@ -2066,8 +2354,10 @@ repl_stats_note(const Replica *r, const char *uuid, int code, const char *messag
         st.last_ms = ms;
         st.total_ms += ms;
         st.last_success = now;
+        st.streak = 0;
     } else {
         st.failed++;
+        st.streak++;
         st.last_failure = now;
         st.last_code = code;
         util_strlcpy(st.last_message, message ? message : "", sizeof(st.last_message));
@@ -2084,4 +2374,120 @@ repl_stats_note_failure(const Replica *r, const char *uuid, int code, const char
     err_save(&saved);
     repl_stats_note(r, uuid, code, message, 0, 0);
     err_restore(&saved);
+}
+
+/* --- health from the cycles --------------------------------------------------- */
+
+const char *
+repl_failure_kind(int code, const char *message)
+{
+    const char *m = message ? message : "";
+
+    if (strstr(m, "No space left on device") || strstr(m, "Disk quota exceeded"))
+        return "DR disk full";
+    if (code == RESULT_NOT_AVAILABLE && (strstr(m, "NBD") || strstr(m, "nbd")))
+        return "NBD refused";
+    if (code == RESULT_NOT_AVAILABLE)
+        return "primary unreachable";
+    if (code == RESULT_INVALID_STATE && strstr(m, "resync"))
+        return "checkpoint lost";
+    return NULL;
+}
+
+int64_t
+repl_next_due(const Replica *r, int power, int64_t now)
+{
+    int64_t next = 0;
+
+    repl_is_due(r, power, now, &next);
+    return next;
+}
+
+/* Adds a reason to out; a more serious one goes first. */
+static void repl_health_add(HealthReport *out, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+repl_health_add(HealthReport *out, int level, const char *fmt, ...)
+{
+    char *s;
+    va_list ap;
+
+    va_start(ap, fmt);
+    s = util_xvasprintf(fmt, ap);
+    va_end(ap);
+    out->reasons = util_xrealloc(out->reasons, (out->n + 1) * sizeof(*out->reasons));
+    if (level > out->health) {
+        memmove(&out->reasons[1], &out->reasons[0], out->n * sizeof(*out->reasons));
+        out->reasons[0] = s;
+        out->health = level;
+    } else {
+        out->reasons[out->n] = s;
+    }
+    out->n++;
+}
+
+void
+repl_health(const Replica *r, const char *uuid, int64_t now, int local, HealthReport *out)
+{
+    const ReplicaPoint *np;
+    ReplStats st;
+    const char *kind;
+    char age[32];
+
+    if (!r || !r->repl || r->mode != MODE_REPLICA || out->health == HEALTH_NA ||
+        (r->state != STATE_REPLICATING && r->state != STATE_READY &&
+         r->state != STATE_WAITING_INITIAL && r->state != STATE_RESYNCING))
+        return;
+    memset(&st, 0, sizeof(st));
+    if (local && repl_stats_read(r, uuid, &st) < 0) {
+        err_clear();
+        memset(&st, 0, sizeof(st));
+    }
+    kind = st.streak ? repl_failure_kind(st.last_code, st.last_message) : NULL;
+    if (st.streak >= REPL_CRITICAL_FAILURES)
+        repl_health_add(out, HEALTH_CRITICAL, "the last %lld replication cycles failed%s%s%s: "
+                        "%d %s", (long long)st.streak, kind ? " (" : "", kind ? kind : "",
+                        kind ? ")" : "", st.last_code, st.last_message);
+    np = replica_newest_point(r);
+    if (np && r->repl->interval > 0 && r->state == STATE_REPLICATING &&
+        now - np->time > (int64_t)r->repl->interval + REPL_GRACE(r->repl->interval)) {
+        util_format_age(now - np->time, age, sizeof(age));
+        if (st.streak && st.streak < REPL_CRITICAL_FAILURES)
+            repl_health_add(out, HEALTH_WARNING, "the newest point %s is %s old (a cycle every "
+                            "%d s, grace %d s); the last cycle failed%s%s%s: %d %s", np->id, age,
+                            r->repl->interval, REPL_GRACE(r->repl->interval),
+                            kind ? " (" : "", kind ? kind : "", kind ? ")" : "",
+                            st.last_code, st.last_message);
+        else
+            repl_health_add(out, HEALTH_WARNING, "the newest point %s is %s old (a cycle every "
+                            "%d s, grace %d s): is drover-replicate.timer running?", np->id, age,
+                            r->repl->interval, REPL_GRACE(r->repl->interval));
+    } else if (st.streak && st.streak < REPL_CRITICAL_FAILURES) {
+        repl_health_add(out, HEALTH_NORMAL, "the last replication cycle failed%s%s%s: %d %s",
+                        kind ? " (" : "", kind ? kind : "", kind ? ")" : "", st.last_code,
+                        st.last_message);
+    }
+}
+
+void
+repl_health_summary(Summary *s, const char *metadata, int64_t now, int local)
+{
+    HealthReport hr;
+    Replica *r;
+
+    if (!metadata || s->record_error || !(r = replica_parse(metadata, strlen(metadata)))) {
+        err_clear();
+        return;
+    }
+    memset(&hr, 0, sizeof(hr));
+    hr.health = s->health;
+    repl_health(r, s->uuid, now, local, &hr);
+    if (hr.health > s->health && hr.n) {
+        s->health = hr.health;
+        free(s->problem);
+        s->problem = util_xstrdup(hr.reasons[0]);
+    }
+    health_report_clear(&hr);
+    replica_free(r);
 }

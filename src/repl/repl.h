@@ -17,11 +17,14 @@
 #include <stdint.h>
 
 #include "hv/hv.h"
+#include "ops/health.h"
 #include "ops/job.h"
+#include "ops/summary.h"
 #include "record/replica.h"
 
 /* Job types (CIM JobType values outside the failover ones). */
 enum {
+    REPL_JOB_RESYNC = 107,      /* "Resynchronization" (Hyper-V's resync) */
     REPL_JOB_CYCLE = 110,       /* "Replication Cycle" */
     REPL_JOB_ENABLE = 111,      /* "Enable Replication" */
 };
@@ -60,6 +63,7 @@ typedef struct {
 typedef struct {
     int enable;                 /* enable-replication (defines the replica first) */
     int initial;                /* the cycle is the initial full copy */
+    int resync;                 /* a full copy into new bases; the old chain goes after the switch */
     char *host;                 /* display name of the DR host */
     char *vm;                   /* the replica's name */
     char uuid[37];
@@ -82,6 +86,7 @@ typedef struct {
     size_t nnetmap;
     char *networks;             /* enable: each interface, moved or kept ("; " between), or NULL */
     char *domxml;               /* enable: the replica definition to define */
+    ReplicaDiskList remove;     /* resync: the old chain's files, deleted after the switch */
     char digest[65];
 } ReplPlan;
 
@@ -94,6 +99,14 @@ ReplPlan *repl_plan_enable(HvConn *dr, const char *host, const ReplEnableArgs *a
  * primary named in its record.  NULL with err set (32775 refused in this
  * state, or while the replica runs; 32777 primary unreachable). */
 ReplPlan *repl_plan_cycle(HvConn *dr, const char *host, const char *vm);
+/* The plan of a full resynchronisation of replica vm: every disk copied
+ * in full into a new base (DIR/<target>.base.<point>.qcow2) with an empty
+ * point on it, while the old chain stays usable; ONE define swaps them in
+ * (state 10 Resynchronizing while it runs, 3 after); the old chain's files
+ * are deleted after that.  NULL with err set (32775 in another state than
+ * 3, failed over, running, a test system reads the chain; 32777 primary
+ * unreachable). */
+ReplPlan *repl_plan_resync(HvConn *dr, const char *host, const char *vm);
 char *repl_plan_text(const ReplPlan *p);
 void repl_plan_free(ReplPlan *p);
 
@@ -104,6 +117,13 @@ int repl_enable(HvConn *dr, const ReplPlan *confirmed, const ReplArgs *a, Job *j
  * result code with err set; nothing half done stays (a crash leaves a
  * journal that drover repair undoes). */
 int repl_cycle(HvConn *dr, const char *host, const char *vm, const ReplArgs *a, Job *job);
+
+/* Runs a resync of replica vm whose plan the operator confirmed (digest:
+ * the plan is built again under the lock and must be the same).  0 or a
+ * result code with err set; a crash leaves a journal ("resync") that
+ * drover repair undoes before the switch and finishes after it. */
+int repl_resync(HvConn *dr, const char *host, const char *vm, const char *digest,
+                const ReplArgs *a, Job *job);
 
 /* Settings of the relationship, changed without a job. */
 typedef enum {
@@ -139,6 +159,7 @@ typedef struct {
     int64_t total_ms;
     int64_t last_success;       /* wall clock, 0: never */
     int64_t last_failure;
+    int64_t streak;             /* cycles failed since the last success */
     int last_code;              /* the last failure's result code */
     char last_message[512];     /* and why */
 } ReplStats;
@@ -149,6 +170,27 @@ int repl_stats_read(const Replica *r, const char *uuid, ReplStats *st);
 /* Counts a failed cycle that never started (the primary was down when
  * --due planned it), so it shows in the statistics like any other. */
 void repl_stats_note_failure(const Replica *r, const char *uuid, int code, const char *message);
+
+/* Health from the cycles (DESIGN §8): Warning when the newest point is
+ * older than the interval and its grace (REPL_GRACE); Critical after
+ * REPL_CRITICAL_FAILURES failed cycles in a row, with the reason decoded
+ * (repl_failure_kind).  Adds its reasons to out (from health_assess);
+ * local: the statistics (on the DR host's disk) may be read.  Nothing
+ * for a replica drover does not replicate, or one failed over. */
+#define REPL_CRITICAL_FAILURES 3
+/* The grace after the interval: half of it, at least a minute (a cycle
+ * takes time, and the timer looks every minute). */
+#define REPL_GRACE(interval) ((interval) / 2 > 60 ? (interval) / 2 : 60)
+void repl_health(const Replica *r, const char *uuid, int64_t now, int local, HealthReport *out);
+/* The same for a row of drover list and the console: its health and
+ * problem raised when the cycles say worse.  metadata: the domain's. */
+void repl_health_summary(Summary *s, const char *metadata, int64_t now, int local);
+/* Why a cycle failed, decoded from its result code and message: "primary
+ * unreachable", "NBD refused", "checkpoint lost", "DR disk full", or NULL. */
+const char *repl_failure_kind(int code, const char *message);
+/* When the next cycle of r is due (0: never: no interval, or not
+ * replicating); for the console and show. */
+int64_t repl_next_due(const Replica *r, int power, int64_t now);
 
 /* "300", "30s", "5m", "4h", "1d" -> seconds; -1 with err (32773). */
 int repl_parse_interval(const char *s, int *out);
