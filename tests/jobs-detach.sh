@@ -132,7 +132,7 @@ hit() {
     like "$(cat "$T/f.out")" "Job $id: Completed, 100%" "$label: ... and says Completed"
     committed_ok "$label"
     drover jobs </dev/null >"$T/jobs" 2>&1
-    like "$(grep "$(date -u +%Y)" "$T/jobs" | head -1)" 'Commit Failover +hr01 +fleet +Completed +100' \
+    like "$(grep "$(date -u +%Y)" "$T/jobs" | head -1)" 'Commit failover +hr01 +fleet +Completed +100' \
         "$label: drover jobs in another process shows it Completed"
 }
 
@@ -226,7 +226,7 @@ id=$(grep -Eo 'Job [0-9a-f-]{36}' "$T/o" | head -1 | cut -d' ' -f2)
 wait_job "$id" 'j["state"] == 4 and not j["cancellable"] and j["step"].startswith("switching web02")'
 ok $? "a revert is held just after its switch"
 drover jobs </dev/null >"$T/jobs" 2>&1
-like "$(cat "$T/jobs")" 'Revert Failover +web02 +fleet +Running +65 ' \
+like "$(cat "$T/jobs")" 'Revert failover +web02 +fleet +Running +65 ' \
     "another process lists it live: Running, percent"
 drover cancel "$id" </dev/null >"$T/c.out" 2>&1
 is "$?" 3 "cancel after the switch: exit 3 (32775)"
