@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # bench/console.sh: the console's benchmarks, sourced by bench/run.sh after
 # the others (it uses run.sh's say, mean, ratio, row, $RES, $OUT, $CONF,
 # $BENCH_DIR, $RUNS and the demo fleets f1000 and f10000 it built).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* define: defines N replica domains (not started) on a libvirt host for the
  * console benchmark through a private libvirtd (bench/console.sh):
  * virDomainDefineXML in one process, since `virsh define` N times costs a

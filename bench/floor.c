@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* floor: the least any tool must do to list replicas — one bulk
  * virConnectListAllDomains and one virDomainGetMetadata per domain.
  * drover's list and console are measured against it (doc/performance.md).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* hold: loads a demo fleet file into a libvirtd's test driver and keeps
  * it there, for the many-hosts benchmark (bench/hosts.sh).  The test
  * driver's test:///default state lives in the daemon while a connection to

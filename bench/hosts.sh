@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # bench/hosts.sh: twenty DR hosts in one console (issue 16), sourced by
 # bench/run.sh after console.sh (it uses run.sh's say, mean, ratio, row,
 # $RES, $OUT, $RUNS, $BENCH_DIR and console.sh's ptyrun, val, stats, wall,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # bench/lib.sh: helpers of the console benchmarks (console.sh, hosts.sh),
 # sourced after run.sh has set say, $BENCH_DIR, $FLOOR and the rest.
 

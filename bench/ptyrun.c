@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* ptyrun: runs drover's console in a pseudo-terminal for the benchmarks
  * (bench/console.sh, doc/performance.md) without touching the console's
  * code: it reads the screen from DROVER_SCREEN_DUMP (the file is renamed

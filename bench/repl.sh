@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # bench/repl.sh: replication against nbdcopy, in one run on this machine
 # (`make bench-repl`, as root: two private libvirtd daemons, as the tests).
 #  1. Initial copy of a 1 GiB disk of random data: drover enable-replication

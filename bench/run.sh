@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # bench/run.sh: drover's benchmarks, each against a named baseline measured
 # in the same run on the same machine.  `make bench` runs it; results go to
 # $OUT/results.md (and hyperfine's JSON beside it).  doc/performance.md

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* walk: drover's qcow2 chain walk on one image, printed as JSON like
  * `qemu-img info --backing-chain --output=json` so the two do the same
  * work for the benchmark.  Usage: walk TOP */

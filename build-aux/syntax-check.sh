@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Layering and banned-call rules from doc/coding-style.md, as TAP.
 # Usage: syntax-check.sh [TOP_SRCDIR]
 top=${1:-${top_srcdir:-.}}
@@ -75,5 +76,24 @@ check "a -priv.h is included only by its own folder" \
            f=${line%%:*}; inc=${line#*\"}; inc=${inc%%/*}
            case "$f" in src/"$inc"/*) ;; *) echo "$line";; esac
        done)"
+# Every source file carries its licence (GPL-2.0-or-later, COPYING) in an
+# SPDX line within its first three lines.
+spdx_files() {
+    find src ui tests bench \( -path tests/fuzz/corpus -o -path tests/fuzz/regressions \
+         -o -path tests/data \) -prune -o -type f \
+         \( -name '*.[ch]' -o -name '*.sh' -o -name '*.exp' -o -name '*.tcl' -o -name '*.py' \) \
+         -print 2>/dev/null
+    find mk -name '*.am' 2>/dev/null
+    for f in Makefile.am configure.ac bootstrap build-aux/syntax-check.sh \
+             contrib/bash-completion/drover contrib/logrotate/drover.in \
+             contrib/systemd/drover-replicate.service.in contrib/systemd/drover-replicate.timer; do
+        [ -f "$f" ] && echo "$f"
+    done
+}
+check "every source file has its SPDX licence line" \
+    "$(spdx_files | sort | while read -r f; do
+          head -3 "$f" | grep -q 'SPDX-License-Identifier: GPL-2.0-or-later' || echo "$f"
+       done)"
+
 echo "1..$n"
 [ "$failed" -eq 0 ]

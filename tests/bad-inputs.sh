@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # bad-inputs.sh: hostile or broken inputs at the level of whole operations.
 # Each gets the right decoded code, a message naming the file or field,
 # and changes nothing: every file in the fleet directory (fleet.xml and

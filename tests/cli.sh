@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # cli.sh: drover's command line: help, version, usage errors, decode,
 # VM names that need quoting, and several hosts with the same VM names.
 . "${top_srcdir:-.}/tests/lib.sh"

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # console-lib.tcl: helpers for the console's expect tests (TAP output).
 #
 # The console runs in a pseudo-terminal of a fixed size with a fixed TERM,

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # doc.sh: the documentation against the program, so the two cannot drift:
 # the generated sections of the manual pages are exactly what drover prints,
 # every command, option, key (ui/keys.c) and environment variable the code

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* fixture: real qcow2 chains and file checks for tests, made with qemu-img. */
 #include <config.h>
 

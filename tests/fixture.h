@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* fixture: real qcow2 chains and file checks for tests, made with qemu-img. */
 #ifndef DROVER_FIXTURE_H
 #define DROVER_FIXTURE_H

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Replays every fuzz target's seed corpus and crash regressions through the
 # target built without libFuzzer (tests/fuzz/replay-TARGET): any input that
 # once crashed, or breaks an invariant the target asserts, fails here.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # hosts-lib.sh: several private libvirtd daemons serving libvirt's test
 # driver, one per "DR host", for the many-hosts benchmark (bench/hosts.sh)
 # and tests/console-hosts.exp.  Source it (POSIX sh):

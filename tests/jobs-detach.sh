@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # jobs-detach.sh: jobs are independent of the terminal that started them
 # (issue 12).  A commit --flatten of hr01 whose point holds 64 MiB of data,
 # slowed to 16 MiB/s (DROVER_COPY_RATE) so the copy takes seconds, is hit

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # lib.sh: TAP helpers and fixtures for drover's shell tests.
 # Source it: . "$top_srcdir/tests/lib.sh"
 # The environment of `make check` sets DROVER, QEMU_IMG, top_srcdir, ...

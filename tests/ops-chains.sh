@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # ops-chains.sh: what is on disk must be what the replica record and the
 # domain say, before any operation changes anything (issue 11, items 2, 7,
 # 8, 9, 10, 11, 12).  Each refusal comes at plan time (--dry-run refuses

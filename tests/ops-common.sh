@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # ops-common.sh: helpers for tests/ops-*.sh and tests/cli.sh.
 # Source it after lib.sh (it needs $T from mktemp_dir and the drover function).
 

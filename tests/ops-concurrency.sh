@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # ops-concurrency.sh: several drover processes revert (and fail over) the same
 # replica at once (issue 5 "Concurrency").  Each round starts N processes
 # together; exactly one may succeed (exit 0), each other one is refused with

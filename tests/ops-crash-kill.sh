@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # ops-crash-kill.sh: a real `kill -9` of the drover job process (the detached
 # process a command starts; the command itself when the kill lands before
 # it started one) at random moments of a running job (issue 5 "Crash

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # ops-crash-lib.sh: snapshots and invariants shared by the crash and
 # concurrency tests (tests/ops-crash*.sh, tests/ops-concurrency.sh).
 # Source it after tests/lib.sh.

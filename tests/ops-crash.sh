@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # ops-crash.sh: the crash-injection matrix (issue 5 "Crash injection",
 # DESIGN §2 "Crash safety").  For every operation and every fault point it
 # reaches, on a fresh demo fleet: crash there (DROVER_FAULT=OP:STEP makes

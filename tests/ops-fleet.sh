@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # ops-fleet.sh: every failover operation end to end on a demo fleet
 # (libvirt test driver, real qcow2 chains): the result, the state the
 # fleet file keeps, and the files on disk exactly as the plan said.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # ops-guard.sh: the split-brain guard on demo fleets (libvirt's test
 # driver).  The demo's primaries (qemu+ssh://prod-a) are not real: the guard
 # does not ask and the plan says so; a record without a primary URI fails

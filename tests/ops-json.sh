@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # ops-json.sh: drover's JSON interface (doc/json.md) on a demo fleet:
 # list, show, operations, jobs, decode, check, repair, demo, config parse
 # and have the documented fields and types; the job history and the audit

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # ops-qemu-nvram.sh: a UEFI replica (pflash loader of our own, an NVRAM
 # file) on a private libvirtd with the qemu driver.  Its test system gets
 # an NVRAM file of its own, which the plan creates and stop-test deletes;

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # ops-qemu-reconnect.sh: drover when libvirtd goes away (tests/qemu-lib.sh's
 # private libvirtd, killed with SIGKILL in the middle of a job, then restarted
 # on the same socket), a host that does not exist, and a TCP connection.

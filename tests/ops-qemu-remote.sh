@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # ops-qemu-remote.sh: a libvirt host that is another machine.  drover reads
 # and deletes chain files by path, so it must run on the DR host itself: on
 # a connection to another machine it lists the records but refuses every

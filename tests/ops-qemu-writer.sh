@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # ops-qemu-writer.sh: a change made with virsh while a revert waits for a
 # running guest's shutdown survives (issue 11 item 3), on a private libvirtd
 # with the qemu driver (tests/qemu-lib.sh).  The guests have no OS, so the

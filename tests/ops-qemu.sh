@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # ops-qemu.sh: drover's operations against a real libvirt qemu driver (a
 # private libvirtd, tests/qemu-lib.sh) on domains that really run (TCG):
 # revert of a running failed-over VM (shut down, forced off after the

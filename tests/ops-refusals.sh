@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # ops-refusals.sh: every refusal of a failover operation on a demo fleet
 # gives its result code and exit status, and changes nothing on disk
 # (every file of the fleet, fleet.xml included, byte-identical).

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # ops-testnet.sh: test-failover --test-network NET on a demo fleet (libvirt's
 # test driver): without it the test system has no interfaces (the plan lists
 # them as left out); with an isolated network (no <forward>) its interfaces

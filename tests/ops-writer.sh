@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # ops-writer.sh: another writer's change made while an operation runs is
 # never overwritten (issue 11 item 3), on libvirt's test driver (a demo
 # fleet).  The operation stops at a step (DROVER_PAUSE=OP:STEP, see

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # qemu-lib.sh: a private virtlogd + libvirtd with the qemu driver for drover's
 # tests, and replica domains on real qcow2 chains that really run (TCG).
 # Source it after tests/lib.sh:

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Helpers for tests/realworld.sh: libvirt's own test definitions as drover
 replicas on a test-driver fleet, and their comparison after each step.
 

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # realworld.sh: domain definitions from libvirt's own test suite
 # (tests/data/libvirt-xml/, each naming its source) as replicas on the test
 # driver, through failover, revert, failover to an older point,

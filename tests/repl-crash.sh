@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # repl-crash.sh: a replication cycle killed at every step (DROVER_FAULT=
 # replicate:STEP makes drover _exit(86) there, as kill -9 would), then
 # drover repair and a new cycle: every point still reads as the primary

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # repl-diskfull.sh: the DR disk fills up during the initial copy (the
 # replica's directory on a 3 MiB tmpfs, in a mount namespace of drover's
 # own): the job fails with the full disk decoded, nothing of it is left

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # repl-guard.sh: the split-brain guard on two private libvirtd daemons.  A
 # failover first asks the primary's libvirt (the record's URI) for the
 # primary VM's state: refused with 32775 while it runs, and nothing changes;

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # repl-lib.sh: a primary and a DR host for the replication tests: two
 # private libvirtd daemons with the qemu driver (tests/qemu-lib.sh), a
 # primary domain $VM running under TCG with two qcow2 disks (vda 64 MiB,

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # repl-netmap.sh: enable-replication --network-map SRC=DST on two private
 # libvirtd daemons.  A second primary VM (shut off: its interfaces need no
 # network to be defined) has an interface on the primary's network prodnet

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # repl-qemu.sh: replication between two private libvirtd daemons with the
 # qemu driver (tests/qemu-lib.sh): a primary running a TCG domain with two
 # qcow2 disks, and a DR host.  enable-replication and its initial copy,

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # repl-resync.sh: drover resync.  A checkpoint deleted on the primary and
 # a primary crash (virsh destroy: its bitmaps are left inconsistent) each
 # make the cycle refuse with 32775 naming resync; resync copies in full

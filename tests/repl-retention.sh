@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # repl-retention.sh: enable-replication --points 3, then five cycles after
 # distinct writes: the oldest points are merged into the base (qemu-img
 # commit, then the next point rebased onto the base), three points stay,

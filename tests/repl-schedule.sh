@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # repl-schedule.sh: replication settings and scheduling between two private
 # libvirtd daemons (tests/repl-lib.sh): enable with --interval, replicate
 # --due (nothing due, then due), replicate --watch until SIGTERM, suspend

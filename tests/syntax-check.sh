@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # make syntax-check on the tree, then proof that its layering rules can
 # fail: scratch trees that break each rule once must be refused.
 . "${top_srcdir:-.}/tests/lib.sh"
@@ -17,11 +18,12 @@ scratch() {
     for l in base record chain hv ops repl face model; do
         mkdir -p "$s/src/$l"
         {
+            echo '/* SPDX-License-Identifier: GPL-2.0-or-later */'
             echo '#include <config.h>'
             [ -n "$prev" ] && echo "#include \"$prev/$prev.h\""
             echo "int ${l}_x;"
         } >"$s/src/$l/$l.c"
-        echo "/* $l */" >"$s/src/$l/$l.h"
+        printf '/* SPDX-License-Identifier: GPL-2.0-or-later */\n/* %s */\n' "$l" >"$s/src/$l/$l.h"
         prev=$l
     done
     mkdir -p "$s/ui"
@@ -58,17 +60,18 @@ refused bare "includes of drover's headers name their folder" \
     "an include without its folder is refused"
 
 scratch flat
-printf '#include <config.h>\n' >"$T/flat/src/loose.c"
+printf '/* SPDX-License-Identifier: GPL-2.0-or-later */\n#include <config.h>\n' >"$T/flat/src/loose.c"
 refused flat "every file of src/ lies in a layer's folder" \
     "a file directly in src/ is refused"
 
 scratch unknown
-mkdir -p "$T/unknown/src/misc" && printf '#include <config.h>\n' >"$T/unknown/src/misc/m.c"
+mkdir -p "$T/unknown/src/misc" &&
+    printf '/* SPDX-License-Identifier: GPL-2.0-or-later */\n#include <config.h>\n' >"$T/unknown/src/misc/m.c"
 refused unknown "every file of src/ lies in a layer's folder" \
     "a folder that is no layer is refused"
 
 scratch priv
-printf '/* */\n' >"$T/priv/src/ops/ops-priv.h"
+printf '/* SPDX-License-Identifier: GPL-2.0-or-later */\n' >"$T/priv/src/ops/ops-priv.h"
 printf '#include "ops/ops-priv.h"\n' >>"$T/priv/src/face/face.c"
 refused priv "a -priv.h is included only by its own folder" \
     "another folder including ops/ops-priv.h is refused"
@@ -81,5 +84,12 @@ refused virt "only src/hv/ includes libvirt in src/" \
 scratch curses
 printf '#include <ncurses.h>\n' >>"$T/curses/src/model/model.c"
 refused curses "src/ never includes curses" "curses in src/ is refused"
+
+scratch nolicence
+printf '#include <config.h>\nint x;\n' >"$T/nolicence/src/base/nolicence.c"
+refused nolicence "every source file has its SPDX licence line" "a C file without its SPDX line is refused"
+mkdir -p "$T/nolicence2/tests" && scratch nolicence2
+printf '#!/bin/sh\necho hi\n' >"$T/nolicence2/tests/x.sh"
+refused nolicence2 "every source file has its SPDX licence line" "a test script without its SPDX line is refused"
 
 done_testing

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* tap: a small TAP producer for drover's C tests. */
 #include <config.h>
 

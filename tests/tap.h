@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* tap: a small TAP producer for drover's C tests (automake tap-driver.sh). */
 #ifndef DROVER_TAP_H
 #define DROVER_TAP_H

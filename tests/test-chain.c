@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Tests for chain: header reader, walk, overlay/flatten/rebase, safe discard,
  * all on real qcow2 files made with qemu-img. */
 #include <config.h>

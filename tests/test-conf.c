@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Tests for conf: defaults, parsing, every refusal, file order, host names. */
 #include <config.h>
 

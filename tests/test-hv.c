@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Tests for hv's fleet file (libvirt's test driver with a node file): two
  * connections on one file stand for two drover processes. */
 #include <config.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Tests for the console's model (src/model*) and view (ui/view.c) against
  * real demo fleets: libvirt's test driver and real qcow2 chains. */
 #include <config.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Tests for replica: parse, validate, format, copy and the small helpers. */
 #include <config.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Tests for result: names, mappings, exit statuses and the decoder. */
 #include <config.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Tests for state: names and the allowed-operation table, cell by cell. */
 #include <config.h>
 

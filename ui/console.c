@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* console: start-up, the main loop and shutdown.
  *
  * One poll() waits on the keyboard, the model's pipe, the job table's pipe

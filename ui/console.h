@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* console: the ncurses console operators drive during drills and on call.
  *
  * ui/console.c runs the loop, ui/keys.c holds the key table (the `?` help

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* detail: the selected VM — record, disk chains from base to top, recovery
  * points, failover record, last job and health reasons. */
 #include <config.h>

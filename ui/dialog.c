@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* dialog: pick a point, read the plan and confirm it, follow the job, read
  * its decoded result.  A dialog pins its VM by host and UUID: refreshes
  * never move it to another row. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* draw: the layout, and the one place that repaints: it calls each part's
  * draw function (header and table, detail, dialogs, jobs, message line);
  * the parts draw with paint.c's primitives and never call back here. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* jobs: the job snapshot, decoded results, the jobs pane, the job line
  * and the message line. */
 #include <config.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* keys: the key table.  Each key names an action; an action changes the
  * console's state and returns what must be repainted — it never draws. */
 #include <config.h>

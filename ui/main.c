@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* drover: entry point.  The command line lives in the core (src/face/cli.c);
  * the console is handed to it as the function to run when no command is
  * given. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* msg: the message line: what the operator is told, a queue for errors that
  * must not be overwritten unseen, and its drawing. */
 #include <config.h>

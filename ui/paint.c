@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* paint: colours and glyphs, text that fits its cells, wrapped lines, boxes
  * and bars.  The primitives every part draws with; they call no other part. */
 #include <config.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* rules: what the selected row allows.  The key hint, the keys and the
  * dialogs ask here, so what the hint offers is what a key does, and a
  * refusal that needs no choice comes before any picker. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* table: the title line with the hosts, and the replica table. */
 #include <config.h>
 

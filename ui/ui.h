@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* ui: what the console's files share.  Everything here runs on the UI
  * thread, which alone owns curses. */
 #ifndef DROVER_UI_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* view: filtered, sorted rows and a selection kept by UUID. */
 #include <config.h>
 

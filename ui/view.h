@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* view: the table as the operator sees it — rows filtered and sorted, the
  * selection kept by host and UUID across refreshes, the scroll position.
  * No curses here, so tests can drive it. */

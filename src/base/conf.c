@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* conf: drover.conf (libconfig) loading and validation. */
 #include <config.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* conf: drover.conf (libconfig) loading and validation.
  *
  * Files are read in order: /etc/drover/drover.conf (SYSCONFDIR), then

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* err: the calling thread's last error. */
 #include <config.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* err: the calling thread's last error.
  *
  * A function that fails returns -1 or NULL and leaves one error here.

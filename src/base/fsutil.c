@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* fsutil: durable file writes and directory helpers. */
 #include <config.h>
 

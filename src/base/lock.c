@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* lock: one operation per replica across processes (OFD locks). */
 #include <config.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* lock: one operation per replica across processes.
  *
  * An OFD lock (fcntl F_OFD_SETLK) on a small file beside the chain.  The

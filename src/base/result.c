@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* result: the seed's result codes and their decoder. */
 #include <config.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* result: the seed's result codes (Msvm_ReplicationService return values)
  * and a decoder that explains a code for one VM. */
 #ifndef DROVER_RESULT_H

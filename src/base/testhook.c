@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* testhook: a pause point for tests. */
 #include <config.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* testhook: a pause point for tests that must land a second writer's
  * change exactly between two steps of drover (a fleet reload, an operation
  * waiting for a shutdown).

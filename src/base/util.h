@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* util: allocation, growable strings, time and small path helpers. */
 #ifndef DROVER_UTIL_H
 #define DROVER_UTIL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* who: the operator's identity: facts first, claims beside them. */
 #include <config.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* who: who is running drover, for the audit log and lock files.
  *
  * The facts (the real uid, and the login uid the kernel keeps from the

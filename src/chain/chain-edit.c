@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* chain-edit: everything in the chain engine that writes: qemu-img runs
  * (overlays, flattened images, rebases) through temporary names, and the
  * one function that deletes a file, after every check. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* chain-priv.h: what chain.c (reading) and chain-edit.c (writing) share. */
 #ifndef DROVER_CHAIN_PRIV_H
 #define DROVER_CHAIN_PRIV_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* chain: the qcow2 disk-chain engine.
  *
  * The header reader is our own (no libqcow): it only needs the few fields

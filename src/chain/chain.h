@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* chain: the qcow2 disk-chain engine.
  *
  * Reads qcow2 headers itself (versions 2 and 3), walks backing chains,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* cli-ops: the commands that change things: the operations and repair. */
 #include <config.h>
 

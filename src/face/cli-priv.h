@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* cli-priv.h: what the command line's files share (src/cli.c,
  * src/cli-view.c, src/cli-ops.c); not part of drover's core API. */
 #ifndef DROVER_CLI_PRIV_H

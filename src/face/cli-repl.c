@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* cli-repl: the replication commands (enable-replication, replicate). */
 #include <config.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* cli-view: the read-only commands: list, show, check, jobs. */
 #include <config.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* cli: the command line — parsing, the non-interactive commands, and their
  * text and JSON output.  The console is started through a hook so this
  * module never touches curses. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* demo: a scratch DR site to try drover on.
  *
  * Real qcow2 chains made with qemu-img, and a libvirt test-driver node file

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* report: text and JSON renderings for the command line. */
 #include <config.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* report: text and JSON renderings of plans, jobs, results, replicas and
  * chains — the stable output of the command line (doc/json.md). */
 #ifndef DROVER_REPORT_H

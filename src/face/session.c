@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* session: configuration, hosts and jobs of one drover process. */
 #include <config.h>
 

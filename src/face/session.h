@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* session: what one drover process works with — configuration, the hosts
  * it is connected to, and its job table.  Shared by the command line and
  * the console. */

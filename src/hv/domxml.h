@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* domxml: reading and editing a libvirt domain definition (libxml2).
  *
  * Operations switch disks and the replica record in one document, so one

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* hv-backup: libvirt's backup and checkpoint API, which replication
  * (src/repl/) drives on the primary host. */
 #include <config.h>

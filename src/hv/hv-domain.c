@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* hv-domain: the domains of one connection: listing, lookups, records,
  * definitions, power, and every disk source on the host. */
 #include <config.h>

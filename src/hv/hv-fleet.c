@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* hv-fleet: libvirt's test driver keeps its state in memory, per process;
  * drover writes every change it makes back into the node file so that
  * consecutive commands, and other processes, see each other's work. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* hv-priv.h: what hv.c and hv-fleet.c share; only they include libvirt. */
 #ifndef DROVER_HV_PRIV_H
 #define DROVER_HV_PRIV_H

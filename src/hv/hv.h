@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* hv: libvirt access — the only module that includes libvirt.
  *
  * One HvConn per host URI.  Connections survive loss: a dead connection is a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* model-work: the model's worker threads — one fetcher per host, the
  * helper for details and plans — and the jobs the console starts. */
 #include <config.h>

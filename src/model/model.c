@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* model: the console's asynchronous view of the fleet — the UI side:
  * results applied to the table, accessors, requests. */
 #include <config.h>

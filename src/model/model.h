@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* model: the console's asynchronous view of the fleet — hosts, rows,
  * details and plans — kept up to date by worker threads.  No curses here.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* audit: one JSON line per mutating operation, to the audit log and syslog. */
 #include <config.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* health: derived replica health. */
 #include <config.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* health: derived, never stored.  Critical when the record and the disks
  * disagree or an operation was interrupted; Warning when replication is
  * late or suspended; Normal otherwise. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* job: operations as jobs modelled on CIM_ConcreteJob, run detached, seen
  * through their records by every drover process. */
 #include <config.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* job: operations as jobs modelled on CIM_ConcreteJob.
  *
  * A mutating job runs detached from the terminal and the console that

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* ops-job: an operation as a detached job process.  The starting side
  * writes what was confirmed into a spec (JSON, one argument); the job
  * process (`drover job-run ID SPEC`) opens its own connection, re-plans,

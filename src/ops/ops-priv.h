@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* ops-priv.h: what the execution (ops.c) and repair (ops-repair.c) share. */
 #ifndef DROVER_OPS_PRIV_H
 #define DROVER_OPS_PRIV_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* ops-repair: finishing or undoing an interrupted operation, from the
  * journal it left in the replica record. */
 #include <config.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* ops: executing a confirmed plan (repair is in ops-repair.c). */
 #include <config.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* ops: executing a confirmed plan, and repairing interrupted operations.
  *
  * Every operation: lock beside the chain -> re-plan and compare digests ->

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* plan: what an operation will do, computed read-only, with a digest. */
 #include <config.h>
 

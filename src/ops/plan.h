@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* plan: what an operation will do, computed read-only, with a digest.
  *
  * The operator confirms a plan; execution re-plans under the lock and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* summary: one replica as a row — what `drover list` prints and the
  * console's table shows, computed from a listed domain and its record. */
 #ifndef DROVER_SUMMARY_H

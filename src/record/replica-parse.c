@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* replica-parse: reading a <drover:replica> document with libxml2.  It
  * checks the document's shape only; replica_validate() holds the rules. */
 #include <config.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* replica-priv.h: what replica.c (model, rules, format) and replica-parse.c
  * (the XML reader) share. */
 #ifndef DROVER_REPLICA_PRIV_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* replica: the <drover:replica format="1"> metadata element kept in each
  * replica domain's <metadata> (namespace urn:drover:replica:1).
  *

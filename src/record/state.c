@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* state: replication states, modes, health and the allowed-operation table. */
 #include <config.h>
 

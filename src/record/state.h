@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* state: replication states, modes, health and which operation is allowed
  * from which state.  Numbers are the WMI ones (Msvm_ReplicationRelationship);
  * there is no second numbering. */

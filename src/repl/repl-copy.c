@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* repl-copy: the data path of a cycle: block status and reads from the
  * primary's NBD export (libnbd), writes into a qcow2 layer through a
  * private qemu-nbd (socket activation: no socket file, no port). */

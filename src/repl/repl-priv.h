@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* repl-priv.h: what the cycle (repl.c) and the NBD copy (repl-copy.c)
  * share; libnbd stays inside repl-copy.c. */
 #ifndef DROVER_REPL_PRIV_H

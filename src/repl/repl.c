@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* repl: enable-replication and replication cycles (see repl.h). */
 #include <config.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* repl: replication (DESIGN §8): drover makes the recovery points itself,
  * from a running primary, with libvirt's pull-mode backup and checkpoints.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* fuzz-common: private directory, file and string helpers for the targets. */
 #include <config.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* fuzz-conf: the drover.conf loader (libconfig and our validation).
  *
  * The input is the text of a configuration file named fuzz.conf in a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* fuzz-domxml: the libvirt domain definition reader and the replica record
  * inside it.
  *

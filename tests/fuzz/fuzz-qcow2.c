@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* fuzz-qcow2: the qcow2 header reader and the backing-chain walk.
  *
  * The input is written to top.qcow2 in a private directory.  If it holds

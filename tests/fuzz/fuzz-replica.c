@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* fuzz-replica: the <drover:replica> metadata parser and its formatter.
  *
  * Whatever the parser accepts must validate, format, parse again and format

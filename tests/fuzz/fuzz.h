@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* fuzz: shared pieces of drover's fuzz targets.
  *
  * Each fuzz-*.c defines the two libFuzzer entry points.  The same file is

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Regenerates the hand-made part of the qcow2 seed corpus: headers of real
 # qemu-img images (v2 and v3, with and without a backing file and its
 # format) cut to their first KiB, two-layer inputs (top, DROVERBASE, base)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* replay: runs a fuzz target over files without libFuzzer.
  *
  * Usage: replay-TARGET PATH...  Each PATH is a file or a directory whose
