@@ -218,7 +218,23 @@ proc select_vm {name} {
     key "/"
     type $name
     key enter
-    return [wait_screen "(?n)^fleet +$name +"]
+    if {[wait_screen "(?n)^fleet +$name +"]} {
+        return 1
+    }
+    # A message that came up meanwhile (a job's result) took the keys:
+    # close it, clear the filter, and try once more.
+    if {[regexp {Enter or Esc: close} [screen]]} {
+        key enter
+    }
+    key esc
+    key "/"
+    type $name
+    key enter
+    set r [wait_screen "(?n)^fleet +$name +"]
+    if {!$r} {
+        diag [screen]
+    }
+    return $r
 }
 
 proc clear_filter {} {
