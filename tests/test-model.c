@@ -103,6 +103,10 @@ pred_repaired(Model *m, void *arg)
     return r && r->loaded && !r->s.journal_op;
 }
 
+/* Where this test's audit log and job history live: never the system's
+ * (as root the defaults are LOCALSTATEDIR's, shared with every drover). */
+static char *test_state_dir;
+
 static Session *
 open_session(const char *uri, const char *uri2)
 {
@@ -112,6 +116,7 @@ open_session(const char *uri, const char *uri2)
     memset(&a, 0, sizeof(a));
     a.uris = uris;
     a.connect = 1;
+    a.state_dir = test_state_dir;
     return session_open(&a);
 }
 
@@ -355,6 +360,7 @@ test_other_process(const char *uri)
     unsigned one = 1;
     int okp, status = -1;
     pid_t pid;
+    UTIL_AUTOFREE char *conf = NULL;
     WantState w = { "hr01", STATE_REPLICATING };
 
     if (!s) {
@@ -365,7 +371,18 @@ test_other_process(const char *uri)
     pump(m, pred_rounds, &one, &okp);
     ok(okp && find_name(m, 0, "hr01") && find_name(m, 0, "hr01")->s.state == STATE_RECOVERED,
        "hr01 starts 5 Recovered");
-    /* The other process is drover's own command line. */
+    /* The other process is drover's own command line, with its audit log
+     * and job history in this test's directory too. */
+    conf = util_xasprintf("%s/other.conf", test_state_dir);
+    {
+        FILE *f = fopen(conf, "w");
+
+        if (f) {
+            fprintf(f, "audit_log = \"%s/audit.log\";\njob_history = \"%s/jobs.jsonl\";\n",
+                    test_state_dir, test_state_dir);
+            fclose(f);
+        }
+    }
     pid = fork();
     if (pid == 0) {
         const char *drover = getenv("DROVER");
@@ -374,8 +391,8 @@ test_other_process(const char *uri)
             dup2(fd, 1);
             dup2(fd, 2);
         }
-        execl(drover ? drover : "./drover", "drover", "-c", uri, "--yes", "revert", "hr01",
-              (char *)NULL);
+        execl(drover ? drover : "./drover", "drover", "--config", conf, "-c", uri, "--yes", "revert",
+              "hr01", (char *)NULL);
         _exit(127);
     }
     if (pid > 0)
@@ -553,6 +570,9 @@ main(void)
     UTIL_AUTOFREE char *uri3 = NULL;
     UTIL_AUTOFREE char *state = util_xasprintf("%s/state", tap_tmpdir());
 
+    test_state_dir = state;
+    if (mkdir(state, 0700) < 0 && errno != EEXIST)
+        tap_skip_all("cannot make the test's state directory");
     setenv("XDG_STATE_HOME", state, 1);
     setenv("XDG_CONFIG_HOME", state, 1);
     setenv("DROVER_SYSCONFDIR", "/nonexistent", 1);
