@@ -54,6 +54,10 @@ hv_init_once(void)
     pthread_attr_t attr;
 
     virSetErrorFunc(NULL, hv_error_sink);
+    /* Before any thread of ours or libvirt's touches libxml2: its first
+     * use sets up global mutexes without a lock, and threads connecting at
+     * once (hv_list_many) raced there and leaked one. */
+    xmlInitParser();
     if (virInitialize() < 0 || virEventRegisterDefaultImpl() < 0) {
         hv_init_result = -1;
         return;
