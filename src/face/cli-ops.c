@@ -181,6 +181,31 @@ cli_started_json(const JobInfo *ji, const Plan *plan)
     return j;
 }
 
+/* A mutating command refused before any job ran (the thread's error says
+ * why): nothing was changed, so a retry is safe; unless it is a dry run,
+ * the attempt is audited and listed with the jobs.  h < 0: the VM was not
+ * found.  Prints the decoded result; returns the exit status. */
+static int
+cli_refuse(Session *s, const CliOpts *o, StateOp op, int h, const char *vm, const char *uuid,
+           const char *reason, const Plan *plan)
+{
+    const char *host = h >= 0 ? s->hosts[h].name : NULL;
+
+    err_hint(RESULT_HINT_REFUSED);
+    if (!o->dry_run) {
+        OpsArgs oa;
+        ErrInfo e;
+
+        memset(&oa, 0, sizeof(oa));
+        oa.reason = reason;
+        oa.audit_log = s->conf->audit_log;
+        err_save(&e);
+        ops_refused(s->jobs, &oa, state_op_job_type(op), state_op_name(op), host,
+                    h >= 0 ? s->hosts[h].uri : NULL, vm, uuid, plan ? plan->digest : NULL, &e);
+    }
+    return cli_fail(o, state_op_name(op), vm, host, NULL);
+}
+
 /* Asks on the terminal; 1 confirmed, 0 not. */
 static int
 cli_confirm(const Session *s, const Plan *p)
@@ -234,29 +259,29 @@ cli_operation(const CliCommand *cmd, CliOpts *o)
 
     if (!s)
         return result_exit_status(err_code());
-    if ((h = cli_find(s, o, opname, o->args[0], uuid)) < 0) {
-        session_free(s);
-        return -1 - h;
+    if ((h = session_find_vm(s, o->args[0], uuid)) < 0) {
+        status = cli_refuse(s, o, op, -1, o->args[0], NULL, reason, NULL);
+        goto out;
     }
     if (o->flatten && op != OP_COMMIT) {
         err_set(RESULT_INVALID_PARAMETER, "--flatten only applies to commit");
-        status = cli_fail(o, opname, o->args[0], s->hosts[h].name, NULL);
+        status = cli_refuse(s, o, op, h, o->args[0], uuid, reason, NULL);
         goto out;
     }
     if (o->point && op != OP_INITIATE && op != OP_TEST) {
         err_set(RESULT_INVALID_PARAMETER, "--point only applies to failover and test-failover");
-        status = cli_fail(o, opname, o->args[0], s->hosts[h].name, NULL);
+        status = cli_refuse(s, o, op, h, o->args[0], uuid, reason, NULL);
         goto out;
     }
     if (o->force && !reason) {
         err_set(RESULT_INVALID_PARAMETER, "--force overrides the split-brain guard: say why with "
                 "--reason TEXT (kept in the audit log)");
-        status = cli_fail(o, opname, o->args[0], s->hosts[h].name, NULL);
+        status = cli_refuse(s, o, op, h, o->args[0], uuid, reason, NULL);
         goto out;
     }
     if (o->test_network && op != OP_TEST) {
         err_set(RESULT_INVALID_PARAMETER, "--test-network only applies to test-failover");
-        status = cli_fail(o, opname, o->args[0], s->hosts[h].name, NULL);
+        status = cli_refuse(s, o, op, h, o->args[0], uuid, reason, NULL);
         goto out;
     }
     memset(&pa, 0, sizeof(pa));
@@ -265,7 +290,7 @@ cli_operation(const CliCommand *cmd, CliOpts *o)
     pa.flatten = o->flatten;
     pa.force = o->force;
     if (!(plan = plan_make(s->hosts[h].conn, s->hosts[h].name, uuid, op, &pa))) {
-        status = cli_fail(o, opname, o->args[0], s->hosts[h].name, NULL);
+        status = cli_refuse(s, o, op, h, o->args[0], uuid, reason, NULL);
         goto out;
     }
     if (!o->json) {
@@ -300,14 +325,14 @@ cli_operation(const CliCommand *cmd, CliOpts *o)
     if (s->hosts[h].readonly) {
         err_set(RESULT_ACCESS_DENIED, "%s of %s refused: %s is open read-only", state_op_title(op),
                 plan->vm, s->hosts[h].name);
-        status = cli_fail(o, opname, plan->vm, s->hosts[h].name, NULL);
+        status = cli_refuse(s, o, op, h, plan->vm, uuid, reason, plan);
         goto out;
     }
     if (!o->yes) {
         if (!isatty(STDIN_FILENO)) {
             err_set(RESULT_INVALID_PARAMETER,
                     "refusing to %s %s without --yes: standard input is not a terminal", opname, plan->vm);
-            status = cli_fail(o, opname, plan->vm, s->hosts[h].name, NULL);
+            status = cli_refuse(s, o, op, h, plan->vm, uuid, reason, plan);
             goto out;
         }
         if (!cli_confirm(s, plan)) {
@@ -321,7 +346,7 @@ cli_operation(const CliCommand *cmd, CliOpts *o)
             reason = cli_ask_reason();
         if (!reason) {
             err_set(RESULT_INVALID_PARAMETER, "a reason is required (require_reason in drover.conf): use --reason TEXT");
-            status = cli_fail(o, opname, plan->vm, s->hosts[h].name, NULL);
+            status = cli_refuse(s, o, op, h, plan->vm, uuid, reason, plan);
             goto out;
         }
     }
@@ -332,7 +357,7 @@ cli_operation(const CliCommand *cmd, CliOpts *o)
     oa.audit_log = s->conf->audit_log;
     if (ops_start(s->jobs, s->hosts[h].uri, plan, &oa, id, &pid) < 0) {
         err_prefix("cannot start the job");
-        status = cli_fail(o, opname, plan->vm, s->hosts[h].name, NULL);
+        status = cli_refuse(s, o, op, h, plan->vm, uuid, reason, plan);
         goto out;
     }
     if (job_table_get(s->jobs, id, &ji) < 0) {
