@@ -53,14 +53,14 @@ ops_start(JobTable *t, const char *uri, const Plan *plan, const OpsArgs *a, char
     ops_spec_str(o, "history", job_table_history(t));
     json_object_object_add(o, "shutdown_timeout", json_object_new_int(a->shutdown_timeout));
     rc = job_spawn(t, state_op_job_type(plan->op), plan->host, uri, plan->vm, plan->uuid, plan->digest,
-                   json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN), id, NULL);
+                   json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN), id, pid);
     json_object_put(o);
     return rc;
 }
 
 int
 ops_start_repair(JobTable *t, const char *uri, const char *host, const char *uuid, const char *vm,
-                 const OpsArgs *a, int type, char id[37])
+                 const OpsArgs *a, int type, char id[37], pid_t *pid)
 {
     json_object *o = json_object_new_object();
     int rc;
@@ -75,7 +75,7 @@ ops_start_repair(JobTable *t, const char *uri, const char *host, const char *uui
     ops_spec_str(o, "history", job_table_history(t));
     json_object_object_add(o, "shutdown_timeout", json_object_new_int(a->shutdown_timeout));
     rc = job_spawn(t, type, host, uri, vm, uuid, NULL,
-                   json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN), id, NULL);
+                   json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN), id, pid);
     json_object_put(o);
     return rc;
 }

@@ -31,9 +31,10 @@ int ops_execute(HvConn *c, const Plan *confirmed, const OpsArgs *a, Job *job);
 int ops_start(JobTable *t, const char *uri, const Plan *plan, const OpsArgs *a, char id[37],
               pid_t *pid);
 /* Starts ops_repair() of the VM uuid as a detached job process of JobType
- * type: 0 with id set, or -1 with err set. */
+ * type: 0 with id (and *pid, when pid is not NULL: the caller reaps it)
+ * set, or -1 with err set. */
 int ops_start_repair(JobTable *t, const char *uri, const char *host, const char *uuid, const char *vm,
-                     const OpsArgs *a, int type, char id[37]);
+                     const OpsArgs *a, int type, char id[37], pid_t *pid);
 /* An attempt refused before any job ran (its plan failed: wrong state,
  * unknown VM or point, read-only, no --yes, ...; e says why): one audit
  * line (audit log and syslog, "refused": true) and one entry in the job
