@@ -261,6 +261,7 @@ ops_repair(HvConn *c, const char *host, const char *vm, const OpsArgs *a, Job *j
         err_hint(RESULT_HINT_REFUSED);
         goto fail;
     }
+    ops_fault_point("repair", "locked");
     /* Under the lock: read again, the operation may have finished. */
     replica_free(r);
     r = NULL;
