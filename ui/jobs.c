@@ -206,11 +206,18 @@ ui_job_detail_text(const JobInfo *j)
     if (!ui_job_running(j)) {
         char *r = ui_job_result_text(j);
 
-        if (job_refused(j))
-            util_buf_printf(&b, "%s\nRefused before it started: nothing was changed. Tried %s by %s.", r, when,
-                            j->owner);
-        else
+        if (job_refused(j)) {
+            /* Said right under the code: the pane may show only a few lines. */
+            char *nl = strchr(r, '\n');
+
+            if (nl)
+                *nl++ = '\0';
+            util_buf_printf(&b, "%s\nRefused before it started, %s by %s: nothing was changed%s.\n%s", r, when,
+                            j->owner, j->hints & RESULT_HINT_REPAIR ? "; R repairs the VM first"
+                                                                    : ", so retrying is safe", nl ? nl : "");
+        } else {
             util_buf_printf(&b, "%s\nJob %s, started %s by %s.", r, j->id, when, j->owner);
+        }
         free(r);
         return util_buf_steal(&b);
     }
