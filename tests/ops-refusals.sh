@@ -110,6 +110,8 @@ for cmd in "failover web01" "failover web01 --point rp-0002" "revert web02" "rev
     json_ok dryrun "$T/dry.json" "$cmd --dry-run --json: result, plan, job null as documented"
 done
 is "$(refusal_recorded "$_a" "$_j")" "0 0" "no dry run was audited or recorded as a job"
+is "$(find "$T" -path '*jobs.d*' -type f 2>/dev/null | wc -l)" 0 \
+    "no refusal or dry run so far left a running-job record, lock or log (jobs.d)"
 _a=$(audit_n) _j=$(jobs_n)
 unchanged "a refused dry run" failover web02 --dry-run
 is "$rc" 3 "a refused dry run: refused the same way (exit 3)"
