@@ -601,8 +601,8 @@ ui_refusal_note(Console *c, int op, size_t host, const char *uuid, const char *v
 static void
 ui_dialog_refused(Console *c, const Dialog *d)
 {
-    ui_refusal_note(c, d->op, d->host, d->uuid, d->vm, d->hostname, d->reason, d->plan ? d->plan->digest : NULL,
-                    &d->err);
+    ui_refusal_note(c, d->op, d->host, d->uuid, d->vm, d->hostname, d->reason,
+                    d->plan ? d->plan->digest : NULL, &d->err);
 }
 
 unsigned

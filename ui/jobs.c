@@ -212,9 +212,10 @@ ui_job_detail_text(const JobInfo *j)
 
             if (nl)
                 *nl++ = '\0';
-            util_buf_printf(&b, "%s\nRefused before it started, %s by %s: nothing was changed%s.\n%s", r, when,
-                            j->owner, j->hints & RESULT_HINT_REPAIR ? "; R repairs the VM first"
-                                                                    : ", so retrying is safe", nl ? nl : "");
+            util_buf_printf(&b, "%s\nRefused before it started, %s by %s: nothing was changed%s.\n%s", r,
+                            when, j->owner, j->hints & RESULT_HINT_REPAIR ? "; R repairs the VM first"
+                                                                          : ", so retrying is safe",
+                            nl ? nl : "");
         } else {
             util_buf_printf(&b, "%s\nJob %s, started %s by %s.", r, j->id, when, j->owner);
         }

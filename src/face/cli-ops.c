@@ -554,8 +554,8 @@ cli_repair(const CliCommand *cmd, CliOpts *o)
                            "Follow it: drover jobs --follow %s\n", doms[k].name, s->hosts[i].name, id, id);
                 continue;
             }
-            fprintf(prog, "Job %s started (Repair of %s; result 4096 until it ends; Ctrl-C leaves it running)\n",
-                    id, doms[k].name);
+            fprintf(prog, "Job %s started (Repair of %s; result 4096 until it ends; Ctrl-C leaves it "
+                    "running)\n", id, doms[k].name);
             fflush(prog);
             r = cli_follow(s, id, pid, prog, &ji, &died);
             if (r > 0) {

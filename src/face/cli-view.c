@@ -344,7 +344,8 @@ cli_show_text(const CliVm *v, const char *host, const JobInfo *last, const JobIn
     if (refused) {
         util_format_time(refused->start_time, when, sizeof(when));
         printf("  refused since: %s at %s: %d %s (nothing was changed)\n", report_job_title(refused->type),
-               when, refused->error_code, result_name(refused->error_code) ? result_name(refused->error_code) : "");
+               when, refused->error_code,
+               result_name(refused->error_code) ? result_name(refused->error_code) : "");
     }
 }
 
