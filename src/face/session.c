@@ -68,6 +68,8 @@ session_open(const SessionArgs *a)
         s->conf->audit_log = util_xasprintf("%s/audit.log", a->state_dir);
         s->conf->job_history = util_xasprintf("%s/jobs.jsonl", a->state_dir);
     }
+    /* Before the first connect, libvirt's default URI included. */
+    hv_set_connect_timeout(s->conf->connect_timeout);
     s->hosts_from = "the configuration";
     if (a->uris && a->uris[0]) {
         /* -c replaces the configured hosts: the operator named what to see. */
