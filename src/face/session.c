@@ -136,17 +136,31 @@ session_free(Session *s)
 {
     size_t i;
 
-    if (!s)
+    if (!s || s->kept)
         return;
     job_table_free(s->jobs);
+    {
+        /* All at once: a host that stopped answering holds up no other. */
+        HvConn **v = util_xcalloc(s->nhosts + 1, sizeof(*v));
+
+        for (i = 0; i < s->nhosts; i++)
+            v[i] = s->hosts[i].conn;
+        hv_close_many(v, s->nhosts);
+        free(v);
+    }
     for (i = 0; i < s->nhosts; i++) {
-        hv_close(s->hosts[i].conn);
         free(s->hosts[i].name);
         free(s->hosts[i].uri);
     }
     free(s->hosts);
     conf_free(s->conf);
     free(s);
+}
+
+void
+session_keep(Session *s)
+{
+    s->kept = 1;
 }
 
 int

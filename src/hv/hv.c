@@ -537,19 +537,16 @@ hv_closer_thread(void *arg)
     return NULL;
 }
 
-void
-hv_close(HvConn *c)
+/* Starts closing c: NULL when done already, else the closer to wait for. */
+static HvCloser *
+hv_close_start(HvConn *c)
 {
     HvCloser *k;
     pthread_condattr_t ca;
     pthread_attr_t attr;
     pthread_t t;
-    struct timespec until;
-    int64_t until_ms;
     int remote;
 
-    if (!c)
-        return;
     pthread_mutex_lock(&c->mu);
     /* A connect still waiting for the host ends on its own; its thread
      * closes what it gets. */
@@ -559,7 +556,7 @@ hv_close(HvConn *c)
     pthread_mutex_unlock(&c->mu);
     if (!remote) {
         hv_close_now(c);
-        return;
+        return NULL;
     }
     k = util_xcalloc(1, sizeof(*k));
     pthread_mutex_init(&k->mu, NULL);
@@ -572,21 +569,45 @@ hv_close(HvConn *c)
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     if (pthread_create(&t, &attr, hv_closer_thread, k) != 0) {
-        pthread_attr_destroy(&attr);
         k->refs = 1;
         hv_closer_unref(k);
+        k = NULL;
         hv_close_now(c);
-        return;
     }
     pthread_attr_destroy(&attr);
+    return k;
+}
+
+void
+hv_close_many(HvConn **v, size_t n)
+{
+    HvCloser **k = util_xcalloc(n + 1, sizeof(*k));
+    struct timespec until;
+    int64_t until_ms;
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        k[i] = v[i] ? hv_close_start(v[i]) : NULL;
+    /* One deadline for all: hosts that hang cost a second together. */
     until_ms = util_mono_ms() + HV_CLOSE_WAIT_MS;
     until.tv_sec = (time_t)(until_ms / 1000);
     until.tv_nsec = (long)(until_ms % 1000) * 1000000L;
-    pthread_mutex_lock(&k->mu);
-    while (!k->done && pthread_cond_timedwait(&k->cv, &k->mu, &until) != ETIMEDOUT)
-        ;
-    pthread_mutex_unlock(&k->mu);
-    hv_closer_unref(k);
+    for (i = 0; i < n; i++) {
+        if (!k[i])
+            continue;
+        pthread_mutex_lock(&k[i]->mu);
+        while (!k[i]->done && pthread_cond_timedwait(&k[i]->cv, &k[i]->mu, &until) != ETIMEDOUT)
+            ;
+        pthread_mutex_unlock(&k[i]->mu);
+        hv_closer_unref(k[i]);
+    }
+    free(k);
+}
+
+void
+hv_close(HvConn *c)
+{
+    hv_close_many(&c, 1);
 }
 
 /* A referenced connection for one call, or NULL with 32777. */

@@ -80,6 +80,9 @@ HvConn *hv_open(const char *uri, int readonly);
 /* Closes and frees c (NULL is fine).  Waits at most about a second for a
  * remote host to take the close; the rest then ends in a thread. */
 void hv_close(HvConn *c);
+/* hv_close of n connections at once (NULLs are fine), waiting about a
+ * second in all for the remote ones. */
+void hv_close_many(HvConn **v, size_t n);
 /* hv_open of n hosts at once, each in a thread of its own: a host that is
  * slow to answer holds up no other, and the whole takes as long as the
  * slowest instead of the sum.  out[i] is never NULL. */
