@@ -290,7 +290,13 @@ hv_dial_thread(void *arg)
     xmlSetGenericErrorFunc(NULL, hv_xml_quiet);
     memset(&e, 0, sizeof(e));
     vc = d->readonly ? virConnectOpenReadOnly(d->uri) : virConnectOpen(d->uri);
-    if (!vc) {
+    if (vc) {
+        /* At once: a connection that arrives after its caller gave up is
+         * closed by whoever drops the dial last, and that close must not
+         * wait for ever on a host that hangs now. */
+        virConnectSetKeepAlive(vc, 5, 3);
+        virResetLastError();
+    } else {
         hv_err("cannot connect to %s", d->uri ? d->uri : "libvirt's default host");
         err_save(&e);
         /* Whatever libvirt said, an unreachable host is "not available". */
@@ -541,6 +547,7 @@ hv_closer_thread(void *arg)
 static HvCloser *
 hv_close_start(HvConn *c)
 {
+    HvDial *d;
     HvCloser *k;
     pthread_condattr_t ca;
     pthread_attr_t attr;
@@ -548,12 +555,13 @@ hv_close_start(HvConn *c)
     int remote;
 
     pthread_mutex_lock(&c->mu);
-    /* A connect still waiting for the host ends on its own; its thread
-     * closes what it gets. */
-    hv_dial_unref(c->dial);
+    d = c->dial;
     c->dial = NULL;
     remote = c->conn && !c->fleet;
     pthread_mutex_unlock(&c->mu);
+    /* A connect still waiting for the host ends on its own; its thread
+     * closes what it gets. */
+    hv_dial_unref(d);
     if (!remote) {
         hv_close_now(c);
         return NULL;
