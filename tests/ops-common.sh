@@ -182,7 +182,7 @@ CHECK = {"host": "str", "name": "str", "uuid": "uuid", "health": "int", "health_
 CONFIG = {"hosts": [{"name": "str", "uri": "str", "readonly": "bool"}], "files": "strs",
           "readonly_floor": "bool", "hosts_from": "str",
           "refresh_interval": "int", "confirm": "str", "shutdown_timeout": "int",
-          "require_reason": "bool", "rpo_warning": "int", "audit_log": "str?",
+          "connect_timeout": "int", "require_reason": "bool", "rpo_warning": "int", "audit_log": "str?",
           "job_history": "str?", "theme": "str", "readonly": "bool",
           "replication_interval": "int", "replication_points": "int",
           "replication_app_consistent_every": "int", "replication_auto_resync": "bool"}

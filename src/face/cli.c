@@ -546,6 +546,7 @@ cli_config(const CliCommand *cmd, CliOpts *o)
         json_object_object_add(j, "confirm", json_object_new_string(
             s->conf->confirm == CONF_CONFIRM_YES_NO ? "yes-no" : "type-name"));
         json_object_object_add(j, "shutdown_timeout", json_object_new_int(s->conf->shutdown_timeout));
+        json_object_object_add(j, "connect_timeout", json_object_new_int(s->conf->connect_timeout));
         json_object_object_add(j, "require_reason", json_object_new_boolean(s->conf->require_reason));
         json_object_object_add(j, "rpo_warning", json_object_new_int(s->conf->rpo_warning));
         json_object_object_add(j, "audit_log", s->conf->audit_log ? json_object_new_string(s->conf->audit_log) : NULL);
@@ -576,11 +577,12 @@ cli_config(const CliCommand *cmd, CliOpts *o)
             printf("  %-12s %s%s\n", s->hosts[i].name, s->hosts[i].uri,
                    s->hosts[i].readonly ? " (read-only)" : "");
         printf("refresh_interval = %d;\nconfirm = \"%s\";\nshutdown_timeout = %d;\n"
-               "require_reason = %s;\nrpo_warning = %d;\naudit_log = \"%s\";\n"
+               "connect_timeout = %d;\nrequire_reason = %s;\nrpo_warning = %d;\naudit_log = \"%s\";\n"
                "job_history = \"%s\";\ntheme = \"%s\";\nreadonly = %s;\n",
                s->conf->refresh_interval,
                s->conf->confirm == CONF_CONFIRM_YES_NO ? "yes-no" : "type-name",
-               s->conf->shutdown_timeout, s->conf->require_reason ? "true" : "false",
+               s->conf->shutdown_timeout, s->conf->connect_timeout,
+               s->conf->require_reason ? "true" : "false",
                s->conf->rpo_warning, s->conf->audit_log ? s->conf->audit_log : "",
                s->conf->job_history ? s->conf->job_history : "",
                s->conf->theme ? s->conf->theme : "default", s->conf->readonly ? "true" : "false");

@@ -396,6 +396,7 @@ model_fetcher_thread(void *arg)
         }
     }
     pthread_mutex_unlock(&m->mu);
+    model_thread_exited(m, f);
     return NULL;
 }
 
@@ -583,6 +584,7 @@ model_helper_thread(void *arg)
         }
     }
     pthread_mutex_unlock(&m->mu);
+    model_thread_exited(m, NULL);
     return NULL;
 }
 
