@@ -126,6 +126,7 @@ job_type_name(int type)
     case 107: return "Resynchronization";
     case 110: return "Replication Cycle";
     case 111: return "Enable Replication";
+    case 112: return "Planned Failover";
     case 0: return "Repair";     /* the console's repair jobs */
     default: return "Other";
     }
