@@ -56,7 +56,7 @@ like "$out" "3\. .*: final cycle: point rp-0003 \(planned\), the changes since c
 like "$out" "5\. .*: mark $VM prepared: autostart off, drover record mode 1 Primary, state 4" \
     "step 5 on the primary: marked prepared"
 like "$out" "6\. .*: fail $VM over to rp-0003" "step 6 on the DR host: failover"
-like "$out" "7\. .*: start $VM" "step 7: --start"
+like "$out" "7\. .*: start $VM \(paused first for checkpoint drover\.3" "step 7: --start, with a checkpoint"
 like "$out" "Dry run: nothing was changed" "dry run says so"
 out=$(dr failover "$VM" --planned --dry-run --json 2>/dev/null)
 is "$(json_get "$out" "d['plan']['operation'], d['plan']['point'], d['plan']['primary_power'], len(d['plan']['steps'])")" \
@@ -114,6 +114,8 @@ like "$out" "Result: 0 " "result 0"
 is "$(record "v['state'], v['failover_point'], [(p['id'], p['type']) for p in v['recovery_points']][-1]")" \
     "5 rp-0003 ('rp-0003', 'planned')" "replica: 5 Recovered on rp-0003, a planned point"
 is "$(dvirsh domstate "$VM")" "running" "--start: the replica runs"
+is "$(dvirsh checkpoint-list "$VM" --name 2>/dev/null | tr -d '\n')" "drover.3" \
+    "--start: the replica has checkpoint drover.3 (the base of reverse replication)"
 is "$(pstate)" "shut off" "the primary is off"
 is "$(autostart)" "disable" "the primary's autostart is off"
 is "$(primary_record "v['mode'], v['state'], v['points'][0][:3]")" "1 4 ('rp-0003', 'planned', 'drover.3')" \

@@ -266,13 +266,14 @@ typedef enum {
     HV_PRIMARY_START_PAUSED,    /* start with its vCPUs stopped */
     HV_PRIMARY_STOP,            /* SIGTERM only: qemu closes its images cleanly */
     HV_PRIMARY_NOAUTOSTART,     /* autostart off */
+    HV_PRIMARY_RESUME,          /* its vCPUs run again */
 } HvPrimaryAction;
 
 static int
 hv_primary_action(HvConn *c, const char *uuid, HvPrimaryAction what)
 {
     static const char *const names[] = { "shut down", "start (paused)", "power off",
-                                         "turn autostart off for" };
+                                         "turn autostart off for", "resume" };
     virConnectPtr vc = hv_acquire(c);
     virDomainPtr dom = NULL;
     int ret = -1, rc = -1;
@@ -293,6 +294,9 @@ hv_primary_action(HvConn *c, const char *uuid, HvPrimaryAction what)
         break;
     case HV_PRIMARY_NOAUTOSTART:
         rc = virDomainSetAutostart(dom, 0);
+        break;
+    case HV_PRIMARY_RESUME:
+        rc = virDomainResume(dom);
         break;
     }
     if (rc < 0) {
@@ -331,6 +335,40 @@ int
 hv_autostart_off(HvConn *c, const char *uuid)
 {
     return hv_primary_action(c, uuid, HV_PRIMARY_NOAUTOSTART);
+}
+
+int
+hv_resume(HvConn *c, const char *uuid)
+{
+    return hv_primary_action(c, uuid, HV_PRIMARY_RESUME);
+}
+
+int
+hv_checkpoint_create(HvConn *c, const char *uuid, const char *checkpoint_xml)
+{
+    virConnectPtr vc = hv_acquire(c);
+    virDomainPtr dom = NULL;
+    virDomainCheckpointPtr cp = NULL;
+    int ret = -1;
+
+    if (!vc)
+        return -1;
+    if (!(dom = hv_backup_domain(c, vc, uuid)))
+        goto cleanup;
+    if (!(cp = virDomainCheckpointCreateXML(dom, checkpoint_xml, 0))) {
+        hv_err("cannot create a checkpoint on %s (%s)", uuid, c->uri);
+        hv_check_alive(c, vc);
+        goto cleanup;
+    }
+    ret = 0;
+
+cleanup:
+    if (cp)
+        virDomainCheckpointFree(cp);
+    if (dom)
+        virDomainFree(dom);
+    virConnectClose(vc);
+    return ret;
 }
 
 int

@@ -200,5 +200,9 @@ int hv_start_paused(HvConn *c, const char *uuid);
 int hv_stop_clean(HvConn *c, const char *uuid);
 int hv_autostart_off(HvConn *c, const char *uuid);
 int hv_get_autostart(HvConn *c, const char *uuid);
+/* Resumes a paused domain; creates a checkpoint (a <domaincheckpoint>
+ * document) on a running one, for reverse replication. */
+int hv_resume(HvConn *c, const char *uuid);
+int hv_checkpoint_create(HvConn *c, const char *uuid, const char *checkpoint_xml);
 
 #endif

@@ -151,7 +151,9 @@ repl_planned_text(ReplPlanned *p)
                     "-> %d %s\n", n++, p->host, p->vm, p->point, p->from_state, STATE_RECOVERED,
                     state_name(STATE_RECOVERED));
     if (p->start)
-        util_buf_printf(&b, "  %d. %s: start %s\n", n++, p->host, p->vm);
+        util_buf_printf(&b, "  %d. %s: start %s (paused first for checkpoint %s on its disks: "
+                        "the changes since the failover, for reverse replication)\n", n++,
+                        p->host, p->vm, p->checkpoint);
     else
         util_buf_printf(&b, "  %d. %s: %s stays off (--start starts it)\n", n++, p->host, p->vm);
     util_buf_add(&b, "  deletes: nothing on either host (the primary's disks stay as they are)\n");
@@ -488,6 +490,36 @@ out:
     return ret;
 }
 
+/* The checkpoint the replica gets when it starts after the failover:
+ * one bitmap per disk, named as the final point's. */
+static char *
+repl_planned_checkpoint_xml(const ReplPlanned *p)
+{
+    UtilBuf b = { 0 };
+    const char *q = p->targets;
+
+    util_buf_add(&b, "<domaincheckpoint>\n  <name>");
+    util_buf_add_xml(&b, p->checkpoint);
+    util_buf_add(&b, "</name>\n  <description>drover: ");
+    util_buf_add_xml(&b, p->vm);
+    util_buf_add(&b, " as at planned point ");
+    util_buf_add_xml(&b, p->point);
+    util_buf_add(&b, "</description>\n  <disks>\n");
+    while (q && *q) {
+        size_t len = strcspn(q, ",");
+        UTIL_AUTOFREE char *t = util_xstrndup(q, len);
+
+        util_buf_add(&b, "    <disk name='");
+        util_buf_add_xml(&b, t);
+        util_buf_add(&b, "' checkpoint='bitmap'/>\n");
+        q += len;
+        while (*q == ',' || *q == ' ')
+            q++;
+    }
+    util_buf_add(&b, "  </disks>\n</domaincheckpoint>\n");
+    return util_buf_steal(&b);
+}
+
 int
 repl_planned_failover(HvConn *dr, const ReplPlanned *confirmed, const ReplArgs *a, Job *job)
 {
@@ -564,13 +596,27 @@ repl_planned_failover(HvConn *dr, const ReplPlanned *confirmed, const ReplArgs *
     }
     if ((code = ops_execute(dr, fo, &oa, job)) != 0)
         goto failover_failed;
-    /* 6. */
+    /* 6. Started paused, so that the checkpoint sees the disks exactly as
+     *    the final point: reverse replication copies what changed since. */
     if (p->start) {
+        UTIL_AUTOFREE char *cxml = repl_planned_checkpoint_xml(p);
+
         repl_planned_step(job, 98, "starting %s on %s", p->vm, p->host);
-        if (hv_start(dr, p->uuid) < 0) {
+        if (hv_start_paused(dr, p->uuid) < 0) {
             code = err_code() ? err_code() : RESULT_FAILED;
             err_prefix("%s is failed over to %s (state 5 Recovered) but did not start", p->vm,
                        p->point);
+            goto out;
+        }
+        if (hv_checkpoint_create(dr, p->uuid, cxml) < 0) {
+            repl_planned_step(job, 99, "warning: no checkpoint %s on %s (reverse replication "
+                              "will need a full copy): %s", p->checkpoint, p->vm, err_message());
+            err_clear();
+        }
+        if (hv_resume(dr, p->uuid) < 0) {
+            code = err_code() ? err_code() : RESULT_FAILED;
+            err_prefix("%s is failed over to %s (state 5 Recovered) and started, but stays "
+                       "paused", p->vm, p->point);
             goto out;
         }
     }
