@@ -91,6 +91,7 @@ int cli_resync(const CliCommand *cmd, CliOpts *o);
 int cli_repl_stats(const CliCommand *cmd, CliOpts *o);
 /* cli-planned.c: failover (--planned there, else cli_operation). */
 int cli_failover(const CliCommand *cmd, CliOpts *o);
+int cli_reverse_replication(const CliCommand *cmd, CliOpts *o);
 int cli_cancel(const CliCommand *cmd, CliOpts *o);
 /* `drover jobs ID` or `drover jobs --follow [ID]` (cli-ops.c). */
 int cli_job_show(Session *s, CliOpts *o);

@@ -90,6 +90,16 @@ static const CliCommand cli_commands[] = {
       "  Resynchronizing) while the old points stay usable, swaps it in with one\n"
       "  define (state 3), then deletes the old chain's files.", -1,
       "dry-run yes reason json" },
+    { "reverse-replication", cli_reverse_replication, "VM", 1, 1,
+      "after a planned failover: the old primary becomes the replica",
+      "  Run on the old primary's host (-c its URI).  Options: --from URI (the failed-over\n"
+      "           VM's host as seen from here; default: the record's), --dir DIR (new\n"
+      "           layers), --nbd HOST:PORT|unix:PATH, --dry-run, --yes, --reason TEXT, --json\n"
+      "  The prepared primary's disks are the base, reused in place: each must hold the\n"
+      "  final point (its checkpoint's bitmap consistent and clean), and the failed-over\n"
+      "  VM must be on that point with the checkpoint failover --planned --start took.\n"
+      "  Here: mode 2, state 3; there: mode 1, state 3.  Cycles then run this way.", -1,
+      "from dir nbd dry-run yes reason json" },
     { "suspend-replication", cli_repl_set, "VM", 1, 1, "pause replication: state 7 Suspended",
       "  Options: --dry-run, --yes, --reason TEXT, --json", 0,
       "dry-run yes reason json" },

@@ -129,7 +129,7 @@ repl_planned_text(ReplPlanned *p)
                     p->uuid, p->primary_vm, p->primary_uri);
     util_buf_printf(&b, "  primary: %s on %s is %s (autostart %s)\n", p->primary_vm, ph,
                     hv_power_name(p->primary_power), p->primary_autostart ? "on" : "off");
-    util_buf_printf(&b, "  state:   replica %d %s -> %d %s; primary -> %d %s (prepared)\n",
+    util_buf_printf(&b, "  state:   replica %d %s -> %d %s; primary -> %d %s\n",
                     p->from_state, state_name(p->from_state), STATE_RECOVERED,
                     state_name(STATE_RECOVERED), STATE_SYNCED, state_name(STATE_SYNCED));
     if (p->primary_power == HV_POWER_RUNNING)

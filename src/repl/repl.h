@@ -247,6 +247,58 @@ void repl_planned_free(ReplPlanned *p);
  * was left in. */
 int repl_planned_failover(HvConn *dr, const ReplPlanned *confirmed, const ReplArgs *a, Job *job);
 
+/* --- reverse replication (repl-reverse.c) -------------------------------- */
+
+enum {
+    REPL_JOB_REVERSE = 104,     /* "Reverse Replication" (Hyper-V's job type) */
+};
+
+/* Run on the old primary's host after a planned failover (its domain
+ * prepared: mode 1, state 4): that domain becomes the replica of the
+ * failed-over VM, which becomes the primary.  The old primary's disks are
+ * the base, reused in place, when they provably hold the final point:
+ * the checkpoint's bitmap in each is consistent and clean (nothing written
+ * since), and the failed-over VM is on that point with the same checkpoint
+ * (taken when failover --planned --start started it). */
+typedef struct {
+    const char *from;           /* the new primary's URI as seen from here; NULL: the record's */
+    const char *dir;            /* NULL: LOCALSTATEDIR/lib/drover/<name> */
+    const char *nbd;            /* NULL: the URI's host, port REPL_NBD_PORT */
+} ReplReverseArgs;
+
+typedef struct {
+    char *host;                 /* display name of this host (the new replica's) */
+    char *vm;
+    char uuid[37];
+    char *primary_uri;          /* the new primary (the failed-over VM) */
+    char *primary_host;
+    int primary_state;
+    int primary_power;
+    char *back_uri;             /* how the new primary's side names this host */
+    char *point;                /* the final point: the new replica's first */
+    int64_t point_time;
+    char *checkpoint;
+    char *dir;
+    char *nbd;
+    int interval, points, app_every;
+    ReplicaDiskList base;       /* this domain's disks, proven to hold the point */
+    ReplicaDiskList primary_disks; /* the new primary's disks now */
+    char *text;
+    char digest[65];
+} ReplReverse;
+
+/* Read-only (it reads the bitmaps through qemu-nbd).  NULL with err set:
+ * 32775 not prepared, running, disks written since the point, the new
+ * primary not failed over to it or without the checkpoint; 32770 a reverse
+ * that needs a full copy (not built); 32777 the new primary unreachable. */
+ReplReverse *repl_plan_reverse(HvConn *here, const char *host, const char *vm,
+                               const ReplReverseArgs *a);
+void repl_reverse_free(ReplReverse *p);
+/* Runs a confirmed plan: one define here (the replica's record), one on
+ * the new primary (its record: mode 1, state 3); the first is undone if
+ * the second fails.  0 or a result code with err set. */
+int repl_reverse(HvConn *here, const ReplReverse *confirmed, const ReplArgs *a, Job *job);
+
 /* "300", "30s", "5m", "4h", "1d" -> seconds; -1 with err (32773). */
 int repl_parse_interval(const char *s, int *out);
 
