@@ -97,7 +97,8 @@ static const CliCommand cli_commands[] = {
       "           layers), --nbd HOST:PORT|unix:PATH, --dry-run, --yes, --reason TEXT, --json\n"
       "  The prepared primary's disks are the base, reused in place: each must hold the\n"
       "  final point (its checkpoint's bitmap consistent and clean), and the failed-over\n"
-      "  VM must be on that point with the checkpoint failover --planned --start took.\n"
+      "  VM must be on that point with the checkpoint taken when the planned failover\n"
+      "  started it.\n"
       "  Here: mode 2, state 3; there: mode 1, state 3.  Cycles then run this way.", -1,
       "from dir nbd dry-run yes reason json" },
     { "suspend-replication", cli_repl_set, "VM", 1, 1, "pause replication: state 7 Suspended",
