@@ -82,6 +82,11 @@ like "$out" "base: +vda: $TOP/prim/vda\.qcow2 holds rp-0003 \(bitmap drover\.3 c
     "plan: prod's vda proven to hold rp-0003, reused"
 like "$out" "1\. .*mode 1 Primary, state 4 Synced.* -> mode 2 Replica, state 3 Replicating" "plan: prod side"
 like "$out" "2\. .*mode 2 Replica, state 5 Recovered -> mode 1 Primary, state 3 Replicating" "plan: dr side"
+out=$(pr reverse-replication "$VM" --dir "$REV" --nbd "127.0.0.1:$PORT2" --dry-run --json 2>/dev/null)
+is "$(json_get "$out" "d['result'], d['plan']['operation'], d['plan']['point'], [b['file'] for b in d['plan']['base']], d['job']")" \
+    "0 reverse-replication rp-0003 ['$TOP/prim/vda.qcow2', '$TOP/prim/vdb.qcow2'] None" \
+    "reverse --dry-run --json: the plan with the base reused"
+is "$(rec_on "$PURI" "v['mode'], v['state']")" "1 4" "dry run: prod still prepared"
 out=$(pr reverse-replication "$VM" --dir "$REV" --nbd "127.0.0.1:$PORT2" --yes --reason drill 2>&1)
 rc=$?
 is "$rc" 0 "reverse-replication on prod: exit 0"
