@@ -71,6 +71,13 @@ has "$DRA" 0x41 6M 1M && has "$DRB" 0x42 2M 256k
 ok $? "dr: prod's last writes are there"
 diag "transcript: planned failover prod -> dr: rp-0003 vda $(sha "$DIR/vda.rp-0003.qcow2") vdb $(sha "$DIR/vdb.rp-0003.qcow2")"
 
+# The drill commits the failover first (reverse works after 5 or 6; the
+# failback below reverses from 5).
+out=$(dr commit "$VM" --yes 2>&1)
+is "$?" 0 "dr: commit the failover (6 Committed)"
+is "$(rec_on "$DURI" "v['state'], [p['id'] for p in v['recovery_points']]")" "6 ['rp-0003']" \
+    "dr: 6 Committed, rp-0003 the only point"
+
 # --- 2. reverse replication: prod becomes dr's replica ---------------------------
 out=$(dr reverse-replication "$VM" --yes 2>&1)
 is "$?" 3 "reverse on the DR host: exit 3"
@@ -81,7 +88,7 @@ is "$?" 0 "reverse --dry-run on prod: exit 0"
 like "$out" "base: +vda: $TOP/prim/vda\.qcow2 holds rp-0003 \(bitmap drover\.3 consistent, nothing written since\): reused in place, nothing copied" \
     "plan: prod's vda proven to hold rp-0003, reused"
 like "$out" "1\. .*mode 1 Primary, state 4 Synced.* -> mode 2 Replica, state 3 Replicating" "plan: prod side"
-like "$out" "2\. .*mode 2 Replica, state 5 Recovered -> mode 1 Primary, state 3 Replicating" "plan: dr side"
+like "$out" "2\. .*mode 2 Replica, state 6 Committed -> mode 1 Primary, state 3 Replicating" "plan: dr side"
 out=$(pr reverse-replication "$VM" --dir "$REV" --nbd "127.0.0.1:$PORT2" --dry-run --json 2>/dev/null)
 is "$(json_get "$out" "d['result'], d['plan']['operation'], d['plan']['point'], [b['file'] for b in d['plan']['base']], d['job']")" \
     "0 reverse-replication rp-0003 ['$TOP/prim/vda.qcow2', '$TOP/prim/vdb.qcow2'] None" \

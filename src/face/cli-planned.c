@@ -100,7 +100,7 @@ cli_planned_job(Session *s, const CliOpts *o, const char *op, ReplPlanned *p, Cl
             report_job_title(REPL_JOB_PLANNED));
     while (cli_follow(s, job_id(job), 0, out, &ji, &died) == 1)
         fprintf(stderr, "drover: the planned failover %s runs in this process and is waited "
-                "for (it stops at its next step if drover is killed)\n", job_id(job));
+                "for (killing drover stops it where it is)\n", job_id(job));
     job_wait(job, &ji);
     report_decode_job(&ji, op, &info);
     status = result_exit_status(info.code);

@@ -341,9 +341,9 @@ repl_planned_wait_off(HvConn *pc, const ReplPlanned *p, int timeout_s, Job *job,
     }
 }
 
-/* Step 4: the primary marked prepared.  One define of its definition
- * with drover's record (mode 1, state 4, the final point and the disks
- * it covers), then autostart off. */
+/* Step 5: the primary marked prepared: autostart off, then one define of
+ * its definition with drover's record (mode 1, state 4, the final point
+ * and the disks it covers). */
 static int
 repl_planned_mark(HvConn *pc, const ReplPlanned *p, const ReplicaPoint *final)
 {
@@ -395,12 +395,15 @@ repl_planned_mark(HvConn *pc, const ReplPlanned *p, const ReplicaPoint *final)
     if (domxml_set_replica(dx, md) < 0)
         goto out;
     out = domxml_format(dx);
-    if (hv_define(pc, out) < 0) {
-        err_prefix("cannot mark the primary %s prepared", p->primary_vm);
+    /* Autostart off first: the record is what says prepared, and it is
+     * written only when the host will not start the domain by itself. */
+    if (hv_autostart_off(pc, p->uuid) < 0) {
+        err_prefix("cannot turn the primary %s's autostart off", p->primary_vm);
         goto out;
     }
-    if (hv_autostart_off(pc, p->uuid) < 0) {
-        err_prefix("the primary %s is marked prepared, but", p->primary_vm);
+    if (hv_define(pc, out) < 0) {
+        err_prefix("cannot mark the primary %s prepared (its autostart is off now)",
+                   p->primary_vm);
         goto out;
     }
     ret = 0;

@@ -175,6 +175,9 @@ static int
 repl_reverse_there(HvConn *pc, const HvDomain *d, ReplReverse *p)
 {
     UTIL_AUTOFREE char *md = NULL;
+    UTIL_AUTOFREE char *xml = NULL;
+    DomDiskList disks = { 0 };
+    DomXml *dx = NULL;
     Replica *nr = NULL;
     char **cps = NULL;
     HvDomain pd;
@@ -196,12 +199,18 @@ repl_reverse_there(HvConn *pc, const HvDomain *d, ReplReverse *p)
         goto out;
     p->primary_state = nr->state;
     p->primary_power = pd.power;
-    if (nr->mode != MODE_REPLICA || nr->state != STATE_RECOVERED || !nr->failover ||
-        strcmp(nr->failover->point, p->point) != 0) {
+    /* Failed over to the final point (5), or committed on it (6: the
+     * point is the only one left). */
+    if (nr->mode != MODE_REPLICA ||
+        !((nr->state == STATE_RECOVERED && nr->failover &&
+           strcmp(nr->failover->point, p->point) == 0) ||
+          (nr->state == STATE_COMMITTED && nr->npoints == 1 &&
+           strcmp(nr->points[0].id, p->point) == 0))) {
         err_set(RESULT_INVALID_STATE, "%s on %s is in mode %d %s, state %d %s%s%s: reverse "
-                "replication needs it failed over (5 Recovered) to the final point %s", pd.name,
-                p->primary_uri, nr->mode, mode_name(nr->mode), nr->state, state_name(nr->state),
-                nr->failover ? ", on " : "", nr->failover ? nr->failover->point : "", p->point);
+                "replication needs it failed over (5 Recovered, or 6 Committed) to the final "
+                "point %s", pd.name, p->primary_uri, nr->mode, mode_name(nr->mode), nr->state,
+                state_name(nr->state), nr->failover ? ", on " : "",
+                nr->failover ? nr->failover->point : "", p->point);
         goto out;
     }
     if (!(cps = hv_checkpoint_names(pc, d->uuid)))
@@ -213,10 +222,22 @@ repl_reverse_there(HvConn *pc, const HvDomain *d, ReplReverse *p)
                 p->checkpoint);
         goto out;
     }
-    replica_disk_list_copy(&p->primary_disks, &nr->failover->disks);
-    for (i = 0; i < p->primary_disks.n; i++) {
-        free(p->primary_disks.v[i].before);
-        p->primary_disks.v[i].before = NULL;
+    /* Its disks as they are now (the failover layers, kept by a commit). */
+    if (!(xml = hv_get_xml(pc, d->uuid)) || !(dx = domxml_parse(xml)))
+        goto out;
+    domxml_disks(dx, &disks);
+    for (i = 0; i < p->base.n; i++) {
+        size_t k;
+
+        for (k = 0; k < disks.n; k++)
+            if (strcmp(disks.v[k].target, p->base.v[i].target) == 0 && disks.v[k].source)
+                break;
+        if (k == disks.n) {
+            err_set(RESULT_INVALID_STATE, "%s on %s has no file for disk %s", pd.name,
+                    p->primary_uri, p->base.v[i].target);
+            goto out;
+        }
+        replica_disk_list_add(&p->primary_disks, disks.v[k].target, disks.v[k].source, 0);
     }
     p->back_uri = util_xstrdup(nr->primary_uri);
     if (nr->repl) {
@@ -228,6 +249,8 @@ repl_reverse_there(HvConn *pc, const HvDomain *d, ReplReverse *p)
 
 out:
     hv_strv_free(cps);
+    domxml_disk_list_clear(&disks);
+    domxml_free(dx);
     replica_free(nr);
     hv_domain_clear(&pd);
     return ret;
