@@ -174,6 +174,18 @@ out=$(dr failover "$VM" --planned --yes 2>&1)
 is "$?" 3 "planned failover with the primary prepared already: exit 3"
 like "$out" "prepared already .* drover failover $VM --point rp-0003" "says how to finish it"
 
+# Reverse replication needs the replica failed over to the final point.
+out=$("$DROVER" --config "$T/drover.conf" -c "$PURI" reverse-replication "$VM" --dir "$TOP/rev" --yes 2>&1)
+is "$?" 3 "reverse-replication while the replica is not failed over: exit 3"
+like "$out" "needs it failed over \(5 Recovered, or 6 Committed\) to the final point rp-0003" \
+    "says the replica must be failed over to rp-0003"
+is "$(primary_record "v['mode'], v['state']")" "1 4" "the primary stays prepared"
+[ ! -e "$TOP/rev" ]
+ok $? "no directory made"
+out=$(dr reverse-replication nosuchvm --yes 2>&1)
+is "$?" 2 "reverse-replication of an unknown VM: exit 2"
+like "$out" "32773" "refused with 32773"
+
 qemu_use prim
 qemu_kill_libvirtd
 qemu_use dr
