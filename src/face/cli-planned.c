@@ -36,7 +36,8 @@ cli_planned_plan_json(const ReplPlanned *p)
     json_object_object_add(j, "primary_host", cli_planned_str(p->primary_host));
     json_object_object_add(j, "primary_uri", cli_planned_str(p->primary_uri));
     json_object_object_add(j, "primary_vm", cli_planned_str(p->primary_vm));
-    json_object_object_add(j, "primary_power", json_object_new_string(hv_power_name(p->primary_power)));
+    json_object_object_add(j, "primary_power",
+                           json_object_new_string(hv_power_name(p->primary_power)));
     json_object_object_add(j, "primary_autostart", json_object_new_boolean(p->primary_autostart));
     json_object_object_add(j, "shutdown_timeout", json_object_new_int(p->timeout));
     json_object_object_add(j, "from_state", json_object_new_int(p->from_state));

@@ -295,7 +295,8 @@ out:
 /* --- execution ------------------------------------------------------------- */
 
 static void
-repl_planned_step(Job *job, int percent, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+repl_planned_step(Job *job, int percent, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static void
 repl_planned_step(Job *job, int percent, const char *fmt, ...)

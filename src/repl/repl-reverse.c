@@ -474,7 +474,8 @@ repl_reverse_audit(const ReplArgs *a, const ReplReverse *p, Job *job, int code)
 }
 
 static void
-repl_reverse_step(Job *job, int percent, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+repl_reverse_step(Job *job, int percent, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static void
 repl_reverse_step(Job *job, int percent, const char *fmt, ...)

@@ -208,12 +208,13 @@ int64_t repl_next_due(const Replica *r, int power, int64_t now);
  *      when it does not stop: 32772, nothing changed);
  *   2. primary: started paused for the final cycle's backup job;
  *   3. DR: the final cycle, a point of type "planned";
- *   4. primary: powered off again (SIGTERM: qemu stores its bitmaps), then
- *      marked prepared: autostart off and drover's record on its domain,
- *      mode 1 Primary, state 4 Synced, <primary> naming the replica its
- *      workload moved to, one point: the final one with its checkpoint;
- *   5. DR: failover to the final point (the ordinary failover: 5 Recovered);
- *   6. DR: with start, the replica started. */
+ *   4. primary: powered off again (SIGTERM: qemu stores its bitmaps);
+ *   5. primary: marked prepared: autostart off and drover's record on its
+ *      domain, mode 1 Primary, state 4 Synced, <primary> naming the replica
+ *      its workload moved to, one point: the final one with its checkpoint;
+ *   6. DR: failover to the final point (the ordinary failover: 5 Recovered);
+ *   7. DR: with start, the replica started paused, given checkpoint
+ *      drover.N (the base of reverse replication), resumed. */
 typedef struct {
     char *host;                 /* display name of the DR host */
     char *dr_uri;
