@@ -185,4 +185,6 @@ like "$out" "bytes written since the final point rp-0008" "says its disk was wri
 is "$(rec_on "$PURI" "v['mode'], v['state']")" "1 4" "prod stays prepared"
 is "$(rec_on "$DURI" "v['mode'], v['state']")" "2 5" "dr stays failed over"
 
+# Every guest and daemon of this test stopped before its directory goes.
+qemu_stop_all >/dev/null 2>&1
 done_testing

@@ -195,4 +195,10 @@ like "$out" "32777" "refused with 32777"
 like "$out" "fail over unplanned" "says to fail over unplanned"
 is "$(record "v['state']")" 3 "replica still 3"
 
+# The primary's libvirtd back, so that the cleanup removes its domain.
+qemu_use prim
+qemu_restart_libvirtd
+ok $? "the primary's libvirtd is back (for the cleanup)"
+qemu_save prim
+qemu_stop_all >/dev/null 2>&1
 done_testing
