@@ -90,4 +90,6 @@ qemu_restart_libvirtd
 ok $? "the primary's libvirtd is back (for the cleanup)"
 qemu_save prim
 
+# Stopped before done_testing deletes $T (the EXIT trap then finds no pid file).
+qemu_stop_all >/dev/null 2>&1
 done_testing
