@@ -33,7 +33,7 @@ ok "$([ "$rc" -ne 0 ] && echo 0 || echo 1)" "failover while the primary runs: no
 is "$(jfield "$T/out" 'd["result"]')" 32775 "refused with 32775"
 like "$(jfield "$T/out" 'd["message"]')" "primary $VM on .* is running" "the message names the primary VM and its host"
 like "$(jfield "$T/out" 'd["message"]')" "--planned" "and suggests --planned"
-like "$(jfield "$T/out" 'd["message"]')" "not built yet" "and says planned failover is not built yet"
+like "$(jfield "$T/out" 'd["message"]')" "no data lost" "and says what planned failover does"
 is "$(snapshot)" "$before" "nothing changed: the definition and the replica's files are as they were"
 is "$(record "v['state']")" 3 "the replica is still 3 Replicating"
 is "$(pvirsh domstate "$VM")" "running" "the primary still runs"
@@ -90,4 +90,6 @@ qemu_restart_libvirtd
 ok $? "the primary's libvirtd is back (for the cleanup)"
 qemu_save prim
 
+# Stopped before done_testing deletes $T (the EXIT trap then finds no pid file).
+qemu_stop_all >/dev/null 2>&1
 done_testing

@@ -123,9 +123,11 @@ job_type_name(int type)
     case 99: return "Commit Failover";
     case 102: return "Initiate Test Replica";
     case 103: return "Remove Test Replica";
+    case 104: return "Reverse Replication";
     case 107: return "Resynchronization";
     case 110: return "Replication Cycle";
     case 111: return "Enable Replication";
+    case 112: return "Planned Failover";
     case 0: return "Repair";     /* the console's repair jobs */
     default: return "Other";
     }

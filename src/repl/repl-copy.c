@@ -583,3 +583,60 @@ out:
     free(ext.v);
     return ret;
 }
+
+/* --- a bitmap's dirty bytes, for reverse replication ----------------------- */
+
+int
+repl_image_dirty(const char *file, const char *bitmap, uint64_t *dirty)
+{
+    const char *qemu_nbd = getenv("QEMU_NBD");
+    UTIL_AUTOFREE char *barg = util_xasprintf("--bitmap=%s", bitmap);
+    char *argv[] = { (char *)(qemu_nbd && *qemu_nbd ? qemu_nbd : "qemu-nbd"),
+                     (char *)"--format=qcow2", (char *)"--read-only", barg, (char *)file, NULL };
+    ReplExtentList ext = { 0 };
+    ReplCopyStats st;
+    ReplSource s;
+    int64_t size;
+    size_t i;
+    int ret = -1;
+
+    memset(&s, 0, sizeof(s));
+    memset(&st, 0, sizeof(st));
+    *dirty = 0;
+    s.where = util_xasprintf("bitmap %s of %s", bitmap, file);
+    s.bitmap_ctx = util_xasprintf("qemu:dirty-bitmap:%s", bitmap);
+    if (!(s.h = nbd_create()) ||
+        nbd_add_meta_context(s.h, LIBNBD_CONTEXT_BASE_ALLOCATION) < 0 ||
+        nbd_add_meta_context(s.h, s.bitmap_ctx) < 0) {
+        repl_nbd_err(RESULT_FAILED, "%s", s.where);
+        goto out;
+    }
+    /* qemu-nbd refuses a bitmap that is missing or inconsistent (a qemu
+     * that did not close the image): nothing then proves the disk. */
+    if (nbd_connect_systemd_socket_activation(s.h, argv) < 0 ||
+        nbd_can_meta_context(s.h, s.bitmap_ctx) != 1) {
+        repl_nbd_err(RESULT_INVALID_STATE, "%s cannot be read (missing, or inconsistent after "
+                     "a qemu that did not close the image)", s.where);
+        goto out;
+    }
+    if ((size = nbd_get_size(s.h)) < 0) {
+        repl_nbd_err(RESULT_FAILED, "%s", s.where);
+        goto out;
+    }
+    s.size = (uint64_t)size;
+    if (repl_plan_extents(&s, 0, &ext, &st) < 0)
+        goto out;
+    for (i = 0; i < ext.n; i++)
+        *dirty += ext.v[i].len;
+    ret = 0;
+
+out:
+    free(ext.v);
+    if (s.h) {
+        nbd_shutdown(s.h, 0);
+        nbd_close(s.h);
+    }
+    free(s.where);
+    free(s.bitmap_ctx);
+    return ret;
+}

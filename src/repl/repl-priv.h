@@ -36,4 +36,9 @@ typedef void (*ReplCopyProgress)(uint64_t done, uint64_t planned, void *opaque);
 int repl_copy(ReplSource *s, const char *dest, int fresh, ReplCopyProgress fn, void *opaque,
               ReplCopyStats *st);
 
+/* The bytes bitmap marks as written in the qcow2 image file (read through
+ * a qemu-nbd child of our own, --read-only --bitmap): 0 with *dirty set,
+ * or -1 with err set (32775 when the bitmap is missing or inconsistent). */
+int repl_image_dirty(const char *file, const char *bitmap, uint64_t *dirty);
+
 #endif

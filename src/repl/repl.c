@@ -113,6 +113,19 @@ repl_is_ours(const char *checkpoint)
     return strncmp(checkpoint, REPL_CHECKPOINT_PREFIX, strlen(REPL_CHECKPOINT_PREFIX)) == 0;
 }
 
+/* Whether a primary's drover record (metadata, may be NULL) says it is
+ * prepared for a planned failover (mode 1 Primary, state 4 Synced). */
+static int
+repl_primary_prepared(const char *metadata)
+{
+    Replica *pr = metadata ? replica_parse(metadata, strlen(metadata)) : NULL;
+    int prepared = pr && pr->mode == MODE_PRIMARY && pr->state == STATE_SYNCED;
+
+    err_clear();
+    replica_free(pr);
+    return prepared;
+}
+
 static int
 repl_strv_has(char **v, const char *s)
 {
@@ -499,8 +512,17 @@ repl_plan_build(HvConn *dr, const char *host, const HvDomain *d, DomXml *dx, con
     p->from_state = p->initial ? STATE_WAITING_INITIAL : r->state;
     p->to_state = STATE_REPLICATING;
 
-    if (hv_lookup(pc, d->uuid, 0, &pd) < 0) {
+    if (hv_lookup(pc, d->uuid, 1, &pd) < 0) {
         err_prefix("the primary of %s on %s", d->name, r->primary_uri);
+        goto fail;
+    }
+    if (repl_primary_prepared(pd.metadata)) {
+        /* Its workload went to the replica: whatever runs there now (an
+         * accidental start) is not what the replica must follow. */
+        err_set(RESULT_INVALID_STATE, "the primary %s on %s is prepared for a planned failover "
+                "(state %d %s): its workload moved to the replica, drover does not replicate "
+                "from it (shut it down; reverse replication makes it a replica)", pd.name,
+                r->primary_uri, STATE_SYNCED, state_name(STATE_SYNCED));
         goto fail;
     }
     if (pd.power != HV_POWER_RUNNING && pd.power != HV_POWER_PAUSED) {
@@ -954,6 +976,7 @@ typedef struct {
     uint64_t moved;             /* data and zero bytes, all disks */
     uint64_t data;
     int succeeded;              /* a point was made */
+    int planned;                /* a planned failover's final cycle (repl-planned.c) */
     int64_t copy_ms;            /* time spent moving data, all disks */
 } ReplRun;
 
@@ -1662,7 +1685,7 @@ repl_run(ReplRun *x, DomXml *dx, const Replica *r)
      * around BackupBegin only (the point in time is fixed when the job
      * starts), thawed at once.  Without the agent the point is standard,
      * and the job says why. */
-    if (repl_app_due(r, util_now())) {
+    if (!x->planned && repl_app_due(r, util_now())) {
         repl_step(x, 11, "freezing the guest's file systems for an application-consistent point");
         if (hv_fs_freeze(x->pc, p->uuid) == 0) {
             app = 1;
@@ -1725,7 +1748,8 @@ repl_run(ReplRun *x, DomXml *dx, const Replica *r)
     memset(pt, 0, sizeof(*pt));
     pt->id = util_xstrdup(p->point);
     pt->time = when;
-    pt->type = app ? RP_TYPE_APP_CONSISTENT : RP_TYPE_STANDARD;
+    /* A planned point is taken from a primary shut down cleanly. */
+    pt->type = x->planned ? RP_TYPE_PLANNED : app ? RP_TYPE_APP_CONSISTENT : RP_TYPE_STANDARD;
     pt->checkpoint = util_xstrdup(p->checkpoint);
     for (i = 0; i < p->ndisks; i++) {
         replica_disk_list_add(&pt->disks, p->disks[i].target, p->disks[i].file, 0);
@@ -1838,6 +1862,7 @@ repl_cycle_locked(HvConn *dr, const char *host, const HvDomain *d, const ReplArg
     memset(&now, 0, sizeof(now));
     x.dr = dr;
     x.job = job;
+    x.planned = a && a->planned;
     x.t0 = util_mono_ms();
     /* Under the lock: read again, and the power state with it. */
     if (hv_lookup(dr, d->uuid, 0, &now) < 0 || !(dx = repl_read(dr, d->uuid, d->name, &r)))
