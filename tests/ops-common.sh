@@ -233,7 +233,8 @@ def check(v, spec, where):
 spec = {"list": [SUMMARY], "show": SHOW, "op": OP, "dryrun": DRYRUN, "refusal": RESULT,
         "jobs": [JOB], "job": JOB, "decode": RESULT, "decode_all": [RESULT],
         "check": [CHECK], "repair": {"result": "int", "dry_run": "bool", "pending": "int",
-                                      "repaired": [{"host": "str", "name": "str", "action": "str"}],
+                                      "repaired": [{"host": "str", "name": "str", "action": "str",
+                                                    "left": [{"what": "str", "why": "str"}]}],
                                       "failed": [{"host": "str", "name": "str", "result?": "int",
                                                   "message?": "str"}]},
         "demo": {"uri": "str"}, "config": CONFIG}[kind]

@@ -430,6 +430,7 @@ cli_repair(const CliCommand *cmd, CliOpts *o)
             continue;
         for (k = 0; k < n; k++) {
             UTIL_AUTOFREE char *preview = NULL;
+            OpsLeftList left = { NULL, 0 };
             int did = 0, code, r;
 
             if (o->nargs) {
@@ -469,17 +470,36 @@ cli_repair(const CliCommand *cmd, CliOpts *o)
                     continue;
                 }
             }
-            code = ops_repair(s->hosts[i].conn, s->hosts[i].name, doms[k].uuid, &oa, NULL, &did);
+            code = ops_repair(s->hosts[i].conn, s->hosts[i].name, doms[k].uuid, &oa, NULL, &did,
+                              &left);
             if (code) {
                 cli_repair_failed(o, failed, s->hosts[i].name, doms[k].name, &status, &first_code);
             } else if (did) {
                 json_object *d = cli_vm_ref_json(s->hosts[i].name, doms[k].name);
+                json_object *l = json_object_new_array();
+                size_t m;
+
                 json_object_object_add(d, "action", json_object_new_string(preview));
+                for (m = 0; m < left.n; m++) {
+                    json_object *e = json_object_new_object();
+                    json_object_object_add(e, "what", json_object_new_string(left.v[m].what));
+                    json_object_object_add(e, "why", json_object_new_string(left.v[m].why));
+                    json_object_array_add(l, e);
+                }
+                json_object_object_add(d, "left", l);
                 json_object_array_add(done, d);
                 repaired++;
-                if (!o->json)
+                if (!o->json && left.n) {
+                    printf("%s@%s: repaired, with warnings: %zu item%s left in place, never "
+                           "deleted:\n", doms[k].name, s->hosts[i].name, left.n,
+                           left.n == 1 ? "" : "s");
+                    for (m = 0; m < left.n; m++)
+                        printf("  left: %s: %s\n", left.v[m].what, left.v[m].why);
+                } else if (!o->json) {
                     printf("%s@%s: repaired\n", doms[k].name, s->hosts[i].name);
+                }
             }
+            ops_left_list_clear(&left);
         }
         hv_domain_list_free(doms, n);
     }

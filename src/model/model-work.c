@@ -660,7 +660,8 @@ job_run_repair(Job *job, void *arg)
     int did = 0, code;
 
     job_args(a, &oa);
-    code = ops_repair(a->s->hosts[a->host].conn, a->s->hosts[a->host].name, a->uuid, &oa, job, &did);
+    code = ops_repair(a->s->hosts[a->host].conn, a->s->hosts[a->host].name, a->uuid, &oa, job, &did,
+                     NULL);
     if (code == 0 && !did)
         job_progress(job, 100, "nothing to repair: %s has no interrupted operation", a->name);
     job_finished(a);

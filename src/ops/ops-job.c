@@ -159,7 +159,7 @@ ops_job_main(JobTable *t, const char *id, const char *spec, int lockfd)
             code = RESULT_FAILED;
             goto out;
         }
-        code = ops_repair(c, ops_spec_get(o, "host"), uuid, &oa, job, &did);
+        code = ops_repair(c, ops_spec_get(o, "host"), uuid, &oa, job, &did, NULL);
         if (code == 0 && !did)
             job_progress(job, 100, "nothing to repair: %s has no interrupted operation", vm ? vm : uuid);
         goto out;

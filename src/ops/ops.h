@@ -8,6 +8,8 @@
 #ifndef DROVER_OPS_H
 #define DROVER_OPS_H
 
+#include <stddef.h>
+
 #include "hv/hv.h"
 #include "ops/job.h"
 #include "ops/plan.h"
@@ -38,13 +40,33 @@ int ops_start_repair(JobTable *t, const char *uri, const char *host, const char 
  * Returns the result code. */
 int ops_job_main(JobTable *t, const char *id, const char *spec, int lockfd);
 
+/* Something an operation's clean-up left in place instead of deleting it
+ * (drover could not prove that no domain uses it, or the deletion was
+ * refused), and why. */
+typedef struct {
+    char *what;                 /* a file's path, or "test system NAME" */
+    char *why;                  /* one sentence */
+} OpsLeft;
+
+typedef struct {
+    OpsLeft *v;
+    size_t n;
+} OpsLeftList;
+
+void ops_left_list_clear(OpsLeftList *l);
+
 /* Finishes or undoes an interrupted operation on vm (name or UUID):
  * rolled back if it stopped before its switch, forward after it.  Deletes
  * only files the journal names, after the same checks as any deletion.
- * Returns 0 (also when there was nothing to repair; *did says whether it
- * acted) or a result code with err set. */
+ * It always finishes once it holds the lock and can define: a file it
+ * cannot prove unused (another domain's disk cannot be resolved, the
+ * deletion is refused) is left in place and listed in *left (may be NULL;
+ * the job and the audit line list them too), and the journal is closed
+ * all the same.  Returns 0 (also when there was nothing to repair; *did
+ * says whether it acted; left->n whether it left something) or a result
+ * code with err set. */
 int ops_repair(HvConn *c, const char *host, const char *vm, const OpsArgs *a, Job *job,
-               int *did);
+               int *did, OpsLeftList *left);
 
 /* What ops_repair would do for vm, as sentences: 1 with *text set when
  * an operation is interrupted, 0 when there is nothing to repair, -1 with
