@@ -662,6 +662,9 @@ out:
     return p;
 }
 
+static int repl_check_removals_on(HvConn *dr, const char *uuid, const char *dir,
+                                  const ReplicaDiskList *files);
+
 ReplPlan *
 repl_plan_resync(HvConn *dr, const char *host, const char *vm)
 {
@@ -685,6 +688,14 @@ repl_plan_resync(HvConn *dr, const char *host, const char *vm)
         goto out;
     }
     p = repl_plan_build(dr, host, &d, dx, r, pc, 1);
+    /* The old chain goes after the switch: what would refuse that is
+     * refused now, --dry-run too. */
+    if (p && p->remove.n && repl_check_removals_on(dr, d.uuid, p->dir, &p->remove) < 0) {
+        err_prefix("resync of %s: the old chain could not be deleted after its switch; nothing "
+                   "was changed", d.name);
+        repl_plan_free(p);
+        p = NULL;
+    }
 
 out:
     hv_close(pc);
@@ -1069,14 +1080,15 @@ repl_keep_free(Chain **keep, size_t n)
  * another domain that cannot be resolved refuses here, with nothing
  * changed, rather than after the switch (issue 11, item 11). */
 static int
-repl_check_removals(ReplRun *x, const ReplicaDiskList *files)
+repl_check_removals_on(HvConn *dr, const char *uuid, const char *dir,
+                       const ReplicaDiskList *files)
 {
-    const char *exclude[2] = { x->p->uuid, NULL };
+    const char *exclude[2] = { uuid, NULL };
     Chain **keep = NULL;
     size_t nkeep = 0, i;
     int ret = 0;
 
-    if (repl_load_keep_but(x->dr, exclude, &keep, &nkeep) < 0) {
+    if (repl_load_keep_but(dr, exclude, &keep, &nkeep) < 0) {
         err_prefix("drover cannot tell which files the domains here use, so it deletes nothing");
         return -1;
     }
@@ -1086,12 +1098,18 @@ repl_check_removals(ReplRun *x, const ReplicaDiskList *files)
         uint64_t size;
 
         if (chain_stat(files->v[i].file, &dev, &ino, &size) < 0 ||
-            chain_discard_check(files->v[i].file, dev, ino, x->p->dir,
+            chain_discard_check(files->v[i].file, dev, ino, dir,
                                 (const Chain *const *)keep, nkeep) < 0)
             ret = -1;
     }
     repl_keep_free(keep, nkeep);
     return ret;
+}
+
+static int
+repl_check_removals(ReplRun *x, const ReplicaDiskList *files)
+{
+    return repl_check_removals_on(x->dr, x->p->uuid, x->p->dir, files);
 }
 
 /* Removes the files of this run (still the same inode) after a failure. */
