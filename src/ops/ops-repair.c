@@ -330,9 +330,16 @@ ops_repair(HvConn *c, const char *host, const char *vm, const OpsArgs *a, Job *j
         UTIL_AUTOFREE char *note = util_xasprintf("completed with warnings: left in place: %s",
                                                   text);
 
-        ops_step(&x, 100, "repaired %s: now %d %s, with %zu item%s left in place (see the "
-                 "warnings)", d.name, r->state, state_name(r->state), x.left.n,
-                 x.left.n == 1 ? "" : "s");
+        UtilBuf paths = { 0 };
+        size_t i;
+
+        for (i = 0; i < x.left.n; i++)
+            util_buf_printf(&paths, "%s%s", i ? ", " : "", x.left.v[i].what);
+        /* The step is short: the paths here, the reasons in the warnings
+         * and the audit line. */
+        ops_step(&x, 100, "repaired %s with warnings: now %d %s; left in place: %s", d.name,
+                 r->state, state_name(r->state), paths.s);
+        util_buf_free(&paths);
         ops_audit_note(a, host, d.name, "repair", digest, job, 0, note);
         if (left) {
             *left = x.left;
