@@ -151,6 +151,27 @@ run -c "$URI" repair web02 --yes
 is "$rc" 0 "a second repair has nothing to do"
 like "$out" "nothing to repair" "... and says so"
 
+# --- 2b. The neighbour appears while a revert waits after its switch ------
+# (between the check under the lock and the deletion: a race, not
+# knowable before): the revert keeps its journal and says to run repair,
+# which finishes.
+fresh race
+ov=$(ls "$F"/vms/web02/vda.failover-*.qcow2)
+start_paused revert:switched "$URI" revert web02
+ok $? "revert of web02 paused after its switch"
+add_neighbour
+resume
+isnt_zero=$([ "$rc" -ne 0 ] && echo yes)
+is "$isnt_zero" yes "the revert fails after its switch (exit $rc)"
+like "$err" "run drover repair web02" "it says to run repair"
+is "$(interrupted web02)" "revert" "its journal stays"
+[ -f "$ov" ]
+ok $? "the overlay is not deleted"
+run -c "$URI" repair web02 --yes
+is "$rc" 0 "repair finishes"
+like "$out" "left: $ov: drover cannot prove" "it lists the overlay"
+is "$(interrupted web02)|$(vm_field web02 state)" "null|3" "journal closed, web02 is 3"
+
 # --- 3. Stopped before its switch, rolled back with the neighbour (--json) --
 fresh pre
 sums >"$T/pre.before"

@@ -75,6 +75,12 @@ int
 ops_load_keep(OpsCtx *x, int future)
 {
     ops_keep_free(x);
+    /* On a fleet file, a domain another process defined since this one
+     * last read it reaches memory only on reload: its disks count too. */
+    if (hv_reload_if_changed(x->c) < 0) {
+        err_prefix("cannot read the domains on %s again", hv_uri(x->c));
+        return -1;
+    }
     return plan_load_keep(x->c, x->p, future, &x->keep, &x->nkeep);
 }
 
@@ -1119,7 +1125,15 @@ ops_run(OpsCtx *x)
     }
     if (p->remove.n) {
         /* Our own disks changed with the switch: protect their new chains. */
-        if (ops_load_keep(x, 0) < 0 || ops_delete_all(x, &p->remove) < 0)
+        if (ops_load_keep(x, 0) < 0) {
+            /* Checked under the lock before the journal: a domain changed
+             * since.  Repair finishes, leaving what it cannot prove unused. */
+            err_hint(RESULT_HINT_REPAIR);
+            err_prefix("the switch is done but nothing was deleted; run drover repair %s",
+                       p->vm);
+            goto cleanup;
+        }
+        if (ops_delete_all(x, &p->remove) < 0)
             goto cleanup;
         ops_fault_point(x->opname, "deleted");
     }
