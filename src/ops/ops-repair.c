@@ -409,6 +409,8 @@ ops_repair_preview(HvConn *c, const char *vm, char **text)
         for (i = 0; i < j->create.n; i++)
             util_buf_printf(&b, "; removes %s if it was created", j->create.v[i].file);
     }
+    if (j->remove.n || j->create.n)
+        util_buf_add(&b, " (a file drover cannot prove unused stays, and is listed)");
     util_buf_add(&b, "; clears the journal");
     *text = util_buf_steal(&b);
     ret = 1;
