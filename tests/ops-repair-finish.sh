@@ -132,15 +132,15 @@ wait "$bg"
 is "$(interrupted web02)" "revert" "the revert is left interrupted"
 run -c "$URI" repair web02 --yes
 is "$rc" 0 "repair with the unresolvable neighbour finishes (exit 0)"
-like "$out" "repaired, with warnings: 1 item left in place" "repair says it left something"
-like "$out" "left: $ov: drover cannot prove that no domain uses it" "repair names the overlay and why"
+like "$out" "web02@fleet: repaired with warnings: left in place: " "repair says it left something"
+like "$out" "left in place: $ov \(drover cannot prove that no domain uses it" "repair names the overlay and why"
 like "$out" "nbr01: pool nbrpool has no target path" "... naming the neighbour's disk"
 is "$(interrupted web02)" "null" "the journal is closed"
 is "$(vm_field web02 state)" 3 "web02 is 3 Replicating"
 [ -f "$ov" ]
 ok $? "the overlay is still there"
 like "$(audit | grep '"operation":"repair"' | tail -1)" \
-    '"result":0,"message":"completed with warnings: left in place: .*failover-.*cannot prove' \
+    '"result":0,.*"message":"completed with warnings: left in place: .*failover-.*cannot prove' \
     "the audit line lists what was left"
 run -c "$URI" check web02
 like "$out" "Warning" "check: web02 is Warning, not Critical"
@@ -169,7 +169,7 @@ is "$(interrupted web02)" "revert" "its journal stays"
 ok $? "the overlay is not deleted"
 run -c "$URI" repair web02 --yes
 is "$rc" 0 "repair finishes"
-like "$out" "left: $ov: drover cannot prove" "it lists the overlay"
+like "$out" "left in place: $ov \(drover cannot prove" "it lists the overlay"
 is "$(interrupted web02)|$(vm_field web02 state)" "null|3" "journal closed, web02 is 3"
 
 # --- 3. Stopped before its switch, rolled back with the neighbour (--json) --
@@ -184,9 +184,9 @@ is "$rc" 0 "repair (rollback) with the unresolvable neighbour finishes (exit 0)"
 json_ok repair "$T/out" "repair --json follows doc/json.md"
 is "$(jq_ "$T/out" 'd["result"], len(d["repaired"]), d["failed"]')" "(0, 1, [])" \
     "repair --json: result 0, web01 repaired"
-is "$(jq_ "$T/out" '[l["what"] for l in d["repaired"][0]["left"]]')" "['$ov']" \
+like "$(jq_ "$T/out" 'd["repaired"][0]["warnings"]')" "^completed with warnings: left in place: $ov \(" \
     "repair --json: the overlay is listed as left"
-like "$(jq_ "$T/out" 'd["repaired"][0]["left"][0]["why"]')" "cannot prove that no domain uses it" \
+like "$(jq_ "$T/out" 'd["repaired"][0]["warnings"]')" "cannot prove that no domain uses it" \
     "repair --json: with why"
 is "$(interrupted web01)|$(vm_field web01 state)" "null|3" "journal closed, web01 back to 3"
 [ -f "$ov" ]
@@ -204,7 +204,7 @@ is "$(interrupted crm01)" "stop-test" "a stop-test of crm01 stopped after its sw
 add_neighbour
 run -c "$URI" repair crm01 --yes
 is "$rc" 0 "repair of the stop-test with the unresolvable neighbour finishes"
-like "$out" "left: $tov: drover cannot prove" "the test overlay is listed as left"
+like "$out" "left in place: $tov \(drover cannot prove" "the test overlay is listed as left"
 is "$(interrupted crm01)|$(vm_field crm01-test name)" "null|missing" \
     "journal closed, the test system removed"
 [ -f "$tov" ]
@@ -221,7 +221,7 @@ fresh plain
 ov=$(ls "$F"/vms/web02/vda.failover-*.qcow2)
 DROVER_FAULT=revert:switched drover -c "$URI" revert web02 --yes </dev/null >/dev/null 2>&1
 run -c "$URI" repair web02 --yes --json
-is "$(jq_ "$T/out" 'd["result"], d["repaired"][0]["left"]')" "(0, [])" \
+is "$(jq_ "$T/out" 'd["result"], d["repaired"][0]["warnings"]')" "(0, None)" \
     "a repair without a neighbour leaves nothing"
 [ ! -e "$ov" ]
 ok $? "... and deletes the overlay"
@@ -233,7 +233,7 @@ DROVER_FAULT=revert:switched drover -c "$URI" revert web02 --yes </dev/null >/de
 ln "$ov" "$F/vms/web02/someone-elses-copy.qcow2"
 run -c "$URI" repair web02 --yes
 is "$rc" 0 "repair with a hard-linked overlay finishes"
-like "$out" "left: $ov: its deletion was refused: .*2 hard links" "it says why the overlay stays"
+like "$out" "left in place: $ov \(its deletion was refused: .*2 hard links" "it says why the overlay stays"
 is "$(interrupted web02)|$(vm_field web02 state)" "null|3" "journal closed, web02 is 3"
 [ -f "$ov" ] && [ -f "$F/vms/web02/someone-elses-copy.qcow2" ]
 ok $? "both links are still there"
@@ -246,7 +246,7 @@ is "$(interrupted web02)" "commit" "a commit of web02 stopped after its switch"
 add_neighbour
 run -c "$URI" repair web02 --yes
 is "$rc" 0 "repair of the commit with the unresolvable neighbour finishes"
-like "$out" "left: $rp6: drover cannot prove" "the newer recovery point is listed as left"
+like "$out" "left in place: $rp6 \(drover cannot prove" "the newer recovery point is listed as left"
 is "$(interrupted web02)|$(vm_field web02 state)" "null|6" "journal closed, web02 is 6 Committed"
 [ -f "$rp6" ]
 ok $? "the newer recovery point is still there"

@@ -660,8 +660,7 @@ job_run_repair(Job *job, void *arg)
     int did = 0, code;
 
     job_args(a, &oa);
-    code = ops_repair(a->s->hosts[a->host].conn, a->s->hosts[a->host].name, a->uuid, &oa, job, &did,
-                     NULL);
+    code = ops_repair(a->s->hosts[a->host].conn, a->s->hosts[a->host].name, a->uuid, &oa, job, &did);
     if (code == 0 && !did)
         job_progress(job, 100, "nothing to repair: %s has no interrupted operation", a->name);
     job_finished(a);
@@ -754,7 +753,7 @@ model_repair(Model *m, size_t host, const char *uuid, const char *name, const ch
         oa.shutdown_timeout = m->s->conf->shutdown_timeout;
         oa.audit_log = m->s->conf->audit_log;
         return ops_start_repair(m->s->jobs, m->s->hosts[host].uri, m->s->hosts[host].name, uuid, name,
-                                &oa, MODEL_JOB_REPAIR, id_out);
+                                &oa, MODEL_JOB_REPAIR, id_out, NULL);
     }
     a = util_xcalloc(1, sizeof(*a));
     a->s = m->s;

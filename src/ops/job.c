@@ -50,6 +50,8 @@ struct Job {
     int logfd;                  /* its progress log (<id>.log), appended to; or -1 */
     char logged[200];           /* the last step written to it */
     int cancelled;              /* it saw a cancel request */
+    char warnings[1024];        /* job_set_warnings: kept as the completed job's
+                                 * error_description (error code 0) */
     Job *next;
 };
 
@@ -925,7 +927,7 @@ job_end(Job *j, int rc)
         j->info.state = JOB_COMPLETED;
         j->info.percent = 100;
         j->info.error_code = 0;
-        j->info.error_description[0] = '\0';
+        util_strlcpy(j->info.error_description, j->warnings, sizeof(j->info.error_description));
     } else {
         j->info.state = j->cancelled ? JOB_TERMINATED : JOB_EXCEPTION;
         j->info.error_code = rc;
@@ -1213,6 +1215,14 @@ job_progress(Job *job, int percent, const char *fmt, ...)
 }
 
 void
+job_set_warnings(Job *job, const char *text)
+{
+    pthread_mutex_lock(&job->table->mu);
+    util_strlcpy(job->warnings, text ? text : "", sizeof(job->warnings));
+    pthread_mutex_unlock(&job->table->mu);
+}
+
+void
 job_set_digest(Job *job, const char *digest)
 {
     pthread_mutex_lock(&job->table->mu);
@@ -1251,6 +1261,43 @@ job_pass_switch(Job *job)
     /* A request placed between the check and the record is too late: the
      * canceller re-reads the record and says so. */
     return 0;
+}
+
+void
+job_record_refused(JobTable *t, int type, const char *host, const char *uri, const char *vm,
+                   const char *uuid, const ErrInfo *e)
+{
+    JobInfo ji;
+
+    job_info_init(&ji, type, host, uri, vm, uuid, NULL);
+    ji.state = JOB_EXCEPTION;
+    ji.cancellable = 0;
+    ji.pid = (int)getpid();
+    ji.error_code = e->code ? e->code : RESULT_FAILED;
+    util_strlcpy(ji.error_description, e->message[0] ? e->message : "refused", sizeof(ji.error_description));
+    ji.virt_code = e->virt_code;
+    ji.sys_errno = e->sys_errno;
+    ji.hints = e->hints | RESULT_HINT_REFUSED;
+    util_strlcpy(ji.step, "refused before it started: nothing was changed", sizeof(ji.step));
+    pthread_mutex_lock(&t->mu);
+    if (job_history_append(t, &ji) < 0) {
+        /* No history: this process at least shows it. */
+        Job *j = util_xcalloc(1, sizeof(*j));
+
+        j->table = t;
+        j->info = ji;
+        j->lockfd = j->logfd = -1;
+        j->joined = 1;
+        j->next = t->jobs;
+        t->jobs = j;
+    }
+    pthread_mutex_unlock(&t->mu);
+}
+
+int
+job_refused(const JobInfo *ji)
+{
+    return ji->state == JOB_EXCEPTION && (ji->hints & RESULT_HINT_REFUSED);
 }
 
 int

@@ -15,6 +15,19 @@
 #include "ops/plan.h"
 #include "record/replica.h"
 
+/* Something an operation's clean-up left in place instead of deleting it
+ * (drover could not prove that no domain uses it, or the deletion was
+ * refused), and why. */
+typedef struct {
+    char *what;                 /* a file's path, or "test system NAME" */
+    char *why;                  /* one sentence */
+} OpsLeft;
+
+typedef struct {
+    OpsLeft *v;
+    size_t n;
+} OpsLeftList;
+
 /* A file an execution created: undo deletes only these, and only while
  * the path still holds the same inode. */
 typedef struct {

@@ -246,8 +246,7 @@ ops_repair_run(OpsCtx *x, Replica *r, const char *dir, const char *vm)
 }
 
 int
-ops_repair(HvConn *c, const char *host, const char *vm, const OpsArgs *a, Job *job, int *did,
-           OpsLeftList *left)
+ops_repair(HvConn *c, const char *host, const char *vm, const OpsArgs *a, Job *job, int *did)
 {
     UTIL_AUTOFREE char *self = lock_describe_self();
     UTIL_AUTOFREE char *holder = NULL;
@@ -263,8 +262,6 @@ ops_repair(HvConn *c, const char *host, const char *vm, const OpsArgs *a, Job *j
     int code = 0;
 
     *did = 0;
-    if (left)
-        memset(left, 0, sizeof(*left));
     memset(&x, 0, sizeof(x));
     x.c = c;
     x.a = a;
@@ -293,13 +290,16 @@ ops_repair(HvConn *c, const char *host, const char *vm, const OpsArgs *a, Job *j
     }
     if (hv_is_readonly(c)) {
         err_set(RESULT_ACCESS_DENIED, "repair of %s refused: the connection is read-only", d.name);
+        err_hint(RESULT_HINT_REFUSED);
         goto fail;
     }
     holder = util_xasprintf("%s, repair of %s, job %s", self, d.name, job ? job_id(job) : "none");
     if (!(lk = lock_acquire(lockpath, holder))) {
         err_prefix("%s: an operation is running on it now (it is not interrupted)", d.name);
+        err_hint(RESULT_HINT_REFUSED);
         goto fail;
     }
+    ops_fault_point("repair", "locked");
     /* Under the lock: read again, the operation may have finished. */
     replica_free(r);
     r = NULL;
@@ -341,10 +341,8 @@ ops_repair(HvConn *c, const char *host, const char *vm, const OpsArgs *a, Job *j
                  r->state, state_name(r->state), paths.s);
         util_buf_free(&paths);
         ops_audit_note(a, host, d.name, "repair", digest, job, 0, note);
-        if (left) {
-            *left = x.left;
-            memset(&x.left, 0, sizeof(x.left));
-        }
+        if (job)
+            job_set_warnings(job, note);
         goto done;
     }
     ops_step(&x, 100, "repaired %s: now %d %s", d.name, r->state, state_name(r->state));
@@ -353,7 +351,8 @@ ops_repair(HvConn *c, const char *host, const char *vm, const OpsArgs *a, Job *j
 
 fail:
     code = ops_code();
-    if (*did)
+    /* Refused or failed once a journal was found: audited like any attempt. */
+    if (*did || lockpath)
         ops_audit(a, host, d.name, "repair", digest, job, code);
 done:
     ops_ctx_clear(&x);

@@ -8,8 +8,7 @@
 #ifndef DROVER_OPS_H
 #define DROVER_OPS_H
 
-#include <stddef.h>
-
+#include "base/err.h"
 #include "hv/hv.h"
 #include "ops/job.h"
 #include "ops/plan.h"
@@ -32,41 +31,37 @@ int ops_execute(HvConn *c, const Plan *confirmed, const OpsArgs *a, Job *job);
 int ops_start(JobTable *t, const char *uri, const Plan *plan, const OpsArgs *a, char id[37],
               pid_t *pid);
 /* Starts ops_repair() of the VM uuid as a detached job process of JobType
- * type: 0 with id set, or -1 with err set. */
+ * type: 0 with id (and *pid, when pid is not NULL: the caller reaps it)
+ * set, or -1 with err set. */
 int ops_start_repair(JobTable *t, const char *uri, const char *host, const char *uuid, const char *vm,
-                     const OpsArgs *a, int type, char id[37]);
+                     const OpsArgs *a, int type, char id[37], pid_t *pid);
+/* An attempt refused before any job ran (its plan failed: wrong state,
+ * unknown VM or point, read-only, no --yes, ...; e says why): one audit
+ * line (audit log and syslog, "refused": true) and one entry in the job
+ * history of t (t may be NULL), 10 Exception with e's code, so the jobs
+ * list shows refusals too.  type and opname name the operation (JobType
+ * and state_op_name(), or JOB_TYPE_REPAIR and "repair"); host, uri, uuid
+ * and digest may be NULL when the VM was not found.  Writes nothing else;
+ * keeps the calling thread's error. */
+void ops_refused(JobTable *t, const OpsArgs *a, int type, const char *opname, const char *host,
+                 const char *uri, const char *vm, const char *uuid, const char *digest, const ErrInfo *e);
 /* The job process (`drover job-run ID SPEC`): adopts record id (its lock on
  * lockfd), runs the operation the spec names, records the result.
  * Returns the result code. */
 int ops_job_main(JobTable *t, const char *id, const char *spec, int lockfd);
-
-/* Something an operation's clean-up left in place instead of deleting it
- * (drover could not prove that no domain uses it, or the deletion was
- * refused), and why. */
-typedef struct {
-    char *what;                 /* a file's path, or "test system NAME" */
-    char *why;                  /* one sentence */
-} OpsLeft;
-
-typedef struct {
-    OpsLeft *v;
-    size_t n;
-} OpsLeftList;
-
-void ops_left_list_clear(OpsLeftList *l);
 
 /* Finishes or undoes an interrupted operation on vm (name or UUID):
  * rolled back if it stopped before its switch, forward after it.  Deletes
  * only files the journal names, after the same checks as any deletion.
  * It always finishes once it holds the lock and can define: a file it
  * cannot prove unused (another domain's disk cannot be resolved, the
- * deletion is refused) is left in place and listed in *left (may be NULL;
- * the job and the audit line list them too), and the journal is closed
- * all the same.  Returns 0 (also when there was nothing to repair; *did
- * says whether it acted; left->n whether it left something) or a result
- * code with err set. */
+ * deletion is refused) or a test system it cannot remove is left in place
+ * and the journal is closed all the same; what was left, and why, goes to
+ * the job (its warnings and job_set_warnings) and the audit line.  Returns
+ * 0 (also when there was nothing to repair; *did says whether it acted) or
+ * a result code with err set. */
 int ops_repair(HvConn *c, const char *host, const char *vm, const OpsArgs *a, Job *job,
-               int *did, OpsLeftList *left);
+               int *did);
 
 /* What ops_repair would do for vm, as sentences: 1 with *text set when
  * an operation is interrupted, 0 when there is nothing to repair, -1 with
