@@ -235,7 +235,7 @@ spec = {"list": [SUMMARY], "show": SHOW, "op": OP, "dryrun": DRYRUN, "refusal": 
         "jobs": [JOB], "job": JOB, "decode": RESULT, "decode_all": [RESULT],
         "check": [CHECK], "repair": {"result": "int", "dry_run": "bool", "pending": "int",
                                       "repaired": [{"host": "str", "name": "str", "action": "str",
-                                                    "job": "str"}],
+                                                    "job": "str", "warnings": "str?"}],
                                       "started": [{"host": "str", "name": "str", "action": "str",
                                                    "job": "str"}],
                                       "failed": [{"host": "str", "name": "str", "result?": "int",

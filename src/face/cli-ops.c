@@ -569,9 +569,20 @@ cli_repair(const CliCommand *cmd, CliOpts *o)
                 json_object *d = cli_vm_ref_json(s->hosts[i].name, doms[k].name);
                 json_object_object_add(d, "action", json_object_new_string(preview));
                 json_object_object_add(d, "job", json_object_new_string(id));
+                /* Repair always finishes; what it left in place it says. */
+                json_object_object_add(d, "warnings", ji.error_description[0] ?
+                                       json_object_new_string(ji.error_description) : NULL);
                 json_object_array_add(done, d);
                 repaired++;
-                if (!o->json)
+                if (!o->json && ji.error_description[0]) {
+                    const char *w = ji.error_description;
+                    const char *pre = "completed with warnings: ";
+
+                    if (strncmp(w, pre, strlen(pre)) == 0)
+                        w += strlen(pre);
+                    printf("%s@%s: repaired with warnings: %s\n", doms[k].name, s->hosts[i].name, w);
+                }
+                else if (!o->json)
                     printf("%s@%s: repaired\n", doms[k].name, s->hosts[i].name);
             } else {
                 pending--;  /* finished meanwhile by someone else */

@@ -684,6 +684,9 @@ out:
     return p;
 }
 
+static int repl_check_removals_on(HvConn *dr, const char *uuid, const char *dir,
+                                  const ReplicaDiskList *files);
+
 ReplPlan *
 repl_plan_resync(HvConn *dr, const char *host, const char *vm)
 {
@@ -707,6 +710,14 @@ repl_plan_resync(HvConn *dr, const char *host, const char *vm)
         goto out;
     }
     p = repl_plan_build(dr, host, &d, dx, r, pc, 1);
+    /* The old chain goes after the switch: what would refuse that is
+     * refused now, --dry-run too. */
+    if (p && p->remove.n && repl_check_removals_on(dr, d.uuid, p->dir, &p->remove) < 0) {
+        err_prefix("resync of %s: the old chain could not be deleted after its switch; nothing "
+                   "was changed", d.name);
+        repl_plan_free(p);
+        p = NULL;
+    }
 
 out:
     hv_close(pc);
@@ -1038,11 +1049,12 @@ repl_copy_progress(uint64_t done, uint64_t planned, void *opaque)
                   "copying %s: %s of %s", d->target, sd, sp);
 }
 
-/* The chains no deletion may touch: every disk of every domain here. */
+/* The chains no deletion may touch: every disk of every domain here but
+ * the UUIDs in exclude (NULL-terminated, or NULL). */
 static int
-repl_load_keep(HvConn *dr, Chain ***keep, size_t *nkeep)
+repl_load_keep_but(HvConn *dr, const char *const *exclude, Chain ***keep, size_t *nkeep)
 {
-    char **src = hv_all_disk_sources(dr, NULL);
+    char **src = hv_all_disk_sources(dr, exclude);
     size_t i;
 
     *keep = NULL;
@@ -1069,6 +1081,12 @@ repl_load_keep(HvConn *dr, Chain ***keep, size_t *nkeep)
     return 0;
 }
 
+static int
+repl_load_keep(HvConn *dr, Chain ***keep, size_t *nkeep)
+{
+    return repl_load_keep_but(dr, NULL, keep, nkeep);
+}
+
 static void
 repl_keep_free(Chain **keep, size_t n)
 {
@@ -1077,6 +1095,44 @@ repl_keep_free(Chain **keep, size_t n)
     for (i = 0; i < n; i++)
         chain_free(keep[i]);
     free(keep);
+}
+
+/* Before a merge or a resync changes anything: the files it deletes after
+ * its switch pass every check of that deletion against the other domains
+ * here (the replica's own chain uses them until the switch).  A disk of
+ * another domain that cannot be resolved refuses here, with nothing
+ * changed, rather than after the switch (issue 11, item 11). */
+static int
+repl_check_removals_on(HvConn *dr, const char *uuid, const char *dir,
+                       const ReplicaDiskList *files)
+{
+    const char *exclude[2] = { uuid, NULL };
+    Chain **keep = NULL;
+    size_t nkeep = 0, i;
+    int ret = 0;
+
+    if (repl_load_keep_but(dr, exclude, &keep, &nkeep) < 0) {
+        err_prefix("drover cannot tell which files the domains here use, so it deletes nothing");
+        return -1;
+    }
+    for (i = 0; i < files->n && ret == 0; i++) {
+        dev_t dev;
+        ino_t ino;
+        uint64_t size;
+
+        if (chain_stat(files->v[i].file, &dev, &ino, &size) < 0 ||
+            chain_discard_check(files->v[i].file, dev, ino, dir,
+                                (const Chain *const *)keep, nkeep) < 0)
+            ret = -1;
+    }
+    repl_keep_free(keep, nkeep);
+    return ret;
+}
+
+static int
+repl_check_removals(ReplRun *x, const ReplicaDiskList *files)
+{
+    return repl_check_removals_on(x->dr, x->p->uuid, x->p->dir, files);
 }
 
 /* Removes the files of this run (still the same inode) after a failure. */
@@ -1413,6 +1469,10 @@ repl_retain(ReplRun *x, DomXml *dx, Replica *rec)
                     old->id);
             goto out;
         }
+        if (repl_check_removals(x, &old->disks) < 0) {
+            err_prefix("%s is not merged", old->id);
+            goto out;
+        }
         repl_step(x, 98, "retention: merging %s into the base (%d points kept)", old->id,
                   rec->repl->points);
         j = rec->journal = util_xcalloc(1, sizeof(*j));
@@ -1636,6 +1696,11 @@ repl_run(ReplRun *x, DomXml *dx, const Replica *r)
         goto fail;
     if (repl_delete_checkpoints(x, p->since, 8) < 0) {
         err_prefix("cannot remove checkpoints no recovery point records");
+        goto fail;
+    }
+    if (p->remove.n && repl_check_removals(x, &p->remove) < 0) {
+        err_prefix("the old chain of %s could not be deleted after the resync; nothing was "
+                   "changed", p->vm);
         goto fail;
     }
     /* 2. The journal: what this cycle creates, written before it does. */
