@@ -90,7 +90,8 @@ ui_repl_refusal(const ModelRow *r, int op, ErrInfo *why)
                  "revert", s->name, st, state_name(st));
     else if (op == UI_OP_RESYNC && (st != STATE_REPLICATING || !s->npoints))
         snprintf(m, n, "a resync runs only in state 3 Replicating with a recovery point; %s is in state "
-                 "%d %s with %zu", s->name, st, state_name(st), s->npoints);
+                 "%d %s (%zu recovery point%s)", s->name, st, state_name(st), s->npoints,
+                 s->npoints == 1 ? "" : "s");
     else if (!replicating)
         snprintf(m, n, "replication cycles run only in state 1 Ready, 2 Waiting for initial replication or "
                  "3 Replicating; %s is in state %d %s", s->name, st, state_name(st));

@@ -96,7 +96,7 @@ typedef struct {
 
 typedef struct Dialog {
     DlgKind kind;
-    int op;                     /* StateOp or UI_OP_REPAIR */
+    int op;                     /* StateOp or UI_OP_* */
     /* The pinned target: never follows the cursor. */
     size_t host;
     char uuid[37];
