@@ -76,6 +76,15 @@ int
 repljob_run(HvConn *c, const char *host, const char *uuid, const char *vm, int op,
             const char *digest, const ReplArgs *a, Job *job)
 {
+    /* A cycle and a resync do not stop half way when asked (src/repl has
+     * no cancel points): a cancel is honoured only before they start, and
+     * after that the job says it cannot be cancelled, rather than take a
+     * request it would ignore. */
+    if ((op == REPLJOB_CYCLE || op == REPLJOB_RESYNC) && job && job_pass_switch(job)) {
+        err_set(RESULT_FAILED, "%s of %s was cancelled before it started: nothing was changed",
+                repljob_op_name(op), vm);
+        return RESULT_FAILED;
+    }
     switch (op) {
     case REPLJOB_CYCLE:
         return repl_cycle(c, host, uuid, a, job);
