@@ -123,6 +123,7 @@ job_type_name(int type)
     case 99: return "Commit Failover";
     case 102: return "Initiate Test Replica";
     case 103: return "Remove Test Replica";
+    case 96: return "Replicate State Change";  /* suspend, resume (the console's jobs) */
     case 107: return "Resynchronization";
     case 110: return "Replication Cycle";
     case 111: return "Enable Replication";
