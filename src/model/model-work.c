@@ -916,7 +916,6 @@ model_job_title(int type)
     return type == MODEL_JOB_REPAIR ? "Repair" : report_job_title(type);
 }
 
-
 int
 model_repl_execute(Model *m, ModelReplPlan *plan, const char *reason, char id_out[37])
 {
