@@ -113,9 +113,11 @@ static const CliCommand cli_commands[] = {
       "  Options: --no-wait, --json", -1,
       "no-wait json" },
     { "repair", cli_repair, "[VM]", 0, 1, "finish or undo interrupted operations",
-      "  Without VM: every replica with an interrupted operation.\n"
-      "  Options: --dry-run (say what it would do), --yes, --reason TEXT, --json", -1,
-      "dry-run yes reason json" },
+      "  Without VM: every replica with an interrupted operation.  Each repair runs\n"
+      "  as a job detached from the terminal, like the operations; the command waits\n"
+      "  for it (Ctrl-C stops the waiting, not the job).\n"
+      "  Options: --dry-run (say what it would do), --yes, --reason TEXT, --no-wait, --json", -1,
+      "dry-run yes reason no-wait json" },
     { "check", cli_check, "[VM]", 0, 1, "compare records with the disks; report health",
       "  Options: --json.  Exit status 7 when a replica is Critical.", -1,
       "json" },
@@ -225,7 +227,7 @@ cli_print_help(void)
            "                       (repeatable; network:NAME or bridge:NAME to say which)\n"
            "      --test-network NET  test-failover: the test system's interfaces use this\n"
            "                       isolated network (without it they are left out)\n"
-           "      --no-wait        operations, cancel: start the job and return at once\n"
+           "      --no-wait        operations, repair, cancel: start the job and return at once\n"
            "                       (result 4096 and the job id)\n"
            "      --follow         jobs: follow a job to its end\n"
            "      --dir DIR        demo: where to build the demo site; enable-replication:\n"

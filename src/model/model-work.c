@@ -877,7 +877,7 @@ model_repair(Model *m, size_t host, const char *uuid, const char *name, const ch
         oa.shutdown_timeout = m->s->conf->shutdown_timeout;
         oa.audit_log = m->s->conf->audit_log;
         return ops_start_repair(m->s->jobs, m->s->hosts[host].uri, m->s->hosts[host].name, uuid, name,
-                                &oa, MODEL_JOB_REPAIR, id_out);
+                                &oa, MODEL_JOB_REPAIR, id_out, NULL);
     }
     a = util_xcalloc(1, sizeof(*a));
     a->s = m->s;
