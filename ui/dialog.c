@@ -634,8 +634,10 @@ ui_refusal_note(Console *c, int op, size_t host, const char *uuid, const char *v
     memset(&oa, 0, sizeof(oa));
     oa.reason = reason && *reason ? reason : NULL;
     oa.audit_log = c->s->conf->audit_log;
-    ops_refused(c->s->jobs, &oa, op == UI_OP_REPAIR ? JOB_TYPE_REPAIR : state_op_job_type((StateOp)op),
-                op == UI_OP_REPAIR ? "repair" : state_op_name((StateOp)op), hostname,
+    ops_refused(c->s->jobs, &oa, op == UI_OP_REPAIR ? JOB_TYPE_REPAIR
+                                 : ui_op_repl(op) >= 0 ? repljob_type(ui_op_repl(op))
+                                                       : state_op_job_type((StateOp)op),
+                ui_op_name(op), hostname,
                 host < c->s->nhosts ? c->s->hosts[host].uri : NULL, vm, uuid, digest, e);
     ui_jobs_refresh(c);
 }
@@ -644,7 +646,8 @@ static void
 ui_dialog_refused(Console *c, const Dialog *d)
 {
     ui_refusal_note(c, d->op, d->host, d->uuid, d->vm, d->hostname, d->reason,
-                    d->plan ? d->plan->digest : NULL, &d->err);
+                    d->plan ? d->plan->digest : d->rplan && d->rplan->digest[0] ? d->rplan->digest : NULL,
+                    &d->err);
 }
 
 unsigned
