@@ -16,6 +16,7 @@
 #include "ops/ops.h"
 #include "ops/plan.h"
 #include "face/report.h"
+#include "face/repljob.h"
 #include "base/result.h"
 #include "record/state.h"
 #include "base/util.h"
@@ -774,7 +775,9 @@ cli_job_process(const char *id, const char *spec)
     if (o && json_object_object_get_ex(o, "history", &v) && json_object_is_type(v, json_type_string))
         history = json_object_get_string(v);
     t = job_table_new(history);
-    code = ops_job_main(t, id, spec, JOB_LOCK_FD);
+    /* Replication work the console started runs in src/repl, above ops. */
+    code = repljob_is_spec(spec) ? repljob_main(t, id, spec, JOB_LOCK_FD)
+                                 : ops_job_main(t, id, spec, JOB_LOCK_FD);
     job_table_free(t);
     json_object_put(o);
     return result_exit_status(code);

@@ -120,6 +120,7 @@ const char *
 job_type_name(int type)
 {
     switch (type) {
+    case 96: return "Replicate State Change";  /* suspend, resume (the console's jobs) */
     case 97: return "Initiate Failover";
     case 98: return "Revert Failover";
     case 99: return "Commit Failover";
