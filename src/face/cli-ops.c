@@ -130,38 +130,6 @@ cli_detached_note(const JobInfo *ji)
     return CLI_EXIT_INTERRUPTED;
 }
 
-/* Prints the end of a job (decoded result) and returns the exit status. */
-static int
-cli_job_result(const CliOpts *o, const char *opname, const JobInfo *ji, const Plan *plan, int died)
-{
-    ResultInfo info;
-    int status;
-
-    report_decode_job(ji, opname, &info);
-    status = result_exit_status(info.code);
-    if (o->json) {
-        json_object *j = report_result_json(&info, ji->error_code ? ji->error_description : ji->step);
-        if (plan)
-            json_object_object_add(j, "plan", report_plan_json(plan));
-        json_object_object_add(j, "job", report_job_json(ji));
-        report_print_json(j);
-        json_object_put(j);
-    } else {
-        char *t = report_result_text(&info);
-        fputs(t, ji->error_code ? stderr : stdout);
-        free(t);
-        printf("Job %s: %s, %d%%, %.1f s\n", ji->id, job_state_name(ji->state), ji->percent,
-               (double)ji->elapsed_ms / 1000.0);
-    }
-    result_info_clear(&info);
-    /* A job process that died without a result: its own exit status (a
-     * test's fault point, a kill) says more than "failed". */
-    if (died && ji->state == JOB_EXCEPTION && (ji->hints & RESULT_HINT_REPAIR) &&
-        strstr(ji->error_description, "ended without a result"))
-        return died;
-    return status;
-}
-
 static json_object *
 cli_started_json(const JobInfo *ji, const Plan *plan)
 {
@@ -182,50 +150,10 @@ cli_started_json(const JobInfo *ji, const Plan *plan)
     return j;
 }
 
-/* A mutating command refused before any job ran (the thread's error says
- * why): nothing was changed, so a retry is safe; unless it is a dry run,
- * the attempt is audited and listed with the jobs.  h < 0: the VM was not
- * found.  Prints the decoded result; returns the exit status. */
-static int
-cli_refuse(Session *s, const CliOpts *o, StateOp op, int h, const char *vm, const char *uuid,
-           const char *reason, const Plan *plan)
+static json_object *
+cli_ops_plan_json(const void *plan)
 {
-    const char *host = h >= 0 ? s->hosts[h].name : NULL;
-
-    err_hint(RESULT_HINT_REFUSED);
-    if (!o->dry_run) {
-        OpsArgs oa;
-        ErrInfo e;
-
-        memset(&oa, 0, sizeof(oa));
-        oa.reason = reason;
-        oa.audit_log = s->conf->audit_log;
-        err_save(&e);
-        ops_refused(s->jobs, &oa, state_op_job_type(op), state_op_name(op), host,
-                    h >= 0 ? s->hosts[h].uri : NULL, vm, uuid, plan ? plan->digest : NULL, &e);
-    }
-    return cli_fail(o, state_op_name(op), vm, host, NULL);
-}
-
-/* Asks on the terminal; 1 confirmed, 0 not. */
-static int
-cli_confirm(const Session *s, const Plan *p)
-{
-    char line[512];
-
-    if (s->conf->confirm == CONF_CONFIRM_YES_NO)
-        printf("%s %s@%s? Type yes to proceed, anything else cancels: ", state_op_title(p->op),
-               p->vm, p->host);
-    else
-        printf("Type the VM name (%s) to confirm: %s. Anything else cancels: ", p->vm,
-               state_op_title(p->op));
-    fflush(stdout);
-    if (!fgets(line, sizeof(line), stdin))
-        return 0;
-    line[strcspn(line, "\r\n")] = '\0';
-    if (s->conf->confirm == CONF_CONFIRM_YES_NO)
-        return strcmp(line, "yes") == 0;
-    return strcmp(line, p->vm) == 0;
+    return report_plan_json(plan);
 }
 
 static char *
@@ -248,7 +176,10 @@ cli_operation(const CliCommand *cmd, CliOpts *o)
     StateOp op = (StateOp)cmd->op;
     const char *opname = state_op_name(op);
     UTIL_AUTOFREE char *reason = o->reason ? util_xstrdup(o->reason) : NULL;
+    UTIL_AUTOFREE char *yes_what = util_xasprintf("to %s", opname);
+    UTIL_AUTOFREE char *text = NULL;
     char uuid[37];
+    CliProto cp;
     PlanArgs pa;
     Plan *plan = NULL;
     OpsArgs oa;
@@ -260,29 +191,44 @@ cli_operation(const CliCommand *cmd, CliOpts *o)
 
     if (!s)
         return result_exit_status(err_code());
+    memset(&cp, 0, sizeof(cp));
+    cp.s = s;
+    cp.o = o;
+    cp.op = opname;
+    cp.type = state_op_job_type(op);
+    cp.h = -1;
+    cp.vm = o->args[0];
+    cp.reason = reason;
+    cp.plan_json = cli_ops_plan_json;
+    cp.ro_what = state_op_title(op);
+    cp.yes_what = yes_what;
+    cp.title = state_op_title(op);
+    cp.yes_no = 1;
     if ((h = session_find_vm(s, o->args[0], uuid)) < 0) {
-        status = cli_refuse(s, o, op, -1, o->args[0], NULL, reason, NULL);
+        status = cli_proto_refuse(&cp);
         goto out;
     }
+    cp.h = h;
+    cp.uuid = uuid;
     if (o->flatten && op != OP_COMMIT) {
         err_set(RESULT_INVALID_PARAMETER, "--flatten only applies to commit");
-        status = cli_refuse(s, o, op, h, o->args[0], uuid, reason, NULL);
+        status = cli_proto_refuse(&cp);
         goto out;
     }
     if (o->point && op != OP_INITIATE && op != OP_TEST) {
         err_set(RESULT_INVALID_PARAMETER, "--point only applies to failover and test-failover");
-        status = cli_refuse(s, o, op, h, o->args[0], uuid, reason, NULL);
+        status = cli_proto_refuse(&cp);
         goto out;
     }
     if (o->force && !reason) {
         err_set(RESULT_INVALID_PARAMETER, "--force overrides the split-brain guard: say why with "
                 "--reason TEXT (kept in the audit log)");
-        status = cli_refuse(s, o, op, h, o->args[0], uuid, reason, NULL);
+        status = cli_proto_refuse(&cp);
         goto out;
     }
     if (o->test_network && op != OP_TEST) {
         err_set(RESULT_INVALID_PARAMETER, "--test-network only applies to test-failover");
-        status = cli_refuse(s, o, op, h, o->args[0], uuid, reason, NULL);
+        status = cli_proto_refuse(&cp);
         goto out;
     }
     memset(&pa, 0, sizeof(pa));
@@ -291,63 +237,25 @@ cli_operation(const CliCommand *cmd, CliOpts *o)
     pa.flatten = o->flatten;
     pa.force = o->force;
     if (!(plan = plan_make(s->hosts[h].conn, s->hosts[h].name, uuid, op, &pa))) {
-        status = cli_refuse(s, o, op, h, o->args[0], uuid, reason, NULL);
+        status = cli_proto_refuse(&cp);
         goto out;
     }
-    if (!o->json) {
-        char *t = plan_text(plan);
-        fputs(t, stdout);
-        free(t);
-    }
-    if (o->dry_run) {
-        if (o->json) {
-            ResultCtx ctx;
-            ResultInfo info;
-            json_object *j;
-
-            memset(&ctx, 0, sizeof(ctx));
-            ctx.op = opname;
-            ctx.vm = plan->vm;
-            ctx.host = plan->host;
-            ctx.detail = "dry run: nothing was changed";
-            result_decode(&ctx, &info);
-            j = report_result_json(&info, "dry run: nothing was changed");
-            result_info_clear(&info);
-            json_object_object_add(j, "plan", report_plan_json(plan));
-            json_object_object_add(j, "job", NULL);
-            report_print_json(j);
-            json_object_put(j);
-        } else {
-            printf("Dry run: nothing was changed.\n");
-        }
+    cp.vm = plan->vm;
+    cp.plan = plan;
+    cp.digest = plan->digest;
+    text = plan_text(plan);
+    if (cli_proto_show(&cp, text)) {
         status = 0;
         goto out;
     }
-    if (s->hosts[h].readonly) {
-        err_set(RESULT_ACCESS_DENIED, "%s of %s refused: %s is open read-only", state_op_title(op),
-                plan->vm, s->hosts[h].name);
-        status = cli_refuse(s, o, op, h, plan->vm, uuid, reason, plan);
+    if (cli_proto_confirm(&cp, &status) < 0)
         goto out;
-    }
-    if (!o->yes) {
-        if (!isatty(STDIN_FILENO)) {
-            err_set(RESULT_INVALID_PARAMETER,
-                    "refusing to %s %s without --yes: standard input is not a terminal", opname, plan->vm);
-            status = cli_refuse(s, o, op, h, plan->vm, uuid, reason, plan);
-            goto out;
-        }
-        if (!cli_confirm(s, plan)) {
-            fprintf(stderr, "drover: cancelled; nothing was changed\n");
-            status = 1;
-            goto out;
-        }
-    }
     if (!reason && s->conf->require_reason) {
         if (!o->yes && isatty(STDIN_FILENO))
-            reason = cli_ask_reason();
+            cp.reason = reason = cli_ask_reason();
         if (!reason) {
             err_set(RESULT_INVALID_PARAMETER, "a reason is required (require_reason in drover.conf): use --reason TEXT");
-            status = cli_refuse(s, o, op, h, plan->vm, uuid, reason, plan);
+            status = cli_proto_refuse(&cp);
             goto out;
         }
     }
@@ -358,7 +266,7 @@ cli_operation(const CliCommand *cmd, CliOpts *o)
     oa.audit_log = s->conf->audit_log;
     if (ops_start(s->jobs, s->hosts[h].uri, plan, &oa, id, &pid) < 0) {
         err_prefix("cannot start the job");
-        status = cli_refuse(s, o, op, h, plan->vm, uuid, reason, plan);
+        status = cli_proto_refuse(&cp);
         goto out;
     }
     if (job_table_get(s->jobs, id, &ji) < 0) {
@@ -390,7 +298,7 @@ cli_operation(const CliCommand *cmd, CliOpts *o)
         status = cli_detached_note(&ji);
         goto out;
     }
-    status = cli_job_result(o, opname, &ji, plan, died);
+    status = cli_job_result(o, opname, &ji, o->json ? report_plan_json(plan) : NULL, died);
 
 out:
     plan_free(plan);

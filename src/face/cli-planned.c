@@ -8,12 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "base/err.h"
 #include "base/result.h"
 #include "base/util.h"
-#include "face/report.h"
 #include "repl/repl.h"
 
 static json_object *
@@ -23,8 +21,9 @@ cli_planned_str(const char *s)
 }
 
 static json_object *
-cli_planned_plan_json(const ReplPlanned *p)
+cli_planned_plan_json(const void *plan)
 {
+    const ReplPlanned *p = plan;
     json_object *j = json_object_new_object();
     json_object *steps = json_object_new_array();
     const char *q = p->text;
@@ -83,133 +82,80 @@ cli_planned_run(Job *job, void *arg)
     return repl_planned_failover(cj->conn, cj->plan, &cj->args, job);
 }
 
-/* Runs the job in this process, follows it, prints the decoded result:
- * the exit status. */
+/* The host the command runs on: the session's only one (-c URI); cp->h
+ * becomes 0.  what runs on where, which is called host when it is not
+ * connected.  Else refused: -1 with *status set. */
 static int
-cli_planned_job(Session *s, const CliOpts *o, const char *op, ReplPlanned *p, CliPlannedJob *cj)
+cli_planned_host(CliProto *cp, const char *what, const char *where, const char *host, int *status)
 {
-    FILE *out = o->json ? stderr : stdout;
-    const char *uri = s->hosts[0].uri;
-    ResultInfo info;
-    JobInfo ji;
-    Job *job;
-    int status, died = 0;
+    Session *s = cp->s;
 
-    job = job_submit(s->jobs, REPL_JOB_PLANNED, p->host, uri, p->vm, p->uuid, p->digest,
-                     cli_planned_run, cj, cli_planned_job_free);
-    fprintf(out, "Job %s started (%s; result 4096 until it ends)\n", job_id(job),
-            report_job_title(REPL_JOB_PLANNED));
-    while (cli_follow(s, job_id(job), 0, out, &ji, &died) == 1)
-        fprintf(stderr, "drover: the planned failover %s runs in this process and is waited "
-                "for (killing drover stops it where it is)\n", job_id(job));
-    job_wait(job, &ji);
-    report_decode_job(&ji, op, &info);
-    status = result_exit_status(info.code);
-    if (o->json) {
-        json_object *j = report_result_json(&info, ji.error_code ? ji.error_description : ji.step);
-
-        json_object_object_add(j, "plan", cli_planned_plan_json(p));
-        json_object_object_add(j, "job", report_job_json(&ji));
-        report_print_json(j);
-        json_object_put(j);
-    } else {
-        char *t = report_result_text(&info);
-
-        fputs(t, ji.error_code ? stderr : stdout);
-        free(t);
-        printf("Job %s: %s, %d%%, %.1f s\n", ji.id, job_state_name(ji.state), ji.percent,
-               (double)ji.elapsed_ms / 1000.0);
+    if (s->nhosts != 1) {
+        err_set(RESULT_INVALID_PARAMETER, "%s runs on %s: name it with -c URI (%zu hosts are "
+                "configured)", what, where, s->nhosts);
+        *status = cli_proto_refuse(cp);
+        return -1;
     }
-    result_info_clear(&info);
-    return status;
+    cp->h = 0;
+    if (!s->hosts[0].conn || !hv_is_alive(s->hosts[0].conn)) {
+        if (!err_code())
+            err_set(RESULT_NOT_AVAILABLE, "the %s %s is not connected", host, s->hosts[0].uri);
+        *status = cli_proto_refuse(cp);
+        return -1;
+    }
+    return 0;
 }
 
 static int
 cli_planned(CliOpts *o)
 {
-    const char *op = "planned failover";
     const char *vm = o->args[0];
     Session *s = cli_session(o, 1);
     ReplPlanned *plan = NULL;
     CliPlannedJob *cj;
+    CliProto cp;
     int status;
 
     if (!s)
         return result_exit_status(err_code());
-    if (s->nhosts != 1) {
-        err_set(RESULT_INVALID_PARAMETER, "a planned failover runs on the replica's DR host: "
-                "name it with -c URI (%zu hosts are configured)", s->nhosts);
-        status = cli_fail(o, op, vm, NULL, NULL);
+    memset(&cp, 0, sizeof(cp));
+    cp.s = s;
+    cp.o = o;
+    cp.op = "planned failover";
+    cp.audit_op = "planned-failover";
+    cp.type = REPL_JOB_PLANNED;
+    cp.h = -1;
+    cp.vm = vm;
+    cp.reason = o->reason;
+    cp.plan_json = cli_planned_plan_json;
+    cp.ro_what = "planned failover";
+    cp.yes_what = "a planned failover of";
+    cp.title = "Planned failover (the primary is shut down)";
+    cp.run_what = "the planned failover";
+    cp.run_note = " (killing drover stops it where it is)";
+    if (cli_planned_host(&cp, "a planned failover", "the replica's DR host", "DR host", &status) < 0)
         goto out;
-    }
-    if (!s->hosts[0].conn || !hv_is_alive(s->hosts[0].conn)) {
-        if (!err_code())
-            err_set(RESULT_NOT_AVAILABLE, "the DR host %s is not connected", s->hosts[0].uri);
-        status = cli_fail(o, op, vm, s->hosts[0].name, NULL);
-        goto out;
-    }
     if (!(plan = repl_plan_planned(s->hosts[0].conn, s->hosts[0].name, vm,
                                    s->conf->shutdown_timeout, o->start))) {
-        status = cli_fail(o, op, vm, s->hosts[0].name, NULL);
+        status = cli_proto_refuse(&cp);
         goto out;
     }
-    if (!o->json)
-        fputs(plan->text, stdout);
-    if (o->dry_run) {
-        if (o->json) {
-            ResultCtx ctx;
-            ResultInfo info;
-            json_object *j;
-
-            memset(&ctx, 0, sizeof(ctx));
-            ctx.op = op;
-            ctx.vm = plan->vm;
-            ctx.host = plan->host;
-            ctx.detail = "dry run: nothing was changed";
-            result_decode(&ctx, &info);
-            j = report_result_json(&info, "dry run: nothing was changed");
-            result_info_clear(&info);
-            json_object_object_add(j, "plan", cli_planned_plan_json(plan));
-            json_object_object_add(j, "job", NULL);
-            report_print_json(j);
-            json_object_put(j);
-        } else {
-            printf("Dry run: nothing was changed.\n");
-        }
+    cp.vm = plan->vm;
+    cp.uuid = plan->uuid;
+    cp.plan = plan;
+    cp.digest = plan->digest;
+    if (cli_proto_show(&cp, plan->text)) {
         status = 0;
         goto out;
     }
-    if (s->hosts[0].readonly) {
-        err_set(RESULT_ACCESS_DENIED, "planned failover of %s refused: %s is open read-only",
-                plan->vm, s->hosts[0].name);
-        status = cli_fail(o, op, plan->vm, s->hosts[0].name, NULL);
+    if (cli_proto_confirm(&cp, &status) < 0)
         goto out;
-    }
-    if (!o->yes) {
-        char line[512];
-
-        if (!isatty(STDIN_FILENO)) {
-            err_set(RESULT_INVALID_PARAMETER, "refusing a planned failover of %s without --yes: "
-                    "standard input is not a terminal", plan->vm);
-            status = cli_fail(o, op, plan->vm, s->hosts[0].name, NULL);
-            goto out;
-        }
-        printf("Type the VM name (%s) to confirm: Planned failover (the primary is shut down). "
-               "Anything else cancels: ", plan->vm);
-        fflush(stdout);
-        if (!fgets(line, sizeof(line), stdin) ||
-            (line[strcspn(line, "\r\n")] = '\0', strcmp(line, plan->vm) != 0)) {
-            fprintf(stderr, "drover: cancelled; nothing was changed\n");
-            status = 1;
-            goto out;
-        }
-    }
     cj = util_xcalloc(1, sizeof(*cj));
     cj->conn = s->hosts[0].conn;
     cj->plan = plan;
     cj->args.reason = o->reason;
     cj->args.audit_log = s->conf->audit_log;
-    status = cli_planned_job(s, o, op, plan, cj);
+    status = cli_proto_run(&cp, cli_planned_run, cj, cli_planned_job_free, NULL);
 
 out:
     repl_planned_free(plan);
@@ -240,8 +186,9 @@ cli_failover(const CliCommand *cmd, CliOpts *o)
 /* --- reverse-replication ---------------------------------------------------- */
 
 static json_object *
-cli_reverse_plan_json(const ReplReverse *p)
+cli_reverse_plan_json(const void *plan)
 {
+    const ReplReverse *p = plan;
     json_object *j = json_object_new_object();
     json_object *base = json_object_new_array();
     size_t i;
@@ -286,125 +233,56 @@ cli_reverse_run(Job *job, void *arg)
 int
 cli_reverse_replication(const CliCommand *cmd, CliOpts *o)
 {
-    const char *op = "reverse-replication";
     const char *vm = o->args[0];
     Session *s = cli_session(o, 1);
     ReplReverseArgs ra;
     ReplReverse *plan = NULL;
     CliReverseJob *cj;
-    ResultInfo info;
-    JobInfo ji;
-    Job *job;
-    int status, died = 0;
+    CliProto cp;
+    int status;
 
     (void)cmd;
     if (!s)
         return result_exit_status(err_code());
-    if (s->nhosts != 1) {
-        err_set(RESULT_INVALID_PARAMETER, "reverse-replication runs on the old primary's host: "
-                "name it with -c URI (%zu hosts are configured)", s->nhosts);
-        status = cli_fail(o, op, vm, NULL, NULL);
+    memset(&cp, 0, sizeof(cp));
+    cp.s = s;
+    cp.o = o;
+    cp.op = "reverse-replication";
+    cp.type = REPL_JOB_REVERSE;
+    cp.h = -1;
+    cp.vm = vm;
+    cp.reason = o->reason;
+    cp.plan_json = cli_reverse_plan_json;
+    cp.ro_what = "reverse replication";
+    cp.yes_what = "to reverse the replication of";
+    cp.title = "Reverse replication";
+    cp.run_what = "reverse replication";
+    if (cli_planned_host(&cp, "reverse-replication", "the old primary's host", "host", &status) < 0)
         goto out;
-    }
-    if (!s->hosts[0].conn || !hv_is_alive(s->hosts[0].conn)) {
-        if (!err_code())
-            err_set(RESULT_NOT_AVAILABLE, "the host %s is not connected", s->hosts[0].uri);
-        status = cli_fail(o, op, vm, s->hosts[0].name, NULL);
-        goto out;
-    }
     memset(&ra, 0, sizeof(ra));
     ra.from = o->from;
     ra.dir = o->dir;
     ra.nbd = o->nbd;
     if (!(plan = repl_plan_reverse(s->hosts[0].conn, s->hosts[0].name, vm, &ra))) {
-        status = cli_fail(o, op, vm, s->hosts[0].name, NULL);
+        status = cli_proto_refuse(&cp);
         goto out;
     }
-    if (!o->json)
-        fputs(plan->text, stdout);
-    if (o->dry_run) {
-        if (o->json) {
-            ResultCtx ctx;
-            json_object *j;
-
-            memset(&ctx, 0, sizeof(ctx));
-            ctx.op = op;
-            ctx.vm = plan->vm;
-            ctx.host = plan->host;
-            ctx.detail = "dry run: nothing was changed";
-            result_decode(&ctx, &info);
-            j = report_result_json(&info, "dry run: nothing was changed");
-            result_info_clear(&info);
-            json_object_object_add(j, "plan", cli_reverse_plan_json(plan));
-            json_object_object_add(j, "job", NULL);
-            report_print_json(j);
-            json_object_put(j);
-        } else {
-            printf("Dry run: nothing was changed.\n");
-        }
+    cp.vm = plan->vm;
+    cp.uuid = plan->uuid;
+    cp.plan = plan;
+    cp.digest = plan->digest;
+    if (cli_proto_show(&cp, plan->text)) {
         status = 0;
         goto out;
     }
-    if (s->hosts[0].readonly) {
-        err_set(RESULT_ACCESS_DENIED, "reverse replication of %s refused: %s is open read-only",
-                plan->vm, s->hosts[0].name);
-        status = cli_fail(o, op, plan->vm, s->hosts[0].name, NULL);
+    if (cli_proto_confirm(&cp, &status) < 0)
         goto out;
-    }
-    if (!o->yes) {
-        char line[512];
-
-        if (!isatty(STDIN_FILENO)) {
-            err_set(RESULT_INVALID_PARAMETER, "refusing to reverse the replication of %s without "
-                    "--yes: standard input is not a terminal", plan->vm);
-            status = cli_fail(o, op, plan->vm, s->hosts[0].name, NULL);
-            goto out;
-        }
-        printf("Type the VM name (%s) to confirm: Reverse replication. Anything else cancels: ",
-               plan->vm);
-        fflush(stdout);
-        if (!fgets(line, sizeof(line), stdin) ||
-            (line[strcspn(line, "\r\n")] = '\0', strcmp(line, plan->vm) != 0)) {
-            fprintf(stderr, "drover: cancelled; nothing was changed\n");
-            status = 1;
-            goto out;
-        }
-    }
     cj = util_xcalloc(1, sizeof(*cj));
     cj->conn = s->hosts[0].conn;
     cj->plan = plan;
     cj->args.reason = o->reason;
     cj->args.audit_log = s->conf->audit_log;
-    job = job_submit(s->jobs, REPL_JOB_REVERSE, plan->host, s->hosts[0].uri, plan->vm,
-                     plan->uuid, plan->digest, cli_reverse_run, cj, cli_planned_job_free);
-    {
-        FILE *out = o->json ? stderr : stdout;
-
-        fprintf(out, "Job %s started (%s; result 4096 until it ends)\n", job_id(job),
-                report_job_title(REPL_JOB_REVERSE));
-        while (cli_follow(s, job_id(job), 0, out, &ji, &died) == 1)
-            fprintf(stderr, "drover: reverse replication %s runs in this process and is waited "
-                    "for\n", job_id(job));
-    }
-    job_wait(job, &ji);
-    report_decode_job(&ji, op, &info);
-    status = result_exit_status(info.code);
-    if (o->json) {
-        json_object *j = report_result_json(&info, ji.error_code ? ji.error_description : ji.step);
-
-        json_object_object_add(j, "plan", cli_reverse_plan_json(plan));
-        json_object_object_add(j, "job", report_job_json(&ji));
-        report_print_json(j);
-        json_object_put(j);
-    } else {
-        char *t = report_result_text(&info);
-
-        fputs(t, ji.error_code ? stderr : stdout);
-        free(t);
-        printf("Job %s: %s, %d%%, %.1f s\n", ji.id, job_state_name(ji.state), ji.percent,
-               (double)ji.elapsed_ms / 1000.0);
-    }
-    result_info_clear(&info);
+    status = cli_proto_run(&cp, cli_reverse_run, cj, cli_planned_job_free, NULL);
 
 out:
     repl_reverse_free(plan);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* cli-priv.h: what the command line's files share (src/cli.c,
- * src/cli-view.c, src/cli-ops.c); not part of drover's core API. */
+/* cli-priv.h: what the command line's files share (src/face/cli.c,
+ * cli-view.c, cli-ops.c, cli-repl.c, cli-planned.c, cli-protocol.c); not
+ * part of drover's core API. */
 #ifndef DROVER_CLI_PRIV_H
 #define DROVER_CLI_PRIV_H
 
@@ -104,6 +105,60 @@ int cli_job_process(const char *id, const char *spec);
  * 0 with *fin set when the job ended; 1 when interrupted by Ctrl-C (the
  * job goes on); -1 with err set (unknown job).  (cli-ops.c) */
 int cli_follow(Session *s, const char *id, pid_t pid, FILE *out, JobInfo *fin, int *died);
+
+/* --- the protocol every mutating command walks (cli-protocol.c) ----------
+ * plan (its text, or JSON) -> --dry-run stops -> the read-only refusal ->
+ * confirmation (--yes, or the VM's name typed on a terminal) -> a job ->
+ * its decoded result.  Every refusal before the job is audited and listed
+ * with the jobs (ops_refused), unless it is a dry run. */
+
+/* The plan as JSON, for --dry-run and the result (a new object). */
+typedef json_object *(*CliPlanJson)(const void *plan);
+
+typedef struct {
+    Session *s;
+    const CliOpts *o;
+    const char *op;             /* the decoder's name: "revert", "planned failover" */
+    const char *audit_op;       /* the audit line's, when not op ("planned-failover") */
+    int type;                   /* JobType: the job's, and its refusal's in the history */
+    int h;                      /* the VM's host in s; -1 while not known */
+    const char *vm;             /* as named, then the plan's */
+    const char *uuid;           /* NULL while not known */
+    const char *reason;
+    const void *plan;           /* NULL until there is one */
+    const char *digest;         /* the plan's */
+    CliPlanJson plan_json;
+    /* The words of the refusals and the prompt: "%s of VM refused: HOST is
+     * open read-only", "refusing %s VM without --yes", "Type the VM name
+     * (VM) to confirm: %s."; title NULL: no confirmation is asked. */
+    const char *ro_what;
+    const char *yes_what;
+    const char *title;
+    int yes_no;                 /* drover.conf's confirm = "yes-no" applies */
+    /* Ctrl-C while following a job of this process: "drover: %s ID runs in
+     * this process and is waited for%s". */
+    const char *run_what;
+    const char *run_note;
+} CliProto;
+
+/* A refusal before any job ran (err says why): nothing was changed, so a
+ * retry is safe; unless it is a dry run, audited and listed with the jobs.
+ * Prints the decoded result; returns the exit status. */
+int cli_proto_refuse(const CliProto *p);
+/* Prints text, the plan (not with --json); with --dry-run also what the
+ * dry run says (JSON: result, plan, job null), and returns 1: the command
+ * stops there with exit status 0.  Else 0. */
+int cli_proto_show(const CliProto *p, const char *text);
+/* The read-only refusal and the confirmation: 0 to go on; -1 with *status
+ * set when refused (audited) or cancelled at the prompt (1). */
+int cli_proto_confirm(const CliProto *p, int *status);
+/* Runs fn(arg) as a job of this process (free_arg frees arg), follows it
+ * to its end and prints the decoded result: the exit status; *fin (may be
+ * NULL) gets the job's end. */
+int cli_proto_run(const CliProto *p, JobFn fn, void *arg, void (*free_arg)(void *), JobInfo *fin);
+/* Prints the end of job ji (the decoded result; plan, consumed, may be
+ * NULL) and returns the exit status; died: see cli_follow. */
+int cli_job_result(const CliOpts *o, const char *opname, const JobInfo *ji, json_object *plan, int died);
 
 /* Shared helpers (cli.c). */
 void cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -14,6 +14,7 @@
 #include "base/result.h"
 #include "base/util.h"
 #include "face/report.h"
+#include "face/repljob.h"
 #include "record/state.h"
 #include "record/replica.h"
 #include "repl/repl.h"
@@ -25,8 +26,9 @@ cli_repl_str(const char *s)
 }
 
 static json_object *
-cli_repl_plan_json(const ReplPlan *p)
+cli_repl_plan_json(const void *plan)
 {
+    const ReplPlan *p = plan;
     json_object *j = json_object_new_object();
     json_object *disks = json_object_new_array();
     size_t i;
@@ -70,33 +72,6 @@ cli_repl_plan_json(const ReplPlan *p)
     }
     json_object_object_add(j, "digest", json_object_new_string(p->digest));
     return j;
-}
-
-/* --dry-run: the plan, and nothing changed. */
-static int
-cli_repl_dry_run(const CliOpts *o, const char *op, const ReplPlan *p)
-{
-    if (o->json) {
-        ResultCtx ctx;
-        ResultInfo info;
-        json_object *j;
-
-        memset(&ctx, 0, sizeof(ctx));
-        ctx.op = op;
-        ctx.vm = p->vm;
-        ctx.host = p->host;
-        ctx.detail = "dry run: nothing was changed";
-        result_decode(&ctx, &info);
-        j = report_result_json(&info, "dry run: nothing was changed");
-        result_info_clear(&info);
-        json_object_object_add(j, "plan", cli_repl_plan_json(p));
-        json_object_object_add(j, "job", NULL);
-        report_print_json(j);
-        json_object_put(j);
-    } else {
-        printf("Dry run: nothing was changed.\n");
-    }
-    return 0;
 }
 
 typedef struct {
@@ -143,7 +118,6 @@ cli_repl_run_cycle(Job *job, void *arg)
     return repl_cycle(cj->conn, cj->host, cj->vm, &cj->args, job);
 }
 
-/* Runs the job, waits for it, prints the decoded result; the exit status. */
 /* Whether a failure (code, message) is a lost checkpoint that drover.conf's
  * replication_auto_resync lets a cycle resynchronise by itself. */
 static int
@@ -154,81 +128,69 @@ cli_repl_auto_resync(const Session *s, int code, const char *message)
     return s->conf->repl_auto_resync && kind && strcmp(kind, "checkpoint lost") == 0;
 }
 
-/* Runs the job, waits for it, prints the decoded result; the exit status.
- * *resync (may be NULL) is set when the job failed for a lost checkpoint
- * and the configuration resyncs by itself. */
-static int
-cli_repl_job_ex(Session *s, const CliOpts *o, const char *op, int type, const ReplPlan *p,
-                JobFn fn, CliReplJob *cj, int *resync)
+/* The protocol's words for replication command op (JobType type) on VM vm
+ * of host h (-1: not known yet). */
+static void
+cli_repl_proto(CliProto *cp, Session *s, const CliOpts *o, const char *op, int type, int h,
+               const char *vm)
 {
-    FILE *out = o->json ? stderr : stdout;
-    ResultInfo info;
+    memset(cp, 0, sizeof(*cp));
+    cp->s = s;
+    cp->o = o;
+    cp->op = op;
+    cp->type = type;
+    cp->h = h;
+    cp->vm = vm;
+    cp->reason = o->reason;
+    cp->plan_json = cli_repl_plan_json;
+    cp->run_what = "the replication job";
+    cp->run_note = " (killing drover leaves it for drover repair to undo)";
+}
+
+/* The plan p is known: the refusals and the job name it. */
+static void
+cli_repl_proto_plan(CliProto *cp, const ReplPlan *p)
+{
+    cp->vm = p->vm;
+    cp->uuid = p->uuid;
+    cp->plan = p;
+    cp->digest = p->digest;
+}
+
+/* Runs the job (cj, freed with it), waits for it, prints the decoded
+ * result: the exit status.  *resync (may be NULL) is set when the job
+ * failed for a lost checkpoint and the configuration resyncs by itself. */
+static int
+cli_repl_job(const CliProto *cp, JobFn fn, CliReplJob *cj, int *resync)
+{
     JobInfo ji;
-    Job *job;
-    int status, died = 0;
+    int status;
 
-    cj->args.reason = o->reason;
-    cj->args.audit_log = s->conf->audit_log;
-    {
-        /* Jobs are keyed by connection URI and UUID (the job history). */
-        const char *uri = NULL;
-        size_t i;
-
-        for (i = 0; i < s->nhosts && !uri; i++)
-            if (strcmp(s->hosts[i].name, p->host) == 0)
-                uri = s->hosts[i].uri;
-        job = job_submit(s->jobs, type, p->host, uri, p->vm, p->uuid, p->digest, fn, cj,
-                         cli_repl_job_free);
-    }
-    fprintf(out, "Job %s started (%s; result 4096 until it ends)\n", job_id(job), report_job_title(type));
-    /* A cycle runs in this process (journaled: if drover is killed, repair
-     * undoes it); Ctrl-C says so and keeps following. */
-    while (cli_follow(s, job_id(job), 0, out, &ji, &died) == 1)
-        fprintf(stderr, "drover: the replication job %s runs in this process and is waited for "
-                "(killing drover leaves it for drover repair to undo)\n", job_id(job));
-    job_wait(job, &ji);
-
-    report_decode_job(&ji, op, &info);
-    status = result_exit_status(info.code);
+    cj->args.reason = cp->o->reason;
+    cj->args.audit_log = cp->s->conf->audit_log;
+    status = cli_proto_run(cp, fn, cj, cli_repl_job_free, &ji);
     if (resync)
-        *resync = ji.error_code && cli_repl_auto_resync(s, ji.error_code, ji.error_description);
-    if (o->json) {
-        json_object *j = report_result_json(&info, ji.error_code ? ji.error_description : ji.step);
-        json_object_object_add(j, "plan", cli_repl_plan_json(p));
-        json_object_object_add(j, "job", report_job_json(&ji));
-        report_print_json(j);
-        json_object_put(j);
-    } else {
-        char *t = report_result_text(&info);
-        fputs(t, ji.error_code ? stderr : stdout);
-        free(t);
-        printf("Job %s: %s, %d%%, %.1f s\n", ji.id, job_state_name(ji.state), ji.percent,
-               (double)ji.elapsed_ms / 1000.0);
-    }
-    result_info_clear(&info);
+        *resync = ji.error_code && cli_repl_auto_resync(cp->s, ji.error_code, ji.error_description);
     return status;
 }
 
+/* The DR host: the only host of the session (-c URI); cp->h becomes 0.
+ * Else refused: -1 - exit status. */
 static int
-cli_repl_job(Session *s, const CliOpts *o, const char *op, int type, const ReplPlan *p,
-             JobFn fn, CliReplJob *cj)
+cli_repl_dr_host(CliProto *cp)
 {
-    return cli_repl_job_ex(s, o, op, type, p, fn, cj, NULL);
-}
+    Session *s = cp->s;
 
-/* The DR host: the only host of the session (-c URI). */
-static int
-cli_repl_dr_host(Session *s, const CliOpts *o, const char *op, const char *vm)
-{
     if (s->nhosts != 1) {
         err_set(RESULT_INVALID_PARAMETER, "%s works on one DR host: name it with -c URI "
-                "(%zu hosts are configured)", op, s->nhosts);
-        return -1 - cli_fail(o, op, vm, NULL, NULL);
+                "(%zu hosts are configured)", cp->op, s->nhosts);
+        return -1 - cli_proto_refuse(cp);
     }
+    cp->h = 0;
     if (!s->hosts[0].conn || !hv_is_alive(s->hosts[0].conn)) {
         if (!err_code())
             err_set(RESULT_NOT_AVAILABLE, "the DR host %s is not connected", s->hosts[0].uri);
-        return -1 - cli_fail(o, op, vm, s->hosts[0].name, NULL);
+        return -1 - cli_proto_refuse(cp);
     }
     return 0;
 }
@@ -238,15 +200,21 @@ cli_enable_replication(const CliCommand *cmd, CliOpts *o)
 {
     const char *op = "enable-replication";
     Session *s = cli_session(o, 1);
+    UTIL_AUTOFREE char *text = NULL;
     ReplEnableArgs ea;
     ReplPlan *plan = NULL;
     CliReplJob *cj;
+    CliProto cp;
     int status, h;
 
     (void)cmd;
     if (!s)
         return result_exit_status(err_code());
-    if ((h = cli_repl_dr_host(s, o, op, o->args[0])) < 0) {
+    cli_repl_proto(&cp, s, o, op, REPL_JOB_ENABLE, -1, o->args[0]);
+    cp.ro_what = "enable-replication";
+    cp.yes_what = "to enable replication of";
+    cp.title = "Enable replication";
+    if ((h = cli_repl_dr_host(&cp)) < 0) {
         session_free(s);
         return -1 - h;
     }
@@ -264,51 +232,27 @@ cli_enable_replication(const CliCommand *cmd, CliOpts *o)
     ea.nnetmap = o->nnetmap;
     if ((o->interval && repl_parse_interval(o->interval, &ea.interval) < 0) ||
         (o->app_every && repl_parse_interval(o->app_every, &ea.app_every) < 0)) {
-        status = cli_fail(o, op, o->args[0], s->hosts[0].name, NULL);
+        status = cli_proto_refuse(&cp);
         goto out;
     }
     if (!(plan = repl_plan_enable(s->hosts[0].conn, s->hosts[0].name, &ea))) {
-        status = cli_fail(o, op, o->name ? o->name : o->args[0], s->hosts[0].name, NULL);
+        if (o->name)
+            cp.vm = o->name;
+        status = cli_proto_refuse(&cp);
         goto out;
     }
-    if (!o->json) {
-        char *t = repl_plan_text(plan);
-        fputs(t, stdout);
-        free(t);
-    }
-    if (o->dry_run) {
-        status = cli_repl_dry_run(o, op, plan);
+    cli_repl_proto_plan(&cp, plan);
+    text = repl_plan_text(plan);
+    if (cli_proto_show(&cp, text)) {
+        status = 0;
         goto out;
     }
-    if (s->hosts[0].readonly) {
-        err_set(RESULT_ACCESS_DENIED, "enable-replication of %s refused: %s is open read-only",
-                plan->vm, s->hosts[0].name);
-        status = cli_fail(o, op, plan->vm, s->hosts[0].name, NULL);
+    if (cli_proto_confirm(&cp, &status) < 0)
         goto out;
-    }
-    if (!o->yes) {
-        char line[512];
-
-        if (!isatty(STDIN_FILENO)) {
-            err_set(RESULT_INVALID_PARAMETER, "refusing to enable replication of %s without "
-                    "--yes: standard input is not a terminal", plan->vm);
-            status = cli_fail(o, op, plan->vm, s->hosts[0].name, NULL);
-            goto out;
-        }
-        printf("Type the VM name (%s) to confirm: Enable replication. Anything else cancels: ",
-               plan->vm);
-        fflush(stdout);
-        if (!fgets(line, sizeof(line), stdin) ||
-            (line[strcspn(line, "\r\n")] = '\0', strcmp(line, plan->vm) != 0)) {
-            fprintf(stderr, "drover: cancelled; nothing was changed\n");
-            status = 1;
-            goto out;
-        }
-    }
     cj = util_xcalloc(1, sizeof(*cj));
     cj->conn = s->hosts[0].conn;
     cj->plan = plan;
-    status = cli_repl_job(s, o, op, REPL_JOB_ENABLE, plan, cli_repl_run_enable, cj);
+    status = cli_repl_job(&cp, cli_repl_run_enable, cj, NULL);
 
 out:
     repl_plan_free(plan);
@@ -324,11 +268,15 @@ static int
 cli_replicate_one(Session *s, const CliOpts *o, size_t h, const char *uuid, const char *ref,
                   const Replica *r)
 {
-    const char *op = "replicate";
+    UTIL_AUTOFREE char *text = NULL;
     ReplPlan *plan = NULL;
     CliReplJob *cj;
+    CliProto cp;
     int status, auto_resync = 0;
 
+    cli_repl_proto(&cp, s, o, "replicate", REPL_JOB_CYCLE, (int)h, ref);
+    cp.uuid = uuid;
+    cp.ro_what = "replication";
     if (!(plan = repl_plan_cycle(s->hosts[h].conn, s->hosts[h].name, uuid))) {
         /* A scheduled cycle that could not start counts as failed; so
          * does one run by hand that the primary's side refused (a dry run
@@ -351,31 +299,24 @@ cli_replicate_one(Session *s, const CliOpts *o, size_t h, const char *uuid, cons
                                     err_message());
         replica_free(own);
         auto_resync = !o->dry_run && cli_repl_auto_resync(s, err_code(), err_message());
-        status = cli_fail(o, op, ref, s->hosts[h].name, NULL);
+        status = cli_proto_refuse(&cp);
         goto out;
     }
-    if (!o->json) {
-        char *t = repl_plan_text(plan);
-        fputs(t, stdout);
-        free(t);
-    }
-    if (o->dry_run) {
-        status = cli_repl_dry_run(o, op, plan);
-        goto out;
-    }
-    if (s->hosts[h].readonly) {
-        err_set(RESULT_ACCESS_DENIED, "replication of %s refused: %s is open read-only",
-                plan->vm, s->hosts[h].name);
-        status = cli_fail(o, op, plan->vm, s->hosts[h].name, NULL);
+    cli_repl_proto_plan(&cp, plan);
+    text = repl_plan_text(plan);
+    if (cli_proto_show(&cp, text)) {
+        status = 0;
         goto out;
     }
     /* A cycle only adds a point and deletes nothing here: it runs from a
-     * timer, so it asks no confirmation. */
+     * timer, so it asks no confirmation (cp.title NULL). */
+    if (cli_proto_confirm(&cp, &status) < 0)
+        goto out;
     cj = util_xcalloc(1, sizeof(*cj));
     cj->conn = s->hosts[h].conn;
     cj->host = util_xstrdup(s->hosts[h].name);
     cj->vm = util_xstrdup(uuid);
-    status = cli_repl_job_ex(s, o, op, REPL_JOB_CYCLE, plan, cli_repl_run_cycle, cj, &auto_resync);
+    status = cli_repl_job(&cp, cli_repl_run_cycle, cj, &auto_resync);
 
 out:
     repl_plan_free(plan);
@@ -394,60 +335,54 @@ static int
 cli_resync_one(Session *s, const CliOpts *o, size_t h, const char *uuid, const char *ref,
                int confirm)
 {
-    const char *op = "resync";
+    UTIL_AUTOFREE char *text = NULL;
     ReplPlan *plan = NULL;
     CliReplJob *cj;
+    CliProto cp;
     int status;
 
-    if (!(plan = repl_plan_resync(s->hosts[h].conn, s->hosts[h].name, uuid))) {
-        status = cli_fail(o, op, ref, s->hosts[h].name, NULL);
-        goto out;
-    }
-    if (!o->json) {
-        char *t = repl_plan_text(plan);
-        fputs(t, stdout);
-        free(t);
-    }
-    if (o->dry_run) {
-        status = cli_repl_dry_run(o, op, plan);
-        goto out;
-    }
-    if (s->hosts[h].readonly) {
-        err_set(RESULT_ACCESS_DENIED, "resync of %s refused: %s is open read-only", plan->vm,
-                s->hosts[h].name);
-        status = cli_fail(o, op, plan->vm, s->hosts[h].name, NULL);
-        goto out;
-    }
+    cli_repl_proto(&cp, s, o, "resync", REPL_JOB_RESYNC, (int)h, ref);
+    cp.uuid = uuid;
+    cp.ro_what = "resync";
+    cp.yes_what = "to resync";
     /* It deletes every older point: the operator confirms. */
-    if (confirm && !o->yes) {
-        char line[512];
-
-        if (!isatty(STDIN_FILENO)) {
-            err_set(RESULT_INVALID_PARAMETER, "refusing to resync %s without --yes: standard "
-                    "input is not a terminal", plan->vm);
-            status = cli_fail(o, op, plan->vm, s->hosts[h].name, NULL);
-            goto out;
-        }
-        printf("Type the VM name (%s) to confirm: Resynchronize (every older point is "
-               "deleted). Anything else cancels: ", plan->vm);
-        fflush(stdout);
-        if (!fgets(line, sizeof(line), stdin) ||
-            (line[strcspn(line, "\r\n")] = '\0', strcmp(line, plan->vm) != 0)) {
-            fprintf(stderr, "drover: cancelled; nothing was changed\n");
-            status = 1;
-            goto out;
-        }
+    cp.title = confirm ? "Resynchronize (every older point is deleted)" : NULL;
+    if (!(plan = repl_plan_resync(s->hosts[h].conn, s->hosts[h].name, uuid))) {
+        status = cli_proto_refuse(&cp);
+        goto out;
     }
+    cli_repl_proto_plan(&cp, plan);
+    text = repl_plan_text(plan);
+    if (cli_proto_show(&cp, text)) {
+        status = 0;
+        goto out;
+    }
+    if (cli_proto_confirm(&cp, &status) < 0)
+        goto out;
     cj = util_xcalloc(1, sizeof(*cj));
     cj->conn = s->hosts[h].conn;
     cj->host = util_xstrdup(s->hosts[h].name);
     cj->vm = util_xstrdup(uuid);
     cj->digest = util_xstrdup(plan->digest);
-    status = cli_repl_job(s, o, op, REPL_JOB_RESYNC, plan, cli_repl_run_resync, cj);
+    status = cli_repl_job(&cp, cli_repl_run_resync, cj, NULL);
 
 out:
     repl_plan_free(plan);
     return status;
+}
+
+/* The host of VM ref, or -1 - exit status (refused, audited: the VM
+ * was not found). */
+static int
+cli_repl_find(Session *s, const CliOpts *o, const char *op, int type, const char *ref, char uuid[37])
+{
+    CliProto cp;
+    int h = session_find_vm(s, ref, uuid);
+
+    if (h >= 0)
+        return h;
+    cli_repl_proto(&cp, s, o, op, type, -1, ref);
+    return -1 - cli_proto_refuse(&cp);
 }
 
 int
@@ -460,7 +395,7 @@ cli_resync(const CliCommand *cmd, CliOpts *o)
     (void)cmd;
     if (!s)
         return result_exit_status(err_code());
-    if ((h = cli_find(s, o, "resync", o->args[0], uuid)) < 0)
+    if ((h = cli_repl_find(s, o, "resync", REPL_JOB_RESYNC, o->args[0], uuid)) < 0)
         status = -1 - h;
     else
         status = cli_resync_one(s, o, (size_t)h, uuid, o->args[0], 1);
@@ -580,7 +515,7 @@ cli_replicate(const CliCommand *cmd, CliOpts *o)
         if (!o->json)
             printf("watch stopped\n");
     } else {
-        if ((h = cli_find(s, o, "replicate", o->args[0], uuid)) < 0)
+        if ((h = cli_repl_find(s, o, "replicate", REPL_JOB_CYCLE, o->args[0], uuid)) < 0)
             status = -1 - h;
         else
             status = cli_replicate_one(s, o, (size_t)h, uuid, o->args[0], NULL);
@@ -596,21 +531,30 @@ cli_repl_set(const CliCommand *cmd, CliOpts *o)
     const char *opname = repl_set_name(op);
     Session *s = cli_session(o, 1);
     UTIL_AUTOFREE char *text = NULL;
+    UTIL_AUTOFREE char *yes_what = util_xasprintf("to %s", opname);
+    CliProto cp;
     ReplArgs ra;
     char uuid[37];
     int h, code, status;
 
     if (!s)
         return result_exit_status(err_code());
-    if ((h = cli_find(s, o, opname, o->args[0], uuid)) < 0) {
+    /* Suspend and resume are CIM's Replicate State Change; so is disable
+     * here (the console has no job of its own for it). */
+    if ((h = cli_repl_find(s, o, opname, REPLJOB_TYPE_STATE, o->args[0], uuid)) < 0) {
         session_free(s);
         return -1 - h;
     }
+    cli_repl_proto(&cp, s, o, opname, REPLJOB_TYPE_STATE, h, o->args[0]);
+    cp.uuid = uuid;
+    cp.ro_what = opname;
+    cp.yes_what = yes_what;
+    cp.title = opname;
     memset(&ra, 0, sizeof(ra));
     ra.reason = o->reason;
     ra.audit_log = s->conf->audit_log;
     if ((code = repl_set(s->hosts[h].conn, s->hosts[h].name, uuid, op, &ra, 1, &text)) != 0) {
-        status = cli_fail(o, opname, o->args[0], s->hosts[h].name, NULL);
+        status = cli_proto_refuse(&cp);
         goto out;
     }
     if (!o->json)
@@ -629,26 +573,11 @@ cli_repl_set(const CliCommand *cmd, CliOpts *o)
         status = 0;
         goto out;
     }
-    if (!o->yes) {
-        char line[512];
-
-        if (!isatty(STDIN_FILENO)) {
-            err_set(RESULT_INVALID_PARAMETER, "refusing to %s %s without --yes: standard input "
-                    "is not a terminal", opname, o->args[0]);
-            status = cli_fail(o, opname, o->args[0], s->hosts[h].name, NULL);
-            goto out;
-        }
-        printf("Type the VM name (%s) to confirm: %s. Anything else cancels: ", o->args[0], opname);
-        fflush(stdout);
-        if (!fgets(line, sizeof(line), stdin) ||
-            (line[strcspn(line, "\r\n")] = '\0', strcmp(line, o->args[0]) != 0)) {
-            fprintf(stderr, "drover: cancelled; nothing was changed\n");
-            status = 1;
-            goto out;
-        }
-    }
+    if (cli_proto_confirm(&cp, &status) < 0)
+        goto out;
     free(text);
     text = NULL;
+    /* repl_set audits what it does itself. */
     if ((code = repl_set(s->hosts[h].conn, s->hosts[h].name, uuid, op, &ra, 0, &text)) != 0) {
         status = cli_fail(o, opname, o->args[0], s->hosts[h].name, NULL);
         goto out;
