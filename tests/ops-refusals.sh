@@ -257,4 +257,102 @@ is "$rc" 0 "list still works with one unreadable record"
 like "$out" "web02 +5 Recovered" "list: the other VMs are listed"
 F=$F0 URI=$URI0
 
+# --- replication commands: refused, audited and listed like the operations ---
+# last_recorded: the newest audit line's operation and VM, the newest
+# history entry's job type and VM.
+last_recorded() {
+    "$PYTHON" - "$T" <<'EOF'
+import json, sys
+t = sys.argv[1]
+a = [json.loads(l) for l in open(t + "/audit.log") if l.strip()]
+j = [json.loads(l) for l in open(t + "/jobs.jsonl") if l.strip()]
+print(a[-1]["operation"], a[-1]["vm"], j[-1]["type"], j[-1]["vm"])
+EOF
+}
+refused "replicate web02 (not replicated by drover)" 32770 8 "web02 is not replicated by drover" replicate web02
+is "$(last_recorded)" "replicate web02 110 web02" "replicate: audited as replicate, listed as a Replication Cycle (110)"
+refused "resync web02 (not replicated by drover)" 32770 8 "not replicated by drover" resync web02 --yes
+is "$(last_recorded)" "resync web02 107 web02" "resync: audited as resync, listed as a Resynchronization (107)"
+for op in suspend resume disable; do
+    refused "$op-replication web02 (not replicated by drover)" 32770 8 "not replicated by drover" \
+        $op-replication web02 --yes
+    is "$(last_recorded)" "$op-replication web02 96 web02" \
+        "$op-replication: audited as such, listed as a Replicate State Change (96)"
+done
+refused "replicate of an unknown VM" 32773 2 "no VM named nosuch" replicate nosuch
+is "$(last_recorded)" "replicate nosuch 110 nosuch" "replicate nosuch: audited and listed all the same"
+refused "enable-replication from a primary without the VM" 32773 2 "no domain named web01 on test:///default" \
+    enable-replication web01 --from test:///default --yes
+is "$(last_recorded)" "enable-replication web01 111 web01" \
+    "enable-replication: audited as such, listed as Enable Replication (111)"
+refused "failover --planned of web02 (not replicated by drover)" 32775 3 "web02 has no <replication>" \
+    failover web02 --planned --yes
+is "$(last_recorded)" "planned-failover web02 112 web02" \
+    "failover --planned: audited as planned-failover, listed as a Planned Failover (112)"
+refused "reverse-replication of the replica web01" 32770 8 "reverse replication reuses the disks" \
+    reverse-replication web01 --yes
+is "$(last_recorded)" "reverse-replication web01 104 web01" \
+    "reverse-replication: audited as such, listed as a Reverse Replication (104)"
+_a=$(audit_n) _j=$(jobs_n)
+for cmd in "replicate web02" "resync web02" "suspend-replication web02" "failover web02 --planned" \
+           "reverse-replication web01" "enable-replication web01 --from test:///default"; do
+    # shellcheck disable=SC2086
+    unchanged "refused $cmd --dry-run" $cmd --dry-run
+    ok "$([ "$rc" -ne 0 ] && echo 0 || echo 1)" "refused $cmd --dry-run: refused the same way ($rc)"
+done
+is "$(refusal_recorded "$_a" "$_j")" "0 0" "a refused replication dry run is not audited or recorded"
+run -c "$URI" jobs
+like "$(printf '%s\n' "$out" | sed -n 2p)" "Reverse Replication +web01 +fleet +Refused +0 .* 32770 Not Supported" \
+    "jobs: the refused reverse-replication listed first, Refused with its code"
+
+# A fleet where drover replicates web01 (its <replication>) from a primary
+# that does not exist: suspend's plan needs only the record.
+H=$T/h
+"$DROVER" demo --no-console --dir "$H" >/dev/null 2>&1
+"$PYTHON" - "$H" "$T" <<'EOF'
+import sys
+h, t = sys.argv[1], sys.argv[2]
+x = open(h + "/fleet.xml").read()
+i = x.index("<name>web01</name>")
+j = x.index("</domain>", i)
+old = 'uri="qemu+ssh://prod-a/system" name="web01"/>'
+new = ('uri="test://%s/no-such-primary.xml" name="web01"/>\n'
+       '  <drover:replication dir="%s/vms/web01" interval="3600" points="12"/>' % (t, h))
+open(h + "/fleet.xml", "w").write(x[:i] + x[i:j].replace(old, new) + x[j:])
+EOF
+grep -q "<drover:replication" "$H/fleet.xml"
+ok $? "fleet h: drover replicates web01"
+F0=$F URI0=$URI
+F=$H URI=test://$H/fleet.xml
+_a=$(audit_n) _j=$(jobs_n)
+unchanged "suspend-replication without --yes, stdin not a terminal" suspend-replication web01
+is "$rc" 2 "suspend-replication without --yes: exit status 2"
+like "$err" "^Result: 32773 " "suspend-replication without --yes: 32773"
+like "$err" "without --yes: standard input is not a terminal" "suspend-replication without --yes: says why"
+like "$out" "^Plan: suspend-replication of web01@fleet" "suspend-replication without --yes: the plan is still shown"
+is "$(refusal_recorded "$_a" "$_j")" "1 1 32773 True 10 32773 True 0" "suspend-replication without --yes: recorded once"
+is "$(last_recorded)" "suspend-replication web01 96 web01" "suspend-replication without --yes: audited and listed as such"
+refused "--readonly suspend-replication" 32769 6 "suspend-replication of web01 refused: fleet is open read-only" \
+    --readonly suspend-replication web01 --yes
+# A cycle the primary's side refused counts as failed in the statistics
+# (their own file): the record and the disks stay as they were.
+_a=$(audit_n) _j=$(jobs_n)
+rp_sums "$F" >"$T/rp.before"
+cp "$F/fleet.xml" "$T/fleet.xml.before"
+run -c "$URI" replicate web01
+is "$rc" 5 "replicate with the primary unreachable: exit status 5"
+like "$err" "^Result: 32777 " "replicate with the primary unreachable: 32777"
+like "$err" "primary host .* cannot be reached" "replicate with the primary unreachable: says why"
+is "$(refusal_recorded "$_a" "$_j")" "1 1 32777 True 10 32777 True 0" "replicate with the primary unreachable: recorded once"
+rp_sums "$F" >"$T/rp.after"
+cmp -s "$T/rp.before" "$T/rp.after" && cmp -s "$T/fleet.xml.before" "$F/fleet.xml"
+ok $? "replicate with the primary unreachable: fleet.xml and every point unchanged"
+is "$(last_recorded)" "replicate web01 110 web01" "the unreachable primary: audited and listed as a Replication Cycle"
+_a=$(audit_n) _j=$(jobs_n)
+unchanged "suspend-replication --dry-run" suspend-replication web01 --dry-run
+is "$rc" 0 "suspend-replication --dry-run: exit status 0"
+like "$out" "Dry run: nothing was changed" "suspend-replication --dry-run: says nothing was changed"
+is "$(refusal_recorded "$_a" "$_j")" "0 0" "suspend-replication --dry-run: not audited or recorded"
+F=$F0 URI=$URI0
+
 done_testing
