@@ -62,9 +62,11 @@ cli_planned_plan_json(const void *plan)
     return j;
 }
 
+/* The job of either command: its confirmed plan, a ReplPlanned or a
+ * ReplReverse. */
 typedef struct {
     HvConn *conn;
-    ReplPlanned *plan;
+    const void *plan;
     ReplArgs args;
 } CliPlannedJob;
 
@@ -79,7 +81,7 @@ cli_planned_run(Job *job, void *arg)
 {
     CliPlannedJob *cj = arg;
 
-    return repl_planned_failover(cj->conn, cj->plan, &cj->args, job);
+    return repl_planned_failover(cj->conn, (const ReplPlanned *)cj->plan, &cj->args, job);
 }
 
 /* The host the command runs on: the session's only one (-c URI); cp->h
@@ -106,28 +108,60 @@ cli_planned_host(CliProto *cp, const char *what, const char *where, const char *
     return 0;
 }
 
+/* The protocol's words for either command (JobType type) on VM vm. */
+static void
+cli_planned_proto(CliProto *cp, Session *s, const CliOpts *o, const char *op, int type,
+                  const char *vm, CliPlanJson plan_json)
+{
+    memset(cp, 0, sizeof(*cp));
+    cp->s = s;
+    cp->o = o;
+    cp->op = op;
+    cp->type = type;
+    cp->h = -1;
+    cp->vm = vm;
+    cp->reason = o->reason;
+    cp->plan_json = plan_json;
+}
+
+/* The plan is made (text, its VM, UUID and digest): the rest of the walk,
+ * from showing it to the job fn's result.  The exit status. */
+static int
+cli_planned_walk(CliProto *cp, const void *plan, const char *text, const char *vm,
+                 const char *uuid, const char *digest, JobFn fn)
+{
+    CliPlannedJob *cj;
+    int status;
+
+    cp->vm = vm;
+    cp->uuid = uuid;
+    cp->plan = plan;
+    cp->digest = digest;
+    if (cli_proto_show(cp, text))
+        return 0;
+    if (cli_proto_confirm(cp, &status) < 0)
+        return status;
+    cj = util_xcalloc(1, sizeof(*cj));
+    cj->conn = cp->s->hosts[0].conn;
+    cj->plan = plan;
+    cj->args.reason = cp->o->reason;
+    cj->args.audit_log = cp->s->conf->audit_log;
+    return cli_proto_run(cp, fn, cj, cli_planned_job_free, NULL);
+}
+
 static int
 cli_planned(CliOpts *o)
 {
     const char *vm = o->args[0];
     Session *s = cli_session(o, 1);
     ReplPlanned *plan = NULL;
-    CliPlannedJob *cj;
     CliProto cp;
     int status;
 
     if (!s)
         return result_exit_status(err_code());
-    memset(&cp, 0, sizeof(cp));
-    cp.s = s;
-    cp.o = o;
-    cp.op = "planned failover";
+    cli_planned_proto(&cp, s, o, "planned failover", REPL_JOB_PLANNED, vm, cli_planned_plan_json);
     cp.audit_op = "planned-failover";
-    cp.type = REPL_JOB_PLANNED;
-    cp.h = -1;
-    cp.vm = vm;
-    cp.reason = o->reason;
-    cp.plan_json = cli_planned_plan_json;
     cp.ro_what = "planned failover";
     cp.yes_what = "a planned failover of";
     cp.title = "Planned failover (the primary is shut down)";
@@ -140,22 +174,8 @@ cli_planned(CliOpts *o)
         status = cli_proto_refuse(&cp);
         goto out;
     }
-    cp.vm = plan->vm;
-    cp.uuid = plan->uuid;
-    cp.plan = plan;
-    cp.digest = plan->digest;
-    if (cli_proto_show(&cp, plan->text)) {
-        status = 0;
-        goto out;
-    }
-    if (cli_proto_confirm(&cp, &status) < 0)
-        goto out;
-    cj = util_xcalloc(1, sizeof(*cj));
-    cj->conn = s->hosts[0].conn;
-    cj->plan = plan;
-    cj->args.reason = o->reason;
-    cj->args.audit_log = s->conf->audit_log;
-    status = cli_proto_run(&cp, cli_planned_run, cj, cli_planned_job_free, NULL);
+    status = cli_planned_walk(&cp, plan, plan->text, plan->vm, plan->uuid, plan->digest,
+                              cli_planned_run);
 
 out:
     repl_planned_free(plan);
@@ -216,18 +236,12 @@ cli_reverse_plan_json(const void *plan)
     return j;
 }
 
-typedef struct {
-    HvConn *conn;
-    ReplReverse *plan;
-    ReplArgs args;
-} CliReverseJob;
-
 static int
 cli_reverse_run(Job *job, void *arg)
 {
-    CliReverseJob *cj = arg;
+    CliPlannedJob *cj = arg;
 
-    return repl_reverse(cj->conn, cj->plan, &cj->args, job);
+    return repl_reverse(cj->conn, (const ReplReverse *)cj->plan, &cj->args, job);
 }
 
 int
@@ -237,22 +251,13 @@ cli_reverse_replication(const CliCommand *cmd, CliOpts *o)
     Session *s = cli_session(o, 1);
     ReplReverseArgs ra;
     ReplReverse *plan = NULL;
-    CliReverseJob *cj;
     CliProto cp;
     int status;
 
     (void)cmd;
     if (!s)
         return result_exit_status(err_code());
-    memset(&cp, 0, sizeof(cp));
-    cp.s = s;
-    cp.o = o;
-    cp.op = "reverse-replication";
-    cp.type = REPL_JOB_REVERSE;
-    cp.h = -1;
-    cp.vm = vm;
-    cp.reason = o->reason;
-    cp.plan_json = cli_reverse_plan_json;
+    cli_planned_proto(&cp, s, o, "reverse-replication", REPL_JOB_REVERSE, vm, cli_reverse_plan_json);
     cp.ro_what = "reverse replication";
     cp.yes_what = "to reverse the replication of";
     cp.title = "Reverse replication";
@@ -267,22 +272,8 @@ cli_reverse_replication(const CliCommand *cmd, CliOpts *o)
         status = cli_proto_refuse(&cp);
         goto out;
     }
-    cp.vm = plan->vm;
-    cp.uuid = plan->uuid;
-    cp.plan = plan;
-    cp.digest = plan->digest;
-    if (cli_proto_show(&cp, plan->text)) {
-        status = 0;
-        goto out;
-    }
-    if (cli_proto_confirm(&cp, &status) < 0)
-        goto out;
-    cj = util_xcalloc(1, sizeof(*cj));
-    cj->conn = s->hosts[0].conn;
-    cj->plan = plan;
-    cj->args.reason = o->reason;
-    cj->args.audit_log = s->conf->audit_log;
-    status = cli_proto_run(&cp, cli_reverse_run, cj, cli_planned_job_free, NULL);
+    status = cli_planned_walk(&cp, plan, plan->text, plan->vm, plan->uuid, plan->digest,
+                              cli_reverse_run);
 
 out:
     repl_reverse_free(plan);
