@@ -6,10 +6,10 @@
 #include <config.h>
 
 #include "repl/repl.h"
+#include "repl/repl-priv.h"
 
 #include <nettle/base16.h>
 #include <nettle/sha2.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +19,6 @@
 #include "base/result.h"
 #include "base/util.h"
 #include "hv/domxml.h"
-#include "ops/audit.h"
 #include "ops/ops.h"
 #include "ops/plan.h"
 #include "record/replica.h"
@@ -294,24 +293,6 @@ out:
 
 /* --- execution ------------------------------------------------------------- */
 
-static void
-repl_planned_step(Job *job, int percent, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-repl_planned_step(Job *job, int percent, const char *fmt, ...)
-{
-    UTIL_AUTOFREE char *s = NULL;
-    va_list ap;
-
-    if (!job)
-        return;
-    va_start(ap, fmt);
-    s = util_xvasprintf(fmt, ap);
-    va_end(ap);
-    job_progress(job, percent, "%s", s);
-}
-
 /* Waits until the primary is off: 0, or -1 (err set; 32772 when it
  * is still on after timeout_s). */
 static int
@@ -334,8 +315,8 @@ repl_planned_wait_off(HvConn *pc, const ReplPlanned *p, int timeout_s, Job *job,
             return -1;
         }
         if (elapsed != last && job) {
-            repl_planned_step(job, percent, "waiting for the primary %s to shut down (%d of %d s)",
-                              p->primary_vm, elapsed, timeout_s);
+            repl_job_step(job, percent, "waiting for the primary %s to shut down (%d of %d s)",
+                          p->primary_vm, elapsed, timeout_s);
             last = elapsed;
         }
         usleep(200000);
@@ -416,27 +397,6 @@ out:
     return ret;
 }
 
-static void
-repl_planned_audit(const ReplArgs *a, const ReplPlanned *p, Job *job, int code)
-{
-    AuditRecord rec;
-    ErrInfo saved;
-
-    err_save(&saved);
-    memset(&rec, 0, sizeof(rec));
-    rec.host = p->host;
-    rec.vm = p->vm;
-    rec.operation = "planned-failover";
-    rec.digest = p->digest;
-    rec.reason = a ? a->reason : NULL;
-    rec.job = job ? job_id(job) : NULL;
-    rec.result = code;
-    rec.message = code ? saved.message : "completed";
-    if (audit_write(a ? a->audit_log : NULL, &rec) < 0 && job)
-        job_progress(job, -1, "warning: %s", err_message());
-    err_restore(&saved);
-}
-
 /* Steps 2 to 4 with the primary off: the final cycle (the primary started
  * paused and stopped again), then the mark.  On failure the primary is
  * left off and unmarked; err says so. */
@@ -450,7 +410,7 @@ repl_planned_final(HvConn *dr, HvConn *pc, const ReplPlanned *p, const ReplArgs 
     int code, ret = -1;
 
     memset(&d, 0, sizeof(d));
-    repl_planned_step(job, 22, "starting the primary %s paused for the final cycle", p->primary_vm);
+    repl_job_step(job, 22, "starting the primary %s paused for the final cycle", p->primary_vm);
     if (hv_start_paused(pc, p->uuid) < 0) {
         err_prefix("the final cycle needs the primary running");
         return -1;
@@ -461,7 +421,7 @@ repl_planned_final(HvConn *dr, HvConn *pc, const ReplPlanned *p, const ReplArgs 
         ErrInfo saved;
 
         err_save(&saved);
-        repl_planned_step(job, 70, "powering the primary %s off again", p->primary_vm);
+        repl_job_step(job, 70, "powering the primary %s off again", p->primary_vm);
         if (hv_stop_clean(pc, p->uuid) < 0 ||
             repl_planned_wait_off(pc, p, REPL_PLANNED_STOP_WAIT, job, 70) < 0) {
             err_prefix("the primary %s started paused for the final cycle does not stop: stop it "
@@ -482,8 +442,8 @@ repl_planned_final(HvConn *dr, HvConn *pc, const ReplPlanned *p, const ReplArgs 
                 final ? final->id : "no point", p->point);
         goto out;
     }
-    repl_planned_step(job, 75, "marking the primary %s prepared (autostart off, state %d %s)",
-                      p->primary_vm, STATE_SYNCED, state_name(STATE_SYNCED));
+    repl_job_step(job, 75, "marking the primary %s prepared (autostart off, state %d %s)",
+                  p->primary_vm, STATE_SYNCED, state_name(STATE_SYNCED));
     if (repl_planned_mark(pc, p, final) < 0)
         goto out;
     ret = 0;
@@ -537,15 +497,11 @@ repl_planned_failover(HvConn *dr, const ReplPlanned *confirmed, const ReplArgs *
     int code = 0, was_running = 0;
 
     memset(&d, 0, sizeof(d));
-    if (hv_is_readonly(dr)) {
-        err_set(RESULT_ACCESS_DENIED, "planned failover of %s refused: the connection is "
-                "read-only", confirmed->vm);
-        code = RESULT_ACCESS_DENIED;
+    if ((code = repl_writable(dr, "planned failover", confirmed->vm)) != 0)
         goto out;
-    }
     /* What runs is what was confirmed. */
-    repl_planned_step(job, 1, "planning again: %s and its primary %s", confirmed->vm,
-                      confirmed->primary_vm);
+    repl_job_step(job, 1, "planning again: %s and its primary %s", confirmed->vm,
+                  confirmed->primary_vm);
     if (hv_lookup(dr, confirmed->uuid, 0, &d) < 0 || !(r = repl_planned_record(dr, &d)) ||
         repl_planned_check(&d, r) < 0 || !(pc = repl_planned_open(confirmed->primary_uri)) ||
         !(p = repl_plan_planned_on(dr, pc, confirmed->host, &d, r, confirmed->timeout,
@@ -564,8 +520,8 @@ repl_planned_failover(HvConn *dr, const ReplPlanned *confirmed, const ReplArgs *
      *    refused without anything changed. */
     if (p->primary_power == HV_POWER_RUNNING) {
         was_running = 1;
-        repl_planned_step(job, 3, "asking the primary %s on %s to shut down (up to %d s)",
-                          p->primary_vm, p->primary_host, p->timeout);
+        repl_job_step(job, 3, "asking the primary %s on %s to shut down (up to %d s)",
+                      p->primary_vm, p->primary_host, p->timeout);
         if (hv_shutdown_request(pc, p->uuid) < 0 ||
             repl_planned_wait_off(pc, p, p->timeout, job, 5) < 0) {
             code = err_code() ? err_code() : RESULT_FAILED;
@@ -587,7 +543,7 @@ repl_planned_failover(HvConn *dr, const ReplPlanned *confirmed, const ReplArgs *
     }
     /* 5. The ordinary failover to the final point; its guard finds the
      *    primary off. */
-    repl_planned_step(job, 80, "failing %s over to %s", p->vm, p->point);
+    repl_job_step(job, 80, "failing %s over to %s", p->vm, p->point);
     memset(&pa, 0, sizeof(pa));
     pa.point = p->point;
     memset(&oa, 0, sizeof(oa));
@@ -605,7 +561,7 @@ repl_planned_failover(HvConn *dr, const ReplPlanned *confirmed, const ReplArgs *
     if (p->start) {
         UTIL_AUTOFREE char *cxml = repl_planned_checkpoint_xml(p);
 
-        repl_planned_step(job, 98, "starting %s on %s", p->vm, p->host);
+        repl_job_step(job, 98, "starting %s on %s", p->vm, p->host);
         if (hv_start_paused(dr, p->uuid) < 0) {
             code = err_code() ? err_code() : RESULT_FAILED;
             err_prefix("%s is failed over to %s (state 5 Recovered) but did not start", p->vm,
@@ -613,8 +569,8 @@ repl_planned_failover(HvConn *dr, const ReplPlanned *confirmed, const ReplArgs *
             goto out;
         }
         if (hv_checkpoint_create(dr, p->uuid, cxml) < 0) {
-            repl_planned_step(job, 99, "warning: no checkpoint %s on %s (reverse replication "
-                              "will need a full copy): %s", p->checkpoint, p->vm, err_message());
+            repl_job_step(job, 99, "warning: no checkpoint %s on %s (reverse replication "
+                          "will need a full copy): %s", p->checkpoint, p->vm, err_message());
             err_clear();
         }
         if (hv_resume(dr, p->uuid) < 0) {
@@ -624,10 +580,10 @@ repl_planned_failover(HvConn *dr, const ReplPlanned *confirmed, const ReplArgs *
             goto out;
         }
     }
-    repl_planned_step(job, 100, "%s failed over to %s (planned, no data lost): state %d %s%s; "
-                      "the primary %s is off and prepared (state %d %s)", p->vm, p->point,
-                      STATE_RECOVERED, state_name(STATE_RECOVERED), p->start ? ", running" : "",
-                      p->primary_vm, STATE_SYNCED, state_name(STATE_SYNCED));
+    repl_job_step(job, 100, "%s failed over to %s (planned, no data lost): state %d %s%s; "
+                  "the primary %s is off and prepared (state %d %s)", p->vm, p->point,
+                  STATE_RECOVERED, state_name(STATE_RECOVERED), p->start ? ", running" : "",
+                  p->primary_vm, STATE_SYNCED, state_name(STATE_SYNCED));
     goto out;
 
 failover_failed:
@@ -636,7 +592,11 @@ failover_failed:
                "%s)", p->vm, p->point, p->primary_vm, p->vm, p->point);
 
 out:
-    repl_planned_audit(a, p ? p : confirmed, job, code);
+    {
+        const ReplPlanned *done = p ? p : confirmed;
+
+        repl_audit(a, done->host, done->vm, "planned-failover", done->digest, job, code);
+    }
     plan_free(fo);
     hv_close(pc);
     replica_free(r);

@@ -1,10 +1,25 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* repl-priv.h: what the cycle (repl.c) and the NBD copy (repl-copy.c)
- * share; libnbd stays inside repl-copy.c. */
+/* repl-priv.h: what the cycle (repl.c), the NBD copy (repl-copy.c), the
+ * planned failover (repl-planned.c) and reverse replication
+ * (repl-reverse.c) share; libnbd stays inside repl-copy.c. */
 #ifndef DROVER_REPL_PRIV_H
 #define DROVER_REPL_PRIV_H
 
 #include <stdint.h>
+
+#include "hv/hv.h"
+#include "ops/job.h"
+#include "repl/repl.h"
+
+/* The audit line of replication work op on vm (job may be NULL; code 0:
+ * completed, else err's message says why).  Keeps the thread's error. */
+void repl_audit(const ReplArgs *a, const char *host, const char *vm, const char *op,
+                const char *digest, Job *job, int code);
+/* Progress of job (may be NULL): percent (-1: unchanged) and the step. */
+void repl_job_step(Job *job, int percent, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The read-only floor of work that writes on c: 0, or 32769 with err set
+ * ("WHAT of VM refused: the connection is read-only"). */
+int repl_writable(HvConn *c, const char *what, const char *vm);
 
 /* One disk's export on the primary, opened over NBD. */
 typedef struct ReplSource ReplSource;

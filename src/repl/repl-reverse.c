@@ -10,7 +10,6 @@
 
 #include <nettle/base16.h>
 #include <nettle/sha2.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +20,6 @@
 #include "base/result.h"
 #include "base/util.h"
 #include "hv/domxml.h"
-#include "ops/audit.h"
 #include "record/replica.h"
 #include "record/state.h"
 
@@ -452,45 +450,6 @@ repl_reverse_define(HvConn *c, DomXml *dx, const Replica *rec, const char *what)
     return 0;
 }
 
-static void
-repl_reverse_audit(const ReplArgs *a, const ReplReverse *p, Job *job, int code)
-{
-    AuditRecord rec;
-    ErrInfo saved;
-
-    err_save(&saved);
-    memset(&rec, 0, sizeof(rec));
-    rec.host = p->host;
-    rec.vm = p->vm;
-    rec.operation = "reverse-replication";
-    rec.digest = p->digest;
-    rec.reason = a ? a->reason : NULL;
-    rec.job = job ? job_id(job) : NULL;
-    rec.result = code;
-    rec.message = code ? saved.message : "completed";
-    if (audit_write(a ? a->audit_log : NULL, &rec) < 0 && job)
-        job_progress(job, -1, "warning: %s", err_message());
-    err_restore(&saved);
-}
-
-static void
-repl_reverse_step(Job *job, int percent, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-repl_reverse_step(Job *job, int percent, const char *fmt, ...)
-{
-    UTIL_AUTOFREE char *s = NULL;
-    va_list ap;
-
-    if (!job)
-        return;
-    va_start(ap, fmt);
-    s = util_xvasprintf(fmt, ap);
-    va_end(ap);
-    job_progress(job, percent, "%s", s);
-}
-
 int
 repl_reverse(HvConn *here, const ReplReverse *confirmed, const ReplArgs *a, Job *job)
 {
@@ -511,12 +470,8 @@ repl_reverse(HvConn *here, const ReplReverse *confirmed, const ReplArgs *a, Job 
     int code = 0;
 
     memset(&d, 0, sizeof(d));
-    if (hv_is_readonly(here)) {
-        err_set(RESULT_ACCESS_DENIED, "reverse replication of %s refused: the connection is "
-                "read-only", confirmed->vm);
-        code = RESULT_ACCESS_DENIED;
+    if ((code = repl_writable(here, "reverse replication", confirmed->vm)) != 0)
         goto out;
-    }
     if (!(r = repl_reverse_read(here, confirmed->uuid, &d)))
         goto fail;
     if (!(lockpath = replica_lock_path(r, d.uuid))) {
@@ -525,15 +480,15 @@ repl_reverse(HvConn *here, const ReplReverse *confirmed, const ReplArgs *a, Job 
     }
     holder = util_xasprintf("%s, reverse replication of %s, job %s", self, d.name,
                             job ? job_id(job) : "none");
-    repl_reverse_step(job, 2, "locking %s", d.name);
+    repl_job_step(job, 2, "locking %s", d.name);
     if (!(lk = lock_acquire(lockpath, holder))) {
         err_prefix("%s", d.name);
         goto fail;
     }
     /* Under the lock: the plan again, bitmaps read again; what runs is what
      * was confirmed. */
-    repl_reverse_step(job, 5, "planning again: proving the disks of %s hold %s", d.name,
-                      confirmed->point);
+    repl_job_step(job, 5, "planning again: proving the disks of %s hold %s", d.name,
+                  confirmed->point);
     replica_free(r);
     hv_domain_clear(&d);
     if (!(r = repl_reverse_read(here, confirmed->uuid, &d)))
@@ -550,21 +505,21 @@ repl_reverse(HvConn *here, const ReplReverse *confirmed, const ReplArgs *a, Job 
         err_hint(RESULT_HINT_PLAN_CHANGED);
         goto fail;
     }
-    repl_reverse_step(job, 20, "creating %s", p->dir);
+    repl_job_step(job, 20, "creating %s", p->dir);
     if (fsutil_mkdirs(p->dir, 0750) < 0)
         goto fail;
     /* 1. Here: one define, the replica's record. */
     if (!(old_xml = hv_get_xml(here, d.uuid)) || !(dx = domxml_parse(old_xml)))
         goto fail;
     rec = repl_reverse_replica_record(p, r);
-    repl_reverse_step(job, 40, "%s here becomes the replica (mode 2, state 3, point %s)", d.name,
-                      p->point);
+    repl_job_step(job, 40, "%s here becomes the replica (mode 2, state 3, point %s)", d.name,
+                  p->point);
     if (repl_reverse_define(here, dx, rec, d.name) < 0)
         goto fail;
     /* 2. There: one define, the primary's record; if it fails, step 1 is
      *    undone with the definition as it was. */
-    repl_reverse_step(job, 60, "%s on %s becomes the primary (mode 1, state 3)", d.name,
-                      p->primary_host);
+    repl_job_step(job, 60, "%s on %s becomes the primary (mode 1, state 3)", d.name,
+                  p->primary_host);
     prec = repl_reverse_primary_record(p);
     if (!(pxml = hv_get_xml(pc, d.uuid)) || !(pdx = domxml_parse(pxml)) ||
         repl_reverse_define(pc, pdx, prec, p->primary_host) < 0) {
@@ -572,8 +527,8 @@ repl_reverse(HvConn *here, const ReplReverse *confirmed, const ReplArgs *a, Job 
 
         err_save(&e);
         if (hv_define(here, old_xml) < 0)
-            repl_reverse_step(job, -1, "warning: %s keeps its replica record (it could not be "
-                              "put back: %s)", d.name, err_message());
+            repl_job_step(job, -1, "warning: %s keeps its replica record (it could not be "
+                          "put back: %s)", d.name, err_message());
         err_restore(&e);
         err_prefix("the failed-over VM could not become the primary; %s here is prepared again",
                    d.name);
@@ -586,26 +541,30 @@ repl_reverse(HvConn *here, const ReplReverse *confirmed, const ReplArgs *a, Job 
         for (i = 0; cps[i]; i++) {
             if (strncmp(cps[i], "drover.", 7) != 0)
                 continue;
-            repl_reverse_step(job, 80, "forgetting checkpoint %s of the old direction",
-                              cps[i]);
+            repl_job_step(job, 80, "forgetting checkpoint %s of the old direction",
+                          cps[i]);
             if (hv_checkpoint_delete_flags(here, d.uuid, cps[i], 1) < 0) {
-                repl_reverse_step(job, -1, "warning: %s", err_message());
+                repl_job_step(job, -1, "warning: %s", err_message());
                 err_clear();
             }
         }
     } else {
-        repl_reverse_step(job, -1, "warning: %s", err_message());
+        repl_job_step(job, -1, "warning: %s", err_message());
         err_clear();
     }
-    repl_reverse_step(job, 100, "replication of %s reversed: %s (%s) -> %s (here), from %s; "
-                      "drover replicate %s makes the next point", d.name, p->primary_host,
-                      p->primary_uri, p->host, p->point, d.name);
+    repl_job_step(job, 100, "replication of %s reversed: %s (%s) -> %s (here), from %s; "
+                  "drover replicate %s makes the next point", d.name, p->primary_host,
+                  p->primary_uri, p->host, p->point, d.name);
     goto out;
 
 fail:
     code = err_code() ? err_code() : RESULT_FAILED;
 out:
-    repl_reverse_audit(a, p ? p : confirmed, job, code);
+    {
+        const ReplReverse *done = p ? p : confirmed;
+
+        repl_audit(a, done->host, done->vm, "reverse-replication", done->digest, job, code);
+    }
     lock_release(lk);
     hv_strv_free(cps);
     hv_close(pc);

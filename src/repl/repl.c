@@ -326,7 +326,7 @@ repl_define(HvConn *dr, DomXml *dx, const Replica *rec)
     return 0;
 }
 
-static void
+void
 repl_audit(const ReplArgs *a, const char *host, const char *vm, const char *op,
            const char *digest, Job *job, int code)
 {
@@ -352,6 +352,29 @@ static int
 repl_code(void)
 {
     return err_code() ? err_code() : RESULT_FAILED;
+}
+
+void
+repl_job_step(Job *job, int percent, const char *fmt, ...)
+{
+    UTIL_AUTOFREE char *s = NULL;
+    va_list ap;
+
+    if (!job)
+        return;
+    va_start(ap, fmt);
+    s = util_xvasprintf(fmt, ap);
+    va_end(ap);
+    job_progress(job, percent, "%s", s);
+}
+
+int
+repl_writable(HvConn *c, const char *what, const char *vm)
+{
+    if (!hv_is_readonly(c))
+        return 0;
+    err_set(RESULT_ACCESS_DENIED, "%s of %s refused: the connection is read-only", what, vm);
+    return RESULT_ACCESS_DENIED;
 }
 
 /* --- plans ------------------------------------------------------------------- */
@@ -1995,12 +2018,8 @@ repl_lock_run(HvConn *dr, const char *host, const char *vm, const ReplArgs *a, J
 
     if (hv_lookup(dr, vm, 0, &d) < 0)
         return repl_code();
-    if (hv_is_readonly(dr)) {
-        err_set(RESULT_ACCESS_DENIED, "%s of %s refused: the connection is read-only", opname,
-                d.name);
-        code = RESULT_ACCESS_DENIED;
+    if ((code = repl_writable(dr, opname, d.name)) != 0)
         goto out;
-    }
     if (!(dx = repl_read(dr, d.uuid, d.name, &r))) {
         code = repl_code();
         goto out;
@@ -2059,12 +2078,8 @@ repl_enable(HvConn *dr, const ReplPlan *confirmed, const ReplArgs *a, Job *job)
     int code = 0;
 
     memset(&d, 0, sizeof(d));
-    if (hv_is_readonly(dr)) {
-        err_set(RESULT_ACCESS_DENIED, "enable-replication of %s refused: the connection is "
-                "read-only", confirmed->vm);
-        code = RESULT_ACCESS_DENIED;
+    if ((code = repl_writable(dr, "enable-replication", confirmed->vm)) != 0)
         goto out;
-    }
     if (job)
         job_progress(job, 1, "creating %s", confirmed->dir);
     if (fsutil_mkdirs(confirmed->dir, 0750) < 0) {
@@ -2212,11 +2227,8 @@ repl_set(HvConn *dr, const char *host, const char *vm, ReplSetOp op, const ReplA
     if (dry_run)
         goto done;
     audit = 1;
-    if (hv_is_readonly(dr)) {
-        err_set(RESULT_ACCESS_DENIED, "%s of %s refused: the connection is read-only", opname,
-                d.name);
+    if (repl_writable(dr, opname, d.name))
         goto fail;
-    }
     lockpath = replica_lock_path(r, d.uuid);
     holder = util_xasprintf("%s, %s of %s", self, opname, d.name);
     if (!lockpath || !(lk = lock_acquire(lockpath, holder))) {
