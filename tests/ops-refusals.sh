@@ -5,7 +5,8 @@
 # (every file of the fleet, fleet.xml included, byte-identical); each
 # refused attempt adds exactly one audit line and one job-history entry
 # (10 Exception, refused, with its code), a dry run or a read neither.
-# Also --dry-run, confirmation without a terminal, and repair.
+# Also --dry-run, confirmation without a terminal, repair, and the refusals
+# of the replication commands, failover --planned and reverse-replication.
 . "${top_srcdir:-.}/tests/lib.sh"
 . "${top_srcdir:-.}/tests/ops-common.sh"
 
