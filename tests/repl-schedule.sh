@@ -109,8 +109,12 @@ out=$(dr replicate "$VM" 2>&1)
 is "$?" 0 "a cycle after resume"
 same_newest
 ok $? "it reads as the primary"
-like "$(grep '"suspend-replication"' "$T/audit.log" | tail -1)" '"result": ?0' \
+like "$(grep '"suspend-replication"' "$T/audit.log" | grep -v '"refused": *true' | tail -1)" '"result": ?0' \
     "the audit log has the suspend"
+like "$(grep '"suspend-replication"' "$T/audit.log" | tail -1)" '"result": ?32775,.*"refused": ?true' \
+    "and the second suspend, refused (32775, refused: true)"
+is "$(grep '"suspend-replication"' "$T/audit.log" | grep -c '"refused": *true')" 2 \
+    "the audit log has both refused suspends (no --yes, then suspended already)"
 like "$(grep '"resume-replication"' "$T/audit.log" | tail -1)" '"result": ?0' \
     "the audit log has the resume"
 
