@@ -1021,6 +1021,68 @@ test_threads(void)
     is_int(failures, 0, "%d threads parse, refuse and format concurrently", THREADS);
 }
 
+/* A thread parses the same text twice in a row when it makes a list's row
+ * (summary, then replication health): the second is a copy of the first's
+ * record, which must be a record of its own, and only for the same text. */
+static void
+test_parse_again(void)
+{
+    static const char a[] = HEAD MS("2", "3") RPS(P11 P12) TAIL;
+    static const char b[] = HEAD MS("2", "4") RPS(P11 P12) TAIL;
+    char bad[sizeof(a)];
+    Replica *r1 = parse_str(a), *r2 = parse_str(a), *r3;
+    char *f1, *f2;
+    int i, wrong = 0;
+
+    ok(r1 && r2 && r1 != r2, "the same text parsed twice: two records");
+    f1 = r1 ? replica_format(r1) : NULL;
+    f2 = r2 ? replica_format(r2) : NULL;
+    ok(f1 && f2 && strcmp(f1, f2) == 0, "both read the same");
+    if (r1 && r2) {
+        r1->state = 4;
+        free(r1->points[0].id);
+        r1->points[0].id = util_xstrdup("rp-9999");
+        replica_free(r1);
+        r1 = NULL;
+        is_int(r2->state, 3, "changing and freeing the first leaves the second alone (state)");
+        is_str(r2->points[0].id, "rp-0011", "changing and freeing the first leaves the second "
+               "alone (point id)");
+    }
+    replica_free(r2);
+    /* Same length, one byte changed: a different record, and a refusal. */
+    r3 = parse_str(b);
+    is_int(r3 ? r3->state : -1, 4, "a text of the same length that differs: its own record");
+    replica_free(r3);
+    memcpy(bad, a, sizeof(a));
+    bad[strlen(HEAD) + 2] = '!';
+    r3 = parse_str(a);
+    replica_free(r3);
+    r3 = parse_str(bad);
+    ok(!r3 && err_code() == RESULT_INCORRECT_TYPE,
+       "after a valid text, the same text with one byte broken is refused");
+    err_clear();
+    r3 = parse_str(a);
+    is_int(r3 ? r3->state : -1, 3, "and the valid text reads again");
+    replica_free(r3);
+    /* Thousands of distinct short names and values: a reused parser must
+     * keep reading each record as it is. */
+    for (i = 0; i < 6000; i++) {
+        char id[16], doc[512];
+        Replica *r;
+
+        snprintf(id, sizeof(id), "rp-%05d", i);
+        snprintf(doc, sizeof(doc), HEAD MS("2", "3") RPS(PT("%s", T1, "standard",
+                 DISK("v%d", "/r/%d"))) TAIL, id, i, i);
+        r = parse_str(doc);
+        if (!r || r->npoints != 1 || strcmp(r->points[0].id, id) != 0)
+            wrong++;
+        replica_free(r);
+    }
+    is_int(wrong, 0, "6000 records with distinct names read as themselves");
+    free(f1);
+    free(f2);
+}
+
 /* What drover's own replication adds: <replication> and a point's
  * checkpoint, round trip and refusals; replica_dir before the first point. */
 static void
@@ -1129,6 +1191,7 @@ main(void)
     test_names_and_free_null();
     test_quiet();
     test_threads();
+    test_parse_again();
     test_replication();
     return tap_done();
 }
