@@ -1049,6 +1049,18 @@ test_parse_again(void)
                "alone (point id)");
     }
     replica_free(r2);
+    /* Every part of a record survives the second parse (a copy): a field
+     * that replica_copy forgot would be lost here. */
+    r1 = parse_str(full_text);
+    r2 = parse_str(full_text);
+    free(f1);
+    free(f2);
+    f1 = r1 ? replica_format(r1) : NULL;
+    f2 = r2 ? replica_format(r2) : NULL;
+    ok(f1 && f2 && strcmp(f1, full_text) == 0 && strcmp(f2, full_text) == 0,
+       "the full record parsed twice formats back to its text both times");
+    replica_free(r1);
+    replica_free(r2);
     /* Same length, one byte changed: a different record, and a refusal. */
     r3 = parse_str(b);
     is_int(r3 ? r3->state : -1, 4, "a text of the same length that differs: its own record");
@@ -1121,6 +1133,12 @@ test_replication(void)
     is_str(r->points[0].checkpoint, "drover.1", "a point's checkpoint read");
     text = replica_format(r);
     is_str(text, doc, "formats back byte for byte");
+    /* Parsed again by the same thread: a copy of the record, every part. */
+    e = replica_parse(doc, strlen(doc));
+    free(text);
+    text = e ? replica_format(e) : NULL;
+    is_str(text, doc, "parsed again, formats back byte for byte");
+    replica_free(e);
     e = replica_copy(r);
     free(text);
     text = replica_format(e);

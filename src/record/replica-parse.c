@@ -657,7 +657,8 @@ replica_xml_error(void *data, xmlErrorPtr e)
 /* What a thread keeps between records.  A list makes each row from one
  * record twice (summary_from_domain, then repl_health_summary, each with
  * its own parse): the second parse of the same text is a copy of the
- * first's record.  And a parser context costs a dictionary and buffers to
+ * first's record, so replica_copy must copy every field (test-replica
+ * formats a second parse back to its text).  And a parser context costs a dictionary and buffers to
  * make; one is reused (libxml2 resets it for every document). */
 typedef struct {
     xmlParserCtxtPtr ctxt;
