@@ -102,6 +102,18 @@ allocated() {
     "$QEMU_IMG" map -U --output=json "$1" | python3 -c 'import json,sys
 print(sum(e["length"] for e in json.load(sys.stdin) if e["depth"] == 0 and e["data"]))'
 }
+# system_jobs_of_this_test: how many jobs of this test's DR daemon the
+# system's job history holds (root's default path, as drover resolves it
+# without --config): every drover here must keep its jobs in $T.
+system_jobs_of_this_test() {
+    _h=$(XDG_CONFIG_HOME=/nonexistent DROVER_SYSCONFDIR=/nonexistent "$DROVER" config --json 2>/dev/null |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["job_history"] or "")')
+    if [ -z "$_h" ] || [ ! -e "$_h" ]; then
+        echo 0
+        return
+    fi
+    grep -cF "${TOP##*/}" "$_h"  # json-c writes / as \/
+}
 checkpoints() { pvirsh checkpoint-list "$VM" --name 2>/dev/null | sort | tr '\n' ' '; }
 # The replica directory's files but drover's lock and statistics.
 files() { (cd "$DIR" 2>/dev/null && ls -A | grep -v '^\.drover-' | tr '\n' ' '); }
