@@ -2,7 +2,8 @@
 # repl-lib.sh: a primary and a DR host for the replication tests: two
 # private libvirtd daemons with the qemu driver (tests/qemu-lib.sh), a
 # primary domain $VM running under TCG with two qcow2 disks (vda 64 MiB,
-# vdb 32 MiB, data on both), and helpers.  Source it after lib.sh and
+# vdb 32 MiB, data on both; with REPL_UEFI=1 a loader and an NVRAM file),
+# and helpers.  Source it after lib.sh and
 # qemu-lib.sh; it skips where they cannot run.  Sets TOP (= T), PURI,
 # DURI, PORT, VM, DIR (the replica's directory), DEV_A, DEV_B.
 
@@ -39,12 +40,23 @@ DIR="$TOP/dr/$VM"
     qemu-io -f qcow2 -c "write -P 0x11 0 2M" -c "write -P 0x12 40M 3M" "$TOP/prim/vda.qcow2" >/dev/null &&
     qemu-io -f qcow2 -c "write -P 0x21 1M 1M" "$TOP/prim/vdb.qcow2" >/dev/null
 ok $? "primary disks made (qcow2 with data)"
+# REPL_UEFI=1: the primary boots a pflash loader of ours with an NVRAM
+# file, $TOP/prim/VARS.fd (a pattern, 128 KiB: no firmware runs).
+OS_EXTRA= FEATURES=
+if [ "${REPL_UEFI:-0}" = 1 ]; then
+    head -c 2097152 /dev/zero >"$TOP/prim/CODE.fd" &&
+        head -c 131072 /dev/zero | tr '\0' 'v' >"$TOP/prim/VARS.fd" &&
+        printf 'the primary VARS' | dd of="$TOP/prim/VARS.fd" conv=notrunc 2>/dev/null
+    ok $? "primary loader and NVRAM made"
+    OS_EXTRA="<loader readonly='yes' type='pflash'>$TOP/prim/CODE.fd</loader><nvram>$TOP/prim/VARS.fd</nvram>"
+    FEATURES="<features><acpi/></features>"  # UEFI needs ACPI on x86
+fi
 cat >"$TOP/prim/domain.xml" <<EOX
 <domain type='qemu'>
   <name>$VM</name>
   <memory unit='MiB'>64</memory>
   <vcpu>1</vcpu>
-  <os><type arch='x86_64' machine='pc'>hvm</type></os>
+  <os><type arch='x86_64' machine='pc'>hvm</type>$OS_EXTRA</os>$FEATURES
   <on_poweroff>destroy</on_poweroff>
   <devices>
     <emulator>$QEMU_SYSTEM</emulator>

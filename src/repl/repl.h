@@ -87,6 +87,10 @@ typedef struct {
     size_t nnetmap;
     char *networks;             /* enable: each interface, moved or kept ("; " between), or NULL */
     char *domxml;               /* enable: the replica definition to define */
+    char *nvram;                /* enable: the replica's NVRAM file (DIR/nvram.fd), or NULL */
+    char *primary_nvram;        /* enable: the primary's NVRAM file it copies, NULL: not copied */
+    char *nvram_note;           /* enable: why it is not copied, or NULL */
+    uint64_t nvram_size;
     ReplicaDiskList remove;     /* resync: the old chain's files, deleted after the switch */
     char digest[65];
 } ReplPlan;
