@@ -254,12 +254,14 @@ cli_enable_replication(const CliCommand *cmd, CliOpts *o)
     ea.vm = o->args[0];
     ea.from = o->from;
     ea.dir = o->dir;
-    ea.nbd = o->nbd;
     ea.name = o->name;
-    /* Options left out take drover.conf's replication_* defaults. */
-    ea.points = o->points ? o->points : s->conf->repl_points;
-    ea.interval = s->conf->repl_interval;
-    ea.app_every = s->conf->repl_app_every;
+    /* Options left out take drover.conf's defaults (per primary, then
+     * replication_*); the options given win. */
+    repl_enable_defaults(s->conf, &ea);
+    if (o->nbd)
+        ea.nbd = o->nbd;
+    if (o->points)
+        ea.points = o->points;
     ea.netmap = o->netmap;
     ea.nnetmap = o->nnetmap;
     if ((o->interval && repl_parse_interval(o->interval, &ea.interval) < 0) ||

@@ -879,6 +879,35 @@ out:
     return ret;
 }
 
+void
+repl_enable_defaults(const Conf *conf, ReplEnableArgs *a)
+{
+    UTIL_AUTOFREE char *host = a->from ? repl_uri_host(a->from) : NULL;
+    /* The replica's group, then the primary's, then replication_*: each
+     * setting from the first that has it. */
+    const ConfRepl *g[2];
+    size_t i;
+
+    g[0] = a->vm ? conf_repl_find(conf, a->from, host, a->vm) : NULL;
+    g[1] = conf_repl_find(conf, a->from, host, NULL);
+    a->interval = conf->repl_interval;
+    a->points = conf->repl_points;
+    a->app_every = conf->repl_app_every;
+    a->nbd = NULL;
+    for (i = 2; i-- > 0;) {
+        if (!g[i])
+            continue;
+        if (g[i]->interval >= 0)
+            a->interval = g[i]->interval;
+        if (g[i]->points >= 0)
+            a->points = g[i]->points;
+        if (g[i]->app_every >= 0)
+            a->app_every = g[i]->app_every;
+        if (g[i]->nbd)
+            a->nbd = g[i]->nbd;
+    }
+}
+
 ReplPlan *
 repl_plan_enable(HvConn *dr, const char *host, const ReplEnableArgs *a)
 {

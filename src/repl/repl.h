@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/conf.h"
 #include "hv/hv.h"
 #include "ops/health.h"
 #include "ops/job.h"
@@ -95,6 +96,13 @@ typedef struct {
     char digest[65];
 } ReplPlan;
 
+/* The defaults of enable-replication's options from drover.conf: each
+ * from the "replication" group naming a->vm of the primary a->from, else
+ * the group for that whole primary (conf_repl_find), else the
+ * replication_* settings.  Sets interval, points, app_every and
+ * nbd (which points into conf); the caller then applies the options given
+ * on the command line, which win. */
+void repl_enable_defaults(const Conf *conf, ReplEnableArgs *a);
 /* The plan of enable-replication: reads the primary's definition over
  * a->from, nothing else.  NULL with err set (32777 primary unreachable,
  * 32773 no such VM, 32770 a disk that cannot be replicated, 32774 the
