@@ -184,7 +184,9 @@ CONFIG = {"hosts": [{"name": "str", "uri": "str", "readonly": "bool"}], "files":
           "require_reason": "bool", "rpo_warning": "int", "audit_log": "str?",
           "job_history": "str?", "theme": "str", "readonly": "bool",
           "replication_interval": "int", "replication_points": "int",
-          "replication_app_consistent_every": "int", "replication_auto_resync": "bool"}
+          "replication_app_consistent_every": "int", "replication_auto_resync": "bool",
+          "replication": [{"primary": "str", "vm": "str?", "interval": "int?", "points": "int?",
+                           "app_consistent_every": "int?", "nbd": "str?"}]}
 
 problems = []
 
