@@ -2,7 +2,8 @@
 # repl-lib.sh: a primary and a DR host for the replication tests: two
 # private libvirtd daemons with the qemu driver (tests/qemu-lib.sh), a
 # primary domain $VM running under TCG with two qcow2 disks (vda 64 MiB,
-# vdb 32 MiB, data on both; with REPL_UEFI=1 a loader and an NVRAM file),
+# vdb 32 MiB or REPL_VDB_SIZE, data on both; with REPL_UEFI=1 a loader and
+# an NVRAM file),
 # and helpers.  Source it after lib.sh and
 # qemu-lib.sh; it skips where they cannot run.  Sets TOP (= T), PURI,
 # DURI, PORT, VM, DIR (the replica's directory), DEV_A, DEV_B.
@@ -36,7 +37,7 @@ DIR="$TOP/dr/$VM"
 
 # The primary: vda 64 MiB and vdb 32 MiB, both with data before it starts.
 "$QEMU_IMG" create -q -f qcow2 "$TOP/prim/vda.qcow2" 64M &&
-    "$QEMU_IMG" create -q -f qcow2 "$TOP/prim/vdb.qcow2" 32M &&
+    "$QEMU_IMG" create -q -f qcow2 "$TOP/prim/vdb.qcow2" "${REPL_VDB_SIZE:-32M}" &&
     qemu-io -f qcow2 -c "write -P 0x11 0 2M" -c "write -P 0x12 40M 3M" "$TOP/prim/vda.qcow2" >/dev/null &&
     qemu-io -f qcow2 -c "write -P 0x21 1M 1M" "$TOP/prim/vdb.qcow2" >/dev/null
 ok $? "primary disks made (qcow2 with data)"
