@@ -186,7 +186,8 @@ CONFIG = {"hosts": [{"name": "str", "uri": "str", "readonly": "bool"}], "files":
           "replication_interval": "int", "replication_points": "int",
           "replication_app_consistent_every": "int", "replication_auto_resync": "bool",
           "replication": [{"primary": "str", "vm": "str?", "interval": "int?", "points": "int?",
-                           "app_consistent_every": "int?", "nbd": "str?"}]}
+                           "app_consistent_every": "int?", "nbd": "str?",
+                           "nbd_tls": "str?"}]}
 
 problems = []
 

@@ -14,9 +14,15 @@ command -v qemu-nbd >/dev/null 2>&1 || skip_all "qemu-nbd not found (Debian: qem
 mktemp_dir
 TOP=$T
 mkdir -p "$TOP/p" "$TOP/d" "$TOP/prim" || exit 99
+# repl_setup, when the test defines it: its set-up before the daemons
+# start (T is TOP), such as QEMU_CONF_EXTRA for the primary.
+if command -v repl_setup >/dev/null 2>&1; then
+    repl_setup || exit 99
+fi
 T=$TOP/p
 qemu_start
 qemu_save prim
+QEMU_CONF_EXTRA=
 PURI=$QURI
 T=$TOP/d
 qemu_start

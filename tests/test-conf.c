@@ -472,6 +472,7 @@ test_replication(void)
                             "  { primary = \"prod-a\"; interval = 300; points = 12; nbd = \"10.0.0.5:10809\"; },\n"
                             "  { primary = \"prod-a\"; vm = \"db01\"; points = 24; app_consistent_every = 14400; },\n"
                             "  { primary = \"qemu+ssh://prod-b/system\"; nbd = \"unix:/run/nbd.sock\"; },\n"
+                            "  { primary = \"prod-c\"; nbd_tls = \"/etc/pki/drover/prod-c\"; },\n"
                             "  { primary = \"prod-a\"; interval = 60; }\n"
                             ");\n");
     Conf *c = conf_new_default(), *copy;
@@ -480,7 +481,7 @@ test_replication(void)
 
     rc = conf_load_file(c, path);
     is_int(rc, 0, "replication groups load (%s)", rc ? err_message() : "");
-    is_int((int)c->nrepls, 4, "four groups");
+    is_int((int)c->nrepls, 5, "five groups");
     r = conf_repl_find(c, "qemu+ssh://prod-a/system", "prod-a", NULL);
     ok(r && r->interval == 300 && r->points == 12 && r->app_every == -1 &&
        util_streq(r->nbd, "10.0.0.5:10809") && !r->vm,
@@ -492,10 +493,13 @@ test_replication(void)
        "no group names web01");
     r = conf_repl_find(c, "qemu+ssh://prod-b/system", "prod-b", NULL);
     ok(r && util_streq(r->nbd, "unix:/run/nbd.sock"), "a group found by the whole URI");
-    ok(!conf_repl_find(c, "qemu+ssh://prod-c/system", "prod-c", NULL), "no group for prod-c");
+    r = conf_repl_find(c, "qemu+ssh://prod-c/system", "prod-c", NULL);
+    ok(r && util_streq(r->nbd_tls, "/etc/pki/drover/prod-c") && !r->nbd, "prod-c's group: nbd_tls");
+    ok(!conf_repl_find(c, "qemu+ssh://prod-d/system", "prod-d", NULL), "no group for prod-d");
     ok(!conf_repl_find(c, "qemu:///system", NULL, NULL), "no group for a local URI");
     copy = conf_load(path);
-    ok(copy && copy->nrepls == 4 && util_streq(copy->repls[1].vm, "db01"),
+    ok(copy && copy->nrepls == 5 && util_streq(copy->repls[1].vm, "db01") &&
+       util_streq(copy->repls[3].nbd_tls, "/etc/pki/drover/prod-c"),
        "conf_load keeps the groups");
     conf_free(copy);
     free(path);
@@ -519,6 +523,9 @@ test_replication(void)
     check_refused("replication nbd without port",
                   PREFIX_NOHOSTS "replication = ( { primary = \"a\"; nbd = \"10.0.0.5\"; } );\n", 3,
                   "replication[0].nbd", "HOST:PORT");
+    check_refused("replication nbd_tls relative",
+                  PREFIX_NOHOSTS "replication = ( { primary = \"a\"; nbd_tls = \"pki\"; } );\n", 3,
+                  "replication[0].nbd_tls", "absolute path of a directory");
     check_refused("replication unknown key",
                   PREFIX_NOHOSTS "replication = ( { primary = \"a\"; tls = true; } );\n", 3,
                   "unknown setting \"tls\"", "valid replication settings: primary, vm");

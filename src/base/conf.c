@@ -51,7 +51,7 @@ static const char *const conf_confirm_choices[] = { "type-name", "yes-no", NULL 
 static const char *const conf_theme_choices[] = { "default", "mono", NULL };
 static const char *const conf_host_keys[] = { "name", "uri", "readonly", NULL };
 static const char *const conf_repl_keys[] = { "primary", "vm", "interval", "points",
-                                              "app_consistent_every", "nbd", NULL };
+                                              "app_consistent_every", "nbd", "nbd_tls", NULL };
 
 /* The one list of settings: the parser, the defaults, the copy and free
  * code and conf_settings() (hence drover.conf(5)) all walk it. */
@@ -95,10 +95,12 @@ static const ConfSpec conf_specs[] = {
     { "replication", CONF_KIND_REPLS, 0, 0, 0, NULL, 0, NULL,
       "per-primary defaults of enable-replication's options, over the replication_* ones, each "
       "{ primary = \"prod-a\"; vm = \"db01\"; interval = 300; points = 12; "
-      "app_consistent_every = 14400; nbd = \"10.0.0.5:10809\"; }: primary (required) is the "
+      "app_consistent_every = 14400; nbd = \"10.0.0.5:10809\"; nbd_tls = \"/etc/pki/drover\"; }: "
+      "primary (required) is the "
       "--from URI or its host name, vm (optional, the primary VM's name as enable-replication "
       "names it) makes it per replica; the others are optional, in seconds as the "
-      "replication_* settings, nbd as --nbd; each setting comes from the replica's group, "
+      "replication_* settings, nbd as --nbd, nbd_tls the directory of the client's certificates "
+      "(ca-cert.pem, client-cert.pem, client-key.pem) for NBD over TLS; each setting comes from the replica's group, "
       "else the primary's, else replication_*; command-line options win; a later file "
       "replaces the whole list" },
     { "readonly", CONF_KIND_BOOL, offsetof(Conf, readonly), 0, 0, NULL, 0, NULL,
@@ -315,6 +317,7 @@ conf_repls_free(ConfRepl *r, size_t n)
         free(r[i].primary);
         free(r[i].vm);
         free(r[i].nbd);
+        free(r[i].nbd_tls);
     }
     free(r);
 }
@@ -328,8 +331,9 @@ conf_repls_copy(const ConfRepl *src, size_t n)
     for (i = 0; i < n; i++) {
         dst[i] = src[i];
         dst[i].primary = util_xstrdup(src[i].primary);
-        dst[i].vm = src[i].vm ? util_xstrdup(src[i].vm) : NULL;
-        dst[i].nbd = src[i].nbd ? util_xstrdup(src[i].nbd) : NULL;
+        dst[i].vm = util_xstrdup(src[i].vm);
+        dst[i].nbd = util_xstrdup(src[i].nbd);
+        dst[i].nbd_tls = util_xstrdup(src[i].nbd_tls);
     }
     return dst;
 }
@@ -747,6 +751,14 @@ conf_parse_repl(const ConfSrc *src, const config_setting_t *g, int idx, ConfRepl
                                  "\"%s\"", sub, str);
             free(*field);
             *field = util_xstrdup(str);
+        } else if (strcmp(k, "nbd_tls") == 0) {
+            if (conf_get_string(src, s, sub, &str) < 0)
+                return -1;
+            if (!util_path_is_clean_absolute(str) || str[strlen(str) - 1] == '/')
+                return conf_fail(src, s, "%s: expected the absolute path of a directory (no '.', "
+                                 "'..' or '//'), found \"%s\"", sub, str);
+            free(r->nbd_tls);
+            r->nbd_tls = util_xstrdup(str);
         } else if (strcmp(k, "interval") == 0) {
             if (conf_repl_int(src, s, sub, "replication_interval", &r->interval) < 0)
                 return -1;

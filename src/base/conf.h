@@ -30,6 +30,7 @@ typedef struct {
     int points;
     int app_every;              /* seconds */
     char *nbd;                  /* "HOST:PORT" or "unix:PATH" */
+    char *nbd_tls;              /* NBD over TLS: the client's certificate directory */
 } ConfRepl;
 
 typedef struct {

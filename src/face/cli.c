@@ -530,6 +530,8 @@ cli_config_repls_text(const Conf *c)
             printf(" app_consistent_every = %d;", r->app_every);
         if (r->nbd)
             printf(" nbd = \"%s\";", r->nbd);
+        if (r->nbd_tls)
+            printf(" nbd_tls = \"%s\";", r->nbd_tls);
         printf(" }%s\n", i + 1 < c->nrepls ? "," : "");
     }
     printf(");\n");
@@ -552,6 +554,7 @@ cli_config_repls_json(const Conf *c)
         json_object_object_add(g, "app_consistent_every",
                                r->app_every >= 0 ? json_object_new_int(r->app_every) : NULL);
         json_object_object_add(g, "nbd", r->nbd ? json_object_new_string(r->nbd) : NULL);
+        json_object_object_add(g, "nbd_tls", r->nbd_tls ? json_object_new_string(r->nbd_tls) : NULL);
         json_object_array_add(a, g);
     }
     return a;

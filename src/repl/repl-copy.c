@@ -66,7 +66,7 @@ repl_nbd_err(int code, const char *fmt, ...)
 }
 
 ReplSource *
-repl_source_open(const char *nbd, const char *target, const char *bitmap)
+repl_source_open(const char *nbd, const char *tls, const char *target, const char *bitmap)
 {
     ReplSource *s = util_xcalloc(1, sizeof(*s));
     int64_t size;
@@ -80,6 +80,13 @@ repl_source_open(const char *nbd, const char *target, const char *bitmap)
     if (nbd_set_export_name(s->h, target) < 0 ||
         nbd_add_meta_context(s->h, LIBNBD_CONTEXT_BASE_ALLOCATION) < 0) {
         repl_nbd_err(RESULT_FAILED, "%s", s->where);
+        goto fail;
+    }
+    /* TLS required, never merely tried: a plain connection to a server
+     * that wants TLS fails, and so does a TLS one that cannot be set up. */
+    if (tls && (nbd_set_tls(s->h, LIBNBD_TLS_REQUIRE) < 0 ||
+                nbd_set_tls_certificates(s->h, tls) < 0)) {
+        repl_nbd_err(RESULT_NOT_SUPPORTED, "%s over TLS (certificates in %s)", s->where, tls);
         goto fail;
     }
     if (bitmap) {
@@ -108,8 +115,9 @@ repl_source_open(const char *nbd, const char *target, const char *bitmap)
         rc = nbd_connect_tcp(s->h, host, colon + 1);
     }
     if (rc < 0) {
-        repl_nbd_err(RESULT_NOT_AVAILABLE, "%s: the primary's NBD export cannot be reached",
-                     s->where);
+        repl_nbd_err(RESULT_NOT_AVAILABLE, "%s: the primary's NBD export cannot be reached%s%s%s",
+                     s->where, tls ? " over TLS (client certificates in " : "", tls ? tls : "",
+                     tls ? ")" : "");
         goto fail;
     }
     if (s->bitmap_ctx && nbd_can_meta_context(s->h, s->bitmap_ctx) != 1) {

@@ -135,6 +135,7 @@ repl_plan_free(ReplPlan *p)
     free(p->primary_vm);
     free(p->dir);
     free(p->nbd);
+    free(p->nbd_tls);
     free(p->point);
     free(p->checkpoint);
     free(p->since);
@@ -221,8 +222,9 @@ repl_plan_text(const ReplPlan *p)
         util_buf_printf(&b, "  state:   %d %s -> %d %s\n", p->from_state,
                         state_name(p->from_state), p->to_state, state_name(p->to_state));
     util_buf_printf(&b, "  files:   %s\n", p->dir);
-    util_buf_printf(&b, "  primary: backup job, NBD export at %s; checkpoint %s%s%s\n", p->nbd,
-                    p->checkpoint, p->since ? ", changes since " : " (full copy)",
+    util_buf_printf(&b, "  primary: backup job, NBD export at %s%s%s%s; checkpoint %s%s%s\n",
+                    p->nbd, p->nbd_tls ? " over TLS (client certificates in " : "",
+                    p->nbd_tls ? p->nbd_tls : "", p->nbd_tls ? ")" : "", p->checkpoint, p->since ? ", changes since " : " (full copy)",
                     p->since ? p->since : "");
     util_buf_printf(&b, "  point:   %s\n", p->point);
     for (i = 0; i < p->ndisks; i++) {
@@ -504,6 +506,7 @@ repl_plan_build(HvConn *dr, const char *host, const HvDomain *d, DomXml *dx, con
     }
     p->dir = util_xstrdup(r->repl->dir);
     p->nbd = r->repl->nbd ? util_xstrdup(r->repl->nbd) : repl_default_nbd(r->primary_uri);
+    p->nbd_tls = util_xstrdup(r->repl->tls);
     p->initial = r->npoints == 0;
     p->resync = resync;
     p->from_state = p->initial ? STATE_WAITING_INITIAL : r->state;
@@ -894,6 +897,7 @@ repl_enable_defaults(const Conf *conf, ReplEnableArgs *a)
     a->points = conf->repl_points;
     a->app_every = conf->repl_app_every;
     a->nbd = NULL;
+    a->nbd_tls = NULL;
     for (i = 2; i-- > 0;) {
         if (!g[i])
             continue;
@@ -905,6 +909,8 @@ repl_enable_defaults(const Conf *conf, ReplEnableArgs *a)
             a->app_every = g[i]->app_every;
         if (g[i]->nbd)
             a->nbd = g[i]->nbd;
+        if (g[i]->nbd_tls)
+            a->nbd_tls = g[i]->nbd_tls;
     }
 }
 
@@ -977,6 +983,16 @@ repl_plan_enable(HvConn *dr, const char *host, const ReplEnableArgs *a)
         goto fail;
     }
     p->nbd = a->nbd ? util_xstrdup(a->nbd) : repl_default_nbd(a->from);
+    if (a->nbd_tls && strncmp(p->nbd, "unix:", 5) == 0) {
+        err_set(RESULT_INVALID_PARAMETER, "NBD over TLS (nbd_tls %s) is for TCP: the export at "
+                "%s is a unix socket", a->nbd_tls, p->nbd);
+        goto fail;
+    }
+    if (a->nbd_tls && !util_path_is_clean_absolute(a->nbd_tls)) {
+        err_set(RESULT_INVALID_PARAMETER, "nbd_tls %s is not a clean absolute path", a->nbd_tls);
+        goto fail;
+    }
+    p->nbd_tls = util_xstrdup(a->nbd_tls);
     p->point = util_xstrdup("rp-0001");
     p->checkpoint = util_xstrdup(REPL_CHECKPOINT_PREFIX "1");
 
@@ -1042,6 +1058,7 @@ repl_plan_enable(HvConn *dr, const char *host, const ReplEnableArgs *a)
     rec->repl = util_xcalloc(1, sizeof(*rec->repl));
     rec->repl->dir = util_xstrdup(p->dir);
     rec->repl->nbd = util_xstrdup(p->nbd);
+    rec->repl->tls = util_xstrdup(p->nbd_tls);
     rec->repl->interval = p->interval = a->interval;
     rec->repl->points = p->points = a->points;
     rec->repl->app_every = p->app_every = a->app_every;
@@ -1342,7 +1359,7 @@ repl_copy_disk(ReplRun *x, const ReplPlanDisk *d, ReplCopyStats *st)
     uint64_t size;
     int fd = -1, ret = -1;
 
-    if (!(src = repl_source_open(p->nbd, d->target, bitmap)))
+    if (!(src = repl_source_open(p->nbd, p->nbd_tls, d->target, bitmap)))
         goto out;
     size = repl_source_size(src);
     if (!full && size != d->size) {
@@ -1414,7 +1431,8 @@ repl_backup_xml(const ReplPlan *p, const char *incremental)
         util_buf_add_xml(&b, host);
         util_buf_add(&b, "' port='");
         util_buf_add_xml(&b, colon + 1);
-        util_buf_add(&b, "'/>\n");
+        /* The primary's backup_tls_x509_* settings in qemu.conf. */
+        util_buf_add(&b, p->nbd_tls ? "' tls='yes'/>\n" : "'/>\n");
     }
     util_buf_add(&b, "  <disks>\n");
     for (i = 0; i < p->ndisks; i++) {
@@ -2151,6 +2169,7 @@ repl_enable(HvConn *dr, const ReplPlan *confirmed, const ReplArgs *a, Job *job)
     ea.from = confirmed->primary_uri;
     ea.dir = confirmed->dir;
     ea.nbd = confirmed->nbd;
+    ea.nbd_tls = confirmed->nbd_tls;
     ea.name = strcmp(confirmed->vm, confirmed->primary_vm) ? confirmed->vm : NULL;
     ea.interval = confirmed->interval;
     ea.points = confirmed->points;

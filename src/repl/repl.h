@@ -39,6 +39,7 @@ typedef struct {
     const char *from;           /* the primary's libvirt URI */
     const char *dir;            /* NULL: LOCALSTATEDIR/lib/drover/<name> */
     const char *nbd;            /* NULL: the primary URI's host, port REPL_NBD_PORT */
+    const char *nbd_tls;        /* NBD over TLS with the client certificates here; NULL: plain */
     const char *name;           /* the replica's name, NULL: the primary's */
     int interval;               /* seconds between cycles for replicate --due, 0: none */
     int points;                 /* recovery points kept, 0: all */
@@ -73,6 +74,7 @@ typedef struct {
     char *primary_vm;
     char *dir;
     char *nbd;
+    char *nbd_tls;              /* the client's certificate directory: NBD over TLS; NULL: plain */
     int from_state;
     int to_state;
     char *point;                /* the new point's id */
@@ -99,8 +101,8 @@ typedef struct {
 /* The defaults of enable-replication's options from drover.conf: each
  * from the "replication" group naming a->vm of the primary a->from, else
  * the group for that whole primary (conf_repl_find), else the
- * replication_* settings.  Sets interval, points, app_every and
- * nbd (which points into conf); the caller then applies the options given
+ * replication_* settings.  Sets interval, points, app_every, nbd and
+ * nbd_tls (which point into conf); the caller then applies the options given
  * on the command line, which win. */
 void repl_enable_defaults(const Conf *conf, ReplEnableArgs *a);
 /* The plan of enable-replication: reads the primary's definition over
