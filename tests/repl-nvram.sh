@@ -27,6 +27,9 @@ like "$out" "create: +$COPY \(nvram, 128(\.0)? KiB, a copy of the primary's $PNV
     "the plan names the NVRAM copy it creates, and the primary's file it reads"
 [ -e "$COPY" ]
 ok $((! $?)) "a dry run copies nothing"
+out=$(dr enable-replication "$VM" --from "$PURI" --dir "$DIR" --nbd "127.0.0.1:$PORT" --dry-run --json 2>/dev/null)
+is "$(json_get "$out" 'd["plan"]["nvram"], d["plan"]["primary_nvram"]')" "$COPY $PNV" \
+    "--json: the plan's nvram and primary_nvram"
 
 out=$(dr enable-replication "$VM" --from "$PURI" --dir "$DIR" --nbd "127.0.0.1:$PORT" --yes 2>&1)
 rc=$?

@@ -70,6 +70,8 @@ out=$(drt tls.conf enable-replication "$VM" --from "$PURI" --dir "$DIR" --dry-ru
 is "$?" 0 "dry run: exit 0"
 like "$out" "NBD export at 127\.0\.0\.1:$PORT over TLS \(client certificates in $PKI/client\)" \
     "the plan says the export is read over TLS, with which certificates"
+out=$(drt tls.conf enable-replication "$VM" --from "$PURI" --dir "$DIR" --dry-run --json 2>/dev/null)
+is "$(json_get "$out" 'd["plan"]["nbd_tls"]')" "$PKI/client" "--json: the plan's nbd_tls"
 
 # A client certificate of another CA: the primary refuses it.
 out=$(drt other.conf enable-replication "$VM" --from "$PURI" --dir "$DIR" --yes 2>&1)

@@ -40,6 +40,7 @@ cli_repl_plan_json(const ReplPlan *p)
     json_object_object_add(j, "primary_vm", cli_repl_str(p->primary_vm));
     json_object_object_add(j, "dir", cli_repl_str(p->dir));
     json_object_object_add(j, "nbd", cli_repl_str(p->nbd));
+    json_object_object_add(j, "nbd_tls", cli_repl_str(p->nbd_tls));
     json_object_object_add(j, "initial", json_object_new_boolean(p->initial));
     json_object_object_add(j, "from_state", json_object_new_int(p->from_state));
     json_object_object_add(j, "to_state", json_object_new_int(p->to_state));
@@ -59,8 +60,11 @@ cli_repl_plan_json(const ReplPlan *p)
         json_object_array_add(disks, d);
     }
     json_object_object_add(j, "disks", disks);
-    if (p->enable)
+    if (p->enable) {
         json_object_object_add(j, "networks", cli_repl_str(p->networks));
+        json_object_object_add(j, "nvram", cli_repl_str(p->nvram));
+        json_object_object_add(j, "primary_nvram", cli_repl_str(p->primary_nvram));
+    }
     if (p->resync) {
         json_object *rm = json_object_new_array();
 
