@@ -68,6 +68,8 @@ proc setup {{refresh 2} {extra ""}} {
     close $f
     set env(XDG_CONFIG_HOME) "$T/config"
     set env(XDG_STATE_HOME) "$T/state"
+    # Audit lines go to a socket of the test's, not the system log.
+    set env(DROVER_SYSLOG_SOCKET) "$T/syslog.sock"
     set env(DROVER_SYSCONFDIR) "/nonexistent"
     set env(TZ) "UTC"
     catch {unset env(LIBVIRT_DEFAULT_URI)}

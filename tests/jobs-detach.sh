@@ -8,9 +8,9 @@
 # command (SIGKILL), and a killed tmux server.  Each time the job completes, hr01 is 6 Committed and
 # Normal, the flattened image holds the data and passes qemu-img check,
 # nothing temporary is left, and another process's `drover jobs` shows the
-# job Completed.  Then --no-wait, jobs --follow, and cancel before and
-# after the switch (DROVER_PAUSE holds a job at a step; nothing waits a
-# fixed time: every wait polls the job record with a deadline).
+# job Completed.  Then --no-wait, jobs --follow, cancel before and after
+# the switch, and repair as a detached job (DROVER_PAUSE holds a job at a
+# step; nothing waits a fixed time: every wait polls with a deadline).
 . "${top_srcdir:-.}/tests/lib.sh"
 . "${top_srcdir:-.}/tests/ops-common.sh"
 
@@ -236,4 +236,73 @@ rm -f "$T/hold"
 follow "$id" </dev/null >"$T/f.out" 2>&1
 ok $? "the held job then completes (jobs --follow: exit 0)"
 is "$(vm_field web02 state)" 3 "web02 is 3 Replicating"
+
+# Repair runs as a detached job like the operations.  erp01's interrupted
+# revert is held at the repair job's lock (nothing changed yet) while a
+# second repair is refused and the command's terminal closes (SIGHUP to its
+# process group); released, the job completes.  A fresh demo fleet each
+# time: a copy would give the files new inodes, which the journal refuses.
+F="$T/r1"
+make_fleet "$F"
+ok $? "a fresh demo fleet for repair"
+erp01_uuid=$(vm_field erp01 uuid)
+erp01_lock="$F/vms/erp01/.drover-$erp01_uuid.lock"
+# lock_held FILE: another process holds an OFD or POSIX lock on FILE.
+lock_held() {
+    "$PYTHON" - "$1" <<'EOF'
+import fcntl, os, sys
+try:
+    fd = os.open(sys.argv[1], os.O_RDWR)
+    fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+except OSError:
+    sys.exit(0)
+sys.exit(1)
+EOF
+}
+rm -f "$T/o"
+touch "$HOLD"
+DROVER_PAUSE="repair:locked:$HOLD" setsid "$DROVER" --config "$T/drover.conf" -c "$URI" \
+    repair erp01 --yes </dev/null >"$T/o" 2>"$T/e" &
+cli=$!
+id=$(wait_file_line "$T/o" 'Job [0-9a-f-]{36} started' | cut -d' ' -f2)
+ok $? "repair: the command started job $id"
+wait_bg_until "$cli" lock_held "$erp01_lock"
+ok $? "repair: the job holds erp01's lock"
+jpid=$(drover jobs "$id" --json </dev/null 2>/dev/null | "$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["job"]["pid"])')
+is "$(ps -o sid= -p "$jpid" | tr -d ' ')" "$jpid" "repair: the job leads its own session"
+[ "$(ps -o pgid= -p "$cli" | tr -d ' ')" != "$jpid" ]
+ok $? "repair: not in the command's process group"
+drover -c "$URI" repair erp01 --yes --json </dev/null >"$T/r2.json" 2>"$T/r2.err"
+is "$?" 4 "a second repair meanwhile: exit 4 (32774)"
+is "$(jq_ "$T/r2.json" 'd["result"], d["failed"][0]["name"], d["repaired"]')" "(32774, 'erp01', [])" \
+    "... refused: erp01 is in use"
+drover jobs --json </dev/null >"$T/jobs.json" 2>/dev/null
+is "$(jq_ "$T/jobs.json" '[(j["type"], j["vm"], j["state"], j["error_code"], j["refused"]) for j in d if j["id"] != "'"$id"'"][0]')" \
+    "(0, 'erp01', 10, 32774, True)" "... listed as a refused Repair of erp01, 32774"
+env kill -s HUP -- "-$cli"
+wait "$cli"
+is "$?" 129 "repair: the command ended with its terminal (status 129)"
+rm -f "$HOLD"
+follow "$id" </dev/null >"$T/f.out" 2>&1
+ok $? "repair: drover jobs --follow $id: the job completes (exit 0)"
+like "$(cat "$T/f.out")" "Job $id: Completed, 100%" "repair: ... and says Completed"
+is "$(vm_field erp01 state) $(vm_field erp01 interrupted_operation) $(vm_field erp01 health_name)" \
+    "3 null Normal" "repair: erp01 is 3 Replicating, nothing interrupted, Normal"
+is "$(ls "$F"/vms/erp01/vda.failover-* 2>/dev/null | wc -l)" 0 "repair: the failover disk the journal named is gone"
+drover jobs </dev/null >"$T/jobs" 2>&1
+like "$(cat "$T/jobs")" 'Repair +erp01 +fleet +Completed +100' "repair: drover jobs in another process shows it Completed"
+like "$(cat "$T/jobs")" 'Repair +erp01 +fleet +Refused +0 .* 32774' "repair: ... and the refused one as Refused"
+
+# repair --no-wait: 4096 and the job at once.
+F="$T/r2"
+make_fleet "$F"
+ok $? "a fresh demo fleet for repair --no-wait"
+drover -c "$URI" repair erp01 --yes --no-wait --json </dev/null >"$T/nw.json" 2>"$T/e"
+ok $? "repair --no-wait: exit 0 at once"
+is "$(jq_ "$T/nw.json" 'd["result"], [(x["name"], len(x["job"])) for x in d["started"]], d["repaired"]')" \
+    "(4096, [('erp01', 36)], [])" "repair --no-wait --json: 4096, the job started for erp01"
+id=$(jq_ "$T/nw.json" 'd["started"][0]["job"]')
+follow "$id" </dev/null >"$T/f.out" 2>&1
+ok $? "repair --no-wait: the job completes (jobs --follow: exit 0)"
+is "$(vm_field erp01 state) $(vm_field erp01 interrupted_operation)" "3 null" "repair --no-wait: erp01 repaired"
 done_testing

@@ -67,6 +67,9 @@ done_testing() {
 mktemp_dir() {
     T=$(mktemp -d "${TMPDIR:-/tmp}/drover-test.XXXXXX") || exit 99
     export XDG_STATE_HOME="$T/state"
+    # Audit lines go to this socket instead of the system log (nobody
+    # listens unless a test does: syslog_listen).
+    export DROVER_SYSLOG_SOCKET="$T/syslog.sock"
     cat >"$T/drover.conf" <<EOC
 audit_log = "$T/audit.log";
 job_history = "$T/jobs.jsonl";

@@ -148,7 +148,8 @@ RESULT = {"result": "int", "result_name": "str", "result_symbol": "str?", "messa
 JOB = {"id": "str", "type": "int", "type_name": "str", "state": "int", "state_name": "str",
        "percent": "int", "step": "str", "host": "str", "vm": "str", "owner": "str",
        "start_time": "time?", "elapsed_ms": "int", "error_code": "int",
-       "error_description": "str", "digest": "str", "cancellable": "bool", "pid": "int?"}
+       "error_description": "str", "digest": "str", "cancellable": "bool", "pid": "int?",
+       "refused": "bool"}
 PFILE = {"path": "str", "target": "str", "role": "str", "backing?": "str", "size": "int",
          "allocated": "int", "inode?": "int"}
 SWITCH = {"target": "str", "from": "str?", "to": "str"}
@@ -173,7 +174,7 @@ SHOW = {"host": "str", "name": "str", "uuid": "uuid", "power": "power", "state":
                              "last_success": "int?", "failed_in_a_row": "int",
                              "last_failure_code": "int?", "last_failure_kind": "str?"}),
         "disks": [{"target": "str", "source": "str?", "chain": [LAYER], "chain_error?": "str"}],
-        "last_job": Null(JOB)}
+        "last_job": Null(JOB), "last_refused": Null(JOB)}
 OP = dict(RESULT, plan=PLAN, job=JOB)
 DRYRUN = dict(RESULT, plan=PLAN, job="null")
 CHECK = {"host": "str", "name": "str", "uuid": "uuid", "health": "int", "health_name": "str",
@@ -181,7 +182,7 @@ CHECK = {"host": "str", "name": "str", "uuid": "uuid", "health": "int", "health_
 CONFIG = {"hosts": [{"name": "str", "uri": "str", "readonly": "bool"}], "files": "strs",
           "readonly_floor": "bool", "hosts_from": "str",
           "refresh_interval": "int", "confirm": "str", "shutdown_timeout": "int",
-          "require_reason": "bool", "rpo_warning": "int", "audit_log": "str?",
+          "connect_timeout": "int", "require_reason": "bool", "rpo_warning": "int", "audit_log": "str?",
           "job_history": "str?", "theme": "str", "readonly": "bool",
           "replication_interval": "int", "replication_points": "int",
           "replication_app_consistent_every": "int", "replication_auto_resync": "bool",
@@ -236,7 +237,10 @@ def check(v, spec, where):
 spec = {"list": [SUMMARY], "show": SHOW, "op": OP, "dryrun": DRYRUN, "refusal": RESULT,
         "jobs": [JOB], "job": JOB, "decode": RESULT, "decode_all": [RESULT],
         "check": [CHECK], "repair": {"result": "int", "dry_run": "bool", "pending": "int",
-                                      "repaired": [{"host": "str", "name": "str", "action": "str"}],
+                                      "repaired": [{"host": "str", "name": "str", "action": "str",
+                                                    "job": "str"}],
+                                      "started": [{"host": "str", "name": "str", "action": "str",
+                                                   "job": "str"}],
                                       "failed": [{"host": "str", "name": "str", "result?": "int",
                                                   "message?": "str"}]},
         "demo": {"uri": "str"}, "config": CONFIG}[kind]
@@ -249,6 +253,75 @@ check(doc, spec, kind)
 for p in problems[:20]:
     print(p)
 EOF
+}
+
+# audit_n, jobs_n: how many lines the audit log and the job history of
+# $T/drover.conf hold so far.
+audit_n() { cat "$T/audit.log" 2>/dev/null | grep -c .; }
+jobs_n() { cat "$T/jobs.jsonl" 2>/dev/null | grep -c .; }
+
+# refusal_recorded AUDIT_BEFORE JOBS_BEFORE: what the commands since added
+# to the audit log and the history: "LINES ENTRIES", then for the last
+# audit line "result refused", for the last entry "state error_code
+# refused-hint percent": "1 1 32775 True 10 32775 True 0" for one refusal.
+refusal_recorded() {
+    "$PYTHON" - "$T" "$1" "$2" <<'EOF'
+import json, sys
+t, a0, j0 = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+def lines(p):
+    try:
+        return [json.loads(l) for l in open(p) if l.strip()]
+    except OSError:
+        return []
+a, j = lines(t + "/audit.log")[a0:], lines(t + "/jobs.jsonl")[j0:]
+out = ["%d %d" % (len(a), len(j))]
+if a:
+    out.append("%s %s" % (a[-1]["result"], a[-1]["refused"]))
+if j:
+    out.append("%s %s %s %s" % (j[-1]["state"], j[-1]["error_code"], bool(j[-1]["hints"] & 32),
+                                j[-1]["percent"]))
+print(" ".join(out))
+EOF
+}
+
+# syslog_listen: receives what drover sends to syslog (to
+# $DROVER_SYSLOG_SOCKET, which mktemp_dir sets) into $T/syslog.txt, one
+# datagram a line; returns once it listens.  syslog_stop ends it.
+syslog_listen() {
+    rm -f "$DROVER_SYSLOG_SOCKET"
+    "$PYTHON" - "$DROVER_SYSLOG_SOCKET" "$T/syslog.txt" <<'EOF' &
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+out = open(sys.argv[2], "a")
+while True:
+    d = s.recv(65536)
+    out.write(d.decode("utf-8", "replace").replace("\n", " ") + "\n")
+    out.flush()
+EOF
+    syslog_pid=$!
+    _n=0
+    while [ ! -S "$DROVER_SYSLOG_SOCKET" ] && [ "$_n" -lt 600 ]; do
+        _n=$((_n + 1))
+        sleep 0.1
+    done
+    [ -S "$DROVER_SYSLOG_SOCKET" ]
+}
+syslog_stop() {
+    [ -n "${syslog_pid:-}" ] || return 0
+    kill "$syslog_pid" 2>/dev/null
+    wait "$syslog_pid" 2>/dev/null
+    syslog_pid=
+}
+
+# syslog_wait N: waits (up to 60 s) until $T/syslog.txt has N lines.
+syslog_wait() {
+    _n=0
+    while [ "$(cat "$T/syslog.txt" 2>/dev/null | grep -c .)" -lt "$1" ] && [ "$_n" -lt 600 ]; do
+        _n=$((_n + 1))
+        sleep 0.1
+    done
+    [ "$(cat "$T/syslog.txt" 2>/dev/null | grep -c .)" -ge "$1" ]
 }
 
 # json_ok KIND FILE DESC: a TAP test that FILE conforms to KIND.

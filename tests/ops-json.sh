@@ -70,6 +70,11 @@ is "$(jq_ "$T/show-erp01.json" 'd["interrupted_operation"]')" revert "show erp01
 is "$(jq_ "$T/show-web01.json" 'd["last_job"]')" null "show web01: no last job yet"
 
 # --- operations --json ----------------------------------------------------
+# What drover sends to syslog reaches a socket of this test's
+# (DROVER_SYSLOG_SOCKET), never the system log.
+syslog_listen
+ok $? "a syslog socket of the test's listens"
+trap syslog_stop EXIT
 # Run as if through sudo from a login of uid 1000: the login uid (kept by the
 # kernel) is a fact, SUDO_USER only a claim; both are kept, neither replaces
 # the real user.  Setting the login uid needs root with CAP_AUDIT_CONTROL
@@ -107,13 +112,23 @@ is "$(jq_ "$T/op5.json" 'd["plan"]["flatten"], d["job"]["type"]')" "(True, 99)" 
 # Progress goes to stderr so stdout stays one JSON document.
 like "$err" '^\[100%\] Commit failover of hr01 completed' "operations --json: progress lines on stderr"
 
-# A refusal: the decoded result only.
+# A refusal: the decoded result only; nothing was changed, so a retry is safe.
 run -c "$URI" revert web01 --yes --json
 cp "$T/out" "$T/refusal.json"
 json_ok refusal "$T/refusal.json" "refusal --json: the decoded result, no plan or job"
 is "$(jq_ "$T/refusal.json" 'd["result"], d["result_symbol"], d["exit_status"], d["retry_safe"]')" \
-    "(32775, 'INVALID_STATE', 3, False)" "refusal --json: 32775 INVALID_STATE, exit 3"
+    "(32775, 'INVALID_STATE', 3, True)" "refusal --json: 32775 INVALID_STATE, exit 3, retry_safe (nothing was changed)"
 is "$rc" 3 "refusal --json: exit status matches exit_status"
+# In use and access denied: refused, nothing changed, retry_safe too.
+hold_lock "$F/vms/web02/.drover-$(jq_ "$T/list.json" '[v["uuid"] for v in d if v["name"] == "web02"][0]').lock" \
+    "alice (uid 1000, pid 4242), since 2026-01-01T10:00:00Z"
+run -c "$URI" revert web02 --yes --json
+cp "$T/out" "$T/refusal-inuse.json"
+release_lock
+is "$(jq_ "$T/refusal-inuse.json" 'd["result"], d["retry_safe"]')" "(32774, True)" "in use --json: 32774, retry_safe"
+run -c "$URI" --readonly revert web02 --yes --json
+cp "$T/out" "$T/refusal-ro.json"
+is "$(jq_ "$T/refusal-ro.json" 'd["result"], d["retry_safe"]')" "(32769, True)" "read-only --json: 32769, retry_safe"
 
 # A dry run: the plan, no job.
 run -c "$URI" failover web02 --dry-run --json
@@ -130,25 +145,30 @@ cp "$T/out" "$T/jobs.json"
 is "$rc" 0 "jobs --json: exit status 0"
 json_ok jobs "$T/jobs.json" "jobs --json: an array of documented job objects"
 ids=$(for i in 5 4 3 2 1; do jq_ "$T/op$i.json" 'd["job"]["id"]'; done | tr '\n' ' ')
-is "$(jq_ "$T/jobs.json" '" ".join(j["id"] for j in d) + " "')" "$ids" \
-    "jobs --json: the five finished jobs, newest first"
-is "$(jq_ "$T/jobs.json" '[(j["type"], j["state"], j["percent"], j["error_code"]) for j in d]')" \
-    "[(99, 7, 100, 0), (103, 7, 100, 0), (102, 7, 100, 0), (98, 7, 100, 0), (97, 7, 100, 0)]" \
+is "$(jq_ "$T/jobs.json" '" ".join(j["id"] for j in d[3:]) + " "')" "$ids" \
+    "jobs --json: the five finished jobs, newest first, after the three refused attempts"
+is "$(jq_ "$T/jobs.json" '[(j["type"], j["vm"], j["state"], j["percent"], j["error_code"], j["refused"]) for j in d[:3]]')" \
+    "[(98, 'web02', 10, 0, 32769, True), (98, 'web02', 10, 0, 32774, True), (98, 'web01', 10, 0, 32775, True)]" \
+    "jobs --json: the refused reverts first (read-only, in use, invalid state): 10 Exception with the code, refused; no dry run"
+is "$(jq_ "$T/jobs.json" '[(j["type"], j["state"], j["percent"], j["error_code"], j["refused"]) for j in d[3:]]')" \
+    "[(99, 7, 100, 0, False), (103, 7, 100, 0, False), (102, 7, 100, 0, False), (98, 7, 100, 0, False), (97, 7, 100, 0, False)]" \
     "jobs --json: types 99 103 102 98 97, all Completed 100% error 0"
-is "$(jq_ "$T/jobs.json" 'd[4] == json.load(open("'"$T"'/op1.json"))["job"]')" true \
+is "$(jq_ "$T/jobs.json" 'd[7] == json.load(open("'"$T"'/op1.json"))["job"]')" true \
     "jobs --json: a job reads back exactly as the operation printed it"
-is "$(grep -c . "$T/jobs.jsonl")" 5 "the history file has one line per job"
+is "$(grep -c . "$T/jobs.jsonl")" 8 "the history file has one line per job and per refused attempt"
 is "$("$PYTHON" -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1])]; print("ok")' "$T/jobs.jsonl")" ok \
     "the history file is JSON lines"
 run -c "$URI" show web01 --json
 cp "$T/out" "$T/show-web01b.json"
 json_ok show "$T/show-web01b.json" "show --json with a last job: as documented"
 is "$(jq_ "$T/show-web01b.json" 'd["last_job"]["id"]')" "$(jq_ "$T/op2.json" 'd["job"]["id"]')" \
-    "show --json: last_job is the revert"
+    "show --json: last_job is the revert that ran, not the refused one after it"
+is "$(jq_ "$T/show-web01b.json" 'd["last_refused"]["type"], d["last_refused"]["error_code"], d["last_refused"]["refused"]')" \
+    "(98, 32775, True)" "show --json: last_refused is the refused revert since"
 
 # --- the audit log ------------------------------------------------------------
 "$PYTHON" - "$T/audit.log" "$T" "$(id -u)" "$(id -un)" "$op1_luid" "$base_luid" <<'EOF' >"$T/audit.check"
-import json, pwd, sys
+import json, pwd, re, sys
 path, t, uid, user = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 def luid(v):
     v = int(v)
@@ -163,10 +183,28 @@ def lname(v):
 op1_luid, base_luid = luid(sys.argv[5]), luid(sys.argv[6])
 lines = [json.loads(l) for l in open(path)]
 keys = ["time", "operator", "uid", "login_uid", "login_user", "claimed_user", "ssh_client",
-        "host", "vm", "operation", "plan_digest", "reason", "job", "result", "message"]
+        "host", "vm", "operation", "plan_digest", "reason", "job", "result", "result_name",
+        "refused", "message"]
 bad = []
-if len(lines) != 5:
-    bad.append("%d lines, want 5 (one per executed operation)" % len(lines))
+if len(lines) != 8:
+    bad.append("%d lines, want 8 (one per executed operation, one per refused attempt)" % len(lines))
+# The refused attempts: revert of web01 (state), of web02 (in use, read-only).
+for i, (vm, code, name) in enumerate([("web01", 32775, "Invalid state for this operation"),
+                                      ("web02", 32774, "System is in use"),
+                                      ("web02", 32769, "Access Denied")]):
+    a = lines[5 + i] if len(lines) > 5 + i else {}
+    want = {"vm": vm, "host": "fleet", "operation": "revert", "result": code, "result_name": name,
+            "refused": True, "job": None, "operator": user, "uid": uid}
+    # Refused while planning: no digest; refused after the plan (read-only): its digest.
+    if i < 2:
+        want["plan_digest"] = None
+    elif not re.match(r"^[0-9a-f]{64}$", a.get("plan_digest") or ""):
+        bad.append("refusal line %d: plan_digest %r" % (6 + i, a.get("plan_digest")))
+    for k, v in want.items():
+        if a.get(k) != v:
+            bad.append("refusal line %d: %s is %r, want %r" % (6 + i, k, a.get(k), v))
+    if not a.get("message"):
+        bad.append("refusal line %d: no message" % (6 + i))
 ops = [json.load(open("%s/op%d.json" % (t, i))) for i in range(1, 6)]
 for i, (a, o) in enumerate(zip(lines, ops)):
     if sorted(a) != sorted(keys):
@@ -174,7 +212,8 @@ for i, (a, o) in enumerate(zip(lines, ops)):
         continue
     want = {"uid": uid, "host": "fleet", "vm": o["plan"]["vm"],
             "operation": o["plan"]["operation"], "plan_digest": o["plan"]["digest"],
-            "job": o["job"]["id"], "result": 0,
+            "job": o["job"]["id"], "result": 0, "refused": False,
+            "result_name": "Completed with No Error",
             "operator": user,
             "claimed_user": "drill-operator" if i == 0 else None,
             "login_uid": op1_luid if i == 0 else base_luid,
@@ -187,7 +226,33 @@ for i, (a, o) in enumerate(zip(lines, ops)):
 print("\n".join(bad))
 EOF
 is "$(cat "$T/audit.check")" "" \
-    "audit log: one line per operation with operator, uid, login uid, claimed user, ssh client, host, vm, operation, digest, reason, job, result"
+    "audit log: one line per operation and per refused attempt with operator, uid, login uid, claimed user, ssh client, host, vm, operation, digest, reason, job, result, refused"
+
+# --- syslog: the same lines, refusals included --------------------------------
+syslog_wait 8
+ok $? "syslog: 8 lines arrived"
+"$PYTHON" - "$T/audit.log" "$T/syslog.txt" <<'EOF' >"$T/syslog.check"
+import json, re, sys
+audit = [l.rstrip("\n") for l in open(sys.argv[1]) if l.strip()]
+got = [l.rstrip("\n") for l in open(sys.argv[2]) if l.strip()]
+bad = []
+if len(got) != len(audit):
+    bad.append("%d syslog lines for %d audit lines" % (len(got), len(audit)))
+for i, (s, a) in enumerate(zip(got, audit)):
+    m = re.match(r"^<(\d+)>[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d drover\[\d+\]: audit (.*)$", s)
+    if not m:
+        bad.append("syslog line %d: not a syslog line: %s" % (i + 1, s[:80]))
+        continue
+    pri, line = int(m.group(1)), m.group(2)
+    want = 10 * 8 + (5 if json.loads(a)["result"] == 0 else 4)   # authpriv.notice / .warning
+    if pri != want:
+        bad.append("syslog line %d: priority %d, want %d" % (i + 1, pri, want))
+    if json.loads(line) != json.loads(a):
+        bad.append("syslog line %d differs from the audit line" % (i + 1))
+print("\n".join(bad))
+EOF
+is "$(cat "$T/syslog.check")" "" \
+    "syslog: each audit line, refusals included (authpriv.warning), successes as authpriv.notice"
 
 # --- decode --json ----------------------------------------------------------
 run decode 32775 --json
@@ -228,6 +293,11 @@ cp "$T/out" "$T/repair2.json"
 is "$(jq_ "$T/repair2.json" 'd["result"], d["repaired"], d["pending"]')" "(0, [], 0)" "repair --json again: nothing repaired"
 is "$(tail -n 1 "$T/audit.log" | "$PYTHON" -c 'import json,sys; a=json.load(sys.stdin); print(a["operation"], a["vm"], a["result"])')" \
     "repair erp01 0" "audit log: the repair is audited"
+is "$(jq_ "$T/repair.json" 'd["repaired"][0]["job"] == d["repaired"][0]["job"].lower() and len(d["repaired"][0]["job"]) == 36, d["started"]')" \
+    "(True, [])" "repair --json: the repair ran as job (its id given), nothing left running"
+syslog_wait 9
+ok $? "syslog: the repair's line arrived too"
+syslog_stop
 
 # --- config --json --------------------------------------------------------------
 run -c "$URI" config --json

@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # ops-refusals.sh: every refusal of a failover operation on a demo fleet
 # gives its result code and exit status, and changes nothing on disk
-# (every file of the fleet, fleet.xml included, byte-identical).
+# (every file of the fleet, fleet.xml included, byte-identical); each
+# refused attempt adds exactly one audit line and one job-history entry
+# (10 Exception, refused, with its code), a dry run or a read neither.
 # Also --dry-run, confirmation without a terminal, and repair.
 . "${top_srcdir:-.}/tests/lib.sh"
 . "${top_srcdir:-.}/tests/ops-common.sh"
@@ -18,23 +20,30 @@ ok $? "demo fleet built"
 
 # refused DESC CODE EXIT PATTERN ARGS...: runs `drover -c $URI ARGS` as
 # text and as --json; both must refuse with CODE and EXIT, the text on
-# stderr matching PATTERN, the JSON without plan or job, and the fleet
-# directory must be unchanged.
+# stderr matching PATTERN, the JSON without plan or job, retry_safe (nothing
+# was changed; RETRY=False where a journal waits for repair or for a read),
+# each run recorded once (audit line and history entry; none with READ=1,
+# for a command that only reads), and the fleet directory must be unchanged.
 refused() {
     _d=$1 _code=$2 _exit=$3 _pat=$4
     shift 4
+    if [ "${READ:-0}" = 1 ]; then _want="0 0"; else _want="1 1 $_code True 10 $_code True 0"; fi
     tree_sums "$F" >"$T/fleet.before"
+    _a=$(audit_n) _j=$(jobs_n)
     run -c "$URI" "$@"
     is "$rc" "$_exit" "$_d: exit status $_exit"
     like "$err" "^Result: $_code " "$_d: Result: $_code on stderr"
     like "$err" "$_pat" "$_d: the message says why"
     is "$(printf '%s' "$out" | grep -c '^Job ')" 0 "$_d: no job started"
+    is "$(refusal_recorded "$_a" "$_j")" "$_want" "$_d: recorded once (audit line, refused history entry)"
+    _a=$(audit_n) _j=$(jobs_n)
     run -c "$URI" "$@" --json
     cp "$T/out" "$T/refusal.json"
     is "$rc" "$_exit" "$_d (--json): exit status $_exit"
     json_ok refusal "$T/refusal.json" "$_d (--json): one result object, no plan, no job"
-    is "$(jq_ "$T/refusal.json" 'd["result"], d["exit_status"]')" "($_code, $_exit)" \
-        "$_d (--json): result $_code, exit_status $_exit"
+    is "$(jq_ "$T/refusal.json" 'd["result"], d["exit_status"], d["retry_safe"]')" "($_code, $_exit, ${RETRY:-True})" \
+        "$_d (--json): result $_code, exit_status $_exit, retry_safe ${RETRY:-True}"
+    is "$(refusal_recorded "$_a" "$_j")" "$_want" "$_d (--json): recorded once"
     tree_sums "$F" >"$T/fleet.after"
     cmp -s "$T/fleet.before" "$T/fleet.after"
     ok $? "$_d: every file of the fleet unchanged, fleet.xml byte-identical"
@@ -73,16 +82,21 @@ refused "unknown --point" 32773 2 "has no recovery point rp-0099" failover web01
 refused "unknown --point (test-failover)" 32773 2 "rp-0099" test-failover web01 --point rp-0099 --yes
 
 # --- confirmation: without --yes and no terminal -----------------------------
+_a=$(audit_n) _j=$(jobs_n)
 unchanged "failover without --yes, stdin not a terminal" failover web01
 is "$rc" 2 "failover without --yes: exit status 2"
 like "$err" "^Result: 32773 " "failover without --yes: 32773"
 like "$err" "without --yes: standard input is not a terminal" "failover without --yes: says why"
 like "$out" "^Plan: Initiate failover of web01@fleet" "failover without --yes: the plan is still shown"
+is "$(refusal_recorded "$_a" "$_j")" "1 1 32773 True 10 32773 True 0" "failover without --yes: recorded once"
+_a=$(audit_n) _j=$(jobs_n)
 unchanged "revert without --yes (--json)" revert web02 --json
 is "$rc $(jq_ "$T/out" 'd["result"], "plan" in d, "job" in d')" "2 (32773, False, False)" \
     "revert without --yes (--json): exit 2, 32773, no plan or job"
+is "$(refusal_recorded "$_a" "$_j")" "1 1 32773 True 10 32773 True 0" "revert without --yes (--json): recorded once"
 
-# --- --dry-run changes nothing ----------------------------------------------
+# --- --dry-run changes nothing, and is not recorded -------------------------
+_a=$(audit_n) _j=$(jobs_n)
 for cmd in "failover web01" "failover web01 --point rp-0002" "revert web02" "revert db01" \
            "commit web02" "commit hr01 --flatten" "commit db01" "test-failover web03" "stop-test crm01"; do
     # shellcheck disable=SC2086
@@ -95,8 +109,22 @@ for cmd in "failover web01" "failover web01 --point rp-0002" "revert web02" "rev
     cp "$T/out" "$T/dry.json"
     json_ok dryrun "$T/dry.json" "$cmd --dry-run --json: result, plan, job null as documented"
 done
-is "$(cat "$T/jobs.jsonl" 2>/dev/null | grep -c .)" 0 "no job was recorded by any refusal or dry run"
-is "$(cat "$T/audit.log" 2>/dev/null | grep -c .)" 0 "nothing was audited: nothing was executed"
+is "$(refusal_recorded "$_a" "$_j")" "0 0" "no dry run was audited or recorded as a job"
+is "$(find "$T" -path '*jobs.d*' -type f 2>/dev/null | wc -l)" 0 \
+    "no refusal or dry run so far left a running-job record, lock or log (jobs.d)"
+_a=$(audit_n) _j=$(jobs_n)
+unchanged "a refused dry run" failover web02 --dry-run
+is "$rc" 3 "a refused dry run: refused the same way (exit 3)"
+is "$(refusal_recorded "$_a" "$_j")" "0 0" "a refused dry run: not audited or recorded either"
+run -c "$URI" show web01 --json
+is "$(jq_ "$T/out" 'd["last_job"], d["last_refused"]["type"], d["last_refused"]["refused"], d["last_refused"]["error_code"]')" \
+    "(None, 97, True, 32773)" "show web01: no last job (nothing ran), the refused failover as last_refused"
+run -c "$URI" jobs --json
+is "$(jq_ "$T/out" 'all(j["refused"] and j["state"] == 10 and j["percent"] == 0 for j in d), len(d) == '"$(jobs_n)")" \
+    "(True, True)" "jobs --json: every entry so far is a refusal (10 Exception, 0%, refused), one per history line"
+run -c "$URI" jobs
+like "$(printf '%s\n' "$out" | sed -n 2p)" "Revert failover +web02 +fleet +Refused +0 .* 32773 Invalid parameter" \
+    "jobs: the newest refusal listed first, Refused with its code"
 
 # --- a reason is required by the configuration --------------------------------
 cat >"$T/reason.conf" <<EOF
@@ -105,6 +133,7 @@ job_history = "$T/jobs.jsonl";
 require_reason = true;
 EOF
 tree_sums "$F" >"$T/fleet.before"
+_a=$(audit_n) _j=$(jobs_n)
 "$DROVER" --config "$T/reason.conf" -c "$URI" failover web01 --yes </dev/null >"$T/out" 2>"$T/err"
 is "$?" 2 "require_reason without --reason: exit status 2"
 like "$(cat "$T/err")" "^Result: 32773 " "require_reason without --reason: 32773"
@@ -112,13 +141,16 @@ like "$(cat "$T/err")" "a reason is required" "require_reason without --reason: 
 tree_sums "$F" >"$T/fleet.after"
 cmp -s "$T/fleet.before" "$T/fleet.after"
 ok $? "require_reason without --reason: every file of the fleet unchanged"
+is "$(refusal_recorded "$_a" "$_j")" "1 1 32773 True 10 32773 True 0" "require_reason without --reason: recorded once"
 
 # --- read-only connection -----------------------------------------------------
 refused "--readonly failover" 32769 6 "read-only" --readonly failover web01 --yes
 refused "--readonly revert" 32769 6 "read-only" --readonly revert web02 --yes
 refused "--readonly stop-test" 32769 6 "read-only" --readonly stop-test crm01 --yes
+_a=$(audit_n) _j=$(jobs_n)
 unchanged "--readonly list" --readonly list
 is "$rc" 0 "--readonly list works"
+is "$(refusal_recorded "$_a" "$_j")" "0 0" "--readonly list: a read is not audited"
 
 # --- lock held by another process ---------------------------------------------
 uuid=$(vm_field web01 uuid)
@@ -128,8 +160,21 @@ refused "failover while another process holds the lock" 32774 4 \
     "in use.*alice \\(uid 1000, pid 4242\\)" failover web01 --yes
 is "$(jq_ "$T/refusal.json" 'd["retry_safe"]')" true "lock held: retry_safe is true"
 release_lock
+_a=$(audit_n) _j=$(jobs_n)
 run -c "$URI" failover web01 --yes
 is "$rc" 0 "the same failover works once the holder is gone (its stale text left in the file)"
+is "$(refusal_recorded "$_a" "$_j")" "1 1 0 False 7 0 False 100" "a failover that ran: one audit line and one job, not refused"
+run -c "$URI" show web01 --json
+is "$(jq_ "$T/out" 'd["last_job"]["type"], d["last_job"]["state"], d["last_refused"]')" "(97, 7, None)" \
+    "show web01: the failover that ran is its last job, no refusal since"
+run -c "$URI" failover web01 --yes
+is "$rc" 3 "a second failover of web01 (now 5 Recovered) is refused"
+run -c "$URI" show web01 --json
+is "$(jq_ "$T/out" 'd["state"], d["last_job"]["type"], d["last_job"]["state"], d["last_refused"]["error_code"]')" \
+    "(5, 97, 7, 32775)" "show web01 (Recovered): its last job is still the failover that ran; the refusal is last_refused"
+run -c "$URI" show web01
+like "$out" "last job: Initiate failover Completed" "show web01: last job: the failover, Completed"
+like "$out" "refused since: Initiate failover at .*: 32775 .*nothing was changed" "show web01: refused since, said as a refusal"
 run -c "$URI" revert web01 --yes
 is "$rc" 0 "and reverts"
 
@@ -153,8 +198,11 @@ is "$(vm_field files01 health_name)" Critical "list --json: files01 Critical"
 
 # --- interrupted operation: refused until repaired -------------------------
 for op in failover revert commit test-failover stop-test; do
+    # Nothing changed, but a retry is no answer while the journal waits.
+    RETRY=False
     refused "$op erp01 (interrupted revert)" 32775 3 "must be repaired first: run drover repair erp01" \
         $op erp01 --yes
+    RETRY=
 done
 is "$(vm_field erp01 interrupted_operation) $(vm_field erp01 health_name)" "revert Critical" \
     "erp01 shows the interrupted revert, Critical"
@@ -199,7 +247,9 @@ ok $? "fleet g: web01's record says format=\"2\""
 F0=$F URI0=$URI
 F=$G URI=test://$G/fleet.xml
 refused "failover of a format 2 record" 32776 7 "unknown metadata format \"2\"" failover web01 --yes
+READ=1 RETRY=False
 refused "show of a format 2 record" 32776 7 "unknown metadata format" show web01
+READ= RETRY=
 is "$(vm_field web01 record_error) $(vm_field web01 state) $(vm_field web01 health_name)" "32776 17 Critical" \
     "list --json: web01 record_error 32776, state 17 Unknown, Critical"
 unchanged "list with a format 2 record" list

@@ -80,6 +80,7 @@ test_defaults_scalar(const Conf *c, const char *what)
     is_int(c->refresh_interval, 5, "%s: refresh_interval 5", what);
     is_int(c->confirm, CONF_CONFIRM_TYPE_NAME, "%s: confirm type-name", what);
     is_int(c->shutdown_timeout, 60, "%s: shutdown_timeout 60", what);
+    is_int(c->connect_timeout, 30, "%s: connect_timeout 30", what);
     is_int(c->require_reason, 0, "%s: require_reason false", what);
     is_int(c->rpo_warning, 3600, "%s: rpo_warning 3600", what);
     is_str(c->theme, "default", "%s: theme default", what);
@@ -423,6 +424,8 @@ test_ranges(void)
                   "shutdown_timeout", "-1 is out of range 0..3600");
     check_refused("shutdown_timeout 3601", PREFIX "shutdown_timeout = 3601;\n", 3,
                   "shutdown_timeout", "out of range 0..3600");
+    check_refused("connect_timeout 0", PREFIX "connect_timeout = 0;\n", 3,
+                  "connect_timeout", "0 is out of range 1..3600");
     check_refused("rpo_warning 59", PREFIX "rpo_warning = 59;\n", 3,
                   "rpo_warning", "59 is out of range 60..31536000");
     check_refused("rpo_warning 31536001", PREFIX "rpo_warning = 31536001;\n", 3,
@@ -815,7 +818,7 @@ test_settings_table(void)
         if (!s->type || !*s->type || !s->def || !*s->def || !s->doc || !*s->doc)
             complete = 0;
     }
-    is_int(n, 15, "fifteen settings");
+    is_int(n, 16, "sixteen settings");
     ok(complete, "each has a type, a default and a doc");
     for (i = 0; want[i]; i++) {
         for (s = set; s->name; s++)

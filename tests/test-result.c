@@ -608,6 +608,46 @@ test_decode_hints(void)
     err_clear();
 }
 
+/* A refusal changed nothing: safe to retry whatever its code, unless a
+ * journal waits for repair; without the hint the code's own answer. */
+static void
+test_decode_refused(void)
+{
+    static const int codes[] = {
+        RESULT_ACCESS_DENIED, RESULT_NOT_SUPPORTED, RESULT_INVALID_PARAMETER, RESULT_IN_USE,
+        RESULT_INVALID_STATE, RESULT_INCORRECT_TYPE, RESULT_FILE_NOT_FOUND,
+    };
+    ResultCtx ctx;
+    ResultInfo info;
+    size_t i;
+
+    for (i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
+        memset(&ctx, 0, sizeof(ctx));
+        ctx.code = codes[i];
+        ctx.op = "revert";
+        ctx.vm = "web01";
+        ctx.hints = RESULT_HINT_REFUSED;
+        result_decode(&ctx, &info);
+        ok(info.retry_safe, "%d refused (nothing changed): a retry is safe", codes[i]);
+        result_info_clear(&info);
+        ctx.hints = RESULT_HINT_REFUSED | RESULT_HINT_REPAIR;
+        result_decode(&ctx, &info);
+        ok(!info.retry_safe, "%d refused while a journal waits: repair first, a retry is not called safe",
+           codes[i]);
+        result_info_clear(&info);
+    }
+    memset(&ctx, 0, sizeof(ctx));
+    ctx.code = RESULT_INVALID_STATE;
+    result_decode(&ctx, &info);
+    ok(!info.retry_safe, "32775 without the hint (not known to be a refusal): not retry-safe");
+    result_info_clear(&info);
+    ctx.code = RESULT_OK;
+    ctx.hints = RESULT_HINT_REFUSED;
+    result_decode(&ctx, &info);
+    ok(info.retry_safe, "0 with the hint: as 0");
+    result_info_clear(&info);
+}
+
 /* The console's next steps name its keys, never a command line. */
 static void
 test_console_next_step(void)
@@ -668,6 +708,7 @@ main(void)
     test_decode_cause();
     test_decode_unknown();
     test_ctx_from_err();
+    test_decode_refused();
     test_console_next_step();
     return tap_done();
 }

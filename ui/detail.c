@@ -331,6 +331,7 @@ ui_draw_detail(Console *c)
     } else {
         const Summary *s = &r->s;
         const JobInfo *job = ui_job_for_vm(c, r->host, s->uuid);
+        const JobInfo *refused = ui_refusal_for_vm(c, r->host, s->uuid, job);
 
         snprintf(title, sizeof(title), " %s@%s %s", s->name, s->host,
                  c->pane_focus ? "- arrows scroll, Tab: back to the table " : "- Tab: scroll ");
@@ -353,6 +354,15 @@ ui_draw_detail(Console *c)
                 text = ui_job_result_text(job);
                 ui_lines_wrap(&l, job->state == JOB_COMPLETED ? UI_R_NORMAL : UI_R_ERROR, text, width, 2);
             }
+        }
+        if (refused) {
+            char when[32];
+
+            /* Tried since, and refused: said as such, never as a job that ran. */
+            util_format_age(util_now() - refused->start_time, when, sizeof(when));
+            ui_lines_pushf(&l, UI_R_WARN, "Refused since: %s, %s ago: %d %s (nothing was changed)",
+                           model_job_title(refused->type), when, refused->error_code,
+                           result_name(refused->error_code) ? result_name(refused->error_code) : "");
         }
         if (!d || d->host != r->host || strcmp(d->uuid, s->uuid) != 0 ||
             (model_detail_pending(c->m) && !d)) {

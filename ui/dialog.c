@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ops/ops.h"
 #include "ops/plan.h"
 #include "base/result.h"
 #include "record/state.h"
@@ -582,6 +583,28 @@ ui_pick_points(const Console *c, Dialog *d)
     free(pts);
 }
 
+void
+ui_refusal_note(Console *c, int op, size_t host, const char *uuid, const char *vm, const char *hostname,
+                const char *reason, const char *digest, const ErrInfo *e)
+{
+    OpsArgs oa;
+
+    memset(&oa, 0, sizeof(oa));
+    oa.reason = reason && *reason ? reason : NULL;
+    oa.audit_log = c->s->conf->audit_log;
+    ops_refused(c->s->jobs, &oa, op == UI_OP_REPAIR ? JOB_TYPE_REPAIR : state_op_job_type((StateOp)op),
+                op == UI_OP_REPAIR ? "repair" : state_op_name((StateOp)op), hostname,
+                host < c->s->nhosts ? c->s->hosts[host].uri : NULL, vm, uuid, digest, e);
+    ui_jobs_refresh(c);
+}
+
+static void
+ui_dialog_refused(Console *c, const Dialog *d)
+{
+    ui_refusal_note(c, d->op, d->host, d->uuid, d->vm, d->hostname, d->reason,
+                    d->plan ? d->plan->digest : NULL, &d->err);
+}
+
 unsigned
 ui_dialog_start(Console *c, int op)
 {
@@ -619,6 +642,7 @@ ui_dialog_start(Console *c, int op)
          * picker, decoded like every other refusal. */
         d->failed = 1;
         d->err = why;
+        ui_dialog_refused(c, d);
     } else if (op == OP_INITIATE || op == OP_TEST) {
         d->kind = DLG_PICK;
         d->waiting = 1;
@@ -670,6 +694,9 @@ ui_dialog_model(Console *c, unsigned changes)
                     util_strlcpy(d->err.message, "the plan request was lost; close and try again",
                                  sizeof(d->err.message));
                 }
+                /* The job's own refusal is recorded already: not its re-plan. */
+                if (d->failed && !d->replanned)
+                    ui_dialog_refused(c, d);
                 d->row_version = row ? row->version : 0;
                 dirty |= UI_DIRTY_DIALOG;
             }
@@ -781,6 +808,7 @@ ui_execute(Console *c, Dialog *d)
         d->failed = 1;
         err_save(&d->err);
         err_clear();
+        ui_dialog_refused(c, d);
         return UI_DIRTY_DIALOG;
     }
     ui_jobs_track(c, id);

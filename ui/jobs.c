@@ -69,11 +69,27 @@ ui_job_for_vm(const Console *c, size_t host, const char *uuid)
     /* Running jobs come first in the snapshot, then the newest. */
     for (i = 0; i < c->njobs; i++) {
         const JobInfo *j = &c->jobs[i];
-        if (job_is_for(j, c->s->hosts[host].uri, uuid)) {
+        if (job_is_for(j, c->s->hosts[host].uri, uuid) && !job_refused(j)) {
             if (!best || (j->state < JOB_COMPLETED && best->state >= JOB_COMPLETED) ||
                 (j->start_time > best->start_time && (j->state < JOB_COMPLETED) == (best->state < JOB_COMPLETED)))
                 best = j;
         }
+    }
+    return best;
+}
+
+const JobInfo *
+ui_refusal_for_vm(const Console *c, size_t host, const char *uuid, const JobInfo *last)
+{
+    const JobInfo *best = NULL;
+    size_t i;
+
+    for (i = 0; i < c->njobs; i++) {
+        const JobInfo *j = &c->jobs[i];
+
+        if (job_is_for(j, c->s->hosts[host].uri, uuid) && job_refused(j) &&
+            (!last || j->start_ms > last->start_ms) && (!best || j->start_ms > best->start_ms))
+            best = j;
     }
     return best;
 }
@@ -163,7 +179,12 @@ ui_job_row(Console *c, const JobInfo *j, int y, int selected)
         return;
     }
     util_format_age(util_now() - j->start_time, when, sizeof(when));
-    if (j->state == JOB_COMPLETED)
+    if (job_refused(j))
+        /* It never ran: no time taken, only when it was tried. */
+        snprintf(line, sizeof(line), "%s%s %s %s@%s  Refused %d %s  %s ago", selected ? ">" : " ",
+                 c->g.bad, model_job_title(j->type), j->vm, j->host, j->error_code,
+                 result_name(j->error_code) ? result_name(j->error_code) : "", when);
+    else if (j->state == JOB_COMPLETED)
         snprintf(line, sizeof(line), "%s%s %s %s@%s  Completed  took %s, %s ago", selected ? ">" : " ",
                  c->g.good, model_job_title(j->type), j->vm, j->host, el, when);
     else
@@ -185,7 +206,19 @@ ui_job_detail_text(const JobInfo *j)
     if (!ui_job_running(j)) {
         char *r = ui_job_result_text(j);
 
-        util_buf_printf(&b, "%s\nJob %s, started %s by %s.", r, j->id, when, j->owner);
+        if (job_refused(j)) {
+            /* Said right under the code: the pane may show only a few lines. */
+            char *nl = strchr(r, '\n');
+
+            if (nl)
+                *nl++ = '\0';
+            util_buf_printf(&b, "%s\nRefused before it started, %s by %s: nothing was changed%s.\n%s", r,
+                            when, j->owner, j->hints & RESULT_HINT_REPAIR ? "; R repairs the VM first"
+                                                                          : ", so retrying is safe",
+                            nl ? nl : "");
+        } else {
+            util_buf_printf(&b, "%s\nJob %s, started %s by %s.", r, j->id, when, j->owner);
+        }
         free(r);
         return util_buf_steal(&b);
     }

@@ -428,8 +428,19 @@ ui_key(Console *c, int key, int code)
             if (b->mutates) {
                 UTIL_AUTOFREE char *why = ui_readonly_reason(c, b);
                 if (why) {
+                    const ModelRow *r = ui_op_row(c, view_selected(&c->view), b->op);
+
+                    /* A refused attempt like any other: audited, listed with the jobs. */
+                    if (r) {
+                        ErrInfo e;
+
+                        memset(&e, 0, sizeof(e));
+                        e.code = RESULT_ACCESS_DENIED;
+                        util_strlcpy(e.message, why, sizeof(e.message));
+                        ui_refusal_note(c, b->op, r->host, r->s.uuid, r->s.name, r->s.host, NULL, NULL, &e);
+                    }
                     ui_set_msg(c, UI_R_ERROR, "%s", why);
-                    return UI_DIRTY_STATUS;
+                    return UI_DIRTY_STATUS | UI_DIRTY_PANE;
                 }
             }
             return b->fn(c) | UI_DIRTY_STATUS;

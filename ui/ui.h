@@ -251,8 +251,12 @@ size_t ui_jobs_running(const Console *c);
 const JobInfo *ui_jobs_selected(Console *c);
 void ui_jobs_track(Console *c, const char *id);
 const JobInfo *ui_job_find(const Console *c, const char *id);
-/* The newest job for this VM (the host's URI and the UUID), or NULL. */
+/* The newest job for this VM (the host's URI and the UUID) that ran, or
+ * NULL: a refused attempt never is a VM's last job. */
 const JobInfo *ui_job_for_vm(const Console *c, size_t host, const char *uuid);
+/* The newest refused attempt on this VM since its job last (NULL: since
+ * ever), or NULL. */
+const JobInfo *ui_refusal_for_vm(const Console *c, size_t host, const char *uuid, const JobInfo *last);
 /* What is running on the row's VM now, as text (malloc'd), or NULL: a job
  * of this console, or another process holding the VM's lock. */
 char *ui_row_busy(const Console *c, const ModelRow *r);
@@ -273,6 +277,10 @@ unsigned ui_dialog_key(Console *c, int key, int is_key_code);
 void ui_draw_dialog(Console *c, Dialog *d);
 /* Starts the dialog for op on the selected row. */
 unsigned ui_dialog_start(Console *c, int op);
+/* A console action op (StateOp or UI_OP_REPAIR) on a VM refused before any
+ * job ran, e saying why: audited and listed with the jobs (ops_refused). */
+void ui_refusal_note(Console *c, int op, size_t host, const char *uuid, const char *vm, const char *hostname,
+                     const char *reason, const char *digest, const ErrInfo *e);
 /* The model has news for dialogs waiting on a plan or a record. */
 unsigned ui_dialog_model(Console *c, unsigned changes);
 /* Jobs changed: progress dialogs follow them. */

@@ -67,6 +67,10 @@ static const ConfSpec conf_specs[] = {
       "how the console confirms an operation: type-name (type the VM's name) or yes-no" },
     { "shutdown_timeout", CONF_KIND_INT, offsetof(Conf, shutdown_timeout), 0, 3600, NULL, 60, NULL,
       "seconds a running VM gets to shut down gracefully before it is destroyed (0: at once)" },
+    { "connect_timeout", CONF_KIND_INT, offsetof(Conf, connect_timeout), 1, 3600, NULL, 30, NULL,
+      "seconds drover waits for a host to answer its connect before it reports the host as not "
+      "answering (32777) and goes on without it; a host that hangs after the connect is noticed "
+      "by libvirt's keepalive instead" },
     { "require_reason", CONF_KIND_BOOL, offsetof(Conf, require_reason), 0, 0, NULL, 0, NULL,
       "mutating operations need a reason (--reason, or typed in the dialog), kept in the audit log" },
     { "rpo_warning", CONF_KIND_INT, offsetof(Conf, rpo_warning), 60, 31536000, NULL, 3600, NULL,

@@ -39,6 +39,7 @@ typedef struct {
     int refresh_interval;       /* seconds between full resyncs, 1..3600, default 5 */
     ConfConfirm confirm;
     int shutdown_timeout;       /* seconds of graceful shutdown before destroy, 0..3600, default 60 */
+    int connect_timeout;        /* seconds a connect waits for a host to answer, 1..3600, default 30 */
     int require_reason;         /* mutations need --reason / a reason typed in the dialog */
     int rpo_warning;            /* seconds without a new RP before health is Warning, default 3600 */
     char *audit_log;            /* path; default under the state directory */

@@ -20,7 +20,8 @@
  * and teaches the operator to hammer: 0.  After a generic failure or an
  * unknown status, part of the work may have happened; acting again before
  * `drover check` could make it worse: 0.  0 and 4096 succeeded, and running
- * a finished operation again is refused by the state check: 1. */
+ * a finished operation again is refused by the state check: 1.  A refusal
+ * known to have changed nothing (RESULT_HINT_REFUSED) is 1 whatever its code. */
 typedef struct {
     int code;
     const char *symbol;
@@ -696,7 +697,14 @@ result_decode(const ResultCtx *ctx, ResultInfo *info)
     info->summary = result_summary(ctx);
     info->cause = result_cause(ctx);
     info->next_step = result_next_step(ctx);
-    info->retry_safe = rc && !result_needs_repair(ctx) ? rc->retry_safe : 0;
+    /* A refusal changed nothing: trying again cannot make it worse, whatever
+     * the code (issue 12), unless a journal waits for repair first. */
+    if (result_needs_repair(ctx))
+        info->retry_safe = 0;
+    else if (ctx->code != RESULT_OK && (ctx->hints & RESULT_HINT_REFUSED))
+        info->retry_safe = 1;
+    else
+        info->retry_safe = rc ? rc->retry_safe : 0;
 }
 
 void

@@ -77,6 +77,7 @@ enum {
     RESULT_HINT_DEFINITION_CHANGED = 1 << 3, /* 32774 because another writer changed the
                                               * domain's definition while the operation ran */
     RESULT_HINT_PRIMARY_RUNS = 1 << 4, /* 32775 from the split-brain guard: the primary VM runs */
+    RESULT_HINT_REFUSED = 1 << 5,      /* refused before anything was changed: a retry does no harm */
 };
 
 /* What the decoder knows about one failure. Every pointer may be NULL. */

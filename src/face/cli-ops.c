@@ -181,6 +181,31 @@ cli_started_json(const JobInfo *ji, const Plan *plan)
     return j;
 }
 
+/* A mutating command refused before any job ran (the thread's error says
+ * why): nothing was changed, so a retry is safe; unless it is a dry run,
+ * the attempt is audited and listed with the jobs.  h < 0: the VM was not
+ * found.  Prints the decoded result; returns the exit status. */
+static int
+cli_refuse(Session *s, const CliOpts *o, StateOp op, int h, const char *vm, const char *uuid,
+           const char *reason, const Plan *plan)
+{
+    const char *host = h >= 0 ? s->hosts[h].name : NULL;
+
+    err_hint(RESULT_HINT_REFUSED);
+    if (!o->dry_run) {
+        OpsArgs oa;
+        ErrInfo e;
+
+        memset(&oa, 0, sizeof(oa));
+        oa.reason = reason;
+        oa.audit_log = s->conf->audit_log;
+        err_save(&e);
+        ops_refused(s->jobs, &oa, state_op_job_type(op), state_op_name(op), host,
+                    h >= 0 ? s->hosts[h].uri : NULL, vm, uuid, plan ? plan->digest : NULL, &e);
+    }
+    return cli_fail(o, state_op_name(op), vm, host, NULL);
+}
+
 /* Asks on the terminal; 1 confirmed, 0 not. */
 static int
 cli_confirm(const Session *s, const Plan *p)
@@ -234,29 +259,29 @@ cli_operation(const CliCommand *cmd, CliOpts *o)
 
     if (!s)
         return result_exit_status(err_code());
-    if ((h = cli_find(s, o, opname, o->args[0], uuid)) < 0) {
-        session_free(s);
-        return -1 - h;
+    if ((h = session_find_vm(s, o->args[0], uuid)) < 0) {
+        status = cli_refuse(s, o, op, -1, o->args[0], NULL, reason, NULL);
+        goto out;
     }
     if (o->flatten && op != OP_COMMIT) {
         err_set(RESULT_INVALID_PARAMETER, "--flatten only applies to commit");
-        status = cli_fail(o, opname, o->args[0], s->hosts[h].name, NULL);
+        status = cli_refuse(s, o, op, h, o->args[0], uuid, reason, NULL);
         goto out;
     }
     if (o->point && op != OP_INITIATE && op != OP_TEST) {
         err_set(RESULT_INVALID_PARAMETER, "--point only applies to failover and test-failover");
-        status = cli_fail(o, opname, o->args[0], s->hosts[h].name, NULL);
+        status = cli_refuse(s, o, op, h, o->args[0], uuid, reason, NULL);
         goto out;
     }
     if (o->force && !reason) {
         err_set(RESULT_INVALID_PARAMETER, "--force overrides the split-brain guard: say why with "
                 "--reason TEXT (kept in the audit log)");
-        status = cli_fail(o, opname, o->args[0], s->hosts[h].name, NULL);
+        status = cli_refuse(s, o, op, h, o->args[0], uuid, reason, NULL);
         goto out;
     }
     if (o->test_network && op != OP_TEST) {
         err_set(RESULT_INVALID_PARAMETER, "--test-network only applies to test-failover");
-        status = cli_fail(o, opname, o->args[0], s->hosts[h].name, NULL);
+        status = cli_refuse(s, o, op, h, o->args[0], uuid, reason, NULL);
         goto out;
     }
     memset(&pa, 0, sizeof(pa));
@@ -265,7 +290,7 @@ cli_operation(const CliCommand *cmd, CliOpts *o)
     pa.flatten = o->flatten;
     pa.force = o->force;
     if (!(plan = plan_make(s->hosts[h].conn, s->hosts[h].name, uuid, op, &pa))) {
-        status = cli_fail(o, opname, o->args[0], s->hosts[h].name, NULL);
+        status = cli_refuse(s, o, op, h, o->args[0], uuid, reason, NULL);
         goto out;
     }
     if (!o->json) {
@@ -300,14 +325,14 @@ cli_operation(const CliCommand *cmd, CliOpts *o)
     if (s->hosts[h].readonly) {
         err_set(RESULT_ACCESS_DENIED, "%s of %s refused: %s is open read-only", state_op_title(op),
                 plan->vm, s->hosts[h].name);
-        status = cli_fail(o, opname, plan->vm, s->hosts[h].name, NULL);
+        status = cli_refuse(s, o, op, h, plan->vm, uuid, reason, plan);
         goto out;
     }
     if (!o->yes) {
         if (!isatty(STDIN_FILENO)) {
             err_set(RESULT_INVALID_PARAMETER,
                     "refusing to %s %s without --yes: standard input is not a terminal", opname, plan->vm);
-            status = cli_fail(o, opname, plan->vm, s->hosts[h].name, NULL);
+            status = cli_refuse(s, o, op, h, plan->vm, uuid, reason, plan);
             goto out;
         }
         if (!cli_confirm(s, plan)) {
@@ -321,7 +346,7 @@ cli_operation(const CliCommand *cmd, CliOpts *o)
             reason = cli_ask_reason();
         if (!reason) {
             err_set(RESULT_INVALID_PARAMETER, "a reason is required (require_reason in drover.conf): use --reason TEXT");
-            status = cli_fail(o, opname, plan->vm, s->hosts[h].name, NULL);
+            status = cli_refuse(s, o, op, h, plan->vm, uuid, reason, plan);
             goto out;
         }
     }
@@ -332,7 +357,7 @@ cli_operation(const CliCommand *cmd, CliOpts *o)
     oa.audit_log = s->conf->audit_log;
     if (ops_start(s->jobs, s->hosts[h].uri, plan, &oa, id, &pid) < 0) {
         err_prefix("cannot start the job");
-        status = cli_fail(o, opname, plan->vm, s->hosts[h].name, NULL);
+        status = cli_refuse(s, o, op, h, plan->vm, uuid, reason, plan);
         goto out;
     }
     if (job_table_get(s->jobs, id, &ji) < 0) {
@@ -402,6 +427,26 @@ cli_repair_failed(const CliOpts *o, json_object *failed, const char *host, const
     }
 }
 
+/* The end of a repair job this command followed, as cli_repair reports
+ * it: 1 repaired, 0 nothing to repair, -1 failed with err set from the job. */
+static int
+cli_repair_ended(const JobInfo *ji)
+{
+    ErrInfo e;
+
+    if (ji->state == JOB_COMPLETED)
+        return strncmp(ji->step, "nothing to repair", 17) == 0 ? 0 : 1;
+    memset(&e, 0, sizeof(e));
+    e.code = ji->error_code ? ji->error_code : RESULT_FAILED;
+    e.virt_code = ji->virt_code;
+    e.sys_errno = ji->sys_errno;
+    e.hints = ji->hints;
+    util_strlcpy(e.message, ji->error_description[0] ? ji->error_description : "the repair job failed",
+                 sizeof(e.message));
+    err_restore(&e);
+    return -1;
+}
+
 int
 cli_repair(const CliCommand *cmd, CliOpts *o)
 {
@@ -409,28 +454,35 @@ cli_repair(const CliCommand *cmd, CliOpts *o)
     OpsArgs oa;
     json_object *done = json_object_new_array();
     json_object *failed = json_object_new_array();
+    json_object *started = json_object_new_array();
     size_t i, k;
-    int status = 0, repaired = 0, matched = 0, pending = 0, first_code = 0;
+    int status = 0, repaired = 0, matched = 0, pending = 0, first_code = 0, nstarted = 0;
+    int interrupted = 0;
 
     (void)cmd;
     if (!s) {
         json_object_put(done);
         json_object_put(failed);
+        json_object_put(started);
         return result_exit_status(err_code());
     }
     memset(&oa, 0, sizeof(oa));
     oa.reason = o->reason;
     oa.shutdown_timeout = s->conf->shutdown_timeout;
     oa.audit_log = s->conf->audit_log;
-    for (i = 0; i < s->nhosts; i++) {
+    for (i = 0; i < s->nhosts && !interrupted; i++) {
         HvDomain *doms = NULL;
         size_t n = 0;
 
         if (cli_list_host(s, i, &doms, &n, &status) < 0)
             continue;
-        for (k = 0; k < n; k++) {
+        for (k = 0; k < n && !interrupted; k++) {
             UTIL_AUTOFREE char *preview = NULL;
-            int did = 0, code, r;
+            FILE *prog = o->json ? stderr : stdout;
+            JobInfo ji;
+            char id[37];
+            pid_t pid = 0;
+            int died = 0, r;
 
             if (o->nargs) {
                 if (!cli_vm_matches(o->args[0], &doms[k], s->hosts[i].name))
@@ -442,9 +494,9 @@ cli_repair(const CliCommand *cmd, CliOpts *o)
             r = ops_repair_preview(s->hosts[i].conn, doms[k].uuid, &preview);
             if (r <= 0) {
                 if (r < 0)
-                    cli_repair_failed(o, failed, s->hosts[i].name, doms[k].name, &status, &first_code); else if (o->nargs && !o->json) {
+                    cli_repair_failed(o, failed, s->hosts[i].name, doms[k].name, &status, &first_code);
+                else if (o->nargs && !o->json)
                     printf("%s@%s: nothing to repair\n", doms[k].name, s->hosts[i].name);
-                }
                 continue;
             }
             pending++;
@@ -452,12 +504,25 @@ cli_repair(const CliCommand *cmd, CliOpts *o)
                 printf("%s@%s: %s\n", doms[k].name, s->hosts[i].name, preview);
             if (o->dry_run)
                 continue;
+            /* The job connects by itself: the read-only floor is kept here. */
+            if (s->hosts[i].readonly) {
+                err_set(RESULT_ACCESS_DENIED, "repair of %s refused: %s is open read-only", doms[k].name,
+                        s->hosts[i].name);
+                err_hint(RESULT_HINT_REFUSED);
+                ops_refused(s->jobs, &oa, JOB_TYPE_REPAIR, "repair", s->hosts[i].name, s->hosts[i].uri,
+                            doms[k].name, doms[k].uuid, NULL, err_get());
+                cli_repair_failed(o, failed, s->hosts[i].name, doms[k].name, &status, &first_code);
+                continue;
+            }
             if (!o->yes) {
                 char line[64];
                 if (!isatty(STDIN_FILENO)) {
                     err_set(RESULT_INVALID_PARAMETER,
                             "refusing to repair %s without --yes: standard input is not a terminal",
                             doms[k].name);
+                    err_hint(RESULT_HINT_REFUSED);
+                    ops_refused(s->jobs, &oa, JOB_TYPE_REPAIR, "repair", s->hosts[i].name, s->hosts[i].uri,
+                                doms[k].name, doms[k].uuid, NULL, err_get());
                     cli_repair_failed(o, failed, s->hosts[i].name, doms[k].name, &status, &first_code);
                     continue;
                 }
@@ -469,24 +534,65 @@ cli_repair(const CliCommand *cmd, CliOpts *o)
                     continue;
                 }
             }
-            code = ops_repair(s->hosts[i].conn, s->hosts[i].name, doms[k].uuid, &oa, NULL, &did);
-            if (code) {
+            /* A job of its own, detached from this terminal like every
+             * operation: closing it does not stop a repair half way. */
+            if (ops_start_repair(s->jobs, s->hosts[i].uri, s->hosts[i].name, doms[k].uuid, doms[k].name,
+                                 &oa, JOB_TYPE_REPAIR, id, o->no_wait ? NULL : &pid) < 0) {
+                err_prefix("cannot start the repair job");
                 cli_repair_failed(o, failed, s->hosts[i].name, doms[k].name, &status, &first_code);
-            } else if (did) {
+                continue;
+            }
+            if (o->no_wait) {
+                json_object *st = cli_vm_ref_json(s->hosts[i].name, doms[k].name);
+
+                json_object_object_add(st, "action", json_object_new_string(preview));
+                json_object_object_add(st, "job", json_object_new_string(id));
+                json_object_array_add(started, st);
+                nstarted++;
+                if (!o->json)
+                    printf("%s@%s: job %s started (Repair; result 4096): it goes on by itself.\n"
+                           "Follow it: drover jobs --follow %s\n", doms[k].name, s->hosts[i].name, id, id);
+                continue;
+            }
+            fprintf(prog, "Job %s started (Repair of %s; result 4096 until it ends; Ctrl-C leaves it "
+                    "running)\n", id, doms[k].name);
+            fflush(prog);
+            r = cli_follow(s, id, pid, prog, &ji, &died);
+            if (r > 0) {
+                status = cli_detached_note(&ji);
+                interrupted = 1;
+                continue;
+            }
+            if (r < 0 || (r = cli_repair_ended(&ji)) < 0) {
+                cli_repair_failed(o, failed, s->hosts[i].name, doms[k].name, &status, &first_code);
+            } else if (r > 0) {
                 json_object *d = cli_vm_ref_json(s->hosts[i].name, doms[k].name);
                 json_object_object_add(d, "action", json_object_new_string(preview));
+                json_object_object_add(d, "job", json_object_new_string(id));
                 json_object_array_add(done, d);
                 repaired++;
                 if (!o->json)
                     printf("%s@%s: repaired\n", doms[k].name, s->hosts[i].name);
+            } else {
+                pending--;  /* finished meanwhile by someone else */
+                if (!o->json)
+                    printf("%s@%s: nothing to repair\n", doms[k].name, s->hosts[i].name);
             }
         }
         hv_domain_list_free(doms, n);
+    }
+    if (interrupted) {
+        json_object_put(done);
+        json_object_put(failed);
+        json_object_put(started);
+        session_free(s);
+        return status;
     }
     if (o->nargs && !matched && !status) {
         err_set(RESULT_INVALID_PARAMETER, "no VM named %s", o->args[0]);
         json_object_put(done);
         json_object_put(failed);
+        json_object_put(started);
         session_free(s);
         return cli_fail(o, "repair", o->args[0], NULL, NULL);
     }
@@ -494,16 +600,19 @@ cli_repair(const CliCommand *cmd, CliOpts *o)
         json_object *j = json_object_new_object();
         /* Without a failed repair, a non-zero status means a host was down. */
         json_object_object_add(j, "result", json_object_new_int(first_code ? first_code :
-                                                                status ? RESULT_NOT_AVAILABLE : 0));
+                                                                status ? RESULT_NOT_AVAILABLE :
+                                                                nstarted ? RESULT_JOB_STARTED : 0));
         json_object_object_add(j, "dry_run", json_object_new_boolean(o->dry_run));
         json_object_object_add(j, "pending", json_object_new_int(o->dry_run ? pending : pending - repaired));
         json_object_object_add(j, "repaired", done);
         json_object_object_add(j, "failed", failed);
+        json_object_object_add(j, "started", started);
         report_print_json(j);
         json_object_put(j);
     } else {
         json_object_put(done);
         json_object_put(failed);
+        json_object_put(started);
         if (!pending && !status && !o->nargs)
             printf("nothing to repair\n");
         else if (o->dry_run)
@@ -522,6 +631,8 @@ cli_job_opname(int type)
 {
     int op;
 
+    if (type == JOB_TYPE_REPAIR)
+        return "repair";    /* 0 is also what invalid operations map to */
     for (op = 0; op < 16; op++)
         if (state_op_job_type((StateOp)op) == type && state_op_name((StateOp)op))
             return state_op_name((StateOp)op);

@@ -238,7 +238,7 @@ cli_vm_load(Session *s, size_t host, const char *uuid, CliVm *v)
 }
 
 static void
-cli_show_text(const CliVm *v, const char *host, const JobInfo *last)
+cli_show_text(const CliVm *v, const char *host, const JobInfo *last, const JobInfo *refused)
 {
     const Replica *r = v->rec;
     int64_t now = util_now();
@@ -341,21 +341,35 @@ cli_show_text(const CliVm *v, const char *host, const JobInfo *last)
                job_state_name(last->state), when, last->error_code,
                result_name(last->error_code) ? result_name(last->error_code) : "");
     }
+    if (refused) {
+        util_format_time(refused->start_time, when, sizeof(when));
+        printf("  refused since: %s at %s: %d %s (nothing was changed)\n", report_job_title(refused->type),
+               when, refused->error_code,
+               result_name(refused->error_code) ? result_name(refused->error_code) : "");
+    }
 }
 
-/* The newest job of this VM (by the host's URI and the UUID: names repeat
- * between fleets), from the history. */
+/* The newest job of this VM that ran (by the host's URI and the UUID:
+ * names repeat between fleets), from the history: 1 with *out set, or 0.
+ * A refused attempt did not run, so it is never the last job: the newest
+ * one since the last job goes to *refused (1 in *has_refused). */
 static int
-cli_last_job(Session *s, size_t host, const char *uuid, JobInfo *out)
+cli_last_job(Session *s, size_t host, const char *uuid, JobInfo *out, JobInfo *refused, int *has_refused)
 {
     JobInfo *jobs = NULL;
     size_t n = job_table_snapshot(s->jobs, &jobs), i;
     int found = 0;
 
+    *has_refused = 0;
     for (i = 0; i < n && !found; i++) {
-        if (job_is_for(&jobs[i], s->hosts[host].uri, uuid)) {
+        if (!job_is_for(&jobs[i], s->hosts[host].uri, uuid))
+            continue;
+        if (!job_refused(&jobs[i])) {
             *out = jobs[i];
             found = 1;
+        } else if (!*has_refused) {
+            *refused = jobs[i];
+            *has_refused = 1;
         }
     }
     free(jobs);
@@ -363,7 +377,7 @@ cli_last_job(Session *s, size_t host, const char *uuid, JobInfo *out)
 }
 
 static json_object *
-cli_vm_json(const CliVm *v, const char *host, const JobInfo *last)
+cli_vm_json(const CliVm *v, const char *host, const JobInfo *last, const JobInfo *refused)
 {
     json_object *o = json_object_new_object();
     json_object *disks = json_object_new_array();
@@ -448,6 +462,7 @@ cli_vm_json(const CliVm *v, const char *host, const JobInfo *last)
     }
     json_object_object_add(o, "disks", disks);
     json_object_object_add(o, "last_job", last ? report_job_json(last) : NULL);
+    json_object_object_add(o, "last_refused", refused ? report_job_json(refused) : NULL);
     return o;
 }
 
@@ -457,8 +472,8 @@ cli_show(const CliCommand *cmd, CliOpts *o)
     Session *s = cli_session(o, 1);
     char uuid[37];
     CliVm v;
-    JobInfo last;
-    int h, has_last, status = 0;
+    JobInfo last, refused;
+    int h, has_last, has_refused, status = 0;
 
     (void)cmd;
     if (!s)
@@ -470,17 +485,18 @@ cli_show(const CliCommand *cmd, CliOpts *o)
     if (cli_vm_load(s, (size_t)h, uuid, &v) < 0) {
         status = cli_fail(o, "show", o->args[0], s->hosts[h].name, NULL);
     } else {
-        has_last = cli_last_job(s, (size_t)h, uuid, &last);
+        has_last = cli_last_job(s, (size_t)h, uuid, &last, &refused, &has_refused);
         if (o->names) {
             size_t p;
             for (p = 0; v.rec && p < v.rec->npoints; p++)
                 printf("%s\n", v.rec->points[p].id);
         } else if (o->json) {
-            json_object *j = cli_vm_json(&v, s->hosts[h].name, has_last ? &last : NULL);
+            json_object *j = cli_vm_json(&v, s->hosts[h].name, has_last ? &last : NULL,
+                                         has_refused ? &refused : NULL);
             report_print_json(j);
             json_object_put(j);
         } else {
-            cli_show_text(&v, s->hosts[h].name, has_last ? &last : NULL);
+            cli_show_text(&v, s->hosts[h].name, has_last ? &last : NULL, has_refused ? &refused : NULL);
         }
     }
     cli_vm_clear(&v);
@@ -595,7 +611,8 @@ cli_jobs(const CliCommand *cmd, CliOpts *o)
             char when[32];
             util_format_time(jobs[i].start_time, when, sizeof(when));
             printf("%-20s %-22s %-16s %-10s %-10s %4d %7.1fs  %d %s\n", when, report_job_title(jobs[i].type),
-                   jobs[i].vm, jobs[i].host, job_state_name(jobs[i].state), jobs[i].percent,
+                   jobs[i].vm, jobs[i].host,
+                   job_refused(&jobs[i]) ? "Refused" : job_state_name(jobs[i].state), jobs[i].percent,
                    (double)jobs[i].elapsed_ms / 1000.0, jobs[i].error_code,
                    result_name(jobs[i].error_code) ? result_name(jobs[i].error_code) : "");
         }

@@ -113,9 +113,11 @@ static const CliCommand cli_commands[] = {
       "  Options: --no-wait, --json", -1,
       "no-wait json" },
     { "repair", cli_repair, "[VM]", 0, 1, "finish or undo interrupted operations",
-      "  Without VM: every replica with an interrupted operation.\n"
-      "  Options: --dry-run (say what it would do), --yes, --reason TEXT, --json", -1,
-      "dry-run yes reason json" },
+      "  Without VM: every replica with an interrupted operation.  Each repair runs\n"
+      "  as a job detached from the terminal, like the operations; the command waits\n"
+      "  for it (Ctrl-C stops the waiting, not the job).\n"
+      "  Options: --dry-run (say what it would do), --yes, --reason TEXT, --no-wait, --json", -1,
+      "dry-run yes reason no-wait json" },
     { "check", cli_check, "[VM]", 0, 1, "compare records with the disks; report health",
       "  Options: --json.  Exit status 7 when a replica is Critical.", -1,
       "json" },
@@ -225,7 +227,7 @@ cli_print_help(void)
            "                       (repeatable; network:NAME or bridge:NAME to say which)\n"
            "      --test-network NET  test-failover: the test system's interfaces use this\n"
            "                       isolated network (without it they are left out)\n"
-           "      --no-wait        operations, cancel: start the job and return at once\n"
+           "      --no-wait        operations, repair, cancel: start the job and return at once\n"
            "                       (result 4096 and the job id)\n"
            "      --follow         jobs: follow a job to its end\n"
            "      --dir DIR        demo: where to build the demo site; enable-replication:\n"
@@ -600,6 +602,7 @@ cli_config(const CliCommand *cmd, CliOpts *o)
         json_object_object_add(j, "confirm", json_object_new_string(
             s->conf->confirm == CONF_CONFIRM_YES_NO ? "yes-no" : "type-name"));
         json_object_object_add(j, "shutdown_timeout", json_object_new_int(s->conf->shutdown_timeout));
+        json_object_object_add(j, "connect_timeout", json_object_new_int(s->conf->connect_timeout));
         json_object_object_add(j, "require_reason", json_object_new_boolean(s->conf->require_reason));
         json_object_object_add(j, "rpo_warning", json_object_new_int(s->conf->rpo_warning));
         json_object_object_add(j, "audit_log", s->conf->audit_log ? json_object_new_string(s->conf->audit_log) : NULL);
@@ -631,11 +634,12 @@ cli_config(const CliCommand *cmd, CliOpts *o)
             printf("  %-12s %s%s\n", s->hosts[i].name, s->hosts[i].uri,
                    s->hosts[i].readonly ? " (read-only)" : "");
         printf("refresh_interval = %d;\nconfirm = \"%s\";\nshutdown_timeout = %d;\n"
-               "require_reason = %s;\nrpo_warning = %d;\naudit_log = \"%s\";\n"
+               "connect_timeout = %d;\nrequire_reason = %s;\nrpo_warning = %d;\naudit_log = \"%s\";\n"
                "job_history = \"%s\";\ntheme = \"%s\";\nreadonly = %s;\n",
                s->conf->refresh_interval,
                s->conf->confirm == CONF_CONFIRM_YES_NO ? "yes-no" : "type-name",
-               s->conf->shutdown_timeout, s->conf->require_reason ? "true" : "false",
+               s->conf->shutdown_timeout, s->conf->connect_timeout,
+               s->conf->require_reason ? "true" : "false",
                s->conf->rpo_warning, s->conf->audit_log ? s->conf->audit_log : "",
                s->conf->job_history ? s->conf->job_history : "",
                s->conf->theme ? s->conf->theme : "default", s->conf->readonly ? "true" : "false");

@@ -131,6 +131,8 @@ report_job_json(const JobInfo *j)
     json_object_object_add(o, "digest", json_object_new_string(j->digest));
     json_object_object_add(o, "cancellable", json_object_new_boolean(j->state < JOB_COMPLETED && j->cancellable));
     json_object_object_add(o, "pid", j->state < JOB_COMPLETED && j->pid ? json_object_new_int(j->pid) : NULL);
+    /* Refused before it changed anything: it never ran. */
+    json_object_object_add(o, "refused", json_object_new_boolean(job_refused(j)));
     return o;
 }
 

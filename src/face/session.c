@@ -68,6 +68,8 @@ session_open(const SessionArgs *a)
         s->conf->audit_log = util_xasprintf("%s/audit.log", a->state_dir);
         s->conf->job_history = util_xasprintf("%s/jobs.jsonl", a->state_dir);
     }
+    /* Before the first connect, libvirt's default URI included. */
+    hv_set_connect_timeout(s->conf->connect_timeout);
     s->hosts_from = "the configuration";
     if (a->uris && a->uris[0]) {
         /* -c replaces the configured hosts: the operator named what to see. */
@@ -134,17 +136,31 @@ session_free(Session *s)
 {
     size_t i;
 
-    if (!s)
+    if (!s || s->kept)
         return;
     job_table_free(s->jobs);
+    {
+        /* All at once: a host that stopped answering holds up no other. */
+        HvConn **v = util_xcalloc(s->nhosts + 1, sizeof(*v));
+
+        for (i = 0; i < s->nhosts; i++)
+            v[i] = s->hosts[i].conn;
+        hv_close_many(v, s->nhosts);
+        free(v);
+    }
     for (i = 0; i < s->nhosts; i++) {
-        hv_close(s->hosts[i].conn);
         free(s->hosts[i].name);
         free(s->hosts[i].uri);
     }
     free(s->hosts);
     conf_free(s->conf);
     free(s);
+}
+
+void
+session_keep(Session *s)
+{
+    s->kept = 1;
 }
 
 int

@@ -24,6 +24,7 @@ typedef struct {
     size_t nhosts;
     JobTable *jobs;
     const char *hosts_from;     /* where the hosts came from, for `drover config` */
+    int kept;                   /* session_keep(): threads left running still use it */
 } Session;
 
 typedef struct {
@@ -41,6 +42,10 @@ typedef struct {
  * disconnected.  NULL with err set (bad configuration). */
 Session *session_open(const SessionArgs *a);
 void session_free(Session *s);
+/* Threads that were not waited for (a call to a host that does not
+ * answer) still use s: session_free() then leaves it alone, for the
+ * process to end with it.  s stays reachable from their model. */
+void session_keep(Session *s);
 
 /* Finds a VM by "NAME", "UUID" or "NAME@HOST" on the session's hosts.
  * Returns the host index, with the domain's UUID in uuid; -1 with err set:

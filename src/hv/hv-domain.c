@@ -228,24 +228,9 @@ cleanup:
     return ret;
 }
 
-/* What hv_list_many's threads share.  A thread still connecting when the
- * caller gives up on it (HV_OPEN_WAIT_S) is abandoned: it keeps its own
- * argument and frees it when its connect returns, and the last one out
- * frees this. */
 typedef struct {
-    pthread_mutex_t mu;
-    pthread_cond_t cond;
-    size_t pending;             /* threads the caller still waits for */
-    size_t refs;                /* the caller and every thread not yet ended */
-} HvMany;
-
-enum { HV_MANY_OPENING, HV_MANY_LISTING, HV_MANY_DONE, HV_MANY_ABANDONED };
-
-typedef struct {
-    HvMany *g;
-    int state;                  /* HV_MANY_*, under g->mu */
     HvConn *c;
-    char *uri;
+    const char *uri;
     int readonly;
     int flags;
     size_t i;
@@ -254,47 +239,17 @@ typedef struct {
     HvListResult r;
 } HvListArg;
 
-static void
-hv_many_unref(HvMany *g)
-{
-    int last;
-
-    pthread_mutex_lock(&g->mu);
-    last = --g->refs == 0;
-    pthread_mutex_unlock(&g->mu);
-    if (last) {
-        pthread_mutex_destroy(&g->mu);
-        pthread_cond_destroy(&g->cond);
-        free(g);
-    }
-}
-
 static void *
 hv_list_thread(void *arg)
 {
     HvListArg *a = arg;
-    HvMany *g = a->g;
-    int abandoned;
 
+    /* hv_open gives up on a host that does not answer its connect (the
+     * connect timeout), and keepalive ends a call to a host that stops
+     * answering after it: this thread always comes back. */
     if (!a->c && a->uri) {
-        HvConn *c = hv_open(a->uri, a->readonly);
-
+        a->c = hv_open(a->uri, a->readonly);
         err_clear();    /* hv_list says why it is not connected */
-        pthread_mutex_lock(&g->mu);
-        abandoned = a->state == HV_MANY_ABANDONED;
-        if (!abandoned) {
-            a->c = c;
-            a->state = HV_MANY_LISTING;
-        }
-        pthread_mutex_unlock(&g->mu);
-        if (abandoned) {
-            /* The caller went on without this host long ago. */
-            hv_close(c);
-            free(a->uri);
-            free(a);
-            hv_many_unref(g);
-            return NULL;
-        }
     }
     if (!a->c)
         err_set(RESULT_NOT_AVAILABLE, "not connected");
@@ -306,12 +261,6 @@ hv_list_thread(void *arg)
     if (a->done)
         a->done(a->i, a->c, &a->r, a->opaque);
     err_clear();
-    pthread_mutex_lock(&g->mu);
-    a->state = HV_MANY_DONE;
-    g->pending--;
-    pthread_cond_broadcast(&g->cond);
-    pthread_mutex_unlock(&g->mu);
-    hv_many_unref(g);
     return NULL;
 }
 
@@ -319,81 +268,35 @@ void
 hv_list_many(HvConn **conns, const char *const *uris, const int *readonly, size_t n, int flags,
              HvListDoneFn done, void *opaque, HvListResult *out)
 {
-    HvListArg **a = util_xcalloc(n + 1, sizeof(*a));
-    unsigned char *gone = util_xcalloc(n + 1, 1);
-    HvMany *g = util_xcalloc(1, sizeof(*g));
-    struct timespec until;
+    HvListArg *a = util_xcalloc(n + 1, sizeof(*a));
+    pthread_t *t = util_xcalloc(n + 1, sizeof(*t));
+    unsigned char *started = util_xcalloc(n + 1, 1);
     size_t i;
 
     hv_init();
     err_clear();
-    pthread_mutex_init(&g->mu, NULL);
-    pthread_cond_init(&g->cond, NULL);
-    g->refs = 1;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += HV_OPEN_WAIT_S;
     for (i = 0; i < n; i++) {
-        pthread_t t;
-        pthread_attr_t attr;
-
-        a[i] = util_xcalloc(1, sizeof(*a[i]));
-        a[i]->g = g;
-        a[i]->c = conns[i];
-        a[i]->uri = uris && uris[i] ? util_xstrdup(uris[i]) : NULL;
-        a[i]->readonly = readonly ? readonly[i] : 0;
-        a[i]->flags = flags;
-        a[i]->i = i;
-        a[i]->done = done;
-        a[i]->opaque = opaque;
-        a[i]->state = a[i]->c ? HV_MANY_LISTING : HV_MANY_OPENING;
-        pthread_mutex_lock(&g->mu);
-        g->pending++;
-        g->refs++;
-        pthread_mutex_unlock(&g->mu);
-        /* Detached: one that never comes back from its connect is left. */
-        pthread_attr_init(&attr);
-        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        if (pthread_create(&t, &attr, hv_list_thread, a[i]) != 0)
-            hv_list_thread(a[i]);       /* no thread: in this one */
-        pthread_attr_destroy(&attr);
+        a[i].c = conns[i];
+        a[i].uri = uris ? uris[i] : NULL;
+        a[i].readonly = readonly ? readonly[i] : 0;
+        a[i].flags = flags;
+        a[i].i = i;
+        a[i].done = done;
+        a[i].opaque = opaque;
+        if (pthread_create(&t[i], NULL, hv_list_thread, &a[i]) == 0)
+            started[i] = 1;
+        else
+            hv_list_thread(&a[i]);      /* no thread: in this one */
     }
-    pthread_mutex_lock(&g->mu);
-    while (g->pending) {
-        if (pthread_cond_timedwait(&g->cond, &g->mu, &until) != ETIMEDOUT)
-            continue;
-        /* A host that has not even answered the connect by now: its
-         * calls after the connect have libvirt's keepalive, its connect
-         * has nothing.  Give up on it; wait for the others as long as
-         * they take (keepalive ends a call to a host that stops). */
-        for (i = 0; i < n; i++)
-            if (!gone[i] && a[i]->state == HV_MANY_OPENING) {
-                /* From here on a[i] is its thread's: not touched again. */
-                a[i]->state = HV_MANY_ABANDONED;
-                gone[i] = 1;
-                g->pending--;
-            }
-        until.tv_sec += 3600;
-    }
-    pthread_mutex_unlock(&g->mu);
     for (i = 0; i < n; i++) {
-        /* No lock needed: every thread not abandoned is done. */
-        if (gone[i]) {
-            memset(&out[i], 0, sizeof(out[i]));
-            out[i].failed = 1;
-            err_set(RESULT_NOT_AVAILABLE, "host %s does not answer: no reply to the connect in %d s",
-                    uris && uris[i] ? uris[i] : "?", HV_OPEN_WAIT_S);
-            err_save(&out[i].err);
-            err_clear();
-            continue;   /* its thread frees its argument */
-        }
-        out[i] = a[i]->r;
-        conns[i] = a[i]->c;
-        free(a[i]->uri);
-        free(a[i]);
+        if (started[i])
+            pthread_join(t[i], NULL);
+        out[i] = a[i].r;
+        conns[i] = a[i].c;
     }
-    free(gone);
+    free(started);
+    free(t);
     free(a);
-    hv_many_unref(g);
 }
 
 void

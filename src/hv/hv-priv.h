@@ -11,6 +11,8 @@
 #include "base/err.h"
 #include "hv/hv.h"
 
+typedef struct HvDial HvDial;
+
 struct HvConn {
     pthread_mutex_t mu;
     char *uri;
@@ -24,6 +26,7 @@ struct HvConn {
     int local;                  /* hv_is_local() once known for this connection, else -1 */
     struct stat fleet_st;       /* the version this connection loaded */
     ErrInfo conn_err;           /* why the last connect failed (libvirt's reason), code 0 if it did not */
+    HvDial *dial;               /* a connect still waiting for the host, or NULL (hv.c) */
 };
 
 /* Sets err from libvirt's last error of this thread, with our context.

@@ -11,9 +11,11 @@
 #include <libxml/parser.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/err.h"
@@ -204,6 +206,71 @@ hv_fleet_from_uri(const char *uri)
     return util_xstrdup(p);
 }
 
+/* --- bounded connects ---------------------------------------------------
+ * virConnectOpen has no timeout: a daemon that accepted the socket and then
+ * hangs (SIGSTOP, a wedged host) keeps it waiting for ever, and libvirt's
+ * keepalive only covers the calls after a connect.  So every connect runs
+ * in a detached thread of its own (an HvDial) and its caller waits for it
+ * up to the connect timeout, then goes on without it (32777).  A dial left
+ * behind stays with its HvConn: a later reconnect waits for that same dial
+ * instead of starting one more thread per retry, and takes its connection
+ * once it comes.  The last of the thread and its waiters frees the dial,
+ * closing a connection no one took. */
+
+struct HvDial {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;          /* on CLOCK_MONOTONIC */
+    int refs;                   /* the thread and each holder */
+    int done;
+    char *uri;
+    int readonly;
+    int64_t started_ms;         /* util_mono_ms() */
+    virConnectPtr vc;           /* the connection until taken */
+    ErrInfo err;                /* why it failed (vc NULL) */
+};
+
+static pthread_mutex_t hv_wait_mu = PTHREAD_MUTEX_INITIALIZER;
+static int hv_wait_s = HV_OPEN_WAIT_S;
+
+void
+hv_set_connect_timeout(int seconds)
+{
+    pthread_mutex_lock(&hv_wait_mu);
+    hv_wait_s = seconds > 0 ? seconds : HV_OPEN_WAIT_S;
+    pthread_mutex_unlock(&hv_wait_mu);
+}
+
+int
+hv_connect_timeout(void)
+{
+    int s;
+
+    pthread_mutex_lock(&hv_wait_mu);
+    s = hv_wait_s;
+    pthread_mutex_unlock(&hv_wait_mu);
+    return s;
+}
+
+static void
+hv_dial_unref(HvDial *d)
+{
+    int last;
+
+    if (!d)
+        return;
+    pthread_mutex_lock(&d->mu);
+    last = --d->refs == 0;
+    pthread_mutex_unlock(&d->mu);
+    if (!last)
+        return;
+    if (d->vc)
+        virConnectClose(d->vc);     /* came too late for everyone */
+    pthread_mutex_destroy(&d->mu);
+    pthread_cond_destroy(&d->cv);
+    free(d->uri);
+    free(d);
+}
+
 static void
 hv_xml_quiet(void *ctx, const char *msg, ...)
 {
@@ -211,36 +278,143 @@ hv_xml_quiet(void *ctx, const char *msg, ...)
     (void)msg;
 }
 
-static virConnectPtr
-hv_connect(HvConn *c)
+static void *
+hv_dial_thread(void *arg)
 {
+    HvDial *d = arg;
     virConnectPtr vc;
+    ErrInfo e;
 
     /* The test driver parses its node file with libxml2, which prints its
      * own warnings (per thread) for a missing file: drover reports it. */
     xmlSetGenericErrorFunc(NULL, hv_xml_quiet);
-    vc = c->readonly ? virConnectOpenReadOnly(c->uri) : virConnectOpen(c->uri);
-    if (!vc) {
-        hv_err("cannot connect to %s", c->uri);
-        err_get();
-        /* Whatever libvirt said, an unreachable host is "not available". */
-        {
-            ErrInfo e;
-            err_save(&e);
-            if (e.code != RESULT_ACCESS_DENIED)
-                e.code = RESULT_NOT_AVAILABLE;
-            err_restore(&e);
-            /* Kept for later calls on the disconnected host, so they can say
-             * why (the socket path, the refusal) as virsh does. */
-            pthread_mutex_lock(&c->mu);
-            c->conn_err = e;
-            pthread_mutex_unlock(&c->mu);
-        }
+    memset(&e, 0, sizeof(e));
+    vc = d->readonly ? virConnectOpenReadOnly(d->uri) : virConnectOpen(d->uri);
+    if (vc) {
+        /* At once: a connection that arrives after its caller gave up is
+         * closed by whoever drops the dial last, and that close must not
+         * wait for ever on a host that hangs now. */
+        virConnectSetKeepAlive(vc, 5, 3);
+        virResetLastError();
     } else {
-        pthread_mutex_lock(&c->mu);
-        memset(&c->conn_err, 0, sizeof(c->conn_err));
-        pthread_mutex_unlock(&c->mu);
+        hv_err("cannot connect to %s", d->uri ? d->uri : "libvirt's default host");
+        err_save(&e);
+        /* Whatever libvirt said, an unreachable host is "not available". */
+        if (e.code != RESULT_ACCESS_DENIED)
+            e.code = RESULT_NOT_AVAILABLE;
     }
+    err_clear();
+    pthread_mutex_lock(&d->mu);
+    d->vc = vc;
+    d->err = e;
+    d->done = 1;
+    pthread_cond_broadcast(&d->cv);
+    pthread_mutex_unlock(&d->mu);
+    hv_dial_unref(d);
+    return NULL;
+}
+
+/* Starts a connect (uri NULL: libvirt's default); the caller holds one
+ * reference. */
+static HvDial *
+hv_dial_start(const char *uri, int readonly)
+{
+    HvDial *d = util_xcalloc(1, sizeof(*d));
+    pthread_condattr_t ca;
+    pthread_attr_t attr;
+    pthread_t t;
+
+    pthread_mutex_init(&d->mu, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&d->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    d->uri = uri ? util_xstrdup(uri) : NULL;
+    d->readonly = readonly;
+    d->started_ms = util_mono_ms();
+    d->refs = 2;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&t, &attr, hv_dial_thread, d) != 0)
+        hv_dial_thread(d);      /* no thread: in this one, unbounded */
+    pthread_attr_destroy(&attr);
+    return d;
+}
+
+/* Waits for d until wait_s after it started.  Returns 1 when it ended (its
+ * connection, if it made one and no one took it yet, moves to *vc; else
+ * err holds why), 0 with 32777 set when it still waits for the host. */
+static int
+hv_dial_wait(HvDial *d, int wait_s, virConnectPtr *vc)
+{
+    int64_t until_ms = d->started_ms + (int64_t)wait_s * 1000;
+    struct timespec until;
+    ErrInfo e;
+    int done;
+
+    *vc = NULL;
+    until.tv_sec = (time_t)(until_ms / 1000);
+    until.tv_nsec = (long)(until_ms % 1000) * 1000000L;
+    pthread_mutex_lock(&d->mu);
+    while (!d->done && pthread_cond_timedwait(&d->cv, &d->mu, &until) != ETIMEDOUT)
+        ;
+    done = d->done;
+    if (done) {
+        *vc = d->vc;
+        d->vc = NULL;
+        e = d->err;
+    }
+    pthread_mutex_unlock(&d->mu);
+    if (!done) {
+        err_set(RESULT_NOT_AVAILABLE, "%s does not answer: no reply to the connect in %d s",
+                d->uri ? d->uri : "libvirt's default host",
+                (int)((util_mono_ms() - d->started_ms) / 1000));
+        return 0;
+    }
+    if (!*vc) {
+        if (!e.code)
+            err_set(RESULT_NOT_AVAILABLE, "%s: its connect was taken by another caller",
+                    d->uri ? d->uri : "libvirt's default host");
+        else
+            err_restore(&e);
+    }
+    return 1;
+}
+
+/* Opens c's connection, waiting at most the connect timeout (counted from
+ * the start of a dial still pending from an earlier attempt); NULL with
+ * err set, also kept in c->conn_err for later calls. */
+static virConnectPtr
+hv_connect(HvConn *c)
+{
+    virConnectPtr vc = NULL;
+    HvDial *d;
+    int ended;
+
+    pthread_mutex_lock(&c->mu);
+    if (!c->dial)
+        c->dial = hv_dial_start(c->uri, c->readonly);     /* c's reference */
+    d = c->dial;
+    pthread_mutex_lock(&d->mu);
+    d->refs++;                                              /* ours */
+    pthread_mutex_unlock(&d->mu);
+    pthread_mutex_unlock(&c->mu);
+
+    ended = hv_dial_wait(d, hv_connect_timeout(), &vc);
+    pthread_mutex_lock(&c->mu);
+    if (ended && c->dial == d) {
+        c->dial = NULL;
+        hv_dial_unref(d);       /* c's: never the last, we hold ours */
+    }
+    if (vc) {
+        memset(&c->conn_err, 0, sizeof(c->conn_err));
+    } else {
+        /* Kept for later calls on the disconnected host, so they can say
+         * why (the socket path, the refusal, no answer) as virsh does. */
+        err_save(&c->conn_err);
+    }
+    pthread_mutex_unlock(&c->mu);
+    hv_dial_unref(d);
     return vc;
 }
 
@@ -310,11 +484,38 @@ hv_open_many(const char *const *uris, const int *readonly, size_t n, HvConn **ou
     free(a);
 }
 
-void
-hv_close(HvConn *c)
+/* How long hv_close waits for a host to take its connection's close
+ * before it leaves the rest to a thread: quitting never hangs on a host
+ * that stopped answering after its connect (keepalive ends that call). */
+#define HV_CLOSE_WAIT_MS 1000
+
+typedef struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;          /* on CLOCK_MONOTONIC */
+    int refs;
+    int done;
+    HvConn *c;                  /* the closing thread's */
+} HvCloser;
+
+static void
+hv_closer_unref(HvCloser *k)
 {
-    if (!c)
-        return;
+    int last;
+
+    pthread_mutex_lock(&k->mu);
+    last = --k->refs == 0;
+    pthread_mutex_unlock(&k->mu);
+    if (last) {
+        pthread_mutex_destroy(&k->mu);
+        pthread_cond_destroy(&k->cv);
+        free(k);
+    }
+}
+
+/* Unregisters, closes and frees c: every step a call to the host. */
+static void
+hv_close_now(HvConn *c)
+{
     pthread_mutex_lock(&c->mu);
     if (c->conn) {
         hv_unregister(c, c->conn);
@@ -326,6 +527,95 @@ hv_close(HvConn *c)
     free(c->uri);
     free(c->fleet);
     free(c);
+}
+
+static void *
+hv_closer_thread(void *arg)
+{
+    HvCloser *k = arg;
+
+    hv_close_now(k->c);
+    pthread_mutex_lock(&k->mu);
+    k->done = 1;
+    pthread_cond_broadcast(&k->cv);
+    pthread_mutex_unlock(&k->mu);
+    hv_closer_unref(k);
+    return NULL;
+}
+
+/* Starts closing c: NULL when done already, else the closer to wait for. */
+static HvCloser *
+hv_close_start(HvConn *c)
+{
+    HvDial *d;
+    HvCloser *k;
+    pthread_condattr_t ca;
+    pthread_attr_t attr;
+    pthread_t t;
+    int remote;
+
+    pthread_mutex_lock(&c->mu);
+    d = c->dial;
+    c->dial = NULL;
+    remote = c->conn && !c->fleet;
+    pthread_mutex_unlock(&c->mu);
+    /* A connect still waiting for the host ends on its own; its thread
+     * closes what it gets. */
+    hv_dial_unref(d);
+    if (!remote) {
+        hv_close_now(c);
+        return NULL;
+    }
+    k = util_xcalloc(1, sizeof(*k));
+    pthread_mutex_init(&k->mu, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&k->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    k->refs = 2;
+    k->c = c;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&t, &attr, hv_closer_thread, k) != 0) {
+        k->refs = 1;
+        hv_closer_unref(k);
+        k = NULL;
+        hv_close_now(c);
+    }
+    pthread_attr_destroy(&attr);
+    return k;
+}
+
+void
+hv_close_many(HvConn **v, size_t n)
+{
+    HvCloser **k = util_xcalloc(n + 1, sizeof(*k));
+    struct timespec until;
+    int64_t until_ms;
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        k[i] = v[i] ? hv_close_start(v[i]) : NULL;
+    /* One deadline for all: hosts that hang cost a second together. */
+    until_ms = util_mono_ms() + HV_CLOSE_WAIT_MS;
+    until.tv_sec = (time_t)(until_ms / 1000);
+    until.tv_nsec = (long)(until_ms % 1000) * 1000000L;
+    for (i = 0; i < n; i++) {
+        if (!k[i])
+            continue;
+        pthread_mutex_lock(&k[i]->mu);
+        while (!k[i]->done && pthread_cond_timedwait(&k[i]->cv, &k[i]->mu, &until) != ETIMEDOUT)
+            ;
+        pthread_mutex_unlock(&k[i]->mu);
+        hv_closer_unref(k[i]);
+    }
+    free(k);
+}
+
+void
+hv_close(HvConn *c)
+{
+    hv_close_many(&c, 1);
 }
 
 /* A referenced connection for one call, or NULL with 32777. */
@@ -455,14 +745,17 @@ hv_default_uri(void)
 {
     virConnectPtr vc;
     char *uri, *ret = NULL;
+    HvDial *d;
 
     if (hv_init() < 0)
         return NULL;
     /* Read-only is enough to learn the name, and works where a read-write
-     * connection would be refused. */
-    vc = virConnectOpenReadOnly(NULL);
+     * connection would be refused; bounded as every connect is. */
+    d = hv_dial_start(NULL, 1);
+    hv_dial_wait(d, hv_connect_timeout(), &vc);
+    hv_dial_unref(d);
     if (!vc) {
-        hv_err("libvirt's default connection");
+        err_prefix("libvirt's default connection");
         return NULL;
     }
     uri = virConnectGetURI(vc);

@@ -59,11 +59,30 @@ int hv_init(void);
 
 const char *hv_power_name(int power);   /* "running", "shut off", ... */
 
+/* How long a connect waits for the host to answer before drover goes on
+ * without it (32777 "does not answer"), unless hv_set_connect_timeout()
+ * (drover.conf's connect_timeout) says otherwise: virConnectOpen has no
+ * timeout of its own, and libvirt's keepalive covers the calls after a
+ * connect, not the connect itself. */
+#define HV_OPEN_WAIT_S 30
+/* Once, before connecting (seconds > 0; else HV_OPEN_WAIT_S). */
+void hv_set_connect_timeout(int seconds);
+int hv_connect_timeout(void);
+
 /* Opens a connection (read-only with virConnectOpenReadOnly when asked).
  * Never NULL: when the host cannot be reached the HvConn exists in the
- * disconnected state; err holds why (check hv_is_alive()). */
+ * disconnected state; err holds why (check hv_is_alive()).  Every connect
+ * (here, hv_reconnect, hv_open_many, hv_list_many, hv_default_uri) runs
+ * in a thread of its own and gives up after the connect timeout; a host
+ * that still has not answered is left to that thread, and a reconnect
+ * waits for the same connect instead of starting another. */
 HvConn *hv_open(const char *uri, int readonly);
+/* Closes and frees c (NULL is fine).  Waits at most about a second for a
+ * remote host to take the close; the rest then ends in a thread. */
 void hv_close(HvConn *c);
+/* hv_close of n connections at once (NULLs are fine), waiting about a
+ * second in all for the remote ones. */
+void hv_close_many(HvConn **v, size_t n);
 /* hv_open of n hosts at once, each in a thread of its own: a host that is
  * slow to answer holds up no other, and the whole takes as long as the
  * slowest instead of the sum.  out[i] is never NULL. */
@@ -107,10 +126,9 @@ typedef struct {
  * conns[i] is NULL is opened first in its thread (uris[i], readonly[i]),
  * so one host's open overlaps another's list as they come; conns[i] is
  * then set (never NULL after).  Free each list with hv_domain_list_free(). */
-/* How long hv_list_many waits for a host to answer its connect before it
- * reports it as not answering (32777) and goes on without it: libvirt's
- * keepalive covers the calls after a connect, not the connect itself. */
-#define HV_OPEN_WAIT_S 30
+/* A host that does not answer its connect fails with 32777 after the
+ * connect timeout; the others are waited for as long as their calls take
+ * (keepalive ends a call to a host that stops answering). */
 typedef void (*HvListDoneFn)(size_t i, HvConn *c, HvListResult *r, void *opaque);
 /* done (may be NULL) runs in host i's thread once its list is in, so that
  * what the caller makes of each list overlaps the other hosts' calls; it

@@ -48,6 +48,7 @@ typedef struct {
     char **dirty;               /* UUIDs that events named */
     size_t ndirty, capdirty;
     int loaded_once;            /* fetcher thread only */
+    int exited;                 /* its thread has returned (guarded by m->mu) */
     /* UI thread only. */
     int64_t next_due_ms;
     int running;                /* a round was asked for and has not finished */
@@ -75,6 +76,9 @@ struct Model {
     unsigned reg_id;
     pthread_mutex_t mu;
     int quit;                   /* guarded by mu */
+    pthread_cond_t exit_cond;   /* a thread returned (CLOCK_MONOTONIC) */
+    int helper_exited;          /* guarded by mu */
+    struct Model *left_next;    /* model_free left it to its threads */
     int pipe[2];
     /* Results, guarded by mu. */
     Result *head, *tail;
@@ -126,6 +130,8 @@ void model_with(void *opaque, void (*fn)(Model *, size_t, const char *, int), co
 /* model-work.c */
 void *model_fetcher_thread(void *arg);
 void *model_helper_thread(void *arg);
+/* Called by each of the model's threads as it returns. */
+void model_thread_exited(Model *m, Fetcher *f);
 /* Adds uuid to the fetcher's events (m->mu held). */
 void model_fetcher_mark_dirty(Fetcher *f, const char *uuid);
 

@@ -396,6 +396,7 @@ model_fetcher_thread(void *arg)
         }
     }
     pthread_mutex_unlock(&m->mu);
+    model_thread_exited(m, f);
     return NULL;
 }
 
@@ -583,6 +584,7 @@ model_helper_thread(void *arg)
         }
     }
     pthread_mutex_unlock(&m->mu);
+    model_thread_exited(m, NULL);
     return NULL;
 }
 
@@ -753,7 +755,7 @@ model_repair(Model *m, size_t host, const char *uuid, const char *name, const ch
         oa.shutdown_timeout = m->s->conf->shutdown_timeout;
         oa.audit_log = m->s->conf->audit_log;
         return ops_start_repair(m->s->jobs, m->s->hosts[host].uri, m->s->hosts[host].name, uuid, name,
-                                &oa, MODEL_JOB_REPAIR, id_out);
+                                &oa, MODEL_JOB_REPAIR, id_out, NULL);
     }
     a = util_xcalloc(1, sizeof(*a));
     a->s = m->s;

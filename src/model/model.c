@@ -5,11 +5,13 @@
 
 #include "model/model.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "model/model-priv.h"
@@ -164,6 +166,14 @@ model_new(Session *s, const ModelOpts *o)
         m->o.refresh_interval = 1;
     pthread_mutex_init(&m->mu, NULL);
     pthread_cond_init(&m->helper_cond, NULL);
+    {
+        pthread_condattr_t ca;
+
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&m->exit_cond, &ca);
+        pthread_condattr_destroy(&ca);
+    }
     if (pipe2(m->pipe, O_CLOEXEC | O_NONBLOCK) < 0)
         m->pipe[0] = m->pipe[1] = -1;
     m->reg_id = model_register(m);
@@ -213,9 +223,41 @@ host_rows_clear(HostRows *hr)
 }
 
 void
+model_thread_exited(Model *m, Fetcher *f)
+{
+    pthread_mutex_lock(&m->mu);
+    if (f)
+        f->exited = 1;
+    else
+        m->helper_exited = 1;
+    pthread_cond_broadcast(&m->exit_cond);
+    pthread_mutex_unlock(&m->mu);
+}
+
+/* Models whose threads model_free left running: kept reachable (for
+ * LeakSanitizer too) until the process ends. */
+static pthread_mutex_t model_left_mu = PTHREAD_MUTEX_INITIALIZER;
+static Model *model_left;
+
+/* 1 when every thread of m has returned (m->mu held). */
+static int
+model_all_exited(const Model *m)
+{
+    size_t i;
+
+    for (i = 0; i < m->nhosts; i++)
+        if (!m->fetchers[i].exited)
+            return 0;
+    return m->helper_exited;
+}
+
+void
 model_free(Model *m)
 {
     Result *r, *next;
+    struct timespec until;
+    int64_t until_ms;
+    int all;
     size_t i;
 
     if (!m)
@@ -224,12 +266,35 @@ model_free(Model *m)
     for (i = 0; i < m->nhosts; i++)
         if (m->s->hosts[i].conn)
             hv_set_event_handler(m->s->hosts[i].conn, NULL, NULL);
+    /* Quitting waits for the threads a short while only: one may be in a
+     * call to a host that stopped answering (a connect, up to
+     * connect_timeout; a call, until keepalive gives up), and the operator
+     * asked to quit now. */
+    until_ms = util_mono_ms() + MODEL_QUIT_WAIT_MS;
+    until.tv_sec = (time_t)(until_ms / 1000);
+    until.tv_nsec = (long)(until_ms % 1000) * 1000000L;
     pthread_mutex_lock(&m->mu);
     m->quit = 1;
     for (i = 0; i < m->nhosts; i++)
         pthread_cond_signal(&m->fetchers[i].cond);
     pthread_cond_signal(&m->helper_cond);
+    while (!(all = model_all_exited(m)) &&
+           pthread_cond_timedwait(&m->exit_cond, &m->mu, &until) != ETIMEDOUT)
+        ;
     pthread_mutex_unlock(&m->mu);
+    if (!all) {
+        /* Left to the threads still out, with the session they use (the
+         * process is ending): nothing of it is freed. */
+        for (i = 0; i < m->nhosts; i++)
+            pthread_detach(m->fetchers[i].thread);
+        pthread_detach(m->helper);
+        session_keep(m->s);
+        pthread_mutex_lock(&model_left_mu);
+        m->left_next = model_left;
+        model_left = m;
+        pthread_mutex_unlock(&model_left_mu);
+        return;
+    }
     for (i = 0; i < m->nhosts; i++)
         pthread_join(m->fetchers[i].thread, NULL);
     pthread_join(m->helper, NULL);
@@ -265,6 +330,7 @@ model_free(Model *m)
         close(m->pipe[1]);
     }
     pthread_cond_destroy(&m->helper_cond);
+    pthread_cond_destroy(&m->exit_cond);
     pthread_mutex_destroy(&m->mu);
     free(m);
 }

@@ -131,7 +131,13 @@ typedef struct {
 /* Starts the workers; the first load begins at once.  The session must
  * outlive the model.  Never NULL. */
 Model *model_new(Session *s, const ModelOpts *o);
-/* Stops and joins the workers (waits for calls in flight), then frees. */
+/* How long model_free waits for its threads to come back. */
+#define MODEL_QUIT_WAIT_MS 500
+/* Stops the workers and frees the model once they have returned.  A
+ * worker still in a call to a host that does not answer after
+ * MODEL_QUIT_WAIT_MS is not waited for: the model stays (unfreed) with
+ * it and the session is marked kept (session_keep), so quitting never
+ * waits for a hung host; meant for the end of the process. */
 void model_free(Model *m);
 
 /* Readable when results are waiting for model_process(). */

@@ -209,6 +209,35 @@ health_linear(const int *below, const size_t *order, size_t cnt)
  * directly on the one recorded before it (other layers may sit between:
  * retention merges, commits), and the failover and test disks on their
  * points. */
+/* The failover or test overlays (KIND) must sit on the point the record
+ * names (SAYS: how the message refers to it).  Returns 1 to stop. */
+static int
+health_check_overlays(HealthChains *h, const Replica *rec, const char *kind, const char *point,
+                      const ReplicaDiskList *disks, const char *says)
+{
+    const ReplicaPoint *pt = replica_find_point(rec, point);
+    int stop = 0;
+    size_t t;
+
+    for (t = 0; t < disks->n && !stop; t++) {
+        const ReplicaDisk *d = &disks->v[t];
+        const ReplicaDisk *rp = pt ? replica_disk_list_find(&pt->disks, d->target) : NULL;
+        char what[160];
+        Chain *c;
+
+        snprintf(what, sizeof(what), "%s disk %s", kind, d->target);
+        if (!(c = health_walk(h, what, d->file, &stop)))
+            continue;
+        if (rp && chain_find_path(c, rp->file) != 1)
+            stop = health_problem(h, HEALTH_CRITICAL, RESULT_INVALID_STATE,
+                                  "%s disk %s is backed by %s, not by %s, the recovery point %s %s",
+                                  kind, d->file, c->n < 2 ? "nothing" : c->layers[1].path, rp->file,
+                                  pt->id, says);
+        chain_free(c);
+    }
+    return stop;
+}
+
 static int
 health_chains(const Replica *rec, HealthChains *h)
 {
@@ -323,44 +352,12 @@ health_chains(const Replica *rec, HealthChains *h)
         free(below);
         free(ids);
     }
-    if (rec->failover && !stop) {
-        const ReplicaPoint *pt = replica_find_point(rec, rec->failover->point);
-        for (t = 0; t < rec->failover->disks.n && !stop; t++) {
-            const ReplicaDisk *d = &rec->failover->disks.v[t];
-            const ReplicaDisk *rp = pt ? replica_disk_list_find(&pt->disks, d->target) : NULL;
-            char what[160];
-            Chain *c;
-
-            snprintf(what, sizeof(what), "failover disk %s", d->target);
-            if (!(c = health_walk(h, what, d->file, &stop)))
-                continue;
-            if (rp && chain_find_path(c, rp->file) != 1)
-                stop = health_problem(h, HEALTH_CRITICAL, RESULT_INVALID_STATE,
-                                      "failover disk %s is backed by %s, not by %s, the recovery "
-                                      "point %s the record says it was failed over to", d->file,
-                                      c->n < 2 ? "nothing" : c->layers[1].path, rp->file, pt->id);
-            chain_free(c);
-        }
-    }
-    if (rec->test && !stop) {
-        const ReplicaPoint *pt = replica_find_point(rec, rec->test->point);
-        for (t = 0; t < rec->test->disks.n && !stop; t++) {
-            const ReplicaDisk *d = &rec->test->disks.v[t];
-            const ReplicaDisk *rp = pt ? replica_disk_list_find(&pt->disks, d->target) : NULL;
-            char what[160];
-            Chain *c;
-
-            snprintf(what, sizeof(what), "test disk %s", d->target);
-            if (!(c = health_walk(h, what, d->file, &stop)))
-                continue;
-            if (rp && chain_find_path(c, rp->file) != 1)
-                stop = health_problem(h, HEALTH_CRITICAL, RESULT_INVALID_STATE,
-                                      "test disk %s is backed by %s, not by %s, the recovery "
-                                      "point %s the record names", d->file,
-                                      c->n < 2 ? "nothing" : c->layers[1].path, rp->file, pt->id);
-            chain_free(c);
-        }
-    }
+    if (rec->failover && !stop)
+        stop = health_check_overlays(h, rec, "failover", rec->failover->point,
+                                     &rec->failover->disks, "the record says it was failed over to");
+    if (rec->test && !stop)
+        stop = health_check_overlays(h, rec, "test", rec->test->point, &rec->test->disks,
+                                     "the record names");
     return stop ? -1 : 0;
 }
 

@@ -1253,6 +1253,43 @@ job_pass_switch(Job *job)
     return 0;
 }
 
+void
+job_record_refused(JobTable *t, int type, const char *host, const char *uri, const char *vm,
+                   const char *uuid, const ErrInfo *e)
+{
+    JobInfo ji;
+
+    job_info_init(&ji, type, host, uri, vm, uuid, NULL);
+    ji.state = JOB_EXCEPTION;
+    ji.cancellable = 0;
+    ji.pid = (int)getpid();
+    ji.error_code = e->code ? e->code : RESULT_FAILED;
+    util_strlcpy(ji.error_description, e->message[0] ? e->message : "refused", sizeof(ji.error_description));
+    ji.virt_code = e->virt_code;
+    ji.sys_errno = e->sys_errno;
+    ji.hints = e->hints | RESULT_HINT_REFUSED;
+    util_strlcpy(ji.step, "refused before it started: nothing was changed", sizeof(ji.step));
+    pthread_mutex_lock(&t->mu);
+    if (job_history_append(t, &ji) < 0) {
+        /* No history: this process at least shows it. */
+        Job *j = util_xcalloc(1, sizeof(*j));
+
+        j->table = t;
+        j->info = ji;
+        j->lockfd = j->logfd = -1;
+        j->joined = 1;
+        j->next = t->jobs;
+        t->jobs = j;
+    }
+    pthread_mutex_unlock(&t->mu);
+}
+
+int
+job_refused(const JobInfo *ji)
+{
+    return ji->state == JOB_EXCEPTION && (ji->hints & RESULT_HINT_REFUSED);
+}
+
 int
 job_cancel(JobTable *t, const char *id, JobInfo *out)
 {

@@ -22,6 +22,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "base/err.h"
+
 /* JobState values of CIM_ConcreteJob. */
 enum {
     JOB_NEW = 2,
@@ -31,6 +33,9 @@ enum {
     JOB_TERMINATED = 8,
     JOB_EXCEPTION = 10,
 };
+
+/* The JobType of a repair (the seed has none; 0 is no other job's). */
+#define JOB_TYPE_REPAIR 0
 
 /* The descriptor a detached job process finds its record lock on. */
 #define JOB_LOCK_FD 3
@@ -137,6 +142,15 @@ int job_pass_switch(Job *job);
  * (the job rolls back at its next step), -1 with err set: 32773 unknown,
  * 32775 finished or past its switch (the message says why). */
 int job_cancel(JobTable *t, const char *id, JobInfo *out);
+
+/* An attempt refused before any job ran: recorded as a finished job in
+ * the history, 10 Exception with e's code and RESULT_HINT_REFUSED, 0%, no
+ * time, so the jobs list shows refusals too (ops_refused() audits it). */
+void job_record_refused(JobTable *t, int type, const char *host, const char *uri, const char *vm,
+                        const char *uuid, const ErrInfo *e);
+/* 1 when ji ended refused before it changed anything (a refusal at plan
+ * time or under the lock): it did not run, so it is never a VM's last job. */
+int job_refused(const JobInfo *ji);
 
 const char *job_state_name(int state);      /* "Running", "Completed", ... */
 const char *job_type_name(int type);        /* "Revert Failover", ... */

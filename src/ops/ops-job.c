@@ -17,6 +17,7 @@
 #include "base/err.h"
 #include "base/result.h"
 #include "base/util.h"
+#include "ops/audit.h"
 #include "record/state.h"
 
 static void
@@ -59,7 +60,7 @@ ops_start(JobTable *t, const char *uri, const Plan *plan, const OpsArgs *a, char
 
 int
 ops_start_repair(JobTable *t, const char *uri, const char *host, const char *uuid, const char *vm,
-                 const OpsArgs *a, int type, char id[37])
+                 const OpsArgs *a, int type, char id[37], pid_t *pid)
 {
     json_object *o = json_object_new_object();
     int rc;
@@ -74,9 +75,37 @@ ops_start_repair(JobTable *t, const char *uri, const char *host, const char *uui
     ops_spec_str(o, "history", job_table_history(t));
     json_object_object_add(o, "shutdown_timeout", json_object_new_int(a->shutdown_timeout));
     rc = job_spawn(t, type, host, uri, vm, uuid, NULL,
-                   json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN), id, NULL);
+                   json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN), id, pid);
     json_object_put(o);
     return rc;
+}
+
+void
+ops_refused(JobTable *t, const OpsArgs *a, int type, const char *opname, const char *host,
+            const char *uri, const char *vm, const char *uuid, const char *digest, const ErrInfo *e)
+{
+    ErrInfo saved, why = *e;
+    AuditRecord rec;
+
+    err_save(&saved);
+    why.hints |= RESULT_HINT_REFUSED;
+    if (!why.code)
+        why.code = RESULT_FAILED;
+    memset(&rec, 0, sizeof(rec));
+    rec.host = host;
+    rec.vm = vm;
+    rec.operation = opname;
+    rec.digest = digest;
+    rec.reason = a ? a->reason : NULL;
+    rec.result = why.code;
+    rec.message = why.message[0] ? why.message : result_name(why.code);
+    rec.refused = 1;
+    /* The audit line is the record; the history entry is for the jobs list. */
+    if (audit_write(a ? a->audit_log : NULL, &rec) < 0)
+        err_clear();
+    if (t)
+        job_record_refused(t, type, host, uri, vm, uuid, &why);
+    err_restore(&saved);
 }
 
 static const char *
@@ -176,6 +205,7 @@ ops_job_main(JobTable *t, const char *id, const char *spec, int lockfd)
     if (!(plan = plan_make(c, ops_spec_get(o, "host"), uuid, (StateOp)op, &pa))) {
         if (err_code() == RESULT_INVALID_STATE)
             err_hint(RESULT_HINT_PLAN_CHANGED);
+        err_hint(RESULT_HINT_REFUSED);
         code = ops_code();
         ops_audit(&oa, ops_spec_get(o, "host"), ops_spec_get(o, "vm"), opname,
                   ops_spec_get(o, "digest"), job, code);

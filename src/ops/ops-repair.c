@@ -252,13 +252,16 @@ ops_repair(HvConn *c, const char *host, const char *vm, const OpsArgs *a, Job *j
     }
     if (hv_is_readonly(c)) {
         err_set(RESULT_ACCESS_DENIED, "repair of %s refused: the connection is read-only", d.name);
+        err_hint(RESULT_HINT_REFUSED);
         goto fail;
     }
     holder = util_xasprintf("%s, repair of %s, job %s", self, d.name, job ? job_id(job) : "none");
     if (!(lk = lock_acquire(lockpath, holder))) {
         err_prefix("%s: an operation is running on it now (it is not interrupted)", d.name);
+        err_hint(RESULT_HINT_REFUSED);
         goto fail;
     }
+    ops_fault_point("repair", "locked");
     /* Under the lock: read again, the operation may have finished. */
     replica_free(r);
     r = NULL;
@@ -288,7 +291,8 @@ ops_repair(HvConn *c, const char *host, const char *vm, const OpsArgs *a, Job *j
 
 fail:
     code = ops_code();
-    if (*did)
+    /* Refused or failed once a journal was found: audited like any attempt. */
+    if (*did || lockpath)
         ops_audit(a, host, d.name, "repair", digest, job, code);
 done:
     ops_ctx_clear(&x);

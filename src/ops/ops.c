@@ -1106,6 +1106,7 @@ ops_audit(const OpsArgs *a, const char *host, const char *vm, const char *opname
     rec.job = job ? job_id(job) : NULL;
     rec.result = code;
     rec.message = code ? saved.message : "completed";
+    rec.refused = code && (saved.hints & RESULT_HINT_REFUSED);
     if (audit_write(a ? a->audit_log : NULL, &rec) < 0 && job)
         job_progress(job, -1, "warning: %s", err_message());
     err_restore(&saved);
@@ -1154,6 +1155,7 @@ ops_execute(HvConn *c, const Plan *confirmed, const OpsArgs *a, Job *job)
     if (hv_is_readonly(c)) {
         err_set(RESULT_ACCESS_DENIED, "%s of %s refused: drover is connected to %s read-only",
                 state_op_title(confirmed->op), confirmed->vm, hv_uri(c));
+        err_hint(RESULT_HINT_REFUSED);
         ops_audit(a, confirmed->host, confirmed->vm, x.opname, confirmed->digest, job,
                   RESULT_ACCESS_DENIED);
         return RESULT_ACCESS_DENIED;
@@ -1163,6 +1165,7 @@ ops_execute(HvConn *c, const Plan *confirmed, const OpsArgs *a, Job *job)
     ops_step(&x, 1, "locking %s", confirmed->vm);
     if (!(lk = lock_acquire(lockpath, holder))) {
         err_prefix("%s is in use by another operation", confirmed->vm);
+        err_hint(RESULT_HINT_REFUSED);
         code = ops_code();
         ops_audit(a, confirmed->host, confirmed->vm, x.opname, confirmed->digest, job, code);
         return code;
@@ -1184,14 +1187,14 @@ ops_execute(HvConn *c, const Plan *confirmed, const OpsArgs *a, Job *job)
         /* What was confirmed no longer holds: the state changed meanwhile. */
         if (err_code() == RESULT_INVALID_STATE)
             err_hint(RESULT_HINT_PLAN_CHANGED);
-        goto fail;
+        goto refused;
     }
     if (strcmp(fresh->digest, confirmed->digest) != 0) {
         err_set(RESULT_INVALID_STATE,
                 "the plan for %s changed since it was confirmed (its state, files or power changed); "
                 "nothing was done: review the new plan and confirm again", confirmed->vm);
         err_hint(RESULT_HINT_PLAN_CHANGED);
-        goto fail;
+        goto refused;
     }
     x.p = fresh;
     if (ops_run(&x) < 0)
@@ -1199,6 +1202,9 @@ ops_execute(HvConn *c, const Plan *confirmed, const OpsArgs *a, Job *job)
     code = 0;
     goto out;
 
+refused:
+    /* Nothing was changed before the re-plan: a refusal. */
+    err_hint(RESULT_HINT_REFUSED);
 fail:
     code = ops_code();
 out:

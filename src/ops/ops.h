@@ -8,6 +8,7 @@
 #ifndef DROVER_OPS_H
 #define DROVER_OPS_H
 
+#include "base/err.h"
 #include "hv/hv.h"
 #include "ops/job.h"
 #include "ops/plan.h"
@@ -30,9 +31,20 @@ int ops_execute(HvConn *c, const Plan *confirmed, const OpsArgs *a, Job *job);
 int ops_start(JobTable *t, const char *uri, const Plan *plan, const OpsArgs *a, char id[37],
               pid_t *pid);
 /* Starts ops_repair() of the VM uuid as a detached job process of JobType
- * type: 0 with id set, or -1 with err set. */
+ * type: 0 with id (and *pid, when pid is not NULL: the caller reaps it)
+ * set, or -1 with err set. */
 int ops_start_repair(JobTable *t, const char *uri, const char *host, const char *uuid, const char *vm,
-                     const OpsArgs *a, int type, char id[37]);
+                     const OpsArgs *a, int type, char id[37], pid_t *pid);
+/* An attempt refused before any job ran (its plan failed: wrong state,
+ * unknown VM or point, read-only, no --yes, ...; e says why): one audit
+ * line (audit log and syslog, "refused": true) and one entry in the job
+ * history of t (t may be NULL), 10 Exception with e's code, so the jobs
+ * list shows refusals too.  type and opname name the operation (JobType
+ * and state_op_name(), or JOB_TYPE_REPAIR and "repair"); host, uri, uuid
+ * and digest may be NULL when the VM was not found.  Writes nothing else;
+ * keeps the calling thread's error. */
+void ops_refused(JobTable *t, const OpsArgs *a, int type, const char *opname, const char *host,
+                 const char *uri, const char *vm, const char *uuid, const char *digest, const ErrInfo *e);
 /* The job process (`drover job-run ID SPEC`): adopts record id (its lock on
  * lockfd), runs the operation the spec names, records the result.
  * Returns the result code. */
