@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/conf.h"
 #include "hv/hv.h"
 #include "ops/health.h"
 #include "ops/job.h"
@@ -43,6 +44,7 @@ typedef struct {
     const char *from;           /* the primary's libvirt URI */
     const char *dir;            /* NULL: LOCALSTATEDIR/lib/drover/<name> */
     const char *nbd;            /* NULL: the primary URI's host, port REPL_NBD_PORT */
+    const char *nbd_tls;        /* NBD over TLS with the client certificates here; NULL: plain */
     const char *name;           /* the replica's name, NULL: the primary's */
     int interval;               /* seconds between cycles for replicate --due, 0: none */
     int points;                 /* recovery points kept, 0: all */
@@ -79,6 +81,7 @@ typedef struct {
     char *primary_vm;
     char *dir;
     char *nbd;
+    char *nbd_tls;              /* the client's certificate directory: NBD over TLS; NULL: plain */
     int from_state;
     int to_state;
     char *point;                /* the new point's id */
@@ -94,10 +97,21 @@ typedef struct {
     size_t nnetmap;
     char *networks;             /* enable: each interface, moved or kept ("; " between), or NULL */
     char *domxml;               /* enable: the replica definition to define */
+    char *nvram;                /* enable: the replica's NVRAM file (DIR/nvram.fd), or NULL */
+    char *primary_nvram;        /* enable: the primary's NVRAM file it copies, NULL: not copied */
+    char *nvram_note;           /* enable: why it is not copied, or NULL */
+    uint64_t nvram_size;
     ReplicaDiskList remove;     /* resync: the old chain's files, deleted after the switch */
     char digest[65];
 } ReplPlan;
 
+/* The defaults of enable-replication's options from drover.conf: each
+ * from the "replication" group naming a->vm of the primary a->from, else
+ * the group for that whole primary (conf_repl_find), else the
+ * replication_* settings.  Sets interval, points, app_every, nbd and
+ * nbd_tls (which point into conf); the caller then applies the options given
+ * on the command line, which win. */
+void repl_enable_defaults(const Conf *conf, ReplEnableArgs *a);
 /* The plan of enable-replication: reads the primary's definition over
  * a->from, nothing else.  NULL with err set (32777 primary unreachable,
  * 32773 no such VM, 32770 a disk that cannot be replicated, 32774 the
