@@ -394,3 +394,18 @@ proc tmux_resize {rows cols} {
 proc tmux_stop {} {
     catch {tmux kill-server}
 }
+
+# Presses PgDn (at most max times) until the screen matches re; 1 or 0.
+# For lists that grow (the help gains keys), not a fixed count.
+proc pgdn_until {re {max 8}} {
+    for {set i 0} {$i < $max} {incr i} {
+        if {[regexp -- $re [screen]]} {
+            return 1
+        }
+        key pgdn
+        if {[wait_screen $re 2]} {
+            return 1
+        }
+    }
+    return [regexp -- $re [screen]]
+}

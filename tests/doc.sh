@@ -281,7 +281,7 @@ if command -v bash >/dev/null 2>&1; then
             _drover; printf "%s\n" "${COMPREPLY[@]}"' sh "$COMP" "$DROVER" "$@" | sort | tr '\n' ' ' | sed 's/ $//'
     }
     is "$(comp "")" "$(echo "$commands" | sort | tr '\n' ' ' | sed 's/ $//')" "completion: the commands of --help"
-    is "$(comp rev)" "revert" "completion: a command from its start"
+    is "$(comp rev)" "reverse-replication revert" "completion: a command from its start"
     is "$(comp --c)" "--config --connect" "completion: global options"
     for c in $commands; do
         "$DROVER" "$c" --help >"$T/chelp" 2>&1

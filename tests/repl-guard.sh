@@ -10,8 +10,7 @@
 . "${top_srcdir:-.}/tests/qemu-lib.sh"
 . "${top_srcdir:-.}/tests/repl-lib.sh"
 
-printf 'audit_log = "%s";\n' "$T/audit.log" >"$T/drover.conf"
-drc() { drover --config "$T/drover.conf" -c "$DURI" "$@"; }
+drc() { drover -c "$DURI" "$@"; }
 # jfield FILE EXPR: EXPR on the JSON document in FILE (as d).
 jfield() { python3 -c "import json,sys
 d=json.load(open(sys.argv[1]))
@@ -33,7 +32,7 @@ ok "$([ "$rc" -ne 0 ] && echo 0 || echo 1)" "failover while the primary runs: no
 is "$(jfield "$T/out" 'd["result"]')" 32775 "refused with 32775"
 like "$(jfield "$T/out" 'd["message"]')" "primary $VM on .* is running" "the message names the primary VM and its host"
 like "$(jfield "$T/out" 'd["message"]')" "--planned" "and suggests --planned"
-like "$(jfield "$T/out" 'd["message"]')" "not built yet" "and says planned failover is not built yet"
+like "$(jfield "$T/out" 'd["message"]')" "no data lost" "and says what planned failover does"
 is "$(snapshot)" "$before" "nothing changed: the definition and the replica's files are as they were"
 is "$(record "v['state']")" 3 "the replica is still 3 Replicating"
 is "$(pvirsh domstate "$VM")" "running" "the primary still runs"
@@ -90,4 +89,11 @@ qemu_restart_libvirtd
 ok $? "the primary's libvirtd is back (for the cleanup)"
 qemu_save prim
 
+# Every job of this test is in its own job history, none in the system's.
+is "$(grep '"type":97' "$T/jobs.jsonl" | grep -c '"state":7,')" 3 \
+    "the three failovers that completed are in the test's job history"
+is "$(system_jobs_of_this_test)" 0 "the system's job history holds no job of this test"
+
+# Stopped before done_testing deletes $T (the EXIT trap then finds no pid file).
+qemu_stop_all >/dev/null 2>&1
 done_testing

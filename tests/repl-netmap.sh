@@ -93,4 +93,6 @@ is "$(cat "$T/nics")" "52:54:00:aa:00:01 network drnet virtio
 52:54:00:aa:00:02 bridge br-dr virtio" "its interfaces are on drnet and br-dr, MACs and models kept"
 is "$(pvirsh dumpxml --inactive "$NVM" | grep -c "prodnet\|br-prod")" 2 "the primary's definition is unchanged"
 
+# Stopped before done_testing deletes $T (the EXIT trap then finds no pid file).
+qemu_stop_all >/dev/null 2>&1
 done_testing

@@ -197,6 +197,46 @@ is "$?" 3 "resync while suspended: exit 3"
 like "$out" "suspended" "it says the replication is suspended"
 dr resume-replication "$VM" --yes >/dev/null 2>&1
 
+# A domain here whose volume disk cannot be resolved: drover could not
+# delete the old chain after the switch, so the resync is refused at plan
+# time, --dry-run too, with nothing changed and no journal (issue 11,
+# item 11).
+NBR="nbr$$"
+mkdir -p "$T/nbrpool"
+dvirsh pool-create-as "$NBR" dir --target "$T/nbrpool" >/dev/null
+cat >"$T/nbr.xml" <<EOX
+<domain type='qemu'>
+  <name>$NBR</name>
+  <memory unit='MiB'>64</memory>
+  <os><type arch='x86_64' machine='pc'>hvm</type></os>
+  <devices>
+    <emulator>$QEMU_SYSTEM</emulator>
+    <disk type='volume' device='disk'>
+      <driver name='qemu' type='qcow2'/>
+      <source pool='$NBR' volume='sub/data.qcow2'/>
+      <target dev='vda' bus='virtio'/>
+    </disk>
+  </devices>
+</domain>
+EOX
+dvirsh define "$T/nbr.xml" >/dev/null
+ok $? "a neighbour whose volume disk cannot be resolved"
+rec_before=$(record "v['state'], [p['id'] for p in v['recovery_points']], v['interrupted_operation']")
+(cd "$DIR" && ls -i) >"$T/nbr.before"
+out=$(dr resync "$VM" --dry-run 2>&1)
+is "$?" 7 "resync --dry-run with the neighbour: refused (exit 7)"
+like "$out" "pool $NBR has no target path for volume sub/data.qcow2" "it names the neighbour's disk"
+out=$(dr resync "$VM" --yes 2>&1)
+is "$?" 7 "resync with the neighbour: refused (exit 7)"
+like "$out" "nothing was changed" "it says nothing was changed"
+is "$(record "v['state'], [p['id'] for p in v['recovery_points']], v['interrupted_operation']")" \
+    "$rec_before" "the record is as before, no journal"
+(cd "$DIR" && ls -i) >"$T/nbr.after"
+cmp -s "$T/nbr.before" "$T/nbr.after"
+ok $? "the replica directory is as before"
+dvirsh undefine "$NBR" >/dev/null
+dvirsh pool-destroy "$NBR" >/dev/null
+
 # --- health: late --------------------------------------------------------------
 # A fixture edit: the interval 300 s and the points' times 2 hours earlier;
 # the newest point is then older than the interval and its grace.

@@ -106,5 +106,49 @@ for id in rp-0009 rp-0010 rp-0011; do
     ok $? "$id reads as the primary did"
 done
 
+# A domain here whose volume disk cannot be resolved: drover cannot tell
+# which files the domains use, so retention merges nothing, and finds it
+# out before its journal (issue 11, item 11): the cycle succeeds and
+# says why, and no journal is left for repair.
+NBR="nbr$$"
+mkdir -p "$T/nbrpool"
+dvirsh pool-create-as "$NBR" dir --target "$T/nbrpool" >/dev/null
+ok $? "a transient directory pool on the DR host"
+cat >"$T/nbr.xml" <<EOX
+<domain type='qemu'>
+  <name>$NBR</name>
+  <memory unit='MiB'>64</memory>
+  <os><type arch='x86_64' machine='pc'>hvm</type></os>
+  <devices>
+    <emulator>$QEMU_SYSTEM</emulator>
+    <disk type='volume' device='disk'>
+      <driver name='qemu' type='qcow2'/>
+      <source pool='$NBR' volume='sub/data.qcow2'/>
+      <target dev='vda' bus='virtio'/>
+    </disk>
+  </devices>
+</domain>
+EOX
+dvirsh define "$T/nbr.xml" >/dev/null
+ok $? "a neighbour whose volume disk cannot be resolved"
+write "$DEV_A" 0x7b 15M 128k
+out=$(dr replicate "$VM" 2>&1)
+is "$?" 0 "a cycle with the neighbour: exit 0"
+snap rp-0012
+is "$(ids)" "rp-0009 rp-0010 rp-0011 rp-0012" "four points: none merged"
+is "$(record "v['interrupted_operation']")" "None" "no journal left behind"
+is "$(qemu_backing "$DIR/vda.rp-0010.qcow2")" "$DIR/vda.rp-0009.qcow2" "rp-0009 is neither merged nor unhooked"
+for id in rp-0009 rp-0010 rp-0011 rp-0012; do
+    reads_as "$id"
+    ok $? "$id reads as the primary did"
+done
+dvirsh undefine "$NBR" >/dev/null
+dvirsh pool-destroy "$NBR" >/dev/null
+out=$(dr replicate "$VM" 2>&1)
+is "$?" 0 "the neighbour gone: the next cycle"
+is "$(ids)" "rp-0011 rp-0012 rp-0013" "the pending merges done: three points"
+for f in "$DIR"/*.qcow2; do "$QEMU_IMG" check -q -U "$f" || echo "bad $f"; done >"$T/check.out" 2>&1
+is "$(cat "$T/check.out")" "" "every layer passes qemu-img check"
+
 qemu_stop_all >/dev/null 2>&1
 done_testing

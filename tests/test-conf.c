@@ -466,6 +466,81 @@ test_hosts_refused(void)
                   3, "hosts[0].uri", "empty");
 }
 
+/* Per-primary and per-replica replication defaults. */
+static void
+test_replication(void)
+{
+    char *path = write_conf("repl.conf",
+                            "replication = (\n"
+                            "  { primary = \"prod-a\"; interval = 300; points = 12; nbd = \"10.0.0.5:10809\"; },\n"
+                            "  { primary = \"prod-a\"; vm = \"db01\"; points = 24; app_consistent_every = 14400; },\n"
+                            "  { primary = \"qemu+ssh://prod-b/system\"; nbd = \"unix:/run/nbd.sock\"; },\n"
+                            "  { primary = \"prod-c\"; nbd_tls = \"/etc/pki/drover/prod-c\"; },\n"
+                            "  { primary = \"prod-a\"; interval = 60; }\n"
+                            ");\n");
+    Conf *c = conf_new_default(), *copy;
+    const ConfRepl *r;
+    int rc;
+
+    rc = conf_load_file(c, path);
+    is_int(rc, 0, "replication groups load (%s)", rc ? err_message() : "");
+    is_int((int)c->nrepls, 5, "five groups");
+    r = conf_repl_find(c, "qemu+ssh://prod-a/system", "prod-a", NULL);
+    ok(r && r->interval == 300 && r->points == 12 && r->app_every == -1 &&
+       util_streq(r->nbd, "10.0.0.5:10809") && !r->vm,
+       "the primary's group is found by its host name, the first of two");
+    r = conf_repl_find(c, "qemu+ssh://prod-a/system", "prod-a", "db01");
+    ok(r && r->points == 24 && r->app_every == 14400 && r->interval == -1 && !r->nbd,
+       "the replica's group is found by the VM's name, unset settings -1/NULL");
+    ok(!conf_repl_find(c, "qemu+ssh://prod-a/system", "prod-a", "web01"),
+       "no group names web01");
+    r = conf_repl_find(c, "qemu+ssh://prod-b/system", "prod-b", NULL);
+    ok(r && util_streq(r->nbd, "unix:/run/nbd.sock"), "a group found by the whole URI");
+    r = conf_repl_find(c, "qemu+ssh://prod-c/system", "prod-c", NULL);
+    ok(r && util_streq(r->nbd_tls, "/etc/pki/drover/prod-c") && !r->nbd, "prod-c's group: nbd_tls");
+    ok(!conf_repl_find(c, "qemu+ssh://prod-d/system", "prod-d", NULL), "no group for prod-d");
+    ok(!conf_repl_find(c, "qemu:///system", NULL, NULL), "no group for a local URI");
+    copy = conf_load(path);
+    ok(copy && copy->nrepls == 5 && util_streq(copy->repls[1].vm, "db01") &&
+       util_streq(copy->repls[3].nbd_tls, "/etc/pki/drover/prod-c"),
+       "conf_load keeps the groups");
+    conf_free(copy);
+    free(path);
+    /* A later file replaces the whole list. */
+    path = write_conf("repl2.conf", "replication = ( { primary = \"prod-z\"; } );\n");
+    rc = conf_load_file(c, path);
+    ok(rc == 0 && c->nrepls == 1 && !conf_repl_find(c, "x", "prod-a", NULL) &&
+       conf_repl_find(c, "x", "prod-z", NULL)->interval == -1, "a later file replaces the list");
+    free(path);
+    conf_free(c);
+
+    check_refused("replication group without primary",
+                  PREFIX_NOHOSTS "replication = ( { vm = \"db01\"; } );\n", 3, "replication[0]",
+                  "missing primary");
+    check_refused("replication points out of range",
+                  PREFIX_NOHOSTS "replication = ( { primary = \"a\"; points = 1001; } );\n", 3,
+                  "replication[0].points", "out of range 0..1000");
+    check_refused("replication interval negative",
+                  PREFIX_NOHOSTS "replication = ( { primary = \"a\"; interval = -5; } );\n", 3,
+                  "replication[0].interval", "out of range");
+    check_refused("replication nbd without port",
+                  PREFIX_NOHOSTS "replication = ( { primary = \"a\"; nbd = \"10.0.0.5\"; } );\n", 3,
+                  "replication[0].nbd", "HOST:PORT");
+    check_refused("replication nbd_tls relative",
+                  PREFIX_NOHOSTS "replication = ( { primary = \"a\"; nbd_tls = \"pki\"; } );\n", 3,
+                  "replication[0].nbd_tls", "absolute path of a directory");
+    check_refused("replication unknown key",
+                  PREFIX_NOHOSTS "replication = ( { primary = \"a\"; tls = true; } );\n", 3,
+                  "unknown setting \"tls\"", "valid replication settings: primary, vm");
+    check_refused("replication interval as a string",
+                  PREFIX_NOHOSTS "replication = ( { primary = \"a\"; interval = \"5m\"; } );\n", 3,
+                  "replication[0].interval", "expected an integer");
+    check_refused("replication not a list", PREFIX_NOHOSTS "replication = 5;\n", 3,
+                  "replication", "a list of groups");
+    check_refused("replication element not a group", PREFIX_NOHOSTS "replication = ( 5 );\n", 3,
+                  "replication[0]", "a group");
+}
+
 static void
 test_values_refused(void)
 {
@@ -743,7 +818,7 @@ test_settings_table(void)
         if (!s->type || !*s->type || !s->def || !*s->def || !s->doc || !*s->doc)
             complete = 0;
     }
-    is_int(n, 15, "fifteen settings");
+    is_int(n, 16, "sixteen settings");
     ok(complete, "each has a type, a default and a doc");
     for (i = 0; want[i]; i++) {
         for (s = set; s->name; s++)
@@ -825,6 +900,7 @@ main(void)
     test_wrong_types();
     test_ranges();
     test_hosts_refused();
+    test_replication();
     test_values_refused();
     test_files();
     test_order();

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "face/demo.h"
+#include "base/fsutil.h"
 #include "base/err.h"
 #include "ops/job.h"
 #include "base/lock.h"
@@ -562,12 +563,138 @@ test_view(const char *uri)
     session_free(s);
 }
 
+/* Takes a plan request's result: 1 when it arrived within WAIT_MS. */
+static int
+take_repl(Model *m, unsigned id, ModelReplPlan **p, ErrInfo *e)
+{
+    int64_t end = util_mono_ms() + WAIT_MS;
+
+    memset(e, 0, sizeof(*e));
+    while (util_mono_ms() < end) {
+        struct pollfd pf = { .fd = model_fd(m), .events = POLLIN };
+
+        if (poll(&pf, 1, 100) > 0)
+            model_process(m);
+        if (model_repl_plan_take(m, id, p, e) == 1)
+            return 1;
+    }
+    return 0;
+}
+
+/* Replication requests: web01's record is made one drover replicates
+ * (<replication>, an hour's interval) from a primary that does not exist. */
+static void
+test_repl(const char *uri)
+{
+    UTIL_AUTOFREE char *path = util_xasprintf("%s/fleet4/fleet.xml", tap_tmpdir());
+    UTIL_AUTOFREE char *xml = NULL;
+    UTIL_AUTOFREE char *dir = util_xasprintf("%s/fleet4/vms/web01", tap_tmpdir());
+    const char *old = "uri=\"qemu+ssh://prod-a/system\" name=\"web01\"/>";
+    char *at;
+    size_t len = 0;
+    ModelOpts o = { .refresh_interval = 3600, .rpo_warning = 0, .priority_wait_ms = 0 };
+    Session *s;
+    Model *m;
+    const ModelRow *r;
+    ModelReplPlan *p = NULL;
+    ErrInfo e;
+    unsigned rounds = 1;
+    char job[37];
+    int okp;
+
+    if (!(xml = fsutil_read_file(path, 1 << 24, &len)) || !(at = strstr(xml, old))) {
+        ok(0, "fleet4's fleet file has web01's primary");
+        return;
+    }
+    {
+        UTIL_AUTOFREE char *head = util_xstrndup(xml, (size_t)(at - xml));
+        UTIL_AUTOFREE char *out = util_xasprintf("%suri=\"test:///nonexistent/primary.xml\" name=\"web01\"/>"
+                                                 "<drover:replication dir=\"%s\" interval=\"3600\"/>%s",
+                                                 head, dir, at + strlen(old));
+        FILE *f = fopen(path, "w");
+
+        ok(f && fputs(out, f) >= 0 && fclose(f) == 0, "web01 is made a replica drover replicates");
+    }
+    s = open_session(uri, NULL);
+    m = model_new(s, &o);
+    pump(m, pred_rounds, &rounds, &okp);
+    r = find_name(m, 0, "web01");
+    ok(r && r->repl, "web01's row: drover replicates it");
+    ok(r && r->repl_next_due > util_now() && r->repl_next_due <= util_now() + 3600,
+       "its next cycle is due within the hour");
+    r = find_name(m, 0, "web02");
+    ok(r && !r->repl && !r->repl_next_due, "web02's row: not replicated by drover");
+
+    r = find_name(m, 0, "web01");
+    if (!r)
+        goto out;
+    /* A cycle whose primary does not answer: still a plan, that says so. */
+    ok(take_repl(m, model_repl_plan_request(m, 0, r->s.uuid, "web01", REPLJOB_CYCLE), &p, &e) && p,
+       "a cycle plan although the primary does not answer");
+    ok(p && p->primary_down && p->err.code == RESULT_NOT_AVAILABLE, "it says the primary is down (32777): %s",
+       p ? p->err.message : "");
+    ok(p && strstr(p->text, "did not answer"), "and the text says so");
+    model_repl_plan_free(p);
+    p = NULL;
+    /* A resync needs the primary for its plan: refused. */
+    okp = take_repl(m, model_repl_plan_request(m, 0, r->s.uuid, "web01", REPLJOB_RESYNC), &p, &e);
+    ok(okp && !p && e.code == RESULT_NOT_AVAILABLE, "a resync plan is refused with 32777: %d %s", e.code,
+       e.message);
+    /* Resume on a replica that is not suspended: 32775. */
+    okp = take_repl(m, model_repl_plan_request(m, 0, r->s.uuid, "web01", REPLJOB_RESUME), &p, &e);
+    ok(okp && !p && e.code == RESULT_INVALID_STATE, "resume of a replicating replica is refused with 32775: %s",
+       e.message);
+    ok(take_repl(m, model_repl_plan_request(m, 0, r->s.uuid, "web01", REPLJOB_SUSPEND), &p, &e) && p,
+       "a suspend plan");
+    ok(p && strstr(p->text, "3 Replicating -> 7 Suspended"), "its plan: 3 Replicating -> 7 Suspended");
+    /* Read-only refuses before anything starts, and frees the plan. */
+    if (p) {
+        ModelReplPlan *copy = util_xcalloc(1, sizeof(*copy));
+
+        *copy = *p;
+        copy->vm = util_xstrdup(p->vm);
+        copy->text = util_xstrdup(p->text);
+        s->hosts[0].readonly = 1;
+        ok(model_repl_execute(m, copy, NULL, job) < 0 && err_code() == RESULT_ACCESS_DENIED,
+           "suspend on a read-only host is refused with 32769");
+        err_clear();
+        s->hosts[0].readonly = 0;
+    }
+    /* Without an executable the job runs on a thread of this process. */
+    if (p) {
+        WantState w = { "web01", STATE_SUSPENDED };
+        JobInfo ji;
+        int i;
+
+        ok(model_repl_execute(m, p, "test", job) == 0, "the suspend job starts");
+        p = NULL;
+        pump(m, pred_state, &w, &okp);
+        ok(okp, "web01 turns 7 Suspended");
+        memset(&ji, 0, sizeof(ji));
+        job_table_get(s->jobs, job, &ji);
+        for (i = 0; i < 300 && ji.state < JOB_COMPLETED; i++) {
+            usleep(10000);
+            job_table_get(s->jobs, job, &ji);
+        }
+        is_int(ji.type, REPLJOB_TYPE_STATE, "a Replicate State Change job (96)");
+        is_int(ji.error_code, 0, "with code 0");
+        ok(strstr(ji.step, "web01: now 7 Suspended") != NULL, "its last step names the state: %s", ji.step);
+        r = find_name(m, 0, "web01");
+        ok(r && r->repl && r->repl_next_due == 0, "suspended: no next cycle");
+    }
+    model_repl_plan_free(p);
+out:
+    model_free(m);
+    session_free(s);
+}
+
 int
 main(void)
 {
     UTIL_AUTOFREE char *uri = NULL;
     UTIL_AUTOFREE char *uri2 = NULL;
     UTIL_AUTOFREE char *uri3 = NULL;
+    UTIL_AUTOFREE char *uri4 = NULL;
     UTIL_AUTOFREE char *state = util_xasprintf("%s/state", tap_tmpdir());
 
     test_state_dir = state;
@@ -590,5 +717,7 @@ main(void)
     }
     else
         ok(0, "a big fleet builds");
+    if ((uri4 = build_fleet("fleet4", 0)))
+        test_repl(uri4);
     return tap_done();
 }

@@ -1118,6 +1118,7 @@ test_replication(void)
         { "<drover:replication dir=\"/d\" interval=\"-5\"/>", "interval" },
         { "<drover:replication dir=\"/d\" points=\"many\"/>", "points" },
         { "<drover:replication dir=\"/d\" speed=\"1\"/>", "speed" },
+        { "<drover:replication dir=\"/d\" tls=\"pki/client\"/>", "tls \"pki/client\" is not a clean absolute path" },
         { "<drover:replication dir=\"/d\"/><drover:replication dir=\"/e\"/>", "duplicate element <replication>" },
     };
     Replica *r = replica_parse(doc, strlen(doc)), *e;
@@ -1161,6 +1162,25 @@ test_replication(void)
     free(dir);
     replica_free(e);
     replica_free(r);
+    /* NBD over TLS: the client's certificate directory, round trip. */
+    {
+        static const char tls[] =
+            "<drover:replica xmlns:drover=\"urn:drover:replica:1\" format=\"1\">\n"
+            "  <drover:mode>2</drover:mode>\n"
+            "  <drover:state>1</drover:state>\n"
+            "  <drover:replication dir=\"/var/lib/drover/web01\" nbd=\"prod-a:10809\" interval=\"0\" points=\"0\" tls=\"/etc/pki/drover\"/>\n"
+            "</drover:replica>\n";
+        Replica *t = replica_parse(tls, strlen(tls)), *tc;
+
+        ok(t && t->repl && util_streq(t->repl->tls, "/etc/pki/drover"), "<replication> tls read");
+        text = t ? replica_format(t) : NULL;
+        is_str(text, tls, "tls formats back byte for byte");
+        free(text);
+        tc = t ? replica_copy(t) : NULL;
+        ok(tc && util_streq(tc->repl->tls, "/etc/pki/drover"), "a copy keeps tls");
+        replica_free(tc);
+        replica_free(t);
+    }
     for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         char *d = util_xasprintf("<drover:replica xmlns:drover=\"urn:drover:replica:1\" format=\"1\">"
                                  "<drover:mode>2</drover:mode><drover:state>1</drover:state>%s"

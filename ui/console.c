@@ -121,6 +121,11 @@ ui_follow_detail(Console *c)
         return;
     c->detail_host = r->host;
     util_strlcpy(c->detail_uuid, r->s.uuid, sizeof(c->detail_uuid));
+    {
+        /* Its newest finished job now: one that ends later re-reads them. */
+        const JobInfo *j = ui_job_for_vm(c, r->host, r->s.uuid);
+        util_strlcpy(c->detail_job, j && j->state >= JOB_COMPLETED ? j->id : "-", sizeof(c->detail_job));
+    }
     model_detail_request(c->m, r->host, r->s.uuid);
 }
 

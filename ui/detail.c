@@ -281,9 +281,10 @@ ui_record_lines(const Console *c, UiLines *l, const ModelDetail *d, int width)
     free(pts);
 }
 
-/* drover's own replication: interval, last cycle, next due, a failure. */
+/* drover's own replication: its direction, interval, last cycle, next
+ * due, a failure, and the statistics (drover stats). */
 static void
-ui_repl_lines(UiLines *l, const ModelDetail *d, int width)
+ui_repl_lines(const Console *c, UiLines *l, const ModelDetail *d, const char *host, int width)
 {
     const ReplStats *st = &d->repl_stats;
     int64_t now = util_now();
@@ -292,6 +293,17 @@ ui_repl_lines(UiLines *l, const ModelDetail *d, int width)
 
     if (!d->rec || !d->rec->repl)
         return;
+    {
+        /* Which way the data flows: from the primary's host to this one. */
+        const Replica *rec = d->rec;
+        UTIL_AUTOFREE char *t = util_xasprintf("Direction: %s%s%s%s %s %s (this host, mode %d %s)",
+                                               rec->primary_host ? rec->primary_host : "the primary",
+                                               rec->primary_uri ? " (" : "",
+                                               rec->primary_uri ? rec->primary_uri : "",
+                                               rec->primary_uri ? ")" : "", c->g.arrow, host, rec->mode,
+                                               mode_name(rec->mode));
+        ui_lines_hang(l, UI_R_NORMAL, t, width, 11);
+    }
     age[0] = next[0] = '\0';
     if (st->last_success)
         util_format_age(now - st->last_success, age, sizeof(age));
@@ -312,6 +324,29 @@ ui_repl_lines(UiLines *l, const ModelDetail *d, int width)
         t = util_xasprintf("  last cycle failed (%lld in a row%s%s): %d %s", (long long)st->streak,
                            kind ? ", " : "", kind ? kind : "", st->last_code, st->last_message);
         ui_lines_hang(l, st->streak >= REPL_CRITICAL_FAILURES ? UI_R_CRIT : UI_R_WARN, t, width, 2);
+    }
+    {
+        char ls[32], as[32], ms[32], app[32];
+        int64_t app_time = 0;
+        size_t i;
+        UTIL_AUTOFREE char *t = NULL;
+
+        util_format_size(st->last_size, ls, sizeof(ls));
+        util_format_size(st->succeeded ? st->total_size / (uint64_t)st->succeeded : 0, as, sizeof(as));
+        util_format_size(st->max_size, ms, sizeof(ms));
+        for (i = 0; i < d->rec->npoints; i++)
+            if (d->rec->points[i].type == RP_TYPE_APP_CONSISTENT && d->rec->points[i].time > app_time)
+                app_time = d->rec->points[i].time;
+        app[0] = '\0';
+        if (app_time)
+            util_format_age(now > app_time ? now - app_time : 0, app, sizeof(app));
+        t = util_xasprintf("Statistics: %lld cycle%s ok, %lld failed, %lld missed; last %s in %.1f s, "
+                           "average %s in %.1f s, largest %s; last app-consistent point %s%s",
+                           (long long)st->succeeded, st->succeeded == 1 ? "" : "s", (long long)st->failed,
+                           (long long)st->missed, ls, (double)st->last_ms / 1000.0, as,
+                           st->succeeded ? (double)st->total_ms / 1000.0 / (double)st->succeeded : 0.0, ms,
+                           app[0] ? app : "never", app[0] ? " ago" : "");
+        ui_lines_hang(l, UI_R_DIM, t, width, 12);
     }
 }
 
@@ -385,7 +420,7 @@ ui_draw_detail(Console *c)
                     ui_lines_hang(&l, d->health.health == HEALTH_CRITICAL ? UI_R_CRIT : UI_R_WARN, t, width, 2);
                 }
             }
-            ui_repl_lines(&l, d, width);
+            ui_repl_lines(c, &l, d, s->host, width);
             ui_record_lines(c, &l, d, width);
         }
     }

@@ -43,6 +43,7 @@ ui_dialog_free(Dialog *d)
     free(d->title);
     free(d->point);
     plan_free(d->plan);
+    model_repl_plan_free(d->rplan);
     free(d->text);
     free(d);
 }
@@ -84,12 +85,6 @@ ui_message(Console *c, UiRole role, const char *title, const char *text)
     ui_dialog_push(c, d);
 }
 
-static const char *
-ui_op_title(int op)
-{
-    return op == UI_OP_REPAIR ? "Repair" : state_op_title((StateOp)op);
-}
-
 /* What the operator types to confirm. */
 static const char *
 ui_expected(const Console *c, const Dialog *d)
@@ -100,7 +95,7 @@ ui_expected(const Console *c, const Dialog *d)
 static int
 ui_confirmed(const Console *c, const Dialog *d)
 {
-    if (d->failed || d->plan_id || (!d->plan && d->op != UI_OP_REPAIR))
+    if (d->failed || d->plan_id || (!d->plan && !d->rplan && d->op != UI_OP_REPAIR))
         return 0;
     if (c->s->conf->require_reason && !d->reason[0])
         return 0;
@@ -192,9 +187,48 @@ ui_op_explain(int op)
     case OP_STOP_TEST:
         return "Stop test destroys and undefines the test system and deletes its overlays; the replica "
                "itself is not changed.";
+    case UI_OP_REPLICATE:
+        return "A cycle copies what changed on the primary since the newest point into a new recovery "
+               "point, under the replica's lock; the replica stays shut off. It deletes nothing but what "
+               "retention merges (the oldest point into the base, when more than the kept number exist).";
+    case UI_OP_SUSPEND:
+        return "Suspend stops the cycles (the timer and p skip it) until Z resumes them; nothing is "
+               "deleted and every recovery point stays usable for failover.";
+    case UI_OP_RESUME:
+        return "Resume lets the cycles run again: the next one when the interval says, or now with p.";
+    case UI_OP_RESYNC:
+        return "RESYNC COPIES EVERY DISK IN FULL into a new base while the old chain stays usable; after "
+               "its switch the older recovery points are gone: their files are deleted.";
     default:
         return "";
     }
+}
+
+/* The plan of a replication op: src/repl's own text, line by line. */
+static void
+ui_repl_plan_body(const Console *c, const Dialog *d, UiLines *l, int width)
+{
+    const ModelReplPlan *p = d->rplan;
+    const ModelRow *row = model_find(c->m, d->host, d->uuid);
+    char **v;
+    size_t n, i;
+
+    if (!p)
+        return;
+    if (row && row->version != d->row_version)
+        ui_lines_wrap(l, UI_R_WARN, "The VM changed since this plan was made: look again before you "
+                                    "confirm (Esc, then the key again).", width, 0);
+    if (p->primary_down)
+        ui_lines_wrap(l, UI_R_WARN, "The primary does not answer now: the cycle is likely to fail "
+                                    "(and to change nothing here).", width, 0);
+    n = ui_wrap(p->text, 100000, &v);
+    for (i = 0; i < n; i++) {
+        int del = strncmp(v[i], "  delete:", 9) == 0;
+        ui_lines_hang(l, del ? UI_R_DELETE : strncmp(v[i], "  create:", 9) == 0 ? UI_R_CREATE : UI_R_NORMAL,
+                      v[i], width, 11);
+    }
+    ui_lines_free(v, n);
+    ui_lines_wrap(l, d->op == UI_OP_RESYNC ? UI_R_WARN : UI_R_INFO, ui_op_explain(d->op), width, 0);
 }
 
 static void
@@ -258,7 +292,7 @@ ui_plan_body(const Console *c, const Dialog *d, UiLines *l, int width)
         ResultInfo info;
         UTIL_AUTOFREE char *text = NULL;
 
-        err_info_to_ctx(&ctx, &d->err, d->op == UI_OP_REPAIR ? "repair" : state_op_name((StateOp)d->op),
+        err_info_to_ctx(&ctx, &d->err, ui_op_name(d->op),
                              d->vm, d->hostname);
         result_decode(&ctx, &info);
         ui_console_result(&ctx, &info);
@@ -281,6 +315,10 @@ ui_plan_body(const Console *c, const Dialog *d, UiLines *l, int width)
                               info.retry_safe ? "yes" : "no");
         ui_lines_wrap(l, UI_R_ERROR, text, width, 0);
         result_info_clear(&info);
+        return;
+    }
+    if (ui_op_repl(d->op) >= 0) {
+        ui_repl_plan_body(c, d, l, width);
         return;
     }
     if (!p)
@@ -517,12 +555,16 @@ ui_dialog_plan(Console *c, Dialog *d)
     d->kind = DLG_PLAN;
     plan_free(d->plan);
     d->plan = NULL;
+    model_repl_plan_free(d->rplan);
+    d->rplan = NULL;
     d->failed = 0;
     d->input[0] = '\0';
     d->field = c->s->conf->require_reason && !d->reason[0] ? 1 : 0;
     d->scroll = 0;
     d->row_version = row ? row->version : 0;
-    if (d->op != UI_OP_REPAIR)
+    if (ui_op_repl(d->op) >= 0)
+        d->plan_id = model_repl_plan_request(c->m, d->host, d->uuid, d->vm, ui_op_repl(d->op));
+    else if (d->op != UI_OP_REPAIR)
         d->plan_id = model_plan_request(c->m, d->host, d->uuid, (StateOp)d->op, d->point, d->flatten);
 }
 
@@ -592,8 +634,10 @@ ui_refusal_note(Console *c, int op, size_t host, const char *uuid, const char *v
     memset(&oa, 0, sizeof(oa));
     oa.reason = reason && *reason ? reason : NULL;
     oa.audit_log = c->s->conf->audit_log;
-    ops_refused(c->s->jobs, &oa, op == UI_OP_REPAIR ? JOB_TYPE_REPAIR : state_op_job_type((StateOp)op),
-                op == UI_OP_REPAIR ? "repair" : state_op_name((StateOp)op), hostname,
+    ops_refused(c->s->jobs, &oa, op == UI_OP_REPAIR ? JOB_TYPE_REPAIR
+                                 : ui_op_repl(op) >= 0 ? repljob_type(ui_op_repl(op))
+                                                       : state_op_job_type((StateOp)op),
+                ui_op_name(op), hostname,
                 host < c->s->nhosts ? c->s->hosts[host].uri : NULL, vm, uuid, digest, e);
     ui_jobs_refresh(c);
 }
@@ -602,7 +646,8 @@ static void
 ui_dialog_refused(Console *c, const Dialog *d)
 {
     ui_refusal_note(c, d->op, d->host, d->uuid, d->vm, d->hostname, d->reason,
-                    d->plan ? d->plan->digest : NULL, &d->err);
+                    d->plan ? d->plan->digest : d->rplan && d->rplan->digest[0] ? d->rplan->digest : NULL,
+                    &d->err);
 }
 
 unsigned
@@ -681,14 +726,18 @@ ui_dialog_model(Console *c, unsigned changes)
 
         if ((changes & MODEL_CH_PLAN) && d->kind == DLG_PLAN && d->plan_id) {
             Plan *p = NULL;
-            int got = model_plan_take(c->m, d->plan_id, &p, &d->err);
+            ModelReplPlan *rp = NULL;
+            int repl = ui_op_repl(d->op) >= 0;
+            int got = repl ? model_repl_plan_take(c->m, d->plan_id, &rp, &d->err)
+                           : model_plan_take(c->m, d->plan_id, &p, &d->err);
 
             if (got != 0) {
                 const ModelRow *row = model_find(c->m, d->host, d->uuid);
 
                 d->plan_id = 0;
                 d->plan = p;
-                d->failed = !p;
+                d->rplan = rp;
+                d->failed = !p && !rp;
                 if (got < 0) {
                     d->err.code = RESULT_FAILED;
                     util_strlcpy(d->err.message, "the plan request was lost; close and try again",
@@ -798,6 +847,10 @@ ui_execute(Console *c, Dialog *d)
 
     if (d->op == UI_OP_REPAIR) {
         rc = model_repair(c->m, d->host, d->uuid, d->vm, d->reason[0] ? d->reason : NULL, id);
+    } else if (ui_op_repl(d->op) >= 0) {
+        ModelReplPlan *p = d->rplan;
+        d->rplan = NULL;    /* the job owns it now */
+        rc = model_repl_execute(c->m, p, d->reason[0] ? d->reason : NULL, id);
     } else {
         Plan *p = d->plan;
         d->plan = NULL;     /* the job owns it now */

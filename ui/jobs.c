@@ -28,6 +28,22 @@ ui_jobs_refresh(Console *c)
         for (i = 0; i < c->njobs; i++)
             if (strcmp(c->jobs[i].id, c->jobs_sel) == 0)
                 c->pane_scroll = (int)i;
+    /* A job on the VM of the detail pane ended: read its details again.
+     * A refused replication cycle leaves the record as it was, so no row
+     * change would, but the statistics and the primary's answer moved. */
+    if (c->detail_uuid[0]) {
+        const JobInfo *j = ui_job_for_vm(c, c->detail_host, c->detail_uuid);
+
+        if (j && j->state >= JOB_COMPLETED && c->detail_job[0] && strcmp(j->id, c->detail_job) != 0) {
+            util_strlcpy(c->detail_job, j->id, sizeof(c->detail_job));
+            /* With the pane closed, it asks when it opens (a request now
+             * could replace a dialog's for another VM). */
+            if (c->pane == PANE_DETAIL)
+                model_detail_request(c->m, c->detail_host, c->detail_uuid);
+            else
+                c->detail_uuid[0] = '\0';
+        }
+    }
 }
 
 size_t

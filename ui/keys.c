@@ -144,6 +144,10 @@ static unsigned act_commit(Console *c) { return ui_dialog_start(c, OP_COMMIT); }
 static unsigned act_test(Console *c) { return ui_dialog_start(c, OP_TEST); }
 static unsigned act_stop_test(Console *c) { return ui_dialog_start(c, OP_STOP_TEST); }
 static unsigned act_repair(Console *c) { return ui_dialog_start(c, UI_OP_REPAIR); }
+static unsigned act_replicate(Console *c) { return ui_dialog_start(c, UI_OP_REPLICATE); }
+static unsigned act_suspend(Console *c) { return ui_dialog_start(c, UI_OP_SUSPEND); }
+static unsigned act_resume(Console *c) { return ui_dialog_start(c, UI_OP_RESUME); }
+static unsigned act_resync(Console *c) { return ui_dialog_start(c, UI_OP_RESYNC); }
 
 static unsigned
 act_filter(Console *c)
@@ -333,6 +337,10 @@ static const UiBinding ui_keys[] = {
     { { 't' }, "t", "test failover: a separate test system on a point", 1, OP_TEST, act_test },
     { { 'T' }, "T", "stop the test failover (on the replica or its test system)", 1, OP_STOP_TEST, act_stop_test },
     { { 'R' }, "R", "repair an interrupted operation (finish or undo it)", 1, UI_OP_REPAIR, act_repair },
+    { { 'p' }, "p", "replicate now: one replication cycle, a new recovery point", 1, UI_OP_REPLICATE, act_replicate },
+    { { 'z' }, "z", "suspend replication (3 -> 7 Suspended): no cycles until resumed", 1, UI_OP_SUSPEND, act_suspend },
+    { { 'Z' }, "Z", "resume replication (7 -> 3 Replicating)", 1, UI_OP_RESUME, act_resume },
+    { { 'Y' }, "Y", "resync: copy every disk in full into a new base (older points go)", 1, UI_OP_RESYNC, act_resync },
     { { '/', KEY_F(3) }, "/ F3", "filter as you type (name, host, state, health, power)", 0, 0, act_filter },
     { { 'n' }, "n", "next row matching the filter", 0, 0, act_next_match },
     { { 'N' }, "N", "previous row matching the filter", 0, 0, act_prev_match },
@@ -353,7 +361,7 @@ static char *
 ui_readonly_reason(const Console *c, const UiBinding *b)
 {
     const ModelRow *r = view_selected(&c->view);
-    const char *what = b->op == UI_OP_REPAIR ? "Repair" : state_op_title((StateOp)b->op);
+    const char *what = ui_op_title(b->op);
 
     if (c->readonly)
         return util_xasprintf("Read-only: %s is off (%s). Nothing was changed.", what,

@@ -15,6 +15,98 @@
 #include "record/state.h"
 #include "base/util.h"
 
+int
+ui_op_repl(int op)
+{
+    switch (op) {
+    case UI_OP_REPLICATE: return REPLJOB_CYCLE;
+    case UI_OP_SUSPEND: return REPLJOB_SUSPEND;
+    case UI_OP_RESUME: return REPLJOB_RESUME;
+    case UI_OP_RESYNC: return REPLJOB_RESYNC;
+    default: return -1;
+    }
+}
+
+const char *
+ui_op_title(int op)
+{
+    switch (op) {
+    case UI_OP_REPAIR: return "Repair";
+    case UI_OP_REPLICATE: return "Replicate now";
+    case UI_OP_SUSPEND: return "Suspend replication";
+    case UI_OP_RESUME: return "Resume replication";
+    case UI_OP_RESYNC: return "Resync";
+    default: return state_op_title((StateOp)op);
+    }
+}
+
+const char *
+ui_op_name(int op)
+{
+    if (op == UI_OP_REPAIR)
+        return "repair";
+    if (ui_op_repl(op) >= 0)
+        return repljob_op_name(ui_op_repl(op));
+    return state_op_name((StateOp)op);
+}
+
+/* Replication keys on a replica drover replicates: the states src/repl
+ * allows (repl_check_state, repl_check_resync, repl_set), known from the
+ * row before any plan. */
+static int
+ui_repl_refusal(const ModelRow *r, int op, ErrInfo *why)
+{
+    const Summary *s = &r->s;
+    int st = s->state;
+    int replicating = st == STATE_READY || st == STATE_WAITING_INITIAL || st == STATE_REPLICATING;
+    int failed_over = st == STATE_RECOVERED || st == STATE_COMMITTED || st == STATE_FAILOVER_IN_PROGRESS;
+    char *m = why->message;
+    size_t n = sizeof(why->message);
+
+    if (!r->repl) {
+        why->code = RESULT_NOT_SUPPORTED;
+        snprintf(m, n, "%s is not replicated by drover (its record has no <replication>): drover "
+                 "enable-replication on the command line starts it", s->name);
+        return -1;
+    }
+    if (op == UI_OP_RESUME) {
+        if (st == STATE_SUSPENDED)
+            return 0;
+        snprintf(m, n, "%s is not suspended (state %d %s): only a suspended replica (7) is resumed",
+                 s->name, st, state_name(st));
+        return -1;
+    }
+    if (op == UI_OP_SUSPEND) {
+        if (replicating)
+            return 0;
+        snprintf(m, n, "%s cannot be suspended in state %d %s: only a replicating replica (1, 2 or 3) "
+                 "is suspended", s->name, st, state_name(st));
+        return -1;
+    }
+    if (st == STATE_SUSPENDED)
+        snprintf(m, n, "replication of %s is suspended (state 7 Suspended): Z resumes it first", s->name);
+    else if (failed_over)
+        snprintf(m, n, "replication of %s is paused: it is failed over (state %d %s); it resumes after a "
+                 "revert", s->name, st, state_name(st));
+    else if (op == UI_OP_RESYNC && (st != STATE_REPLICATING || !s->npoints))
+        snprintf(m, n, "a resync runs only in state 3 Replicating with a recovery point; %s is in state "
+                 "%d %s (%zu recovery point%s)", s->name, st, state_name(st), s->npoints,
+                 s->npoints == 1 ? "" : "s");
+    else if (!replicating)
+        snprintf(m, n, "replication cycles run only in state 1 Ready, 2 Waiting for initial replication or "
+                 "3 Replicating; %s is in state %d %s", s->name, st, state_name(st));
+    else if (s->power != HV_POWER_OFF)
+        snprintf(m, n, "%s is %s: replication runs only while the replica is shut off", s->name,
+                 hv_power_name(s->power));
+    else if (op == UI_OP_RESYNC && s->test_domain) {
+        why->code = RESULT_IN_USE;
+        snprintf(m, n, "the test system %s reads the chain of %s: T stops it, then resync", s->test_domain,
+                 s->name);
+    } else
+        return 0;
+    return -1;
+}
+
 const ModelRow *
 ui_test_replica(const Console *c, const ModelRow *r)
 {
@@ -95,6 +187,8 @@ ui_op_refusal(const Console *c, const ModelRow *r, int op, ErrInfo *why)
                  s->name, s->journal_op);
         return -1;
     }
+    if (ui_op_repl(op) >= 0)
+        return ui_repl_refusal(r, op, why);
     if (op == OP_TEST && s->test_domain) {
         snprintf(why->message, sizeof(why->message), "%s already has a test system (%s): T stops it first",
                  s->name, s->test_domain);
@@ -122,6 +216,8 @@ ui_op_keys(const Console *c, const ModelRow *r, const char *sep)
     } keys[] = {
         { OP_REVERT, "r revert" }, { OP_INITIATE, "f failover" }, { OP_COMMIT, "c commit" },
         { OP_TEST, "t test" }, { OP_STOP_TEST, "T stop test" }, { UI_OP_REPAIR, "R repair" },
+        { UI_OP_REPLICATE, "p replicate" }, { UI_OP_SUSPEND, "z suspend" }, { UI_OP_RESUME, "Z resume" },
+        { UI_OP_RESYNC, "Y resync" },
     };
     UtilBuf b = { 0 };
     ErrInfo why;
@@ -138,7 +234,13 @@ char *
 ui_op_hint(const Console *c, const ModelRow *r)
 {
     UTIL_AUTOFREE char *keys = ui_op_keys(c, r, "  ");
+    char *hint = util_xasprintf("%s%s%s%s", r ? "Enter details  " : "", keys, keys[0] ? "  " : "",
+                                c->view.filter[0] ? "? keys" : "/ filter  s sort  ? keys");
 
-    return util_xasprintf("%s%s%s%s", r ? "Enter details  " : "", keys, keys[0] ? "  " : "",
-                          c->view.filter[0] ? "? keys" : "/ filter  s sort  ? keys");
+    /* The row's own keys before the general ones when the line is short. */
+    if (ui_width(hint) > c->cols && !c->view.filter[0]) {
+        free(hint);
+        hint = util_xasprintf("%s%s%s? keys", r ? "Enter details  " : "", keys, keys[0] ? "  " : "");
+    }
+    return hint;
 }

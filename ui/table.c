@@ -26,6 +26,7 @@ static const UiCol ui_cols[VIEW_NCOLS] = {
     [VIEW_COL_MODE] = { 7, 12 },
     [VIEW_COL_RPS] = { 3, 4 },
     [VIEW_COL_LAST] = { 5, 7 },
+    [VIEW_COL_NEXT] = { 5, 7 },
     [VIEW_COL_FAILOVER] = { 12, 14 },
     [VIEW_COL_POWER] = { 8, 10 },
 };
@@ -74,7 +75,7 @@ ui_col_widths(Console *c, int w[VIEW_NCOLS])
 {
     static const int grow_order[] = {
         VIEW_COL_STATE, VIEW_COL_FAILOVER, VIEW_COL_MODE, VIEW_COL_HOST, VIEW_COL_POWER, VIEW_COL_LAST,
-        VIEW_COL_RPS, VIEW_COL_HEALTH,
+        VIEW_COL_NEXT, VIEW_COL_RPS, VIEW_COL_HEALTH,
     };
     int i, total = 0, need[VIEW_NCOLS];
     size_t k;
@@ -86,12 +87,13 @@ ui_col_widths(Console *c, int w[VIEW_NCOLS])
         c->col_need_ms = util_mono_ms();
     }
     for (i = 0; i < VIEW_NCOLS; i++) {
-        w[i] = ui_cols[i].min;
-        total += w[i] + 1;
+        /* NEXT only when a row replicates: other fleets keep their layout. */
+        w[i] = i == VIEW_COL_NEXT && !view_any_repl(&c->view) ? 0 : ui_cols[i].min;
+        total += w[i] ? w[i] + 1 : 0;
         need[i] = c->col_need[i];
     }
     for (k = 0; total - 1 > c->cols && k < sizeof(ui_drop_order) / sizeof(ui_drop_order[0]); k++) {
-        total -= w[ui_drop_order[k]] + 1;
+        total -= w[ui_drop_order[k]] ? w[ui_drop_order[k]] + 1 : 0;
         w[ui_drop_order[k]] = 0;
     }
     /* Names first, up to a usual length; then every column that would be
@@ -185,6 +187,19 @@ ui_cell(const Console *c, const ModelRow *r, int col, char *buf, size_t size)
     case VIEW_COL_MODE: util_strlcpy(buf, mode_name(s->mode), size); break;
     case VIEW_COL_RPS: snprintf(buf, size, "%zu", s->npoints); break;
     case VIEW_COL_LAST: ui_age(s->newest_time, buf, size); break;
+    case VIEW_COL_NEXT:
+        /* The schedule's next cycle: "due" once it has passed (the timer
+         * runs it within a minute), "-" when there is none (suspended,
+         * failed over, running, no interval). */
+        if (!r->repl)
+            break;
+        if (!r->repl_next_due)
+            util_strlcpy(buf, "-", size);
+        else if (r->repl_next_due <= util_now())
+            util_strlcpy(buf, "due", size);
+        else
+            util_format_age(r->repl_next_due - util_now(), buf, size);
+        break;
     case VIEW_COL_FAILOVER:
         if (s->failover_point) {
             ui_age(s->failover_time, age, sizeof(age));
@@ -213,7 +228,7 @@ ui_all_down(const Console *c)
 static int
 ui_col_right(int col)
 {
-    return col == VIEW_COL_RPS || col == VIEW_COL_LAST;
+    return col == VIEW_COL_RPS || col == VIEW_COL_LAST || col == VIEW_COL_NEXT;
 }
 
 void

@@ -70,8 +70,13 @@ typedef struct {
     const char *good, *bad;
 } UiGlyphs;
 
-/* Dialog pseudo-operation beyond StateOp. */
+/* Dialog pseudo-operations beyond StateOp: repair, and drover's own
+ * replication (src/repl) on a replica it replicates. */
 #define UI_OP_REPAIR OP_COUNT
+#define UI_OP_REPLICATE (OP_COUNT + 1)     /* replicate now: one cycle */
+#define UI_OP_SUSPEND (OP_COUNT + 2)       /* suspend replication: 3 -> 7 */
+#define UI_OP_RESUME (OP_COUNT + 3)        /* resume replication: 7 -> 3 */
+#define UI_OP_RESYNC (OP_COUNT + 4)        /* full resynchronisation */
 
 typedef enum {
     DLG_PICK,           /* choose a recovery point or a commit option */
@@ -91,7 +96,7 @@ typedef struct {
 
 typedef struct Dialog {
     DlgKind kind;
-    int op;                     /* StateOp or UI_OP_REPAIR */
+    int op;                     /* StateOp or UI_OP_* */
     /* The pinned target: never follows the cursor. */
     size_t host;
     char uuid[37];
@@ -108,6 +113,7 @@ typedef struct Dialog {
     int flatten;
     unsigned plan_id;           /* 0 when not planning */
     Plan *plan;
+    ModelReplPlan *rplan;       /* the plan of a replication op */
     int failed;
     ErrInfo err;
     int replanned;              /* shown again because the plan changed */
@@ -180,6 +186,7 @@ typedef struct Console {
     size_t col_need_rows;
     size_t detail_host;         /* the VM whose details were asked for last */
     char detail_uuid[37];
+    char detail_job[37];        /* its newest finished job as last seen, or "" */
 } Console;
 
 #define UI_MIN_COLS 60
@@ -288,6 +295,12 @@ unsigned ui_dialog_jobs(Console *c);
 void ui_message(Console *c, UiRole role, const char *title, const char *text);
 
 /* rules.c: what the selected row allows. */
+/* The ReplJobOp of a replication op (UI_OP_REPLICATE ...), or -1. */
+int ui_op_repl(int op);
+/* The operation's title ("Revert failover", "Replicate now") and its
+ * name for the decoder ("revert", "replicate"). */
+const char *ui_op_title(int op);
+const char *ui_op_name(int op);
 /* The replica of a test system's row, or NULL. */
 const ModelRow *ui_test_replica(const Console *c, const ModelRow *r);
 /* The row op acts on: T on a test system acts on its replica. */

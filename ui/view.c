@@ -14,7 +14,7 @@
 #include "base/util.h"
 
 static const char *const view_titles[VIEW_NCOLS] = {
-    "HOST", "NAME", "STATE", "HEALTH", "MODE", "RPS", "LAST", "FAILOVER", "POWER",
+    "HOST", "NAME", "STATE", "HEALTH", "MODE", "RPS", "LAST", "NEXT", "FAILOVER", "POWER",
 };
 
 void
@@ -119,6 +119,12 @@ view_cmp(const void *pa, const void *pb)
     case VIEW_COL_RPS: r = view_cmp_i64((int64_t)a->s.npoints, (int64_t)b->s.npoints); break;
     /* Oldest replication first. */
     case VIEW_COL_LAST: r = view_cmp_i64(a->s.newest_time, b->s.newest_time); break;
+    /* Soonest due first; rows without a schedule after them. */
+    case VIEW_COL_NEXT:
+        r = (a->repl_next_due == 0) - (b->repl_next_due == 0);
+        if (!r)
+            r = view_cmp_i64(a->repl_next_due, b->repl_next_due);
+        break;
     case VIEW_COL_FAILOVER:
         r = (a->s.failover_point == NULL) - (b->s.failover_point == NULL);
         if (!r)
@@ -230,10 +236,24 @@ view_scroll(View *v, size_t height)
         v->top = v->n - height;
 }
 
+int
+view_any_repl(const View *v)
+{
+    size_t i;
+
+    for (i = 0; i < v->n; i++)
+        if (v->rows[i]->repl)
+            return 1;
+    return 0;
+}
+
 void
 view_sort_next(View *v)
 {
     v->sort_col = (v->sort_col + 1) % VIEW_NCOLS;
+    /* NEXT is not shown without a replicated row: nothing to sort by. */
+    if (v->sort_col == VIEW_COL_NEXT && !view_any_repl(v))
+        v->sort_col++;
     v->sort_rev = 0;
 }
 

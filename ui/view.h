@@ -17,6 +17,7 @@ typedef enum {
     VIEW_COL_MODE,
     VIEW_COL_RPS,
     VIEW_COL_LAST,
+    VIEW_COL_NEXT,              /* drover's replication: when the next cycle is due */
     VIEW_COL_FAILOVER,
     VIEW_COL_POWER,
     VIEW_NCOLS
@@ -51,6 +52,9 @@ const ModelRow *view_selected(const View *v);
 /* Keeps the selection within height rows on screen (adjusts top). */
 void view_scroll(View *v, size_t height);
 
+/* True when a row of the view is replicated by drover (the NEXT column
+ * is shown only then). */
+int view_any_repl(const View *v);
 /* Next sort column; the order the `s` key cycles through. */
 void view_sort_next(View *v);
 void view_sort_reverse(View *v);

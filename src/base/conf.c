@@ -28,6 +28,7 @@
 
 typedef enum {
     CONF_KIND_HOSTS,            /* list of host groups */
+    CONF_KIND_REPLS,            /* list of per-primary replication groups */
     CONF_KIND_INT,              /* int field, range min..max */
     CONF_KIND_BOOL,             /* int field, 0 or 1 */
     CONF_KIND_ENUM,             /* string from choices, stored as its index (int field) */
@@ -49,6 +50,8 @@ typedef struct {
 static const char *const conf_confirm_choices[] = { "type-name", "yes-no", NULL };
 static const char *const conf_theme_choices[] = { "default", "mono", NULL };
 static const char *const conf_host_keys[] = { "name", "uri", "readonly", NULL };
+static const char *const conf_repl_keys[] = { "primary", "vm", "interval", "points",
+                                              "app_consistent_every", "nbd", "nbd_tls", NULL };
 
 /* The one list of settings: the parser, the defaults, the copy and free
  * code and conf_settings() (hence drover.conf(5)) all walk it. */
@@ -93,6 +96,17 @@ static const ConfSpec conf_specs[] = {
       NULL, "a replication cycle (replicate VM, --due, --watch) that finds the changes since the "
       "newest point unknown (checkpoint lost) runs drover resync by itself instead of refusing; "
       "the resync deletes the older points" },
+    { "replication", CONF_KIND_REPLS, 0, 0, 0, NULL, 0, NULL,
+      "per-primary defaults of enable-replication's options, over the replication_* ones, each "
+      "{ primary = \"prod-a\"; vm = \"db01\"; interval = 300; points = 12; "
+      "app_consistent_every = 14400; nbd = \"10.0.0.5:10809\"; nbd_tls = \"/etc/pki/drover\"; }: "
+      "primary (required) is the "
+      "--from URI or its host name, vm (optional, the primary VM's name as enable-replication "
+      "names it) makes it per replica; the others are optional, in seconds as the "
+      "replication_* settings, nbd as --nbd, nbd_tls the directory of the client's certificates "
+      "(ca-cert.pem, client-cert.pem, client-key.pem) for NBD over TLS; each setting comes from the replica's group, "
+      "else the primary's, else replication_*; command-line options win; a later file "
+      "replaces the whole list" },
     { "readonly", CONF_KIND_BOOL, offsetof(Conf, readonly), 0, 0, NULL, 0, NULL,
       "open every host read-only and disable every mutating operation; set in the system file "
       "(as a host's readonly there), user files, --config and -c cannot lower it" },
@@ -153,6 +167,7 @@ conf_pub_build(void)
 
         switch (sp->kind) {
         case CONF_KIND_HOSTS:
+        case CONF_KIND_REPLS:
             snprintf(type, tsz, "list of groups");
             snprintf(def, dsz, "()");
             break;
@@ -265,6 +280,7 @@ conf_new_default(void)
 
         switch (sp->kind) {
         case CONF_KIND_HOSTS:
+        case CONF_KIND_REPLS:
             break;
         case CONF_KIND_INT:
         case CONF_KIND_BOOL:
@@ -296,6 +312,36 @@ conf_hosts_free(ConfHost *hosts, size_t n)
     free(hosts);
 }
 
+static void
+conf_repls_free(ConfRepl *r, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        free(r[i].primary);
+        free(r[i].vm);
+        free(r[i].nbd);
+        free(r[i].nbd_tls);
+    }
+    free(r);
+}
+
+static ConfRepl *
+conf_repls_copy(const ConfRepl *src, size_t n)
+{
+    ConfRepl *dst = util_xcalloc(n ? n : 1, sizeof(*dst));
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        dst[i] = src[i];
+        dst[i].primary = util_xstrdup(src[i].primary);
+        dst[i].vm = util_xstrdup(src[i].vm);
+        dst[i].nbd = util_xstrdup(src[i].nbd);
+        dst[i].nbd_tls = util_xstrdup(src[i].nbd_tls);
+    }
+    return dst;
+}
+
 /* Frees what conf owns, not conf itself. */
 static void
 conf_clear(Conf *conf)
@@ -305,6 +351,9 @@ conf_clear(Conf *conf)
     conf_hosts_free(conf->hosts, conf->nhosts);
     conf->hosts = NULL;
     conf->nhosts = 0;
+    conf_repls_free(conf->repls, conf->nrepls);
+    conf->repls = NULL;
+    conf->nrepls = 0;
     conf_hosts_free(conf->floor_hosts, conf->nfloor_hosts);
     conf->floor_hosts = NULL;
     conf->nfloor_hosts = 0;
@@ -345,6 +394,7 @@ conf_copy(Conf *dst, const Conf *src)
     *dst = *src;
     dst->hosts = conf_hosts_copy(src->hosts, src->nhosts);
     dst->floor_hosts = conf_hosts_copy(src->floor_hosts, src->nfloor_hosts);
+    dst->repls = conf_repls_copy(src->repls, src->nrepls);
     dst->files = util_xcalloc(src->nfiles ? src->nfiles : 1, sizeof(*dst->files));
     for (i = 0; i < src->nfiles; i++)
         dst->files[i] = util_xstrdup(src->files[i]);
@@ -646,6 +696,141 @@ conf_parse_hosts(Conf *conf, const ConfSrc *src, const config_setting_t *s)
     return 0;
 }
 
+/* An integer of a replication group, in the range of the replication_*
+ * setting it overrides. */
+static int
+conf_repl_int(const ConfSrc *src, const config_setting_t *s, const char *key, const char *global,
+              int *out)
+{
+    const ConfSpec *sp = NULL;
+    char lit[64];
+    long long v;
+    size_t j;
+
+    for (j = 0; j < CONF_NSPECS; j++)
+        if (strcmp(conf_specs[j].name, global) == 0)
+            sp = &conf_specs[j];
+    if (config_setting_type(s) != CONFIG_TYPE_INT && config_setting_type(s) != CONFIG_TYPE_INT64)
+        return conf_type_error(src, s, key, "an integer");
+    v = config_setting_get_int64(s);
+    if (config_setting_type(s) != CONFIG_TYPE_INT ||
+        !conf_int_literal(src, s, config_setting_name(s), &v, lit, sizeof(lit)))
+        snprintf(lit, sizeof(lit), "%lld", v);
+    if (sp && (v < sp->min || v > sp->max))
+        return conf_fail(src, s, "%s: %s is out of range %lld..%lld", key, lit, sp->min, sp->max);
+    *out = (int)v;
+    return 0;
+}
+
+static int
+conf_parse_repl(const ConfSrc *src, const config_setting_t *g, int idx, ConfRepl *r)
+{
+    const char *str = NULL;
+    int n, i;
+    char key[64];
+    size_t j;
+
+    memset(r, 0, sizeof(*r));
+    r->interval = r->points = r->app_every = -1;
+    snprintf(key, sizeof(key), "replication[%d]", idx);
+    if (config_setting_type(g) != CONFIG_TYPE_GROUP)
+        return conf_type_error(src, g, key, "a group { primary = \"...\"; ... }");
+    n = config_setting_length(g);
+    for (i = 0; i < n; i++) {
+        const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
+        const char *k = config_setting_name(s);
+        char sub[96];
+
+        snprintf(sub, sizeof(sub), "%s.%s", key, k);
+        if (strcmp(k, "primary") == 0 || strcmp(k, "vm") == 0 || strcmp(k, "nbd") == 0) {
+            char **field = k[0] == 'p' ? &r->primary : k[0] == 'v' ? &r->vm : &r->nbd;
+
+            if (conf_get_string(src, s, sub, &str) < 0)
+                return -1;
+            if (!*str)
+                return conf_fail(src, s, "%s: expected a non-empty string", sub);
+            if (k[0] == 'n' && strncmp(str, "unix:/", 6) != 0 &&
+                (!strrchr(str, ':') || strrchr(str, ':') == str || !strrchr(str, ':')[1]))
+                return conf_fail(src, s, "%s: expected \"HOST:PORT\" or \"unix:PATH\", found "
+                                 "\"%s\"", sub, str);
+            free(*field);
+            *field = util_xstrdup(str);
+        } else if (strcmp(k, "nbd_tls") == 0) {
+            if (conf_get_string(src, s, sub, &str) < 0)
+                return -1;
+            if (!util_path_is_clean_absolute(str) || str[strlen(str) - 1] == '/')
+                return conf_fail(src, s, "%s: expected the absolute path of a directory (no '.', "
+                                 "'..' or '//'), found \"%s\"", sub, str);
+            free(r->nbd_tls);
+            r->nbd_tls = util_xstrdup(str);
+        } else if (strcmp(k, "interval") == 0) {
+            if (conf_repl_int(src, s, sub, "replication_interval", &r->interval) < 0)
+                return -1;
+        } else if (strcmp(k, "points") == 0) {
+            if (conf_repl_int(src, s, sub, "replication_points", &r->points) < 0)
+                return -1;
+        } else if (strcmp(k, "app_consistent_every") == 0) {
+            if (conf_repl_int(src, s, sub, "replication_app_consistent_every", &r->app_every) < 0)
+                return -1;
+        } else {
+            UtilBuf valid = { 0 };
+            int rc;
+
+            for (j = 0; conf_repl_keys[j]; j++)
+                util_buf_printf(&valid, "%s%s", j ? ", " : "", conf_repl_keys[j]);
+            rc = conf_fail(src, s, "%s: unknown setting \"%s\" (valid replication settings: %s)",
+                           key, k, valid.s);
+            util_buf_free(&valid);
+            return rc;
+        }
+    }
+    if (!r->primary)
+        return conf_fail(src, g, "%s: missing primary (the --from URI or its host name)", key);
+    return 0;
+}
+
+/* Replaces conf's replication groups with the list in s. */
+static int
+conf_parse_repls(Conf *conf, const ConfSrc *src, const config_setting_t *s)
+{
+    ConfRepl *r = NULL;
+    size_t nr = 0;
+    int n, i;
+
+    if (config_setting_type(s) != CONFIG_TYPE_LIST)
+        return conf_type_error(src, s, "replication",
+                               "a list of groups: ( { primary = \"...\"; ... }, ... )");
+    n = config_setting_length(s);
+    r = util_xcalloc(n > 0 ? (size_t)n : 1, sizeof(*r));
+    for (i = 0; i < n; i++) {
+        if (conf_parse_repl(src, config_setting_get_elem(s, (unsigned)i), i, &r[nr]) < 0) {
+            conf_repls_free(r, nr + 1);
+            return -1;
+        }
+        nr++;
+    }
+    conf_repls_free(conf->repls, conf->nrepls);
+    conf->repls = r;
+    conf->nrepls = nr;
+    return 0;
+}
+
+const ConfRepl *
+conf_repl_find(const Conf *conf, const char *uri, const char *host, const char *vm)
+{
+    size_t i;
+
+    for (i = 0; conf && i < conf->nrepls; i++) {
+        const ConfRepl *r = &conf->repls[i];
+
+        if (!((uri && strcmp(r->primary, uri) == 0) || (host && strcmp(r->primary, host) == 0)))
+            continue;
+        if (vm ? r->vm && strcmp(r->vm, vm) == 0 : !r->vm)
+            return r;
+    }
+    return NULL;
+}
+
 static int
 conf_apply(Conf *conf, const ConfSrc *src, const ConfSpec *sp, const config_setting_t *s)
 {
@@ -658,6 +843,8 @@ conf_apply(Conf *conf, const ConfSrc *src, const ConfSpec *sp, const config_sett
     switch (sp->kind) {
     case CONF_KIND_HOSTS:
         return conf_parse_hosts(conf, src, s);
+    case CONF_KIND_REPLS:
+        return conf_parse_repls(conf, src, s);
     case CONF_KIND_INT:
         if (config_setting_type(s) != CONFIG_TYPE_INT && config_setting_type(s) != CONFIG_TYPE_INT64)
             return conf_type_error(src, s, sp->name, "an integer");

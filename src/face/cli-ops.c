@@ -16,6 +16,7 @@
 #include "ops/ops.h"
 #include "ops/plan.h"
 #include "face/report.h"
+#include "face/repljob.h"
 #include "base/result.h"
 #include "record/state.h"
 #include "base/util.h"
@@ -569,9 +570,20 @@ cli_repair(const CliCommand *cmd, CliOpts *o)
                 json_object *d = cli_vm_ref_json(s->hosts[i].name, doms[k].name);
                 json_object_object_add(d, "action", json_object_new_string(preview));
                 json_object_object_add(d, "job", json_object_new_string(id));
+                /* Repair always finishes; what it left in place it says. */
+                json_object_object_add(d, "warnings", ji.error_description[0] ?
+                                       json_object_new_string(ji.error_description) : NULL);
                 json_object_array_add(done, d);
                 repaired++;
-                if (!o->json)
+                if (!o->json && ji.error_description[0]) {
+                    const char *w = ji.error_description;
+                    const char *pre = "completed with warnings: ";
+
+                    if (strncmp(w, pre, strlen(pre)) == 0)
+                        w += strlen(pre);
+                    printf("%s@%s: repaired with warnings: %s\n", doms[k].name, s->hosts[i].name, w);
+                }
+                else if (!o->json)
                     printf("%s@%s: repaired\n", doms[k].name, s->hosts[i].name);
             } else {
                 pending--;  /* finished meanwhile by someone else */
@@ -763,7 +775,9 @@ cli_job_process(const char *id, const char *spec)
     if (o && json_object_object_get_ex(o, "history", &v) && json_object_is_type(v, json_type_string))
         history = json_object_get_string(v);
     t = job_table_new(history);
-    code = ops_job_main(t, id, spec, JOB_LOCK_FD);
+    /* Replication work the console started runs in src/repl, above ops. */
+    code = repljob_is_spec(spec) ? repljob_main(t, id, spec, JOB_LOCK_FD)
+                                 : ops_job_main(t, id, spec, JOB_LOCK_FD);
     job_table_free(t);
     json_object_put(o);
     return result_exit_status(code);

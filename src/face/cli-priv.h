@@ -31,6 +31,8 @@ typedef struct {
     int dry_run;
     int flatten;
     int force;                  /* failover --force: override the split-brain guard */
+    int planned;                /* failover --planned (cli-planned.c) */
+    int start;                  /* failover --planned --start: start the replica after */
     const char *test_network;   /* test-failover --test-network NET */
     const char **netmap;        /* enable-replication --network-map SRC=DST, repeatable */
     size_t nnetmap;
@@ -87,6 +89,9 @@ int cli_replicate(const CliCommand *cmd, CliOpts *o);
 int cli_repl_set(const CliCommand *cmd, CliOpts *o);
 int cli_resync(const CliCommand *cmd, CliOpts *o);
 int cli_repl_stats(const CliCommand *cmd, CliOpts *o);
+/* cli-planned.c: failover (--planned there, else cli_operation). */
+int cli_failover(const CliCommand *cmd, CliOpts *o);
+int cli_reverse_replication(const CliCommand *cmd, CliOpts *o);
 int cli_cancel(const CliCommand *cmd, CliOpts *o);
 /* `drover jobs ID` or `drover jobs --follow [ID]` (cli-ops.c). */
 int cli_job_show(Session *s, CliOpts *o);

@@ -34,13 +34,17 @@ static const CliCommand cli_commands[] = {
     { "show", cli_show, "VM", 1, 1, "one replica: disk chains, recovery points, health",
       "  Options: --json, --names (its recovery point ids, one per line, oldest first)", -1,
       "json names" },
-    { "failover", cli_operation, "VM", 1, 1, "fail over to a recovery point (newest by default)",
+    { "failover", cli_failover, "VM", 1, 1, "fail over to a recovery point (newest by default)",
       "  Options: --point ID, --force (with --reason: although the primary runs),\n"
-      "           --dry-run, --yes, --reason TEXT, --no-wait, --json\n"
+      "           --planned [--start], --dry-run, --yes, --reason TEXT, --no-wait, --json\n"
       "  Asks the primary's libvirt first (the split-brain guard): refused while the\n"
       "  primary VM runs; proceeds, and says so, when its host does not answer.\n"
-      "  Creates one overlay per disk on the point and switches the VM to it: 5 Recovered.", OP_INITIATE,
-      "point force dry-run yes reason no-wait json" },
+      "  Creates one overlay per disk on the point and switches the VM to it: 5 Recovered.\n"
+      "  --planned (a replica drover replicates; no data lost): shuts the primary down\n"
+      "  (shutdown_timeout; refused if it does not stop), runs a final cycle, marks the\n"
+      "  primary prepared (autostart off, state 4), fails over to that point; --start\n"
+      "  starts the replica after.", OP_INITIATE,
+      "point force planned start dry-run yes reason no-wait json" },
     { "revert", cli_operation, "VM", 1, 1, "discard the failover disk: back to 3 Replicating",
       "  Options: --dry-run, --yes, --reason TEXT, --no-wait, --json\n"
       "  Powers the VM off first if it runs (graceful, then forced after shutdown_timeout).\n"
@@ -86,6 +90,17 @@ static const CliCommand cli_commands[] = {
       "  Resynchronizing) while the old points stay usable, swaps it in with one\n"
       "  define (state 3), then deletes the old chain's files.", -1,
       "dry-run yes reason json" },
+    { "reverse-replication", cli_reverse_replication, "VM", 1, 1,
+      "after a planned failover: the old primary becomes the replica",
+      "  Run on the old primary's host (-c its URI).  Options: --from URI (the failed-over\n"
+      "           VM's host as seen from here; default: the record's), --dir DIR (new\n"
+      "           layers), --nbd HOST:PORT|unix:PATH, --dry-run, --yes, --reason TEXT, --json\n"
+      "  The prepared primary's disks are the base, reused in place: each must hold the\n"
+      "  final point (its checkpoint's bitmap consistent and clean), and the failed-over\n"
+      "  VM must be on that point with the checkpoint taken when the planned failover\n"
+      "  started it.\n"
+      "  Here: mode 2, state 3; there: mode 1, state 3.  Cycles then run this way.", -1,
+      "from dir nbd dry-run yes reason json" },
     { "suspend-replication", cli_repl_set, "VM", 1, 1, "pause replication: state 7 Suspended",
       "  Options: --dry-run, --yes, --reason TEXT, --json", 0,
       "dry-run yes reason json" },
@@ -139,7 +154,7 @@ enum {
     OPT_CONFIG = 256, OPT_JSON, OPT_DRY_RUN, OPT_REASON, OPT_POINT, OPT_FLATTEN, OPT_DIR,
     OPT_VMS, OPT_NO_CONSOLE, OPT_EXIT_AFTER, OPT_ALL, OPT_MAN, OPT_NAMES, OPT_FROM, OPT_NBD,
     OPT_NAME, OPT_INTERVAL, OPT_POINTS, OPT_DUE, OPT_WATCH, OPT_APP_EVERY, OPT_FORCE,
-    OPT_TEST_NETWORK, OPT_NETWORK_MAP, OPT_FOLLOW, OPT_NO_WAIT,
+    OPT_TEST_NETWORK, OPT_NETWORK_MAP, OPT_FOLLOW, OPT_NO_WAIT, OPT_PLANNED, OPT_START,
 };
 
 static const struct option cli_options[] = {
@@ -153,6 +168,8 @@ static const struct option cli_options[] = {
     { "point", required_argument, NULL, OPT_POINT },
     { "flatten", no_argument, NULL, OPT_FLATTEN },
     { "force", no_argument, NULL, OPT_FORCE },
+    { "planned", no_argument, NULL, OPT_PLANNED },
+    { "start", no_argument, NULL, OPT_START },
     { "test-network", required_argument, NULL, OPT_TEST_NETWORK },
     { "network-map", required_argument, NULL, OPT_NETWORK_MAP },
     { "dir", required_argument, NULL, OPT_DIR },
@@ -222,6 +239,8 @@ cli_print_help(void)
            "      --flatten        commit: merge the layers under the failover disk\n"
            "      --force          failover: although the primary VM runs (the split-brain\n"
            "                       guard overridden); needs --reason, kept in the audit log\n"
+           "      --planned        failover: a planned failover from the primary (no data lost)\n"
+           "      --start          failover --planned: start the replica after it\n"
            "      --network-map SRC=DST  enable-replication: the replica's interfaces on the\n"
            "                       primary's network or bridge SRC use DST on the DR site\n"
            "                       (repeatable; network:NAME or bridge:NAME to say which)\n"
@@ -506,6 +525,62 @@ cli_config_man(void)
     }
 }
 
+
+/* drover.conf's per-primary replication groups, as drover.conf writes them. */
+static void
+cli_config_repls_text(const Conf *c)
+{
+    size_t i;
+
+    if (!c->nrepls) {
+        printf("replication = ( );\n");
+        return;
+    }
+    printf("replication = (\n");
+    for (i = 0; i < c->nrepls; i++) {
+        const ConfRepl *r = &c->repls[i];
+
+        printf("  { primary = \"%s\";", r->primary);
+        if (r->vm)
+            printf(" vm = \"%s\";", r->vm);
+        if (r->interval >= 0)
+            printf(" interval = %d;", r->interval);
+        if (r->points >= 0)
+            printf(" points = %d;", r->points);
+        if (r->app_every >= 0)
+            printf(" app_consistent_every = %d;", r->app_every);
+        if (r->nbd)
+            printf(" nbd = \"%s\";", r->nbd);
+        if (r->nbd_tls)
+            printf(" nbd_tls = \"%s\";", r->nbd_tls);
+        printf(" }%s\n", i + 1 < c->nrepls ? "," : "");
+    }
+    printf(");\n");
+}
+
+static json_object *
+cli_config_repls_json(const Conf *c)
+{
+    json_object *a = json_object_new_array();
+    size_t i;
+
+    for (i = 0; i < c->nrepls; i++) {
+        const ConfRepl *r = &c->repls[i];
+        json_object *g = json_object_new_object();
+
+        json_object_object_add(g, "primary", json_object_new_string(r->primary));
+        json_object_object_add(g, "vm", r->vm ? json_object_new_string(r->vm) : NULL);
+        json_object_object_add(g, "interval", r->interval >= 0 ? json_object_new_int(r->interval) : NULL);
+        json_object_object_add(g, "points", r->points >= 0 ? json_object_new_int(r->points) : NULL);
+        json_object_object_add(g, "app_consistent_every",
+                               r->app_every >= 0 ? json_object_new_int(r->app_every) : NULL);
+        json_object_object_add(g, "nbd", r->nbd ? json_object_new_string(r->nbd) : NULL);
+        json_object_object_add(g, "nbd_tls", r->nbd_tls ? json_object_new_string(r->nbd_tls) : NULL);
+        json_object_array_add(a, g);
+    }
+    return a;
+}
+
 static int
 cli_config(const CliCommand *cmd, CliOpts *o)
 {
@@ -559,6 +634,7 @@ cli_config(const CliCommand *cmd, CliOpts *o)
                                json_object_new_int(s->conf->repl_app_every));
         json_object_object_add(j, "replication_auto_resync",
                                json_object_new_boolean(s->conf->repl_auto_resync));
+        json_object_object_add(j, "replication", cli_config_repls_json(s->conf));
         report_print_json(j);
         json_object_put(j);
     } else {
@@ -590,6 +666,7 @@ cli_config(const CliCommand *cmd, CliOpts *o)
                "replication_app_consistent_every = %d;\nreplication_auto_resync = %s;\n",
                s->conf->repl_interval, s->conf->repl_points, s->conf->repl_app_every,
                s->conf->repl_auto_resync ? "true" : "false");
+        cli_config_repls_text(s->conf);
     }
     session_free(s);
     return 0;
@@ -815,6 +892,8 @@ cli_run(int argc, char **argv, CliConsoleFn console)
         case OPT_POINT: o.point = optarg; break;
         case OPT_FLATTEN: o.flatten = 1; break;
         case OPT_FORCE: o.force = 1; break;
+        case OPT_PLANNED: o.planned = 1; break;
+        case OPT_START: o.start = 1; break;
         case OPT_TEST_NETWORK: o.test_network = optarg; break;
         case OPT_NETWORK_MAP:
             o.netmap = util_xrealloc(o.netmap, (o.nnetmap + 1) * sizeof(*o.netmap));

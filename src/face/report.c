@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "face/repljob.h"
 #include "hv/hv.h"
 #include "record/state.h"
 #include "base/util.h"
@@ -268,6 +269,7 @@ report_job_title(int type)
     case 99: return state_op_title(OP_COMMIT);
     case 102: return state_op_title(OP_TEST);
     case 103: return state_op_title(OP_STOP_TEST);
+    case REPLJOB_TYPE_STATE: return "Replication state change";   /* suspend, resume */
     default: return job_type_name(type);
     }
 }

@@ -258,3 +258,140 @@ hv_fs_thaw(HvConn *c, const char *uuid)
 {
     return hv_fs_call(c, uuid, 0);
 }
+
+/* --- the primary's power and autostart, for a planned failover ---------- */
+
+typedef enum {
+    HV_PRIMARY_SHUTDOWN,        /* ask the guest to shut down (ACPI or agent) */
+    HV_PRIMARY_START_PAUSED,    /* start with its vCPUs stopped */
+    HV_PRIMARY_STOP,            /* SIGTERM only: qemu closes its images cleanly */
+    HV_PRIMARY_NOAUTOSTART,     /* autostart off */
+    HV_PRIMARY_RESUME,          /* its vCPUs run again */
+} HvPrimaryAction;
+
+static int
+hv_primary_action(HvConn *c, const char *uuid, HvPrimaryAction what)
+{
+    static const char *const names[] = { "shut down", "start (paused)", "power off",
+                                         "turn autostart off for", "resume" };
+    virConnectPtr vc = hv_acquire(c);
+    virDomainPtr dom = NULL;
+    int ret = -1, rc = -1;
+
+    if (!vc)
+        return -1;
+    if (!(dom = hv_backup_domain(c, vc, uuid)))
+        goto cleanup;
+    switch (what) {
+    case HV_PRIMARY_SHUTDOWN:
+        rc = virDomainShutdown(dom);
+        break;
+    case HV_PRIMARY_START_PAUSED:
+        rc = virDomainCreateWithFlags(dom, VIR_DOMAIN_START_PAUSED);
+        break;
+    case HV_PRIMARY_STOP:
+        rc = virDomainDestroyFlags(dom, VIR_DOMAIN_DESTROY_GRACEFUL);
+        break;
+    case HV_PRIMARY_NOAUTOSTART:
+        rc = virDomainSetAutostart(dom, 0);
+        break;
+    case HV_PRIMARY_RESUME:
+        rc = virDomainResume(dom);
+        break;
+    }
+    if (rc < 0) {
+        hv_err("cannot %s %s on %s", names[what], uuid, c->uri);
+        hv_check_alive(c, vc);
+        goto cleanup;
+    }
+    ret = 0;
+
+cleanup:
+    if (dom)
+        virDomainFree(dom);
+    virConnectClose(vc);
+    return ret;
+}
+
+int
+hv_shutdown_request(HvConn *c, const char *uuid)
+{
+    return hv_primary_action(c, uuid, HV_PRIMARY_SHUTDOWN);
+}
+
+int
+hv_start_paused(HvConn *c, const char *uuid)
+{
+    return hv_primary_action(c, uuid, HV_PRIMARY_START_PAUSED);
+}
+
+int
+hv_stop_clean(HvConn *c, const char *uuid)
+{
+    return hv_primary_action(c, uuid, HV_PRIMARY_STOP);
+}
+
+int
+hv_autostart_off(HvConn *c, const char *uuid)
+{
+    return hv_primary_action(c, uuid, HV_PRIMARY_NOAUTOSTART);
+}
+
+int
+hv_resume(HvConn *c, const char *uuid)
+{
+    return hv_primary_action(c, uuid, HV_PRIMARY_RESUME);
+}
+
+int
+hv_checkpoint_create(HvConn *c, const char *uuid, const char *checkpoint_xml)
+{
+    virConnectPtr vc = hv_acquire(c);
+    virDomainPtr dom = NULL;
+    virDomainCheckpointPtr cp = NULL;
+    int ret = -1;
+
+    if (!vc)
+        return -1;
+    if (!(dom = hv_backup_domain(c, vc, uuid)))
+        goto cleanup;
+    if (!(cp = virDomainCheckpointCreateXML(dom, checkpoint_xml, 0))) {
+        hv_err("cannot create a checkpoint on %s (%s)", uuid, c->uri);
+        hv_check_alive(c, vc);
+        goto cleanup;
+    }
+    ret = 0;
+
+cleanup:
+    if (cp)
+        virDomainCheckpointFree(cp);
+    if (dom)
+        virDomainFree(dom);
+    virConnectClose(vc);
+    return ret;
+}
+
+int
+hv_get_autostart(HvConn *c, const char *uuid)
+{
+    virConnectPtr vc = hv_acquire(c);
+    virDomainPtr dom = NULL;
+    int on = 0, ret = -1;
+
+    if (!vc)
+        return -1;
+    if (!(dom = hv_backup_domain(c, vc, uuid)))
+        goto cleanup;
+    if (virDomainGetAutostart(dom, &on) < 0) {
+        hv_err("cannot read the autostart flag of %s on %s", uuid, c->uri);
+        hv_check_alive(c, vc);
+        goto cleanup;
+    }
+    ret = on ? 1 : 0;
+
+cleanup:
+    if (dom)
+        virDomainFree(dom);
+    virConnectClose(vc);
+    return ret;
+}

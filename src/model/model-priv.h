@@ -19,6 +19,12 @@ typedef enum {
     RES_PLAN,
 } ResKind;
 
+/* What a row carries about drover's replication of it. */
+typedef struct {
+    int on;
+    int64_t next_due;
+} RowRepl;
+
 typedef struct Result {
     struct Result *next;
     ResKind kind;
@@ -29,12 +35,14 @@ typedef struct Result {
     HvDomain *doms;             /* RES_LIST */
     Summary *rows;              /* RES_ROWS */
     char **holders;             /* RES_ROWS: ModelRow.busy for each row */
+    RowRepl *repl;              /* RES_ROWS: ModelRow.repl and repl_next_due for each row */
     size_t n;
     int64_t when_ms;
     char uuid[37];              /* RES_GONE */
     ModelDetail *detail;        /* RES_DETAIL */
     unsigned plan_id;           /* RES_PLAN */
     Plan *plan;
+    ModelReplPlan *rplan;       /* RES_PLAN of a replication request */
     ErrInfo err;
 } Result;
 
@@ -67,6 +75,8 @@ typedef struct {
     StateOp op;
     char *point;
     int flatten;
+    int repl_op;                /* a ReplJobOp to plan instead, or -1 */
+    char *vm;                   /* its VM's name */
     unsigned id;
 } PlanReq;
 

@@ -72,7 +72,8 @@ typedef struct {
     Fetcher *f;
     Summary *v;
     char **holders;
-    size_t n, cap, hcap;
+    RowRepl *repl;
+    size_t n, cap, hcap, rcap;
     int64_t since_ms;
 } Batch;
 
@@ -86,11 +87,13 @@ batch_flush(Batch *b)
     r = model_result_new(RES_ROWS, b->f->idx);
     r->rows = b->v;
     r->holders = b->holders;
+    r->repl = b->repl;
     r->n = b->n;
     model_post(b->f->m, r);
     b->v = NULL;
     b->holders = NULL;
-    b->n = b->cap = b->hcap = 0;
+    b->repl = NULL;
+    b->n = b->cap = b->hcap = b->rcap = 0;
     b->since_ms = util_mono_ms();
 }
 
@@ -115,6 +118,28 @@ fetcher_holder(const HvDomain *d)
     return out;
 }
 
+/* Whether drover replicates the domain, and when its next cycle is due:
+ * the NEXT column.  Only records that mention <replication> are parsed
+ * again. */
+static void
+batch_repl(RowRepl *out, const HvDomain *d)
+{
+    Replica *r;
+
+    memset(out, 0, sizeof(*out));
+    if (!d->metadata || !strstr(d->metadata, "replication"))
+        return;
+    if (!(r = replica_parse(d->metadata, strlen(d->metadata)))) {
+        err_clear();
+        return;
+    }
+    if (r->repl) {
+        out->on = 1;
+        out->next_due = repl_next_due(r, d->power, util_now());
+    }
+    replica_free(r);
+}
+
 static void
 batch_add(Batch *b, const HvDomain *d)
 {
@@ -123,11 +148,13 @@ batch_add(Batch *b, const HvDomain *d)
 
     util_grow(&b->v, &b->cap, b->n + 1, sizeof(*b->v));
     util_grow(&b->holders, &b->hcap, b->n + 1, sizeof(*b->holders));
+    util_grow(&b->repl, &b->rcap, b->n + 1, sizeof(*b->repl));
     s = &b->v[b->n];
     summary_from_domain(s, m->s->hosts[b->f->idx].name, d, util_now(), m->o.rpo_warning,
                         hv_is_local(m->s->hosts[b->f->idx].conn) == 1);
     repl_health_summary(s, d->metadata, util_now(), hv_is_local(m->s->hosts[b->f->idx].conn) == 1);
     b->holders[b->n] = s->journal_op && d->metadata ? fetcher_holder(d) : NULL;
+    batch_repl(&b->repl[b->n], d);
     b->n++;
 }
 
@@ -353,6 +380,7 @@ round:
     model_post(m, r);
     free(b.v);
     free(b.holders);
+    free(b.repl);
     free(prio);
     free(done);
     free(sorted);
@@ -541,6 +569,77 @@ helper_detail(Model *m, size_t host, const char *uuid)
     return d;
 }
 
+/* The primary did not answer a cycle's plan: a job may still ask it (it
+ * may be back), and ends with the same code, changing nothing, if not. */
+static int
+helper_primary_down(void)
+{
+    const char *kind = repl_failure_kind(err_code(), err_message());
+
+    return err_code() == RESULT_NOT_AVAILABLE && kind && strcmp(kind, "primary unreachable") == 0;
+}
+
+static ModelReplPlan *
+helper_repl_plan(Model *m, const PlanReq *q)
+{
+    HvConn *c = m->s->hosts[q->host].conn;
+    const char *host = m->s->hosts[q->host].name;
+    ModelReplPlan *p = util_xcalloc(1, sizeof(*p));
+    ReplPlan *rp = NULL;
+    ReplArgs ra;
+
+    p->op = q->repl_op;
+    p->host = q->host;
+    util_strlcpy(p->uuid, q->uuid, sizeof(p->uuid));
+    p->vm = util_xstrdup(q->vm ? q->vm : q->uuid);
+    if (!c) {
+        err_set(RESULT_NOT_AVAILABLE, "host %s is not connected", host);
+        goto fail;
+    }
+    switch (q->repl_op) {
+    case REPLJOB_CYCLE:
+        if (!(rp = repl_plan_cycle(c, host, q->uuid))) {
+            if (!helper_primary_down())
+                goto fail;
+            err_save(&p->err);
+            p->primary_down = 1;
+            p->text = util_xasprintf("Plan: replication cycle of %s@%s (%s)\n"
+                                     "  primary: did not answer now: %s\n"
+                                     "  the job asks it again: if it still does not answer, the job "
+                                     "ends with %d and nothing changes on %s\n"
+                                     "  deletes: nothing\n", p->vm, host, p->uuid, p->err.message,
+                                     p->err.code, host);
+            err_clear();
+            return p;
+        }
+        p->text = repl_plan_text(rp);
+        break;
+    case REPLJOB_RESYNC:
+        if (!(rp = repl_plan_resync(c, host, q->uuid)))
+            goto fail;
+        p->text = repl_plan_text(rp);
+        util_strlcpy(p->digest, rp->digest, sizeof(p->digest));
+        break;
+    case REPLJOB_SUSPEND:
+    case REPLJOB_RESUME:
+        memset(&ra, 0, sizeof(ra));
+        if (repl_set(c, host, q->uuid, q->repl_op == REPLJOB_SUSPEND ? REPL_SET_SUSPEND : REPL_SET_RESUME,
+                     &ra, 1, &p->text) != 0)
+            goto fail;
+        break;
+    default:
+        err_set(RESULT_INVALID_PARAMETER, "unknown replication operation %d", q->repl_op);
+        goto fail;
+    }
+    repl_plan_free(rp);
+    return p;
+
+fail:
+    repl_plan_free(rp);
+    model_repl_plan_free(p);
+    return NULL;
+}
+
 void *
 model_helper_thread(void *arg)
 {
@@ -555,17 +654,23 @@ model_helper_thread(void *arg)
 
             m->plan_req.active = 0;
             m->plan_req.point = NULL;
+            m->plan_req.vm = NULL;
             pthread_mutex_unlock(&m->mu);
             memset(&pa, 0, sizeof(pa));
             pa.point = q.point;
             pa.flatten = q.flatten;
             r->plan_id = q.id;
             err_clear();
-            r->plan = plan_make(m->s->hosts[q.host].conn, m->s->hosts[q.host].name, q.uuid, q.op, &pa);
-            if (!r->plan)
+            if (q.repl_op >= 0) {
+                if (!(r->rplan = helper_repl_plan(m, &q)))
+                    err_save(&r->err);
+            } else if (!(r->plan = plan_make(m->s->hosts[q.host].conn, m->s->hosts[q.host].name, q.uuid,
+                                             q.op, &pa))) {
                 err_save(&r->err);
+            }
             err_clear();
             free(q.point);
+            free(q.vm);
             model_post(m, r);
             pthread_mutex_lock(&m->mu);
         } else if (m->detail_want) {
@@ -598,6 +703,8 @@ typedef struct {
     char *name;
     Plan *plan;                 /* NULL for a repair */
     char *reason;
+    int repl_op;                /* job_run_repl: a ReplJobOp */
+    char *digest;               /* its confirmed plan (resync) */
 } JobArg;
 
 static void
@@ -610,6 +717,7 @@ job_arg_free(void *p)
     plan_free(a->plan);
     free(a->name);
     free(a->reason);
+    free(a->digest);
     free(a);
 }
 
@@ -665,6 +773,22 @@ job_run_repair(Job *job, void *arg)
     code = ops_repair(a->s->hosts[a->host].conn, a->s->hosts[a->host].name, a->uuid, &oa, job, &did);
     if (code == 0 && !did)
         job_progress(job, 100, "nothing to repair: %s has no interrupted operation", a->name);
+    job_finished(a);
+    return code;
+}
+
+static int
+job_run_repl(Job *job, void *arg)
+{
+    JobArg *a = arg;
+    ReplArgs ra;
+    int code;
+
+    memset(&ra, 0, sizeof(ra));
+    ra.reason = a->reason;
+    ra.audit_log = a->s->conf->audit_log;
+    code = repljob_run(a->s->hosts[a->host].conn, a->s->hosts[a->host].name, a->uuid, a->name, a->repl_op,
+                       a->digest, &ra, job);
     job_finished(a);
     return code;
 }
@@ -783,6 +907,7 @@ model_job_op(int type)
     case REPL_JOB_RESYNC: return "resync";
     case REPL_JOB_CYCLE: return "replicate";
     case REPL_JOB_ENABLE: return "enable-replication";
+    case REPLJOB_TYPE_STATE: return "replication state change";
     default: return "operation";
     }
 }
@@ -793,3 +918,48 @@ model_job_title(int type)
     return type == MODEL_JOB_REPAIR ? "Repair" : report_job_title(type);
 }
 
+int
+model_repl_execute(Model *m, ModelReplPlan *plan, const char *reason, char id_out[37])
+{
+    const char *digest = plan->digest[0] ? plan->digest : NULL;
+    size_t host = plan->host;
+    JobArg *a;
+    Job *job;
+    int rc = -1;
+
+    if (host >= m->nhosts) {
+        err_set(RESULT_INVALID_PARAMETER, "no host %zu", host);
+        goto out;
+    }
+    if (model_refuse_readonly(m, host, repljob_op_name(plan->op), plan->vm) < 0)
+        goto out;
+    if (job_table_exe(m->s->jobs)) {
+        /* Detached like every mutating job: it outlives this console, and
+         * qemu-nbd and qemu-img never write on its terminal. */
+        ReplArgs ra;
+
+        memset(&ra, 0, sizeof(ra));
+        ra.reason = reason;
+        ra.audit_log = m->s->conf->audit_log;
+        rc = repljob_start(m->s->jobs, m->s->hosts[host].uri, m->s->hosts[host].name, plan->uuid, plan->vm,
+                           plan->op, digest, &ra, id_out);
+        goto out;
+    }
+    a = util_xcalloc(1, sizeof(*a));
+    a->s = m->s;
+    a->reg_id = m->reg_id;
+    a->host = host;
+    util_strlcpy(a->uuid, plan->uuid, sizeof(a->uuid));
+    a->name = util_xstrdup(plan->vm);
+    a->reason = util_xstrdup(reason);
+    a->repl_op = plan->op;
+    a->digest = util_xstrdup(digest);
+    job = job_submit(m->s->jobs, repljob_type(plan->op), m->s->hosts[host].name, m->s->hosts[host].uri,
+                     plan->vm, plan->uuid, digest, job_run_repl, a, job_arg_free);
+    util_strlcpy(id_out, job_id(job), 37);
+    rc = 0;
+
+out:
+    model_repl_plan_free(plan);
+    return rc;
+}

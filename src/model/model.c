@@ -126,9 +126,11 @@ model_result_free(Result *r)
     }
     free(r->rows);
     free(r->holders);
+    free(r->repl);
     model_detail_clear(r->detail);
     free(r->detail);
     plan_free(r->plan);
+    model_repl_plan_free(r->rplan);
     free(r);
 }
 
@@ -304,6 +306,7 @@ model_free(Model *m)
     }
     model_result_free(m->plan_done);
     free(m->plan_req.point);
+    free(m->plan_req.vm);
     for (i = 0; i < m->nhosts; i++) {
         Fetcher *f = &m->fetchers[i];
         size_t k;
@@ -503,6 +506,11 @@ apply_rows(Model *m, Result *r)
             row = host_rows_find(hr, s->uuid);
         }
         row->fetched_ms = r->when_ms;
+        if (r->repl && (row->repl != r->repl[i].on || row->repl_next_due != r->repl[i].next_due)) {
+            row->repl = r->repl[i].on;
+            row->repl_next_due = r->repl[i].next_due;
+            row->version++;
+        }
         if (!util_streq(row->busy, r->holders[i])) {
             free(row->busy);
             row->busy = UTIL_STEAL(&r->holders[i]);
@@ -852,6 +860,9 @@ model_plan_request(Model *m, size_t host, const char *uuid, StateOp op, const ch
     if (id == 0)
         id = ++m->plan_next_id;
     free(m->plan_req.point);
+    free(m->plan_req.vm);
+    m->plan_req.vm = NULL;
+    m->plan_req.repl_op = -1;
     m->plan_req.active = 1;
     m->plan_req.host = host < m->nhosts ? host : 0;
     util_strlcpy(m->plan_req.uuid, uuid, sizeof(m->plan_req.uuid));
@@ -879,6 +890,61 @@ model_plan_take(Model *m, unsigned id, Plan **plan, ErrInfo *err)
         return 0;
     *plan = r->plan;
     r->plan = NULL;
+    if (!*plan && err)
+        *err = r->err;
+    model_result_free(r);
+    m->plan_done = NULL;
+    m->plan_wait_id = 0;
+    return 1;
+}
+
+void
+model_repl_plan_free(ModelReplPlan *p)
+{
+    if (!p)
+        return;
+    free(p->vm);
+    free(p->text);
+    free(p);
+}
+
+unsigned
+model_repl_plan_request(Model *m, size_t host, const char *uuid, const char *vm, int op)
+{
+    unsigned id;
+
+    pthread_mutex_lock(&m->mu);
+    id = ++m->plan_next_id;
+    if (id == 0)
+        id = ++m->plan_next_id;
+    free(m->plan_req.point);
+    free(m->plan_req.vm);
+    memset(&m->plan_req, 0, sizeof(m->plan_req));
+    m->plan_req.active = 1;
+    m->plan_req.host = host < m->nhosts ? host : 0;
+    util_strlcpy(m->plan_req.uuid, uuid, sizeof(m->plan_req.uuid));
+    m->plan_req.repl_op = op;
+    m->plan_req.vm = util_xstrdup(vm);
+    m->plan_req.id = id;
+    pthread_cond_signal(&m->helper_cond);
+    pthread_mutex_unlock(&m->mu);
+    m->plan_wait_id = id;
+    model_result_free(m->plan_done);
+    m->plan_done = NULL;
+    return id;
+}
+
+int
+model_repl_plan_take(Model *m, unsigned id, ModelReplPlan **plan, ErrInfo *err)
+{
+    Result *r = m->plan_done;
+
+    *plan = NULL;
+    if (id == 0 || id != m->plan_wait_id)
+        return -1;
+    if (!r)
+        return 0;
+    *plan = UTIL_STEAL(&r->rplan);
     if (!*plan && err)
         *err = r->err;
     model_result_free(r);

@@ -25,6 +25,7 @@
 #include "ops/health.h"
 #include "ops/plan.h"
 #include "record/replica.h"
+#include "face/repljob.h"
 #include "face/session.h"
 #include "repl/repl.h"
 #include "ops/summary.h"
@@ -75,6 +76,9 @@ typedef struct {
                                  * NULL (a journal without a holder is an interruption) */
     int64_t fetched_ms;         /* monotonic time its data was read */
     unsigned version;           /* changes whenever the row's data changes */
+    int repl;                   /* drover replicates it (its record has <replication>) */
+    int64_t repl_next_due;      /* wall clock of its next cycle by the schedule, 0: none
+                                 * (no interval, suspended, failed over, running) */
 } ModelRow;
 
 /* Seconds the detail pane waits for a primary's host. */
@@ -195,6 +199,35 @@ int model_execute(Model *m, Plan *plan, const char *reason, char id_out[37]);
 /* Repairs an interrupted operation on the VM as a job (ops_repair). */
 int model_repair(Model *m, size_t host, const char *uuid, const char *name, const char *reason,
                  char id_out[37]);
+
+/* Replication from the console: the plan of one ReplJobOp on a replica
+ * drover replicates, as text, for the same plan -> confirm -> job as an
+ * operation. */
+typedef struct {
+    int op;                     /* ReplJobOp */
+    size_t host;
+    char uuid[37];
+    char *vm;
+    char *text;                 /* the plan, lines of text */
+    char digest[65];            /* resync: the job runs only this plan */
+    int primary_down;           /* a cycle whose primary did not answer while planning
+                                 * (why: err): the job asks again, and ends with that
+                                 * code if it still does not, changing nothing */
+    ErrInfo err;
+} ModelReplPlan;
+
+void model_repl_plan_free(ModelReplPlan *p);
+/* Plans op on the helper thread (the primary is asked for a cycle and a
+ * resync); a request id like model_plan_request's, and it replaces any
+ * plan request. */
+unsigned model_repl_plan_request(Model *m, size_t host, const char *uuid, const char *vm, int op);
+/* Like model_plan_take: 1 with *plan (caller frees) or *err, 0 while
+ * planning, -1 for an unknown or replaced id. */
+int model_repl_plan_take(Model *m, unsigned id, ModelReplPlan **plan, ErrInfo *err);
+/* Runs a confirmed replication plan as a job (a detached process where
+ * the job table has an executable); takes ownership of plan.  0 with
+ * id_out set, or -1 with err set (read-only host). */
+int model_repl_execute(Model *m, ModelReplPlan *plan, const char *reason, char id_out[37]);
 
 /* Job type the console uses for repair jobs (CIM leaves 0 as "Unknown"). */
 #define MODEL_JOB_REPAIR 0

@@ -369,9 +369,36 @@ health_verify_chains(const Replica *rec)
     return health_chains(rec, &h);
 }
 
-/* A failover, test or flattened image in the replica directory that
- * nothing names: left by an operation drover does not know about, or a
- * record that lost track of it.  Never deleted here; said. */
+/* 1 if path is a layer of the chain under one of the domain's disks (a
+ * recovery point a commit keeps as a backing layer is named by no point). */
+static int
+health_in_disk_chains(const DomDiskList *disks, const char *path)
+{
+    size_t i, l;
+    int found = 0;
+
+    for (i = 0; i < disks->n && !found; i++) {
+        Chain *partial = NULL;
+        Chain *c;
+
+        if (!disks->v[i].source)
+            continue;
+        if (!(c = chain_walk_partial(disks->v[i].source, &partial)))
+            c = partial;
+        else
+            chain_free(partial);
+        err_clear();
+        for (l = 0; c && l < c->n && !found; l++)
+            found = strcmp(c->layers[l].path, path) == 0;
+        chain_free(c);
+    }
+    return found;
+}
+
+/* A failover, test or flattened image, or a recovery-point layer, in the
+ * replica directory that nothing names: left by an operation drover does
+ * not know about, by a repair that could not prove it unused, or a record
+ * that lost track of it.  Never deleted here; said. */
 static void
 health_orphans(const Replica *rec, const DomDiskList *disks, HealthReport *out)
 {
@@ -386,11 +413,13 @@ health_orphans(const Replica *rec, const DomDiskList *disks, HealthReport *out)
         UTIL_AUTOFREE char *path = NULL;
         const char *n = e->d_name;
         size_t len = strlen(n);
-        int named = 0;
+        int named = 0, layer;
         size_t k;
 
-        if (n[0] == '.' || len < 6 || strcmp(n + len - 6, ".qcow2") != 0 ||
-            (!strstr(n, ".failover-") && !strstr(n, ".test-") && !strstr(n, ".flat-")))
+        if (n[0] == '.' || len < 6 || strcmp(n + len - 6, ".qcow2") != 0)
+            continue;
+        layer = strstr(n, ".rp-") != NULL;
+        if (!layer && !strstr(n, ".failover-") && !strstr(n, ".test-") && !strstr(n, ".flat-"))
             continue;
         path = util_path_join(dir, n);
         for (i = 0; i < disks->n && !named; i++)
@@ -406,6 +435,8 @@ health_orphans(const Replica *rec, const DomDiskList *disks, HealthReport *out)
             named = strcmp(rec->journal->create.v[i].file, path) == 0;
         for (i = 0; rec->journal && i < rec->journal->remove.n && !named; i++)
             named = strcmp(rec->journal->remove.v[i].file, path) == 0;
+        if (!named && layer)
+            named = health_in_disk_chains(disks, path);
         if (!named)
             health_add(out, HEALTH_WARNING,
                        "%s lies in the replica directory but no record or disk names it "

@@ -50,6 +50,8 @@ struct Job {
     int logfd;                  /* its progress log (<id>.log), appended to; or -1 */
     char logged[200];           /* the last step written to it */
     int cancelled;              /* it saw a cancel request */
+    char warnings[1024];        /* job_set_warnings: kept as the completed job's
+                                 * error_description (error code 0) */
     Job *next;
 };
 
@@ -118,14 +120,17 @@ const char *
 job_type_name(int type)
 {
     switch (type) {
+    case 96: return "Replicate State Change";  /* suspend, resume (the console's jobs) */
     case 97: return "Initiate Failover";
     case 98: return "Revert Failover";
     case 99: return "Commit Failover";
     case 102: return "Initiate Test Replica";
     case 103: return "Remove Test Replica";
+    case 104: return "Reverse Replication";
     case 107: return "Resynchronization";
     case 110: return "Replication Cycle";
     case 111: return "Enable Replication";
+    case 112: return "Planned Failover";
     case 0: return "Repair";     /* the console's repair jobs */
     default: return "Other";
     }
@@ -925,7 +930,7 @@ job_end(Job *j, int rc)
         j->info.state = JOB_COMPLETED;
         j->info.percent = 100;
         j->info.error_code = 0;
-        j->info.error_description[0] = '\0';
+        util_strlcpy(j->info.error_description, j->warnings, sizeof(j->info.error_description));
     } else {
         j->info.state = j->cancelled ? JOB_TERMINATED : JOB_EXCEPTION;
         j->info.error_code = rc;
@@ -1210,6 +1215,14 @@ job_progress(Job *job, int percent, const char *fmt, ...)
     vsnprintf(job->info.step, sizeof(job->info.step), fmt, ap);
     va_end(ap);
     job_changed_unlock(t, job);
+}
+
+void
+job_set_warnings(Job *job, const char *text)
+{
+    pthread_mutex_lock(&job->table->mu);
+    util_strlcpy(job->warnings, text ? text : "", sizeof(job->warnings));
+    pthread_mutex_unlock(&job->table->mu);
 }
 
 void

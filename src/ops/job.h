@@ -128,6 +128,9 @@ Job *job_adopt(JobTable *t, const char *id, int lockfd);
  * set), appends the history, removes the record and releases the lock. */
 void job_finish(Job *job, int rc);
 
+/* What a job that completes (0) still has to say, e.g. the files a repair
+ * left in place: its error_description, with error code 0 ("" clears). */
+void job_set_warnings(Job *job, const char *text);
 /* From the job's own thread. */
 void job_progress(Job *job, int percent, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void job_set_digest(Job *job, const char *digest);

@@ -15,6 +15,19 @@
 #include "ops/plan.h"
 #include "record/replica.h"
 
+/* Something an operation's clean-up left in place instead of deleting it
+ * (drover could not prove that no domain uses it, or the deletion was
+ * refused), and why. */
+typedef struct {
+    char *what;                 /* a file's path, or "test system NAME" */
+    char *why;                  /* one sentence */
+} OpsLeft;
+
+typedef struct {
+    OpsLeft *v;
+    size_t n;
+} OpsLeftList;
+
 /* A file an execution created: undo deletes only these, and only while
  * the path still holds the same inode. */
 typedef struct {
@@ -42,6 +55,7 @@ typedef struct {
     char *defined;              /* the document the last define sent */
     int define_unknown;         /* the last define failed: it may have been applied */
     int applied;                /* the last define was applied (even if it then failed) */
+    OpsLeftList left;           /* what a rollback or repair left in place, and why */
     uint64_t copy_bytes;        /* the copy running now (flatten): its size */
     int64_t copy_start;         /* and when it started (monotonic ms) */
 } OpsCtx;
@@ -64,12 +78,23 @@ int ops_define(OpsCtx *x, const Replica *rec);
  * right after it is theirs to keep, not a failure. */
 int ops_define_last(OpsCtx *x, const Replica *rec);
 int ops_remove_test_system(OpsCtx *x, const char *uuid, const char *name);
+/* Notes in x->left that what stays in place, and why (printf-style). */
+void ops_leave(OpsCtx *x, const char *what, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* x->left as one text, "PATH (why); ..." (malloc'd), or NULL when empty. */
+char *ops_left_text(const OpsCtx *x);
 void ops_audit(const OpsArgs *a, const char *host, const char *vm, const char *opname,
                const char *digest, Job *job, int code);
+/* ops_audit with note as the message of a completed operation (NULL:
+ * "completed"). */
+void ops_audit_note(const OpsArgs *a, const char *host, const char *vm, const char *opname,
+                    const char *digest, Job *job, int code, const char *note);
 /* Rolls back an operation recorded in r's journal (step "prepared"): the
  * flattened images unhooked, the test system removed, created files
  * deleted, the state restored and the journal closed with one define.
- * Repair uses it; so does an execution that failed before its switch. */
+ * What cannot be proven unused, or whose removal is refused, stays and is
+ * noted in x->left; the rollback finishes all the same.  Repair uses it;
+ * so does an execution that failed before its switch. */
 int ops_rollback(OpsCtx *x, Replica *r, const char *dir, const char *vm);
 /* The calling thread's result code, 32768 when none is set. */
 int ops_code(void);

@@ -75,7 +75,60 @@ int
 ops_load_keep(OpsCtx *x, int future)
 {
     ops_keep_free(x);
+    /* On a fleet file, a domain another process defined since this one
+     * last read it reaches memory only on reload: its disks count too. */
+    if (hv_reload_if_changed(x->c) < 0) {
+        err_prefix("cannot read the domains on %s again", hv_uri(x->c));
+        return -1;
+    }
     return plan_load_keep(x->c, x->p, future, &x->keep, &x->nkeep);
+}
+
+static void
+ops_left_list_clear(OpsLeftList *l)
+{
+    size_t i;
+
+    if (!l)
+        return;
+    for (i = 0; i < l->n; i++) {
+        free(l->v[i].what);
+        free(l->v[i].why);
+    }
+    free(l->v);
+    l->v = NULL;
+    l->n = 0;
+}
+
+void
+ops_leave(OpsCtx *x, const char *what, const char *fmt, ...)
+{
+    OpsLeft *l;
+    va_list ap;
+    char why[1024];
+
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof(why), fmt, ap);
+    va_end(ap);
+    x->left.v = util_xrealloc(x->left.v, (x->left.n + 1) * sizeof(*x->left.v));
+    l = &x->left.v[x->left.n++];
+    l->what = util_xstrdup(what);
+    l->why = util_xstrdup(why);
+    if (x->job)
+        job_progress(x->job, -1, "warning: %s left in place: %s", what, why);
+}
+
+char *
+ops_left_text(const OpsCtx *x)
+{
+    UtilBuf b = { 0 };
+    size_t i;
+
+    if (!x->left.n)
+        return NULL;
+    for (i = 0; i < x->left.n; i++)
+        util_buf_printf(&b, "%s%s (%s)", i ? "; " : "", x->left.v[i].what, x->left.v[i].why);
+    return util_buf_steal(&b);
 }
 
 void
@@ -83,6 +136,7 @@ ops_ctx_clear(OpsCtx *x)
 {
     size_t i;
 
+    ops_left_list_clear(&x->left);
     ops_keep_free(x);
     for (i = 0; i < x->nmade; i++)
         free(x->made[i].path);
@@ -742,6 +796,19 @@ ops_err_append(ErrInfo *e, const char *text)
     snprintf(e->message + n, sizeof(e->message) - n, "; %s", text);
 }
 
+/* Says in a saved error what the undo left in place (x->left). */
+static void
+ops_err_append_left(const OpsCtx *x, ErrInfo *e)
+{
+    UTIL_AUTOFREE char *left = ops_left_text(x);
+    UTIL_AUTOFREE char *t = NULL;
+
+    if (!left)
+        return;
+    t = util_xasprintf("the undo left in place what drover could not prove unused: %s", left);
+    ops_err_append(e, t);
+}
+
 /* Parses the definition another writer left (x->changed) into *cur and its
  * record into *r (NULL when either is gone; no error left).  Returns 1 when
  * that record still holds this run's journal, else 0. */
@@ -839,6 +906,7 @@ ops_undo_on_changed(OpsCtx *x, const Replica *journaled)
     } else {
         ops_err_append(&saved, "the operation was undone on the new definition, which keeps "
                        "that change");
+        ops_err_append_left(x, &saved);
         err_restore(&saved);
     }
     x->undo = 0;
@@ -922,6 +990,7 @@ ops_undo(OpsCtx *x, const Replica *journaled)
         err_hint(RESULT_HINT_REPAIR);
         err_prefix("the failed operation could not be undone: run drover repair %s", p->vm);
     } else {
+        ops_err_append_left(x, &saved);
         err_restore(&saved);
     }
     x->undo = 0;
@@ -1056,7 +1125,15 @@ ops_run(OpsCtx *x)
     }
     if (p->remove.n) {
         /* Our own disks changed with the switch: protect their new chains. */
-        if (ops_load_keep(x, 0) < 0 || ops_delete_all(x, &p->remove) < 0)
+        if (ops_load_keep(x, 0) < 0) {
+            /* Checked under the lock before the journal: a domain changed
+             * since.  Repair finishes, leaving what it cannot prove unused. */
+            err_hint(RESULT_HINT_REPAIR);
+            err_prefix("the switch is done but nothing was deleted; run drover repair %s",
+                       p->vm);
+            goto cleanup;
+        }
+        if (ops_delete_all(x, &p->remove) < 0)
             goto cleanup;
         ops_fault_point(x->opname, "deleted");
     }
@@ -1093,6 +1170,13 @@ void
 ops_audit(const OpsArgs *a, const char *host, const char *vm, const char *opname,
           const char *digest, Job *job, int code)
 {
+    ops_audit_note(a, host, vm, opname, digest, job, code, NULL);
+}
+
+void
+ops_audit_note(const OpsArgs *a, const char *host, const char *vm, const char *opname,
+               const char *digest, Job *job, int code, const char *note)
+{
     AuditRecord rec;
     ErrInfo saved;
 
@@ -1105,7 +1189,7 @@ ops_audit(const OpsArgs *a, const char *host, const char *vm, const char *opname
     rec.reason = a ? a->reason : NULL;
     rec.job = job ? job_id(job) : NULL;
     rec.result = code;
-    rec.message = code ? saved.message : "completed";
+    rec.message = code ? saved.message : note ? note : "completed";
     rec.refused = code && (saved.hints & RESULT_HINT_REFUSED);
     if (audit_write(a ? a->audit_log : NULL, &rec) < 0 && job)
         job_progress(job, -1, "warning: %s", err_message());

@@ -53,8 +53,13 @@ int ops_job_main(JobTable *t, const char *id, const char *spec, int lockfd);
 /* Finishes or undoes an interrupted operation on vm (name or UUID):
  * rolled back if it stopped before its switch, forward after it.  Deletes
  * only files the journal names, after the same checks as any deletion.
- * Returns 0 (also when there was nothing to repair; *did says whether it
- * acted) or a result code with err set. */
+ * It always finishes once it holds the lock and can define: a file it
+ * cannot prove unused (another domain's disk cannot be resolved, the
+ * deletion is refused) or a test system it cannot remove is left in place
+ * and the journal is closed all the same; what was left, and why, goes to
+ * the job (its warnings and job_set_warnings) and the audit line.  Returns
+ * 0 (also when there was nothing to repair; *did says whether it acted) or
+ * a result code with err set. */
 int ops_repair(HvConn *c, const char *host, const char *vm, const OpsArgs *a, Job *job,
                int *did);
 

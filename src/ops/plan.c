@@ -169,8 +169,9 @@ plan_guard(Plan *p, HvConn *c, const PlanArgs *args)
     if (!p->force) {
         err_set(RESULT_INVALID_STATE,
                 "failover of %s refused: its %s (asked %s), and failing over now would run it twice "
-                "(split brain); shut the primary down first, or use --planned (planned failover is "
-                "not built yet), or --force --reason TEXT if you know it is cut off",
+                "(split brain); shut the primary down first, or use --planned (drover shuts it down "
+                "and takes a final point: no data lost), or --force --reason TEXT if you know it "
+                "is cut off",
                 p->vm, text, r->primary_uri);
         err_hint(RESULT_HINT_PRIMARY_RUNS);
         return -1;

@@ -224,6 +224,7 @@ replica_repl_free(ReplicaRepl *p)
         return;
     free(p->dir);
     free(p->nbd);
+    free(p->tls);
     free(p);
 }
 
@@ -343,6 +344,7 @@ replica_copy(const Replica *r)
         c->repl = util_xcalloc(1, sizeof(*c->repl));
         c->repl->dir = util_xstrdup(r->repl->dir);
         c->repl->nbd = util_xstrdup(r->repl->nbd);
+        c->repl->tls = util_xstrdup(r->repl->tls);
         c->repl->interval = r->repl->interval;
         c->repl->points = r->repl->points;
         c->repl->app_every = r->repl->app_every;
@@ -914,6 +916,12 @@ replica_validate_repl(const ReplicaRepl *p)
     }
     if (p->nbd && replica_check_text(ctx, "nbd", p->nbd, REPLICA_MAX_TEXT) < 0)
         return -1;
+    if (p->tls && replica_check_text(ctx, "tls", p->tls, REPLICA_MAX_PATH) < 0)
+        return -1;
+    if (p->tls && !util_path_is_clean_absolute(p->tls)) {
+        UTIL_AUTOFREE char *v = replica_show(p->tls);
+        return replica_bad("%s: tls \"%s\" is not a clean absolute path", ctx, v);
+    }
     if (p->interval < 0 || p->points < 0 || p->app_every < 0)
         return replica_bad("%s: interval and points must not be negative", ctx);
     return 0;
@@ -1091,6 +1099,8 @@ replica_w_record(ReplicaW *w, const Replica *r)
         replica_w_int(w, "points", r->repl->points);
         if (r->repl->app_every)
             replica_w_int(w, "app-consistent-every", r->repl->app_every);
+        if (r->repl->tls)
+            replica_w_attr(w, "tls", r->repl->tls);
         replica_w_end(w);
     }
     if (r->npoints && r->points) {

@@ -10,10 +10,13 @@
 typedef struct ReplSource ReplSource;
 
 /* Connects to the export named target at nbd ("HOST:PORT" or
- * "unix:PATH"); with bitmap (the export's dirty bitmap, "backup-vda") only
- * the areas it marks are copied.  NULL with err set: 32777 when nothing
- * answers, 32775 when the export lacks the bitmap. */
-ReplSource *repl_source_open(const char *nbd, const char *target, const char *bitmap);
+ * "unix:PATH"), over TLS when tls names the directory of the client's
+ * certificates (ca-cert.pem, client-cert.pem, client-key.pem); with bitmap
+ * (the export's dirty bitmap, "backup-vda") only the areas it marks are
+ * copied.  NULL with err set: 32777 when nothing answers or TLS fails,
+ * 32775 when the export lacks the bitmap. */
+ReplSource *repl_source_open(const char *nbd, const char *tls, const char *target,
+                             const char *bitmap);
 uint64_t repl_source_size(const ReplSource *s);
 void repl_source_close(ReplSource *s);
 
@@ -35,5 +38,10 @@ typedef void (*ReplCopyProgress)(uint64_t done, uint64_t planned, void *opaque);
  * Flushes; qemu-nbd has exited when it returns.  0 or -1 with err set. */
 int repl_copy(ReplSource *s, const char *dest, int fresh, ReplCopyProgress fn, void *opaque,
               ReplCopyStats *st);
+
+/* The bytes bitmap marks as written in the qcow2 image file (read through
+ * a qemu-nbd child of our own, --read-only --bitmap): 0 with *dirty set,
+ * or -1 with err set (32775 when the bitmap is missing or inconsistent). */
+int repl_image_dirty(const char *file, const char *bitmap, uint64_t *dirty);
 
 #endif

@@ -113,6 +113,19 @@ repl_is_ours(const char *checkpoint)
     return strncmp(checkpoint, REPL_CHECKPOINT_PREFIX, strlen(REPL_CHECKPOINT_PREFIX)) == 0;
 }
 
+/* Whether a primary's drover record (metadata, may be NULL) says it is
+ * prepared for a planned failover (mode 1 Primary, state 4 Synced). */
+static int
+repl_primary_prepared(const char *metadata)
+{
+    Replica *pr = metadata ? replica_parse(metadata, strlen(metadata)) : NULL;
+    int prepared = pr && pr->mode == MODE_PRIMARY && pr->state == STATE_SYNCED;
+
+    err_clear();
+    replica_free(pr);
+    return prepared;
+}
+
 static int
 repl_strv_has(char **v, const char *s)
 {
@@ -135,6 +148,7 @@ repl_plan_free(ReplPlan *p)
     free(p->primary_vm);
     free(p->dir);
     free(p->nbd);
+    free(p->nbd_tls);
     free(p->point);
     free(p->checkpoint);
     free(p->since);
@@ -152,6 +166,9 @@ repl_plan_free(ReplPlan *p)
     free(p->netmap);
     free(p->networks);
     free(p->domxml);
+    free(p->nvram);
+    free(p->primary_nvram);
+    free(p->nvram_note);
     replica_disk_list_clear(&p->remove);
     free(p);
 }
@@ -218,8 +235,9 @@ repl_plan_text(const ReplPlan *p)
         util_buf_printf(&b, "  state:   %d %s -> %d %s\n", p->from_state,
                         state_name(p->from_state), p->to_state, state_name(p->to_state));
     util_buf_printf(&b, "  files:   %s\n", p->dir);
-    util_buf_printf(&b, "  primary: backup job, NBD export at %s; checkpoint %s%s%s\n", p->nbd,
-                    p->checkpoint, p->since ? ", changes since " : " (full copy)",
+    util_buf_printf(&b, "  primary: backup job, NBD export at %s%s%s%s; checkpoint %s%s%s\n",
+                    p->nbd, p->nbd_tls ? " over TLS (client certificates in " : "",
+                    p->nbd_tls ? p->nbd_tls : "", p->nbd_tls ? ")" : "", p->checkpoint, p->since ? ", changes since " : " (full copy)",
                     p->since ? p->since : "");
     util_buf_printf(&b, "  point:   %s\n", p->point);
     for (i = 0; i < p->ndisks; i++) {
@@ -234,6 +252,13 @@ repl_plan_text(const ReplPlan *p)
                             d->primary_file ? d->primary_file : d->target);
         util_buf_printf(&b, "  create:  %s (%s, %s, backed by %s)\n", d->file,
                         d->target, d->base ? "empty" : "changed blocks", d->backing);
+    }
+    if (p->nvram && p->primary_nvram) {
+        util_format_size(p->nvram_size, size, sizeof(size));
+        util_buf_printf(&b, "  create:  %s (nvram, %s, a copy of the primary's %s, which is "
+                        "only read)\n", p->nvram, size, p->primary_nvram);
+    } else if (p->nvram) {
+        util_buf_printf(&b, "  nvram:   %s, not copied: %s\n", p->nvram, p->nvram_note);
     }
     if (p->since)
         util_buf_printf(&b, "  after:   checkpoint %s deleted on the primary\n", p->since);
@@ -494,13 +519,23 @@ repl_plan_build(HvConn *dr, const char *host, const HvDomain *d, DomXml *dx, con
     }
     p->dir = util_xstrdup(r->repl->dir);
     p->nbd = r->repl->nbd ? util_xstrdup(r->repl->nbd) : repl_default_nbd(r->primary_uri);
+    p->nbd_tls = util_xstrdup(r->repl->tls);
     p->initial = r->npoints == 0;
     p->resync = resync;
     p->from_state = p->initial ? STATE_WAITING_INITIAL : r->state;
     p->to_state = STATE_REPLICATING;
 
-    if (hv_lookup(pc, d->uuid, 0, &pd) < 0) {
+    if (hv_lookup(pc, d->uuid, 1, &pd) < 0) {
         err_prefix("the primary of %s on %s", d->name, r->primary_uri);
+        goto fail;
+    }
+    if (repl_primary_prepared(pd.metadata)) {
+        /* Its workload went to the replica: whatever runs there now (an
+         * accidental start) is not what the replica must follow. */
+        err_set(RESULT_INVALID_STATE, "the primary %s on %s is prepared for a planned failover "
+                "(state %d %s): its workload moved to the replica, drover does not replicate "
+                "from it (shut it down; reverse replication makes it a replica)", pd.name,
+                r->primary_uri, STATE_SYNCED, state_name(STATE_SYNCED));
         goto fail;
     }
     if (pd.power != HV_POWER_RUNNING && pd.power != HV_POWER_PAUSED) {
@@ -662,6 +697,9 @@ out:
     return p;
 }
 
+static int repl_check_removals_on(HvConn *dr, const char *uuid, const char *dir,
+                                  const ReplicaDiskList *files);
+
 ReplPlan *
 repl_plan_resync(HvConn *dr, const char *host, const char *vm)
 {
@@ -685,6 +723,14 @@ repl_plan_resync(HvConn *dr, const char *host, const char *vm)
         goto out;
     }
     p = repl_plan_build(dr, host, &d, dx, r, pc, 1);
+    /* The old chain goes after the switch: what would refuse that is
+     * refused now, --dry-run too. */
+    if (p && p->remove.n && repl_check_removals_on(dr, d.uuid, p->dir, &p->remove) < 0) {
+        err_prefix("resync of %s: the old chain could not be deleted after its switch; nothing "
+                   "was changed", d.name);
+        repl_plan_free(p);
+        p = NULL;
+    }
 
 out:
     hv_close(pc);
@@ -772,6 +818,135 @@ out:
     return ret;
 }
 
+/* The replica's UEFI variables: a copy of the primary's NVRAM file in the
+ * replica directory, named in the replica's definition (the primary's file
+ * is only read, at enable).  A primary on another machine: its file cannot
+ * be read here (libvirt has no call for it), so the replica's NVRAM starts
+ * from the firmware's template, and the plan says so. */
+static int
+repl_plan_nvram(ReplPlan *p, HvConn *pc, DomXml *dx)
+{
+    int other = 0;
+    UTIL_AUTOFREE char *nv = domxml_nvram(dx, &other);
+    struct stat st;
+
+    if (other) {
+        err_set(RESULT_NOT_SUPPORTED, "the NVRAM of %s is not a file (a network or block "
+                "<nvram>): drover copies only a file", p->primary_vm);
+        return -1;
+    }
+    if (!nv)
+        return 0;   /* no UEFI variables, or libvirt names them when it starts the VM */
+    p->nvram = util_xasprintf("%s/nvram.fd", p->dir);
+    if (lstat(p->nvram, &st) == 0) {
+        err_set(RESULT_IN_USE, "%s already exists (of an earlier replica?): drover never writes "
+                "over a file it did not make; move it away first", p->nvram);
+        return -1;
+    }
+    if (hv_is_local(pc) != 1) {
+        p->nvram_note = util_xasprintf("the primary's %s is on another machine; the replica "
+                                       "starts from the firmware's template", nv);
+    } else if (stat(nv, &st) < 0 && errno == ENOENT) {
+        p->nvram_note = util_xasprintf("the primary's %s does not exist yet (made when it first "
+                                       "starts); the replica starts from the firmware's template",
+                                       nv);
+    } else if (stat(nv, &st) < 0) {
+        err_set_errno(0, errno, "the NVRAM of %s (%s)", p->primary_vm, nv);
+        return -1;
+    } else if (!S_ISREG(st.st_mode)) {
+        err_set(RESULT_NOT_SUPPORTED, "the NVRAM of %s (%s) is not a regular file: drover "
+                "copies only a file", p->primary_vm, nv);
+        return -1;
+    } else {
+        p->primary_nvram = util_xstrdup(nv);
+        p->nvram_size = (uint64_t)st.st_size;
+    }
+    return domxml_set_nvram(dx, p->nvram);
+}
+
+/* Copies the primary's NVRAM to the replica's (never over a file): a
+ * temporary name, fsync, rename, the directory fsynced.  Sets *dev, *ino
+ * of the copy for an undo.  0 or -1 with err set. */
+static int
+repl_copy_nvram(const ReplPlan *p, dev_t *dev, ino_t *ino)
+{
+    UTIL_AUTOFREE char *tmp = util_xasprintf("%s/.nvram.fd.tmp-XXXXXX", p->dir);
+    UTIL_AUTOFREE char *data = NULL;
+    size_t len = 0, off = 0;
+    struct stat st;
+    int fd = -1, ret = -1;
+
+    /* NVRAM stores are a few MiB at most. */
+    if (!(data = fsutil_read_file(p->primary_nvram, 64u << 20, &len))) {
+        err_prefix("cannot read the primary's NVRAM");
+        return -1;
+    }
+    if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0) {
+        err_set_errno(0, errno, "cannot create a temporary file in %s", p->dir);
+        return -1;
+    }
+    while (off < len) {
+        ssize_t n = write(fd, data + off, len - off);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            err_set_errno(0, errno, "cannot write %s", tmp);
+            goto out;
+        }
+        off += (size_t)n;
+    }
+    if (fchmod(fd, 0600) < 0 || fsync(fd) < 0 || fstat(fd, &st) < 0) {
+        err_set_errno(0, errno, "cannot write %s", tmp);
+        goto out;
+    }
+    if (renameat2(AT_FDCWD, tmp, AT_FDCWD, p->nvram, RENAME_NOREPLACE) < 0) {
+        err_set_errno(0, errno, "cannot rename %s to %s", tmp, p->nvram);
+        goto out;
+    }
+    tmp[0] = '\0';
+    *dev = st.st_dev;
+    *ino = st.st_ino;
+    ret = fsutil_fsync_dir(p->dir);
+out:
+    close(fd);
+    if (tmp[0])
+        unlink(tmp);    /* our own temporary file, never renamed */
+    return ret;
+}
+
+void
+repl_enable_defaults(const Conf *conf, ReplEnableArgs *a)
+{
+    UTIL_AUTOFREE char *host = a->from ? repl_uri_host(a->from) : NULL;
+    /* The replica's group, then the primary's, then replication_*: each
+     * setting from the first that has it. */
+    const ConfRepl *g[2];
+    size_t i;
+
+    g[0] = a->vm ? conf_repl_find(conf, a->from, host, a->vm) : NULL;
+    g[1] = conf_repl_find(conf, a->from, host, NULL);
+    a->interval = conf->repl_interval;
+    a->points = conf->repl_points;
+    a->app_every = conf->repl_app_every;
+    a->nbd = NULL;
+    a->nbd_tls = NULL;
+    for (i = 2; i-- > 0;) {
+        if (!g[i])
+            continue;
+        if (g[i]->interval >= 0)
+            a->interval = g[i]->interval;
+        if (g[i]->points >= 0)
+            a->points = g[i]->points;
+        if (g[i]->app_every >= 0)
+            a->app_every = g[i]->app_every;
+        if (g[i]->nbd)
+            a->nbd = g[i]->nbd;
+        if (g[i]->nbd_tls)
+            a->nbd_tls = g[i]->nbd_tls;
+    }
+}
+
 ReplPlan *
 repl_plan_enable(HvConn *dr, const char *host, const ReplEnableArgs *a)
 {
@@ -841,6 +1016,16 @@ repl_plan_enable(HvConn *dr, const char *host, const ReplEnableArgs *a)
         goto fail;
     }
     p->nbd = a->nbd ? util_xstrdup(a->nbd) : repl_default_nbd(a->from);
+    if (a->nbd_tls && strncmp(p->nbd, "unix:", 5) == 0) {
+        err_set(RESULT_INVALID_PARAMETER, "NBD over TLS (nbd_tls %s) is for TCP: the export at "
+                "%s is a unix socket", a->nbd_tls, p->nbd);
+        goto fail;
+    }
+    if (a->nbd_tls && !util_path_is_clean_absolute(a->nbd_tls)) {
+        err_set(RESULT_INVALID_PARAMETER, "nbd_tls %s is not a clean absolute path", a->nbd_tls);
+        goto fail;
+    }
+    p->nbd_tls = util_xstrdup(a->nbd_tls);
     p->point = util_xstrdup("rp-0001");
     p->checkpoint = util_xstrdup(REPL_CHECKPOINT_PREFIX "1");
 
@@ -890,6 +1075,8 @@ repl_plan_enable(HvConn *dr, const char *host, const ReplEnableArgs *a)
     /* Disks that are not replicated (not file-backed qcow2 disks) would be
      * shared with the primary, or missing here: the replica has none. */
     domxml_drop_disks_except(dx, keep, disks.n);
+    if (repl_plan_nvram(p, pc, dx) < 0)
+        goto fail;
     if (repl_map_networks(p, dr, dx, a) < 0)
         goto fail;
     if (a->name)
@@ -904,6 +1091,7 @@ repl_plan_enable(HvConn *dr, const char *host, const ReplEnableArgs *a)
     rec->repl = util_xcalloc(1, sizeof(*rec->repl));
     rec->repl->dir = util_xstrdup(p->dir);
     rec->repl->nbd = util_xstrdup(p->nbd);
+    rec->repl->tls = util_xstrdup(p->nbd_tls);
     rec->repl->interval = p->interval = a->interval;
     rec->repl->points = p->points = a->points;
     rec->repl->app_every = p->app_every = a->app_every;
@@ -954,6 +1142,7 @@ typedef struct {
     uint64_t moved;             /* data and zero bytes, all disks */
     uint64_t data;
     int succeeded;              /* a point was made */
+    int planned;                /* a planned failover's final cycle (repl-planned.c) */
     int64_t copy_ms;            /* time spent moving data, all disks */
 } ReplRun;
 
@@ -1015,11 +1204,12 @@ repl_copy_progress(uint64_t done, uint64_t planned, void *opaque)
                   "copying %s: %s of %s", d->target, sd, sp);
 }
 
-/* The chains no deletion may touch: every disk of every domain here. */
+/* The chains no deletion may touch: every disk of every domain here but
+ * the UUIDs in exclude (NULL-terminated, or NULL). */
 static int
-repl_load_keep(HvConn *dr, Chain ***keep, size_t *nkeep)
+repl_load_keep_but(HvConn *dr, const char *const *exclude, Chain ***keep, size_t *nkeep)
 {
-    char **src = hv_all_disk_sources(dr, NULL);
+    char **src = hv_all_disk_sources(dr, exclude);
     size_t i;
 
     *keep = NULL;
@@ -1046,6 +1236,12 @@ repl_load_keep(HvConn *dr, Chain ***keep, size_t *nkeep)
     return 0;
 }
 
+static int
+repl_load_keep(HvConn *dr, Chain ***keep, size_t *nkeep)
+{
+    return repl_load_keep_but(dr, NULL, keep, nkeep);
+}
+
 static void
 repl_keep_free(Chain **keep, size_t n)
 {
@@ -1054,6 +1250,44 @@ repl_keep_free(Chain **keep, size_t n)
     for (i = 0; i < n; i++)
         chain_free(keep[i]);
     free(keep);
+}
+
+/* Before a merge or a resync changes anything: the files it deletes after
+ * its switch pass every check of that deletion against the other domains
+ * here (the replica's own chain uses them until the switch).  A disk of
+ * another domain that cannot be resolved refuses here, with nothing
+ * changed, rather than after the switch (issue 11, item 11). */
+static int
+repl_check_removals_on(HvConn *dr, const char *uuid, const char *dir,
+                       const ReplicaDiskList *files)
+{
+    const char *exclude[2] = { uuid, NULL };
+    Chain **keep = NULL;
+    size_t nkeep = 0, i;
+    int ret = 0;
+
+    if (repl_load_keep_but(dr, exclude, &keep, &nkeep) < 0) {
+        err_prefix("drover cannot tell which files the domains here use, so it deletes nothing");
+        return -1;
+    }
+    for (i = 0; i < files->n && ret == 0; i++) {
+        dev_t dev;
+        ino_t ino;
+        uint64_t size;
+
+        if (chain_stat(files->v[i].file, &dev, &ino, &size) < 0 ||
+            chain_discard_check(files->v[i].file, dev, ino, dir,
+                                (const Chain *const *)keep, nkeep) < 0)
+            ret = -1;
+    }
+    repl_keep_free(keep, nkeep);
+    return ret;
+}
+
+static int
+repl_check_removals(ReplRun *x, const ReplicaDiskList *files)
+{
+    return repl_check_removals_on(x->dr, x->p->uuid, x->p->dir, files);
 }
 
 /* Removes the files of this run (still the same inode) after a failure. */
@@ -1204,7 +1438,7 @@ repl_copy_disk(ReplRun *x, const ReplPlanDisk *d, ReplCopyStats *st)
     uint64_t size;
     int fd = -1, ret = -1;
 
-    if (!(src = repl_source_open(p->nbd, d->target, bitmap)))
+    if (!(src = repl_source_open(p->nbd, p->nbd_tls, d->target, bitmap)))
         goto out;
     size = repl_source_size(src);
     if (!full && size != d->size) {
@@ -1276,7 +1510,8 @@ repl_backup_xml(const ReplPlan *p, const char *incremental)
         util_buf_add_xml(&b, host);
         util_buf_add(&b, "' port='");
         util_buf_add_xml(&b, colon + 1);
-        util_buf_add(&b, "'/>\n");
+        /* The primary's backup_tls_x509_* settings in qemu.conf. */
+        util_buf_add(&b, p->nbd_tls ? "' tls='yes'/>\n" : "'/>\n");
     }
     util_buf_add(&b, "  <disks>\n");
     for (i = 0; i < p->ndisks; i++) {
@@ -1388,6 +1623,10 @@ repl_retain(ReplRun *x, DomXml *dx, Replica *rec)
             err_set(RESULT_IN_USE, "the test system %s runs on %s's chain: %s is merged after "
                     "stop-test", rec->test->domain, rec->test->point ? rec->test->point : "a point",
                     old->id);
+            goto out;
+        }
+        if (repl_check_removals(x, &old->disks) < 0) {
+            err_prefix("%s is not merged", old->id);
             goto out;
         }
         repl_step(x, 98, "retention: merging %s into the base (%d points kept)", old->id,
@@ -1615,6 +1854,11 @@ repl_run(ReplRun *x, DomXml *dx, const Replica *r)
         err_prefix("cannot remove checkpoints no recovery point records");
         goto fail;
     }
+    if (p->remove.n && repl_check_removals(x, &p->remove) < 0) {
+        err_prefix("the old chain of %s could not be deleted after the resync; nothing was "
+                   "changed", p->vm);
+        goto fail;
+    }
     /* 2. The journal: what this cycle creates, written before it does. */
     repl_step(x, 10, "journal: %s of %s begins",
               p->resync ? "resync" : p->initial ? "initial copy" : "cycle", p->vm);
@@ -1662,7 +1906,7 @@ repl_run(ReplRun *x, DomXml *dx, const Replica *r)
      * around BackupBegin only (the point in time is fixed when the job
      * starts), thawed at once.  Without the agent the point is standard,
      * and the job says why. */
-    if (repl_app_due(r, util_now())) {
+    if (!x->planned && repl_app_due(r, util_now())) {
         repl_step(x, 11, "freezing the guest's file systems for an application-consistent point");
         if (hv_fs_freeze(x->pc, p->uuid) == 0) {
             app = 1;
@@ -1725,7 +1969,8 @@ repl_run(ReplRun *x, DomXml *dx, const Replica *r)
     memset(pt, 0, sizeof(*pt));
     pt->id = util_xstrdup(p->point);
     pt->time = when;
-    pt->type = app ? RP_TYPE_APP_CONSISTENT : RP_TYPE_STANDARD;
+    /* A planned point is taken from a primary shut down cleanly. */
+    pt->type = x->planned ? RP_TYPE_PLANNED : app ? RP_TYPE_APP_CONSISTENT : RP_TYPE_STANDARD;
     pt->checkpoint = util_xstrdup(p->checkpoint);
     for (i = 0; i < p->ndisks; i++) {
         replica_disk_list_add(&pt->disks, p->disks[i].target, p->disks[i].file, 0);
@@ -1838,6 +2083,7 @@ repl_cycle_locked(HvConn *dr, const char *host, const HvDomain *d, const ReplArg
     memset(&now, 0, sizeof(now));
     x.dr = dr;
     x.job = job;
+    x.planned = a && a->planned;
     x.t0 = util_mono_ms();
     /* Under the lock: read again, and the power state with it. */
     if (hv_lookup(dr, d->uuid, 0, &now) < 0 || !(dx = repl_read(dr, d->uuid, d->name, &r)))
@@ -1955,6 +2201,22 @@ repl_resync(HvConn *dr, const char *host, const char *vm, const char *digest,
     return repl_lock_run(dr, host, vm, a, job, 1, digest);
 }
 
+/* The replica was not defined: its NVRAM copy goes (the same inode, as
+ * any deletion); the define's error stays the one reported. */
+static void
+repl_enable_undo_nvram(HvConn *dr, const ReplPlan *p, dev_t dev, ino_t ino)
+{
+    Chain **keep = NULL;
+    size_t nkeep = 0;
+    ErrInfo saved;
+
+    err_save(&saved);
+    if (repl_load_keep(dr, &keep, &nkeep) == 0)
+        chain_discard(p->nvram, dev, ino, p->dir, (const Chain *const *)keep, nkeep);
+    repl_keep_free(keep, nkeep);
+    err_restore(&saved);
+}
+
 int
 repl_enable(HvConn *dr, const ReplPlan *confirmed, const ReplArgs *a, Job *job)
 {
@@ -1966,7 +2228,9 @@ repl_enable(HvConn *dr, const ReplPlan *confirmed, const ReplArgs *a, Job *job)
     ReplPlan *p = NULL;
     LockHandle *lk = NULL;
     HvDomain d;
-    int code = 0;
+    dev_t nv_dev = 0;
+    ino_t nv_ino = 0;
+    int code = 0, nv_made = 0;
 
     memset(&d, 0, sizeof(d));
     if (hv_is_readonly(dr)) {
@@ -1995,6 +2259,7 @@ repl_enable(HvConn *dr, const ReplPlan *confirmed, const ReplArgs *a, Job *job)
     ea.from = confirmed->primary_uri;
     ea.dir = confirmed->dir;
     ea.nbd = confirmed->nbd;
+    ea.nbd_tls = confirmed->nbd_tls;
     ea.name = strcmp(confirmed->vm, confirmed->primary_vm) ? confirmed->vm : NULL;
     ea.interval = confirmed->interval;
     ea.points = confirmed->points;
@@ -2012,11 +2277,22 @@ repl_enable(HvConn *dr, const ReplPlan *confirmed, const ReplArgs *a, Job *job)
         code = RESULT_INVALID_STATE;
         goto out;
     }
+    if (p->primary_nvram) {
+        if (job)
+            job_progress(job, 2, "copying the NVRAM %s to %s", p->primary_nvram, p->nvram);
+        if (repl_copy_nvram(p, &nv_dev, &nv_ino) < 0) {
+            code = repl_code();
+            goto out;
+        }
+        nv_made = 1;
+    }
     if (job)
         job_progress(job, 3, "defining the replica %s (state 1 Ready)", p->vm);
     if (hv_define(dr, p->domxml) < 0) {
         err_prefix("cannot define the replica %s", p->vm);
         code = repl_code();
+        if (nv_made)
+            repl_enable_undo_nvram(dr, p, nv_dev, nv_ino);
         goto out;
     }
     if (hv_lookup(dr, p->uuid, 0, &d) < 0) {

@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/conf.h"
 #include "hv/hv.h"
 #include "ops/health.h"
 #include "ops/job.h"
@@ -30,6 +31,11 @@ enum {
     REPL_JOB_ENABLE = 111,      /* "Enable Replication" */
 };
 
+/* A planned failover (repl-planned.c): a job of its own. */
+enum {
+    REPL_JOB_PLANNED = 112,     /* "Planned Failover" */
+};
+
 /* The NBD port a primary's backup export listens on by default. */
 #define REPL_NBD_PORT 10809
 
@@ -38,6 +44,7 @@ typedef struct {
     const char *from;           /* the primary's libvirt URI */
     const char *dir;            /* NULL: LOCALSTATEDIR/lib/drover/<name> */
     const char *nbd;            /* NULL: the primary URI's host, port REPL_NBD_PORT */
+    const char *nbd_tls;        /* NBD over TLS with the client certificates here; NULL: plain */
     const char *name;           /* the replica's name, NULL: the primary's */
     int interval;               /* seconds between cycles for replicate --due, 0: none */
     int points;                 /* recovery points kept, 0: all */
@@ -50,6 +57,8 @@ typedef struct {
 typedef struct {
     const char *reason;         /* for the audit log */
     const char *audit_log;      /* NULL: syslog only */
+    int planned;                /* the final cycle of a planned failover: its point is
+                                 * "planned" (the primary shut down cleanly), no freeze */
 } ReplArgs;
 
 typedef struct {
@@ -72,6 +81,7 @@ typedef struct {
     char *primary_vm;
     char *dir;
     char *nbd;
+    char *nbd_tls;              /* the client's certificate directory: NBD over TLS; NULL: plain */
     int from_state;
     int to_state;
     char *point;                /* the new point's id */
@@ -87,10 +97,21 @@ typedef struct {
     size_t nnetmap;
     char *networks;             /* enable: each interface, moved or kept ("; " between), or NULL */
     char *domxml;               /* enable: the replica definition to define */
+    char *nvram;                /* enable: the replica's NVRAM file (DIR/nvram.fd), or NULL */
+    char *primary_nvram;        /* enable: the primary's NVRAM file it copies, NULL: not copied */
+    char *nvram_note;           /* enable: why it is not copied, or NULL */
+    uint64_t nvram_size;
     ReplicaDiskList remove;     /* resync: the old chain's files, deleted after the switch */
     char digest[65];
 } ReplPlan;
 
+/* The defaults of enable-replication's options from drover.conf: each
+ * from the "replication" group naming a->vm of the primary a->from, else
+ * the group for that whole primary (conf_repl_find), else the
+ * replication_* settings.  Sets interval, points, app_every, nbd and
+ * nbd_tls (which point into conf); the caller then applies the options given
+ * on the command line, which win. */
+void repl_enable_defaults(const Conf *conf, ReplEnableArgs *a);
 /* The plan of enable-replication: reads the primary's definition over
  * a->from, nothing else.  NULL with err set (32777 primary unreachable,
  * 32773 no such VM, 32770 a disk that cannot be replicated, 32774 the
@@ -192,6 +213,106 @@ const char *repl_failure_kind(int code, const char *message);
 /* When the next cycle of r is due (0: never: no interval, or not
  * replicating); for the console and show. */
 int64_t repl_next_due(const Replica *r, int power, int64_t now);
+
+/* --- planned failover (repl-planned.c) ----------------------------------- */
+
+/* The plan of `drover failover VM --planned`, run on the DR host: each
+ * step on each host, in order:
+ *   1. primary: graceful shutdown, up to timeout s (skipped when it is off;
+ *      when it does not stop: 32772, nothing changed);
+ *   2. primary: started paused for the final cycle's backup job;
+ *   3. DR: the final cycle, a point of type "planned";
+ *   4. primary: powered off again (SIGTERM: qemu stores its bitmaps);
+ *   5. primary: marked prepared: autostart off and drover's record on its
+ *      domain, mode 1 Primary, state 4 Synced, <primary> naming the replica
+ *      its workload moved to, one point: the final one with its checkpoint;
+ *   6. DR: failover to the final point (the ordinary failover: 5 Recovered);
+ *   7. DR: with start, the replica started paused, given checkpoint
+ *      drover.N (the base of reverse replication), resumed. */
+typedef struct {
+    char *host;                 /* display name of the DR host */
+    char *dr_uri;
+    char *vm;                   /* the replica */
+    char uuid[37];
+    char *primary_host;
+    char *primary_uri;
+    char *primary_vm;
+    int primary_power;          /* HV_POWER_* when planned */
+    int primary_autostart;      /* 1 on, 0 off */
+    int timeout;                /* seconds the primary has to shut down */
+    int start;                  /* start the replica after */
+    int from_state;
+    char *point;                /* the final point's id */
+    char *checkpoint;           /* the checkpoint taken with it on the primary */
+    char *since;                /* the final cycle copies the changes since this one */
+    char *targets;              /* the disks, "vda, vdb" */
+    char *text;                 /* the plan as shown */
+    char digest[65];
+} ReplPlanned;
+
+/* Read-only.  NULL with err set: 32775 the replica is not in 3
+ * Replicating, runs, is not replicated by drover, has an interrupted
+ * operation, or the primary is paused or prepared already; 32777 the
+ * primary cannot be reached; 32773 no such VM. */
+ReplPlanned *repl_plan_planned(HvConn *dr, const char *host, const char *vm, int timeout,
+                               int start);
+void repl_planned_free(ReplPlanned *p);
+/* Runs a confirmed plan (planned again first: the digest must be the
+ * same).  0 or a result code with err set, saying what state each host
+ * was left in. */
+int repl_planned_failover(HvConn *dr, const ReplPlanned *confirmed, const ReplArgs *a, Job *job);
+
+/* --- reverse replication (repl-reverse.c) -------------------------------- */
+
+enum {
+    REPL_JOB_REVERSE = 104,     /* "Reverse Replication" (Hyper-V's job type) */
+};
+
+/* Run on the old primary's host after a planned failover (its domain
+ * prepared: mode 1, state 4): that domain becomes the replica of the
+ * failed-over VM, which becomes the primary.  The old primary's disks are
+ * the base, reused in place, when they provably hold the final point:
+ * the checkpoint's bitmap in each is consistent and clean (nothing written
+ * since), and the failed-over VM is on that point with the same checkpoint
+ * (taken when failover --planned --start started it). */
+typedef struct {
+    const char *from;           /* the new primary's URI as seen from here; NULL: the record's */
+    const char *dir;            /* NULL: LOCALSTATEDIR/lib/drover/<name> */
+    const char *nbd;            /* NULL: the URI's host, port REPL_NBD_PORT */
+} ReplReverseArgs;
+
+typedef struct {
+    char *host;                 /* display name of this host (the new replica's) */
+    char *vm;
+    char uuid[37];
+    char *primary_uri;          /* the new primary (the failed-over VM) */
+    char *primary_host;
+    int primary_state;
+    int primary_power;
+    char *back_uri;             /* how the new primary's side names this host */
+    char *point;                /* the final point: the new replica's first */
+    int64_t point_time;
+    char *checkpoint;
+    char *dir;
+    char *nbd;
+    int interval, points, app_every;
+    ReplicaDiskList base;       /* this domain's disks, proven to hold the point */
+    ReplicaDiskList primary_disks; /* the new primary's disks now */
+    char *text;
+    char digest[65];
+} ReplReverse;
+
+/* Read-only (it reads the bitmaps through qemu-nbd).  NULL with err set:
+ * 32775 not prepared, running, disks written since the point, the new
+ * primary not failed over to it or without the checkpoint; 32770 a reverse
+ * that needs a full copy (not built); 32777 the new primary unreachable. */
+ReplReverse *repl_plan_reverse(HvConn *here, const char *host, const char *vm,
+                               const ReplReverseArgs *a);
+void repl_reverse_free(ReplReverse *p);
+/* Runs a confirmed plan: one define here (the replica's record), one on
+ * the new primary (its record: mode 1, state 3); the first is undone if
+ * the second fails.  0 or a result code with err set. */
+int repl_reverse(HvConn *here, const ReplReverse *confirmed, const ReplArgs *a, Job *job);
 
 /* "300", "30s", "5m", "4h", "1d" -> seconds; -1 with err (32773). */
 int repl_parse_interval(const char *s, int *out);
