@@ -1021,9 +1021,8 @@ test_threads(void)
     is_int(failures, 0, "%d threads parse, refuse and format concurrently", THREADS);
 }
 
-/* A thread parses the same text twice in a row when it makes a list's row
- * (summary, then replication health): the second is a copy of the first's
- * record, which must be a record of its own, and only for the same text. */
+/* The same text parsed twice in a row gives two records of their own that
+ * read the same, and a text that differs by one byte reads as itself. */
 static void
 test_parse_again(void)
 {
@@ -1049,8 +1048,7 @@ test_parse_again(void)
                "alone (point id)");
     }
     replica_free(r2);
-    /* Every part of a record survives the second parse (a copy): a field
-     * that replica_copy forgot would be lost here. */
+    /* Every part of a record survives a second parse of its text. */
     r1 = parse_str(full_text);
     r2 = parse_str(full_text);
     free(f1);
@@ -1076,8 +1074,8 @@ test_parse_again(void)
     r3 = parse_str(a);
     is_int(r3 ? r3->state : -1, 3, "and the valid text reads again");
     replica_free(r3);
-    /* Thousands of distinct short names and values: a reused parser must
-     * keep reading each record as it is. */
+    /* Thousands of distinct short names and values: each record reads as
+     * it is. */
     for (i = 0; i < 6000; i++) {
         char id[16], doc[512];
         Replica *r;
@@ -1134,7 +1132,7 @@ test_replication(void)
     is_str(r->points[0].checkpoint, "drover.1", "a point's checkpoint read");
     text = replica_format(r);
     is_str(text, doc, "formats back byte for byte");
-    /* Parsed again by the same thread: a copy of the record, every part. */
+    /* Parsed again: the same record, every part. */
     e = replica_parse(doc, strlen(doc));
     free(text);
     text = e ? replica_format(e) : NULL;

@@ -118,43 +118,37 @@ fetcher_holder(const HvDomain *d)
     return out;
 }
 
-/* Whether drover replicates the domain, and when its next cycle is due:
- * the NEXT column.  Only records that mention <replication> are parsed
- * again. */
+/* Whether drover replicates the domain (r: its record, or NULL), and when
+ * its next cycle is due: the NEXT column. */
 static void
-batch_repl(RowRepl *out, const HvDomain *d)
+batch_repl(RowRepl *out, const HvDomain *d, const Replica *r)
 {
-    Replica *r;
-
     memset(out, 0, sizeof(*out));
-    if (!d->metadata || !strstr(d->metadata, "replication"))
-        return;
-    if (!(r = replica_parse(d->metadata, strlen(d->metadata)))) {
-        err_clear();
-        return;
-    }
-    if (r->repl) {
+    if (r && r->repl) {
         out->on = 1;
         out->next_due = repl_next_due(r, d->power, util_now());
     }
-    replica_free(r);
 }
 
 static void
 batch_add(Batch *b, const HvDomain *d)
 {
     Model *m = b->f->m;
+    int local = hv_is_local(m->s->hosts[b->f->idx].conn) == 1;
+    Replica *r;
     Summary *s;
 
     util_grow(&b->v, &b->cap, b->n + 1, sizeof(*b->v));
     util_grow(&b->holders, &b->hcap, b->n + 1, sizeof(*b->holders));
     util_grow(&b->repl, &b->rcap, b->n + 1, sizeof(*b->repl));
     s = &b->v[b->n];
-    summary_from_domain(s, m->s->hosts[b->f->idx].name, d, util_now(), m->o.rpo_warning,
-                        hv_is_local(m->s->hosts[b->f->idx].conn) == 1);
-    repl_health_summary(s, d->metadata, util_now(), hv_is_local(m->s->hosts[b->f->idx].conn) == 1);
+    /* One parse of the record serves the row, its replication health and
+     * its next cycle. */
+    r = summary_from_domain(s, m->s->hosts[b->f->idx].name, d, util_now(), m->o.rpo_warning, local);
+    repl_health_summary(s, r, util_now(), local);
     b->holders[b->n] = s->journal_op && d->metadata ? fetcher_holder(d) : NULL;
-    batch_repl(&b->repl[b->n], d);
+    batch_repl(&b->repl[b->n], d, r);
+    replica_free(r);
     b->n++;
 }
 

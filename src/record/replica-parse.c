@@ -655,95 +655,22 @@ replica_xml_error(void *data, xmlErrorPtr e)
     xe->have = 1;
 }
 
-/* What a thread keeps between records.  A list makes each row from one
- * record twice (summary_from_domain, then repl_health_summary, each with
- * its own parse): the second parse of the same text is a copy of the
- * first's record, so replica_copy must copy every field (test-replica
- * formats a second parse back to its text).  And a parser context costs a dictionary and buffers to
- * make; one is reused (libxml2 resets it for every document). */
-typedef struct {
-    xmlParserCtxtPtr ctxt;
-    char *xml;                  /* the text of the last record parsed, */
-    size_t len;
-    Replica *r;                 /* and that record (valid) */
-} ReplicaParseCache;
-
-/* A reused context's dictionary keeps every short name and value it met;
- * past this many a new context starts, so a console's never grows. */
-#define REPLICA_DICT_MAX 4096
-
 static pthread_once_t replica_xml_once = PTHREAD_ONCE_INIT;
-static pthread_key_t replica_cache_key;
-static int replica_cache_ok;
-
-static void
-replica_cache_free(void *p)
-{
-    ReplicaParseCache *c = p;
-
-    if (!c)
-        return;
-    xmlFreeParserCtxt(c->ctxt);
-    free(c->xml);
-    replica_free(c->r);
-    free(c);
-}
 
 /* libxml2 wants one initialization before threads parse. */
 static void
 replica_xml_init(void)
 {
     xmlInitParser();
-    replica_cache_ok = pthread_key_create(&replica_cache_key, replica_cache_free) == 0;
-}
-
-/* This thread's cache, or NULL (then nothing is kept). */
-static ReplicaParseCache *
-replica_cache(void)
-{
-    ReplicaParseCache *c;
-
-    if (!replica_cache_ok)
-        return NULL;
-    if ((c = pthread_getspecific(replica_cache_key)))
-        return c;
-    c = util_xcalloc(1, sizeof(*c));
-    if (pthread_setspecific(replica_cache_key, c) != 0) {
-        free(c);
-        return NULL;
-    }
-    return c;
-}
-
-/* A parser context: the thread's own when there is one (then *own is 0). */
-static xmlParserCtxtPtr
-replica_ctxt(ReplicaParseCache *c, int *own)
-{
-    *own = 0;
-    if (c && c->ctxt && c->ctxt->dict && xmlDictSize(c->ctxt->dict) > REPLICA_DICT_MAX) {
-        xmlFreeParserCtxt(c->ctxt);
-        c->ctxt = NULL;
-    }
-    if (c && c->ctxt)
-        return c->ctxt;
-    if (c) {
-        if ((c->ctxt = xmlNewParserCtxt()))
-            c->ctxt->sax->serror = replica_xml_error;
-        return c->ctxt;
-    }
-    *own = 1;
-    return xmlNewParserCtxt();
 }
 
 Replica *
 replica_parse(const char *xml, size_t len)
 {
     ReplicaXmlError xe = { 0 };
-    ReplicaParseCache *c;
     xmlParserCtxtPtr ctxt = NULL;
     xmlDocPtr doc = NULL;
     Replica *r = NULL;
-    int own = 0;
 
     if (!xml || len == 0) {
         replica_bad("the document is empty");
@@ -754,10 +681,7 @@ replica_parse(const char *xml, size_t len)
         return NULL;
     }
     pthread_once(&replica_xml_once, replica_xml_init);
-    c = replica_cache();
-    if (c && c->r && c->len == len && memcmp(c->xml, xml, len) == 0)
-        return replica_copy(c->r);
-    ctxt = replica_ctxt(c, &own);
+    ctxt = xmlNewParserCtxt();
     if (!ctxt) {
         err_set(RESULT_OUT_OF_MEMORY, "replica metadata: cannot create an XML parser");
         return NULL;
@@ -784,20 +708,10 @@ replica_parse(const char *xml, size_t len)
         replica_free(r);
         r = NULL;
     }
-    if (r && c) {
-        replica_free(c->r);
-        free(c->xml);
-        c->xml = util_xmalloc(len);
-        memcpy(c->xml, xml, len);
-        c->len = len;
-        c->r = replica_copy(r);
-    }
 
  cleanup:
     xmlFreeDoc(doc);
-    /* The reused context points at this call's error record no more. */
-    ctxt->_private = NULL;
-    if (own)
-        xmlFreeParserCtxt(ctxt);
+    xmlFreeParserCtxt(ctxt);
     return r;
 }
+

@@ -2748,15 +2748,12 @@ repl_health(const Replica *r, const char *uuid, int64_t now, int local, HealthRe
 }
 
 void
-repl_health_summary(Summary *s, const char *metadata, int64_t now, int local)
+repl_health_summary(Summary *s, const Replica *r, int64_t now, int local)
 {
     HealthReport hr;
-    Replica *r;
 
-    if (!metadata || s->record_error || !(r = replica_parse(metadata, strlen(metadata)))) {
-        err_clear();
+    if (!r || s->record_error)
         return;
-    }
     memset(&hr, 0, sizeof(hr));
     hr.health = s->health;
     repl_health(r, s->uuid, now, local, &hr);
@@ -2766,5 +2763,4 @@ repl_health_summary(Summary *s, const char *metadata, int64_t now, int local)
         s->problem = util_xstrdup(hr.reasons[0]);
     }
     health_report_clear(&hr);
-    replica_free(r);
 }

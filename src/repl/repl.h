@@ -205,8 +205,9 @@ void repl_stats_note_failure(const Replica *r, const char *uuid, int code, const
 #define REPL_GRACE(interval) ((interval) / 2 > 60 ? (interval) / 2 : 60)
 void repl_health(const Replica *r, const char *uuid, int64_t now, int local, HealthReport *out);
 /* The same for a row of drover list and the console: its health and
- * problem raised when the cycles say worse.  metadata: the domain's. */
-void repl_health_summary(Summary *s, const char *metadata, int64_t now, int local);
+ * problem raised when the cycles say worse.  r: the row's record, as
+ * summary_from_domain parsed it (NULL: nothing to do). */
+void repl_health_summary(Summary *s, const Replica *r, int64_t now, int local);
 /* Why a cycle failed, decoded from its result code and message: "primary
  * unreachable", "NBD refused", "checkpoint lost", "DR disk full", or NULL. */
 const char *repl_failure_kind(int code, const char *message);
