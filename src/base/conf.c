@@ -51,7 +51,8 @@ static const char *const conf_confirm_choices[] = { "type-name", "yes-no", NULL 
 static const char *const conf_theme_choices[] = { "default", "mono", NULL };
 static const char *const conf_host_keys[] = { "name", "uri", "readonly", NULL };
 static const char *const conf_repl_keys[] = { "primary", "vm", "interval", "points",
-                                              "app_consistent_every", "nbd", "nbd_tls", NULL };
+                                              "app_consistent_every", "nbd", "nbd_tls",
+                                              "network_map", NULL };
 
 /* The one list of settings: the parser, the defaults, the copy and free
  * code and conf_settings() (hence drover.conf(5)) all walk it. */
@@ -99,14 +100,18 @@ static const ConfSpec conf_specs[] = {
     { "replication", CONF_KIND_REPLS, 0, 0, 0, NULL, 0, NULL,
       "per-primary defaults of enable-replication's options, over the replication_* ones, each "
       "{ primary = \"prod-a\"; vm = \"db01\"; interval = 300; points = 12; "
-      "app_consistent_every = 14400; nbd = \"10.0.0.5:10809\"; nbd_tls = \"/etc/pki/drover\"; }: "
-      "primary (required) is the "
+      "app_consistent_every = 14400; nbd = \"10.0.0.5:10809\"; nbd_tls = \"/etc/pki/drover\"; "
+      "network_map = [ \"prodnet=drnet\", \"bridge:br-prod=br-dr\" ]; }: primary (required) is the "
       "--from URI or its host name, vm (optional, the primary VM's name as enable-replication "
       "names it) makes it per replica; the others are optional, in seconds as the "
       "replication_* settings, nbd as --nbd, nbd_tls the directory of the client's certificates "
-      "(ca-cert.pem, client-cert.pem, client-key.pem) for NBD over TLS; each setting comes from the replica's group, "
-      "else the primary's, else replication_*; command-line options win; a later file "
-      "replaces the whole list" },
+      "(ca-cert.pem, client-cert.pem, client-key.pem) for NBD over TLS, network_map a list of "
+      "--network-map entries SRC=DST (each side NAME, network:NAME or bridge:NAME) that "
+      "move the replica's interfaces to the DR site's networks or bridges (an entry no "
+      "interface of the VM uses is left unused; an empty list is no map); each setting "
+      "comes from the replica's group, else the primary's, else replication_*; "
+      "command-line options win (any --network-map replaces the whole network_map); a later "
+      "file replaces the whole list" },
     { "readonly", CONF_KIND_BOOL, offsetof(Conf, readonly), 0, 0, NULL, 0, NULL,
       "open every host read-only and disable every mutating operation; set in the system file "
       "(as a host's readonly there), user files, --config and -c cannot lower it" },
@@ -322,6 +327,10 @@ conf_repls_free(ConfRepl *r, size_t n)
         free(r[i].vm);
         free(r[i].nbd);
         free(r[i].nbd_tls);
+        for (size_t k = 0; k < r[i].nnetmap; k++)
+            free(r[i].netmap[k]);
+        free(r[i].netmap);
+        free(r[i].netmap_from);
     }
     free(r);
 }
@@ -338,6 +347,12 @@ conf_repls_copy(const ConfRepl *src, size_t n)
         dst[i].vm = util_xstrdup(src[i].vm);
         dst[i].nbd = util_xstrdup(src[i].nbd);
         dst[i].nbd_tls = util_xstrdup(src[i].nbd_tls);
+        if (src[i].netmap) {
+            dst[i].netmap = util_xcalloc(src[i].nnetmap + 1, sizeof(*dst[i].netmap));
+            for (size_t k = 0; k < src[i].nnetmap; k++)
+                dst[i].netmap[k] = util_xstrdup(src[i].netmap[k]);
+        }
+        dst[i].netmap_from = util_xstrdup(src[i].netmap_from);
     }
     return dst;
 }
@@ -722,6 +737,119 @@ conf_repl_int(const ConfSrc *src, const config_setting_t *s, const char *key, co
     return 0;
 }
 
+void
+conf_net_side_clear(ConfNetSide *side)
+{
+    if (!side)
+        return;
+    free(side->name);
+    side->name = NULL;
+    side->type = NULL;
+}
+
+/* "network:NAME", "bridge:NAME" or "NAME" (len bytes of side). */
+static int
+conf_net_side(const char *side, size_t len, ConfNetSide *out)
+{
+    static const char *const kinds[] = { "network", "bridge", NULL };
+    size_t i;
+
+    out->type = NULL;
+    for (i = 0; kinds[i]; i++) {
+        size_t k = strlen(kinds[i]);
+
+        if (len > k && strncmp(side, kinds[i], k) == 0 && side[k] == ':') {
+            out->type = kinds[i];
+            side += k + 1;
+            len -= k + 1;
+            break;
+        }
+    }
+    if (!len || memchr(side, ':', len) || memchr(side, '=', len))
+        return -1;
+    out->name = util_xstrndup(side, len);
+    return 0;
+}
+
+int
+conf_netmap_parse(const char *entry, ConfNetSide *from, ConfNetSide *to)
+{
+    const char *eq = strchr(entry, '=');
+
+    from->name = to->name = NULL;
+    if (!eq) {
+        err_set(RESULT_INVALID_PARAMETER, "\"%s\" is not SRC=DST", entry);
+        return -1;
+    }
+    if (conf_net_side(entry, (size_t)(eq - entry), from) < 0 ||
+        conf_net_side(eq + 1, strlen(eq + 1), to) < 0) {
+        conf_net_side_clear(from);
+        conf_net_side_clear(to);
+        err_set(RESULT_INVALID_PARAMETER, "\"%s\": each side of SRC=DST is NAME, network:NAME "
+                "or bridge:NAME", entry);
+        return -1;
+    }
+    return 0;
+}
+
+/* network_map = [ "SRC=DST", ... ] (or a list of strings): each entry
+ * checked as --network-map's are, here, so a typo stops drover at start
+ * rather than at the enable-replication that would use it. */
+static int
+conf_repl_netmap(const ConfSrc *src, const config_setting_t *s, const char *key, ConfRepl *r)
+{
+    int type = config_setting_type(s), n, i;
+    char **map;
+    char *file;
+
+    if (type != CONFIG_TYPE_ARRAY && type != CONFIG_TYPE_LIST)
+        return conf_type_error(src, s, key, "a list of strings: [ \"SRC=DST\", ... ]");
+    n = config_setting_length(s);
+    map = util_xcalloc((size_t)n + 1, sizeof(*map));
+    for (i = 0; i < n; i++) {
+        const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+        /* libconfig gives elements of an array no line of their own. */
+        const config_setting_t *at = config_setting_source_line(e) ? e : s;
+        ConfNetSide from, to;
+        const char *str;
+        char sub[128];
+
+        snprintf(sub, sizeof(sub), "%s[%d]", key, i);
+        if (config_setting_type(e) != CONFIG_TYPE_STRING) {
+            conf_fail(src, at, "%s: expected a string \"SRC=DST\", found %s", sub,
+                      conf_type_text(config_setting_type(e)));
+            goto fail;
+        }
+        str = config_setting_get_string(e);
+        if (conf_netmap_parse(str, &from, &to) < 0) {
+            char *msg = util_xstrdup(err_message());
+
+            conf_fail(src, at, "%s: %s", sub, msg);
+            free(msg);
+            goto fail;
+        }
+        conf_net_side_clear(&from);
+        conf_net_side_clear(&to);
+        map[i] = util_xstrdup(str);
+    }
+    for (i = 0; r->netmap && (size_t)i < r->nnetmap; i++)
+        free(r->netmap[i]);
+    free(r->netmap);
+    free(r->netmap_from);
+    r->netmap = map;
+    r->nnetmap = (size_t)n;
+    file = conf_setting_file(src, s);
+    r->netmap_from = util_xasprintf("%s:%u", file, config_setting_source_line(s));
+    free(file);
+    return 0;
+
+fail:
+    for (i = 0; i < n; i++)
+        free(map[i]);
+    free(map);
+    return -1;
+}
+
 static int
 conf_parse_repl(const ConfSrc *src, const config_setting_t *g, int idx, ConfRepl *r)
 {
@@ -763,6 +891,9 @@ conf_parse_repl(const ConfSrc *src, const config_setting_t *g, int idx, ConfRepl
                                  "'..' or '//'), found \"%s\"", sub, str);
             free(r->nbd_tls);
             r->nbd_tls = util_xstrdup(str);
+        } else if (strcmp(k, "network_map") == 0) {
+            if (conf_repl_netmap(src, s, sub, r) < 0)
+                return -1;
         } else if (strcmp(k, "interval") == 0) {
             if (conf_repl_int(src, s, sub, "replication_interval", &r->interval) < 0)
                 return -1;
