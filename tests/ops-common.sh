@@ -188,7 +188,7 @@ CONFIG = {"hosts": [{"name": "str", "uri": "str", "readonly": "bool"}], "files":
           "replication_app_consistent_every": "int", "replication_auto_resync": "bool",
           "replication": [{"primary": "str", "vm": "str?", "interval": "int?", "points": "int?",
                            "app_consistent_every": "int?", "nbd": "str?",
-                           "nbd_tls": "str?"}]}
+                           "nbd_tls": "str?", "network_map": Null("strs")}]}
 
 problems = []
 

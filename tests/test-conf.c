@@ -541,6 +541,126 @@ test_replication(void)
                   "replication[0]", "a group");
 }
 
+/* conf_netmap_parse: the syntax of a network map entry, shared by
+ * --network-map and drover.conf's network_map. */
+static void
+test_netmap_parse(void)
+{
+    static const struct {
+        const char *entry, *ftype, *from, *ttype, *to;
+    } good[] = {
+        { "prodnet=drnet", NULL, "prodnet", NULL, "drnet" },
+        { "network:prodnet=drnet", "network", "prodnet", NULL, "drnet" },
+        { "bridge:br-prod=network:drnet", "bridge", "br-prod", "network", "drnet" },
+        { "lan=bridge:br0", NULL, "lan", "bridge", "br0" },
+        { "network=bridge", NULL, "network", NULL, "bridge" },
+    };
+    static const char *const bad[] = {
+        "prodnet", "=drnet", "prodnet=", "vlan:prodnet=drnet", "prodnet=vlan:7",
+        "network:=drnet", "a=b=c", "bridge:=br0", "", "prodnet=network:",
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        ConfNetSide f = { 0 }, t = { 0 };
+        int rc = conf_netmap_parse(good[i].entry, &f, &t);
+
+        ok(rc == 0 && util_streq(f.type, good[i].ftype) && util_streq(f.name, good[i].from) &&
+           util_streq(t.type, good[i].ttype) && util_streq(t.name, good[i].to),
+           "netmap entry %s: %s %s -> %s %s", good[i].entry, f.type ? f.type : "(any)",
+           f.name ? f.name : "?", t.type ? t.type : "(its own kind)", t.name ? t.name : "?");
+        conf_net_side_clear(&f);
+        conf_net_side_clear(&t);
+    }
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ConfNetSide f = { 0 }, t = { 0 };
+        int rc;
+
+        err_clear();
+        rc = conf_netmap_parse(bad[i], &f, &t);
+        ok(rc == -1 && err_code() == RESULT_INVALID_PARAMETER &&
+           strstr(err_message(), bad[i]) && !f.name && !t.name,
+           "netmap entry \"%s\" refused with 32773 naming it (%s)", bad[i], err_message());
+    }
+    conf_net_side_clear(NULL);
+    ok(1, "conf_net_side_clear(NULL) is harmless");
+}
+
+/* network_map in the replication groups. */
+static void
+test_replication_netmap(void)
+{
+    char *path = write_conf("netmap.conf",
+                            "replication = (\n"
+                            "  { primary = \"prod-a\";\n"
+                            "    network_map = [ \"prodnet=drnet\", \"bridge:br-prod=network:drnet\" ]; },\n"
+                            "  { primary = \"prod-a\"; vm = \"db01\"; network_map = [ ]; },\n"
+                            "  { primary = \"prod-a\"; vm = \"web01\";\n"
+                            "    network_map = ( \"lan=bridge:br-dr\" ); },\n"
+                            "  { primary = \"prod-b\"; points = 3; }\n"
+                            ");\n");
+    char *from;
+    Conf *c = conf_new_default(), *copy;
+    const ConfRepl *r;
+    int rc;
+
+    rc = conf_load_file(c, path);
+    is_int(rc, 0, "groups with network_map load (%s)", rc ? err_message() : "");
+    r = conf_repl_find(c, "qemu+ssh://prod-a/system", "prod-a", NULL);
+    ok(r && r->netmap && r->nnetmap == 2 && util_streq(r->netmap[0], "prodnet=drnet") &&
+       util_streq(r->netmap[1], "bridge:br-prod=network:drnet"),
+       "the primary's group: an array of two entries, in order");
+    from = util_xasprintf("%s:3", path);
+    ok(r && util_streq(r->netmap_from, from), "it says where it is (%s)",
+       r && r->netmap_from ? r->netmap_from : "nothing");
+    free(from);
+    r = conf_repl_find(c, "qemu+ssh://prod-a/system", "prod-a", "db01");
+    ok(r && r->netmap && r->nnetmap == 0, "an empty array is set: no map (not inherited)");
+    r = conf_repl_find(c, "qemu+ssh://prod-a/system", "prod-a", "web01");
+    ok(r && r->nnetmap == 1 && util_streq(r->netmap[0], "lan=bridge:br-dr"),
+       "a list of strings is accepted too");
+    from = util_xasprintf("%s:6", path);
+    ok(r && util_streq(r->netmap_from, from), "its place is the line of network_map (%s)",
+       r && r->netmap_from ? r->netmap_from : "nothing");
+    free(from);
+    r = conf_repl_find(c, "qemu+ssh://prod-b/system", "prod-b", NULL);
+    ok(r && !r->netmap && r->nnetmap == 0 && !r->netmap_from, "a group without network_map: not set");
+    copy = conf_load(path);
+    ok(copy && copy->nrepls == 4 && copy->repls[0].nnetmap == 2 &&
+       util_streq(copy->repls[0].netmap[1], "bridge:br-prod=network:drnet") &&
+       copy->repls[1].netmap && copy->repls[1].nnetmap == 0 &&
+       util_streq(copy->repls[2].netmap_from, c->repls[2].netmap_from),
+       "conf_load keeps the maps and where they are");
+    conf_free(copy);
+    free(path);
+    conf_free(c);
+
+    check_refused("network_map entry without =",
+                  PREFIX_NOHOSTS "replication = ( { primary = \"a\"; network_map = [ \"prodnet\" ]; } );\n",
+                  3, "replication[0].network_map[0]", "\"prodnet\" is not SRC=DST");
+    check_refused("network_map entry of an unknown kind",
+                  PREFIX_NOHOSTS "replication = ( { primary = \"a\";\n"
+                  "  network_map = [ \"prodnet=drnet\", \"vlan:7=drnet\" ]; } );\n",
+                  4, "replication[0].network_map[1]", "NAME, network:NAME or bridge:NAME");
+    check_refused("network_map entry with an empty side",
+                  PREFIX_NOHOSTS "replication = (\n { primary = \"a\"; },\n"
+                  " { primary = \"b\"; network_map = [ \"=drnet\" ]; } );\n",
+                  5, "replication[1].network_map[0]", "\"=drnet\"");
+    check_refused("network_map as a string",
+                  PREFIX_NOHOSTS "replication = ( { primary = \"a\"; network_map = \"a=b\"; } );\n",
+                  3, "replication[0].network_map", "a list of strings");
+    check_refused("network_map of integers",
+                  PREFIX_NOHOSTS "replication = ( { primary = \"a\"; network_map = [ 5 ]; } );\n",
+                  3, "replication[0].network_map[0]", "expected a string");
+    check_refused("network_map with a group in it",
+                  PREFIX_NOHOSTS "replication = ( { primary = \"a\";\n"
+                  "  network_map = ( \"a=b\", { x = 1; } ); } );\n",
+                  4, "replication[0].network_map[1]", "expected a string");
+    check_refused("network_map at the top level",
+                  PREFIX_NOHOSTS "network_map = [ \"a=b\" ];\n", 3,
+                  "unknown setting \"network_map\"", NULL);
+}
+
 static void
 test_values_refused(void)
 {
@@ -901,6 +1021,8 @@ main(void)
     test_ranges();
     test_hosts_refused();
     test_replication();
+    test_netmap_parse();
+    test_replication_netmap();
     test_values_refused();
     test_files();
     test_order();

@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* conf: drover.conf (libconfig) loading and validation. */
+/* conf: drover.conf (libconfig): the table of settings, their defaults,
+ * the files and the parser.  The replication groups are in conf-repl.c,
+ * URIs and the read-only floor in conf-uri.c. */
 #include <config.h>
 
 #include "base/conf.h"
+#include "base/conf-priv.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -15,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -50,8 +52,6 @@ typedef struct {
 static const char *const conf_confirm_choices[] = { "type-name", "yes-no", NULL };
 static const char *const conf_theme_choices[] = { "default", "mono", NULL };
 static const char *const conf_host_keys[] = { "name", "uri", "readonly", NULL };
-static const char *const conf_repl_keys[] = { "primary", "vm", "interval", "points",
-                                              "app_consistent_every", "nbd", "nbd_tls", NULL };
 
 /* The one list of settings: the parser, the defaults, the copy and free
  * code and conf_settings() (hence drover.conf(5)) all walk it. */
@@ -99,14 +99,18 @@ static const ConfSpec conf_specs[] = {
     { "replication", CONF_KIND_REPLS, 0, 0, 0, NULL, 0, NULL,
       "per-primary defaults of enable-replication's options, over the replication_* ones, each "
       "{ primary = \"prod-a\"; vm = \"db01\"; interval = 300; points = 12; "
-      "app_consistent_every = 14400; nbd = \"10.0.0.5:10809\"; nbd_tls = \"/etc/pki/drover\"; }: "
-      "primary (required) is the "
+      "app_consistent_every = 14400; nbd = \"10.0.0.5:10809\"; nbd_tls = \"/etc/pki/drover\"; "
+      "network_map = [ \"prodnet=drnet\", \"bridge:br-prod=br-dr\" ]; }: primary (required) is the "
       "--from URI or its host name, vm (optional, the primary VM's name as enable-replication "
       "names it) makes it per replica; the others are optional, in seconds as the "
       "replication_* settings, nbd as --nbd, nbd_tls the directory of the client's certificates "
-      "(ca-cert.pem, client-cert.pem, client-key.pem) for NBD over TLS; each setting comes from the replica's group, "
-      "else the primary's, else replication_*; command-line options win; a later file "
-      "replaces the whole list" },
+      "(ca-cert.pem, client-cert.pem, client-key.pem) for NBD over TLS, network_map a list of "
+      "--network-map entries SRC=DST (each side NAME, network:NAME or bridge:NAME) that "
+      "move the replica's interfaces to the DR site's networks or bridges (an entry no "
+      "interface of the VM uses is left unused; an empty list is no map); each setting "
+      "comes from the replica's group, else the primary's, else replication_*; "
+      "command-line options win (any --network-map replaces the whole network_map); a later "
+      "file replaces the whole list" },
     { "readonly", CONF_KIND_BOOL, offsetof(Conf, readonly), 0, 0, NULL, 0, NULL,
       "open every host read-only and disable every mutating operation; set in the system file "
       "(as a host's readonly there), user files, --config and -c cannot lower it" },
@@ -121,6 +125,21 @@ static int
 conf_kind_is_string(ConfKind kind)
 {
     return kind == CONF_KIND_CHOICE || kind == CONF_KIND_PATH;
+}
+
+int
+conf_spec_range(const char *name, long long *min, long long *max)
+{
+    size_t i;
+
+    for (i = 0; i < CONF_NSPECS; i++) {
+        if (strcmp(conf_specs[i].name, name) == 0) {
+            *min = conf_specs[i].min;
+            *max = conf_specs[i].max;
+            return 0;
+        }
+    }
+    return -1;
 }
 
 /* ---- conf_settings() ---- */
@@ -312,36 +331,6 @@ conf_hosts_free(ConfHost *hosts, size_t n)
     free(hosts);
 }
 
-static void
-conf_repls_free(ConfRepl *r, size_t n)
-{
-    size_t i;
-
-    for (i = 0; i < n; i++) {
-        free(r[i].primary);
-        free(r[i].vm);
-        free(r[i].nbd);
-        free(r[i].nbd_tls);
-    }
-    free(r);
-}
-
-static ConfRepl *
-conf_repls_copy(const ConfRepl *src, size_t n)
-{
-    ConfRepl *dst = util_xcalloc(n ? n : 1, sizeof(*dst));
-    size_t i;
-
-    for (i = 0; i < n; i++) {
-        dst[i] = src[i];
-        dst[i].primary = util_xstrdup(src[i].primary);
-        dst[i].vm = util_xstrdup(src[i].vm);
-        dst[i].nbd = util_xstrdup(src[i].nbd);
-        dst[i].nbd_tls = util_xstrdup(src[i].nbd_tls);
-    }
-    return dst;
-}
-
 /* Frees what conf owns, not conf itself. */
 static void
 conf_clear(Conf *conf)
@@ -418,12 +407,6 @@ conf_free(Conf *conf)
 
 /* ---- parsing ---- */
 
-typedef struct {
-    const char *path;           /* the file as the caller named it */
-    char *dir;                  /* its directory, where @include looks */
-    const char *text;           /* its contents */
-} ConfSrc;
-
 /* The file libconfig opens for "@include NAME": INCLUDE_DIR/NAME, even
  * when NAME is absolute. */
 static char *
@@ -436,7 +419,7 @@ conf_include_path(const char *dir, const char *name)
 
 /* The file a setting came from: the main file, or an @include'd one
  * (libconfig names those as written). */
-static char *
+char *
 conf_setting_file(const ConfSrc *src, const config_setting_t *s)
 {
     const char *f = config_setting_source_file(s);
@@ -446,12 +429,8 @@ conf_setting_file(const ConfSrc *src, const config_setting_t *s)
     return conf_include_path(src->dir, f);
 }
 
-static int
-conf_fail(const ConfSrc *src, const config_setting_t *s, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
 /* Sets the error "FILE:LINE: message" for setting s; returns -1. */
-static int
+int
 conf_fail(const ConfSrc *src, const config_setting_t *s, const char *fmt, ...)
 {
     va_list ap;
@@ -467,7 +446,7 @@ conf_fail(const ConfSrc *src, const config_setting_t *s, const char *fmt, ...)
     return -1;
 }
 
-static const char *
+const char *
 conf_type_text(int type)
 {
     switch (type) {
@@ -491,7 +470,7 @@ conf_type_text(int type)
     }
 }
 
-static int
+int
 conf_type_error(const ConfSrc *src, const config_setting_t *s, const char *key, const char *want)
 {
     return conf_fail(src, s, "%s: expected %s, found %s", key, want,
@@ -509,7 +488,7 @@ conf_is_name_char(char c)
  * let an absurd value pass the range check.  So find "key = literal" on
  * the setting's line of the main file and parse the literal ourselves.
  * Returns 1 and the value (saturated) and literal text, or 0 if not found. */
-static int
+int
 conf_int_literal(const ConfSrc *src, const config_setting_t *s, const char *key,
                  long long *out, char *lit, size_t litsize)
 {
@@ -574,7 +553,7 @@ conf_int_literal(const ConfSrc *src, const config_setting_t *s, const char *key,
     return 0;
 }
 
-static int
+int
 conf_get_string(const ConfSrc *src, const config_setting_t *s, const char *key, const char **out)
 {
     if (config_setting_type(s) != CONFIG_TYPE_STRING)
@@ -605,7 +584,7 @@ conf_host_name_ok(const char *name)
     return 1;
 }
 
-static void
+void
 conf_host_add(ConfHost **hosts, size_t *nhosts, char *name, char *uri, int readonly)
 {
     *hosts = util_xrealloc(*hosts, (*nhosts + 1) * sizeof(**hosts));
@@ -694,141 +673,6 @@ conf_parse_hosts(Conf *conf, const ConfSrc *src, const config_setting_t *s)
     conf->hosts = hosts;
     conf->nhosts = nhosts;
     return 0;
-}
-
-/* An integer of a replication group, in the range of the replication_*
- * setting it overrides. */
-static int
-conf_repl_int(const ConfSrc *src, const config_setting_t *s, const char *key, const char *global,
-              int *out)
-{
-    const ConfSpec *sp = NULL;
-    char lit[64];
-    long long v;
-    size_t j;
-
-    for (j = 0; j < CONF_NSPECS; j++)
-        if (strcmp(conf_specs[j].name, global) == 0)
-            sp = &conf_specs[j];
-    if (config_setting_type(s) != CONFIG_TYPE_INT && config_setting_type(s) != CONFIG_TYPE_INT64)
-        return conf_type_error(src, s, key, "an integer");
-    v = config_setting_get_int64(s);
-    if (config_setting_type(s) != CONFIG_TYPE_INT ||
-        !conf_int_literal(src, s, config_setting_name(s), &v, lit, sizeof(lit)))
-        snprintf(lit, sizeof(lit), "%lld", v);
-    if (sp && (v < sp->min || v > sp->max))
-        return conf_fail(src, s, "%s: %s is out of range %lld..%lld", key, lit, sp->min, sp->max);
-    *out = (int)v;
-    return 0;
-}
-
-static int
-conf_parse_repl(const ConfSrc *src, const config_setting_t *g, int idx, ConfRepl *r)
-{
-    const char *str = NULL;
-    int n, i;
-    char key[64];
-    size_t j;
-
-    memset(r, 0, sizeof(*r));
-    r->interval = r->points = r->app_every = -1;
-    snprintf(key, sizeof(key), "replication[%d]", idx);
-    if (config_setting_type(g) != CONFIG_TYPE_GROUP)
-        return conf_type_error(src, g, key, "a group { primary = \"...\"; ... }");
-    n = config_setting_length(g);
-    for (i = 0; i < n; i++) {
-        const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
-        const char *k = config_setting_name(s);
-        char sub[96];
-
-        snprintf(sub, sizeof(sub), "%s.%s", key, k);
-        if (strcmp(k, "primary") == 0 || strcmp(k, "vm") == 0 || strcmp(k, "nbd") == 0) {
-            char **field = k[0] == 'p' ? &r->primary : k[0] == 'v' ? &r->vm : &r->nbd;
-
-            if (conf_get_string(src, s, sub, &str) < 0)
-                return -1;
-            if (!*str)
-                return conf_fail(src, s, "%s: expected a non-empty string", sub);
-            if (k[0] == 'n' && strncmp(str, "unix:/", 6) != 0 &&
-                (!strrchr(str, ':') || strrchr(str, ':') == str || !strrchr(str, ':')[1]))
-                return conf_fail(src, s, "%s: expected \"HOST:PORT\" or \"unix:PATH\", found "
-                                 "\"%s\"", sub, str);
-            free(*field);
-            *field = util_xstrdup(str);
-        } else if (strcmp(k, "nbd_tls") == 0) {
-            if (conf_get_string(src, s, sub, &str) < 0)
-                return -1;
-            if (!util_path_is_clean_absolute(str) || str[strlen(str) - 1] == '/')
-                return conf_fail(src, s, "%s: expected the absolute path of a directory (no '.', "
-                                 "'..' or '//'), found \"%s\"", sub, str);
-            free(r->nbd_tls);
-            r->nbd_tls = util_xstrdup(str);
-        } else if (strcmp(k, "interval") == 0) {
-            if (conf_repl_int(src, s, sub, "replication_interval", &r->interval) < 0)
-                return -1;
-        } else if (strcmp(k, "points") == 0) {
-            if (conf_repl_int(src, s, sub, "replication_points", &r->points) < 0)
-                return -1;
-        } else if (strcmp(k, "app_consistent_every") == 0) {
-            if (conf_repl_int(src, s, sub, "replication_app_consistent_every", &r->app_every) < 0)
-                return -1;
-        } else {
-            UtilBuf valid = { 0 };
-            int rc;
-
-            for (j = 0; conf_repl_keys[j]; j++)
-                util_buf_printf(&valid, "%s%s", j ? ", " : "", conf_repl_keys[j]);
-            rc = conf_fail(src, s, "%s: unknown setting \"%s\" (valid replication settings: %s)",
-                           key, k, valid.s);
-            util_buf_free(&valid);
-            return rc;
-        }
-    }
-    if (!r->primary)
-        return conf_fail(src, g, "%s: missing primary (the --from URI or its host name)", key);
-    return 0;
-}
-
-/* Replaces conf's replication groups with the list in s. */
-static int
-conf_parse_repls(Conf *conf, const ConfSrc *src, const config_setting_t *s)
-{
-    ConfRepl *r = NULL;
-    size_t nr = 0;
-    int n, i;
-
-    if (config_setting_type(s) != CONFIG_TYPE_LIST)
-        return conf_type_error(src, s, "replication",
-                               "a list of groups: ( { primary = \"...\"; ... }, ... )");
-    n = config_setting_length(s);
-    r = util_xcalloc(n > 0 ? (size_t)n : 1, sizeof(*r));
-    for (i = 0; i < n; i++) {
-        if (conf_parse_repl(src, config_setting_get_elem(s, (unsigned)i), i, &r[nr]) < 0) {
-            conf_repls_free(r, nr + 1);
-            return -1;
-        }
-        nr++;
-    }
-    conf_repls_free(conf->repls, conf->nrepls);
-    conf->repls = r;
-    conf->nrepls = nr;
-    return 0;
-}
-
-const ConfRepl *
-conf_repl_find(const Conf *conf, const char *uri, const char *host, const char *vm)
-{
-    size_t i;
-
-    for (i = 0; conf && i < conf->nrepls; i++) {
-        const ConfRepl *r = &conf->repls[i];
-
-        if (!((uri && strcmp(r->primary, uri) == 0) || (host && strcmp(r->primary, host) == 0)))
-            continue;
-        if (vm ? r->vm && strcmp(r->vm, vm) == 0 : !r->vm)
-            return r;
-    }
-    return NULL;
 }
 
 static int
@@ -1192,116 +1036,6 @@ conf_note_file(Conf *conf, const char *path)
     conf->files[conf->nfiles++] = util_xstrdup(path);
 }
 
-/* What the system file made read-only: the administrator's floor. */
-static void
-conf_set_floor(Conf *conf)
-{
-    size_t i;
-
-    conf->readonly_floor = conf->readonly;
-    for (i = 0; i < conf->nhosts; i++)
-        if (conf->hosts[i].readonly)
-            conf_host_add(&conf->floor_hosts, &conf->nfloor_hosts,
-                          util_xstrdup(conf->hosts[i].name), util_xstrdup(conf->hosts[i].uri), 1);
-}
-
-/* A URI as the host it reaches: the driver ("qemu" of "qemu+ssh"), the
- * host name without user or port, the path and the query, so that another
- * transport or spelling of the same host ("qemu+unix:///system",
- * "qemu:///system/", "QEMU+ssh://root@dr-b:22/system" for dr-b) compares
- * equal.  Not a libvirt parser: what it cannot split stays as it is. */
-/* The parts of a URI "SCHEME://[USER@]HOST[:PORT]/PATH?QUERY" drover
- * compares and names hosts by: the host without user, port or IPv6
- * brackets, and where the authority ends.  0, or -1 when uri has no "://". */
-static int
-conf_uri_split(const char *uri, const char **host, size_t *hlen, const char **auth_end)
-{
-    const char *sep = strstr(uri, "://");
-    const char *auth, *h, *end, *close;
-
-    if (!sep)
-        return -1;
-    auth = sep + 3;
-    *auth_end = auth + strcspn(auth, "/?#");
-    h = auth;
-    for (const char *p = auth; p < *auth_end; p++)
-        if (*p == '@')
-            h = p + 1;
-    if (*h == '[' && (close = memchr(h, ']', (size_t)(*auth_end - h)))) {
-        h++;
-        end = close;
-    } else {
-        end = memchr(h, ':', (size_t)(*auth_end - h));
-        if (!end)
-            end = *auth_end;
-    }
-    *host = h;
-    *hlen = (size_t)(end - h);
-    return 0;
-}
-
-static void
-conf_buf_add_lower(UtilBuf *b, const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        char c = (char)tolower((unsigned char)s[i]);
-        util_buf_addn(b, &c, 1);
-    }
-}
-
-static char *
-conf_uri_key(const char *uri)
-{
-    const char *sep = strstr(uri, "://");
-    const char *plus, *host, *rest;
-    size_t hlen, rlen;
-    UtilBuf b = { 0 };
-
-    if (conf_uri_split(uri, &host, &hlen, &rest) < 0)
-        return util_xstrdup(uri);
-    plus = memchr(uri, '+', (size_t)(sep - uri));
-    conf_buf_add_lower(&b, uri, (size_t)((plus ? plus : sep) - uri));
-    util_buf_add(&b, "://");
-    /* "localhost" is the local host, as an empty host part is. */
-    if (!(hlen == 9 && strncasecmp(host, "localhost", 9) == 0))
-        conf_buf_add_lower(&b, host, hlen);
-    rlen = strlen(rest);
-    while (rlen > 1 && rest[rlen - 1] == '/')
-        rlen--;
-    util_buf_addn(&b, rest, rlen);
-    return util_buf_steal(&b);
-}
-
-int
-conf_host_readonly(const Conf *conf, const char *name, const char *uri)
-{
-    UTIL_AUTOFREE char *key = uri ? conf_uri_key(uri) : NULL;
-    size_t i;
-
-    if (conf->readonly_floor)
-        return 1;
-    for (i = 0; i < conf->nfloor_hosts; i++) {
-        UTIL_AUTOFREE char *fk = conf_uri_key(conf->floor_hosts[i].uri);
-
-        if ((name && strcmp(conf->floor_hosts[i].name, name) == 0) || (key && strcmp(fk, key) == 0))
-            return 1;
-    }
-    return 0;
-}
-
-/* User files and --config may add hosts and settings, never lower the floor. */
-static void
-conf_apply_floor(Conf *conf)
-{
-    size_t i;
-
-    if (conf->readonly_floor)
-        conf->readonly = 1;
-    for (i = 0; i < conf->nhosts; i++)
-        if (conf_host_readonly(conf, conf->hosts[i].name, conf->hosts[i].uri))
-            conf->hosts[i].readonly = 1;
-}
-
 Conf *
 conf_load(const char *explicit_path)
 {
@@ -1340,68 +1074,3 @@ conf_load(const char *explicit_path)
 }
 
 /* ---- hosts from the command line ---- */
-
-/* The name a URI's host goes by: its host part ("qemu+ssh://root@dr-b:22/system"
- * gives "dr-b"), the fleet file's base name for the test driver
- * ("test:///tmp/x/fleet.xml" gives "fleet"), "localhost" for a local URI,
- * and the URI itself when it is not one (a libvirt URI alias). */
-static char *
-conf_uri_name(const char *uri)
-{
-    const char *auth_end, *host, *host_end, *path, *path_end, *base, *dot;
-    size_t scheme_len, hlen;
-
-    if (conf_uri_split(uri, &host, &hlen, &auth_end) < 0)
-        return util_xstrdup(uri);
-    host_end = host + hlen;
-    if (host_end > host)
-        return util_xstrndup(host, (size_t)(host_end - host));
-    /* Local.  The test driver (with or without a transport) names a file. */
-    scheme_len = strcspn(uri, "+:");
-    if (scheme_len == 4 && strncmp(uri, "test", 4) == 0) {
-        path = auth_end;
-        path_end = path + strcspn(path, "?#");
-        while (path_end > path && path_end[-1] == '/')
-            path_end--;
-        base = path_end;
-        while (base > path && base[-1] != '/')
-            base--;
-        dot = NULL;
-        for (const char *p = base + 1; p < path_end; p++)
-            if (*p == '.')
-                dot = p;
-        if (dot)
-            path_end = dot;
-        if (path_end > base)
-            return util_xstrndup(base, (size_t)(path_end - base));
-    }
-    return util_xstrdup("localhost");
-}
-
-static int
-conf_host_named(const Conf *conf, const char *name)
-{
-    size_t i;
-
-    for (i = 0; i < conf->nhosts; i++)
-        if (strcmp(conf->hosts[i].name, name) == 0)
-            return 1;
-    return 0;
-}
-
-/* Names stay unique (the console and --json identify hosts by name): a
- * name already taken gets "-2", "-3", ... appended. */
-void
-conf_add_host(Conf *conf, const char *name, const char *uri, int readonly)
-{
-    char *base = name && *name ? util_xstrdup(name) : conf_uri_name(uri);
-    char *unique = util_xstrdup(base);
-    unsigned n;
-
-    for (n = 2; conf_host_named(conf, unique); n++) {
-        free(unique);
-        unique = util_xasprintf("%s-%u", base, n);
-    }
-    free(base);
-    conf_host_add(&conf->hosts, &conf->nhosts, unique, util_xstrdup(uri), readonly ? 1 : 0);
-}

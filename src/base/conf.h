@@ -31,6 +31,11 @@ typedef struct {
     int app_every;              /* seconds */
     char *nbd;                  /* "HOST:PORT" or "unix:PATH" */
     char *nbd_tls;              /* NBD over TLS: the client's certificate directory */
+    char **netmap;              /* network_map: nnetmap "SRC=DST" entries (checked with
+                                 * conf_netmap_parse); NULL: not set here, so an empty
+                                 * list is set (no map, over the primary's group) */
+    size_t nnetmap;
+    char *netmap_from;          /* where network_map is: "FILE:LINE" */
 } ConfRepl;
 
 typedef struct {
@@ -90,6 +95,19 @@ void conf_free(Conf *conf);
  * the whole primary (names no VM).  NULL when none is. */
 const ConfRepl *conf_repl_find(const Conf *conf, const char *uri, const char *host,
                                const char *vm);
+
+/* One side of a failover network map entry. */
+typedef struct {
+    const char *type;           /* "network" or "bridge"; NULL: not given */
+    char *name;
+} ConfNetSide;
+/* Splits a network map entry "SRC=DST" (enable-replication's
+ * --network-map, drover.conf's network_map), each side "NAME",
+ * "network:NAME" or "bridge:NAME".  Returns 0 with both sides set (the
+ * caller frees their names with conf_net_side_clear), or -1 with err set
+ * (32773, naming the entry; the caller adds where it came from). */
+int conf_netmap_parse(const char *entry, ConfNetSide *from, ConfNetSide *to);
+void conf_net_side_clear(ConfNetSide *side);
 
 /* The setting names, types and defaults, for drover.conf(5) and --help. */
 typedef struct {

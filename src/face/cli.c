@@ -526,6 +526,17 @@ cli_config_man(void)
 }
 
 
+/* s inside a libconfig string: a network name may hold '"' or '\\'. */
+static void
+cli_config_quoted(const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            putchar('\\');
+        putchar(*s);
+    }
+}
+
 /* drover.conf's per-primary replication groups, as drover.conf writes them. */
 static void
 cli_config_repls_text(const Conf *c)
@@ -553,6 +564,15 @@ cli_config_repls_text(const Conf *c)
             printf(" nbd = \"%s\";", r->nbd);
         if (r->nbd_tls)
             printf(" nbd_tls = \"%s\";", r->nbd_tls);
+        if (r->netmap) {
+            printf(" network_map = [");
+            for (size_t k = 0; k < r->nnetmap; k++) {
+                printf("%s \"", k ? "," : "");
+                cli_config_quoted(r->netmap[k]);
+                printf("\"");
+            }
+            printf(" ];");
+        }
         printf(" }%s\n", i + 1 < c->nrepls ? "," : "");
     }
     printf(");\n");
@@ -576,6 +596,15 @@ cli_config_repls_json(const Conf *c)
                                r->app_every >= 0 ? json_object_new_int(r->app_every) : NULL);
         json_object_object_add(g, "nbd", r->nbd ? json_object_new_string(r->nbd) : NULL);
         json_object_object_add(g, "nbd_tls", r->nbd_tls ? json_object_new_string(r->nbd_tls) : NULL);
+        if (r->netmap) {
+            json_object *m = json_object_new_array();
+
+            for (size_t k = 0; k < r->nnetmap; k++)
+                json_object_array_add(m, json_object_new_string(r->netmap[k]));
+            json_object_object_add(g, "network_map", m);
+        } else {
+            json_object_object_add(g, "network_map", NULL);
+        }
         json_object_array_add(a, g);
     }
     return a;

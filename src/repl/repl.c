@@ -164,6 +164,8 @@ repl_plan_free(ReplPlan *p)
     for (i = 0; i < p->nnetmap; i++)
         free(p->netmap[i]);
     free(p->netmap);
+    free(p->netmap_used);
+    free(p->netmap_from);
     free(p->networks);
     free(p->domxml);
     free(p->nvram);
@@ -214,6 +216,14 @@ repl_plan_text(const ReplPlan *p)
         if (p->app_every)
             util_buf_printf(&b, "  app:     an application-consistent point every %d s (guest "
                             "agent)\n", p->app_every);
+    }
+    for (i = 0; p->enable && i < p->nnetmap; i++) {
+        /* Each entry of the map and where it came from. */
+        if (p->netmap_from)
+            util_buf_printf(&b, "  map:     %s (network_map at %s)%s\n", p->netmap[i],
+                            p->netmap_from, p->netmap_used[i] ? "" : ": no interface uses it");
+        else
+            util_buf_printf(&b, "  map:     %s (--network-map)\n", p->netmap[i]);
     }
     if (p->enable && p->networks) {
         /* One line per interface: where it goes on the DR site. */
@@ -740,80 +750,62 @@ out:
     return p;
 }
 
-/* "network:NAME", "bridge:NAME" or "NAME": the kind (NULL: any) and name. */
-static int
-repl_netmap_side(const char *side, size_t len, const char *entry, const char **type, char **name)
-{
-    static const char *const kinds[] = { "network", "bridge", NULL };
-    size_t i;
-
-    *type = NULL;
-    for (i = 0; kinds[i]; i++) {
-        size_t k = strlen(kinds[i]);
-
-        if (len > k && strncmp(side, kinds[i], k) == 0 && side[k] == ':') {
-            *type = kinds[i];
-            side += k + 1;
-            len -= k + 1;
-            break;
-        }
-    }
-    if (!len || memchr(side, ':', len) || memchr(side, '=', len)) {
-        err_set(RESULT_INVALID_PARAMETER, "--network-map %s: each side is NAME, network:NAME or "
-                "bridge:NAME", entry);
-        return -1;
-    }
-    *name = util_xstrndup(side, len);
-    return 0;
-}
-
 /* Moves the replica's interfaces from the primary's networks or bridges to
- * the DR site's (--network-map), for the plan and the definition. */
+ * the DR site's, for the plan and the definition: by --network-map, else
+ * by drover.conf's network_map (repl_enable_defaults). */
 static int
 repl_map_networks(ReplPlan *p, HvConn *dr, DomXml *dx, const ReplEnableArgs *a)
 {
-    DomNetMap *map = util_xcalloc(a->nnetmap + 1, sizeof(*map));
-    char **names = util_xcalloc(2 * a->nnetmap + 1, sizeof(*names));
+    const char *const *entries = a->nnetmap ? a->netmap : a->conf_netmap;
+    size_t n = a->nnetmap ? a->nnetmap : a->conf_nnetmap;
+    const char *from = a->nnetmap ? a->netmap_from : a->conf_netmap_from;
+    DomNetMap *map = util_xcalloc(n + 1, sizeof(*map));
+    ConfNetSide *sides = util_xcalloc(2 * n + 1, sizeof(*sides));
+    UTIL_AUTOFREE char *where = from ? util_xasprintf("network_map at %s", from)
+                                     : util_xstrdup("--network-map");
     size_t i;
     int ret = -1;
 
-    for (i = 0; i < a->nnetmap; i++) {
-        const char *e = a->netmap[i];
-        const char *eq = strchr(e, '=');
-
-        if (!eq || repl_netmap_side(e, (size_t)(eq - e), e, &map[i].from_type, &names[2 * i]) < 0 ||
-            repl_netmap_side(eq + 1, strlen(eq + 1), e, &map[i].to_type, &names[2 * i + 1]) < 0) {
-            if (!eq)
-                err_set(RESULT_INVALID_PARAMETER, "--network-map %s is not SRC=DST", e);
+    for (i = 0; i < n; i++) {
+        if (conf_netmap_parse(entries[i], &sides[2 * i], &sides[2 * i + 1]) < 0) {
+            err_prefix("%s", where);
             goto out;
         }
-        map[i].from = names[2 * i];
-        map[i].to = names[2 * i + 1];
+        map[i].from_type = sides[2 * i].type;
+        map[i].from = sides[2 * i].name;
+        map[i].to_type = sides[2 * i + 1].type;
+        map[i].to = sides[2 * i + 1].name;
     }
-    domxml_map_networks(dx, map, a->nnetmap, &p->networks);
-    for (i = 0; i < a->nnetmap; i++) {
-        if (!map[i].used) {
+    domxml_map_networks(dx, map, n, &p->networks);
+    for (i = 0; i < n; i++) {
+        /* An option names the VM's own interfaces: one that matches none is
+         * a mistake.  drover.conf's map is for every VM of the primary. */
+        if (!map[i].used && !from) {
             err_set(RESULT_INVALID_PARAMETER, "--network-map %s matches no interface of %s (%s)",
-                    a->netmap[i], p->primary_vm, p->networks ? p->networks : "it has none");
+                    entries[i], p->primary_vm, p->networks ? p->networks : "it has none");
             goto out;
         }
         /* A network the DR host does not have would leave the replica
          * unable to start after a failover: say so now. */
         if (map[i].used_network && hv_network_isolated(dr, map[i].to) < 0) {
-            err_prefix("--network-map %s", a->netmap[i]);
+            err_prefix("%s %s", where, entries[i]);
             goto out;
         }
     }
-    p->netmap = util_xcalloc(a->nnetmap + 1, sizeof(*p->netmap));
-    for (i = 0; i < a->nnetmap; i++)
-        p->netmap[i] = util_xstrdup(a->netmap[i]);
-    p->nnetmap = a->nnetmap;
+    p->netmap = util_xcalloc(n + 1, sizeof(*p->netmap));
+    p->netmap_used = util_xcalloc(n + 1, sizeof(*p->netmap_used));
+    for (i = 0; i < n; i++) {
+        p->netmap[i] = util_xstrdup(entries[i]);
+        p->netmap_used[i] = map[i].used;
+    }
+    p->nnetmap = n;
+    p->netmap_from = util_xstrdup(from);
     ret = 0;
 
 out:
-    for (i = 0; i < 2 * a->nnetmap; i++)
-        free(names[i]);
-    free(names);
+    for (i = 0; i < 2 * n; i++)
+        conf_net_side_clear(&sides[i]);
+    free(sides);
     free(map);
     return ret;
 }
@@ -931,6 +923,9 @@ repl_enable_defaults(const Conf *conf, ReplEnableArgs *a)
     a->app_every = conf->repl_app_every;
     a->nbd = NULL;
     a->nbd_tls = NULL;
+    a->conf_netmap = NULL;
+    a->conf_nnetmap = 0;
+    a->conf_netmap_from = NULL;
     for (i = 2; i-- > 0;) {
         if (!g[i])
             continue;
@@ -944,6 +939,11 @@ repl_enable_defaults(const Conf *conf, ReplEnableArgs *a)
             a->nbd = g[i]->nbd;
         if (g[i]->nbd_tls)
             a->nbd_tls = g[i]->nbd_tls;
+        if (g[i]->netmap) {
+            a->conf_netmap = (const char *const *)g[i]->netmap;
+            a->conf_nnetmap = g[i]->nnetmap;
+            a->conf_netmap_from = g[i]->netmap_from;
+        }
     }
 }
 
@@ -2266,6 +2266,7 @@ repl_enable(HvConn *dr, const ReplPlan *confirmed, const ReplArgs *a, Job *job)
     ea.app_every = confirmed->app_every;
     ea.netmap = (const char *const *)confirmed->netmap;
     ea.nnetmap = confirmed->nnetmap;
+    ea.netmap_from = confirmed->netmap_from;
     if (!(p = repl_plan_enable(dr, confirmed->host, &ea))) {
         code = repl_code();
         goto out;

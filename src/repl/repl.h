@@ -52,6 +52,15 @@ typedef struct {
     const char *const *netmap;  /* --network-map "SRC=DST" (each side "NAME", "network:NAME"
                                  * or "bridge:NAME"), nnetmap of them */
     size_t nnetmap;
+    const char *netmap_from;    /* drover.conf's "FILE:LINE" when netmap is its network_map
+                                 * (a confirmed plan's); NULL: --network-map */
+    /* drover.conf's network_map for this VM (repl_enable_defaults), used when
+     * nnetmap is 0: conf_nnetmap entries, at conf_netmap_from ("FILE:LINE").
+     * Unlike --network-map's, an entry no interface uses is left unused (a
+     * primary's map names every network of its site), not refused. */
+    const char *const *conf_netmap;
+    size_t conf_nnetmap;
+    const char *conf_netmap_from;
 } ReplEnableArgs;
 
 typedef struct {
@@ -93,8 +102,11 @@ typedef struct {
     int interval;               /* enable: the settings recorded */
     int points;
     int app_every;
-    char **netmap;              /* enable: the --network-map entries as given */
+    char **netmap;              /* enable: the map's entries as given */
     size_t nnetmap;
+    size_t *netmap_used;        /* enable: interfaces each entry moved */
+    char *netmap_from;          /* enable: drover.conf's "FILE:LINE" of the map; NULL: the
+                                 * map is --network-map's (or there is none) */
     char *networks;             /* enable: each interface, moved or kept ("; " between), or NULL */
     char *domxml;               /* enable: the replica definition to define */
     char *nvram;                /* enable: the replica's NVRAM file (DIR/nvram.fd), or NULL */
@@ -108,9 +120,10 @@ typedef struct {
 /* The defaults of enable-replication's options from drover.conf: each
  * from the "replication" group naming a->vm of the primary a->from, else
  * the group for that whole primary (conf_repl_find), else the
- * replication_* settings.  Sets interval, points, app_every, nbd and
- * nbd_tls (which point into conf); the caller then applies the options given
- * on the command line, which win. */
+ * replication_* settings.  Sets interval, points, app_every, nbd, nbd_tls
+ * and the conf_netmap fields (which point into conf); the caller then
+ * applies the options given on the command line, which win (a->netmap, when
+ * given, over conf_netmap). */
 void repl_enable_defaults(const Conf *conf, ReplEnableArgs *a);
 /* The plan of enable-replication: reads the primary's definition over
  * a->from, nothing else.  NULL with err set (32777 primary unreachable,
