@@ -689,8 +689,8 @@ ui_pick_choice(const Console *c, Dialog *d, const ModelRow *r)
     int no = ui_op_refusal(c, r, UI_OP_PLANNED, &why) < 0;
 
     d->choice = 1;
-    d->text = util_xasprintf("How should %s fail over?%s%s", d->vm, no ? " Planned is not possible now: " : "",
-                             no ? why.message : "");
+    d->text = util_xasprintf("How should %s fail over?%s%s%s", d->vm, no ? " Planned is not possible now: " : "",
+                             no ? why.message : "", no ? "." : "");
     d->items = util_xcalloc(4, sizeof(*d->items));
     d->items[0].label = util_xasprintf("Planned: shut the primary down, a final cycle, fail over; no data "
                                        "lost (%s stays off)", d->vm);
