@@ -27,6 +27,8 @@
 #   H5 a hung host (SIGSTOP), then SIGCONT; a killed and restarted one:
 #      when the header says so, and keystroke CPU/wall before and during
 # BENCH_HOSTS (default 20) and BENCH_HOST_VMS (default 500) change the size.
+# BENCH_BEFORE=PATH (another build of drover, say main's) adds it to H1 and
+# H2, timed in the same runs, for before/after ratios against one floor.
 
 : "${BENCH_HOSTS:=20}"
 : "${BENCH_HOST_VMS:=500}"
@@ -99,22 +101,34 @@ bench_hosts() {
     say "list --json of $BENCH_HOSTS hosts against the floor"
     # shellcheck disable=SC2086
     hyperfine -N --warmup 1 --runs "$RUNS" --export-json "$OUT/hosts-list.json" \
-        "$FLOOR$uris" "$DROVER --config $HCONF list --json" >/dev/null || return 1
+        "$FLOOR$uris" "$DROVER --config $HCONF list --json" \
+        ${BENCH_BEFORE:+"$BENCH_BEFORE --config $HCONF list --json"} >/dev/null || return 1
     f=$(mean "$OUT/hosts-list.json" 0)
     l=$(mean "$OUT/hosts-list.json" 1)
     row H1 "list --json, $BENCH_HOSTS hosts × $BENCH_HOST_VMS replicas (test driver behind libvirtd)" \
         "${l} s" "floor ${f} s (20 hosts in parallel)" "$(ratio "$l" "$f")" \
         "≤ 1.2: $(verdict "$l <= 1.2 * $f")"
+    if [ -n "${BENCH_BEFORE:-}" ]; then
+        b=$(mean "$OUT/hosts-list.json" 2)
+        row H1 "list --json, the same, BENCH_BEFORE ($BENCH_BEFORE)" "${b} s" \
+            "floor ${f} s" "$(ratio "$b" "$f")" "(before)"
+    fi
 
     # --- H2. the console: visible rows and every row read ----------------------
     say "console on $BENCH_HOSTS hosts ($RUNS runs, each after a floor run)"
     files=
+    bfiles=
     i=1
     while [ $i -le "$RUNS" ]; do
         # shellcheck disable=SC2086
         wall "$OUT/hosts-floor-$i.txt" "$FLOOR" $uris || return 1
         ptyrun "$OUT/hosts-console-$i.txt" load quit -- "$DROVER" --config "$HCONF" || return 1
         files="$files $OUT/hosts-console-$i.txt $OUT/hosts-floor-$i.txt"
+        if [ -n "${BENCH_BEFORE:-}" ]; then
+            ptyrun "$OUT/hosts-before-$i.txt" load quit -- "$BENCH_BEFORE" --config "$HCONF" ||
+                return 1
+            bfiles="$bfiles $OUT/hosts-before-$i.txt"
+        fi
         i=$((i + 1))
     done
     # shellcheck disable=SC2046,SC2086
@@ -131,6 +145,12 @@ bench_hosts() {
     row H2 "console every row read, $total rows on $BENCH_HOSTS hosts" \
         "${all} s (${amin}–${amax})" "floor ${f} s (${fmin}–${fmax})" "$(ratio "$all" "$f")" \
         "≤ 1.2: $(verdict "$all <= 1.2 * $f")"
+    if [ -n "${BENCH_BEFORE:-}" ]; then
+        # shellcheck disable=SC2046,SC2086
+        set -- $(stats all_s $bfiles)
+        row H2 "console every row read, the same, BENCH_BEFORE ($BENCH_BEFORE)" \
+            "${1} s (${2}–${3})" "floor ${f} s (${fmin}–${fmax})" "$(ratio "$1" "$f")" "(before)"
+    fi
 
     # --- H4. filter keystrokes across hosts (and the console's RSS) -------------
     # Names, a state, then a host filter and a name within it; each erased.

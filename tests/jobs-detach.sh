@@ -268,8 +268,11 @@ id=$(wait_file_line "$T/o" 'Job [0-9a-f-]{36} started' | cut -d' ' -f2)
 ok $? "repair: the command started job $id"
 wait_bg_until "$cli" lock_held "$erp01_lock"
 ok $? "repair: the job holds erp01's lock"
-jpid=$(drover jobs "$id" --json </dev/null 2>/dev/null | "$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["job"]["pid"])')
-is "$(ps -o sid= -p "$jpid" | tr -d ' ')" "$jpid" "repair: the job leads its own session"
+drover jobs "$id" --json </dev/null >"$T/rj.json" 2>"$T/rj.err"
+jpid=$(jq_ "$T/rj.json" 'd["job"]["pid"]')
+jsid=$(ps -o sid= -p "$jpid" | tr -d ' ')
+is "$jsid" "$jpid" "repair: the job leads its own session"
+[ -n "$jpid" ] && [ "$jsid" = "$jpid" ] || diag "drover jobs $id --json: $(cat "$T/rj.json" "$T/rj.err")"
 [ "$(ps -o pgid= -p "$cli" | tr -d ' ')" != "$jpid" ]
 ok $? "repair: not in the command's process group"
 drover -c "$URI" repair erp01 --yes --json </dev/null >"$T/r2.json" 2>"$T/r2.err"

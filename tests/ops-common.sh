@@ -185,7 +185,10 @@ CONFIG = {"hosts": [{"name": "str", "uri": "str", "readonly": "bool"}], "files":
           "connect_timeout": "int", "require_reason": "bool", "rpo_warning": "int", "audit_log": "str?",
           "job_history": "str?", "theme": "str", "readonly": "bool",
           "replication_interval": "int", "replication_points": "int",
-          "replication_app_consistent_every": "int", "replication_auto_resync": "bool"}
+          "replication_app_consistent_every": "int", "replication_auto_resync": "bool",
+          "replication": [{"primary": "str", "vm": "str?", "interval": "int?", "points": "int?",
+                           "app_consistent_every": "int?", "nbd": "str?",
+                           "nbd_tls": "str?", "network_map": Null("strs")}]}
 
 problems = []
 

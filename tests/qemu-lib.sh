@@ -122,6 +122,10 @@ security_driver = "none"
 cgroup_controllers = [ ]
 namespaces = [ ]
 EOC
+    # QEMU_CONF_EXTRA: more qemu.conf lines (a test's TLS set-up).
+    if [ -n "${QEMU_CONF_EXTRA:-}" ]; then
+        printf '%s\n' "$QEMU_CONF_EXTRA" >>"$QD/etc/qemu.conf"
+    fi
 }
 
 # qemu_wait_socket TENTHS: until the daemon answers on QURI.

@@ -10,8 +10,7 @@
 . "${top_srcdir:-.}/tests/qemu-lib.sh"
 . "${top_srcdir:-.}/tests/repl-lib.sh"
 
-printf 'audit_log = "%s";\n' "$T/audit.log" >"$T/drover.conf"
-drc() { drover --config "$T/drover.conf" -c "$DURI" "$@"; }
+drc() { drover -c "$DURI" "$@"; }
 # jfield FILE EXPR: EXPR on the JSON document in FILE (as d).
 jfield() { python3 -c "import json,sys
 d=json.load(open(sys.argv[1]))
@@ -89,6 +88,11 @@ is "$(record "v['state']")" 5 "the replica is 5 Recovered"
 qemu_restart_libvirtd
 ok $? "the primary's libvirtd is back (for the cleanup)"
 qemu_save prim
+
+# Every job of this test is in its own job history, none in the system's.
+is "$(grep '"type":97' "$T/jobs.jsonl" | grep -c '"state":7,')" 3 \
+    "the three failovers that completed are in the test's job history"
+is "$(system_jobs_of_this_test)" 0 "the system's job history holds no job of this test"
 
 # Stopped before done_testing deletes $T (the EXIT trap then finds no pid file).
 qemu_stop_all >/dev/null 2>&1

@@ -2,7 +2,9 @@
 # repl-lib.sh: a primary and a DR host for the replication tests: two
 # private libvirtd daemons with the qemu driver (tests/qemu-lib.sh), a
 # primary domain $VM running under TCG with two qcow2 disks (vda 64 MiB,
-# vdb 32 MiB, data on both), and helpers.  Source it after lib.sh and
+# vdb 32 MiB or REPL_VDB_SIZE, data on both; with REPL_UEFI=1 a loader and
+# an NVRAM file),
+# and helpers.  Source it after lib.sh and
 # qemu-lib.sh; it skips where they cannot run.  Sets TOP (= T), PURI,
 # DURI, PORT, VM, DIR (the replica's directory), DEV_A, DEV_B.
 
@@ -12,9 +14,15 @@ command -v qemu-nbd >/dev/null 2>&1 || skip_all "qemu-nbd not found (Debian: qem
 mktemp_dir
 TOP=$T
 mkdir -p "$TOP/p" "$TOP/d" "$TOP/prim" || exit 99
+# repl_setup, when the test defines it: its set-up before the daemons
+# start (T is TOP), such as QEMU_CONF_EXTRA for the primary.
+if command -v repl_setup >/dev/null 2>&1; then
+    repl_setup || exit 99
+fi
 T=$TOP/p
 qemu_start
 qemu_save prim
+QEMU_CONF_EXTRA=
 PURI=$QURI
 T=$TOP/d
 qemu_start
@@ -35,16 +43,27 @@ DIR="$TOP/dr/$VM"
 
 # The primary: vda 64 MiB and vdb 32 MiB, both with data before it starts.
 "$QEMU_IMG" create -q -f qcow2 "$TOP/prim/vda.qcow2" 64M &&
-    "$QEMU_IMG" create -q -f qcow2 "$TOP/prim/vdb.qcow2" 32M &&
+    "$QEMU_IMG" create -q -f qcow2 "$TOP/prim/vdb.qcow2" "${REPL_VDB_SIZE:-32M}" &&
     qemu-io -f qcow2 -c "write -P 0x11 0 2M" -c "write -P 0x12 40M 3M" "$TOP/prim/vda.qcow2" >/dev/null &&
     qemu-io -f qcow2 -c "write -P 0x21 1M 1M" "$TOP/prim/vdb.qcow2" >/dev/null
 ok $? "primary disks made (qcow2 with data)"
+# REPL_UEFI=1: the primary boots a pflash loader of ours with an NVRAM
+# file, $TOP/prim/VARS.fd (a pattern, 128 KiB: no firmware runs).
+OS_EXTRA= FEATURES=
+if [ "${REPL_UEFI:-0}" = 1 ]; then
+    head -c 2097152 /dev/zero >"$TOP/prim/CODE.fd" &&
+        head -c 131072 /dev/zero | tr '\0' 'v' >"$TOP/prim/VARS.fd" &&
+        printf 'the primary VARS' | dd of="$TOP/prim/VARS.fd" conv=notrunc 2>/dev/null
+    ok $? "primary loader and NVRAM made"
+    OS_EXTRA="<loader readonly='yes' type='pflash'>$TOP/prim/CODE.fd</loader><nvram>$TOP/prim/VARS.fd</nvram>"
+    FEATURES="<features><acpi/></features>"  # UEFI needs ACPI on x86
+fi
 cat >"$TOP/prim/domain.xml" <<EOX
 <domain type='qemu'>
   <name>$VM</name>
   <memory unit='MiB'>64</memory>
   <vcpu>1</vcpu>
-  <os><type arch='x86_64' machine='pc'>hvm</type></os>
+  <os><type arch='x86_64' machine='pc'>hvm</type>$OS_EXTRA</os>$FEATURES
   <on_poweroff>destroy</on_poweroff>
   <devices>
     <emulator>$QEMU_SYSTEM</emulator>
@@ -101,6 +120,18 @@ print($1)"
 allocated() {
     "$QEMU_IMG" map -U --output=json "$1" | python3 -c 'import json,sys
 print(sum(e["length"] for e in json.load(sys.stdin) if e["depth"] == 0 and e["data"]))'
+}
+# system_jobs_of_this_test: how many jobs of this test's DR daemon the
+# system's job history holds (root's default path, as drover resolves it
+# without --config): every drover here must keep its jobs in $T.
+system_jobs_of_this_test() {
+    _h=$(XDG_CONFIG_HOME=/nonexistent DROVER_SYSCONFDIR=/nonexistent "$DROVER" config --json 2>/dev/null |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["job_history"] or "")')
+    if [ -z "$_h" ] || [ ! -e "$_h" ]; then
+        echo 0
+        return
+    fi
+    grep -cF "${TOP##*/}" "$_h"  # json-c writes / as \/
 }
 checkpoints() { pvirsh checkpoint-list "$VM" --name 2>/dev/null | sort | tr '\n' ' '; }
 # The replica directory's files but drover's lock and statistics.

@@ -466,6 +466,201 @@ test_hosts_refused(void)
                   3, "hosts[0].uri", "empty");
 }
 
+/* Per-primary and per-replica replication defaults. */
+static void
+test_replication(void)
+{
+    char *path = write_conf("repl.conf",
+                            "replication = (\n"
+                            "  { primary = \"prod-a\"; interval = 300; points = 12; nbd = \"10.0.0.5:10809\"; },\n"
+                            "  { primary = \"prod-a\"; vm = \"db01\"; points = 24; app_consistent_every = 14400; },\n"
+                            "  { primary = \"qemu+ssh://prod-b/system\"; nbd = \"unix:/run/nbd.sock\"; },\n"
+                            "  { primary = \"prod-c\"; nbd_tls = \"/etc/pki/drover/prod-c\"; },\n"
+                            "  { primary = \"prod-a\"; interval = 60; }\n"
+                            ");\n");
+    Conf *c = conf_new_default(), *copy;
+    const ConfRepl *r;
+    int rc;
+
+    rc = conf_load_file(c, path);
+    is_int(rc, 0, "replication groups load (%s)", rc ? err_message() : "");
+    is_int((int)c->nrepls, 5, "five groups");
+    r = conf_repl_find(c, "qemu+ssh://prod-a/system", "prod-a", NULL);
+    ok(r && r->interval == 300 && r->points == 12 && r->app_every == -1 &&
+       util_streq(r->nbd, "10.0.0.5:10809") && !r->vm,
+       "the primary's group is found by its host name, the first of two");
+    r = conf_repl_find(c, "qemu+ssh://prod-a/system", "prod-a", "db01");
+    ok(r && r->points == 24 && r->app_every == 14400 && r->interval == -1 && !r->nbd,
+       "the replica's group is found by the VM's name, unset settings -1/NULL");
+    ok(!conf_repl_find(c, "qemu+ssh://prod-a/system", "prod-a", "web01"),
+       "no group names web01");
+    r = conf_repl_find(c, "qemu+ssh://prod-b/system", "prod-b", NULL);
+    ok(r && util_streq(r->nbd, "unix:/run/nbd.sock"), "a group found by the whole URI");
+    r = conf_repl_find(c, "qemu+ssh://prod-c/system", "prod-c", NULL);
+    ok(r && util_streq(r->nbd_tls, "/etc/pki/drover/prod-c") && !r->nbd, "prod-c's group: nbd_tls");
+    ok(!conf_repl_find(c, "qemu+ssh://prod-d/system", "prod-d", NULL), "no group for prod-d");
+    ok(!conf_repl_find(c, "qemu:///system", NULL, NULL), "no group for a local URI");
+    copy = conf_load(path);
+    ok(copy && copy->nrepls == 5 && util_streq(copy->repls[1].vm, "db01") &&
+       util_streq(copy->repls[3].nbd_tls, "/etc/pki/drover/prod-c"),
+       "conf_load keeps the groups");
+    conf_free(copy);
+    free(path);
+    /* A later file replaces the whole list. */
+    path = write_conf("repl2.conf", "replication = ( { primary = \"prod-z\"; } );\n");
+    rc = conf_load_file(c, path);
+    ok(rc == 0 && c->nrepls == 1 && !conf_repl_find(c, "x", "prod-a", NULL) &&
+       conf_repl_find(c, "x", "prod-z", NULL)->interval == -1, "a later file replaces the list");
+    free(path);
+    conf_free(c);
+
+    check_refused("replication group without primary",
+                  PREFIX_NOHOSTS "replication = ( { vm = \"db01\"; } );\n", 3, "replication[0]",
+                  "missing primary");
+    check_refused("replication points out of range",
+                  PREFIX_NOHOSTS "replication = ( { primary = \"a\"; points = 1001; } );\n", 3,
+                  "replication[0].points", "out of range 0..1000");
+    check_refused("replication interval negative",
+                  PREFIX_NOHOSTS "replication = ( { primary = \"a\"; interval = -5; } );\n", 3,
+                  "replication[0].interval", "out of range");
+    check_refused("replication nbd without port",
+                  PREFIX_NOHOSTS "replication = ( { primary = \"a\"; nbd = \"10.0.0.5\"; } );\n", 3,
+                  "replication[0].nbd", "HOST:PORT");
+    check_refused("replication nbd_tls relative",
+                  PREFIX_NOHOSTS "replication = ( { primary = \"a\"; nbd_tls = \"pki\"; } );\n", 3,
+                  "replication[0].nbd_tls", "absolute path of a directory");
+    check_refused("replication unknown key",
+                  PREFIX_NOHOSTS "replication = ( { primary = \"a\"; tls = true; } );\n", 3,
+                  "unknown setting \"tls\"", "valid replication settings: primary, vm");
+    check_refused("replication interval as a string",
+                  PREFIX_NOHOSTS "replication = ( { primary = \"a\"; interval = \"5m\"; } );\n", 3,
+                  "replication[0].interval", "expected an integer");
+    check_refused("replication not a list", PREFIX_NOHOSTS "replication = 5;\n", 3,
+                  "replication", "a list of groups");
+    check_refused("replication element not a group", PREFIX_NOHOSTS "replication = ( 5 );\n", 3,
+                  "replication[0]", "a group");
+}
+
+/* conf_netmap_parse: the syntax of a network map entry, shared by
+ * --network-map and drover.conf's network_map. */
+static void
+test_netmap_parse(void)
+{
+    static const struct {
+        const char *entry, *ftype, *from, *ttype, *to;
+    } good[] = {
+        { "prodnet=drnet", NULL, "prodnet", NULL, "drnet" },
+        { "network:prodnet=drnet", "network", "prodnet", NULL, "drnet" },
+        { "bridge:br-prod=network:drnet", "bridge", "br-prod", "network", "drnet" },
+        { "lan=bridge:br0", NULL, "lan", "bridge", "br0" },
+        { "network=bridge", NULL, "network", NULL, "bridge" },
+    };
+    static const char *const bad[] = {
+        "prodnet", "=drnet", "prodnet=", "vlan:prodnet=drnet", "prodnet=vlan:7",
+        "network:=drnet", "a=b=c", "bridge:=br0", "", "prodnet=network:",
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        ConfNetSide f = { 0 }, t = { 0 };
+        int rc = conf_netmap_parse(good[i].entry, &f, &t);
+
+        ok(rc == 0 && util_streq(f.type, good[i].ftype) && util_streq(f.name, good[i].from) &&
+           util_streq(t.type, good[i].ttype) && util_streq(t.name, good[i].to),
+           "netmap entry %s: %s %s -> %s %s", good[i].entry, f.type ? f.type : "(any)",
+           f.name ? f.name : "?", t.type ? t.type : "(its own kind)", t.name ? t.name : "?");
+        conf_net_side_clear(&f);
+        conf_net_side_clear(&t);
+    }
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ConfNetSide f = { 0 }, t = { 0 };
+        int rc;
+
+        err_clear();
+        rc = conf_netmap_parse(bad[i], &f, &t);
+        ok(rc == -1 && err_code() == RESULT_INVALID_PARAMETER &&
+           strstr(err_message(), bad[i]) && !f.name && !t.name,
+           "netmap entry \"%s\" refused with 32773 naming it (%s)", bad[i], err_message());
+    }
+    conf_net_side_clear(NULL);
+    ok(1, "conf_net_side_clear(NULL) is harmless");
+}
+
+/* network_map in the replication groups. */
+static void
+test_replication_netmap(void)
+{
+    char *path = write_conf("netmap.conf",
+                            "replication = (\n"
+                            "  { primary = \"prod-a\";\n"
+                            "    network_map = [ \"prodnet=drnet\", \"bridge:br-prod=network:drnet\" ]; },\n"
+                            "  { primary = \"prod-a\"; vm = \"db01\"; network_map = [ ]; },\n"
+                            "  { primary = \"prod-a\"; vm = \"web01\";\n"
+                            "    network_map = ( \"lan=bridge:br-dr\" ); },\n"
+                            "  { primary = \"prod-b\"; points = 3; }\n"
+                            ");\n");
+    char *from;
+    Conf *c = conf_new_default(), *copy;
+    const ConfRepl *r;
+    int rc;
+
+    rc = conf_load_file(c, path);
+    is_int(rc, 0, "groups with network_map load (%s)", rc ? err_message() : "");
+    r = conf_repl_find(c, "qemu+ssh://prod-a/system", "prod-a", NULL);
+    ok(r && r->netmap && r->nnetmap == 2 && util_streq(r->netmap[0], "prodnet=drnet") &&
+       util_streq(r->netmap[1], "bridge:br-prod=network:drnet"),
+       "the primary's group: an array of two entries, in order");
+    from = util_xasprintf("%s:3", path);
+    ok(r && util_streq(r->netmap_from, from), "it says where it is (%s)",
+       r && r->netmap_from ? r->netmap_from : "nothing");
+    free(from);
+    r = conf_repl_find(c, "qemu+ssh://prod-a/system", "prod-a", "db01");
+    ok(r && r->netmap && r->nnetmap == 0, "an empty array is set: no map (not inherited)");
+    r = conf_repl_find(c, "qemu+ssh://prod-a/system", "prod-a", "web01");
+    ok(r && r->nnetmap == 1 && util_streq(r->netmap[0], "lan=bridge:br-dr"),
+       "a list of strings is accepted too");
+    from = util_xasprintf("%s:6", path);
+    ok(r && util_streq(r->netmap_from, from), "its place is the line of network_map (%s)",
+       r && r->netmap_from ? r->netmap_from : "nothing");
+    free(from);
+    r = conf_repl_find(c, "qemu+ssh://prod-b/system", "prod-b", NULL);
+    ok(r && !r->netmap && r->nnetmap == 0 && !r->netmap_from, "a group without network_map: not set");
+    copy = conf_load(path);
+    ok(copy && copy->nrepls == 4 && copy->repls[0].nnetmap == 2 &&
+       util_streq(copy->repls[0].netmap[1], "bridge:br-prod=network:drnet") &&
+       copy->repls[1].netmap && copy->repls[1].nnetmap == 0 &&
+       util_streq(copy->repls[2].netmap_from, c->repls[2].netmap_from),
+       "conf_load keeps the maps and where they are");
+    conf_free(copy);
+    free(path);
+    conf_free(c);
+
+    check_refused("network_map entry without =",
+                  PREFIX_NOHOSTS "replication = ( { primary = \"a\"; network_map = [ \"prodnet\" ]; } );\n",
+                  3, "replication[0].network_map[0]", "\"prodnet\" is not SRC=DST");
+    check_refused("network_map entry of an unknown kind",
+                  PREFIX_NOHOSTS "replication = ( { primary = \"a\";\n"
+                  "  network_map = [ \"prodnet=drnet\", \"vlan:7=drnet\" ]; } );\n",
+                  4, "replication[0].network_map[1]", "NAME, network:NAME or bridge:NAME");
+    check_refused("network_map entry with an empty side",
+                  PREFIX_NOHOSTS "replication = (\n { primary = \"a\"; },\n"
+                  " { primary = \"b\"; network_map = [ \"=drnet\" ]; } );\n",
+                  5, "replication[1].network_map[0]", "\"=drnet\"");
+    check_refused("network_map as a string",
+                  PREFIX_NOHOSTS "replication = ( { primary = \"a\"; network_map = \"a=b\"; } );\n",
+                  3, "replication[0].network_map", "a list of strings");
+    check_refused("network_map of integers",
+                  PREFIX_NOHOSTS "replication = ( { primary = \"a\"; network_map = [ 5 ]; } );\n",
+                  3, "replication[0].network_map[0]", "expected a string");
+    check_refused("network_map with a group in it",
+                  PREFIX_NOHOSTS "replication = ( { primary = \"a\";\n"
+                  "  network_map = ( \"a=b\", { x = 1; } ); } );\n",
+                  4, "replication[0].network_map[1]", "expected a string");
+    check_refused("network_map at the top level",
+                  PREFIX_NOHOSTS "network_map = [ \"a=b\" ];\n", 3,
+                  "unknown setting \"network_map\"", NULL);
+}
+
 static void
 test_values_refused(void)
 {
@@ -743,7 +938,7 @@ test_settings_table(void)
         if (!s->type || !*s->type || !s->def || !*s->def || !s->doc || !*s->doc)
             complete = 0;
     }
-    is_int(n, 15, "fifteen settings");
+    is_int(n, 16, "sixteen settings");
     ok(complete, "each has a type, a default and a doc");
     for (i = 0; want[i]; i++) {
         for (s = set; s->name; s++)
@@ -825,6 +1020,9 @@ main(void)
     test_wrong_types();
     test_ranges();
     test_hosts_refused();
+    test_replication();
+    test_netmap_parse();
+    test_replication_netmap();
     test_values_refused();
     test_files();
     test_order();

@@ -1021,6 +1021,78 @@ test_threads(void)
     is_int(failures, 0, "%d threads parse, refuse and format concurrently", THREADS);
 }
 
+/* The same text parsed twice in a row gives two records of their own that
+ * read the same, and a text that differs by one byte reads as itself. */
+static void
+test_parse_again(void)
+{
+    static const char a[] = HEAD MS("2", "3") RPS(P11 P12) TAIL;
+    static const char b[] = HEAD MS("2", "4") RPS(P11 P12) TAIL;
+    char bad[sizeof(a)];
+    Replica *r1 = parse_str(a), *r2 = parse_str(a), *r3;
+    char *f1, *f2;
+    int i, wrong = 0;
+
+    ok(r1 && r2 && r1 != r2, "the same text parsed twice: two records");
+    f1 = r1 ? replica_format(r1) : NULL;
+    f2 = r2 ? replica_format(r2) : NULL;
+    ok(f1 && f2 && strcmp(f1, f2) == 0, "both read the same");
+    if (r1 && r2) {
+        r1->state = 4;
+        free(r1->points[0].id);
+        r1->points[0].id = util_xstrdup("rp-9999");
+        replica_free(r1);
+        r1 = NULL;
+        is_int(r2->state, 3, "changing and freeing the first leaves the second alone (state)");
+        is_str(r2->points[0].id, "rp-0011", "changing and freeing the first leaves the second "
+               "alone (point id)");
+    }
+    replica_free(r2);
+    /* Every part of a record survives a second parse of its text. */
+    r1 = parse_str(full_text);
+    r2 = parse_str(full_text);
+    free(f1);
+    free(f2);
+    f1 = r1 ? replica_format(r1) : NULL;
+    f2 = r2 ? replica_format(r2) : NULL;
+    ok(f1 && f2 && strcmp(f1, full_text) == 0 && strcmp(f2, full_text) == 0,
+       "the full record parsed twice formats back to its text both times");
+    replica_free(r1);
+    replica_free(r2);
+    /* Same length, one byte changed: a different record, and a refusal. */
+    r3 = parse_str(b);
+    is_int(r3 ? r3->state : -1, 4, "a text of the same length that differs: its own record");
+    replica_free(r3);
+    memcpy(bad, a, sizeof(a));
+    bad[strlen(HEAD) + 2] = '!';
+    r3 = parse_str(a);
+    replica_free(r3);
+    r3 = parse_str(bad);
+    ok(!r3 && err_code() == RESULT_INCORRECT_TYPE,
+       "after a valid text, the same text with one byte broken is refused");
+    err_clear();
+    r3 = parse_str(a);
+    is_int(r3 ? r3->state : -1, 3, "and the valid text reads again");
+    replica_free(r3);
+    /* Thousands of distinct short names and values: each record reads as
+     * it is. */
+    for (i = 0; i < 6000; i++) {
+        char id[16], doc[512];
+        Replica *r;
+
+        snprintf(id, sizeof(id), "rp-%05d", i);
+        snprintf(doc, sizeof(doc), HEAD MS("2", "3") RPS(PT("%s", T1, "standard",
+                 DISK("v%d", "/r/%d"))) TAIL, id, i, i);
+        r = parse_str(doc);
+        if (!r || r->npoints != 1 || strcmp(r->points[0].id, id) != 0)
+            wrong++;
+        replica_free(r);
+    }
+    is_int(wrong, 0, "6000 records with distinct names read as themselves");
+    free(f1);
+    free(f2);
+}
+
 /* What drover's own replication adds: <replication> and a point's
  * checkpoint, round trip and refusals; replica_dir before the first point. */
 static void
@@ -1044,6 +1116,7 @@ test_replication(void)
         { "<drover:replication dir=\"/d\" interval=\"-5\"/>", "interval" },
         { "<drover:replication dir=\"/d\" points=\"many\"/>", "points" },
         { "<drover:replication dir=\"/d\" speed=\"1\"/>", "speed" },
+        { "<drover:replication dir=\"/d\" tls=\"pki/client\"/>", "tls \"pki/client\" is not a clean absolute path" },
         { "<drover:replication dir=\"/d\"/><drover:replication dir=\"/e\"/>", "duplicate element <replication>" },
     };
     Replica *r = replica_parse(doc, strlen(doc)), *e;
@@ -1059,6 +1132,12 @@ test_replication(void)
     is_str(r->points[0].checkpoint, "drover.1", "a point's checkpoint read");
     text = replica_format(r);
     is_str(text, doc, "formats back byte for byte");
+    /* Parsed again: the same record, every part. */
+    e = replica_parse(doc, strlen(doc));
+    free(text);
+    text = e ? replica_format(e) : NULL;
+    is_str(text, doc, "parsed again, formats back byte for byte");
+    replica_free(e);
     e = replica_copy(r);
     free(text);
     text = replica_format(e);
@@ -1081,6 +1160,25 @@ test_replication(void)
     free(dir);
     replica_free(e);
     replica_free(r);
+    /* NBD over TLS: the client's certificate directory, round trip. */
+    {
+        static const char tls[] =
+            "<drover:replica xmlns:drover=\"urn:drover:replica:1\" format=\"1\">\n"
+            "  <drover:mode>2</drover:mode>\n"
+            "  <drover:state>1</drover:state>\n"
+            "  <drover:replication dir=\"/var/lib/drover/web01\" nbd=\"prod-a:10809\" interval=\"0\" points=\"0\" tls=\"/etc/pki/drover\"/>\n"
+            "</drover:replica>\n";
+        Replica *t = replica_parse(tls, strlen(tls)), *tc;
+
+        ok(t && t->repl && util_streq(t->repl->tls, "/etc/pki/drover"), "<replication> tls read");
+        text = t ? replica_format(t) : NULL;
+        is_str(text, tls, "tls formats back byte for byte");
+        free(text);
+        tc = t ? replica_copy(t) : NULL;
+        ok(tc && util_streq(tc->repl->tls, "/etc/pki/drover"), "a copy keeps tls");
+        replica_free(tc);
+        replica_free(t);
+    }
     for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         char *d = util_xasprintf("<drover:replica xmlns:drover=\"urn:drover:replica:1\" format=\"1\">"
                                  "<drover:mode>2</drover:mode><drover:state>1</drover:state>%s"
@@ -1129,6 +1227,7 @@ main(void)
     test_names_and_free_null();
     test_quiet();
     test_threads();
+    test_parse_again();
     test_replication();
     return tap_done();
 }

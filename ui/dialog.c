@@ -92,12 +92,20 @@ ui_expected(const Console *c, const Dialog *d)
     return c->s->conf->confirm == CONF_CONFIRM_YES_NO ? "yes" : d->vm;
 }
 
+/* A reason is asked when the configuration requires one, and always for
+ * an override of the split-brain guard (it goes to the audit log). */
+static int
+ui_needs_reason(const Console *c, const Dialog *d)
+{
+    return c->s->conf->require_reason || d->force;
+}
+
 static int
 ui_confirmed(const Console *c, const Dialog *d)
 {
     if (d->failed || d->plan_id || (!d->plan && !d->rplan && d->op != UI_OP_REPAIR))
         return 0;
-    if (c->s->conf->require_reason && !d->reason[0])
+    if (ui_needs_reason(c, d) && !d->reason[0])
         return 0;
     return strcmp(d->input, ui_expected(c, d)) == 0;
 }
@@ -196,12 +204,72 @@ ui_op_explain(int op)
                "deleted and every recovery point stays usable for failover.";
     case UI_OP_RESUME:
         return "Resume lets the cycles run again: the next one when the interval says, or now with p.";
+    case UI_OP_PLANNED:
+        return "A planned failover loses no data: the primary's guest is asked to shut down, a final cycle "
+               "copies its last changes into a new point, the primary is marked prepared (autostart off, "
+               "drover's record) so it is not started by accident, then this replica fails over to that "
+               "point (5 Recovered). If the primary does not shut down in time, nothing is changed.";
     case UI_OP_RESYNC:
         return "RESYNC COPIES EVERY DISK IN FULL into a new base while the old chain stays usable; after "
                "its switch the older recovery points are gone: their files are deleted.";
     default:
         return "";
     }
+}
+
+/* A failover refused by the split-brain guard: F may override it. */
+static int
+ui_can_force(const Dialog *d)
+{
+    return d->op == OP_INITIATE && d->failed && !d->force && (d->err.hints & RESULT_HINT_PRIMARY_RUNS);
+}
+
+/* What the split-brain guard finds now (the details ask the primary):
+ * for the failover's choice and its point picker. */
+static void
+ui_guard_line(const Console *c, const Dialog *d, UiLines *l, int width)
+{
+    const ModelDetail *md = model_detail(c->m);
+    const Replica *rec = md && md->host == d->host && strcmp(md->uuid, d->uuid) == 0 ? md->rec : NULL;
+    const char *name, *host;
+    UTIL_AUTOFREE char *t = NULL;
+    UiRole role = UI_R_WARN;
+    int planned = ui_offers_planned(model_find(c->m, d->host, d->uuid));
+
+    if (!rec || model_detail_pending(c->m)) {
+        ui_plan_linef(l, UI_R_DIM, width, "Split-brain guard: asking the primary for its state%s", c->g.ell);
+        return;
+    }
+    name = rec->primary_name ? rec->primary_name : d->vm;
+    host = rec->primary_host ? rec->primary_host : rec->primary_uri ? rec->primary_uri : "?";
+    switch (md->primary_guard) {
+    case PLAN_GUARD_RUNNING:
+        t = util_xasprintf("Split-brain guard: the primary %s on %s is %s: %s failover is refused (F then "
+                           "overrides it, with a reason)%s.", name, host, hv_power_name(md->primary_power),
+                           planned ? "an unplanned" : "the", planned ? "; Planned shuts it down first" : "");
+        break;
+    case PLAN_GUARD_STOPPED:
+        t = util_xasprintf("Split-brain guard: the primary %s on %s is %s: a failover may proceed.", name,
+                           host, hv_power_name(md->primary_power));
+        role = UI_R_NORMAL;
+        break;
+    case PLAN_GUARD_ABSENT:
+        t = util_xasprintf("Split-brain guard: %s answers but has no VM %s: a failover proceeds.", host, name);
+        break;
+    case PLAN_GUARD_UNREACHABLE:
+        t = util_xasprintf("Split-brain guard: the primary's host %s does not answer: %s failover proceeds "
+                           "and its plan says so%s.", host, planned ? "an unplanned" : "the",
+                           planned ? "; Planned cannot run without it" : "");
+        break;
+    case PLAN_GUARD_NOT_ASKED:
+        t = util_xasprintf("Split-brain guard: the primary %s on %s is not asked (%s).", name, host,
+                           rec->primary_uri ? "a demo" : "the record names no URI");
+        role = UI_R_DIM;
+        break;
+    default:
+        return;
+    }
+    ui_lines_hang(l, role, t, width, 19);
 }
 
 /* The plan of a replication op: src/repl's own text, line by line. */
@@ -306,6 +374,14 @@ ui_plan_body(const Console *c, const Dialog *d, UiLines *l, int width)
                                                       "now: %s.", d->vm, keys)
                                      : util_xasprintf("The cause names the states that allow it; %s allows no "
                                                       "operation now.", d->vm);
+        }
+        if (ui_can_force(d)) {
+            free(info.next_step);
+            info.next_step = util_xasprintf("Shut the primary down on its host, then press f again, or choose "
+                                            "Planned (f: drover shuts it down, no data lost). If it is cut off "
+                                            "from its users and storage, F here overrides the guard with a "
+                                            "reason (audited), as drover failover %s --force --reason TEXT "
+                                            "does.", d->vm);
         }
         /* Refused while planning: nothing was touched, so trying again
          * is safe whatever the code. */
@@ -413,6 +489,8 @@ ui_pick_body(const Console *c, const Dialog *d, UiLines *l, int width)
 
     if (d->text)
         ui_lines_wrap(l, d->op == OP_COMMIT ? UI_R_WARN : UI_R_NORMAL, d->text, width, 0);
+    if (d->op == OP_INITIATE)
+        ui_guard_line(c, d, l, width);
     if (d->waiting) {
         ui_lines_pushf(l, UI_R_DIM, "Reading the recovery points of %s%s", d->vm, c->g.ell);
         return;
@@ -432,12 +510,18 @@ ui_footer(const Console *c, const Dialog *d, UiLines *l, int width)
 
     switch (d->kind) {
     case DLG_PLAN:
+        if (d->failed && ui_can_force(d)) {
+            ui_lines_push(l, UI_R_KEY, -1, "F: fail over anyway (override the guard, with a reason)  "
+                                           "Enter or Esc: close");
+            break;
+        }
         if (d->failed || d->plan_id) {
             ui_lines_push(l, UI_R_KEY, -1, d->failed ? "Enter or Esc: close" : "Esc: cancel");
             break;
         }
-        if (c->s->conf->require_reason) {
-            snprintf(buf, sizeof(buf), "Reason (required, goes to the audit log): %s%s", d->reason,
+        if (ui_needs_reason(c, d)) {
+            snprintf(buf, sizeof(buf), "Reason (required%s, goes to the audit log): %s%s",
+                     d->force ? " to override the guard" : "", d->reason,
                      d->field == 1 ? "_" : "");
             ui_lines_push(l, d->field == 1 ? UI_R_INPUT : UI_R_NORMAL, -1, buf);
         }
@@ -448,7 +532,7 @@ ui_footer(const Console *c, const Dialog *d, UiLines *l, int width)
                  ui_confirmed(c, d) ? "]" : " ");
         ui_lines_push(l, ui_confirmed(c, d) ? UI_R_DELETE : UI_R_BUTTON_ON, -1, buf);
         snprintf(buf, sizeof(buf), "Enter: the [button] (Cancel until %s is typed)  Esc: cancel  %s",
-                 ui_expected(c, d), c->s->conf->require_reason ? "Tab: field" : "Up/Down: scroll");
+                 ui_expected(c, d), ui_needs_reason(c, d) ? "Tab: field" : "Up/Down: scroll");
         ui_lines_wrap(l, UI_R_KEY, buf, width, 0);
         break;
     case DLG_PROGRESS:
@@ -457,7 +541,8 @@ ui_footer(const Console *c, const Dialog *d, UiLines *l, int width)
                                                                        : "Esc: hide (the job keeps running; J shows jobs)");
         break;
     case DLG_PICK:
-        ui_lines_push(l, UI_R_KEY, -1, "Up/Down: choose  Enter: show the plan  Esc: cancel");
+        ui_lines_push(l, UI_R_KEY, -1, d->choice ? "Up/Down: choose  Enter: go on  Esc: cancel"
+                                                 : "Up/Down: choose  Enter: show the plan  Esc: cancel");
         break;
     case DLG_QUIT:
         ui_lines_push(l, UI_R_KEY, -1, "y: quit (the jobs go on)   n or Esc: stay");
@@ -559,11 +644,15 @@ ui_dialog_plan(Console *c, Dialog *d)
     d->rplan = NULL;
     d->failed = 0;
     d->input[0] = '\0';
-    d->field = c->s->conf->require_reason && !d->reason[0] ? 1 : 0;
+    d->field = ui_needs_reason(c, d) && !d->reason[0] ? 1 : 0;
     d->scroll = 0;
     d->row_version = row ? row->version : 0;
-    if (ui_op_repl(d->op) >= 0)
+    if (d->op == UI_OP_PLANNED)
+        d->plan_id = model_planned_request(c->m, d->host, d->uuid, d->vm, d->start);
+    else if (ui_op_repl(d->op) >= 0)
         d->plan_id = model_repl_plan_request(c->m, d->host, d->uuid, d->vm, ui_op_repl(d->op));
+    else if (d->op == OP_INITIATE)
+        d->plan_id = model_failover_plan_request(c->m, d->host, d->uuid, d->point, d->force);
     else if (d->op != UI_OP_REPAIR)
         d->plan_id = model_plan_request(c->m, d->host, d->uuid, (StateOp)d->op, d->point, d->flatten);
 }
@@ -573,6 +662,47 @@ ui_cmp_point_newest(const void *a, const void *b)
 {
     const ReplicaPoint *x = *(const ReplicaPoint *const *)a, *y = *(const ReplicaPoint *const *)b;
     return x->time < y->time ? 1 : x->time > y->time ? -1 : 0;
+}
+
+static void
+ui_items_clear(Dialog *d)
+{
+    size_t i;
+
+    for (i = 0; i < d->nitems; i++) {
+        free(d->items[i].label);
+        free(d->items[i].value);
+    }
+    free(d->items);
+    d->items = NULL;
+    d->nitems = 0;
+    d->sel = 0;
+}
+
+/* f on a replica drover replicates: planned (the primary shut down, a
+ * final cycle, no data lost) or unplanned (a point, the guard).  Planned
+ * is marked and skipped when the row already says it cannot run. */
+static void
+ui_pick_choice(const Console *c, Dialog *d, const ModelRow *r)
+{
+    ErrInfo why;
+    int no = ui_op_refusal(c, r, UI_OP_PLANNED, &why) < 0;
+
+    d->choice = 1;
+    d->text = util_xasprintf("How should %s fail over?%s%s%s", d->vm, no ? " Planned is not possible now: " : "",
+                             no ? why.message : "", no ? "." : "");
+    d->items = util_xcalloc(4, sizeof(*d->items));
+    d->items[0].label = util_xasprintf("Planned: shut the primary down, a final cycle, fail over; no data "
+                                       "lost (%s stays off)", d->vm);
+    d->items[0].value = util_xstrdup("planned");
+    d->items[1].label = util_xasprintf("Planned, then start %s here", d->vm);
+    d->items[1].value = util_xstrdup("planned-start");
+    d->items[2].label = util_xstrdup("Unplanned: fail over to a recovery point you pick (newer writes on "
+                                     "the primary are lost)");
+    d->items[2].value = util_xstrdup("unplanned");
+    d->items[0].disabled = d->items[1].disabled = no;
+    d->nitems = 3;
+    d->sel = no ? 2 : 0;
 }
 
 static void
@@ -688,6 +818,11 @@ ui_dialog_start(Console *c, int op)
         d->failed = 1;
         d->err = why;
         ui_dialog_refused(c, d);
+    } else if (op == OP_INITIATE && ui_offers_planned(r)) {
+        d->kind = DLG_PICK;
+        ui_pick_choice(c, d, r);
+        /* The details ask the primary: what the guard finds, shown here. */
+        model_detail_request(c->m, d->host, d->uuid);
     } else if (op == OP_INITIATE || op == OP_TEST) {
         d->kind = DLG_PICK;
         d->waiting = 1;
@@ -753,6 +888,15 @@ ui_dialog_model(Console *c, unsigned changes)
         if ((changes & MODEL_CH_DETAIL) && (d->kind == DLG_PICK || d->kind == DLG_PLAN)) {
             if (d->kind == DLG_PICK && d->waiting)
                 ui_pick_points(c, d);
+            if (d->kind == DLG_PICK && d->choice && !d->touched) {
+                const ModelDetail *md = model_detail(c->m);
+
+                /* Planned needs the primary: when it does not answer,
+                 * unplanned is what the operator is here for. */
+                if (md && md->host == d->host && strcmp(md->uuid, d->uuid) == 0 && !model_detail_pending(c->m) &&
+                    md->primary_guard == PLAN_GUARD_UNREACHABLE)
+                    d->sel = 2;
+            }
             dirty |= UI_DIRTY_DIALOG;
         }
         if ((changes & MODEL_CH_ROWS) && d->kind == DLG_PLAN)
@@ -912,10 +1056,17 @@ ui_plan_key(Console *c, Dialog *d, int key, int code)
         return ui_close(c, "Cancelled: nothing was changed.");
     if ((r = ui_scroll_key(d, key, code)))
         return r;
+    if (!code && key == 'F' && ui_can_force(d)) {
+        /* The same failover with the guard overridden: planned again (the
+         * plan says so), confirmed with a reason like any other. */
+        d->force = 1;
+        ui_dialog_plan(c, d);
+        return UI_DIRTY_DIALOG;
+    }
     if (ui_is_enter(key, code)) {
         if (d->failed)
             return ui_close(c, NULL);
-        if (d->field == 1 && c->s->conf->require_reason) {
+        if (d->field == 1 && ui_needs_reason(c, d)) {
             d->field = 0;
             return UI_DIRTY_DIALOG;
         }
@@ -926,7 +1077,7 @@ ui_plan_key(Console *c, Dialog *d, int key, int code)
     }
     if (d->failed || d->plan_id)
         return 0;
-    if (!code && key == '\t' && c->s->conf->require_reason) {
+    if (!code && key == '\t' && ui_needs_reason(c, d)) {
         d->field = !d->field;
         return UI_DIRTY_DIALOG;
     }
@@ -958,12 +1109,30 @@ ui_dialog_key(Console *c, int key, int code)
         if (code && (key == KEY_UP || key == KEY_DOWN)) {
             /* Broken points are skipped: they are not offered. */
             size_t i = d->sel;
+
+            d->touched = 1;
             while (key == KEY_UP ? i > 0 : i + 1 < d->nitems) {
                 i += key == KEY_UP ? (size_t)-1 : 1;
                 if (!d->items[i].disabled) {
                     d->sel = i;
                     break;
                 }
+            }
+        } else if (ui_is_enter(key, code) && d->choice && d->nitems && !d->items[d->sel].disabled) {
+            if (strncmp(d->items[d->sel].value, "planned", 7) == 0) {
+                d->op = UI_OP_PLANNED;
+                d->start = strcmp(d->items[d->sel].value, "planned-start") == 0;
+                d->choice = 0;
+                ui_items_clear(d);
+                ui_dialog_plan(c, d);
+            } else {
+                /* Unplanned: the point picker, as on any replica. */
+                d->choice = 0;
+                ui_items_clear(d);
+                free(d->text);
+                d->text = util_xstrdup("Choose the recovery point for the unplanned failover (newest first):");
+                d->waiting = 1;
+                ui_pick_points(c, d);
             }
         } else if (ui_is_enter(key, code) && !d->waiting && d->nitems && !d->items[d->sel].disabled) {
             if (d->op == OP_COMMIT)

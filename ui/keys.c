@@ -332,7 +332,7 @@ static const UiBinding ui_keys[] = {
     { { '\n', '\r', KEY_ENTER }, "Enter", "details: disk chains, recovery points, last job (toggle)", 0, 0, act_detail },
     { { '\t' }, "Tab", "switch between the table and the pane (arrows scroll it)", 0, 0, act_focus },
     { { 'r' }, "r", "revert failover: discard the failover disks, back to 3", 1, OP_REVERT, act_revert },
-    { { 'f' }, "f", "initiate failover to a recovery point you pick", 1, OP_INITIATE, act_failover },
+    { { 'f' }, "f", "initiate failover to a point you pick; planned or unplanned if drover replicates it", 1, OP_INITIATE, act_failover },
     { { 'c' }, "c", "commit the failover (cannot be undone; optional flatten)", 1, OP_COMMIT, act_commit },
     { { 't' }, "t", "test failover: a separate test system on a point", 1, OP_TEST, act_test },
     { { 'T' }, "T", "stop the test failover (on the replica or its test system)", 1, OP_STOP_TEST, act_stop_test },

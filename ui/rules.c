@@ -23,6 +23,7 @@ ui_op_repl(int op)
     case UI_OP_SUSPEND: return REPLJOB_SUSPEND;
     case UI_OP_RESUME: return REPLJOB_RESUME;
     case UI_OP_RESYNC: return REPLJOB_RESYNC;
+    case UI_OP_PLANNED: return REPLJOB_PLANNED;
     default: return -1;
     }
 }
@@ -36,6 +37,7 @@ ui_op_title(int op)
     case UI_OP_SUSPEND: return "Suspend replication";
     case UI_OP_RESUME: return "Resume replication";
     case UI_OP_RESYNC: return "Resync";
+    case UI_OP_PLANNED: return "Planned failover";
     default: return state_op_title((StateOp)op);
     }
 }
@@ -67,6 +69,30 @@ ui_repl_refusal(const ModelRow *r, int op, ErrInfo *why)
         why->code = RESULT_NOT_SUPPORTED;
         snprintf(m, n, "%s is not replicated by drover (its record has no <replication>): drover "
                  "enable-replication on the command line starts it", s->name);
+        return -1;
+    }
+    if (op == UI_OP_PLANNED) {
+        /* What repl_plan_planned refuses before it asks the primary. */
+        if (!r->repl_primary) {
+            why->code = RESULT_NOT_SUPPORTED;
+            snprintf(m, n, "the record of %s names no primary URI: a planned failover needs the primary",
+                     s->name);
+        } else if (st != STATE_REPLICATING) {
+            snprintf(m, n, "a planned failover runs in state 3 Replicating; %s is in state %d %s", s->name,
+                     st, state_name(st));
+        } else if (s->power != HV_POWER_OFF) {
+            snprintf(m, n, "%s is %s on this host: a planned failover needs the replica off", s->name,
+                     hv_power_name(s->power));
+        } else if (!s->npoints) {
+            snprintf(m, n, "%s has no recovery point yet: the final cycle copies the changes since the "
+                     "newest one", s->name);
+        } else if (s->test_domain) {
+            why->code = RESULT_IN_USE;
+            snprintf(m, n, "the test system %s reads the chain of %s: T stops it first", s->test_domain,
+                     s->name);
+        } else {
+            return 0;
+        }
         return -1;
     }
     if (op == UI_OP_RESUME) {
@@ -105,6 +131,12 @@ ui_repl_refusal(const ModelRow *r, int op, ErrInfo *why)
     } else
         return 0;
     return -1;
+}
+
+int
+ui_offers_planned(const ModelRow *r)
+{
+    return r && r->loaded && r->repl && r->repl_primary;
 }
 
 const ModelRow *

@@ -77,6 +77,7 @@ typedef struct {
 #define UI_OP_SUSPEND (OP_COUNT + 2)       /* suspend replication: 3 -> 7 */
 #define UI_OP_RESUME (OP_COUNT + 3)        /* resume replication: 7 -> 3 */
 #define UI_OP_RESYNC (OP_COUNT + 4)        /* full resynchronisation */
+#define UI_OP_PLANNED (OP_COUNT + 5)       /* planned failover: f, then Planned */
 
 typedef enum {
     DLG_PICK,           /* choose a recovery point or a commit option */
@@ -108,9 +109,14 @@ typedef struct Dialog {
     size_t nitems;
     size_t sel;
     int waiting;                /* for the VM's record */
+    int choice;                 /* f on a replica drover replicates: planned or unplanned */
+    int touched;                /* the operator moved the selection */
     /* DLG_PLAN */
     char *point;
     int flatten;
+    int start;                  /* planned failover: start the replica after */
+    int force;                  /* failover: the split-brain guard overridden (F), a
+                                 * reason required */
     unsigned plan_id;           /* 0 when not planning */
     Plan *plan;
     ModelReplPlan *rplan;       /* the plan of a replication op */
@@ -301,6 +307,9 @@ int ui_op_repl(int op);
  * name for the decoder ("revert", "replicate"). */
 const char *ui_op_title(int op);
 const char *ui_op_name(int op);
+/* True when f offers planned or unplanned on r: drover replicates it
+ * and its record names the primary's URI. */
+int ui_offers_planned(const ModelRow *r);
 /* The replica of a test system's row, or NULL. */
 const ModelRow *ui_test_replica(const Console *c, const ModelRow *r);
 /* The row op acts on: T on a test system acts on its replica. */

@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* conf: drover.conf (libconfig) loading and validation. */
+/* conf: drover.conf (libconfig): the table of settings, their defaults,
+ * the files and the parser.  The replication groups are in conf-repl.c,
+ * URIs and the read-only floor in conf-uri.c. */
 #include <config.h>
 
 #include "base/conf.h"
+#include "base/conf-priv.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -15,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -28,6 +30,7 @@
 
 typedef enum {
     CONF_KIND_HOSTS,            /* list of host groups */
+    CONF_KIND_REPLS,            /* list of per-primary replication groups */
     CONF_KIND_INT,              /* int field, range min..max */
     CONF_KIND_BOOL,             /* int field, 0 or 1 */
     CONF_KIND_ENUM,             /* string from choices, stored as its index (int field) */
@@ -93,6 +96,21 @@ static const ConfSpec conf_specs[] = {
       NULL, "a replication cycle (replicate VM, --due, --watch) that finds the changes since the "
       "newest point unknown (checkpoint lost) runs drover resync by itself instead of refusing; "
       "the resync deletes the older points" },
+    { "replication", CONF_KIND_REPLS, 0, 0, 0, NULL, 0, NULL,
+      "per-primary defaults of enable-replication's options, over the replication_* ones, each "
+      "{ primary = \"prod-a\"; vm = \"db01\"; interval = 300; points = 12; "
+      "app_consistent_every = 14400; nbd = \"10.0.0.5:10809\"; nbd_tls = \"/etc/pki/drover\"; "
+      "network_map = [ \"prodnet=drnet\", \"bridge:br-prod=br-dr\" ]; }: primary (required) is the "
+      "--from URI or its host name, vm (optional, the primary VM's name as enable-replication "
+      "names it) makes it per replica; the others are optional, in seconds as the "
+      "replication_* settings, nbd as --nbd, nbd_tls the directory of the client's certificates "
+      "(ca-cert.pem, client-cert.pem, client-key.pem) for NBD over TLS, network_map a list of "
+      "--network-map entries SRC=DST (each side NAME, network:NAME or bridge:NAME) that "
+      "move the replica's interfaces to the DR site's networks or bridges (an entry no "
+      "interface of the VM uses is left unused; an empty list is no map); each setting "
+      "comes from the replica's group, else the primary's, else replication_*; "
+      "command-line options win (any --network-map replaces the whole network_map); a later "
+      "file replaces the whole list" },
     { "readonly", CONF_KIND_BOOL, offsetof(Conf, readonly), 0, 0, NULL, 0, NULL,
       "open every host read-only and disable every mutating operation; set in the system file "
       "(as a host's readonly there), user files, --config and -c cannot lower it" },
@@ -107,6 +125,21 @@ static int
 conf_kind_is_string(ConfKind kind)
 {
     return kind == CONF_KIND_CHOICE || kind == CONF_KIND_PATH;
+}
+
+int
+conf_spec_range(const char *name, long long *min, long long *max)
+{
+    size_t i;
+
+    for (i = 0; i < CONF_NSPECS; i++) {
+        if (strcmp(conf_specs[i].name, name) == 0) {
+            *min = conf_specs[i].min;
+            *max = conf_specs[i].max;
+            return 0;
+        }
+    }
+    return -1;
 }
 
 /* ---- conf_settings() ---- */
@@ -153,6 +186,7 @@ conf_pub_build(void)
 
         switch (sp->kind) {
         case CONF_KIND_HOSTS:
+        case CONF_KIND_REPLS:
             snprintf(type, tsz, "list of groups");
             snprintf(def, dsz, "()");
             break;
@@ -265,6 +299,7 @@ conf_new_default(void)
 
         switch (sp->kind) {
         case CONF_KIND_HOSTS:
+        case CONF_KIND_REPLS:
             break;
         case CONF_KIND_INT:
         case CONF_KIND_BOOL:
@@ -305,6 +340,9 @@ conf_clear(Conf *conf)
     conf_hosts_free(conf->hosts, conf->nhosts);
     conf->hosts = NULL;
     conf->nhosts = 0;
+    conf_repls_free(conf->repls, conf->nrepls);
+    conf->repls = NULL;
+    conf->nrepls = 0;
     conf_hosts_free(conf->floor_hosts, conf->nfloor_hosts);
     conf->floor_hosts = NULL;
     conf->nfloor_hosts = 0;
@@ -345,6 +383,7 @@ conf_copy(Conf *dst, const Conf *src)
     *dst = *src;
     dst->hosts = conf_hosts_copy(src->hosts, src->nhosts);
     dst->floor_hosts = conf_hosts_copy(src->floor_hosts, src->nfloor_hosts);
+    dst->repls = conf_repls_copy(src->repls, src->nrepls);
     dst->files = util_xcalloc(src->nfiles ? src->nfiles : 1, sizeof(*dst->files));
     for (i = 0; i < src->nfiles; i++)
         dst->files[i] = util_xstrdup(src->files[i]);
@@ -368,12 +407,6 @@ conf_free(Conf *conf)
 
 /* ---- parsing ---- */
 
-typedef struct {
-    const char *path;           /* the file as the caller named it */
-    char *dir;                  /* its directory, where @include looks */
-    const char *text;           /* its contents */
-} ConfSrc;
-
 /* The file libconfig opens for "@include NAME": INCLUDE_DIR/NAME, even
  * when NAME is absolute. */
 static char *
@@ -386,7 +419,7 @@ conf_include_path(const char *dir, const char *name)
 
 /* The file a setting came from: the main file, or an @include'd one
  * (libconfig names those as written). */
-static char *
+char *
 conf_setting_file(const ConfSrc *src, const config_setting_t *s)
 {
     const char *f = config_setting_source_file(s);
@@ -396,12 +429,8 @@ conf_setting_file(const ConfSrc *src, const config_setting_t *s)
     return conf_include_path(src->dir, f);
 }
 
-static int
-conf_fail(const ConfSrc *src, const config_setting_t *s, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
 /* Sets the error "FILE:LINE: message" for setting s; returns -1. */
-static int
+int
 conf_fail(const ConfSrc *src, const config_setting_t *s, const char *fmt, ...)
 {
     va_list ap;
@@ -417,7 +446,7 @@ conf_fail(const ConfSrc *src, const config_setting_t *s, const char *fmt, ...)
     return -1;
 }
 
-static const char *
+const char *
 conf_type_text(int type)
 {
     switch (type) {
@@ -441,7 +470,7 @@ conf_type_text(int type)
     }
 }
 
-static int
+int
 conf_type_error(const ConfSrc *src, const config_setting_t *s, const char *key, const char *want)
 {
     return conf_fail(src, s, "%s: expected %s, found %s", key, want,
@@ -459,7 +488,7 @@ conf_is_name_char(char c)
  * let an absurd value pass the range check.  So find "key = literal" on
  * the setting's line of the main file and parse the literal ourselves.
  * Returns 1 and the value (saturated) and literal text, or 0 if not found. */
-static int
+int
 conf_int_literal(const ConfSrc *src, const config_setting_t *s, const char *key,
                  long long *out, char *lit, size_t litsize)
 {
@@ -524,7 +553,7 @@ conf_int_literal(const ConfSrc *src, const config_setting_t *s, const char *key,
     return 0;
 }
 
-static int
+int
 conf_get_string(const ConfSrc *src, const config_setting_t *s, const char *key, const char **out)
 {
     if (config_setting_type(s) != CONFIG_TYPE_STRING)
@@ -555,7 +584,7 @@ conf_host_name_ok(const char *name)
     return 1;
 }
 
-static void
+void
 conf_host_add(ConfHost **hosts, size_t *nhosts, char *name, char *uri, int readonly)
 {
     *hosts = util_xrealloc(*hosts, (*nhosts + 1) * sizeof(**hosts));
@@ -658,6 +687,8 @@ conf_apply(Conf *conf, const ConfSrc *src, const ConfSpec *sp, const config_sett
     switch (sp->kind) {
     case CONF_KIND_HOSTS:
         return conf_parse_hosts(conf, src, s);
+    case CONF_KIND_REPLS:
+        return conf_parse_repls(conf, src, s);
     case CONF_KIND_INT:
         if (config_setting_type(s) != CONFIG_TYPE_INT && config_setting_type(s) != CONFIG_TYPE_INT64)
             return conf_type_error(src, s, sp->name, "an integer");
@@ -1005,116 +1036,6 @@ conf_note_file(Conf *conf, const char *path)
     conf->files[conf->nfiles++] = util_xstrdup(path);
 }
 
-/* What the system file made read-only: the administrator's floor. */
-static void
-conf_set_floor(Conf *conf)
-{
-    size_t i;
-
-    conf->readonly_floor = conf->readonly;
-    for (i = 0; i < conf->nhosts; i++)
-        if (conf->hosts[i].readonly)
-            conf_host_add(&conf->floor_hosts, &conf->nfloor_hosts,
-                          util_xstrdup(conf->hosts[i].name), util_xstrdup(conf->hosts[i].uri), 1);
-}
-
-/* A URI as the host it reaches: the driver ("qemu" of "qemu+ssh"), the
- * host name without user or port, the path and the query, so that another
- * transport or spelling of the same host ("qemu+unix:///system",
- * "qemu:///system/", "QEMU+ssh://root@dr-b:22/system" for dr-b) compares
- * equal.  Not a libvirt parser: what it cannot split stays as it is. */
-/* The parts of a URI "SCHEME://[USER@]HOST[:PORT]/PATH?QUERY" drover
- * compares and names hosts by: the host without user, port or IPv6
- * brackets, and where the authority ends.  0, or -1 when uri has no "://". */
-static int
-conf_uri_split(const char *uri, const char **host, size_t *hlen, const char **auth_end)
-{
-    const char *sep = strstr(uri, "://");
-    const char *auth, *h, *end, *close;
-
-    if (!sep)
-        return -1;
-    auth = sep + 3;
-    *auth_end = auth + strcspn(auth, "/?#");
-    h = auth;
-    for (const char *p = auth; p < *auth_end; p++)
-        if (*p == '@')
-            h = p + 1;
-    if (*h == '[' && (close = memchr(h, ']', (size_t)(*auth_end - h)))) {
-        h++;
-        end = close;
-    } else {
-        end = memchr(h, ':', (size_t)(*auth_end - h));
-        if (!end)
-            end = *auth_end;
-    }
-    *host = h;
-    *hlen = (size_t)(end - h);
-    return 0;
-}
-
-static void
-conf_buf_add_lower(UtilBuf *b, const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        char c = (char)tolower((unsigned char)s[i]);
-        util_buf_addn(b, &c, 1);
-    }
-}
-
-static char *
-conf_uri_key(const char *uri)
-{
-    const char *sep = strstr(uri, "://");
-    const char *plus, *host, *rest;
-    size_t hlen, rlen;
-    UtilBuf b = { 0 };
-
-    if (conf_uri_split(uri, &host, &hlen, &rest) < 0)
-        return util_xstrdup(uri);
-    plus = memchr(uri, '+', (size_t)(sep - uri));
-    conf_buf_add_lower(&b, uri, (size_t)((plus ? plus : sep) - uri));
-    util_buf_add(&b, "://");
-    /* "localhost" is the local host, as an empty host part is. */
-    if (!(hlen == 9 && strncasecmp(host, "localhost", 9) == 0))
-        conf_buf_add_lower(&b, host, hlen);
-    rlen = strlen(rest);
-    while (rlen > 1 && rest[rlen - 1] == '/')
-        rlen--;
-    util_buf_addn(&b, rest, rlen);
-    return util_buf_steal(&b);
-}
-
-int
-conf_host_readonly(const Conf *conf, const char *name, const char *uri)
-{
-    UTIL_AUTOFREE char *key = uri ? conf_uri_key(uri) : NULL;
-    size_t i;
-
-    if (conf->readonly_floor)
-        return 1;
-    for (i = 0; i < conf->nfloor_hosts; i++) {
-        UTIL_AUTOFREE char *fk = conf_uri_key(conf->floor_hosts[i].uri);
-
-        if ((name && strcmp(conf->floor_hosts[i].name, name) == 0) || (key && strcmp(fk, key) == 0))
-            return 1;
-    }
-    return 0;
-}
-
-/* User files and --config may add hosts and settings, never lower the floor. */
-static void
-conf_apply_floor(Conf *conf)
-{
-    size_t i;
-
-    if (conf->readonly_floor)
-        conf->readonly = 1;
-    for (i = 0; i < conf->nhosts; i++)
-        if (conf_host_readonly(conf, conf->hosts[i].name, conf->hosts[i].uri))
-            conf->hosts[i].readonly = 1;
-}
-
 Conf *
 conf_load(const char *explicit_path)
 {
@@ -1153,68 +1074,3 @@ conf_load(const char *explicit_path)
 }
 
 /* ---- hosts from the command line ---- */
-
-/* The name a URI's host goes by: its host part ("qemu+ssh://root@dr-b:22/system"
- * gives "dr-b"), the fleet file's base name for the test driver
- * ("test:///tmp/x/fleet.xml" gives "fleet"), "localhost" for a local URI,
- * and the URI itself when it is not one (a libvirt URI alias). */
-static char *
-conf_uri_name(const char *uri)
-{
-    const char *auth_end, *host, *host_end, *path, *path_end, *base, *dot;
-    size_t scheme_len, hlen;
-
-    if (conf_uri_split(uri, &host, &hlen, &auth_end) < 0)
-        return util_xstrdup(uri);
-    host_end = host + hlen;
-    if (host_end > host)
-        return util_xstrndup(host, (size_t)(host_end - host));
-    /* Local.  The test driver (with or without a transport) names a file. */
-    scheme_len = strcspn(uri, "+:");
-    if (scheme_len == 4 && strncmp(uri, "test", 4) == 0) {
-        path = auth_end;
-        path_end = path + strcspn(path, "?#");
-        while (path_end > path && path_end[-1] == '/')
-            path_end--;
-        base = path_end;
-        while (base > path && base[-1] != '/')
-            base--;
-        dot = NULL;
-        for (const char *p = base + 1; p < path_end; p++)
-            if (*p == '.')
-                dot = p;
-        if (dot)
-            path_end = dot;
-        if (path_end > base)
-            return util_xstrndup(base, (size_t)(path_end - base));
-    }
-    return util_xstrdup("localhost");
-}
-
-static int
-conf_host_named(const Conf *conf, const char *name)
-{
-    size_t i;
-
-    for (i = 0; i < conf->nhosts; i++)
-        if (strcmp(conf->hosts[i].name, name) == 0)
-            return 1;
-    return 0;
-}
-
-/* Names stay unique (the console and --json identify hosts by name): a
- * name already taken gets "-2", "-3", ... appended. */
-void
-conf_add_host(Conf *conf, const char *name, const char *uri, int readonly)
-{
-    char *base = name && *name ? util_xstrdup(name) : conf_uri_name(uri);
-    char *unique = util_xstrdup(base);
-    unsigned n;
-
-    for (n = 2; conf_host_named(conf, unique); n++) {
-        free(unique);
-        unique = util_xasprintf("%s-%u", base, n);
-    }
-    free(base);
-    conf_host_add(&conf->hosts, &conf->nhosts, unique, util_xstrdup(uri), readonly ? 1 : 0);
-}

@@ -21,6 +21,23 @@ typedef struct {
     int readonly;
 } ConfHost;
 
+/* Per-primary (or per-replica) defaults of enable-replication's options:
+ * one group of the "replication" list.  -1 or NULL: not set here. */
+typedef struct {
+    char *primary;              /* the primary's libvirt URI, or its host name */
+    char *vm;                   /* the primary VM's name; NULL: every VM of that primary */
+    int interval;               /* seconds */
+    int points;
+    int app_every;              /* seconds */
+    char *nbd;                  /* "HOST:PORT" or "unix:PATH" */
+    char *nbd_tls;              /* NBD over TLS: the client's certificate directory */
+    char **netmap;              /* network_map: nnetmap "SRC=DST" entries (checked with
+                                 * conf_netmap_parse); NULL: not set here, so an empty
+                                 * list is set (no map, over the primary's group) */
+    size_t nnetmap;
+    char *netmap_from;          /* where network_map is: "FILE:LINE" */
+} ConfRepl;
+
 typedef struct {
     ConfHost *hosts;
     size_t nhosts;
@@ -40,6 +57,8 @@ typedef struct {
     int repl_points;            /* 0: all */
     int repl_app_every;         /* seconds, 0: never */
     int repl_auto_resync;
+    ConfRepl *repls;            /* "replication": per primary or replica, over the above */
+    size_t nrepls;
     /* The system file's read-only settings, a floor that user files and
      * options cannot lower (conf_load applies it; conf_host_readonly asks). */
     int readonly_floor;         /* the system file said readonly = true */
@@ -71,6 +90,24 @@ int conf_host_readonly(const Conf *conf, const char *name, const char *uri);
 /* Adds a host (for -c URI); name defaults to the URI's host part. */
 void conf_add_host(Conf *conf, const char *name, const char *uri, int readonly);
 void conf_free(Conf *conf);
+/* The first "replication" group whose primary is uri or its host (host:
+ * NULL for a local URI) and that names VM vm, or, with vm NULL, that is for
+ * the whole primary (names no VM).  NULL when none is. */
+const ConfRepl *conf_repl_find(const Conf *conf, const char *uri, const char *host,
+                               const char *vm);
+
+/* One side of a failover network map entry. */
+typedef struct {
+    const char *type;           /* "network" or "bridge"; NULL: not given */
+    char *name;
+} ConfNetSide;
+/* Splits a network map entry "SRC=DST" (enable-replication's
+ * --network-map, drover.conf's network_map), each side "NAME",
+ * "network:NAME" or "bridge:NAME".  Returns 0 with both sides set (the
+ * caller frees their names with conf_net_side_clear), or -1 with err set
+ * (32773, naming the entry; the caller adds where it came from). */
+int conf_netmap_parse(const char *entry, ConfNetSide *from, ConfNetSide *to);
+void conf_net_side_clear(ConfNetSide *side);
 
 /* The setting names, types and defaults, for drover.conf(5) and --help. */
 typedef struct {

@@ -42,6 +42,7 @@ cli_repl_plan_json(const void *plan)
     json_object_object_add(j, "primary_vm", cli_repl_str(p->primary_vm));
     json_object_object_add(j, "dir", cli_repl_str(p->dir));
     json_object_object_add(j, "nbd", cli_repl_str(p->nbd));
+    json_object_object_add(j, "nbd_tls", cli_repl_str(p->nbd_tls));
     json_object_object_add(j, "initial", json_object_new_boolean(p->initial));
     json_object_object_add(j, "from_state", json_object_new_int(p->from_state));
     json_object_object_add(j, "to_state", json_object_new_int(p->to_state));
@@ -61,8 +62,11 @@ cli_repl_plan_json(const void *plan)
         json_object_array_add(disks, d);
     }
     json_object_object_add(j, "disks", disks);
-    if (p->enable)
+    if (p->enable) {
         json_object_object_add(j, "networks", cli_repl_str(p->networks));
+        json_object_object_add(j, "nvram", cli_repl_str(p->nvram));
+        json_object_object_add(j, "primary_nvram", cli_repl_str(p->primary_nvram));
+    }
     if (p->resync) {
         json_object *rm = json_object_new_array();
 
@@ -222,12 +226,14 @@ cli_enable_replication(const CliCommand *cmd, CliOpts *o)
     ea.vm = o->args[0];
     ea.from = o->from;
     ea.dir = o->dir;
-    ea.nbd = o->nbd;
     ea.name = o->name;
-    /* Options left out take drover.conf's replication_* defaults. */
-    ea.points = o->points ? o->points : s->conf->repl_points;
-    ea.interval = s->conf->repl_interval;
-    ea.app_every = s->conf->repl_app_every;
+    /* Options left out take drover.conf's defaults (per primary, then
+     * replication_*); the options given win. */
+    repl_enable_defaults(s->conf, &ea);
+    if (o->nbd)
+        ea.nbd = o->nbd;
+    if (o->points)
+        ea.points = o->points;
     ea.netmap = o->netmap;
     ea.nnetmap = o->nnetmap;
     if ((o->interval && repl_parse_interval(o->interval, &ea.interval) < 0) ||

@@ -54,6 +54,7 @@ static void
 cli_list_done(size_t i, HvConn *c, HvListResult *r, void *opaque)
 {
     CliListCtx *x = opaque;
+    Replica *rec;
     size_t k, cap = 0;
     int local;
 
@@ -64,10 +65,11 @@ cli_list_done(size_t i, HvConn *c, HvListResult *r, void *opaque)
         if (!r->doms[k].metadata)
             continue;   /* not a replica */
         util_grow(&x->rows[i], &cap, x->nrows[i] + 1, sizeof(*x->rows[i]));
-        summary_from_domain(&x->rows[i][x->nrows[i]], x->s->hosts[i].name, &r->doms[k], x->now,
-                            x->s->conf->rpo_warning, local);
+        rec = summary_from_domain(&x->rows[i][x->nrows[i]], x->s->hosts[i].name, &r->doms[k],
+                                  x->now, x->s->conf->rpo_warning, local);
         /* Health from the replication cycles (late, failing). */
-        repl_health_summary(&x->rows[i][x->nrows[i]++], r->doms[k].metadata, x->now, local);
+        repl_health_summary(&x->rows[i][x->nrows[i]++], rec, x->now, local);
+        replica_free(rec);
     }
     /* Done with the domains: free them here, in parallel too. */
     hv_domain_list_free(r->doms, r->n);

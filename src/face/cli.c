@@ -525,6 +525,91 @@ cli_config_man(void)
     }
 }
 
+
+/* s inside a libconfig string: a network name may hold '"' or '\\'. */
+static void
+cli_config_quoted(const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            putchar('\\');
+        putchar(*s);
+    }
+}
+
+/* drover.conf's per-primary replication groups, as drover.conf writes them. */
+static void
+cli_config_repls_text(const Conf *c)
+{
+    size_t i;
+
+    if (!c->nrepls) {
+        printf("replication = ( );\n");
+        return;
+    }
+    printf("replication = (\n");
+    for (i = 0; i < c->nrepls; i++) {
+        const ConfRepl *r = &c->repls[i];
+
+        printf("  { primary = \"%s\";", r->primary);
+        if (r->vm)
+            printf(" vm = \"%s\";", r->vm);
+        if (r->interval >= 0)
+            printf(" interval = %d;", r->interval);
+        if (r->points >= 0)
+            printf(" points = %d;", r->points);
+        if (r->app_every >= 0)
+            printf(" app_consistent_every = %d;", r->app_every);
+        if (r->nbd)
+            printf(" nbd = \"%s\";", r->nbd);
+        if (r->nbd_tls)
+            printf(" nbd_tls = \"%s\";", r->nbd_tls);
+        if (r->netmap) {
+            printf(" network_map = [");
+            for (size_t k = 0; k < r->nnetmap; k++) {
+                printf("%s \"", k ? "," : "");
+                cli_config_quoted(r->netmap[k]);
+                printf("\"");
+            }
+            printf(" ];");
+        }
+        printf(" }%s\n", i + 1 < c->nrepls ? "," : "");
+    }
+    printf(");\n");
+}
+
+static json_object *
+cli_config_repls_json(const Conf *c)
+{
+    json_object *a = json_object_new_array();
+    size_t i;
+
+    for (i = 0; i < c->nrepls; i++) {
+        const ConfRepl *r = &c->repls[i];
+        json_object *g = json_object_new_object();
+
+        json_object_object_add(g, "primary", json_object_new_string(r->primary));
+        json_object_object_add(g, "vm", r->vm ? json_object_new_string(r->vm) : NULL);
+        json_object_object_add(g, "interval", r->interval >= 0 ? json_object_new_int(r->interval) : NULL);
+        json_object_object_add(g, "points", r->points >= 0 ? json_object_new_int(r->points) : NULL);
+        json_object_object_add(g, "app_consistent_every",
+                               r->app_every >= 0 ? json_object_new_int(r->app_every) : NULL);
+        json_object_object_add(g, "nbd", r->nbd ? json_object_new_string(r->nbd) : NULL);
+        json_object_object_add(g, "nbd_tls", r->nbd_tls ? json_object_new_string(r->nbd_tls) : NULL);
+        if (r->netmap) {
+            json_object *m = json_object_new_array();
+
+            for (size_t k = 0; k < r->nnetmap; k++)
+                json_object_array_add(m, json_object_new_string(r->netmap[k]));
+            json_object_object_add(g, "network_map", m);
+        } else {
+            json_object_object_add(g, "network_map", NULL);
+        }
+        json_object_array_add(a, g);
+    }
+    return a;
+}
+
 static int
 cli_config(const CliCommand *cmd, CliOpts *o)
 {
@@ -578,6 +663,7 @@ cli_config(const CliCommand *cmd, CliOpts *o)
                                json_object_new_int(s->conf->repl_app_every));
         json_object_object_add(j, "replication_auto_resync",
                                json_object_new_boolean(s->conf->repl_auto_resync));
+        json_object_object_add(j, "replication", cli_config_repls_json(s->conf));
         report_print_json(j);
         json_object_put(j);
     } else {
@@ -609,6 +695,7 @@ cli_config(const CliCommand *cmd, CliOpts *o)
                "replication_app_consistent_every = %d;\nreplication_auto_resync = %s;\n",
                s->conf->repl_interval, s->conf->repl_points, s->conf->repl_app_every,
                s->conf->repl_auto_resync ? "true" : "false");
+        cli_config_repls_text(s->conf);
     }
     session_free(s);
     return 0;

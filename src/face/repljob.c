@@ -14,7 +14,7 @@
 #include "base/util.h"
 
 static const char *const repljob_names[REPLJOB_COUNT] = {
-    "replicate", "suspend-replication", "resume-replication", "resync",
+    "replicate", "suspend-replication", "resume-replication", "resync", "planned-failover",
 };
 
 const char *
@@ -40,6 +40,7 @@ repljob_type(int op)
     switch (op) {
     case REPLJOB_CYCLE: return REPL_JOB_CYCLE;
     case REPLJOB_RESYNC: return REPL_JOB_RESYNC;
+    case REPLJOB_PLANNED: return REPL_JOB_PLANNED;
     default: return REPLJOB_TYPE_STATE;
     }
 }
@@ -99,6 +100,10 @@ repljob_run(HvConn *c, const char *host, const char *uuid, const char *vm, int o
         return repljob_set(c, host, uuid, vm, REPL_SET_SUSPEND, a, job);
     case REPLJOB_RESUME:
         return repljob_set(c, host, uuid, vm, REPL_SET_RESUME, a, job);
+    case REPLJOB_PLANNED:
+        err_set(RESULT_INVALID_PARAMETER, "a planned failover of %s runs only the plan the "
+                "operator confirmed, and none was given", vm);
+        return RESULT_INVALID_PARAMETER;
     default:
         err_set(RESULT_INVALID_PARAMETER, "unknown replication operation %d", op);
         return RESULT_INVALID_PARAMETER;
@@ -142,6 +147,69 @@ repljob_start(JobTable *t, const char *uri, const char *host, const char *uuid, 
                    json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN), id, NULL);
     json_object_put(o);
     return rc;
+}
+
+int
+repljob_start_planned(JobTable *t, const char *uri, const ReplPlanned *p, const ReplArgs *a,
+                      char id[37])
+{
+    json_object *o = json_object_new_object();
+    int rc;
+
+    repljob_spec_str(o, "op", repljob_op_name(REPLJOB_PLANNED));
+    repljob_spec_str(o, "uri", uri);
+    repljob_spec_str(o, "host", p->host);
+    repljob_spec_str(o, "uuid", p->uuid);
+    repljob_spec_str(o, "vm", p->vm);
+    repljob_spec_str(o, "digest", p->digest);
+    /* What repl_planned_failover plans again from: the same inputs give
+     * the same digest. */
+    repljob_spec_str(o, "primary_uri", p->primary_uri);
+    repljob_spec_str(o, "primary_vm", p->primary_vm);
+    json_object_object_add(o, "timeout", json_object_new_int(p->timeout));
+    json_object_object_add(o, "start", json_object_new_boolean(p->start));
+    repljob_spec_str(o, "reason", a->reason);
+    repljob_spec_str(o, "audit_log", a->audit_log);
+    repljob_spec_str(o, "history", job_table_history(t));
+    rc = job_spawn(t, REPL_JOB_PLANNED, p->host, uri, p->vm, p->uuid, p->digest,
+                   json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN), id, NULL);
+    json_object_put(o);
+    return rc;
+}
+
+/* The job process of a planned failover: the confirmed plan as the spec
+ * carries it. */
+static int
+repljob_planned_main(HvConn *c, json_object *o, const ReplArgs *ra, Job *job)
+{
+    ReplPlanned p;
+    json_object *v;
+    const char *uuid = repljob_spec_get(o, "uuid");
+    const char *digest = repljob_spec_get(o, "digest");
+
+    memset(&p, 0, sizeof(p));
+    p.host = (char *)repljob_spec_get(o, "host");
+    p.vm = (char *)repljob_spec_get(o, "vm");
+    p.primary_uri = (char *)repljob_spec_get(o, "primary_uri");
+    p.primary_vm = (char *)repljob_spec_get(o, "primary_vm");
+    if (!uuid || !digest || !p.host || !p.vm || !p.primary_uri || !p.primary_vm) {
+        err_set(RESULT_INVALID_PARAMETER, "the planned failover's job spec is incomplete");
+        return RESULT_INVALID_PARAMETER;
+    }
+    util_strlcpy(p.uuid, uuid, sizeof(p.uuid));
+    util_strlcpy(p.digest, digest, sizeof(p.digest));
+    if (json_object_object_get_ex(o, "timeout", &v))
+        p.timeout = json_object_get_int(v);
+    if (json_object_object_get_ex(o, "start", &v))
+        p.start = json_object_get_boolean(v);
+    /* It cannot stop half way once it runs (src/repl has no cancel
+     * points): a cancel is honoured only before it starts. */
+    if (job && job_pass_switch(job)) {
+        err_set(RESULT_FAILED, "the planned failover of %s was cancelled before it started: "
+                "nothing was changed", p.vm);
+        return RESULT_FAILED;
+    }
+    return repl_planned_failover(c, &p, ra, job);
 }
 
 int
@@ -192,7 +260,10 @@ repljob_main(JobTable *t, const char *id, const char *spec, int lockfd)
         code = err_code() ? err_code() : RESULT_NOT_AVAILABLE;
         goto out;
     }
-    code = repljob_run(c, host, uuid, vm ? vm : uuid, op, repljob_spec_get(o, "digest"), &ra, job);
+    if (op == REPLJOB_PLANNED)
+        code = repljob_planned_main(c, o, &ra, job);
+    else
+        code = repljob_run(c, host, uuid, vm ? vm : uuid, op, repljob_spec_get(o, "digest"), &ra, job);
 
 out:
     job_finish(job, code);

@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* domxml: reading and editing a libvirt domain definition (libxml2). */
+/* domxml: reading and editing a libvirt domain definition (libxml2): its
+ * name, UUID, disks, sources, NVRAM and drover's record in <metadata>.
+ * domxml-test.c derives a test system's definition, domxml-diff.c
+ * compares two definitions. */
 #include <config.h>
 
 #include "hv/domxml.h"
+#include "hv/domxml-priv.h"
 
 #include <libxml/parser.h>
 #include <libxml/tree.h>
@@ -15,22 +19,14 @@
 #include "base/result.h"
 #include "base/util.h"
 
-#define DOMXML_TEST_NS "http://libvirt.org/schemas/domain/test/1.0"
-
-struct DomXml {
-    xmlDocPtr doc;
-    char *name;
-    char *uuid;
-};
-
-static int
+int
 domxml_is(const xmlNode *n, const char *name)
 {
     return n->type == XML_ELEMENT_NODE && n->ns == NULL &&
            strcmp((const char *)n->name, name) == 0;
 }
 
-static xmlNodePtr
+xmlNodePtr
 domxml_child(xmlNodePtr parent, const char *name)
 {
     xmlNodePtr c;
@@ -41,7 +37,7 @@ domxml_child(xmlNodePtr parent, const char *name)
     return NULL;
 }
 
-static char *
+char *
 domxml_text(xmlNodePtr n)
 {
     xmlChar *s;
@@ -55,7 +51,7 @@ domxml_text(xmlNodePtr n)
     return r;
 }
 
-static char *
+char *
 domxml_prop(xmlNodePtr n, const char *name)
 {
     xmlChar *s = xmlGetNoNsProp(n, (const xmlChar *)name);
@@ -68,7 +64,7 @@ domxml_prop(xmlNodePtr n, const char *name)
     return r;
 }
 
-static xmlDocPtr
+xmlDocPtr
 domxml_read(const char *xml, const char *what)
 {
     xmlParserCtxtPtr ctxt = xmlNewParserCtxt();
@@ -678,523 +674,6 @@ domxml_set_replica(DomXml *d, const char *replica_xml)
     }
     xmlReconciliateNs(d->doc, copy);
     return 0;
-}
-
-static void
-domxml_remove_children(xmlNodePtr parent, const char *name)
-{
-    xmlNodePtr c, next;
-
-    for (c = parent ? parent->children : NULL; c; c = next) {
-        next = c->next;
-        if (domxml_is(c, name)) {
-            xmlUnlinkNode(c);
-            xmlFreeNode(c);
-        }
-    }
-}
-
-/* A writable disk (device disk or lun, any source type, no <readonly/>)
- * whose target is not in keep: a test system leaves it out. */
-static int
-domxml_test_drops(xmlNodePtr c, const char *const *keep, size_t n)
-{
-    xmlNodePtr t;
-    xmlChar *device, *dev;
-    int writable, kept = 0;
-    size_t i;
-
-    if (!domxml_is(c, "disk"))
-        return 0;
-    device = xmlGetNoNsProp(c, (const xmlChar *)"device");
-    writable = (!device || strcmp((const char *)device, "disk") == 0 ||
-                strcmp((const char *)device, "lun") == 0) && !domxml_child(c, "readonly");
-    xmlFree(device);
-    if (!writable)
-        return 0;
-    t = domxml_child(c, "target");
-    dev = t ? xmlGetNoNsProp(t, (const xmlChar *)"dev") : NULL;
-    for (i = 0; dev && i < n && !kept; i++)
-        kept = strcmp((const char *)dev, keep[i]) == 0;
-    xmlFree(dev);
-    return !kept;
-}
-
-size_t
-domxml_drop_disks_except(DomXml *d, const char *const *keep, size_t n)
-{
-    xmlNodePtr devices = domxml_child(xmlDocGetRootElement(d->doc), "devices");
-    xmlNodePtr c, next;
-    size_t dropped = 0;
-
-    for (c = devices ? devices->children : NULL; c; c = next) {
-        next = c->next;
-        if (!domxml_test_drops(c, keep, n))
-            continue;
-        xmlUnlinkNode(c);
-        xmlFreeNode(c);
-        dropped++;
-    }
-    return dropped;
-}
-
-/* " ATTR=value" for each attribute of n that is set, as the plan shows it. */
-static void
-domxml_describe_attrs(UtilBuf *b, xmlNodePtr n, const char *const *attrs, const char **sep)
-{
-    size_t i;
-
-    for (i = 0; n && attrs[i]; i++) {
-        char *v = domxml_prop(n, attrs[i]);
-        if (v) {
-            util_buf_printf(b, "%s%s", *sep, v);
-            *sep = " ";
-        }
-        free(v);
-    }
-}
-
-/* "(type, source..., mac ..., boot order N)" of a disk or interface. */
-static void
-domxml_describe_device(UtilBuf *b, xmlNodePtr c, int disk)
-{
-    static const char *const src_attrs[] = { "file", "dev", "protocol", "name", "pool", "volume",
-                                             "network", "bridge", "path", "port", NULL };
-    xmlNodePtr src = domxml_child(c, "source");
-    xmlNodePtr boot = domxml_child(c, "boot");
-    xmlNodePtr mac = domxml_child(c, "mac");
-    xmlNodePtr host = src ? domxml_child(src, "host") : NULL;
-    char *type = domxml_prop(c, "type");
-    char *device = disk ? domxml_prop(c, "device") : NULL;
-    const char *sep = " ";
-
-    util_buf_printf(b, " (%s%s%s", type ? type : "file", disk ? " " : "",
-                    disk ? (device ? device : "disk") : "");
-    domxml_describe_attrs(b, src, src_attrs, &sep);
-    if (host) {
-        static const char *const host_attrs[] = { "name", "port", "socket", NULL };
-        sep = " on ";
-        domxml_describe_attrs(b, host, host_attrs, &sep);
-    }
-    if (mac) {
-        char *m = domxml_prop(mac, "address");
-        if (m)
-            util_buf_printf(b, ", mac %s", m);
-        free(m);
-    }
-    if (boot) {
-        char *o = domxml_prop(boot, "order");
-        if (o)
-            util_buf_printf(b, ", boot order %s", o);
-        free(o);
-    }
-    util_buf_add(b, ")");
-    free(type);
-    free(device);
-}
-
-static char *domxml_omissions(const DomXml *d, const char *const *keep, size_t n, int nics);
-
-char *
-domxml_test_omissions(const DomXml *d, const char *const *keep, size_t n)
-{
-    return domxml_omissions(d, keep, n, 1);
-}
-
-char *
-domxml_test_omissions_but_interfaces(const DomXml *d, const char *const *keep, size_t n)
-{
-    return domxml_omissions(d, keep, n, 0);
-}
-
-static char *
-domxml_omissions(const DomXml *d, const char *const *keep, size_t n, int nics)
-{
-    xmlNodePtr root = xmlDocGetRootElement(d->doc);
-    xmlNodePtr devices = domxml_child(root, "devices");
-    xmlNodePtr c;
-    UtilBuf b = { 0 };
-
-    for (c = devices ? devices->children : NULL; c; c = c->next) {
-        if (domxml_test_drops(c, keep, n)) {
-            xmlNodePtr t = domxml_child(c, "target");
-            char *dev = t ? domxml_prop(t, "dev") : NULL;
-
-            util_buf_printf(&b, "%sdisk %s", b.len ? "; " : "", dev ? dev : "(no target)");
-            domxml_describe_device(&b, c, 1);
-            free(dev);
-        } else if (nics && domxml_is(c, "interface")) {
-            util_buf_printf(&b, "%sinterface", b.len ? "; " : "");
-            domxml_describe_device(&b, c, 0);
-        }
-    }
-    if (domxml_child(root, "genid"))
-        util_buf_printf(&b, "%sthe VM generation id <genid>", b.len ? "; " : "");
-    if (!b.len) {
-        util_buf_free(&b);
-        return NULL;
-    }
-    return util_buf_steal(&b);
-}
-
-void
-domxml_strip_genid(DomXml *d)
-{
-    domxml_remove_children(xmlDocGetRootElement(d->doc), "genid");
-}
-
-void
-domxml_strip_for_test(DomXml *d)
-{
-    xmlNodePtr root = xmlDocGetRootElement(d->doc);
-
-    domxml_remove_children(domxml_child(root, "devices"), "interface");
-    domxml_remove_children(root, "genid");
-}
-
-/* Points one interface at a source of type type ("network" or "bridge"). */
-static void
-domxml_interface_retarget(xmlNodePtr c, const char *type, const char *name)
-{
-    static const char *const drop[] = { "source", "target", "virtualport", "vlan", NULL };
-    xmlNodePtr src;
-    size_t i;
-
-    for (i = 0; drop[i]; i++)
-        domxml_remove_children(c, drop[i]);
-    xmlSetProp(c, BAD_CAST "type", BAD_CAST type);
-    src = xmlNewChild(c, NULL, BAD_CAST "source", NULL);
-    xmlSetProp(src, BAD_CAST type, BAD_CAST name);
-}
-
-void
-domxml_interfaces_to_network(DomXml *d, const char *net)
-{
-    xmlNodePtr devices = domxml_child(xmlDocGetRootElement(d->doc), "devices");
-    xmlNodePtr c;
-
-    for (c = devices ? devices->children : NULL; c; c = c->next)
-        if (domxml_is(c, "interface"))
-            domxml_interface_retarget(c, "network", net);
-}
-
-size_t
-domxml_map_networks(DomXml *d, DomNetMap *map, size_t n, char **changes)
-{
-    xmlNodePtr devices = domxml_child(xmlDocGetRootElement(d->doc), "devices");
-    xmlNodePtr c;
-    UtilBuf b = { 0 };
-    size_t moved = 0, i;
-
-    for (c = devices ? devices->children : NULL; c; c = c->next) {
-        xmlNodePtr src, mac;
-        char *type, *name = NULL, *addr = NULL;
-        DomNetMap *hit = NULL;
-
-        if (!domxml_is(c, "interface"))
-            continue;
-        type = domxml_prop(c, "type");
-        src = domxml_child(c, "source");
-        mac = domxml_child(c, "mac");
-        if (src && type && (strcmp(type, "network") == 0 || strcmp(type, "bridge") == 0))
-            name = domxml_prop(src, type);
-        if (mac)
-            addr = domxml_prop(mac, "address");
-        for (i = 0; name && i < n && !hit; i++)
-            if ((!map[i].from_type || strcmp(map[i].from_type, type) == 0) &&
-                strcmp(map[i].from, name) == 0)
-                hit = &map[i];
-        util_buf_printf(&b, "%sinterface%s%s: %s %s", b.len ? "; " : "", addr ? " " : "", addr ? addr : "",
-                        type ? type : "?", name ? name : "(no network or bridge)");
-        if (hit) {
-            const char *to_type = hit->to_type ? hit->to_type : type;
-
-            util_buf_printf(&b, " -> %s %s", to_type, hit->to);
-            domxml_interface_retarget(c, to_type, hit->to);
-            hit->used++;
-            if (strcmp(to_type, "network") == 0)
-                hit->used_network++;
-            moved++;
-        } else {
-            util_buf_add(&b, " (kept: not in the map)");
-        }
-        free(type);
-        free(name);
-        free(addr);
-    }
-    if (changes)
-        *changes = b.len ? util_buf_steal(&b) : NULL;
-    util_buf_free(&b);
-    return moved;
-}
-
-void
-domxml_reset_genid(DomXml *d)
-{
-    xmlNodePtr g = domxml_child(xmlDocGetRootElement(d->doc), "genid");
-
-    /* An empty <genid/> makes libvirt generate a new one. */
-    if (g)
-        xmlNodeSetContent(g, NULL);
-}
-
-void
-domxml_set_test_runstate(DomXml *d, int runstate)
-{
-    xmlNodePtr root = xmlDocGetRootElement(d->doc);
-    xmlNsPtr ns = xmlSearchNsByHref(d->doc, root, (const xmlChar *)DOMXML_TEST_NS);
-    xmlNodePtr c, next;
-    char num[16];
-
-    if (!ns)
-        ns = xmlNewNs(root, (const xmlChar *)DOMXML_TEST_NS, (const xmlChar *)"test");
-    for (c = root->children; c; c = next) {
-        next = c->next;
-        if (c->type == XML_ELEMENT_NODE && c->ns && c->ns->href &&
-            strcmp((const char *)c->ns->href, DOMXML_TEST_NS) == 0 &&
-            strcmp((const char *)c->name, "runstate") == 0) {
-            xmlUnlinkNode(c);
-            xmlFreeNode(c);
-        }
-    }
-    snprintf(num, sizeof(num), "%d", runstate);
-    xmlNewChild(root, ns, (const xmlChar *)"runstate", (const xmlChar *)num);
-}
-
-/* --- comparing two definitions ------------------------------------------- */
-
-/* Whitespace-only text, comments and processing instructions are layout,
- * not content: libvirt and libxml2 may indent a definition differently. */
-static int
-domxml_significant(const xmlNode *n)
-{
-    const xmlChar *s;
-
-    if (n->type == XML_ELEMENT_NODE)
-        return 1;
-    if (n->type != XML_TEXT_NODE && n->type != XML_CDATA_SECTION_NODE)
-        return 0;
-    for (s = n->content; s && *s; s++)
-        if (*s != ' ' && *s != '\t' && *s != '\n' && *s != '\r')
-            return 1;
-    return 0;
-}
-
-static xmlNodePtr
-domxml_next_significant(xmlNodePtr n)
-{
-    while (n && !domxml_significant(n))
-        n = n->next;
-    return n;
-}
-
-static const char *
-domxml_ns_href(const xmlNode *n)
-{
-    return n->ns && n->ns->href ? (const char *)n->ns->href : "";
-}
-
-static int
-domxml_same_attrs(xmlNodePtr a, xmlNodePtr b)
-{
-    xmlAttrPtr p;
-    size_t na = 0, nb = 0;
-
-    for (p = a->properties; p; p = p->next) {
-        xmlChar *va = xmlNodeListGetString(a->doc, p->children, 1);
-        xmlChar *vb = xmlGetNsProp(b, p->name, p->ns ? p->ns->href : NULL);
-        int same = va && vb && xmlStrEqual(va, vb);
-
-        xmlFree(va);
-        xmlFree(vb);
-        if (!same)
-            return 0;
-        na++;
-    }
-    for (p = b->properties; p; p = p->next)
-        nb++;
-    return na == nb;
-}
-
-/* 1 when a and b hold the same content (names, namespaces, attributes,
- * text, children in order). */
-static int
-domxml_same(xmlNodePtr a, xmlNodePtr b)
-{
-    xmlNodePtr ca, cb;
-
-    if (a->type != b->type)
-        return 0;
-    if (a->type != XML_ELEMENT_NODE) {
-        /* Text: compare without surrounding layout. */
-        const char *sa = a->content ? (const char *)a->content : "";
-        const char *sb = b->content ? (const char *)b->content : "";
-        size_t la, lb;
-
-        sa += strspn(sa, " \t\r\n");
-        sb += strspn(sb, " \t\r\n");
-        for (la = strlen(sa); la && strchr(" \t\r\n", sa[la - 1]); la--)
-            ;
-        for (lb = strlen(sb); lb && strchr(" \t\r\n", sb[lb - 1]); lb--)
-            ;
-        return la == lb && memcmp(sa, sb, la) == 0;
-    }
-    if (!xmlStrEqual(a->name, b->name) || strcmp(domxml_ns_href(a), domxml_ns_href(b)) != 0 ||
-        !domxml_same_attrs(a, b))
-        return 0;
-    ca = domxml_next_significant(a->children);
-    cb = domxml_next_significant(b->children);
-    while (ca && cb) {
-        if (!domxml_same(ca, cb))
-            return 0;
-        ca = domxml_next_significant(ca->next);
-        cb = domxml_next_significant(cb->next);
-    }
-    return !ca && !cb;
-}
-
-typedef enum {
-    DOMXML_IN_DOMAIN,
-    DOMXML_IN_DEVICES,
-    DOMXML_IN_METADATA,
-    DOMXML_IN_RECORD,
-} DomXmlWhere;
-
-/* How an operator recognises child n of a parent of kind where (siblings
- * with the same label are told apart by their order). */
-static char *
-domxml_label(xmlNodePtr n, DomXmlWhere where)
-{
-    UTIL_AUTOFREE char *key = NULL;
-
-    if (n->type != XML_ELEMENT_NODE)
-        return util_xstrdup("text");
-    switch (where) {
-    case DOMXML_IN_DEVICES:
-        if (domxml_is(n, "disk")) {
-            key = domxml_prop(domxml_child(n, "target"), "dev");
-            return util_xasprintf("disk %s", key ? key : "without a target");
-        }
-        if (domxml_is(n, "interface")) {
-            key = domxml_prop(domxml_child(n, "mac"), "address");
-            return key ? util_xasprintf("interface %s", key) : util_xstrdup("interface");
-        }
-        return util_xasprintf("device <%s>", (const char *)n->name);
-    case DOMXML_IN_METADATA:
-        if (strcmp(domxml_ns_href(n), REPLICA_NS) == 0)
-            return util_xstrdup("drover's replica record");
-        return util_xasprintf("metadata of namespace %s", n->ns ? domxml_ns_href(n) : "(none)");
-    case DOMXML_IN_RECORD:
-        if (strcmp((const char *)n->name, "recovery-points") == 0)
-            return util_xstrdup("the record's recovery points");
-        return util_xasprintf("the record's <%s>", (const char *)n->name);
-    default:
-        return util_xasprintf("<%s>", (const char *)n->name);
-    }
-}
-
-static void
-domxml_note(UtilBuf *out, const char *label, const char *what)
-{
-    if (out->len)
-        util_buf_add(out, "; ");
-    util_buf_printf(out, "%s %s", label, what);
-}
-
-/* The child of parent with this label and occurrence, or NULL. */
-static xmlNodePtr
-domxml_counterpart(xmlNodePtr parent, DomXmlWhere where, const char *label, int occ)
-{
-    xmlNodePtr c;
-
-    for (c = domxml_next_significant(parent->children); c; c = domxml_next_significant(c->next)) {
-        UTIL_AUTOFREE char *l = domxml_label(c, where);
-        if (strcmp(l, label) == 0 && occ-- == 0)
-            return c;
-    }
-    return NULL;
-}
-
-static int
-domxml_occurrence(xmlNodePtr parent, xmlNodePtr n, DomXmlWhere where, const char *label)
-{
-    xmlNodePtr c;
-    int occ = 0;
-
-    for (c = domxml_next_significant(parent->children); c && c != n;
-         c = domxml_next_significant(c->next)) {
-        UTIL_AUTOFREE char *l = domxml_label(c, where);
-        occ += strcmp(l, label) == 0;
-    }
-    return occ;
-}
-
-/* Notes in out what differs between the children of a and b. */
-static void
-domxml_diff_children(xmlNodePtr a, xmlNodePtr b, DomXmlWhere where, UtilBuf *out)
-{
-    xmlNodePtr c, other;
-
-    for (c = domxml_next_significant(a->children); c; c = domxml_next_significant(c->next)) {
-        UTIL_AUTOFREE char *label = domxml_label(c, where);
-
-        other = domxml_counterpart(b, where, label, domxml_occurrence(a, c, where, label));
-        if (!other)
-            domxml_note(out, label, "removed");
-        else if (domxml_same(c, other))
-            continue;
-        else if (where == DOMXML_IN_DOMAIN && domxml_is(c, "devices"))
-            domxml_diff_children(c, other, DOMXML_IN_DEVICES, out);
-        else if (where == DOMXML_IN_DOMAIN && domxml_is(c, "metadata"))
-            domxml_diff_children(c, other, DOMXML_IN_METADATA, out);
-        else if (where == DOMXML_IN_METADATA && strcmp(domxml_ns_href(c), REPLICA_NS) == 0)
-            domxml_diff_children(c, other, DOMXML_IN_RECORD, out);
-        else
-            domxml_note(out, label, "changed");
-    }
-    for (c = domxml_next_significant(b->children); c; c = domxml_next_significant(c->next)) {
-        UTIL_AUTOFREE char *label = domxml_label(c, where);
-
-        if (!domxml_counterpart(a, where, label, domxml_occurrence(b, c, where, label)))
-            domxml_note(out, label, "added");
-    }
-    /* Same children, different attributes of the parent itself. */
-    if (!domxml_same_attrs(a, b)) {
-        UTIL_AUTOFREE char *label = util_xasprintf("attributes of <%s>", (const char *)a->name);
-        domxml_note(out, label, "changed");
-    }
-}
-
-char *
-domxml_describe_changes(const char *before, const char *after)
-{
-    xmlDocPtr da = NULL, db = NULL;
-    xmlNodePtr ra, rb;
-    UtilBuf out = { 0 };
-    char *r = NULL;
-
-    err_clear();
-    if (!(da = domxml_read(before, "domain definition")) ||
-        !(db = domxml_read(after, "domain definition")))
-        goto cleanup;
-    ra = xmlDocGetRootElement(da);
-    rb = xmlDocGetRootElement(db);
-    if (!ra || !rb) {
-        err_set(RESULT_INCORRECT_TYPE, "an empty domain definition");
-        goto cleanup;
-    }
-    if (domxml_same(ra, rb))
-        goto cleanup;
-    domxml_diff_children(ra, rb, DOMXML_IN_DOMAIN, &out);
-    if (!out.len)
-        util_buf_add(&out, "the definition's layout");
-    r = util_buf_steal(&out);
-
-cleanup:
-    util_buf_free(&out);
-    xmlFreeDoc(da);
-    xmlFreeDoc(db);
-    return r;
 }
 
 int

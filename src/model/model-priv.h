@@ -22,6 +22,7 @@ typedef enum {
 /* What a row carries about drover's replication of it. */
 typedef struct {
     int on;
+    int primary;                /* the record names the primary's URI */
     int64_t next_due;
 } RowRepl;
 
@@ -75,6 +76,8 @@ typedef struct {
     StateOp op;
     char *point;
     int flatten;
+    int force;                  /* a failover: override the split-brain guard */
+    int start;                  /* a planned failover: start the replica after */
     int repl_op;                /* a ReplJobOp to plan instead, or -1 */
     char *vm;                   /* its VM's name */
     unsigned id;

@@ -118,43 +118,38 @@ fetcher_holder(const HvDomain *d)
     return out;
 }
 
-/* Whether drover replicates the domain, and when its next cycle is due:
- * the NEXT column.  Only records that mention <replication> are parsed
- * again. */
+/* Whether drover replicates the domain (r: its record, or NULL), and when
+ * its next cycle is due: the NEXT column. */
 static void
-batch_repl(RowRepl *out, const HvDomain *d)
+batch_repl(RowRepl *out, const HvDomain *d, const Replica *r)
 {
-    Replica *r;
-
     memset(out, 0, sizeof(*out));
-    if (!d->metadata || !strstr(d->metadata, "replication"))
-        return;
-    if (!(r = replica_parse(d->metadata, strlen(d->metadata)))) {
-        err_clear();
-        return;
-    }
-    if (r->repl) {
+    if (r && r->repl) {
         out->on = 1;
+        out->primary = r->primary_uri != NULL;
         out->next_due = repl_next_due(r, d->power, util_now());
     }
-    replica_free(r);
 }
 
 static void
 batch_add(Batch *b, const HvDomain *d)
 {
     Model *m = b->f->m;
+    int local = hv_is_local(m->s->hosts[b->f->idx].conn) == 1;
+    Replica *r;
     Summary *s;
 
     util_grow(&b->v, &b->cap, b->n + 1, sizeof(*b->v));
     util_grow(&b->holders, &b->hcap, b->n + 1, sizeof(*b->holders));
     util_grow(&b->repl, &b->rcap, b->n + 1, sizeof(*b->repl));
     s = &b->v[b->n];
-    summary_from_domain(s, m->s->hosts[b->f->idx].name, d, util_now(), m->o.rpo_warning,
-                        hv_is_local(m->s->hosts[b->f->idx].conn) == 1);
-    repl_health_summary(s, d->metadata, util_now(), hv_is_local(m->s->hosts[b->f->idx].conn) == 1);
+    /* One parse of the record serves the row, its replication health and
+     * its next cycle. */
+    r = summary_from_domain(s, m->s->hosts[b->f->idx].name, d, util_now(), m->o.rpo_warning, local);
+    repl_health_summary(s, r, util_now(), local);
     b->holders[b->n] = s->journal_op && d->metadata ? fetcher_holder(d) : NULL;
-    batch_repl(&b->repl[b->n], d);
+    batch_repl(&b->repl[b->n], d, r);
+    replica_free(r);
     b->n++;
 }
 
@@ -620,6 +615,12 @@ helper_repl_plan(Model *m, const PlanReq *q)
         p->text = repl_plan_text(rp);
         util_strlcpy(p->digest, rp->digest, sizeof(p->digest));
         break;
+    case REPLJOB_PLANNED:
+        if (!(p->planned = repl_plan_planned(c, host, q->uuid, m->s->conf->shutdown_timeout, q->start)))
+            goto fail;
+        p->text = util_xstrdup(p->planned->text);
+        util_strlcpy(p->digest, p->planned->digest, sizeof(p->digest));
+        break;
     case REPLJOB_SUSPEND:
     case REPLJOB_RESUME:
         memset(&ra, 0, sizeof(ra));
@@ -659,6 +660,7 @@ model_helper_thread(void *arg)
             memset(&pa, 0, sizeof(pa));
             pa.point = q.point;
             pa.flatten = q.flatten;
+            pa.force = q.force;
             r->plan_id = q.id;
             err_clear();
             if (q.repl_op >= 0) {
@@ -705,6 +707,7 @@ typedef struct {
     char *reason;
     int repl_op;                /* job_run_repl: a ReplJobOp */
     char *digest;               /* its confirmed plan (resync) */
+    ReplPlanned *planned;       /* job_run_planned: the confirmed plan */
 } JobArg;
 
 static void
@@ -718,6 +721,7 @@ job_arg_free(void *p)
     free(a->name);
     free(a->reason);
     free(a->digest);
+    repl_planned_free(a->planned);
     free(a);
 }
 
@@ -789,6 +793,21 @@ job_run_repl(Job *job, void *arg)
     ra.audit_log = a->s->conf->audit_log;
     code = repljob_run(a->s->hosts[a->host].conn, a->s->hosts[a->host].name, a->uuid, a->name, a->repl_op,
                        a->digest, &ra, job);
+    job_finished(a);
+    return code;
+}
+
+static int
+job_run_planned(Job *job, void *arg)
+{
+    JobArg *a = arg;
+    ReplArgs ra;
+    int code;
+
+    memset(&ra, 0, sizeof(ra));
+    ra.reason = a->reason;
+    ra.audit_log = a->s->conf->audit_log;
+    code = repl_planned_failover(a->s->hosts[a->host].conn, a->planned, &ra, job);
     job_finished(a);
     return code;
 }
@@ -908,6 +927,7 @@ model_job_op(int type)
     case REPL_JOB_CYCLE: return "replicate";
     case REPL_JOB_ENABLE: return "enable-replication";
     case REPLJOB_TYPE_STATE: return "replication state change";
+    case REPL_JOB_PLANNED: return "planned failover";
     default: return "operation";
     }
 }
@@ -933,6 +953,11 @@ model_repl_execute(Model *m, ModelReplPlan *plan, const char *reason, char id_ou
     }
     if (model_refuse_readonly(m, host, repljob_op_name(plan->op), plan->vm) < 0)
         goto out;
+    if (plan->op == REPLJOB_PLANNED && !plan->planned) {
+        err_set(RESULT_INVALID_PARAMETER, "a planned failover of %s runs only a plan the operator "
+                "confirmed, and none was given", plan->vm);
+        goto out;
+    }
     if (job_table_exe(m->s->jobs)) {
         /* Detached like every mutating job: it outlives this console, and
          * qemu-nbd and qemu-img never write on its terminal. */
@@ -941,8 +966,11 @@ model_repl_execute(Model *m, ModelReplPlan *plan, const char *reason, char id_ou
         memset(&ra, 0, sizeof(ra));
         ra.reason = reason;
         ra.audit_log = m->s->conf->audit_log;
-        rc = repljob_start(m->s->jobs, m->s->hosts[host].uri, m->s->hosts[host].name, plan->uuid, plan->vm,
-                           plan->op, digest, &ra, id_out);
+        if (plan->op == REPLJOB_PLANNED)
+            rc = repljob_start_planned(m->s->jobs, m->s->hosts[host].uri, plan->planned, &ra, id_out);
+        else
+            rc = repljob_start(m->s->jobs, m->s->hosts[host].uri, m->s->hosts[host].name, plan->uuid,
+                               plan->vm, plan->op, digest, &ra, id_out);
         goto out;
     }
     a = util_xcalloc(1, sizeof(*a));
@@ -954,8 +982,10 @@ model_repl_execute(Model *m, ModelReplPlan *plan, const char *reason, char id_ou
     a->reason = util_xstrdup(reason);
     a->repl_op = plan->op;
     a->digest = util_xstrdup(digest);
+    a->planned = UTIL_STEAL(&plan->planned);
     job = job_submit(m->s->jobs, repljob_type(plan->op), m->s->hosts[host].name, m->s->hosts[host].uri,
-                     plan->vm, plan->uuid, digest, job_run_repl, a, job_arg_free);
+                     plan->vm, plan->uuid, digest, a->planned ? job_run_planned : job_run_repl, a,
+                     job_arg_free);
     util_strlcpy(id_out, job_id(job), 37);
     rc = 0;
 

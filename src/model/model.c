@@ -506,8 +506,10 @@ apply_rows(Model *m, Result *r)
             row = host_rows_find(hr, s->uuid);
         }
         row->fetched_ms = r->when_ms;
-        if (r->repl && (row->repl != r->repl[i].on || row->repl_next_due != r->repl[i].next_due)) {
+        if (r->repl && (row->repl != r->repl[i].on || row->repl_primary != r->repl[i].primary ||
+                        row->repl_next_due != r->repl[i].next_due)) {
             row->repl = r->repl[i].on;
+            row->repl_primary = r->repl[i].primary;
             row->repl_next_due = r->repl[i].next_due;
             row->version++;
         }
@@ -849,9 +851,9 @@ model_detail_pending(const Model *m)
     return m->detail_requested;
 }
 
-unsigned
-model_plan_request(Model *m, size_t host, const char *uuid, StateOp op, const char *point,
-                   int flatten)
+static unsigned
+model_plan_request_force(Model *m, size_t host, const char *uuid, StateOp op, const char *point,
+                         int flatten, int force)
 {
     unsigned id;
 
@@ -869,6 +871,8 @@ model_plan_request(Model *m, size_t host, const char *uuid, StateOp op, const ch
     m->plan_req.op = op;
     m->plan_req.point = util_xstrdup(point);
     m->plan_req.flatten = flatten;
+    m->plan_req.force = force;
+    m->plan_req.start = 0;
     m->plan_req.id = id;
     pthread_cond_signal(&m->helper_cond);
     pthread_mutex_unlock(&m->mu);
@@ -876,6 +880,19 @@ model_plan_request(Model *m, size_t host, const char *uuid, StateOp op, const ch
     model_result_free(m->plan_done);
     m->plan_done = NULL;
     return id;
+}
+
+unsigned
+model_plan_request(Model *m, size_t host, const char *uuid, StateOp op, const char *point,
+                   int flatten)
+{
+    return model_plan_request_force(m, host, uuid, op, point, flatten, 0);
+}
+
+unsigned
+model_failover_plan_request(Model *m, size_t host, const char *uuid, const char *point, int force)
+{
+    return model_plan_request_force(m, host, uuid, OP_INITIATE, point, 0, force);
 }
 
 int
@@ -905,11 +922,13 @@ model_repl_plan_free(ModelReplPlan *p)
         return;
     free(p->vm);
     free(p->text);
+    repl_planned_free(p->planned);
     free(p);
 }
 
-unsigned
-model_repl_plan_request(Model *m, size_t host, const char *uuid, const char *vm, int op)
+static unsigned
+model_repl_plan_request_start(Model *m, size_t host, const char *uuid, const char *vm, int op,
+                              int start)
 {
     unsigned id;
 
@@ -924,6 +943,7 @@ model_repl_plan_request(Model *m, size_t host, const char *uuid, const char *vm,
     m->plan_req.host = host < m->nhosts ? host : 0;
     util_strlcpy(m->plan_req.uuid, uuid, sizeof(m->plan_req.uuid));
     m->plan_req.repl_op = op;
+    m->plan_req.start = start;
     m->plan_req.vm = util_xstrdup(vm);
     m->plan_req.id = id;
     pthread_cond_signal(&m->helper_cond);
@@ -932,6 +952,18 @@ model_repl_plan_request(Model *m, size_t host, const char *uuid, const char *vm,
     model_result_free(m->plan_done);
     m->plan_done = NULL;
     return id;
+}
+
+unsigned
+model_repl_plan_request(Model *m, size_t host, const char *uuid, const char *vm, int op)
+{
+    return model_repl_plan_request_start(m, host, uuid, vm, op, 0);
+}
+
+unsigned
+model_planned_request(Model *m, size_t host, const char *uuid, const char *vm, int start)
+{
+    return model_repl_plan_request_start(m, host, uuid, vm, REPLJOB_PLANNED, start);
 }
 
 int

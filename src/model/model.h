@@ -77,6 +77,8 @@ typedef struct {
     int64_t fetched_ms;         /* monotonic time its data was read */
     unsigned version;           /* changes whenever the row's data changes */
     int repl;                   /* drover replicates it (its record has <replication>) */
+    int repl_primary;           /* ... and its record names the primary's URI: a planned
+                                 * failover can be offered */
     int64_t repl_next_due;      /* wall clock of its next cycle by the schedule, 0: none
                                  * (no interval, suspended, failed over, running) */
 } ModelRow;
@@ -187,6 +189,11 @@ int model_detail_pending(const Model *m);
  * A newer request replaces an older one. */
 unsigned model_plan_request(Model *m, size_t host, const char *uuid, StateOp op, const char *point,
                             int flatten);
+/* The same for a failover (OP_INITIATE) to point; force: proceed although
+ * the split-brain guard finds the primary running (the job records the
+ * override and the reason in the audit log). */
+unsigned model_failover_plan_request(Model *m, size_t host, const char *uuid, const char *point,
+                                     int force);
 /* If the result of request id arrived: returns 1 and hands over either the
  * plan (*plan, caller frees) or the error (*plan NULL, *err filled).
  * 0 while it is still being computed; -1 for an unknown or replaced id. */
@@ -214,6 +221,7 @@ typedef struct {
                                  * (why: err): the job asks again, and ends with that
                                  * code if it still does not, changing nothing */
     ErrInfo err;
+    ReplPlanned *planned;       /* REPLJOB_PLANNED: the plan its job runs (text is its text) */
 } ModelReplPlan;
 
 void model_repl_plan_free(ModelReplPlan *p);
@@ -221,6 +229,11 @@ void model_repl_plan_free(ModelReplPlan *p);
  * resync); a request id like model_plan_request's, and it replaces any
  * plan request. */
 unsigned model_repl_plan_request(Model *m, size_t host, const char *uuid, const char *vm, int op);
+/* Plans a planned failover of the replica (repl_plan_planned with the
+ * configured shutdown_timeout; start: the replica is started after) on
+ * the helper thread: a ModelReplPlan of op REPLJOB_PLANNED, taken with
+ * model_repl_plan_take and run with model_repl_execute. */
+unsigned model_planned_request(Model *m, size_t host, const char *uuid, const char *vm, int start);
 /* Like model_plan_take: 1 with *plan (caller frees) or *err, 0 while
  * planning, -1 for an unknown or replaced id. */
 int model_repl_plan_take(Model *m, unsigned id, ModelReplPlan **plan, ErrInfo *err);

@@ -13,7 +13,7 @@
 #include "record/state.h"
 #include "base/util.h"
 
-void
+Replica *
 summary_from_domain(Summary *s, const char *host, const HvDomain *d, int64_t now, int rpo_warning,
                     int local)
 {
@@ -29,7 +29,7 @@ summary_from_domain(Summary *s, const char *host, const HvDomain *d, int64_t now
     s->health = HEALTH_NA;
     s->state = STATE_UNKNOWN;
     if (!d->metadata)
-        return;
+        return NULL;
     s->has_record = 1;
     r = replica_parse(d->metadata, strlen(d->metadata));
     if (!r) {
@@ -38,7 +38,7 @@ summary_from_domain(Summary *s, const char *host, const HvDomain *d, int64_t now
         s->health = HEALTH_CRITICAL;
         s->problem = util_xstrdup(err_message());
         err_clear();
-        return;
+        return NULL;
     }
     s->mode = r->mode;
     s->state = r->state;
@@ -60,7 +60,7 @@ summary_from_domain(Summary *s, const char *host, const HvDomain *d, int64_t now
     if (hr.n)
         s->problem = util_xstrdup(hr.reasons[0]);
     health_report_clear(&hr);
-    replica_free(r);
+    return r;
 }
 
 void

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "hv/hv.h"
+#include "record/replica.h"
 
 typedef struct {
     char *host;
@@ -31,9 +32,12 @@ typedef struct {
 
 /* Fills s from a listed domain (with its metadata).  Quick checks only:
  * the record's files exist, when local (the host is this machine; on
- * another machine they are not ours to look at).  Never fails. */
-void summary_from_domain(Summary *s, const char *host, const HvDomain *d, int64_t now,
-                         int rpo_warning, int local);
+ * another machine they are not ours to look at).  Never fails.  Returns
+ * the record it parsed, for the caller's other uses of the same row (one
+ * parse per row: parsing is most of a list's time), or NULL (no record,
+ * or one that cannot be read: s says why); free it with replica_free. */
+Replica *summary_from_domain(Summary *s, const char *host, const HvDomain *d, int64_t now,
+                             int rpo_warning, int local);
 void summary_clear(Summary *s);
 void summary_copy(Summary *dst, const Summary *src);
 

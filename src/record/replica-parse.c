@@ -378,7 +378,7 @@ static int
 replica_parse_repl(const xmlNode *n, Replica *r)
 {
     static const char *const attrs[] = { "dir", "nbd", "interval", "points",
-                                         "app-consistent-every", NULL };
+                                         "app-consistent-every", "tls", NULL };
     const char *ctx = "<replication>";
     UTIL_AUTOFREE char *interval = NULL;
     UTIL_AUTOFREE char *points = NULL;
@@ -398,6 +398,7 @@ replica_parse_repl(const xmlNode *n, Replica *r)
     }
     r->repl->dir = replica_attr(n, "dir");
     r->repl->nbd = replica_attr(n, "nbd");
+    r->repl->tls = replica_attr(n, "tls");
     interval = replica_attr(n, "interval");
     points = replica_attr(n, "points");
     if (interval && replica_parse_small(ctx, "interval ", "whole", interval,

@@ -52,24 +52,41 @@ replica_bad(const char *fmt, ...)
 char *
 replica_show(const char *s)
 {
-    UtilBuf b = { 0 };
-    size_t n, i;
+    size_t n, len, i;
+    char *v;
 
     if (!s)
         return util_xstrdup("(null)");
-    n = strlen(s);
+    len = n = strlen(s);
     if (n > 80) {
         n = 80;
         while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
             n--;
     }
+    /* One allocation: every record's checks build messages' contexts. */
+    v = util_xmalloc(n + (n < len ? 3 : 0) + 1);
     for (i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        util_buf_addn(&b, c < 0x20 || c == 0x7f ? "?" : &s[i], 1);
+        v[i] = c < 0x20 || c == 0x7f ? '?' : s[i];
     }
-    if (n < strlen(s))
-        util_buf_add(&b, "...");
-    return util_buf_steal(&b);
+    if (n < len) {
+        memcpy(v + n, "...", 3);
+        n += 3;
+    }
+    v[n] = '\0';
+    return v;
+}
+
+/* s is shown as it is: no control character, and not cut. */
+static int
+replica_show_same(const char *s)
+{
+    const unsigned char *p;
+
+    for (p = (const unsigned char *)s; *p; p++)
+        if (*p < 0x20 || *p == 0x7f || p - (const unsigned char *)s >= 80)
+            return 0;
+    return 1;
 }
 
 char *
@@ -207,6 +224,7 @@ replica_repl_free(ReplicaRepl *p)
         return;
     free(p->dir);
     free(p->nbd);
+    free(p->tls);
     free(p);
 }
 
@@ -326,6 +344,7 @@ replica_copy(const Replica *r)
         c->repl = util_xcalloc(1, sizeof(*c->repl));
         c->repl->dir = util_xstrdup(r->repl->dir);
         c->repl->nbd = util_xstrdup(r->repl->nbd);
+        c->repl->tls = util_xstrdup(r->repl->tls);
         c->repl->interval = r->repl->interval;
         c->repl->points = r->repl->points;
         c->repl->app_every = r->repl->app_every;
@@ -416,14 +435,20 @@ replica_check_text(const char *ctx, const char *what, const char *s, size_t max)
 
     if (!*s)
         return replica_bad("%s: %s is empty (leave the attribute out instead)", ctx, what);
-    v = replica_show(s);
-    if (strlen(s) > max)
+    /* The value is shown only in a message: most records have none. */
+    if (strlen(s) > max) {
+        v = replica_show(s);
         return replica_bad("%s: %s \"%s\" is longer than %zu bytes", ctx, what, v, max);
-    if (!replica_utf8_ok(s))
+    }
+    if (!replica_utf8_ok(s)) {
+        v = replica_show(s);
         return replica_bad("%s: %s \"%s\" is not valid UTF-8", ctx, what, v);
+    }
     for (p = (const unsigned char *)s; *p; p++) {
-        if (*p < 0x20 || *p == 0x7f)
+        if (*p < 0x20 || *p == 0x7f) {
+            v = replica_show(s);
             return replica_bad("%s: %s \"%s\" contains a control character", ctx, what, v);
+        }
     }
     return 0;
 }
@@ -496,7 +521,9 @@ replica_check_uuid(const char *ctx, const char *s)
 void
 replica_point_ctx(char *buf, size_t size, const char *id, size_t idx)
 {
-    if (id) {
+    if (id && replica_show_same(id)) {
+        snprintf(buf, size, "<point id=\"%s\">", id);
+    } else if (id) {
         UTIL_AUTOFREE char *v = replica_show(id);
         snprintf(buf, size, "<point id=\"%s\">", v);
     } else {
@@ -508,7 +535,9 @@ void
 replica_disk_ctx(char *buf, size_t size, const char *ctx, const char *elem,
                  const char *target, size_t idx)
 {
-    if (target) {
+    if (target && replica_show_same(target)) {
+        snprintf(buf, size, "%s: <%s target=\"%s\">", ctx, elem, target);
+    } else if (target) {
         UTIL_AUTOFREE char *v = replica_show(target);
         snprintf(buf, size, "%s: <%s target=\"%s\">", ctx, elem, v);
     } else {
@@ -887,6 +916,12 @@ replica_validate_repl(const ReplicaRepl *p)
     }
     if (p->nbd && replica_check_text(ctx, "nbd", p->nbd, REPLICA_MAX_TEXT) < 0)
         return -1;
+    if (p->tls && replica_check_text(ctx, "tls", p->tls, REPLICA_MAX_PATH) < 0)
+        return -1;
+    if (p->tls && !util_path_is_clean_absolute(p->tls)) {
+        UTIL_AUTOFREE char *v = replica_show(p->tls);
+        return replica_bad("%s: tls \"%s\" is not a clean absolute path", ctx, v);
+    }
     if (p->interval < 0 || p->points < 0 || p->app_every < 0)
         return replica_bad("%s: interval and points must not be negative", ctx);
     return 0;
@@ -1064,6 +1099,8 @@ replica_w_record(ReplicaW *w, const Replica *r)
         replica_w_int(w, "points", r->repl->points);
         if (r->repl->app_every)
             replica_w_int(w, "app-consistent-every", r->repl->app_every);
+        if (r->repl->tls)
+            replica_w_attr(w, "tls", r->repl->tls);
         replica_w_end(w);
     }
     if (r->npoints && r->points) {

@@ -57,6 +57,7 @@ typedef struct {
     int interval;           /* seconds between cycles, 0: only on demand */
     int points;             /* points kept, 0: all */
     int app_every;          /* seconds between application-consistent points, 0: never */
+    char *tls;              /* NBD over TLS: the directory of the client's certificates, or NULL */
 } ReplicaRepl;
 
 typedef struct {

@@ -21,8 +21,9 @@
 /* Reads and writes of up to this many bytes: large enough for the
  * throughput of a sequential copy, small for progress. */
 #define REPL_CHUNK (4u << 20)
-/* Block status per request (NBD lengths are 32 bits). */
-#define REPL_STATUS_SPAN (UINT64_C(1) << 30)
+/* Block status per request: the largest aligned length (NBD lengths are
+ * 32 bits). */
+#define REPL_STATUS_SPAN UINT64_C(0xffff0000)
 
 struct ReplSource {
     struct nbd_handle *h;
@@ -65,7 +66,7 @@ repl_nbd_err(int code, const char *fmt, ...)
 }
 
 ReplSource *
-repl_source_open(const char *nbd, const char *target, const char *bitmap)
+repl_source_open(const char *nbd, const char *tls, const char *target, const char *bitmap)
 {
     ReplSource *s = util_xcalloc(1, sizeof(*s));
     int64_t size;
@@ -79,6 +80,13 @@ repl_source_open(const char *nbd, const char *target, const char *bitmap)
     if (nbd_set_export_name(s->h, target) < 0 ||
         nbd_add_meta_context(s->h, LIBNBD_CONTEXT_BASE_ALLOCATION) < 0) {
         repl_nbd_err(RESULT_FAILED, "%s", s->where);
+        goto fail;
+    }
+    /* TLS required, never merely tried: a plain connection to a server
+     * that wants TLS fails, and so does a TLS one that cannot be set up. */
+    if (tls && (nbd_set_tls(s->h, LIBNBD_TLS_REQUIRE) < 0 ||
+                nbd_set_tls_certificates(s->h, tls) < 0)) {
+        repl_nbd_err(RESULT_NOT_SUPPORTED, "%s over TLS (certificates in %s)", s->where, tls);
         goto fail;
     }
     if (bitmap) {
@@ -107,8 +115,9 @@ repl_source_open(const char *nbd, const char *target, const char *bitmap)
         rc = nbd_connect_tcp(s->h, host, colon + 1);
     }
     if (rc < 0) {
-        repl_nbd_err(RESULT_NOT_AVAILABLE, "%s: the primary's NBD export cannot be reached",
-                     s->where);
+        repl_nbd_err(RESULT_NOT_AVAILABLE, "%s: the primary's NBD export cannot be reached%s%s%s",
+                     s->where, tls ? " over TLS (client certificates in " : "", tls ? tls : "",
+                     tls ? ")" : "");
         goto fail;
     }
     if (s->bitmap_ctx && nbd_can_meta_context(s->h, s->bitmap_ctx) != 1) {
@@ -199,79 +208,169 @@ repl_extent_add(ReplExtentList *l, uint64_t off, uint64_t len, int zero)
     l->n++;
 }
 
+/* Block status requests kept in flight: one after the other, each costs
+ * a round trip (about 45 ms on loopback TCP with two meta contexts, as
+ * the server's two reply chunks meet delayed acknowledgements), and a
+ * cycle's time would grow with the disk's size; qemu's NBD server serves
+ * 16 requests of a client at once. */
+#define REPL_STATUS_WINDOW 16
+
+/* Walks one reply from off: the extents up to the shorter context's end
+ * (at most limit) go to out or the skipped count; *endp gets where the
+ * reply stopped.  0, or -1 with err set. */
+static int
+repl_walk_status(ReplSource *s, const ReplStatus *st, uint64_t off, uint64_t limit, int fresh,
+                 ReplExtentList *out, ReplCopyStats *stats, uint64_t *endp)
+{
+    uint64_t a_end = off, d_end = off, end, pos = off, a_next, d_next;
+    size_t ai = 0, di = 0, i;
+
+    if (!st->nalloc || (s->bitmap_ctx && !st->ndirty)) {
+        err_set(RESULT_FAILED, "%s: the NBD server answered block status without extents at %llu",
+                s->where, (unsigned long long)off);
+        return -1;
+    }
+    for (i = 0; i < st->nalloc; i += 2)
+        a_end += st->alloc[i];
+    for (i = 0; i < st->ndirty; i += 2)
+        d_end += st->dirty[i];
+    end = s->bitmap_ctx && d_end < a_end ? d_end : a_end;
+    if (end > limit)
+        end = limit;
+    a_next = off + st->alloc[0];
+    d_next = s->bitmap_ctx ? off + st->dirty[0] : end;
+    while (pos < end) {
+        uint64_t next = a_next < d_next ? a_next : d_next;
+        int zero = (st->alloc[ai + 1] & LIBNBD_STATE_ZERO) != 0;
+        int dirty = !s->bitmap_ctx || (st->dirty[di + 1] & 1) != 0;
+
+        if (next > end)
+            next = end;
+        if (!dirty || (zero && fresh))
+            stats->skipped += next - pos;
+        else
+            repl_extent_add(out, pos, next - pos, zero);
+        pos = next;
+        if (pos >= a_next && ai + 2 < st->nalloc) {
+            ai += 2;
+            a_next += st->alloc[ai];
+        }
+        if (s->bitmap_ctx && pos >= d_next && di + 2 < st->ndirty) {
+            di += 2;
+            d_next += st->dirty[di];
+        }
+    }
+    if (end <= off) {
+        err_set(RESULT_FAILED, "%s: block status made no progress at %llu", s->where,
+                (unsigned long long)off);
+        return -1;
+    }
+    *endp = end;
+    return 0;
+}
+
+/* One request of the window: a span of the disk and its reply. */
+typedef struct {
+    ReplStatus st;
+    uint64_t off, len;
+    int64_t cookie;
+} ReplStatusReq;
+
+static int
+repl_status_issue(ReplSource *s, ReplStatusReq *rq, uint64_t off)
+{
+    nbd_extent_callback cb = { .callback = repl_status_cb, .user_data = &rq->st, .free = NULL };
+    nbd_completion_callback done = { .callback = NULL, .user_data = NULL, .free = NULL };
+
+    rq->off = off;
+    rq->len = s->size - off < REPL_STATUS_SPAN ? s->size - off : REPL_STATUS_SPAN;
+    rq->st.nalloc = rq->st.ndirty = 0;
+    rq->st.bitmap_ctx = s->bitmap_ctx;
+    rq->cookie = nbd_aio_block_status(s->h, rq->len, off, cb, done, 0);
+    if (rq->cookie < 0) {
+        repl_nbd_err(RESULT_FAILED, "%s: block status", s->where);
+        return -1;
+    }
+    return 0;
+}
+
+/* Waits for rq's reply.  0, or -1 with err set. */
+static int
+repl_status_wait(ReplSource *s, ReplStatusReq *rq)
+{
+    int r;
+
+    while ((r = nbd_aio_command_completed(s->h, (uint64_t)rq->cookie)) == 0)
+        if (nbd_poll(s->h, -1) < 0)
+            break;
+    rq->cookie = -1;
+    if (r != 1) {
+        repl_nbd_err(RESULT_FAILED, "%s: block status", s->where);
+        return -1;
+    }
+    return 0;
+}
+
 /* The extents to move: the dirty ones (all, without a bitmap), each data
- * or zeroes; a fresh image needs no zeroes.  Only metadata is read. */
+ * or zeroes; a fresh image needs no zeroes.  Only metadata is read: spans
+ * of the disk asked in a window of requests in flight, walked in order; a
+ * reply that stops short of its span is completed one request at a time. */
 static int
 repl_plan_extents(ReplSource *s, int fresh, ReplExtentList *out, ReplCopyStats *stats)
 {
-    uint64_t off = 0;
-    ReplStatus st;
+    ReplStatusReq win[REPL_STATUS_WINDOW];
+    uint64_t next = 0;          /* the next span to ask */
+    size_t head = 0, n = 0, i;
     int ret = -1;
 
-    memset(&st, 0, sizeof(st));
-    st.bitmap_ctx = s->bitmap_ctx;
-    while (off < s->size) {
-        uint64_t want = s->size - off < REPL_STATUS_SPAN ? s->size - off : REPL_STATUS_SPAN;
-        nbd_extent_callback cb = { .callback = repl_status_cb, .user_data = &st, .free = NULL };
-        uint64_t a_end, d_end, end, pos;
-        size_t ai = 0, di = 0;
+    memset(win, 0, sizeof(win));
+    for (i = 0; i < REPL_STATUS_WINDOW; i++)
+        win[i].cookie = -1;
+    while (n || next < s->size) {
+        ReplStatusReq *rq;
+        uint64_t pos, end;
 
-        st.nalloc = st.ndirty = 0;
-        if (nbd_block_status(s->h, want, off, cb, 0) < 0) {
-            repl_nbd_err(RESULT_FAILED, "%s: block status", s->where);
-            goto out;
+        while (n < REPL_STATUS_WINDOW && next < s->size) {
+            rq = &win[(head + n) % REPL_STATUS_WINDOW];
+            if (repl_status_issue(s, rq, next) < 0)
+                goto out;
+            next += rq->len;
+            n++;
         }
-        if (!st.nalloc || (s->bitmap_ctx && !st.ndirty)) {
-            err_set(RESULT_FAILED, "%s: the NBD server answered block status without extents at %llu",
-                    s->where, (unsigned long long)off);
+        rq = &win[head];
+        if (repl_status_wait(s, rq) < 0)
             goto out;
-        }
-        /* Walk both lists together up to the shorter one's end. */
-        a_end = d_end = off;
-        for (size_t i = 0; i < st.nalloc; i += 2)
-            a_end += st.alloc[i];
-        for (size_t i = 0; i < st.ndirty; i += 2)
-            d_end += st.dirty[i];
-        end = s->bitmap_ctx && d_end < a_end ? d_end : a_end;
-        if (end > s->size)
-            end = s->size;
-        pos = off;
-        {
-            uint64_t a_next = off + st.alloc[0], d_next = s->bitmap_ctx ? off + st.dirty[0] : end;
-            while (pos < end) {
-                uint64_t next = a_next < d_next ? a_next : d_next;
-                int zero = (st.alloc[ai + 1] & LIBNBD_STATE_ZERO) != 0;
-                int dirty = !s->bitmap_ctx || (st.dirty[di + 1] & 1) != 0;
+        for (pos = rq->off; pos < rq->off + rq->len; pos = end) {
+            if (repl_walk_status(s, &rq->st, pos, rq->off + rq->len, fresh, out, stats, &end) < 0)
+                goto out;
+            if (end < rq->off + rq->len) {
+                /* The rest of the span: asked alone, in order. */
+                nbd_extent_callback cb = { .callback = repl_status_cb, .user_data = &rq->st,
+                                           .free = NULL };
 
-                if (next > end)
-                    next = end;
-                if (!dirty || (zero && fresh))
-                    stats->skipped += next - pos;
-                else
-                    repl_extent_add(out, pos, next - pos, zero);
-                pos = next;
-                if (pos >= a_next && ai + 2 < st.nalloc) {
-                    ai += 2;
-                    a_next += st.alloc[ai];
-                }
-                if (s->bitmap_ctx && pos >= d_next && di + 2 < st.ndirty) {
-                    di += 2;
-                    d_next += st.dirty[di];
+                rq->st.nalloc = rq->st.ndirty = 0;
+                if (nbd_block_status(s->h, rq->off + rq->len - end, end, cb, 0) < 0) {
+                    repl_nbd_err(RESULT_FAILED, "%s: block status", s->where);
+                    goto out;
                 }
             }
         }
-        if (end <= off) {
-            err_set(RESULT_FAILED, "%s: block status made no progress at %llu", s->where,
-                    (unsigned long long)off);
-            goto out;
-        }
-        off = end;
+        head = (head + 1) % REPL_STATUS_WINDOW;
+        n--;
     }
     ret = 0;
 
 out:
-    free(st.alloc);
-    free(st.dirty);
+    /* Requests still in flight end before their buffers go. */
+    for (i = 0; i < REPL_STATUS_WINDOW; i++) {
+        if (win[i].cookie >= 0) {
+            while (nbd_aio_command_completed(s->h, (uint64_t)win[i].cookie) == 0)
+                if (nbd_poll(s->h, -1) < 0)
+                    break;
+        }
+        free(win[i].st.alloc);
+        free(win[i].st.dirty);
+    }
     return ret;
 }
 

@@ -25,10 +25,13 @@ int repl_writable(HvConn *c, const char *what, const char *vm);
 typedef struct ReplSource ReplSource;
 
 /* Connects to the export named target at nbd ("HOST:PORT" or
- * "unix:PATH"); with bitmap (the export's dirty bitmap, "backup-vda") only
- * the areas it marks are copied.  NULL with err set: 32777 when nothing
- * answers, 32775 when the export lacks the bitmap. */
-ReplSource *repl_source_open(const char *nbd, const char *target, const char *bitmap);
+ * "unix:PATH"), over TLS when tls names the directory of the client's
+ * certificates (ca-cert.pem, client-cert.pem, client-key.pem); with bitmap
+ * (the export's dirty bitmap, "backup-vda") only the areas it marks are
+ * copied.  NULL with err set: 32777 when nothing answers or TLS fails,
+ * 32775 when the export lacks the bitmap. */
+ReplSource *repl_source_open(const char *nbd, const char *tls, const char *target,
+                             const char *bitmap);
 uint64_t repl_source_size(const ReplSource *s);
 void repl_source_close(ReplSource *s);
 

@@ -148,6 +148,7 @@ repl_plan_free(ReplPlan *p)
     free(p->primary_vm);
     free(p->dir);
     free(p->nbd);
+    free(p->nbd_tls);
     free(p->point);
     free(p->checkpoint);
     free(p->since);
@@ -163,8 +164,13 @@ repl_plan_free(ReplPlan *p)
     for (i = 0; i < p->nnetmap; i++)
         free(p->netmap[i]);
     free(p->netmap);
+    free(p->netmap_used);
+    free(p->netmap_from);
     free(p->networks);
     free(p->domxml);
+    free(p->nvram);
+    free(p->primary_nvram);
+    free(p->nvram_note);
     replica_disk_list_clear(&p->remove);
     free(p);
 }
@@ -211,6 +217,14 @@ repl_plan_text(const ReplPlan *p)
             util_buf_printf(&b, "  app:     an application-consistent point every %d s (guest "
                             "agent)\n", p->app_every);
     }
+    for (i = 0; p->enable && i < p->nnetmap; i++) {
+        /* Each entry of the map and where it came from. */
+        if (p->netmap_from)
+            util_buf_printf(&b, "  map:     %s (network_map at %s)%s\n", p->netmap[i],
+                            p->netmap_from, p->netmap_used[i] ? "" : ": no interface uses it");
+        else
+            util_buf_printf(&b, "  map:     %s (--network-map)\n", p->netmap[i]);
+    }
     if (p->enable && p->networks) {
         /* One line per interface: where it goes on the DR site. */
         const char *q = p->networks;
@@ -231,8 +245,9 @@ repl_plan_text(const ReplPlan *p)
         util_buf_printf(&b, "  state:   %d %s -> %d %s\n", p->from_state,
                         state_name(p->from_state), p->to_state, state_name(p->to_state));
     util_buf_printf(&b, "  files:   %s\n", p->dir);
-    util_buf_printf(&b, "  primary: backup job, NBD export at %s; checkpoint %s%s%s\n", p->nbd,
-                    p->checkpoint, p->since ? ", changes since " : " (full copy)",
+    util_buf_printf(&b, "  primary: backup job, NBD export at %s%s%s%s; checkpoint %s%s%s\n",
+                    p->nbd, p->nbd_tls ? " over TLS (client certificates in " : "",
+                    p->nbd_tls ? p->nbd_tls : "", p->nbd_tls ? ")" : "", p->checkpoint, p->since ? ", changes since " : " (full copy)",
                     p->since ? p->since : "");
     util_buf_printf(&b, "  point:   %s\n", p->point);
     for (i = 0; i < p->ndisks; i++) {
@@ -247,6 +262,13 @@ repl_plan_text(const ReplPlan *p)
                             d->primary_file ? d->primary_file : d->target);
         util_buf_printf(&b, "  create:  %s (%s, %s, backed by %s)\n", d->file,
                         d->target, d->base ? "empty" : "changed blocks", d->backing);
+    }
+    if (p->nvram && p->primary_nvram) {
+        util_format_size(p->nvram_size, size, sizeof(size));
+        util_buf_printf(&b, "  create:  %s (nvram, %s, a copy of the primary's %s, which is "
+                        "only read)\n", p->nvram, size, p->primary_nvram);
+    } else if (p->nvram) {
+        util_buf_printf(&b, "  nvram:   %s, not copied: %s\n", p->nvram, p->nvram_note);
     }
     if (p->since)
         util_buf_printf(&b, "  after:   checkpoint %s deleted on the primary\n", p->since);
@@ -530,6 +552,7 @@ repl_plan_build(HvConn *dr, const char *host, const HvDomain *d, DomXml *dx, con
     }
     p->dir = util_xstrdup(r->repl->dir);
     p->nbd = r->repl->nbd ? util_xstrdup(r->repl->nbd) : repl_default_nbd(r->primary_uri);
+    p->nbd_tls = util_xstrdup(r->repl->tls);
     p->initial = r->npoints == 0;
     p->resync = resync;
     p->from_state = p->initial ? STATE_WAITING_INITIAL : r->state;
@@ -750,82 +773,201 @@ out:
     return p;
 }
 
-/* "network:NAME", "bridge:NAME" or "NAME": the kind (NULL: any) and name. */
-static int
-repl_netmap_side(const char *side, size_t len, const char *entry, const char **type, char **name)
-{
-    static const char *const kinds[] = { "network", "bridge", NULL };
-    size_t i;
-
-    *type = NULL;
-    for (i = 0; kinds[i]; i++) {
-        size_t k = strlen(kinds[i]);
-
-        if (len > k && strncmp(side, kinds[i], k) == 0 && side[k] == ':') {
-            *type = kinds[i];
-            side += k + 1;
-            len -= k + 1;
-            break;
-        }
-    }
-    if (!len || memchr(side, ':', len) || memchr(side, '=', len)) {
-        err_set(RESULT_INVALID_PARAMETER, "--network-map %s: each side is NAME, network:NAME or "
-                "bridge:NAME", entry);
-        return -1;
-    }
-    *name = util_xstrndup(side, len);
-    return 0;
-}
-
 /* Moves the replica's interfaces from the primary's networks or bridges to
- * the DR site's (--network-map), for the plan and the definition. */
+ * the DR site's, for the plan and the definition: by --network-map, else
+ * by drover.conf's network_map (repl_enable_defaults). */
 static int
 repl_map_networks(ReplPlan *p, HvConn *dr, DomXml *dx, const ReplEnableArgs *a)
 {
-    DomNetMap *map = util_xcalloc(a->nnetmap + 1, sizeof(*map));
-    char **names = util_xcalloc(2 * a->nnetmap + 1, sizeof(*names));
+    const char *const *entries = a->nnetmap ? a->netmap : a->conf_netmap;
+    size_t n = a->nnetmap ? a->nnetmap : a->conf_nnetmap;
+    const char *from = a->nnetmap ? a->netmap_from : a->conf_netmap_from;
+    DomNetMap *map = util_xcalloc(n + 1, sizeof(*map));
+    ConfNetSide *sides = util_xcalloc(2 * n + 1, sizeof(*sides));
+    UTIL_AUTOFREE char *where = from ? util_xasprintf("network_map at %s", from)
+                                     : util_xstrdup("--network-map");
     size_t i;
     int ret = -1;
 
-    for (i = 0; i < a->nnetmap; i++) {
-        const char *e = a->netmap[i];
-        const char *eq = strchr(e, '=');
-
-        if (!eq || repl_netmap_side(e, (size_t)(eq - e), e, &map[i].from_type, &names[2 * i]) < 0 ||
-            repl_netmap_side(eq + 1, strlen(eq + 1), e, &map[i].to_type, &names[2 * i + 1]) < 0) {
-            if (!eq)
-                err_set(RESULT_INVALID_PARAMETER, "--network-map %s is not SRC=DST", e);
+    for (i = 0; i < n; i++) {
+        if (conf_netmap_parse(entries[i], &sides[2 * i], &sides[2 * i + 1]) < 0) {
+            err_prefix("%s", where);
             goto out;
         }
-        map[i].from = names[2 * i];
-        map[i].to = names[2 * i + 1];
+        map[i].from_type = sides[2 * i].type;
+        map[i].from = sides[2 * i].name;
+        map[i].to_type = sides[2 * i + 1].type;
+        map[i].to = sides[2 * i + 1].name;
     }
-    domxml_map_networks(dx, map, a->nnetmap, &p->networks);
-    for (i = 0; i < a->nnetmap; i++) {
-        if (!map[i].used) {
+    domxml_map_networks(dx, map, n, &p->networks);
+    for (i = 0; i < n; i++) {
+        /* An option names the VM's own interfaces: one that matches none is
+         * a mistake.  drover.conf's map is for every VM of the primary. */
+        if (!map[i].used && !from) {
             err_set(RESULT_INVALID_PARAMETER, "--network-map %s matches no interface of %s (%s)",
-                    a->netmap[i], p->primary_vm, p->networks ? p->networks : "it has none");
+                    entries[i], p->primary_vm, p->networks ? p->networks : "it has none");
             goto out;
         }
         /* A network the DR host does not have would leave the replica
          * unable to start after a failover: say so now. */
         if (map[i].used_network && hv_network_isolated(dr, map[i].to) < 0) {
-            err_prefix("--network-map %s", a->netmap[i]);
+            err_prefix("%s %s", where, entries[i]);
             goto out;
         }
     }
-    p->netmap = util_xcalloc(a->nnetmap + 1, sizeof(*p->netmap));
-    for (i = 0; i < a->nnetmap; i++)
-        p->netmap[i] = util_xstrdup(a->netmap[i]);
-    p->nnetmap = a->nnetmap;
+    p->netmap = util_xcalloc(n + 1, sizeof(*p->netmap));
+    p->netmap_used = util_xcalloc(n + 1, sizeof(*p->netmap_used));
+    for (i = 0; i < n; i++) {
+        p->netmap[i] = util_xstrdup(entries[i]);
+        p->netmap_used[i] = map[i].used;
+    }
+    p->nnetmap = n;
+    p->netmap_from = util_xstrdup(from);
     ret = 0;
 
 out:
-    for (i = 0; i < 2 * a->nnetmap; i++)
-        free(names[i]);
-    free(names);
+    for (i = 0; i < 2 * n; i++)
+        conf_net_side_clear(&sides[i]);
+    free(sides);
     free(map);
     return ret;
+}
+
+/* The replica's UEFI variables: a copy of the primary's NVRAM file in the
+ * replica directory, named in the replica's definition (the primary's file
+ * is only read, at enable).  A primary on another machine: its file cannot
+ * be read here (libvirt has no call for it), so the replica's NVRAM starts
+ * from the firmware's template, and the plan says so. */
+static int
+repl_plan_nvram(ReplPlan *p, HvConn *pc, DomXml *dx)
+{
+    int other = 0;
+    UTIL_AUTOFREE char *nv = domxml_nvram(dx, &other);
+    struct stat st;
+
+    if (other) {
+        err_set(RESULT_NOT_SUPPORTED, "the NVRAM of %s is not a file (a network or block "
+                "<nvram>): drover copies only a file", p->primary_vm);
+        return -1;
+    }
+    if (!nv)
+        return 0;   /* no UEFI variables, or libvirt names them when it starts the VM */
+    p->nvram = util_xasprintf("%s/nvram.fd", p->dir);
+    if (lstat(p->nvram, &st) == 0) {
+        err_set(RESULT_IN_USE, "%s already exists (of an earlier replica?): drover never writes "
+                "over a file it did not make; move it away first", p->nvram);
+        return -1;
+    }
+    if (hv_is_local(pc) != 1) {
+        p->nvram_note = util_xasprintf("the primary's %s is on another machine; the replica "
+                                       "starts from the firmware's template", nv);
+    } else if (stat(nv, &st) < 0 && errno == ENOENT) {
+        p->nvram_note = util_xasprintf("the primary's %s does not exist yet (made when it first "
+                                       "starts); the replica starts from the firmware's template",
+                                       nv);
+    } else if (stat(nv, &st) < 0) {
+        err_set_errno(0, errno, "the NVRAM of %s (%s)", p->primary_vm, nv);
+        return -1;
+    } else if (!S_ISREG(st.st_mode)) {
+        err_set(RESULT_NOT_SUPPORTED, "the NVRAM of %s (%s) is not a regular file: drover "
+                "copies only a file", p->primary_vm, nv);
+        return -1;
+    } else {
+        p->primary_nvram = util_xstrdup(nv);
+        p->nvram_size = (uint64_t)st.st_size;
+    }
+    return domxml_set_nvram(dx, p->nvram);
+}
+
+/* Copies the primary's NVRAM to the replica's (never over a file): a
+ * temporary name, fsync, rename, the directory fsynced.  Sets *dev, *ino
+ * of the copy for an undo.  0 or -1 with err set. */
+static int
+repl_copy_nvram(const ReplPlan *p, dev_t *dev, ino_t *ino)
+{
+    UTIL_AUTOFREE char *tmp = util_xasprintf("%s/.nvram.fd.tmp-XXXXXX", p->dir);
+    UTIL_AUTOFREE char *data = NULL;
+    size_t len = 0, off = 0;
+    struct stat st;
+    int fd = -1, ret = -1;
+
+    /* NVRAM stores are a few MiB at most. */
+    if (!(data = fsutil_read_file(p->primary_nvram, 64u << 20, &len))) {
+        err_prefix("cannot read the primary's NVRAM");
+        return -1;
+    }
+    if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0) {
+        err_set_errno(0, errno, "cannot create a temporary file in %s", p->dir);
+        return -1;
+    }
+    while (off < len) {
+        ssize_t n = write(fd, data + off, len - off);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            err_set_errno(0, errno, "cannot write %s", tmp);
+            goto out;
+        }
+        off += (size_t)n;
+    }
+    if (fchmod(fd, 0600) < 0 || fsync(fd) < 0 || fstat(fd, &st) < 0) {
+        err_set_errno(0, errno, "cannot write %s", tmp);
+        goto out;
+    }
+    if (renameat2(AT_FDCWD, tmp, AT_FDCWD, p->nvram, RENAME_NOREPLACE) < 0) {
+        err_set_errno(0, errno, "cannot rename %s to %s", tmp, p->nvram);
+        goto out;
+    }
+    tmp[0] = '\0';
+    *dev = st.st_dev;
+    *ino = st.st_ino;
+    ret = fsutil_fsync_dir(p->dir);
+out:
+    close(fd);
+    if (tmp[0])
+        unlink(tmp);    /* our own temporary file, never renamed */
+    return ret;
+}
+
+void
+repl_enable_defaults(const Conf *conf, ReplEnableArgs *a)
+{
+    UTIL_AUTOFREE char *host = a->from ? repl_uri_host(a->from) : NULL;
+    /* The replica's group, then the primary's, then replication_*: each
+     * setting from the first that has it. */
+    const ConfRepl *g[2];
+    size_t i;
+
+    g[0] = a->vm ? conf_repl_find(conf, a->from, host, a->vm) : NULL;
+    g[1] = conf_repl_find(conf, a->from, host, NULL);
+    a->interval = conf->repl_interval;
+    a->points = conf->repl_points;
+    a->app_every = conf->repl_app_every;
+    a->nbd = NULL;
+    a->nbd_tls = NULL;
+    a->conf_netmap = NULL;
+    a->conf_nnetmap = 0;
+    a->conf_netmap_from = NULL;
+    for (i = 2; i-- > 0;) {
+        if (!g[i])
+            continue;
+        if (g[i]->interval >= 0)
+            a->interval = g[i]->interval;
+        if (g[i]->points >= 0)
+            a->points = g[i]->points;
+        if (g[i]->app_every >= 0)
+            a->app_every = g[i]->app_every;
+        if (g[i]->nbd)
+            a->nbd = g[i]->nbd;
+        if (g[i]->nbd_tls)
+            a->nbd_tls = g[i]->nbd_tls;
+        if (g[i]->netmap) {
+            a->conf_netmap = (const char *const *)g[i]->netmap;
+            a->conf_nnetmap = g[i]->nnetmap;
+            a->conf_netmap_from = g[i]->netmap_from;
+        }
+    }
 }
 
 ReplPlan *
@@ -897,6 +1039,16 @@ repl_plan_enable(HvConn *dr, const char *host, const ReplEnableArgs *a)
         goto fail;
     }
     p->nbd = a->nbd ? util_xstrdup(a->nbd) : repl_default_nbd(a->from);
+    if (a->nbd_tls && strncmp(p->nbd, "unix:", 5) == 0) {
+        err_set(RESULT_INVALID_PARAMETER, "NBD over TLS (nbd_tls %s) is for TCP: the export at "
+                "%s is a unix socket", a->nbd_tls, p->nbd);
+        goto fail;
+    }
+    if (a->nbd_tls && !util_path_is_clean_absolute(a->nbd_tls)) {
+        err_set(RESULT_INVALID_PARAMETER, "nbd_tls %s is not a clean absolute path", a->nbd_tls);
+        goto fail;
+    }
+    p->nbd_tls = util_xstrdup(a->nbd_tls);
     p->point = util_xstrdup("rp-0001");
     p->checkpoint = util_xstrdup(REPL_CHECKPOINT_PREFIX "1");
 
@@ -946,6 +1098,8 @@ repl_plan_enable(HvConn *dr, const char *host, const ReplEnableArgs *a)
     /* Disks that are not replicated (not file-backed qcow2 disks) would be
      * shared with the primary, or missing here: the replica has none. */
     domxml_drop_disks_except(dx, keep, disks.n);
+    if (repl_plan_nvram(p, pc, dx) < 0)
+        goto fail;
     if (repl_map_networks(p, dr, dx, a) < 0)
         goto fail;
     if (a->name)
@@ -960,6 +1114,7 @@ repl_plan_enable(HvConn *dr, const char *host, const ReplEnableArgs *a)
     rec->repl = util_xcalloc(1, sizeof(*rec->repl));
     rec->repl->dir = util_xstrdup(p->dir);
     rec->repl->nbd = util_xstrdup(p->nbd);
+    rec->repl->tls = util_xstrdup(p->nbd_tls);
     rec->repl->interval = p->interval = a->interval;
     rec->repl->points = p->points = a->points;
     rec->repl->app_every = p->app_every = a->app_every;
@@ -1306,7 +1461,7 @@ repl_copy_disk(ReplRun *x, const ReplPlanDisk *d, ReplCopyStats *st)
     uint64_t size;
     int fd = -1, ret = -1;
 
-    if (!(src = repl_source_open(p->nbd, d->target, bitmap)))
+    if (!(src = repl_source_open(p->nbd, p->nbd_tls, d->target, bitmap)))
         goto out;
     size = repl_source_size(src);
     if (!full && size != d->size) {
@@ -1378,7 +1533,8 @@ repl_backup_xml(const ReplPlan *p, const char *incremental)
         util_buf_add_xml(&b, host);
         util_buf_add(&b, "' port='");
         util_buf_add_xml(&b, colon + 1);
-        util_buf_add(&b, "'/>\n");
+        /* The primary's backup_tls_x509_* settings in qemu.conf. */
+        util_buf_add(&b, p->nbd_tls ? "' tls='yes'/>\n" : "'/>\n");
     }
     util_buf_add(&b, "  <disks>\n");
     for (i = 0; i < p->ndisks; i++) {
@@ -2064,6 +2220,22 @@ repl_resync(HvConn *dr, const char *host, const char *vm, const char *digest,
     return repl_lock_run(dr, host, vm, a, job, 1, digest);
 }
 
+/* The replica was not defined: its NVRAM copy goes (the same inode, as
+ * any deletion); the define's error stays the one reported. */
+static void
+repl_enable_undo_nvram(HvConn *dr, const ReplPlan *p, dev_t dev, ino_t ino)
+{
+    Chain **keep = NULL;
+    size_t nkeep = 0;
+    ErrInfo saved;
+
+    err_save(&saved);
+    if (repl_load_keep(dr, &keep, &nkeep) == 0)
+        chain_discard(p->nvram, dev, ino, p->dir, (const Chain *const *)keep, nkeep);
+    repl_keep_free(keep, nkeep);
+    err_restore(&saved);
+}
+
 int
 repl_enable(HvConn *dr, const ReplPlan *confirmed, const ReplArgs *a, Job *job)
 {
@@ -2075,7 +2247,9 @@ repl_enable(HvConn *dr, const ReplPlan *confirmed, const ReplArgs *a, Job *job)
     ReplPlan *p = NULL;
     LockHandle *lk = NULL;
     HvDomain d;
-    int code = 0;
+    dev_t nv_dev = 0;
+    ino_t nv_ino = 0;
+    int code = 0, nv_made = 0;
 
     memset(&d, 0, sizeof(d));
     if ((code = repl_writable(dr, "enable-replication", confirmed->vm)) != 0)
@@ -2100,12 +2274,14 @@ repl_enable(HvConn *dr, const ReplPlan *confirmed, const ReplArgs *a, Job *job)
     ea.from = confirmed->primary_uri;
     ea.dir = confirmed->dir;
     ea.nbd = confirmed->nbd;
+    ea.nbd_tls = confirmed->nbd_tls;
     ea.name = strcmp(confirmed->vm, confirmed->primary_vm) ? confirmed->vm : NULL;
     ea.interval = confirmed->interval;
     ea.points = confirmed->points;
     ea.app_every = confirmed->app_every;
     ea.netmap = (const char *const *)confirmed->netmap;
     ea.nnetmap = confirmed->nnetmap;
+    ea.netmap_from = confirmed->netmap_from;
     if (!(p = repl_plan_enable(dr, confirmed->host, &ea))) {
         code = repl_code();
         goto out;
@@ -2117,11 +2293,22 @@ repl_enable(HvConn *dr, const ReplPlan *confirmed, const ReplArgs *a, Job *job)
         code = RESULT_INVALID_STATE;
         goto out;
     }
+    if (p->primary_nvram) {
+        if (job)
+            job_progress(job, 2, "copying the NVRAM %s to %s", p->primary_nvram, p->nvram);
+        if (repl_copy_nvram(p, &nv_dev, &nv_ino) < 0) {
+            code = repl_code();
+            goto out;
+        }
+        nv_made = 1;
+    }
     if (job)
         job_progress(job, 3, "defining the replica %s (state 1 Ready)", p->vm);
     if (hv_define(dr, p->domxml) < 0) {
         err_prefix("cannot define the replica %s", p->vm);
         code = repl_code();
+        if (nv_made)
+            repl_enable_undo_nvram(dr, p, nv_dev, nv_ino);
         goto out;
     }
     if (hv_lookup(dr, p->uuid, 0, &d) < 0) {
@@ -2574,15 +2761,12 @@ repl_health(const Replica *r, const char *uuid, int64_t now, int local, HealthRe
 }
 
 void
-repl_health_summary(Summary *s, const char *metadata, int64_t now, int local)
+repl_health_summary(Summary *s, const Replica *r, int64_t now, int local)
 {
     HealthReport hr;
-    Replica *r;
 
-    if (!metadata || s->record_error || !(r = replica_parse(metadata, strlen(metadata)))) {
-        err_clear();
+    if (!r || s->record_error)
         return;
-    }
     memset(&hr, 0, sizeof(hr));
     hr.health = s->health;
     repl_health(r, s->uuid, now, local, &hr);
@@ -2592,5 +2776,4 @@ repl_health_summary(Summary *s, const char *metadata, int64_t now, int local)
         s->problem = util_xstrdup(hr.reasons[0]);
     }
     health_report_clear(&hr);
-    replica_free(r);
 }

@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/conf.h"
 #include "hv/hv.h"
 #include "ops/health.h"
 #include "ops/job.h"
@@ -43,6 +44,7 @@ typedef struct {
     const char *from;           /* the primary's libvirt URI */
     const char *dir;            /* NULL: LOCALSTATEDIR/lib/drover/<name> */
     const char *nbd;            /* NULL: the primary URI's host, port REPL_NBD_PORT */
+    const char *nbd_tls;        /* NBD over TLS with the client certificates here; NULL: plain */
     const char *name;           /* the replica's name, NULL: the primary's */
     int interval;               /* seconds between cycles for replicate --due, 0: none */
     int points;                 /* recovery points kept, 0: all */
@@ -50,6 +52,15 @@ typedef struct {
     const char *const *netmap;  /* --network-map "SRC=DST" (each side "NAME", "network:NAME"
                                  * or "bridge:NAME"), nnetmap of them */
     size_t nnetmap;
+    const char *netmap_from;    /* drover.conf's "FILE:LINE" when netmap is its network_map
+                                 * (a confirmed plan's); NULL: --network-map */
+    /* drover.conf's network_map for this VM (repl_enable_defaults), used when
+     * nnetmap is 0: conf_nnetmap entries, at conf_netmap_from ("FILE:LINE").
+     * Unlike --network-map's, an entry no interface uses is left unused (a
+     * primary's map names every network of its site), not refused. */
+    const char *const *conf_netmap;
+    size_t conf_nnetmap;
+    const char *conf_netmap_from;
 } ReplEnableArgs;
 
 typedef struct {
@@ -79,6 +90,7 @@ typedef struct {
     char *primary_vm;
     char *dir;
     char *nbd;
+    char *nbd_tls;              /* the client's certificate directory: NBD over TLS; NULL: plain */
     int from_state;
     int to_state;
     char *point;                /* the new point's id */
@@ -90,14 +102,29 @@ typedef struct {
     int interval;               /* enable: the settings recorded */
     int points;
     int app_every;
-    char **netmap;              /* enable: the --network-map entries as given */
+    char **netmap;              /* enable: the map's entries as given */
     size_t nnetmap;
+    size_t *netmap_used;        /* enable: interfaces each entry moved */
+    char *netmap_from;          /* enable: drover.conf's "FILE:LINE" of the map; NULL: the
+                                 * map is --network-map's (or there is none) */
     char *networks;             /* enable: each interface, moved or kept ("; " between), or NULL */
     char *domxml;               /* enable: the replica definition to define */
+    char *nvram;                /* enable: the replica's NVRAM file (DIR/nvram.fd), or NULL */
+    char *primary_nvram;        /* enable: the primary's NVRAM file it copies, NULL: not copied */
+    char *nvram_note;           /* enable: why it is not copied, or NULL */
+    uint64_t nvram_size;
     ReplicaDiskList remove;     /* resync: the old chain's files, deleted after the switch */
     char digest[65];
 } ReplPlan;
 
+/* The defaults of enable-replication's options from drover.conf: each
+ * from the "replication" group naming a->vm of the primary a->from, else
+ * the group for that whole primary (conf_repl_find), else the
+ * replication_* settings.  Sets interval, points, app_every, nbd, nbd_tls
+ * and the conf_netmap fields (which point into conf); the caller then
+ * applies the options given on the command line, which win (a->netmap, when
+ * given, over conf_netmap). */
+void repl_enable_defaults(const Conf *conf, ReplEnableArgs *a);
 /* The plan of enable-replication: reads the primary's definition over
  * a->from, nothing else.  NULL with err set (32777 primary unreachable,
  * 32773 no such VM, 32770 a disk that cannot be replicated, 32774 the
@@ -191,8 +218,9 @@ void repl_stats_note_failure(const Replica *r, const char *uuid, int code, const
 #define REPL_GRACE(interval) ((interval) / 2 > 60 ? (interval) / 2 : 60)
 void repl_health(const Replica *r, const char *uuid, int64_t now, int local, HealthReport *out);
 /* The same for a row of drover list and the console: its health and
- * problem raised when the cycles say worse.  metadata: the domain's. */
-void repl_health_summary(Summary *s, const char *metadata, int64_t now, int local);
+ * problem raised when the cycles say worse.  r: the row's record, as
+ * summary_from_domain parsed it (NULL: nothing to do). */
+void repl_health_summary(Summary *s, const Replica *r, int64_t now, int local);
 /* Why a cycle failed, decoded from its result code and message: "primary
  * unreachable", "NBD refused", "checkpoint lost", "DR disk full", or NULL. */
 const char *repl_failure_kind(int code, const char *message);

@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* conf-priv.h: what conf.c (the settings, the files, the parser),
+ * conf-repl.c (the replication groups) and conf-uri.c (URIs, the
+ * read-only floor, hosts from the command line) share. */
+#ifndef DROVER_CONF_PRIV_H
+#define DROVER_CONF_PRIV_H
+
+#include <stddef.h>
+
+#include "base/conf.h"
+
+/* libconfig's setting (<libconfig.h>, which the .c files include). */
+struct config_setting_t;
+
+/* The text being parsed. */
+typedef struct {
+    const char *path;           /* the file as the caller named it */
+    char *dir;                  /* its directory, where @include looks */
+    const char *text;           /* its contents */
+} ConfSrc;
+
+/* ---- conf.c ---- */
+
+/* The range of the integer setting name: 0, or -1 when there is none. */
+int conf_spec_range(const char *name, long long *min, long long *max);
+/* The file a setting came from: the main file, or an @include'd one. */
+char *conf_setting_file(const ConfSrc *src, const struct config_setting_t *s);
+/* Sets the error (32773) "FILE:LINE: message" for setting s; returns -1. */
+int conf_fail(const ConfSrc *src, const struct config_setting_t *s, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* libconfig's type as the messages name it ("an integer"). */
+const char *conf_type_text(int type);
+/* "KEY: expected WANT, found <s's type>"; returns -1. */
+int conf_type_error(const ConfSrc *src, const struct config_setting_t *s, const char *key,
+                    const char *want);
+/* s as a string, or -1 with the error set. */
+int conf_get_string(const ConfSrc *src, const struct config_setting_t *s, const char *key,
+                    const char **out);
+/* The integer literal of "key = literal" on s's line, as written (libconfig
+ * wraps large ones): 1 with the value and text, 0 if not found. */
+int conf_int_literal(const ConfSrc *src, const struct config_setting_t *s, const char *key,
+                     long long *out, char *lit, size_t litsize);
+/* Appends a host; takes name and uri. */
+void conf_host_add(ConfHost **hosts, size_t *nhosts, char *name, char *uri, int readonly);
+
+/* ---- conf-repl.c ---- */
+
+void conf_repls_free(ConfRepl *r, size_t n);
+ConfRepl *conf_repls_copy(const ConfRepl *src, size_t n);
+/* Replaces conf's replication groups with the list in s. */
+int conf_parse_repls(Conf *conf, const ConfSrc *src, const struct config_setting_t *s);
+
+/* ---- conf-uri.c ---- */
+
+/* Records what the system file (just loaded) made read-only. */
+void conf_set_floor(Conf *conf);
+/* Raises conf's settings to the floor after the other files. */
+void conf_apply_floor(Conf *conf);
+
+#endif
