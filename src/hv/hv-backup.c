@@ -261,16 +261,8 @@ hv_fs_thaw(HvConn *c, const char *uuid)
 
 /* --- the primary's power and autostart, for a planned failover ---------- */
 
-typedef enum {
-    HV_PRIMARY_SHUTDOWN,        /* ask the guest to shut down (ACPI or agent) */
-    HV_PRIMARY_START_PAUSED,    /* start with its vCPUs stopped */
-    HV_PRIMARY_STOP,            /* SIGTERM only: qemu closes its images cleanly */
-    HV_PRIMARY_NOAUTOSTART,     /* autostart off */
-    HV_PRIMARY_RESUME,          /* its vCPUs run again */
-} HvPrimaryAction;
-
-static int
-hv_primary_action(HvConn *c, const char *uuid, HvPrimaryAction what)
+int
+hv_domain_action(HvConn *c, const char *uuid, HvAction what)
 {
     static const char *const names[] = { "shut down", "start (paused)", "power off",
                                          "turn autostart off for", "resume" };
@@ -283,19 +275,19 @@ hv_primary_action(HvConn *c, const char *uuid, HvPrimaryAction what)
     if (!(dom = hv_backup_domain(c, vc, uuid)))
         goto cleanup;
     switch (what) {
-    case HV_PRIMARY_SHUTDOWN:
+    case HV_ACT_SHUTDOWN:
         rc = virDomainShutdown(dom);
         break;
-    case HV_PRIMARY_START_PAUSED:
+    case HV_ACT_START_PAUSED:
         rc = virDomainCreateWithFlags(dom, VIR_DOMAIN_START_PAUSED);
         break;
-    case HV_PRIMARY_STOP:
+    case HV_ACT_STOP:
         rc = virDomainDestroyFlags(dom, VIR_DOMAIN_DESTROY_GRACEFUL);
         break;
-    case HV_PRIMARY_NOAUTOSTART:
+    case HV_ACT_NOAUTOSTART:
         rc = virDomainSetAutostart(dom, 0);
         break;
-    case HV_PRIMARY_RESUME:
+    case HV_ACT_RESUME:
         rc = virDomainResume(dom);
         break;
     }
@@ -311,36 +303,6 @@ cleanup:
         virDomainFree(dom);
     virConnectClose(vc);
     return ret;
-}
-
-int
-hv_shutdown_request(HvConn *c, const char *uuid)
-{
-    return hv_primary_action(c, uuid, HV_PRIMARY_SHUTDOWN);
-}
-
-int
-hv_start_paused(HvConn *c, const char *uuid)
-{
-    return hv_primary_action(c, uuid, HV_PRIMARY_START_PAUSED);
-}
-
-int
-hv_stop_clean(HvConn *c, const char *uuid)
-{
-    return hv_primary_action(c, uuid, HV_PRIMARY_STOP);
-}
-
-int
-hv_autostart_off(HvConn *c, const char *uuid)
-{
-    return hv_primary_action(c, uuid, HV_PRIMARY_NOAUTOSTART);
-}
-
-int
-hv_resume(HvConn *c, const char *uuid)
-{
-    return hv_primary_action(c, uuid, HV_PRIMARY_RESUME);
 }
 
 int

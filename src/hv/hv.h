@@ -208,19 +208,22 @@ int hv_fs_thaw(HvConn *c, const char *uuid);
 /* The live definition (what runs now), for the disks a backup covers. */
 char *hv_get_live_xml(HvConn *c, const char *uuid);
 
-/* A planned failover's calls on the primary (hv-backup.c): ask the guest
- * to shut down (returns at once; poll hv_get_power); start it with its
- * vCPUs stopped (for the final cycle's backup job); power it off with
- * SIGTERM only, so qemu stores the checkpoints' bitmaps as it closes;
- * autostart off, and read (1 on, 0 off).  -1 with err set. */
-int hv_shutdown_request(HvConn *c, const char *uuid);
-int hv_start_paused(HvConn *c, const char *uuid);
-int hv_stop_clean(HvConn *c, const char *uuid);
-int hv_autostart_off(HvConn *c, const char *uuid);
+/* A planned failover's calls on a domain (hv-backup.c). */
+typedef enum {
+    HV_ACT_SHUTDOWN,            /* ask the guest to shut down (ACPI or agent): returns at
+                                 * once, poll hv_get_power */
+    HV_ACT_START_PAUSED,        /* start with its vCPUs stopped (the final cycle's backup) */
+    HV_ACT_STOP,                /* SIGTERM only: qemu stores the checkpoints' bitmaps as it
+                                 * closes its images */
+    HV_ACT_NOAUTOSTART,         /* autostart off */
+    HV_ACT_RESUME,              /* its vCPUs run again */
+} HvAction;
+/* 0, or -1 with err set (naming the action, the domain and the host). */
+int hv_domain_action(HvConn *c, const char *uuid, HvAction what);
+/* Autostart: 1 on, 0 off, -1 with err set. */
 int hv_get_autostart(HvConn *c, const char *uuid);
-/* Resumes a paused domain; creates a checkpoint (a <domaincheckpoint>
- * document) on a running one, for reverse replication. */
-int hv_resume(HvConn *c, const char *uuid);
+/* Creates a checkpoint (a <domaincheckpoint> document) on a running
+ * domain, for reverse replication. */
 int hv_checkpoint_create(HvConn *c, const char *uuid, const char *checkpoint_xml);
 
 #endif

@@ -334,28 +334,17 @@ repl_planned_mark(HvConn *pc, const ReplPlanned *p, const ReplicaPoint *final)
     UTIL_AUTOFREE char *out = NULL;
     DomDiskList disks = { 0 };
     DomXml *dx = NULL;
-    Replica *rec = replica_new();
-    ReplicaPoint *pt;
+    /* On a prepared primary <primary> names where its workload went: the
+     * replica, the primary once it is failed over. */
+    Replica *rec = repl_record_planned(MODE_PRIMARY, STATE_SYNCED, p->host, p->dr_uri, p->vm,
+                                       final->id, final->time, p->checkpoint);
+    ReplicaPoint *pt = &rec->points[0];
     size_t i;
     int ret = -1;
 
     if (!(xml = hv_get_xml(pc, p->uuid)) || !(dx = domxml_parse(xml)))
         goto out;
     domxml_disks(dx, &disks);
-    rec->mode = MODE_PRIMARY;
-    rec->state = STATE_SYNCED;
-    /* On a prepared primary <primary> names where its workload went: the
-     * replica, the primary once it is failed over. */
-    rec->primary_host = util_xstrdup(p->host);
-    rec->primary_uri = util_xstrdup(p->dr_uri);
-    rec->primary_name = util_xstrdup(p->vm);
-    rec->points = util_xcalloc(1, sizeof(*rec->points));
-    rec->npoints = 1;
-    pt = &rec->points[0];
-    pt->id = util_xstrdup(final->id);
-    pt->time = final->time;
-    pt->type = RP_TYPE_PLANNED;
-    pt->checkpoint = util_xstrdup(p->checkpoint);
     /* The primary's own disks hold exactly this point now. */
     for (i = 0; i < final->disks.n; i++) {
         size_t k;
@@ -379,7 +368,7 @@ repl_planned_mark(HvConn *pc, const ReplPlanned *p, const ReplicaPoint *final)
     out = domxml_format(dx);
     /* Autostart off first: the record is what says prepared, and it is
      * written only when the host will not start the domain by itself. */
-    if (hv_autostart_off(pc, p->uuid) < 0) {
+    if (hv_domain_action(pc, p->uuid, HV_ACT_NOAUTOSTART) < 0) {
         err_prefix("cannot turn the primary %s's autostart off", p->primary_vm);
         goto out;
     }
@@ -411,7 +400,7 @@ repl_planned_final(HvConn *dr, HvConn *pc, const ReplPlanned *p, const ReplArgs 
 
     memset(&d, 0, sizeof(d));
     repl_job_step(job, 22, "starting the primary %s paused for the final cycle", p->primary_vm);
-    if (hv_start_paused(pc, p->uuid) < 0) {
+    if (hv_domain_action(pc, p->uuid, HV_ACT_START_PAUSED) < 0) {
         err_prefix("the final cycle needs the primary running");
         return -1;
     }
@@ -422,7 +411,7 @@ repl_planned_final(HvConn *dr, HvConn *pc, const ReplPlanned *p, const ReplArgs 
 
         err_save(&saved);
         repl_job_step(job, 70, "powering the primary %s off again", p->primary_vm);
-        if (hv_stop_clean(pc, p->uuid) < 0 ||
+        if (hv_domain_action(pc, p->uuid, HV_ACT_STOP) < 0 ||
             repl_planned_wait_off(pc, p, REPL_PLANNED_STOP_WAIT, job, 70) < 0) {
             err_prefix("the primary %s started paused for the final cycle does not stop: stop it "
                        "(virsh destroy) before anything else;", p->primary_vm);
@@ -522,7 +511,7 @@ repl_planned_failover(HvConn *dr, const ReplPlanned *confirmed, const ReplArgs *
         was_running = 1;
         repl_job_step(job, 3, "asking the primary %s on %s to shut down (up to %d s)",
                       p->primary_vm, p->primary_host, p->timeout);
-        if (hv_shutdown_request(pc, p->uuid) < 0 ||
+        if (hv_domain_action(pc, p->uuid, HV_ACT_SHUTDOWN) < 0 ||
             repl_planned_wait_off(pc, p, p->timeout, job, 5) < 0) {
             code = err_code() ? err_code() : RESULT_FAILED;
             err_prefix("planned failover of %s refused: nothing was changed (the primary keeps "
@@ -562,7 +551,7 @@ repl_planned_failover(HvConn *dr, const ReplPlanned *confirmed, const ReplArgs *
         UTIL_AUTOFREE char *cxml = repl_planned_checkpoint_xml(p);
 
         repl_job_step(job, 98, "starting %s on %s", p->vm, p->host);
-        if (hv_start_paused(dr, p->uuid) < 0) {
+        if (hv_domain_action(dr, p->uuid, HV_ACT_START_PAUSED) < 0) {
             code = err_code() ? err_code() : RESULT_FAILED;
             err_prefix("%s is failed over to %s (state 5 Recovered) but did not start", p->vm,
                        p->point);
@@ -573,7 +562,7 @@ repl_planned_failover(HvConn *dr, const ReplPlanned *confirmed, const ReplArgs *
                           "will need a full copy): %s", p->checkpoint, p->vm, err_message());
             err_clear();
         }
-        if (hv_resume(dr, p->uuid) < 0) {
+        if (hv_domain_action(dr, p->uuid, HV_ACT_RESUME) < 0) {
             code = err_code() ? err_code() : RESULT_FAILED;
             err_prefix("%s is failed over to %s (state 5 Recovered) and started, but stays "
                        "paused", p->vm, p->point);

@@ -17,6 +17,12 @@ void repl_audit(const ReplArgs *a, const char *host, const char *vm, const char 
                 const char *digest, Job *job, int code);
 /* Progress of job (may be NULL): percent (-1: unchanged) and the step. */
 void repl_job_step(Job *job, int percent, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* A record with one point of type planned, its checkpoint, and <primary>
+ * naming the other side (host, uri, vm): what a prepared primary and both
+ * sides of a reversed relationship start from.  The caller adds the
+ * point's disks (and <replication>). */
+Replica *repl_record_planned(int mode, int state, const char *host, const char *uri, const char *vm,
+                             const char *point, int64_t time, const char *checkpoint);
 /* The read-only floor of work that writes on c: 0, or 32769 with err set
  * ("WHAT of VM refused: the connection is read-only"). */
 int repl_writable(HvConn *c, const char *what, const char *vm);

@@ -375,26 +375,38 @@ repl_plan_reverse(HvConn *here, const char *host, const char *vm, const ReplReve
     return p;
 }
 
-/* The record of the new replica (this domain). */
-static Replica *
-repl_reverse_replica_record(const ReplReverse *p, const Replica *old)
+Replica *
+repl_record_planned(int mode, int state, const char *host, const char *uri, const char *vm,
+                    const char *point, int64_t time, const char *checkpoint)
 {
     Replica *rec = replica_new();
     ReplicaPoint *pt;
 
-    rec->mode = MODE_REPLICA;
-    rec->state = STATE_REPLICATING;
-    rec->primary_host = util_xstrdup(old->primary_host ? old->primary_host : p->primary_host);
-    rec->primary_uri = util_xstrdup(p->primary_uri);
-    rec->primary_name = util_xstrdup(p->vm);
+    rec->mode = mode;
+    rec->state = state;
+    rec->primary_host = util_xstrdup(host);
+    rec->primary_uri = util_xstrdup(uri);
+    rec->primary_name = util_xstrdup(vm);
     rec->points = util_xcalloc(1, sizeof(*rec->points));
     rec->npoints = 1;
     pt = &rec->points[0];
-    pt->id = util_xstrdup(p->point);
-    pt->time = p->point_time;
+    pt->id = util_xstrdup(point);
+    pt->time = time;
     pt->type = RP_TYPE_PLANNED;
-    pt->checkpoint = util_xstrdup(p->checkpoint);
-    replica_disk_list_copy(&pt->disks, &p->base);
+    pt->checkpoint = util_xstrdup(checkpoint);
+    return rec;
+}
+
+/* The record of the new replica (this domain). */
+static Replica *
+repl_reverse_replica_record(const ReplReverse *p, const Replica *old)
+{
+    Replica *rec = repl_record_planned(MODE_REPLICA, STATE_REPLICATING,
+                                       old->primary_host ? old->primary_host : p->primary_host,
+                                       p->primary_uri, p->vm, p->point, p->point_time,
+                                       p->checkpoint);
+
+    replica_disk_list_copy(&rec->points[0].disks, &p->base);
     rec->repl = util_xcalloc(1, sizeof(*rec->repl));
     rec->repl->dir = util_xstrdup(p->dir);
     rec->repl->nbd = util_xstrdup(p->nbd);
@@ -410,22 +422,10 @@ repl_reverse_replica_record(const ReplReverse *p, const Replica *old)
 static Replica *
 repl_reverse_primary_record(const ReplReverse *p)
 {
-    Replica *rec = replica_new();
-    ReplicaPoint *pt;
+    Replica *rec = repl_record_planned(MODE_PRIMARY, STATE_REPLICATING, p->host, p->back_uri,
+                                       p->vm, p->point, p->point_time, p->checkpoint);
 
-    rec->mode = MODE_PRIMARY;
-    rec->state = STATE_REPLICATING;
-    rec->primary_host = util_xstrdup(p->host);
-    rec->primary_uri = util_xstrdup(p->back_uri);
-    rec->primary_name = util_xstrdup(p->vm);
-    rec->points = util_xcalloc(1, sizeof(*rec->points));
-    rec->npoints = 1;
-    pt = &rec->points[0];
-    pt->id = util_xstrdup(p->point);
-    pt->time = p->point_time;
-    pt->type = RP_TYPE_PLANNED;
-    pt->checkpoint = util_xstrdup(p->checkpoint);
-    replica_disk_list_copy(&pt->disks, &p->primary_disks);
+    replica_disk_list_copy(&rec->points[0].disks, &p->primary_disks);
     return rec;
 }
 
