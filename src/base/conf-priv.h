@@ -28,6 +28,11 @@ char *conf_setting_file(const ConfSrc *src, const struct config_setting_t *s);
 /* Sets the error (32773) "FILE:LINE: message" for setting s; returns -1. */
 int conf_fail(const ConfSrc *src, const struct config_setting_t *s, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Refuses setting k of group key (s): "unknown setting", listing the valid
+ * ones (keys, NULL-terminated) of that kind of group (what: "host").
+ * Returns -1. */
+int conf_fail_unknown(const ConfSrc *src, const struct config_setting_t *s, const char *key,
+                      const char *k, const char *what, const char *const *keys);
 /* libconfig's type as the messages name it ("an integer"). */
 const char *conf_type_text(int type);
 /* "KEY: expected WANT, found <s's type>"; returns -1. */

@@ -200,7 +200,6 @@ conf_parse_repl(const ConfSrc *src, const config_setting_t *g, int idx, ConfRepl
     const char *str = NULL;
     int n, i;
     char key[64];
-    size_t j;
 
     memset(r, 0, sizeof(*r));
     r->interval = r->points = r->app_every = -1;
@@ -248,15 +247,7 @@ conf_parse_repl(const ConfSrc *src, const config_setting_t *g, int idx, ConfRepl
             if (conf_repl_int(src, s, sub, "replication_app_consistent_every", &r->app_every) < 0)
                 return -1;
         } else {
-            UtilBuf valid = { 0 };
-            int rc;
-
-            for (j = 0; conf_repl_keys[j]; j++)
-                util_buf_printf(&valid, "%s%s", j ? ", " : "", conf_repl_keys[j]);
-            rc = conf_fail(src, s, "%s: unknown setting \"%s\" (valid replication settings: %s)",
-                           key, k, valid.s);
-            util_buf_free(&valid);
-            return rc;
+            return conf_fail_unknown(src, s, key, k, "replication", conf_repl_keys);
         }
     }
     if (!r->primary)

@@ -446,6 +446,22 @@ conf_fail(const ConfSrc *src, const config_setting_t *s, const char *fmt, ...)
     return -1;
 }
 
+int
+conf_fail_unknown(const ConfSrc *src, const config_setting_t *s, const char *key, const char *k,
+                  const char *what, const char *const *keys)
+{
+    UtilBuf valid = { 0 };
+    size_t j;
+    int rc;
+
+    for (j = 0; keys[j]; j++)
+        util_buf_printf(&valid, "%s%s", j ? ", " : "", keys[j]);
+    rc = conf_fail(src, s, "%s: unknown setting \"%s\" (valid %s settings: %s)", key, k, what,
+                   valid.s);
+    util_buf_free(&valid);
+    return rc;
+}
+
 const char *
 conf_type_text(int type)
 {
@@ -628,15 +644,7 @@ conf_parse_host(const ConfSrc *src, const config_setting_t *g, int idx,
             if (conf_get_bool(src, s, sub, &readonly) < 0)
                 return -1;
         } else {
-            UtilBuf valid = { 0 };
-            int rc;
-
-            for (j = 0; conf_host_keys[j]; j++)
-                util_buf_printf(&valid, "%s%s", j ? ", " : "", conf_host_keys[j]);
-            rc = conf_fail(src, s, "%s: unknown setting \"%s\" (valid host settings: %s)",
-                           key, k, valid.s);
-            util_buf_free(&valid);
-            return rc;
+            return conf_fail_unknown(src, s, key, k, "host", conf_host_keys);
         }
     }
     if (!name)
