@@ -851,9 +851,10 @@ model_detail_pending(const Model *m)
     return m->detail_requested;
 }
 
+/* Hands req (its strings now the helper's) to the helper thread as the
+ * one plan request: a newer request replaces an older one. */
 static unsigned
-model_plan_request_force(Model *m, size_t host, const char *uuid, StateOp op, const char *point,
-                         int flatten, int force)
+model_plan_submit(Model *m, PlanReq *req)
 {
     unsigned id;
 
@@ -863,16 +864,9 @@ model_plan_request_force(Model *m, size_t host, const char *uuid, StateOp op, co
         id = ++m->plan_next_id;
     free(m->plan_req.point);
     free(m->plan_req.vm);
-    m->plan_req.vm = NULL;
-    m->plan_req.repl_op = -1;
+    m->plan_req = *req;
     m->plan_req.active = 1;
-    m->plan_req.host = host < m->nhosts ? host : 0;
-    util_strlcpy(m->plan_req.uuid, uuid, sizeof(m->plan_req.uuid));
-    m->plan_req.op = op;
-    m->plan_req.point = util_xstrdup(point);
-    m->plan_req.flatten = flatten;
-    m->plan_req.force = force;
-    m->plan_req.start = 0;
+    m->plan_req.host = req->host < m->nhosts ? req->host : 0;
     m->plan_req.id = id;
     pthread_cond_signal(&m->helper_cond);
     pthread_mutex_unlock(&m->mu);
@@ -880,6 +874,22 @@ model_plan_request_force(Model *m, size_t host, const char *uuid, StateOp op, co
     model_result_free(m->plan_done);
     m->plan_done = NULL;
     return id;
+}
+
+static unsigned
+model_plan_request_force(Model *m, size_t host, const char *uuid, StateOp op, const char *point,
+                         int flatten, int force)
+{
+    PlanReq req = { 0 };
+
+    req.host = host;
+    util_strlcpy(req.uuid, uuid, sizeof(req.uuid));
+    req.op = op;
+    req.point = util_xstrdup(point);
+    req.flatten = flatten;
+    req.force = force;
+    req.repl_op = -1;
+    return model_plan_submit(m, &req);
 }
 
 unsigned
@@ -930,28 +940,14 @@ static unsigned
 model_repl_plan_request_start(Model *m, size_t host, const char *uuid, const char *vm, int op,
                               int start)
 {
-    unsigned id;
+    PlanReq req = { 0 };
 
-    pthread_mutex_lock(&m->mu);
-    id = ++m->plan_next_id;
-    if (id == 0)
-        id = ++m->plan_next_id;
-    free(m->plan_req.point);
-    free(m->plan_req.vm);
-    memset(&m->plan_req, 0, sizeof(m->plan_req));
-    m->plan_req.active = 1;
-    m->plan_req.host = host < m->nhosts ? host : 0;
-    util_strlcpy(m->plan_req.uuid, uuid, sizeof(m->plan_req.uuid));
-    m->plan_req.repl_op = op;
-    m->plan_req.start = start;
-    m->plan_req.vm = util_xstrdup(vm);
-    m->plan_req.id = id;
-    pthread_cond_signal(&m->helper_cond);
-    pthread_mutex_unlock(&m->mu);
-    m->plan_wait_id = id;
-    model_result_free(m->plan_done);
-    m->plan_done = NULL;
-    return id;
+    req.host = host;
+    util_strlcpy(req.uuid, uuid, sizeof(req.uuid));
+    req.repl_op = op;
+    req.start = start;
+    req.vm = util_xstrdup(vm);
+    return model_plan_submit(m, &req);
 }
 
 unsigned
