@@ -15,30 +15,40 @@
 #include "base/result.h"
 #include "base/util.h"
 
-/* The domain with this UUID on a referenced connection, or NULL with err. */
-static virDomainPtr
-hv_backup_domain(HvConn *c, virConnectPtr vc, const char *uuid)
+/* A referenced connection and the domain with this UUID on it, for one
+ * call: 0, or -1 with err set and nothing held.  hv_backup_close lets go. */
+static int
+hv_backup_open(HvConn *c, const char *uuid, virConnectPtr *vc, virDomainPtr *dom)
 {
-    virDomainPtr dom = virDomainLookupByUUIDString(vc, uuid);
-
-    if (!dom) {
+    *dom = NULL;
+    if (!(*vc = hv_acquire(c)))
+        return -1;
+    if (!(*dom = virDomainLookupByUUIDString(*vc, uuid))) {
         hv_err("no domain with UUID %s on %s", uuid, c->uri);
-        hv_check_alive(c, vc);
+        hv_check_alive(c, *vc);
+        virConnectClose(*vc);
+        *vc = NULL;
+        return -1;
     }
-    return dom;
+    return 0;
+}
+
+static void
+hv_backup_close(virConnectPtr vc, virDomainPtr dom)
+{
+    virDomainFree(dom);
+    virConnectClose(vc);
 }
 
 int
 hv_backup_begin(HvConn *c, const char *uuid, const char *backup_xml, const char *checkpoint_xml)
 {
-    virConnectPtr vc = hv_acquire(c);
-    virDomainPtr dom = NULL;
+    virConnectPtr vc;
+    virDomainPtr dom;
     int ret = -1;
 
-    if (!vc)
+    if (hv_backup_open(c, uuid, &vc, &dom) < 0)
         return -1;
-    if (!(dom = hv_backup_domain(c, vc, uuid)))
-        goto cleanup;
     if (virDomainBackupBegin(dom, backup_xml, checkpoint_xml, 0) < 0) {
         hv_err("cannot start a backup job on %s (%s)", uuid, c->uri);
         hv_check_alive(c, vc);
@@ -47,23 +57,19 @@ hv_backup_begin(HvConn *c, const char *uuid, const char *backup_xml, const char 
     ret = 0;
 
 cleanup:
-    if (dom)
-        virDomainFree(dom);
-    virConnectClose(vc);
+    hv_backup_close(vc, dom);
     return ret;
 }
 
 char *
 hv_backup_xml(HvConn *c, const char *uuid)
 {
-    virConnectPtr vc = hv_acquire(c);
-    virDomainPtr dom = NULL;
+    virConnectPtr vc;
+    virDomainPtr dom;
     char *xml = NULL, *r = NULL;
 
-    if (!vc)
+    if (hv_backup_open(c, uuid, &vc, &dom) < 0)
         return NULL;
-    if (!(dom = hv_backup_domain(c, vc, uuid)))
-        goto cleanup;
     if (!(xml = virDomainBackupGetXMLDesc(dom, 0))) {
         virErrorPtr e = virGetLastError();
 
@@ -80,24 +86,20 @@ hv_backup_xml(HvConn *c, const char *uuid)
     free(xml);
 
 cleanup:
-    if (dom)
-        virDomainFree(dom);
-    virConnectClose(vc);
+    hv_backup_close(vc, dom);
     return r;
 }
 
 int
 hv_backup_abort(HvConn *c, const char *uuid)
 {
-    virConnectPtr vc = hv_acquire(c);
-    virDomainPtr dom = NULL;
+    virConnectPtr vc;
+    virDomainPtr dom;
     virDomainJobInfo info;
     int ret = -1;
 
-    if (!vc)
+    if (hv_backup_open(c, uuid, &vc, &dom) < 0)
         return -1;
-    if (!(dom = hv_backup_domain(c, vc, uuid)))
-        goto cleanup;
     memset(&info, 0, sizeof(info));
     if (virDomainGetJobInfo(dom, &info) == 0 && info.type == VIR_DOMAIN_JOB_NONE) {
         ret = 0;
@@ -119,25 +121,21 @@ hv_backup_abort(HvConn *c, const char *uuid)
     ret = 0;
 
 cleanup:
-    if (dom)
-        virDomainFree(dom);
-    virConnectClose(vc);
+    hv_backup_close(vc, dom);
     return ret;
 }
 
 char **
 hv_checkpoint_names(HvConn *c, const char *uuid)
 {
-    virConnectPtr vc = hv_acquire(c);
-    virDomainPtr dom = NULL;
+    virConnectPtr vc;
+    virDomainPtr dom;
     virDomainCheckpointPtr *cps = NULL;
     char **v = NULL;
     int n, i;
 
-    if (!vc)
+    if (hv_backup_open(c, uuid, &vc, &dom) < 0)
         return NULL;
-    if (!(dom = hv_backup_domain(c, vc, uuid)))
-        goto cleanup;
     if ((n = virDomainListAllCheckpoints(dom, &cps, 0)) < 0) {
         hv_err("cannot list the checkpoints of %s (%s)", uuid, c->uri);
         hv_check_alive(c, vc);
@@ -151,9 +149,7 @@ hv_checkpoint_names(HvConn *c, const char *uuid)
     free(cps);
 
 cleanup:
-    if (dom)
-        virDomainFree(dom);
-    virConnectClose(vc);
+    hv_backup_close(vc, dom);
     return v;
 }
 
@@ -166,15 +162,13 @@ hv_checkpoint_delete(HvConn *c, const char *uuid, const char *name)
 int
 hv_checkpoint_delete_flags(HvConn *c, const char *uuid, const char *name, int metadata_only)
 {
-    virConnectPtr vc = hv_acquire(c);
-    virDomainPtr dom = NULL;
+    virConnectPtr vc;
+    virDomainPtr dom;
     virDomainCheckpointPtr cp = NULL;
     int ret = -1;
 
-    if (!vc)
+    if (hv_backup_open(c, uuid, &vc, &dom) < 0)
         return -1;
-    if (!(dom = hv_backup_domain(c, vc, uuid)))
-        goto cleanup;
     if (!(cp = virDomainCheckpointLookupByName(dom, name, 0))) {
         hv_err("no checkpoint %s on %s (%s)", name, uuid, c->uri);
         hv_check_alive(c, vc);
@@ -191,33 +185,27 @@ hv_checkpoint_delete_flags(HvConn *c, const char *uuid, const char *name, int me
 cleanup:
     if (cp)
         virDomainCheckpointFree(cp);
-    if (dom)
-        virDomainFree(dom);
-    virConnectClose(vc);
+    hv_backup_close(vc, dom);
     return ret;
 }
 
 char *
 hv_get_live_xml(HvConn *c, const char *uuid)
 {
-    virConnectPtr vc = hv_acquire(c);
-    virDomainPtr dom = NULL;
-    char *xml = NULL, *r = NULL;
+    virConnectPtr vc;
+    virDomainPtr dom;
+    char *xml, *r = NULL;
 
-    if (!vc)
+    if (hv_backup_open(c, uuid, &vc, &dom) < 0)
         return NULL;
-    if ((dom = hv_backup_domain(c, vc, uuid))) {
-        if (!(xml = virDomainGetXMLDesc(dom, 0))) {
-            hv_err("cannot read the live definition of %s (%s)", uuid, c->uri);
-            hv_check_alive(c, vc);
-        }
-        virDomainFree(dom);
-    }
-    if (xml) {
+    if (!(xml = virDomainGetXMLDesc(dom, 0))) {
+        hv_err("cannot read the live definition of %s (%s)", uuid, c->uri);
+        hv_check_alive(c, vc);
+    } else {
         r = util_xstrdup(xml);
         free(xml);
     }
-    virConnectClose(vc);
+    hv_backup_close(vc, dom);
     return r;
 }
 
@@ -225,14 +213,12 @@ hv_get_live_xml(HvConn *c, const char *uuid)
 static int
 hv_fs_call(HvConn *c, const char *uuid, int freeze)
 {
-    virConnectPtr vc = hv_acquire(c);
-    virDomainPtr dom = NULL;
+    virConnectPtr vc;
+    virDomainPtr dom;
     int ret = -1;
 
-    if (!vc)
+    if (hv_backup_open(c, uuid, &vc, &dom) < 0)
         return -1;
-    if (!(dom = hv_backup_domain(c, vc, uuid)))
-        goto cleanup;
     if ((freeze ? virDomainFSFreeze(dom, NULL, 0, 0) : virDomainFSThaw(dom, NULL, 0, 0)) < 0) {
         hv_err("the guest agent did not %s the file systems", freeze ? "freeze" : "thaw");
         hv_check_alive(c, vc);
@@ -241,9 +227,7 @@ hv_fs_call(HvConn *c, const char *uuid, int freeze)
     ret = 0;
 
 cleanup:
-    if (dom)
-        virDomainFree(dom);
-    virConnectClose(vc);
+    hv_backup_close(vc, dom);
     return ret;
 }
 
@@ -266,14 +250,12 @@ hv_domain_action(HvConn *c, const char *uuid, HvAction what)
 {
     static const char *const names[] = { "shut down", "start (paused)", "power off",
                                          "turn autostart off for", "resume" };
-    virConnectPtr vc = hv_acquire(c);
-    virDomainPtr dom = NULL;
+    virConnectPtr vc;
+    virDomainPtr dom;
     int ret = -1, rc = -1;
 
-    if (!vc)
+    if (hv_backup_open(c, uuid, &vc, &dom) < 0)
         return -1;
-    if (!(dom = hv_backup_domain(c, vc, uuid)))
-        goto cleanup;
     switch (what) {
     case HV_ACT_SHUTDOWN:
         rc = virDomainShutdown(dom);
@@ -299,24 +281,20 @@ hv_domain_action(HvConn *c, const char *uuid, HvAction what)
     ret = 0;
 
 cleanup:
-    if (dom)
-        virDomainFree(dom);
-    virConnectClose(vc);
+    hv_backup_close(vc, dom);
     return ret;
 }
 
 int
 hv_checkpoint_create(HvConn *c, const char *uuid, const char *checkpoint_xml)
 {
-    virConnectPtr vc = hv_acquire(c);
-    virDomainPtr dom = NULL;
+    virConnectPtr vc;
+    virDomainPtr dom;
     virDomainCheckpointPtr cp = NULL;
     int ret = -1;
 
-    if (!vc)
+    if (hv_backup_open(c, uuid, &vc, &dom) < 0)
         return -1;
-    if (!(dom = hv_backup_domain(c, vc, uuid)))
-        goto cleanup;
     if (!(cp = virDomainCheckpointCreateXML(dom, checkpoint_xml, 0))) {
         hv_err("cannot create a checkpoint on %s (%s)", uuid, c->uri);
         hv_check_alive(c, vc);
@@ -327,23 +305,19 @@ hv_checkpoint_create(HvConn *c, const char *uuid, const char *checkpoint_xml)
 cleanup:
     if (cp)
         virDomainCheckpointFree(cp);
-    if (dom)
-        virDomainFree(dom);
-    virConnectClose(vc);
+    hv_backup_close(vc, dom);
     return ret;
 }
 
 int
 hv_get_autostart(HvConn *c, const char *uuid)
 {
-    virConnectPtr vc = hv_acquire(c);
-    virDomainPtr dom = NULL;
+    virConnectPtr vc;
+    virDomainPtr dom;
     int on = 0, ret = -1;
 
-    if (!vc)
+    if (hv_backup_open(c, uuid, &vc, &dom) < 0)
         return -1;
-    if (!(dom = hv_backup_domain(c, vc, uuid)))
-        goto cleanup;
     if (virDomainGetAutostart(dom, &on) < 0) {
         hv_err("cannot read the autostart flag of %s on %s", uuid, c->uri);
         hv_check_alive(c, vc);
@@ -352,8 +326,6 @@ hv_get_autostart(HvConn *c, const char *uuid)
     ret = on ? 1 : 0;
 
 cleanup:
-    if (dom)
-        virDomainFree(dom);
-    virConnectClose(vc);
+    hv_backup_close(vc, dom);
     return ret;
 }
