@@ -28,21 +28,7 @@ write "$DEV_A" 0x6a 5M 1M && write "$DEV_B" 0x6b 3M 512k
 ok $? "last writes on the primary (vda 1 MiB 0x6a, vdb 512 KiB 0x6b)"
 
 # The console part: results come back as "R 0|1 description" lines.
-cat >"$T/console.exp" <<'EOX'
-source [file join $env(top_srcdir) tests console-lib.tcl]
-proc ok {cond desc} {
-    puts "R [expr {$cond ? 1 : 0}] $desc"
-}
-proc okw {re desc {secs 20}} {
-    set r [wait_screen $re $secs]
-    if {!$r} { diag [screen] }
-    ok $r $desc
-}
-set T $env(T)
-set conf "$T/long.conf"
-set uri $env(DURI)
-set vm $env(VM)
-spawn_console -size {40 120}
+{ console_exp_head "$T/long.conf" 40; cat <<'EOX'
 okw "(?n)^\\S+ +$vm +3 Replicating" "the replica is listed, 3 Replicating"
 key "/"
 type $vm
@@ -77,6 +63,7 @@ okw {Completed} "completed"
 key J
 ok [expr {[quit_console] == 0}] "the console quits"
 EOX
+} >"$T/console.exp"
 export T DURI PURI VM VIRSH
 top_srcdir=${top_srcdir:-.} DROVER=${DROVER:-$(pwd)/drover} expect "$T/console.exp" >"$T/console.out" 2>&1
 sed -n 's/^# /#   /p' "$T/console.out"

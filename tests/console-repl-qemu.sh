@@ -22,21 +22,7 @@ write "$DEV_A" 0x5a 1M 1M && write "$DEV_B" 0x5b 8M 512k
 ok $? "writes injected on both disks of the primary"
 
 # The console part: results come back as "R 0|1 description" lines.
-cat >"$T/console.exp" <<'EOX'
-source [file join $env(top_srcdir) tests console-lib.tcl]
-proc ok {cond desc} {
-    puts "R [expr {$cond ? 1 : 0}] $desc"
-}
-proc okw {re desc {secs 20}} {
-    set r [wait_screen $re $secs]
-    if {!$r} { diag [screen] }
-    ok $r $desc
-}
-set T $env(T)
-set conf "$T/drover.conf"
-set uri $env(DURI)
-set vm $env(VM)
-spawn_console -size {30 120}
+{ console_exp_head "$T/drover.conf" 30; cat <<'EOX'
 okw "(?n)^\\S+ +$vm +3 Replicating" "the replica is listed, 3 Replicating"
 key "/"
 type $vm
@@ -62,6 +48,7 @@ okw {(?s)Completed.*Completed} "both completed"
 key J
 ok [expr {[quit_console] == 0}] "the console quits"
 EOX
+} >"$T/console.exp"
 export T DURI VM
 top_srcdir=${top_srcdir:-.} DROVER=${DROVER:-$(pwd)/drover} expect "$T/console.exp" >"$T/console.out" 2>&1
 sed -n 's/^# /#   /p' "$T/console.out"

@@ -149,3 +149,24 @@ v=json.load(sys.stdin)[0]
 print($1)"
 }
 
+# console_exp_head CONF ROWS: the head of an expect script that drives the
+# console on the DR host (config CONF, ROWS x 120) and reports each check
+# as a line "R 0|1 description" for the shell to count (run_console_exp).
+console_exp_head() {
+    cat <<EOX
+source [file join \$env(top_srcdir) tests console-lib.tcl]
+proc ok {cond desc} {
+    puts "R [expr {\$cond ? 1 : 0}] \$desc"
+}
+proc okw {re desc {secs 20}} {
+    set r [wait_screen \$re \$secs]
+    if {!\$r} { diag [screen] }
+    ok \$r \$desc
+}
+set T \$env(T)
+set conf "$1"
+set uri \$env(DURI)
+set vm \$env(VM)
+spawn_console -size {$2 120}
+EOX
+}
