@@ -170,3 +170,27 @@ set vm \$env(VM)
 spawn_console -size {$2 120}
 EOX
 }
+
+# define_neighbour NAME: a domain NAME on the DR host whose volume disk
+# cannot be resolved (a transient pool NAME without the volume): drover
+# cannot tell which files it uses (issue 11, item 11).
+define_neighbour() {
+    mkdir -p "$T/nbrpool"
+    dvirsh pool-create-as "$1" dir --target "$T/nbrpool" >/dev/null || return 1
+    cat >"$T/nbr.xml" <<EOX
+<domain type='qemu'>
+  <name>$1</name>
+  <memory unit='MiB'>64</memory>
+  <os><type arch='x86_64' machine='pc'>hvm</type></os>
+  <devices>
+    <emulator>$QEMU_SYSTEM</emulator>
+    <disk type='volume' device='disk'>
+      <driver name='qemu' type='qcow2'/>
+      <source pool='$1' volume='sub/data.qcow2'/>
+      <target dev='vda' bus='virtio'/>
+    </disk>
+  </devices>
+</domain>
+EOX
+    dvirsh define "$T/nbr.xml" >/dev/null
+}

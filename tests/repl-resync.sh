@@ -202,24 +202,7 @@ dr resume-replication "$VM" --yes >/dev/null 2>&1
 # time, --dry-run too, with nothing changed and no journal (issue 11,
 # item 11).
 NBR="nbr$$"
-mkdir -p "$T/nbrpool"
-dvirsh pool-create-as "$NBR" dir --target "$T/nbrpool" >/dev/null
-cat >"$T/nbr.xml" <<EOX
-<domain type='qemu'>
-  <name>$NBR</name>
-  <memory unit='MiB'>64</memory>
-  <os><type arch='x86_64' machine='pc'>hvm</type></os>
-  <devices>
-    <emulator>$QEMU_SYSTEM</emulator>
-    <disk type='volume' device='disk'>
-      <driver name='qemu' type='qcow2'/>
-      <source pool='$NBR' volume='sub/data.qcow2'/>
-      <target dev='vda' bus='virtio'/>
-    </disk>
-  </devices>
-</domain>
-EOX
-dvirsh define "$T/nbr.xml" >/dev/null
+define_neighbour "$NBR"
 ok $? "a neighbour whose volume disk cannot be resolved"
 rec_before=$(record "v['state'], [p['id'] for p in v['recovery_points']], v['interrupted_operation']")
 (cd "$DIR" && ls -i) >"$T/nbr.before"

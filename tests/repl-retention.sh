@@ -111,25 +111,7 @@ done
 # out before its journal (issue 11, item 11): the cycle succeeds and
 # says why, and no journal is left for repair.
 NBR="nbr$$"
-mkdir -p "$T/nbrpool"
-dvirsh pool-create-as "$NBR" dir --target "$T/nbrpool" >/dev/null
-ok $? "a transient directory pool on the DR host"
-cat >"$T/nbr.xml" <<EOX
-<domain type='qemu'>
-  <name>$NBR</name>
-  <memory unit='MiB'>64</memory>
-  <os><type arch='x86_64' machine='pc'>hvm</type></os>
-  <devices>
-    <emulator>$QEMU_SYSTEM</emulator>
-    <disk type='volume' device='disk'>
-      <driver name='qemu' type='qcow2'/>
-      <source pool='$NBR' volume='sub/data.qcow2'/>
-      <target dev='vda' bus='virtio'/>
-    </disk>
-  </devices>
-</domain>
-EOX
-dvirsh define "$T/nbr.xml" >/dev/null
+define_neighbour "$NBR"
 ok $? "a neighbour whose volume disk cannot be resolved"
 write "$DEV_A" 0x7b 15M 128k
 out=$(dr replicate "$VM" 2>&1)
