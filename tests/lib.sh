@@ -94,3 +94,14 @@ rp_sums() {
 json_get() {
     printf '%s' "$1" | python3 -c "import json,sys; d=json.load(sys.stdin); print($2)"
 }
+
+# wait_for FILE PATTERN TENTHS: until FILE has a line matching PATTERN
+# (grep -E), polled every 0.1 s; 1 when TENTHS polls found none.
+wait_for() {
+    _n=0
+    until grep -Eq -- "$2" "$1" 2>/dev/null; do
+        [ "$_n" -ge "$3" ] && return 1
+        sleep 0.1
+        _n=$((_n + 1))
+    done
+}

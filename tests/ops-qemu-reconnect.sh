@@ -22,15 +22,6 @@ print($2)"
 # and stay: it is not part of any plan).
 images() { (cd "$1" && ls -A | grep '\.qcow2$'); }
 
-# wait_for FILE PATTERN TENTHS
-wait_for() {
-    _n=0
-    until grep -Eq -- "$2" "$1" 2>/dev/null; do
-        [ "$_n" -ge "$3" ] && return 1
-        sleep 0.1
-        _n=$((_n + 1))
-    done
-}
 
 # --- TCP ------------------------------------------------------------------------
 A="dra$$"

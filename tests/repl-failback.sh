@@ -18,14 +18,6 @@ pr() { "$DROVER" --config "$T/long.conf" -c "$PURI" "$@"; }
 dl() { "$DROVER" --config "$T/long.conf" -c "$DURI" "$@"; }
 PORT2=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 REV=$TOP/rev
-wait_for() {  # wait_for FILE PATTERN TENTHS
-    _n=0
-    while ! grep -qE "$2" "$1" 2>/dev/null; do
-        [ "$_n" -ge "$3" ] && return 1
-        sleep 0.1
-        _n=$((_n + 1))
-    done
-}
 # dwrite DISK PATTERN OFFSET LENGTH: a guest write on the DR host's VM.
 dwrite() {
     dvirsh qemu-monitor-command "$VM" --hmp "qemu-io -d $1 \"write -P $2 $3 $4\"" >/dev/null

@@ -26,15 +26,6 @@ v = {'mode': int(x.find(n + 'mode').text), 'state': int(x.find(n + 'state').text
 print($1)"
 }
 autostart() { pvirsh dominfo "$VM" | awk '/^Autostart:/ {print $2}'; }
-# wait_for FILE PATTERN TENTHS: until FILE has a line matching PATTERN.
-wait_for() {
-    _n=0
-    while ! grep -qE "$2" "$1" 2>/dev/null; do
-        [ "$_n" -ge "$3" ] && return 1
-        sleep 0.1
-        _n=$((_n + 1))
-    done
-}
 pstate() { pvirsh domstate "$VM" 2>/dev/null | head -1; }
 
 out=$(dr enable-replication "$VM" --from "$PURI" --dir "$DIR" --nbd "127.0.0.1:$PORT" --yes 2>&1)
