@@ -444,33 +444,31 @@ out:
 }
 
 /* The checkpoint the replica gets when it starts after the failover:
- * one bitmap per disk, named as the final point's. */
+ * one bitmap per disk, named as the final point's.  NULL with err set. */
 static char *
 repl_planned_checkpoint_xml(const ReplPlanned *p)
 {
-    UtilBuf b = { 0 };
+    UTIL_AUTOFREE char *desc = util_xasprintf("drover: %s as at planned point %s", p->vm,
+                                              p->point);
+    const char **targets = NULL;
     const char *q = p->targets;
+    size_t n = 0, i;
+    char *ret;
 
-    util_buf_add(&b, "<domaincheckpoint>\n  <name>");
-    util_buf_add_xml(&b, p->checkpoint);
-    util_buf_add(&b, "</name>\n  <description>drover: ");
-    util_buf_add_xml(&b, p->vm);
-    util_buf_add(&b, " as at planned point ");
-    util_buf_add_xml(&b, p->point);
-    util_buf_add(&b, "</description>\n  <disks>\n");
     while (q && *q) {
         size_t len = strcspn(q, ",");
-        UTIL_AUTOFREE char *t = util_xstrndup(q, len);
 
-        util_buf_add(&b, "    <disk name='");
-        util_buf_add_xml(&b, t);
-        util_buf_add(&b, "' checkpoint='bitmap'/>\n");
+        targets = util_xrealloc(targets, (n + 1) * sizeof(*targets));
+        targets[n++] = util_xstrndup(q, len);
         q += len;
         while (*q == ',' || *q == ' ')
             q++;
     }
-    util_buf_add(&b, "  </disks>\n</domaincheckpoint>\n");
-    return util_buf_steal(&b);
+    ret = repl_checkpoint_doc(p->checkpoint, desc, targets, n);
+    for (i = 0; i < n; i++)
+        free((char *)targets[i]);
+    free(targets);
+    return ret;
 }
 
 int
@@ -557,7 +555,7 @@ repl_planned_failover(HvConn *dr, const ReplPlanned *confirmed, const ReplArgs *
                        p->point);
             goto out;
         }
-        if (hv_checkpoint_create(dr, p->uuid, cxml) < 0) {
+        if (!cxml || hv_checkpoint_create(dr, p->uuid, cxml) < 0) {
             repl_job_step(job, 99, "warning: no checkpoint %s on %s (reverse replication "
                           "will need a full copy): %s", p->checkpoint, p->vm, err_message());
             err_clear();

@@ -5,6 +5,7 @@
 #ifndef DROVER_REPL_PRIV_H
 #define DROVER_REPL_PRIV_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "hv/hv.h"
@@ -23,6 +24,11 @@ void repl_job_step(Job *job, int percent, const char *fmt, ...) __attribute__((f
  * point's disks (and <replication>). */
 Replica *repl_record_planned(int mode, int state, const char *host, const char *uri, const char *vm,
                              const char *point, int64_t time, const char *checkpoint);
+/* A checkpoint definition for libvirt (written with libxml2): checkpoint
+ * name, its description, and one bitmap per disk of targets (n of them).
+ * NULL with err set. */
+char *repl_checkpoint_doc(const char *name, const char *description, const char *const *targets,
+                          size_t n);
 /* The read-only floor of work that writes on c: 0, or 32769 with err set
  * ("WHAT of VM refused: the connection is read-only"). */
 int repl_writable(HvConn *c, const char *what, const char *vm);

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
+#include <libxml/xmlwriter.h>
 #include <nettle/base16.h>
 #include <nettle/sha2.h>
 #include <stdarg.h>
@@ -1506,71 +1507,144 @@ out:
     return ret;
 }
 
+/* The definitions handed to libvirt (backup, checkpoint) are written with
+ * libxml2's writer, which escapes every value: a writer into a buffer,
+ * indented as libvirt's own documents. */
+static xmlTextWriterPtr
+repl_xml_begin(xmlBufferPtr *buf)
+{
+    xmlTextWriterPtr w = NULL;
+
+    if (!(*buf = xmlBufferCreate()) || !(w = xmlNewTextWriterMemory(*buf, 0))) {
+        xmlBufferFree(*buf);
+        *buf = NULL;
+        err_set(RESULT_OUT_OF_MEMORY, "no memory for libxml2's writer");
+        return NULL;
+    }
+    if (xmlTextWriterSetIndent(w, 1) < 0 || xmlTextWriterSetIndentString(w, BAD_CAST "  ") < 0) {
+        xmlFreeTextWriter(w);
+        xmlBufferFree(*buf);
+        *buf = NULL;
+        err_set(RESULT_FAILED, "libxml2's writer refused its settings");
+        return NULL;
+    }
+    return w;
+}
+
+/* The document w wrote (bad: a call of the writer failed); frees w and
+ * buf.  NULL with err set naming what. */
+static char *
+repl_xml_end(xmlBufferPtr buf, xmlTextWriterPtr w, int bad, const char *what)
+{
+    char *ret = NULL;
+
+    bad |= xmlTextWriterFlush(w) < 0;
+    xmlFreeTextWriter(w);
+    if (bad)
+        err_set(RESULT_FAILED, "libxml2 could not write the %s definition", what);
+    else
+        ret = util_xstrdup((const char *)xmlBufferContent(buf));
+    xmlBufferFree(buf);
+    return ret;
+}
+
+/* <disk name='TARGET' checkpoint='bitmap'/> per disk: the checkpoint of
+ * the point description names. */
+char *
+repl_checkpoint_doc(const char *name, const char *description, const char *const *targets,
+                    size_t n)
+{
+    xmlBufferPtr buf = NULL;
+    xmlTextWriterPtr w = repl_xml_begin(&buf);
+    size_t i;
+    int bad = 0;
+
+    if (!w)
+        return NULL;
+    bad |= xmlTextWriterStartElement(w, BAD_CAST "domaincheckpoint") < 0;
+    bad |= xmlTextWriterWriteElement(w, BAD_CAST "name", BAD_CAST name) < 0;
+    bad |= xmlTextWriterWriteElement(w, BAD_CAST "description", BAD_CAST description) < 0;
+    bad |= xmlTextWriterStartElement(w, BAD_CAST "disks") < 0;
+    for (i = 0; i < n; i++) {
+        bad |= xmlTextWriterStartElement(w, BAD_CAST "disk") < 0;
+        bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "name", BAD_CAST targets[i]) < 0;
+        bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "checkpoint", BAD_CAST "bitmap") < 0;
+        bad |= xmlTextWriterEndElement(w) < 0;
+    }
+    bad |= xmlTextWriterEndElement(w) < 0;
+    bad |= xmlTextWriterEndElement(w) < 0;
+    return repl_xml_end(buf, w, bad, "checkpoint");
+}
+
 static char *
 repl_backup_xml(const ReplPlan *p, const char *incremental)
 {
-    UtilBuf b = { 0 };
-    const char *colon = strrchr(p->nbd, ':');
+    xmlBufferPtr buf = NULL;
+    xmlTextWriterPtr w = repl_xml_begin(&buf);
     size_t i;
+    int bad = 0;
 
-    util_buf_add(&b, "<domainbackup mode='pull'>\n");
-    if (incremental) {
-        util_buf_add(&b, "  <incremental>");
-        util_buf_add_xml(&b, incremental);
-        util_buf_add(&b, "</incremental>\n");
-    }
+    if (!w)
+        return NULL;
+    bad |= xmlTextWriterStartElement(w, BAD_CAST "domainbackup") < 0;
+    bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "mode", BAD_CAST "pull") < 0;
+    if (incremental)
+        bad |= xmlTextWriterWriteElement(w, BAD_CAST "incremental", BAD_CAST incremental) < 0;
+    bad |= xmlTextWriterStartElement(w, BAD_CAST "server") < 0;
     if (strncmp(p->nbd, "unix:", 5) == 0) {
-        util_buf_add(&b, "  <server transport='unix' socket='");
-        util_buf_add_xml(&b, p->nbd + 5);
-        util_buf_add(&b, "'/>\n");
+        bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "transport", BAD_CAST "unix") < 0;
+        bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "socket", BAD_CAST (p->nbd + 5)) < 0;
     } else {
+        const char *colon = strrchr(p->nbd, ':');
         UTIL_AUTOFREE char *host = util_xstrndup(p->nbd, (size_t)(colon - p->nbd));
+
         if (host[0] == '[' && host[strlen(host) - 1] == ']') {
             memmove(host, host + 1, strlen(host));
             host[strlen(host) - 1] = '\0';
         }
-        util_buf_add(&b, "  <server transport='tcp' name='");
-        util_buf_add_xml(&b, host);
-        util_buf_add(&b, "' port='");
-        util_buf_add_xml(&b, colon + 1);
+        bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "transport", BAD_CAST "tcp") < 0;
+        bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "name", BAD_CAST host) < 0;
+        bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "port", BAD_CAST (colon + 1)) < 0;
         /* The primary's backup_tls_x509_* settings in qemu.conf. */
-        util_buf_add(&b, p->nbd_tls ? "' tls='yes'/>\n" : "'/>\n");
+        if (p->nbd_tls)
+            bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "tls", BAD_CAST "yes") < 0;
     }
-    util_buf_add(&b, "  <disks>\n");
+    bad |= xmlTextWriterEndElement(w) < 0;
+    bad |= xmlTextWriterStartElement(w, BAD_CAST "disks") < 0;
     for (i = 0; i < p->ndisks; i++) {
         /* The scratch file holds what the guest overwrites while the
          * export is read; on the primary, beside its disk (where libvirt
          * would put it too), removed by libvirt when the job ends. */
-        util_buf_add(&b, "    <disk name='");
-        util_buf_add_xml(&b, p->disks[i].target);
-        util_buf_add(&b, "' backup='yes' type='file'>\n      <scratch file='");
-        util_buf_add_xml(&b, p->disks[i].primary_file);
-        util_buf_add(&b, ".");
-        util_buf_add_xml(&b, p->checkpoint);
-        util_buf_add(&b, ".scratch'/>\n    </disk>\n");
+        UTIL_AUTOFREE char *scratch = util_xasprintf("%s.%s.scratch", p->disks[i].primary_file,
+                                                     p->checkpoint);
+
+        bad |= xmlTextWriterStartElement(w, BAD_CAST "disk") < 0;
+        bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "name", BAD_CAST p->disks[i].target) < 0;
+        bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "backup", BAD_CAST "yes") < 0;
+        bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST "file") < 0;
+        bad |= xmlTextWriterStartElement(w, BAD_CAST "scratch") < 0;
+        bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "file", BAD_CAST scratch) < 0;
+        bad |= xmlTextWriterEndElement(w) < 0;
+        bad |= xmlTextWriterEndElement(w) < 0;
     }
-    util_buf_add(&b, "  </disks>\n</domainbackup>\n");
-    return util_buf_steal(&b);
+    bad |= xmlTextWriterEndElement(w) < 0;
+    bad |= xmlTextWriterEndElement(w) < 0;
+    return repl_xml_end(buf, w, bad, "backup");
 }
 
 static char *
 repl_checkpoint_xml(const ReplPlan *p)
 {
-    UtilBuf b = { 0 };
+    UTIL_AUTOFREE char *desc = util_xasprintf("drover recovery point %s", p->point);
+    const char **targets = util_xcalloc(p->ndisks + 1, sizeof(*targets));
+    char *ret;
     size_t i;
 
-    util_buf_add(&b, "<domaincheckpoint>\n  <name>");
-    util_buf_add_xml(&b, p->checkpoint);
-    util_buf_add(&b, "</name>\n  <description>drover recovery point ");
-    util_buf_add_xml(&b, p->point);
-    util_buf_add(&b, "</description>\n  <disks>\n");
-    for (i = 0; i < p->ndisks; i++) {
-        util_buf_add(&b, "    <disk name='");
-        util_buf_add_xml(&b, p->disks[i].target);
-        util_buf_add(&b, "' checkpoint='bitmap'/>\n");
-    }
-    util_buf_add(&b, "  </disks>\n</domaincheckpoint>\n");
-    return util_buf_steal(&b);
+    for (i = 0; i < p->ndisks; i++)
+        targets[i] = p->disks[i].target;
+    ret = repl_checkpoint_doc(p->checkpoint, desc, targets, p->ndisks);
+    free(targets);
+    return ret;
 }
 
 /* Deletes drover's checkpoints on the primary other than keep (NULL: all
@@ -1923,8 +1997,8 @@ repl_run(ReplRun *x, DomXml *dx, const Replica *r)
         goto fail;
     ops_fault_point(op, "journal");
     /* 3. The instant of the point: every disk in one backup job. */
-    bxml = repl_backup_xml(p, p->since);
-    cxml = repl_checkpoint_xml(p);
+    if (!(bxml = repl_backup_xml(p, p->since)) || !(cxml = repl_checkpoint_xml(p)))
+        goto undo;
     /* An application-consistent point: the guest's file systems frozen
      * around BackupBegin only (the point in time is fixed when the job
      * starts), thawed at once.  Without the agent the point is standard,
