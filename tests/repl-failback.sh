@@ -6,8 +6,9 @@
 # primary's disks reused as the base, nothing copied), cycles DR -> old
 # primary, planned failover back (failback), reverse replication again,
 # cycles in the final direction.  Every byte where it belongs
-# (qemu-img compare, patterns, sha256), and the refusals: reverse on the
-# wrong host, reverse of a prepared primary whose disks were written.
+# (qemu-img compare, patterns, sha256), the refusal of reverse on the
+# wrong host, and a prepared primary whose disks were written: copied in
+# full, its disks kept.
 . "${top_srcdir:-.}/tests/lib.sh"
 . "${top_srcdir:-.}/tests/qemu-lib.sh"
 
@@ -85,6 +86,8 @@ out=$(pr reverse-replication "$VM" --dir "$REV" --nbd "127.0.0.1:$PORT2" --dry-r
 is "$(json_get "$out" "d['result'], d['plan']['operation'], d['plan']['point'], [b['file'] for b in d['plan']['base']], d['job']")" \
     "0 reverse-replication rp-0003 ['$TOP/prim/vda.qcow2', '$TOP/prim/vdb.qcow2'] None" \
     "reverse --dry-run --json: the plan with the base reused"
+is "$(json_get "$out" "d['plan']['full'], d['plan']['why'], d['plan']['keep']")" "False None []" \
+    "reverse --dry-run --json: proven, no full copy"
 is "$(rec_on "$PURI" "v['mode'], v['state']")" "1 4" "dry run: prod still prepared"
 out=$(pr reverse-replication "$VM" --dir "$REV" --nbd "127.0.0.1:$PORT2" --yes --reason drill 2>&1)
 rc=$?
@@ -165,17 +168,35 @@ ok $((! $?)) "rp-0006 does not have the last write (each point as at its cycle)"
 ok $? "layers pass qemu-img check"
 diag "transcript: cycles prod -> dr after failback: rp-0006 vda $(sha "$DIR/vda.rp-0006.qcow2") rp-0007 vda $(sha "$DIR/vda.rp-0007.qcow2") vdb $(sha "$DIR/vdb.rp-0007.qcow2")"
 
-# --- 6. a prepared primary whose disks were written is not reused ----------------------
+# --- 6. a prepared primary whose disks were written: a full copy, its disks kept ---------
 planned dl pvirsh "$T/p3.out"
 is "$?" 0 "another planned failover to dr: exit 0"
 pvirsh start "$VM" >/dev/null && write "$DEV_A" 0x71 11M 64k && pvirsh destroy "$VM" --graceful >/dev/null
 ok $? "the prepared primary started by hand and written to"
+SUM6=$(sha256sum "$PA" "$PB")
+DRA=$(src dvirsh vda)
+DRB=$(src dvirsh vdb)
+out=$(pr reverse-replication "$VM" --dir "$REV" --nbd "127.0.0.1:$PORT2" --dry-run 2>&1)
+is "$?" 0 "reverse --dry-run of a written prepared primary: exit 0"
+like "$out" "full: +the old primary's disk cannot be proven equal: disk vda of $VM \\($PA\\) has [0-9]+ bytes written since the final point rp-0008 .*; copying in full" \
+    "plan: its disk cannot be proven equal (written since rp-0008): a full copy"
+like "$out" "keep: +vda: $PA \\(the old primary's disk, not trusted as base\\): left in place" \
+    "plan: the written disk is kept in place"
 out=$(pr reverse-replication "$VM" --dir "$REV" --nbd "127.0.0.1:$PORT2" --yes 2>&1)
-is "$?" 3 "reverse of a written prepared primary: exit 3"
-like "$out" "32775" "refused with 32775"
-like "$out" "bytes written since the final point rp-0008" "says its disk was written since the point"
-is "$(rec_on "$PURI" "v['mode'], v['state']")" "1 4" "prod stays prepared"
-is "$(rec_on "$DURI" "v['mode'], v['state']")" "2 5" "dr stays failed over"
+rc=$?
+is "$rc" 0 "reverse of a written prepared primary: a full copy, exit 0"
+[ "$rc" -eq 0 ] || printf '%s\n' "$out" | sed 's/^/#   /'
+is "$(rec_on "$PURI" "v['mode'], v['state'], [p['id'] for p in v['recovery_points']]")" "2 3 ['rp-0001']" \
+    "prod: mode 2 Replica, state 3, first point rp-0001 of the new chain"
+is "$(rec_on "$DURI" "v['mode'], v['state']")" "1 3" "dr: mode 1 Primary, state 3"
+is "$(sha256sum "$PA" "$PB")" "$SUM6" "prod's written disks are in place and untouched (sha256)"
+has "$PA" 0x71 11M 64k
+ok $? "prod's old vda still holds the write made after the point"
+dvirsh suspend "$VM" >/dev/null
+same "$REV/vda.rp-0001.qcow2" "$DRA" && same "$REV/vdb.rp-0001.qcow2" "$DRB"
+ok $? "prod's new chain reads as dr's disks (qemu-img compare, dr paused)"
+dvirsh resume "$VM" >/dev/null
+diag "transcript: full copy dr -> prod: base vda $(sha "$REV/vda.base.qcow2") vdb $(sha "$REV/vdb.base.qcow2"); written prod vda $(sha "$PA") kept"
 
 # Every guest and daemon of this test stopped before its directory goes.
 qemu_stop_all >/dev/null 2>&1

@@ -232,6 +232,18 @@ cli_reverse_plan_json(const void *plan)
         json_object_array_add(base, d);
     }
     json_object_object_add(j, "base", base);
+    /* A full copy: why, and the old disk files it leaves in place. */
+    json_object_object_add(j, "full", json_object_new_boolean(p->full));
+    json_object_object_add(j, "why", cli_planned_str(p->why));
+    base = json_object_new_array();
+    for (i = 0; i < p->keep.n; i++) {
+        json_object *d = json_object_new_object();
+
+        json_object_object_add(d, "target", cli_planned_str(p->keep.v[i].target));
+        json_object_object_add(d, "file", cli_planned_str(p->keep.v[i].file));
+        json_object_array_add(base, d);
+    }
+    json_object_object_add(j, "keep", base);
     json_object_object_add(j, "digest", json_object_new_string(p->digest));
     return j;
 }

@@ -29,6 +29,12 @@ Replica *repl_record_planned(int mode, int state, const char *host, const char *
  * NULL with err set. */
 char *repl_checkpoint_doc(const char *name, const char *description, const char *const *targets,
                           size_t n);
+/* The initial copy of replica uuid on dr (its record in state 1 or 2 with
+ * no point), the caller holding its lock: what repl_enable runs after its
+ * define, for reverse replication's full copy.  0 or a result code with
+ * err set. */
+int repl_initial_locked(HvConn *dr, const char *host, const char *uuid, const ReplArgs *a,
+                        Job *job);
 /* The read-only floor of work that writes on c: 0, or 32769 with err set
  * ("WHAT of VM refused: the connection is read-only"). */
 int repl_writable(HvConn *c, const char *what, const char *vm);

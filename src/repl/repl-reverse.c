@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* repl-reverse: reverse replication (see repl.h): after a planned
- * failover the old primary becomes the replica of the failed-over VM,
- * on its own disks, with no copy where they provably hold the final point.
- * Hyper-V's Set-VMReplication -Reverse, run on the new replica's host. */
+/* repl-reverse: reverse replication (see repl.h): after a failover the old
+ * primary becomes the replica of the failed-over VM, on its own disks with
+ * no copy where they provably hold the final point (a planned failover),
+ * otherwise on new bases filled by enable-replication's initial copy, its
+ * old disk files left in place.  Hyper-V's Set-VMReplication -Reverse, run
+ * on the new replica's host. */
 #include <config.h>
 
 #include "repl/repl.h"
@@ -10,15 +12,18 @@
 
 #include <nettle/base16.h>
 #include <nettle/sha2.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "base/err.h"
 #include "base/fsutil.h"
 #include "base/lock.h"
 #include "base/result.h"
 #include "base/util.h"
+#include "chain/chain.h"
 #include "hv/domxml.h"
 #include "record/replica.h"
 #include "record/state.h"
@@ -39,6 +44,9 @@ repl_reverse_free(ReplReverse *p)
     free(p->nbd);
     replica_disk_list_clear(&p->base);
     replica_disk_list_clear(&p->primary_disks);
+    free(p->why);
+    replica_disk_list_clear(&p->keep);
+    replica_disk_list_clear(&p->first);
     free(p->text);
     free(p);
 }
@@ -80,7 +88,43 @@ repl_reverse_has(char **v, const char *s)
     return 0;
 }
 
-/* Checks this side (the prepared old primary) and proves its disks. */
+/* The disks here cannot be proven to hold the final point: the reverse
+ * copies in full, and the plan says why (the first reason found). */
+static void repl_reverse_unproven(ReplReverse *p, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+repl_reverse_unproven(ReplReverse *p, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (p->full)
+        return;
+    p->full = 1;
+    va_start(ap, fmt);
+    p->why = util_xvasprintf(fmt, ap);
+    va_end(ap);
+    replica_disk_list_clear(&p->base);
+}
+
+/* The virtual size of the qcow2 image file, 0 when it cannot be read. */
+static uint64_t
+repl_reverse_size(const char *file)
+{
+    ChainHeader h;
+    uint64_t size = 0;
+
+    memset(&h, 0, sizeof(h));
+    if (chain_read_header(file, &h) == 0)
+        size = h.virtual_size;
+    err_clear();
+    chain_header_clear(&h);
+    return size;
+}
+
+/* Checks this side (the old primary: prepared, or the primary of an
+ * unplanned failover, r NULL when it has no record) and proves its disks;
+ * what cannot be proven makes the reverse a full copy. */
 static int
 repl_reverse_here(HvConn *here, const HvDomain *d, const Replica *r, ReplReverse *p)
 {
@@ -92,17 +136,39 @@ repl_reverse_here(HvConn *here, const HvDomain *d, const Replica *r, ReplReverse
     size_t i;
     int ret = -1;
 
-    if (r->mode == MODE_REPLICA && (r->state == STATE_RECOVERED || r->state == STATE_COMMITTED)) {
+    p->here_mode = r ? r->mode : -1;
+    p->here_state = r ? r->state : -1;
+    if (r && r->mode == MODE_REPLICA && (r->state == STATE_RECOVERED || r->state == STATE_COMMITTED)) {
         err_set(RESULT_INVALID_STATE, "%s is the failed-over replica: run reverse-replication on "
                 "the old primary's host (-c its URI), which becomes the replica", d->name);
         goto out;
     }
-    if (r->mode != MODE_PRIMARY || r->state != STATE_SYNCED) {
-        err_set(RESULT_NOT_SUPPORTED, "%s is in mode %d %s, state %d %s: reverse replication "
-                "reuses the disks of a primary prepared by a planned failover (mode 1, state 4); "
-                "after an unplanned failover it needs a full copy, which drover does not do yet "
-                "(enable-replication to a new domain instead)", d->name, r->mode,
-                mode_name(r->mode), r->state, state_name(r->state));
+    if (r && (r->mode != MODE_PRIMARY ||
+              (r->state != STATE_SYNCED && r->state != STATE_REPLICATING))) {
+        err_set(RESULT_INVALID_STATE, "%s is in mode %d %s, state %d %s: reverse replication "
+                "runs on the old primary of a failed-over replica (prepared by a planned "
+                "failover, mode 1 state 4; or the primary of an unplanned one)", d->name,
+                r->mode, mode_name(r->mode), r->state, state_name(r->state));
+        goto out;
+    }
+    if (d->power != HV_POWER_OFF) {
+        if (r && r->state == STATE_SYNCED)
+            err_set(RESULT_INVALID_STATE, "the prepared primary %s is %s: it was started after "
+                    "the planned failover; shut it down (its disks no longer prove anything "
+                    "while it runs)", d->name, hv_power_name(d->power));
+        else
+            err_set(RESULT_INVALID_STATE, "the old primary %s is %s here: shut it down first "
+                    "(the failed-over VM carries the workload now; what this one writes is "
+                    "in neither, and drover does not move the disks of a running VM)", d->name,
+                    hv_power_name(d->power));
+        goto out;
+    }
+    if (!r || r->state != STATE_SYNCED) {
+        repl_reverse_unproven(p, "%s here was not prepared by a planned failover (%s): no "
+                              "checkpoint marks the point the failed-over VM started from",
+                              d->name, r ? "its record says mode 1, state 3 Replicating"
+                                         : "it has no drover record");
+        ret = 0;
         goto out;
     }
     if (r->npoints != 1 || !r->points[0].checkpoint || !r->primary_uri) {
@@ -111,26 +177,22 @@ repl_reverse_here(HvConn *here, const HvDomain *d, const Replica *r, ReplReverse
         goto out;
     }
     pt = &r->points[0];
-    if (d->power != HV_POWER_OFF) {
-        err_set(RESULT_INVALID_STATE, "the prepared primary %s is %s: it was started after the "
-                "planned failover; shut it down (its disks no longer prove anything while it "
-                "runs)", d->name, hv_power_name(d->power));
-        goto out;
-    }
+    p->point = util_xstrdup(pt->id);
+    p->point_time = pt->time;
+    p->checkpoint = util_xstrdup(pt->checkpoint);
     if (!(cps = hv_checkpoint_names(here, d->uuid)))
         goto out;
     if (!repl_reverse_has(cps, pt->checkpoint)) {
-        err_set(RESULT_INVALID_STATE, "checkpoint %s of the final point %s is gone from %s: "
-                "nothing proves its disks hold that point (a full copy is needed, not built yet)",
-                pt->checkpoint, pt->id, d->name);
+        repl_reverse_unproven(p, "checkpoint %s of the final point %s is gone from %s here",
+                              pt->checkpoint, pt->id, d->name);
+        ret = 0;
         goto out;
     }
     if (!(xml = hv_get_xml(here, d->uuid)) || !(dx = domxml_parse(xml)))
         goto out;
     domxml_disks(dx, &disks);
-    for (i = 0; i < pt->disks.n; i++) {
+    for (i = 0; i < pt->disks.n && !p->full; i++) {
         const ReplicaDisk *rd = &pt->disks.v[i];
-        UTIL_AUTOFREE char *line = NULL;
         uint64_t dirty = 0;
         size_t k;
 
@@ -138,26 +200,25 @@ repl_reverse_here(HvConn *here, const HvDomain *d, const Replica *r, ReplReverse
             if (strcmp(disks.v[k].target, rd->target) == 0)
                 break;
         if (k == disks.n || !disks.v[k].source || strcmp(disks.v[k].source, rd->file) != 0) {
-            err_set(RESULT_INVALID_STATE, "disk %s of %s is not on %s any more, the file of the "
-                    "final point", rd->target, d->name, rd->file);
-            goto out;
+            repl_reverse_unproven(p, "disk %s of %s is not on %s any more, the file of the "
+                                  "final point", rd->target, d->name, rd->file);
+            break;
         }
         if (repl_image_dirty(rd->file, pt->checkpoint, &dirty) < 0) {
-            err_prefix("disk %s of %s", rd->target, d->name);
-            goto out;
+            repl_reverse_unproven(p, "disk %s of %s (%s): %s", rd->target, d->name, rd->file,
+                                  err_message());
+            err_clear();
+            break;
         }
         if (dirty) {
-            err_set(RESULT_INVALID_STATE, "disk %s of %s (%s) has %llu bytes written since the "
-                    "final point %s (the prepared primary ran after the planned failover): it "
-                    "does not hold that point any more; a full copy is needed (not built yet)",
-                    rd->target, d->name, rd->file, (unsigned long long)dirty, pt->id);
-            goto out;
+            repl_reverse_unproven(p, "disk %s of %s (%s) has %llu bytes written since the "
+                                  "final point %s (the prepared primary ran after the planned "
+                                  "failover)", rd->target, d->name, rd->file,
+                                  (unsigned long long)dirty, pt->id);
+            break;
         }
         replica_disk_list_add(&p->base, rd->target, rd->file, 0);
     }
-    p->point = util_xstrdup(pt->id);
-    p->point_time = pt->time;
-    p->checkpoint = util_xstrdup(pt->checkpoint);
     ret = 0;
 
 out:
@@ -167,8 +228,9 @@ out:
     return ret;
 }
 
-/* Checks the other side: the failed-over VM on the final point with its
- * checkpoint. */
+/* Checks the other side: the failed-over VM, on the final point with its
+ * checkpoint (what proves the disks here), else committed (or, after a
+ * planned failover, failed over) and running for a full copy. */
 static int
 repl_reverse_there(HvConn *pc, const HvDomain *d, ReplReverse *p)
 {
@@ -197,34 +259,51 @@ repl_reverse_there(HvConn *pc, const HvDomain *d, ReplReverse *p)
         goto out;
     p->primary_state = nr->state;
     p->primary_power = pd.power;
-    /* Failed over to the final point (5), or committed on it (6: the
-     * point is the only one left). */
     if (nr->mode != MODE_REPLICA ||
+        (nr->state != STATE_RECOVERED && nr->state != STATE_COMMITTED)) {
+        err_set(RESULT_INVALID_STATE, "%s on %s is in mode %d %s, state %d %s: reverse "
+                "replication needs it failed over (5 Recovered, or 6 Committed)", pd.name,
+                p->primary_uri, nr->mode, mode_name(nr->mode), nr->state, state_name(nr->state));
+        goto out;
+    }
+    /* Failed over to the final point (5), or committed on it (6: the
+     * point is the only one left), with its checkpoint. */
+    if (!p->full &&
         !((nr->state == STATE_RECOVERED && nr->failover &&
            strcmp(nr->failover->point, p->point) == 0) ||
           (nr->state == STATE_COMMITTED && nr->npoints == 1 &&
-           strcmp(nr->points[0].id, p->point) == 0))) {
-        err_set(RESULT_INVALID_STATE, "%s on %s is in mode %d %s, state %d %s%s%s: reverse "
-                "replication needs it failed over (5 Recovered, or 6 Committed) to the final "
-                "point %s", pd.name, p->primary_uri, nr->mode, mode_name(nr->mode), nr->state,
-                state_name(nr->state), nr->failover ? ", on " : "",
-                nr->failover ? nr->failover->point : "", p->point);
+           strcmp(nr->points[0].id, p->point) == 0)))
+        repl_reverse_unproven(p, "%s on %s is failed over to %s, not to the final point %s",
+                              pd.name, p->primary_uri,
+                              nr->failover ? nr->failover->point :
+                              nr->npoints ? nr->points[0].id : "no point", p->point);
+    if (!p->full) {
+        if (!(cps = hv_checkpoint_names(pc, d->uuid)))
+            goto out;
+        if (!repl_reverse_has(cps, p->checkpoint))
+            repl_reverse_unproven(p, "%s on %s has no checkpoint %s (it was started without "
+                                  "drover failover --planned --start): what it wrote since the "
+                                  "failover is unknown", pd.name, p->primary_uri, p->checkpoint);
+    }
+    if (p->full && p->here_state != STATE_SYNCED && nr->state != STATE_COMMITTED) {
+        err_set(RESULT_INVALID_STATE, "%s on %s is in state %d %s after an unplanned failover: "
+                "commit it first (drover commit %s there); reverse replication follows a "
+                "committed failover, while a recovered one can still be reverted", pd.name,
+                p->primary_uri, nr->state, state_name(nr->state), pd.name);
         goto out;
     }
-    if (!(cps = hv_checkpoint_names(pc, d->uuid)))
-        goto out;
-    if (!repl_reverse_has(cps, p->checkpoint)) {
-        err_set(RESULT_NOT_SUPPORTED, "%s on %s has no checkpoint %s (it was started without "
-                "drover failover --planned --start): what it wrote since the failover is "
-                "unknown, and a full copy is not built yet", pd.name, p->primary_uri,
-                p->checkpoint);
+    if (p->full && pd.power != HV_POWER_RUNNING && pd.power != HV_POWER_PAUSED) {
+        err_set(RESULT_INVALID_STATE, "%s on %s is %s: the full copy reads it through a backup "
+                "job, which needs it running; start it first", pd.name, p->primary_uri,
+                hv_power_name(pd.power));
         goto out;
     }
-    /* Its disks as they are now (the failover layers, kept by a commit). */
+    /* Its disks as they are now (the failover layers, kept by a commit):
+     * the proven ones' targets, or for a full copy every one it has. */
     if (!(xml = hv_get_xml(pc, d->uuid)) || !(dx = domxml_parse(xml)))
         goto out;
     domxml_disks(dx, &disks);
-    for (i = 0; i < p->base.n; i++) {
+    for (i = 0; !p->full && i < p->base.n; i++) {
         size_t k;
 
         for (k = 0; k < disks.n; k++)
@@ -236,6 +315,34 @@ repl_reverse_there(HvConn *pc, const HvDomain *d, ReplReverse *p)
             goto out;
         }
         replica_disk_list_add(&p->primary_disks, disks.v[k].target, disks.v[k].source, 0);
+    }
+    /* Equal sizes too, where the failed-over VM's files can be read here
+     * (a disk resized since proves nothing). */
+    for (i = 0; !p->full && hv_is_local(pc) == 1 && i < p->base.n; i++) {
+        uint64_t mine = repl_reverse_size(p->base.v[i].file);
+        uint64_t theirs = repl_reverse_size(p->primary_disks.v[i].file);
+
+        if (mine && theirs && mine != theirs)
+            repl_reverse_unproven(p, "disk %s is %llu bytes here (%s) and %llu bytes on %s "
+                                  "(resized after the failover)", p->base.v[i].target,
+                                  (unsigned long long)mine, p->base.v[i].file,
+                                  (unsigned long long)theirs, p->primary_uri);
+    }
+    if (p->full) {
+        replica_disk_list_clear(&p->primary_disks);
+        for (i = 0; i < disks.n; i++) {
+            if (!disks.v[i].source) {
+                err_set(RESULT_INVALID_STATE, "%s on %s has no file for disk %s", pd.name,
+                        p->primary_uri, disks.v[i].target);
+                goto out;
+            }
+            replica_disk_list_add(&p->primary_disks, disks.v[i].target, disks.v[i].source, 0);
+        }
+        if (!p->primary_disks.n) {
+            err_set(RESULT_NOT_SUPPORTED, "%s on %s has no file-backed disk to copy", pd.name,
+                    p->primary_uri);
+            goto out;
+        }
     }
     p->back_uri = util_xstrdup(nr->primary_uri);
     if (nr->repl) {
@@ -254,6 +361,133 @@ out:
     return ret;
 }
 
+/* A full copy: the disks here, kept in place; per disk of the failed-over
+ * VM a new base and first point in dir, names no file has yet.  The two
+ * sides must have the same disks. */
+static int
+repl_reverse_full_plan(HvConn *here, HvConn *pc, const HvDomain *d, ReplReverse *p)
+{
+    UTIL_AUTOFREE char *xml = NULL;
+    DomDiskList mine = { 0 };
+    DomXml *dx = NULL;
+    size_t i, k;
+    int local = hv_is_local(pc) == 1, ret = -1;
+
+    free(p->point);
+    free(p->checkpoint);
+    /* What the initial copy makes (repl.c): its first point and checkpoint. */
+    p->point = util_xstrdup("rp-0001");
+    p->checkpoint = util_xstrdup("drover.1");
+    p->point_time = 0;
+    replica_disk_list_clear(&p->base);
+    if (!(xml = hv_get_xml(here, d->uuid)) || !(dx = domxml_parse(xml)))
+        goto out;
+    domxml_disks(dx, &mine);
+    for (k = 0; k < mine.n; k++) {
+        if (!replica_disk_list_find(&p->primary_disks, mine.v[k].target)) {
+            err_set(RESULT_NOT_SUPPORTED, "disk %s of %s here (%s) is not a disk of the "
+                    "failed-over VM on %s: a full copy would leave it out (detach it first)",
+                    mine.v[k].target, d->name, mine.v[k].source ? mine.v[k].source : "no file",
+                    p->primary_uri);
+            goto out;
+        }
+    }
+    p->full_size_here = !local;
+    for (i = 0; i < p->primary_disks.n; i++) {
+        const ReplicaDisk *pdk = &p->primary_disks.v[i];
+        UTIL_AUTOFREE char *base = util_xasprintf("%s/%s.base.qcow2", p->dir, pdk->target);
+        UTIL_AUTOFREE char *first = util_xasprintf("%s/%s.%s.qcow2", p->dir, pdk->target,
+                                                   p->point);
+        const char *const names[2] = { base, first };
+        struct stat st;
+        size_t n;
+
+        for (k = 0; k < mine.n; k++)
+            if (strcmp(mine.v[k].target, pdk->target) == 0)
+                break;
+        if (k == mine.n) {
+            err_set(RESULT_NOT_SUPPORTED, "the failed-over VM on %s has disk %s, which %s here "
+                    "has not: attach it here first", p->primary_uri, pdk->target, d->name);
+            goto out;
+        }
+        for (n = 0; n < 2; n++) {
+            if (lstat(names[n], &st) == 0) {
+                err_set(RESULT_IN_USE, "%s exists already: the full copy of %s would write "
+                        "it, and drover never writes over a file it did not make (an earlier "
+                        "replication into %s?); name a new directory with --dir", names[n],
+                        pdk->target, p->dir);
+                goto out;
+            }
+        }
+        if (mine.v[k].source && lstat(mine.v[k].source, &st) == 0)
+            replica_disk_list_add(&p->keep, pdk->target, mine.v[k].source, 0);
+        replica_disk_list_add(&p->base, pdk->target, base, 0);
+        replica_disk_list_add(&p->first, pdk->target, first, 0);
+        p->full_size += repl_reverse_size(local ? pdk->file : mine.v[k].source);
+    }
+    ret = 0;
+
+out:
+    domxml_disk_list_clear(&mine);
+    domxml_free(dx);
+    return ret;
+}
+
+/* "mode 1 Primary, state 4 Synced", or that there is no record. */
+static char *
+repl_reverse_here_was(const ReplReverse *p)
+{
+    if (p->here_mode < 0)
+        return util_xstrdup("no drover record");
+    return util_xasprintf("mode %d %s, state %d %s", p->here_mode, mode_name(p->here_mode),
+                          p->here_state, state_name(p->here_state));
+}
+
+/* The steps of a full copy: what is kept, what is made, in order. */
+static void
+repl_reverse_text_full(const ReplReverse *p, UtilBuf *b)
+{
+    UTIL_AUTOFREE char *was = repl_reverse_here_was(p);
+    char size[32];
+    size_t i;
+
+    util_format_size(p->full_size, size, sizeof(size));
+    util_buf_printf(b, "  primary: %s on %s (%s) is %s, state %d %s\n", p->vm, p->primary_host,
+                    p->primary_uri, hv_power_name(p->primary_power), p->primary_state,
+                    state_name(p->primary_state));
+    util_buf_printf(b, "  full:    the old primary's disk cannot be proven equal: %s; copying in "
+                    "full, %s%s\n", p->why, size,
+                    p->full_size_here ? " (the sizes of the disks here)" : "");
+    for (i = 0; i < p->keep.n; i++)
+        util_buf_printf(b, "  keep:    %s: %s (the old primary's disk, not trusted as base): "
+                        "left in place, no longer %s's disk; nothing deletes it\n",
+                        p->keep.v[i].target, p->keep.v[i].file, p->vm);
+    for (i = 0; i < p->base.n; i++) {
+        util_buf_printf(b, "  create:  %s (%s, the new base: full copy of %s on %s)\n",
+                        p->base.v[i].file, p->base.v[i].target, p->primary_disks.v[i].file,
+                        p->primary_host);
+        util_buf_printf(b, "  create:  %s (%s, empty, backed by %s)\n", p->first.v[i].file,
+                        p->first.v[i].target, p->base.v[i].file);
+    }
+    util_buf_printf(b, "  1. %s: %s: %s -> mode %d %s, state %d %s; its disks on the new bases "
+                    "in %s; cycles from %s (NBD %s); checkpoints of the old direction forgotten "
+                    "(libvirt's metadata only)\n", p->host, p->vm, was, MODE_REPLICA,
+                    mode_name(MODE_REPLICA), STATE_READY, state_name(STATE_READY), p->dir,
+                    p->primary_uri, p->nbd);
+    util_buf_printf(b, "  2. %s: %s: mode %d %s, state %d %s -> mode %d %s, state %d %s; its "
+                    "disks stay as they are\n", p->primary_host, p->vm, MODE_REPLICA,
+                    mode_name(MODE_REPLICA), p->primary_state, state_name(p->primary_state),
+                    MODE_PRIMARY, mode_name(MODE_PRIMARY), STATE_REPLICATING,
+                    state_name(STATE_REPLICATING));
+    util_buf_printf(b, "  3. %s: the initial copy (as enable-replication's): a full backup of %s "
+                    "on %s with checkpoint %s into the new bases, first point %s; state %d %s "
+                    "-> %d %s\n", p->host, p->vm, p->primary_host, p->checkpoint, p->point,
+                    STATE_WAITING_INITIAL, state_name(STATE_WAITING_INITIAL), STATE_REPLICATING,
+                    state_name(STATE_REPLICATING));
+    util_buf_printf(b, "  next:    drover replicate %s (here) copies the changes since %s\n",
+                    p->vm, p->checkpoint);
+}
+
 static void
 repl_reverse_text(ReplReverse *p)
 {
@@ -264,6 +498,10 @@ repl_reverse_text(ReplReverse *p)
 
     util_buf_printf(&b, "Plan: reverse replication of %s: %s on %s becomes the primary, %s "
                     "here (%s) its replica\n", p->vm, p->vm, p->primary_host, p->vm, p->host);
+    if (p->full) {
+        repl_reverse_text_full(p, &b);
+        goto done;
+    }
     util_buf_printf(&b, "  primary: %s on %s (%s) is %s, state %d %s on %s, checkpoint %s taken "
                     "when it started\n", p->vm, p->primary_host, p->primary_uri,
                     hv_power_name(p->primary_power), p->primary_state,
@@ -286,6 +524,7 @@ repl_reverse_text(ReplReverse *p)
                     state_name(STATE_REPLICATING));
     util_buf_printf(&b, "  next:    drover replicate %s (here) copies the changes since %s\n",
                     p->vm, p->checkpoint);
+done:
     util_buf_add(&b, "  deletes: nothing on either host\n");
     p->text = util_buf_steal(&b);
     sha256_init(&c);
@@ -301,6 +540,7 @@ repl_plan_reverse_on(HvConn *here, HvConn **pcp, const char *host, const HvDomai
 {
     ReplReverse *p = util_xcalloc(1, sizeof(*p));
     UTIL_AUTOFREE char *phost = NULL;
+    const char *from = a->from ? a->from : r ? r->primary_uri : NULL;
 
     p->host = util_xstrdup(host);
     p->vm = util_xstrdup(d->name);
@@ -311,8 +551,15 @@ repl_plan_reverse_on(HvConn *here, HvConn **pcp, const char *host, const HvDomai
     }
     if (repl_reverse_here(here, d, r, p) < 0)
         goto fail;
-    p->primary_uri = util_xstrdup(a->from ? a->from : r->primary_uri);
-    p->primary_host = util_xstrdup(r->primary_host ? r->primary_host : p->primary_uri);
+    if (!from) {
+        err_set(RESULT_INVALID_PARAMETER, "%s here has no drover record naming the failed-over "
+                "VM's host: give its URI with --from", d->name);
+        goto fail;
+    }
+    p->primary_uri = util_xstrdup(from);
+    phost = repl_reverse_uri_host(p->primary_uri);
+    p->primary_host = util_xstrdup(r && r->primary_host ? r->primary_host
+                                   : phost ? phost : p->primary_uri);
     *pcp = hv_open(p->primary_uri, 0);
     if (!hv_is_alive(*pcp)) {
         ErrInfo e;
@@ -328,9 +575,10 @@ repl_plan_reverse_on(HvConn *here, HvConn **pcp, const char *host, const HvDomai
         p->back_uri = util_xstrdup(hv_uri(here));
     p->dir = a->dir ? util_xstrdup(a->dir)
                     : util_xasprintf("%s/lib/drover/%s", LOCALSTATEDIR, p->vm);
-    phost = repl_reverse_uri_host(p->primary_uri);
     p->nbd = a->nbd ? util_xstrdup(a->nbd)
                     : util_xasprintf("%s:%d", phost ? phost : "127.0.0.1", REPL_NBD_PORT);
+    if (p->full && repl_reverse_full_plan(here, *pcp, d, p) < 0)
+        goto fail;
     repl_reverse_text(p);
     return p;
 
@@ -339,23 +587,21 @@ fail:
     return NULL;
 }
 
-/* This host's domain and record; NULL with err set. */
+/* This host's domain and its record (NULL with *none set when it has
+ * none); NULL with err set when it cannot be read. */
 static Replica *
-repl_reverse_read(HvConn *here, const char *vm, HvDomain *d)
+repl_reverse_read(HvConn *here, const char *vm, HvDomain *d, int *none)
 {
     UTIL_AUTOFREE char *md = NULL;
-    Replica *r;
 
+    *none = 0;
     if (hv_lookup(here, vm, 0, d) < 0)
         return NULL;
     if (!(md = hv_get_metadata(here, d->uuid))) {
-        if (!err_code())
-            err_set(RESULT_INVALID_STATE, "%s has no drover record: it is neither a prepared "
-                    "primary nor a replica", d->name);
+        *none = !err_code();
         return NULL;
     }
-    r = repl_reverse_parse(md, d->name);
-    return r;
+    return repl_reverse_parse(md, d->name);
 }
 
 ReplReverse *
@@ -365,9 +611,10 @@ repl_plan_reverse(HvConn *here, const char *host, const char *vm, const ReplReve
     HvConn *pc = NULL;
     Replica *r;
     HvDomain d;
+    int none = 0;
 
     memset(&d, 0, sizeof(d));
-    if ((r = repl_reverse_read(here, vm, &d)))
+    if ((r = repl_reverse_read(here, vm, &d, &none)) || none)
         p = repl_plan_reverse_on(here, &pc, host, &d, r, a);
     hv_close(pc);
     replica_free(r);
@@ -397,16 +644,27 @@ repl_record_planned(int mode, int state, const char *host, const char *uri, cons
     return rec;
 }
 
-/* The record of the new replica (this domain). */
+/* The record of the new replica (this domain): its first point its own
+ * disks; for a full copy no point yet, state 1 Ready (the initial copy
+ * makes rp-0001). */
 static Replica *
 repl_reverse_replica_record(const ReplReverse *p, const Replica *old)
 {
-    Replica *rec = repl_record_planned(MODE_REPLICA, STATE_REPLICATING,
-                                       old->primary_host ? old->primary_host : p->primary_host,
-                                       p->primary_uri, p->vm, p->point, p->point_time,
-                                       p->checkpoint);
+    const char *phost = old && old->primary_host ? old->primary_host : p->primary_host;
+    Replica *rec;
 
-    replica_disk_list_copy(&rec->points[0].disks, &p->base);
+    if (p->full) {
+        rec = replica_new();
+        rec->mode = MODE_REPLICA;
+        rec->state = STATE_READY;
+        rec->primary_host = util_xstrdup(phost);
+        rec->primary_uri = util_xstrdup(p->primary_uri);
+        rec->primary_name = util_xstrdup(p->vm);
+    } else {
+        rec = repl_record_planned(MODE_REPLICA, STATE_REPLICATING, phost, p->primary_uri, p->vm,
+                                  p->point, p->point_time, p->checkpoint);
+        replica_disk_list_copy(&rec->points[0].disks, &p->base);
+    }
     rec->repl = util_xcalloc(1, sizeof(*rec->repl));
     rec->repl->dir = util_xstrdup(p->dir);
     rec->repl->nbd = util_xstrdup(p->nbd);
@@ -416,15 +674,26 @@ repl_reverse_replica_record(const ReplReverse *p, const Replica *old)
     return rec;
 }
 
-/* The record of the new primary: mode 1, state 3; its one point is its own
- * disks as at the checkpoint the replica starts from; <primary> names the
- * other side, as on a prepared primary. */
+/* The record of the new primary: mode 1, state 3; <primary> names the
+ * other side, as on a prepared primary; its one point is its own disks as
+ * at the checkpoint the replica starts from (none before a full copy: the
+ * initial copy's checkpoint is made by it). */
 static Replica *
 repl_reverse_primary_record(const ReplReverse *p)
 {
-    Replica *rec = repl_record_planned(MODE_PRIMARY, STATE_REPLICATING, p->host, p->back_uri,
-                                       p->vm, p->point, p->point_time, p->checkpoint);
+    Replica *rec;
 
+    if (p->full) {
+        rec = replica_new();
+        rec->mode = MODE_PRIMARY;
+        rec->state = STATE_REPLICATING;
+        rec->primary_host = util_xstrdup(p->host);
+        rec->primary_uri = util_xstrdup(p->back_uri);
+        rec->primary_name = util_xstrdup(p->vm);
+        return rec;
+    }
+    rec = repl_record_planned(MODE_PRIMARY, STATE_REPLICATING, p->host, p->back_uri, p->vm,
+                              p->point, p->point_time, p->checkpoint);
     replica_disk_list_copy(&rec->points[0].disks, &p->primary_disks);
     return rec;
 }
@@ -450,48 +719,74 @@ repl_reverse_define(HvConn *c, DomXml *dx, const Replica *rec, const char *what)
     return 0;
 }
 
+/* Takes the lock at path (NULL: none) for job; NULL lock and 0 when path
+ * is NULL or one already held (*held) is that file. */
+static int
+repl_reverse_lock(const char *path, const char *held, const char *holder, const char *name,
+                  LockHandle **lk)
+{
+    *lk = NULL;
+    if (!path || (held && strcmp(path, held) == 0))
+        return 0;
+    if (!(*lk = lock_acquire(path, holder))) {
+        err_prefix("%s", name);
+        return -1;
+    }
+    return 0;
+}
+
 int
 repl_reverse(HvConn *here, const ReplReverse *confirmed, const ReplArgs *a, Job *job)
 {
     UTIL_AUTOFREE char *self = lock_describe_self();
     UTIL_AUTOFREE char *holder = NULL;
     UTIL_AUTOFREE char *lockpath = NULL;
+    UTIL_AUTOFREE char *dirlock = NULL;
     UTIL_AUTOFREE char *old_xml = NULL;
     UTIL_AUTOFREE char *pxml = NULL;
     ReplReverseArgs ra;
     ReplReverse *p = NULL;
-    LockHandle *lk = NULL;
+    LockHandle *lk = NULL, *lk2 = NULL;
     HvConn *pc = NULL;
     Replica *r = NULL, *rec = NULL, *prec = NULL;
     DomXml *dx = NULL, *pdx = NULL;
     char **cps = NULL;
     HvDomain d;
     size_t i;
-    int code = 0;
+    int code = 0, none = 0;
 
     memset(&d, 0, sizeof(d));
     if ((code = repl_writable(here, "reverse replication", confirmed->vm)) != 0)
         goto out;
-    if (!(r = repl_reverse_read(here, confirmed->uuid, &d)))
+    if (!(r = repl_reverse_read(here, confirmed->uuid, &d, &none)) && !none)
         goto fail;
-    if (!(lockpath = replica_lock_path(r, d.uuid))) {
+    /* The old record's lock (beside its point), and for a full copy the
+     * new replica's (in dir, where the cycles will take it). */
+    lockpath = r ? replica_lock_path(r, d.uuid) : NULL;
+    if (!lockpath && !confirmed->full) {
         err_set(RESULT_INCORRECT_TYPE, "the record of %s names no point to lock beside", d.name);
         goto fail;
     }
     holder = util_xasprintf("%s, reverse replication of %s, job %s", self, d.name,
                             job ? job_id(job) : "none");
     repl_job_step(job, 2, "locking %s", d.name);
-    if (!(lk = lock_acquire(lockpath, holder))) {
-        err_prefix("%s", d.name);
+    if (repl_reverse_lock(lockpath, NULL, holder, d.name, &lk) < 0)
         goto fail;
+    if (confirmed->full) {
+        repl_job_step(job, 3, "creating %s", confirmed->dir);
+        if (fsutil_mkdirs(confirmed->dir, 0750) < 0)
+            goto fail;
+        dirlock = util_xasprintf("%s/.drover-%s.lock", confirmed->dir, d.uuid);
+        if (repl_reverse_lock(dirlock, lockpath, holder, d.name, &lk2) < 0)
+            goto fail;
     }
     /* Under the lock: the plan again, bitmaps read again; what runs is what
      * was confirmed. */
-    repl_job_step(job, 5, "planning again: proving the disks of %s hold %s", d.name,
-                  confirmed->point);
+    repl_job_step(job, 5, "planning again: %s", confirmed->full ?
+                  "the full copy's files still free" : "proving the disks hold the point");
     replica_free(r);
     hv_domain_clear(&d);
-    if (!(r = repl_reverse_read(here, confirmed->uuid, &d)))
+    if (!(r = repl_reverse_read(here, confirmed->uuid, &d, &none)) && !none)
         goto fail;
     memset(&ra, 0, sizeof(ra));
     ra.from = confirmed->primary_uri;
@@ -508,12 +803,16 @@ repl_reverse(HvConn *here, const ReplReverse *confirmed, const ReplArgs *a, Job 
     repl_job_step(job, 20, "creating %s", p->dir);
     if (fsutil_mkdirs(p->dir, 0750) < 0)
         goto fail;
-    /* 1. Here: one define, the replica's record. */
+    /* 1. Here: one define, the replica's record (and for a full copy its
+     *    disks on the new bases; the old files stay where they are). */
     if (!(old_xml = hv_get_xml(here, d.uuid)) || !(dx = domxml_parse(old_xml)))
         goto fail;
+    for (i = 0; p->full && i < p->base.n; i++)
+        if (domxml_set_disk_source(dx, p->base.v[i].target, p->base.v[i].file) < 0)
+            goto fail;
     rec = repl_reverse_replica_record(p, r);
-    repl_job_step(job, 40, "%s here becomes the replica (mode 2, state 3, point %s)", d.name,
-                  p->point);
+    repl_job_step(job, 40, "%s here becomes the replica (mode 2, state %d, %s)", d.name,
+                  rec->state, p->full ? "its disks on the new bases" : p->point);
     if (repl_reverse_define(here, dx, rec, d.name) < 0)
         goto fail;
     /* 2. There: one define, the primary's record; if it fails, step 1 is
@@ -530,19 +829,20 @@ repl_reverse(HvConn *here, const ReplReverse *confirmed, const ReplArgs *a, Job 
             repl_job_step(job, -1, "warning: %s keeps its replica record (it could not be "
                           "put back: %s)", d.name, err_message());
         err_restore(&e);
-        err_prefix("the failed-over VM could not become the primary; %s here is prepared again",
+        err_prefix("the failed-over VM could not become the primary; %s here is as it was",
                    d.name);
         goto fail;
     }
     /* 3. The old direction's checkpoints on this domain: libvirt forgets
      *    them (their bitmaps stay in the files, which are read-only layers
-     *    now); a later cycle in the other direction would trip on them. */
+     *    now, or kept aside); a later cycle in the other direction would
+     *    trip on them. */
     if ((cps = hv_checkpoint_names(here, d.uuid))) {
         for (i = 0; cps[i]; i++) {
             if (strncmp(cps[i], "drover.", 7) != 0)
                 continue;
-            repl_job_step(job, 80, "forgetting checkpoint %s of the old direction",
-                          cps[i]);
+            repl_job_step(job, p->full ? 65 : 80, "forgetting checkpoint %s of the old "
+                          "direction", cps[i]);
             if (hv_checkpoint_delete_flags(here, d.uuid, cps[i], 1) < 0) {
                 repl_job_step(job, -1, "warning: %s", err_message());
                 err_clear();
@@ -552,9 +852,23 @@ repl_reverse(HvConn *here, const ReplReverse *confirmed, const ReplArgs *a, Job 
         repl_job_step(job, -1, "warning: %s", err_message());
         err_clear();
     }
-    repl_job_step(job, 100, "replication of %s reversed: %s (%s) -> %s (here), from %s; "
+    /* 4. A full copy: enable-replication's initial copy, under the same
+     *    lock, into the new bases. */
+    if (p->full) {
+        repl_job_step(job, 70, "the initial copy: %s on %s read in full into %s", d.name,
+                      p->primary_host, p->dir);
+        hv_close(pc);
+        pc = NULL;
+        if ((code = repl_initial_locked(here, p->host, d.uuid, a, job)) != 0) {
+            err_prefix("the roles are swapped (%s here is the replica, its initial copy "
+                       "pending: drover replicate %s runs it again; the old disks are kept)",
+                       d.name, d.name);
+            goto out;
+        }
+    }
+    repl_job_step(job, 100, "replication of %s reversed: %s (%s) -> %s (here), from %s%s; "
                   "drover replicate %s makes the next point", d.name, p->primary_host,
-                  p->primary_uri, p->host, p->point, d.name);
+                  p->primary_uri, p->host, p->point, p->full ? " (a full copy)" : "", d.name);
     goto out;
 
 fail:
@@ -565,6 +879,7 @@ out:
 
         repl_audit(a, done->host, done->vm, "reverse-replication", done->digest, job, code);
     }
+    lock_release(lk2);
     lock_release(lk);
     hv_strv_free(cps);
     hv_close(pc);

@@ -2294,6 +2294,20 @@ repl_resync(HvConn *dr, const char *host, const char *vm, const char *digest,
     return repl_lock_run(dr, host, vm, a, job, 1, digest);
 }
 
+int
+repl_initial_locked(HvConn *dr, const char *host, const char *uuid, const ReplArgs *a, Job *job)
+{
+    UTIL_AUTOFREE char *digest = NULL;
+    HvDomain d;
+    int code;
+
+    if (hv_lookup(dr, uuid, 0, &d) < 0)
+        return repl_code();
+    code = repl_cycle_locked(dr, host, &d, a, job, &digest, 0, NULL);
+    hv_domain_clear(&d);
+    return code;
+}
+
 /* The replica was not defined: its NVRAM copy goes (the same inode, as
  * any deletion); the define's error stays the one reported. */
 static void

@@ -282,13 +282,18 @@ enum {
     REPL_JOB_REVERSE = 104,     /* "Reverse Replication" (Hyper-V's job type) */
 };
 
-/* Run on the old primary's host after a planned failover (its domain
- * prepared: mode 1, state 4): that domain becomes the replica of the
- * failed-over VM, which becomes the primary.  The old primary's disks are
- * the base, reused in place, when they provably hold the final point:
- * the checkpoint's bitmap in each is consistent and clean (nothing written
- * since), and the failed-over VM is on that point with the same checkpoint
- * (taken when failover --planned --start started it). */
+/* Run on the old primary's host after a failover (its domain prepared by
+ * a planned one: mode 1, state 4; or the primary of an unplanned one, with
+ * no record or mode 1 state 3, shut off): that domain becomes the replica
+ * of the failed-over VM, which becomes the primary.  The old primary's
+ * disks are the base, reused in place, when they provably hold the final
+ * point: the checkpoint's bitmap in each is consistent and clean (nothing
+ * written since), the sizes match, and the failed-over VM is on that point
+ * with the same checkpoint (taken when failover --planned --start started
+ * it).  Otherwise (full) they are not trusted: they stay where they are,
+ * the domain's disks move to new bases in dir, and the initial copy of
+ * enable-replication fills them from the new primary (checkpoint drover.1,
+ * point rp-0001). */
 typedef struct {
     const char *from;           /* the new primary's URI as seen from here; NULL: the record's */
     const char *dir;            /* NULL: LOCALSTATEDIR/lib/drover/<name> */
@@ -310,22 +315,35 @@ typedef struct {
     char *dir;
     char *nbd;
     int interval, points, app_every;
-    ReplicaDiskList base;       /* this domain's disks, proven to hold the point */
+    ReplicaDiskList base;       /* this domain's disks, proven to hold the point; full:
+                                 * the new bases the full copy fills */
     ReplicaDiskList primary_disks; /* the new primary's disks now */
+    int full;                   /* copy in full (the disks here are not proven) */
+    char *why;                  /* full: why the disks here cannot be proven equal */
+    int here_mode, here_state;  /* this domain's record now; -1: it has none */
+    uint64_t full_size;         /* full: the bytes it reads (virtual sizes) */
+    int full_size_here;         /* full: the sizes are this side's (the new primary's
+                                 * files cannot be read from here) */
+    ReplicaDiskList keep;       /* full: this domain's disk files now, left in place */
+    ReplicaDiskList first;      /* full: the first point's layers on the new bases */
     char *text;
     char digest[65];
 } ReplReverse;
 
 /* Read-only (it reads the bitmaps through qemu-nbd).  NULL with err set:
- * 32775 not prepared, running, disks written since the point, the new
- * primary not failed over to it or without the checkpoint; 32770 a reverse
- * that needs a full copy (not built); 32777 the new primary unreachable. */
+ * 32775 this domain runs, is a replica, or the new primary is not failed
+ * over (an unplanned failover: not committed), or a full copy finds it off;
+ * 32773 no record here and no a->from; 32770 the disks of the two sides
+ * differ; 32774 a file of the full copy exists in dir; 32777 the new
+ * primary unreachable. */
 ReplReverse *repl_plan_reverse(HvConn *here, const char *host, const char *vm,
                                const ReplReverseArgs *a);
 void repl_reverse_free(ReplReverse *p);
 /* Runs a confirmed plan: one define here (the replica's record), one on
  * the new primary (its record: mode 1, state 3); the first is undone if
- * the second fails.  0 or a result code with err set. */
+ * the second fails; with full, then the initial copy (a failure leaves the
+ * roles swapped and the copy pending: drover replicate runs it again).
+ * 0 or a result code with err set. */
 int repl_reverse(HvConn *here, const ReplReverse *confirmed, const ReplArgs *a, Job *job);
 
 /* "300", "30s", "5m", "4h", "1d" -> seconds; -1 with err (32773). */
