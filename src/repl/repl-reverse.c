@@ -800,9 +800,11 @@ repl_reverse(HvConn *here, const ReplReverse *confirmed, const ReplArgs *a, Job 
         err_hint(RESULT_HINT_PLAN_CHANGED);
         goto fail;
     }
-    repl_job_step(job, 20, "creating %s", p->dir);
-    if (fsutil_mkdirs(p->dir, 0750) < 0)
-        goto fail;
+    if (!p->full) {
+        repl_job_step(job, 20, "creating %s", p->dir);
+        if (fsutil_mkdirs(p->dir, 0750) < 0)
+            goto fail;
+    }
     /* 1. Here: one define, the replica's record (and for a full copy its
      *    disks on the new bases; the old files stay where they are). */
     if (!(old_xml = hv_get_xml(here, d.uuid)) || !(dx = domxml_parse(old_xml)))
