@@ -290,7 +290,7 @@ refused "failover --planned of web02 (not replicated by drover)" 32775 3 "web02 
     failover web02 --planned --yes
 is "$(last_recorded)" "planned-failover web02 112 web02" \
     "failover --planned: audited as planned-failover, listed as a Planned Failover (112)"
-refused "reverse-replication of the replica web01" 32770 8 "reverse replication reuses the disks" \
+refused "reverse-replication of the replica web01" 32775 3 "reverse replication runs on the old primary" \
     reverse-replication web01 --yes
 is "$(last_recorded)" "reverse-replication web01 104 web01" \
     "reverse-replication: audited as such, listed as a Reverse Replication (104)"
@@ -303,7 +303,7 @@ for cmd in "replicate web02" "resync web02" "suspend-replication web02" "failove
 done
 is "$(refusal_recorded "$_a" "$_j")" "0 0" "a refused replication dry run is not audited or recorded"
 run -c "$URI" jobs
-like "$(printf '%s\n' "$out" | sed -n 2p)" "Reverse Replication +web01 +fleet +Refused +0 .* 32770 Not Supported" \
+like "$(printf '%s\n' "$out" | sed -n 2p)" "Reverse Replication +web01 +fleet +Refused +0 .* 32775 Invalid state" \
     "jobs: the refused reverse-replication listed first, Refused with its code"
 
 # A fleet where drover replicates web01 (its <replication>) from a primary

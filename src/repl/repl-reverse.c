@@ -262,8 +262,9 @@ repl_reverse_there(HvConn *pc, const HvDomain *d, ReplReverse *p)
     if (nr->mode != MODE_REPLICA ||
         (nr->state != STATE_RECOVERED && nr->state != STATE_COMMITTED)) {
         err_set(RESULT_INVALID_STATE, "%s on %s is in mode %d %s, state %d %s: reverse "
-                "replication needs it failed over (5 Recovered, or 6 Committed)", pd.name,
-                p->primary_uri, nr->mode, mode_name(nr->mode), nr->state, state_name(nr->state));
+                "replication needs it failed over (5 Recovered, or 6 Committed)%s%s", pd.name,
+                p->primary_uri, nr->mode, mode_name(nr->mode), nr->state, state_name(nr->state),
+                p->point ? " to the final point " : "", p->point ? p->point : "");
         goto out;
     }
     /* Failed over to the final point (5), or committed on it (6: the
