@@ -182,6 +182,13 @@ like "$out" "full: +the old primary's disk cannot be proven equal: disk vda of $
     "plan: its disk cannot be proven equal (written since rp-0008): a full copy"
 like "$out" "keep: +vda: $PA \\(the old primary's disk, not trusted as base\\): left in place" \
     "plan: the written disk is kept in place"
+# Its checkpoint gone too (libvirt forgot it): that is said first.
+pvirsh checkpoint-delete "$VM" drover.8 --metadata >/dev/null
+ok $? "prod: checkpoint drover.8 forgotten by libvirt (metadata only)"
+out=$(pr reverse-replication "$VM" --dir "$REV" --nbd "127.0.0.1:$PORT2" --dry-run 2>&1)
+is "$?" 0 "reverse --dry-run without the checkpoint: exit 0"
+like "$out" "cannot be proven equal: checkpoint drover\.8 of the final point rp-0008 is gone from $VM here; copying in full" \
+    "plan: the checkpoint is gone: a full copy"
 out=$(pr reverse-replication "$VM" --dir "$REV" --nbd "127.0.0.1:$PORT2" --yes 2>&1)
 rc=$?
 is "$rc" 0 "reverse of a written prepared primary: a full copy, exit 0"

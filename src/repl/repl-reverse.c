@@ -736,13 +736,31 @@ repl_reverse_lock(const char *path, const char *held, const char *holder, const 
     return 0;
 }
 
+/* The lock of the new replica's directory dir (made first), unless held
+ * is that file already. */
+static int
+repl_reverse_dirlock(const char *dir, const char *uuid, const char *held, const char *holder,
+                     const char *name, Job *job, LockHandle **lk)
+{
+    UTIL_AUTOFREE char *path = NULL;
+
+    if (!dir) {
+        err_set(RESULT_INVALID_PARAMETER, "reverse replication of %s names no directory", name);
+        return -1;
+    }
+    repl_job_step(job, 3, "creating %s", dir);
+    if (fsutil_mkdirs(dir, 0750) < 0)
+        return -1;
+    path = util_xasprintf("%s/.drover-%s.lock", dir, uuid);
+    return repl_reverse_lock(path, held, holder, name, lk);
+}
+
 int
 repl_reverse(HvConn *here, const ReplReverse *confirmed, const ReplArgs *a, Job *job)
 {
     UTIL_AUTOFREE char *self = lock_describe_self();
     UTIL_AUTOFREE char *holder = NULL;
     UTIL_AUTOFREE char *lockpath = NULL;
-    UTIL_AUTOFREE char *dirlock = NULL;
     UTIL_AUTOFREE char *old_xml = NULL;
     UTIL_AUTOFREE char *pxml = NULL;
     ReplReverseArgs ra;
@@ -762,29 +780,24 @@ repl_reverse(HvConn *here, const ReplReverse *confirmed, const ReplArgs *a, Job 
     if (!(r = repl_reverse_read(here, confirmed->uuid, &d, &none)) && !none)
         goto fail;
     /* The old record's lock (beside its point), and for a full copy the
-     * new replica's (in dir, where the cycles will take it). */
+     * new replica's (in dir, where the cycles will take it).  The job
+     * decides by the plan made under the lock, not by the confirmed one's
+     * fields: a job process gets only what the plan is made again from. */
     lockpath = r ? replica_lock_path(r, d.uuid) : NULL;
-    if (!lockpath && !confirmed->full) {
-        err_set(RESULT_INCORRECT_TYPE, "the record of %s names no point to lock beside", d.name);
-        goto fail;
-    }
     holder = util_xasprintf("%s, reverse replication of %s, job %s", self, d.name,
                             job ? job_id(job) : "none");
     repl_job_step(job, 2, "locking %s", d.name);
     if (repl_reverse_lock(lockpath, NULL, holder, d.name, &lk) < 0)
         goto fail;
-    if (confirmed->full) {
-        repl_job_step(job, 3, "creating %s", confirmed->dir);
-        if (fsutil_mkdirs(confirmed->dir, 0750) < 0)
-            goto fail;
-        dirlock = util_xasprintf("%s/.drover-%s.lock", confirmed->dir, d.uuid);
-        if (repl_reverse_lock(dirlock, lockpath, holder, d.name, &lk2) < 0)
-            goto fail;
-    }
+    /* No point to lock beside (no record, or a primary's without a point):
+     * a full copy for sure; its directory's lock before planning again. */
+    if (!lockpath && repl_reverse_dirlock(confirmed->dir, d.uuid, NULL, holder, d.name, job,
+                                          &lk2) < 0)
+        goto fail;
     /* Under the lock: the plan again, bitmaps read again; what runs is what
      * was confirmed. */
-    repl_job_step(job, 5, "planning again: %s", confirmed->full ?
-                  "the full copy's files still free" : "proving the disks hold the point");
+    repl_job_step(job, 5, "planning again: %s", lockpath ? "proving the disks hold the point"
+                                                         : "the full copy's files still free");
     replica_free(r);
     hv_domain_clear(&d);
     if (!(r = repl_reverse_read(here, confirmed->uuid, &d, &none)) && !none)
@@ -801,6 +814,9 @@ repl_reverse(HvConn *here, const ReplReverse *confirmed, const ReplArgs *a, Job 
         err_hint(RESULT_HINT_PLAN_CHANGED);
         goto fail;
     }
+    if (p->full && !lk2 &&
+        repl_reverse_dirlock(p->dir, d.uuid, lockpath, holder, d.name, job, &lk2) < 0)
+        goto fail;
     if (!p->full) {
         repl_job_step(job, 20, "creating %s", p->dir);
         if (fsutil_mkdirs(p->dir, 0750) < 0)
