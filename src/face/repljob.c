@@ -202,13 +202,8 @@ repljob_planned_main(HvConn *c, json_object *o, const ReplArgs *ra, Job *job)
         p.timeout = json_object_get_int(v);
     if (json_object_object_get_ex(o, "start", &v))
         p.start = json_object_get_boolean(v);
-    /* It cannot stop half way once it runs (src/repl has no cancel
-     * points): a cancel is honoured only before it starts. */
-    if (job && job_pass_switch(job)) {
-        err_set(RESULT_FAILED, "the planned failover of %s was cancelled before it started: "
-                "nothing was changed", p.vm);
-        return RESULT_FAILED;
-    }
+    /* repl_planned_failover honours a cancel up to its switch (marking
+     * the primary prepared) and passes the switch itself. */
     return repl_planned_failover(c, &p, ra, job);
 }
 

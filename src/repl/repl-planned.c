@@ -296,7 +296,8 @@ out:
 /* Waits until the primary is off: 0, or -1 (err set; 32772 when it
  * is still on after timeout_s). */
 static int
-repl_planned_wait_off(HvConn *pc, const ReplPlanned *p, int timeout_s, Job *job, int percent)
+repl_planned_wait_off(HvConn *pc, const ReplPlanned *p, int timeout_s, Job *job, int percent,
+                      int *cancelled)
 {
     int64_t t0 = util_mono_ms();
     int last = -1;
@@ -309,6 +310,16 @@ repl_planned_wait_off(HvConn *pc, const ReplPlanned *p, int timeout_s, Job *job,
             return -1;
         if (power == HV_POWER_OFF)
             return 0;
+        /* Only the first wait may be cancelled: nothing but the shutdown
+         * request was done yet. */
+        if (cancelled && job && job_cancel_requested(job)) {
+            *cancelled = 1;
+            err_set(RESULT_FAILED, "planned failover of %s cancelled by an operator while the "
+                    "primary %s was asked to shut down: nothing else was done (it is %s; its "
+                    "guest may still act on the shutdown request)", p->vm, p->primary_vm,
+                    hv_power_name(power));
+            return -1;
+        }
         if (elapsed >= timeout_s) {
             err_set(RESULT_TIMEOUT, "the primary %s on %s is still %s after %d s", p->primary_vm,
                     p->primary_host, hv_power_name(power), timeout_s);
@@ -386,11 +397,32 @@ out:
     return ret;
 }
 
+/* A cancel seen at the switch: the primary started again when it ran
+ * before; err says what each host was left in. */
+static void
+repl_planned_cancel(HvConn *pc, const ReplPlanned *p, int was_running, Job *job)
+{
+    UTIL_AUTOFREE char *why = NULL;
+
+    if (was_running) {
+        repl_job_step(job, -1, "cancelled: starting the primary %s again", p->primary_vm);
+        if (hv_start(pc, p->uuid) < 0)
+            why = util_xstrdup(err_message());
+    }
+    err_set(RESULT_FAILED, "planned failover of %s cancelled by an operator before its switch "
+            "(marking the primary prepared): the primary %s is %s%s%s, not prepared; the "
+            "replica stays in state 3 Replicating, the final cycle's point %s kept as an "
+            "ordinary recovery point; nothing was failed over", p->vm, p->primary_vm,
+            !was_running ? "off, as it was" : why ? "off: it could not be started again (" :
+            "running again", why ? why : "", why ? ")" : "", p->point);
+}
+
 /* Steps 2 to 4 with the primary off: the final cycle (the primary started
  * paused and stopped again), then the mark.  On failure the primary is
  * left off and unmarked; err says so. */
 static int
-repl_planned_final(HvConn *dr, HvConn *pc, const ReplPlanned *p, const ReplArgs *a, Job *job)
+repl_planned_final(HvConn *dr, HvConn *pc, const ReplPlanned *p, const ReplArgs *a, Job *job,
+                   int was_running, int *cancelled)
 {
     ReplArgs fa = *a;
     Replica *r = NULL;
@@ -412,7 +444,7 @@ repl_planned_final(HvConn *dr, HvConn *pc, const ReplPlanned *p, const ReplArgs 
         err_save(&saved);
         repl_job_step(job, 70, "powering the primary %s off again", p->primary_vm);
         if (hv_domain_action(pc, p->uuid, HV_ACT_STOP) < 0 ||
-            repl_planned_wait_off(pc, p, REPL_PLANNED_STOP_WAIT, job, 70) < 0) {
+            repl_planned_wait_off(pc, p, REPL_PLANNED_STOP_WAIT, job, 70, NULL) < 0) {
             err_prefix("the primary %s started paused for the final cycle does not stop: stop it "
                        "(virsh destroy) before anything else;", p->primary_vm);
             return -1;
@@ -431,10 +463,20 @@ repl_planned_final(HvConn *dr, HvConn *pc, const ReplPlanned *p, const ReplArgs 
                 final ? final->id : "no point", p->point);
         goto out;
     }
+    /* The switch: from the mark on the job only goes forward.  Up to here
+     * an operator may cancel: the primary as it was, the final point an
+     * ordinary recovery point of the replica. */
+    ops_fault_point("planned", "cycled");
+    if (job && job_pass_switch(job)) {
+        *cancelled = 1;
+        repl_planned_cancel(pc, p, was_running, job);
+        goto out;
+    }
     repl_job_step(job, 75, "marking the primary %s prepared (autostart off, state %d %s)",
                   p->primary_vm, STATE_SYNCED, state_name(STATE_SYNCED));
     if (repl_planned_mark(pc, p, final) < 0)
         goto out;
+    ops_fault_point("planned", "marked");
     ret = 0;
 
 out:
@@ -481,7 +523,7 @@ repl_planned_failover(HvConn *dr, const ReplPlanned *confirmed, const ReplArgs *
     HvDomain d;
     OpsArgs oa;
     PlanArgs pa;
-    int code = 0, was_running = 0;
+    int code = 0, was_running = 0, cancelled = 0;
 
     memset(&d, 0, sizeof(d));
     if ((code = repl_writable(dr, "planned failover", confirmed->vm)) != 0)
@@ -503,6 +545,12 @@ repl_planned_failover(HvConn *dr, const ReplPlanned *confirmed, const ReplArgs *
         code = RESULT_INVALID_STATE;
         goto out;
     }
+    if (job && job_cancel_requested(job)) {
+        err_set(RESULT_FAILED, "planned failover of %s cancelled by an operator before it "
+                "started: nothing was changed", p->vm);
+        code = RESULT_FAILED;
+        goto out;
+    }
     /* 1. The primary shut down by its guest: the only step that may be
      *    refused without anything changed. */
     if (p->primary_power == HV_POWER_RUNNING) {
@@ -510,8 +558,10 @@ repl_planned_failover(HvConn *dr, const ReplPlanned *confirmed, const ReplArgs *
         repl_job_step(job, 3, "asking the primary %s on %s to shut down (up to %d s)",
                       p->primary_vm, p->primary_host, p->timeout);
         if (hv_domain_action(pc, p->uuid, HV_ACT_SHUTDOWN) < 0 ||
-            repl_planned_wait_off(pc, p, p->timeout, job, 5) < 0) {
+            repl_planned_wait_off(pc, p, p->timeout, job, 5, &cancelled) < 0) {
             code = err_code() ? err_code() : RESULT_FAILED;
+            if (cancelled)
+                goto out;
             err_prefix("planned failover of %s refused: nothing was changed (the primary keeps "
                        "running, the replica is as it was; its guest may still act on the "
                        "shutdown request). Shut it down from inside the guest or raise "
@@ -520,8 +570,10 @@ repl_planned_failover(HvConn *dr, const ReplPlanned *confirmed, const ReplArgs *
         }
     }
     /* 2-4. The final cycle and the mark. */
-    if (repl_planned_final(dr, pc, p, a, job) < 0) {
+    if (repl_planned_final(dr, pc, p, a, job, was_running, &cancelled) < 0) {
         code = err_code() ? err_code() : RESULT_FAILED;
+        if (cancelled)
+            goto out;
         err_prefix("planned failover of %s stopped before the failover: the primary %s is shut "
                    "off%s and not marked prepared, the replica is in state 3 (start the primary "
                    "again, or fix the cause and run the planned failover again)", p->vm,

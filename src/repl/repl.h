@@ -273,7 +273,9 @@ ReplPlanned *repl_plan_planned(HvConn *dr, const char *host, const char *vm, int
 void repl_planned_free(ReplPlanned *p);
 /* Runs a confirmed plan (planned again first: the digest must be the
  * same).  0 or a result code with err set, saying what state each host
- * was left in. */
+ * was left in.  Honours a cancel of job (job_cancel) up to its switch,
+ * step 5 (32768: the primary as it was, the final point an ordinary one),
+ * and passes the switch itself (job_pass_switch). */
 int repl_planned_failover(HvConn *dr, const ReplPlanned *confirmed, const ReplArgs *a, Job *job);
 
 /* --- reverse replication (repl-reverse.c) -------------------------------- */
