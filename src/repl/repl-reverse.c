@@ -138,7 +138,8 @@ repl_reverse_here(HvConn *here, const HvDomain *d, const Replica *r, ReplReverse
 
     p->here_mode = r ? r->mode : -1;
     p->here_state = r ? r->state : -1;
-    if (r && r->mode == MODE_REPLICA && (r->state == STATE_RECOVERED || r->state == STATE_COMMITTED)) {
+    if (r && r->mode == MODE_REPLICA &&
+        (r->state == STATE_RECOVERED || r->state == STATE_COMMITTED)) {
         err_set(RESULT_INVALID_STATE, "%s is the failed-over replica: run reverse-replication on "
                 "the old primary's host (-c its URI), which becomes the replica", d->name);
         goto out;
