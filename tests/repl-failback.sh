@@ -189,9 +189,22 @@ out=$(pr reverse-replication "$VM" --dir "$REV" --nbd "127.0.0.1:$PORT2" --dry-r
 is "$?" 0 "reverse --dry-run without the checkpoint: exit 0"
 like "$out" "cannot be proven equal: checkpoint drover\.8 of the final point rp-0008 is gone from $VM here; copying in full" \
     "plan: the checkpoint is gone: a full copy"
-out=$(pr reverse-replication "$VM" --dir "$REV" --nbd "127.0.0.1:$PORT2" --yes 2>&1)
+# Killed between its two defines: the same command runs the steps left.
+DROVER_FAULT=reverse:here pr reverse-replication "$VM" --dir "$REV" --nbd "127.0.0.1:$PORT2" \
+    --yes >"$T/k.out" 2>&1
 rc=$?
-is "$rc" 0 "reverse of a written prepared primary: a full copy, exit 0"
+ok "$([ "$rc" -ne 0 ] && echo 0 || echo 1)" "reverse killed after its first define: non-zero exit ($rc)"
+is "$(rec_on "$PURI" "v['mode'], v['state'], v['recovery_points']")" "2 1 []" \
+    "killed: prod is the replica already, no point yet"
+is "$(rec_on "$DURI" "v['mode'], v['state']")" "2 5" "killed: dr is still the failed-over replica"
+out=$(pr reverse-replication "$VM" --dry-run 2>&1)
+is "$?" 0 "reverse --dry-run after the kill: exit 0"
+like "$out" "resume: +an interrupted reverse replication: $VM here is its replica already \\(mode 2 Replica, state 1 Ready.*no point yet" \
+    "plan: the steps left of the interrupted reverse"
+like "$out" "3\\. .*the initial copy" "plan: the initial copy is left"
+out=$(pr reverse-replication "$VM" --yes 2>&1)
+rc=$?
+is "$rc" 0 "reverse of a written prepared primary: a full copy (resumed), exit 0"
 [ "$rc" -eq 0 ] || printf '%s\n' "$out" | sed 's/^/#   /'
 is "$(rec_on "$PURI" "v['mode'], v['state'], [p['id'] for p in v['recovery_points']]")" "2 3 ['rp-0001']" \
     "prod: mode 2 Replica, state 3, first point rp-0001 of the new chain"

@@ -25,6 +25,7 @@
 #include "base/util.h"
 #include "chain/chain.h"
 #include "hv/domxml.h"
+#include "ops/ops.h"
 #include "record/replica.h"
 #include "record/state.h"
 
@@ -144,6 +145,28 @@ repl_reverse_here(HvConn *here, const HvDomain *d, const Replica *r, ReplReverse
                 "the old primary's host (-c its URI), which becomes the replica", d->name);
         goto out;
     }
+    if (r && r->mode == MODE_REPLICA && r->repl && !r->journal &&
+        (((r->state == STATE_READY || r->state == STATE_WAITING_INITIAL) && !r->npoints) ||
+         (r->state == STATE_REPLICATING && r->npoints == 1 && r->points[0].checkpoint))) {
+        /* A replica already, as step 1 of a reverse leaves it: an
+         * interrupted reverse when the other side is still failed over
+         * (repl_reverse_there refuses otherwise); the steps left run. */
+        if (d->power != HV_POWER_OFF) {
+            err_set(RESULT_INVALID_STATE, "the replica %s is %s here: reverse replication "
+                    "needs it off", d->name, hv_power_name(d->power));
+            goto out;
+        }
+        p->resume = 1;
+        p->full = !r->npoints;
+        pt = r->npoints ? &r->points[0] : NULL;
+        p->point = util_xstrdup(pt ? pt->id : "rp-0001");
+        p->point_time = pt ? pt->time : 0;
+        p->checkpoint = util_xstrdup(pt ? pt->checkpoint : "drover.1");
+        if (pt)
+            replica_disk_list_copy(&p->base, &pt->disks);
+        ret = 0;
+        goto out;
+    }
     if (r && (r->mode != MODE_PRIMARY ||
               (r->state != STATE_SYNCED && r->state != STATE_REPLICATING))) {
         err_set(RESULT_INVALID_STATE, "%s is in mode %d %s, state %d %s: reverse replication "
@@ -243,7 +266,7 @@ repl_reverse_there(HvConn *pc, const HvDomain *d, ReplReverse *p)
     char **cps = NULL;
     HvDomain pd;
     size_t i;
-    int ret = -1;
+    int ret = -1, resume_proven = p->resume && !p->full;
 
     memset(&pd, 0, sizeof(pd));
     if (hv_lookup(pc, d->uuid, 0, &pd) < 0) {
@@ -260,6 +283,15 @@ repl_reverse_there(HvConn *pc, const HvDomain *d, ReplReverse *p)
         goto out;
     p->primary_state = nr->state;
     p->primary_power = pd.power;
+    if (p->resume && (nr->mode != MODE_REPLICA ||
+                      (nr->state != STATE_RECOVERED && nr->state != STATE_COMMITTED))) {
+        err_set(RESULT_INVALID_STATE, "%s here is a replica already (mode %d %s, state %d %s) "
+                "and %s on %s is in mode %d %s, state %d %s: there is nothing to reverse",
+                d->name, p->here_mode, mode_name(p->here_mode), p->here_state,
+                state_name(p->here_state), pd.name, p->primary_uri, nr->mode,
+                mode_name(nr->mode), nr->state, state_name(nr->state));
+        goto out;
+    }
     if (nr->mode != MODE_REPLICA ||
         (nr->state != STATE_RECOVERED && nr->state != STATE_COMMITTED)) {
         err_set(RESULT_INVALID_STATE, "%s on %s is in mode %d %s, state %d %s: reverse "
@@ -287,7 +319,18 @@ repl_reverse_there(HvConn *pc, const HvDomain *d, ReplReverse *p)
                                   "drover failover --planned --start): what it wrote since the "
                                   "failover is unknown", pd.name, p->primary_uri, p->checkpoint);
     }
-    if (p->full && p->here_state != STATE_SYNCED && nr->state != STATE_COMMITTED) {
+    if (resume_proven && p->full) {
+        /* This side already runs on the proven point: what the other side
+         * did since cannot be followed from here. */
+        err_set(RESULT_INVALID_STATE, "%s here is a replica already on %s, and %s on %s cannot "
+                "be proven on that point any more (%s): make %s there the primary by hand, then "
+                "drover resync %s here", d->name, p->point, pd.name, p->primary_uri, p->why,
+                pd.name, d->name);
+        goto out;
+    }
+    /* (An interrupted reverse had this decided when it began.) */
+    if (p->full && !p->resume && p->here_state != STATE_SYNCED &&
+        nr->state != STATE_COMMITTED) {
         err_set(RESULT_INVALID_STATE, "%s on %s is in state %d %s after an unplanned failover: "
                 "commit it first (drover commit %s there); reverse replication follows a "
                 "committed failover, while a recovered one can still be reverted", pd.name,
@@ -320,7 +363,7 @@ repl_reverse_there(HvConn *pc, const HvDomain *d, ReplReverse *p)
     }
     /* Equal sizes too, where the failed-over VM's files can be read here
      * (a disk resized since proves nothing). */
-    for (i = 0; !p->full && hv_is_local(pc) == 1 && i < p->base.n; i++) {
+    for (i = 0; !p->full && !p->resume && hv_is_local(pc) == 1 && i < p->base.n; i++) {
         uint64_t mine = repl_reverse_size(p->base.v[i].file);
         uint64_t theirs = repl_reverse_size(p->primary_disks.v[i].file);
 
@@ -490,6 +533,30 @@ repl_reverse_text_full(const ReplReverse *p, UtilBuf *b)
                     p->vm, p->checkpoint);
 }
 
+/* The steps an interrupted reverse left: step 1 (here) ran. */
+static void
+repl_reverse_text_resume(const ReplReverse *p, UtilBuf *b)
+{
+    util_buf_printf(b, "  resume:  an interrupted reverse replication: %s here is its replica "
+                    "already (mode %d %s, state %d %s, %s%s), %s on %s is still the failed-over "
+                    "replica (state %d %s, %s): the steps left\n", p->vm, p->here_mode,
+                    mode_name(p->here_mode), p->here_state, state_name(p->here_state),
+                    p->full ? "no point yet, its disks on new bases in " : "first point ",
+                    p->full ? p->dir : p->point, p->vm, p->primary_host, p->primary_state,
+                    state_name(p->primary_state), hv_power_name(p->primary_power));
+    util_buf_printf(b, "  2. %s: %s: mode %d %s, state %d %s -> mode %d %s, state %d %s; its "
+                    "disks stay as they are\n", p->primary_host, p->vm, MODE_REPLICA,
+                    mode_name(MODE_REPLICA), p->primary_state, state_name(p->primary_state),
+                    MODE_PRIMARY, mode_name(MODE_PRIMARY), STATE_REPLICATING,
+                    state_name(STATE_REPLICATING));
+    if (p->full)
+        util_buf_printf(b, "  3. %s: the initial copy (as enable-replication's): a full backup "
+                        "of %s on %s with checkpoint %s into the new bases in %s, first point "
+                        "%s\n", p->host, p->vm, p->primary_host, p->checkpoint, p->dir, p->point);
+    util_buf_printf(b, "  next:    drover replicate %s (here) copies the changes since %s\n",
+                    p->vm, p->checkpoint);
+}
+
 static void
 repl_reverse_text(ReplReverse *p)
 {
@@ -500,6 +567,10 @@ repl_reverse_text(ReplReverse *p)
 
     util_buf_printf(&b, "Plan: reverse replication of %s: %s on %s becomes the primary, %s "
                     "here (%s) its replica\n", p->vm, p->vm, p->primary_host, p->vm, p->host);
+    if (p->resume) {
+        repl_reverse_text_resume(p, &b);
+        goto done;
+    }
     if (p->full) {
         repl_reverse_text_full(p, &b);
         goto done;
@@ -575,11 +646,22 @@ repl_plan_reverse_on(HvConn *here, HvConn **pcp, const char *host, const HvDomai
         goto fail;
     if (!p->back_uri)
         p->back_uri = util_xstrdup(hv_uri(here));
-    p->dir = a->dir ? util_xstrdup(a->dir)
-                    : util_xasprintf("%s/lib/drover/%s", LOCALSTATEDIR, p->vm);
-    p->nbd = a->nbd ? util_xstrdup(a->nbd)
-                    : util_xasprintf("%s:%d", phost ? phost : "127.0.0.1", REPL_NBD_PORT);
-    if (p->full && repl_reverse_full_plan(here, *pcp, d, p) < 0)
+    if (p->resume) {
+        /* Where the interrupted run put the replica. */
+        p->dir = util_xstrdup(r->repl->dir);
+        p->nbd = util_xstrdup(r->repl->nbd);
+    } else {
+        p->dir = a->dir ? util_xstrdup(a->dir)
+                        : util_xasprintf("%s/lib/drover/%s", LOCALSTATEDIR, p->vm);
+        p->nbd = a->nbd ? util_xstrdup(a->nbd)
+                        : util_xasprintf("%s:%d", phost ? phost : "127.0.0.1", REPL_NBD_PORT);
+    }
+    if (!p->dir || !p->nbd) {
+        err_set(RESULT_INCORRECT_TYPE, "the replica record of %s names no directory or NBD "
+                "export", d->name);
+        goto fail;
+    }
+    if (p->full && !p->resume && repl_reverse_full_plan(here, *pcp, d, p) < 0)
         goto fail;
     repl_reverse_text(p);
     return p;
@@ -825,16 +907,25 @@ repl_reverse(HvConn *here, const ReplReverse *confirmed, const ReplArgs *a, Job 
     }
     /* 1. Here: one define, the replica's record (and for a full copy its
      *    disks on the new bases; the old files stay where they are). */
-    if (!(old_xml = hv_get_xml(here, d.uuid)) || !(dx = domxml_parse(old_xml)))
-        goto fail;
-    for (i = 0; p->full && i < p->base.n; i++)
-        if (domxml_set_disk_source(dx, p->base.v[i].target, p->base.v[i].file) < 0)
+    if (p->resume) {
+        repl_job_step(job, 40, "%s here is the replica already (an interrupted reverse "
+                      "replication)", d.name);
+    } else {
+        if (!(old_xml = hv_get_xml(here, d.uuid)) || !(dx = domxml_parse(old_xml)))
             goto fail;
-    rec = repl_reverse_replica_record(p, r);
-    repl_job_step(job, 40, "%s here becomes the replica (mode 2, state %d, %s)", d.name,
-                  rec->state, p->full ? "its disks on the new bases" : p->point);
-    if (repl_reverse_define(here, dx, rec, d.name) < 0)
-        goto fail;
+        for (i = 0; p->full && i < p->base.n; i++)
+            if (domxml_set_disk_source(dx, p->base.v[i].target, p->base.v[i].file) < 0)
+                goto fail;
+        rec = repl_reverse_replica_record(p, r);
+        repl_job_step(job, 40, "%s here becomes the replica (mode 2, state %d, %s)", d.name,
+                      rec->state, p->full ? "its disks on the new bases" : p->point);
+        if (repl_reverse_define(here, dx, rec, d.name) < 0)
+            goto fail;
+        /* A crash from here to step 2's define leaves this side the
+         * replica and the other still failed over: the same command
+         * then runs the steps left (p->resume). */
+        ops_fault_point("reverse", "here");
+    }
     /* 2. There: one define, the primary's record; if it fails, step 1 is
      *    undone with the definition as it was. */
     repl_job_step(job, 60, "%s on %s becomes the primary (mode 1, state 3)", d.name,
@@ -845,12 +936,13 @@ repl_reverse(HvConn *here, const ReplReverse *confirmed, const ReplArgs *a, Job 
         ErrInfo e;
 
         err_save(&e);
-        if (hv_define(here, old_xml) < 0)
+        if (old_xml && hv_define(here, old_xml) < 0)
             repl_job_step(job, -1, "warning: %s keeps its replica record (it could not be "
                           "put back: %s)", d.name, err_message());
         err_restore(&e);
-        err_prefix("the failed-over VM could not become the primary; %s here is as it was",
-                   d.name);
+        err_prefix("the failed-over VM could not become the primary; %s here %s", d.name,
+                   p->resume ? "stays its replica (run reverse-replication again)"
+                             : "is as it was");
         goto fail;
     }
     /* 3. The old direction's checkpoints on this domain: libvirt forgets

@@ -321,6 +321,8 @@ typedef struct {
                                  * the new bases the full copy fills */
     ReplicaDiskList primary_disks; /* the new primary's disks now */
     int full;                   /* copy in full (the disks here are not proven) */
+    int resume;                 /* an interrupted reverse: this side is the replica already,
+                                 * the other still failed over; the steps left run */
     char *why;                  /* full: why the disks here cannot be proven equal */
     int here_mode, here_state;  /* this domain's record now; -1: it has none */
     uint64_t full_size;         /* full: the bytes it reads (virtual sizes) */
