@@ -133,34 +133,48 @@ plan_keep_future(PlanKeep *x, const Plan *p)
 }
 
 int
-plan_load_keep(HvConn *c, const Plan *p, int future, Chain ***keep, size_t *nkeep)
+plan_keep_load_but(HvConn *c, const char *const *exclude, Chain ***keep, size_t *nkeep)
 {
     PlanKeep x = { NULL, 0 };
-    const char *exclude[3] = { NULL, NULL, NULL };
     char **src;
     size_t i;
-    int ret = -1;
 
     *keep = NULL;
     *nkeep = 0;
-    if (future) {
-        exclude[0] = p->uuid;
-        exclude[1] = p->test_uuid;
-    }
     if (!(src = hv_all_disk_sources(c, exclude))) {
         err_prefix("cannot list the disks of the domains on %s", hv_uri(c));
         return -1;
     }
     for (i = 0; src[i]; i++)
         if (plan_keep_add_walk(&x, src[i]) < 0)
-            goto out;
-    if (future && plan_keep_future(&x, p) < 0)
-        goto out;
-    ret = 0;
-out:
-    hv_strv_free(src);
-    if (ret < 0) {
+            break;
+    if (src[i]) {
+        hv_strv_free(src);
         plan_keep_free(x.v, x.n);
+        return -1;
+    }
+    hv_strv_free(src);
+    *keep = x.v;
+    *nkeep = x.n;
+    return 0;
+}
+
+int
+plan_load_keep(HvConn *c, const Plan *p, int future, Chain ***keep, size_t *nkeep)
+{
+    const char *exclude[3] = { NULL, NULL, NULL };
+    PlanKeep x = { NULL, 0 };
+
+    if (future) {
+        exclude[0] = p->uuid;
+        exclude[1] = p->test_uuid;
+    }
+    if (plan_keep_load_but(c, exclude, &x.v, &x.n) < 0)
+        return -1;
+    if (future && plan_keep_future(&x, p) < 0) {
+        plan_keep_free(x.v, x.n);
+        *keep = NULL;
+        *nkeep = 0;
         return -1;
     }
     *keep = x.v;

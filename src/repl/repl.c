@@ -27,6 +27,7 @@
 #include "hv/domxml.h"
 #include "ops/audit.h"
 #include "ops/ops.h"
+#include "ops/plan.h"
 #include "record/replica.h"
 #include "record/state.h"
 
@@ -1227,52 +1228,11 @@ repl_copy_progress(uint64_t done, uint64_t planned, void *opaque)
                   "copying %s: %s of %s", d->target, sd, sp);
 }
 
-/* The chains no deletion may touch: every disk of every domain here but
- * the UUIDs in exclude (NULL-terminated, or NULL). */
-static int
-repl_load_keep_but(HvConn *dr, const char *const *exclude, Chain ***keep, size_t *nkeep)
-{
-    char **src = hv_all_disk_sources(dr, exclude);
-    size_t i;
-
-    *keep = NULL;
-    *nkeep = 0;
-    if (!src) {
-        err_prefix("cannot list the disks of the domains on %s", hv_uri(dr));
-        return -1;
-    }
-    for (i = 0; src[i]; i++) {
-        Chain *partial = NULL;
-        Chain *c = chain_walk_partial(src[i], &partial);
-
-        err_clear();
-        if (!c)
-            c = partial;
-        else
-            chain_free(partial);
-        if (c) {
-            *keep = util_xrealloc(*keep, (*nkeep + 1) * sizeof(**keep));
-            (*keep)[(*nkeep)++] = c;
-        }
-    }
-    hv_strv_free(src);
-    return 0;
-}
-
+/* The chains no deletion may touch: every disk of every domain here. */
 static int
 repl_load_keep(HvConn *dr, Chain ***keep, size_t *nkeep)
 {
-    return repl_load_keep_but(dr, NULL, keep, nkeep);
-}
-
-static void
-repl_keep_free(Chain **keep, size_t n)
-{
-    size_t i;
-
-    for (i = 0; i < n; i++)
-        chain_free(keep[i]);
-    free(keep);
+    return plan_keep_load_but(dr, NULL, keep, nkeep);
 }
 
 /* Before a merge or a resync changes anything: the files it deletes after
@@ -1289,7 +1249,7 @@ repl_check_removals_on(HvConn *dr, const char *uuid, const char *dir,
     size_t nkeep = 0, i;
     int ret = 0;
 
-    if (repl_load_keep_but(dr, exclude, &keep, &nkeep) < 0) {
+    if (plan_keep_load_but(dr, exclude, &keep, &nkeep) < 0) {
         err_prefix("drover cannot tell which files the domains here use, so it deletes nothing");
         return -1;
     }
@@ -1303,7 +1263,7 @@ repl_check_removals_on(HvConn *dr, const char *uuid, const char *dir,
                                 (const Chain *const *)keep, nkeep) < 0)
             ret = -1;
     }
-    repl_keep_free(keep, nkeep);
+    plan_keep_free(keep, nkeep);
     return ret;
 }
 
@@ -1330,7 +1290,7 @@ repl_undo_files(ReplRun *x)
                              err_message());
         }
     }
-    repl_keep_free(keep, nkeep);
+    plan_keep_free(keep, nkeep);
     err_restore(&saved);
 }
 
@@ -1384,7 +1344,7 @@ repl_remove_stale_temps(ReplRun *x)
             closedir(dh);
         }
     }
-    repl_keep_free(keep, nkeep);
+    plan_keep_free(keep, nkeep);
     return ret;
 }
 
@@ -1721,7 +1681,7 @@ repl_retain(ReplRun *x, DomXml *dx, Replica *rec)
             }
             ops_fault_point("retain", "switched");
             journaled = 2;
-            repl_keep_free(keep, nkeep);
+            plan_keep_free(keep, nkeep);
             keep = NULL;
             if (repl_load_keep(x->dr, &keep, &nkeep) < 0) {
                 free(gone.id);
@@ -1774,7 +1734,7 @@ out:
         replica_journal_free(rec->journal);
         rec->journal = NULL;
     }
-    repl_keep_free(keep, nkeep);
+    plan_keep_free(keep, nkeep);
     return ret;
 }
 
@@ -1843,7 +1803,7 @@ repl_resync_finish(ReplRun *x, DomXml *dx, Replica *rec)
     ret = 0;
 
 out:
-    repl_keep_free(keep, nkeep);
+    plan_keep_free(keep, nkeep);
     return ret;
 }
 
@@ -2232,7 +2192,7 @@ repl_enable_undo_nvram(HvConn *dr, const ReplPlan *p, dev_t dev, ino_t ino)
     err_save(&saved);
     if (repl_load_keep(dr, &keep, &nkeep) == 0)
         chain_discard(p->nvram, dev, ino, p->dir, (const Chain *const *)keep, nkeep);
-    repl_keep_free(keep, nkeep);
+    plan_keep_free(keep, nkeep);
     err_restore(&saved);
 }
 
