@@ -153,46 +153,62 @@ ops_ctx_clear(OpsCtx *x)
     x->defined = NULL;
 }
 
+int
+ops_check_definition(HvConn *c, const char *uuid, const char *name, const char *expect,
+                     char **changed)
+{
+    UTIL_AUTOFREE char *now = NULL;
+    UTIL_AUTOFREE char *what = NULL;
+
+    if (changed)
+        *changed = NULL;
+    if (!expect || !uuid)
+        return 0;
+    /* On a fleet file another process's write reaches memory on reload. */
+    if (hv_reload_if_changed(c) < 0 || !(now = hv_get_xml(c, uuid))) {
+        if (err_code() == RESULT_INVALID_PARAMETER) {
+            /* Undefined meanwhile: defining it again would bring it back. */
+            if (changed)
+                *changed = util_xstrdup("");
+            err_set(RESULT_IN_USE, "%s was undefined while drover was working on it, and drover "
+                    "does not define it again", name);
+            err_hint(RESULT_HINT_DEFINITION_CHANGED);
+            return -1;
+        }
+        err_prefix("cannot read the definition of %s again before changing it", name);
+        return -1;
+    }
+    if (strcmp(now, expect) == 0)
+        return 0;
+    if (!(what = domxml_describe_changes(expect, now))) {
+        if (err_code())
+            return -1;
+        return 0;   /* the same content, laid out differently */
+    }
+    if (changed)
+        *changed = UTIL_STEAL(&now);
+    err_set(RESULT_IN_USE, "the definition of %s changed while drover was working on it "
+            "(%s): another writer (virsh edit, replication, another application) changed it, "
+            "and drover does not overwrite its change", name, what);
+    err_hint(RESULT_HINT_DEFINITION_CHANGED);
+    return -1;
+}
+
 /* Refuses (32774) when the definition is no longer the one this run last
  * read or wrote: a define built from the older copy would silently revert
  * another writer's change. */
 static int
 ops_check_unchanged(OpsCtx *x)
 {
-    const char *uuid = domxml_uuid(x->dx);
-    UTIL_AUTOFREE char *now = NULL;
-    UTIL_AUTOFREE char *what = NULL;
+    char *changed = NULL;
 
-    if (!x->expect || !uuid)
+    if (ops_check_definition(x->c, domxml_uuid(x->dx), domxml_name(x->dx), x->expect,
+                             &changed) == 0)
         return 0;
-    /* On a fleet file another process's write reaches memory on reload. */
-    if (hv_reload_if_changed(x->c) < 0 || !(now = hv_get_xml(x->c, uuid))) {
-        if (err_code() == RESULT_INVALID_PARAMETER) {
-            /* Undefined meanwhile: defining it again would bring it back. */
-            free(x->changed);
-            x->changed = util_xstrdup("");
-            err_set(RESULT_IN_USE, "%s was undefined while drover was working on it, and drover "
-                    "does not define it again", domxml_name(x->dx));
-            err_hint(RESULT_HINT_DEFINITION_CHANGED);
-            return -1;
-        }
-        err_prefix("cannot read the definition of %s again before changing it",
-                   domxml_name(x->dx));
-        return -1;
+    if (changed) {
+        free(x->changed);
+        x->changed = changed;
     }
-    if (strcmp(now, x->expect) == 0)
-        return 0;
-    if (!(what = domxml_describe_changes(x->expect, now))) {
-        if (err_code())
-            return -1;
-        return 0;   /* the same content, laid out differently */
-    }
-    free(x->changed);
-    x->changed = UTIL_STEAL(&now);
-    err_set(RESULT_IN_USE, "the definition of %s changed while drover was working on it "
-            "(%s): another writer (virsh edit, replication, another application) changed it, "
-            "and drover does not overwrite its change", domxml_name(x->dx), what);
-    err_hint(RESULT_HINT_DEFINITION_CHANGED);
     return -1;
 }
 
