@@ -521,6 +521,8 @@ cli_job_opname(int type)
 
     if (type == JOB_TYPE_REPAIR)
         return "repair";    /* 0 is also what invalid operations map to */
+    if (repljob_type_op(type))
+        return repljob_type_op(type);
     for (op = 0; op < 16; op++)
         if (state_op_job_type((StateOp)op) == type && state_op_name((StateOp)op))
             return state_op_name((StateOp)op);

@@ -36,6 +36,20 @@ repljob_op_from_name(const char *name)
     return -1;
 }
 
+const char *
+repljob_type_op(int type)
+{
+    switch (type) {
+    case REPL_JOB_CYCLE: return "replicate";
+    case REPL_JOB_RESYNC: return "resync";
+    case REPL_JOB_ENABLE: return "enable-replication";
+    case REPL_JOB_PLANNED: return "planned failover";
+    case REPL_JOB_REVERSE: return "reverse-replication";
+    case REPLJOB_TYPE_STATE: return "replication state change";
+    default: return NULL;
+    }
+}
+
 int
 repljob_type(int op)
 {

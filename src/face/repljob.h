@@ -36,6 +36,10 @@ typedef enum {
  * "planned-failover", "disable-replication", "enable-replication",
  * "reverse-replication". */
 const char *repljob_op_name(int op);
+/* The decoder's name of a replication job of JobType type ("replicate",
+ * "enable-replication", "planned failover", ...), or NULL for another
+ * type. */
+const char *repljob_type_op(int type);
 /* The op named so, or -1. */
 int repljob_op_from_name(const char *name);
 /* Its job type: REPL_JOB_CYCLE, REPLJOB_TYPE_STATE, REPL_JOB_RESYNC,
