@@ -103,11 +103,10 @@ repljob_set(HvConn *c, const char *host, const char *uuid, const char *vm, ReplS
         while (now > text && now[-1] != '\n')
             now--;
         nowlen = (int)strcspn(now, "\n");
-        for (line = now + nowlen; *line; line = *end ? end + 1 : end) {
+        for (line = now + nowlen; *line; line = end) {
             int len;
 
-            if (*line == '\n')
-                line++;
+            line += *line == '\n';
             end = line + strcspn(line, "\n");
             len = (int)(end - line);
             if (len && strncmp(line, "warning: ", 9) == 0) {
@@ -116,8 +115,6 @@ repljob_set(HvConn *c, const char *host, const char *uuid, const char *vm, ReplS
             } else if (len) {
                 job_progress(job, 90, "%.*s", len, line);
             }
-            if (!*end)
-                break;
         }
         job_progress(job, 100, "%.*s", nowlen, now);
     }
@@ -128,7 +125,8 @@ int
 repljob_run(HvConn *c, const char *host, const char *uuid, const char *vm, int op,
             const char *digest, const ReplArgs *a, Job *job)
 {
-    if ((op == REPLJOB_CYCLE || op == REPLJOB_RESYNC) && repljob_cancelled(job, repljob_op_name(op), vm))
+    if ((op == REPLJOB_CYCLE || op == REPLJOB_RESYNC) &&
+        repljob_cancelled(job, repljob_op_name(op), vm))
         return RESULT_FAILED;
     switch (op) {
     case REPLJOB_CYCLE:
