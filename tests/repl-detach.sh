@@ -12,8 +12,9 @@
 # (qemu-img compare, the primary paused) and `drover jobs` in another
 # process shows it Completed.  Then --no-wait and `jobs --follow ID`'s
 # exit status (a job that completes, one that dies), suspend and resume as
-# jobs, and a planned failover that survives a SIGHUP while it waits for
-# the primary to shut down.  Every wait polls with a deadline.
+# jobs, replicate --due (a job per cycle, waited for; Ctrl-C leaves it
+# running), and a planned failover that survives a SIGHUP while it waits
+# for the primary to shut down.  Every wait polls with a deadline.
 . "${top_srcdir:-.}/tests/lib.sh"
 . "${top_srcdir:-.}/tests/qemu-lib.sh"
 
@@ -252,6 +253,37 @@ is "$(json_get "$out" "d['result'], d['message'], d['warnings'], d['job']['type'
     "0 $VM: now 3 Replicating None 96" "resume-replication --json: result, message, job (96)"
 is "$(record "v['state']")" 3 "3 Replicating"
 
+# --- replicate --due: each due cycle a job of its own, waited for ----------------------
+# wait_due: until the replica's interval (1 s) has passed since its newest
+# point (replicate --due --dry-run says a cycle is due), at most 60 s.
+wait_due() {
+    _n=0
+    until dr replicate --due --dry-run </dev/null 2>&1 | grep -q "$VM@.*: a cycle is due"; do
+        [ "$_n" -ge 600 ] && return 1
+        sleep 0.1
+        _n=$((_n + 1))
+    done
+}
+set_interval 1
+write "$DEV_A" 0x55 12M 256k
+wait_due
+ok $? "a cycle is due"
+out=$(dr replicate --due </dev/null 2>&1)
+is "$?" 0 "replicate --due: exit 0"
+like "$out" "$VM@.*: a cycle is due" "--due: the cycle is due"
+like "$out" "Job [0-9a-f-]{36} started \(Replication Cycle; result 4096 until it ends" \
+    "--due: the cycle is a job of its own"
+like "$out" "Job [0-9a-f-]{36}: Completed, 100%" "--due: ... waited for to its end"
+write "$DEV_A" 0x56 13M 256k
+wait_due
+ok $? "a cycle is due again"
+ctrl_c "replicate --due, Ctrl-C" replicate --due
+completes "$id" "replicate --due, Ctrl-C" "Replication Cycle"
+n=$(record "len(v['recovery_points'])")
+paused same "$DIR/vda.$(record "v['recovery_points'][-1]['id']").qcow2" "$TOP/prim/vda.qcow2"
+ok $? "replicate --due, Ctrl-C: the newest point ($n points) reads as the primary"
+set_interval 3600
+
 # --- a planned failover survives a closed terminal -------------------------------------
 # The TCG guest runs no OS and ignores the shutdown request: the job waits
 # for the primary to power off while its terminal goes.
@@ -269,4 +301,6 @@ is "$(record "v['state'], v['failover_point'] == v['recovery_points'][-1]['id'],
 is "$(pvirsh domstate "$VM" 2>/dev/null | head -1)" "shut off" "the primary is off"
 
 is "$(system_jobs_of_this_test)" 0 "the system's job history has no job of this test"
+# Stopped before done_testing deletes $T (the EXIT trap then finds no pid file).
+qemu_stop_all >/dev/null 2>&1
 done_testing
