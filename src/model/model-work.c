@@ -967,10 +967,11 @@ model_repl_execute(Model *m, ModelReplPlan *plan, const char *reason, char id_ou
         ra.reason = reason;
         ra.audit_log = m->s->conf->audit_log;
         if (plan->op == REPLJOB_PLANNED)
-            rc = repljob_start_planned(m->s->jobs, m->s->hosts[host].uri, plan->planned, &ra, id_out);
+            rc = repljob_start_planned(m->s->jobs, m->s->hosts[host].uri, plan->planned, &ra, id_out,
+                                       NULL);
         else
             rc = repljob_start(m->s->jobs, m->s->hosts[host].uri, m->s->hosts[host].name, plan->uuid,
-                               plan->vm, plan->op, digest, &ra, id_out);
+                               plan->vm, plan->op, digest, &ra, id_out, NULL);
         goto out;
     }
     a = util_xcalloc(1, sizeof(*a));
