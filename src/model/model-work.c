@@ -923,12 +923,7 @@ model_job_op(int type)
     case 102: return state_op_name(OP_TEST);
     case 103: return state_op_name(OP_STOP_TEST);
     case MODEL_JOB_REPAIR: return "repair";
-    case REPL_JOB_RESYNC: return "resync";
-    case REPL_JOB_CYCLE: return "replicate";
-    case REPL_JOB_ENABLE: return "enable-replication";
-    case REPLJOB_TYPE_STATE: return "replication state change";
-    case REPL_JOB_PLANNED: return "planned failover";
-    default: return "operation";
+    default: return repljob_type_op(type) ? repljob_type_op(type) : "operation";
     }
 }
 
