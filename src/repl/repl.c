@@ -2666,6 +2666,33 @@ repl_stats_note_failure(const Replica *r, const char *uuid, int code, const char
     err_restore(&saved);
 }
 
+void
+repl_stats_pending(const Replica *r, const char *uuid, ReplPending *out)
+{
+    const ReplicaPoint *np = replica_newest_point(r);
+    HvConn *pc = NULL;
+    ErrInfo saved;
+
+    memset(out, 0, sizeof(*out));
+    if (!np || !np->checkpoint) {
+        util_strlcpy(out->why, np ? "the newest point has no checkpoint on the primary"
+                     : "no recovery point yet (the initial copy is pending)", sizeof(out->why));
+        return;
+    }
+    err_save(&saved);
+    /* repl_primary_open gives up after the connect timeout (hv_open). */
+    if (!(pc = repl_primary_open(r->primary_uri)) ||
+        hv_checkpoint_pending(pc, uuid, np->checkpoint, &out->bytes) < 0) {
+        snprintf(out->why, sizeof(out->why), "%d %s: %s", err_code(), result_name(err_code()),
+                 err_message());
+        out->bytes = 0;
+    } else {
+        out->known = 1;
+    }
+    hv_close(pc);
+    err_restore(&saved);
+}
+
 /* --- health from the cycles --------------------------------------------------- */
 
 const char *
