@@ -8,8 +8,7 @@
 # result, the new point in the row; then a cycle run by `drover
 # replicate` in another process shows in the jobs pane too; the detail
 # pane shows the pending size (1.5 MiB written, none after the cycles).
-# Afterwards
-# every point reads as the primary did (qemu-img compare).
+# Afterwards every point reads as the primary did (qemu-img compare).
 . "${top_srcdir:-.}/tests/lib.sh"
 . "${top_srcdir:-.}/tests/qemu-lib.sh"
 command -v expect >/dev/null 2>&1 || skip_all "expect not found"
