@@ -5,9 +5,9 @@
 # (virDomainCheckpointGetXMLDesc with the size flag), on two private
 # libvirtd daemons (tests/repl-lib.sh).  After writes of a known size it is
 # at least those bytes (qemu's bitmap granularity rounds up), after a cycle
-# it drops; "unknown", with why, when the primary is shut off, does not
-# answer (its libvirtd stopped: the connect timeout bounds the wait) or is
-# gone, and stats never fails because of it.
+# it drops; "unknown", with why, while failed over (not asked), when the
+# primary is shut off, does not answer (its libvirtd stopped: the connect
+# timeout bounds the wait) or is gone, and stats never fails because of it.
 . "${top_srcdir:-.}/tests/lib.sh"
 . "${top_srcdir:-.}/tests/qemu-lib.sh"
 
@@ -55,6 +55,18 @@ pvirsh suspend "$VM" >/dev/null
 p_paused=$(stat "v['pending_size']")
 pvirsh resume "$VM" >/dev/null
 like "$p_paused" "^[0-9]+$" "a paused primary still tells the pending size"
+
+# Failed over, cycles pause: not asked, and said so.
+out=$(dr failover "$VM" --force --reason "drill: the primary keeps running" --yes 2>&1)
+rc=$?
+is "$rc" 0 "failover to the newest point (forced: the primary runs): exit 0"
+[ "$rc" -eq 0 ] || printf "%s\n" "$out" | sed "s/^/#   /"
+out=$(dr stats "$VM" --json 2>&1)
+is "$?" 0 "stats while failed over: exit 0"
+like "$out" "\"pending_unknown\": *\"failed over \\(state 5 " "pending_unknown: failed over (state 5)"
+out=$(dr revert "$VM" --yes 2>&1)
+is "$?" 0 "revert: exit 0"
+like "$(pending)" "^[0-9]+$" "after the revert the pending size is known again"
 
 # --- the primary does not answer: unknown, within the connect timeout ----------
 SUCC=$(stat "v['succeeded']")
