@@ -78,4 +78,7 @@ ok $? "the new layers pass qemu-img check"
 like "$(grep "\"$VM\"" "$T/audit.log" | grep '"replicate"' | head -1)" '"result": ?0' \
     "the console's cycle is in the audit log with result 0"
 
+# Stopped before done_testing deletes $T (the EXIT trap then finds no pid
+# file, and the daemons and the guest would outlive the test).
+qemu_stop_all >/dev/null 2>&1
 done_testing
