@@ -642,9 +642,30 @@ cli_repl_stats_json(const HvDomain *d, const char *host, const Replica *r, const
         json_object_object_add(j, "app_consistent_every", json_object_new_int(r->repl->app_every));
         json_object_object_add(j, "last_app_consistent", cli_repl_time_json(app));
     }
-    /* Not known yet: the pending size. */
-    json_object_object_add(j, "pending_size", NULL);
     return j;
+}
+
+/* The pending size (asked of the primary, never failing stats) into j,
+ * or as a line of the table. */
+static void
+cli_repl_pending(const Replica *r, const char *uuid, ReplPendingSeen *seen, json_object *j)
+{
+    ReplPending pd;
+    const ReplicaPoint *np = replica_newest_point(r);
+    char sz[32];
+
+    repl_stats_pending(r, uuid, seen, &pd);
+    if (j) {
+        json_object_object_add(j, "pending_size", pd.known ? json_object_new_int64((int64_t)pd.bytes) : NULL);
+        json_object_object_add(j, "pending_unknown", pd.known ? NULL : json_object_new_string(pd.why));
+        return;
+    }
+    util_format_size(pd.bytes, sz, sizeof(sz));
+    if (pd.known)
+        printf("           pending %s (%llu B) written on the primary since %s\n", sz,
+               (unsigned long long)pd.bytes, np->id);
+    else
+        printf("           pending unknown: %s\n", pd.why);
 }
 
 int
@@ -652,6 +673,7 @@ cli_repl_stats(const CliCommand *cmd, CliOpts *o)
 {
     Session *s = cli_session(o, 1);
     json_object *arr = json_object_new_array();
+    ReplPendingSeen seen = { 0 };
     size_t i, k;
     int status = 0, matched = 0, header = 0;
 
@@ -688,7 +710,10 @@ cli_repl_stats(const CliCommand *cmd, CliOpts *o)
                 continue;
             }
             if (o->json) {
-                json_object_array_add(arr, cli_repl_stats_json(&doms[k], s->hosts[i].name, r, &st));
+                json_object *j = cli_repl_stats_json(&doms[k], s->hosts[i].name, r, &st);
+
+                cli_repl_pending(r, doms[k].uuid, &seen, j);
+                json_object_array_add(arr, j);
                 replica_free(r);
                 continue;
             }
@@ -714,10 +739,12 @@ cli_repl_stats(const CliCommand *cmd, CliOpts *o)
                 util_format_time(st.last_failure, when, sizeof(when));
                 printf("           last failure %s: %d %s\n", when, st.last_code, st.last_message);
             }
+            cli_repl_pending(r, doms[k].uuid, &seen, NULL);
             replica_free(r);
         }
         hv_domain_list_free(doms, n);
     }
+    repl_pending_seen_clear(&seen);
     if (o->nargs && !matched && !status) {
         err_set(RESULT_INVALID_PARAMETER, "no VM named %s", o->args[0]);
         json_object_put(arr);

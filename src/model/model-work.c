@@ -558,6 +558,13 @@ helper_detail(Model *m, size_t host, const char *uuid)
     if (d->rec && d->rec->mode != MODE_TEST_REPLICA)
         d->primary_guard = plan_primary_state(c, d->rec, uuid, MODEL_PRIMARY_TIMEOUT, &d->primary_power,
                                               &d->primary_text);
+    if (d->rec && d->rec->repl && d->rec->mode == MODE_REPLICA) {
+        if (d->primary_power == HV_POWER_RUNNING || d->primary_power == HV_POWER_PAUSED)
+            repl_stats_pending(d->rec, d->uuid, NULL, &d->repl_pending);
+        else
+            util_strlcpy(d->repl_pending.why, d->primary_text ? d->primary_text :
+                         "the primary's state is not known", sizeof(d->repl_pending.why));
+    }
     domxml_disk_list_clear(&disks);
     domxml_free(dx);
     err_clear();

@@ -2692,6 +2692,68 @@ repl_stats_note_failure(const Replica *r, const char *uuid, int code, const char
     err_restore(&saved);
 }
 
+void
+repl_pending_seen_clear(ReplPendingSeen *seen)
+{
+    size_t i;
+
+    if (!seen)
+        return;
+    for (i = 0; i < seen->n; i++) {
+        free(seen->uris[i]);
+        free(seen->whys[i]);
+    }
+    free(seen->uris);
+    free(seen->whys);
+    memset(seen, 0, sizeof(*seen));
+}
+
+void
+repl_stats_pending(const Replica *r, const char *uuid, ReplPendingSeen *seen, ReplPending *out)
+{
+    const ReplicaPoint *np = replica_newest_point(r);
+    HvConn *pc = NULL;
+    ErrInfo saved;
+    size_t i;
+
+    memset(out, 0, sizeof(*out));
+    if (r->state == STATE_RECOVERED || r->state == STATE_COMMITTED ||
+        r->state == STATE_FAILOVER_IN_PROGRESS) {
+        snprintf(out->why, sizeof(out->why), "failed over (state %d %s): cycles pause",
+                 r->state, state_name(r->state));
+        return;
+    }
+    if (!np || !np->checkpoint) {
+        util_strlcpy(out->why, np ? "the newest point has no checkpoint on the primary"
+                     : "no recovery point yet (the initial copy is pending)", sizeof(out->why));
+        return;
+    }
+    for (i = 0; seen && r->primary_uri && i < seen->n; i++) {
+        if (strcmp(seen->uris[i], r->primary_uri) == 0) {
+            util_strlcpy(out->why, seen->whys[i], sizeof(out->why));
+            return;
+        }
+    }
+    err_save(&saved);
+    /* repl_primary_open gives up after the connect timeout (hv_open). */
+    if (!(pc = repl_primary_open(r->primary_uri)) ||
+        hv_checkpoint_pending(pc, uuid, np->checkpoint, &out->bytes) < 0) {
+        snprintf(out->why, sizeof(out->why), "%d %s: %s", err_code(), result_name(err_code()),
+                 err_message());
+        out->bytes = 0;
+        if (seen && r->primary_uri && err_code() == RESULT_NOT_AVAILABLE) {
+            seen->uris = util_xrealloc(seen->uris, (seen->n + 1) * sizeof(*seen->uris));
+            seen->whys = util_xrealloc(seen->whys, (seen->n + 1) * sizeof(*seen->whys));
+            seen->uris[seen->n] = util_xstrdup(r->primary_uri);
+            seen->whys[seen->n++] = util_xstrdup(out->why);
+        }
+    } else {
+        out->known = 1;
+    }
+    hv_close(pc);
+    err_restore(&saved);
+}
+
 /* --- health from the cycles --------------------------------------------------- */
 
 const char *
