@@ -15,6 +15,9 @@
 #     are those 64 extents (nbdcopy skips the holes), into a fresh qcow2.
 #  3. The same writes on C's 64 GiB disk: C's cycle time against B's.
 # BENCH_QUICK=1: 256 MiB for A, one round (a smoke test); BENCH_ROUNDS=N.
+# BENCH_BEFORE=BINARY: another drover (the one before a change) also copies
+# A in every round (its resync, the same full copy), in turn first and
+# second with this one, so that before and after are measured in one run.
 # Prints a Markdown table; doc/performance.md keeps the figures.
 set -u
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -101,8 +104,21 @@ v=json.load(sys.stdin)[0]
 print($2)"
 }
 
+# before_copy ROUND: BENCH_BEFORE's copy of A (a resync); appends to the lists.
+before_copy() {
+    cat "$TOP/prim/a.qcow2" >/dev/null
+    say "round $1: drover before ($BENCH_BEFORE) resync of A"
+    "$BENCH_BEFORE" --config "$T/drover.conf" -c "$DURI" resync "$A" --yes >"$TOP/a0.out" 2>&1 ||
+        { cat "$TOP/a0.out"; exit 1; }
+    b_s=$(sed -n 's/.*(copying \([0-9.]*\) s).*/\1/p' "$TOP/a0.out" | tail -1)
+    [ -n "$b_s" ] || { cat "$TOP/a0.out"; die "no copying time in the output of $BENCH_BEFORE"; }
+    bcopy_l="$bcopy_l $b_s" bratio_l="$bratio_l $(calc "'%.3f' % ($n_s / max($b_s, 0.05))")"
+    say "round $1: drover before's copy $b_s s"
+}
+
 # --- 1. initial copy ------------------------------------------------------------
-nbd_l= copy_l= ratio_l=
+nbd_l= copy_l= ratio_l= bcopy_l= bratio_l=
+BENCH_BEFORE=${BENCH_BEFORE:-}
 r=1
 while [ $r -le $ROUNDS ]; do
     P=$(port)
@@ -112,6 +128,8 @@ while [ $r -le $ROUNDS ]; do
     n_s=$(nbdcopy_to "$A" "$P" "$ASIZE" "") || die "nbdcopy failed"
     pvirsh domjobabort "$A" >/dev/null
     rm -f "$TOP/nbdcopy.qcow2"
+    # Even rounds: the drover before first (round 1 enables with this one).
+    [ -n "$BENCH_BEFORE" ] && [ $((r % 2)) -eq 0 ] && before_copy $r
     cat "$TOP/prim/a.qcow2" >/dev/null
     if [ $r -eq 1 ]; then
         say "round $r: drover enable-replication of A (initial copy)"
@@ -125,6 +143,7 @@ while [ $r -le $ROUNDS ]; do
     [ -n "$c_s" ] || { cat "$TOP/a.out"; die "no copying time in drover's output"; }
     nbd_l="$nbd_l $n_s" copy_l="$copy_l $c_s" ratio_l="$ratio_l $(calc "'%.3f' % ($n_s / max($c_s, 0.05))")"
     say "round $r: nbdcopy $n_s s, drover's copy $c_s s"
+    [ -n "$BENCH_BEFORE" ] && [ $((r % 2)) -eq 1 ] && before_copy $r
     r=$((r + 1))
 done
 
@@ -180,6 +199,10 @@ echo
 echo "| measure | drover | baseline | ratio | goal | met |"
 echo "|---|---|---|---|---|---|"
 echo "| initial copy of A: copying time | $copy_m s [$copy_l ] | nbdcopy of the same export into qemu-nbd: $nbd_m s [$nbd_l ] | $ratio_m× nbdcopy's throughput [$ratio_l ] | ≥ 0.9× | $(verdict "$ratio_m >= 0.9") |"
+if [ -n "$BENCH_BEFORE" ]; then
+    bcopy_m=$(echo "$bcopy_l" | median) bratio_m=$(echo "$bratio_l" | median)
+    echo "| initial copy of A: the drover before ($BENCH_BEFORE), copying time | $bcopy_m s [$bcopy_l ] | the same nbdcopy: $nbd_m s | $bratio_m× nbdcopy's throughput [$bratio_l ] | (before) | $(verdict "$bratio_m >= 0.9") |"
+fi
 echo "| cycle, 64 MiB dirty of 4 GiB: bytes moved | $moved_m B [$moved_l ] (layer holds $layer_m B) | $DIRTY B written | $(calc "'%.3f' % ($moved_m / $DIRTY)") | ≤ 1.05 | $(verdict "$moved_m / $DIRTY <= 1.05") |"
 echo "| cycle, 64 MiB dirty of 4 GiB: wall of drover replicate | $wall_m s [$wall_l ] (the cycle itself $bcyc_m s) | backup-begin + nbdcopy of those extents + domjobabort: $base_m s [$base_l ] (nbdcopy alone $nbdx_m s) | $cyc_m [$cyc_l ] | ≤ 1.5 | $(verdict "$cyc_m <= 1.5") |"
 echo "| cycle, 64 MiB dirty of 4 GiB: drover's copying time alone | $bcp_m s [$bcp_l ] | nbdcopy of those extents alone: $nbdx_m s [$nbdx_l ] | $cpr_m [$cpr_l ] | (≤ 1.5) | $(verdict "$cpr_m <= 1.5") |"

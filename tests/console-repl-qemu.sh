@@ -6,8 +6,9 @@
 # In the console (expect): p on the replica, the plan (changes since
 # drover.1), the typed confirmation, the cycle as a job with its decoded
 # result, the new point in the row; then a cycle run by `drover
-# replicate` in another process shows in the jobs pane too.  Afterwards
-# every point reads as the primary did (qemu-img compare).
+# replicate` in another process shows in the jobs pane too; the detail
+# pane shows the pending size (1.5 MiB written, none after the cycles).
+# Afterwards every point reads as the primary did (qemu-img compare).
 . "${top_srcdir:-.}/tests/lib.sh"
 . "${top_srcdir:-.}/tests/qemu-lib.sh"
 command -v expect >/dev/null 2>&1 || skip_all "expect not found"
@@ -22,12 +23,15 @@ write "$DEV_A" 0x5a 1M 1M && write "$DEV_B" 0x5b 8M 512k
 ok $? "writes injected on both disks of the primary"
 
 # The console part: results come back as "R 0|1 description" lines.
-{ console_exp_head "$T/drover.conf" 30; cat <<'EOX'
+{ console_exp_head "$T/drover.conf" 50; cat <<'EOX'
 okw "(?n)^\\S+ +$vm +3 Replicating" "the replica is listed, 3 Replicating"
 key "/"
 type $vm
 key enter
 okw "p replicate" "the hint offers p on the replica"
+key enter
+okw {Pending: 1\.5 MiB written on the primary since rp-0001} "the detail pane shows the pending size (1.5 MiB written)" 60
+key enter
 key p
 okw "Replicate now: $vm@" "p opens the replicate dialog"
 okw {changes since[^a-zA-Z]+drover\.1} "the plan: changes since checkpoint drover.1"
@@ -42,6 +46,9 @@ set rc [catch {exec $drover --config $conf -c $uri replicate $vm 2>@1} out]
 ok [expr {$rc == 0}] "drover replicate in another process: exit 0"
 if {$rc} { diag $out }
 okw "(?n)^\\S+ +$vm +3 Replicating .* 3 " "the console shows its point too (three)"
+key enter
+okw {Pending: 0 B written on the primary since rp-0003} "after the cycles nothing is pending" 60
+key enter
 key J
 okw {(?s)Replication Cycle.*Replication Cycle} "the jobs pane lists both cycles"
 okw {(?s)Completed.*Completed} "both completed"
@@ -71,4 +78,7 @@ ok $? "the new layers pass qemu-img check"
 like "$(grep "\"$VM\"" "$T/audit.log" | grep '"replicate"' | head -1)" '"result": ?0' \
     "the console's cycle is in the audit log with result 0"
 
+# Stopped before done_testing deletes $T (the EXIT trap then finds no pid
+# file, and the daemons and the guest would outlive the test).
+qemu_stop_all >/dev/null 2>&1
 done_testing

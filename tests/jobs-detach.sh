@@ -247,15 +247,22 @@ make_fleet "$F"
 ok $? "a fresh demo fleet for repair"
 erp01_uuid=$(vm_field erp01 uuid)
 erp01_lock="$F/vms/erp01/.drover-$erp01_uuid.lock"
-# lock_held FILE: another process holds an OFD or POSIX lock on FILE.
+# lock_held FILE: another process holds an OFD or POSIX lock on FILE.  A
+# FILE that does not exist yet is not held: the demo makes no lock files,
+# the first locker creates it (taking a missing file for a held lock let
+# the test read the job's record before the job process had adopted it:
+# no pid yet, the flake "the job leads its own session" with an empty pid).
 lock_held() {
     "$PYTHON" - "$1" <<'EOF'
-import fcntl, os, sys
+import errno, fcntl, os, sys
 try:
     fd = os.open(sys.argv[1], os.O_RDWR)
-    fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
 except OSError:
-    sys.exit(0)
+    sys.exit(1)
+try:
+    fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+except OSError as e:
+    sys.exit(0 if e.errno in (errno.EACCES, errno.EAGAIN) else 1)
 sys.exit(1)
 EOF
 }
@@ -268,11 +275,15 @@ id=$(wait_file_line "$T/o" 'Job [0-9a-f-]{36} started' | cut -d' ' -f2)
 ok $? "repair: the command started job $id"
 wait_bg_until "$cli" lock_held "$erp01_lock"
 ok $? "repair: the job holds erp01's lock"
-drover jobs "$id" --json </dev/null >"$T/rj.json" 2>"$T/rj.err"
+# The job process writes its pid into the record when it adopts it, before
+# it locks erp01; the state asserted is waited for all the same.
+wait_job "$id" 'j["state"] == 4 and j["pid"]'
+ok $? "repair: the job's record is running, with its process's pid"
+cp "$T/job.json" "$T/rj.json"
 jpid=$(jq_ "$T/rj.json" 'd["job"]["pid"]')
 jsid=$(ps -o sid= -p "$jpid" | tr -d ' ')
 is "$jsid" "$jpid" "repair: the job leads its own session"
-[ -n "$jpid" ] && [ "$jsid" = "$jpid" ] || diag "drover jobs $id --json: $(cat "$T/rj.json" "$T/rj.err")"
+[ -n "$jpid" ] && [ "$jsid" = "$jpid" ] || diag "drover jobs $id --json: $(cat "$T/rj.json")"
 [ "$(ps -o pgid= -p "$cli" | tr -d ' ')" != "$jpid" ]
 ok $? "repair: not in the command's process group"
 drover -c "$URI" repair erp01 --yes --json </dev/null >"$T/r2.json" 2>"$T/r2.err"

@@ -53,6 +53,12 @@ skip_all() { echo "1..0 # SKIP $*"; exit 0; }
 
 done_testing() {
     echo "1..$tap_n"
+    # Private daemons (tests/qemu-lib.sh) keep their pid files in $T: stop
+    # them before $T goes, or nothing could find them afterwards.
+    if command -v qemu_stop >/dev/null 2>&1; then
+        qemu_stop_all >/dev/null 2>&1
+        qemu_stop >/dev/null 2>&1
+    fi
     if [ "$tap_failed" -eq 0 ] && [ -n "${T:-}" ]; then
         rm -rf "$T"
     elif [ -n "${T:-}" ]; then

@@ -348,6 +348,18 @@ ui_repl_lines(const Console *c, UiLines *l, const ModelDetail *d, const char *ho
                            app[0] ? app : "never", app[0] ? " ago" : "");
         ui_lines_hang(l, UI_R_DIM, t, width, 12);
     }
+    if (d->rec->mode == MODE_REPLICA) {
+        const ReplicaPoint *np = replica_newest_point(d->rec);
+        UTIL_AUTOFREE char *t = NULL;
+        char ps[32];
+
+        util_format_size(d->repl_pending.bytes, ps, sizeof(ps));
+        if (d->repl_pending.known && np)
+            t = util_xasprintf("Pending: %s written on the primary since %s", ps, np->id);
+        else
+            t = util_xasprintf("Pending: unknown (%s)", d->repl_pending.why);
+        ui_lines_hang(l, UI_R_DIM, t, width, 9);
+    }
 }
 
 void

@@ -287,7 +287,16 @@ void ui_dialog_push(Console *c, Dialog *d);
 void ui_dialog_pop(Console *c);
 Dialog *ui_dialog_top(const Console *c);
 unsigned ui_dialog_key(Console *c, int key, int is_key_code);
+/* What the operator types to confirm d. */
+const char *ui_expected(const Console *c, const Dialog *d);
+/* A reason is asked (require_reason, or an override of the guard). */
+int ui_needs_reason(const Console *c, const Dialog *d);
+/* The input confirms d's plan. */
+int ui_confirmed(const Console *c, const Dialog *d);
+/* dialog-draw.c */
 void ui_draw_dialog(Console *c, Dialog *d);
+/* A failover refused by the split-brain guard: F may override it. */
+int ui_can_force(const Dialog *d);
 /* Starts the dialog for op on the selected row. */
 unsigned ui_dialog_start(Console *c, int op);
 /* A console action op (StateOp or UI_OP_REPAIR) on a VM refused before any

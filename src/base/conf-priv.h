@@ -1,13 +1,17 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* conf-priv.h: what conf.c (the settings, the files, the parser),
- * conf-repl.c (the replication groups) and conf-uri.c (URIs, the
- * read-only floor, hosts from the command line) share. */
+/* conf-priv.h: what conf.c (the settings, the parser), conf-file.c
+ * (reading files, @include checks), conf-repl.c (the replication groups)
+ * and conf-uri.c (URIs, the read-only floor, hosts from the command line)
+ * share. */
 #ifndef DROVER_CONF_PRIV_H
 #define DROVER_CONF_PRIV_H
 
 #include <stddef.h>
 
 #include "base/conf.h"
+
+/* A configuration file larger than this is certainly not one. */
+#define CONF_MAX_SIZE (1024 * 1024)
 
 /* libconfig's setting (<libconfig.h>, which the .c files include). */
 struct config_setting_t;
@@ -47,6 +51,19 @@ int conf_int_literal(const ConfSrc *src, const struct config_setting_t *s, const
                      long long *out, char *lit, size_t litsize);
 /* Appends a host; takes name and uri. */
 void conf_host_add(ConfHost **hosts, size_t *nhosts, char *name, char *uri, int readonly);
+
+/* ---- conf-file.c ---- */
+
+/* The file libconfig opens for "@include NAME": DIR/NAME, even when NAME
+ * is absolute. */
+char *conf_include_path(const char *dir, const char *name);
+/* Reads path whole: 1 with *text set, 0 when the file does not exist and
+ * optional is set, -1 with err set. */
+int conf_read_text(const char *path, int optional, char **text);
+/* Refuses text (the contents of path) when a file it would @include from
+ * dir is not a regular file or cannot be read: libconfig would exit the
+ * process or block on it. */
+int conf_check_includes(const char *dir, const char *text, const char *path);
 
 /* ---- conf-repl.c ---- */
 

@@ -118,8 +118,7 @@ cli_follow(Session *s, const char *id, pid_t pid, FILE *out, JobInfo *fin, int *
     return rc;
 }
 
-/* Ctrl-C while following: the job goes on, and how to see it. */
-static int
+int
 cli_detached_note(const JobInfo *ji)
 {
     fprintf(stderr, "\ndrover: interrupted; job %s (%s of %s) goes on by itself: drover never stops "
@@ -130,8 +129,8 @@ cli_detached_note(const JobInfo *ji)
     return CLI_EXIT_INTERRUPTED;
 }
 
-static json_object *
-cli_started_json(const JobInfo *ji, const Plan *plan)
+json_object *
+cli_started_json(const JobInfo *ji, json_object *plan)
 {
     ResultCtx ctx;
     ResultInfo info;
@@ -145,7 +144,7 @@ cli_started_json(const JobInfo *ji, const Plan *plan)
     j = report_result_json(&info, "the job was started; it goes on by itself");
     result_info_clear(&info);
     if (plan)
-        json_object_object_add(j, "plan", report_plan_json(plan));
+        json_object_object_add(j, "plan", plan);
     json_object_object_add(j, "job", report_job_json(ji));
     return j;
 }
@@ -154,6 +153,13 @@ static json_object *
 cli_ops_plan_json(const void *plan)
 {
     return report_plan_json(plan);
+}
+
+/* The operation's job: the confirmed plan, run by ops_start. */
+static int
+cli_ops_start(const CliProto *p, const void *arg, char id[37], pid_t *pid)
+{
+    return ops_start(p->s->jobs, p->s->hosts[p->h].uri, p->plan, arg, id, pid);
 }
 
 static char *
@@ -183,11 +189,7 @@ cli_operation(const CliCommand *cmd, CliOpts *o)
     PlanArgs pa;
     Plan *plan = NULL;
     OpsArgs oa;
-    FILE *prog;
-    JobInfo ji;
-    char id[37];
-    pid_t pid = 0;
-    int h, status, r, died = 0;
+    int h, status;
 
     if (!s)
         return result_exit_status(err_code());
@@ -264,41 +266,7 @@ cli_operation(const CliCommand *cmd, CliOpts *o)
     oa.reason = reason;
     oa.shutdown_timeout = s->conf->shutdown_timeout;
     oa.audit_log = s->conf->audit_log;
-    if (ops_start(s->jobs, s->hosts[h].uri, plan, &oa, id, &pid) < 0) {
-        err_prefix("cannot start the job");
-        status = cli_proto_refuse(&cp);
-        goto out;
-    }
-    if (job_table_get(s->jobs, id, &ji) < 0) {
-        memset(&ji, 0, sizeof(ji));
-        util_strlcpy(ji.id, id, sizeof(ji.id));
-    }
-    if (o->no_wait) {
-        if (o->json) {
-            json_object *j = cli_started_json(&ji, plan);
-            report_print_json(j);
-            json_object_put(j);
-        } else {
-            printf("Job %s started (%s; result 4096): it goes on by itself.\n"
-                   "Follow it: drover jobs --follow %s\n", id, report_job_title(ji.type), id);
-        }
-        status = 0;
-        goto out;
-    }
-    prog = o->json ? stderr : stdout;
-    fprintf(prog, "Job %s started (%s; result 4096 until it ends; Ctrl-C leaves it running)\n", id,
-            report_job_title(ji.type));
-    fflush(prog);
-    r = cli_follow(s, id, pid, prog, &ji, &died);
-    if (r < 0) {
-        status = cli_fail(o, opname, plan->vm, s->hosts[h].name, NULL);
-        goto out;
-    }
-    if (r > 0) {
-        status = cli_detached_note(&ji);
-        goto out;
-    }
-    status = cli_job_result(o, opname, &ji, o->json ? report_plan_json(plan) : NULL, died);
+    status = cli_proto_run(&cp, cli_ops_start, &oa, NULL);
 
 out:
     plan_free(plan);
@@ -553,6 +521,8 @@ cli_job_opname(int type)
 
     if (type == JOB_TYPE_REPAIR)
         return "repair";    /* 0 is also what invalid operations map to */
+    if (repljob_type_op(type))
+        return repljob_type_op(type);
     for (op = 0; op < 16; op++)
         if (state_op_job_type((StateOp)op) == type && state_op_name((StateOp)op))
             return state_op_name((StateOp)op);
@@ -607,6 +577,7 @@ cli_job_show(Session *s, CliOpts *o)
         /* Not following: where it is now. */
         if (o->json) {
             json_object *j = cli_started_json(&ji, NULL);
+
             report_print_json(j);
             json_object_put(j);
         } else {
@@ -638,6 +609,7 @@ cli_cancel(const CliCommand *cmd, CliOpts *o)
                    "Follow it: drover jobs --follow %s\n", ji.id, report_job_title(ji.type), ji.vm, ji.id);
         else {
             json_object *j = cli_started_json(&ji, NULL);
+
             report_print_json(j);
             json_object_put(j);
         }

@@ -12,6 +12,7 @@
 #include "base/err.h"
 #include "base/result.h"
 #include "base/util.h"
+#include "face/repljob.h"
 #include "repl/repl.h"
 
 static json_object *
@@ -62,26 +63,19 @@ cli_planned_plan_json(const void *plan)
     return j;
 }
 
-/* The job of either command: its confirmed plan, a ReplPlanned or a
- * ReplReverse. */
-typedef struct {
-    HvConn *conn;
-    const void *plan;
-    ReplArgs args;
-} CliPlannedJob;
-
-static void
-cli_planned_job_free(void *arg)
+/* Starts the job of a confirmed planned failover, detached, through
+ * repljob: the console's code path. */
+static int
+cli_planned_start(const CliProto *cp, const void *arg, char id[37], pid_t *pid)
 {
-    free(arg);
+    return repljob_start_planned(cp->s->jobs, cp->s->hosts[cp->h].uri, cp->plan, arg, id, pid);
 }
 
+/* Likewise for reverse replication. */
 static int
-cli_planned_run(Job *job, void *arg)
+cli_reverse_start(const CliProto *cp, const void *arg, char id[37], pid_t *pid)
 {
-    CliPlannedJob *cj = arg;
-
-    return repl_planned_failover(cj->conn, (const ReplPlanned *)cj->plan, &cj->args, job);
+    return repljob_start_reverse(cp->s->jobs, cp->s->hosts[cp->h].uri, cp->plan, arg, id, pid);
 }
 
 /* The host the command runs on: the session's only one (-c URI); cp->h
@@ -128,9 +122,9 @@ cli_planned_proto(CliProto *cp, Session *s, const CliOpts *o, const char *op, in
  * from showing it to the job fn's result.  The exit status. */
 static int
 cli_planned_walk(CliProto *cp, const void *plan, const char *text, const char *vm,
-                 const char *uuid, const char *digest, JobFn fn)
+                 const char *uuid, const char *digest, CliStartFn start)
 {
-    CliPlannedJob *cj;
+    ReplArgs ra;
     int status;
 
     cp->vm = vm;
@@ -141,12 +135,10 @@ cli_planned_walk(CliProto *cp, const void *plan, const char *text, const char *v
         return 0;
     if (cli_proto_confirm(cp, &status) < 0)
         return status;
-    cj = util_xcalloc(1, sizeof(*cj));
-    cj->conn = cp->s->hosts[0].conn;
-    cj->plan = plan;
-    cj->args.reason = cp->o->reason;
-    cj->args.audit_log = cp->s->conf->audit_log;
-    return cli_proto_run(cp, fn, cj, cli_planned_job_free, NULL);
+    memset(&ra, 0, sizeof(ra));
+    ra.reason = cp->o->reason;
+    ra.audit_log = cp->s->conf->audit_log;
+    return cli_proto_run(cp, start, &ra, NULL);
 }
 
 static int
@@ -165,8 +157,6 @@ cli_planned(CliOpts *o)
     cp.ro_what = "planned failover";
     cp.yes_what = "a planned failover of";
     cp.title = "Planned failover (the primary is shut down)";
-    cp.run_what = "the planned failover";
-    cp.run_note = " (killing drover stops it where it is)";
     if (cli_planned_host(&cp, "a planned failover", "the replica's DR host", "DR host", &status) < 0)
         goto out;
     if (!(plan = repl_plan_planned(s->hosts[0].conn, s->hosts[0].name, vm,
@@ -175,7 +165,7 @@ cli_planned(CliOpts *o)
         goto out;
     }
     status = cli_planned_walk(&cp, plan, plan->text, plan->vm, plan->uuid, plan->digest,
-                              cli_planned_run);
+                              cli_planned_start);
 
 out:
     repl_planned_free(plan);
@@ -194,10 +184,10 @@ cli_failover(const CliCommand *cmd, CliOpts *o)
         }
         return cli_operation(cmd, o);
     }
-    if (o->point || o->force || o->no_wait) {
+    if (o->point || o->force) {
         cli_usage_error("failover --planned does not take --%s: it fails over to the final "
-                        "point it makes, with the primary shut down, and waits for its job",
-                        o->point ? "point" : o->force ? "force" : "no-wait");
+                        "point it makes, with the primary shut down",
+                        o->point ? "point" : "force");
         return CLI_EXIT_USAGE;
     }
     return cli_planned(o);
@@ -248,14 +238,6 @@ cli_reverse_plan_json(const void *plan)
     return j;
 }
 
-static int
-cli_reverse_run(Job *job, void *arg)
-{
-    CliPlannedJob *cj = arg;
-
-    return repl_reverse(cj->conn, (const ReplReverse *)cj->plan, &cj->args, job);
-}
-
 int
 cli_reverse_replication(const CliCommand *cmd, CliOpts *o)
 {
@@ -273,7 +255,6 @@ cli_reverse_replication(const CliCommand *cmd, CliOpts *o)
     cp.ro_what = "reverse replication";
     cp.yes_what = "to reverse the replication of";
     cp.title = "Reverse replication";
-    cp.run_what = "reverse replication";
     if (cli_planned_host(&cp, "reverse-replication", "the old primary's host", "host", &status) < 0)
         goto out;
     memset(&ra, 0, sizeof(ra));
@@ -285,7 +266,7 @@ cli_reverse_replication(const CliCommand *cmd, CliOpts *o)
         goto out;
     }
     status = cli_planned_walk(&cp, plan, plan->text, plan->vm, plan->uuid, plan->digest,
-                              cli_reverse_run);
+                              cli_reverse_start);
 
 out:
     repl_reverse_free(plan);

@@ -115,7 +115,12 @@ int cli_follow(Session *s, const char *id, pid_t pid, FILE *out, JobInfo *fin, i
 /* The plan as JSON, for --dry-run and the result (a new object). */
 typedef json_object *(*CliPlanJson)(const void *plan);
 
-typedef struct {
+typedef struct CliProto CliProto;
+/* Prints the JSON of a job that completed, for a command whose JSON had
+ * its own shape before it ran as a job. */
+typedef void (*CliJsonDone)(const CliProto *p, const JobInfo *ji);
+
+struct CliProto {
     Session *s;
     const CliOpts *o;
     const char *op;             /* the decoder's name: "revert", "planned failover" */
@@ -135,11 +140,8 @@ typedef struct {
     const char *yes_what;
     const char *title;
     int yes_no;                 /* drover.conf's confirm = "yes-no" applies */
-    /* Ctrl-C while following a job of this process: "drover: %s ID runs in
-     * this process and is waited for%s". */
-    const char *run_what;
-    const char *run_note;
-} CliProto;
+    CliJsonDone json_done;      /* NULL: the result object */
+};
 
 /* A refusal before any job ran (err says why): nothing was changed, so a
  * retry is safe; unless it is a dry run, audited and listed with the jobs.
@@ -152,10 +154,23 @@ int cli_proto_show(const CliProto *p, const char *text);
 /* The read-only refusal and the confirmation: 0 to go on; -1 with *status
  * set when refused (audited) or cancelled at the prompt (1). */
 int cli_proto_confirm(const CliProto *p, int *status);
-/* Runs fn(arg) as a job of this process (free_arg frees arg), follows it
- * to its end and prints the decoded result: the exit status; *fin (may be
- * NULL) gets the job's end. */
-int cli_proto_run(const CliProto *p, JobFn fn, void *arg, void (*free_arg)(void *), JobInfo *fin);
+/* Starts the confirmed job of p detached from the terminal (arg: what
+ * start needs): 0 with id set, and *pid when pid is not NULL (the caller
+ * reaps it), or -1 with err set. */
+typedef int (*CliStartFn)(const CliProto *p, const void *arg, char id[37], pid_t *pid);
+/* Starts the job (a failure to start is a refusal, audited) and, unless
+ * --no-wait, follows it to its end and prints its decoded result: the exit
+ * status.  --no-wait prints result 4096 and the job id at once (exit 0);
+ * Ctrl-C while waiting says the job goes on and how to follow it
+ * (CLI_EXIT_INTERRUPTED).  *fin (may be NULL) gets the job's end when it
+ * was waited for (else it is zeroed). */
+int cli_proto_run(const CliProto *p, CliStartFn start, const void *arg, JobInfo *fin);
+/* Ctrl-C while following: says the job goes on, and how to follow (and
+ * cancel) it; returns CLI_EXIT_INTERRUPTED.  (cli-ops.c) */
+int cli_detached_note(const JobInfo *ji);
+/* The result of a job that was started and goes on by itself (4096):
+ * result, plan (consumed, may be NULL) and job.  (cli-ops.c) */
+json_object *cli_started_json(const JobInfo *ji, json_object *plan);
 /* Prints the end of job ji (the decoded result; plan, consumed, may be
  * NULL) and returns the exit status; died: see cli_follow. */
 int cli_job_result(const CliOpts *o, const char *opname, const JobInfo *ji, json_object *plan, int died);

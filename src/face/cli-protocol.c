@@ -13,6 +13,7 @@
 
 #include "base/err.h"
 #include "base/result.h"
+#include "base/util.h"
 #include "face/report.h"
 #include "ops/ops.h"
 
@@ -149,23 +150,54 @@ cli_job_result(const CliOpts *o, const char *opname, const JobInfo *ji, json_obj
 }
 
 int
-cli_proto_run(const CliProto *p, JobFn fn, void *arg, void (*free_arg)(void *), JobInfo *fin)
+cli_proto_run(const CliProto *p, CliStartFn start, const void *arg, JobInfo *fin)
 {
-    FILE *out = p->o->json ? stderr : stdout;
+    FILE *prog = p->o->json ? stderr : stdout;
     JobInfo ji;
-    Job *job;
-    int died = 0;
+    char id[37];
+    pid_t pid = 0;
+    int died = 0, r;
 
-    job = job_submit(p->s->jobs, p->type, cli_proto_host(p), p->s->hosts[p->h].uri, p->vm, p->uuid,
-                     p->digest, fn, arg, free_arg);
-    fprintf(out, "Job %s started (%s; result 4096 until it ends)\n", job_id(job),
-            report_job_title(p->type));
-    /* It runs in this process: Ctrl-C says so and keeps following. */
-    while (cli_follow(p->s, job_id(job), 0, out, &ji, &died) == 1)
-        fprintf(stderr, "drover: %s %s runs in this process and is waited for%s\n", p->run_what,
-                job_id(job), p->run_note ? p->run_note : "");
-    job_wait(job, &ji);
+    if (fin)
+        memset(fin, 0, sizeof(*fin));
+    /* Detached from this terminal: its own session, deaf to the terminal's
+     * signals; this process only waits for it. */
+    if (start(p, arg, id, p->o->no_wait ? NULL : &pid) < 0) {
+        err_prefix("cannot start the job");
+        return cli_proto_refuse(p);
+    }
+    if (job_table_get(p->s->jobs, id, &ji) < 0) {
+        /* It ended and its history line is not readable: the id says enough. */
+        err_clear();
+        memset(&ji, 0, sizeof(ji));
+        util_strlcpy(ji.id, id, sizeof(ji.id));
+        ji.type = p->type;
+    }
+    if (p->o->no_wait) {
+        if (p->o->json) {
+            json_object *j = cli_started_json(&ji, p->plan_json(p->plan));
+
+            report_print_json(j);
+            json_object_put(j);
+        } else {
+            printf("Job %s started (%s; result 4096): it goes on by itself.\n"
+                   "Follow it: drover jobs --follow %s\n", id, report_job_title(ji.type), id);
+        }
+        return 0;
+    }
+    fprintf(prog, "Job %s started (%s; result 4096 until it ends; Ctrl-C leaves it running)\n", id,
+            report_job_title(ji.type));
+    fflush(prog);
+    r = cli_follow(p->s, id, pid, prog, &ji, &died);
+    if (r < 0)
+        return cli_fail(p->o, p->op, p->vm, cli_proto_host(p), NULL);
+    if (r > 0)
+        return cli_detached_note(&ji);
     if (fin)
         *fin = ji;
-    return cli_job_result(p->o, p->op, &ji, p->o->json ? p->plan_json(p->plan) : NULL, 0);
+    if (p->o->json && p->json_done && ji.state == JOB_COMPLETED) {
+        p->json_done(p, &ji);
+        return 0;
+    }
+    return cli_job_result(p->o, p->op, &ji, p->o->json ? p->plan_json(p->plan) : NULL, died);
 }

@@ -78,48 +78,25 @@ cli_repl_plan_json(const void *plan)
     return j;
 }
 
+/* What a replication job is started with: the op (REPLJOB_*) and the
+ * audit's words. */
 typedef struct {
-    HvConn *conn;
-    ReplPlan *plan;             /* enable */
-    char *host;                 /* cycle */
-    char *vm;
-    char *digest;               /* resync: the confirmed plan */
+    int op;
     ReplArgs args;
-} CliReplJob;
+} CliReplStart;
 
-static void
-cli_repl_job_free(void *arg)
-{
-    CliReplJob *cj = arg;
-
-    free(cj->host);
-    free(cj->vm);
-    free(cj->digest);
-    free(cj);
-}
-
+/* Starts the job of cp (its plan confirmed) detached, through repljob:
+ * the console's code path. */
 static int
-cli_repl_run_enable(Job *job, void *arg)
+cli_repl_start(const CliProto *cp, const void *arg, char id[37], pid_t *pid)
 {
-    CliReplJob *cj = arg;
+    const CliReplStart *rs = arg;
+    Session *s = cp->s;
 
-    return repl_enable(cj->conn, cj->plan, &cj->args, job);
-}
-
-static int
-cli_repl_run_resync(Job *job, void *arg)
-{
-    CliReplJob *cj = arg;
-
-    return repl_resync(cj->conn, cj->host, cj->vm, cj->digest, &cj->args, job);
-}
-
-static int
-cli_repl_run_cycle(Job *job, void *arg)
-{
-    CliReplJob *cj = arg;
-
-    return repl_cycle(cj->conn, cj->host, cj->vm, &cj->args, job);
+    if (rs->op == REPLJOB_ENABLE)
+        return repljob_start_enable(s->jobs, s->hosts[cp->h].uri, cp->plan, &rs->args, id, pid);
+    return repljob_start(s->jobs, s->hosts[cp->h].uri, s->hosts[cp->h].name, cp->uuid, cp->vm,
+                         rs->op, cp->digest, &rs->args, id, pid);
 }
 
 /* Whether a failure (code, message) is a lost checkpoint that drover.conf's
@@ -147,8 +124,6 @@ cli_repl_proto(CliProto *cp, Session *s, const CliOpts *o, const char *op, int t
     cp->vm = vm;
     cp->reason = o->reason;
     cp->plan_json = cli_repl_plan_json;
-    cp->run_what = "the replication job";
-    cp->run_note = " (killing drover leaves it for drover repair to undo)";
 }
 
 /* The plan p is known: the refusals and the job name it. */
@@ -161,18 +136,22 @@ cli_repl_proto_plan(CliProto *cp, const ReplPlan *p)
     cp->digest = p->digest;
 }
 
-/* Runs the job (cj, freed with it), waits for it, prints the decoded
- * result: the exit status.  *resync (may be NULL) is set when the job
- * failed for a lost checkpoint and the configuration resyncs by itself. */
+/* Runs replication op (REPLJOB_*) of cp as a detached job and, unless
+ * --no-wait, waits for it and prints the decoded result: the exit status.
+ * *resync (may be NULL) is set when the job failed for a lost checkpoint
+ * and the configuration resyncs by itself. */
 static int
-cli_repl_job(const CliProto *cp, JobFn fn, CliReplJob *cj, int *resync)
+cli_repl_job(const CliProto *cp, int op, int *resync)
 {
+    CliReplStart rs;
     JobInfo ji;
     int status;
 
-    cj->args.reason = cp->o->reason;
-    cj->args.audit_log = cp->s->conf->audit_log;
-    status = cli_proto_run(cp, fn, cj, cli_repl_job_free, &ji);
+    memset(&rs, 0, sizeof(rs));
+    rs.op = op;
+    rs.args.reason = cp->o->reason;
+    rs.args.audit_log = cp->s->conf->audit_log;
+    status = cli_proto_run(cp, cli_repl_start, &rs, &ji);
     if (resync)
         *resync = ji.error_code && cli_repl_auto_resync(cp->s, ji.error_code, ji.error_description);
     return status;
@@ -207,7 +186,6 @@ cli_enable_replication(const CliCommand *cmd, CliOpts *o)
     UTIL_AUTOFREE char *text = NULL;
     ReplEnableArgs ea;
     ReplPlan *plan = NULL;
-    CliReplJob *cj;
     CliProto cp;
     int status, h;
 
@@ -255,10 +233,7 @@ cli_enable_replication(const CliCommand *cmd, CliOpts *o)
     }
     if (cli_proto_confirm(&cp, &status) < 0)
         goto out;
-    cj = util_xcalloc(1, sizeof(*cj));
-    cj->conn = s->hosts[0].conn;
-    cj->plan = plan;
-    status = cli_repl_job(&cp, cli_repl_run_enable, cj, NULL);
+    status = cli_repl_job(&cp, REPLJOB_ENABLE, NULL);
 
 out:
     repl_plan_free(plan);
@@ -276,7 +251,6 @@ cli_replicate_one(Session *s, const CliOpts *o, size_t h, const char *uuid, cons
 {
     UTIL_AUTOFREE char *text = NULL;
     ReplPlan *plan = NULL;
-    CliReplJob *cj;
     CliProto cp;
     int status, auto_resync = 0;
 
@@ -318,11 +292,7 @@ cli_replicate_one(Session *s, const CliOpts *o, size_t h, const char *uuid, cons
      * timer, so it asks no confirmation (cp.title NULL). */
     if (cli_proto_confirm(&cp, &status) < 0)
         goto out;
-    cj = util_xcalloc(1, sizeof(*cj));
-    cj->conn = s->hosts[h].conn;
-    cj->host = util_xstrdup(s->hosts[h].name);
-    cj->vm = util_xstrdup(uuid);
-    status = cli_repl_job(&cp, cli_repl_run_cycle, cj, &auto_resync);
+    status = cli_repl_job(&cp, REPLJOB_CYCLE, &auto_resync);
 
 out:
     repl_plan_free(plan);
@@ -343,7 +313,6 @@ cli_resync_one(Session *s, const CliOpts *o, size_t h, const char *uuid, const c
 {
     UTIL_AUTOFREE char *text = NULL;
     ReplPlan *plan = NULL;
-    CliReplJob *cj;
     CliProto cp;
     int status;
 
@@ -365,12 +334,7 @@ cli_resync_one(Session *s, const CliOpts *o, size_t h, const char *uuid, const c
     }
     if (cli_proto_confirm(&cp, &status) < 0)
         goto out;
-    cj = util_xcalloc(1, sizeof(*cj));
-    cj->conn = s->hosts[h].conn;
-    cj->host = util_xstrdup(s->hosts[h].name);
-    cj->vm = util_xstrdup(uuid);
-    cj->digest = util_xstrdup(plan->digest);
-    status = cli_repl_job(&cp, cli_repl_run_resync, cj, NULL);
+    status = cli_repl_job(&cp, REPLJOB_RESYNC, NULL);
 
 out:
     repl_plan_free(plan);
@@ -460,6 +424,9 @@ cli_replicate_due(Session *s, const CliOpts *o, int64_t *next, int *ran)
                 printf("%s@%s: a cycle is due\n", doms[k].name, s->hosts[i].name);
             st = cli_replicate_one(s, o, i, doms[k].uuid, doms[k].name, r);
             replica_free(r);
+            /* Ctrl-C while waiting: that cycle's job goes on, no other starts. */
+            if (st == CLI_EXIT_INTERRUPTED)
+                cli_repl_stop = 1;
             if (st > status)
                 status = st;
         }
@@ -482,6 +449,10 @@ cli_replicate(const CliCommand *cmd, CliOpts *o)
     }
     if (!o->due && !o->watch && !o->nargs) {
         cli_usage_error("replicate takes VM, --due or --watch");
+        return CLI_EXIT_USAGE;
+    }
+    if (o->watch && o->no_wait) {
+        cli_usage_error("replicate --watch waits for each cycle's job; --no-wait does not apply");
         return CLI_EXIT_USAGE;
     }
     if (!(s = cli_session(o, 1)))
@@ -530,6 +501,30 @@ cli_replicate(const CliCommand *cmd, CliOpts *o)
     return status;
 }
 
+static json_object *
+cli_repl_set_plan_json(const void *plan)
+{
+    return json_object_new_string(plan);
+}
+
+/* The JSON of a completed suspend, resume or disable: the shape it had
+ * before it ran as a job, {"result": 0, "message": what was done}, with
+ * the job's warnings and the job added. */
+static void
+cli_repl_set_done_json(const CliProto *cp, const JobInfo *ji)
+{
+    json_object *j = json_object_new_object();
+
+    (void)cp;
+    json_object_object_add(j, "result", json_object_new_int(0));
+    json_object_object_add(j, "message", json_object_new_string(ji->step));
+    json_object_object_add(j, "warnings", ji->error_description[0] ?
+                           json_object_new_string(ji->error_description) : NULL);
+    json_object_object_add(j, "job", report_job_json(ji));
+    report_print_json(j);
+    json_object_put(j);
+}
+
 int
 cli_repl_set(const CliCommand *cmd, CliOpts *o)
 {
@@ -545,8 +540,7 @@ cli_repl_set(const CliCommand *cmd, CliOpts *o)
 
     if (!s)
         return result_exit_status(err_code());
-    /* Suspend and resume are CIM's Replicate State Change; so is disable
-     * here (the console has no job of its own for it). */
+    /* Suspend, resume and disable are CIM's Replicate State Change. */
     if ((h = cli_repl_find(s, o, opname, REPLJOB_TYPE_STATE, o->args[0], uuid)) < 0) {
         session_free(s);
         return -1 - h;
@@ -563,6 +557,9 @@ cli_repl_set(const CliCommand *cmd, CliOpts *o)
         status = cli_proto_refuse(&cp);
         goto out;
     }
+    /* The plan is its text. */
+    cp.plan = text;
+    cp.plan_json = cli_repl_set_plan_json;
     if (!o->json)
         fputs(text, stdout);
     if (o->dry_run) {
@@ -581,26 +578,10 @@ cli_repl_set(const CliCommand *cmd, CliOpts *o)
     }
     if (cli_proto_confirm(&cp, &status) < 0)
         goto out;
-    free(text);
-    text = NULL;
-    /* repl_set audits what it does itself. */
-    if ((code = repl_set(s->hosts[h].conn, s->hosts[h].name, uuid, op, &ra, 0, &text)) != 0) {
-        status = cli_fail(o, opname, o->args[0], s->hosts[h].name, NULL);
-        goto out;
-    }
-    if (o->json) {
-        json_object *j = json_object_new_object();
-        json_object_object_add(j, "result", json_object_new_int(0));
-        json_object_object_add(j, "message", json_object_new_string(text));
-        report_print_json(j);
-        json_object_put(j);
-    } else {
-        /* The plan was printed already: only what was done. */
-        const char *done = strstr(text, "deletes: nothing on this host\n");
-        fputs(done ? done + strlen("deletes: nothing on this host\n") : text, stdout);
-        printf("Result: 0 Completed\n");
-    }
-    status = 0;
+    /* repl_set audits what it does itself, in the job. */
+    cp.json_done = cli_repl_set_done_json;
+    status = cli_repl_job(&cp, op == REPL_SET_SUSPEND ? REPLJOB_SUSPEND :
+                          op == REPL_SET_RESUME ? REPLJOB_RESUME : REPLJOB_DISABLE, NULL);
 
 out:
     session_free(s);
@@ -661,9 +642,30 @@ cli_repl_stats_json(const HvDomain *d, const char *host, const Replica *r, const
         json_object_object_add(j, "app_consistent_every", json_object_new_int(r->repl->app_every));
         json_object_object_add(j, "last_app_consistent", cli_repl_time_json(app));
     }
-    /* Not known yet: the pending size. */
-    json_object_object_add(j, "pending_size", NULL);
     return j;
+}
+
+/* The pending size (asked of the primary, never failing stats) into j,
+ * or as a line of the table. */
+static void
+cli_repl_pending(const Replica *r, const char *uuid, ReplPendingSeen *seen, json_object *j)
+{
+    ReplPending pd;
+    const ReplicaPoint *np = replica_newest_point(r);
+    char sz[32];
+
+    repl_stats_pending(r, uuid, seen, &pd);
+    if (j) {
+        json_object_object_add(j, "pending_size", pd.known ? json_object_new_int64((int64_t)pd.bytes) : NULL);
+        json_object_object_add(j, "pending_unknown", pd.known ? NULL : json_object_new_string(pd.why));
+        return;
+    }
+    util_format_size(pd.bytes, sz, sizeof(sz));
+    if (pd.known)
+        printf("           pending %s (%llu B) written on the primary since %s\n", sz,
+               (unsigned long long)pd.bytes, np->id);
+    else
+        printf("           pending unknown: %s\n", pd.why);
 }
 
 int
@@ -671,6 +673,7 @@ cli_repl_stats(const CliCommand *cmd, CliOpts *o)
 {
     Session *s = cli_session(o, 1);
     json_object *arr = json_object_new_array();
+    ReplPendingSeen seen = { 0 };
     size_t i, k;
     int status = 0, matched = 0, header = 0;
 
@@ -707,7 +710,10 @@ cli_repl_stats(const CliCommand *cmd, CliOpts *o)
                 continue;
             }
             if (o->json) {
-                json_object_array_add(arr, cli_repl_stats_json(&doms[k], s->hosts[i].name, r, &st));
+                json_object *j = cli_repl_stats_json(&doms[k], s->hosts[i].name, r, &st);
+
+                cli_repl_pending(r, doms[k].uuid, &seen, j);
+                json_object_array_add(arr, j);
                 replica_free(r);
                 continue;
             }
@@ -733,10 +739,12 @@ cli_repl_stats(const CliCommand *cmd, CliOpts *o)
                 util_format_time(st.last_failure, when, sizeof(when));
                 printf("           last failure %s: %d %s\n", when, st.last_code, st.last_message);
             }
+            cli_repl_pending(r, doms[k].uuid, &seen, NULL);
             replica_free(r);
         }
         hv_domain_list_free(doms, n);
     }
+    repl_pending_seen_clear(&seen);
     if (o->nargs && !matched && !status) {
         err_set(RESULT_INVALID_PARAMETER, "no VM named %s", o->args[0]);
         json_object_put(arr);

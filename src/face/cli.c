@@ -69,49 +69,52 @@ static const CliCommand cli_commands[] = {
       "  Options: --from PRIMARY_URI (required), --dir DIR, --nbd HOST:PORT|unix:PATH,\n"
       "           --name NAME, --interval DURATION, --points N,\n"
       "           --app-consistent-every DURATION, --network-map SRC=DST (repeatable),\n"
-      "           --dry-run, --yes, --reason TEXT, --json\n"
+      "           --dry-run, --yes, --reason TEXT, --no-wait, --json\n"
       "  Run on the DR host (-c URI).  Defines the replica (same UUID, disks on\n"
       "  DIR/<target>.base.qcow2, state 1), then copies every disk in full from the\n"
       "  running primary (pull backup, checkpoint drover.1): rp-0001, state 3.", -1,
-      "from dir nbd name interval points app-consistent-every network-map dry-run yes reason json" },
+      "from dir nbd name interval points app-consistent-every network-map dry-run yes reason "
+      "no-wait json" },
     { "replicate", cli_replicate, "[VM]", 0, 1, "one replication cycle now: a new recovery point",
       "  Options: --due (every replica whose interval has passed, instead of VM),\n"
       "           --watch (--due in a loop until stopped), --dry-run, --reason TEXT,\n"
-      "           --json (no confirmation: a cycle deletes nothing on this host)\n"
+      "           --no-wait, --json (no confirmation: a cycle deletes nothing on this host)\n"
       "  Copies what changed on the primary since the newest point into a new layer\n"
       "  (the initial copy first while it is pending).  Refused while the replica is\n"
-      "  failed over, running or suspended.", -1,
-      "due watch dry-run reason json" },
+      "  failed over, running or suspended.  With --due each cycle is a job of its\n"
+      "  own, waited for before the next starts.", -1,
+      "due watch dry-run reason no-wait json" },
     { "resync", cli_resync, "VM", 1, 1, "full resynchronisation: a new base, the old chain deleted",
-      "  Options: --dry-run, --yes, --reason TEXT, --json\n"
+      "  Options: --dry-run, --yes, --reason TEXT, --no-wait, --json\n"
       "  When a cycle refuses because the changes since the newest point are unknown\n"
       "  (checkpoint deleted, primary crashed, disk resized, chain broken): copies\n"
       "  every disk in full into a new base with an empty point on it (state 10\n"
       "  Resynchronizing) while the old points stay usable, swaps it in with one\n"
       "  define (state 3), then deletes the old chain's files.", -1,
-      "dry-run yes reason json" },
+      "dry-run yes reason no-wait json" },
     { "reverse-replication", cli_reverse_replication, "VM", 1, 1,
       "after a planned failover: the old primary becomes the replica",
       "  Run on the old primary's host (-c its URI).  Options: --from URI (the failed-over\n"
       "           VM's host as seen from here; default: the record's), --dir DIR (new\n"
-      "           layers), --nbd HOST:PORT|unix:PATH, --dry-run, --yes, --reason TEXT, --json\n"
+      "           layers), --nbd HOST:PORT|unix:PATH, --dry-run, --yes, --reason TEXT,\n"
+      "           --no-wait, --json\n"
       "  The prepared primary's disks are the base, reused in place: each must hold the\n"
       "  final point (its checkpoint's bitmap consistent and clean), and the failed-over\n"
       "  VM must be on that point with the checkpoint taken when the planned failover\n"
       "  started it.\n"
       "  Here: mode 2, state 3; there: mode 1, state 3.  Cycles then run this way.", -1,
-      "from dir nbd dry-run yes reason json" },
+      "from dir nbd dry-run yes reason no-wait json" },
     { "suspend-replication", cli_repl_set, "VM", 1, 1, "pause replication: state 7 Suspended",
-      "  Options: --dry-run, --yes, --reason TEXT, --json", 0,
-      "dry-run yes reason json" },
+      "  Options: --dry-run, --yes, --reason TEXT, --no-wait, --json", 0,
+      "dry-run yes reason no-wait json" },
     { "resume-replication", cli_repl_set, "VM", 1, 1, "resume a suspended replication: state 3",
-      "  Options: --dry-run, --yes, --reason TEXT, --json", 1,
-      "dry-run yes reason json" },
+      "  Options: --dry-run, --yes, --reason TEXT, --no-wait, --json", 1,
+      "dry-run yes reason no-wait json" },
     { "disable-replication", cli_repl_set, "VM", 1, 1, "stop replicating; the replica and its points stay",
-      "  Options: --dry-run, --yes, --reason TEXT, --json\n"
+      "  Options: --dry-run, --yes, --reason TEXT, --no-wait, --json\n"
       "  Removes drover's replication settings from the record and drover's\n"
       "  checkpoints from the primary; failover to the points still works.", 2,
-      "dry-run yes reason json" },
+      "dry-run yes reason no-wait json" },
     { "stats", cli_repl_stats, "[VM]", 0, 1, "replication statistics: cycles, sizes, times",
       "  Options: --json\n"
       "  Per replica drover replicates: cycles succeeded, failed and missed; last,\n"
@@ -246,8 +249,9 @@ cli_print_help(void)
            "                       (repeatable; network:NAME or bridge:NAME to say which)\n"
            "      --test-network NET  test-failover: the test system's interfaces use this\n"
            "                       isolated network (without it they are left out)\n"
-           "      --no-wait        operations, repair, cancel: start the job and return at once\n"
-           "                       (result 4096 and the job id)\n"
+           "      --no-wait        operations, replication, repair, cancel: start the job and\n"
+           "                       return at once (result 4096 and the job id); without it\n"
+           "                       the command waits, and Ctrl-C stops the waiting, not the job\n"
            "      --follow         jobs: follow a job to its end\n"
            "      --dir DIR        demo: where to build the demo site; enable-replication:\n"
            "                       where the replica's files go\n"

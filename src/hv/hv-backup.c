@@ -8,6 +8,9 @@
 
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -151,6 +154,99 @@ hv_checkpoint_names(HvConn *c, const char *uuid)
 cleanup:
     hv_backup_close(vc, dom);
     return v;
+}
+
+/* Sums the size attributes of <disks><disk> in a checkpoint document;
+ * -1 when there is none (libvirt gave no sizes). */
+static int
+hv_checkpoint_sum_sizes(const char *xml, uint64_t *bytes, size_t *ndisks)
+{
+    xmlDocPtr doc;
+    xmlNodePtr n, k;
+    int ret = -1;
+
+    *bytes = 0;
+    *ndisks = 0;
+    if (!(doc = xmlReadMemory(xml, (int)strlen(xml), "checkpoint.xml", NULL,
+                              XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING)))
+        return -1;
+    for (n = xmlDocGetRootElement(doc)->children; n; n = n->next) {
+        if (n->type != XML_ELEMENT_NODE || !xmlStrEqual(n->name, BAD_CAST "disks"))
+            continue;
+        for (k = n->children; k; k = k->next) {
+            xmlChar *size;
+            unsigned long long v;
+            char *end;
+
+            if (k->type != XML_ELEMENT_NODE || !xmlStrEqual(k->name, BAD_CAST "disk"))
+                continue;
+            /* checkpoint='no' disks have no bitmap and no size. */
+            if (!(size = xmlGetProp(k, BAD_CAST "size")))
+                continue;
+            errno = 0;
+            v = strtoull((const char *)size, &end, 10);
+            if (errno || end == (char *)size || *end) {
+                xmlFree(size);
+                goto out;
+            }
+            xmlFree(size);
+            *bytes += v;
+            (*ndisks)++;
+        }
+    }
+    ret = *ndisks ? 0 : -1;
+
+out:
+    xmlFreeDoc(doc);
+    return ret;
+}
+
+int
+hv_checkpoint_pending(HvConn *c, const char *uuid, const char *name, uint64_t *bytes)
+{
+    virConnectPtr vc;
+    virDomainPtr dom;
+    virDomainCheckpointPtr cp = NULL;
+    char *xml = NULL;
+    size_t ndisks;
+    int power, ret = -1;
+
+    *bytes = 0;
+    /* libvirt asks qemu for the bitmaps' counts: only a running domain
+     * has them (a shut-off one fails with a less useful message). */
+    if ((power = hv_get_power(c, uuid)) < 0)
+        return -1;
+    if (power != HV_POWER_RUNNING && power != HV_POWER_PAUSED) {
+        err_set(RESULT_INVALID_STATE, "the domain is %s on %s: only a running domain tells "
+                "the size written since a checkpoint", hv_power_name(power), c->uri);
+        return -1;
+    }
+    if (hv_backup_open(c, uuid, &vc, &dom) < 0)
+        return -1;
+    if (!(cp = virDomainCheckpointLookupByName(dom, name, 0))) {
+        hv_err("no checkpoint %s on %s (%s)", name, uuid, c->uri);
+        hv_check_alive(c, vc);
+        goto cleanup;
+    }
+    if (!(xml = virDomainCheckpointGetXMLDesc(cp, VIR_DOMAIN_CHECKPOINT_XML_SIZE |
+                                              VIR_DOMAIN_CHECKPOINT_XML_NO_DOMAIN))) {
+        hv_err("cannot read the size of checkpoint %s of %s (%s)", name, uuid, c->uri);
+        hv_check_alive(c, vc);
+        goto cleanup;
+    }
+    if (hv_checkpoint_sum_sizes(xml, bytes, &ndisks) < 0) {
+        err_set(RESULT_NOT_SUPPORTED, "libvirt gave no disk sizes for checkpoint %s of %s (%s)",
+                name, uuid, c->uri);
+        goto cleanup;
+    }
+    ret = 0;
+
+cleanup:
+    free(xml);
+    if (cp)
+        virDomainCheckpointFree(cp);
+    hv_backup_close(vc, dom);
+    return ret;
 }
 
 int

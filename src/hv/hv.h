@@ -13,6 +13,7 @@
 #define DROVER_HV_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "base/err.h"
 
@@ -201,6 +202,12 @@ int hv_checkpoint_delete(HvConn *c, const char *uuid, const char *name);
  * bitmaps alone: for a checkpoint whose bitmap is missing or broken (the
  * primary's qemu was killed), which a normal deletion refuses. */
 int hv_checkpoint_delete_flags(HvConn *c, const char *uuid, const char *name, int metadata_only);
+/* The bytes written on the domain's disks since checkpoint name, summed
+ * over its disks (virDomainCheckpointGetXMLDesc with
+ * VIR_DOMAIN_CHECKPOINT_XML_SIZE: qemu's dirty bitmaps, in whole clusters
+ * of their granularity).  0 with *bytes set; -1 with err: 32775 when the
+ * domain is not running (only a running qemu counts its bitmaps). */
+int hv_checkpoint_pending(HvConn *c, const char *uuid, const char *name, uint64_t *bytes);
 /* Freezes (or thaws) the guest's file systems through its guest agent
  * (virDomainFSFreeze/Thaw), for an application-consistent point. */
 int hv_fs_freeze(HvConn *c, const char *uuid);

@@ -558,6 +558,13 @@ helper_detail(Model *m, size_t host, const char *uuid)
     if (d->rec && d->rec->mode != MODE_TEST_REPLICA)
         d->primary_guard = plan_primary_state(c, d->rec, uuid, MODEL_PRIMARY_TIMEOUT, &d->primary_power,
                                               &d->primary_text);
+    if (d->rec && d->rec->repl && d->rec->mode == MODE_REPLICA) {
+        if (d->primary_power == HV_POWER_RUNNING || d->primary_power == HV_POWER_PAUSED)
+            repl_stats_pending(d->rec, d->uuid, NULL, &d->repl_pending);
+        else
+            util_strlcpy(d->repl_pending.why, d->primary_text ? d->primary_text :
+                         "the primary's state is not known", sizeof(d->repl_pending.why));
+    }
     domxml_disk_list_clear(&disks);
     domxml_free(dx);
     err_clear();
@@ -923,12 +930,7 @@ model_job_op(int type)
     case 102: return state_op_name(OP_TEST);
     case 103: return state_op_name(OP_STOP_TEST);
     case MODEL_JOB_REPAIR: return "repair";
-    case REPL_JOB_RESYNC: return "resync";
-    case REPL_JOB_CYCLE: return "replicate";
-    case REPL_JOB_ENABLE: return "enable-replication";
-    case REPLJOB_TYPE_STATE: return "replication state change";
-    case REPL_JOB_PLANNED: return "planned failover";
-    default: return "operation";
+    default: return repljob_type_op(type) ? repljob_type_op(type) : "operation";
     }
 }
 
@@ -967,10 +969,11 @@ model_repl_execute(Model *m, ModelReplPlan *plan, const char *reason, char id_ou
         ra.reason = reason;
         ra.audit_log = m->s->conf->audit_log;
         if (plan->op == REPLJOB_PLANNED)
-            rc = repljob_start_planned(m->s->jobs, m->s->hosts[host].uri, plan->planned, &ra, id_out);
+            rc = repljob_start_planned(m->s->jobs, m->s->hosts[host].uri, plan->planned, &ra, id_out,
+                                       NULL);
         else
             rc = repljob_start(m->s->jobs, m->s->hosts[host].uri, m->s->hosts[host].name, plan->uuid,
-                               plan->vm, plan->op, digest, &ra, id_out);
+                               plan->vm, plan->op, digest, &ra, id_out, NULL);
         goto out;
     }
     a = util_xcalloc(1, sizeof(*a));

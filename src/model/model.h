@@ -122,6 +122,9 @@ typedef struct {
      * this machine's to read) and when the next cycle is due (0: never). */
     ReplStats repl_stats;
     int64_t repl_next_due;
+    /* The pending size, asked of the primary only when it just answered
+     * running (primary_power), so a silent one costs no second wait. */
+    ReplPending repl_pending;
     int64_t fetched_ms;
     int failed;                 /* the VM could not be read: err holds why */
     ErrInfo err;

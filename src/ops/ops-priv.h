@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* ops-priv.h: what the execution (ops.c) and repair (ops-repair.c) share. */
+/* ops-priv.h: what the execution (ops.c), repair (ops-repair.c) and the
+ * checked define (ops-define.c) share. */
 #ifndef DROVER_OPS_PRIV_H
 #define DROVER_OPS_PRIV_H
 
@@ -74,6 +75,9 @@ int ops_load_keep(OpsCtx *x, int future);
  * when that read-back holds more than what was defined (a write landed in
  * between) it fails the same way with x->applied set: the define stands. */
 int ops_define(OpsCtx *x, const Replica *rec);
+/* The check before a define alone: -1 with x->changed set when another
+ * writer changed the definition since x->expect. */
+int ops_check_unchanged(OpsCtx *x);
 /* ops_define for the last define of a run: a change another writer made
  * right after it is theirs to keep, not a failure. */
 int ops_define_last(OpsCtx *x, const Replica *rec);

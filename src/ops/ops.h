@@ -68,6 +68,14 @@ int ops_repair(HvConn *c, const char *host, const char *vm, const OpsArgs *a, Jo
  * err set. */
 int ops_repair_preview(HvConn *c, const char *vm, char **text);
 
+/* Refuses (32774, naming what changed) when the definition of uuid on c is
+ * no longer expect, the text drover last read or wrote: a define built from
+ * the older copy would silently revert another writer's change.  The same
+ * content laid out differently passes; no expect (NULL) passes.  With
+ * changed, *changed is the definition found ("" when undefined). */
+int ops_check_definition(HvConn *c, const char *uuid, const char *name, const char *expect,
+                         char **changed);
+
 /* Test hook: when the environment variable DROVER_FAULT is "OP:STEP"
  * (e.g. "revert:switched"), the process _exit()s with status 86 at that
  * point.  With DROVER_PAUSE it pauses there instead (base/testhook.h), so a

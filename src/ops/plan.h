@@ -141,6 +141,9 @@ void plan_file_list_clear(PlanFileList *l);
  * be read at all is an error: nothing may then be deleted.  *keep is freed
  * with plan_keep_free. */
 int plan_load_keep(HvConn *c, const Plan *p, int future, Chain ***keep, size_t *nkeep);
+/* The same without a plan: every domain on the host but the UUIDs in
+ * exclude (NULL-terminated, or NULL). */
+int plan_keep_load_but(HvConn *c, const char *const *exclude, Chain ***keep, size_t *nkeep);
 void plan_keep_free(Chain **keep, size_t n);
 
 #endif

@@ -7,12 +7,16 @@
 #include "repl/repl-priv.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <libnbd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/err.h"
 #include "base/result.h"
@@ -30,6 +34,7 @@ struct ReplSource {
     char *where;            /* "vda at 127.0.0.1:10809", for messages */
     char *bitmap_ctx;       /* "qemu:dirty-bitmap:backup-vda" or NULL */
     uint64_t size;
+    int tcp;                /* connected over TCP (repl_quickack) */
 };
 
 /* An extent to move: data, or zeroes. */
@@ -113,6 +118,7 @@ repl_source_open(const char *nbd, const char *tls, const char *target, const cha
             host[strlen(host) - 1] = '\0';
         }
         rc = nbd_connect_tcp(s->h, host, colon + 1);
+        s->tcp = 1;
     }
     if (rc < 0) {
         repl_nbd_err(RESULT_NOT_AVAILABLE, "%s: the primary's NBD export cannot be reached%s%s%s",
@@ -294,15 +300,34 @@ repl_status_issue(ReplSource *s, ReplStatusReq *rq, uint64_t off)
     return 0;
 }
 
+/* Acknowledges what arrives at once, before each wait for block status.
+ * qemu answers a block status with two meta contexts in two chunks; with
+ * Nagle's algorithm on its side the second waits for the first one's
+ * acknowledgement, which Linux delays by up to 40 ms when the client has
+ * nothing to send: one such wait per reply or two, so that a cycle's time
+ * grew with the disk's size (64 GiB against 4 GiB, issue 13's bench).  The
+ * flag is not sticky (tcp(7)), hence set before every wait; a failure only
+ * costs time. */
+static void
+repl_quickack(ReplSource *s)
+{
+    int one = 1, fd;
+
+    if (s->tcp && (fd = nbd_aio_get_fd(s->h)) >= 0)
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
+}
+
 /* Waits for rq's reply.  0, or -1 with err set. */
 static int
 repl_status_wait(ReplSource *s, ReplStatusReq *rq)
 {
     int r;
 
-    while ((r = nbd_aio_command_completed(s->h, (uint64_t)rq->cookie)) == 0)
+    while ((r = nbd_aio_command_completed(s->h, (uint64_t)rq->cookie)) == 0) {
+        repl_quickack(s);
         if (nbd_poll(s->h, -1) < 0)
             break;
+    }
     rq->cookie = -1;
     if (r != 1) {
         repl_nbd_err(RESULT_FAILED, "%s: block status", s->where);
@@ -576,6 +601,22 @@ repl_copy_poll(ReplCopy *c)
     return 0;
 }
 
+/* How qemu-nbd writes dest: "none" (O_DIRECT) where its file system
+ * takes it, else "writeback".  Through the page cache every byte is
+ * copied once more and the flush before the rename then writes the whole
+ * layer at once: a full copy of 1 GiB took 1.5 times as long (issue 13's
+ * bench, doc/performance.md).  Either way the flush makes it durable. */
+static const char *
+repl_dest_cache(const char *dest)
+{
+    int fd = open(dest, O_RDONLY | O_DIRECT | O_CLOEXEC | O_NOFOLLOW);
+
+    if (fd < 0)
+        return "--cache=writeback";
+    close(fd);
+    return "--cache=none";
+}
+
 int
 repl_copy(ReplSource *s, const char *dest, int fresh, ReplCopyProgress fn, void *opaque,
           ReplCopyStats *st)
@@ -583,7 +624,7 @@ repl_copy(ReplSource *s, const char *dest, int fresh, ReplCopyProgress fn, void 
     /* qemu-nbd is found when drover runs, as qemu-img is (QEMU_NBD, else the PATH). */
     const char *qemu_nbd = getenv("QEMU_NBD");
     char *argv[] = { (char *)(qemu_nbd && *qemu_nbd ? qemu_nbd : "qemu-nbd"),
-                     (char *)"--format=qcow2", (char *)"--cache=writeback", (char *)dest, NULL };
+                     (char *)"--format=qcow2", (char *)repl_dest_cache(dest), (char *)dest, NULL };
     ReplExtentList ext = { 0 };
     ReplCopy c;
     size_t i, cap = 0;

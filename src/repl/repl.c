@@ -28,6 +28,7 @@
 #include "hv/domxml.h"
 #include "ops/audit.h"
 #include "ops/ops.h"
+#include "ops/plan.h"
 #include "record/replica.h"
 #include "record/state.h"
 
@@ -305,16 +306,17 @@ repl_plan_digest(ReplPlan *p)
     p->digest[64] = '\0';
 }
 
-/* The replica's definition and record; NULL with err set. */
+/* The replica's definition and record; NULL with err set.  With xml,
+ * *xml is the text read: what repl_define checks is still there. */
 static DomXml *
-repl_read(HvConn *dr, const char *uuid, const char *name, Replica **rec)
+repl_read(HvConn *dr, const char *uuid, const char *name, Replica **rec, char **xml)
 {
-    UTIL_AUTOFREE char *xml = NULL;
+    UTIL_AUTOFREE char *text = NULL;
     UTIL_AUTOFREE char *md = NULL;
     DomXml *dx;
 
     *rec = NULL;
-    if (!(xml = hv_get_xml(dr, uuid)) || !(dx = domxml_parse(xml)))
+    if (!(text = hv_get_xml(dr, uuid)) || !(dx = domxml_parse(text)))
         return NULL;
     if (!(md = domxml_get_replica(dx))) {
         err_set(RESULT_STATUS_UNKNOWN, "%s has no drover replica record", name);
@@ -326,27 +328,83 @@ repl_read(HvConn *dr, const char *uuid, const char *name, Replica **rec)
         domxml_free(dx);
         return NULL;
     }
+    if (xml) {
+        free(*xml);
+        *xml = UTIL_STEAL(&text);
+    }
     return dx;
 }
 
+/* Defines dx with rec as its record.  *expect is the definition drover
+ * last read or wrote: another writer's change since (virsh edit, another
+ * application) is refused with 32774, not overwritten, as an operation's
+ * define refuses it (ops_check_definition).  *expect becomes what libvirt
+ * holds after the define. */
 static int
-repl_define(HvConn *dr, DomXml *dx, const Replica *rec)
+repl_define(HvConn *dr, DomXml *dx, const Replica *rec, char **expect)
 {
     UTIL_AUTOFREE char *md = replica_format(rec);
-    UTIL_AUTOFREE char *xml = NULL;
+    UTIL_AUTOFREE char *what = NULL;
+    char *xml = NULL;
+    char *now;
 
     if (replica_validate(rec) < 0 || !md) {
         err_prefix("the new record of %s", domxml_name(dx));
         return -1;
     }
+    if (ops_check_definition(dr, domxml_uuid(dx), domxml_name(dx), *expect, NULL) < 0)
+        return -1;
     if (domxml_set_replica(dx, md) < 0)
         return -1;
     xml = domxml_format(dx);
     if (hv_define(dr, xml) < 0) {
+        free(xml);
         err_prefix("cannot save the definition of %s", domxml_name(dx));
         return -1;
     }
+    /* What libvirt made of it, unless another writer's change landed
+     * already: then what was sent, so the next define sees that change. */
+    now = hv_get_xml(dr, domxml_uuid(dx));
+    if (now && !(what = domxml_describe_changes(xml, now)) && !err_code()) {
+        free(xml);
+        xml = now;
+    } else {
+        free(now);
+    }
+    err_clear();
+    free(*expect);
+    *expect = xml;
     return 0;
+}
+
+/* Closes the journal of a run that failed before its switch: dx with back
+ * as its record.  When another writer changed the definition since the
+ * journal, the run had switched nothing in it, so the same record goes
+ * onto that writer's definition, keeping its change; unless the record
+ * there is no longer this run's (job jobid): then the journal stays, for
+ * repair. */
+static int
+repl_define_back(HvConn *dr, DomXml *dx, const Replica *back, const char *jobid,
+                 char **expect)
+{
+    Replica *cur = NULL;
+    DomXml *fresh;
+    int ret = -1;
+
+    if (repl_define(dr, dx, back, expect) == 0)
+        return 0;
+    if (err_code() != RESULT_IN_USE || !jobid)
+        return -1;
+    if (!(fresh = repl_read(dr, domxml_uuid(dx), domxml_name(dx), &cur, expect)))
+        return -1;
+    if (!cur->journal || !cur->journal->job || strcmp(cur->journal->job, jobid) != 0)
+        err_set(RESULT_IN_USE, "another writer changed the replica record of %s: drover leaves "
+                "it as it is", domxml_name(dx));
+    else
+        ret = repl_define(dr, fresh, back, expect);
+    replica_free(cur);
+    domxml_free(fresh);
+    return ret;
 }
 
 void
@@ -708,7 +766,7 @@ repl_plan_cycle(HvConn *dr, const char *host, const char *vm)
 
     if (hv_lookup(dr, vm, 0, &d) < 0)
         return NULL;
-    if (!(dx = repl_read(dr, d.uuid, d.name, &r)))
+    if (!(dx = repl_read(dr, d.uuid, d.name, &r, NULL)))
         goto out;
     /* Refusals that need no primary come first: a replica that is failed
      * over is refused the same whether the primary answers or not. */
@@ -745,7 +803,7 @@ repl_plan_resync(HvConn *dr, const char *host, const char *vm)
 
     if (hv_lookup(dr, vm, 0, &d) < 0)
         return NULL;
-    if (!(dx = repl_read(dr, d.uuid, d.name, &r)))
+    if (!(dx = repl_read(dr, d.uuid, d.name, &r, NULL)))
         goto out;
     if (r->journal || repl_check_resync(r, d.name) < 0 || d.power != HV_POWER_OFF || !r->repl) {
         err_clear();
@@ -1168,6 +1226,8 @@ typedef struct {
     int succeeded;              /* a point was made */
     int planned;                /* a planned failover's final cycle (repl-planned.c) */
     int64_t copy_ms;            /* time spent moving data, all disks */
+    char *expect;               /* the definition as last read or written (repl_define) */
+    char jobid[37];             /* the job named in this run's journal */
 } ReplRun;
 
 static void
@@ -1228,52 +1288,11 @@ repl_copy_progress(uint64_t done, uint64_t planned, void *opaque)
                   "copying %s: %s of %s", d->target, sd, sp);
 }
 
-/* The chains no deletion may touch: every disk of every domain here but
- * the UUIDs in exclude (NULL-terminated, or NULL). */
-static int
-repl_load_keep_but(HvConn *dr, const char *const *exclude, Chain ***keep, size_t *nkeep)
-{
-    char **src = hv_all_disk_sources(dr, exclude);
-    size_t i;
-
-    *keep = NULL;
-    *nkeep = 0;
-    if (!src) {
-        err_prefix("cannot list the disks of the domains on %s", hv_uri(dr));
-        return -1;
-    }
-    for (i = 0; src[i]; i++) {
-        Chain *partial = NULL;
-        Chain *c = chain_walk_partial(src[i], &partial);
-
-        err_clear();
-        if (!c)
-            c = partial;
-        else
-            chain_free(partial);
-        if (c) {
-            *keep = util_xrealloc(*keep, (*nkeep + 1) * sizeof(**keep));
-            (*keep)[(*nkeep)++] = c;
-        }
-    }
-    hv_strv_free(src);
-    return 0;
-}
-
+/* The chains no deletion may touch: every disk of every domain here. */
 static int
 repl_load_keep(HvConn *dr, Chain ***keep, size_t *nkeep)
 {
-    return repl_load_keep_but(dr, NULL, keep, nkeep);
-}
-
-static void
-repl_keep_free(Chain **keep, size_t n)
-{
-    size_t i;
-
-    for (i = 0; i < n; i++)
-        chain_free(keep[i]);
-    free(keep);
+    return plan_keep_load_but(dr, NULL, keep, nkeep);
 }
 
 /* Before a merge or a resync changes anything: the files it deletes after
@@ -1290,7 +1309,7 @@ repl_check_removals_on(HvConn *dr, const char *uuid, const char *dir,
     size_t nkeep = 0, i;
     int ret = 0;
 
-    if (repl_load_keep_but(dr, exclude, &keep, &nkeep) < 0) {
+    if (plan_keep_load_but(dr, exclude, &keep, &nkeep) < 0) {
         err_prefix("drover cannot tell which files the domains here use, so it deletes nothing");
         return -1;
     }
@@ -1304,7 +1323,7 @@ repl_check_removals_on(HvConn *dr, const char *uuid, const char *dir,
                                 (const Chain *const *)keep, nkeep) < 0)
             ret = -1;
     }
-    repl_keep_free(keep, nkeep);
+    plan_keep_free(keep, nkeep);
     return ret;
 }
 
@@ -1331,7 +1350,7 @@ repl_undo_files(ReplRun *x)
                              err_message());
         }
     }
-    repl_keep_free(keep, nkeep);
+    plan_keep_free(keep, nkeep);
     err_restore(&saved);
 }
 
@@ -1385,7 +1404,7 @@ repl_remove_stale_temps(ReplRun *x)
             closedir(dh);
         }
     }
-    repl_keep_free(keep, nkeep);
+    plan_keep_free(keep, nkeep);
     return ret;
 }
 
@@ -1708,6 +1727,7 @@ repl_retain(ReplRun *x, DomXml *dx, Replica *rec)
 {
     Chain **keep = NULL;
     size_t nkeep = 0, i;
+    UTIL_AUTOFREE char *jobid = NULL;
     int ret = -1, journaled = 0;
 
     while (rec->npoints > (size_t)rec->repl->points && rec->npoints > 1) {
@@ -1748,7 +1768,7 @@ repl_retain(ReplRun *x, DomXml *dx, Replica *rec)
             replica_disk_list_add(&j->remove, old->disks.v[i].target, old->disks.v[i].file,
                                   (uint64_t)ino);
         }
-        if (repl_define(x->dr, dx, rec) < 0)
+        if (repl_define(x->dr, dx, rec, &x->expect) < 0)
             goto out;
         journaled = 1;
         ops_fault_point("retain", "journal");
@@ -1786,7 +1806,7 @@ repl_retain(ReplRun *x, DomXml *dx, Replica *rec)
 
             memmove(&rec->points[0], &rec->points[1], (rec->npoints - 1) * sizeof(*rec->points));
             rec->npoints--;
-            if (repl_define(x->dr, dx, rec) < 0) {
+            if (repl_define(x->dr, dx, rec, &x->expect) < 0) {
                 /* Not switched: the point is still in the record. */
                 memmove(&rec->points[1], &rec->points[0], rec->npoints * sizeof(*rec->points));
                 rec->points[0] = gone;
@@ -1795,7 +1815,7 @@ repl_retain(ReplRun *x, DomXml *dx, Replica *rec)
             }
             ops_fault_point("retain", "switched");
             journaled = 2;
-            repl_keep_free(keep, nkeep);
+            plan_keep_free(keep, nkeep);
             keep = NULL;
             if (repl_load_keep(x->dr, &keep, &nkeep) < 0) {
                 free(gone.id);
@@ -1822,7 +1842,7 @@ repl_retain(ReplRun *x, DomXml *dx, Replica *rec)
         }
         replica_journal_free(rec->journal);
         rec->journal = NULL;
-        if (repl_define(x->dr, dx, rec) < 0)
+        if (repl_define(x->dr, dx, rec, &x->expect) < 0)
             goto out;
         journaled = 0;
     }
@@ -1837,9 +1857,10 @@ out:
         ErrInfo saved;
 
         err_save(&saved);
+        jobid = util_xstrdup(rec->journal->job);
         replica_journal_free(rec->journal);
         rec->journal = NULL;
-        if (repl_define(x->dr, dx, rec) < 0 && x->job)
+        if (repl_define_back(x->dr, dx, rec, jobid, &x->expect) < 0 && x->job)
             job_progress(x->job, -1, "warning: the retention's journal stays (drover repair "
                          "%s): %s", x->p->vm, err_message());
         err_restore(&saved);
@@ -1848,7 +1869,7 @@ out:
         replica_journal_free(rec->journal);
         rec->journal = NULL;
     }
-    repl_keep_free(keep, nkeep);
+    plan_keep_free(keep, nkeep);
     return ret;
 }
 
@@ -1912,12 +1933,12 @@ repl_resync_finish(ReplRun *x, DomXml *dx, Replica *rec)
     }
     replica_journal_free(rec->journal);
     rec->journal = NULL;
-    if (repl_define(x->dr, dx, rec) < 0)
+    if (repl_define(x->dr, dx, rec, &x->expect) < 0)
         goto out;
     ret = 0;
 
 out:
-    repl_keep_free(keep, nkeep);
+    plan_keep_free(keep, nkeep);
     return ret;
 }
 
@@ -1968,6 +1989,7 @@ repl_run(ReplRun *x, DomXml *dx, const Replica *r)
         else
             job_new_uuid(id);
         j->job = util_xstrdup(id);
+        util_strlcpy(x->jobid, id, sizeof(x->jobid));
     }
     j->step = util_xstrdup("prepared");
     j->time = util_now();
@@ -1993,7 +2015,7 @@ repl_run(ReplRun *x, DomXml *dx, const Replica *r)
                               (uint64_t)ino);
     }
     rec->state = p->initial ? STATE_WAITING_INITIAL : p->resync ? STATE_RESYNCING : rec->state;
-    if (repl_define(x->dr, dx, rec) < 0)
+    if (repl_define(x->dr, dx, rec, &x->expect) < 0)
         goto fail;
     ops_fault_point(op, "journal");
     /* 3. The instant of the point: every disk in one backup job. */
@@ -2083,7 +2105,7 @@ repl_run(ReplRun *x, DomXml *dx, const Replica *r)
         rec->journal = NULL;
     }
     repl_step(x, 92, "switching %s to %s", p->vm, p->point);
-    if (repl_define(x->dr, dx, rec) < 0)
+    if (repl_define(x->dr, dx, rec, &x->expect) < 0)
         goto undo;
     switched = 1;
     ops_fault_point(op, "switched");
@@ -2146,7 +2168,7 @@ undo:
                                                                   : p->disks[i].backing);
             }
             back->state = p->initial ? STATE_WAITING_INITIAL : r->state;
-            if (repl_define(x->dr, dx, back) < 0 && x->job)
+            if (repl_define_back(x->dr, dx, back, x->jobid, &x->expect) < 0 && x->job)
                 job_progress(x->job, -1, "warning: the journal stays (drover repair %s): %s",
                              p->vm, err_message());
             replica_free(back);
@@ -2183,7 +2205,8 @@ repl_cycle_locked(HvConn *dr, const char *host, const HvDomain *d, const ReplArg
     x.planned = a && a->planned;
     x.t0 = util_mono_ms();
     /* Under the lock: read again, and the power state with it. */
-    if (hv_lookup(dr, d->uuid, 0, &now) < 0 || !(dx = repl_read(dr, d->uuid, d->name, &r)))
+    if (hv_lookup(dr, d->uuid, 0, &now) < 0 ||
+        !(dx = repl_read(dr, d->uuid, d->name, &r, &x.expect)))
         goto out;
     if (r->journal ||
         (resync ? repl_check_resync(r, now.name) : repl_check_state(r, now.name)) < 0 ||
@@ -2222,6 +2245,7 @@ out:
     for (i = 0; i < x.nmade; i++)
         free(x.made[i].path);
     free(x.made);
+    free(x.expect);
     hv_close(x.pc);
     repl_plan_free(p);
     replica_free(r);
@@ -2250,7 +2274,7 @@ repl_lock_run(HvConn *dr, const char *host, const char *vm, const ReplArgs *a, J
         return repl_code();
     if ((code = repl_writable(dr, opname, d.name)) != 0)
         goto out;
-    if (!(dx = repl_read(dr, d.uuid, d.name, &r))) {
+    if (!(dx = repl_read(dr, d.uuid, d.name, &r, NULL))) {
         code = repl_code();
         goto out;
     }
@@ -2320,7 +2344,7 @@ repl_enable_undo_nvram(HvConn *dr, const ReplPlan *p, dev_t dev, ino_t ino)
     err_save(&saved);
     if (repl_load_keep(dr, &keep, &nkeep) == 0)
         chain_discard(p->nvram, dev, ino, p->dir, (const Chain *const *)keep, nkeep);
-    repl_keep_free(keep, nkeep);
+    plan_keep_free(keep, nkeep);
     err_restore(&saved);
 }
 
@@ -2477,6 +2501,7 @@ repl_set(HvConn *dr, const char *host, const char *vm, ReplSetOp op, const ReplA
     UTIL_AUTOFREE char *holder = NULL;
     UTIL_AUTOFREE char *lockpath = NULL;
     UTIL_AUTOFREE char *digest = NULL;
+    UTIL_AUTOFREE char *expect = NULL;
     const char *opname = repl_set_name(op);
     UtilBuf b = { 0 };
     LockHandle *lk = NULL;
@@ -2489,7 +2514,7 @@ repl_set(HvConn *dr, const char *host, const char *vm, ReplSetOp op, const ReplA
     *text = NULL;
     if (hv_lookup(dr, vm, 0, &d) < 0)
         return repl_code();
-    if (!(dx = repl_read(dr, d.uuid, d.name, &r)) || (to = repl_set_target(r, op, d.name)) < 0)
+    if (!(dx = repl_read(dr, d.uuid, d.name, &r, NULL)) || (to = repl_set_target(r, op, d.name)) < 0)
         goto fail;
     util_buf_printf(&b, "Plan: %s of %s@%s (%s)\n  state: %d %s -> %d %s\n", opname, d.name, host,
                     d.uuid, r->state, state_name(r->state), to, state_name(to));
@@ -2516,7 +2541,8 @@ repl_set(HvConn *dr, const char *host, const char *vm, ReplSetOp op, const ReplA
     replica_free(r);
     r = NULL;
     domxml_free(dx);
-    if (!(dx = repl_read(dr, d.uuid, d.name, &r)) || (to = repl_set_target(r, op, d.name)) < 0)
+    if (!(dx = repl_read(dr, d.uuid, d.name, &r, &expect)) ||
+        (to = repl_set_target(r, op, d.name)) < 0)
         goto fail;
     {
         Replica *rec = replica_copy(r);
@@ -2527,7 +2553,7 @@ repl_set(HvConn *dr, const char *host, const char *vm, ReplSetOp op, const ReplA
             replica_repl_free(rec->repl);
             rec->repl = NULL;
         }
-        rc = repl_define(dr, dx, rec);
+        rc = repl_define(dr, dx, rec, &expect);
         replica_free(rec);
         if (rc < 0)
             goto fail;
@@ -2751,6 +2777,68 @@ repl_stats_note_failure(const Replica *r, const char *uuid, int code, const char
 
     err_save(&saved);
     repl_stats_note(r, uuid, code, message, 0, 0);
+    err_restore(&saved);
+}
+
+void
+repl_pending_seen_clear(ReplPendingSeen *seen)
+{
+    size_t i;
+
+    if (!seen)
+        return;
+    for (i = 0; i < seen->n; i++) {
+        free(seen->uris[i]);
+        free(seen->whys[i]);
+    }
+    free(seen->uris);
+    free(seen->whys);
+    memset(seen, 0, sizeof(*seen));
+}
+
+void
+repl_stats_pending(const Replica *r, const char *uuid, ReplPendingSeen *seen, ReplPending *out)
+{
+    const ReplicaPoint *np = replica_newest_point(r);
+    HvConn *pc = NULL;
+    ErrInfo saved;
+    size_t i;
+
+    memset(out, 0, sizeof(*out));
+    if (r->state == STATE_RECOVERED || r->state == STATE_COMMITTED ||
+        r->state == STATE_FAILOVER_IN_PROGRESS) {
+        snprintf(out->why, sizeof(out->why), "failed over (state %d %s): cycles pause",
+                 r->state, state_name(r->state));
+        return;
+    }
+    if (!np || !np->checkpoint) {
+        util_strlcpy(out->why, np ? "the newest point has no checkpoint on the primary"
+                     : "no recovery point yet (the initial copy is pending)", sizeof(out->why));
+        return;
+    }
+    for (i = 0; seen && r->primary_uri && i < seen->n; i++) {
+        if (strcmp(seen->uris[i], r->primary_uri) == 0) {
+            util_strlcpy(out->why, seen->whys[i], sizeof(out->why));
+            return;
+        }
+    }
+    err_save(&saved);
+    /* repl_primary_open gives up after the connect timeout (hv_open). */
+    if (!(pc = repl_primary_open(r->primary_uri)) ||
+        hv_checkpoint_pending(pc, uuid, np->checkpoint, &out->bytes) < 0) {
+        snprintf(out->why, sizeof(out->why), "%d %s: %s", err_code(), result_name(err_code()),
+                 err_message());
+        out->bytes = 0;
+        if (seen && r->primary_uri && err_code() == RESULT_NOT_AVAILABLE) {
+            seen->uris = util_xrealloc(seen->uris, (seen->n + 1) * sizeof(*seen->uris));
+            seen->whys = util_xrealloc(seen->whys, (seen->n + 1) * sizeof(*seen->whys));
+            seen->uris[seen->n] = util_xstrdup(r->primary_uri);
+            seen->whys[seen->n++] = util_xstrdup(out->why);
+        }
+    } else {
+        out->known = 1;
+    }
+    hv_close(pc);
     err_restore(&saved);
 }
 

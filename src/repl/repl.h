@@ -206,6 +206,30 @@ int repl_stats_read(const Replica *r, const char *uuid, ReplStats *st);
  * --due planned it), so it shows in the statistics like any other. */
 void repl_stats_note_failure(const Replica *r, const char *uuid, int code, const char *message);
 
+/* The size written on the primary since the replica's newest point: what
+ * the next cycle will move (Msvm_ReplicationStatistics' pending size). */
+typedef struct {
+    int known;                  /* 1: bytes is libvirt's answer */
+    uint64_t bytes;             /* qemu's dirty bitmaps, rounded up to their granularity */
+    char why[384];              /* when not known: why not */
+} ReplPending;
+/* Primaries that did not answer, within one run over several replicas:
+ * each costs the connect timeout once, not once per replica. */
+typedef struct {
+    char **uris;
+    char **whys;
+    size_t n;
+} ReplPendingSeen;
+void repl_pending_seen_clear(ReplPendingSeen *seen);
+/* Asks the primary (r's primary URI, the domain with this UUID) for the
+ * size written since the checkpoint of r's newest point.  Never fails and
+ * leaves the thread's error as it was: not known, with why, when r has no
+ * checkpoint yet, is failed over (5, 6, 12: cycles pause), the primary
+ * cannot be reached within the connect timeout (or did not answer before,
+ * as seen, which may be NULL, remembers), or is not running. */
+void repl_stats_pending(const Replica *r, const char *uuid, ReplPendingSeen *seen,
+                        ReplPending *out);
+
 /* Health from the cycles (DESIGN §8): Warning when the newest point is
  * older than the interval and its grace (REPL_GRACE); Critical after
  * REPL_CRITICAL_FAILURES failed cycles in a row, with the reason decoded
