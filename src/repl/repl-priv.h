@@ -1,15 +1,21 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* repl-priv.h: what the cycle (repl.c), the NBD copy (repl-copy.c), the
- * planned failover (repl-planned.c) and reverse replication
- * (repl-reverse.c) share; libnbd stays inside repl-copy.c. */
+/* repl-priv.h: what the parts of replication share: the common helpers
+ * (repl.c), plans (repl-plan.c), cycles (repl-run.c), statistics
+ * (repl-stats.c), the NBD copy (repl-copy.c), the planned failover
+ * (repl-planned.c) and reverse replication (repl-reverse.c); libnbd stays
+ * inside repl-copy.c. */
 #ifndef DROVER_REPL_PRIV_H
 #define DROVER_REPL_PRIV_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sys/types.h>
+
+#include "hv/domxml.h"
 #include "hv/hv.h"
 #include "ops/job.h"
+#include "record/replica.h"
 #include "repl/repl.h"
 
 /* The audit line of replication work op on vm (job may be NULL; code 0:
@@ -38,6 +44,78 @@ int repl_initial_locked(HvConn *dr, const char *host, const char *uuid, const Re
 /* The read-only floor of work that writes on c: 0, or 32769 with err set
  * ("WHAT of VM refused: the connection is read-only"). */
 int repl_writable(HvConn *c, const char *what, const char *vm);
+
+/* ---- repl.c, repl-plan.c, repl-run.c, repl-stats.c ---- */
+
+#define REPL_CHECKPOINT_PREFIX "drover."
+/* libvirt's VIR_ERR_CHECKPOINT_INCONSISTENT: the bitmap behind a checkpoint
+ * is missing or broken (the primary's qemu was killed before it stored its
+ * bitmaps).  libvirt headers stay in src/hv/. */
+#define REPL_VIRT_CHECKPOINT_INCONSISTENT 109
+
+/* The host part of a libvirt URI ("qemu+ssh://root@prod-a:22/system" ->
+ * "prod-a"); NULL when it names none (a local URI). */
+char *repl_uri_host(const char *uri);
+/* The NBD address a primary at uri serves backups on by default. */
+char *repl_default_nbd(const char *uri);
+/* Opens the primary; NULL with 32777 when it cannot be reached. */
+HvConn *repl_primary_open(const char *uri);
+/* N of point "rp-N", or 0. */
+int repl_point_number(const char *id);
+/* A checkpoint drover made (named "drover.N"). */
+int repl_is_ours(const char *checkpoint);
+/* Whether a primary's drover record (metadata, may be NULL) says it is
+ * prepared for a planned failover (mode 1 Primary, state 4 Synced). */
+int repl_primary_prepared(const char *metadata);
+/* s is in the NULL-terminated list v. */
+int repl_strv_has(char **v, const char *s);
+/* A new disk of plan p, for target. */
+ReplPlanDisk *repl_plan_add_disk(ReplPlan *p, const char *target);
+/* Sets p->digest from everything the plan shows and relies on. */
+void repl_plan_digest(ReplPlan *p);
+/* The replica's definition and record; NULL with err set.  With xml,
+ * *xml is the text read: what repl_define checks is still there. */
+DomXml *repl_read(HvConn *dr, const char *uuid, const char *name, Replica **rec, char **xml);
+/* Defines dx with rec as its record.  *expect is the definition drover
+ * last read or wrote: another writer's change since (virsh edit, another
+ * application) is refused with 32774, not overwritten, as an operation's
+ * define refuses it (ops_check_definition).  *expect becomes what libvirt
+ * holds after the define. */
+int repl_define(HvConn *dr, DomXml *dx, const Replica *rec, char **expect);
+/* Closes the journal of a run that failed before its switch: dx with back
+ * as its record.  When another writer changed the definition since the
+ * journal, the run had switched nothing in it, so the same record goes
+ * onto that writer's definition, keeping its change; unless the record
+ * there is no longer this run's (job jobid): then the journal stays, for
+ * repair. */
+int repl_define_back(HvConn *dr, DomXml *dx, const Replica *back, const char *jobid,
+                     char **expect);
+/* The thread's error code, or 32768 when none is set. */
+int repl_code(void);
+/* Why a cycle may not run in this state; 0 when it may. */
+int repl_check_state(const Replica *r, const char *name);
+/* Why a resync may not run now; 0 when it may.  It replaces every point,
+ * so only a replica that replicates (3) and that nothing else reads. */
+int repl_check_resync(const Replica *r, const char *name);
+/* The plan of one cycle (or, with resync, a full resync) from the record
+ * r of replica d, with the primary open as pc.  Read-only. */
+ReplPlan *repl_plan_build(HvConn *dr, const char *host, const HvDomain *d, DomXml *dx,
+                          const Replica *r, HvConn *pc, int resync);
+/* Copies the primary's NVRAM to the replica's (never over a file): a
+ * temporary name, fsync, rename, the directory fsynced.  Sets *dev, *ino
+ * of the copy for an undo.  0 or -1 with err set. */
+int repl_copy_nvram(const ReplPlan *p, dev_t *dev, ino_t *ino);
+/* Before a merge or a resync changes anything: the files it deletes after
+ * its switch pass every check of that deletion against the other domains
+ * here (the replica's own chain uses them until the switch).  A disk of
+ * another domain that cannot be resolved refuses here, with nothing
+ * changed, rather than after the switch (issue 11, item 11). */
+int repl_check_removals_on(HvConn *dr, const char *uuid, const char *dir,
+                           const ReplicaDiskList *files);
+/* Adds one cycle to the statistics (code 0: it made a point).  Statistics
+ * never fail a cycle: a file that cannot be written is left as it was. */
+void repl_stats_note(const Replica *r, const char *uuid, int code, const char *message,
+                     uint64_t moved, int64_t ms);
 
 /* One disk's export on the primary, opened over NBD. */
 typedef struct ReplSource ReplSource;
