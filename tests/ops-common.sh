@@ -38,12 +38,19 @@ wait_bg_until() {
 # src/base/testhook.h, file $T/paused); returns once it waits there (1 if
 # it never gets there).  resume lets it go on.
 start_paused() {
-    _point=$1
-    _uri=$2
+    _sp_point=$1
+    _sp_uri=$2
     shift 2
+    bg_paused "$_sp_point" drover -c "$_sp_uri" "$@" --yes
+}
+
+# bg_paused POINT CMD...: the same for any command CMD (a drover that
+# takes no --yes, or a function such as dr).
+bg_paused() {
+    _point=$1
+    shift
     rm -f "$T/paused"
-    DROVER_PAUSE=$_point DROVER_PAUSE_FILE="$T/paused" drover -c "$_uri" "$@" --yes \
-        </dev/null >"$T/out" 2>"$T/err" &
+    DROVER_PAUSE=$_point DROVER_PAUSE_FILE="$T/paused" "$@" </dev/null >"$T/out" 2>"$T/err" &
     bg=$!
     wait_bg_until "$bg" test -e "$T/paused"
 }

@@ -10,6 +10,7 @@
 . "${top_srcdir:-.}/tests/lib.sh"
 . "${top_srcdir:-.}/tests/qemu-lib.sh"
 . "${top_srcdir:-.}/tests/repl-lib.sh"
+. "${top_srcdir:-.}/tests/ops-common.sh"
 
 ids() { record "' '.join(p['id'] for p in v['recovery_points'])"; }
 
@@ -29,30 +30,6 @@ EOF
 }
 description() { dvirsh desc "$VM" 2>/dev/null; }
 
-# start_paused POINT ARGS...: drover on the DR host in the background (pid
-# in bg), held at the pause point POINT (src/base/testhook.h); 1 if it
-# never gets there within a minute.
-start_paused() {
-    _point=$1
-    shift
-    rm -f "$T/paused"
-    DROVER_PAUSE=$_point DROVER_PAUSE_FILE="$T/paused" dr "$@" </dev/null >"$T/out" 2>&1 &
-    bg=$!
-    _n=0
-    until [ -e "$T/paused" ]; do
-        kill -0 "$bg" 2>/dev/null || return 1
-        [ "$_n" -ge 600 ] && return 1
-        sleep 0.1
-        _n=$((_n + 1))
-    done
-}
-resume() {
-    rm -f "$T/paused"
-    wait "$bg"
-    rc=$?
-    out=$(cat "$T/out")
-}
-
 out=$(dr enable-replication "$VM" --from "$PURI" --dir "$DIR" --nbd "127.0.0.1:$PORT" --yes 2>&1)
 is "$?" 0 "enable-replication: exit 0"
 [ "$?" -eq 0 ] || printf '%s\n' "$out" | sed 's/^/#   /'
@@ -64,11 +41,12 @@ sums_before=$(cd "$DIR" && sha256sum vda.base.qcow2 vdb.base.qcow2 vda.rp-0002.q
 
 # The edit lands while the cycle copies (after its journal, before its switch).
 write "$DEV_A" 0x22 2M 256k
-start_paused replicate:copied replicate "$VM"
+bg_paused replicate:copied dr replicate "$VM"
 ok $? "the cycle waits at its pause point after the copy"
 edit_dr "changed by an operator during the cycle"
 ok $? "virsh define with a new description while the cycle copies"
 resume
+out="$out$err"
 is "$rc" 4 "the cycle's switch is refused: exit 4"
 like "$out" "32774" "with result 32774"
 like "$out" "changed while drover was working on it" "saying the definition changed meanwhile"

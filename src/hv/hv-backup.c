@@ -43,6 +43,31 @@ hv_backup_close(virConnectPtr vc, virDomainPtr dom)
     virConnectClose(vc);
 }
 
+/* hv_backup_open, then the checkpoint name of that domain: NULL with err
+ * set and nothing held.  hv_checkpoint_close lets go of all three. */
+static virDomainCheckpointPtr
+hv_checkpoint_open(HvConn *c, const char *uuid, const char *name, virConnectPtr *vc,
+                   virDomainPtr *dom)
+{
+    virDomainCheckpointPtr cp;
+
+    if (hv_backup_open(c, uuid, vc, dom) < 0)
+        return NULL;
+    if (!(cp = virDomainCheckpointLookupByName(*dom, name, 0))) {
+        hv_err("no checkpoint %s on %s (%s)", name, uuid, c->uri);
+        hv_check_alive(c, *vc);
+        hv_backup_close(*vc, *dom);
+    }
+    return cp;
+}
+
+static void
+hv_checkpoint_close(virConnectPtr vc, virDomainPtr dom, virDomainCheckpointPtr cp)
+{
+    virDomainCheckpointFree(cp);
+    hv_backup_close(vc, dom);
+}
+
 int
 hv_backup_begin(HvConn *c, const char *uuid, const char *backup_xml, const char *checkpoint_xml)
 {
@@ -206,7 +231,7 @@ hv_checkpoint_pending(HvConn *c, const char *uuid, const char *name, uint64_t *b
 {
     virConnectPtr vc;
     virDomainPtr dom;
-    virDomainCheckpointPtr cp = NULL;
+    virDomainCheckpointPtr cp;
     char *xml = NULL;
     size_t ndisks;
     int power, ret = -1;
@@ -221,13 +246,8 @@ hv_checkpoint_pending(HvConn *c, const char *uuid, const char *name, uint64_t *b
                 "the size written since a checkpoint", hv_power_name(power), c->uri);
         return -1;
     }
-    if (hv_backup_open(c, uuid, &vc, &dom) < 0)
+    if (!(cp = hv_checkpoint_open(c, uuid, name, &vc, &dom)))
         return -1;
-    if (!(cp = virDomainCheckpointLookupByName(dom, name, 0))) {
-        hv_err("no checkpoint %s on %s (%s)", name, uuid, c->uri);
-        hv_check_alive(c, vc);
-        goto cleanup;
-    }
     if (!(xml = virDomainCheckpointGetXMLDesc(cp, VIR_DOMAIN_CHECKPOINT_XML_SIZE |
                                               VIR_DOMAIN_CHECKPOINT_XML_NO_DOMAIN))) {
         hv_err("cannot read the size of checkpoint %s of %s (%s)", name, uuid, c->uri);
@@ -243,9 +263,7 @@ hv_checkpoint_pending(HvConn *c, const char *uuid, const char *name, uint64_t *b
 
 cleanup:
     free(xml);
-    if (cp)
-        virDomainCheckpointFree(cp);
-    hv_backup_close(vc, dom);
+    hv_checkpoint_close(vc, dom, cp);
     return ret;
 }
 
@@ -260,16 +278,11 @@ hv_checkpoint_delete_flags(HvConn *c, const char *uuid, const char *name, int me
 {
     virConnectPtr vc;
     virDomainPtr dom;
-    virDomainCheckpointPtr cp = NULL;
+    virDomainCheckpointPtr cp;
     int ret = -1;
 
-    if (hv_backup_open(c, uuid, &vc, &dom) < 0)
+    if (!(cp = hv_checkpoint_open(c, uuid, name, &vc, &dom)))
         return -1;
-    if (!(cp = virDomainCheckpointLookupByName(dom, name, 0))) {
-        hv_err("no checkpoint %s on %s (%s)", name, uuid, c->uri);
-        hv_check_alive(c, vc);
-        goto cleanup;
-    }
     if (virDomainCheckpointDelete(cp, metadata_only ?
                                   VIR_DOMAIN_CHECKPOINT_DELETE_METADATA_ONLY : 0) < 0) {
         hv_err("cannot delete checkpoint %s of %s (%s)", name, uuid, c->uri);
@@ -279,9 +292,7 @@ hv_checkpoint_delete_flags(HvConn *c, const char *uuid, const char *name, int me
     ret = 0;
 
 cleanup:
-    if (cp)
-        virDomainCheckpointFree(cp);
-    hv_backup_close(vc, dom);
+    hv_checkpoint_close(vc, dom, cp);
     return ret;
 }
 
@@ -399,9 +410,7 @@ hv_checkpoint_create(HvConn *c, const char *uuid, const char *checkpoint_xml)
     ret = 0;
 
 cleanup:
-    if (cp)
-        virDomainCheckpointFree(cp);
-    hv_backup_close(vc, dom);
+    hv_checkpoint_close(vc, dom, cp);
     return ret;
 }
 
