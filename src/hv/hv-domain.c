@@ -21,6 +21,7 @@
 #include "hv/domxml.h"
 #include "base/err.h"
 #include "record/replica.h"
+#include "base/testhook.h"
 #include "base/result.h"
 #include "base/util.h"
 
@@ -228,6 +229,18 @@ cleanup:
     return ret;
 }
 
+/* How long hv_list_many waits for its hosts before it starts libvirt's
+ * event loop: a list through twenty hosts takes about a second, and one
+ * that takes longer may be waiting on a host that stopped answering, whose
+ * call only keepalive (a timer of the loop) can end. */
+#define HV_LIST_LOOP_MS 2000
+
+typedef struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;          /* on CLOCK_MONOTONIC */
+    size_t left;                /* hosts not done yet */
+} HvListWait;
+
 typedef struct {
     HvConn *c;
     const char *uri;
@@ -237,6 +250,7 @@ typedef struct {
     HvListDoneFn done;
     void *opaque;
     HvListResult r;
+    HvListWait *w;
 } HvListArg;
 
 static void *
@@ -248,11 +262,13 @@ hv_list_thread(void *arg)
      * connect timeout), and keepalive ends a call to a host that stops
      * answering after it: this thread always comes back. */
     if (!a->c && a->uri) {
-        a->c = hv_open(a->uri, a->readonly);
+        a->c = hv_open_calls(a->uri, a->readonly);
         err_clear();    /* hv_list says why it is not connected */
     }
     if (!a->c)
         err_set(RESULT_NOT_AVAILABLE, "not connected");
+    else
+        testhook_pause("hv:list-connected");
     if (!a->c || hv_list(a->c, a->flags, &a->r.doms, &a->r.n) < 0) {
         a->r.failed = 1;
         err_save(&a->r.err);
@@ -261,6 +277,10 @@ hv_list_thread(void *arg)
     if (a->done)
         a->done(a->i, a->c, &a->r, a->opaque);
     err_clear();
+    pthread_mutex_lock(&a->w->mu);
+    if (--a->w->left == 0)
+        pthread_cond_signal(&a->w->cv);
+    pthread_mutex_unlock(&a->w->mu);
     return NULL;
 }
 
@@ -271,11 +291,22 @@ hv_list_many(HvConn **conns, const char *const *uris, const int *readonly, size_
     HvListArg *a = util_xcalloc(n + 1, sizeof(*a));
     pthread_t *t = util_xcalloc(n + 1, sizeof(*t));
     unsigned char *started = util_xcalloc(n + 1, 1);
+    HvListWait w;
+    pthread_condattr_t ca;
+    struct timespec until;
+    int64_t until_ms;
     size_t i;
 
     hv_init();
     err_clear();
+    pthread_mutex_init(&w.mu, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&w.cv, &ca);
+    pthread_condattr_destroy(&ca);
+    w.left = n;
     for (i = 0; i < n; i++) {
+        a[i].w = &w;
         a[i].c = conns[i];
         a[i].uri = uris ? uris[i] : NULL;
         a[i].readonly = readonly ? readonly[i] : 0;
@@ -288,12 +319,23 @@ hv_list_many(HvConn **conns, const char *const *uris, const int *readonly, size_
         else
             hv_list_thread(&a[i]);      /* no thread: in this one */
     }
+    until_ms = util_mono_ms() + HV_LIST_LOOP_MS;
+    until.tv_sec = (time_t)(until_ms / 1000);
+    until.tv_nsec = (long)(until_ms % 1000) * 1000000L;
+    pthread_mutex_lock(&w.mu);
+    while (w.left && pthread_cond_timedwait(&w.cv, &w.mu, &until) != ETIMEDOUT)
+        ;
+    if (w.left)
+        hv_loop_start();
+    pthread_mutex_unlock(&w.mu);
     for (i = 0; i < n; i++) {
         if (started[i])
             pthread_join(t[i], NULL);
         out[i] = a[i].r;
         conns[i] = a[i].c;
     }
+    pthread_mutex_destroy(&w.mu);
+    pthread_cond_destroy(&w.cv);
     free(started);
     free(t);
     free(a);

@@ -53,8 +53,9 @@ enum {
 typedef void (*HvEventFn)(HvConn *c, const char *uuid, int kind, void *opaque);
 
 /* Once per process, before any connection: installs the error handler that
- * keeps libvirt from printing, registers the default event loop and starts
- * its thread.  Safe to call more than once. */
+ * keeps libvirt from printing and registers the default event loop (its
+ * thread starts with the first connection that takes events: hv_open).
+ * Safe to call more than once. */
 int hv_init(void);
 
 const char *hv_power_name(int power);   /* "running", "shut off", ... */
@@ -125,7 +126,10 @@ typedef struct {
 /* hv_list of n hosts at once, each in a thread of its own.  A host whose
  * conns[i] is NULL is opened first in its thread (uris[i], readonly[i]),
  * so one host's open overlaps another's list as they come; conns[i] is
- * then set (never NULL after).  Free each list with hv_domain_list_free(). */
+ * then set (never NULL after), a connection for calls only: no events and
+ * no close callback.  libvirt's event loop (keepalive) starts only if the
+ * hosts take more than 2 s: until then no thread of it is woken around
+ * every call.  Free each list with hv_domain_list_free(). */
 /* A host that does not answer its connect fails with 32777 after the
  * connect timeout; the others are waited for as long as their calls take
  * (keepalive ends a call to a host that stops answering). */
