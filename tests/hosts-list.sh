@@ -1,8 +1,9 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
 # `list` of several hosts whose lists come in parts (src/hv/hv-domain.c:
-# each host's records are made 64 at a time while its calls go on): two
-# demo fleets of 150 and 70 extra VMs, listed together and each alone.
+# with no more hosts than cores, each host's records are made 64 at a time
+# while its calls go on): two demo fleets of 150 and 70 extra VMs, listed
+# together and each alone.
 # Every row is there once, sorted by name and host, as the hosts alone
 # list them; the text and names outputs agree with the JSON.
 . "$top_srcdir/tests/lib.sh"

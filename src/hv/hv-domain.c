@@ -287,6 +287,7 @@ typedef struct {
     void *opaque;
     HvListResult r;
     HvListWait *w;
+    int parts;                  /* hand the records on in parts (hv_list_many) */
     /* The parts queue: the host's thread makes the calls, a second one (the
      * maker) hands each part to done meanwhile, so that what the caller
      * makes of the records overlaps the round trips even on one host. */
@@ -395,7 +396,7 @@ hv_list_thread(void *arg)
         err_clear();    /* hv_list says why it is not connected */
     }
     /* Records that come with the list are made in parts as they come. */
-    parts = a->done && (a->flags & HV_LIST_METADATA);
+    parts = a->parts && a->done && (a->flags & HV_LIST_METADATA);
     if (!a->c) {
         err_set(RESULT_NOT_AVAILABLE, "not connected");
         rc = -1;
@@ -426,6 +427,7 @@ hv_list_many(HvConn **conns, const char *const *uris, const int *readonly, size_
     pthread_t *t = util_xcalloc(n + 1, sizeof(*t));
     unsigned char *started = util_xcalloc(n + 1, 1);
     HvListWait w;
+    long ncpu;
     pthread_condattr_t ca;
     struct timespec until;
     int64_t until_ms;
@@ -439,8 +441,13 @@ hv_list_many(HvConn **conns, const char *const *uris, const int *readonly, size_
     pthread_cond_init(&w.cv, &ca);
     pthread_condattr_destroy(&ca);
     w.left = n;
+    /* A maker thread a host pays when a core would wait otherwise: with at
+     * least as many hosts as cores, the hosts' threads keep them busy and
+     * a second thread each only adds switches (measured on 20 hosts). */
+    ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     for (i = 0; i < n; i++) {
         a[i].w = &w;
+        a[i].parts = ncpu < 1 || (long)n <= ncpu;
         a[i].c = conns[i];
         a[i].uri = uris ? uris[i] : NULL;
         a[i].readonly = readonly ? readonly[i] : 0;

@@ -136,11 +136,12 @@ typedef struct {
 typedef void (*HvListDoneFn)(size_t i, HvConn *c, HvListResult *r, void *opaque);
 /* done (may be NULL) runs in a thread of host i's once its list is in, so
  * that what the caller makes of each list overlaps the other hosts' calls;
- * it may take over (and clear) r->doms.  With HV_LIST_METADATA it runs
- * several times instead, once for each part of the list (64 domains, in
- * libvirt's order, not by name) as the records come, one call at a time
- * per host, overlapping that host's own calls too; and once more with
- * r->failed set if the list fails (the parts before it were handed on). */
+ * it may take over (and clear) r->doms.  With HV_LIST_METADATA and no
+ * more hosts than cores it runs several times instead, once for each part
+ * of the list (64 domains, in libvirt's order, not by name) as the records
+ * come, one call at a time per host, overlapping that host's own calls
+ * too; and once more with r->failed set if the list fails (the parts
+ * before it were handed on). */
 void hv_list_many(HvConn **conns, const char *const *uris, const int *readonly, size_t n, int flags,
                   HvListDoneFn done, void *opaque, HvListResult *out);
 void hv_domain_clear(HvDomain *d);
