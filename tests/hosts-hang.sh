@@ -7,7 +7,8 @@
 # list and the operations end by themselves with 32777 (status 5) saying
 # that dr-a does not answer, and change nothing; a command for dr-b still
 # works.  connect_timeout makes the wait 3 s here; `timeout 200` is only the
-# guard that turns a hang into a failure.  Behaviour, not timing.
+# guard that turns a hang into a failure.  Behaviour, not timing.  Last, a
+# daemon stopped after list's connect: keepalive ends the list.
 . "$top_srcdir/tests/lib.sh"
 . "$top_srcdir/tests/hosts-lib.sh"
 
@@ -106,5 +107,34 @@ ok $? "dr-a's daemon runs again (SIGCONT)"
 run show-after show web02@dr-a --json
 is "$rc" 0 "show web02@dr-a works again after SIGCONT"
 is "$out" "$rec_before" "and its record is what it was before"
+
+# A host that hangs after the connect, in the middle of a list: `list` runs
+# no event-loop thread (src/hv/hv.c), so libvirt's keepalive, checked by
+# the thread in the call, is what must end the call.  The list waits at
+# the pause point once dr-a's connection is open (src/base/testhook.h),
+# dr-a is stopped, and the list goes on into its calls.
+rm -f "$T/paused"
+DROVER_PAUSE=hv:list-connected DROVER_PAUSE_FILE="$T/paused" \
+    timeout 200 "$DROVER" --config "$T/drover.conf" -c "$(hosts_uri 1 "$T/dr-a/fleet.xml")" \
+    list --json >"$T/list-mid.out" 2>"$T/list-mid.err" &
+bg=$!
+n=0
+while [ ! -e "$T/paused" ] && kill -0 "$bg" 2>/dev/null && [ "$n" -lt 600 ]; do
+    sleep 0.1
+    n=$((n + 1))
+done
+ok "$(test -e "$T/paused" && echo 0 || echo 1)" "list reaches its calls with dr-a connected"
+hosts_stop_one 1
+ok $? "dr-a's daemon is stopped (SIGSTOP) after the connect"
+rm -f "$T/paused"
+wait "$bg"
+rc=$?
+is "$rc" 5 "list ends by itself (keepalive) with status 5 (32777)"
+like "$(cat "$T/list-mid.err")" '32777' "and prints the code 32777"
+hosts_cont_one 1
+ok $? "dr-a's daemon runs again (SIGCONT)"
+run list-after list --json
+is "$rc" 0 "list works again after SIGCONT"
+like "$out" '"host": "dr-a"' "and lists dr-a"
 
 done_testing

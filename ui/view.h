@@ -35,6 +35,9 @@ typedef struct {
     size_t sel_host;
     char sel_uuid[37];
     size_t top;                 /* first row on screen */
+    int built;                  /* rows were built with the fields below */
+    unsigned built_layout;      /* model_layout() then */
+    int built_col, built_rev, built_filtered;
 } View;
 
 void view_init(View *v);

@@ -48,6 +48,7 @@ typedef struct {
     int64_t now;
     Summary **rows;             /* per host */
     size_t *nrows;
+    size_t *caps;               /* per host: done comes once a part of the list */
 } CliListCtx;
 
 static void
@@ -55,7 +56,7 @@ cli_list_done(size_t i, HvConn *c, HvListResult *r, void *opaque)
 {
     CliListCtx *x = opaque;
     Replica *rec;
-    size_t k, cap = 0;
+    size_t k;
     int local;
 
     if (r->failed)
@@ -64,7 +65,7 @@ cli_list_done(size_t i, HvConn *c, HvListResult *r, void *opaque)
     for (k = 0; k < r->n; k++) {
         if (!r->doms[k].metadata)
             continue;   /* not a replica */
-        util_grow(&x->rows[i], &cap, x->nrows[i] + 1, sizeof(*x->rows[i]));
+        util_grow(&x->rows[i], &x->caps[i], x->nrows[i] + 1, sizeof(*x->rows[i]));
         rec = summary_from_domain(&x->rows[i][x->nrows[i]], x->s->hosts[i].name, &r->doms[k],
                                   x->now, x->s->conf->rpo_warning, local);
         /* Health from the replication cycles (late, failing). */
@@ -104,6 +105,7 @@ cli_list(const CliCommand *cmd, CliOpts *o)
     x.now = now;
     x.rows = util_xcalloc(s->nhosts + 1, sizeof(*x.rows));
     x.nrows = util_xcalloc(s->nhosts + 1, sizeof(*x.nrows));
+    x.caps = util_xcalloc(s->nhosts + 1, sizeof(*x.caps));
     for (i = 0; i < s->nhosts; i++) {
         uris[i] = s->hosts[i].uri;
         ro[i] = s->hosts[i].readonly;
@@ -116,6 +118,11 @@ cli_list(const CliCommand *cmd, CliOpts *o)
             err_restore(&lists[i].err);
             cli_list_host_down(s, i, &status);
             down++;
+            /* The parts read before the host failed: not listed. */
+            for (k = 0; k < x.nrows[i]; k++)
+                summary_clear(&x.rows[i][k]);
+            free(x.rows[i]);
+            x.rows[i] = NULL;
             continue;
         }
         util_grow(&rows, &cap, nrows + x.nrows[i] + 1, sizeof(*rows));
@@ -126,6 +133,7 @@ cli_list(const CliCommand *cmd, CliOpts *o)
     }
     free(x.rows);
     free(x.nrows);
+    free(x.caps);
     if (nrows > 1)
         qsort(rows, nrows, sizeof(*rows), cli_cmp_summary);
     if (o->names) {

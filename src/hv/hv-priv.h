@@ -27,7 +27,17 @@ struct HvConn {
     struct stat fleet_st;       /* the version this connection loaded */
     ErrInfo conn_err;           /* why the last connect failed (libvirt's reason), code 0 if it did not */
     HvDial *dial;               /* a connect still waiting for the host, or NULL (hv.c) */
+    int events;                 /* 0: opened for calls only (hv_open_calls) */
 };
+
+/* hv_open for a command that only makes calls and then closes (`list`):
+ * no domain events and no close callback, so it needs no event-loop
+ * thread, which would be woken around every call.  keepalive needs one:
+ * a caller that waits too long starts it (hv_loop_start).
+ * hv_set_event_handler on it gets nothing. */
+HvConn *hv_open_calls(const char *uri, int readonly);
+/* Starts the thread of libvirt's event loop, once; hv_init first. */
+void hv_loop_start(void);
 
 /* Sets err from libvirt's last error of this thread, with our context.
  * Take names for the message before: every libvirt call resets the error. */

@@ -52,22 +52,41 @@ hv_event_thread(void *arg)
 static void
 hv_init_once(void)
 {
-    pthread_t t;
-    pthread_attr_t attr;
-
     virSetErrorFunc(NULL, hv_error_sink);
     /* Before any thread of ours or libvirt's touches libxml2: its first
      * use sets up global mutexes without a lock, and threads connecting at
      * once (hv_list_many) raced there and leaked one. */
     xmlInitParser();
-    if (virInitialize() < 0 || virEventRegisterDefaultImpl() < 0) {
-        hv_init_result = -1;
-        return;
-    }
+    /* The event loop is registered here, before any connect, so that every
+     * connection gets keepalive; its thread starts with the first
+     * connection that registers for events (hv_loop_start). */
+    hv_init_result = virInitialize() < 0 || virEventRegisterDefaultImpl() < 0 ? -1 : 0;
+}
+
+static pthread_once_t hv_loop_once = PTHREAD_ONCE_INIT;
+static int hv_loop_result = -1;
+
+static void
+hv_loop_once_fn(void)
+{
+    pthread_attr_t attr;
+    pthread_t t;
+
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    hv_init_result = pthread_create(&t, &attr, hv_event_thread, NULL) == 0 ? 0 : -1;
+    hv_loop_result = pthread_create(&t, &attr, hv_event_thread, NULL) == 0 ? 0 : -1;
     pthread_attr_destroy(&attr);
+}
+
+/* Runs libvirt's event loop in a thread from now on: events, the close
+ * callback and keepalive (its timer runs in the loop, also during a call)
+ * need it.  Not before: while no thread runs the loop, libvirt's client
+ * does not wake one around every call (eventfd writes, futexes and a
+ * poll), a third of the system time of a `list` through libvirtd. */
+void
+hv_loop_start(void)
+{
+    pthread_once(&hv_loop_once, hv_loop_once_fn);
 }
 
 int
@@ -146,6 +165,13 @@ hv_metadata_cb(virConnectPtr conn, virDomainPtr dom, int type, const char *nsuri
 static void
 hv_register(HvConn *c, virConnectPtr vc)
 {
+    if (!c->events) {
+        /* Calls only (hv_open_calls): keepalive was set by the dial; its
+         * caller starts the loop if a call takes long. */
+        virResetLastError();
+        return;
+    }
+    hv_loop_start();
     c->cb_lifecycle = virConnectDomainEventRegisterAny(vc, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
                                                        VIR_DOMAIN_EVENT_CALLBACK(hv_lifecycle_cb),
                                                        c, NULL);
@@ -161,6 +187,8 @@ hv_register(HvConn *c, virConnectPtr vc)
 static void
 hv_unregister(HvConn *c, virConnectPtr vc)
 {
+    if (!c->events)
+        return;
     if (c->cb_lifecycle >= 0)
         virConnectDomainEventDeregisterAny(vc, c->cb_lifecycle);
     if (c->cb_metadata >= 0)
@@ -418,14 +446,15 @@ hv_connect(HvConn *c)
     return vc;
 }
 
-HvConn *
-hv_open(const char *uri, int readonly)
+static HvConn *
+hv_open_with(const char *uri, int readonly, int events)
 {
     HvConn *c = util_xcalloc(1, sizeof(*c));
 
     pthread_mutex_init(&c->mu, NULL);
     c->uri = util_xstrdup(uri);
     c->readonly = readonly;
+    c->events = events;
     c->cb_lifecycle = c->cb_metadata = -1;
     c->local = -1;
     c->fleet = hv_fleet_from_uri(uri);
@@ -437,6 +466,18 @@ hv_open(const char *uri, int readonly)
     if (c->conn)
         hv_register(c, c->conn);
     return c;
+}
+
+HvConn *
+hv_open(const char *uri, int readonly)
+{
+    return hv_open_with(uri, readonly, 1);
+}
+
+HvConn *
+hv_open_calls(const char *uri, int readonly)
+{
+    return hv_open_with(uri, readonly, 0);
 }
 
 typedef struct {

@@ -54,8 +54,9 @@ enum {
 typedef void (*HvEventFn)(HvConn *c, const char *uuid, int kind, void *opaque);
 
 /* Once per process, before any connection: installs the error handler that
- * keeps libvirt from printing, registers the default event loop and starts
- * its thread.  Safe to call more than once. */
+ * keeps libvirt from printing and registers the default event loop (its
+ * thread starts with the first connection that takes events: hv_open).
+ * Safe to call more than once. */
 int hv_init(void);
 
 const char *hv_power_name(int power);   /* "running", "shut off", ... */
@@ -126,14 +127,22 @@ typedef struct {
 /* hv_list of n hosts at once, each in a thread of its own.  A host whose
  * conns[i] is NULL is opened first in its thread (uris[i], readonly[i]),
  * so one host's open overlaps another's list as they come; conns[i] is
- * then set (never NULL after).  Free each list with hv_domain_list_free(). */
+ * then set (never NULL after), a connection for calls only: no events and
+ * no close callback.  libvirt's event loop (keepalive) starts only if the
+ * hosts take more than 2 s: until then no thread of it is woken around
+ * every call.  Free each list with hv_domain_list_free(). */
 /* A host that does not answer its connect fails with 32777 after the
  * connect timeout; the others are waited for as long as their calls take
  * (keepalive ends a call to a host that stops answering). */
 typedef void (*HvListDoneFn)(size_t i, HvConn *c, HvListResult *r, void *opaque);
-/* done (may be NULL) runs in host i's thread once its list is in, so that
- * what the caller makes of each list overlaps the other hosts' calls; it
- * may take over (and clear) r->doms. */
+/* done (may be NULL) runs in a thread of host i's once its list is in, so
+ * that what the caller makes of each list overlaps the other hosts' calls;
+ * it may take over (and clear) r->doms.  With HV_LIST_METADATA and no
+ * more hosts than cores it runs several times instead, once for each part
+ * of the list (64 domains, in libvirt's order, not by name) as the records
+ * come, one call at a time per host, overlapping that host's own calls
+ * too; and once more with r->failed set if the list fails (the parts
+ * before it were handed on). */
 void hv_list_many(HvConn **conns, const char *const *uris, const int *readonly, size_t n, int flags,
                   HvListDoneFn done, void *opaque, HvListResult *out);
 void hv_domain_clear(HvDomain *d);

@@ -118,6 +118,7 @@ struct Model {
     size_t nflat;
     int flat_dirty;
     unsigned version;
+    unsigned layout;            /* see model_layout() */
     ModelDetail *detail;
     int detail_requested;       /* a detail request is outstanding */
     size_t req_host;

@@ -465,6 +465,7 @@ apply_list(Model *m, Result *r)
     free(hr->by_uuid);
     *hr = nr;
     host_rows_index(hr);
+    m->layout++;
     m->hosts[r->host].busy = 1;
     model_count(m, r->host);
     model_changed(m);
@@ -503,6 +504,7 @@ apply_rows(Model *m, Result *r)
             util_strlcpy(row->s.uuid, s->uuid, sizeof(row->s.uuid));
             /* Sorting moves rows: index again, then find it. */
             host_rows_index(hr);
+            m->layout++;
             row = host_rows_find(hr, s->uuid);
         }
         row->fetched_ms = r->when_ms;
@@ -521,6 +523,8 @@ apply_rows(Model *m, Result *r)
                 detail = 1;
         }
         if (!row->loaded || !model_summary_same(&row->s, s)) {
+            if (!util_streq(row->s.name, s->name))
+                m->layout++;    /* out of its place by name */
             summary_clear(&row->s);
             row->s = *s;
             memset(s, 0, sizeof(*s));
@@ -552,6 +556,7 @@ apply_gone(Model *m, Result *r)
     memmove(&hr->rows[k], &hr->rows[k + 1], (hr->n - k - 1) * sizeof(*hr->rows));
     hr->n--;
     host_rows_index(hr);
+    m->layout++;
     model_count(m, r->host);
     model_changed(m);
 }
@@ -785,6 +790,12 @@ unsigned
 model_version(const Model *m)
 {
     return m->version;
+}
+
+unsigned
+model_layout(const Model *m)
+{
+    return m->layout;
 }
 
 void

@@ -173,6 +173,10 @@ const ModelRow *model_row(const Model *m, size_t i);
 const ModelRow *model_find(const Model *m, size_t host, const char *uuid);
 /* Changes whenever any row or host changes. */
 unsigned model_version(const Model *m);
+/* Changes whenever rows come, go, move or change their name: while it
+ * stays, every row pointer stays valid across model_process() and the rows
+ * keep their order by host and name (their data may change). */
+unsigned model_layout(const Model *m);
 
 /* The rows on screen: their records are read before the others'.  Copies
  * the list (n pairs). */
