@@ -17,24 +17,7 @@
 sed 's/^shutdown_timeout = .*/shutdown_timeout = 120;/' "$T/drover.conf" >"$T/long.conf"
 pr() { "$DROVER" --config "$T/long.conf" -c "$PURI" "$@"; }
 dl() { "$DROVER" --config "$T/long.conf" -c "$DURI" "$@"; }
-PORT2=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-REV=$TOP/rev
-# dwrite DISK PATTERN OFFSET LENGTH: a guest write on the DR host's VM.
-dwrite() {
-    dvirsh qemu-monitor-command "$VM" --hmp "qemu-io -d $1 \"write -P $2 $3 $4\"" >/dev/null
-}
-# has FILE PATTERN OFFSET LENGTH: the image reads PATTERN there.
-has() {
-    ! qemu-io -r -U -f qcow2 -c "read -P $2 $3 $4" "$1" 2>&1 | grep -q "Pattern verification failed"
-}
-src() {  # src VIRSH_FN TARGET: the disk's file in the persistent definition
-    "$1" domblklist "$VM" --inactive | awk -v t="$2" '$1 == t {print $2}'
-}
-rec_on() {  # rec_on URI EXPR: EXPR on `drover show VM --json` there (as v)
-    "$DROVER" --config "$T/drover.conf" -c "$1" show "$VM" --json 2>/dev/null | python3 -c "import json,sys
-v=json.load(sys.stdin)
-print($2)"
-}
+reverse_setup
 # planned URI_RUNNER OTHER_VIRSH LOG: a planned failover run with RUNNER (pr
 # or dl) whose primary the test powers off when drover waits for it (the
 # TCG guest has no OS to act on the ACPI request).

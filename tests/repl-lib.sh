@@ -104,13 +104,16 @@ DEV_B=$(printf '%s' "$DEV_A" | sed 's/virtio-disk0/virtio-disk1/')
 same() {
     "$QEMU_IMG" compare -q -U "$1" "$2" >/dev/null 2>&1
 }
-paused() {  # paused CMD...: run CMD with the primary paused
-    pvirsh suspend "$VM" >/dev/null || return 1
+paused_on() {  # paused_on VIRSH_FN CMD...: run CMD with the VM paused on that host
+    _pv=$1
+    shift
+    "$_pv" suspend "$VM" >/dev/null || return 1
     "$@"
     _rc=$?
-    pvirsh resume "$VM" >/dev/null || return 1
+    "$_pv" resume "$VM" >/dev/null || return 1
     return $_rc
 }
+paused() { paused_on pvirsh "$@"; }  # paused CMD...: run CMD with the primary paused
 record() {  # record EXPR: EXPR on the replica's `drover show --json` (as v)
     dr show "$VM" --json 2>/dev/null | python3 -c "import json,sys
 v=json.load(sys.stdin)
@@ -193,4 +196,29 @@ define_neighbour() {
 </domain>
 EOX
     dvirsh define "$T/nbr.xml" >/dev/null
+}
+
+# For the tests that turn the direction round (repl-failback.sh,
+# repl-reverse-full.sh): reverse_setup sets PORT2 (a free port for the
+# reversed backups) and REV (the old primary's replica directory).
+reverse_setup() {
+    PORT2=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    REV=$TOP/rev
+}
+# dwrite DISK PATTERN OFFSET LENGTH: a guest write on the DR host's VM.
+dwrite() {
+    dvirsh qemu-monitor-command "$VM" --hmp "qemu-io -d $1 \"write -P $2 $3 $4\"" >/dev/null
+}
+dpaused() { paused_on dvirsh "$@"; }  # dpaused CMD...: the same with the DR host's VM paused
+# has FILE PATTERN OFFSET LENGTH: the image reads PATTERN there.
+has() {
+    ! qemu-io -r -U -f qcow2 -c "read -P $2 $3 $4" "$1" 2>&1 | grep -q "Pattern verification failed"
+}
+src() {  # src VIRSH_FN TARGET: the disk's file in the persistent definition
+    "$1" domblklist "$VM" --inactive | awk -v t="$2" '$1 == t {print $2}'
+}
+rec_on() {  # rec_on URI EXPR: EXPR on `drover show VM --json` there (as v)
+    "$DROVER" --config "$T/drover.conf" -c "$1" show "$VM" --json 2>/dev/null | python3 -c "import json,sys
+v=json.load(sys.stdin)
+print($2)"
 }

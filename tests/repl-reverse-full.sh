@@ -16,29 +16,7 @@
 . "${top_srcdir:-.}/tests/repl-lib.sh"
 
 pr() { "$DROVER" --config "$T/drover.conf" -c "$PURI" "$@"; }
-PORT2=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-REV=$TOP/rev
-dwrite() {
-    dvirsh qemu-monitor-command "$VM" --hmp "qemu-io -d $1 \"write -P $2 $3 $4\"" >/dev/null
-}
-has() {
-    ! qemu-io -r -U -f qcow2 -c "read -P $2 $3 $4" "$1" 2>&1 | grep -q "Pattern verification failed"
-}
-src() {  # src VIRSH_FN TARGET: the disk's file in the persistent definition
-    "$1" domblklist "$VM" --inactive | awk -v t="$2" '$1 == t {print $2}'
-}
-rec_on() {  # rec_on URI EXPR: EXPR on `drover show VM --json` there (as v)
-    "$DROVER" --config "$T/drover.conf" -c "$1" show "$VM" --json 2>/dev/null | python3 -c "import json,sys
-v=json.load(sys.stdin)
-print($2)"
-}
-dpaused() {  # dpaused CMD...: run CMD with the DR host's VM paused
-    dvirsh suspend "$VM" >/dev/null || return 1
-    "$@"
-    _rc=$?
-    dvirsh resume "$VM" >/dev/null || return 1
-    return $_rc
-}
+reverse_setup
 sha() { sha256sum "$1" | cut -c1-16; }
 rev() { pr reverse-replication "$VM" --from "$DURI" --dir "$REV" --nbd "127.0.0.1:$PORT2" "$@"; }
 
