@@ -39,32 +39,6 @@ trap 'rm -f "$HOLD"' EXIT
 # follow ARGS: drover jobs --follow, given at most two minutes.
 follow() { timeout 120 "$DROVER" --config "$T/drover.conf" jobs --follow "$@"; }
 
-# wait_job ID PYTHON-CONDITION: polls `drover jobs ID --json` until the
-# condition on j (the job object) holds; 0, or 1 after 60 s.
-wait_job() {
-    _n=0
-    while [ "$_n" -lt 600 ]; do
-        # (Its exit status is the job's result's: a failed job's is not 0.)
-        drover jobs "$1" --json </dev/null >"$T/job.json" 2>/dev/null
-        if "$PYTHON" - "$T/job.json" "$2" <<'EOF'
-import json, sys
-try:
-    j = json.load(open(sys.argv[1]))["job"]
-except (ValueError, KeyError):
-    sys.exit(1)
-sys.exit(0 if eval(sys.argv[2]) else 1)
-EOF
-        then
-            return 0
-        fi
-        _n=$((_n + 1))
-        sleep 0.1
-    done
-    diag "job $1: condition not met after 60 s: $2"
-    sed 's/^/#   /' "$T/job.json"
-    return 1
-}
-
 # wait_file_line FILE REGEX: waits for a line in FILE; prints the match.
 wait_file_line() {
     _n=0

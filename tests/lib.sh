@@ -111,3 +111,30 @@ wait_for() {
         _n=$((_n + 1))
     done
 }
+
+# wait_job ID PYTHON-CONDITION: polls `drover jobs ID --json` until the
+# condition on j (the job object) holds; 0, or 1 (saying so, with the last
+# answer) after 120 s.  (Its exit status is the job's result's: a failed
+# job's is not 0, so the output is what counts.)
+wait_job() {
+    _n=0
+    while [ "$_n" -lt 1200 ]; do
+        drover jobs "$1" --json </dev/null >"$T/job.json" 2>/dev/null
+        if "${PYTHON:-python3}" - "$T/job.json" "$2" <<'EOF'
+import json, sys
+try:
+    j = json.load(open(sys.argv[1]))["job"]
+except (ValueError, KeyError):
+    sys.exit(1)
+sys.exit(0 if eval(sys.argv[2]) else 1)
+EOF
+        then
+            return 0
+        fi
+        _n=$((_n + 1))
+        sleep 0.1
+    done
+    diag "job $1: condition not met after 120 s: $2"
+    sed 's/^/#   /' "$T/job.json"
+    return 1
+}

@@ -29,31 +29,6 @@ trap 'rm -f "$PAUSED"; qemu_stop_all >/dev/null 2>&1' EXIT
 # A configuration that gives the primary two minutes to shut down.
 sed 's/^shutdown_timeout = .*/shutdown_timeout = 120;/' "$T/drover.conf" >"$T/long.conf"
 
-# wait_job ID PYTHON-CONDITION: polls `drover jobs ID --json` until the
-# condition on j (the job object) holds; 0, or 1 after 120 s.
-wait_job() {
-    _n=0
-    while [ "$_n" -lt 1200 ]; do
-        drover jobs "$1" --json </dev/null >"$T/job.json" 2>/dev/null
-        if python3 - "$T/job.json" "$2" <<'EOF'
-import json, sys
-try:
-    j = json.load(open(sys.argv[1]))["job"]
-except (ValueError, KeyError):
-    sys.exit(1)
-sys.exit(0 if eval(sys.argv[2]) else 1)
-EOF
-        then
-            return 0
-        fi
-        _n=$((_n + 1))
-        sleep 0.1
-    done
-    diag "job $1: condition not met after 120 s: $2"
-    sed 's/^/#   /' "$T/job.json"
-    return 1
-}
-
 # wait_gone PID: until process PID has ended (at most 60 s).
 wait_gone() {
     _n=0
