@@ -1,6 +1,16 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* replica-parse: reading a <drover:replica> document with libxml2.  It
- * checks the document's shape only; replica_validate() holds the rules. */
+/* replica-parse: reading a <drover:replica> document with libxml2's SAX2
+ * parser, each element checked as it is read: no tree is built (a tree was
+ * half the cost of a parse).  It checks the document's shape only;
+ * replica_validate() holds the rules.
+ *
+ * The checks run in the order a walk of the document's tree ran them: an
+ * element's attributes when it starts, what follows its children when it
+ * ends.  After the first failed check the rest is only parsed, because a
+ * well-formedness error anywhere wins over any check, as it did when the
+ * tree was built first.  A document with a type declaration is refused
+ * whatever it holds; from its declaration on libxml2 builds the tree as it
+ * did, so that its entities and its errors are libxml2's own. */
 #include <config.h>
 
 #include "record/replica.h"
@@ -12,7 +22,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <libxml/SAX2.h>
 #include <libxml/parser.h>
+#include <libxml/parserInternals.h>
 #include <libxml/tree.h>
 #include <libxml/xmlerror.h>
 
@@ -21,82 +33,159 @@
 #include "record/state.h"
 #include "base/util.h"
 
+/* What an open element holds. */
+enum {
+    RS_REPLICA,     /* the root: <mode>, <state>, <primary>, ... */
+    RS_NUMBER,      /* <mode>, <state>: text only */
+    RS_EMPTY,       /* <primary>: no element */
+    RS_REPL,        /* <replication>: no element; numbers checked at its end */
+    RS_POINTS,      /* <recovery-points>: <point> */
+    RS_DISKS,       /* <point>, <failover>, <test-system>: <disk> */
+    RS_JOURNAL,     /* <journal>: <create>, <remove> */
+    RS_DISK,        /* one of those: <before> for a failover disk */
+    RS_BEFORE,      /* text only */
+};
+
+/* The node the pending text belongs to: a tree keeps text and CDATA apart. */
+enum { RS_NO_TEXT, RS_TEXT, RS_CDATA };
+
+/* <replica><recovery-points><point><disk> and a child of that disk, which
+ * is refused: nothing goes deeper. */
+#define RS_DEPTH 5
+
+typedef struct {
+    int kind;
+    const char *ctx;        /* names the element in messages about its children */
+} ReplicaFrame;
+
+typedef struct {
+    int have;
+    char msg[512];
+} ReplicaXmlError;
+
+/* SAX2's attributes: localname, prefix, URI, value, end of value. */
+typedef struct {
+    const xmlChar **v;
+    int n;
+} ReplicaAttrs;
+
+typedef struct {
+    ReplicaXmlError xe;
+    int failed;             /* a check failed: its error is set */
+    int dtd;                /* a document type declaration: the tree builds */
+    int depth;              /* elements open */
+    ReplicaFrame f[RS_DEPTH];
+    Replica *r;
+    int have_mode, have_state, have_primary, have_points;
+    size_t cap_points;
+    /* In <mode>, <state> and <before> all their text; elsewhere the open
+     * text node's from its first non-blank character, for the message. */
+    UtilBuf text;
+    int text_kind;
+    char num_ctx[32];
+    const char *num_what;
+    int num_max;
+    int *num_out;
+    /* The open <point>, <failover> or <test-system>: its disks. */
+    char point_ctx[REPLICA_CTX_MAX];
+    ReplicaDiskList *list;
+    size_t list_cap;
+    int with_before;
+    size_t cap_create, cap_remove;
+    /* The open disk. */
+    char disk_ctx[REPLICA_CTX_MAX];
+    ReplicaDiskList *disk_list;
+    size_t *disk_cap;
+    char *target, *file, *inode, *before;
+    /* <replication>'s numbers, checked after its children. */
+    char *interval, *points, *app;
+    /* xml:id values, which libxml2's tree checks (its messages). */
+    char **ids;
+    size_t nids, cap_ids;
+} ReplicaSax;
+
 static int
-replica_is_ns(const xmlNode *n)
+replica_blank(char c)
 {
-    return n->ns && n->ns->href && strcmp((const char *)n->ns->href, REPLICA_NS) == 0;
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* The parser hands an '&' of an attribute value over as "&#38;" (entities
+ * stay unexpanded), which the tree decoded. */
+static char *
+replica_attr_value(const xmlChar *v, const xmlChar *end)
+{
+    size_t n = (size_t)(end - v);
+    char *s = util_xstrndup((const char *)v, n);
+    char *p, *w;
+
+    if (!memchr(s, '&', n))
+        return s;
+    for (p = w = s; *p;) {
+        if (strncmp(p, "&#38;", 5) == 0) {
+            *w++ = '&';
+            p += 5;
+        } else {
+            *w++ = *p++;
+        }
+    }
+    *w = '\0';
+    return s;
+}
+
+/* The attribute name without a namespace, or NULL. */
+static char *
+replica_attr(const ReplicaAttrs *a, const char *name)
+{
+    int i;
+
+    for (i = 0; i < a->n; i++) {
+        const xmlChar **x = a->v + 5 * i;
+
+        if (!x[2] && strcmp((const char *)x[0], name) == 0)
+            return replica_attr_value(x[3], x[4]);
+    }
+    return NULL;
 }
 
 static int
-replica_is(const xmlNode *n, const char *name)
+replica_unknown_element(const char *ctx, const char *name)
 {
-    return strcmp((const char *)n->name, name) == 0;
+    return replica_bad("%s: unknown element <%s>", ctx, name);
 }
 
-/* Classifies a child of an element that holds only elements: 1 for one of
- * our elements, 0 for something to skip (whitespace, comments), -1 with the
- * error set for anything else, so that no data is silently dropped. */
+/* An element among elements: 0 when it is one of ours, -1 with the error
+ * set, so that no data is silently dropped. */
 static int
-replica_child_kind(const char *ctx, const xmlNode *c)
+replica_check_ns(const char *ctx, const char *name, const xmlChar *uri)
 {
     UTIL_AUTOFREE char *v = NULL;
-    const xmlChar *p;
 
-    switch (c->type) {
-    case XML_ELEMENT_NODE:
-        if (replica_is_ns(c))
-            return 1;
-        if (!c->ns)
-            return replica_bad("%s: element <%s> has no namespace: every element must be in %s",
-                               ctx, (const char *)c->name, REPLICA_NS);
-        v = replica_show((const char *)c->ns->href);
-        return replica_bad("%s: element <%s> is in namespace \"%s\": every element must be in %s",
-                           ctx, (const char *)c->name, v, REPLICA_NS);
-    case XML_TEXT_NODE:
-    case XML_CDATA_SECTION_NODE:
-        for (p = c->content; p && *p; p++) {
-            if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
-                size_t n = strlen((const char *)p);
-
-                while (n && (p[n - 1] == ' ' || p[n - 1] == '\t' || p[n - 1] == '\n' ||
-                             p[n - 1] == '\r'))
-                    n--;
-                v = util_xstrndup((const char *)p, n);
-                v = replica_show_free(v);
-                return replica_bad("%s: unexpected text \"%s\": only elements belong here", ctx, v);
-            }
-        }
+    if (uri && strcmp((const char *)uri, REPLICA_NS) == 0)
         return 0;
-    case XML_COMMENT_NODE:
-    case XML_PI_NODE:
-        return 0;
-    case XML_ENTITY_REF_NODE:
-        return replica_bad("%s: unexpected entity reference &%s;", ctx, (const char *)c->name);
-    default:
-        return replica_bad("%s: unexpected XML node of type %d", ctx, (int)c->type);
-    }
-}
-
-static int
-replica_unknown_element(const char *ctx, const xmlNode *c)
-{
-    return replica_bad("%s: unknown element <%s>", ctx, (const char *)c->name);
+    if (!uri)
+        return replica_bad("%s: element <%s> has no namespace: every element must be in %s",
+                           ctx, name, REPLICA_NS);
+    v = replica_show((const char *)uri);
+    return replica_bad("%s: element <%s> is in namespace \"%s\": every element must be in %s",
+                       ctx, name, v, REPLICA_NS);
 }
 
 /* Refuses attributes outside allowed (NULL-terminated). */
 static int
-replica_check_attrs(const char *ctx, const xmlNode *n, const char *const *allowed)
+replica_check_attrs(const char *ctx, const ReplicaAttrs *a, const char *const *allowed)
 {
-    const xmlAttr *a;
+    int k;
     size_t i;
 
-    for (a = n->properties; a; a = a->next) {
-        if (a->ns)
+    for (k = 0; k < a->n; k++) {
+        const xmlChar **x = a->v + 5 * k;
+
+        if (x[2])
             return replica_bad("%s: attribute %s:%s is not allowed", ctx,
-                               a->ns->prefix ? (const char *)a->ns->prefix : "",
-                               (const char *)a->name);
+                               x[1] ? (const char *)x[1] : "", (const char *)x[0]);
         for (i = 0; allowed[i]; i++) {
-            if (strcmp((const char *)a->name, allowed[i]) == 0)
+            if (strcmp((const char *)x[0], allowed[i]) == 0)
                 break;
         }
         if (!allowed[i]) {
@@ -106,46 +195,11 @@ replica_check_attrs(const char *ctx, const xmlNode *n, const char *const *allowe
             for (i = 0; allowed[i]; i++)
                 util_buf_printf(&b, "%s%s", i ? ", " : "", allowed[i]);
             ret = replica_bad("%s: unknown attribute %s (allowed: %s)", ctx,
-                              (const char *)a->name, b.s ? b.s : "none");
+                              (const char *)x[0], b.s ? b.s : "none");
             util_buf_free(&b);
             return ret;
         }
     }
-    return 0;
-}
-
-static char *
-replica_attr(const xmlNode *n, const char *name)
-{
-    xmlChar *x = xmlGetNoNsProp(n, (const xmlChar *)name);
-    char *s;
-
-    if (!x)
-        return NULL;
-    s = util_xstrdup((const char *)x);
-    xmlFree(x);
-    return s;
-}
-
-/* The text of an element that holds only text. */
-static int
-replica_elem_text(const char *ctx, const xmlNode *n, char **out)
-{
-    UtilBuf b = { 0 };
-    const xmlNode *c;
-
-    for (c = n->children; c; c = c->next) {
-        if (c->type == XML_TEXT_NODE || c->type == XML_CDATA_SECTION_NODE) {
-            if (c->content)
-                util_buf_add(&b, (const char *)c->content);
-        } else if (c->type == XML_ELEMENT_NODE || c->type == XML_ENTITY_REF_NODE) {
-            util_buf_free(&b);
-            return replica_bad("%s: unexpected %s <%s>: only a number belongs here", ctx,
-                               c->type == XML_ELEMENT_NODE ? "element" : "entity",
-                               (const char *)c->name);
-        }
-    }
-    *out = util_buf_steal(&b);
     return 0;
 }
 
@@ -188,9 +242,9 @@ replica_parse_small(const char *ctx, const char *label, const char *what, const 
 /* "YYYY-MM-DDTHH:MM:SSZ" exactly.  Formatting the result back and comparing
  * refuses what strptime/timegm would quietly normalize (Feb 30, 24:00). */
 static int
-replica_parse_time(const char *ctx, const xmlNode *n, const char *name, int64_t *out)
+replica_parse_time(const char *ctx, const ReplicaAttrs *a, const char *name, int64_t *out)
 {
-    UTIL_AUTOFREE char *s = replica_attr(n, name);
+    UTIL_AUTOFREE char *s = replica_attr(a, name);
     UTIL_AUTOFREE char *v = NULL;
     static const char shape[] = "dddd-dd-ddTdd:dd:ddZ";
     char back[32];
@@ -215,9 +269,9 @@ replica_parse_time(const char *ctx, const xmlNode *n, const char *name, int64_t 
 }
 
 static int
-replica_parse_state_attr(const char *ctx, const xmlNode *n, const char *name, int *out)
+replica_parse_state_attr(const char *ctx, const ReplicaAttrs *a, const char *name, int *out)
 {
-    UTIL_AUTOFREE char *s = replica_attr(n, name);
+    UTIL_AUTOFREE char *s = replica_attr(a, name);
     char label[64];
 
     if (!s)
@@ -226,91 +280,68 @@ replica_parse_state_attr(const char *ctx, const xmlNode *n, const char *name, in
     return replica_parse_small(ctx, label, "state", s, STATE_MAX, out);
 }
 
-/* One <disk>, <create> or <remove>: attributes only, but for a failover
- * disk's <before> (with_before). */
+/* A <disk>, <create> or <remove> starts: its attributes. */
 static int
-replica_parse_disk(const char *ctx, const xmlNode *n, size_t idx, int with_inode,
-                   int with_before, ReplicaDiskList *l, size_t *cap)
+replica_disk_start(ReplicaSax *s, const char *ctx, const char *name, const ReplicaAttrs *a,
+                   int with_inode, ReplicaDiskList *l, size_t *cap)
 {
     static const char *const attrs[] = { "target", "file", NULL };
     static const char *const attrs_inode[] = { "target", "file", "inode", NULL };
-    char dctx[REPLICA_CTX_MAX];
-    UTIL_AUTOFREE char *target = replica_attr(n, "target");
-    UTIL_AUTOFREE char *file = replica_attr(n, "file");
-    UTIL_AUTOFREE char *inode = replica_attr(n, "inode");
-    UTIL_AUTOFREE char *before = NULL;
+
+    s->target = replica_attr(a, "target");
+    s->file = replica_attr(a, "file");
+    s->inode = replica_attr(a, "inode");
+    s->disk_list = l;
+    s->disk_cap = cap;
+    replica_disk_ctx(s->disk_ctx, sizeof(s->disk_ctx), ctx, name, s->target, l->n);
+    return replica_check_attrs(s->disk_ctx, a, with_inode ? attrs_inode : attrs);
+}
+
+/* ... and ends, after its children. */
+static int
+replica_disk_end(ReplicaSax *s)
+{
+    ReplicaDiskList *l = s->disk_list;
     uint64_t ino = 0;
-    const xmlNode *c;
     ReplicaDisk *d;
 
-    replica_disk_ctx(dctx, sizeof(dctx), ctx, (const char *)n->name, target, idx);
-    if (replica_check_attrs(dctx, n, with_inode ? attrs_inode : attrs) < 0)
-        return -1;
-    for (c = n->children; c; c = c->next) {
-        int k = replica_child_kind(dctx, c);
-
-        if (k < 0)
-            return -1;
-        if (k > 0 && with_before && !before && replica_is(c, "before")) {
-            if (replica_elem_text(dctx, c, &before) < 0)
-                return -1;
-            continue;
-        }
-        if (k > 0)
-            return replica_unknown_element(dctx, c);
+    if (s->inode && replica_parse_uint(s->inode, UINT64_MAX, &ino) < 0) {
+        UTIL_AUTOFREE char *v = replica_show(s->inode);
+        return replica_bad("%s: inode \"%s\" is not a decimal number", s->disk_ctx, v);
     }
-    if (inode && replica_parse_uint(inode, UINT64_MAX, &ino) < 0) {
-        UTIL_AUTOFREE char *v = replica_show(inode);
-        return replica_bad("%s: inode \"%s\" is not a decimal number", dctx, v);
-    }
-    util_grow(&l->v, cap, l->n + 1, sizeof(*l->v));
+    util_grow(&l->v, s->disk_cap, l->n + 1, sizeof(*l->v));
     d = &l->v[l->n++];
-    d->target = UTIL_STEAL(&target);
-    d->file = UTIL_STEAL(&file);
+    d->target = UTIL_STEAL(&s->target);
+    d->file = UTIL_STEAL(&s->file);
     d->inode = ino;
-    d->before = UTIL_STEAL(&before);
-    return 0;
-}
-
-/* Children of a point, failover or test system: <disk> only. */
-static int
-replica_parse_disks(const char *ctx, const xmlNode *n, int with_before, ReplicaDiskList *l)
-{
-    const xmlNode *c;
-    size_t cap = 0;
-
-    for (c = n->children; c; c = c->next) {
-        int k = replica_child_kind(ctx, c);
-
-        if (k < 0)
-            return -1;
-        if (k == 0)
-            continue;
-        if (!replica_is(c, "disk"))
-            return replica_unknown_element(ctx, c);
-        if (l->n >= REPLICA_MAX_DISKS)
-            return replica_bad("%s: more than %d disks", ctx, REPLICA_MAX_DISKS);
-        if (replica_parse_disk(ctx, c, l->n, 0, with_before, l, &cap) < 0)
-            return -1;
-    }
+    d->before = UTIL_STEAL(&s->before);
+    free(s->inode);
+    s->inode = NULL;
     return 0;
 }
 
 static int
-replica_parse_point(const xmlNode *n, size_t idx, ReplicaPoint *p)
+replica_point_start(ReplicaSax *s, const ReplicaAttrs *a)
 {
     static const char *const attrs[] = { "id", "time", "type", "checkpoint", NULL };
-    char ctx[REPLICA_CTX_MAX];
+    Replica *r = s->r;
+    const char *ctx = s->point_ctx;
     UTIL_AUTOFREE char *type = NULL;
     UTIL_AUTOFREE char *v = NULL;
+    ReplicaPoint *p;
 
-    p->id = replica_attr(n, "id");
-    p->checkpoint = replica_attr(n, "checkpoint");
-    replica_point_ctx(ctx, sizeof(ctx), p->id, idx);
-    if (replica_check_attrs(ctx, n, attrs) < 0 ||
-        replica_parse_time(ctx, n, "time", &p->time) < 0)
+    if (r->npoints >= REPLICA_MAX_POINTS)
+        return replica_bad("<recovery-points>: more than %d points", REPLICA_MAX_POINTS);
+    util_grow(&r->points, &s->cap_points, r->npoints + 1, sizeof(*r->points));
+    /* Counted before parsing so a half-built point is freed with r. */
+    p = &r->points[r->npoints++];
+    p->id = replica_attr(a, "id");
+    p->checkpoint = replica_attr(a, "checkpoint");
+    replica_point_ctx(s->point_ctx, sizeof(s->point_ctx), p->id, r->npoints - 1);
+    if (replica_check_attrs(ctx, a, attrs) < 0 ||
+        replica_parse_time(ctx, a, "time", &p->time) < 0)
         return -1;
-    type = replica_attr(n, "type");
+    type = replica_attr(a, "type");
     if (!type)
         return replica_bad("%s: attribute type missing", ctx);
     p->type = replica_rp_type_from_name(type);
@@ -319,322 +350,580 @@ replica_parse_point(const xmlNode *n, size_t idx, ReplicaPoint *p)
         return replica_bad("%s: type \"%s\" is not a recovery point type "
                            "(standard, app-consistent, planned)", ctx, v);
     }
-    return replica_parse_disks(ctx, n, 0, &p->disks);
-}
-
-static int
-replica_parse_points(const xmlNode *n, Replica *r)
-{
-    static const char *const none[] = { NULL };
-    const char *ctx = "<recovery-points>";
-    const xmlNode *c;
-    size_t cap = 0;
-
-    if (replica_check_attrs(ctx, n, none) < 0)
-        return -1;
-    for (c = n->children; c; c = c->next) {
-        int k = replica_child_kind(ctx, c);
-
-        if (k < 0)
-            return -1;
-        if (k == 0)
-            continue;
-        if (!replica_is(c, "point"))
-            return replica_unknown_element(ctx, c);
-        if (r->npoints >= REPLICA_MAX_POINTS)
-            return replica_bad("%s: more than %d points", ctx, REPLICA_MAX_POINTS);
-        util_grow(&r->points, &cap, r->npoints + 1, sizeof(*r->points));
-        /* Counted before parsing so a half-built point is freed with r. */
-        r->npoints++;
-        if (replica_parse_point(c, r->npoints - 1, &r->points[r->npoints - 1]) < 0)
-            return -1;
-    }
+    s->list = &p->disks;
+    s->list_cap = 0;
+    s->with_before = 0;
     return 0;
 }
 
 static int
-replica_parse_primary(const xmlNode *n, Replica *r)
+replica_primary_start(ReplicaSax *s, const ReplicaAttrs *a)
 {
     static const char *const attrs[] = { "host", "uri", "name", NULL };
-    const xmlNode *c;
+    Replica *r = s->r;
 
-    if (replica_check_attrs("<primary>", n, attrs) < 0)
+    if (replica_check_attrs("<primary>", a, attrs) < 0)
         return -1;
-    for (c = n->children; c; c = c->next) {
-        int k = replica_child_kind("<primary>", c);
-
-        if (k < 0)
-            return -1;
-        if (k > 0)
-            return replica_unknown_element("<primary>", c);
-    }
-    r->primary_host = replica_attr(n, "host");
-    r->primary_uri = replica_attr(n, "uri");
-    r->primary_name = replica_attr(n, "name");
+    r->primary_host = replica_attr(a, "host");
+    r->primary_uri = replica_attr(a, "uri");
+    r->primary_name = replica_attr(a, "name");
     return 0;
 }
 
 static int
-replica_parse_repl(const xmlNode *n, Replica *r)
+replica_repl_start(ReplicaSax *s, const ReplicaAttrs *a)
 {
     static const char *const attrs[] = { "dir", "nbd", "interval", "points",
                                          "app-consistent-every", "tls", NULL };
-    const char *ctx = "<replication>";
-    UTIL_AUTOFREE char *interval = NULL;
-    UTIL_AUTOFREE char *points = NULL;
-    UTIL_AUTOFREE char *app = NULL;
-    const xmlNode *c;
+    Replica *r = s->r;
 
     r->repl = util_xcalloc(1, sizeof(*r->repl));
-    if (replica_check_attrs(ctx, n, attrs) < 0)
+    if (replica_check_attrs("<replication>", a, attrs) < 0)
         return -1;
-    for (c = n->children; c; c = c->next) {
-        int k = replica_child_kind(ctx, c);
+    r->repl->dir = replica_attr(a, "dir");
+    r->repl->nbd = replica_attr(a, "nbd");
+    r->repl->tls = replica_attr(a, "tls");
+    s->interval = replica_attr(a, "interval");
+    s->points = replica_attr(a, "points");
+    s->app = replica_attr(a, "app-consistent-every");
+    return 0;
+}
 
-        if (k < 0)
-            return -1;
-        if (k > 0)
-            return replica_unknown_element(ctx, c);
-    }
-    r->repl->dir = replica_attr(n, "dir");
-    r->repl->nbd = replica_attr(n, "nbd");
-    r->repl->tls = replica_attr(n, "tls");
-    interval = replica_attr(n, "interval");
-    points = replica_attr(n, "points");
-    if (interval && replica_parse_small(ctx, "interval ", "whole", interval,
-                                        86400 * 366, &r->repl->interval) < 0)
+/* Its numbers come after its children, as they did. */
+static int
+replica_repl_end(ReplicaSax *s)
+{
+    const char *ctx = "<replication>";
+    ReplicaRepl *p = s->r->repl;
+
+    if (s->interval && replica_parse_small(ctx, "interval ", "whole", s->interval,
+                                           86400 * 366, &p->interval) < 0)
         return -1;
-    if (points && replica_parse_small(ctx, "points ", "whole", points,
-                                      REPLICA_MAX_POINTS, &r->repl->points) < 0)
+    if (s->points && replica_parse_small(ctx, "points ", "whole", s->points,
+                                         REPLICA_MAX_POINTS, &p->points) < 0)
         return -1;
-    app = replica_attr(n, "app-consistent-every");
-    if (app && replica_parse_small(ctx, "app-consistent-every ", "whole", app,
-                                   86400 * 366, &r->repl->app_every) < 0)
+    if (s->app && replica_parse_small(ctx, "app-consistent-every ", "whole", s->app,
+                                      86400 * 366, &p->app_every) < 0)
         return -1;
     return 0;
 }
 
 static int
-replica_parse_failover(const xmlNode *n, Replica *r)
+replica_failover_start(ReplicaSax *s, const ReplicaAttrs *a)
 {
     static const char *const attrs[] = { "point", "time", "by", NULL };
     const char *ctx = "<failover>";
     ReplicaFailover *f;
 
-    f = r->failover = util_xcalloc(1, sizeof(*f));
-    if (replica_check_attrs(ctx, n, attrs) < 0 ||
-        replica_parse_time(ctx, n, "time", &f->time) < 0)
+    f = s->r->failover = util_xcalloc(1, sizeof(*f));
+    if (replica_check_attrs(ctx, a, attrs) < 0 ||
+        replica_parse_time(ctx, a, "time", &f->time) < 0)
         return -1;
-    f->point = replica_attr(n, "point");
-    f->by = replica_attr(n, "by");
-    return replica_parse_disks(ctx, n, 1, &f->disks);
+    f->point = replica_attr(a, "point");
+    f->by = replica_attr(a, "by");
+    s->list = &f->disks;
+    s->list_cap = 0;
+    s->with_before = 1;
+    return 0;
 }
 
 static int
-replica_parse_test(const xmlNode *n, Replica *r)
+replica_test_start(ReplicaSax *s, const ReplicaAttrs *a)
 {
     static const char *const attrs[] = { "domain", "uuid", "point", "time", "nvram", NULL };
     const char *ctx = "<test-system>";
     ReplicaTest *t;
 
-    t = r->test = util_xcalloc(1, sizeof(*t));
-    if (replica_check_attrs(ctx, n, attrs) < 0 ||
-        replica_parse_time(ctx, n, "time", &t->time) < 0)
+    t = s->r->test = util_xcalloc(1, sizeof(*t));
+    if (replica_check_attrs(ctx, a, attrs) < 0 ||
+        replica_parse_time(ctx, a, "time", &t->time) < 0)
         return -1;
-    t->domain = replica_attr(n, "domain");
-    t->uuid = replica_attr(n, "uuid");
-    t->point = replica_attr(n, "point");
-    t->nvram = replica_attr(n, "nvram");
-    return replica_parse_disks(ctx, n, 0, &t->disks);
+    t->domain = replica_attr(a, "domain");
+    t->uuid = replica_attr(a, "uuid");
+    t->point = replica_attr(a, "point");
+    t->nvram = replica_attr(a, "nvram");
+    s->list = &t->disks;
+    s->list_cap = 0;
+    s->with_before = 0;
+    return 0;
 }
 
 static int
-replica_parse_journal(const xmlNode *n, Replica *r)
+replica_journal_start(ReplicaSax *s, const ReplicaAttrs *a)
 {
     static const char *const attrs[] = {
         "op", "job", "step", "time", "from", "to", "point", "domain", "uuid", "flatten", NULL
     };
     const char *ctx = "<journal>";
-    size_t cap_create = 0, cap_remove = 0;
+    UTIL_AUTOFREE char *fl = NULL;
     ReplicaJournal *j;
-    const xmlNode *c;
 
-    j = r->journal = util_xcalloc(1, sizeof(*j));
-    if (replica_check_attrs(ctx, n, attrs) < 0 ||
-        replica_parse_time(ctx, n, "time", &j->time) < 0 ||
-        replica_parse_state_attr(ctx, n, "from", &j->from_state) < 0 ||
-        replica_parse_state_attr(ctx, n, "to", &j->to_state) < 0)
+    j = s->r->journal = util_xcalloc(1, sizeof(*j));
+    s->cap_create = s->cap_remove = 0;
+    if (replica_check_attrs(ctx, a, attrs) < 0 ||
+        replica_parse_time(ctx, a, "time", &j->time) < 0 ||
+        replica_parse_state_attr(ctx, a, "from", &j->from_state) < 0 ||
+        replica_parse_state_attr(ctx, a, "to", &j->to_state) < 0)
         return -1;
-    j->op = replica_attr(n, "op");
-    j->job = replica_attr(n, "job");
-    j->step = replica_attr(n, "step");
-    j->point = replica_attr(n, "point");
-    j->domain = replica_attr(n, "domain");
-    j->uuid = replica_attr(n, "uuid");
-    {
-        UTIL_AUTOFREE char *fl = replica_attr(n, "flatten");
-        if (fl && strcmp(fl, "yes") != 0) {
-            UTIL_AUTOFREE char *v = replica_show(fl);
-            return replica_bad("%s: flatten \"%s\" must be \"yes\" or absent", ctx, v);
-        }
-        j->flatten = fl != NULL;
+    j->op = replica_attr(a, "op");
+    j->job = replica_attr(a, "job");
+    j->step = replica_attr(a, "step");
+    j->point = replica_attr(a, "point");
+    j->domain = replica_attr(a, "domain");
+    j->uuid = replica_attr(a, "uuid");
+    fl = replica_attr(a, "flatten");
+    if (fl && strcmp(fl, "yes") != 0) {
+        UTIL_AUTOFREE char *v = replica_show(fl);
+        return replica_bad("%s: flatten \"%s\" must be \"yes\" or absent", ctx, v);
     }
-    for (c = n->children; c; c = c->next) {
-        int k = replica_child_kind(ctx, c);
-
-        if (k < 0)
-            return -1;
-        if (k == 0)
-            continue;
-        if (replica_is(c, "create")) {
-            if (j->create.n >= REPLICA_MAX_JOURNAL_FILES)
-                return replica_bad("%s: more than %d <create>", ctx, REPLICA_MAX_JOURNAL_FILES);
-            if (replica_parse_disk(ctx, c, j->create.n, 0, 0, &j->create, &cap_create) < 0)
-                return -1;
-        } else if (replica_is(c, "remove")) {
-            if (j->remove.n >= REPLICA_MAX_JOURNAL_FILES)
-                return replica_bad("%s: more than %d <remove>", ctx, REPLICA_MAX_JOURNAL_FILES);
-            if (replica_parse_disk(ctx, c, j->remove.n, 1, 0, &j->remove, &cap_remove) < 0)
-                return -1;
-        } else {
-            return replica_unknown_element(ctx, c);
-        }
-    }
+    j->flatten = fl != NULL;
     return 0;
 }
 
+/* <mode> or <state> starts: no attribute; its text is read to its end. */
 static int
-replica_parse_number_elem(const xmlNode *n, const char *what, int max, int *out)
+replica_number_start(ReplicaSax *s, const char *name, const ReplicaAttrs *a)
 {
     static const char *const none[] = { NULL };
-    UTIL_AUTOFREE char *text = NULL;
-    char ctx[32];
 
-    snprintf(ctx, sizeof(ctx), "<%s>", (const char *)n->name);
-    if (replica_check_attrs(ctx, n, none) < 0 ||
-        replica_elem_text(ctx, n, &text) < 0)
-        return -1;
-    return replica_parse_small(ctx, "", what, text, max, out);
+    snprintf(s->num_ctx, sizeof(s->num_ctx), "<%s>", name);
+    if (strcmp(name, "mode") == 0) {
+        s->num_what = "mode";
+        s->num_max = MODE_MAX;
+        s->num_out = &s->r->mode;
+    } else {
+        s->num_what = "state";
+        s->num_max = STATE_MAX;
+        s->num_out = &s->r->state;
+    }
+    return replica_check_attrs(s->num_ctx, a, none);
 }
 
-static Replica *
-replica_parse_doc(xmlDocPtr doc)
+/* The root element: name, namespace, then the format, which decides how to
+ * read everything else. */
+static int
+replica_root_start(ReplicaSax *s, const char *name, const xmlChar *uri, const ReplicaAttrs *a)
 {
     static const char *const attrs[] = { "format", NULL };
-    const char *ctx = "<replica>";
     UTIL_AUTOFREE char *format = NULL;
     UTIL_AUTOFREE char *v = NULL;
-    int have_mode = 0, have_state = 0, have_primary = 0, have_points = 0;
-    xmlNodePtr root = xmlDocGetRootElement(doc);
-    const xmlNode *c;
-    Replica *r = NULL;
 
-    if (!root) {
-        replica_bad("the document has no root element");
-        return NULL;
+    if (strcmp(name, REPLICA_ELEMENT) != 0)
+        return replica_bad("root element <%s> is not <%s>", name, REPLICA_ELEMENT);
+    if (!uri)
+        return replica_bad("root element <%s> has no namespace: expected %s",
+                           REPLICA_ELEMENT, REPLICA_NS);
+    if (strcmp((const char *)uri, REPLICA_NS) != 0) {
+        v = replica_show((const char *)uri);
+        return replica_bad("root element <%s> is in namespace \"%s\", not %s",
+                           REPLICA_ELEMENT, v, REPLICA_NS);
     }
-    /* An internal subset could define entities: metadata never needs one. */
-    if (doc->intSubset || doc->extSubset) {
-        replica_bad("document type declarations are not allowed");
-        return NULL;
-    }
-    if (!replica_is(root, REPLICA_ELEMENT)) {
-        replica_bad("root element <%s> is not <%s>", (const char *)root->name, REPLICA_ELEMENT);
-        return NULL;
-    }
-    if (!root->ns) {
-        replica_bad("root element <%s> has no namespace: expected %s", REPLICA_ELEMENT, REPLICA_NS);
-        return NULL;
-    }
-    if (!replica_is_ns(root)) {
-        v = replica_show((const char *)root->ns->href);
-        replica_bad("root element <%s> is in namespace \"%s\", not %s",
-                    REPLICA_ELEMENT, v, REPLICA_NS);
-        return NULL;
-    }
-    /* The format decides how to read everything else, so it comes first. */
-    format = replica_attr(root, "format");
-    if (!format) {
-        replica_bad("%s: attribute format missing", ctx);
-        return NULL;
-    }
+    format = replica_attr(a, "format");
+    if (!format)
+        return replica_bad("<replica>: attribute format missing");
     if (strcmp(format, "1") != 0) {
         v = replica_show(format);
-        replica_bad("unknown metadata format \"%s\": this drover understands format %d only",
-                    v, REPLICA_FORMAT);
-        return NULL;
+        return replica_bad("unknown metadata format \"%s\": this drover understands format %d only",
+                           v, REPLICA_FORMAT);
     }
-    if (replica_check_attrs(ctx, root, attrs) < 0)
-        return NULL;
-
-    r = replica_new();
-    for (c = root->children; c; c = c->next) {
-        int k = replica_child_kind(ctx, c), rc;
-        int *seen;
-
-        if (k < 0)
-            goto error;
-        if (k == 0)
-            continue;
-        if (replica_is(c, "mode"))
-            seen = &have_mode;
-        else if (replica_is(c, "state"))
-            seen = &have_state;
-        else if (replica_is(c, "primary"))
-            seen = &have_primary;
-        else if (replica_is(c, "recovery-points"))
-            seen = &have_points;
-        else if (replica_is(c, "failover") || replica_is(c, "test-system") ||
-                 replica_is(c, "journal") || replica_is(c, "replication"))
-            seen = NULL;
-        else {
-            replica_unknown_element(ctx, c);
-            goto error;
-        }
-        if ((seen && *seen) ||
-            (replica_is(c, "failover") && r->failover) ||
-            (replica_is(c, "test-system") && r->test) ||
-            (replica_is(c, "journal") && r->journal) ||
-            (replica_is(c, "replication") && r->repl)) {
-            replica_bad("%s: duplicate element <%s>", ctx, (const char *)c->name);
-            goto error;
-        }
-        if (seen)
-            *seen = 1;
-        if (replica_is(c, "mode"))
-            rc = replica_parse_number_elem(c, "mode", MODE_MAX, &r->mode);
-        else if (replica_is(c, "state"))
-            rc = replica_parse_number_elem(c, "state", STATE_MAX, &r->state);
-        else if (replica_is(c, "primary"))
-            rc = replica_parse_primary(c, r);
-        else if (replica_is(c, "recovery-points"))
-            rc = replica_parse_points(c, r);
-        else if (replica_is(c, "failover"))
-            rc = replica_parse_failover(c, r);
-        else if (replica_is(c, "test-system"))
-            rc = replica_parse_test(c, r);
-        else if (replica_is(c, "replication"))
-            rc = replica_parse_repl(c, r);
-        else
-            rc = replica_parse_journal(c, r);
-        if (rc < 0)
-            goto error;
-    }
-    if (!have_mode || !have_state) {
-        replica_bad("%s: element <%s> missing", ctx, have_mode ? "state" : "mode");
-        goto error;
-    }
-    return r;
-
- error:
-    replica_free(r);
-    return NULL;
+    if (replica_check_attrs("<replica>", a, attrs) < 0)
+        return -1;
+    s->r = replica_new();
+    return 0;
 }
 
-typedef struct {
-    int have;
-    char msg[512];
-} ReplicaXmlError;
+/* A child of the root; sets its kind and context. */
+static int
+replica_top_start(ReplicaSax *s, const char *name, const ReplicaAttrs *a, ReplicaFrame *f)
+{
+    static const char *const none[] = { NULL };
+    Replica *r = s->r;
+    int *seen = NULL, dup;
+
+    if (strcmp(name, "mode") == 0)
+        seen = &s->have_mode;
+    else if (strcmp(name, "state") == 0)
+        seen = &s->have_state;
+    else if (strcmp(name, "primary") == 0)
+        seen = &s->have_primary;
+    else if (strcmp(name, "recovery-points") == 0)
+        seen = &s->have_points;
+    else if (strcmp(name, "failover") != 0 && strcmp(name, "test-system") != 0 &&
+             strcmp(name, "journal") != 0 && strcmp(name, "replication") != 0)
+        return replica_unknown_element("<replica>", name);
+    dup = seen ? *seen :
+          strcmp(name, "failover") == 0 ? r->failover != NULL :
+          strcmp(name, "test-system") == 0 ? r->test != NULL :
+          strcmp(name, "journal") == 0 ? r->journal != NULL : r->repl != NULL;
+    if (dup)
+        return replica_bad("<replica>: duplicate element <%s>", name);
+    if (seen)
+        *seen = 1;
+    if (seen == &s->have_mode || seen == &s->have_state) {
+        f->kind = RS_NUMBER;
+        f->ctx = s->num_ctx;
+        return replica_number_start(s, name, a);
+    }
+    if (seen == &s->have_primary) {
+        f->kind = RS_EMPTY;
+        f->ctx = "<primary>";
+        return replica_primary_start(s, a);
+    }
+    if (seen == &s->have_points) {
+        f->kind = RS_POINTS;
+        f->ctx = "<recovery-points>";
+        return replica_check_attrs(f->ctx, a, none);
+    }
+    if (strcmp(name, "failover") == 0) {
+        f->kind = RS_DISKS;
+        f->ctx = "<failover>";
+        return replica_failover_start(s, a);
+    }
+    if (strcmp(name, "test-system") == 0) {
+        f->kind = RS_DISKS;
+        f->ctx = "<test-system>";
+        return replica_test_start(s, a);
+    }
+    if (strcmp(name, "journal") == 0) {
+        f->kind = RS_JOURNAL;
+        f->ctx = "<journal>";
+        return replica_journal_start(s, a);
+    }
+    f->kind = RS_REPL;
+    f->ctx = "<replication>";
+    return replica_repl_start(s, a);
+}
+
+/* An element starts inside parent p. */
+static int
+replica_child_start(ReplicaSax *s, const ReplicaFrame *p, const char *name, const xmlChar *uri,
+                    const ReplicaAttrs *a, ReplicaFrame *f)
+{
+    ReplicaJournal *j;
+
+    if (p->kind == RS_NUMBER || p->kind == RS_BEFORE)
+        return replica_bad("%s: unexpected element <%s>: only a number belongs here",
+                           p->ctx, name);
+    if (replica_check_ns(p->ctx, name, uri) < 0)
+        return -1;
+    switch (p->kind) {
+    case RS_REPLICA:
+        return replica_top_start(s, name, a, f);
+    case RS_POINTS:
+        if (strcmp(name, "point") != 0)
+            return replica_unknown_element(p->ctx, name);
+        f->kind = RS_DISKS;
+        f->ctx = s->point_ctx;
+        return replica_point_start(s, a);
+    case RS_DISKS:
+        if (strcmp(name, "disk") != 0)
+            return replica_unknown_element(p->ctx, name);
+        if (s->list->n >= REPLICA_MAX_DISKS)
+            return replica_bad("%s: more than %d disks", p->ctx, REPLICA_MAX_DISKS);
+        f->kind = RS_DISK;
+        f->ctx = s->disk_ctx;
+        return replica_disk_start(s, p->ctx, name, a, 0, s->list, &s->list_cap);
+    case RS_JOURNAL:
+        j = s->r->journal;
+        f->kind = RS_DISK;
+        f->ctx = s->disk_ctx;
+        s->with_before = 0;
+        if (strcmp(name, "create") == 0) {
+            if (j->create.n >= REPLICA_MAX_JOURNAL_FILES)
+                return replica_bad("%s: more than %d <create>", p->ctx,
+                                   REPLICA_MAX_JOURNAL_FILES);
+            return replica_disk_start(s, p->ctx, name, a, 0, &j->create, &s->cap_create);
+        }
+        if (strcmp(name, "remove") == 0) {
+            if (j->remove.n >= REPLICA_MAX_JOURNAL_FILES)
+                return replica_bad("%s: more than %d <remove>", p->ctx,
+                                   REPLICA_MAX_JOURNAL_FILES);
+            return replica_disk_start(s, p->ctx, name, a, 1, &j->remove, &s->cap_remove);
+        }
+        return replica_unknown_element(p->ctx, name);
+    case RS_DISK:
+        if (s->with_before && !s->before && strcmp(name, "before") == 0) {
+            f->kind = RS_BEFORE;
+            f->ctx = s->disk_ctx;
+            return 0;
+        }
+        return replica_unknown_element(p->ctx, name);
+    default:
+        return replica_unknown_element(p->ctx, name);
+    }
+}
+
+/* Ends the open text node.  Among elements, text that is not blank is
+ * refused with all of it (trimmed) in the message. */
+static int
+replica_text_end(ReplicaSax *s)
+{
+    const ReplicaFrame *f = &s->f[s->depth - 1];
+    size_t n = s->text.len;
+    char *v;
+
+    s->text_kind = RS_NO_TEXT;
+    if (f->kind == RS_NUMBER || f->kind == RS_BEFORE || !n)
+        return 0;
+    while (n && replica_blank(s->text.s[n - 1]))
+        n--;
+    v = replica_show_free(util_xstrndup(s->text.s, n));
+    util_buf_free(&s->text);
+    replica_bad("%s: unexpected text \"%s\": only elements belong here", f->ctx, v);
+    free(v);
+    return -1;
+}
+
+static void
+replica_fail(ReplicaSax *s)
+{
+    s->failed = 1;
+}
+
+static ReplicaSax *
+replica_sax(void *ctx)
+{
+    return ((xmlParserCtxtPtr)ctx)->_private;
+}
+
+static void
+replica_xml_keep(ReplicaXmlError *xe, int line, const char *message)
+{
+    size_t n;
+
+    snprintf(xe->msg, sizeof(xe->msg), "line %d: %s", line, message);
+    n = strlen(xe->msg);
+    while (n && (xe->msg[n - 1] == '\n' || xe->msg[n - 1] == ' '))
+        xe->msg[--n] = '\0';
+    xe->have = 1;
+}
+
+/* The tree checked xml:id values with errors of its own; they can be the
+ * first error of a document that is not well-formed, so they are kept the
+ * same way. */
+static void
+replica_sax_xml_id(xmlParserCtxtPtr ctxt, ReplicaSax *s, const ReplicaAttrs *a)
+{
+    int line = ctxt->input ? ctxt->input->line : 0;
+    int k;
+    size_t i;
+
+    for (k = 0; k < a->n; k++) {
+        const xmlChar **x = a->v + 5 * k;
+        UTIL_AUTOFREE char *v = NULL;
+
+        if (!x[1] || strcmp((const char *)x[1], "xml") != 0 ||
+            strcmp((const char *)x[0], "id") != 0)
+            continue;
+        /* libxml2 checks the value as the parser hands it over. */
+        v = util_xstrndup((const char *)x[3], (size_t)(x[4] - x[3]));
+        if (xmlValidateNCName((const xmlChar *)v, 1) != 0 && !s->xe.have) {
+            UTIL_AUTOFREE char *m = NULL;
+
+            m = util_xasprintf("xml:id : attribute value %s is not an NCName\n", v);
+            replica_xml_keep(&s->xe, line, m);
+        }
+        if (!*v)
+            continue;
+        for (i = 0; i < s->nids; i++) {
+            if (strcmp(s->ids[i], v) == 0)
+                break;
+        }
+        if (i < s->nids) {
+            if (!s->xe.have) {
+                UTIL_AUTOFREE char *m = util_xasprintf("ID %s already defined\n", v);
+
+                replica_xml_keep(&s->xe, line, m);
+            }
+            continue;
+        }
+        util_grow(&s->ids, &s->cap_ids, s->nids + 1, sizeof(*s->ids));
+        s->ids[s->nids++] = UTIL_STEAL(&v);
+    }
+}
+
+static void
+replica_sax_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
+                  const xmlChar *uri, int nb_namespaces, const xmlChar **namespaces,
+                  int nb_attributes, int nb_defaulted, const xmlChar **attributes)
+{
+    ReplicaSax *s = replica_sax(ctx);
+    ReplicaAttrs a = { attributes, nb_attributes };
+    const char *name = (const char *)localname;
+    ReplicaFrame *f;
+    int rc;
+
+    (void)prefix;
+    (void)nb_namespaces;
+    (void)namespaces;
+    (void)nb_defaulted;
+    replica_sax_xml_id(ctx, s, &a);
+    if (s->failed) {
+        s->depth++;
+        return;
+    }
+    /* The parent's text node ends here. */
+    if (s->depth > 0 && replica_text_end(s) < 0) {
+        s->depth++;
+        replica_fail(s);
+        return;
+    }
+    s->depth++;
+    if (s->depth > RS_DEPTH) {
+        /* Cannot happen: an element below a disk is refused. */
+        replica_bad("element <%s> nested too deep", name);
+        replica_fail(s);
+        return;
+    }
+    f = &s->f[s->depth - 1];
+    if (s->depth == 1) {
+        f->kind = RS_REPLICA;
+        f->ctx = "<replica>";
+        rc = replica_root_start(s, name, uri, &a);
+    } else {
+        rc = replica_child_start(s, &s->f[s->depth - 2], name, uri, &a, f);
+    }
+    if (rc < 0)
+        replica_fail(s);
+}
+
+static void
+replica_sax_end(void *ctx, const xmlChar *localname, const xmlChar *prefix, const xmlChar *uri)
+{
+    ReplicaSax *s = replica_sax(ctx);
+    const ReplicaFrame *f;
+    int rc = 0;
+
+    (void)localname;
+    (void)prefix;
+    (void)uri;
+    if (s->failed) {
+        s->depth--;
+        return;
+    }
+    f = &s->f[s->depth - 1];
+    rc = replica_text_end(s);
+    s->depth--;
+    if (rc < 0) {
+        replica_fail(s);
+        return;
+    }
+    switch (f->kind) {
+    case RS_NUMBER: {
+        UTIL_AUTOFREE char *text = util_buf_steal(&s->text);
+
+        rc = replica_parse_small(f->ctx, "", s->num_what, text, s->num_max, s->num_out);
+        break;
+    }
+    case RS_BEFORE:
+        s->before = util_buf_steal(&s->text);
+        break;
+    case RS_DISK:
+        rc = replica_disk_end(s);
+        break;
+    case RS_REPL:
+        rc = replica_repl_end(s);
+        break;
+    case RS_REPLICA:
+        if (!s->have_mode || !s->have_state)
+            rc = replica_bad("<replica>: element <%s> missing", s->have_mode ? "state" : "mode");
+        break;
+    default:
+        break;
+    }
+    if (rc < 0)
+        replica_fail(s);
+}
+
+static void
+replica_sax_add_text(void *ctx, const xmlChar *ch, int len, int kind)
+{
+    ReplicaSax *s = replica_sax(ctx);
+    const ReplicaFrame *f;
+    size_t n = (size_t)len;
+
+    if (s->failed || s->depth < 1)
+        return;
+    f = &s->f[s->depth - 1];
+    if (f->kind == RS_NUMBER || f->kind == RS_BEFORE) {
+        util_buf_addn(&s->text, (const char *)ch, n);
+        return;
+    }
+    if (s->text_kind != kind && replica_text_end(s) < 0) {
+        replica_fail(s);
+        return;
+    }
+    s->text_kind = kind;
+    if (!s->text.len) {
+        while (n && replica_blank((char)*ch)) {
+            ch++;
+            n--;
+        }
+    }
+    if (n)
+        util_buf_addn(&s->text, (const char *)ch, n);
+}
+
+static void
+replica_sax_characters(void *ctx, const xmlChar *ch, int len)
+{
+    replica_sax_add_text(ctx, ch, len, RS_TEXT);
+}
+
+static void
+replica_sax_cdata(void *ctx, const xmlChar *ch, int len)
+{
+    replica_sax_add_text(ctx, ch, len, RS_CDATA);
+}
+
+/* Comments and processing instructions are skipped, but end a text node. */
+static void
+replica_sax_node(ReplicaSax *s)
+{
+    if (s->failed || s->depth < 1 || s->text_kind == RS_NO_TEXT)
+        return;
+    if (replica_text_end(s) < 0)
+        replica_fail(s);
+}
+
+static void
+replica_sax_comment(void *ctx, const xmlChar *value)
+{
+    (void)value;
+    replica_sax_node(replica_sax(ctx));
+}
+
+static void
+replica_sax_pi(void *ctx, const xmlChar *target, const xmlChar *data)
+{
+    (void)target;
+    (void)data;
+    replica_sax_node(replica_sax(ctx));
+}
+
+/* A document type declaration: the document is refused, and from here on
+ * libxml2 builds its tree, so that entities and errors are its own. */
+static void
+replica_sax_dtd(void *ctx, const xmlChar *name, const xmlChar *external_id,
+                const xmlChar *system_id)
+{
+    xmlParserCtxtPtr ctxt = ctx;
+    xmlSAXHandler def;
+
+    replica_sax(ctx)->dtd = 1;
+    xmlSAXVersion(&def, 2);
+    ctxt->sax->startElementNs = def.startElementNs;
+    ctxt->sax->endElementNs = def.endElementNs;
+    ctxt->sax->characters = def.characters;
+    ctxt->sax->ignorableWhitespace = def.ignorableWhitespace;
+    ctxt->sax->cdataBlock = def.cdataBlock;
+    ctxt->sax->comment = def.comment;
+    ctxt->sax->processingInstruction = def.processingInstruction;
+    ctxt->sax->reference = def.reference;
+    if (!ctxt->myDoc)
+        xmlSAX2StartDocument(ctx);
+    xmlSAX2InternalSubset(ctx, name, external_id, system_id);
+}
 
 /* Keeps libxml2's first error (later ones are mostly consequences) and
  * keeps it off stderr. */
@@ -642,17 +931,11 @@ static void
 replica_xml_error(void *data, xmlErrorPtr e)
 {
     xmlParserCtxtPtr ctxt = data;
-    ReplicaXmlError *xe = ctxt ? ctxt->_private : NULL;
-    size_t n;
+    ReplicaSax *s = ctxt ? ctxt->_private : NULL;
 
-    if (!xe || !e || xe->have || e->level < XML_ERR_ERROR)
+    if (!s || !e || s->xe.have || e->level < XML_ERR_ERROR)
         return;
-    snprintf(xe->msg, sizeof(xe->msg), "line %d: %s", e->line,
-             e->message ? e->message : "error");
-    n = strlen(xe->msg);
-    while (n && (xe->msg[n - 1] == '\n' || xe->msg[n - 1] == ' '))
-        xe->msg[--n] = '\0';
-    xe->have = 1;
+    replica_xml_keep(&s->xe, e->line, e->message ? e->message : "error");
 }
 
 static pthread_once_t replica_xml_once = PTHREAD_ONCE_INIT;
@@ -664,12 +947,30 @@ replica_xml_init(void)
     xmlInitParser();
 }
 
+static void
+replica_sax_clear(ReplicaSax *s)
+{
+    size_t i;
+
+    util_buf_free(&s->text);
+    free(s->target);
+    free(s->file);
+    free(s->inode);
+    free(s->before);
+    free(s->interval);
+    free(s->points);
+    free(s->app);
+    for (i = 0; i < s->nids; i++)
+        free(s->ids[i]);
+    free(s->ids);
+}
+
 Replica *
 replica_parse(const char *xml, size_t len)
 {
-    ReplicaXmlError xe = { 0 };
+    ReplicaSax s;
     xmlParserCtxtPtr ctxt = NULL;
-    xmlDocPtr doc = NULL;
+    xmlSAXHandlerPtr h;
     Replica *r = NULL;
 
     if (!xml || len == 0) {
@@ -681,37 +982,62 @@ replica_parse(const char *xml, size_t len)
         return NULL;
     }
     pthread_once(&replica_xml_once, replica_xml_init);
-    ctxt = xmlNewParserCtxt();
+    memset(&s, 0, sizeof(s));
+    ctxt = xmlCreateMemoryParserCtxt(xml, (int)len);
     if (!ctxt) {
         err_set(RESULT_OUT_OF_MEMORY, "replica metadata: cannot create an XML parser");
         return NULL;
     }
-    /* Per-parser handler: the global ones are shared with libvirt. */
-    ctxt->sax->serror = replica_xml_error;
-    ctxt->_private = &xe;
+    /* The context's own handler (a copy of SAX2's), so libvirt's are not
+     * touched; the error handler is per parser too. */
+    h = ctxt->sax;
+    h->startDocument = NULL;
+    h->internalSubset = replica_sax_dtd;
+    h->startElementNs = replica_sax_start;
+    h->endElementNs = replica_sax_end;
+    h->characters = replica_sax_characters;
+    h->ignorableWhitespace = replica_sax_characters;
+    h->cdataBlock = replica_sax_cdata;
+    h->comment = replica_sax_comment;
+    h->processingInstruction = replica_sax_pi;
+    h->reference = NULL;
+    h->serror = replica_xml_error;
+    ctxt->_private = &s;
     /* No XML_PARSE_NOENT or DTDLOAD: entities stay unexpanded and nothing
      * outside the document is read. */
-    doc = xmlCtxtReadMemory(ctxt, xml, (int)len, NULL, NULL,
-                            XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-    if (!doc || !ctxt->wellFormed || !ctxt->nsWellFormed) {
-        if (!xe.have) {
+    xmlCtxtUseOptions(ctxt, XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+    xmlParseDocument(ctxt);
+    if (!ctxt->wellFormed || !ctxt->nsWellFormed) {
+        if (!s.xe.have) {
             xmlErrorPtr e = xmlCtxtGetLastError(ctxt);
 
-            snprintf(xe.msg, sizeof(xe.msg), "line %d: %s", e ? e->line : 0,
+            snprintf(s.xe.msg, sizeof(s.xe.msg), "line %d: %s", e ? e->line : 0,
                      e && e->message ? e->message : "parse error");
         }
-        replica_bad("not well-formed XML: %s", xe.msg);
+        replica_bad("not well-formed XML: %s", s.xe.msg);
         goto cleanup;
     }
-    r = replica_parse_doc(doc);
-    if (r && replica_validate(r) < 0) {
-        replica_free(r);
-        r = NULL;
+    /* An internal subset could define entities: metadata never needs one. */
+    if (s.dtd) {
+        replica_bad("document type declarations are not allowed");
+        goto cleanup;
     }
+    if (s.failed)
+        goto cleanup;
+    if (!s.r) {
+        replica_bad("the document has no root element");
+        goto cleanup;
+    }
+    if (replica_validate(s.r) < 0)
+        goto cleanup;
+    r = UTIL_STEAL(&s.r);
 
  cleanup:
-    xmlFreeDoc(doc);
+    replica_free(s.r);
+    replica_sax_clear(&s);
+    if (ctxt->myDoc)
+        xmlFreeDoc(ctxt->myDoc);
+    ctxt->myDoc = NULL;
     xmlFreeParserCtxt(ctxt);
     return r;
 }
-
