@@ -239,16 +239,32 @@ replica_parse_small(const char *ctx, const char *label, const char *what, const 
     return 0;
 }
 
-/* "YYYY-MM-DDTHH:MM:SSZ" exactly.  Formatting the result back and comparing
- * refuses what strptime/timegm would quietly normalize (Feb 30, 24:00). */
+/* Seconds since the epoch of a date and time of the proleptic Gregorian
+ * calendar (days from civil, H. Hinnant's algorithm). */
+static int64_t
+replica_epoch(int64_t y, int64_t m, int64_t d, int64_t hh, int64_t mm, int64_t ss)
+{
+    int64_t era, yoe, doy, doe;
+
+    y -= m <= 2;
+    era = y / 400;
+    yoe = y - era * 400;
+    doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return (era * 146097 + doe - 719468) * 86400 + hh * 3600 + mm * 60 + ss;
+}
+
+/* "YYYY-MM-DDTHH:MM:SSZ" exactly, a real time from 1970 to 9999: what
+ * strptime/timegm would quietly normalize (Feb 30, 24:00, second 60) is
+ * refused.  Read by hand: strptime and strftime were a tenth of a parse. */
 static int
 replica_parse_time(const char *ctx, const ReplicaAttrs *a, const char *name, int64_t *out)
 {
+    static const char shape[] = "dddd-dd-ddTdd:dd:ddZ";
+    static const int mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
     UTIL_AUTOFREE char *s = replica_attr(a, name);
     UTIL_AUTOFREE char *v = NULL;
-    static const char shape[] = "dddd-dd-ddTdd:dd:ddZ";
-    char back[32];
-    int64_t t;
+    int y, mo, d, h, mi, sec, dim;
     size_t i;
 
     if (!s)
@@ -257,10 +273,20 @@ replica_parse_time(const char *ctx, const ReplicaAttrs *a, const char *name, int
         if (shape[i] == 'd' ? (s[i] < '0' || s[i] > '9') : s[i] != shape[i])
             break;
     }
-    if (!shape[i] && !s[i] && util_parse_time(s, &t) == 0 && t >= 0 && t <= REPLICA_MAX_TIME) {
-        util_format_time(t, back, sizeof(back));
-        if (strcmp(back, s) == 0) {
-            *out = t;
+    if (!shape[i] && !s[i]) {
+#define D2(k) ((s[k] - '0') * 10 + (s[k + 1] - '0'))
+        y = D2(0) * 100 + D2(2);
+        mo = D2(5);
+        d = D2(8);
+        h = D2(11);
+        mi = D2(14);
+        sec = D2(17);
+#undef D2
+        dim = mo >= 1 && mo <= 12 ? mdays[mo - 1] : 0;
+        if (mo == 2 && y % 4 == 0 && (y % 100 != 0 || y % 400 == 0))
+            dim = 29;
+        if (y >= 1970 && d >= 1 && d <= dim && h <= 23 && mi <= 59 && sec <= 59) {
+            *out = replica_epoch(y, mo, d, h, mi, sec);
             return 0;
         }
     }
