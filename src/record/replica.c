@@ -518,31 +518,63 @@ replica_check_uuid(const char *ctx, const char *s)
                        ctx, v);
 }
 
+/* Appends to a context string as snprintf would write it: cut to size.
+ * Contexts are made for every point and disk, message or not, and
+ * snprintf was most of their cost. */
+static void
+replica_ctx_add(char *buf, size_t size, size_t *len, const char *s)
+{
+    size_t n = strlen(s);
+
+    if (*len + 1 >= size)
+        return;
+    if (n > size - 1 - *len)
+        n = size - 1 - *len;
+    memcpy(buf + *len, s, n);
+    *len += n;
+    buf[*len] = '\0';
+}
+
 void
 replica_point_ctx(char *buf, size_t size, const char *id, size_t idx)
 {
-    if (id && replica_show_same(id)) {
-        snprintf(buf, size, "<point id=\"%s\">", id);
-    } else if (id) {
-        UTIL_AUTOFREE char *v = replica_show(id);
-        snprintf(buf, size, "<point id=\"%s\">", v);
-    } else {
+    UTIL_AUTOFREE char *v = NULL;
+    size_t len = 0;
+
+    if (!id) {
         snprintf(buf, size, "<point> #%zu", idx + 1);
+        return;
     }
+    if (!replica_show_same(id))
+        v = replica_show(id);
+    if (size)
+        buf[0] = '\0';
+    replica_ctx_add(buf, size, &len, "<point id=\"");
+    replica_ctx_add(buf, size, &len, v ? v : id);
+    replica_ctx_add(buf, size, &len, "\">");
 }
 
 void
 replica_disk_ctx(char *buf, size_t size, const char *ctx, const char *elem,
                  const char *target, size_t idx)
 {
-    if (target && replica_show_same(target)) {
-        snprintf(buf, size, "%s: <%s target=\"%s\">", ctx, elem, target);
-    } else if (target) {
-        UTIL_AUTOFREE char *v = replica_show(target);
-        snprintf(buf, size, "%s: <%s target=\"%s\">", ctx, elem, v);
-    } else {
+    UTIL_AUTOFREE char *v = NULL;
+    size_t len = 0;
+
+    if (!target) {
         snprintf(buf, size, "%s: <%s> #%zu", ctx, elem, idx + 1);
+        return;
     }
+    if (!replica_show_same(target))
+        v = replica_show(target);
+    if (size)
+        buf[0] = '\0';
+    replica_ctx_add(buf, size, &len, ctx);
+    replica_ctx_add(buf, size, &len, ": <");
+    replica_ctx_add(buf, size, &len, elem);
+    replica_ctx_add(buf, size, &len, " target=\"");
+    replica_ctx_add(buf, size, &len, v ? v : target);
+    replica_ctx_add(buf, size, &len, "\">");
 }
 
 enum {
