@@ -74,6 +74,14 @@ qemu_alive() {
     return 0
 }
 
+# qemu_ours PID: PID is alive and runs a program of this test's daemons
+# (its command line names $QD).  A pid file left by a daemon that died can
+# name a pid the system has since given to another process (pid_max is
+# 32768 here): it is never signalled.
+qemu_ours() {
+    qemu_alive "$1" && tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -qF "$QD/"
+}
+
 # qemu_wait_gone PID TENTHS: wait up to TENTHS/10 s for PID to go.
 qemu_wait_gone() {
     _n=0
@@ -213,7 +221,7 @@ qemu_start() {
 # qemu_kill_libvirtd: SIGKILL the private libvirtd (guests keep running).
 qemu_kill_libvirtd() {
     _p=$(qemu_libvirtd_pid)
-    [ -n "$_p" ] && qemu_alive "$_p" || return 1
+    [ -n "$_p" ] && qemu_ours "$_p" || return 1
     kill -9 "$_p" && qemu_wait_gone "$_p" 50
 }
 
@@ -227,7 +235,8 @@ qemu_restart_libvirtd() {
 }
 
 # qemu processes of the private daemon, from its pid files, only when the
-# pid still runs qemu.
+# pid still runs that guest (qemu with -name guest=NAME of the pid file; a
+# stale file's pid may be another test's guest by now).
 qemu_guest_pids() {
     for _f in "$QD"/run/qemu/*.pid; do
         [ -f "$_f" ] || continue
@@ -235,13 +244,15 @@ qemu_guest_pids() {
         if [ -z "$_p" ] || ! qemu_alive "$_p"; then
             continue
         fi
-        tr '\0' ' ' <"/proc/$_p/cmdline" 2>/dev/null | grep -q "qemu-system" && echo "$_p"
+        _g=$(basename "$_f" .pid)
+        tr '\0' ' ' <"/proc/$_p/cmdline" 2>/dev/null |
+            grep -q "qemu-system.* guest=$_g[, ]" && echo "$_p"
     done
 }
 
 qemu_stop_daemons() {
     for _p in $(qemu_libvirtd_pid) $(qemu_virtlogd_pid); do
-        qemu_alive "$_p" || continue
+        qemu_ours "$_p" || continue
         kill -TERM "$_p" 2>/dev/null
         qemu_wait_gone "$_p" 50 || kill -9 "$_p" 2>/dev/null
     done
