@@ -330,9 +330,13 @@ fail:
     return NULL;
 }
 
-ReplPlan *
-repl_plan_cycle(HvConn *dr, const char *host, const char *vm)
+/* The plan of a cycle or (resync) a resync of vm: refusals that need no
+ * primary come first (a failed-over replica is refused the same whether
+ * the primary answers or not), then the primary is asked. */
+static ReplPlan *
+repl_plan_read(HvConn *dr, const char *host, const char *vm, int resync)
 {
+    const char *what = resync ? "resync" : "replication";
     HvDomain d;
     Replica *r = NULL;
     DomXml *dx = NULL;
@@ -343,54 +347,21 @@ repl_plan_cycle(HvConn *dr, const char *host, const char *vm)
         return NULL;
     if (!(dx = repl_read(dr, d.uuid, d.name, &r, NULL)))
         goto out;
-    /* Refusals that need no primary come first: a replica that is failed
-     * over is refused the same whether the primary answers or not. */
-    if (r->journal || repl_check_state(r, d.name) < 0 || d.power != HV_POWER_OFF || !r->repl) {
-        HvConn *none = NULL;
-        p = repl_plan_build(dr, host, &d, dx, r, none, 0);
-        goto out;
-    }
-    if (!(pc = repl_primary_open(r->primary_uri))) {
-        err_prefix("replication of %s", d.name);
-        goto out;
-    }
-    p = repl_plan_build(dr, host, &d, dx, r, pc, 0);
-
-out:
-    hv_close(pc);
-    replica_free(r);
-    domxml_free(dx);
-    hv_domain_clear(&d);
-    return p;
-}
-
-
-ReplPlan *
-repl_plan_resync(HvConn *dr, const char *host, const char *vm)
-{
-    HvDomain d;
-    Replica *r = NULL;
-    DomXml *dx = NULL;
-    HvConn *pc = NULL;
-    ReplPlan *p = NULL;
-
-    if (hv_lookup(dr, vm, 0, &d) < 0)
-        return NULL;
-    if (!(dx = repl_read(dr, d.uuid, d.name, &r, NULL)))
-        goto out;
-    if (r->journal || repl_check_resync(r, d.name) < 0 || d.power != HV_POWER_OFF || !r->repl) {
+    if (r->journal || (resync ? repl_check_resync(r, d.name) : repl_check_state(r, d.name)) < 0 ||
+        d.power != HV_POWER_OFF || !r->repl) {
         err_clear();
-        p = repl_plan_build(dr, host, &d, dx, r, NULL, 1);
+        p = repl_plan_build(dr, host, &d, dx, r, NULL, resync);
         goto out;
     }
     if (!(pc = repl_primary_open(r->primary_uri))) {
-        err_prefix("resync of %s", d.name);
+        err_prefix("%s of %s", what, d.name);
         goto out;
     }
-    p = repl_plan_build(dr, host, &d, dx, r, pc, 1);
-    /* The old chain goes after the switch: what would refuse that is
-     * refused now, --dry-run too. */
-    if (p && p->remove.n && repl_check_removals_on(dr, d.uuid, p->dir, &p->remove) < 0) {
+    p = repl_plan_build(dr, host, &d, dx, r, pc, resync);
+    /* A resync deletes the old chain after the switch: what would refuse
+     * that is refused now, --dry-run too. */
+    if (resync && p && p->remove.n &&
+        repl_check_removals_on(dr, d.uuid, p->dir, &p->remove) < 0) {
         err_prefix("resync of %s: the old chain could not be deleted after its switch; nothing "
                    "was changed", d.name);
         repl_plan_free(p);
@@ -403,6 +374,18 @@ out:
     domxml_free(dx);
     hv_domain_clear(&d);
     return p;
+}
+
+ReplPlan *
+repl_plan_cycle(HvConn *dr, const char *host, const char *vm)
+{
+    return repl_plan_read(dr, host, vm, 0);
+}
+
+ReplPlan *
+repl_plan_resync(HvConn *dr, const char *host, const char *vm)
+{
+    return repl_plan_read(dr, host, vm, 1);
 }
 
 /* Moves the replica's interfaces from the primary's networks or bridges to
