@@ -140,6 +140,28 @@ if [ -w /dev/full ]; then
 else
     diag "/dev/full not writable: write errors not checked"
 fi
+# A reader that went away (`drover list | head`): drover ignores SIGPIPE
+# for libvirt's sockets, yet ends as SIGPIPE ends a program, without a word.
+# The fifo's only reader has closed it before drover, held at its pause
+# point after its stdout was open, writes anything.
+mkfifo "$T/fifo"
+(exec 3<"$T/fifo") &
+reader=$!
+rm -f "$T/paused"
+DROVER_PAUSE=hv:list-connected DROVER_PAUSE_FILE="$T/paused" \
+    "$DROVER" --config "$T/drover.conf" -c "$URI" list --json </dev/null >"$T/fifo" 2>"$T/err" &
+bg=$!
+wait "$reader"
+n=0
+while [ ! -e "$T/paused" ] && kill -0 "$bg" 2>/dev/null && [ "$n" -lt 600 ]; do
+    sleep 0.1
+    n=$((n + 1))
+done
+ok "$(test -e "$T/paused" && echo 0 || echo 1)" "list with a reader that went away reaches its pause point"
+rm -f "$T/paused"
+wait "$bg"
+is "$?" 141 "list | a reader gone: killed by SIGPIPE (status 141), as before"
+is "$(cat "$T/err")" "" "list | a reader gone: nothing on stderr"
 run -c "$URI" show "$odd"
 is "$rc" 0 "show by the odd name: exit status 0"
 like "$out" "^web 02 \"q\" 'é'@fleet " "show by the odd name: header"

@@ -180,6 +180,9 @@ chain_run_qemu_img(const char *const *args, ChainProgressFn progress, void *opaq
          * file nobody will rename or remove. */
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
             _exit(127);
+        /* An ignored signal stays ignored across exec: give qemu-img the
+         * default drover's command line set aside for libvirt's sockets. */
+        signal(SIGPIPE, SIG_DFL);
 
         if (dup2(devnull, 0) < 0 || dup2(outpipe[1], 1) < 0 || dup2(errpipe[1], 2) < 0)
             goto child_fail;

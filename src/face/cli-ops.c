@@ -43,7 +43,7 @@ cli_copy_log(int fd, FILE *out)
 
     while ((n = read(fd, buf, sizeof(buf))) > 0)
         fwrite(buf, 1, (size_t)n, out);
-    fflush(out);
+    cli_flush(out);
 }
 
 int
@@ -74,7 +74,7 @@ cli_follow(Session *s, const char *id, pid_t pid, FILE *out, JobInfo *fin, int *
         else if (out && fin->state == JOB_RUNNING && strcmp(fin->step, "starting") != 0 &&
                  strcmp(last, fin->step) != 0) {
             fprintf(out, "[%3d%%] %s\n", fin->percent, fin->step);
-            fflush(out);
+            cli_flush(out);
             util_strlcpy(last, fin->step, sizeof(last));
         }
         if (fin->state >= JOB_COMPLETED) {
@@ -168,7 +168,7 @@ cli_ask_reason(void)
     char line[512];
 
     printf("Reason (kept in the audit log): ");
-    fflush(stdout);
+    cli_flush(stdout);
     if (!fgets(line, sizeof(line), stdin))
         return NULL;
     line[strcspn(line, "\r\n")] = '\0';
@@ -405,7 +405,7 @@ cli_repair(const CliCommand *cmd, CliOpts *o)
                 }
                 printf("Type yes to repair %s@%s, anything else skips it: ", doms[k].name,
                        s->hosts[i].name);
-                fflush(stdout);
+                cli_flush(stdout);
                 if (!fgets(line, sizeof(line), stdin) || strcmp(line, "yes\n") != 0) {
                     printf("%s@%s: skipped; nothing was changed\n", doms[k].name, s->hosts[i].name);
                     continue;
@@ -433,7 +433,7 @@ cli_repair(const CliCommand *cmd, CliOpts *o)
             }
             fprintf(prog, "Job %s started (Repair of %s; result 4096 until it ends; Ctrl-C leaves it "
                     "running)\n", id, doms[k].name);
-            fflush(prog);
+            cli_flush(prog);
             r = cli_follow(s, id, pid, prog, &ji, &died);
             if (r > 0) {
                 status = cli_detached_note(&ji);
@@ -563,7 +563,7 @@ cli_job_show(Session *s, CliOpts *o)
 
         fprintf(prog, "Following job %s: %s of %s@%s, started by %s, %d%%: %s\n", ji.id,
                 report_job_title(ji.type), ji.vm, ji.host, ji.owner, ji.percent, ji.step);
-        fflush(prog);
+        cli_flush(prog);
         r = cli_follow(s, ji.id, 0, prog, &ji, &died);
         if (r < 0)
             return cli_fail(o, "jobs", NULL, NULL, NULL);
@@ -619,7 +619,7 @@ cli_cancel(const CliCommand *cmd, CliOpts *o)
     if (!o->json)
         printf("Cancel requested: job %s (%s of %s) rolls back at its next step; waiting for it.\n",
                ji.id, report_job_title(ji.type), ji.vm);
-    fflush(stdout);
+    cli_flush(stdout);
     r = cli_follow(s, ji.id, 0, NULL, &ji, &died);
     if (r != 0) {
         status = r < 0 ? cli_fail(o, "cancel", NULL, NULL, NULL) : CLI_EXIT_INTERRUPTED;

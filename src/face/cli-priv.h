@@ -177,6 +177,9 @@ int cli_job_result(const CliOpts *o, const char *opname, const JobInfo *ji, json
 
 /* Shared helpers (cli.c). */
 void cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* fflush(f); a reader of f that went away (EPIPE: `drover ... | head`)
+ * ends drover as SIGPIPE would have, which cli_main ignores. */
+void cli_flush(FILE *f);
 /* The session for o's options, connected when asked; NULL with a message
  * printed.  state_dir: see SessionArgs. */
 Session *cli_session(const CliOpts *o, int connect);

@@ -85,7 +85,7 @@ cli_proto_ask(const CliProto *p)
                cli_proto_host(p));
     else
         printf("Type the VM name (%s) to confirm: %s. Anything else cancels: ", p->vm, p->title);
-    fflush(stdout);
+    cli_flush(stdout);
     if (!fgets(line, sizeof(line), stdin))
         return 0;
     line[strcspn(line, "\r\n")] = '\0';
@@ -187,7 +187,7 @@ cli_proto_run(const CliProto *p, CliStartFn start, const void *arg, JobInfo *fin
     }
     fprintf(prog, "Job %s started (%s; result 4096 until it ends; Ctrl-C leaves it running)\n", id,
             report_job_title(ji.type));
-    fflush(prog);
+    cli_flush(prog);
     r = cli_follow(p->s, id, pid, prog, &ji, &died);
     if (r < 0)
         return cli_fail(p->o, p->op, p->vm, cli_proto_host(p), NULL);

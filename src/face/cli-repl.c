@@ -474,13 +474,13 @@ cli_replicate(const CliCommand *cmd, CliOpts *o)
         status = 0;
         if (!o->json)
             printf("watching: cycles run when due; stop with Ctrl-C or SIGTERM\n");
-        fflush(stdout);
+        cli_flush(stdout);
         while (!cli_repl_stop) {
             int64_t next, wait;
             int ran;
 
             cli_replicate_due(s, o, &next, &ran);
-            fflush(stdout);
+            cli_flush(stdout);
             /* Look again at the earliest due time, at least every minute:
              * replicas enabled meanwhile are seen too. */
             wait = next ? next - util_now() : 60;

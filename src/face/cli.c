@@ -8,6 +8,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -856,6 +857,22 @@ cli_check_options(const CliCommand *cmd, const char *const *seen, size_t nseen)
     return 0;
 }
 
+/* A reader of our output went away: end silently, killed by SIGPIPE, as
+ * a program that does not ignore it ends under `| head`. */
+static void
+cli_die_of_pipe(void)
+{
+    signal(SIGPIPE, SIG_DFL);
+    raise(SIGPIPE);
+}
+
+void
+cli_flush(FILE *f)
+{
+    if (fflush(f) == EOF && errno == EPIPE)
+        cli_die_of_pipe();
+}
+
 /* GNU close_stdout: output that did not reach its file (a full disk,
  * /dev/full, a closed pipe's EIO) is an error, not a silent exit 0. */
 static int
@@ -866,6 +883,8 @@ cli_close_stdout(int status)
     errno = 0;
     if (fclose(stdout) != 0)
         failed = 1;
+    if (failed && errno == EPIPE)
+        cli_die_of_pipe();
     if (failed) {
         fprintf(stderr, "drover: write error on standard output%s%s\n",
                 errno ? ": " : "", errno ? strerror(errno) : "");
@@ -879,6 +898,11 @@ static int cli_run(int argc, char **argv, CliConsoleFn console);
 int
 cli_main(int argc, char **argv, CliConsoleFn console)
 {
+    /* libvirt writes to its sockets with write(): a keepalive ping that
+     * crosses the daemon's close of the connection raises SIGPIPE, which
+     * must be that call's error, not the end of drover (or of the console
+     * at 3 a.m.).  Our own output's readers: cli_flush. */
+    signal(SIGPIPE, SIG_IGN);
     return cli_close_stdout(cli_run(argc, argv, console));
 }
 
