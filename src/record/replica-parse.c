@@ -973,6 +973,79 @@ replica_xml_init(void)
     xmlInitParser();
 }
 
+/* Parser contexts kept between parses, reset as xmlCtxtReadMemory resets
+ * the one it is given: making and freeing one was 7,600 instructions of a
+ * 90,800-instruction parse.  As many as parse at once (one thread a host,
+ * the console's fetchers); one whose dictionary of names grew past
+ * REPLICA_DICT_MAX (foreign element names) is dropped, not kept. */
+#define REPLICA_CTXT_KEEP 32
+#define REPLICA_DICT_MAX 2048
+
+static pthread_mutex_t replica_ctxt_mu = PTHREAD_MUTEX_INITIALIZER;
+static xmlParserCtxtPtr replica_ctxt_kept[REPLICA_CTXT_KEEP];
+static size_t replica_ctxt_nkept;
+
+static xmlParserCtxtPtr
+replica_ctxt_get(void)
+{
+    xmlParserCtxtPtr c = NULL;
+
+    pthread_mutex_lock(&replica_ctxt_mu);
+    if (replica_ctxt_nkept)
+        c = replica_ctxt_kept[--replica_ctxt_nkept];
+    pthread_mutex_unlock(&replica_ctxt_mu);
+    return c ? c : xmlNewParserCtxt();
+}
+
+/* Resets c (its input, which points into the caller's document, and any
+ * tree a DOCTYPE made) and keeps or frees it. */
+static void
+replica_ctxt_put(xmlParserCtxtPtr c)
+{
+    if (!c)
+        return;
+    if (c->myDoc)
+        xmlFreeDoc(c->myDoc);
+    c->myDoc = NULL;
+    xmlCtxtReset(c);
+    c->_private = NULL;
+    if (xmlDictSize(c->dict) <= REPLICA_DICT_MAX) {
+        pthread_mutex_lock(&replica_ctxt_mu);
+        if (replica_ctxt_nkept < REPLICA_CTXT_KEEP) {
+            replica_ctxt_kept[replica_ctxt_nkept++] = c;
+            c = NULL;
+        }
+        pthread_mutex_unlock(&replica_ctxt_mu);
+    }
+    xmlFreeParserCtxt(c);
+}
+
+/* The document as c's input, copied as xmlCtxtReadMemory copies it.  Its
+ * read callback, which only says "no more" (the whole document is in
+ * memory), is dropped when no encoding can need converting (neither an XML
+ * declaration nor a byte-order mark: every record libvirt returns):
+ * libxml2 called it, and grew its buffer, every few tokens near the end
+ * (13,600 instructions of a 90,800-instruction parse). */
+static int
+replica_ctxt_input(xmlParserCtxtPtr c, const char *xml, size_t len)
+{
+    xmlParserInputBufferPtr buf;
+    xmlParserInputPtr in;
+
+    buf = xmlParserInputBufferCreateMem(xml, (int)len, XML_CHAR_ENCODING_NONE);
+    if (!buf)
+        return -1;
+    if (len >= 2 && xml[0] == '<' && xml[1] != '?' && xml[1] != '\0')
+        buf->readcallback = NULL;
+    in = xmlNewIOInputStream(c, buf, XML_CHAR_ENCODING_NONE);
+    if (!in) {
+        xmlFreeParserInputBuffer(buf);
+        return -1;
+    }
+    inputPush(c, in);
+    return 0;
+}
+
 static void
 replica_sax_clear(ReplicaSax *s)
 {
@@ -1009,8 +1082,9 @@ replica_parse(const char *xml, size_t len)
     }
     pthread_once(&replica_xml_once, replica_xml_init);
     memset(&s, 0, sizeof(s));
-    ctxt = xmlCreateMemoryParserCtxt(xml, (int)len);
-    if (!ctxt) {
+    ctxt = replica_ctxt_get();
+    if (!ctxt || replica_ctxt_input(ctxt, xml, len) < 0) {
+        replica_ctxt_put(ctxt);
         err_set(RESULT_OUT_OF_MEMORY, "replica metadata: cannot create an XML parser");
         return NULL;
     }
@@ -1061,9 +1135,6 @@ replica_parse(const char *xml, size_t len)
  cleanup:
     replica_free(s.r);
     replica_sax_clear(&s);
-    if (ctxt->myDoc)
-        xmlFreeDoc(ctxt->myDoc);
-    ctxt->myDoc = NULL;
-    xmlFreeParserCtxt(ctxt);
+    replica_ctxt_put(ctxt);
     return r;
 }
