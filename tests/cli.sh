@@ -152,12 +152,8 @@ DROVER_PAUSE=hv:list-connected DROVER_PAUSE_FILE="$T/paused" \
     "$DROVER" --config "$T/drover.conf" -c "$URI" list --json </dev/null >"$T/fifo" 2>"$T/err" &
 bg=$!
 wait "$reader"
-n=0
-while [ ! -e "$T/paused" ] && kill -0 "$bg" 2>/dev/null && [ "$n" -lt 600 ]; do
-    sleep 0.1
-    n=$((n + 1))
-done
-ok "$(test -e "$T/paused" && echo 0 || echo 1)" "list with a reader that went away reaches its pause point"
+wait_bg_until "$bg" test -e "$T/paused"
+ok $? "list with a reader that went away reaches its pause point"
 rm -f "$T/paused"
 wait "$bg"
 is "$?" 141 "list | a reader gone: killed by SIGPIPE (status 141), as before"

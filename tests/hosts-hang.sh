@@ -12,6 +12,7 @@
 # SIGPIPE meanwhile does not kill it.
 . "$top_srcdir/tests/lib.sh"
 . "$top_srcdir/tests/hosts-lib.sh"
+. "$top_srcdir/tests/ops-common.sh"
 
 hosts_require || skip_all "$HOSTS_SKIP"
 mktemp_dir
@@ -119,12 +120,8 @@ DROVER_PAUSE=hv:list-connected DROVER_PAUSE_FILE="$T/paused" \
     timeout 200 "$DROVER" --config "$T/drover.conf" -c "$(hosts_uri 1 "$T/dr-a/fleet.xml")" \
     list --json >"$T/list-mid.out" 2>"$T/list-mid.err" &
 bg=$!
-n=0
-while [ ! -e "$T/paused" ] && kill -0 "$bg" 2>/dev/null && [ "$n" -lt 600 ]; do
-    sleep 0.1
-    n=$((n + 1))
-done
-ok "$(test -e "$T/paused" && echo 0 || echo 1)" "list reaches its calls with dr-a connected"
+wait_bg_until "$bg" test -e "$T/paused"
+ok $? "list reaches its calls with dr-a connected"
 # libvirt writes to its sockets with write(): a keepalive ping sent as the
 # daemon closes the connection raises SIGPIPE (seen in CI: list killed
 # after its output began).  drover must take it as an error of that call.
