@@ -997,8 +997,8 @@ replica_ctxt_get(void)
     return c ? c : xmlNewParserCtxt();
 }
 
-/* Resets c (its input, which points into the caller's document, and any
- * tree a DOCTYPE made) and keeps or frees it. */
+/* Resets c (its input, a copy of the document, and any tree a DOCTYPE
+ * made) and keeps or frees it. */
 static void
 replica_ctxt_put(xmlParserCtxtPtr c)
 {
