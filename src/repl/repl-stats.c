@@ -192,6 +192,7 @@ repl_stats_pending(const Replica *r, const char *uuid, ReplPendingSeen *seen, Re
     const ReplicaPoint *np = replica_newest_point(r);
     HvConn *pc = NULL;
     ErrInfo saved;
+    char holder[256], *lockpath;
     size_t i;
 
     memset(out, 0, sizeof(*out));
@@ -212,7 +213,19 @@ repl_stats_pending(const Replica *r, const char *uuid, ReplPendingSeen *seen, Re
             return;
         }
     }
+    /* The size makes libvirt read every block node of the primary, and
+     * qemu 7.2 aborts (qcow2_get_specific_info) on a backup's node being
+     * added or removed: not while a job holds the replica, as a cycle does
+     * around its backup (doc/reliability.md). */
     err_save(&saved);
+    lockpath = replica_lock_path(r, uuid);
+    if (lockpath && lock_probe(lockpath, holder, sizeof(holder)) == 1) {
+        snprintf(out->why, sizeof(out->why), "not asked while a job holds the replica: %s", holder);
+        free(lockpath);
+        err_restore(&saved);
+        return;
+    }
+    free(lockpath);
     /* repl_primary_open gives up after the connect timeout (hv_open). */
     if (!(pc = repl_primary_open(r->primary_uri)) ||
         hv_checkpoint_pending(pc, uuid, np->checkpoint, &out->bytes) < 0) {
