@@ -20,15 +20,30 @@
 #include "ops/summary.h"
 #include "base/util.h"
 
+/* A row of list: its summary, and with --json its JSON text, made in the
+ * host's thread (most of the output's time, done beside the round trips
+ * of the other hosts instead of after all of them). */
+typedef struct {
+    Summary s;
+    char *json;
+} CliRow;
+
 static int
-cli_cmp_summary(const void *a, const void *b)
+cli_cmp_row(const void *a, const void *b)
 {
-    const Summary *x = a, *y = b;
+    const Summary *x = &((const CliRow *)a)->s, *y = &((const CliRow *)b)->s;
     int r = strcmp(x->name, y->name);
     return r ? r : strcmp(x->host, y->host);
 }
 
 /* --- list ------------------------------------------------------------------ */
+
+static void
+cli_row_clear(CliRow *r)
+{
+    summary_clear(&r->s);
+    free(r->json);
+}
 
 /* Prints s left-aligned in width terminal columns, then a space. */
 static void
@@ -46,7 +61,8 @@ cli_pad(const char *s, int width)
 typedef struct {
     Session *s;
     int64_t now;
-    Summary **rows;             /* per host */
+    int json;                   /* make each row's JSON text too */
+    CliRow **rows;              /* per host */
     size_t *nrows;
     size_t *caps;               /* per host: done comes once a part of the list */
 } CliListCtx;
@@ -55,6 +71,7 @@ static void
 cli_list_done(size_t i, HvConn *c, HvListResult *r, void *opaque)
 {
     CliListCtx *x = opaque;
+    CliRow *row;
     Replica *rec;
     size_t k;
     int local;
@@ -66,11 +83,13 @@ cli_list_done(size_t i, HvConn *c, HvListResult *r, void *opaque)
         if (!r->doms[k].metadata)
             continue;   /* not a replica */
         util_grow(&x->rows[i], &x->caps[i], x->nrows[i] + 1, sizeof(*x->rows[i]));
-        rec = summary_from_domain(&x->rows[i][x->nrows[i]], x->s->hosts[i].name, &r->doms[k],
-                                  x->now, x->s->conf->rpo_warning, local);
+        row = &x->rows[i][x->nrows[i]++];
+        rec = summary_from_domain(&row->s, x->s->hosts[i].name, &r->doms[k], x->now,
+                                  x->s->conf->rpo_warning, local);
         /* Health from the replication cycles (late, failing). */
-        repl_health_summary(&x->rows[i][x->nrows[i]++], rec, x->now, local);
+        repl_health_summary(&row->s, rec, x->now, local);
         replica_free(rec);
+        row->json = x->json ? report_element_text(report_summary_json(&row->s)) : NULL;
     }
     /* Done with the domains: free them here, in parallel too. */
     hv_domain_list_free(r->doms, r->n);
@@ -83,7 +102,7 @@ cli_list(const CliCommand *cmd, CliOpts *o)
 {
     /* Connected below, each host in its own thread as it lists. */
     Session *s = cli_session(o, 0);
-    Summary *rows = NULL;
+    CliRow *rows = NULL;
     size_t nrows = 0, cap = 0, i, k, down = 0;
     int64_t now = util_now();
     int status = 0;
@@ -103,6 +122,7 @@ cli_list(const CliCommand *cmd, CliOpts *o)
     lists = util_xcalloc(s->nhosts + 1, sizeof(*lists));
     x.s = s;
     x.now = now;
+    x.json = o->json;
     x.rows = util_xcalloc(s->nhosts + 1, sizeof(*x.rows));
     x.nrows = util_xcalloc(s->nhosts + 1, sizeof(*x.nrows));
     x.caps = util_xcalloc(s->nhosts + 1, sizeof(*x.caps));
@@ -120,7 +140,7 @@ cli_list(const CliCommand *cmd, CliOpts *o)
             down++;
             /* The parts read before the host failed: not listed. */
             for (k = 0; k < x.nrows[i]; k++)
-                summary_clear(&x.rows[i][k]);
+                cli_row_clear(&x.rows[i][k]);
             free(x.rows[i]);
             x.rows[i] = NULL;
             continue;
@@ -135,33 +155,33 @@ cli_list(const CliCommand *cmd, CliOpts *o)
     free(x.nrows);
     free(x.caps);
     if (nrows > 1)
-        qsort(rows, nrows, sizeof(*rows), cli_cmp_summary);
+        qsort(rows, nrows, sizeof(*rows), cli_cmp_row);
     if (o->names) {
         /* A name, and NAME@HOST too where the name is on several hosts:
          * every line is a reference the other commands accept. */
         for (i = 0; i < nrows; i++) {
             size_t same = 0;
             for (k = 0; k < nrows; k++)
-                same += strcmp(rows[k].name, rows[i].name) == 0;
-            for (k = 0; k < i && strcmp(rows[k].name, rows[i].name) != 0; k++)
+                same += strcmp(rows[k].s.name, rows[i].s.name) == 0;
+            for (k = 0; k < i && strcmp(rows[k].s.name, rows[i].s.name) != 0; k++)
                 ;
             if (k == i)
-                printf("%s\n", rows[i].name);
+                printf("%s\n", rows[i].s.name);
             if (same > 1)
-                printf("%s@%s\n", rows[i].name, rows[i].host);
+                printf("%s@%s\n", rows[i].s.name, rows[i].s.host);
         }
     } else if (o->json) {
-        json_object *a = json_object_new_array();
+        char **v = util_xcalloc(nrows + 1, sizeof(*v));
         for (i = 0; i < nrows; i++)
-            json_object_array_add(a, report_summary_json(&rows[i]));
-        report_print_json(a);
-        json_object_put(a);
+            v[i] = rows[i].json;
+        report_print_json_elements(v, nrows);
+        free(v);
     } else {
         printf("%-10s %-16s %-24s %-9s %-12s %3s %-8s %-16s %s\n", "HOST", "NAME", "STATE", "HEALTH",
                "MODE", "RPS", "LAST RP", "FAILOVER", "POWER");
         for (i = 0; i < nrows; i++) {
             char st[40], age[16] = "-", fo[40] = "-";
-            const Summary *r = &rows[i];
+            const Summary *r = &rows[i].s;
 
             snprintf(st, sizeof(st), "%d %s", r->state, state_name(r->state));
             if (r->newest_time)
@@ -182,7 +202,7 @@ cli_list(const CliCommand *cmd, CliOpts *o)
                    s->nhosts - down == 1 ? "" : "s");
     }
     for (i = 0; i < nrows; i++)
-        summary_clear(&rows[i]);
+        cli_row_clear(&rows[i]);
     free(rows);
     free(lists);
     free(ro);

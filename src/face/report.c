@@ -307,10 +307,42 @@ report_decode_job_for(const JobInfo *j, const char *op, int console, ResultInfo 
     }
 }
 
+#define REPORT_JSON_FLAGS \
+    (JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE)
+
 void
 report_print_json(json_object *o)
 {
-    fputs(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-                                            JSON_C_TO_STRING_NOSLASHESCAPE), stdout);
+    fputs(json_object_to_json_string_ext(o, REPORT_JSON_FLAGS), stdout);
     fputc('\n', stdout);
+}
+
+char *
+report_element_text(json_object *o)
+{
+    json_object *a = json_object_new_array();
+    const char *t;
+    size_t n;
+    char *r;
+
+    json_object_array_add(a, o);
+    /* "[\n" ELEMENT "\n]": the element as json-c indents it in an array. */
+    t = json_object_to_json_string_ext(a, REPORT_JSON_FLAGS);
+    n = strlen(t);
+    r = n >= 4 ? util_xstrndup(t + 2, n - 4) : util_xstrdup("");
+    json_object_put(a);
+    return r;
+}
+
+void
+report_print_json_elements(char *const *v, size_t n)
+{
+    size_t i;
+
+    fputs("[\n", stdout);
+    for (i = 0; i < n; i++) {
+        fputs(v[i], stdout);
+        fputs(i + 1 < n ? ",\n" : "\n", stdout);
+    }
+    fputs("]\n", stdout);
 }

@@ -35,5 +35,12 @@ const char *report_job_title(int type);
 
 /* Prints a JSON value to stdout, pretty, with a final newline. */
 void report_print_json(json_object *o);
+/* The text of o as an element of an array report_print_json prints (so
+ * that elements can be made in parallel and printed in another order);
+ * takes o over. */
+char *report_element_text(json_object *o);
+/* Prints elements made by report_element_text as report_print_json
+ * prints the array of them. */
+void report_print_json_elements(char *const *v, size_t n);
 
 #endif
