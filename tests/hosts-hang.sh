@@ -110,9 +110,10 @@ run show-after show web02@dr-a --json
 is "$rc" 0 "show web02@dr-a works again after SIGCONT"
 is "$out" "$rec_before" "and its record is what it was before"
 
-# A host that hangs after the connect, in the middle of a list: `list` runs
-# no event-loop thread (src/hv/hv.c), so libvirt's keepalive, checked by
-# the thread in the call, is what must end the call.  The list waits at
+# A host that hangs after the connect, in the middle of a list: `list`
+# makes its calls without keepalive and without an event-loop thread
+# (src/hv/hv-priv.h, hv_keepalive); once its hosts take more than 2 s it
+# turns keepalive on and starts the loop, and keepalive must end the call.  The list waits at
 # the pause point once dr-a's connection is open (src/base/testhook.h),
 # dr-a is stopped, and the list goes on into its calls.
 rm -f "$T/paused"

@@ -268,6 +268,7 @@ typedef struct {
     pthread_mutex_t mu;
     pthread_cond_t cv;          /* on CLOCK_MONOTONIC */
     size_t left;                /* hosts not done yet */
+    int late;                   /* the wait passed HV_LIST_LOOP_MS: keepalive stays on */
 } HvListWait;
 
 /* One part of a list on its way from the host's thread to its maker. */
@@ -287,6 +288,7 @@ typedef struct {
     void *opaque;
     HvListResult r;
     HvListWait *w;
+    int listing;                /* a->c is listing without keepalive (w->mu) */
     int parts;                  /* hand the records on in parts (hv_list_many) */
     /* The parts queue: the host's thread makes the calls, a second one (the
      * maker) hands each part to done meanwhile, so that what the caller
@@ -401,8 +403,21 @@ hv_list_thread(void *arg)
         err_set(RESULT_NOT_AVAILABLE, "not connected");
         rc = -1;
     } else {
+        /* keepalive only once the wait passed HV_LIST_LOOP_MS (see
+         * hv_keepalive): then a host that stops answering now is noticed. */
+        pthread_mutex_lock(&a->w->mu);
+        if (a->w->late)
+            hv_keepalive(a->c);
+        else
+            a->listing = 1;
+        pthread_mutex_unlock(&a->w->mu);
         testhook_pause("hv:list-connected");
         rc = parts ? hv_list_made(a) : hv_list(a->c, a->flags, &a->r.doms, &a->r.n);
+        pthread_mutex_lock(&a->w->mu);
+        if (a->listing)
+            hv_keepalive(a->c);         /* for what comes after: the close */
+        a->listing = 0;
+        pthread_mutex_unlock(&a->w->mu);
     }
     if (rc < 0) {
         a->r.failed = 1;
@@ -441,6 +456,7 @@ hv_list_many(HvConn **conns, const char *const *uris, const int *readonly, size_
     pthread_cond_init(&w.cv, &ca);
     pthread_condattr_destroy(&ca);
     w.left = n;
+    w.late = 0;
     /* A maker thread a host pays when a core would wait otherwise: with at
      * least as many hosts as cores, the hosts' threads keep them busy and
      * a second thread each only adds switches (measured on 20 hosts). */
@@ -466,8 +482,17 @@ hv_list_many(HvConn **conns, const char *const *uris, const int *readonly, size_
     pthread_mutex_lock(&w.mu);
     while (w.left && pthread_cond_timedwait(&w.cv, &w.mu, &until) != ETIMEDOUT)
         ;
-    if (w.left)
+    if (w.left) {
+        /* A host this slow may have stopped answering: keepalive on for
+         * those listing, and its timer run from now on. */
+        w.late = 1;
+        for (i = 0; i < n; i++) {
+            if (a[i].listing)
+                hv_keepalive(a[i].c);
+            a[i].listing = 0;
+        }
         hv_loop_start();
+    }
     pthread_mutex_unlock(&w.mu);
     for (i = 0; i < n; i++) {
         if (started[i])

@@ -32,12 +32,20 @@ struct HvConn {
 
 /* hv_open for a command that only makes calls and then closes (`list`):
  * no domain events and no close callback, so it needs no event-loop
- * thread, which would be woken around every call.  keepalive needs one:
- * a caller that waits too long starts it (hv_loop_start).
+ * thread, which would be woken around every call, and no keepalive
+ * until hv_keepalive: a caller that waits too long turns it on and starts
+ * the loop (hv_loop_start).
  * hv_set_event_handler on it gets nothing. */
 HvConn *hv_open_calls(const char *uri, int readonly);
 /* Starts the thread of libvirt's event loop, once; hv_init first. */
 void hv_loop_start(void);
+/* Turns keepalive on for c's connection (a ping after 5 s without a word,
+ * dead after 3 unanswered).  A connection for events has it from its
+ * connect; one for calls only gets it from its caller when a call takes
+ * long, and after its list: with keepalive on, libvirt's client re-arms
+ * its timer in the event loop at every reply it reads, under a lock every
+ * connection shares, 8 % of the time of a list of twenty hosts. */
+void hv_keepalive(HvConn *c);
 
 /* Sets err from libvirt's last error of this thread, with our context.
  * Take names for the message before: every libvirt call resets the error. */

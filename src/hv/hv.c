@@ -29,6 +29,11 @@
 static pthread_once_t hv_once = PTHREAD_ONCE_INIT;
 static int hv_init_result = -1;
 
+/* keepalive: a ping after 5 s without a word, the peer dead after 3 more
+ * unanswered (about 20 s): libvirt's own defaults for its clients. */
+#define HV_KEEPALIVE_S 5
+#define HV_KEEPALIVE_COUNT 3
+
 static void
 hv_error_sink(void *opaque, virErrorPtr e)
 {
@@ -180,7 +185,7 @@ hv_register(HvConn *c, virConnectPtr vc)
                                                       c, NULL);
     virConnectRegisterCloseCallback(vc, hv_close_cb, c, NULL);
     /* Remote hosts: notice a dead peer within ~20 s instead of hanging. */
-    virConnectSetKeepAlive(vc, 5, 3);
+    virConnectSetKeepAlive(vc, HV_KEEPALIVE_S, HV_KEEPALIVE_COUNT);
     virResetLastError();
 }
 
@@ -252,6 +257,7 @@ struct HvDial {
     int done;
     char *uri;
     int readonly;
+    int keepalive;              /* set it at once (else see hv_keepalive) */
     int64_t started_ms;         /* util_mono_ms() */
     virConnectPtr vc;           /* the connection until taken */
     ErrInfo err;                /* why it failed (vc NULL) */
@@ -291,8 +297,13 @@ hv_dial_unref(HvDial *d)
     pthread_mutex_unlock(&d->mu);
     if (!last)
         return;
-    if (d->vc)
-        virConnectClose(d->vc);     /* came too late for everyone */
+    if (d->vc) {
+        /* Came too late for everyone; its close must not wait for ever on
+         * a host that hangs now. */
+        if (!d->keepalive)
+            virConnectSetKeepAlive(d->vc, HV_KEEPALIVE_S, HV_KEEPALIVE_COUNT);
+        virConnectClose(d->vc);
+    }
     pthread_mutex_destroy(&d->mu);
     pthread_cond_destroy(&d->cv);
     free(d->uri);
@@ -319,10 +330,10 @@ hv_dial_thread(void *arg)
     memset(&e, 0, sizeof(e));
     vc = d->readonly ? virConnectOpenReadOnly(d->uri) : virConnectOpen(d->uri);
     if (vc) {
-        /* At once: a connection that arrives after its caller gave up is
-         * closed by whoever drops the dial last, and that close must not
-         * wait for ever on a host that hangs now. */
-        virConnectSetKeepAlive(vc, 5, 3);
+        /* At once, unless calls only (hv_keepalive says why): a call
+         * on it must end when the host stops answering. */
+        if (d->keepalive)
+            virConnectSetKeepAlive(vc, HV_KEEPALIVE_S, HV_KEEPALIVE_COUNT);
         virResetLastError();
     } else {
         hv_err("cannot connect to %s", d->uri ? d->uri : "libvirt's default host");
@@ -345,7 +356,7 @@ hv_dial_thread(void *arg)
 /* Starts a connect (uri NULL: libvirt's default); the caller holds one
  * reference. */
 static HvDial *
-hv_dial_start(const char *uri, int readonly)
+hv_dial_start(const char *uri, int readonly, int keepalive)
 {
     HvDial *d = util_xcalloc(1, sizeof(*d));
     pthread_condattr_t ca;
@@ -359,6 +370,7 @@ hv_dial_start(const char *uri, int readonly)
     pthread_condattr_destroy(&ca);
     d->uri = uri ? util_xstrdup(uri) : NULL;
     d->readonly = readonly;
+    d->keepalive = keepalive;
     d->started_ms = util_mono_ms();
     d->refs = 2;
     pthread_attr_init(&attr);
@@ -421,7 +433,7 @@ hv_connect(HvConn *c)
 
     pthread_mutex_lock(&c->mu);
     if (!c->dial)
-        c->dial = hv_dial_start(c->uri, c->readonly);     /* c's reference */
+        c->dial = hv_dial_start(c->uri, c->readonly, c->events);  /* c's reference */
     d = c->dial;
     pthread_mutex_lock(&d->mu);
     d->refs++;                                              /* ours */
@@ -685,6 +697,25 @@ hv_acquire(HvConn *c)
     return vc;
 }
 
+void
+hv_keepalive(HvConn *c)
+{
+    virConnectPtr vc;
+
+    pthread_mutex_lock(&c->mu);
+    vc = c->conn;
+    if (vc)
+        virConnectRef(vc);
+    pthread_mutex_unlock(&c->mu);
+    if (!vc)
+        return;
+    /* Sends nothing: a timer of the event loop; libvirt's client also
+     * checks it in the thread that waits in a call. */
+    virConnectSetKeepAlive(vc, HV_KEEPALIVE_S, HV_KEEPALIVE_COUNT);
+    virResetLastError();
+    virConnectClose(vc);
+}
+
 /* After a failed call: if the connection died, mark the host disconnected
  * and turn the error into 32777. */
 void
@@ -792,7 +823,7 @@ hv_default_uri(void)
         return NULL;
     /* Read-only is enough to learn the name, and works where a read-write
      * connection would be refused; bounded as every connect is. */
-    d = hv_dial_start(NULL, 1);
+    d = hv_dial_start(NULL, 1, 1);
     hv_dial_wait(d, hv_connect_timeout(), &vc);
     hv_dial_unref(d);
     if (!vc) {
