@@ -166,13 +166,91 @@ hv_metadata_cb(virConnectPtr conn, virDomainPtr dom, int type, const char *nsuri
         fn(c, uuid, HV_EVENT_METADATA, op);
 }
 
+/* keepalive of connections for events starts this long after their
+ * connect (hv_keepalive says why): the first list of a host, the console's
+ * first load, goes without it, and a host that stops answering during it
+ * is noticed from then on, as after it. */
+#define HV_KEEPALIVE_LATER_MS 2000
+
+/* The connections whose keepalive waits, each with a reference of its
+ * own, and the loop's timer that starts it (disabled while none waits). */
+typedef struct {
+    virConnectPtr vc;
+    int64_t at_ms;              /* util_mono_ms() */
+} HvLater;
+
+static pthread_mutex_t hv_later_mu = PTHREAD_MUTEX_INITIALIZER;
+static HvLater *hv_later;
+static size_t hv_nlater, hv_caplater;
+static int hv_later_timer = -1;
+
+/* In the event loop's thread, which runs whenever one waits. */
+static void
+hv_later_tick(int timer, void *opaque)
+{
+    int64_t now = util_mono_ms();
+    size_t i = 0;
+
+    (void)opaque;
+    pthread_mutex_lock(&hv_later_mu);
+    while (i < hv_nlater) {
+        if (hv_later[i].at_ms > now) {
+            i++;
+            continue;
+        }
+        /* Local only: a timer added to this loop. */
+        virConnectSetKeepAlive(hv_later[i].vc, HV_KEEPALIVE_S, HV_KEEPALIVE_COUNT);
+        virResetLastError();
+        /* Never the last reference: hv_unregister takes the entry out
+         * before the connection's owner closes it. */
+        virConnectClose(hv_later[i].vc);
+        hv_later[i] = hv_later[--hv_nlater];
+    }
+    if (!hv_nlater)
+        virEventUpdateTimeout(timer, -1);
+    pthread_mutex_unlock(&hv_later_mu);
+}
+
+static void
+hv_later_add(virConnectPtr vc)
+{
+    pthread_mutex_lock(&hv_later_mu);
+    util_grow(&hv_later, &hv_caplater, hv_nlater + 1, sizeof(*hv_later));
+    virConnectRef(vc);
+    hv_later[hv_nlater].vc = vc;
+    hv_later[hv_nlater++].at_ms = util_mono_ms() + HV_KEEPALIVE_LATER_MS;
+    if (hv_later_timer < 0)
+        hv_later_timer = virEventAddTimeout(HV_KEEPALIVE_LATER_MS / 4, hv_later_tick, NULL, NULL);
+    else
+        virEventUpdateTimeout(hv_later_timer, HV_KEEPALIVE_LATER_MS / 4);
+    if (hv_later_timer < 0)     /* no timer: keepalive at once, as before */
+        virConnectSetKeepAlive(vc, HV_KEEPALIVE_S, HV_KEEPALIVE_COUNT);
+    pthread_mutex_unlock(&hv_later_mu);
+}
+
+static void
+hv_later_remove(virConnectPtr vc)
+{
+    size_t i;
+
+    pthread_mutex_lock(&hv_later_mu);
+    for (i = 0; i < hv_nlater; i++) {
+        if (hv_later[i].vc == vc) {
+            virConnectClose(vc);    /* ours; the owner still holds its own */
+            hv_later[i] = hv_later[--hv_nlater];
+            break;
+        }
+    }
+    pthread_mutex_unlock(&hv_later_mu);
+}
+
 /* Registers callbacks on a fresh virConnectPtr (c->mu held). */
 static void
 hv_register(HvConn *c, virConnectPtr vc)
 {
     if (!c->events) {
-        /* Calls only (hv_open_calls): keepalive was set by the dial; its
-         * caller starts the loop if a call takes long. */
+        /* Calls only (hv_open_calls): its caller turns keepalive on and
+         * starts the loop if a call takes long. */
         virResetLastError();
         return;
     }
@@ -185,7 +263,7 @@ hv_register(HvConn *c, virConnectPtr vc)
                                                       c, NULL);
     virConnectRegisterCloseCallback(vc, hv_close_cb, c, NULL);
     /* Remote hosts: notice a dead peer within ~20 s instead of hanging. */
-    virConnectSetKeepAlive(vc, HV_KEEPALIVE_S, HV_KEEPALIVE_COUNT);
+    hv_later_add(vc);
     virResetLastError();
 }
 
@@ -194,6 +272,7 @@ hv_unregister(HvConn *c, virConnectPtr vc)
 {
     if (!c->events)
         return;
+    hv_later_remove(vc);
     if (c->cb_lifecycle >= 0)
         virConnectDomainEventDeregisterAny(vc, c->cb_lifecycle);
     if (c->cb_metadata >= 0)
@@ -433,7 +512,7 @@ hv_connect(HvConn *c)
 
     pthread_mutex_lock(&c->mu);
     if (!c->dial)
-        c->dial = hv_dial_start(c->uri, c->readonly, c->events);  /* c's reference */
+        c->dial = hv_dial_start(c->uri, c->readonly, 0);  /* c's reference */
     d = c->dial;
     pthread_mutex_lock(&d->mu);
     d->refs++;                                              /* ours */
