@@ -9,7 +9,9 @@
 # works.  connect_timeout makes the wait 3 s here; `timeout 200` is only the
 # guard that turns a hang into a failure.  Behaviour, not timing.  Last, a
 # daemon stopped after list's connect: keepalive ends the list, and a
-# SIGPIPE meanwhile does not kill it.
+# SIGPIPE meanwhile does not kill it; and one stopped right after the
+# connect of show, which opens its hosts for events: keepalive, started
+# 2 s after that connect, still ends it.
 . "$top_srcdir/tests/lib.sh"
 . "$top_srcdir/tests/hosts-lib.sh"
 . "$top_srcdir/tests/ops-common.sh"
@@ -140,5 +142,37 @@ ok $? "dr-a's daemon runs again (SIGCONT)"
 run list-after list --json
 is "$rc" 0 "list works again after SIGCONT"
 like "$out" '"host": "dr-a"' "and lists dr-a"
+
+# A host that hangs right after the connect of a command that opens it for
+# events (show: hv_open through session_open, src/face/session.c): such a
+# connection gets keepalive only 2 s after its connect, from a timer of
+# libvirt's event loop (src/hv/hv.c, HV_KEEPALIVE_LATER_MS), and it must
+# still end the call made before then: about 2 s + 5 s + 3 x 5 s.  show
+# waits at the pause point once dr-a's connection is open and registered
+# (src/base/testhook.h), dr-a is stopped at once, well before the 2 s, and
+# show goes on into its lookup.  -c: dr-a alone, so the pause is dr-a's.
+rm -f "$T/paused"
+t0=$(date +%s)
+DROVER_PAUSE=hv:open-connected DROVER_PAUSE_FILE="$T/paused" \
+    timeout 200 "$DROVER" --config "$T/drover.conf" -c "$(hosts_uri 1 "$T/dr-a/fleet.xml")" \
+    show web02 >"$T/show-mid.out" 2>"$T/show-mid.err" &
+bg=$!
+wait_bg_until "$bg" test -e "$T/paused"
+ok $? "show opens dr-a for events and waits at the pause point after the connect"
+hosts_stop_one 1
+ok $? "dr-a's daemon is stopped (SIGSTOP) right after show's connect"
+rm -f "$T/paused"
+wait "$bg"
+rc=$?
+diag "show with dr-a stopped after its connect ended after $(($(date +%s) - t0)) s"
+is "$rc" 5 "show ends by itself (keepalive started after the connect) with status 5 (32777)"
+like "$(cat "$T/show-mid.err")" '32777' "and prints the code 32777"
+! grep -q 'no reply to the connect' "$T/show-mid.err"
+ok $? "and it is the call after the connect that failed, not the connect"
+hosts_cont_one 1
+ok $? "dr-a's daemon runs again (SIGCONT)"
+run show-again show web02@dr-a --json
+is "$rc" 0 "show web02@dr-a works again after SIGCONT"
+is "$out" "$rec_before" "and its record is what it was before"
 
 done_testing

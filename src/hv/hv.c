@@ -556,6 +556,7 @@ hv_open_with(const char *uri, int readonly, int events)
     c->conn = hv_connect(c);
     if (c->conn)
         hv_register(c, c->conn);
+    testhook_pause("hv:open-connected");
     return c;
 }
 
