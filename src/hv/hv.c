@@ -296,6 +296,7 @@ hv_close_cb(virConnectPtr conn, int reason, void *opaque)
          * callback returns; drop ours afterwards through the reconnect path. */
         c->conn = NULL;
         c->cb_lifecycle = c->cb_metadata = -1;
+        hv_later_remove(conn);
         virConnectClose(conn);
     }
     fn = c->fn;
