@@ -752,6 +752,20 @@ hv_close(HvConn *c)
     hv_close_many(&c, 1);
 }
 
+/* c's connection, referenced (virConnectClose it after), or NULL. */
+static virConnectPtr
+hv_ref(HvConn *c)
+{
+    virConnectPtr vc;
+
+    pthread_mutex_lock(&c->mu);
+    vc = c->conn;
+    if (vc)
+        virConnectRef(vc);
+    pthread_mutex_unlock(&c->mu);
+    return vc;
+}
+
 /* A referenced connection for one call, or NULL with 32777. */
 virConnectPtr
 hv_acquire(HvConn *c)
@@ -781,13 +795,8 @@ hv_acquire(HvConn *c)
 void
 hv_keepalive(HvConn *c)
 {
-    virConnectPtr vc;
+    virConnectPtr vc = hv_ref(c);
 
-    pthread_mutex_lock(&c->mu);
-    vc = c->conn;
-    if (vc)
-        virConnectRef(vc);
-    pthread_mutex_unlock(&c->mu);
     if (!vc)
         return;
     /* Sends nothing: a timer of the event loop; libvirt's client also
@@ -824,14 +833,9 @@ hv_check_alive(HvConn *c, virConnectPtr vc)
 int
 hv_is_alive(HvConn *c)
 {
-    virConnectPtr vc;
+    virConnectPtr vc = hv_ref(c);
     int alive;
 
-    pthread_mutex_lock(&c->mu);
-    vc = c->conn;
-    if (vc)
-        virConnectRef(vc);
-    pthread_mutex_unlock(&c->mu);
     if (!vc)
         return 0;
     alive = virConnectIsAlive(vc) == 1;
