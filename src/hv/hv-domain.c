@@ -414,8 +414,6 @@ hv_list_thread(void *arg)
         testhook_pause("hv:list-connected");
         rc = parts ? hv_list_made(a) : hv_list(a->c, a->flags, &a->r.doms, &a->r.n);
         pthread_mutex_lock(&a->w->mu);
-        if (a->listing)
-            hv_keepalive(a->c);         /* for what comes after: the close */
         a->listing = 0;
         pthread_mutex_unlock(&a->w->mu);
     }

@@ -42,7 +42,7 @@ void hv_loop_start(void);
 /* Turns keepalive on for c's connection (a ping after 5 s without a word,
  * dead after 3 unanswered).  A connection for events gets it 2 s after
  * its connect, from the event loop; one for calls only from its caller
- * when a call takes long, and after its list: with keepalive on, libvirt's client re-arms
+ * when a call takes long, and before its close: with keepalive on, libvirt's client re-arms
  * its timer in the event loop at every reply it reads, under a lock every
  * connection shares, 8 % of the time of a list of twenty hosts. */
 void hv_keepalive(HvConn *c);

@@ -267,11 +267,17 @@ hv_register(HvConn *c, virConnectPtr vc)
     virResetLastError();
 }
 
+/* Before vc's close (c->mu held). */
 static void
 hv_unregister(HvConn *c, virConnectPtr vc)
 {
-    if (!c->events)
+    if (!c->events) {
+        /* Calls only, which may have gone without keepalive: the close
+         * must not wait for ever on a host that hangs now. */
+        virConnectSetKeepAlive(vc, HV_KEEPALIVE_S, HV_KEEPALIVE_COUNT);
+        virResetLastError();
         return;
+    }
     hv_later_remove(vc);
     if (c->cb_lifecycle >= 0)
         virConnectDomainEventDeregisterAny(vc, c->cb_lifecycle);
