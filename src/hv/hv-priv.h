@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* hv-priv.h: what hv.c and hv-fleet.c share; only they include libvirt. */
+/* hv-priv.h: what the files of src/hv share; only they include libvirt. */
 #ifndef DROVER_HV_PRIV_H
 #define DROVER_HV_PRIV_H
 
@@ -46,6 +46,10 @@ void hv_loop_start(void);
  * its timer in the event loop at every reply it reads, under a lock every
  * connection shares, 8 % of the time of a list of twenty hosts. */
 void hv_keepalive(HvConn *c);
+
+/* The metadata element of dom (drover's record): NULL with err code 0
+ * when absent (hv-domain.c). */
+char *hv_dom_metadata(virDomainPtr dom);
 
 /* Sets err from libvirt's last error of this thread, with our context.
  * Take names for the message before: every libvirt call resets the error. */
