@@ -13,6 +13,11 @@
 
 typedef struct HvDial HvDial;
 
+/* keepalive: a ping after 5 s without a word, the peer dead after 3 more
+ * unanswered (about 20 s): libvirt's own defaults for its clients. */
+#define HV_KEEPALIVE_S 5
+#define HV_KEEPALIVE_COUNT 3
+
 struct HvConn {
     pthread_mutex_t mu;
     char *uri;
@@ -46,6 +51,22 @@ void hv_loop_start(void);
  * its timer in the event loop at every reply it reads, under a lock every
  * connection shares, 8 % of the time of a list of twenty hosts. */
 void hv_keepalive(HvConn *c);
+
+/* hv-dial.c: a connect in a thread of its own (uri NULL: libvirt's
+ * default), keepalive set at once if asked; the caller holds one
+ * reference. */
+HvDial *hv_dial_start(const char *uri, int readonly, int keepalive);
+/* Waits for d until wait_s after it started: 1 when it ended (its
+ * connection, if no one took it yet, moves to *vc; else err says why), 0
+ * with 32777 set when the host still has not answered. */
+int hv_dial_wait(HvDial *d, int wait_s, virConnectPtr *vc);
+/* Drops a reference (NULL is fine); the last closes a connection no one
+ * took. */
+void hv_dial_unref(HvDial *d);
+/* Opens c's connection within the connect timeout (a dial still pending
+ * from an earlier attempt counts from its start); NULL with err set, also
+ * kept in c->conn_err. */
+virConnectPtr hv_connect(HvConn *c);
 
 /* The metadata element of dom (drover's record): NULL with err code 0
  * when absent (hv-domain.c). */
