@@ -101,6 +101,14 @@ job_run_repair(Job *job, void *arg)
     return code;
 }
 
+static void
+job_repl_args(const JobArg *a, ReplArgs *ra)
+{
+    memset(ra, 0, sizeof(*ra));
+    ra->reason = a->reason;
+    ra->audit_log = a->s->conf->audit_log;
+}
+
 static int
 job_run_repl(Job *job, void *arg)
 {
@@ -108,9 +116,7 @@ job_run_repl(Job *job, void *arg)
     ReplArgs ra;
     int code;
 
-    memset(&ra, 0, sizeof(ra));
-    ra.reason = a->reason;
-    ra.audit_log = a->s->conf->audit_log;
+    job_repl_args(a, &ra);
     code = repljob_run(a->s->hosts[a->host].conn, a->s->hosts[a->host].name, a->uuid, a->name, a->repl_op,
                        a->digest, &ra, job);
     job_finished(a);
@@ -124,9 +130,7 @@ job_run_planned(Job *job, void *arg)
     ReplArgs ra;
     int code;
 
-    memset(&ra, 0, sizeof(ra));
-    ra.reason = a->reason;
-    ra.audit_log = a->s->conf->audit_log;
+    job_repl_args(a, &ra);
     code = repl_planned_failover(a->s->hosts[a->host].conn, a->planned, &ra, job);
     job_finished(a);
     return code;
