@@ -3,7 +3,10 @@
  *
  * One poll() waits on the keyboard, the model's pipe, the job table's pipe
  * and a signal pipe, with the refresh timer as its timeout; everything that
- * happens sets dirty flags, and the loop repaints once per turn. */
+ * happens sets dirty flags, and the loop repaints once per turn.  What the
+ * model brings is painted at most once a frame (UI_FRAME_MS), the end of a
+ * host's round at once; a key is painted at once, with whatever the model
+ * brought before it. */
 #include <config.h>
 
 #include "console.h"
@@ -200,11 +203,18 @@ ui_read_keys(Console *c, unsigned *dirty)
     return n;
 }
 
+/* While records stream in (twenty hosts give a batch every few ms), each
+ * batch would rebuild the view of every row and repaint: the UI thread then
+ * took a core's share from the threads reading the records.  A frame of
+ * 40 ms keeps the screen live (25 a second) at a tenth of that work. */
+#define UI_FRAME_MS 40
+
 static int
 ui_loop(Console *c)
 {
     unsigned dirty = UI_LAYOUT | UI_REBUILD;
-    int64_t last_second = 0;
+    unsigned held = 0;          /* the model's changes, for the next frame */
+    int64_t last_second = 0, frame_ms = 0;
     int quit = 0, fast_quit = 0;
 
     while (!fast_quit) {
@@ -220,6 +230,12 @@ ui_loop(Console *c)
             break;
         if (c->o->exit_after > 0 && model_rounds(c->m) >= (unsigned)c->o->exit_after)
             c->quit_pending = 1;
+        now = util_mono_ms();
+        if (held && (dirty || now - frame_ms >= UI_FRAME_MS)) {
+            /* What came while the frame was held goes in too. */
+            dirty |= held | ui_model_changes(c, model_process(c->m));
+            held = 0;
+        }
         if (dirty & UI_REBUILD) {
             view_rebuild(&c->view, c->m);
             dirty |= UI_DIRTY_TABLE | UI_DIRTY_HEADER | UI_DIRTY_PANE;
@@ -229,6 +245,7 @@ ui_loop(Console *c)
             ui_repaint(c, dirty);
             if (dirty & (UI_DIRTY_TABLE | UI_LAYOUT))
                 ui_table_priority(c);
+            frame_ms = now;
         }
         dirty = 0;
 
@@ -236,8 +253,12 @@ ui_loop(Console *c)
         now = util_mono_ms();
         if (wait > 1000 - (int)(now % 1000))
             wait = 1000 - (int)(now % 1000);
+        if (held && wait > UI_FRAME_MS - (int)(now - frame_ms))
+            wait = UI_FRAME_MS - (int)(now - frame_ms);
         fds[0].fd = STDIN_FILENO;
-        fds[1].fd = model_fd(c->m);
+        /* A held frame takes the model's news at its time, not at each
+         * batch: the UI thread then sleeps instead of waking for each. */
+        fds[1].fd = held ? -1 : model_fd(c->m);
         fds[2].fd = job_table_fd(c->s->jobs);
         fds[3].fd = ui_sig_pipe[0];
         for (i = 0; i < 4; i++) {
@@ -265,8 +286,17 @@ ui_loop(Console *c)
         }
         /* Curses may hold keys it already read: always ask it. */
         ui_read_keys(c, &dirty);
-        if (fds[1].revents & POLLIN)
-            dirty |= ui_model_changes(c, model_process(c->m));
+        if (fds[1].revents & POLLIN) {
+            unsigned ch = model_process(c->m);
+
+            held |= ui_model_changes(c, ch);
+            if (ch & MODEL_CH_CYCLE) {
+                /* A host finished its round (the whole table may be read
+                 * now): shown at once, not with the next frame. */
+                dirty |= held;
+                held = 0;
+            }
+        }
         if (fds[2].revents & POLLIN) {
             job_table_drain(c->s->jobs);
             ui_jobs_refresh(c);
