@@ -38,10 +38,56 @@ hv_error_sink(void *opaque, virErrorPtr e)
     (void)e;
 }
 
+/* The loop's thread runs the loop once hv_loop_go is set, or from
+ * hv_loop_at_ms on (util_mono_ms; 0: no time set) while deferred
+ * (hv_events_defer). */
+static pthread_mutex_t hv_loop_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t hv_loop_cond_once = PTHREAD_ONCE_INIT;
+static pthread_cond_t hv_loop_cond;     /* on CLOCK_MONOTONIC, as util_mono_ms */
+static int hv_loop_go;
+static int64_t hv_loop_at_ms;
+
+static void
+hv_loop_cond_init(void)
+{
+    pthread_condattr_t ca;
+
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&hv_loop_cond, &ca);
+    pthread_condattr_destroy(&ca);
+}
+
+/* Locks hv_loop_mu, its condition set up. */
+static void
+hv_loop_lock(void)
+{
+    pthread_once(&hv_loop_cond_once, hv_loop_cond_init);
+    pthread_mutex_lock(&hv_loop_mu);
+}
+
 static void *
 hv_event_thread(void *arg)
 {
     (void)arg;
+    hv_loop_lock();
+    while (!hv_loop_go) {
+        int64_t left = hv_loop_at_ms - util_mono_ms();
+        struct timespec until;
+
+        if (left <= 0)
+            break;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_sec += (time_t)(left / 1000);
+        until.tv_nsec += (long)(left % 1000) * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&hv_loop_cond, &hv_loop_mu, &until);
+    }
+    hv_loop_go = 1;
+    pthread_mutex_unlock(&hv_loop_mu);
     for (;;) {
         if (virEventRunDefaultImpl() < 0)
             usleep(100000);
@@ -87,6 +133,47 @@ void
 hv_loop_start(void)
 {
     pthread_once(&hv_loop_once, hv_loop_once_fn);
+    hv_events_resume();
+}
+
+/* How long hv_events_defer holds the loop back at most: as long as the
+ * keepalive of a new connection waits anyway (HV_KEEPALIVE_LATER_MS). */
+#define HV_EVENTS_DEFER_MS 2000
+
+void
+hv_events_defer(void)
+{
+    hv_loop_lock();
+    if (!hv_loop_go)
+        hv_loop_at_ms = util_mono_ms() + HV_EVENTS_DEFER_MS;
+    pthread_mutex_unlock(&hv_loop_mu);
+}
+
+void
+hv_events_resume(void)
+{
+    /* The thread, if a connection started it meanwhile, runs the loop now;
+     * else the next connection that asks for it starts it. */
+    hv_loop_lock();
+    hv_loop_go = 1;
+    pthread_cond_signal(&hv_loop_cond);
+    pthread_mutex_unlock(&hv_loop_mu);
+}
+
+/* For a connection that registered for events: the loop at once, or at
+ * the end of a deferral (its thread waits until then). */
+static void
+hv_loop_want(void)
+{
+    int defer;
+
+    hv_loop_lock();
+    defer = !hv_loop_go && hv_loop_at_ms > util_mono_ms();
+    pthread_mutex_unlock(&hv_loop_mu);
+    if (defer)
+        pthread_once(&hv_loop_once, hv_loop_once_fn);
+    else
+        hv_loop_start();
 }
 
 int
@@ -249,7 +336,7 @@ hv_register(HvConn *c, virConnectPtr vc)
         virResetLastError();
         return;
     }
-    hv_loop_start();
+    hv_loop_want();
     c->cb_lifecycle = virConnectDomainEventRegisterAny(vc, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
                                                        VIR_DOMAIN_EVENT_CALLBACK(hv_lifecycle_cb),
                                                        c, NULL);

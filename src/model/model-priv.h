@@ -57,6 +57,7 @@ typedef struct {
     char **dirty;               /* UUIDs that events named */
     size_t ndirty, capdirty;
     int loaded_once;            /* fetcher thread only */
+    int first_done;             /* fetcher thread only: its first round ended */
     int exited;                 /* its thread has returned (guarded by m->mu) */
     /* UI thread only. */
     int64_t next_due_ms;
@@ -91,6 +92,7 @@ struct Model {
     int quit;                   /* guarded by mu */
     pthread_cond_t exit_cond;   /* a thread returned (CLOCK_MONOTONIC) */
     int helper_exited;          /* guarded by mu */
+    size_t first_rounds;        /* fetchers past their first round (mu) */
     struct Model *left_next;    /* model_free left it to its threads */
     int pipe[2];
     /* Results, guarded by mu. */

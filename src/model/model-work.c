@@ -8,6 +8,7 @@
 
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -17,6 +18,7 @@
 #include "base/lock.h"
 #include "model/model-priv.h"
 #include "base/result.h"
+#include "base/testhook.h"
 #include "base/util.h"
 
 /* Metadata rows go to the UI in batches: at most this many, or after this
@@ -380,6 +382,25 @@ round:
     hv_domain_list_free(doms, n);
 }
 
+/* The first round is over, loaded or not: the last host to get here
+ * starts libvirt's event loop, which model_new deferred. */
+static void
+fetcher_first_done(Fetcher *f)
+{
+    Model *m = f->m;
+    char where[128];
+    int last;
+
+    snprintf(where, sizeof(where), "model:first-round:%s", m->s->hosts[f->idx].name);
+    testhook_pause(where);
+    f->first_done = 1;
+    pthread_mutex_lock(&m->mu);
+    last = ++m->first_rounds == m->nhosts;
+    pthread_mutex_unlock(&m->mu);
+    if (last)
+        hv_events_resume();
+}
+
 void *
 model_fetcher_thread(void *arg)
 {
@@ -399,6 +420,8 @@ model_fetcher_thread(void *arg)
         if (f->want_full) {
             pthread_mutex_unlock(&m->mu);
             fetcher_do_full(f);
+            if (!f->first_done)
+                fetcher_first_done(f);
             pthread_mutex_lock(&m->mu);
         } else if (f->ndirty) {
             char **v = f->dirty;

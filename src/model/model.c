@@ -202,6 +202,9 @@ model_new(Session *s, const ModelOpts *o)
         if (s->hosts[i].conn)
             hv_set_event_handler(s->hosts[i].conn, model_on_event, model_opaque(m, i));
     }
+    /* The first load goes without libvirt's event loop (hv_events_defer
+     * says why); the last fetcher to end its first round starts it. */
+    hv_events_defer();
     for (i = 0; i < m->nhosts; i++)
         if (pthread_create(&m->fetchers[i].thread, NULL, model_fetcher_thread, &m->fetchers[i]) != 0)
             abort();    /* no thread for a host: nothing sensible to show */
