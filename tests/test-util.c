@@ -5,10 +5,12 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/err.h"
 #include "base/fsutil.h"
 #include "base/result.h"
+#include "base/stage.h"
 #include "tap.h"
 #include "base/util.h"
 
@@ -140,9 +142,61 @@ test_read_file(void)
     free(path);
 }
 
+/* A stage's jobs: each appends its number, and the slow first one makes
+ * the others wait in the queue. */
+typedef struct {
+    int *seen;
+    size_t *n;
+    int v;
+} StageTestJob;
+
+static void
+stage_test_run(void *arg)
+{
+    StageTestJob *j = arg;
+
+    if (j->v == 0) {
+        struct timespec ts = { 0, 20 * 1000000L };
+        nanosleep(&ts, NULL);   /* the pushes below land while this runs */
+    }
+    j->seen[(*j->n)++] = j->v;
+}
+
+static void
+test_stage(void)
+{
+    StageTestJob jobs[100];
+    int seen[100];
+    size_t n = 0, i;
+    int in_order = 1;
+    Stage *st = stage_new();
+
+    ok(st != NULL, "a stage starts its thread");
+    for (i = 0; i < 100; i++) {
+        jobs[i] = (StageTestJob){ seen, &n, (int)i };
+        stage_push(st, stage_test_run, &jobs[i]);
+    }
+    stage_wait(st);
+    for (i = 0; i < n; i++)
+        in_order &= seen[i] == (int)i;
+    ok(n == 100 && in_order, "stage_wait returns once all 100 jobs ran, in the order pushed");
+    n = 0;
+    for (i = 0; i < 10; i++)
+        stage_push(st, stage_test_run, &jobs[i]);
+    stage_free(st);
+    ok(n == 10, "stage_free runs the jobs still waiting first");
+    n = 0;
+    stage_push(NULL, stage_test_run, &jobs[5]);
+    ok(n == 1 && seen[0] == 5, "without a stage a job runs at once, in the caller");
+    stage_wait(NULL);
+    stage_free(NULL);
+    ok(1, "stage_wait and stage_free take NULL");
+}
+
 int
 main(void)
 {
+    test_stage();
     test_read_file();
     test_paths();
     test_time_and_format();

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "base/err.h"
+#include "base/stage.h"
 #include "base/testhook.h"
 #include "base/result.h"
 #include "base/util.h"
@@ -183,13 +184,6 @@ typedef struct {
     int late;                   /* the wait passed HV_LIST_LOOP_MS: keepalive stays on */
 } HvListWait;
 
-/* One part of a list on its way from the host's thread to its maker. */
-typedef struct HvPart {
-    struct HvPart *next;
-    HvDomain *v;
-    size_t n;
-} HvPart;
-
 typedef struct {
     HvConn *c;
     const char *uri;
@@ -202,14 +196,34 @@ typedef struct {
     HvListWait *w;
     int listing;                /* a->c is listing without keepalive (w->mu) */
     int parts;                  /* hand the records on in parts (hv_list_many) */
-    /* The parts queue: the host's thread makes the calls, a second one (the
-     * maker) hands each part to done meanwhile, so that what the caller
-     * makes of the records overlaps the round trips even on one host. */
-    pthread_mutex_t pmu;
-    pthread_cond_t pcv;
-    HvPart *head, **tail;
-    int pend;                   /* no part comes any more */
+    /* The host's thread makes the calls, the stage's hands each part to
+     * done meanwhile, so that what the caller makes of the records
+     * overlaps the round trips even on one host. */
+    Stage *stage;
 } HvListArg;
+
+/* One part of a list on its way from the host's thread to the stage. */
+typedef struct {
+    HvListArg *a;
+    HvDomain *v;
+    size_t n;
+} HvPart;
+
+static void
+hv_part_run(void *arg)
+{
+    HvPart *p = arg;
+    HvListArg *a = p->a;
+    HvListResult r;
+
+    memset(&r, 0, sizeof(r));
+    r.doms = p->v;
+    r.n = p->n;
+    a->done(a->i, a->c, &r, a->opaque);
+    err_clear();
+    hv_domain_list_free(r.doms, r.n);
+    free(p);
+}
 
 static void
 hv_part_put(void *arg, HvDomain *v, size_t n)
@@ -217,82 +231,23 @@ hv_part_put(void *arg, HvDomain *v, size_t n)
     HvListArg *a = arg;
     HvPart *p = util_xcalloc(1, sizeof(*p));
 
+    p->a = a;
     p->v = v;
     p->n = n;
-    pthread_mutex_lock(&a->pmu);
-    *a->tail = p;
-    a->tail = &p->next;
-    pthread_cond_signal(&a->pcv);
-    pthread_mutex_unlock(&a->pmu);
+    stage_push(a->stage, hv_part_run, p);
 }
 
-static void *
-hv_part_maker(void *arg)
-{
-    HvListArg *a = arg;
-
-    for (;;) {
-        HvPart *p;
-        HvListResult r;
-
-        pthread_mutex_lock(&a->pmu);
-        while (!a->head && !a->pend)
-            pthread_cond_wait(&a->pcv, &a->pmu);
-        p = a->head;
-        if (p) {
-            a->head = p->next;
-            if (!a->head)
-                a->tail = &a->head;
-        }
-        pthread_mutex_unlock(&a->pmu);
-        if (!p)
-            break;
-        memset(&r, 0, sizeof(r));
-        r.doms = p->v;
-        r.n = p->n;
-        a->done(a->i, a->c, &r, a->opaque);
-        err_clear();
-        hv_domain_list_free(r.doms, r.n);
-        free(p);
-    }
-    return NULL;
-}
-
-/* hv_list of a->c with its records handed to a->done in parts by a maker
- * thread; without a thread, the whole list at the end as hv_list does. */
+/* hv_list of a->c with its records handed to a->done in parts, by a stage
+ * (without its thread, each part as it comes, in this one). */
 static int
 hv_list_made(HvListArg *a)
 {
-    pthread_t t;
-    HvPart *p;
     int rc;
 
-    pthread_mutex_init(&a->pmu, NULL);
-    pthread_cond_init(&a->pcv, NULL);
-    a->head = NULL;
-    a->tail = &a->head;
-    a->pend = 0;
-    if (pthread_create(&t, NULL, hv_part_maker, a) != 0) {
-        rc = hv_list(a->c, a->flags, &a->r.doms, &a->r.n);
-        if (rc == 0)
-            a->done(a->i, a->c, &a->r, a->opaque);
-        goto cleanup;
-    }
+    a->stage = stage_new();
     rc = hv_list_parts(a->c, a->flags, hv_part_put, a, &a->r.doms, &a->r.n);
-    pthread_mutex_lock(&a->pmu);
-    a->pend = 1;
-    pthread_cond_signal(&a->pcv);
-    pthread_mutex_unlock(&a->pmu);
-    pthread_join(t, NULL);
-
-cleanup:
-    for (p = a->head; p; p = a->head) {
-        a->head = p->next;
-        hv_domain_list_free(p->v, p->n);
-        free(p);
-    }
-    pthread_mutex_destroy(&a->pmu);
-    pthread_cond_destroy(&a->pcv);
+    stage_free(a->stage);       /* after the parts still waiting */
+    a->stage = NULL;
     return rc;
 }
 
