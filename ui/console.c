@@ -4,9 +4,9 @@
  * One poll() waits on the keyboard, the model's pipe, the job table's pipe
  * and a signal pipe, with the refresh timer as its timeout; everything that
  * happens sets dirty flags, and the loop repaints once per turn.  What the
- * model brings is painted at most once a frame (UI_FRAME_MS), the end of a
- * host's round at once; a key is painted at once, with whatever the model
- * brought before it. */
+ * model brings is painted at most once a frame (UI_FRAME_MS), what it
+ * marks MODEL_CH_NOW at once; a key is painted at once, with whatever the
+ * model brought before it. */
 #include <config.h>
 
 #include "console.h"
@@ -290,9 +290,10 @@ ui_loop(Console *c)
             unsigned ch = model_process(c->m);
 
             held |= ui_model_changes(c, ch);
-            if (ch & MODEL_CH_CYCLE) {
-                /* A host finished its round (the whole table may be read
-                 * now): shown at once, not with the next frame. */
+            if (ch & MODEL_CH_NOW) {
+                /* A host's names (its fetcher waits for the rows on
+                 * screen: ui_table_priority), those rows, or the end of
+                 * its round (the table may be whole now). */
                 dirty |= held;
                 held = 0;
             }

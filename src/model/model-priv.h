@@ -37,6 +37,7 @@ typedef struct Result {
     Summary *rows;              /* RES_ROWS */
     char **holders;             /* RES_ROWS: ModelRow.busy for each row */
     RowRepl *repl;              /* RES_ROWS: ModelRow.repl and repl_next_due for each row */
+    int now;                    /* RES_ROWS: the rows on screen, all read */
     size_t n;
     int64_t when_ms;
     char uuid[37];              /* RES_GONE */

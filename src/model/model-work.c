@@ -18,6 +18,7 @@
 #include "base/lock.h"
 #include "model/model-priv.h"
 #include "base/result.h"
+#include "base/stage.h"
 #include "base/testhook.h"
 #include "base/util.h"
 
@@ -75,6 +76,7 @@ typedef struct {
     RowRepl *repl;
     size_t n, cap, hcap, rcap;
     int64_t since_ms;
+    int now;                    /* the next flush completes the rows on screen */
 } Batch;
 
 static void
@@ -89,6 +91,8 @@ batch_flush(Batch *b)
     r->holders = b->holders;
     r->repl = b->repl;
     r->n = b->n;
+    r->now = b->now;
+    b->now = 0;
     model_post(b->f->m, r);
     b->v = NULL;
     b->holders = NULL;
@@ -151,6 +155,54 @@ batch_add(Batch *b, const HvDomain *d)
     batch_repl(&b->repl[b->n], d, r);
     replica_free(r);
     b->n++;
+}
+
+/* Records read in a round, handed to the round's stage to be made into
+ * rows (parse, health, files) while the fetcher reads the next ones. */
+#define FETCH_CHUNK 16
+
+typedef struct {
+    Batch *b;
+    const HvDomain *v[FETCH_CHUNK];
+    size_t n;
+    int now;                    /* the rows on screen are all in: out at once */
+} Chunk;
+
+static void
+chunk_run(void *arg)
+{
+    Chunk *c = arg;
+    Batch *b = c->b;
+    size_t i;
+
+    for (i = 0; i < c->n; i++)
+        batch_add(b, c->v[i]);
+    b->now = c->now;
+    if (b->now || b->n >= MODEL_BATCH_ROWS || util_mono_ms() - b->since_ms >= MODEL_BATCH_MS)
+        batch_flush(b);
+    free(c);
+}
+
+/* Hands *cp (if any) to the stage; a fresh one is made on the next add. */
+static void
+chunk_push(Stage *st, Chunk **cp)
+{
+    if (*cp)
+        stage_push(st, chunk_run, *cp);
+    *cp = NULL;
+}
+
+static void
+chunk_add(Stage *st, Chunk **cp, Batch *b, const HvDomain *d, int now)
+{
+    if (!*cp) {
+        *cp = util_xcalloc(1, sizeof(**cp));
+        (*cp)->b = b;
+    }
+    (*cp)->v[(*cp)->n++] = d;
+    (*cp)->now = now;
+    if (now || (*cp)->n == FETCH_CHUNK)
+        chunk_push(st, cp);
 }
 
 /* Reads one domain again; 0, or -1 when the host is lost. */
@@ -276,6 +328,8 @@ fetcher_do_full(Fetcher *f)
     unsigned prio_gen = 0;
     unsigned char *done = NULL;
     Batch b = { .f = f };
+    Stage *st = NULL;
+    Chunk *ck = NULL;
     Result *r;
     int ok = 0;
 
@@ -311,6 +365,8 @@ fetcher_do_full(Fetcher *f)
     qsort(sorted, n, sizeof(*sorted), fetcher_cmp_uuid);
     done = util_xcalloc(n + 1, 1);
     b.since_ms = util_mono_ms();
+    /* Only b's stage touches b until stage_wait. */
+    st = stage_new();
     for (;;) {
         size_t pick = n;
         int quit, again, urgent = 0;
@@ -351,6 +407,8 @@ fetcher_do_full(Fetcher *f)
                 continue;
             }
             if (!hv_is_alive(c)) {
+                chunk_push(st, &ck);
+                stage_wait(st);
                 batch_flush(&b);
                 fetcher_lost(f);
                 goto round;
@@ -358,18 +416,18 @@ fetcher_do_full(Fetcher *f)
             err_clear();
             continue;
         }
-        batch_add(&b, &doms[pick]);
         /* The rows on screen go out as soon as they are all read. */
-        if ((urgent && (pi >= nprio)) || b.n >= MODEL_BATCH_ROWS ||
-            util_mono_ms() - b.since_ms >= MODEL_BATCH_MS)
-            batch_flush(&b);
+        chunk_add(st, &ck, &b, &doms[pick], urgent && pi >= nprio);
     }
+    chunk_push(st, &ck);
+    stage_wait(st);
     batch_flush(&b);
     f->loaded_once = 1;
     ok = 1;
     model_post_host(m, f->idx, MODEL_HOST_CONNECTED, NULL, 1);
 
 round:
+    stage_free(st);
     r = model_result_new(RES_ROUND, f->idx);
     r->ok = ok;
     model_post(m, r);

@@ -649,10 +649,13 @@ model_process(Model *m)
         }
         switch (r->kind) {
         case RES_HOST: apply_host(m, r); ch |= MODEL_CH_HOSTS; break;
-        case RES_LIST: apply_list(m, r); ch |= MODEL_CH_ROWS | MODEL_CH_HOSTS; break;
-        case RES_ROWS: redetail |= apply_rows(m, r); ch |= MODEL_CH_ROWS | MODEL_CH_HOSTS; break;
+        case RES_LIST: apply_list(m, r); ch |= MODEL_CH_ROWS | MODEL_CH_HOSTS | MODEL_CH_NOW; break;
+        case RES_ROWS:
+            redetail |= apply_rows(m, r);
+            ch |= MODEL_CH_ROWS | MODEL_CH_HOSTS | (r->now ? MODEL_CH_NOW : 0);
+            break;
         case RES_GONE: apply_gone(m, r); ch |= MODEL_CH_ROWS | MODEL_CH_HOSTS; break;
-        case RES_ROUND: apply_round(m, r); ch |= MODEL_CH_CYCLE | MODEL_CH_HOSTS; break;
+        case RES_ROUND: apply_round(m, r); ch |= MODEL_CH_CYCLE | MODEL_CH_HOSTS | MODEL_CH_NOW; break;
         case RES_DETAIL:
             if (apply_detail(m, r))
                 ch |= MODEL_CH_DETAIL;

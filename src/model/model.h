@@ -45,6 +45,10 @@ enum {
     MODEL_CH_DETAIL = 1 << 2,   /* model_detail() changed */
     MODEL_CH_PLAN = 1 << 3,     /* a plan result arrived */
     MODEL_CH_CYCLE = 1 << 4,    /* a host finished a refresh round */
+    MODEL_CH_NOW = 1 << 5,      /* worth a frame at once: a host's names (on
+                                 * a first load its fetcher waits to hear
+                                 * which rows show), those rows read, the
+                                 * end of a round */
 };
 
 typedef struct {
