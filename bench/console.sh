@@ -10,14 +10,15 @@
 #   1. first full screen (every row on screen with its state) at 1,000 and
 #      10,000 replicas on the test driver, against the floor's complete list;
 #      through a private libvirtd with 1,000 defined qemu domains, the first
-#      paint of the visible rows against the whole list fetched (and the floor)
+#      paint of the visible rows against the whole list fetched (and the floor),
+#      in bench/remote.sh
 #   4. bytes written to the terminal over 60 s idle with 1,000 rows, and for
 #      one row changing state (`drover revert` from another process), against
 #      one full repaint (Ctrl-L) per tick
 #   5. peak RSS of the console with 10,000 replicas minus the floor's
 #   6. CPU of the UI thread per filter keystroke with 10,000 rows
-# Environment (from make bench): PTYRUN DEFINE, and for the private
-# libvirtd LIBVIRTD VIRTLOGD QEMU_SYSTEM VIRSH (tests/qemu-lib.sh);
+# Environment (from make bench): PTYRUN, and for bench/remote.sh DEFINE
+# LIBVIRTD VIRTLOGD QEMU_SYSTEM VIRSH (tests/qemu-lib.sh);
 # BENCH_SKIP_QEMU=1 leaves the private libvirtd out.
 
 BENCH_SRC=$(cd "$(dirname "$0")" && pwd)
@@ -110,70 +111,9 @@ row 5 "peak RSS, console, 10000 replicas (load, 114 keys, two resyncs)" "$((crss
     "floor $((fr / 1024)) MiB" "drover's own $(((crss - fr) / 1024)) MiB" \
     "≤ 64 MiB own: $(verdict "$crss - $fr <= 64 * 1024")"
 
-# --- 1. first paint through a private libvirtd (qemu driver) ----------------
-bench_qemu() {
-    T="$BENCH_DIR/qemu"
-    rm -rf "$T"
-    mkdir -p "$T/disks"
-    # shellcheck disable=SC2317  # called by qemu_require
-    skip_all() { echo "$*" >"$T/skip"; exit 1; }
-    # shellcheck source=../tests/qemu-lib.sh
-    . "$BENCH_SRC/../tests/qemu-lib.sh"
-    if ! (qemu_require); then
-        row 1 "console first paint, 1000 qemu domains (private libvirtd)" "skipped: $(cat "$T/skip")" "-" "-" "-"
-        return 0
-    fi
-    qemu_require
-    qemu_start
-    # Only what this file started: no per-domain undefine (the directory goes).
-    bench_qemu_stop() {
-        qemu_stop_daemons
-        # shellcheck disable=SC2034  # read by qemu-lib.sh's qemu_stop
-        qemu_started=0
-        rm -rf "$T"
-    }
-    trap 'bench_qemu_stop' EXIT
-    trap 'bench_qemu_stop; exit 130' INT TERM HUP
-    # Called where `set -e` does not apply: every step says when it fails.
-    d="$T/disks"
-    "$QEMU_IMG" create -q -f qcow2 "$d/vda.base.qcow2" 64M || return 1
-    p="$d/vda.base.qcow2"
-    for rp in rp-0001 rp-0002 rp-0003; do
-        "$QEMU_IMG" create -q -f qcow2 -F qcow2 -b "$p" "$d/vda.$rp.qcow2" 64M || return 1
-        p="$d/vda.$rp.qcow2"
-    done
-    "$DEFINE" "$QURI" 1000 "$d" "$QEMU_SYSTEM" >/dev/null || return 1
-    say "console, first paint through a private libvirtd, 1000 qemu domains ($RUNS runs)"
-    hyperfine -N --warmup 2 --runs $((RUNS * 2)) --export-json "$OUT/qemu-list.json" \
-        "$FLOOR $QURI" "$DROVER --config $CONF -c $QURI list --json" >/dev/null || return 1
-    files=
-    i=1
-    while [ $i -le "$RUNS" ]; do
-        ptyrun "$OUT/console-qemu-$i.txt" load quit -- "$DROVER" --config "$CONF" -c "$QURI" || return 1
-        files="$files $OUT/console-qemu-$i.txt"
-        i=$((i + 1))
-    done
-    # shellcheck disable=SC2046,SC2086
-    set -- $(stats visible_s $files)
-    vis=$1 vmin=$2 vmax=$3
-    # shellcheck disable=SC2046,SC2086
-    set -- $(stats all_s $files)
-    all=$1 amin=$2 amax=$3
-    f=$(mean "$OUT/qemu-list.json" 0)
-    l=$(mean "$OUT/qemu-list.json" 1)
-    row 1 "console first paint of the visible rows, 1000 qemu domains (private libvirtd)" \
-        "${vis} s (${vmin}–${vmax})" "whole list in the console ${all} s (${amin}–${amax})" \
-        "$(ratio "$vis" "$all")" "≤ 0.3 s and before the whole list: $(verdict "$vis <= 0.3 and $vmax < $amin")"
-    row 1 "whole list, 1000 qemu domains (private libvirtd)" \
-        "console ${all} s; list --json ${l} s" "floor ${f} s" \
-        "$(ratio "$all" "$f") (console); $(ratio "$l" "$f") (list)" "-"
-    bench_qemu_stop
-    trap - EXIT INT TERM HUP
-}
-if [ "${BENCH_SKIP_QEMU:-0}" != 1 ]; then
-    # A subshell: the daemons' helpers may exit, and set traps of their own.
-    (bench_qemu) || say "warning: the private libvirtd part failed (see $BENCH_DIR/qemu)"
-fi
+# --- 1. the remote path: a private libvirtd with 1,000 qemu domains ---------
+# shellcheck source=remote.sh
+. "$BENCH_SRC/remote.sh"
 
 # Other processes may share the machine: say how busy it was.
 {

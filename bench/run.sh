@@ -8,7 +8,9 @@
 # Environment: DROVER FLOOR WALK QEMU_IMG OUT (set by make bench),
 #   BENCH_DIR (scratch space, default /tmp/drover-bench-$UID),
 #   BENCH_QUICK=1 (fewer runs; for a smoke test), BENCH_ONLY=hosts (only
-#   bench/hosts.sh), BENCH_SKIP_HOSTS=1 (all but it).
+#   bench/hosts.sh), BENCH_ONLY=remote (only bench/remote.sh),
+#   BENCH_SKIP_HOSTS=1 (all but the hosts), BENCH_BEFORE=PATH (another
+#   build of drover beside this one in hosts.sh and remote.sh).
 set -eu
 : "${BENCH_DIR:=/tmp/drover-bench-$(id -u)}"
 : "${OUT:=bench/out}"
@@ -42,17 +44,20 @@ ratio() { python3 -c "print('%.2f' % ($1 / $2))"; }
 } >"$RES"
 row() { echo "| $1 | $2 | $3 | $4 | $5 | $6 |" >>"$RES"; }
 
-# BENCH_ONLY=hosts runs only the many-hosts part (bench/hosts.sh).
-if [ "${BENCH_ONLY:-}" = hosts ]; then
+# BENCH_ONLY=hosts runs only the many-hosts part (bench/hosts.sh),
+# BENCH_ONLY=remote only the remote path (bench/remote.sh).
+case "${BENCH_ONLY:-}" in
+hosts | remote)
     BENCH_SRC=$(cd "$(dirname "$0")" && pwd)
     # shellcheck source=lib.sh
     . "$BENCH_SRC/lib.sh"
-    # shellcheck source=hosts.sh
-    . "$BENCH_SRC/hosts.sh"
+    # shellcheck disable=SC1090
+    . "$BENCH_SRC/$BENCH_ONLY.sh"
     say "results in $RES"
     cat "$RES"
     exit 0
-fi
+    ;;
+esac
 
 # --- 1. list: drover list --json against the floor and the virsh loop -------
 for n in 1000 10000; do
