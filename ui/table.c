@@ -77,13 +77,23 @@ ui_col_widths(Console *c, int w[VIEW_NCOLS])
         VIEW_COL_STATE, VIEW_COL_FAILOVER, VIEW_COL_MODE, VIEW_COL_HOST, VIEW_COL_POWER, VIEW_COL_LAST,
         VIEW_COL_NEXT, VIEW_COL_RPS, VIEW_COL_HEALTH,
     };
-    int i, total = 0, need[VIEW_NCOLS];
-    size_t k;
+    int i, total = 0, need[VIEW_NCOLS], whole;
+    size_t k, loaded = 0, rows = 0;
 
-    if (c->view.n != c->col_need_rows || util_mono_ms() - c->col_need_ms > 2000 || !c->col_need_ms) {
+    /* Measured again when the rows come or go, when every record is read
+     * (or no longer is), else at most every 2 s: without the second, the
+     * widths measured on the names alone stayed 2 s after the load. */
+    for (k = 0; k < model_nhosts(c->m); k++) {
+        loaded += model_host(c->m, k)->nloaded;
+        rows += model_host(c->m, k)->nrows;
+    }
+    whole = loaded == rows;
+    if (c->view.n != c->col_need_rows || whole != c->col_need_whole ||
+        util_mono_ms() - c->col_need_ms > 2000 || !c->col_need_ms) {
         for (i = 0; i < VIEW_NCOLS; i++)
             c->col_need[i] = ui_col_need(c, i);
         c->col_need_rows = c->view.n;
+        c->col_need_whole = whole;
         c->col_need_ms = util_mono_ms();
     }
     for (i = 0; i < VIEW_NCOLS; i++) {

@@ -185,11 +185,13 @@ typedef struct Console {
     int quit_pending;           /* quit once running jobs end */
     int interrupted_told;       /* the start-up note about interrupted operations */
     int *host_state;            /* as last seen, to announce changes */
-    /* Table columns: the cells each needs, measured over all rows at most
-     * every 2 s (2,000 rows are not measured on every repaint). */
+    /* Table columns: the cells each needs, measured over all rows when
+     * they change in number or get all their records, else at most every
+     * 2 s (2,000 rows are not measured on every repaint). */
     int col_need[VIEW_NCOLS];
     int64_t col_need_ms;
     size_t col_need_rows;
+    int col_need_whole;         /* every record was read when measured */
     size_t detail_host;         /* the VM whose details were asked for last */
     char detail_uuid[37];
     char detail_job[37];        /* its newest finished job as last seen, or "" */
