@@ -256,6 +256,16 @@ util_mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+struct timespec
+util_mono_deadline(int64_t mono_ms)
+{
+    struct timespec ts;
+
+    ts.tv_sec = (time_t)(mono_ms / 1000);
+    ts.tv_nsec = (long)(mono_ms % 1000) * 1000000L;
+    return ts;
+}
+
 int64_t
 util_now(void)
 {

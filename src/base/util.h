@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 /* Small allocations abort on failure: a UI object or a string cannot be
  * rolled back usefully.  Disk-chain operations never allocate between
@@ -55,6 +56,9 @@ int util_display_width(const char *s);
 
 /* Milliseconds on the monotonic clock. */
 int64_t util_mono_ms(void);
+/* A util_mono_ms() time as the deadline of a pthread_cond_timedwait on a
+ * condition whose clock is CLOCK_MONOTONIC. */
+struct timespec util_mono_deadline(int64_t mono_ms);
 /* Wall clock as seconds since the epoch. */
 int64_t util_now(void);
 /* "2026-11-24T09:00:00Z" into buf (at least 21 bytes). */

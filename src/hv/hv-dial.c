@@ -173,8 +173,7 @@ hv_dial_wait(HvDial *d, int wait_s, virConnectPtr *vc)
     int done;
 
     *vc = NULL;
-    until.tv_sec = (time_t)(until_ms / 1000);
-    until.tv_nsec = (long)(until_ms % 1000) * 1000000L;
+    until = util_mono_deadline(until_ms);
     pthread_mutex_lock(&d->mu);
     while (!d->done && pthread_cond_timedwait(&d->cv, &d->mu, &until) != ETIMEDOUT)
         ;

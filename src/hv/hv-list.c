@@ -342,8 +342,7 @@ hv_list_many(HvConn **conns, const char *const *uris, const int *readonly, size_
             hv_list_thread(&a[i]);      /* no thread: in this one */
     }
     until_ms = util_mono_ms() + HV_LIST_LOOP_MS;
-    until.tv_sec = (time_t)(until_ms / 1000);
-    until.tv_nsec = (long)(until_ms % 1000) * 1000000L;
+    until = util_mono_deadline(until_ms);
     pthread_mutex_lock(&w.mu);
     while (w.left && pthread_cond_timedwait(&w.cv, &w.mu, &until) != ETIMEDOUT)
         ;

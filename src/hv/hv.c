@@ -72,18 +72,10 @@ hv_event_thread(void *arg)
     (void)arg;
     hv_loop_lock();
     while (!hv_loop_go) {
-        int64_t left = hv_loop_at_ms - util_mono_ms();
-        struct timespec until;
+        struct timespec until = util_mono_deadline(hv_loop_at_ms);
 
-        if (left <= 0)
+        if (hv_loop_at_ms <= util_mono_ms())
             break;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_sec += (time_t)(left / 1000);
-        until.tv_nsec += (long)(left % 1000) * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
         pthread_cond_timedwait(&hv_loop_cond, &hv_loop_mu, &until);
     }
     hv_loop_go = 1;
@@ -601,8 +593,7 @@ hv_close_many(HvConn **v, size_t n)
         k[i] = v[i] ? hv_close_start(v[i]) : NULL;
     /* One deadline for all: hosts that hang cost a second together. */
     until_ms = util_mono_ms() + HV_CLOSE_WAIT_MS;
-    until.tv_sec = (time_t)(until_ms / 1000);
-    until.tv_nsec = (long)(until_ms % 1000) * 1000000L;
+    until = util_mono_deadline(until_ms);
     for (i = 0; i < n; i++) {
         if (!k[i])
             continue;

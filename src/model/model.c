@@ -276,8 +276,7 @@ model_free(Model *m)
      * connect_timeout; a call, until keepalive gives up), and the operator
      * asked to quit now. */
     until_ms = util_mono_ms() + MODEL_QUIT_WAIT_MS;
-    until.tv_sec = (time_t)(until_ms / 1000);
-    until.tv_nsec = (long)(until_ms % 1000) * 1000000L;
+    until = util_mono_deadline(until_ms);
     pthread_mutex_lock(&m->mu);
     m->quit = 1;
     for (i = 0; i < m->nhosts; i++)
