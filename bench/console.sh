@@ -39,15 +39,8 @@ for n in 1000 10000; do
         files="$files $OUT/console-$n-$i.txt $OUT/floor-$n-$i.txt"
         i=$((i + 1))
     done
-    # shellcheck disable=SC2046,SC2086
-    set -- $(stats visible_s $files)
-    vis=$1 vmin=$2 vmax=$3
-    # shellcheck disable=SC2046,SC2086
-    set -- $(stats all_s $files)
-    all=$1
-    # shellcheck disable=SC2046,SC2086
-    set -- $(stats wall_s $files)
-    f=$1 fmin=$2 fmax=$3
+    # shellcheck disable=SC2086
+    load_stats $files
     row 1 "console first full screen, $n replicas (test driver; median of $RUNS)" \
         "${vis} s (${vmin}–${vmax}); all rows read ${all} s" "floor ${f} s (${fmin}–${fmax})" \
         "$(ratio "$vis" "$f")" "≤ 1.5: $(verdict "$vis <= 1.5 * $f")"

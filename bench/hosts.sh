@@ -131,15 +131,8 @@ bench_hosts() {
         fi
         i=$((i + 1))
     done
-    # shellcheck disable=SC2046,SC2086
-    set -- $(stats visible_s $files)
-    vis=$1 vmin=$2 vmax=$3
-    # shellcheck disable=SC2046,SC2086
-    set -- $(stats all_s $files)
-    all=$1 amin=$2 amax=$3
-    # shellcheck disable=SC2046,SC2086
-    set -- $(stats wall_s $files)
-    f=$1 fmin=$2 fmax=$3
+    # shellcheck disable=SC2086
+    load_stats $files
     row H2 "console first paint of the visible rows, $total rows on $BENCH_HOSTS hosts" \
         "${vis} s (${vmin}–${vmax})" "-" "-" "≤ 0.5 s: $(verdict "$vis <= 0.5")"
     row H2 "console every row read, $total rows on $BENCH_HOSTS hosts" \

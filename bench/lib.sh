@@ -30,6 +30,14 @@ stats() {
         python3 -c "import sys, statistics as s; v=[float(x) for x in sys.stdin.read().split()]; \
 print('%.3f %.3f %.3f' % (s.median(v), min(v), max(v)))"
 }
+# load_stats FILE...: from ptyrun's load step and wall's files, the
+# median, least and most of visible_s (vis vmin vmax), all_s (all amin
+# amax) and wall_s (f fmin fmax; empty when no file has it).
+load_stats() {
+    # shellcheck disable=SC2046
+    set -- $(stats visible_s "$@") $(stats all_s "$@") $(stats wall_s "$@" 2>/dev/null)
+    vis=$1 vmin=$2 vmax=$3 all=$4 amin=$5 amax=$6 f=${7:-} fmin=${8:-} fmax=${9:-}
+}
 # wall OUTFILE COMMAND...: its wall time as wall_s=
 wall() {
     _o=$1

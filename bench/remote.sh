@@ -64,15 +64,9 @@ bench_qemu() {
         fi
         i=$((i + 1))
     done
-    # shellcheck disable=SC2046,SC2086
-    set -- $(stats visible_s $files)
-    vis=$1 vmin=$2 vmax=$3
-    # shellcheck disable=SC2046,SC2086
-    set -- $(stats all_s $files)
-    all=$1 amin=$2 amax=$3
-    # shellcheck disable=SC2046,SC2086
-    set -- $(stats wall_s $ffiles)
-    cf=$1
+    # shellcheck disable=SC2086
+    load_stats $files $ffiles
+    cf=$f
     f=$(mean "$OUT/qemu-list.json" 0)
     l=$(mean "$OUT/qemu-list.json" 1)
     row 1 "console first paint of the visible rows, 1000 qemu domains (private libvirtd)" \
