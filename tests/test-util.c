@@ -4,8 +4,8 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
-#include <time.h>
 
 #include "base/err.h"
 #include "base/fsutil.h"
@@ -142,13 +142,17 @@ test_read_file(void)
     free(path);
 }
 
-/* A stage's jobs: each appends its number, and the slow first one makes
- * the others wait in the queue. */
+/* A stage's jobs: each appends its number; the first one waits at a gate
+ * the test opens once every job is pushed, so the others queue behind it. */
 typedef struct {
     int *seen;
     size_t *n;
     int v;
 } StageTestJob;
+
+static pthread_mutex_t stage_gate_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t stage_gate_cv = PTHREAD_COND_INITIALIZER;
+static int stage_gate_open;
 
 static void
 stage_test_run(void *arg)
@@ -156,8 +160,10 @@ stage_test_run(void *arg)
     StageTestJob *j = arg;
 
     if (j->v == 0) {
-        struct timespec ts = { 0, 20 * 1000000L };
-        nanosleep(&ts, NULL);   /* the pushes below land while this runs */
+        pthread_mutex_lock(&stage_gate_mu);
+        while (!stage_gate_open)
+            pthread_cond_wait(&stage_gate_cv, &stage_gate_mu);
+        pthread_mutex_unlock(&stage_gate_mu);
     }
     j->seen[(*j->n)++] = j->v;
 }
@@ -176,6 +182,10 @@ test_stage(void)
         jobs[i] = (StageTestJob){ seen, &n, (int)i };
         stage_push(st, stage_test_run, &jobs[i]);
     }
+    pthread_mutex_lock(&stage_gate_mu);
+    stage_gate_open = 1;
+    pthread_cond_signal(&stage_gate_cv);
+    pthread_mutex_unlock(&stage_gate_mu);
     stage_wait(st);
     for (i = 0; i < n; i++)
         in_order &= seen[i] == (int)i;
