@@ -42,8 +42,16 @@ struct HvConn {
  * the loop (hv_loop_start).
  * hv_set_event_handler on it gets nothing. */
 HvConn *hv_open_calls(const char *uri, int readonly);
-/* Starts the thread of libvirt's event loop, once; hv_init first. */
+/* hv-loop.c.  Starts the thread of libvirt's event loop, once, and has it
+ * run the loop now (a deferral ends); hv_init first. */
 void hv_loop_start(void);
+/* Starts that thread, once: it runs the loop at once, or when a deferral
+ * (hv_events_defer) ends. */
+void hv_loop_thread(void);
+/* keepalive for vc 2 s from now, from a timer of the loop (vc gets a
+ * reference of its own until then); hv_later_remove before vc's close. */
+void hv_later_add(virConnectPtr vc);
+void hv_later_remove(virConnectPtr vc);
 /* Turns keepalive on for c's connection (a ping after 5 s without a word,
  * dead after 3 unanswered).  A connection for events gets it 2 s after
  * its connect, from the event loop; one for calls only from its caller
