@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "base/stage.h"
 #include "model/model.h"
 
 typedef enum {
@@ -59,6 +60,7 @@ typedef struct {
     size_t ndirty, capdirty;
     int loaded_once;            /* fetcher thread only */
     int first_done;             /* fetcher thread only: its first round ended */
+    Stage *stage;               /* fetcher thread only: makes its records into rows */
     int exited;                 /* its thread has returned (guarded by m->mu) */
     /* UI thread only. */
     int64_t next_due_ms;

@@ -328,7 +328,7 @@ fetcher_do_full(Fetcher *f)
     unsigned prio_gen = 0;
     unsigned char *done = NULL;
     Batch b = { .f = f };
-    Stage *st = NULL;
+    Stage *st = f->stage;
     Chunk *ck = NULL;
     Result *r;
     int ok = 0;
@@ -365,8 +365,7 @@ fetcher_do_full(Fetcher *f)
     qsort(sorted, n, sizeof(*sorted), fetcher_cmp_uuid);
     done = util_xcalloc(n + 1, 1);
     b.since_ms = util_mono_ms();
-    /* Only b's stage touches b until stage_wait. */
-    st = stage_new();
+    /* Only the stage touches b until stage_wait. */
     for (;;) {
         size_t pick = n;
         int quit, again, urgent = 0;
@@ -427,7 +426,6 @@ fetcher_do_full(Fetcher *f)
     model_post_host(m, f->idx, MODEL_HOST_CONNECTED, NULL, 1);
 
 round:
-    stage_free(st);
     r = model_result_new(RES_ROUND, f->idx);
     r->ok = ok;
     model_post(m, r);
@@ -473,6 +471,8 @@ model_fetcher_thread(void *arg)
         err_clear();
         hv_set_event_handler(h->conn, model_on_event, model_opaque(m, f->idx));
     }
+    /* Its rounds' records are made into rows there (NULL: here). */
+    f->stage = stage_new();
     pthread_mutex_lock(&m->mu);
     while (!m->quit) {
         if (f->want_full) {
@@ -498,6 +498,8 @@ model_fetcher_thread(void *arg)
         }
     }
     pthread_mutex_unlock(&m->mu);
+    stage_free(f->stage);
+    f->stage = NULL;
     model_thread_exited(m, f);
     return NULL;
 }
