@@ -41,25 +41,34 @@ health_add(HealthReport *r, int level, const char *fmt, ...)
         r->health = level;
 }
 
-/* The file is there (and, deep, its chain reads). */
+/* Each disk's file is there (and, deep, its chain reads).  The disks are
+ * those of "<owner><id>", e.g. "recovery point " "rp-0003"; the words are
+ * made only for a problem: a healthy fleet has tens of thousands of files. */
 static void
-health_check_file(HealthReport *r, const char *what, const char *path, int deep)
+health_check_files(HealthReport *r, const char *owner, const char *id, const ReplicaDiskList *disks,
+                   int deep)
 {
     struct stat st;
+    size_t i;
 
-    if (deep) {
-        Chain *c = chain_walk(path);
-        if (!c) {
-            health_add(r, HEALTH_CRITICAL, "%s: %s", what, err_message());
-            err_clear();
-            return;
+    for (i = 0; i < disks->n; i++) {
+        const ReplicaDisk *d = &disks->v[i];
+
+        if (deep) {
+            Chain *c = chain_walk(d->file);
+            if (!c) {
+                health_add(r, HEALTH_CRITICAL, "%s%s disk %s: %s", owner, id, d->target,
+                           err_message());
+                err_clear();
+                continue;
+            }
+            chain_free(c);
+            continue;
         }
-        chain_free(c);
-        return;
+        if (lstat(d->file, &st) < 0)
+            health_add(r, HEALTH_CRITICAL, "%s%s disk %s %s is %s", owner, id, d->target, d->file,
+                       errno == ENOENT ? "missing" : "unreadable");
     }
-    if (lstat(path, &st) < 0)
-        health_add(r, HEALTH_CRITICAL, "%s %s is %s", what, path,
-                   errno == ENOENT ? "missing" : "unreadable");
 }
 
 static const char *
@@ -452,7 +461,6 @@ health_assess(const Replica *rec, const DomDiskList *disks, int64_t now, int rpo
 {
     const ReplicaPoint *newest;
     size_t i, k;
-    char what[160];
 
     memset(out, 0, sizeof(*out));
     if (!rec || rec->mode == MODE_NONE || rec->mode == MODE_TEST_REPLICA) {
@@ -467,24 +475,13 @@ health_assess(const Replica *rec, const DomDiskList *disks, int64_t now, int rpo
     if (rec->state == STATE_CRITICAL)
         health_add(out, HEALTH_CRITICAL, "replication is in state 8 Critical");
     for (k = 0; files != HEALTH_FILES_NONE && k < rec->npoints; k++) {
-        for (i = 0; i < rec->points[k].disks.n; i++) {
-            snprintf(what, sizeof(what), "recovery point %s disk %s", rec->points[k].id,
-                     rec->points[k].disks.v[i].target);
-            health_check_file(out, what, rec->points[k].disks.v[i].file, files == HEALTH_FILES_DEEP);
-        }
+        health_check_files(out, "recovery point ", rec->points[k].id, &rec->points[k].disks,
+                           files == HEALTH_FILES_DEEP);
     }
-    if (rec->failover && files != HEALTH_FILES_NONE) {
-        for (i = 0; i < rec->failover->disks.n; i++) {
-            snprintf(what, sizeof(what), "failover disk %s", rec->failover->disks.v[i].target);
-            health_check_file(out, what, rec->failover->disks.v[i].file, files == HEALTH_FILES_DEEP);
-        }
-    }
-    if (rec->test && files != HEALTH_FILES_NONE) {
-        for (i = 0; i < rec->test->disks.n; i++) {
-            snprintf(what, sizeof(what), "test disk %s", rec->test->disks.v[i].target);
-            health_check_file(out, what, rec->test->disks.v[i].file, files == HEALTH_FILES_DEEP);
-        }
-    }
+    if (rec->failover && files != HEALTH_FILES_NONE)
+        health_check_files(out, "failover", "", &rec->failover->disks, files == HEALTH_FILES_DEEP);
+    if (rec->test && files != HEALTH_FILES_NONE)
+        health_check_files(out, "test", "", &rec->test->disks, files == HEALTH_FILES_DEEP);
     if (disks && rec->npoints && !rec->journal) {
         const ReplicaPoint *first = &rec->points[0];
         for (i = 0; i < first->disks.n; i++) {
