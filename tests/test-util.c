@@ -169,13 +169,20 @@ stage_test_run(void *arg)
 }
 
 static void
+stage_test_name(void *arg)
+{
+    pthread_getname_np(pthread_self(), arg, 16);
+}
+
+static void
 test_stage(void)
 {
     StageTestJob jobs[100];
     int seen[100];
     size_t n = 0, i;
     int in_order = 1;
-    Stage *st = stage_new();
+    char name[16] = "";
+    Stage *st = stage_new("test stage");
 
     ok(st != NULL, "a stage starts its thread");
     for (i = 0; i < 100; i++) {
@@ -190,6 +197,9 @@ test_stage(void)
     for (i = 0; i < n; i++)
         in_order &= seen[i] == (int)i;
     ok(n == 100 && in_order, "stage_wait returns once all 100 jobs ran, in the order pushed");
+    stage_push(st, stage_test_name, name);
+    stage_wait(st);
+    is_str(name, "test stage", "the stage's thread has the name it was given");
     n = 0;
     for (i = 0; i < 10; i++)
         stage_push(st, stage_test_run, &jobs[i]);
@@ -203,10 +213,24 @@ test_stage(void)
     ok(1, "stage_wait and stage_free take NULL");
 }
 
+static void
+test_thread_name(void)
+{
+    char name[16] = "";
+
+    util_thread_name("fetch %s", "dr-a");
+    pthread_getname_np(pthread_self(), name, sizeof(name));
+    is_str(name, "fetch dr-a", "util_thread_name names the calling thread");
+    util_thread_name("fetch %s", "a-very-long-host-name");
+    pthread_getname_np(pthread_self(), name, sizeof(name));
+    is_str(name, "fetch a-very-lo", "a long name is cut to the kernel's 15 bytes, not refused");
+}
+
 int
 main(void)
 {
     test_stage();
+    test_thread_name();
     test_read_file();
     test_paths();
     test_time_and_format();

@@ -22,6 +22,7 @@ struct Stage {
     StageJob *head, *tail;      /* waiting */
     int running;                /* a job is running now */
     int quit;
+    char name[16];              /* its thread's (the kernel keeps 15 bytes) */
 };
 
 static void *
@@ -29,6 +30,8 @@ stage_thread(void *arg)
 {
     Stage *s = arg;
 
+    if (s->name[0])
+        util_thread_name("%s", s->name);
     pthread_mutex_lock(&s->mu);
     for (;;) {
         StageJob *j = s->head;
@@ -56,10 +59,12 @@ stage_thread(void *arg)
 }
 
 Stage *
-stage_new(void)
+stage_new(const char *name)
 {
     Stage *s = util_xcalloc(1, sizeof(*s));
 
+    if (name)
+        util_strlcpy(s->name, name, sizeof(s->name));
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cond, NULL);
     if (pthread_create(&s->thread, NULL, stage_thread, s) != 0) {

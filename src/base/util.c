@@ -5,6 +5,8 @@
 #include "base/util.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -264,6 +266,18 @@ util_mono_deadline(int64_t mono_ms)
     ts.tv_sec = (time_t)(mono_ms / 1000);
     ts.tv_nsec = (long)(mono_ms % 1000) * 1000000L;
     return ts;
+}
+
+void
+util_thread_name(const char *fmt, ...)
+{
+    char name[16];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(name, sizeof(name), fmt, ap);
+    va_end(ap);
+    pthread_setname_np(pthread_self(), name);
 }
 
 int64_t

@@ -59,6 +59,9 @@ int64_t util_mono_ms(void);
 /* A util_mono_ms() time as the deadline of a pthread_cond_timedwait on a
  * condition whose clock is CLOCK_MONOTONIC. */
 struct timespec util_mono_deadline(int64_t mono_ms);
+/* Names the calling thread, as top -H, ps -L and gdb show it; cut to the
+ * kernel's 15 bytes. */
+void util_thread_name(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Wall clock as seconds since the epoch. */
 int64_t util_now(void);
 /* "2026-11-24T09:00:00Z" into buf (at least 21 bytes). */

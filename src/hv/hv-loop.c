@@ -49,6 +49,7 @@ static void *
 hv_event_thread(void *arg)
 {
     (void)arg;
+    util_thread_name("libvirt events");
     hv_loop_lock();
     while (!hv_loop_go) {
         struct timespec until = util_mono_deadline(hv_loop_at_ms);

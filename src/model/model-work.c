@@ -463,6 +463,7 @@ model_fetcher_thread(void *arg)
     Fetcher *f = arg;
     Model *m = f->m;
     SessionHost *h = &m->s->hosts[f->idx];
+    char name[16];
 
     if (!h->conn) {
         /* The session was opened without connecting: connect here, never
@@ -472,7 +473,9 @@ model_fetcher_thread(void *arg)
         hv_set_event_handler(h->conn, model_on_event, model_opaque(m, f->idx));
     }
     /* Its rounds' records are made into rows there (NULL: here). */
-    f->stage = stage_new();
+    util_thread_name("fetch %s", h->name);
+    snprintf(name, sizeof(name), "rows %s", h->name);
+    f->stage = stage_new(name);
     pthread_mutex_lock(&m->mu);
     while (!m->quit) {
         if (f->want_full) {
@@ -734,6 +737,7 @@ model_helper_thread(void *arg)
 {
     Model *m = arg;
 
+    util_thread_name("helper");
     pthread_mutex_lock(&m->mu);
     while (!m->quit) {
         if (m->plan_req.active) {

@@ -735,6 +735,7 @@ job_thread(void *arg)
     JobTable *t = j->table;
     int rc;
 
+    util_thread_name("job %.8s", j->info.id);
     pthread_mutex_lock(&t->mu);
     j->info.state = JOB_RUNNING;
     job_changed_unlock(t, j);
