@@ -63,23 +63,29 @@ hv_power_from_state(int st)
 
 /* virDomainGetMetadata returns the element with its namespace stripped
  * ("<replica format=...>" with unqualified children); put it back so the
- * document parses as what it is. */
+ * document parses as what it is.  Takes md. */
 static char *
-hv_fix_metadata_ns(const char *md)
+hv_fix_metadata_ns(char *md)
 {
     const char *p = md + strspn(md, " \t\r\n");
     size_t name = strlen("<" REPLICA_ELEMENT);
     const char *end = strchr(p, '>');
+    static const char head[] = "<" REPLICA_ELEMENT " xmlns=\"" REPLICA_NS "\"";
+    size_t rest;
+    char *r;
 
     if (strncmp(p, "<" REPLICA_ELEMENT, name) != 0 || !end ||
-        (p[name] != ' ' && p[name] != '>' && p[name] != '/'))
-        return util_xstrdup(md);
-    {
-        UTIL_AUTOFREE char *tag = util_xstrndup(p, (size_t)(end - p));
-        if (strstr(tag, "xmlns"))
-            return util_xstrdup(md);
-    }
-    return util_xasprintf("<%s xmlns=\"%s\"%s", REPLICA_ELEMENT, REPLICA_NS, p + name);
+        (p[name] != ' ' && p[name] != '>' && p[name] != '/') ||
+        memmem(p, (size_t)(end - p), "xmlns", 5))
+        return md;
+    /* Copied, not formatted: a record is kilobytes, and a load has
+     * thousands of them. */
+    rest = strlen(p + name);
+    r = util_xmalloc(sizeof(head) - 1 + rest + 1);
+    memcpy(r, head, sizeof(head) - 1);
+    memcpy(r + sizeof(head) - 1, p + name, rest + 1);
+    free(md);
+    return r;
 }
 
 char *
@@ -91,8 +97,6 @@ hv_dom_metadata(virDomainPtr dom)
      * changes it) does not touch a running domain's live copy. */
     char *md = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, REPLICA_NS,
                                     VIR_DOMAIN_AFFECT_CONFIG);
-    char *r;
-
     if (!md) {
         virErrorPtr e = virGetLastError();
         if (e && e->code == VIR_ERR_NO_DOMAIN_METADATA) {
@@ -103,9 +107,7 @@ hv_dom_metadata(virDomainPtr dom)
         hv_err("cannot read metadata of %s", name);
         return NULL;
     }
-    r = hv_fix_metadata_ns(md);
-    free(md);
-    return r;
+    return hv_fix_metadata_ns(md);
 }
 
 void
