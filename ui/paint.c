@@ -106,6 +106,13 @@ ui_next(const char *s, wchar_t *wc, int *cells)
     size_t n;
     int w;
 
+    /* Most of what a table shows is printable ASCII: one byte, one cell
+     * (in UTF-8 and in every locale drover paints in). */
+    if ((unsigned char)*s >= 0x20 && (unsigned char)*s < 0x7f) {
+        *wc = (wchar_t)*s;
+        *cells = 1;
+        return 1;
+    }
     memset(&st, 0, sizeof(st));
     n = mbrtowc(wc, s, MB_CUR_MAX, &st);
     if (n == (size_t)-1 || n == (size_t)-2 || n == 0) {

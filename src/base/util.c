@@ -233,9 +233,15 @@ util_display_width(const char *s)
     memset(&st, 0, sizeof(st));
     while (*s) {
         wchar_t wc;
-        size_t n = mbrtowc(&wc, s, MB_CUR_MAX, &st);
+        size_t n;
         int cw;
 
+        if ((unsigned char)*s >= 0x20 && (unsigned char)*s < 0x7f) {
+            w++;        /* printable ASCII, the common case: one cell */
+            s++;
+            continue;
+        }
+        n = mbrtowc(&wc, s, MB_CUR_MAX, &st);
         if (n == (size_t)-1 || n == (size_t)-2 || n == 0) {
             memset(&st, 0, sizeof(st));
             w++;
