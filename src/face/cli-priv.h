@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* cli-priv.h: what the command line's files share (src/face/cli.c,
- * cli-view.c, cli-ops.c, cli-repl.c, cli-planned.c, cli-protocol.c); not
- * part of drover's core API. */
+ * cli-commands.c, cli-info.c, cli-view.c, cli-ops.c, cli-repl.c,
+ * cli-planned.c, cli-protocol.c); not part of drover's core API. */
 #ifndef DROVER_CLI_PRIV_H
 #define DROVER_CLI_PRIV_H
 
@@ -77,6 +77,13 @@ struct CliCommand {
     const char *opts;
 };
 
+/* cli-commands.c: the table of commands and the help printed from it. */
+/* The command called name, or NULL. */
+const CliCommand *cli_find_command(const char *name);
+/* drover --help, and drover COMMAND --help. */
+void cli_print_help(void);
+void cli_print_command_help(const CliCommand *c);
+
 /* The commands (cli-view.c: read-only views; cli-ops.c: operations). */
 int cli_list(const CliCommand *cmd, CliOpts *o);
 int cli_show(const CliCommand *cmd, CliOpts *o);
@@ -94,6 +101,11 @@ int cli_repl_stats(const CliCommand *cmd, CliOpts *o);
 int cli_failover(const CliCommand *cmd, CliOpts *o);
 int cli_reverse_replication(const CliCommand *cmd, CliOpts *o);
 int cli_cancel(const CliCommand *cmd, CliOpts *o);
+/* cli-info.c: on drover itself (result codes, settings). */
+int cli_decode(const CliCommand *cmd, CliOpts *o);
+int cli_config(const CliCommand *cmd, CliOpts *o);
+/* cli.c: builds a demo site and opens the console on it. */
+int cli_demo(const CliCommand *cmd, CliOpts *o);
 /* `drover jobs ID` or `drover jobs --follow [ID]` (cli-ops.c). */
 int cli_job_show(Session *s, CliOpts *o);
 /* `drover job-run ID SPEC`: the detached job process (cli-ops.c). */
