@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* conf-priv.h: what conf.c (the settings, the parser), conf-file.c
- * (reading files, @include checks), conf-repl.c (the replication groups)
- * and conf-uri.c (URIs, the read-only floor, hosts from the command line)
- * share. */
+ * (reading files, @include checks), conf-value.c (one setting's value,
+ * FILE:LINE errors), conf-hosts.c (the hosts list), conf-repl.c (the
+ * replication groups) and conf-uri.c (URIs, the read-only floor, hosts
+ * from the command line) share. */
 #ifndef DROVER_CONF_PRIV_H
 #define DROVER_CONF_PRIV_H
 
@@ -27,6 +28,9 @@ typedef struct {
 
 /* The range of the integer setting name: 0, or -1 when there is none. */
 int conf_spec_range(const char *name, long long *min, long long *max);
+
+/* ---- conf-value.c ---- */
+
 /* The file a setting came from: the main file, or an @include'd one. */
 char *conf_setting_file(const ConfSrc *src, const struct config_setting_t *s);
 /* Sets the error (32773) "FILE:LINE: message" for setting s; returns -1. */
@@ -49,8 +53,17 @@ int conf_get_string(const ConfSrc *src, const struct config_setting_t *s, const 
  * wraps large ones): 1 with the value and text, 0 if not found. */
 int conf_int_literal(const ConfSrc *src, const struct config_setting_t *s, const char *key,
                      long long *out, char *lit, size_t litsize);
+/* s as a boolean (0 or 1), or -1 with the error set. */
+int conf_get_bool(const ConfSrc *src, const struct config_setting_t *s, const char *key, int *out);
+
+/* ---- conf-hosts.c ---- */
+
+void conf_hosts_free(ConfHost *hosts, size_t n);
+ConfHost *conf_hosts_copy(const ConfHost *src, size_t n);
 /* Appends a host; takes name and uri. */
 void conf_host_add(ConfHost **hosts, size_t *nhosts, char *name, char *uri, int readonly);
+/* Replaces conf's hosts with the list in s. */
+int conf_parse_hosts(Conf *conf, const ConfSrc *src, const struct config_setting_t *s);
 
 /* ---- conf-file.c ---- */
 

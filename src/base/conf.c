@@ -1,21 +1,16 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* conf: drover.conf (libconfig): the table of settings, their defaults,
- * the parser and the order of the files.  Reading a file and its
- * @include checks are in conf-file.c, the replication groups in
- * conf-repl.c, URIs and the read-only floor in conf-uri.c. */
+ * the parser and the order of the files (its other parts: conf-priv.h). */
 #include <config.h>
 
 #include "base/conf.h"
 #include "base/conf-priv.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libconfig.h>
-#include <limits.h>
 #include <pthread.h>
 #include <pwd.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,7 +44,6 @@ typedef struct {
 
 static const char *const conf_confirm_choices[] = { "type-name", "yes-no", NULL };
 static const char *const conf_theme_choices[] = { "default", "mono", NULL };
-static const char *const conf_host_keys[] = { "name", "uri", "readonly", NULL };
 
 /* The one list of settings: the parser, the defaults, the copy and free
  * code and conf_settings() (hence drover.conf(5)) all walk it. */
@@ -317,18 +311,6 @@ conf_new_default(void)
 
 /* ---- copy and free ---- */
 
-static void
-conf_hosts_free(ConfHost *hosts, size_t n)
-{
-    size_t i;
-
-    for (i = 0; i < n; i++) {
-        free(hosts[i].name);
-        free(hosts[i].uri);
-    }
-    free(hosts);
-}
-
 /* Frees what conf owns, not conf itself. */
 static void
 conf_clear(Conf *conf)
@@ -357,20 +339,6 @@ conf_clear(Conf *conf)
             *field = NULL;
         }
     }
-}
-
-static ConfHost *
-conf_hosts_copy(const ConfHost *src, size_t n)
-{
-    ConfHost *dst = util_xcalloc(n ? n : 1, sizeof(*dst));
-    size_t i;
-
-    for (i = 0; i < n; i++) {
-        dst[i].name = util_xstrdup(src[i].name);
-        dst[i].uri = util_xstrdup(src[i].uri);
-        dst[i].readonly = src[i].readonly;
-    }
-    return dst;
 }
 
 static void
@@ -404,272 +372,6 @@ conf_free(Conf *conf)
 }
 
 /* ---- parsing ---- */
-
-/* The file a setting came from: the main file, or an @include'd one
- * (libconfig names those as written). */
-char *
-conf_setting_file(const ConfSrc *src, const config_setting_t *s)
-{
-    const char *f = config_setting_source_file(s);
-
-    if (!f)
-        return util_xstrdup(src->path);
-    return conf_include_path(src->dir, f);
-}
-
-/* Sets the error "FILE:LINE: message" for setting s; returns -1. */
-int
-conf_fail(const ConfSrc *src, const config_setting_t *s, const char *fmt, ...)
-{
-    va_list ap;
-    char *file = conf_setting_file(src, s);
-    char *msg;
-
-    va_start(ap, fmt);
-    msg = util_xvasprintf(fmt, ap);
-    va_end(ap);
-    err_set(RESULT_INVALID_PARAMETER, "%s:%u: %s", file, config_setting_source_line(s), msg);
-    free(msg);
-    free(file);
-    return -1;
-}
-
-int
-conf_fail_unknown(const ConfSrc *src, const config_setting_t *s, const char *key, const char *k,
-                  const char *what, const char *const *keys)
-{
-    UtilBuf valid = { 0 };
-    size_t j;
-    int rc;
-
-    for (j = 0; keys[j]; j++)
-        util_buf_printf(&valid, "%s%s", j ? ", " : "", keys[j]);
-    rc = conf_fail(src, s, "%s: unknown setting \"%s\" (valid %s settings: %s)", key, k, what,
-                   valid.s);
-    util_buf_free(&valid);
-    return rc;
-}
-
-const char *
-conf_type_text(int type)
-{
-    switch (type) {
-    case CONFIG_TYPE_GROUP:
-        return "a group";
-    case CONFIG_TYPE_INT:
-    case CONFIG_TYPE_INT64:
-        return "an integer";
-    case CONFIG_TYPE_FLOAT:
-        return "a floating-point number";
-    case CONFIG_TYPE_STRING:
-        return "a string";
-    case CONFIG_TYPE_BOOL:
-        return "a boolean";
-    case CONFIG_TYPE_ARRAY:
-        return "an array";
-    case CONFIG_TYPE_LIST:
-        return "a list";
-    default:
-        return "nothing";
-    }
-}
-
-int
-conf_type_error(const ConfSrc *src, const config_setting_t *s, const char *key, const char *want)
-{
-    return conf_fail(src, s, "%s: expected %s, found %s", key, want,
-                     conf_type_text(config_setting_type(s)));
-}
-
-static int
-conf_is_name_char(char c)
-{
-    return isalnum((unsigned char)c) || c == '_' || c == '-' || c == '*';
-}
-
-/* libconfig 1.5 reads an integer literal without the L suffix into an int
- * and silently wraps larger values (4294967301 reads as 5), which would
- * let an absurd value pass the range check.  So find "key = literal" on
- * the setting's line of the main file and parse the literal ourselves.
- * Returns 1 and the value (saturated) and literal text, or 0 if not found. */
-int
-conf_int_literal(const ConfSrc *src, const config_setting_t *s, const char *key,
-                 long long *out, char *lit, size_t litsize)
-{
-    const char *p = src->text, *end, *q;
-    unsigned line = config_setting_source_line(s);
-    size_t klen = strlen(key);
-
-    if (config_setting_source_file(s) || line == 0)
-        return 0;
-    while (--line > 0 && p) {
-        p = strchr(p, '\n');
-        if (p)
-            p++;
-    }
-    if (!p)
-        return 0;
-    end = strchr(p, '\n');
-    if (!end)
-        end = p + strlen(p);
-    for (q = p; q + klen <= end; q++) {
-        const char *v = q + klen, *digits;
-        unsigned long long acc = 0;
-        int neg = 0, base = 10, over = 0;
-
-        if (memcmp(q, key, klen) != 0 || (q > p && conf_is_name_char(q[-1])) ||
-            conf_is_name_char(*v))
-            continue;
-        while (v < end && (*v == ' ' || *v == '\t'))
-            v++;
-        if (v >= end || (*v != '=' && *v != ':'))
-            continue;
-        v++;
-        while (v < end && (*v == ' ' || *v == '\t'))
-            v++;
-        digits = v;
-        if (v < end && (*v == '-' || *v == '+'))
-            neg = *v++ == '-';
-        if (v + 1 < end && v[0] == '0' && (v[1] == 'x' || v[1] == 'X')) {
-            base = 16;
-            v += 2;
-        }
-        if (v >= end || !isxdigit((unsigned char)*v) || (base == 10 && !isdigit((unsigned char)*v)))
-            continue;
-        for (; v < end && isxdigit((unsigned char)*v); v++) {
-            unsigned d = isdigit((unsigned char)*v) ? (unsigned)(*v - '0')
-                                                   : (unsigned)(tolower((unsigned char)*v) - 'a' + 10);
-
-            if (base == 10 && d > 9)
-                break;
-            if (acc > (ULLONG_MAX - d) / (unsigned)base)
-                over = 1;
-            else
-                acc = acc * (unsigned)base + d;
-        }
-        if (over || acc > (unsigned long long)LLONG_MAX)
-            *out = neg ? LLONG_MIN : LLONG_MAX;
-        else
-            *out = neg ? -(long long)acc : (long long)acc;
-        util_strlcpy(lit, digits, (size_t)(v - digits) + 1 < litsize ? (size_t)(v - digits) + 1 : litsize);
-        return 1;
-    }
-    return 0;
-}
-
-int
-conf_get_string(const ConfSrc *src, const config_setting_t *s, const char *key, const char **out)
-{
-    if (config_setting_type(s) != CONFIG_TYPE_STRING)
-        return conf_type_error(src, s, key, "a string");
-    *out = config_setting_get_string(s);
-    return 0;
-}
-
-static int
-conf_get_bool(const ConfSrc *src, const config_setting_t *s, const char *key, int *out)
-{
-    if (config_setting_type(s) != CONFIG_TYPE_BOOL)
-        return conf_type_error(src, s, key, "a boolean (true or false)");
-    *out = config_setting_get_bool(s) ? 1 : 0;
-    return 0;
-}
-
-static int
-conf_host_name_ok(const char *name)
-{
-    const char *p;
-
-    if (!*name)
-        return 0;
-    for (p = name; *p; p++)
-        if (isspace((unsigned char)*p) || iscntrl((unsigned char)*p))
-            return 0;
-    return 1;
-}
-
-void
-conf_host_add(ConfHost **hosts, size_t *nhosts, char *name, char *uri, int readonly)
-{
-    *hosts = util_xrealloc(*hosts, (*nhosts + 1) * sizeof(**hosts));
-    (*hosts)[*nhosts].name = name;
-    (*hosts)[*nhosts].uri = uri;
-    (*hosts)[*nhosts].readonly = readonly;
-    (*nhosts)++;
-}
-
-static int
-conf_parse_host(const ConfSrc *src, const config_setting_t *g, int idx,
-                ConfHost **hosts, size_t *nhosts)
-{
-    const char *name = NULL, *uri = NULL;
-    int readonly = 0, n, i;
-    char key[64];
-    size_t j;
-
-    snprintf(key, sizeof(key), "hosts[%d]", idx);
-    if (config_setting_type(g) != CONFIG_TYPE_GROUP)
-        return conf_type_error(src, g, key, "a group { name = \"...\"; uri = \"...\"; }");
-    n = config_setting_length(g);
-    for (i = 0; i < n; i++) {
-        const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
-        const char *k = config_setting_name(s);
-        char sub[96];
-
-        snprintf(sub, sizeof(sub), "%s.%s", key, k);
-        if (strcmp(k, "name") == 0) {
-            if (conf_get_string(src, s, sub, &name) < 0)
-                return -1;
-            if (!conf_host_name_ok(name))
-                return conf_fail(src, s, "%s: \"%s\" is not a host name: it must be non-empty "
-                                 "and have no whitespace", sub, name);
-        } else if (strcmp(k, "uri") == 0) {
-            if (conf_get_string(src, s, sub, &uri) < 0)
-                return -1;
-            if (!*uri)
-                return conf_fail(src, s, "%s: expected a libvirt URI, found an empty string", sub);
-        } else if (strcmp(k, "readonly") == 0) {
-            if (conf_get_bool(src, s, sub, &readonly) < 0)
-                return -1;
-        } else {
-            return conf_fail_unknown(src, s, key, k, "host", conf_host_keys);
-        }
-    }
-    if (!name)
-        return conf_fail(src, g, "%s: missing name (a host needs name and uri)", key);
-    if (!uri)
-        return conf_fail(src, g, "%s (\"%s\"): missing uri (a host needs name and uri)", key, name);
-    for (j = 0; j < *nhosts; j++)
-        if (strcmp((*hosts)[j].name, name) == 0)
-            return conf_fail(src, g, "%s: name \"%s\" is already used by hosts[%zu]",
-                             key, name, j);
-    conf_host_add(hosts, nhosts, util_xstrdup(name), util_xstrdup(uri), readonly);
-    return 0;
-}
-
-/* Replaces conf's hosts with the list in s. */
-static int
-conf_parse_hosts(Conf *conf, const ConfSrc *src, const config_setting_t *s)
-{
-    ConfHost *hosts = NULL;
-    size_t nhosts = 0;
-    int n, i;
-
-    if (config_setting_type(s) != CONFIG_TYPE_LIST)
-        return conf_type_error(src, s, "hosts",
-                               "a list of groups: ( { name = \"...\"; uri = \"...\"; }, ... )");
-    n = config_setting_length(s);
-    for (i = 0; i < n; i++) {
-        if (conf_parse_host(src, config_setting_get_elem(s, (unsigned)i), i, &hosts, &nhosts) < 0) {
-            conf_hosts_free(hosts, nhosts);
-            return -1;
-        }
-    }
-    conf_hosts_free(conf->hosts, conf->nhosts);
-    conf->hosts = hosts;
-    conf->nhosts = nhosts;
-    return 0;
-}
 
 static int
 conf_apply(Conf *conf, const ConfSrc *src, const ConfSpec *sp, const config_setting_t *s)
