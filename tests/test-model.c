@@ -3,6 +3,7 @@
  * real demo fleets: libvirt's test driver and real qcow2 chains. */
 #include <config.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -497,6 +498,89 @@ test_resync(const char *uri)
     session_free(s);
 }
 
+/* How many of this process's threads have a name that starts with prefix. */
+static int
+threads_named(const char *prefix)
+{
+    DIR *d = opendir("/proc/self/task");
+    struct dirent *e;
+    int n = 0;
+
+    while (d && (e = readdir(d))) {
+        char path[300], name[32] = "";
+        FILE *f;
+
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
+        if ((f = fopen(path, "r"))) {
+            if (fgets(name, sizeof(name), f) && strncmp(name, prefix, strlen(prefix)) == 0)
+                n++;
+            fclose(f);
+        }
+    }
+    if (d)
+        closedir(d);
+    return n;
+}
+
+/* One host with many records is read by two readers at once, each with
+ * a stage of its own: every record is read once, into the row it belongs
+ * to.  Two hosts get one reader each. */
+static void
+test_readers(const char *uri)
+{
+    Session *s = open_session(uri, NULL), *s2;
+    ModelOpts mo = { .refresh_interval = 3600, .rpo_warning = 3600 };
+    HvDomain *doms = NULL;
+    size_t n = 0, i, same = 0, loaded = 0;
+    unsigned one = 1, two = 2;
+    Model *m;
+    int okp;
+
+    if (!s || hv_list(s->hosts[0].conn, HV_LIST_METADATA, &doms, &n) < 0 || n < 100) {
+        ok(0, "a big fleet lists with its records: %s", err_message());
+        session_free(s);
+        hv_domain_list_free(doms, n);
+        return;
+    }
+    m = model_new(s, &mo);
+    pump(m, pred_rounds, &one, &okp);
+    ok(okp, "the big fleet loads");
+    ok(threads_named("rows1 ") == 1, "one host of %zu records: a second reader's stage ran", n);
+    model_refresh(m);
+    pump(m, pred_rounds, &two, &okp);
+    ok(okp, "a second round ends too");
+    is_int(model_nrows(m), n, "one row for each domain");
+    for (i = 0; i < n; i++) {
+        Replica *r = replica_parse(doms[i].metadata, strlen(doms[i].metadata));
+        const ModelRow *row = NULL;
+        size_t k;
+
+        for (k = 0; k < model_nrows(m) && !row; k++)
+            if (strcmp(model_row(m, k)->s.uuid, doms[i].uuid) == 0)
+                row = model_row(m, k);
+        loaded += row && row->loaded;
+        if (r && row && row->s.state == r->state && row->s.npoints == r->npoints &&
+            strcmp(row->s.name, doms[i].name) == 0)
+            same++;
+        replica_free(r);
+    }
+    is_int(loaded, n, "every row has its record");
+    is_int(same, n, "and each row holds its own domain's record (state, points, name)");
+    model_free(m);
+    ok(threads_named("rows1 ") == 0, "the second reader's stage ends with the model");
+    if ((s2 = open_session(uri, uri))) {
+        m = model_new(s2, &mo);
+        pump(m, pred_rounds, &one, &okp);
+        ok(okp && threads_named("rows1 ") == 0, "two hosts: one reader each");
+        model_free(m);
+        session_free(s2);
+    }
+    hv_domain_list_free(doms, n);
+    session_free(s);
+}
+
 /* The key of a column as view.c orders it (every row here is loaded). */
 static long long
 view_key(const ModelRow *r, int col)
@@ -769,6 +853,7 @@ main(void)
     if ((uri3 = build_fleet("big", 300))) {
         test_priority(uri3);
         test_resync(uri3);
+        test_readers(uri3);
     }
     else
         ok(0, "a big fleet builds");

@@ -49,6 +49,9 @@ typedef struct Result {
     ErrInfo err;
 } Result;
 
+/* A round reads with at most this many calls in flight on one host. */
+#define FETCH_READERS_MAX 2
+
 typedef struct {
     Model *m;
     size_t idx;
@@ -60,7 +63,8 @@ typedef struct {
     size_t ndirty, capdirty;
     int loaded_once;            /* fetcher thread only */
     int first_done;             /* fetcher thread only: its first round ended */
-    Stage *stage;               /* fetcher thread only: makes its records into rows */
+    Stage *stages[FETCH_READERS_MAX];   /* fetcher thread only: make each reader's records
+                                         * into rows (model-work.c) */
     int exited;                 /* its thread has returned (guarded by m->mu) */
     /* UI thread only. */
     int64_t next_due_ms;

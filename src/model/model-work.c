@@ -199,7 +199,8 @@ chunk_add(Stage *st, Chunk **cp, Batch *b, const HvDomain *d, int now)
         *cp = util_xcalloc(1, sizeof(**cp));
         (*cp)->b = b;
     }
-    (*cp)->v[(*cp)->n++] = d;
+    if (d)
+        (*cp)->v[(*cp)->n++] = d;
     (*cp)->now = now;
     if (now || (*cp)->n == FETCH_CHUNK)
         chunk_push(st, cp);
@@ -316,6 +317,196 @@ fetcher_wait_priority(Fetcher *f)
     pthread_mutex_unlock(&m->mu);
 }
 
+/* A round's records are read by the fetcher and, when few hosts share the
+ * machine, by a second reader beside it: libvirt carries several calls at
+ * once on one connection, so a round trip waits beside another instead of
+ * after it (doc/performance.md, "two calls in flight").  Each reader has a
+ * stage of its own that makes its records into rows, in a batch of its
+ * own.  Every reader takes the next record here, the rows on screen first. */
+typedef struct Round Round;
+
+typedef struct {
+    Round *rd;
+    Stage *st;
+    Batch b;                    /* only st touches it until stage_wait */
+    Chunk *ck;
+} RoundReader;
+
+struct Round {
+    Fetcher *f;
+    HvConn *c;
+    HvDomain *doms, **sorted;
+    size_t n;
+    RoundReader r[FETCH_READERS_MAX];
+    size_t nr;
+    pthread_mutex_t mu;         /* guards what follows */
+    unsigned char *state;       /* per record: 0 to read, 1 being read, 2 done */
+    size_t next;                /* records before it are taken */
+    size_t *prio, nprio, pi;    /* the rows on screen (positions in doms) */
+    unsigned prio_gen;
+    int prio_sent;              /* those rows went out, all read */
+    int stop;                   /* quit, a new round asked for, or the host lost */
+    int lost;
+    ErrInfo lost_err;           /* why, from the reader that saw it */
+};
+
+/* The next record to read, or n when there is none (or the round stops). */
+static size_t
+round_take(Round *rd, int *urgent)
+{
+    Model *m = rd->f->m;
+    size_t pick = rd->n;
+    int quit, again;
+    unsigned gen;
+
+    pthread_mutex_lock(&m->mu);
+    quit = m->quit;
+    again = rd->f->want_full;
+    gen = m->prio_gen;
+    pthread_mutex_unlock(&m->mu);
+    pthread_mutex_lock(&rd->mu);
+    if (quit || again)
+        rd->stop = 1;   /* a reload or reconnect asks for a new round */
+    if (!rd->stop && gen != rd->prio_gen) {
+        rd->prio_gen = gen;
+        free(rd->prio);
+        rd->nprio = fetcher_priority(rd->f, rd->sorted, rd->n, rd->doms, &rd->prio);
+        rd->pi = 0;
+        rd->prio_sent = 0;
+    }
+    *urgent = 0;
+    if (!rd->stop) {
+        while (rd->pi < rd->nprio && rd->state[rd->prio[rd->pi]])
+            rd->pi++;
+        if (rd->pi < rd->nprio) {
+            pick = rd->prio[rd->pi++];
+            *urgent = 1;
+        } else {
+            while (rd->next < rd->n && rd->state[rd->next])
+                rd->next++;
+            pick = rd->next;
+        }
+        if (pick < rd->n)
+            rd->state[pick] = 1;
+    }
+    pthread_mutex_unlock(&rd->mu);
+    return pick;
+}
+
+/* Record pick is read (d: it, or NULL when it could not be).  The rows on
+ * screen go out as soon as they are all read: each is handed on at once,
+ * under the lock, and the one that completes them has every stage flush,
+ * after those rows, since a stage keeps the order it is given. */
+static void
+round_done(RoundReader *me, size_t pick, const HvDomain *d, int urgent)
+{
+    Round *rd = me->rd;
+    size_t i;
+    int all = 0;
+
+    pthread_mutex_lock(&rd->mu);
+    rd->state[pick] = 2;
+    if (!rd->prio_sent && rd->nprio) {
+        all = 1;
+        for (i = 0; i < rd->nprio && all; i++)
+            all = rd->state[rd->prio[i]] == 2;
+        rd->prio_sent = all;
+    }
+    if (urgent || all) {
+        chunk_add(me->st, &me->ck, &me->b, d, all);
+        chunk_push(me->st, &me->ck);
+        for (i = 0; all && i < rd->nr; i++) {
+            /* Another reader's chunk is its own: the flush goes alone. */
+            Chunk *flush = NULL;
+
+            if (&rd->r[i] != me)
+                chunk_add(rd->r[i].st, &flush, &rd->r[i].b, NULL, 1);
+        }
+        pthread_mutex_unlock(&rd->mu);
+        return;
+    }
+    pthread_mutex_unlock(&rd->mu);
+    if (d)
+        chunk_add(me->st, &me->ck, &me->b, d, 0);
+}
+
+/* One reader: takes records until none are left. */
+static void
+round_read(RoundReader *me)
+{
+    Round *rd = me->rd;
+    Model *m = rd->f->m;
+
+    for (;;) {
+        int urgent;
+        size_t pick = round_take(rd, &urgent);
+        HvDomain *d;
+
+        if (pick >= rd->n)
+            break;
+        d = &rd->doms[pick];
+        if (!(d->metadata = hv_domain_metadata(rd->c, d)) && err_code()) {
+            if (err_code() == RESULT_INVALID_PARAMETER) {
+                Result *g = model_result_new(RES_GONE, rd->f->idx);
+                util_strlcpy(g->uuid, d->uuid, sizeof(g->uuid));
+                model_post(m, g);
+                err_clear();
+                round_done(me, pick, NULL, urgent);
+                continue;
+            }
+            if (!hv_is_alive(rd->c)) {
+                /* The fetcher reports it, with this reader's error. */
+                pthread_mutex_lock(&rd->mu);
+                if (!rd->lost) {
+                    rd->lost = 1;
+                    rd->stop = 1;
+                    err_save(&rd->lost_err);
+                }
+                pthread_mutex_unlock(&rd->mu);
+                err_clear();
+                break;
+            }
+            err_clear();
+            round_done(me, pick, NULL, urgent);
+            continue;
+        }
+        round_done(me, pick, d, urgent);
+    }
+    chunk_push(me->st, &me->ck);
+}
+
+static void *
+round_reader_thread(void *arg)
+{
+    RoundReader *me = arg;
+
+    util_thread_name("read %s", me->rd->f->m->s->hosts[me->rd->f->idx].name);
+    round_read(me);
+    return NULL;
+}
+
+/* How many readers a round of n records gets: a second one only beside
+ * few hosts (many keep the machine busy already), with records enough to
+ * be worth it, and with a stage for each. */
+static size_t
+round_readers(Fetcher *f, size_t n)
+{
+    size_t hosts = f->m->nhosts, want, k;
+    char name[16];
+
+    if (n < 64 || hosts == 0 || hosts >= FETCH_READERS_MAX)
+        return 1;
+    want = FETCH_READERS_MAX / hosts;
+    for (k = 0; k < want; k++) {
+        if (f->stages[k])
+            continue;
+        snprintf(name, sizeof(name), "rows%zu %s", k, f->m->s->hosts[f->idx].name);
+        if (!(f->stages[k] = stage_new(name)))
+            break;
+    }
+    return k ? k : 1;
+}
+
 /* One refresh round: reconnect if needed, reload a changed fleet file, list,
  * then read every record, the rows on screen first. */
 static void
@@ -324,15 +515,13 @@ fetcher_do_full(Fetcher *f)
     Model *m = f->m;
     HvConn *c = fetcher_conn(f);
     HvDomain *doms = NULL, **sorted = NULL;
-    size_t n = 0, i, next = 0, *prio = NULL, nprio = 0, pi = 0;
-    unsigned prio_gen = 0;
-    unsigned char *done = NULL;
-    Batch b = { .f = f };
-    Stage *st = f->stage;
-    Chunk *ck = NULL;
+    size_t n = 0, i, started = 0;
+    pthread_t readers[FETCH_READERS_MAX];
+    Round rd;
     Result *r;
     int ok = 0;
 
+    memset(&rd, 0, sizeof(rd));
     /* This round covers everything asked and every event until now. */
     fetcher_take_all(f);
     if (!hv_is_alive(c) && hv_reconnect(c) < 0) {
@@ -363,64 +552,37 @@ fetcher_do_full(Fetcher *f)
     for (i = 0; i < n; i++)
         sorted[i] = &doms[i];
     qsort(sorted, n, sizeof(*sorted), fetcher_cmp_uuid);
-    done = util_xcalloc(n + 1, 1);
-    b.since_ms = util_mono_ms();
-    /* Only the stage touches b until stage_wait. */
-    for (;;) {
-        size_t pick = n;
-        int quit, again, urgent = 0;
-
-        pthread_mutex_lock(&m->mu);
-        quit = m->quit;
-        again = f->want_full;
-        if (m->prio_gen != prio_gen) {
-            prio_gen = m->prio_gen;
-            pthread_mutex_unlock(&m->mu);
-            free(prio);
-            nprio = fetcher_priority(f, sorted, n, doms, &prio);
-            pi = 0;
-        } else {
-            pthread_mutex_unlock(&m->mu);
-        }
-        if (quit || again)
-            break;      /* a reload or reconnect asks for a new round */
-        while (pi < nprio && done[prio[pi]])
-            pi++;
-        if (pi < nprio) {
-            pick = prio[pi++];
-            urgent = 1;
-        } else {
-            while (next < n && done[next])
-                next++;
-            pick = next;
-        }
-        if (pick >= n)
-            break;
-        done[pick] = 1;
-        if (!(doms[pick].metadata = hv_domain_metadata(c, &doms[pick])) && err_code()) {
-            if (err_code() == RESULT_INVALID_PARAMETER) {
-                Result *g = model_result_new(RES_GONE, f->idx);
-                util_strlcpy(g->uuid, doms[pick].uuid, sizeof(g->uuid));
-                model_post(m, g);
-                err_clear();
-                continue;
-            }
-            if (!hv_is_alive(c)) {
-                chunk_push(st, &ck);
-                stage_wait(st);
-                batch_flush(&b);
-                fetcher_lost(f);
-                goto round;
-            }
-            err_clear();
-            continue;
-        }
-        /* The rows on screen go out as soon as they are all read. */
-        chunk_add(st, &ck, &b, &doms[pick], urgent && pi >= nprio);
+    rd.f = f;
+    rd.c = c;
+    rd.doms = doms;
+    rd.sorted = sorted;
+    rd.n = n;
+    rd.state = util_xcalloc(n + 1, 1);
+    pthread_mutex_init(&rd.mu, NULL);
+    rd.nr = round_readers(f, n);
+    for (i = 0; i < rd.nr; i++) {
+        rd.r[i].rd = &rd;
+        rd.r[i].st = f->stages[i];
+        rd.r[i].b.f = f;
+        rd.r[i].b.since_ms = util_mono_ms();
     }
-    chunk_push(st, &ck);
-    stage_wait(st);
-    batch_flush(&b);
+    /* A reader that cannot start takes no record: the others take them all. */
+    for (i = 1; i < rd.nr; i++)
+        if (pthread_create(&readers[started], NULL, round_reader_thread, &rd.r[i]) == 0)
+            started++;
+    round_read(&rd.r[0]);
+    for (i = 0; i < started; i++)
+        pthread_join(readers[i], NULL);
+    for (i = 0; i < rd.nr; i++) {
+        stage_wait(rd.r[i].st);
+        batch_flush(&rd.r[i].b);
+    }
+    pthread_mutex_destroy(&rd.mu);
+    if (rd.lost) {
+        err_restore(&rd.lost_err);
+        fetcher_lost(f);
+        goto round;
+    }
     f->loaded_once = 1;
     ok = 1;
     model_post_host(m, f->idx, MODEL_HOST_CONNECTED, NULL, 1);
@@ -429,11 +591,13 @@ round:
     r = model_result_new(RES_ROUND, f->idx);
     r->ok = ok;
     model_post(m, r);
-    free(b.v);
-    free(b.holders);
-    free(b.repl);
-    free(prio);
-    free(done);
+    for (i = 0; i < FETCH_READERS_MAX; i++) {
+        free(rd.r[i].b.v);
+        free(rd.r[i].b.holders);
+        free(rd.r[i].b.repl);
+    }
+    free(rd.prio);
+    free(rd.state);
     free(sorted);
     hv_domain_list_free(doms, n);
 }
@@ -464,6 +628,7 @@ model_fetcher_thread(void *arg)
     Model *m = f->m;
     SessionHost *h = &m->s->hosts[f->idx];
     char name[16];
+    size_t k;
 
     if (!h->conn) {
         /* The session was opened without connecting: connect here, never
@@ -475,7 +640,7 @@ model_fetcher_thread(void *arg)
     /* Its rounds' records are made into rows there (NULL: here). */
     util_thread_name("fetch %s", h->name);
     snprintf(name, sizeof(name), "rows %s", h->name);
-    f->stage = stage_new(name);
+    f->stages[0] = stage_new(name);
     pthread_mutex_lock(&m->mu);
     while (!m->quit) {
         if (f->want_full) {
@@ -501,8 +666,10 @@ model_fetcher_thread(void *arg)
         }
     }
     pthread_mutex_unlock(&m->mu);
-    stage_free(f->stage);
-    f->stage = NULL;
+    for (k = 0; k < FETCH_READERS_MAX; k++) {
+        stage_free(f->stages[k]);
+        f->stages[k] = NULL;
+    }
     model_thread_exited(m, f);
     return NULL;
 }
