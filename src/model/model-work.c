@@ -355,7 +355,7 @@ static size_t
 round_take(Round *rd, int *urgent)
 {
     Model *m = rd->f->m;
-    size_t pick = rd->n;
+    size_t pick = rd->n, i;
     int quit, again;
     unsigned gen;
 
@@ -372,7 +372,11 @@ round_take(Round *rd, int *urgent)
         free(rd->prio);
         rd->nprio = fetcher_priority(rd->f, rd->sorted, rd->n, rd->doms, &rd->prio);
         rd->pi = 0;
-        rd->prio_sent = 0;
+        /* Rows on screen already read need no flush of their own: the UI
+         * moves its view often while a load paints. */
+        rd->prio_sent = 1;
+        for (i = 0; i < rd->nprio && rd->prio_sent; i++)
+            rd->prio_sent = rd->state[rd->prio[i]] == 2;
     }
     *urgent = 0;
     if (!rd->stop) {
