@@ -183,6 +183,84 @@ test_describe_changes(void)
     err_clear();
 }
 
+/* What hv_list_many handed on, part by part (from its stage's thread). */
+typedef struct {
+    pthread_mutex_t mu;
+    HvDomain *v;
+    size_t n, cap;
+    int parts;
+} Parts;
+
+static void
+parts_done(size_t i, HvConn *c, HvListResult *r, void *opaque)
+{
+    Parts *p = opaque;
+    size_t k;
+
+    (void)i;
+    (void)c;
+    pthread_mutex_lock(&p->mu);
+    p->parts++;
+    for (k = 0; !r->failed && k < r->n; k++) {
+        util_grow(&p->v, &p->cap, p->n + 1, sizeof(*p->v));
+        p->v[p->n++] = r->doms[k];
+        memset(&r->doms[k], 0, sizeof(r->doms[k]));
+    }
+    pthread_mutex_unlock(&p->mu);
+}
+
+static int
+cmp_name(const void *a, const void *b)
+{
+    return strcmp(((const HvDomain *)a)->name, ((const HvDomain *)b)->name);
+}
+
+/* One host's list in parts reads every other record ahead in a second
+ * thread: each domain comes once, with its own record, as one at a time. */
+static void
+test_list_ahead(const char *dir)
+{
+    UTIL_AUTOFREE char *path = util_xasprintf("%s/ahead.xml", dir);
+    UTIL_AUTOFREE char *uri = util_xasprintf("test://%s", path);
+    const char *uris[1] = { uri };
+    HvConn *c = NULL;
+    HvDomain *one = NULL;
+    HvListResult out;
+    Parts p;
+    size_t n = 0, i, same = 0;
+    FILE *f;
+
+    memset(&p, 0, sizeof(p));
+    pthread_mutex_init(&p.mu, NULL);
+    if (!(f = fopen(path, "w"))) {
+        ok(0, "cannot write %s", path);
+        return;
+    }
+    fputs("<node>\n", f);
+    for (i = 0; i < 301; i++)
+        fprintf(f, "  <domain type='test'><name>vm%03zu</name>"
+                "<uuid>8d3a1c2e-0000-4000-8000-%012zx</uuid><memory>65536</memory>"
+                "<os><type>hvm</type></os><metadata><r:replica xmlns:r='urn:drover:replica:1' "
+                "n='%zu'/></metadata></domain>\n", i, i + 1, i);
+    fputs("</node>\n", f);
+    fclose(f);
+    memset(&out, 0, sizeof(out));
+    hv_list_many(&c, uris, NULL, 1, HV_LIST_METADATA, parts_done, &p, &out);
+    ok(!out.failed && p.parts >= 4, "301 domains on one host come in parts (%d)", p.parts);
+    is_int(p.n, 301, "every domain once");
+    qsort(p.v, p.n, sizeof(*p.v), cmp_name);
+    if (c && hv_list(c, HV_LIST_METADATA, &one, &n) == 0 && n == p.n)
+        for (i = 0; i < n; i++)
+            same += strcmp(one[i].name, p.v[i].name) == 0 && one[i].metadata && p.v[i].metadata &&
+                    strcmp(one[i].metadata, p.v[i].metadata) == 0;
+    is_int(same, 301, "each with its own record, as a list without parts reads it");
+    hv_domain_list_free(one, n);
+    hv_domain_list_free(p.v, p.n);
+    hv_domain_list_free(out.doms, out.n);
+    hv_close(c);
+    pthread_mutex_destroy(&p.mu);
+}
+
 int
 main(void)
 {
@@ -190,5 +268,6 @@ main(void)
         tap_skip_all("libvirt cannot be initialised");
     test_describe_changes();
     test_write_in_reload_window(tap_tmpdir());
+    test_list_ahead(tap_tmpdir());
     return tap_done();
 }

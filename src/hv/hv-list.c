@@ -69,6 +69,126 @@ hv_in_set(char **set, size_t n, const char *uuid)
 /* Takes over n listed domains (v and what it holds) as the list goes on. */
 typedef void (*HvPartFn)(void *arg, HvDomain *v, size_t n);
 
+/* A second reader of a list's records: libvirt carries several calls at
+ * once on one connection, so while the list's thread reads one record
+ * this one reads the next (every other domain), and a round trip waits
+ * beside another instead of after it.  Only a list in parts has it: many
+ * hosts at once keep the machine busy without it. */
+typedef struct {
+    virDomainPtr *doms;
+    int k;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    char **md;                  /* odd positions: the record read */
+    unsigned char *ready;       /* odd positions: read (or failed) */
+    ErrInfo **err;              /* odd positions: why it failed */
+    int stop;                   /* the list gave up: read no more */
+    pthread_t thread;
+} HvAhead;
+
+static void *
+hv_ahead_thread(void *arg)
+{
+    HvAhead *h = arg;
+    int i;
+
+    util_thread_name("list ahead");
+    for (i = 1; i < h->k; i += 2) {
+        char *md;
+        ErrInfo *e = NULL;
+        int stop;
+
+        pthread_mutex_lock(&h->mu);
+        stop = h->stop;
+        pthread_mutex_unlock(&h->mu);
+        if (stop)
+            break;
+        err_clear();
+        if (!(md = hv_dom_metadata(h->doms[i])) && err_code()) {
+            e = util_xcalloc(1, sizeof(*e));
+            err_save(e);
+            err_clear();
+        }
+        pthread_mutex_lock(&h->mu);
+        h->md[i] = md;
+        h->err[i] = e;
+        h->ready[i] = 1;
+        pthread_cond_broadcast(&h->cv);
+        pthread_mutex_unlock(&h->mu);
+    }
+    return NULL;
+}
+
+/* Starts a reader ahead for doms, or returns NULL (then the list reads
+ * every record itself). */
+static HvAhead *
+hv_ahead_new(virDomainPtr *doms, int k)
+{
+    HvAhead *h = util_xcalloc(1, sizeof(*h));
+
+    h->doms = doms;
+    h->k = k;
+    h->md = util_xcalloc((size_t)k + 1, sizeof(*h->md));
+    h->ready = util_xcalloc((size_t)k + 1, 1);
+    h->err = util_xcalloc((size_t)k + 1, sizeof(*h->err));
+    pthread_mutex_init(&h->mu, NULL);
+    pthread_cond_init(&h->cv, NULL);
+    if (pthread_create(&h->thread, NULL, hv_ahead_thread, h) != 0) {
+        pthread_cond_destroy(&h->cv);
+        pthread_mutex_destroy(&h->mu);
+        free(h->md);
+        free(h->ready);
+        free(h->err);
+        free(h);
+        return NULL;
+    }
+    return h;
+}
+
+/* Domain i's record as hv_dom_metadata would give it, with its error. */
+static char *
+hv_ahead_take(HvAhead *h, int i)
+{
+    char *md;
+
+    if (i % 2 == 0)
+        return hv_dom_metadata(h->doms[i]);
+    pthread_mutex_lock(&h->mu);
+    while (!h->ready[i])
+        pthread_cond_wait(&h->cv, &h->mu);
+    md = h->md[i];
+    h->md[i] = NULL;
+    pthread_mutex_unlock(&h->mu);
+    err_clear();
+    if (h->err[i])
+        err_restore(h->err[i]);
+    return md;
+}
+
+/* Stops the reader ahead (after the call it is in) and frees it. */
+static void
+hv_ahead_free(HvAhead *h)
+{
+    int i;
+
+    if (!h)
+        return;
+    pthread_mutex_lock(&h->mu);
+    h->stop = 1;
+    pthread_mutex_unlock(&h->mu);
+    pthread_join(h->thread, NULL);
+    for (i = 0; i < h->k; i++) {
+        free(h->md[i]);
+        free(h->err[i]);
+    }
+    free(h->md);
+    free(h->ready);
+    free(h->err);
+    pthread_cond_destroy(&h->cv);
+    pthread_mutex_destroy(&h->mu);
+    free(h);
+}
+
 /* Domains a part hands on (hv_list_parts). */
 #define HV_LIST_PART 64
 
@@ -84,6 +204,7 @@ hv_list_parts(HvConn *c, int flags, HvPartFn part, void *arg, HvDomain **out, si
     char **active = NULL, **paused = NULL;
     size_t nactive = 0, npaused = 0;
     HvDomain *v = NULL;
+    HvAhead *ahead = NULL;
     int k = -1, i;
     int ret = -1;
 
@@ -102,6 +223,8 @@ hv_list_parts(HvConn *c, int flags, HvPartFn part, void *arg, HvDomain **out, si
     }
     cap = part ? HV_LIST_PART : (size_t)k;
     v = util_xcalloc(cap + 1, sizeof(*v));
+    if (part && with_metadata && k >= HV_LIST_PART)
+        ahead = hv_ahead_new(doms, k);
     for (i = 0; i < k; i++) {
         HvDomain *d = &v[nv];
 
@@ -119,7 +242,7 @@ hv_list_parts(HvConn *c, int flags, HvPartFn part, void *arg, HvDomain **out, si
         else
             d->power = HV_POWER_OFF;
         if (with_metadata) {
-            d->metadata = hv_dom_metadata(doms[i]);
+            d->metadata = ahead ? hv_ahead_take(ahead, i) : hv_dom_metadata(doms[i]);
             if (!d->metadata && err_code()) {
                 /* A domain that vanished meanwhile is simply not listed. */
                 if (err_get()->virt_code == VIR_ERR_NO_DOMAIN) {
@@ -156,6 +279,7 @@ hv_list_parts(HvConn *c, int flags, HvPartFn part, void *arg, HvDomain **out, si
     ret = 0;
 
 cleanup:
+    hv_ahead_free(ahead);       /* before the domains it reads go */
     for (i = 0; i < k; i++)
         virDomainFree(doms[i]);
     free(doms);
