@@ -317,6 +317,18 @@ fetcher_wait_priority(Fetcher *f)
     pthread_mutex_unlock(&m->mu);
 }
 
+/* Half of a round's records are read: a test holds the reader here
+ * (tests/console-lost.exp) to lose its host between two records of a
+ * round.  Reached once a round, so the name is made only then. */
+static void
+fetcher_mid_round(Fetcher *f)
+{
+    char where[128];
+
+    snprintf(where, sizeof(where), "model:mid-round:%s", f->m->s->hosts[f->idx].name);
+    testhook_pause(where);
+}
+
 /* A round's records are read by the fetcher and, when few hosts share the
  * machine, by a second reader beside it: libvirt carries several calls at
  * once on one connection, so a round trip waits beside another instead of
@@ -342,10 +354,13 @@ struct Round {
     pthread_mutex_t mu;         /* guards what follows */
     unsigned char *state;       /* per record: 0 to read, 1 being read, 2 done */
     size_t next;                /* records before it are taken */
+    size_t nread;               /* records done */
     size_t *prio, nprio, pi;    /* the rows on screen (positions in doms) */
     unsigned prio_gen;
     int prio_sent;              /* those rows went out, all read */
     int stop;                   /* quit, a new round asked for, or the host lost */
+    int cut;                    /* stopped with records left */
+    int quit;                   /* the model ends */
     int lost;
     ErrInfo lost_err;           /* why, from the reader that saw it */
 };
@@ -365,8 +380,7 @@ round_take(Round *rd, int *urgent)
     gen = m->prio_gen;
     pthread_mutex_unlock(&m->mu);
     pthread_mutex_lock(&rd->mu);
-    if (quit || again)
-        rd->stop = 1;   /* a reload or reconnect asks for a new round */
+    rd->quit |= quit;
     if (!rd->stop && gen != rd->prio_gen) {
         rd->prio_gen = gen;
         free(rd->prio);
@@ -390,6 +404,13 @@ round_take(Round *rd, int *urgent)
                 rd->next++;
             pick = rd->next;
         }
+        if (pick < rd->n && (quit || again)) {
+            /* Records left, and a reload, a reconnect, Ctrl-R or a
+             * connection that closed (libvirt's close callback) asks
+             * for a new round. */
+            rd->stop = rd->cut = 1;
+            pick = rd->n;
+        }
         if (pick < rd->n)
             rd->state[pick] = 1;
     }
@@ -406,10 +427,11 @@ round_done(RoundReader *me, size_t pick, const HvDomain *d, int urgent)
 {
     Round *rd = me->rd;
     size_t i;
-    int all = 0;
+    int all = 0, mid;
 
     pthread_mutex_lock(&rd->mu);
     rd->state[pick] = 2;
+    mid = ++rd->nread == rd->n / 2;
     if (!rd->prio_sent && rd->nprio) {
         all = 1;
         for (i = 0; i < rd->nprio && all; i++)
@@ -427,11 +449,13 @@ round_done(RoundReader *me, size_t pick, const HvDomain *d, int urgent)
                 chunk_add(rd->r[i].st, &flush, &rd->r[i].b, NULL, 1);
         }
         pthread_mutex_unlock(&rd->mu);
-        return;
+    } else {
+        pthread_mutex_unlock(&rd->mu);
+        if (d)
+            chunk_add(me->st, &me->ck, &me->b, d, 0);
     }
-    pthread_mutex_unlock(&rd->mu);
-    if (d)
-        chunk_add(me->st, &me->ck, &me->b, d, 0);
+    if (mid)
+        fetcher_mid_round(rd->f);
 }
 
 /* One reader: takes records until none are left. */
@@ -462,8 +486,7 @@ round_read(RoundReader *me)
                 /* The fetcher reports it, with this reader's error. */
                 pthread_mutex_lock(&rd->mu);
                 if (!rd->lost) {
-                    rd->lost = 1;
-                    rd->stop = 1;
+                    rd->lost = rd->stop = rd->cut = 1;
                     err_save(&rd->lost_err);
                 }
                 pthread_mutex_unlock(&rd->mu);
@@ -582,9 +605,15 @@ fetcher_do_full(Fetcher *f)
         batch_flush(&rd.r[i].b);
     }
     pthread_mutex_destroy(&rd.mu);
-    if (rd.lost) {
-        err_restore(&rd.lost_err);
-        fetcher_lost(f);
+    if (rd.cut) {
+        /* Not every record was read: the data's age stays the last whole
+         * round's.  A lost host is said now (with the failed call's
+         * error, if one failed), not after the next round's reconnect,
+         * which may wait for its connect timeout. */
+        if (rd.lost)
+            err_restore(&rd.lost_err);
+        if (rd.lost || (!rd.quit && !hv_is_alive(c)))
+            fetcher_lost(f);
         goto round;
     }
     f->loaded_once = 1;
