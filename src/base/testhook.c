@@ -20,6 +20,7 @@ void
 testhook_pause(const char *where)
 {
     static int done;
+    static long reached;        /* of the point DROVER_PAUSE names */
     const char *point = getenv("DROVER_PAUSE");
     const char *path;
     struct stat st;
@@ -39,8 +40,15 @@ testhook_pause(const char *where)
             usleep(20000);
         return;
     }
-    if (strcmp(point, where) != 0 || done)
+    if (strncmp(point, where, n) != 0 || done)
         return;
+    /* DROVER_PAUSE="POINT@N": the Nth time instead (a later round). */
+    if (point[n] == '@') {
+        if (++reached < strtol(point + n + 1, NULL, 10))
+            return;
+    } else if (point[n]) {
+        return;
+    }
     path = getenv("DROVER_PAUSE_FILE");
     if (!path || !*path)
         return;
