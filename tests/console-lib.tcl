@@ -182,6 +182,18 @@ proc wait_screen_not {re {secs 20}} {
     return [expr {![regexp -- $re [screen]]}]
 }
 
+# Waits until PATH exists (a pause point's file); 1 or 0.
+proc wait_file {path {secs 20}} {
+    set deadline [expr {[clock milliseconds] + $secs * 1000}]
+    while {[clock milliseconds] < $deadline} {
+        if {[file exists $path]} {
+            return 1
+        }
+        pump 1
+    }
+    return [file exists $path]
+}
+
 proc key {k} {
     global console_id
     switch -- $k {
