@@ -70,10 +70,15 @@ ui_dump(const Console *c)
 
             if (getcchar(&cells[x], wc, &a, &pair, NULL) == ERR || !wc[0])
                 continue;   /* the second cell of a wide character */
-            memset(&st, 0, sizeof(st));
-            k = wcrtomb(mb, wc[0], &st);
-            if (k == (size_t)-1)
-                k = 0;
+            if (wc[0] < 0x80) {
+                mb[0] = (char)wc[0];    /* ASCII, most of a screen: no conversion */
+                k = 1;
+            } else {
+                memset(&st, 0, sizeof(st));
+                k = wcrtomb(mb, wc[0], &st);
+                if (k == (size_t)-1)
+                    k = 0;
+            }
             if (len + k < sizeof(line) - 1) {
                 memcpy(line + len, mb, k);
                 len += k;
