@@ -178,7 +178,11 @@ ui_cell(const Console *c, const ModelRow *r, int col, char *buf, size_t size)
     default: break;
     }
     if (!r->loaded) {
-        util_strlcpy(buf, col == VIEW_COL_STATE ? c->g.ell : "", size);
+        /* "…" is a record on its way; from a host that is gone or hung,
+         * none is coming until it answers again. */
+        if (col == VIEW_COL_STATE)
+            util_strlcpy(buf, h && (h->state == MODEL_HOST_DISCONNECTED || h->hung) ? "not read" : c->g.ell,
+                         size);
         return;
     }
     if (!s->has_record) {
