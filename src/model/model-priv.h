@@ -152,6 +152,7 @@ void model_with(void *opaque, void (*fn)(Model *, size_t, const char *, int), co
 
 /* model-work.c */
 void *model_fetcher_thread(void *arg);
+/* model-helper.c */
 void *model_helper_thread(void *arg);
 /* Called by each of the model's threads as it returns. */
 void model_thread_exited(Model *m, Fetcher *f);
