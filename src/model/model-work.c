@@ -358,19 +358,31 @@ struct Round {
     size_t *prio, nprio, pi;    /* the rows on screen (positions in doms) */
     unsigned prio_gen;
     int prio_sent;              /* those rows went out, all read */
-    int stop;                   /* quit, a new round asked for, or the host lost */
-    int cut;                    /* stopped with records left */
+    int cut;                    /* stopped with records left: a new round asked
+                                 * for, the model ends, or the host is lost */
     int quit;                   /* the model ends */
     int lost;
     ErrInfo lost_err;           /* why, from the reader that saw it */
 };
+
+/* Every row on screen is read (rd->mu held). */
+static int
+round_prio_read(const Round *rd)
+{
+    size_t i;
+
+    for (i = 0; i < rd->nprio; i++)
+        if (rd->state[rd->prio[i]] != 2)
+            return 0;
+    return 1;
+}
 
 /* The next record to read, or n when there is none (or the round stops). */
 static size_t
 round_take(Round *rd, int *urgent)
 {
     Model *m = rd->f->m;
-    size_t pick = rd->n, i;
+    size_t pick = rd->n;
     int quit, again;
     unsigned gen;
 
@@ -381,19 +393,17 @@ round_take(Round *rd, int *urgent)
     pthread_mutex_unlock(&m->mu);
     pthread_mutex_lock(&rd->mu);
     rd->quit |= quit;
-    if (!rd->stop && gen != rd->prio_gen) {
+    if (!rd->cut && gen != rd->prio_gen) {
         rd->prio_gen = gen;
         free(rd->prio);
         rd->nprio = fetcher_priority(rd->f, rd->sorted, rd->n, rd->doms, &rd->prio);
         rd->pi = 0;
         /* Rows on screen already read need no flush of their own: the UI
          * moves its view often while a load paints. */
-        rd->prio_sent = 1;
-        for (i = 0; i < rd->nprio && rd->prio_sent; i++)
-            rd->prio_sent = rd->state[rd->prio[i]] == 2;
+        rd->prio_sent = round_prio_read(rd);
     }
     *urgent = 0;
-    if (!rd->stop) {
+    if (!rd->cut) {
         while (rd->pi < rd->nprio && rd->state[rd->prio[rd->pi]])
             rd->pi++;
         if (rd->pi < rd->nprio) {
@@ -408,7 +418,7 @@ round_take(Round *rd, int *urgent)
             /* Records left, and a reload, a reconnect, Ctrl-R or a
              * connection that closed (libvirt's close callback) asks
              * for a new round. */
-            rd->stop = rd->cut = 1;
+            rd->cut = 1;
             pick = rd->n;
         }
         if (pick < rd->n)
@@ -432,12 +442,8 @@ round_done(RoundReader *me, size_t pick, const HvDomain *d, int urgent)
     pthread_mutex_lock(&rd->mu);
     rd->state[pick] = 2;
     mid = ++rd->nread == rd->n / 2;
-    if (!rd->prio_sent && rd->nprio) {
-        all = 1;
-        for (i = 0; i < rd->nprio && all; i++)
-            all = rd->state[rd->prio[i]] == 2;
-        rd->prio_sent = all;
-    }
+    if (!rd->prio_sent && rd->nprio)
+        all = rd->prio_sent = round_prio_read(rd);
     if (urgent || all) {
         chunk_add(me->st, &me->ck, &me->b, d, all);
         chunk_push(me->st, &me->ck);
@@ -486,7 +492,7 @@ round_read(RoundReader *me)
                 /* The fetcher reports it, with this reader's error. */
                 pthread_mutex_lock(&rd->mu);
                 if (!rd->lost) {
-                    rd->lost = rd->stop = rd->cut = 1;
+                    rd->lost = rd->cut = 1;
                     err_save(&rd->lost_err);
                 }
                 pthread_mutex_unlock(&rd->mu);
