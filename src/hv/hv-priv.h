@@ -79,6 +79,9 @@ virConnectPtr hv_connect(HvConn *c);
 /* The metadata element of dom (drover's record): NULL with err code 0
  * when absent (hv-domain.c). */
 char *hv_dom_metadata(virDomainPtr dom);
+/* HV_POWER_* for libvirt's VIR_DOMAIN_* state st (hv-domain.c; the
+ * split-brain guard's probe in hv-checks.c reads another host's). */
+int hv_power_from_state(int st);
 
 /* Sets err from libvirt's last error of this thread, with our context.
  * Take names for the message before: every libvirt call resets the error. */
