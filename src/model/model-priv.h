@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* model-priv: what the model's UI side (model.c) and its worker threads
- * (model-work.c) share.  Not for other modules. */
+/* model-priv: what the model's UI side (model.c, model-table.c) and its
+ * worker threads (model-work.c) share.  Not for other modules. */
 #ifndef DROVER_MODEL_PRIV_H
 #define DROVER_MODEL_PRIV_H
 
