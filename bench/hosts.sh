@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # bench/hosts.sh: twenty DR hosts in one console (issue 16), sourced by
-# bench/run.sh after console.sh (it uses run.sh's say, mean, ratio, row,
-# $RES, $OUT, $RUNS, $BENCH_DIR and console.sh's ptyrun, val, stats, wall,
-# calc, verdict).
+# bench/run.sh after console.sh (it uses run.sh's say, ratio, row, $RES,
+# $OUT, $RUNS, $BENCH_DIR and lib.sh's ptyrun, val, stats, wall,
+# side_by_side, calc, verdict).
 #
 # Twenty private libvirtd daemons (tests/hosts-lib.sh) serve libvirt's test
 # driver behind test+unix://: bench/hold loads a demo fleet of its own
@@ -100,18 +100,19 @@ bench_hosts() {
     # --- H1. list --json of every host against the floor -------------------
     say "list --json of $BENCH_HOSTS hosts against the floor"
     # shellcheck disable=SC2086
-    hyperfine -N --warmup 1 --runs "$RUNS" --export-json "$OUT/hosts-list.json" \
-        "$FLOOR$uris" "$DROVER --config $HCONF list --json" \
-        ${BENCH_BEFORE:+"$BENCH_BEFORE --config $HCONF list --json"} >/dev/null || return 1
-    f=$(mean "$OUT/hosts-list.json" 0)
-    l=$(mean "$OUT/hosts-list.json" 1)
+    side_by_side "$OUT/hosts-list" "$RUNS" "$FLOOR$uris" "$DROVER --config $HCONF list --json" \
+        ${BENCH_BEFORE:+"$BENCH_BEFORE --config $HCONF list --json"} || return 1
+    # shellcheck disable=SC2046
+    set -- $(side_stats "$OUT/hosts-list" 0) $(side_stats "$OUT/hosts-list" 1)
+    f=$1 l=$4
     row H1 "list --json, $BENCH_HOSTS hosts × $BENCH_HOST_VMS replicas (test driver behind libvirtd)" \
-        "${l} s" "floor ${f} s (20 hosts in parallel)" "$(ratio "$l" "$f")" \
-        "≤ 1.2: $(verdict "$l <= 1.2 * $f")"
+        "${l} s (${5}–${6})" "floor ${f} s (${2}–${3}; $BENCH_HOSTS hosts in parallel, in turn with drover)" \
+        "$(ratio "$l" "$f")" "≤ 1.2: $(verdict "$l <= 1.2 * $f")"
     if [ -n "${BENCH_BEFORE:-}" ]; then
-        b=$(mean "$OUT/hosts-list.json" 2)
-        row H1 "list --json, the same, BENCH_BEFORE ($BENCH_BEFORE)" "${b} s" \
-            "floor ${f} s" "$(ratio "$b" "$f")" "(before)"
+        # shellcheck disable=SC2046
+        set -- $(side_stats "$OUT/hosts-list" 2)
+        row H1 "list --json, the same, BENCH_BEFORE ($BENCH_BEFORE)" "${1} s (${2}–${3})" \
+            "floor ${f} s" "$(ratio "$1" "$f")" "(before)"
     fi
 
     # --- H2. the console: visible rows and every row read ----------------------

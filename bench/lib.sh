@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-# bench/lib.sh: helpers of the console benchmarks (console.sh, hosts.sh),
-# sourced after run.sh has set say, $BENCH_DIR, $FLOOR and the rest.
+# bench/lib.sh: helpers of the console benchmarks (console.sh, hosts.sh,
+# remote.sh), sourced after run.sh has set say, $BENCH_DIR, $FLOOR and the
+# rest.
 
 : "${PTYRUN:=$(dirname "$FLOOR")/ptyrun}"
 : "${DEFINE:=$(dirname "$FLOOR")/define}"
@@ -46,6 +47,32 @@ wall() {
     "$@" >/dev/null 2>"$_o.err" || { say "$1 failed: $(cat "$_o.err")"; return 1; }
     _t1=$(date +%s%N)
     echo "wall_s=$(calc "'%.4f' % (($_t1 - $_t0) / 1e9)")" >"$_o"
+}
+# side_by_side PREFIX RUNS COMMAND...: RUNS rounds, each running every
+# COMMAND (a string split at spaces) once, in turn, after one warm-up
+# round; PREFIX-K-I.txt gets wall_s of command K's run I.  Taken in turn,
+# each command meets the machine as the others do: run one after the
+# other in blocks, as hyperfine does, a block met a busier minute than the
+# next and the ratio moved by a fifth between two runs of the bench.
+side_by_side() {
+    _p=$1
+    _n=$2
+    shift 2
+    _i=0
+    while [ "$_i" -le "$_n" ]; do
+        _k=0
+        for _c in "$@"; do
+            # shellcheck disable=SC2086
+            wall "$_p-$_k-$_i.txt" $_c || return 1
+            _k=$((_k + 1))
+        done
+        _i=$((_i + 1))
+    done
+    rm -f "$_p"-*-0.txt "$_p"-*-0.txt.err     # the warm-up round
+}
+# side_stats PREFIX K: "median min max" of command K's runs (side_by_side)
+side_stats() {
+    stats wall_s "$1-$2"-*.txt
 }
 calc() { python3 -c "print($1)"; }
 verdict() { python3 -c "print('met' if $1 else 'missed')"; }

@@ -1,12 +1,13 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # bench/remote.sh: the remote path (issue 16, target 3), sourced by
 # bench/console.sh, or alone by bench/run.sh with BENCH_ONLY=remote (it uses
-# run.sh's say, mean, ratio, row, $RES, $OUT, $CONF, $BENCH_DIR, $RUNS and
-# lib.sh's ptyrun, stats, wall, verdict).  A private libvirtd with the qemu
-# driver (tests/qemu-lib.sh) and 1,000 defined domains (bench/define); the
-# console's whole list against the floor run just before each console run,
-# and `list --json` against the floor in one hyperfine.  BENCH_BEFORE=PATH
-# (another build of drover) adds it to both, in the same runs.
+# run.sh's say, ratio, row, $RES, $OUT, $CONF, $BENCH_DIR, $RUNS and
+# lib.sh's ptyrun, stats, wall, side_by_side, verdict).  A private libvirtd
+# with the qemu driver (tests/qemu-lib.sh) and 1,000 defined domains
+# (bench/define); the console's whole list against the floor run just
+# before each console run, and `list --json` against the floor run in turn
+# with it.  BENCH_BEFORE=PATH (another build of drover) adds it to both, in
+# the same runs.
 # Environment (from make bench): DEFINE, and LIBVIRTD VIRTLOGD QEMU_SYSTEM
 # VIRSH for tests/qemu-lib.sh; BENCH_SKIP_QEMU=1 leaves it out.
 
@@ -44,9 +45,9 @@ bench_qemu() {
     "$DEFINE" "$QURI" 1000 "$d" "$QEMU_SYSTEM" >/dev/null || return 1
     say "console, first paint through a private libvirtd, 1000 qemu domains ($RUNS runs)"
     # shellcheck disable=SC2086
-    hyperfine -N --warmup 2 --runs $((RUNS * 2)) --export-json "$OUT/qemu-list.json" \
-        "$FLOOR $QURI" "$DROVER --config $CONF -c $QURI list --json" \
-        ${BENCH_BEFORE:+"$BENCH_BEFORE --config $CONF -c $QURI list --json"} >/dev/null || return 1
+    side_by_side "$OUT/qemu-list" $((RUNS * 2)) "$FLOOR $QURI" \
+        "$DROVER --config $CONF -c $QURI list --json" \
+        ${BENCH_BEFORE:+"$BENCH_BEFORE --config $CONF -c $QURI list --json"} || return 1
     files=
     bfiles=
     ffiles=
@@ -67,19 +68,20 @@ bench_qemu() {
     # shellcheck disable=SC2086
     load_stats $files $ffiles
     cf=$f
-    f=$(mean "$OUT/qemu-list.json" 0)
-    l=$(mean "$OUT/qemu-list.json" 1)
+    # shellcheck disable=SC2046
+    set -- $(side_stats "$OUT/qemu-list" 0) $(side_stats "$OUT/qemu-list" 1)
+    f=$1 l=$4
     row 1 "console first paint of the visible rows, 1000 qemu domains (private libvirtd)" \
         "${vis} s (${vmin}–${vmax})" "whole list in the console ${all} s (${amin}–${amax})" \
         "$(ratio "$vis" "$all")" "≤ 0.3 s and before the whole list: $(verdict "$vis <= 0.3 and $vmax < $amin")"
     row 1 "whole list, 1000 qemu domains (private libvirtd): console" "${all} s" \
         "floor ${cf} s (each run just before)" "$(ratio "$all" "$cf")" "≤ 1.2: $(verdict "$all <= 1.2 * $cf")"
     row 1 "whole list, 1000 qemu domains (private libvirtd): list --json" "${l} s" \
-        "floor ${f} s (hyperfine)" "$(ratio "$l" "$f")" "≤ 1.2: $(verdict "$l <= 1.2 * $f")"
+        "floor ${f} s (in turn with drover)" "$(ratio "$l" "$f")" "≤ 1.2: $(verdict "$l <= 1.2 * $f")"
     if [ -n "${BENCH_BEFORE:-}" ]; then
         # shellcheck disable=SC2046,SC2086
         set -- $(stats all_s $bfiles)
-        b=$(mean "$OUT/qemu-list.json" 2)
+        b=$(side_stats "$OUT/qemu-list" 2 | cut -d' ' -f1)
         row 1 "whole list, 1000 qemu domains, BENCH_BEFORE ($BENCH_BEFORE)" \
             "console ${1} s; list --json ${b} s" "floors ${cf} s; ${f} s" \
             "$(ratio "$1" "$cf") (console); $(ratio "$b" "$f") (list)" "(before)"
