@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* ops-priv.h: what the execution (ops.c), repair (ops-repair.c) and the
+/* ops-priv.h: what the execution (ops.c), its steps on the host
+ * (ops-steps.c), its undo (ops-undo.c), repair (ops-repair.c) and the
  * checked define (ops-define.c) share. */
 #ifndef DROVER_OPS_PRIV_H
 #define DROVER_OPS_PRIV_H
@@ -102,5 +103,30 @@ void ops_audit_note(const OpsArgs *a, const char *host, const char *vm, const ch
 int ops_rollback(OpsCtx *x, Replica *r, const char *dir, const char *vm);
 /* The calling thread's result code, 32768 when none is set. */
 int ops_code(void);
+
+/* ---- an execution: ops.c, ops-steps.c, ops-undo.c ---- */
+
+/* Sets the step of r's journal. */
+void ops_set_journal_step(Replica *r, const char *step);
+/* The file plan p creates for disk target, or NULL. */
+const PlanFile *ops_created(const Plan *p, const char *target);
+/* The steps ops_run takes (ops-steps.c): refusing, before anything changes,
+ * a deletion the safety rules forbid; 1 with err set when an operator
+ * cancelled (before the switch); powering off what the plan says; creating
+ * the new files and the test system; the deletions after the switch;
+ * checking the host and the disks say what the plan promised. */
+int ops_precheck_removals(OpsCtx *x);
+int ops_cancelled(OpsCtx *x);
+int ops_power(OpsCtx *x);
+int ops_create(OpsCtx *x);
+int ops_delete_all(OpsCtx *x, const PlanFileList *files);
+int ops_verify(OpsCtx *x);
+/* The execution failed before its switch: puts the definition back and
+ * rolls back with repair's code, or on another writer's definition when
+ * it changed meanwhile (ops-undo.c); the error stays the failure's. */
+void ops_undo(OpsCtx *x, const Replica *journaled);
+/* Another writer changed the definition after the switch, which stands:
+ * closes the journal on their definition (ops-undo.c). */
+int ops_close_on_changed(OpsCtx *x, const Replica *journaled);
 
 #endif
