@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* replica-priv.h: what replica.c (model, rules, format) and replica-parse.c
- * (the XML reader) share. */
+/* replica-priv.h: what replica.c (the record in memory, messages),
+ * replica-validate.c (the rules), replica-format.c (the writer) and
+ * replica-parse.c (the XML reader) share. */
 #ifndef DROVER_REPLICA_PRIV_H
 #define DROVER_REPLICA_PRIV_H
 
@@ -28,5 +29,8 @@ char *replica_show_free(char *s);
 void replica_point_ctx(char *buf, size_t size, const char *id, size_t idx);
 void replica_disk_ctx(char *buf, size_t size, const char *ctx, const char *elem,
                       const char *target, size_t idx);
+/* Strict UTF-8 (no overlong forms, surrogates, U+FFFE/U+FFFF): what the
+ * rules accept and the writer writes (replica-validate.c). */
+int replica_utf8_ok(const char *str);
 
 #endif
