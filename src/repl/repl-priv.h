@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* repl-priv.h: what the parts of replication share: the common helpers
- * (repl.c), plans (repl-plan.c), cycles (repl-run.c), statistics
- * (repl-stats.c), the NBD copy (repl-copy.c), the planned failover
- * (repl-planned.c) and reverse replication (repl-reverse.c); libnbd stays
- * inside repl-copy.c. */
+ * (repl.c), plans (repl-plan.c), cycles (repl-run.c, with what they ask of
+ * the primary in repl-run-backup.c and what they delete in
+ * repl-run-delete.c), statistics (repl-stats.c), the NBD copy
+ * (repl-copy.c), the planned failover (repl-planned.c) and reverse
+ * replication (repl-reverse.c); libnbd stays inside repl-copy.c. */
 #ifndef DROVER_REPL_PRIV_H
 #define DROVER_REPL_PRIV_H
 
@@ -154,5 +155,67 @@ int repl_copy(ReplSource *s, const char *dest, int fresh, ReplCopyProgress fn, v
  * a qemu-nbd child of our own, --read-only --bitmap): 0 with *dirty set,
  * or -1 with err set (32775 when the bitmap is missing or inconsistent). */
 int repl_image_dirty(const char *file, const char *bitmap, uint64_t *dirty);
+
+/* ---- a run: repl-run.c, repl-run-backup.c, repl-run-delete.c ---- */
+
+/* A file this run created, with its identity: undo removes only these. */
+typedef struct {
+    char *path;
+    dev_t dev;
+    ino_t ino;
+} ReplMade;
+
+/* One run of a cycle, a resync or an initial copy (repl-run.c): the state
+ * its parts share. */
+typedef struct {
+    HvConn *dr;
+    HvConn *pc;
+    const ReplPlan *p;
+    Job *job;
+    ReplMade *made;
+    size_t nmade;
+    int began;                  /* the backup job runs on the primary */
+    int64_t t0;
+    int disk;                   /* the disk being copied, for progress */
+    int64_t copy_t0;
+    int64_t last_ms;
+    uint64_t moved;             /* data and zero bytes, all disks */
+    uint64_t data;
+    int succeeded;              /* a point was made */
+    int planned;                /* a planned failover's final cycle (repl-planned.c) */
+    int64_t copy_ms;            /* time spent moving data, all disks */
+    char *expect;               /* the definition as last read or written (repl_define) */
+    char jobid[37];             /* the job named in this run's journal */
+} ReplRun;
+
+/* The progress of x's job (nothing without one): percent and the step. */
+void repl_step(ReplRun *x, int percent, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* What a run asks of the primary and copies from it (repl-run-backup.c):
+ * one disk copied from the backup job's export into its new layer (or
+ * base); the backup job's definition (incremental: the checkpoint the
+ * changes are since, or NULL) and the new checkpoint's; drover's
+ * checkpoints on the primary other than keep deleted (NULL: all of them);
+ * a backup job of drover's that a killed cycle left ended (anyone else's
+ * refused with 32774).  NULL or -1 with err set. */
+int repl_copy_disk(ReplRun *x, const ReplPlanDisk *d, ReplCopyStats *st);
+char *repl_backup_xml(const ReplPlan *p, const char *incremental);
+char *repl_checkpoint_xml(const ReplPlan *p);
+int repl_delete_checkpoints(ReplRun *x, const char *keep, int percent);
+int repl_end_stale_job(ReplRun *x);
+
+/* What a run deletes on this host, each file by chain_discard against
+ * every chain here (repl-run-delete.c): repl_check_removals_on for x's
+ * replica; this run's files, after a failure (the error stays); the
+ * temporaries an interrupted cycle left; retention, merging the oldest
+ * points into the base while rec has more than it keeps; after a resync's
+ * switch, the old chain, closing the journal; enable's NVRAM copy when the
+ * replica could not be defined.  0 or -1 with err set. */
+int repl_check_removals(ReplRun *x, const ReplicaDiskList *files);
+void repl_undo_files(ReplRun *x);
+int repl_remove_stale_temps(ReplRun *x);
+int repl_retain(ReplRun *x, DomXml *dx, Replica *rec);
+int repl_resync_finish(ReplRun *x, DomXml *dx, Replica *rec);
+void repl_enable_undo_nvram(HvConn *dr, const ReplPlan *p, dev_t dev, ino_t ino);
 
 #endif
