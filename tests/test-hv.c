@@ -3,14 +3,19 @@
  * connections on one file stand for two drover processes. */
 #include <config.h>
 
+#include <errno.h>
+#include <libvirt/libvirt.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/err.h"
+#include "base/result.h"
 #include "base/util.h"
 #include "hv/domxml.h"
 #include "hv/hv.h"
@@ -215,6 +220,69 @@ cmp_name(const void *a, const void *b)
     return strcmp(((const HvDomain *)a)->name, ((const HvDomain *)b)->name);
 }
 
+/* A fleet file of n domains vm000..., each with a record that names it
+ * (n='NUMBER'); 0 or -1. */
+static int
+write_numbered_fleet(const char *path, size_t n)
+{
+    FILE *f = fopen(path, "w");
+    size_t i;
+
+    if (!f)
+        return -1;
+    fputs("<node>\n", f);
+    for (i = 0; i < n; i++)
+        fprintf(f, "  <domain type='test'><name>vm%03zu</name>"
+                "<uuid>8d3a1c2e-0000-4000-8000-%012zx</uuid><memory>65536</memory>"
+                "<os><type>hvm</type></os><metadata><r:replica xmlns:r='urn:drover:replica:1' "
+                "n='%zu'/></metadata></domain>\n", i, i + 1, i);
+    fputs("</node>\n", f);
+    return fclose(f) == 0 ? 0 : -1;
+}
+
+/* How many of v's n domains carry their own record: vmNNN's says n='NNN'. */
+static size_t
+count_own_records(const HvDomain *v, size_t n)
+{
+    size_t i, good = 0;
+
+    for (i = 0; i < n; i++) {
+        char sq[32], dq[32];
+        unsigned long k;
+
+        if (strncmp(v[i].name, "vm", 2) != 0 || !v[i].metadata)
+            continue;
+        k = strtoul(v[i].name + 2, NULL, 10);
+        snprintf(sq, sizeof(sq), "n='%lu'", k);
+        snprintf(dq, sizeof(dq), "n=\"%lu\"", k);
+        good += strstr(v[i].metadata, sq) || strstr(v[i].metadata, dq);
+    }
+    return good;
+}
+
+/* Each name of v's n domains once (v sorted by name). */
+static int
+names_once(const HvDomain *v, size_t n)
+{
+    size_t i;
+
+    for (i = 1; i < n; i++)
+        if (strcmp(v[i - 1].name, v[i].name) == 0)
+            return 0;
+    return 1;
+}
+
+static int
+has_name(const HvDomain *v, size_t n, const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        if (strcmp(v[i].name, name) == 0)
+            return 1;
+    return 0;
+}
+
 /* One host's list in parts reads every other record ahead in a second
  * thread: each domain comes once, with its own record, as one at a time. */
 static void
@@ -228,22 +296,13 @@ test_list_ahead(const char *dir)
     HvListResult out;
     Parts p;
     size_t n = 0, i, same = 0;
-    FILE *f;
 
     memset(&p, 0, sizeof(p));
     pthread_mutex_init(&p.mu, NULL);
-    if (!(f = fopen(path, "w"))) {
+    if (write_numbered_fleet(path, 301) < 0) {
         ok(0, "cannot write %s", path);
         return;
     }
-    fputs("<node>\n", f);
-    for (i = 0; i < 301; i++)
-        fprintf(f, "  <domain type='test'><name>vm%03zu</name>"
-                "<uuid>8d3a1c2e-0000-4000-8000-%012zx</uuid><memory>65536</memory>"
-                "<os><type>hvm</type></os><metadata><r:replica xmlns:r='urn:drover:replica:1' "
-                "n='%zu'/></metadata></domain>\n", i, i + 1, i);
-    fputs("</node>\n", f);
-    fclose(f);
     memset(&out, 0, sizeof(out));
     hv_list_many(&c, uris, NULL, 1, HV_LIST_METADATA, parts_done, &p, &out);
     ok(!out.failed && p.parts >= 4, "301 domains on one host come in parts (%d)", p.parts);
@@ -261,6 +320,244 @@ test_list_ahead(const char *dir)
     pthread_mutex_destroy(&p.mu);
 }
 
+/* --- a hold on the record reads of the thread that reads ahead ----------- */
+
+/* mk/hv.am links this test with -Wl,--wrap=virDomainGetMetadata: every
+ * record read of drover's comes here first.  Armed, the at-th read made by
+ * the thread "list ahead" (hv-list.c reads every odd position there) acts
+ * just before it is made:
+ *   HOLD_VANISH: its domain is destroyed and undefined, so that the read
+ *     finds no domain (VIR_ERR_NO_DOMAIN);
+ *   HOLD_KILL: once the list's own thread has read every record before
+ *     this one (it waits for this one then), the host's daemon is killed
+ *     (SIGKILL), so that this read, and no earlier one, fails.
+ * The read itself is libvirt's own, on the real connection. */
+enum { HOLD_OFF, HOLD_VANISH, HOLD_KILL };
+
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int mode;
+    int at;
+    int ahead;                  /* reads made by "list ahead" */
+    int others;                 /* reads done by the other threads */
+    int acted;                  /* the hold acted, in "list ahead" */
+    int waited;                 /* HOLD_KILL: the list's thread got there */
+    char name[64];              /* the domain whose read it acted on */
+    pid_t daemon;               /* HOLD_KILL: the host's libvirtd */
+} hold = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, HOLD_OFF, 0, 0, 0, 0, 0, "", 0 };
+
+char *__real_virDomainGetMetadata(virDomainPtr dom, int type, const char *uri, unsigned int flags);
+char *__wrap_virDomainGetMetadata(virDomainPtr dom, int type, const char *uri, unsigned int flags);
+
+/* Process pid is gone (or a zombie): its sockets are closed. */
+static int
+gone(pid_t pid)
+{
+    char path[64], buf[512];
+    const char *st;
+    FILE *f;
+    size_t n;
+
+    snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+    if (!(f = fopen(path, "r")))
+        return 1;
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    st = strrchr(buf, ')');
+    return !st || st[1] == '\0' || st[2] == 'Z' || st[2] == 'X';
+}
+
+/* SIGKILL, and waits until it is gone: 0, or -1. */
+static int
+kill_daemon(pid_t pid)
+{
+    int64_t end = util_mono_ms() + WAIT_MS;
+
+    if (pid <= 0 || kill(pid, SIGKILL) < 0)
+        return -1;
+    while (!gone(pid) && util_mono_ms() < end)
+        usleep(10000);
+    return gone(pid) ? 0 : -1;
+}
+
+char *
+__wrap_virDomainGetMetadata(virDomainPtr dom, int type, const char *uri, unsigned int flags)
+{
+    char thread[16] = "";
+    struct timespec until;
+    char *md;
+    int ahead, act;
+
+    pthread_getname_np(pthread_self(), thread, sizeof(thread));
+    ahead = strcmp(thread, "list ahead") == 0;
+    pthread_mutex_lock(&hold.mu);
+    act = hold.mode != HOLD_OFF && ahead && ++hold.ahead == hold.at;
+    if (act) {
+        hold.acted = 1;
+        util_strlcpy(hold.name, virDomainGetName(dom), sizeof(hold.name));
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += WAIT_MS / 1000;
+        while (hold.mode == HOLD_KILL && hold.others < hold.at &&
+               pthread_cond_timedwait(&hold.cv, &hold.mu, &until) != ETIMEDOUT)
+            ;
+        hold.waited = hold.others >= hold.at;
+    }
+    pthread_mutex_unlock(&hold.mu);
+    if (act && hold.mode == HOLD_VANISH) {
+        virDomainDestroy(dom);  /* fails on one not running: then undefine alone */
+        virDomainUndefine(dom);
+    }
+    if (act && hold.mode == HOLD_KILL && kill_daemon(hold.daemon) < 0)
+        hold.daemon = -1;
+    md = __real_virDomainGetMetadata(dom, type, uri, flags);
+    if (!ahead) {
+        pthread_mutex_lock(&hold.mu);
+        if (hold.mode != HOLD_OFF)
+            hold.others++;
+        pthread_cond_broadcast(&hold.cv);
+        pthread_mutex_unlock(&hold.mu);
+    }
+    return md;
+}
+
+static void
+hold_arm(int mode, int at, pid_t daemon)
+{
+    pthread_mutex_lock(&hold.mu);
+    hold.mode = mode;
+    hold.at = at;
+    hold.ahead = hold.others = hold.acted = hold.waited = 0;
+    hold.name[0] = '\0';
+    hold.daemon = daemon;
+    pthread_mutex_unlock(&hold.mu);
+}
+
+static void
+hold_off(void)
+{
+    pthread_mutex_lock(&hold.mu);
+    hold.mode = HOLD_OFF;
+    pthread_mutex_unlock(&hold.mu);
+}
+
+/* A domain at an odd position, read by the thread ahead, vanishes between
+ * the list of domains and its read: it is simply not listed, as when the
+ * list's own thread finds one gone, and every other domain comes once with
+ * its own record.  Were the second thread's error dropped, the domain would
+ * come without a record, as if it were not a replica. */
+static void
+test_list_ahead_vanished(const char *dir)
+{
+    UTIL_AUTOFREE char *path = util_xasprintf("%s/vanish.xml", dir);
+    UTIL_AUTOFREE char *uri = util_xasprintf("test://%s", path);
+    const char *uris[1] = { uri };
+    HvConn *c = NULL;
+    HvDomain *one = NULL;
+    HvListResult out;
+    Parts p;
+    size_t n = 0;
+
+    memset(&p, 0, sizeof(p));
+    pthread_mutex_init(&p.mu, NULL);
+    if (write_numbered_fleet(path, 301) < 0) {
+        ok(0, "cannot write %s", path);
+        return;
+    }
+    memset(&out, 0, sizeof(out));
+    /* Its 50th read: position 99. */
+    hold_arm(HOLD_VANISH, 50, 0);
+    hv_list_many(&c, uris, NULL, 1, HV_LIST_METADATA, parts_done, &p, &out);
+    hold_off();
+    ok(hold.acted && hold.name[0], "the thread ahead read its 50th record, of %s, after %s vanished",
+       hold.name, hold.name);
+    ok(!out.failed, "the list does not fail (%d: %s)", out.err.code, out.err.message);
+    qsort(p.v, p.n, sizeof(*p.v), cmp_name);
+    is_int(p.n, 300, "the 300 other domains are listed");
+    ok(!has_name(p.v, p.n, hold.name), "%s, vanished, is not listed (not even without a record)",
+       hold.name);
+    ok(names_once(p.v, p.n), "each domain once");
+    is_int(count_own_records(p.v, p.n), 300, "each with its own record");
+    ok(c && hv_list(c, HV_LIST_METADATA, &one, &n) == 0 && n == 300 && !has_name(one, n, hold.name),
+       "a list without parts agrees: %s is gone", hold.name);
+    hv_domain_list_free(one, n);
+    hv_domain_list_free(p.v, p.n);
+    hv_domain_list_free(out.doms, out.n);
+    hv_close(c);
+    pthread_mutex_destroy(&p.mu);
+}
+
+#define LOST_TESTS 12
+
+/* The host's daemon dies under a read of the thread ahead, the list's own
+ * thread waiting for that record: the list fails with that read's error,
+ * turned into 32777 (the host is not available), and stops there: the
+ * parts handed on before are whole, the record that failed and those after
+ * it are not handed on.  Were the second thread's error dropped, the
+ * domain would be handed on without a record and the list would fail on
+ * the next record's read instead.  A private libvirtd (tests/hosts-lib.sh)
+ * serves the fleet through the remote protocol, as a real host. */
+static void
+test_list_ahead_lost(const char *dir)
+{
+    const char *top = getenv("top_srcdir");
+    UTIL_AUTOFREE char *path = util_xasprintf("%s/lost.xml", dir);
+    UTIL_AUTOFREE char *hd = util_xasprintf("%s/d", dir);
+    UTIL_AUTOFREE char *pidfile = util_xasprintf("%s/h1/libvirtd.pid", hd);
+    UTIL_AUTOFREE char *uri = util_xasprintf("test+unix://%s?socket=%s/h1/s/libvirt-sock", path, hd);
+    UTIL_AUTOFREE char *want = NULL;
+    const char *uris[1] = { uri };
+    HvConn *c = NULL;
+    HvListResult out;
+    Parts p;
+    FILE *f;
+    long pid = 0;
+
+    if (!top || geteuid() != 0 ||
+        tap_system(". '%s/tests/hosts-lib.sh' && hosts_require", top) != 0) {
+        tap_skip(LOST_TESTS, "a private libvirtd: needs root, libvirtd and unshare");
+        return;
+    }
+    memset(&p, 0, sizeof(p));
+    pthread_mutex_init(&p.mu, NULL);
+    ok(write_numbered_fleet(path, 301) == 0, "fleet file of 301 domains written");
+    ok(tap_system(". '%s/tests/hosts-lib.sh' && hosts_require && hosts_start '%s' 1", top, hd) == 0,
+       "a private libvirtd serves it");
+    if ((f = fopen(pidfile, "r"))) {
+        if (fscanf(f, "%ld", &pid) != 1)
+            pid = 0;
+        fclose(f);
+    }
+    /* The daemon closes the socket under libvirt's writes. */
+    signal(SIGPIPE, SIG_IGN);
+    memset(&out, 0, sizeof(out));
+    /* Its 80th read: position 159; two parts of 64 went out before. */
+    hold_arm(HOLD_KILL, 80, (pid_t)pid);
+    hv_list_many(&c, uris, NULL, 1, HV_LIST_METADATA, parts_done, &p, &out);
+    hold_off();
+    ok(hold.acted && hold.waited, "the thread ahead read its 80th record, of %s, once the list's "
+       "own thread had read every record before it", hold.name);
+    ok(pid > 0 && hold.daemon == (pid_t)pid, "the daemon was killed (SIGKILL) just before that read");
+    ok(out.failed, "the list fails");
+    is_int(out.err.code, RESULT_NOT_AVAILABLE, "with 32777: the host is not available");
+    want = util_xasprintf("cannot read metadata of %s", hold.name);
+    ok(strstr(out.err.message, want) != NULL,
+       "the error is that of the read the thread ahead made, of %s: %s", hold.name, out.err.message);
+    ok(out.err.virt_code != 0 && out.err.virt_msg[0], "with libvirt's reason: %s", out.err.virt_msg);
+    qsort(p.v, p.n, sizeof(*p.v), cmp_name);
+    is_int(p.n, 128, "the two parts of 64 read before the loss were handed on, nothing after");
+    ok(!has_name(p.v, p.n, hold.name), "%s, whose read failed, is not handed on without a record",
+       hold.name);
+    is_int(count_own_records(p.v, p.n), 128, "the domains handed on carry their own records");
+    ok(c && !hv_is_alive(c), "the connection is marked dead");
+    tap_system(". '%s/tests/hosts-lib.sh'; HOSTS_DIR='%s'; HOSTS_N=1; hosts_stop", top, hd);
+    hv_domain_list_free(p.v, p.n);
+    hv_domain_list_free(out.doms, out.n);
+    hv_close(c);
+    pthread_mutex_destroy(&p.mu);
+}
+
 int
 main(void)
 {
@@ -269,5 +566,7 @@ main(void)
     test_describe_changes();
     test_write_in_reload_window(tap_tmpdir());
     test_list_ahead(tap_tmpdir());
+    test_list_ahead_vanished(tap_tmpdir());
+    test_list_ahead_lost(tap_tmpdir());
     return tap_done();
 }
