@@ -317,9 +317,12 @@ fetcher_wait_priority(Fetcher *f)
     pthread_mutex_unlock(&m->mu);
 }
 
-/* Half of a round's records are read: a test holds the reader here
- * (tests/console-lost.exp) to lose its host between two records of a
- * round.  Reached once a round, so the name is made only then. */
+/* Half of a round's records are read: a test holds the round here
+ * (tests/console-lost.exp, tests/console-lost1.exp) to lose its host
+ * between two records of a round.  Reached once a round, so the name is
+ * made only then; called with the round's lock held, so that a lone
+ * host's second reader holds at its next record too instead of reading
+ * the rest of the round meanwhile. */
 static void
 fetcher_mid_round(Fetcher *f)
 {
@@ -437,11 +440,12 @@ round_done(RoundReader *me, size_t pick, const HvDomain *d, int urgent)
 {
     Round *rd = me->rd;
     size_t i;
-    int all = 0, mid;
+    int all = 0;
 
     pthread_mutex_lock(&rd->mu);
     rd->state[pick] = 2;
-    mid = ++rd->nread == rd->n / 2;
+    if (++rd->nread == rd->n / 2)
+        fetcher_mid_round(rd->f);
     if (!rd->prio_sent && rd->nprio)
         all = rd->prio_sent = round_prio_read(rd);
     if (urgent || all) {
@@ -460,8 +464,6 @@ round_done(RoundReader *me, size_t pick, const HvDomain *d, int urgent)
         if (d)
             chunk_add(me->st, &me->ck, &me->b, d, 0);
     }
-    if (mid)
-        fetcher_mid_round(rd->f);
 }
 
 /* One reader: takes records until none are left. */
