@@ -558,6 +558,138 @@ test_list_ahead_lost(const char *dir)
     pthread_mutex_destroy(&p.mu);
 }
 
+/* A thread that checks whether the host is alive (hv_is_alive, as a
+ * console reader after a failed call). */
+typedef struct {
+    HvConn *c;
+    pthread_mutex_t mu;
+    pid_t tid;
+    int done;
+    int alive;
+} Checker;
+
+static void *
+checker_thread(void *arg)
+{
+    Checker *k = arg;
+    int alive;
+
+    pthread_mutex_lock(&k->mu);
+    k->tid = gettid();
+    pthread_mutex_unlock(&k->mu);
+    alive = hv_is_alive(k->c);
+    pthread_mutex_lock(&k->mu);
+    k->alive = alive;
+    k->done = 1;
+    pthread_mutex_unlock(&k->mu);
+    return NULL;
+}
+
+/* Thread tid of this process sleeps (waits on a lock, here). */
+static int
+task_sleeps(pid_t tid)
+{
+    char path[64], buf[512];
+    const char *st;
+    FILE *f;
+    size_t n;
+
+    snprintf(path, sizeof(path), "/proc/self/task/%ld/stat", (long)tid);
+    if (!(f = fopen(path, "r")))
+        return 0;
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    st = strrchr(buf, ')');
+    return st && st[1] && st[2] == 'S';
+}
+
+/* libvirt calls hv_close_cb with the connection's close-callback lock
+ * held, and the callback takes c->mu; a reader that finds the host dead
+ * (hv_check_alive) unregisters that callback, which takes the same lock.
+ * Were it to hold c->mu meanwhile, each would wait for the other for good:
+ * a console whose host stays NOT RESPONDING after its daemon died
+ * (tests/console-lost1.exp met it once in 22 runs).  Here the callback is
+ * held at its start (the pause point) until the reader waits, then let go:
+ * both must end. */
+#define CLOSE_TESTS 6
+static void
+test_close_callback_against_reader(const char *dir)
+{
+    const char *top = getenv("top_srcdir");
+    UTIL_AUTOFREE char *path = util_xasprintf("%s/close.xml", dir);
+    UTIL_AUTOFREE char *hd = util_xasprintf("%s/dc", dir);
+    UTIL_AUTOFREE char *pidfile = util_xasprintf("%s/h1/libvirtd.pid", hd);
+    UTIL_AUTOFREE char *pause_file = util_xasprintf("%s/close.pause", dir);
+    UTIL_AUTOFREE char *uri = util_xasprintf("test+unix://%s?socket=%s/h1/s/libvirt-sock", path, hd);
+    Checker k;
+    pthread_t t;
+    int64_t end;
+    FILE *f;
+    long pid = 0;
+    int held, sleeps = 0, done = 0, started;
+
+    if (!top || geteuid() != 0 ||
+        tap_system(". '%s/tests/hosts-lib.sh' && hosts_require", top) != 0) {
+        tap_skip(CLOSE_TESTS, "a private libvirtd: needs root, libvirtd and unshare");
+        return;
+    }
+    memset(&k, 0, sizeof(k));
+    pthread_mutex_init(&k.mu, NULL);
+    ok(write_numbered_fleet(path, 3) == 0 &&
+       tap_system(". '%s/tests/hosts-lib.sh' && hosts_require && hosts_start '%s' 1", top, hd) == 0,
+       "a private libvirtd serves a fleet of 3");
+    if ((f = fopen(pidfile, "r"))) {
+        if (fscanf(f, "%ld", &pid) != 1)
+            pid = 0;
+        fclose(f);
+    }
+    /* With events: the close callback registered, libvirt's loop running. */
+    k.c = hv_open(uri, 1);
+    setenv("DROVER_PAUSE", "hv:close-callback", 1);
+    setenv("DROVER_PAUSE_FILE", pause_file, 1);
+    ok(k.c && hv_is_alive(k.c) && kill_daemon((pid_t)pid) == 0, "connected, then the daemon killed");
+    end = util_mono_ms() + WAIT_MS;
+    while (!(held = access(pause_file, F_OK) == 0) && util_mono_ms() < end)
+        usleep(10000);
+    ok(held, "libvirt's loop calls the close callback, which is held at its start");
+    started = pthread_create(&t, NULL, checker_thread, &k) == 0;
+    /* The reader waits (on the close-callback lock) or is done already. */
+    end = util_mono_ms() + WAIT_MS;
+    while (started && util_mono_ms() < end) {
+        pid_t tid;
+
+        pthread_mutex_lock(&k.mu);
+        tid = k.tid;
+        done = k.done;
+        pthread_mutex_unlock(&k.mu);
+        if (done || (tid && (sleeps = task_sleeps(tid))))
+            break;
+        usleep(10000);
+    }
+    ok(started && (sleeps || done), "a reader checks the host meanwhile, and waits");
+    unlink(pause_file);
+    end = util_mono_ms() + WAIT_MS;
+    while (started && util_mono_ms() < end) {
+        pthread_mutex_lock(&k.mu);
+        done = k.done;
+        pthread_mutex_unlock(&k.mu);
+        if (done)
+            break;
+        usleep(10000);
+    }
+    unsetenv("DROVER_PAUSE");
+    unsetenv("DROVER_PAUSE_FILE");
+    ok(done, "once the callback goes on, both end: the reader within %d s", WAIT_MS / 1000);
+    ok(done && !k.alive, "and the host is found not alive");
+    tap_system(". '%s/tests/hosts-lib.sh'; HOSTS_DIR='%s'; HOSTS_N=1; hosts_stop", top, hd);
+    if (!done)
+        return;         /* deadlocked: the threads stay as they are */
+    pthread_join(t, NULL);
+    hv_close(k.c);
+    pthread_mutex_destroy(&k.mu);
+}
+
 int
 main(void)
 {
@@ -568,5 +700,6 @@ main(void)
     test_list_ahead(tap_tmpdir());
     test_list_ahead_vanished(tap_tmpdir());
     test_list_ahead_lost(tap_tmpdir());
+    test_close_callback_against_reader(tap_tmpdir());
     return tap_done();
 }

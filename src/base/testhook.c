@@ -19,7 +19,7 @@
 void
 testhook_pause(const char *where)
 {
-    static int done;
+    static char done[4096];     /* the DROVER_PAUSE_FILE paused for */
     static long reached;        /* of the point DROVER_PAUSE names */
     const char *point = getenv("DROVER_PAUSE");
     const char *path;
@@ -40,7 +40,10 @@ testhook_pause(const char *where)
             usleep(20000);
         return;
     }
-    if (strncmp(point, where, n) != 0 || done)
+    path = getenv("DROVER_PAUSE_FILE");
+    /* Once per file: a test pauses one step, not every later pass (a test
+     * program that pauses at another step names another file). */
+    if (strncmp(point, where, n) != 0 || !path || !*path || strcmp(path, done) == 0)
         return;
     /* DROVER_PAUSE="POINT@N": the Nth time instead (a later round). */
     if (point[n] == '@') {
@@ -49,11 +52,7 @@ testhook_pause(const char *where)
     } else if (point[n]) {
         return;
     }
-    path = getenv("DROVER_PAUSE_FILE");
-    if (!path || !*path)
-        return;
-    /* Once per process: a test pauses one step, not every later pass. */
-    done = 1;
+    util_strlcpy(done, path, sizeof(done));
     fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0)
         return;

@@ -149,11 +149,32 @@ hv_register(HvConn *c, virConnectPtr vc)
     virResetLastError();
 }
 
-/* Before vc's close (c->mu held). */
-static void
-hv_unregister(HvConn *c, virConnectPtr vc)
+/* What hv_unregister takes off a connection: taken under c->mu
+ * (hv_unhook), undone after it. */
+typedef struct {
+    int events;
+    int lifecycle;
+    int metadata;
+} HvHooks;
+
+/* c's callbacks on its connection, now no longer c's (c->mu held). */
+static HvHooks
+hv_unhook(HvConn *c)
 {
-    if (!c->events) {
+    HvHooks h = { c->events, c->cb_lifecycle, c->cb_metadata };
+
+    c->cb_lifecycle = c->cb_metadata = -1;
+    return h;
+}
+
+/* Before vc's close, never under c->mu: libvirt calls hv_close_cb, which
+ * takes c->mu, with vc's close-callback lock held, and unregistering the
+ * callback takes that lock (each waited for the other for good:
+ * tests/test-hv.c). */
+static void
+hv_unregister(virConnectPtr vc, HvHooks h)
+{
+    if (!h.events) {
         /* Calls only, which may have gone without keepalive: the close
          * must not wait for ever on a host that hangs now. */
         virConnectSetKeepAlive(vc, HV_KEEPALIVE_S, HV_KEEPALIVE_COUNT);
@@ -161,12 +182,11 @@ hv_unregister(HvConn *c, virConnectPtr vc)
         return;
     }
     hv_later_remove(vc);
-    if (c->cb_lifecycle >= 0)
-        virConnectDomainEventDeregisterAny(vc, c->cb_lifecycle);
-    if (c->cb_metadata >= 0)
-        virConnectDomainEventDeregisterAny(vc, c->cb_metadata);
+    if (h.lifecycle >= 0)
+        virConnectDomainEventDeregisterAny(vc, h.lifecycle);
+    if (h.metadata >= 0)
+        virConnectDomainEventDeregisterAny(vc, h.metadata);
     virConnectUnregisterCloseCallback(vc, hv_close_cb);
-    c->cb_lifecycle = c->cb_metadata = -1;
     virResetLastError();
 }
 
@@ -178,6 +198,9 @@ hv_close_cb(virConnectPtr conn, int reason, void *opaque)
     void *op;
 
     (void)reason;
+    /* libvirt holds the connection's close-callback lock here: a test
+     * holds the callback to take c->mu against it (tests/test-hv.c). */
+    testhook_pause("hv:close-callback");
     pthread_mutex_lock(&c->mu);
     if (c->conn == conn) {
         /* The connection object stays referenced by libvirt until the
@@ -319,13 +342,18 @@ hv_closer_unref(HvCloser *k)
 static void
 hv_close_now(HvConn *c)
 {
+    virConnectPtr vc;
+    HvHooks h;
+
     pthread_mutex_lock(&c->mu);
-    if (c->conn) {
-        hv_unregister(c, c->conn);
-        virConnectClose(c->conn);
-        c->conn = NULL;
-    }
+    vc = c->conn;
+    c->conn = NULL;
+    h = hv_unhook(c);
     pthread_mutex_unlock(&c->mu);
+    if (vc) {
+        hv_unregister(vc, h);
+        virConnectClose(vc);
+    }
     pthread_mutex_destroy(&c->mu);
     free(c->uri);
     free(c->fleet);
@@ -480,6 +508,8 @@ void
 hv_check_alive(HvConn *c, virConnectPtr vc)
 {
     ErrInfo e;
+    HvHooks h;
+    int mine;
 
     if (virConnectIsAlive(vc) == 1) {
         virResetLastError();
@@ -490,12 +520,16 @@ hv_check_alive(HvConn *c, virConnectPtr vc)
     e.code = RESULT_NOT_AVAILABLE;
     err_restore(&e);
     pthread_mutex_lock(&c->mu);
-    if (c->conn == vc) {
-        hv_unregister(c, vc);
+    mine = c->conn == vc;
+    if (mine) {
         c->conn = NULL;
-        virConnectClose(vc);
+        h = hv_unhook(c);
     }
     pthread_mutex_unlock(&c->mu);
+    if (mine) {
+        hv_unregister(vc, h);
+        virConnectClose(vc);    /* c's reference */
+    }
 }
 
 int
@@ -522,6 +556,7 @@ hv_swap(HvConn *c, int kind)
     virConnectPtr old;
     struct stat st;
     HvEventFn fn;
+    HvHooks h;
     void *op;
 
     /* Stat before connecting, as hv_open does: a write landing between the
@@ -534,8 +569,7 @@ hv_swap(HvConn *c, int kind)
     testhook_pause("hv:swap-connected");
     pthread_mutex_lock(&c->mu);
     old = c->conn;
-    if (old)
-        hv_unregister(c, old);
+    h = hv_unhook(c);
     c->conn = vc;
     c->local = -1;
     hv_register(c, vc);
@@ -544,8 +578,10 @@ hv_swap(HvConn *c, int kind)
     fn = c->fn;
     op = c->opaque;
     pthread_mutex_unlock(&c->mu);
-    if (old)
+    if (old) {
+        hv_unregister(old, h);
         virConnectClose(old);
+    }
     if (fn)
         fn(c, NULL, kind, op);
     return 0;
