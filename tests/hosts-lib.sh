@@ -135,6 +135,14 @@ hosts_restart_one() { hosts_run_one "$1"; }
 
 # hosts_stop: SIGCONT (a stopped daemon cannot end) and SIGTERM each daemon
 # started here, SIGKILL after 5 s.  Safe to call twice.
+# hosts_rows JSON: "name host" per row of a list --json, in its order.
+hosts_rows() {
+    printf '%s' "$1" | python3 -c '
+import json, sys
+for r in json.load(sys.stdin):
+    print(r["name"], r["host"])'
+}
+
 hosts_stop() {
     [ -n "$HOSTS_DIR" ] || return 0
     _k=1

@@ -48,21 +48,13 @@ hosts = (
 );
 EOC
 
-# rows JSON: "name host" per row, in the order listed.
-rows() {
-    printf '%s' "$1" | python3 -c '
-import json, sys
-for r in json.load(sys.stdin):
-    print(r["name"], r["host"])'
-}
-
 both=$(drover list --json)
 is "$?" 0 "list of both hosts: status 0"
-na=$(rows "$both" | grep -c ' dr-a$')
-nb=$(rows "$both" | grep -c ' dr-b$')
+na=$(hosts_rows "$both" | grep -c ' dr-a$')
+nb=$(hosts_rows "$both" | grep -c ' dr-b$')
 ok "$([ "$na" -gt 150 ] && [ "$nb" -gt 0 ] && [ "$nb" -lt 64 ] && echo 0 || echo 1)" \
     "dr-a lists $na replicas (more than two parts of 64), dr-b $nb (fewer than 64: no reader ahead)"
-rows_b=$(rows "$both" | grep ' dr-b$')
+rows_b=$(hosts_rows "$both" | grep ' dr-b$')
 
 # lost_list NAME CONF: `list --json` with CONF, held halfway through dr-a's
 # records while dr-a's daemon is killed; sets rc, out, err.
@@ -92,7 +84,7 @@ lost_checks() {
     is "$(printf '%s\n' "$err" | grep -c '^drover: host dr-a ')" 1 "$1: dr-a is reported once"
     ! grep -q 'Sanitizer\|runtime error' "$T/$1.err"
     ok $? "$1: no sanitizer report"
-    is "$(rows "$out" | grep -c ' dr-a$')" 0 "$1: no row of dr-a: the parts read before the loss are not listed"
+    is "$(hosts_rows "$out" | grep -c ' dr-a$')" 0 "$1: no row of dr-a: the parts read before the loss are not listed"
 }
 
 lost_list one "$T/one.conf"
@@ -110,13 +102,13 @@ else
     lost_checks two
     ! grep -q 'dr-b' "$T/two.err"
     ok $? "two: nothing is said of dr-b"
-    is "$(rows "$out")" "$rows_b" "two: dr-b's rows are all listed, as when both hosts answer"
+    is "$(hosts_rows "$out")" "$rows_b" "two: dr-b's rows are all listed, as when both hosts answer"
     hosts_restart_one 1
     ok $? "dr-a's daemon is started again"
 fi
 
 again=$(drover list --json)
 is "$?" 0 "list of both hosts after the restart: status 0"
-is "$(rows "$again")" "$(rows "$both")" "every row of both hosts is listed again"
+is "$(hosts_rows "$again")" "$(hosts_rows "$both")" "every row of both hosts is listed again"
 
 done_testing

@@ -1,12 +1,13 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
-# `list` of several hosts whose lists come in parts (src/hv/hv-domain.c:
+# `list` of several hosts whose lists come in parts (src/hv/hv-list.c:
 # with no more hosts than cores, each host's records are made 64 at a time
 # while its calls go on): two demo fleets of 150 and 70 extra VMs, listed
 # together and each alone.
 # Every row is there once, sorted by name and host, as the hosts alone
 # list them; the text and names outputs agree with the JSON.
 . "$top_srcdir/tests/lib.sh"
+. "$top_srcdir/tests/hosts-lib.sh"     # hosts_rows
 
 mktemp_dir
 make_fleet "$T/dr-a" 150 || skip_all "cannot build a demo fleet"
@@ -20,31 +21,23 @@ hosts = (
 );
 EOC
 
-# rows JSON: "name host" per row, in the order listed.
-rows() {
-    printf '%s' "$1" | python3 -c '
-import json, sys
-for r in json.load(sys.stdin):
-    print(r["name"], r["host"])'
-}
-
 both=$(drover list --json)
 is "$?" 0 "list of both hosts: status 0"
 a=$(drover -c "$uri_a" list --json)
 is "$?" 0 "list of dr-a alone: status 0"
 b=$(drover -c "$uri_b" list --json)
 is "$?" 0 "list of dr-b alone: status 0"
-na=$(rows "$a" | wc -l)
-nb=$(rows "$b" | wc -l)
+na=$(hosts_rows "$a" | wc -l)
+nb=$(hosts_rows "$b" | wc -l)
 ok "$([ "$na" -gt 150 ] && [ "$nb" -gt 70 ] && echo 0 || echo 1)" \
     "each host lists its replicas ($na and $nb: more than one part of 64)"
-is "$(rows "$both" | wc -l)" "$((na + nb))" "both hosts together: every row of each"
-is "$(rows "$both" | sort -u | wc -l)" "$((na + nb))" "and each row once"
-is "$(rows "$both")" "$(rows "$both" | LC_ALL=C sort -k1,1 -k2,2)" "sorted by name, then host"
-is "$(rows "$both" | awk '$2 == "dr-b" { print $1 }')" "$(rows "$b" | awk '{ print $1 }')" \
+is "$(hosts_rows "$both" | wc -l)" "$((na + nb))" "both hosts together: every row of each"
+is "$(hosts_rows "$both" | sort -u | wc -l)" "$((na + nb))" "and each row once"
+is "$(hosts_rows "$both")" "$(hosts_rows "$both" | LC_ALL=C sort -k1,1 -k2,2)" "sorted by name, then host"
+is "$(hosts_rows "$both" | awk '$2 == "dr-b" { print $1 }')" "$(hosts_rows "$b" | awk '{ print $1 }')" \
     "dr-b's rows are the ones it lists alone, in the same order"
 is "$(drover list --names | grep -v @ | LC_ALL=C sort)" \
-    "$(rows "$both" | awk '{ print $1 }' | LC_ALL=C sort -u)" "list --names names every replica once"
+    "$(hosts_rows "$both" | awk '{ print $1 }' | LC_ALL=C sort -u)" "list --names names every replica once"
 is "$(drover list | tail -n +2 | wc -l)" "$((na + nb))" "the table has a line a row"
 
 done_testing

@@ -350,23 +350,61 @@ static struct {
 char *__real_virDomainGetMetadata(virDomainPtr dom, int type, const char *uri, unsigned int flags);
 char *__wrap_virDomainGetMetadata(virDomainPtr dom, int type, const char *uri, unsigned int flags);
 
-/* Process pid is gone (or a zombie): its sockets are closed. */
-static int
-gone(pid_t pid)
+/* The state letter of a /proc stat file (R, S, Z, ...), or 0 when there
+ * is none to read. */
+static char
+proc_state(const char *path)
 {
-    char path[64], buf[512];
+    char buf[512];
     const char *st;
     FILE *f;
     size_t n;
 
-    snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
     if (!(f = fopen(path, "r")))
-        return 1;
+        return 0;
     n = fread(buf, 1, sizeof(buf) - 1, f);
     fclose(f);
     buf[n] = '\0';
     st = strrchr(buf, ')');
-    return !st || st[1] == '\0' || st[2] == 'Z' || st[2] == 'X';
+    return st && st[1] ? st[2] : 0;
+}
+
+/* Process pid is gone (or a zombie): its sockets are closed. */
+static int
+gone(pid_t pid)
+{
+    char path[64], st;
+
+    snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+    st = proc_state(path);
+    return !st || st == 'Z' || st == 'X';
+}
+
+/* Whether a private libvirtd can run here (tests/hosts-lib.sh). */
+static int
+daemon_usable(const char *top)
+{
+    return top && geteuid() == 0 &&
+           tap_system(". '%s/tests/hosts-lib.sh' && hosts_require", top) == 0;
+}
+
+/* Starts one private libvirtd under hd (its socket hd/h1/s/libvirt-sock):
+ * its pid, or 0 when it did not start. */
+static pid_t
+daemon_start(const char *top, const char *hd)
+{
+    UTIL_AUTOFREE char *pidfile = util_xasprintf("%s/h1/libvirtd.pid", hd);
+    FILE *f;
+    long pid = 0;
+
+    if (tap_system(". '%s/tests/hosts-lib.sh' && hosts_require && hosts_start '%s' 1", top, hd) != 0)
+        return 0;
+    if ((f = fopen(pidfile, "r"))) {
+        if (fscanf(f, "%ld", &pid) != 1)
+            pid = 0;
+        fclose(f);
+    }
+    return (pid_t)pid;
 }
 
 /* SIGKILL, and waits until it is gone: 0, or -1. */
@@ -504,41 +542,32 @@ test_list_ahead_lost(const char *dir)
     const char *top = getenv("top_srcdir");
     UTIL_AUTOFREE char *path = util_xasprintf("%s/lost.xml", dir);
     UTIL_AUTOFREE char *hd = util_xasprintf("%s/d", dir);
-    UTIL_AUTOFREE char *pidfile = util_xasprintf("%s/h1/libvirtd.pid", hd);
     UTIL_AUTOFREE char *uri = util_xasprintf("test+unix://%s?socket=%s/h1/s/libvirt-sock", path, hd);
     UTIL_AUTOFREE char *want = NULL;
     const char *uris[1] = { uri };
     HvConn *c = NULL;
     HvListResult out;
     Parts p;
-    FILE *f;
-    long pid = 0;
+    pid_t pid;
 
-    if (!top || geteuid() != 0 ||
-        tap_system(". '%s/tests/hosts-lib.sh' && hosts_require", top) != 0) {
+    if (!daemon_usable(top)) {
         tap_skip(LOST_TESTS, "a private libvirtd: needs root, libvirtd and unshare");
         return;
     }
     memset(&p, 0, sizeof(p));
     pthread_mutex_init(&p.mu, NULL);
     ok(write_numbered_fleet(path, 301) == 0, "fleet file of 301 domains written");
-    ok(tap_system(". '%s/tests/hosts-lib.sh' && hosts_require && hosts_start '%s' 1", top, hd) == 0,
-       "a private libvirtd serves it");
-    if ((f = fopen(pidfile, "r"))) {
-        if (fscanf(f, "%ld", &pid) != 1)
-            pid = 0;
-        fclose(f);
-    }
+    ok((pid = daemon_start(top, hd)) > 0, "a private libvirtd serves it");
     /* The daemon closes the socket under libvirt's writes. */
     signal(SIGPIPE, SIG_IGN);
     memset(&out, 0, sizeof(out));
     /* Its 80th read: position 159; two parts of 64 went out before. */
-    hold_arm(HOLD_KILL, 80, (pid_t)pid);
+    hold_arm(HOLD_KILL, 80, pid);
     hv_list_many(&c, uris, NULL, 1, HV_LIST_METADATA, parts_done, &p, &out);
     hold_off();
     ok(hold.acted && hold.waited, "the thread ahead read its 80th record, of %s, once the list's "
        "own thread had read every record before it", hold.name);
-    ok(pid > 0 && hold.daemon == (pid_t)pid, "the daemon was killed (SIGKILL) just before that read");
+    ok(pid > 0 && hold.daemon == pid, "the daemon was killed (SIGKILL) just before that read");
     ok(out.failed, "the list fails");
     is_int(out.err.code, RESULT_NOT_AVAILABLE, "with 32777: the host is not available");
     want = util_xasprintf("cannot read metadata of %s", hold.name);
@@ -589,19 +618,10 @@ checker_thread(void *arg)
 static int
 task_sleeps(pid_t tid)
 {
-    char path[64], buf[512];
-    const char *st;
-    FILE *f;
-    size_t n;
+    char path[64];
 
     snprintf(path, sizeof(path), "/proc/self/task/%ld/stat", (long)tid);
-    if (!(f = fopen(path, "r")))
-        return 0;
-    n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    st = strrchr(buf, ')');
-    return st && st[1] && st[2] == 'S';
+    return proc_state(path) == 'S';
 }
 
 /* libvirt calls hv_close_cb with the connection's close-callback lock
@@ -619,36 +639,27 @@ test_close_callback_against_reader(const char *dir)
     const char *top = getenv("top_srcdir");
     UTIL_AUTOFREE char *path = util_xasprintf("%s/close.xml", dir);
     UTIL_AUTOFREE char *hd = util_xasprintf("%s/dc", dir);
-    UTIL_AUTOFREE char *pidfile = util_xasprintf("%s/h1/libvirtd.pid", hd);
     UTIL_AUTOFREE char *pause_file = util_xasprintf("%s/close.pause", dir);
     UTIL_AUTOFREE char *uri = util_xasprintf("test+unix://%s?socket=%s/h1/s/libvirt-sock", path, hd);
     Checker k;
     pthread_t t;
     int64_t end;
-    FILE *f;
-    long pid = 0;
+    pid_t pid = 0;
     int held, sleeps = 0, done = 0, started;
 
-    if (!top || geteuid() != 0 ||
-        tap_system(". '%s/tests/hosts-lib.sh' && hosts_require", top) != 0) {
+    if (!daemon_usable(top)) {
         tap_skip(CLOSE_TESTS, "a private libvirtd: needs root, libvirtd and unshare");
         return;
     }
     memset(&k, 0, sizeof(k));
     pthread_mutex_init(&k.mu, NULL);
-    ok(write_numbered_fleet(path, 3) == 0 &&
-       tap_system(". '%s/tests/hosts-lib.sh' && hosts_require && hosts_start '%s' 1", top, hd) == 0,
+    ok(write_numbered_fleet(path, 3) == 0 && (pid = daemon_start(top, hd)) > 0,
        "a private libvirtd serves a fleet of 3");
-    if ((f = fopen(pidfile, "r"))) {
-        if (fscanf(f, "%ld", &pid) != 1)
-            pid = 0;
-        fclose(f);
-    }
     /* With events: the close callback registered, libvirt's loop running. */
     k.c = hv_open(uri, 1);
     setenv("DROVER_PAUSE", "hv:close-callback", 1);
     setenv("DROVER_PAUSE_FILE", pause_file, 1);
-    ok(k.c && hv_is_alive(k.c) && kill_daemon((pid_t)pid) == 0, "connected, then the daemon killed");
+    ok(k.c && hv_is_alive(k.c) && kill_daemon(pid) == 0, "connected, then the daemon killed");
     end = util_mono_ms() + WAIT_MS;
     while (!(held = access(pause_file, F_OK) == 0) && util_mono_ms() < end)
         usleep(10000);
