@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* replica: the <drover:replica format="1"> metadata element: the record in
  * memory (names, copies, lookups, its directory and lock) and the messages
- * about it.  Parsing is in replica-parse.c, the rules in replica-validate.c,
- * writing in replica-format.c.
+ * about it.  Parsing is in replica-parse.c and replica-parse-element.c, the
+ * rules in replica-validate.c, writing in replica-format.c.
  *
  * The parser only checks the shape of the document (elements, attributes,
  * namespaces, number and time syntax) and builds a Replica; every semantic
