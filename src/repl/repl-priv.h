@@ -218,4 +218,25 @@ int repl_retain(ReplRun *x, DomXml *dx, Replica *rec);
 int repl_resync_finish(ReplRun *x, DomXml *dx, Replica *rec);
 void repl_enable_undo_nvram(HvConn *dr, const ReplPlan *p, dev_t dev, ino_t ino);
 
+/* Reverse replication's checks (repl-reverse-check.c), which the plan
+ * (repl-reverse.c) runs: the record in metadata md of domain name (err
+ * prefixed); the virtual size of a qcow2 image file, 0 when it cannot be
+ * read; this side (the old primary: prepared, or the primary of an
+ * unplanned failover, r NULL when it has no record) with its disks proven,
+ * what cannot be proven making the reverse a full copy; the other side, the
+ * failed-over VM on the final point with its checkpoint, else committed (or
+ * after a planned failover failed over) and running for a full copy. */
+Replica *repl_reverse_parse(const char *md, const char *name);
+uint64_t repl_reverse_size(const char *file);
+int repl_reverse_here(HvConn *here, const HvDomain *d, const Replica *r, ReplReverse *p);
+int repl_reverse_there(HvConn *pc, const HvDomain *d, ReplReverse *p);
+/* The plan (repl-reverse.c), which the run (repl-reverse-run.c) makes again
+ * to compare its digest with the one confirmed: repl_plan_reverse's plan for
+ * domain d here and its record r (NULL: none), the failed-over VM's side
+ * reached through *pcp; and this host's domain and its record (NULL with
+ * *none set when it has none).  NULL with err set. */
+ReplReverse *repl_plan_reverse_on(HvConn *here, HvConn **pcp, const char *host, const HvDomain *d,
+                                  const Replica *r, const ReplReverseArgs *a);
+Replica *repl_reverse_read(HvConn *here, const char *vm, HvDomain *d, int *none);
+
 #endif
