@@ -1,0 +1,262 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Tests for the console's model (src/model*) off the UI thread: another
+ * process's changes, priority refreshes, resync, and the reader threads. */
+#include <config.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "face/demo.h"
+#include "base/fsutil.h"
+#include "base/err.h"
+#include "ops/job.h"
+#include "base/lock.h"
+#include "model/model.h"
+#include "ops/ops.h"
+#include "ops/plan.h"
+#include "base/result.h"
+#include "face/session.h"
+#include "record/state.h"
+#include "test-model.h"
+#include "tap.h"
+#include "base/util.h"
+#include "view.h"
+
+/* A change made by another process reaches the model through the fleet
+ * file reload on the refresh timer. */
+void
+test_other_process(const char *uri)
+{
+    Session *s = open_session(uri, NULL);
+    ModelOpts mo = { .refresh_interval = 1, .rpo_warning = 3600 };
+    Model *m;
+    unsigned one = 1;
+    int okp, status = -1;
+    pid_t pid;
+    UTIL_AUTOFREE char *conf = NULL;
+    WantState w = { "hr01", STATE_REPLICATING };
+
+    if (!s) {
+        ok(0, "session opens: %s", err_message());
+        return;
+    }
+    m = model_new(s, &mo);
+    pump(m, pred_rounds, &one, &okp);
+    ok(okp && find_name(m, 0, "hr01") && find_name(m, 0, "hr01")->s.state == STATE_RECOVERED,
+       "hr01 starts 5 Recovered");
+    /* The other process is drover's own command line, with its audit log
+     * and job history in this test's directory too. */
+    conf = util_xasprintf("%s/other.conf", test_state_dir);
+    {
+        FILE *f = fopen(conf, "w");
+
+        if (f) {
+            fprintf(f, "audit_log = \"%s/audit.log\";\njob_history = \"%s/jobs.jsonl\";\n",
+                    test_state_dir, test_state_dir);
+            fclose(f);
+        }
+    }
+    pid = fork();
+    if (pid == 0) {
+        const char *drover = getenv("DROVER");
+        int fd = open("/dev/null", O_WRONLY);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        execl(drover ? drover : "./drover", "drover", "--config", conf, "-c", uri, "--yes", "revert",
+              "hr01", (char *)NULL);
+        _exit(127);
+    }
+    if (pid > 0)
+        waitpid(pid, &status, 0);
+    ok(WIFEXITED(status) && WEXITSTATUS(status) == 0, "drover revert hr01 in another process succeeds");
+    pump(m, pred_state, &w, &okp);
+    ok(okp, "the console's model sees hr01 turn 3 Replicating");
+    model_free(m);
+    session_free(s);
+}
+
+/* The rows on screen are read first. */
+void
+test_priority(const char *uri)
+{
+    Session *s = open_session(uri, NULL);
+    ModelOpts mo = { .refresh_interval = 3600, .rpo_warning = 3600, .priority_wait_ms = 10000 };
+    HvDomain *doms = NULL;
+    size_t n = 0, i, first_loaded = 0;
+    const char *want;
+    Model *m;
+    int okp = 0, seen_rows = 0;
+
+    if (!s || hv_list(s->hosts[0].conn, 0, &doms, &n) < 0 || n < 100) {
+        ok(0, "a big fleet lists: %s", err_message());
+        session_free(s);
+        hv_domain_list_free(doms, n);
+        return;
+    }
+    /* The last by name would be read last without priority. */
+    want = doms[n - 1].uuid;
+    m = model_new(s, &mo);
+    {
+        size_t host = 0;
+        model_set_priority(m, &host, &want, 1);
+    }
+    while (!seen_rows) {
+        struct pollfd p = { .fd = model_fd(m), .events = POLLIN };
+        if (poll(&p, 1, WAIT_MS) <= 0)
+            break;
+        model_process(m);
+        for (i = 0; i < model_nrows(m); i++) {
+            if (model_row(m, i)->loaded) {
+                seen_rows = 1;
+                first_loaded++;
+                if (strcmp(model_row(m, i)->s.uuid, want) == 0)
+                    okp = 1;
+            }
+        }
+    }
+    ok(okp, "the prioritised row (the last by name of %zu) arrives in the first batch", n);
+    ok(first_loaded < n, "before the whole fleet (%zu of %zu read)", first_loaded, n);
+    hv_domain_list_free(doms, n);
+    model_free(m);
+    session_free(s);
+}
+
+/* Resyncs of a big fleet keep rows (records, versions) that did not
+ * change, at every step, not only at the end. */
+void
+test_resync(const char *uri)
+{
+    Session *s = open_session(uri, NULL);
+    ModelOpts mo = { .refresh_interval = 3600, .rpo_warning = 3600 };
+    Model *m;
+    unsigned one = 1, two = 2, *before;
+    size_t n, k;
+    int okp, always_loaded = 1, same = 1;
+    int64_t end;
+
+    if (!s) {
+        ok(0, "session opens");
+        return;
+    }
+    m = model_new(s, &mo);
+    pump(m, pred_rounds, &one, &okp);
+    n = model_nrows(m);
+    ok(okp && n > 100, "the big fleet loads (%zu rows)", n);
+    before = util_xcalloc(n + 1, sizeof(*before));
+    for (k = 0; k < n; k++)
+        before[k] = model_row(m, k)->version;
+    model_refresh(m);
+    end = util_mono_ms() + WAIT_MS;
+    while (model_rounds(m) < two && util_mono_ms() < end) {
+        struct pollfd p = { .fd = model_fd(m), .events = POLLIN };
+        if (poll(&p, 1, 100) > 0)
+            model_process(m);
+        for (k = 0; k < model_nrows(m); k++)
+            if (!model_row(m, k)->loaded)
+                always_loaded = 0;
+    }
+    ok(model_rounds(m) >= two, "the forced resync finishes");
+    is_int(model_nrows(m), n, "with the same rows");
+    for (k = 0; k < n && k < model_nrows(m); k++)
+        if (model_row(m, k)->version != before[k])
+            same = 0;
+    ok(always_loaded, "no row loses its record while the resync runs");
+    ok(same, "no row's version changes when nothing changed");
+    free(before);
+    model_free(m);
+    session_free(s);
+}
+
+/* How many of this process's threads have a name that starts with prefix. */
+static int
+threads_named(const char *prefix)
+{
+    DIR *d = opendir("/proc/self/task");
+    struct dirent *e;
+    int n = 0;
+
+    while (d && (e = readdir(d))) {
+        char path[300], name[32] = "";
+        FILE *f;
+
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
+        if ((f = fopen(path, "r"))) {
+            if (fgets(name, sizeof(name), f) && strncmp(name, prefix, strlen(prefix)) == 0)
+                n++;
+            fclose(f);
+        }
+    }
+    if (d)
+        closedir(d);
+    return n;
+}
+
+/* One host with many records is read by two readers at once, each with
+ * a stage of its own: every record is read once, into the row it belongs
+ * to.  Two hosts get one reader each. */
+void
+test_readers(const char *uri)
+{
+    Session *s = open_session(uri, NULL), *s2;
+    ModelOpts mo = { .refresh_interval = 3600, .rpo_warning = 3600 };
+    HvDomain *doms = NULL;
+    size_t n = 0, i, same = 0, loaded = 0;
+    unsigned one = 1, two = 2;
+    Model *m;
+    int okp;
+
+    if (!s || hv_list(s->hosts[0].conn, HV_LIST_METADATA, &doms, &n) < 0 || n < 100) {
+        ok(0, "a big fleet lists with its records: %s", err_message());
+        session_free(s);
+        hv_domain_list_free(doms, n);
+        return;
+    }
+    m = model_new(s, &mo);
+    pump(m, pred_rounds, &one, &okp);
+    ok(okp, "the big fleet loads");
+    ok(threads_named("rows1 ") == 1, "one host of %zu records: a second reader's stage ran", n);
+    model_refresh(m);
+    pump(m, pred_rounds, &two, &okp);
+    ok(okp, "a second round ends too");
+    is_int(model_nrows(m), n, "one row for each domain");
+    for (i = 0; i < n; i++) {
+        Replica *r = replica_parse(doms[i].metadata, strlen(doms[i].metadata));
+        const ModelRow *row = NULL;
+        size_t k;
+
+        for (k = 0; k < model_nrows(m) && !row; k++)
+            if (strcmp(model_row(m, k)->s.uuid, doms[i].uuid) == 0)
+                row = model_row(m, k);
+        loaded += row && row->loaded;
+        if (r && row && row->s.state == r->state && row->s.npoints == r->npoints &&
+            strcmp(row->s.name, doms[i].name) == 0)
+            same++;
+        replica_free(r);
+    }
+    is_int(loaded, n, "every row has its record");
+    is_int(same, n, "and each row holds its own domain's record (state, points, name)");
+    model_free(m);
+    ok(threads_named("rows1 ") == 0, "the second reader's stage ends with the model");
+    if ((s2 = open_session(uri, uri))) {
+        m = model_new(s2, &mo);
+        pump(m, pred_rounds, &one, &okp);
+        ok(okp && threads_named("rows1 ") == 0, "two hosts: one reader each");
+        model_free(m);
+        session_free(s2);
+    }
+    hv_domain_list_free(doms, n);
+    session_free(s);
+}
