@@ -3,6 +3,7 @@
  * connections on one file stand for two drover processes. */
 #include <config.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <libvirt/libvirt.h>
 #include <pthread.h>
@@ -701,6 +702,249 @@ test_close_callback_against_reader(const char *dir)
     pthread_mutex_destroy(&k.mu);
 }
 
+/* An event callback libvirt runs while its connection is closed.  A
+ * review found it: unregistering a domain event callback does not wait
+ * for a dispatch that is in it, and hv_close freed the HvConn the
+ * callback was about to lock.  The test holds libvirt's event thread in
+ * the lifecycle callback (on its virDomainGetUUIDString, before the lock),
+ * closes the connection, lets the callback go, and waits for a later event
+ * of another connection, which the same thread dispatches after it.  Under
+ * ASan (CI's second pass) a use after free is a report; in any build, the
+ * closed connection's handler must not be called. */
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int armed, in_cb, go;
+} evhold = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0 };
+
+/* WAIT_MS from now on CLOCK_REALTIME, the clock of a condition made with
+ * PTHREAD_COND_INITIALIZER. */
+static struct timespec
+rt_deadline(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += WAIT_MS / 1000;
+    return ts;
+}
+
+int __real_virDomainGetUUIDString(virDomainPtr dom, char *buf);
+int __wrap_virDomainGetUUIDString(virDomainPtr dom, char *buf);
+
+int
+__wrap_virDomainGetUUIDString(virDomainPtr dom, char *buf)
+{
+    char thread[16] = "";
+    struct timespec until = rt_deadline();
+
+    pthread_getname_np(pthread_self(), thread, sizeof(thread));
+    pthread_mutex_lock(&evhold.mu);
+    if (evhold.armed && strcmp(thread, "libvirt events") == 0) {
+        evhold.armed = 0;
+        evhold.in_cb = 1;
+        pthread_cond_broadcast(&evhold.cv);
+        while (!evhold.go && pthread_cond_timedwait(&evhold.cv, &evhold.mu, &until) != ETIMEDOUT)
+            ;
+    }
+    pthread_mutex_unlock(&evhold.mu);
+    return __real_virDomainGetUUIDString(dom, buf);
+}
+
+typedef struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int n;
+} EvCount;
+
+static void
+ev_count(HvConn *c, const char *uuid, int kind, void *opaque)
+{
+    EvCount *e = opaque;
+
+    (void)c;
+    (void)uuid;
+    (void)kind;
+    pthread_mutex_lock(&e->mu);
+    e->n++;
+    pthread_cond_broadcast(&e->cv);
+    pthread_mutex_unlock(&e->mu);
+}
+
+/* Waits for *flag (under mu, signalled on cv, a CLOCK_REALTIME
+ * condition) within WAIT_MS. */
+static int
+wait_flag(pthread_mutex_t *mu, pthread_cond_t *cv, const int *flag)
+{
+    struct timespec until = rt_deadline();
+    int r;
+
+    pthread_mutex_lock(mu);
+    while (!*flag && pthread_cond_timedwait(cv, mu, &until) != ETIMEDOUT)
+        ;
+    r = *flag;
+    pthread_mutex_unlock(mu);
+    return r;
+}
+
+#define EVCLOSE_TESTS 5
+static void
+test_event_during_close(void)
+{
+    EvCount closed = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0 };
+    EvCount later = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0 };
+    HvConn *c = hv_open("test:///default", 0), *c2;
+    int held, n;
+
+    if (!hv_is_alive(c)) {
+        hv_close(c);
+        tap_skip(EVCLOSE_TESTS, "no test:///default");
+        return;
+    }
+    hv_set_event_handler(c, ev_count, &closed);
+    pthread_mutex_lock(&evhold.mu);
+    evhold.armed = 1;
+    pthread_mutex_unlock(&evhold.mu);
+    ok(hv_destroy(c, "test") == 0, "the test driver's domain is stopped: a lifecycle event (%s)",
+       err_message());
+    held = wait_flag(&evhold.mu, &evhold.cv, &evhold.in_cb);
+    ok(held, "libvirt's event thread is held in the lifecycle callback, before it locks the connection");
+    /* Opened first: test:///default's driver goes with its last
+     * connection, and the event below is of the same driver. */
+    c2 = hv_open("test:///default", 0);
+    hv_set_event_handler(c2, ev_count, &later);
+    hv_close(c);
+    ok(1, "hv_close returns while the callback runs");
+    pthread_mutex_lock(&evhold.mu);
+    evhold.go = 1;
+    pthread_cond_broadcast(&evhold.cv);
+    pthread_mutex_unlock(&evhold.mu);
+    hv_start(c2, "test");
+    ok(wait_flag(&later.mu, &later.cv, &later.n),
+       "a later event of another connection comes: the held callback has ended");
+    pthread_mutex_lock(&closed.mu);
+    n = closed.n;
+    pthread_mutex_unlock(&closed.mu);
+    ok(n == 0, "the closed connection's handler was not called (%d)", n);
+    hv_close(c2);
+    err_clear();
+}
+
+/* Threads of this process named name (/proc/self/task/N/comm). */
+static int
+threads_named(const char *name)
+{
+    DIR *d = opendir("/proc/self/task");
+    struct dirent *e;
+    int n = 0;
+
+    while (d && (e = readdir(d))) {
+        char path[300], comm[32] = "";
+        FILE *f;
+
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
+        if ((f = fopen(path, "r"))) {
+            if (fgets(comm, sizeof(comm), f))
+                comm[strcspn(comm, "\n")] = '\0';
+            fclose(f);
+        }
+        n += strcmp(comm, name) == 0;
+    }
+    if (d)
+        closedir(d);
+    return n;
+}
+
+typedef struct {
+    pthread_mutex_t mu;
+    HvConn *c;
+    int done;
+} Closer;
+
+static void *
+closer_thread(void *arg)
+{
+    Closer *k = arg;
+
+    hv_close(k->c);
+    pthread_mutex_lock(&k->mu);
+    k->done = 1;
+    pthread_mutex_unlock(&k->mu);
+    return NULL;
+}
+
+/* hv_close of a host whose connect was answered after its caller gave up,
+ * and which hangs again by then.  A review found it: the connect's last
+ * reference, dropped in hv_close's own thread, closed that connection
+ * there, a call to the hung host that never ended. */
+#define LATE_TESTS 6
+#define LATE_CLOSE_MS 8000
+static void
+test_close_late_dial(const char *dir)
+{
+    const char *top = getenv("top_srcdir");
+    UTIL_AUTOFREE char *path = util_xasprintf("%s/late.xml", dir);
+    UTIL_AUTOFREE char *hd = util_xasprintf("%s/dl", dir);
+    UTIL_AUTOFREE char *pause_file = util_xasprintf("%s/late.pause", dir);
+    UTIL_AUTOFREE char *uri = util_xasprintf("test+unix://%s?socket=%s/h1/s/libvirt-sock", path, hd);
+    int timeout = hv_connect_timeout(), reached, alone, done = 0;
+    Closer k = { PTHREAD_MUTEX_INITIALIZER, NULL, 0 };
+    pthread_t t;
+    int64_t end;
+    pid_t pid = 0;
+
+    if (!daemon_usable(top)) {
+        tap_skip(LATE_TESTS, "a private libvirtd: needs root, libvirtd and unshare");
+        return;
+    }
+    ok(write_numbered_fleet(path, 3) == 0 && (pid = daemon_start(top, hd)) > 0,
+       "a private libvirtd serves a fleet of 3");
+    kill(pid, SIGSTOP);
+    hv_set_connect_timeout(1);
+    setenv("DROVER_PAUSE", "hv:dial-done", 1);
+    setenv("DROVER_PAUSE_FILE", pause_file, 1);
+    k.c = hv_open(uri, 1);
+    ok(!hv_is_alive(k.c), "the daemon stopped (SIGSTOP): hv_open gives up after its 1 s");
+    kill(pid, SIGCONT);
+    end = util_mono_ms() + WAIT_MS;
+    while (!(reached = access(pause_file, F_OK) == 0) && util_mono_ms() < end)
+        usleep(10000);
+    ok(reached, "the daemon goes on (SIGCONT): the connect left behind is answered");
+    kill(pid, SIGSTOP);
+    unlink(pause_file);
+    end = util_mono_ms() + WAIT_MS;
+    while (!(alone = threads_named("dial") == 0) && util_mono_ms() < end)
+        usleep(10000);
+    unsetenv("DROVER_PAUSE");
+    unsetenv("DROVER_PAUSE_FILE");
+    ok(alone, "the daemon hangs again (SIGSTOP), and the connect's thread has ended");
+    /* hv_close waits HV_CLOSE_WAIT_MS (1 s) for a host; keepalive would
+     * end a close that hangs only after 15 s or more, and without
+     * libvirt's event loop running never. */
+    if (pthread_create(&t, NULL, closer_thread, &k) == 0) {
+        end = util_mono_ms() + LATE_CLOSE_MS;
+        while (util_mono_ms() < end) {
+            pthread_mutex_lock(&k.mu);
+            done = k.done;
+            pthread_mutex_unlock(&k.mu);
+            if (done)
+                break;
+            usleep(10000);
+        }
+    }
+    ok(done, "hv_close returns within %d s: the late connection is closed by a thread of its own",
+       LATE_CLOSE_MS / 1000);
+    kill(pid, SIGCONT);
+    ok(tap_system(". '%s/tests/hosts-lib.sh'; HOSTS_DIR='%s'; HOSTS_N=1; hosts_stop", top, hd) == 0,
+       "the daemon goes on and is stopped");
+    if (done)
+        pthread_join(t, NULL);
+    hv_set_connect_timeout(timeout);
+    err_clear();
+}
+
 int
 main(void)
 {
@@ -712,5 +956,7 @@ main(void)
     test_list_ahead_vanished(tap_tmpdir());
     test_list_ahead_lost(tap_tmpdir());
     test_close_callback_against_reader(tap_tmpdir());
+    test_event_during_close();
+    test_close_late_dial(tap_tmpdir());
     return tap_done();
 }

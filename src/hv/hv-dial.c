@@ -17,6 +17,7 @@
 
 #include "base/err.h"
 #include "base/result.h"
+#include "base/testhook.h"
 #include "base/util.h"
 
 /* --- bounded connects ---------------------------------------------------
@@ -104,11 +105,15 @@ hv_dial_thread(void *arg)
     virConnectPtr vc;
     ErrInfo e;
 
+    util_thread_name("dial");
     /* The test driver parses its node file with libxml2, which prints its
      * own warnings (per thread) for a missing file: drover reports it. */
     xmlSetGenericErrorFunc(NULL, hv_xml_quiet);
     memset(&e, 0, sizeof(e));
     vc = d->readonly ? virConnectOpenReadOnly(d->uri) : virConnectOpen(d->uri);
+    /* A connect that answered: a test stops the host here, after the
+     * caller gave up waiting (tests/test-hv.c). */
+    testhook_pause("hv:dial-done");
     if (vc) {
         /* At once, unless calls only (hv_keepalive says why): a call
          * on it must end when the host stops answering. */

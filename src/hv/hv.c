@@ -124,7 +124,33 @@ hv_metadata_cb(virConnectPtr conn, virDomainPtr dom, int type, const char *nsuri
         fn(c, uuid, HV_EVENT_METADATA, op);
 }
 
-/* Registers callbacks on a fresh virConnectPtr (c->mu held). */
+static void
+hv_conn_free(HvConn *c)
+{
+    pthread_mutex_destroy(&c->mu);
+    free(c->uri);
+    free(c->fleet);
+    free(c);
+}
+
+/* Drops a reference of c (its owner's, or a callback's: libvirt's free
+ * callback, which it calls once the callback can no longer run, also
+ * after a dispatch that was in it when it was unregistered). */
+static void
+hv_conn_unref(void *opaque)
+{
+    HvConn *c = opaque;
+    int last;
+
+    pthread_mutex_lock(&c->mu);
+    last = --c->refs == 0;
+    pthread_mutex_unlock(&c->mu);
+    if (last)
+        hv_conn_free(c);
+}
+
+/* Registers callbacks on a fresh virConnectPtr (c->mu held, or c not
+ * shared yet); each holds a reference of c while registered. */
 static void
 hv_register(HvConn *c, virConnectPtr vc)
 {
@@ -139,11 +165,16 @@ hv_register(HvConn *c, virConnectPtr vc)
     hv_loop_thread();
     c->cb_lifecycle = virConnectDomainEventRegisterAny(vc, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
                                                        VIR_DOMAIN_EVENT_CALLBACK(hv_lifecycle_cb),
-                                                       c, NULL);
+                                                       c, hv_conn_unref);
+    if (c->cb_lifecycle >= 0)
+        c->refs++;
     c->cb_metadata = virConnectDomainEventRegisterAny(vc, NULL, VIR_DOMAIN_EVENT_ID_METADATA_CHANGE,
                                                       VIR_DOMAIN_EVENT_CALLBACK(hv_metadata_cb),
-                                                      c, NULL);
-    virConnectRegisterCloseCallback(vc, hv_close_cb, c, NULL);
+                                                      c, hv_conn_unref);
+    if (c->cb_metadata >= 0)
+        c->refs++;
+    if (virConnectRegisterCloseCallback(vc, hv_close_cb, c, hv_conn_unref) == 0)
+        c->refs++;
     /* Remote hosts: notice a dead peer within ~20 s instead of hanging. */
     hv_later_add(vc);
     virResetLastError();
@@ -236,6 +267,7 @@ hv_open_with(const char *uri, int readonly, int events)
     HvConn *c = util_xcalloc(1, sizeof(*c));
 
     pthread_mutex_init(&c->mu, NULL);
+    c->refs = 1;
     c->uri = util_xstrdup(uri);
     c->readonly = readonly;
     c->events = events;
@@ -321,6 +353,7 @@ typedef struct {
     int refs;
     int done;
     HvConn *c;                  /* the closing thread's */
+    HvDial *d;                  /* c's connect that came too late, or NULL */
 } HvCloser;
 
 static void
@@ -338,7 +371,9 @@ hv_closer_unref(HvCloser *k)
     }
 }
 
-/* Unregisters, closes and frees c: every step a call to the host. */
+/* Unregisters, closes and frees c: every step a call to the host.  A
+ * callback running now ends on c as it is, calling no handler; c goes
+ * with the last reference. */
 static void
 hv_close_now(HvConn *c)
 {
@@ -349,15 +384,14 @@ hv_close_now(HvConn *c)
     vc = c->conn;
     c->conn = NULL;
     h = hv_unhook(c);
+    c->fn = NULL;
+    c->opaque = NULL;
     pthread_mutex_unlock(&c->mu);
     if (vc) {
         hv_unregister(vc, h);
         virConnectClose(vc);
     }
-    pthread_mutex_destroy(&c->mu);
-    free(c->uri);
-    free(c->fleet);
-    free(c);
+    hv_conn_unref(c);
 }
 
 static void *
@@ -365,6 +399,9 @@ hv_closer_thread(void *arg)
 {
     HvCloser *k = arg;
 
+    /* The last reference of a connect that came too late closes what it
+     * got: a call to a host that may hang now. */
+    hv_dial_unref(k->d);
     hv_close_now(k->c);
     pthread_mutex_lock(&k->mu);
     k->done = 1;
@@ -388,11 +425,11 @@ hv_close_start(HvConn *c)
     pthread_mutex_lock(&c->mu);
     d = c->dial;
     c->dial = NULL;
-    remote = c->conn && !c->fleet;
+    remote = (c->conn && !c->fleet) || d;
     pthread_mutex_unlock(&c->mu);
-    /* A connect still waiting for the host ends on its own; its thread
-     * closes what it gets. */
-    hv_dial_unref(d);
+    /* A connect still waiting for the host ends on its own, and its thread
+     * closes what it gets; one that came too late is closed by the
+     * closer, which hv_close waits for HV_CLOSE_WAIT_MS at most. */
     if (!remote) {
         hv_close_now(c);
         return NULL;
@@ -405,12 +442,14 @@ hv_close_start(HvConn *c)
     pthread_condattr_destroy(&ca);
     k->refs = 2;
     k->c = c;
+    k->d = d;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     if (pthread_create(&t, &attr, hv_closer_thread, k) != 0) {
         k->refs = 1;
         hv_closer_unref(k);
         k = NULL;
+        hv_dial_unref(d);
         hv_close_now(c);
     }
     pthread_attr_destroy(&attr);
