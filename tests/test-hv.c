@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -945,6 +946,170 @@ test_close_late_dial(const char *dir)
     err_clear();
 }
 
+/* A thread that reconnects (hv_reconnect, as a fetcher's round). */
+typedef struct {
+    HvConn *c;
+    pthread_mutex_t mu;
+    pid_t tid;
+    int done;
+    int rc;
+} Reconnector;
+
+static void *
+reconnect_thread(void *arg)
+{
+    Reconnector *r = arg;
+    int rc;
+
+    pthread_mutex_lock(&r->mu);
+    r->tid = gettid();
+    pthread_mutex_unlock(&r->mu);
+    rc = hv_reconnect(r->c);
+    err_clear();
+    pthread_mutex_lock(&r->mu);
+    r->rc = rc;
+    r->done = 1;
+    pthread_mutex_unlock(&r->mu);
+    return NULL;
+}
+
+/* Waits within ms for *flag, read under mu: its value. */
+static int
+wait_done(pthread_mutex_t *mu, const int *flag, int64_t ms)
+{
+    int64_t end = util_mono_ms() + ms;
+    int v;
+
+    for (;;) {
+        pthread_mutex_lock(mu);
+        v = *flag;
+        pthread_mutex_unlock(mu);
+        if (v || util_mono_ms() >= end)
+            return v;
+        usleep(10000);
+    }
+}
+
+/* Waits within WAIT_MS until c is found dead (libvirt's loop reads the
+ * socket's end): 1, or 0. */
+static int
+wait_dead(HvConn *c)
+{
+    int64_t end = util_mono_ms() + WAIT_MS;
+
+    while (hv_is_alive(c) && util_mono_ms() < end)
+        usleep(10000);
+    err_clear();
+    return !hv_is_alive(c);
+}
+
+/* Thread tid of this process waits in poll(2) (libvirt's client waits for
+ * a reply there), not elsewhere (a pause point sleeps in nanosleep). */
+static int
+task_in_poll(pid_t tid)
+{
+    char path[64];
+    long nr = -1;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/self/task/%ld/syscall", (long)tid);
+    if (!(f = fopen(path, "r")))
+        return 0;
+    if (fscanf(f, "%ld", &nr) != 1)
+        nr = -1;
+    fclose(f);
+    return nr == SYS_poll || nr == SYS_ppoll;
+}
+
+/* A reconnect whose host stops answering right after the connect, in the
+ * calls that register drover's callbacks.  A review found it: they were
+ * made with c->mu held and before keepalive was asked for, so the
+ * reconnect waited for good and every reader of the host, and its close,
+ * with it. */
+#define SWAP_TESTS 7
+#define SWAP_END_MS 60000
+static void
+test_reconnect_to_hung_host(const char *dir)
+{
+    const char *top = getenv("top_srcdir");
+    UTIL_AUTOFREE char *path = util_xasprintf("%s/swap.xml", dir);
+    UTIL_AUTOFREE char *hd = util_xasprintf("%s/ds", dir);
+    UTIL_AUTOFREE char *pause_file = util_xasprintf("%s/swap.pause", dir);
+    UTIL_AUTOFREE char *pidfile = util_xasprintf("%s/h1/libvirtd.pid", hd);
+    UTIL_AUTOFREE char *uri = util_xasprintf("test+unix://%s?socket=%s/h1/s/libvirt-sock", path, hd);
+    Reconnector r = { NULL, PTHREAD_MUTEX_INITIALIZER, 0, 0, 0 };
+    Checker k;
+    pthread_t t, tk;
+    int reached, sleeping = 0, started = 0, kstarted = 0;
+    int64_t end;
+    pid_t pid = 0;
+    long pid2 = 0;
+    FILE *f;
+
+    if (!daemon_usable(top)) {
+        tap_skip(SWAP_TESTS, "a private libvirtd: needs root, libvirtd and unshare");
+        return;
+    }
+    memset(&k, 0, sizeof(k));
+    pthread_mutex_init(&k.mu, NULL);
+    ok(write_numbered_fleet(path, 3) == 0 && (pid = daemon_start(top, hd)) > 0,
+       "a private libvirtd serves a fleet of 3");
+    r.c = k.c = hv_open(uri, 1);
+    ok(hv_is_alive(r.c) && kill_daemon(pid) == 0 && wait_dead(r.c) &&
+       tap_system(". '%s/tests/hosts-lib.sh' && hosts_require && HOSTS_DIR='%s' && HOSTS_N=1 && "
+                  "hosts_restart_one 1", top, hd) == 0 &&
+       (f = fopen(pidfile, "r")) && fscanf(f, "%ld", &pid2) == 1 && fclose(f) == 0 && pid2 > 0,
+       "connected; the daemon killed and started again");
+    if (pid2 <= 0) {
+        /* Never signal pid 0 (the test's own group). */
+        tap_skip(SWAP_TESTS - 2, "the daemon did not start again");
+        tap_system(". '%s/tests/hosts-lib.sh'; HOSTS_DIR='%s'; HOSTS_N=1; hosts_stop", top, hd);
+        hv_close(r.c);
+        return;
+    }
+    setenv("DROVER_PAUSE", "hv:swap-connected", 1);
+    setenv("DROVER_PAUSE_FILE", pause_file, 1);
+    started = pthread_create(&t, NULL, reconnect_thread, &r) == 0;
+    end = util_mono_ms() + WAIT_MS;
+    while (!(reached = access(pause_file, F_OK) == 0) && util_mono_ms() < end)
+        usleep(10000);
+    ok(started && reached, "a reconnect has its new connection, and is held there");
+    kill((pid_t)pid2, SIGSTOP);
+    unlink(pause_file);
+    /* It goes on into the calls that register its callbacks, and waits. */
+    end = util_mono_ms() + WAIT_MS;
+    while (started && util_mono_ms() < end) {
+        pid_t tid;
+        int done;
+
+        pthread_mutex_lock(&r.mu);
+        tid = r.tid;
+        done = r.done;
+        pthread_mutex_unlock(&r.mu);
+        if (done || (tid && (sleeping = task_in_poll(tid))))
+            break;
+        usleep(10000);
+    }
+    unsetenv("DROVER_PAUSE");
+    unsetenv("DROVER_PAUSE_FILE");
+    ok(sleeping, "the daemon stopped (SIGSTOP): the reconnect waits on it, in a call");
+    kstarted = pthread_create(&tk, NULL, checker_thread, &k) == 0;
+    ok(kstarted && wait_done(&k.mu, &k.done, LATE_CLOSE_MS),
+       "meanwhile another thread asks whether the host is alive, and has its answer within %d s",
+       LATE_CLOSE_MS / 1000);
+    ok(started && wait_done(&r.mu, &r.done, SWAP_END_MS),
+       "the reconnect ends by itself within %d s (keepalive)", SWAP_END_MS / 1000);
+    kill((pid_t)pid2, SIGCONT);
+    ok(tap_system(". '%s/tests/hosts-lib.sh'; HOSTS_DIR='%s'; HOSTS_N=1; hosts_stop", top, hd) == 0,
+       "the daemon goes on and is stopped");
+    if (!r.done || !k.done)
+        return;         /* held for good: the threads stay as they are */
+    pthread_join(t, NULL);
+    pthread_join(tk, NULL);
+    hv_close(r.c);
+    err_clear();
+}
+
 int
 main(void)
 {
@@ -958,5 +1123,6 @@ main(void)
     test_close_callback_against_reader(tap_tmpdir());
     test_event_during_close();
     test_close_late_dial(tap_tmpdir());
+    test_reconnect_to_hung_host(tap_tmpdir());
     return tap_done();
 }

@@ -149,37 +149,6 @@ hv_conn_unref(void *opaque)
         hv_conn_free(c);
 }
 
-/* Registers callbacks on a fresh virConnectPtr (c->mu held, or c not
- * shared yet); each holds a reference of c while registered. */
-static void
-hv_register(HvConn *c, virConnectPtr vc)
-{
-    if (!c->events) {
-        /* Calls only (hv_open_calls): its caller turns keepalive on and
-         * starts the loop if a call takes long. */
-        virResetLastError();
-        return;
-    }
-    /* The loop's thread: it runs the loop at once, or when a deferral
-     * (hv_events_defer) ends. */
-    hv_loop_thread();
-    c->cb_lifecycle = virConnectDomainEventRegisterAny(vc, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
-                                                       VIR_DOMAIN_EVENT_CALLBACK(hv_lifecycle_cb),
-                                                       c, hv_conn_unref);
-    if (c->cb_lifecycle >= 0)
-        c->refs++;
-    c->cb_metadata = virConnectDomainEventRegisterAny(vc, NULL, VIR_DOMAIN_EVENT_ID_METADATA_CHANGE,
-                                                      VIR_DOMAIN_EVENT_CALLBACK(hv_metadata_cb),
-                                                      c, hv_conn_unref);
-    if (c->cb_metadata >= 0)
-        c->refs++;
-    if (virConnectRegisterCloseCallback(vc, hv_close_cb, c, hv_conn_unref) == 0)
-        c->refs++;
-    /* Remote hosts: notice a dead peer within ~20 s instead of hanging. */
-    hv_later_add(vc);
-    virResetLastError();
-}
-
 /* What hv_unregister takes off a connection: taken under c->mu
  * (hv_unhook), undone after it. */
 typedef struct {
@@ -187,6 +156,53 @@ typedef struct {
     int lifecycle;
     int metadata;
 } HvHooks;
+
+/* Registers c's callbacks on a fresh vc, which is not c's yet: the
+ * caller puts the hooks in c with vc (hv_hook).  Each callback holds a
+ * reference of c while registered.  Calls to the host, made without
+ * c->mu: a host that stops answering now holds this thread alone, until
+ * keepalive, started first, ends the call (found by review: a reconnect
+ * held c->mu for good, and every reader and the close with it). */
+static HvHooks
+hv_register(HvConn *c, virConnectPtr vc)
+{
+    HvHooks h = { c->events, -1, -1 };
+    int closing;
+
+    if (!c->events) {
+        /* Calls only (hv_open_calls): its caller turns keepalive on and
+         * starts the loop if a call takes long. */
+        virResetLastError();
+        return h;
+    }
+    /* The loop's thread: it runs the loop at once, or when a deferral
+     * (hv_events_defer) ends. */
+    hv_loop_thread();
+    /* Remote hosts: notice a dead peer within ~20 s instead of hanging,
+     * also in the calls below. */
+    hv_later_add(vc);
+    h.lifecycle = virConnectDomainEventRegisterAny(vc, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+                                                   VIR_DOMAIN_EVENT_CALLBACK(hv_lifecycle_cb),
+                                                   c, hv_conn_unref);
+    h.metadata = virConnectDomainEventRegisterAny(vc, NULL, VIR_DOMAIN_EVENT_ID_METADATA_CHANGE,
+                                                  VIR_DOMAIN_EVENT_CALLBACK(hv_metadata_cb),
+                                                  c, hv_conn_unref);
+    closing = virConnectRegisterCloseCallback(vc, hv_close_cb, c, hv_conn_unref) == 0;
+    pthread_mutex_lock(&c->mu);
+    c->refs += (h.lifecycle >= 0) + (h.metadata >= 0) + closing;
+    pthread_mutex_unlock(&c->mu);
+    virResetLastError();
+    return h;
+}
+
+/* Puts the hooks hv_register made in c, with their connection (c->mu
+ * held). */
+static void
+hv_hook(HvConn *c, HvHooks h)
+{
+    c->cb_lifecycle = h.lifecycle;
+    c->cb_metadata = h.metadata;
+}
 
 /* c's callbacks on its connection, now no longer c's (c->mu held). */
 static HvHooks
@@ -279,8 +295,13 @@ hv_open_with(const char *uri, int readonly, int events)
     if (c->fleet && stat(c->fleet, &c->fleet_st) < 0)
         memset(&c->fleet_st, 0, sizeof(c->fleet_st));
     c->conn = hv_connect(c);
-    if (c->conn)
-        hv_register(c, c->conn);
+    if (c->conn) {
+        HvHooks h = hv_register(c, c->conn);
+
+        pthread_mutex_lock(&c->mu);
+        hv_hook(c, h);
+        pthread_mutex_unlock(&c->mu);
+    }
     testhook_pause("hv:open-connected");
     return c;
 }
@@ -595,7 +616,7 @@ hv_swap(HvConn *c, int kind)
     virConnectPtr old;
     struct stat st;
     HvEventFn fn;
-    HvHooks h;
+    HvHooks h, nh;
     void *op;
 
     /* Stat before connecting, as hv_open does: a write landing between the
@@ -606,12 +627,13 @@ hv_swap(HvConn *c, int kind)
     if (!(vc = hv_connect(c)))
         return -1;
     testhook_pause("hv:swap-connected");
+    nh = hv_register(c, vc);
     pthread_mutex_lock(&c->mu);
     old = c->conn;
     h = hv_unhook(c);
     c->conn = vc;
     c->local = -1;
-    hv_register(c, vc);
+    hv_hook(c, nh);
     if (c->fleet)
         c->fleet_st = st;
     fn = c->fn;
