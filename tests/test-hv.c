@@ -589,31 +589,58 @@ test_list_ahead_lost(const char *dir)
     pthread_mutex_destroy(&p.mu);
 }
 
-/* A thread that checks whether the host is alive (hv_is_alive, as a
- * console reader after a failed call). */
+/* A thread that makes one call on a host: hv_is_alive (as a console
+ * reader after a failed call), hv_reconnect (as a fetcher's round) or
+ * hv_close; with its thread's id, whether it returned, and what. */
 typedef struct {
     HvConn *c;
+    int (*fn)(HvConn *c);
     pthread_mutex_t mu;
     pid_t tid;
     int done;
-    int alive;
-} Checker;
+    int r;
+} Caller;
 
 static void *
-checker_thread(void *arg)
+caller_thread(void *arg)
 {
-    Checker *k = arg;
-    int alive;
+    Caller *k = arg;
+    int r;
 
     pthread_mutex_lock(&k->mu);
     k->tid = gettid();
     pthread_mutex_unlock(&k->mu);
-    alive = hv_is_alive(k->c);
+    r = k->fn(k->c);
+    err_clear();
     pthread_mutex_lock(&k->mu);
-    k->alive = alive;
+    k->r = r;
     k->done = 1;
     pthread_mutex_unlock(&k->mu);
     return NULL;
+}
+
+static int
+call_close(HvConn *c)
+{
+    hv_close(c);
+    return 0;
+}
+
+/* Waits within ms for *flag, read under mu: its value. */
+static int
+wait_done(pthread_mutex_t *mu, const int *flag, int64_t ms)
+{
+    int64_t end = util_mono_ms() + ms;
+    int v;
+
+    for (;;) {
+        pthread_mutex_lock(mu);
+        v = *flag;
+        pthread_mutex_unlock(mu);
+        if (v || util_mono_ms() >= end)
+            return v;
+        usleep(10000);
+    }
 }
 
 /* Thread tid of this process sleeps (waits on a lock, here). */
@@ -643,7 +670,7 @@ test_close_callback_against_reader(const char *dir)
     UTIL_AUTOFREE char *hd = util_xasprintf("%s/dc", dir);
     UTIL_AUTOFREE char *pause_file = util_xasprintf("%s/close.pause", dir);
     UTIL_AUTOFREE char *uri = util_xasprintf("test+unix://%s?socket=%s/h1/s/libvirt-sock", path, hd);
-    Checker k;
+    Caller k;
     pthread_t t;
     int64_t end;
     pid_t pid = 0;
@@ -655,6 +682,7 @@ test_close_callback_against_reader(const char *dir)
     }
     memset(&k, 0, sizeof(k));
     pthread_mutex_init(&k.mu, NULL);
+    k.fn = hv_is_alive;
     ok(write_numbered_fleet(path, 3) == 0 && (pid = daemon_start(top, hd)) > 0,
        "a private libvirtd serves a fleet of 3");
     /* With events: the close callback registered, libvirt's loop running. */
@@ -666,7 +694,7 @@ test_close_callback_against_reader(const char *dir)
     while (!(held = access(pause_file, F_OK) == 0) && util_mono_ms() < end)
         usleep(10000);
     ok(held, "libvirt's loop calls the close callback, which is held at its start");
-    started = pthread_create(&t, NULL, checker_thread, &k) == 0;
+    started = pthread_create(&t, NULL, caller_thread, &k) == 0;
     /* The reader waits (on the close-callback lock) or is done already. */
     end = util_mono_ms() + WAIT_MS;
     while (started && util_mono_ms() < end) {
@@ -694,7 +722,7 @@ test_close_callback_against_reader(const char *dir)
     unsetenv("DROVER_PAUSE");
     unsetenv("DROVER_PAUSE_FILE");
     ok(done, "once the callback goes on, both end: the reader within %d s", WAIT_MS / 1000);
-    ok(done && !k.alive, "and the host is found not alive");
+    ok(done && !k.r, "and the host is found not alive");
     tap_system(". '%s/tests/hosts-lib.sh'; HOSTS_DIR='%s'; HOSTS_N=1; hosts_stop", top, hd);
     if (!done)
         return;         /* deadlocked: the threads stay as they are */
@@ -858,24 +886,6 @@ threads_named(const char *name)
     return n;
 }
 
-typedef struct {
-    pthread_mutex_t mu;
-    HvConn *c;
-    int done;
-} Closer;
-
-static void *
-closer_thread(void *arg)
-{
-    Closer *k = arg;
-
-    hv_close(k->c);
-    pthread_mutex_lock(&k->mu);
-    k->done = 1;
-    pthread_mutex_unlock(&k->mu);
-    return NULL;
-}
-
 /* hv_close of a host whose connect was answered after its caller gave up,
  * and which hangs again by then.  A review found it: the connect's last
  * reference, dropped in hv_close's own thread, closed that connection
@@ -891,7 +901,7 @@ test_close_late_dial(const char *dir)
     UTIL_AUTOFREE char *pause_file = util_xasprintf("%s/late.pause", dir);
     UTIL_AUTOFREE char *uri = util_xasprintf("test+unix://%s?socket=%s/h1/s/libvirt-sock", path, hd);
     int timeout = hv_connect_timeout(), reached, alone, done = 0;
-    Closer k = { PTHREAD_MUTEX_INITIALIZER, NULL, 0 };
+    Caller k = { NULL, call_close, PTHREAD_MUTEX_INITIALIZER, 0, 0, 0 };
     pthread_t t;
     int64_t end;
     pid_t pid = 0;
@@ -924,17 +934,8 @@ test_close_late_dial(const char *dir)
     /* hv_close waits HV_CLOSE_WAIT_MS (1 s) for a host; keepalive would
      * end a close that hangs only after 15 s or more, and without
      * libvirt's event loop running never. */
-    if (pthread_create(&t, NULL, closer_thread, &k) == 0) {
-        end = util_mono_ms() + LATE_CLOSE_MS;
-        while (util_mono_ms() < end) {
-            pthread_mutex_lock(&k.mu);
-            done = k.done;
-            pthread_mutex_unlock(&k.mu);
-            if (done)
-                break;
-            usleep(10000);
-        }
-    }
+    if (pthread_create(&t, NULL, caller_thread, &k) == 0)
+        done = wait_done(&k.mu, &k.done, LATE_CLOSE_MS);
     ok(done, "hv_close returns within %d s: the late connection is closed by a thread of its own",
        LATE_CLOSE_MS / 1000);
     kill(pid, SIGCONT);
@@ -944,50 +945,6 @@ test_close_late_dial(const char *dir)
         pthread_join(t, NULL);
     hv_set_connect_timeout(timeout);
     err_clear();
-}
-
-/* A thread that reconnects (hv_reconnect, as a fetcher's round). */
-typedef struct {
-    HvConn *c;
-    pthread_mutex_t mu;
-    pid_t tid;
-    int done;
-    int rc;
-} Reconnector;
-
-static void *
-reconnect_thread(void *arg)
-{
-    Reconnector *r = arg;
-    int rc;
-
-    pthread_mutex_lock(&r->mu);
-    r->tid = gettid();
-    pthread_mutex_unlock(&r->mu);
-    rc = hv_reconnect(r->c);
-    err_clear();
-    pthread_mutex_lock(&r->mu);
-    r->rc = rc;
-    r->done = 1;
-    pthread_mutex_unlock(&r->mu);
-    return NULL;
-}
-
-/* Waits within ms for *flag, read under mu: its value. */
-static int
-wait_done(pthread_mutex_t *mu, const int *flag, int64_t ms)
-{
-    int64_t end = util_mono_ms() + ms;
-    int v;
-
-    for (;;) {
-        pthread_mutex_lock(mu);
-        v = *flag;
-        pthread_mutex_unlock(mu);
-        if (v || util_mono_ms() >= end)
-            return v;
-        usleep(10000);
-    }
 }
 
 /* Waits within WAIT_MS until c is found dead (libvirt's loop reads the
@@ -1037,8 +994,8 @@ test_reconnect_to_hung_host(const char *dir)
     UTIL_AUTOFREE char *pause_file = util_xasprintf("%s/swap.pause", dir);
     UTIL_AUTOFREE char *pidfile = util_xasprintf("%s/h1/libvirtd.pid", hd);
     UTIL_AUTOFREE char *uri = util_xasprintf("test+unix://%s?socket=%s/h1/s/libvirt-sock", path, hd);
-    Reconnector r = { NULL, PTHREAD_MUTEX_INITIALIZER, 0, 0, 0 };
-    Checker k;
+    Caller r = { NULL, hv_reconnect, PTHREAD_MUTEX_INITIALIZER, 0, 0, 0 };
+    Caller k = { NULL, hv_is_alive, PTHREAD_MUTEX_INITIALIZER, 0, 0, 0 };
     pthread_t t, tk;
     int reached, sleeping = 0, started = 0, kstarted = 0;
     int64_t end;
@@ -1050,8 +1007,6 @@ test_reconnect_to_hung_host(const char *dir)
         tap_skip(SWAP_TESTS, "a private libvirtd: needs root, libvirtd and unshare");
         return;
     }
-    memset(&k, 0, sizeof(k));
-    pthread_mutex_init(&k.mu, NULL);
     ok(write_numbered_fleet(path, 3) == 0 && (pid = daemon_start(top, hd)) > 0,
        "a private libvirtd serves a fleet of 3");
     r.c = k.c = hv_open(uri, 1);
@@ -1069,7 +1024,7 @@ test_reconnect_to_hung_host(const char *dir)
     }
     setenv("DROVER_PAUSE", "hv:swap-connected", 1);
     setenv("DROVER_PAUSE_FILE", pause_file, 1);
-    started = pthread_create(&t, NULL, reconnect_thread, &r) == 0;
+    started = pthread_create(&t, NULL, caller_thread, &r) == 0;
     end = util_mono_ms() + WAIT_MS;
     while (!(reached = access(pause_file, F_OK) == 0) && util_mono_ms() < end)
         usleep(10000);
@@ -1093,7 +1048,7 @@ test_reconnect_to_hung_host(const char *dir)
     unsetenv("DROVER_PAUSE");
     unsetenv("DROVER_PAUSE_FILE");
     ok(sleeping, "the daemon stopped (SIGSTOP): the reconnect waits on it, in a call");
-    kstarted = pthread_create(&tk, NULL, checker_thread, &k) == 0;
+    kstarted = pthread_create(&tk, NULL, caller_thread, &k) == 0;
     ok(kstarted && wait_done(&k.mu, &k.done, LATE_CLOSE_MS),
        "meanwhile another thread asks whether the host is alive, and has its answer within %d s",
        LATE_CLOSE_MS / 1000);
