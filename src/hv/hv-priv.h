@@ -33,9 +33,10 @@ struct HvConn {
     ErrInfo conn_err;           /* why the last connect failed (libvirt's reason), code 0 if it did not */
     HvDial *dial;               /* a connect still waiting for the host, or NULL (hv.c) */
     int events;                 /* 0: opened for calls only (hv_open_calls) */
-    int refs;                   /* its owner's, and one a callback libvirt
-                                 * holds: a callback may be running while
-                                 * hv_close unregisters it (hv.c) */
+    int refs;                   /* its owner's, and one a domain event
+                                 * callback libvirt holds: one may be
+                                 * running while hv_close unregisters it
+                                 * (hv.c) */
 };
 
 /* hv_open for a command that only makes calls and then closes (`list`):

@@ -167,7 +167,6 @@ static HvHooks
 hv_register(HvConn *c, virConnectPtr vc)
 {
     HvHooks h = { c->events, -1, -1 };
-    int closing;
 
     if (!c->events) {
         /* Calls only (hv_open_calls): its caller turns keepalive on and
@@ -187,9 +186,13 @@ hv_register(HvConn *c, virConnectPtr vc)
     h.metadata = virConnectDomainEventRegisterAny(vc, NULL, VIR_DOMAIN_EVENT_ID_METADATA_CHANGE,
                                                   VIR_DOMAIN_EVENT_CALLBACK(hv_metadata_cb),
                                                   c, hv_conn_unref);
-    closing = virConnectRegisterCloseCallback(vc, hv_close_cb, c, hv_conn_unref) == 0;
+    /* No reference for the close callback: only the remote driver keeps
+     * it (and would call a free callback); libvirt's others take it and
+     * never call one.  Its unregistering waits for a call in progress
+     * (hv_unregister says why), which is what the reference is for. */
+    virConnectRegisterCloseCallback(vc, hv_close_cb, c, NULL);
     pthread_mutex_lock(&c->mu);
-    c->refs += (h.lifecycle >= 0) + (h.metadata >= 0) + closing;
+    c->refs += (h.lifecycle >= 0) + (h.metadata >= 0);
     pthread_mutex_unlock(&c->mu);
     virResetLastError();
     return h;
