@@ -17,7 +17,7 @@
 #   - dr-a and dr-b: the same for dr-a, and dr-b's rows are all there, as
 #     dr-b lists them alone;
 #   - dr-a's daemon started again: both hosts list in full.
-# tests/test-hv.c holds the second thread itself: a record that vanishes
+# tests/test-hv-fleet.c holds the second thread itself: a record that vanishes
 # or a daemon that dies under its read.
 . "$top_srcdir/tests/lib.sh"
 . "$top_srcdir/tests/hosts-lib.sh"

@@ -112,7 +112,7 @@ hv_dial_thread(void *arg)
     memset(&e, 0, sizeof(e));
     vc = d->readonly ? virConnectOpenReadOnly(d->uri) : virConnectOpen(d->uri);
     /* A connect that answered: a test stops the host here, after the
-     * caller gave up waiting (tests/test-hv.c). */
+     * caller gave up waiting (tests/test-hv-conn.c). */
     testhook_pause("hv:dial-done");
     if (vc) {
         /* At once, unless calls only (hv_keepalive says why): a call

@@ -220,7 +220,7 @@ hv_unhook(HvConn *c)
 /* Before vc's close, never under c->mu: libvirt calls hv_close_cb, which
  * takes c->mu, with vc's close-callback lock held, and unregistering the
  * callback takes that lock (each waited for the other for good:
- * tests/test-hv.c). */
+ * tests/test-hv-conn.c). */
 static void
 hv_unregister(virConnectPtr vc, HvHooks h)
 {
@@ -249,7 +249,7 @@ hv_close_cb(virConnectPtr conn, int reason, void *opaque)
 
     (void)reason;
     /* libvirt holds the connection's close-callback lock here: a test
-     * holds the callback to take c->mu against it (tests/test-hv.c). */
+     * holds the callback to take c->mu against it (tests/test-hv-conn.c). */
     testhook_pause("hv:close-callback");
     pthread_mutex_lock(&c->mu);
     if (c->conn == conn) {
