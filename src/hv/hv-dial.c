@@ -168,7 +168,8 @@ hv_dial_start(const char *uri, int readonly, int keepalive)
 
 /* Waits for d until wait_s after it started.  Returns 1 when it ended (its
  * connection, if it made one and no one took it yet, moves to *vc; else
- * err holds why), 0 with 32777 set when it still waits for the host. */
+ * err holds why), 2 when it ended and another caller took its connection,
+ * 0 with 32777 set when it still waits for the host. */
 int
 hv_dial_wait(HvDial *d, int wait_s, virConnectPtr *vc)
 {
@@ -195,26 +196,29 @@ hv_dial_wait(HvDial *d, int wait_s, virConnectPtr *vc)
                 (int)((util_mono_ms() - d->started_ms) / 1000));
         return 0;
     }
-    if (!*vc) {
-        if (!e.code)
-            err_set(RESULT_NOT_AVAILABLE, "%s: its connect was taken by another caller",
-                    d->uri ? d->uri : "libvirt's default host");
-        else
-            err_restore(&e);
+    if (!*vc && !e.code) {
+        err_set(RESULT_NOT_AVAILABLE, "%s: its connect was taken by another caller",
+                d->uri ? d->uri : "libvirt's default host");
+        return 2;
     }
+    if (!*vc)
+        err_restore(&e);
     return 1;
 }
 
 /* Opens c's connection, waiting at most the connect timeout (counted from
  * the start of a dial still pending from an earlier attempt); NULL with
- * err set, also kept in c->conn_err for later calls. */
+ * err set, also kept in c->conn_err for later calls unless another caller
+ * took the connection (*taken). */
 virConnectPtr
-hv_connect(HvConn *c)
+hv_connect(HvConn *c, int *taken)
 {
     virConnectPtr vc = NULL;
     HvDial *d;
     int ended;
 
+    if (taken)
+        *taken = 0;
     pthread_mutex_lock(&c->mu);
     if (!c->dial)
         c->dial = hv_dial_start(c->uri, c->readonly, 0);  /* c's reference */
@@ -232,6 +236,12 @@ hv_connect(HvConn *c)
     }
     if (vc) {
         memset(&c->conn_err, 0, sizeof(c->conn_err));
+    } else if (ended == 2) {
+        /* Not why the host is down: it is up, and the other caller's
+         * connection (found by review: this stayed as the host's last
+         * connect error while the host was connected). */
+        if (taken)
+            *taken = 1;
     } else {
         /* Kept for later calls on the disconnected host, so they can say
          * why (the socket path, the refusal, no answer) as virsh does. */

@@ -160,7 +160,7 @@ hv_later_tick(int timer, void *opaque)
         /* Local only: a timer added to this loop. */
         virConnectSetKeepAlive(hv_later[i].vc, HV_KEEPALIVE_S, HV_KEEPALIVE_COUNT);
         virResetLastError();
-        /* Never the last reference: hv_unregister takes the entry out
+        /* Never the last reference: hv_drop takes the entry out
          * before the connection's owner closes it. */
         virConnectClose(hv_later[i].vc);
         hv_later[i] = hv_later[--hv_nlater];

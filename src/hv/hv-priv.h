@@ -13,6 +13,14 @@
 
 typedef struct HvDial HvDial;
 
+/* drover's callbacks on one connection, as registered (ids -1: none);
+ * events 0 for a connection opened for calls only (hv.c). */
+typedef struct {
+    int events;
+    int lifecycle;
+    int metadata;
+} HvHooks;
+
 /* keepalive: a ping after 5 s without a word, the peer dead after 3 more
  * unanswered (about 20 s): libvirt's own defaults for its clients. */
 #define HV_KEEPALIVE_S 5
@@ -33,6 +41,12 @@ struct HvConn {
     ErrInfo conn_err;           /* why the last connect failed (libvirt's reason), code 0 if it did not */
     HvDial *dial;               /* a connect still waiting for the host, or NULL (hv.c) */
     int events;                 /* 0: opened for calls only (hv_open_calls) */
+    virConnectPtr lost;         /* a connection libvirt's close callback
+                                 * found dead, with c's reference and its
+                                 * callbacks still registered: they
+                                 * cannot be unregistered in that callback
+                                 * (hv.c) */
+    HvHooks lost_hooks;
     int refs;                   /* its owner's, and one a domain event
                                  * callback libvirt holds: one may be
                                  * running while hv_close unregisters it
@@ -69,16 +83,18 @@ void hv_keepalive(HvConn *c);
  * reference. */
 HvDial *hv_dial_start(const char *uri, int readonly, int keepalive);
 /* Waits for d until wait_s after it started: 1 when it ended (its
- * connection, if no one took it yet, moves to *vc; else err says why), 0
- * with 32777 set when the host still has not answered. */
+ * connection, if no one took it yet, moves to *vc; else err says why), 2
+ * when it ended and another caller took its connection, 0 with 32777 set
+ * when the host still has not answered. */
 int hv_dial_wait(HvDial *d, int wait_s, virConnectPtr *vc);
 /* Drops a reference (NULL is fine); the last closes a connection no one
  * took. */
 void hv_dial_unref(HvDial *d);
 /* Opens c's connection within the connect timeout (a dial still pending
  * from an earlier attempt counts from its start); NULL with err set, also
- * kept in c->conn_err. */
-virConnectPtr hv_connect(HvConn *c);
+ * kept in c->conn_err, unless *taken (taken may be NULL) says another
+ * caller waiting on the same connect took it. */
+virConnectPtr hv_connect(HvConn *c, int *taken);
 
 /* The metadata element of dom (drover's record): NULL with err code 0
  * when absent (hv-domain.c). */

@@ -149,14 +149,6 @@ hv_conn_unref(void *opaque)
         hv_conn_free(c);
 }
 
-/* What hv_unregister takes off a connection: taken under c->mu
- * (hv_unhook), undone after it. */
-typedef struct {
-    int events;
-    int lifecycle;
-    int metadata;
-} HvHooks;
-
 /* Registers c's callbacks on a fresh vc, which is not c's yet: the
  * caller puts the hooks in c with vc (hv_hook).  Each callback holds a
  * reference of c while registered.  Calls to the host, made without
@@ -189,7 +181,7 @@ hv_register(HvConn *c, virConnectPtr vc)
     /* No reference for the close callback: only the remote driver keeps
      * it (and would call a free callback); libvirt's others take it and
      * never call one.  Its unregistering waits for a call in progress
-     * (hv_unregister says why), which is what the reference is for. */
+     * (hv_drop says why), which is what the reference is for. */
     virConnectRegisterCloseCallback(vc, hv_close_cb, c, NULL);
     pthread_mutex_lock(&c->mu);
     c->refs += (h.lifecycle >= 0) + (h.metadata >= 0);
@@ -217,27 +209,41 @@ hv_unhook(HvConn *c)
     return h;
 }
 
-/* Before vc's close, never under c->mu: libvirt calls hv_close_cb, which
- * takes c->mu, with vc's close-callback lock held, and unregistering the
- * callback takes that lock (each waited for the other for good:
- * tests/test-hv-conn.c). */
-static void
-hv_unregister(virConnectPtr vc, HvHooks h)
+/* Takes c's lost connection out of c (c->mu held): NULL if none; drop
+ * it with hv_drop after c->mu. */
+static virConnectPtr
+hv_take_lost(HvConn *c, HvHooks *h)
 {
+    virConnectPtr vc = c->lost;
+
+    *h = c->lost_hooks;
+    c->lost = NULL;
+    return vc;
+}
+
+/* Unregisters c's callbacks on vc and drops c's reference (NULL is fine).
+ * Never under c->mu: libvirt calls hv_close_cb, which takes c->mu, with
+ * vc's close-callback lock held, and unregistering the callback takes
+ * that lock (each waited for the other for good: tests/test-hv-conn.c). */
+static void
+hv_drop(virConnectPtr vc, HvHooks h)
+{
+    if (!vc)
+        return;
     if (!h.events) {
         /* Calls only, which may have gone without keepalive: the close
          * must not wait for ever on a host that hangs now. */
         virConnectSetKeepAlive(vc, HV_KEEPALIVE_S, HV_KEEPALIVE_COUNT);
-        virResetLastError();
-        return;
+    } else {
+        hv_later_remove(vc);
+        if (h.lifecycle >= 0)
+            virConnectDomainEventDeregisterAny(vc, h.lifecycle);
+        if (h.metadata >= 0)
+            virConnectDomainEventDeregisterAny(vc, h.metadata);
+        virConnectUnregisterCloseCallback(vc, hv_close_cb);
     }
-    hv_later_remove(vc);
-    if (h.lifecycle >= 0)
-        virConnectDomainEventDeregisterAny(vc, h.lifecycle);
-    if (h.metadata >= 0)
-        virConnectDomainEventDeregisterAny(vc, h.metadata);
-    virConnectUnregisterCloseCallback(vc, hv_close_cb);
     virResetLastError();
+    virConnectClose(vc);
 }
 
 static void
@@ -252,13 +258,16 @@ hv_close_cb(virConnectPtr conn, int reason, void *opaque)
      * holds the callback to take c->mu against it (tests/test-hv-conn.c). */
     testhook_pause("hv:close-callback");
     pthread_mutex_lock(&c->mu);
-    if (c->conn == conn) {
-        /* The connection object stays referenced by libvirt until the
-         * callback returns; drop ours afterwards through the reconnect path. */
+    if (c->conn == conn && !c->lost) {
+        /* Its callbacks cannot be unregistered here, with the
+         * close-callback lock held: the connection waits in c->lost, with
+         * c's reference, for the next reconnect or the close (hv_take_lost).
+         * Closed here instead, it stayed in memory with them, and with a
+         * reference of c each (found by review: one per loss). */
         c->conn = NULL;
-        c->cb_lifecycle = c->cb_metadata = -1;
+        c->lost = conn;
+        c->lost_hooks = hv_unhook(c);
         hv_later_remove(conn);
-        virConnectClose(conn);
     }
     fn = c->fn;
     op = c->opaque;
@@ -297,7 +306,7 @@ hv_open_with(const char *uri, int readonly, int events)
         return c;
     if (c->fleet && stat(c->fleet, &c->fleet_st) < 0)
         memset(&c->fleet_st, 0, sizeof(c->fleet_st));
-    c->conn = hv_connect(c);
+    c->conn = hv_connect(c, NULL);
     if (c->conn) {
         HvHooks h = hv_register(c, c->conn);
 
@@ -401,20 +410,19 @@ hv_closer_unref(HvCloser *k)
 static void
 hv_close_now(HvConn *c)
 {
-    virConnectPtr vc;
-    HvHooks h;
+    virConnectPtr vc, lost;
+    HvHooks h, lh;
 
     pthread_mutex_lock(&c->mu);
     vc = c->conn;
     c->conn = NULL;
     h = hv_unhook(c);
+    lost = hv_take_lost(c, &lh);
     c->fn = NULL;
     c->opaque = NULL;
     pthread_mutex_unlock(&c->mu);
-    if (vc) {
-        hv_unregister(vc, h);
-        virConnectClose(vc);
-    }
+    hv_drop(vc, h);
+    hv_drop(lost, lh);
     hv_conn_unref(c);
 }
 
@@ -449,7 +457,7 @@ hv_close_start(HvConn *c)
     pthread_mutex_lock(&c->mu);
     d = c->dial;
     c->dial = NULL;
-    remote = (c->conn && !c->fleet) || d;
+    remote = ((c->conn || c->lost) && !c->fleet) || d;
     pthread_mutex_unlock(&c->mu);
     /* A connect still waiting for the host ends on its own, and its thread
      * closes what it gets; one that came too late is closed by the
@@ -589,10 +597,8 @@ hv_check_alive(HvConn *c, virConnectPtr vc)
         h = hv_unhook(c);
     }
     pthread_mutex_unlock(&c->mu);
-    if (mine) {
-        hv_unregister(vc, h);
-        virConnectClose(vc);    /* c's reference */
-    }
+    if (mine)
+        hv_drop(vc, h);         /* c's reference */
 }
 
 int
@@ -615,25 +621,32 @@ hv_is_alive(HvConn *c)
 static int
 hv_swap(HvConn *c, int kind)
 {
-    virConnectPtr vc;
-    virConnectPtr old;
+    virConnectPtr vc, old, lost;
     struct stat st;
     HvEventFn fn;
-    HvHooks h, nh;
+    HvHooks h, nh, lh;
     void *op;
+    int taken;
 
     /* Stat before connecting, as hv_open does: a write landing between the
      * two must leave the recorded version older than memory (one reload
      * too many), never newer (a stale view taken as current). */
     if (c->fleet && stat(c->fleet, &st) < 0)
         memset(&st, 0, sizeof(st));
-    if (!(vc = hv_connect(c)))
-        return -1;
+    if (!(vc = hv_connect(c, &taken))) {
+        if (!taken)
+            return -1;
+        /* Another caller waited on the same connect and is putting its
+         * connection in c now: nothing failed. */
+        err_clear();
+        return 0;
+    }
     testhook_pause("hv:swap-connected");
     nh = hv_register(c, vc);
     pthread_mutex_lock(&c->mu);
     old = c->conn;
     h = hv_unhook(c);
+    lost = hv_take_lost(c, &lh);
     c->conn = vc;
     c->local = -1;
     hv_hook(c, nh);
@@ -642,10 +655,8 @@ hv_swap(HvConn *c, int kind)
     fn = c->fn;
     op = c->opaque;
     pthread_mutex_unlock(&c->mu);
-    if (old) {
-        hv_unregister(old, h);
-        virConnectClose(old);
-    }
+    hv_drop(old, h);
+    hv_drop(lost, lh);
     if (fn)
         fn(c, NULL, kind, op);
     return 0;
