@@ -79,6 +79,29 @@ wait_done(pthread_mutex_t *mu, const int *flag, int64_t ms)
     }
 }
 
+/* Waits within WAIT_MS until k's thread is in the state in() tests for:
+ * 1, or 0 once it returned (*done set) or at the limit. */
+static int
+caller_waits(Caller *k, int (*in)(pid_t tid), int *done)
+{
+    int64_t end = util_mono_ms() + WAIT_MS;
+    pid_t tid;
+
+    *done = 0;
+    while (util_mono_ms() < end) {
+        pthread_mutex_lock(&k->mu);
+        tid = k->tid;
+        *done = k->done;
+        pthread_mutex_unlock(&k->mu);
+        if (*done)
+            return 0;
+        if (tid && in(tid))
+            return 1;
+        usleep(10000);
+    }
+    return 0;
+}
+
 /* A private libvirtd serving a fleet of 3, for one test: its files
  * under dir/NAME.xml, dir/NAME/ and dir/NAME.pause. */
 typedef struct {
@@ -178,7 +201,6 @@ test_close_callback_against_reader(const char *dir)
     Caller k;
     Priv p;
     pthread_t t;
-    int64_t end;
     int sleeps = 0, done = 0, started;
 
     if (priv_up(&p, dir, "close", CLOSE_TESTS) < 0)
@@ -195,29 +217,10 @@ test_close_callback_against_reader(const char *dir)
     ok(wait_file(p.pause), "libvirt's loop calls the close callback, which is held at its start");
     started = pthread_create(&t, NULL, caller_thread, &k) == 0;
     /* The reader waits (on the close-callback lock) or is done already. */
-    end = util_mono_ms() + WAIT_MS;
-    while (started && util_mono_ms() < end) {
-        pid_t tid;
-
-        pthread_mutex_lock(&k.mu);
-        tid = k.tid;
-        done = k.done;
-        pthread_mutex_unlock(&k.mu);
-        if (done || (tid && (sleeps = task_sleeps(tid))))
-            break;
-        usleep(10000);
-    }
+    sleeps = started && caller_waits(&k, task_sleeps, &done);
     ok(started && (sleeps || done), "a reader checks the host meanwhile, and waits");
     unlink(p.pause);
-    end = util_mono_ms() + WAIT_MS;
-    while (started && util_mono_ms() < end) {
-        pthread_mutex_lock(&k.mu);
-        done = k.done;
-        pthread_mutex_unlock(&k.mu);
-        if (done)
-            break;
-        usleep(10000);
-    }
+    done = started && wait_done(&k.mu, &k.done, WAIT_MS);
     unsetenv("DROVER_PAUSE");
     unsetenv("DROVER_PAUSE_FILE");
     ok(done, "once the callback goes on, both end: the reader within %d s", WAIT_MS / 1000);
@@ -279,9 +282,12 @@ __wrap_virDomainGetUUIDString(virDomainPtr dom, char *buf)
     return __real_virDomainGetUUIDString(dom, buf);
 }
 
+/* The events a handler was given: of one kind (HV_EVENT_*), or of any
+ * (kind 0). */
 typedef struct {
     pthread_mutex_t mu;
     pthread_cond_t cv;
+    int kind;
     int n;
 } EvCount;
 
@@ -292,7 +298,8 @@ ev_count(HvConn *c, const char *uuid, int kind, void *opaque)
 
     (void)c;
     (void)uuid;
-    (void)kind;
+    if (e->kind && kind != e->kind)
+        return;
     pthread_mutex_lock(&e->mu);
     e->n++;
     pthread_cond_broadcast(&e->cv);
@@ -319,8 +326,8 @@ wait_flag(pthread_mutex_t *mu, pthread_cond_t *cv, const int *flag)
 static void
 test_event_during_close(void)
 {
-    EvCount closed = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0 };
-    EvCount later = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0 };
+    EvCount closed = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0 };
+    EvCount later = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0 };
     HvConn *c = hv_open("test:///default", 0), *c2;
     Caller closer = { NULL, call_close, PTHREAD_MUTEX_INITIALIZER, 0, 0, 0 };
     pthread_t tc;
@@ -461,6 +468,18 @@ wait_dead(HvConn *c)
     return !hv_is_alive(c);
 }
 
+/* Opens p's host, then kills its daemon and starts it again (a test of
+ * its own): the connection, found dead, to reconnect. */
+static HvConn *
+priv_open_restarted(Priv *p)
+{
+    HvConn *c = hv_open(p->uri, 1);
+
+    ok(hv_is_alive(c) && p->pid > 0 && kill_daemon(p->pid) == 0 && wait_dead(c) &&
+       priv_restart(p) > 0, "connected; the daemon killed and started again");
+    return c;
+}
+
 /* Thread tid of this process waits in poll(2) (libvirt's client waits for
  * a reply there), not elsewhere (a pause point sleeps in nanosleep). */
 static int
@@ -492,15 +511,12 @@ test_reconnect_to_hung_host(const char *dir)
     Caller r = { NULL, hv_reconnect, PTHREAD_MUTEX_INITIALIZER, 0, 0, 0 };
     Caller k = { NULL, hv_is_alive, PTHREAD_MUTEX_INITIALIZER, 0, 0, 0 };
     pthread_t t, tk;
-    int sleeping = 0, started = 0, kstarted = 0;
-    int64_t end;
+    int sleeping = 0, started = 0, kstarted = 0, done;
     Priv p;
 
     if (priv_up(&p, dir, "swap", SWAP_TESTS) < 0)
         return;
-    r.c = k.c = hv_open(p.uri, 1);
-    ok(hv_is_alive(r.c) && p.pid > 0 && kill_daemon(p.pid) == 0 && wait_dead(r.c) &&
-       priv_restart(&p) > 0, "connected; the daemon killed and started again");
+    r.c = k.c = priv_open_restarted(&p);
     if (p.pid <= 0) {
         /* Never signal pid 0 (the test's own group). */
         tap_skip(SWAP_TESTS - 2, "the daemon did not start again");
@@ -515,19 +531,7 @@ test_reconnect_to_hung_host(const char *dir)
     kill(p.pid, SIGSTOP);
     unlink(p.pause);
     /* It goes on into the calls that register its callbacks, and waits. */
-    end = util_mono_ms() + WAIT_MS;
-    while (started && util_mono_ms() < end) {
-        pid_t tid;
-        int done;
-
-        pthread_mutex_lock(&r.mu);
-        tid = r.tid;
-        done = r.done;
-        pthread_mutex_unlock(&r.mu);
-        if (done || (tid && (sleeping = task_in_poll(tid))))
-            break;
-        usleep(10000);
-    }
+    sleeping = started && caller_waits(&r, task_in_poll, &done);
     unsetenv("DROVER_PAUSE");
     unsetenv("DROVER_PAUSE_FILE");
     ok(sleeping, "the daemon stopped (SIGSTOP): the reconnect waits on it, in a call");
@@ -630,30 +634,11 @@ track_registered(void)
     return n;
 }
 
-typedef struct {
-    pthread_mutex_t mu;
-    int lost;                   /* HV_EVENT_CONNECTION handed on */
-} LostSeen;
-
-static void
-lost_seen(HvConn *c, const char *uuid, int kind, void *opaque)
-{
-    LostSeen *s = opaque;
-
-    (void)c;
-    (void)uuid;
-    if (kind != HV_EVENT_CONNECTION)
-        return;
-    pthread_mutex_lock(&s->mu);
-    s->lost++;
-    pthread_mutex_unlock(&s->mu);
-}
-
 /* Kills the daemon and waits until libvirt's close callback has told c's
  * handler (not a reader: hv_is_alive would find it dead first, another
  * way out). */
 static int
-lose_host(pid_t pid, LostSeen *s, int before)
+lose_host(pid_t pid, EvCount *s, int before)
 {
     int64_t end = util_mono_ms() + WAIT_MS;
     int n = before;
@@ -663,7 +648,7 @@ lose_host(pid_t pid, LostSeen *s, int before)
     while (n == before && util_mono_ms() < end) {
         usleep(10000);
         pthread_mutex_lock(&s->mu);
-        n = s->lost;
+        n = s->n;
         pthread_mutex_unlock(&s->mu);
     }
     return n > before;
@@ -678,7 +663,7 @@ lose_host(pid_t pid, LostSeen *s, int before)
 static void
 test_lost_connection_freed(const char *dir)
 {
-    LostSeen seen = { PTHREAD_MUTEX_INITIALIZER, 0 };
+    EvCount seen = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, HV_EVENT_CONNECTION, 0 };
     HvConn *c;
     int freed, up, n;
     Priv p;
@@ -689,7 +674,7 @@ test_lost_connection_freed(const char *dir)
     track.armed = 1;
     pthread_mutex_unlock(&track.mu);
     c = hv_open(p.uri, 1);
-    hv_set_event_handler(c, lost_seen, &seen);
+    hv_set_event_handler(c, ev_count, &seen);
     up = hv_is_alive(c);
     n = track_registered();
     ok(up && n == 2, "connected, with drover's two domain event callbacks (%d)", n);
@@ -746,14 +731,11 @@ test_two_reconnects_one_connect(const char *dir)
     HvDomain *doms = NULL;
     pthread_t ta, tb;
     size_t nd = 0;
-    int64_t end;
     Priv p;
 
     if (priv_up(&p, dir, "tworec", TWOREC_TESTS) < 0)
         return;
-    a.c = b.c = hv_open(p.uri, 1);
-    ok(hv_is_alive(a.c) && p.pid > 0 && kill_daemon(p.pid) == 0 && wait_dead(a.c) &&
-       priv_restart(&p) > 0, "connected; the daemon killed and started again");
+    a.c = b.c = priv_open_restarted(&p);
     /* The first reconnect's connect is held once it has its connection. */
     setenv("DROVER_PAUSE", "hv:dial-done", 1);
     setenv("DROVER_PAUSE_FILE", p.pause, 1);
@@ -761,18 +743,7 @@ test_two_reconnects_one_connect(const char *dir)
     ok(sa && wait_file(p.pause), "a reconnect's connect is answered, and held there");
     /* The second finds that connect pending, and waits for it. */
     sb = pthread_create(&tb, NULL, caller_thread, &b) == 0;
-    end = util_mono_ms() + WAIT_MS;
-    while (sb && util_mono_ms() < end) {
-        pid_t tid;
-
-        pthread_mutex_lock(&b.mu);
-        tid = b.tid;
-        done = b.done;
-        pthread_mutex_unlock(&b.mu);
-        if (done || (tid && (waits = task_in_timed_wait(tid))))
-            break;
-        usleep(10000);
-    }
+    waits = sb && caller_waits(&b, task_in_timed_wait, &done);
     unlink(p.pause);
     unsetenv("DROVER_PAUSE");
     unsetenv("DROVER_PAUSE_FILE");
