@@ -54,6 +54,7 @@ struct JobTable {
     size_t nlogs, logs_cap;
     int notify;                 /* inotify, or -1 */
     int watch;                  /* its watch on dir, or -1 until dir exists */
+    int64_t last_start_ms;      /* of the newest job started here */
 };
 
 /* A job as one line of JSON (malloc'd), and back: 0, or -1 when the line

@@ -26,7 +26,7 @@
 /* --- jobs ------------------------------------------------------------------- */
 
 static void
-job_info_init(JobInfo *ji, int type, const char *host, const char *uri, const char *vm,
+job_info_init(JobTable *t, JobInfo *ji, int type, const char *host, const char *uri, const char *vm,
               const char *uuid, const char *digest)
 {
     UTIL_AUTOFREE char *owner = lock_describe_self();
@@ -42,7 +42,15 @@ job_info_init(JobInfo *ji, int type, const char *host, const char *uri, const ch
     util_strlcpy(ji->owner, owner, sizeof(ji->owner));
     util_strlcpy(ji->digest, digest ? digest : "", sizeof(ji->digest));
     util_strlcpy(ji->step, "starting", sizeof(ji->step));
+    /* Later than the job started here before, even within a millisecond
+     * (keys refused one after another): lists order by start, newest
+     * first, and an equal start left the order to the random ids. */
     ji->start_ms = job_wall_ms();
+    pthread_mutex_lock(&t->mu);
+    if (ji->start_ms <= t->last_start_ms)
+        ji->start_ms = t->last_start_ms + 1;
+    t->last_start_ms = ji->start_ms;
+    pthread_mutex_unlock(&t->mu);
     ji->start_time = ji->start_ms / 1000;
     ji->cancellable = 1;
 }
@@ -164,7 +172,7 @@ job_submit(JobTable *t, int type, const char *host, const char *uri, const char 
     j->threaded = 1;
     j->lockfd = -1;
     j->logfd = -1;
-    job_info_init(&j->info, type, host, uri, vm, uuid, digest);
+    job_info_init(t, &j->info, type, host, uri, vm, uuid, digest);
     j->info.pid = (int)getpid();
     /* Without a record the job still runs, visible in this process only. */
     if (job_record_create(t, &j->info, &j->lockfd, 0) < 0)
@@ -221,7 +229,7 @@ job_spawn(JobTable *t, int type, const char *host, const char *uri, const char *
         err_set(RESULT_NOT_SUPPORTED, "no drover executable to run the job in");
         return -1;
     }
-    job_info_init(&ji, type, host, uri, vm, uuid, digest);
+    job_info_init(t, &ji, type, host, uri, vm, uuid, digest);
     if (job_record_create(t, &ji, &lockfd, pid_out != NULL) < 0)
         return -1;
     argv[0] = t->exe;
@@ -427,7 +435,7 @@ job_record_refused(JobTable *t, int type, const char *host, const char *uri, con
 {
     JobInfo ji;
 
-    job_info_init(&ji, type, host, uri, vm, uuid, NULL);
+    job_info_init(t, &ji, type, host, uri, vm, uuid, NULL);
     ji.state = JOB_EXCEPTION;
     ji.cancellable = 0;
     ji.pid = (int)getpid();

@@ -57,7 +57,7 @@ typedef struct {
     char owner[128];
     char digest[65];            /* plan digest */
     int64_t start_time;         /* wall clock, seconds */
-    int64_t start_ms;           /* wall clock, milliseconds */
+    int64_t start_ms;           /* wall clock, milliseconds; rises with each job a process starts */
     int64_t elapsed_ms;
     int error_code;             /* result code; 0 when it completed */
     char error_description[1024];
