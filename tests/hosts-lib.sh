@@ -8,6 +8,7 @@
 #   hosts_start DIR N             # daemons 1..N under DIR/hK
 #   hosts_uri K FLEET_FILE        # test+unix:///FLEET_FILE?socket=...
 #   hosts_stop_one K / hosts_cont_one K / hosts_kill_one K / hosts_restart_one K
+#   hosts_wait_accepts K          # until daemon K accepts connects again
 #   hosts_stop                    # every daemon this file started
 #
 # Each daemon runs as root in a mount namespace of its own (unshare -m), with
@@ -116,6 +117,20 @@ EOC
 # hosts_stop_one K (SIGSTOP: hung, not dead), hosts_cont_one K (SIGCONT).
 hosts_stop_one() { _p=$(hosts_pid "$1") && [ -n "$_p" ] && kill -STOP "$_p"; }
 hosts_cont_one() { _p=$(hosts_pid "$1") && [ -n "$_p" ] && kill -CONT "$_p"; }
+
+# hosts_wait_accepts K: until daemon K accepts a connect on its socket (let
+# go by SIGCONT, it first works through the connects queued while it was
+# stopped, and refuses more while its backlog is full); 1 after 60 s.
+hosts_wait_accepts() {
+    _n=0
+    until python3 -c 'import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])' "$(hosts_sock "$1")" 2>/dev/null; do
+        [ "$_n" -ge 600 ] && return 1
+        sleep 0.1
+        _n=$((_n + 1))
+    done
+}
 
 # hosts_kill_one K: SIGKILL, and waits until it is gone.
 hosts_kill_one() {
