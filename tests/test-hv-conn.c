@@ -306,18 +306,18 @@ ev_count(HvConn *c, const char *uuid, int kind, void *opaque)
     pthread_mutex_unlock(&e->mu);
 }
 
-/* Waits for *flag (under mu, signalled on cv, a CLOCK_REALTIME
- * condition) within WAIT_MS. */
+/* Waits within WAIT_MS until *flag is above above (under mu, signalled
+ * on cv, a CLOCK_REALTIME condition): whether it is. */
 static int
-wait_flag(pthread_mutex_t *mu, pthread_cond_t *cv, const int *flag)
+wait_flag(pthread_mutex_t *mu, pthread_cond_t *cv, const int *flag, int above)
 {
     struct timespec until = rt_deadline();
     int r;
 
     pthread_mutex_lock(mu);
-    while (!*flag && pthread_cond_timedwait(cv, mu, &until) != ETIMEDOUT)
+    while (*flag <= above && pthread_cond_timedwait(cv, mu, &until) != ETIMEDOUT)
         ;
-    r = *flag;
+    r = *flag > above;
     pthread_mutex_unlock(mu);
     return r;
 }
@@ -344,7 +344,7 @@ test_event_during_close(void)
     pthread_mutex_unlock(&evhold.mu);
     ok(hv_destroy(c, "test") == 0, "the test driver's domain is stopped: a lifecycle event (%s)",
        err_message());
-    held = wait_flag(&evhold.mu, &evhold.cv, &evhold.in_cb);
+    held = wait_flag(&evhold.mu, &evhold.cv, &evhold.in_cb, 0);
     ok(held, "libvirt's event thread is held in the lifecycle callback, before it locks the connection");
     /* Opened first: test:///default's driver goes with its last
      * connection, and the event below is of the same driver. */
@@ -363,7 +363,7 @@ test_event_during_close(void)
     if (wait_done(&closer.mu, &closer.done, WAIT_MS))
         pthread_join(tc, NULL);
     hv_start(c2, "test");
-    ok(wait_flag(&later.mu, &later.cv, &later.n),
+    ok(wait_flag(&later.mu, &later.cv, &later.n, 0),
        "a later event of another connection comes: the held callback has ended");
     pthread_mutex_lock(&closed.mu);
     n = closed.n;
@@ -640,18 +640,7 @@ track_registered(void)
 static int
 lose_host(pid_t pid, EvCount *s, int before)
 {
-    int64_t end = util_mono_ms() + WAIT_MS;
-    int n = before;
-
-    if (pid <= 0 || kill_daemon(pid) != 0)
-        return 0;
-    while (n == before && util_mono_ms() < end) {
-        usleep(10000);
-        pthread_mutex_lock(&s->mu);
-        n = s->n;
-        pthread_mutex_unlock(&s->mu);
-    }
-    return n > before;
+    return pid > 0 && kill_daemon(pid) == 0 && wait_flag(&s->mu, &s->cv, &s->n, before);
 }
 
 /* A host lost twice: libvirt's close callback, in which drover's
