@@ -61,7 +61,7 @@ hv_event_thread(void *arg)
     hv_loop_go = 1;
     pthread_mutex_unlock(&hv_loop_mu);
     for (;;) {
-        if (virEventRunDefaultImpl() < 0)
+        if (hv_event_run_once() < 0)
             usleep(100000);
     }
     return NULL;

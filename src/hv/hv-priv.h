@@ -60,6 +60,10 @@ struct HvConn {
  * the loop (hv_loop_start).
  * hv_set_event_handler on it gets nothing. */
 HvConn *hv_open_calls(const char *uri, int readonly);
+/* hv-event.c.  Registers drover's event loop with libvirt (hv-event.c
+ * says why not libvirt's own); before any connect: a connection opened
+ * before it gets no keepalive.  0, or -1 (errno) if it cannot. */
+int hv_event_register(void);
 /* hv-loop.c.  Starts the thread of libvirt's event loop, once, and has it
  * run the loop now (a deferral ends); hv_init first. */
 void hv_loop_start(void);

@@ -49,7 +49,7 @@ hv_init_once(void)
     /* The event loop is registered here, before any connect, so that every
      * connection gets keepalive; its thread starts with the first
      * connection that registers for events (hv_loop_thread, hv-loop.c). */
-    hv_init_result = virInitialize() < 0 || virEventRegisterDefaultImpl() < 0 ? -1 : 0;
+    hv_init_result = virInitialize() < 0 || hv_event_register() < 0 ? -1 : 0;
 }
 
 int

@@ -88,6 +88,12 @@ HvConn *hv_open(const char *uri, int readonly);
  * delivered when the loop runs.  No effect once the loop runs. */
 void hv_events_defer(void);
 void hv_events_resume(void);
+/* One turn of the event loop drover gives libvirt (hv-event.c): waits
+ * for a watched descriptor, a due timer or a change made meanwhile, and
+ * runs their callbacks.  hv_init first; one thread at a time: the
+ * loop's own (started with the first connection for events), or a test's
+ * while no such connection is open.  0, or -1 (errno) if poll() fails. */
+int hv_event_run_once(void);
 /* Closes and frees c (NULL is fine).  Waits at most about a second for a
  * remote host to take the close; the rest then ends in a thread. */
 void hv_close(HvConn *c);
