@@ -98,19 +98,21 @@ def snap(fleetdir, vm, listjson):
             tmp.append(n)   # reported by consistent(), kept out of the comparisons
             continue
         files[n] = {"sha": sha(p), "backing": backing(p) if ".qcow2" in n else None}
-    entry = None
+    entry = why = None
     with open(listjson) as f:
         for e in json.load(f):
             if e["name"] == vm:
                 entry = {k: e.get(k) for k in ("state", "state_name", "health_name", "recovery_points",
                                                "failover_point", "test_system", "interrupted_operation",
                                                "power", "mode")}
+                # Why list says what it says (kept out of the comparisons).
+                why = e.get("record_error") or e.get("problem")
     test = domain(root, vm + "-test")
     if test:
         del test["record"]
     return {"fleet": fleetdir, "vm": vm, "record": d["record"] if d else None,
             "sources": d["sources"] if d else None, "power": d["power"] if d else None,
-            "test_domain": test, "files": files, "tmp": tmp, "list": entry}
+            "test_domain": test, "files": files, "tmp": tmp, "list": entry, "list_why": why}
 
 
 def norm(obj, fleet):
@@ -195,7 +197,7 @@ def consistent(s):
     for n in s["tmp"]:
         bad.append("temporary file %s is in the directory" % n)
     if s["list"] and s["list"]["health_name"] == "Critical":
-        bad.append("drover list says Critical")
+        bad.append("drover list says Critical: %s" % s.get("list_why"))
     return bad
 
 
