@@ -92,7 +92,10 @@ kill_case() {
     is "$bad" "" "$label: reference result is consistent"
     # Once seen under load (list said Critical, the record and disks were
     # fine): a second look tells a state that passed from one that lasts.
-    [ -z "$bad" ] || diag "$label: a second snapshot right after says: '$(crash_bad "$(crash_snap "$F" "$vm" "$T/snap.ref2")")'"
+    if [ -n "$bad" ]; then
+        diag "$label: processes working in $F: $(pgrep -af "$F/|$F_JSON" | tr '\n' ' ')"
+        diag "$label: a second snapshot right after says: '$(crash_bad "$(crash_snap "$F" "$vm" "$T/snap.ref2")")'"
+    fi
     diag "$label: a run takes about $span ms; kills land at random within it"
 
     back=0 fwd=0 missed=0 nojournal=0 closed=0 k=1 tries=0
