@@ -11,7 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 #include <wchar.h>
 
 static void
@@ -284,6 +287,22 @@ util_thread_name(const char *fmt, ...)
     vsnprintf(name, sizeof(name), fmt, ap);
     va_end(ap);
     pthread_setname_np(pthread_self(), name);
+}
+
+void
+util_thread_lower(int steps)
+{
+    /* Linux: the nice value is the thread's own, by its tid. */
+    id_t tid = (id_t)syscall(SYS_gettid);
+    int now;
+
+    errno = 0;
+    now = getpriority(PRIO_PROCESS, tid);
+    if (now == -1 && errno)
+        return;
+    if (setpriority(PRIO_PROCESS, tid, now + steps > 19 ? 19 : now + steps) < 0) {
+        /* Not allowed here (a seccomp filter): it runs as it was. */
+    }
 }
 
 int64_t

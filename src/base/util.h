@@ -62,6 +62,11 @@ struct timespec util_mono_deadline(int64_t mono_ms);
 /* Names the calling thread, as top -H, ps -L and gdb show it; cut to the
  * kernel's 15 bytes. */
 void util_thread_name(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Lowers the calling thread's CPU priority by steps nice values (at most
+ * to 19); threads it creates from then on inherit it.  Best effort: an
+ * unprivileged thread can never raise it again, so only for threads that
+ * do background work for their whole life. */
+void util_thread_lower(int steps);
 /* Wall clock as seconds since the epoch. */
 int64_t util_now(void);
 /* "2026-11-24T09:00:00Z" into buf (at least 21 bytes). */
