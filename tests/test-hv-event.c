@@ -97,6 +97,29 @@ free_cb(void *opaque)
     pthread_mutex_unlock(&s->mu);
 }
 
+/* A free callback that removes a timer (as libvirt's free callbacks may
+ * drop the last reference of an object that removes its own). */
+static int chained_timer = -1;
+
+static void
+free_removes_timer(void *opaque)
+{
+    free_cb(opaque);
+    virEventRemoveTimeout(chained_timer);
+}
+
+/* A timer whose callback adds another timer due at once, the first time. */
+static Seen chained;
+static int chained_added = -1;
+
+static void
+timer_adds_timer(int timer, void *opaque)
+{
+    timer_cb(timer, opaque);
+    if (seen_get(opaque, &((Seen *)opaque)->calls) == 1)
+        chained_added = virEventAddTimeout(0, timer_cb, &chained, NULL);
+}
+
 /* Turns of the loop in this thread, with a timer due at every turn so
  * that none waits: what one turn does, and nothing more. */
 static int spin_timer = -1;
@@ -260,6 +283,19 @@ main(void)
     turn();
     is_int(t.freed, 1, "its free callback ran once, at the next turn");
 
+    /* A timer added by a timer's callback waits for the next turn, as in
+     * libvirt's loops (a chain of them cannot hold the descriptors back). */
+    seen_init(&t);
+    seen_init(&chained);
+    tm = virEventAddTimeout(0, timer_adds_timer, &t, NULL);
+    turn();
+    is_int(chained.calls, 0, "a timer a timer's callback added does not run in the same turn");
+    virEventUpdateTimeout(tm, -1);
+    turn();
+    is_int(chained.calls, 1, "... it runs in the next one");
+    virEventRemoveTimeout(chained_added);
+    virEventRemoveTimeout(tm);
+
     /* A loop in its own thread, waiting in poll() with nothing due,
      * woken by changes other threads make. */
     turns_off();
@@ -282,6 +318,26 @@ main(void)
     virEventRemoveHandle(w2);
     ok(wait_for(&a, &a.freed, 1), "a removal while it waits: woken, the free callback runs");
     is_int(a.freed_in_cb, 0, "... outside any callback");
+
+    /* A timer moved earlier while the loop waits for it wakes the loop. */
+    seen_init(&b);
+    tm = virEventAddTimeout(600000, timer_cb, &b, free_cb);
+    ok(waits_in_poll(&r), "the loop waits in poll() for a timer ten minutes away");
+    virEventUpdateTimeout(tm, 0);
+    ok(wait_for(&b, &b.calls, 1), "moved to now, it wakes the loop and runs");
+    virEventRemoveTimeout(tm);
+    ok(wait_for(&b, &b.freed, 1), "removed, its free callback runs");
+
+    /* A free callback that removes a timer: that timer's free callback
+     * runs in the same turn, not after a poll() that waits for good. */
+    seen_init(&a);
+    seen_init(&t);
+    chained_timer = virEventAddTimeout(-1, timer_cb, &t, free_cb);
+    w2 = virEventAddHandle(q[0], VIR_EVENT_HANDLE_READABLE, handle_cb, &a, free_removes_timer);
+    ok(waits_in_poll(&r), "the loop waits with a watch and a timer that is off");
+    virEventRemoveHandle(w2);
+    ok(wait_for(&a, &a.freed, 1), "the watch's removal wakes it: its free callback runs");
+    ok(wait_for(&t, &t.freed, 1), "the timer that free callback removed is let go too, with nothing else to wake the loop");
 
     /* Stop the thread: a timer due now wakes its last turn. */
     pthread_mutex_lock(&r.mu);

@@ -66,6 +66,8 @@ static HvTimer *hv_timers;
 static size_t hv_ntimers, hv_captimers;
 static int hv_ev_next_id = 1;   /* libvirt wants ids above 0 */
 static int hv_ev_polling;       /* the loop is in (or about to enter) poll() */
+static int64_t hv_ev_poll_until;        /* when that poll() ends by itself
+                                         * (util_mono_ms; INT64_MAX: never) */
 static int hv_ev_woken;         /* a wake-up written and not read yet */
 static int hv_ev_fd = -1;       /* eventfd that wakes the loop */
 
@@ -82,6 +84,17 @@ hv_ev_wake_locked(void)
     /* EAGAIN only when the counter is full: the loop is woken anyway. */
     if (write(hv_ev_fd, &one, sizeof(one)) < 0) {
     }
+}
+
+/* A fresh id: above 0, and after 2^31 of them round again (a watch or
+ * timer lives far shorter than that many connects). */
+static int
+hv_ev_id_locked(void)
+{
+    int id = hv_ev_next_id;
+
+    hv_ev_next_id = id == INT32_MAX ? 1 : id + 1;
+    return id;
 }
 
 static HvWatch *
@@ -115,7 +128,7 @@ hv_ev_add_handle(int fd, int events, virEventHandleCallback cb, void *opaque, vi
     pthread_mutex_lock(&hv_ev_mu);
     util_grow(&hv_watches, &hv_capwatches, hv_nwatches + 1, sizeof(*hv_watches));
     w = &hv_watches[hv_nwatches++];
-    id = hv_ev_next_id++;
+    id = hv_ev_id_locked();
     *w = (HvWatch){ .id = id, .fd = fd, .events = events, .cb = cb, .opaque = opaque, .ff = ff };
     if (events)
         hv_ev_wake_locked();
@@ -154,6 +167,16 @@ hv_ev_remove_handle(int id)
     return ret;
 }
 
+/* A timer now due before the loop's poll() would end by itself wakes it;
+ * a later one is seen when that poll() ends (libvirt's keepalive moves
+ * its timer on at every message a call receives). */
+static void
+hv_ev_timer_wake_locked(const HvTimer *t)
+{
+    if (t->ms >= 0 && t->at_ms < hv_ev_poll_until)
+        hv_ev_wake_locked();
+}
+
 static int
 hv_ev_add_timeout(int ms, virEventTimeoutCallback cb, void *opaque, virFreeCallback ff)
 {
@@ -163,11 +186,10 @@ hv_ev_add_timeout(int ms, virEventTimeoutCallback cb, void *opaque, virFreeCallb
     pthread_mutex_lock(&hv_ev_mu);
     util_grow(&hv_timers, &hv_captimers, hv_ntimers + 1, sizeof(*hv_timers));
     t = &hv_timers[hv_ntimers++];
-    id = hv_ev_next_id++;
+    id = hv_ev_id_locked();
     *t = (HvTimer){ .id = id, .ms = ms, .at_ms = util_mono_ms() + (ms > 0 ? ms : 0),
                     .cb = cb, .opaque = opaque, .ff = ff };
-    if (ms >= 0)
-        hv_ev_wake_locked();
+    hv_ev_timer_wake_locked(t);
     pthread_mutex_unlock(&hv_ev_mu);
     return id;
 }
@@ -182,7 +204,7 @@ hv_ev_update_timeout(int id, int ms)
         /* As libvirt's loops do: a new interval counts from now. */
         t->ms = ms;
         t->at_ms = util_mono_ms() + (ms > 0 ? ms : 0);
-        hv_ev_wake_locked();
+        hv_ev_timer_wake_locked(t);
     }
     pthread_mutex_unlock(&hv_ev_mu);
 }
@@ -255,9 +277,11 @@ static void
 hv_ev_run_timers_locked(void)
 {
     int64_t now = util_mono_ms();
-    size_t i;
+    size_t i, n = hv_ntimers;
 
-    for (i = 0; i < hv_ntimers; i++) {
+    /* Timers a callback adds wait for the next turn, as in libvirt's
+     * loops: a chain of them cannot hold the descriptors back. */
+    for (i = 0; i < n; i++) {
         HvTimer *t = &hv_timers[i];
         virEventTimeoutCallback cb = t->cb;
         void *opaque = t->opaque;
@@ -299,16 +323,38 @@ hv_ev_sweep_locked(HvFree **fr, size_t *nfr, size_t *capfr)
     hv_ntimers = k;
 }
 
+/* Takes out what was removed and runs its free callbacks, without the
+ * lock (held on entry and on return), until they remove nothing more. */
+static void
+hv_ev_sweep_run_locked(void)
+{
+    for (;;) {
+        UTIL_AUTOFREE HvFree *fr = NULL;
+        size_t i, nfr = 0, capfr = 0;
+
+        hv_ev_sweep_locked(&fr, &nfr, &capfr);
+        if (!nfr)
+            return;
+        pthread_mutex_unlock(&hv_ev_mu);
+        for (i = 0; i < nfr; i++)
+            fr[i].ff(fr[i].opaque);
+        pthread_mutex_lock(&hv_ev_mu);
+    }
+}
+
 int
 hv_event_run_once(void)
 {
     UTIL_AUTOFREE struct pollfd *fds = NULL;
     UTIL_AUTOFREE size_t *at = NULL;    /* fds[1 + j] is hv_watches[at[j]] */
-    UTIL_AUTOFREE HvFree *fr = NULL;
-    size_t i, n = 0, nfr = 0, capfr = 0;
+    size_t i, n = 0;
+    int64_t now;
     int timeout, r, saved;
 
     pthread_mutex_lock(&hv_ev_mu);
+    /* What was removed between turns (no wake-up then): its free callback
+     * now, not after a poll() that may wait for good. */
+    hv_ev_sweep_run_locked();
     fds = util_xcalloc(hv_nwatches + 1, sizeof(*fds));
     at = util_xcalloc(hv_nwatches + 1, sizeof(*at));
     fds[0] = (struct pollfd){ .fd = hv_ev_fd, .events = POLLIN };
@@ -321,7 +367,9 @@ hv_event_run_once(void)
                                       .events = hv_ev_to_poll(hv_watches[i].events) };
         at[n++] = i;
     }
-    timeout = hv_ev_timeout_locked(util_mono_ms());
+    now = util_mono_ms();
+    timeout = hv_ev_timeout_locked(now);
+    hv_ev_poll_until = timeout < 0 ? INT64_MAX : now + timeout;
     hv_ev_polling = 1;
     pthread_mutex_unlock(&hv_ev_mu);
 
@@ -339,6 +387,7 @@ hv_event_run_once(void)
         hv_ev_woken = 0;
     }
     if (r < 0 && saved != EINTR) {
+        hv_ev_sweep_run_locked();
         pthread_mutex_unlock(&hv_ev_mu);
         errno = saved;
         return -1;
@@ -362,9 +411,7 @@ hv_event_run_once(void)
         cb(id, fd, ev, opaque);
         pthread_mutex_lock(&hv_ev_mu);
     }
-    hv_ev_sweep_locked(&fr, &nfr, &capfr);
+    hv_ev_sweep_run_locked();
     pthread_mutex_unlock(&hv_ev_mu);
-    for (i = 0; i < nfr; i++)
-        fr[i].ff(fr[i].opaque);
     return 0;
 }
