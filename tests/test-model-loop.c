@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -141,6 +143,16 @@ test_priority(const char *uri)
     ok(okp, "the prioritised row (the last by name of %zu) arrives while the round is held "
        "halfway", n);
     ok(first_loaded < n, "before the whole fleet (%zu of %zu read)", first_loaded, n);
+    {
+        /* Reading is background work, below the thread that paints. */
+        int mine = getpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid));
+        int want_nice = mine + 5 > 19 ? 19 : mine + 5, lo, hi;
+        int nr = threads_named("read ", &lo, &hi);
+
+        ok(nr >= 1 && lo == want_nice && hi == want_nice,
+           "the round's readers run at nice %d, 5 below the caller's %d (%d threads, %d..%d)",
+           want_nice, mine, nr, lo, hi);
+    }
     unlink(pause_file);
     unsetenv("DROVER_PAUSE");
     unsetenv("DROVER_PAUSE_FILE");
@@ -195,26 +207,52 @@ test_resync(const char *uri)
     session_free(s);
 }
 
-/* How many of this process's threads have a name that starts with prefix. */
-static int
-threads_named(const char *prefix)
+/* How many of this process's threads have a name that starts with
+ * prefix; with lo and hi, the least and most nice value among them. */
+int
+threads_named(const char *prefix, int *lo, int *hi)
 {
     DIR *d = opendir("/proc/self/task");
     struct dirent *e;
     int n = 0;
 
+    if (lo && hi) {
+        *lo = 100;
+        *hi = -100;
+    }
     while (d && (e = readdir(d))) {
-        char path[300], name[32] = "";
+        char path[300], name[32] = "", stat[1024] = "";
+        const char *p;
         FILE *f;
+        int i, nice;
 
         if (e->d_name[0] == '.')
             continue;
         snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
         if ((f = fopen(path, "r"))) {
-            if (fgets(name, sizeof(name), f) && strncmp(name, prefix, strlen(prefix)) == 0)
-                n++;
+            if (!fgets(name, sizeof(name), f))
+                name[0] = 0;
             fclose(f);
         }
+        if (strncmp(name, prefix, strlen(prefix)) != 0)
+            continue;
+        n++;
+        if (!lo || !hi)
+            continue;
+        snprintf(path, sizeof(path), "/proc/self/task/%s/stat", e->d_name);
+        if ((f = fopen(path, "r"))) {
+            if (!fgets(stat, sizeof(stat), f))
+                stat[0] = 0;
+            fclose(f);
+        }
+        /* nice is the 17th field after the name's closing parenthesis */
+        for (p = strrchr(stat, ')'), i = 0; p && i < 17; i++)
+            p = strchr(p + 1, ' ');
+        nice = p ? atoi(p + 1) : 100;
+        if (nice < *lo)
+            *lo = nice;
+        if (nice > *hi)
+            *hi = nice;
     }
     if (d)
         closedir(d);
@@ -244,7 +282,7 @@ test_readers(const char *uri)
     m = model_new(s, &mo);
     pump(m, pred_rounds, &one, &okp);
     ok(okp, "the big fleet loads");
-    ok(threads_named("rows1 ") == 1, "one host of %zu records: a second reader's stage ran", n);
+    ok(threads_named("rows1 ", NULL, NULL) == 1, "one host of %zu records: a second reader's stage ran", n);
     model_refresh(m);
     pump(m, pred_rounds, &two, &okp);
     ok(okp, "a second round ends too");
@@ -266,11 +304,11 @@ test_readers(const char *uri)
     is_int(loaded, n, "every row has its record");
     is_int(same, n, "and each row holds its own domain's record (state, points, name)");
     model_free(m);
-    ok(threads_named("rows1 ") == 0, "the second reader's stage ends with the model");
+    ok(threads_named("rows1 ", NULL, NULL) == 0, "the second reader's stage ends with the model");
     if ((s2 = open_session(uri, uri))) {
         m = model_new(s2, &mo);
         pump(m, pred_rounds, &one, &okp);
-        ok(okp && threads_named("rows1 ") == 0, "two hosts: one reader each");
+        ok(okp && threads_named("rows1 ", NULL, NULL) == 0, "two hosts: one reader each");
         model_free(m);
         session_free(s2);
     }

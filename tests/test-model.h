@@ -37,6 +37,9 @@ void test_other_process(const char *uri);
 void test_priority(const char *uri);
 void test_resync(const char *uri);
 void test_readers(const char *uri);
+/* How many of this process's threads have a name that starts with
+ * prefix; with lo and hi, the least and most nice value among them. */
+int threads_named(const char *prefix, int *lo, int *hi);
 
 /* test-model-view.c: the view's orders and replication requests. */
 void test_view(const char *uri);

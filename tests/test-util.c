@@ -182,7 +182,7 @@ test_stage(void)
     size_t n = 0, i;
     int in_order = 1;
     char name[16] = "";
-    Stage *st = stage_new("test stage");
+    Stage *st = stage_new("test stage", 0);
 
     ok(st != NULL, "a stage starts its thread");
     for (i = 0; i < 100; i++) {

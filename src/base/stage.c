@@ -23,6 +23,7 @@ struct Stage {
     int running;                /* a job is running now */
     int quit;
     char name[16];              /* its thread's (the kernel keeps 15 bytes) */
+    int lower;                  /* nice values below its creator */
 };
 
 static void *
@@ -32,6 +33,8 @@ stage_thread(void *arg)
 
     if (s->name[0])
         util_thread_name("%s", s->name);
+    if (s->lower)
+        util_thread_lower(s->lower);
     pthread_mutex_lock(&s->mu);
     for (;;) {
         StageJob *j = s->head;
@@ -59,10 +62,11 @@ stage_thread(void *arg)
 }
 
 Stage *
-stage_new(const char *name)
+stage_new(const char *name, int lower)
 {
     Stage *s = util_xcalloc(1, sizeof(*s));
 
+    s->lower = lower;
     if (name)
         util_strlcpy(s->name, name, sizeof(s->name));
     pthread_mutex_init(&s->mu, NULL);

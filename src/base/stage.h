@@ -11,10 +11,11 @@
 typedef struct Stage Stage;
 typedef void (*StageFn)(void *arg);
 
-/* A stage with its thread, named name (NULL: as the caller's); NULL when
- * no thread can be made, and every function below takes NULL: the jobs
- * then run at once, in the caller. */
-Stage *stage_new(const char *name);
+/* A stage with its thread, named name (NULL: as the caller's), running
+ * lower nice values below the caller (util_thread_lower; 0: as the
+ * caller); NULL when no thread can be made, and every function below
+ * takes NULL: the jobs then run at once, in the caller. */
+Stage *stage_new(const char *name, int lower);
 /* fn(arg) runs in the stage's thread after every job pushed before it. */
 void stage_push(Stage *s, StageFn fn, void *arg);
 /* Returns once every job pushed so far has run. */

@@ -372,7 +372,7 @@ hv_list_made(HvListArg *a)
 {
     int rc;
 
-    a->stage = stage_new("list rows");
+    a->stage = stage_new("list rows", 0);
     rc = hv_list_parts(a->c, a->flags, hv_part_put, a, &a->r.doms, &a->r.n);
     stage_free(a->stage);       /* after the parts still waiting */
     a->stage = NULL;

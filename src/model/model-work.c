@@ -157,9 +157,15 @@ batch_add(Batch *b, const HvDomain *d)
     b->n++;
 }
 
-/* How far a fetcher lowers its thread's priority (nice), and with it its
- * stages' and readers'. */
-#define MODEL_FETCH_NICE 5
+/* Reading records and making rows is background work: the readers and
+ * the stages run this many nice values below the UI thread, which must
+ * paint while twenty hosts' readers and stages take turns on the cores
+ * (with twenty hosts on two cores it otherwise waited 20-40 ms for a core
+ * at each step of a frame, and the rows on screen came at 0.53 s instead
+ * of 0.20 s: doc/performance.md).  Not the fetcher: the threads it starts
+ * (a reconnect's, and what libvirt forks from it: ssh, a session daemon)
+ * would inherit it, and no thread can raise it again. */
+#define MODEL_READ_NICE 5
 
 /* Records read in a round, handed to the round's stage to be made into
  * rows (parse, health, files) while the fetcher reads the next ones. */
@@ -520,6 +526,7 @@ round_reader_thread(void *arg)
     RoundReader *me = arg;
 
     util_thread_name("read %s", me->rd->f->m->s->hosts[me->rd->f->idx].name);
+    util_thread_lower(MODEL_READ_NICE);
     round_read(me);
     return NULL;
 }
@@ -540,7 +547,7 @@ round_readers(Fetcher *f, size_t n)
         if (f->stages[k])
             continue;
         snprintf(name, sizeof(name), "rows%zu %s", k, f->m->s->hosts[f->idx].name);
-        if (!(f->stages[k] = stage_new(name)))
+        if (!(f->stages[k] = stage_new(name, MODEL_READ_NICE)))
             break;
     }
     return k ? k : 1;
@@ -605,11 +612,14 @@ fetcher_do_full(Fetcher *f)
         rd.r[i].b.f = f;
         rd.r[i].b.since_ms = util_mono_ms();
     }
-    /* A reader that cannot start takes no record: the others take them all. */
-    for (i = 1; i < rd.nr; i++)
+    /* Each reader in a thread of its own (MODEL_READ_NICE: the fetcher
+     * stays as it is).  One that cannot start takes no record: the others
+     * take them all, and the fetcher reads if none started. */
+    for (i = 0; i < rd.nr; i++)
         if (pthread_create(&readers[started], NULL, round_reader_thread, &rd.r[i]) == 0)
             started++;
-    round_read(&rd.r[0]);
+    if (!started)
+        round_read(&rd.r[0]);
     for (i = 0; i < started; i++)
         pthread_join(readers[i], NULL);
     for (i = 0; i < rd.nr; i++) {
@@ -683,17 +693,9 @@ model_fetcher_thread(void *arg)
         hv_set_event_handler(h->conn, model_on_event, model_opaque(m, f->idx));
     }
     util_thread_name("fetch %s", h->name);
-    /* Reading is background work: below the UI thread, which must paint
-     * while twenty fetchers, their stages and readers (which inherit this)
-     * take turns on the cores.  With twenty hosts on two cores the UI
-     * thread otherwise waited 20-40 ms for a core at each step of a frame,
-     * and the rows on screen came at 0.53 s instead of 0.20 s
-     * (doc/performance.md).  After the connect above, so that the event
-     * loop's thread, which a connect may start, is not lowered. */
-    util_thread_lower(MODEL_FETCH_NICE);
     /* Its rounds' records are made into rows there (NULL: here). */
     snprintf(name, sizeof(name), "rows %s", h->name);
-    f->stages[0] = stage_new(name);
+    f->stages[0] = stage_new(name, MODEL_READ_NICE);
     pthread_mutex_lock(&m->mu);
     while (!m->quit) {
         if (f->want_full) {
