@@ -152,8 +152,8 @@ test_fleet(const char *uri)
     ok(okp, "first load finishes on both hosts, one of them dead");
     {
         /* Reading is background work, below the thread that paints; the
-         * fetchers and the event loop's thread (which a fetcher's
-         * reconnect would otherwise start) stay as the caller. */
+         * fetchers (whose connects may start the event loop's thread, and
+         * a reconnect's thread) and that thread stay as the caller. */
         int mine = getpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid));
         int want = mine + 5 > 19 ? 19 : mine + 5, lo, hi, n;
 

@@ -31,10 +31,10 @@ stage_thread(void *arg)
 {
     Stage *s = arg;
 
-    if (s->name[0])
-        util_thread_name("%s", s->name);
     if (s->lower)
         util_thread_lower(s->lower);
+    if (s->name[0])
+        util_thread_name("%s", s->name);
     pthread_mutex_lock(&s->mu);
     for (;;) {
         StageJob *j = s->head;

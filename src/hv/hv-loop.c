@@ -112,11 +112,6 @@ hv_events_defer(void)
     if (!hv_loop_go)
         hv_loop_at_ms = util_mono_ms() + HV_EVENTS_DEFER_MS;
     pthread_mutex_unlock(&hv_loop_mu);
-    /* The loop's thread now, from this thread: it waits for the deferral
-     * to end, and has this thread's priority, not that of whichever
-     * thread connects first (the console's readers run lower:
-     * util_thread_lower). */
-    hv_loop_thread();
 }
 
 void

@@ -85,8 +85,7 @@ HvConn *hv_open(const char *uri, int readonly);
  * libvirt's event loop, which libvirt's client wakes around every call
  * (three in four of the console's context switches on twenty hosts).
  * Nothing is lost meanwhile: events wait in the connection and are
- * delivered when the loop runs.  No effect once the loop runs.  Starts
- * the loop's thread (waiting) from the caller, with its priority. */
+ * delivered when the loop runs.  No effect once the loop runs. */
 void hv_events_defer(void);
 void hv_events_resume(void);
 /* One turn of the event loop drover gives libvirt (hv-event.c): waits

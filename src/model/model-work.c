@@ -164,11 +164,12 @@ batch_add(Batch *b, const HvDomain *d)
  * at each step of a frame, and the rows on screen came at 0.53 s instead
  * of 0.20 s: doc/performance.md).  Not the fetcher: the threads it starts
  * (a reconnect's, and what libvirt forks from it: ssh, a session daemon)
- * would inherit it, and no thread can raise it again. */
+ * would inherit it, and no thread can raise it again; the few records an
+ * event has it read again (fetcher_do_dirty) stay there. */
 #define MODEL_READ_NICE 5
 
-/* Records read in a round, handed to the round's stage to be made into
- * rows (parse, health, files) while the fetcher reads the next ones. */
+/* Records read in a round, handed to the reader's stage to be made into
+ * rows (parse, health, files) while the reader reads the next ones. */
 #define FETCH_CHUNK 16
 
 typedef struct {
@@ -342,8 +343,8 @@ fetcher_mid_round(Fetcher *f)
     testhook_pause(where);
 }
 
-/* A round's records are read by the fetcher and, when few hosts share the
- * machine, by a second reader beside it: libvirt carries several calls at
+/* A round's records are read by a reader thread and, when few hosts share
+ * the machine, by a second one beside it (the fetcher waits for them): libvirt carries several calls at
  * once on one connection, so a round trip waits beside another instead of
  * after it (doc/performance.md, "two calls in flight").  Each reader has a
  * stage of its own that makes its records into rows, in a batch of its
@@ -525,8 +526,9 @@ round_reader_thread(void *arg)
 {
     RoundReader *me = arg;
 
-    util_thread_name("read %s", me->rd->f->m->s->hosts[me->rd->f->idx].name);
+    /* Lowered before it has its name: a thread named so is lowered. */
     util_thread_lower(MODEL_READ_NICE);
+    util_thread_name("read %s", me->rd->f->m->s->hosts[me->rd->f->idx].name);
     round_read(me);
     return NULL;
 }
