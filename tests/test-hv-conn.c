@@ -84,22 +84,7 @@ wait_done(pthread_mutex_t *mu, const int *flag, int64_t ms)
 static int
 caller_waits(Caller *k, int (*in)(pid_t tid), int *done)
 {
-    int64_t end = util_mono_ms() + WAIT_MS;
-    pid_t tid;
-
-    *done = 0;
-    while (util_mono_ms() < end) {
-        pthread_mutex_lock(&k->mu);
-        tid = k->tid;
-        *done = k->done;
-        pthread_mutex_unlock(&k->mu);
-        if (*done)
-            return 0;
-        if (tid && in(tid))
-            return 1;
-        usleep(10000);
-    }
-    return 0;
+    return thread_waits_in(&k->mu, &k->tid, &k->done, in, done);
 }
 
 /* A private libvirtd serving a fleet of 3, for one test: its files
@@ -248,18 +233,6 @@ static struct {
     int armed, in_cb, go;
 } evhold = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0 };
 
-/* WAIT_MS from now on CLOCK_REALTIME, the clock of a condition made with
- * PTHREAD_COND_INITIALIZER. */
-static struct timespec
-rt_deadline(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += WAIT_MS / 1000;
-    return ts;
-}
-
 int __real_virDomainGetUUIDString(virDomainPtr dom, char *buf);
 int __wrap_virDomainGetUUIDString(virDomainPtr dom, char *buf);
 
@@ -306,21 +279,6 @@ ev_count(HvConn *c, const char *uuid, int kind, void *opaque)
     pthread_mutex_unlock(&e->mu);
 }
 
-/* Waits within WAIT_MS until *flag is above above (under mu, signalled
- * on cv, a CLOCK_REALTIME condition): whether it is. */
-static int
-wait_flag(pthread_mutex_t *mu, pthread_cond_t *cv, const int *flag, int above)
-{
-    struct timespec until = rt_deadline();
-    int r;
-
-    pthread_mutex_lock(mu);
-    while (*flag <= above && pthread_cond_timedwait(cv, mu, &until) != ETIMEDOUT)
-        ;
-    r = *flag > above;
-    pthread_mutex_unlock(mu);
-    return r;
-}
 
 #define EVCLOSE_TESTS 5
 static void
@@ -478,24 +436,6 @@ priv_open_restarted(Priv *p)
     ok(hv_is_alive(c) && p->pid > 0 && kill_daemon(p->pid) == 0 && wait_dead(c) &&
        priv_restart(p) > 0, "connected; the daemon killed and started again");
     return c;
-}
-
-/* Thread tid of this process waits in poll(2) (libvirt's client waits for
- * a reply there), not elsewhere (a pause point sleeps in nanosleep). */
-static int
-task_in_poll(pid_t tid)
-{
-    char path[64];
-    long nr = -1;
-    FILE *f;
-
-    snprintf(path, sizeof(path), "/proc/self/task/%ld/syscall", (long)tid);
-    if (!(f = fopen(path, "r")))
-        return 0;
-    if (fscanf(f, "%ld", &nr) != 1)
-        nr = -1;
-    fclose(f);
-    return nr == SYS_poll || nr == SYS_ppoll;
 }
 
 /* A reconnect whose host stops answering right after the connect, in the

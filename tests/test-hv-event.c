@@ -19,12 +19,12 @@
 #include "base/util.h"
 #include "hv/hv.h"
 #include "tap.h"
-
-#define WAIT_MS 30000
+#include "test-hv.h"
 
 /* What the callbacks saw; the loop's thread writes, the test reads. */
 typedef struct {
     pthread_mutex_t mu;
+    pthread_cond_t cv;          /* broadcast at each change */
     int calls;                  /* handle or timer callbacks */
     int last_events;
     int freed;                  /* free callbacks */
@@ -40,6 +40,7 @@ seen_init(Seen *s)
 {
     memset(s, 0, sizeof(*s));
     pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
     s->watch = -1;
     s->fd = -1;
 }
@@ -65,6 +66,7 @@ handle_cb(int watch, int fd, int events, void *opaque)
     s->in_cb = 1;
     s->calls++;
     s->last_events = events;
+    pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&s->mu);
     if ((events & VIR_EVENT_HANDLE_READABLE) && read(fd, &c, 1) < 0) {
     }
@@ -83,6 +85,7 @@ timer_cb(int timer, void *opaque)
     (void)timer;
     pthread_mutex_lock(&s->mu);
     s->calls++;
+    pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&s->mu);
 }
 
@@ -94,6 +97,7 @@ free_cb(void *opaque)
     pthread_mutex_lock(&s->mu);
     s->freed++;
     s->freed_in_cb += s->in_cb;
+    pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&s->mu);
 }
 
@@ -171,50 +175,18 @@ runner_main(void *arg)
     return NULL;
 }
 
-/* The thread tid sits in poll() (its /proc syscall line starts with
- * poll's number), up to WAIT_MS. */
+/* r's thread waits in poll(), up to WAIT_MS. */
 static int
 waits_in_poll(Runner *r)
 {
-    int64_t end = util_mono_ms() + WAIT_MS;
-    char path[64], buf[64];
-    pid_t tid = 0;
-
-    while (util_mono_ms() < end) {
-        FILE *f;
-
-        if (!tid) {
-            pthread_mutex_lock(&r->mu);
-            tid = r->tid;
-            pthread_mutex_unlock(&r->mu);
-        }
-        if (tid) {
-            snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", (int)tid);
-            if ((f = fopen(path, "r"))) {
-                int in = fgets(buf, sizeof(buf), f) && atoi(buf) == SYS_poll;
-
-                fclose(f);
-                if (in)
-                    return 1;
-            }
-        }
-        usleep(5000);
-    }
-    return 0;
+    return thread_waits_in(&r->mu, &r->tid, NULL, task_in_poll, NULL);
 }
 
 /* Waits until *field of s is at least want, up to WAIT_MS. */
 static int
 wait_for(Seen *s, const int *field, int want)
 {
-    int64_t end = util_mono_ms() + WAIT_MS;
-
-    while (util_mono_ms() < end) {
-        if (seen_get(s, field) >= want)
-            return 1;
-        usleep(2000);
-    }
-    return 0;
+    return wait_flag(&s->mu, &s->cv, field, want - 1);
 }
 
 int

@@ -4,9 +4,13 @@
  * it, started and killed. */
 #include <config.h>
 
+#include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/util.h"
@@ -101,4 +105,72 @@ kill_daemon(pid_t pid)
     while (!gone(pid) && util_mono_ms() < end)
         usleep(10000);
     return gone(pid) ? 0 : -1;
+}
+
+struct timespec
+rt_deadline(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += WAIT_MS / 1000;
+    return ts;
+}
+
+int
+wait_flag(pthread_mutex_t *mu, pthread_cond_t *cv, const int *flag, int above)
+{
+    struct timespec until = rt_deadline();
+    int r;
+
+    pthread_mutex_lock(mu);
+    while (*flag <= above && pthread_cond_timedwait(cv, mu, &until) != ETIMEDOUT)
+        ;
+    r = *flag > above;
+    pthread_mutex_unlock(mu);
+    return r;
+}
+
+int
+task_in_poll(pid_t tid)
+{
+    char path[64];
+    long nr = -1;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/self/task/%ld/syscall", (long)tid);
+    if (!(f = fopen(path, "r")))
+        return 0;
+    if (fscanf(f, "%ld", &nr) != 1)
+        nr = -1;
+    fclose(f);
+    return nr == SYS_poll || nr == SYS_ppoll;
+}
+
+int
+thread_waits_in(pthread_mutex_t *mu, const pid_t *tid, const int *done, int (*in)(pid_t tid),
+                int *was_done)
+{
+    int64_t end = util_mono_ms() + WAIT_MS;
+    pid_t t;
+    int d;
+
+    if (was_done)
+        *was_done = 0;
+    /* What a thread waits in shows only in /proc, which tells nobody:
+     * looked at every 10 ms. */
+    while (util_mono_ms() < end) {
+        pthread_mutex_lock(mu);
+        t = *tid;
+        d = done ? *done : 0;
+        pthread_mutex_unlock(mu);
+        if (was_done)
+            *was_done = d;
+        if (d)
+            return 0;
+        if (t && in(t))
+            return 1;
+        usleep(10000);
+    }
+    return 0;
 }
