@@ -702,6 +702,11 @@ test_two_reconnects_one_connect(const char *dir)
 int
 main(void)
 {
+    /* As drover's cli_main: libvirt writes to its sockets with write(), and
+     * a keepalive ping that meets a daemon this test killed raises SIGPIPE
+     * (CI run of eb52090: the program died after test 30).  test-hv.c
+     * ignored it; the split left it in test-hv-fleet only. */
+    signal(SIGPIPE, SIG_IGN);
     if (hv_init() < 0)
         tap_skip_all("libvirt cannot be initialised");
     test_close_callback_against_reader(tap_tmpdir());
