@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Tests for hv's fleet file (libvirt's test driver with a node file): two
  * connections on one file stand for two drover processes; what a changed
- * definition tells an operator; a list in parts and its second reader. */
+ * definition tells an operator; a list's second reader, in parts or not. */
 #include <config.h>
 
 #include <errno.h>
@@ -293,7 +293,8 @@ test_list_ahead(const char *dir)
         for (i = 0; i < n; i++)
             same += strcmp(one[i].name, p.v[i].name) == 0 && one[i].metadata && p.v[i].metadata &&
                     strcmp(one[i].metadata, p.v[i].metadata) == 0;
-    is_int(same, 301, "each with its own record, as a list without parts reads it");
+    is_int(same, 301, "each with the record a list without parts reads");
+    is_int(count_own_records(p.v, p.n), 301, "which is its own");
     hv_domain_list_free(one, n);
     hv_domain_list_free(p.v, p.n);
     hv_domain_list_free(out.doms, out.n);
@@ -307,13 +308,14 @@ test_list_ahead(const char *dir)
  * record read of drover's comes here first.  Armed, the at-th read made by
  * the thread "list ahead" (hv-list.c reads every odd position there) acts
  * just before it is made:
+ *   HOLD_COUNT: nothing; the reads of each thread are counted;
  *   HOLD_VANISH: its domain is destroyed and undefined, so that the read
  *     finds no domain (VIR_ERR_NO_DOMAIN);
  *   HOLD_KILL: once the list's own thread has read every record before
  *     this one (it waits for this one then), the host's daemon is killed
  *     (SIGKILL), so that this read, and no earlier one, fails.
  * The read itself is libvirt's own, on the real connection. */
-enum { HOLD_OFF, HOLD_VANISH, HOLD_KILL };
+enum { HOLD_OFF, HOLD_COUNT, HOLD_VANISH, HOLD_KILL };
 
 static struct {
     pthread_mutex_t mu;
@@ -342,7 +344,7 @@ __wrap_virDomainGetMetadata(virDomainPtr dom, int type, const char *uri, unsigne
     pthread_getname_np(pthread_self(), thread, sizeof(thread));
     ahead = strcmp(thread, "list ahead") == 0;
     pthread_mutex_lock(&hold.mu);
-    act = hold.mode != HOLD_OFF && ahead && ++hold.ahead == hold.at;
+    act = hold.mode != HOLD_OFF && ahead && ++hold.ahead == hold.at && hold.mode != HOLD_COUNT;
     if (act) {
         hold.acted = 1;
         util_strlcpy(hold.name, virDomainGetName(dom), sizeof(hold.name));
@@ -498,6 +500,93 @@ test_list_ahead_lost(const char *dir)
     pthread_mutex_destroy(&p.mu);
 }
 
+/* A list that is not in parts (many hosts, or hv_list itself) reads
+ * ahead too: the thread ahead reads the 150 odd positions of 301 domains,
+ * the list's own thread the 151 others, and each domain comes once with
+ * its own record.  Without the reader ahead the first check fails. */
+static void
+test_list_whole_ahead(const char *dir)
+{
+    UTIL_AUTOFREE char *path = util_xasprintf("%s/whole.xml", dir);
+    UTIL_AUTOFREE char *uri = util_xasprintf("test://%s", path);
+    HvConn *c;
+    HvDomain *v = NULL;
+    size_t n = 0;
+    int rc;
+
+    if (write_numbered_fleet(path, 301) < 0 || !(c = hv_open(uri, 0))) {
+        ok(0, "cannot write or open %s: %s", path, err_message());
+        return;
+    }
+    hold_arm(HOLD_COUNT, 0, 0);
+    rc = hv_list(c, HV_LIST_METADATA, &v, &n);
+    hold_off();
+    ok(rc == 0 && n == 301, "a list without parts lists all 301 domains (%zu)", n);
+    is_int(hold.ahead, 150, "the thread ahead read the records at odd positions");
+    is_int(hold.others, 151, "the list's own thread read the others");
+    ok(names_once(v, n), "each domain once");
+    is_int(count_own_records(v, n), 301, "each with its own record");
+    hv_domain_list_free(v, n);
+    v = NULL;
+    n = 0;
+
+    /* Its 50th read: position 99. */
+    hold_arm(HOLD_VANISH, 50, 0);
+    rc = hv_list(c, HV_LIST_METADATA, &v, &n);
+    hold_off();
+    ok(hold.acted && hold.name[0], "the thread ahead read its 50th record, of %s, after %s vanished",
+       hold.name, hold.name);
+    ok(rc == 0 && n == 300, "the list does not fail and lists the 300 others (%zu)", n);
+    ok(!has_name(v, n, hold.name), "%s, vanished, is not listed (not even without a record)",
+       hold.name);
+    is_int(count_own_records(v, n), 300, "each with its own record");
+    hv_domain_list_free(v, n);
+    hv_close(c);
+}
+
+#define WHOLE_LOST_TESTS 6
+
+/* The daemon dies under a read of the thread ahead of a list without
+ * parts: the list fails with that read's error, 32777, and hands out no
+ * domain. */
+static void
+test_list_whole_ahead_lost(const char *dir)
+{
+    const char *top = getenv("top_srcdir");
+    UTIL_AUTOFREE char *path = util_xasprintf("%s/wlost.xml", dir);
+    UTIL_AUTOFREE char *hd = util_xasprintf("%s/w", dir);
+    UTIL_AUTOFREE char *uri = util_xasprintf("test+unix://%s?socket=%s/h1/s/libvirt-sock", path, hd);
+    UTIL_AUTOFREE char *want = NULL;
+    HvConn *c = NULL;
+    HvDomain *v = NULL;
+    size_t n = 0;
+    pid_t pid = -1;
+    int rc;
+
+    if (!daemon_usable(top)) {
+        tap_skip(WHOLE_LOST_TESTS, "a private libvirtd: needs root, libvirtd and unshare");
+        return;
+    }
+    ok(write_numbered_fleet(path, 301) == 0 && (pid = daemon_start(top, hd)) > 0 &&
+       (c = hv_open(uri, 0)) != NULL, "a private libvirtd serves a fleet of 301 domains");
+    signal(SIGPIPE, SIG_IGN);
+    /* Its 80th read: position 159. */
+    hold_arm(HOLD_KILL, 80, pid);
+    rc = c ? hv_list(c, HV_LIST_METADATA, &v, &n) : 0;
+    hold_off();
+    ok(hold.acted && hold.waited, "the thread ahead read its 80th record, of %s, once the list's "
+       "own thread had read every record before it", hold.name);
+    ok(rc < 0 && !v && n == 0, "the list fails and hands out no domain");
+    is_int(err_code(), RESULT_NOT_AVAILABLE, "with 32777: the host is not available");
+    want = util_xasprintf("cannot read metadata of %s", hold.name);
+    ok(strstr(err_message(), want) != NULL,
+       "the error is that of the read the thread ahead made, of %s: %s", hold.name, err_message());
+    err_clear();
+    ok(c && !hv_is_alive(c), "the connection is marked dead");
+    tap_system(". '%s/tests/hosts-lib.sh'; HOSTS_DIR='%s'; HOSTS_N=1; hosts_stop", top, hd);
+    hv_close(c);
+}
+
 int
 main(void)
 {
@@ -508,5 +597,7 @@ main(void)
     test_list_ahead(tap_tmpdir());
     test_list_ahead_vanished(tap_tmpdir());
     test_list_ahead_lost(tap_tmpdir());
+    test_list_whole_ahead(tap_tmpdir());
+    test_list_whole_ahead_lost(tap_tmpdir());
     return tap_done();
 }

@@ -72,8 +72,11 @@ typedef void (*HvPartFn)(void *arg, HvDomain *v, size_t n);
 /* A second reader of a list's records: libvirt carries several calls at
  * once on one connection, so while the list's thread reads one record
  * this one reads the next (every other domain), and a round trip waits
- * beside another instead of after it.  Only a list in parts has it: many
- * hosts at once keep the machine busy without it. */
+ * beside another instead of after it.  Every list of records has it, on
+ * one host or twenty: with a call waiting in the daemon's queue, the
+ * daemon spends less CPU a call, which on a machine whose cores are busy
+ * is what the list waits for (doc/performance.md, "two calls in flight on
+ * every host"). */
 typedef struct {
     virDomainPtr *doms;
     int k;
@@ -192,6 +195,9 @@ hv_ahead_free(HvAhead *h)
 /* Domains a part hands on (hv_list_parts). */
 #define HV_LIST_PART 64
 
+/* Records enough for a second reader to be worth its thread. */
+#define HV_AHEAD_MIN 64
+
 /* hv_list; with part set, every HV_LIST_PART domains listed (in libvirt's
  * order, not by name) go to part as they come, and *out gets none. */
 static int
@@ -223,7 +229,7 @@ hv_list_parts(HvConn *c, int flags, HvPartFn part, void *arg, HvDomain **out, si
     }
     cap = part ? HV_LIST_PART : (size_t)k;
     v = util_xcalloc(cap + 1, sizeof(*v));
-    if (part && with_metadata && k >= HV_LIST_PART)
+    if (with_metadata && k >= HV_AHEAD_MIN)
         ahead = hv_ahead_new(doms, k);
     for (i = 0; i < k; i++) {
         HvDomain *d = &v[nv];

@@ -343,12 +343,14 @@ fetcher_mid_round(Fetcher *f)
     testhook_pause(where);
 }
 
-/* A round's records are read by a reader thread and, when few hosts share
- * the machine, by a second one beside it (the fetcher waits for them): libvirt carries several calls at
- * once on one connection, so a round trip waits beside another instead of
- * after it (doc/performance.md, "two calls in flight").  Each reader has a
- * stage of its own that makes its records into rows, in a batch of its
- * own.  Every reader takes the next record here, the rows on screen first. */
+/* A round's records are read by two reader threads at once (the fetcher
+ * waits for them): libvirt carries several calls at once on one
+ * connection, so a round trip waits beside another instead of after it,
+ * and with a call waiting in its queue the daemon spends less CPU a call,
+ * on one host or twenty (doc/performance.md, "two calls in flight").
+ * Each reader has a stage of its own that makes its records into rows, in
+ * a batch of its own.  Every reader takes the next record here, the rows
+ * on screen first. */
 typedef struct Round Round;
 
 typedef struct {
@@ -533,19 +535,17 @@ round_reader_thread(void *arg)
     return NULL;
 }
 
-/* How many readers a round of n records gets: a second one only beside
- * few hosts (many keep the machine busy already), with records enough to
- * be worth it, and with a stage for each. */
+/* How many readers a round of n records gets: a second one with records
+ * enough to be worth it, and with a stage for each. */
 static size_t
 round_readers(Fetcher *f, size_t n)
 {
-    size_t hosts = f->m->nhosts, want, k;
+    size_t k;
     char name[16];
 
-    if (n < 64 || hosts == 0 || hosts >= FETCH_READERS_MAX)
+    if (n < 64)
         return 1;
-    want = FETCH_READERS_MAX / hosts;
-    for (k = 0; k < want; k++) {
+    for (k = 0; k < FETCH_READERS_MAX; k++) {
         if (f->stages[k])
             continue;
         snprintf(name, sizeof(name), "rows%zu %s", k, f->m->s->hosts[f->idx].name);
