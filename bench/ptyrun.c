@@ -16,7 +16,8 @@
  *   mark=NAME    remembers the byte count, the time and the frame
  *   since=NAME   NAME_bytes, NAME_s, NAME_frames, NAME_frame_max (bytes of
  *                the largest frame) since mark NAME
- *   run=CMD      starts `sh -c CMD` in the background, output to /dev/null
+ *   run=CMD      starts `sh -c CMD` in the background, output to /dev/null,
+ *                once the command of the run= before has ended
  *   until=REGEX  waits for a screen matching the extended regex; until_s
  *                (since run=), until_frame_bytes (that frame's output),
  *                run_status when the command has ended
@@ -524,6 +525,14 @@ step_run(Pty *p, const char *cmd)
 {
     pid_t pid;
 
+    /* One command at a time: the one before ends first.  A kill that
+     * tidies up after its daemon (hosts_kill_one removes the pid file)
+     * raced the restart started after it and removed the new daemon's
+     * pid file, so that nothing stopped that daemon (bench/hosts.sh, H5). */
+    while (p->run_pid > 0) {
+        pump(p, 10);
+        reap_run(p);
+    }
     p->run_ms = now_ms();
     p->run_status = -1;
     if ((pid = fork()) < 0)

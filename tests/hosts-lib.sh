@@ -140,7 +140,9 @@ hosts_kill_one() {
         sleep 0.1
         _n=$((_n + 1))
     done
-    rm -f "$HOSTS_DIR/h$1/libvirtd.pid"
+    # Only its own: a restart may have written the next daemon's already.
+    [ "$(hosts_pid "$1")" = "$_p" ] && rm -f "$HOSTS_DIR/h$1/libvirtd.pid"
+    return 0
 }
 
 hosts_restart_one() { hosts_run_one "$1"; }
