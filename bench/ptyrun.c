@@ -521,17 +521,21 @@ step_since(Pty *p, const char *name)
 }
 
 static void
-step_run(Pty *p, const char *cmd)
+step_run(Pty *p, const char *cmd, int64_t timeout_ms)
 {
+    int64_t end = now_ms() + timeout_ms;
     pid_t pid;
 
     /* One command at a time: the one before ends first.  A kill that
      * tidies up after its daemon (hosts_kill_one removes the pid file)
      * raced the restart started after it and removed the new daemon's
-     * pid file, so that nothing stopped that daemon (bench/hosts.sh, H5). */
+     * pid file, so that nothing stopped that daemon (bench/hosts.sh, H5).
+     * pump reaps it. */
     while (p->run_pid > 0) {
+        if (now_ms() >= end)
+            die("run: the command of the run= before did not end after %lld s",
+                (long long)(timeout_ms / 1000));
         pump(p, 10);
-        reap_run(p);
     }
     p->run_ms = now_ms();
     p->run_status = -1;
@@ -774,7 +778,7 @@ main(int argc, char **argv)
         else if (strncmp(a, "since=", 6) == 0)
             step_since(&p, v);
         else if (strncmp(a, "run=", 4) == 0)
-            step_run(&p, v);
+            step_run(&p, v, timeout_ms);
         else if (strncmp(a, "until=", 6) == 0)
             step_until(&p, v, timeout_ms);
         else if (strcmp(a, "redraw") == 0)

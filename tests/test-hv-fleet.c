@@ -503,7 +503,7 @@ test_list_ahead_lost(const char *dir)
 /* A list that is not in parts (many hosts, or hv_list itself) reads
  * ahead too: the thread ahead reads the 150 odd positions of 301 domains,
  * the list's own thread the 151 others, and each domain comes once with
- * its own record.  Without the reader ahead the first check fails. */
+ * its own record.  Without the reader ahead the count of its reads fails. */
 static void
 test_list_whole_ahead(const char *dir)
 {
