@@ -56,6 +56,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ptyrun-read.h"
+
 typedef struct {
     int master;
     pid_t pid;
@@ -117,148 +119,6 @@ die(const char *fmt, ...)
     exit(1);
 }
 
-static char *
-slurp(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    char *buf = NULL;
-    size_t len = 0, cap = 0, k;
-
-    if (!f)
-        return NULL;
-    for (;;) {
-        if (cap - len < 4096) {
-            cap = cap ? cap * 2 : 16384;
-            if (!(buf = realloc(buf, cap)))
-                die("out of memory");
-        }
-        k = fread(buf + len, 1, cap - len - 1, f);
-        len += k;
-        if (k == 0)
-            break;
-    }
-    fclose(f);
-    buf[len] = '\0';
-    return buf;
-}
-
-/* --- the screen ---------------------------------------------------------- */
-
-/* Line i of s (0-based) into out, or "" past the end. */
-static void
-screen_line(const char *s, int i, char *out, size_t size)
-{
-    const char *e;
-    size_t n;
-
-    while (s && i-- > 0) {
-        s = strchr(s, '\n');
-        if (s)
-            s++;
-    }
-    out[0] = '\0';
-    if (!s || !*s)
-        return;
-    e = strchr(s, '\n');
-    n = e ? (size_t)(e - s) : strlen(s);
-    if (n >= size)
-        n = size - 1;
-    memcpy(out, s, n);
-    out[n] = '\0';
-}
-
-static int
-screen_nlines(const char *s)
-{
-    int n = 0;
-
-    for (; s && *s; s++)
-        if (*s == '\n')
-            n++;
-    return n;
-}
-
-/* The byte offset of character column col in a UTF-8 line, or -1. */
-static int
-utf8_offset(const char *line, int col)
-{
-    int i, c = 0;
-
-    for (i = 0; line[i]; i++) {
-        if (((unsigned char)line[i] & 0xc0) == 0x80)
-            continue;
-        if (c == col)
-            return i;
-        c++;
-    }
-    return -1;
-}
-
-/* The character column of needle in line, or -1. */
-static int
-utf8_column(const char *line, const char *needle)
-{
-    const char *p = strstr(line, needle);
-    int c = 0;
-
-    if (!p)
-        return -1;
-    for (const char *q = line; q < p; q++)
-        if (((unsigned char)*q & 0xc0) != 0x80)
-            c++;
-    return c;
-}
-
-typedef struct {
-    long total;                 /* rows in the model ("x/y VMs"), -1 unknown */
-    int names;                  /* the table is full of names */
-    int visible;                /* ... and every one shows its state */
-    int all;                    /* the title line says every record is read */
-} ScreenState;
-
-/* Reads the console's layout (ui/draw.c, ui/table.c): the title line, the
- * column titles, the table, then the message and job lines. */
-static ScreenState
-screen_state(const char *s)
-{
-    ScreenState st = { -1, 0, 0, 0 };
-    char line[8192], *p;
-    long shown;
-    int n = screen_nlines(s), y, state_col, rows = 0, loaded = 0;
-
-    screen_line(s, 0, line, sizeof(line));
-    if ((p = strstr(line, " VMs")) != NULL) {
-        while (p > line && (p[-1] >= '0' && p[-1] <= '9'))
-            p--;
-        if (p > line && p[-1] == '/')
-            st.total = strtol(p, NULL, 10);
-    }
-    /* One host says "connected, data fresh"; many say so each, or sum up
-     * those that do not fit ("+18 more: 18 connected"). */
-    st.all = strstr(line, "connected") != NULL && strstr(line, "loading") == NULL &&
-             strstr(line, "connecting") == NULL;
-    screen_line(s, 1, line, sizeof(line));
-    if ((state_col = utf8_column(line, "STATE")) < 0 || st.total < 0)
-        return st;
-    for (y = 2; y < n - 2; y++) {
-        int off;
-
-        screen_line(s, y, line, sizeof(line));
-        if (!line[0])
-            continue;
-        rows++;
-        off = utf8_offset(line, state_col);
-        /* A record not read yet shows an ellipsis as its state. */
-        if (off >= 0 && ((line[off] >= '0' && line[off] <= '9') || (line[off] >= 'a' && line[off] <= 'z')))
-            loaded++;
-    }
-    shown = st.total < n - 4 ? st.total : n - 4;
-    st.names = st.total > 0 && rows == shown;
-    st.visible = st.names && loaded == rows;
-    st.all = st.all && st.visible;
-    return st;
-}
-
 /* --- the pump --------------------------------------------------------------------- */
 
 static void
@@ -285,7 +145,7 @@ check_child(Pty *p)
 static int
 on_frame(Pty *p)
 {
-    char *s = slurp(p->dump);
+    char *s = read_file(p->dump);
 
     if (!s)
         return 0;
@@ -397,56 +257,6 @@ send_bytes(Pty *p, const char *s, size_t n)
     }
 }
 
-/* --- /proc ----------------------------------------------------------------------------- */
-
-/* utime+stime in milliseconds from a /proc stat file, -1 if unreadable. */
-static double
-stat_cpu_ms(const char *path)
-{
-    char *s = slurp(path), *p;
-    unsigned long long ut = 0, st = 0;
-    double ms = -1;
-
-    if (s && (p = strrchr(s, ')')) != NULL &&
-        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) == 2)
-        ms = (double)(ut + st) * 1000.0 / (double)sysconf(_SC_CLK_TCK);
-    free(s);
-    return ms;
-}
-
-/* The UI thread's time on a CPU from schedstat, in milliseconds. */
-static double
-sched_ms(pid_t pid)
-{
-    char path[64];
-    char *s;
-    double ms = -1;
-
-    snprintf(path, sizeof(path), "/proc/%d/task/%d/schedstat", (int)pid, (int)pid);
-    if ((s = slurp(path)) != NULL)
-        ms = (double)strtoull(s, NULL, 10) / 1e6;
-    free(s);
-    return ms;
-}
-
-static double
-ui_cpu_ms(pid_t pid)
-{
-    char path[64];
-
-    snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid, (int)pid);
-    return stat_cpu_ms(path);
-}
-
-static double
-proc_cpu_ms(pid_t pid)
-{
-    char path[64];
-
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-    return stat_cpu_ms(path);
-}
-
 /* --- steps ------------------------------------------------------------------------------- */
 
 static void
@@ -465,7 +275,7 @@ step_load(Pty *p, int64_t timeout_ms)
         if (!pump(p, 100) || !p->screen)
             continue;
         t = now_ms();
-        st = screen_state(p->screen);
+        st = read_screen_state(p->screen);
         if (names < 0 && st.names)
             names = t;
         if (visible < 0 && st.visible)
@@ -635,9 +445,9 @@ step_keys(Pty *p, const char *text)
         if (n == 1) {
             /* The first key opens the filter; the count starts after it. */
             t0 = now_ms();
-            ui0 = ui_cpu_ms(p->pid);
-            pr0 = proc_cpu_ms(p->pid);
-            sc0 = sched_ms(p->pid);
+            ui0 = read_ui_cpu_ms(p->pid);
+            pr0 = read_proc_cpu_ms(p->pid);
+            sc0 = read_ui_sched_ms(p->pid);
         }
         send_bytes(p, &c, 1);
         end = now_ms() + 5000;
@@ -651,14 +461,14 @@ step_keys(Pty *p, const char *text)
     }
     pump_quiet(p, 100, 3000);
     wall = now_ms() - t0;
-    ui1 = ui_cpu_ms(p->pid);
-    pr1 = proc_cpu_ms(p->pid);
-    sc1 = sched_ms(p->pid);
+    ui1 = read_ui_cpu_ms(p->pid);
+    pr1 = read_proc_cpu_ms(p->pid);
+    sc1 = read_ui_sched_ms(p->pid);
     /* The UI thread's own background (clock ticks, arriving rows) over as
      * long a time with no key. */
-    idle0 = sched_ms(p->pid);
+    idle0 = read_ui_sched_ms(p->pid);
     pump_for(p, wall);
-    idle1 = sched_ms(p->pid);
+    idle1 = read_ui_sched_ms(p->pid);
     printf("keys_n=%zu\nkeys_wall_s=%.3f\nkeys_ui_ms=%.1f\nkeys_proc_ms=%.1f\nkeys_ui_sched_ms=%.2f\n"
            "idle_ui_sched_ms=%.2f\n", n - 1, (double)wall / 1000.0, ui1 - ui0, pr1 - pr0, sc1 - sc0,
            idle1 - idle0);
