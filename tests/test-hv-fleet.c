@@ -348,8 +348,7 @@ __wrap_virDomainGetMetadata(virDomainPtr dom, int type, const char *uri, unsigne
     if (act) {
         hold.acted = 1;
         util_strlcpy(hold.name, virDomainGetName(dom), sizeof(hold.name));
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += WAIT_MS / 1000;
+        until = rt_deadline();
         while (hold.mode == HOLD_KILL && hold.others < hold.at &&
                pthread_cond_timedwait(&hold.cv, &hold.mu, &until) != ETIMEDOUT)
             ;
