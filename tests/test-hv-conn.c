@@ -222,7 +222,7 @@ test_close_callback_against_reader(const char *dir)
  * review found it: unregistering a domain event callback does not wait
  * for a dispatch that is in it, and hv_close freed the HvConn the
  * callback was about to lock.  The test holds libvirt's event thread in
- * the lifecycle callback (on its virDomainGetUUIDString, before the lock),
+ * the lifecycle callback (on its virDomainGetUUID, before the lock),
  * closes the connection, lets the callback go, and waits for a later event
  * of another connection, which the same thread dispatches after it.  Under
  * ASan (CI's second pass) a use after free is a report; in any build, the
@@ -233,11 +233,11 @@ static struct {
     int armed, in_cb, go;
 } evhold = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0 };
 
-int __real_virDomainGetUUIDString(virDomainPtr dom, char *buf);
-int __wrap_virDomainGetUUIDString(virDomainPtr dom, char *buf);
+int __real_virDomainGetUUID(virDomainPtr dom, unsigned char *buf);
+int __wrap_virDomainGetUUID(virDomainPtr dom, unsigned char *buf);
 
 int
-__wrap_virDomainGetUUIDString(virDomainPtr dom, char *buf)
+__wrap_virDomainGetUUID(virDomainPtr dom, unsigned char *buf)
 {
     char thread[16] = "";
     struct timespec until = rt_deadline();
@@ -252,7 +252,7 @@ __wrap_virDomainGetUUIDString(virDomainPtr dom, char *buf)
             ;
     }
     pthread_mutex_unlock(&evhold.mu);
-    return __real_virDomainGetUUIDString(dom, buf);
+    return __real_virDomainGetUUID(dom, buf);
 }
 
 /* The events a handler was given: of one kind (HV_EVENT_*), or of any

@@ -586,12 +586,65 @@ test_list_whole_ahead_lost(const char *dir)
     hv_close(c);
 }
 
+/* The UUIDs a list gives are libvirt's text of each (hv_dom_uuid formats
+ * them itself): lower case with dashes, every digit in its place, also
+ * for a definition that wrote them in upper case or without dashes. */
+static void
+test_list_uuid_text(const char *dir)
+{
+    static const char *const given[] = {
+        "01234567-89AB-CDEF-0123-456789ABCDEF", "fedcba9876543210fedcba9876543210",
+        "00000000-0000-0000-0000-000000000001", "f0e1d2c3-b4a5-9687-7869-5a4b3c2d1e0f",
+    };
+    static const char *const want[] = {
+        "01234567-89ab-cdef-0123-456789abcdef", "fedcba98-7654-3210-fedc-ba9876543210",
+        "00000000-0000-0000-0000-000000000001", "f0e1d2c3-b4a5-9687-7869-5a4b3c2d1e0f",
+    };
+    UTIL_AUTOFREE char *path = util_xasprintf("%s/uuids.xml", dir);
+    UTIL_AUTOFREE char *uri = util_xasprintf("test://%s", path);
+    virConnectPtr vc = NULL;
+    HvConn *c = NULL;
+    HvDomain *v = NULL;
+    size_t n = 0, i, k, same = 0, theirs = 0;
+    FILE *f = fopen(path, "w");
+
+    if (f) {
+        fputs("<node>\n", f);
+        for (i = 0; i < 4; i++)
+            fprintf(f, "  <domain type='test'><name>u%zu</name><uuid>%s</uuid><memory>65536</memory>"
+                    "<os><type>hvm</type></os></domain>\n", i, given[i]);
+        fputs("</node>\n", f);
+    }
+    ok(f && fclose(f) == 0 && (c = hv_open(uri, 1)) != NULL && hv_list(c, HV_LIST_HANDLES, &v, &n) == 0 &&
+       n == 4, "a fleet of four domains with chosen UUIDs is listed");
+    vc = virConnectOpenReadOnly(uri);
+    for (i = 0; i < n && i < 4; i++) {
+        char text[VIR_UUID_STRING_BUFLEN] = "";
+        virDomainPtr dom;
+
+        k = (size_t)(v[i].name[1] - '0');
+        same += k < 4 && strcmp(v[i].uuid, want[k]) == 0;
+        if (vc && (dom = virDomainLookupByName(vc, v[i].name)) != NULL) {
+            virDomainGetUUIDString(dom, text);
+            theirs += strcmp(v[i].uuid, text) == 0;
+            virDomainFree(dom);
+        }
+    }
+    is_int(same, 4, "each UUID in lower case with its dashes, every digit in its place");
+    is_int(theirs, 4, "each as virDomainGetUUIDString writes it");
+    if (vc)
+        virConnectClose(vc);
+    hv_domain_list_free(v, n);
+    hv_close(c);
+}
+
 int
 main(void)
 {
     if (hv_init() < 0)
         tap_skip_all("libvirt cannot be initialised");
     test_describe_changes();
+    test_list_uuid_text(tap_tmpdir());
     test_write_in_reload_window(tap_tmpdir());
     test_list_ahead(tap_tmpdir());
     test_list_ahead_vanished(tap_tmpdir());

@@ -31,7 +31,7 @@ hv_excluded(virDomainPtr dom, const char *const *exclude)
 {
     char uuid[VIR_UUID_STRING_BUFLEN];
 
-    if (!exclude || virDomainGetUUIDString(dom, uuid) < 0)
+    if (!exclude || hv_dom_uuid(dom, uuid) < 0)
         return 0;
     for (; *exclude; exclude++)
         if (**exclude && strcasecmp(*exclude, uuid) == 0)

@@ -55,6 +55,27 @@ hv_power_from_state(int st)
     }
 }
 
+int
+hv_dom_uuid(virDomainPtr dom, char out[VIR_UUID_STRING_BUFLEN])
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char raw[VIR_UUID_BUFLEN];
+    char *p = out;
+    int i;
+
+    out[0] = '\0';
+    if (virDomainGetUUID(dom, raw) < 0)
+        return -1;
+    for (i = 0; i < VIR_UUID_BUFLEN; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            *p++ = '-';
+        *p++ = hex[raw[i] >> 4];
+        *p++ = hex[raw[i] & 15];
+    }
+    *p = '\0';
+    return 0;
+}
+
 /* virDomainGetMetadata returns the element with its namespace stripped
  * ("<replica format=...>" with unqualified children); put it back so the
  * document parses as what it is.  Takes md. */
@@ -176,7 +197,7 @@ hv_lookup(HvConn *c, const char *name_or_uuid, int with_metadata, HvDomain *out)
     if (!(dom = hv_find(c, vc, name_or_uuid)))
         goto cleanup;
     out->name = util_xstrdup(virDomainGetName(dom));
-    virDomainGetUUIDString(dom, out->uuid);
+    hv_dom_uuid(dom, out->uuid);
     if ((out->power = hv_dom_power(dom)) < 0)
         goto fail;
     if (with_metadata) {
@@ -318,7 +339,7 @@ hv_define(HvConn *c, const char *xml)
         virConnectClose(vc);
         return -1;
     }
-    virDomainGetUUIDString(dom, uuid);
+    hv_dom_uuid(dom, uuid);
     virDomainFree(dom);
     ret = hv_after_change(c, vc, uuid);
     virConnectClose(vc);

@@ -91,7 +91,7 @@ hv_lifecycle_cb(virConnectPtr conn, virDomainPtr dom, int event, int detail, voi
     (void)conn;
     (void)event;
     (void)detail;
-    if (virDomainGetUUIDString(dom, uuid) < 0)
+    if (hv_dom_uuid(dom, uuid) < 0)
         return 0;
     pthread_mutex_lock(&c->mu);
     fn = c->fn;
@@ -114,7 +114,7 @@ hv_metadata_cb(virConnectPtr conn, virDomainPtr dom, int type, const char *nsuri
     (void)type;
     if (nsuri && strcmp(nsuri, REPLICA_NS) != 0)
         return;
-    if (virDomainGetUUIDString(dom, uuid) < 0)
+    if (hv_dom_uuid(dom, uuid) < 0)
         return;
     pthread_mutex_lock(&c->mu);
     fn = c->fn;
