@@ -315,3 +315,78 @@ test_readers(const char *uri)
     hv_domain_list_free(doms, n);
     session_free(s);
 }
+
+/* A UI that holds the model's news for its next frame polls model_now_fd
+ * alone (ui/console.c): a host's names and the end of its round make it
+ * readable, batches of rows do not.  The round is held halfway while the
+ * batches of its first half come. */
+void
+test_now_fd(const char *uri)
+{
+    Session *s = open_session(uri, NULL);
+    ModelOpts mo = { .refresh_interval = 3600, .rpo_warning = 3600 };
+    UTIL_AUTOFREE char *pause_file = util_xasprintf("%s/now.pause", tap_tmpdir());
+    UTIL_AUTOFREE char *pause_at = NULL;
+    struct pollfd now = { .fd = -1, .events = POLLIN };
+    struct stat st;
+    size_t i, loaded = 0;
+    unsigned ch = 0;
+    int64_t end;
+    int woke = 0, early = 0, batches = 0;
+    Model *m;
+
+    if (!s) {
+        ok(0, "a session on the big fleet: %s", err_message());
+        return;
+    }
+    pause_at = util_xasprintf("model:mid-round:%s", s->hosts[0].name);
+    setenv("DROVER_PAUSE", pause_at, 1);
+    setenv("DROVER_PAUSE_FILE", pause_file, 1);
+    m = model_new(s, &mo);
+    now.fd = model_now_fd(m);
+    if (poll(&now, 1, WAIT_MS) == 1) {
+        woke = 1;
+        ch = model_process(m);
+    }
+    ok(woke && (ch & MODEL_CH_NOW) && model_nrows(m) > 100,
+       "the host's names make model_now_fd readable (%zu rows, flags %#x)", model_nrows(m), ch);
+    /* Its first half in batches, until the round is held halfway (the
+     * hold's file is there) with a batch in. */
+    end = util_mono_ms() + WAIT_MS;
+    while ((loaded < 64 || stat(pause_file, &st) != 0) && util_mono_ms() < end) {
+        struct pollfd any = { .fd = model_fd(m), .events = POLLIN };
+
+        if (poll(&any, 1, 100) != 1)
+            continue;
+        now.revents = 0;
+        early += poll(&now, 1, 0) == 1;
+        ch = model_process(m);
+        early += (ch & MODEL_CH_NOW) != 0;
+        batches++;
+        for (loaded = 0, i = 0; i < model_nrows(m); i++)
+            loaded += model_row(m, i)->loaded;
+    }
+    ok(loaded >= 64 && loaded < model_nrows(m) && stat(pause_file, &st) == 0,
+       "rows come in %d batches while the round is held halfway (%zu of %zu read)", batches, loaded,
+       model_nrows(m));
+    is_int(early, 0, "no batch of rows made model_now_fd readable, nor was worth a frame at once");
+    unlink(pause_file);
+    woke = 0;
+    end = util_mono_ms() + WAIT_MS;
+    while (!woke && util_mono_ms() < end) {
+        now.revents = 0;
+        if (poll(&now, 1, 1000) == 1) {
+            ch = model_process(m);
+            woke = (ch & MODEL_CH_CYCLE) != 0;
+        }
+    }
+    for (loaded = 0, i = 0; i < model_nrows(m); i++)
+        loaded += model_row(m, i)->loaded;
+    ok(woke && (ch & MODEL_CH_NOW) && loaded == model_nrows(m),
+       "let go, the end of the round makes it readable, with every row read (%zu of %zu)", loaded,
+       model_nrows(m));
+    unsetenv("DROVER_PAUSE");
+    unsetenv("DROVER_PAUSE_FILE");
+    model_free(m);
+    session_free(s);
+}

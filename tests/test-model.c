@@ -386,6 +386,7 @@ main(void)
         test_priority(uri3);
         test_resync(uri3);
         test_readers(uri3);
+        test_now_fd(uri3);
     }
     else
         ok(0, "a big fleet builds");

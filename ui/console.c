@@ -257,8 +257,11 @@ ui_loop(Console *c)
             wait = UI_FRAME_MS - (int)(now - frame_ms);
         fds[0].fd = STDIN_FILENO;
         /* A held frame takes the model's news at its time, not at each
-         * batch: the UI thread then sleeps instead of waking for each. */
-        fds[1].fd = held ? -1 : model_fd(c->m);
+         * batch: the UI thread then sleeps instead of waking for each,
+         * but wakes for news worth a frame at once (a round's end came
+         * 20-40 ms late, at the frame's time, and with it the title that
+         * says the table is whole: doc/performance.md). */
+        fds[1].fd = held ? model_now_fd(c->m) : model_fd(c->m);
         fds[2].fd = job_table_fd(c->s->jobs);
         fds[3].fd = ui_sig_pipe[0];
         for (i = 0; i < 4; i++) {

@@ -101,10 +101,11 @@ struct Model {
     int helper_exited;          /* guarded by mu */
     size_t first_rounds;        /* fetchers past their first round (mu) */
     struct Model *left_next;    /* model_free left it to its threads */
-    int pipe[2];
+    int pipe[2];                /* a byte: results wait */
+    int now_pipe[2];            /* a byte: one of them is worth a frame at once */
     /* Results, guarded by mu. */
     Result *head, *tail;
-    int signalled;
+    int signalled, now_signalled;
     /* Priority, guarded by mu. */
     size_t *prio_hosts;
     char **prio_uuids;
@@ -139,6 +140,10 @@ struct Model {
 /* model.c */
 Result *model_result_new(ResKind kind, size_t host);
 void model_result_free(Result *r);
+/* Whether r is worth a frame at once (MODEL_CH_NOW): a host's names (on a
+ * first load its fetcher waits to hear which rows show), those rows read,
+ * the end of a round (the table may be whole now). */
+int model_result_now(const Result *r);
 /* Hands a result to the UI thread. */
 void model_post(Model *m, Result *r);
 /* Records an event for the host's fetcher (any thread, mu not held). */

@@ -299,10 +299,12 @@ model_process(Model *m)
 
     while (m->pipe[0] >= 0 && read(m->pipe[0], buf, sizeof(buf)) > 0)
         ;
+    while (m->now_pipe[0] >= 0 && read(m->now_pipe[0], buf, sizeof(buf)) > 0)
+        ;
     pthread_mutex_lock(&m->mu);
     list = m->head;
     m->head = m->tail = NULL;
-    m->signalled = 0;
+    m->signalled = m->now_signalled = 0;
     pthread_mutex_unlock(&m->mu);
     for (r = list; r; r = next) {
         next = r->next;
@@ -317,15 +319,17 @@ model_process(Model *m)
                 ch |= MODEL_CH_HOSTS;
             }
         }
+        if (model_result_now(r))
+            ch |= MODEL_CH_NOW;
         switch (r->kind) {
         case RES_HOST: apply_host(m, r); ch |= MODEL_CH_HOSTS; break;
-        case RES_LIST: apply_list(m, r); ch |= MODEL_CH_ROWS | MODEL_CH_HOSTS | MODEL_CH_NOW; break;
+        case RES_LIST: apply_list(m, r); ch |= MODEL_CH_ROWS | MODEL_CH_HOSTS; break;
         case RES_ROWS:
             redetail |= apply_rows(m, r);
-            ch |= MODEL_CH_ROWS | MODEL_CH_HOSTS | (r->now ? MODEL_CH_NOW : 0);
+            ch |= MODEL_CH_ROWS | MODEL_CH_HOSTS;
             break;
         case RES_GONE: apply_gone(m, r); ch |= MODEL_CH_ROWS | MODEL_CH_HOSTS; break;
-        case RES_ROUND: apply_round(m, r); ch |= MODEL_CH_CYCLE | MODEL_CH_HOSTS | MODEL_CH_NOW; break;
+        case RES_ROUND: apply_round(m, r); ch |= MODEL_CH_CYCLE | MODEL_CH_HOSTS; break;
         case RES_DETAIL:
             if (apply_detail(m, r))
                 ch |= MODEL_CH_DETAIL;

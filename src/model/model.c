@@ -112,6 +112,12 @@ model_result_new(ResKind kind, size_t host)
     return r;
 }
 
+int
+model_result_now(const Result *r)
+{
+    return r->kind == RES_LIST || r->kind == RES_ROUND || (r->kind == RES_ROWS && r->now);
+}
+
 void
 model_result_free(Result *r)
 {
@@ -152,6 +158,12 @@ model_post(Model *m, Result *r)
             /* Non-blocking: a full pipe already wakes the UI. */
         }
     }
+    if (model_result_now(r) && !m->now_signalled && m->now_pipe[1] >= 0) {
+        m->now_signalled = 1;
+        if (write(m->now_pipe[1], &c, 1) < 0) {
+            /* As above. */
+        }
+    }
     pthread_mutex_unlock(&m->mu);
 }
 
@@ -179,6 +191,8 @@ model_new(Session *s, const ModelOpts *o)
     }
     if (pipe2(m->pipe, O_CLOEXEC | O_NONBLOCK) < 0)
         m->pipe[0] = m->pipe[1] = -1;
+    if (pipe2(m->now_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+        m->now_pipe[0] = m->now_pipe[1] = -1;
     m->reg_id = model_register(m);
     m->nhosts = s->nhosts;
     m->fetchers = util_xcalloc(m->nhosts + 1, sizeof(*m->fetchers));
@@ -335,6 +349,10 @@ model_free(Model *m)
         close(m->pipe[0]);
         close(m->pipe[1]);
     }
+    if (m->now_pipe[0] >= 0) {
+        close(m->now_pipe[0]);
+        close(m->now_pipe[1]);
+    }
     pthread_cond_destroy(&m->helper_cond);
     pthread_cond_destroy(&m->exit_cond);
     pthread_mutex_destroy(&m->mu);
@@ -345,4 +363,10 @@ int
 model_fd(const Model *m)
 {
     return m->pipe[0];
+}
+
+int
+model_now_fd(const Model *m)
+{
+    return m->now_pipe[0];
 }

@@ -155,6 +155,10 @@ void model_free(Model *m);
 
 /* Readable when results are waiting for model_process(). */
 int model_fd(const Model *m);
+/* Readable when one of them is worth a frame at once (MODEL_CH_NOW): a UI
+ * that holds the model's news for its next frame polls this one instead,
+ * so a round's end or the rows on screen are not held with the rest. */
+int model_now_fd(const Model *m);
 /* Applies queued results; returns MODEL_CH_* flags. */
 unsigned model_process(Model *m);
 /* Timer: schedules resyncs, reconnects and fleet reloads that are due.
