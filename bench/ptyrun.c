@@ -11,7 +11,8 @@
  * seconds since the command was started unless said otherwise):
  *   load         the first screens: names_s (every table row shows a name),
  *                visible_s (every row on screen shows its state), all_s (the
- *                title line says every record is read), nrows
+ *                title line says every record is read), nrows, load_cpu_ms
+ *                (utime+stime of the command until then, /proc/PID/stat)
  *   wait=S       S seconds pass (output is still read and counted)
  *   mark=NAME    remembers the byte count, the time and the frame
  *   since=NAME   NAME_bytes, NAME_s, NAME_frames, NAME_frame_max (bytes of
@@ -283,8 +284,8 @@ step_load(Pty *p, int64_t timeout_ms)
         if (st.all)
             break;
     }
-    printf("names_s=%.4f\nvisible_s=%.4f\nall_s=%.4f\nnrows=%ld\n", since_s(p, names), since_s(p, visible),
-           since_s(p, now_ms()), st.total);
+    printf("names_s=%.4f\nvisible_s=%.4f\nall_s=%.4f\nnrows=%ld\nload_cpu_ms=%.0f\n", since_s(p, names),
+           since_s(p, visible), since_s(p, now_ms()), st.total, read_proc_cpu_ms(p->pid));
 }
 
 static Mark *
