@@ -317,9 +317,10 @@ test_readers(const char *uri)
 }
 
 /* A UI that holds the model's news for its next frame polls model_now_fd
- * alone (ui/console.c): a host's names and the end of its round make it
- * readable, batches of rows do not.  The round is held halfway while the
- * batches of its first half come. */
+ * alone (ui/console.c): on a first load the host's names and the end of
+ * its round make it readable, batches of rows do not (the round is held
+ * halfway while the batches of its first half come), and a refresh round
+ * (Ctrl-R) does not either, from its list to its end. */
 void
 test_now_fd(const char *uri)
 {
@@ -386,6 +387,22 @@ test_now_fd(const char *uri)
        "let go, the end of the round makes it readable, with every row read (%zu of %zu)", loaded,
        model_nrows(m));
     unsetenv("DROVER_PAUSE");
+    model_refresh(m);
+    woke = early = 0;
+    end = util_mono_ms() + WAIT_MS;
+    while (!woke && util_mono_ms() < end) {
+        struct pollfd any = { .fd = model_fd(m), .events = POLLIN };
+
+        if (poll(&any, 1, 100) != 1)
+            continue;
+        now.revents = 0;
+        early += poll(&now, 1, 0) == 1;
+        ch = model_process(m);
+        early += (ch & MODEL_CH_NOW) != 0;
+        woke = (ch & MODEL_CH_CYCLE) != 0;
+    }
+    ok(woke && early == 0, "a refresh round ends without making model_now_fd readable (%d times)",
+       early);
     unsetenv("DROVER_PAUSE_FILE");
     model_free(m);
     session_free(s);

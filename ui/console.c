@@ -258,9 +258,9 @@ ui_loop(Console *c)
         fds[0].fd = STDIN_FILENO;
         /* A held frame takes the model's news at its time, not at each
          * batch: the UI thread then sleeps instead of waking for each,
-         * but wakes for news worth a frame at once (a round's end came
-         * 20-40 ms late, at the frame's time, and with it the title that
-         * says the table is whole: doc/performance.md). */
+         * but wakes for news worth a frame at once (a first load's end
+         * came 20-34 ms late, at the frame's time, and with it the title
+         * that says the table is whole: doc/performance.md). */
         fds[1].fd = held ? model_now_fd(c->m) : model_fd(c->m);
         fds[2].fd = job_table_fd(c->s->jobs);
         fds[3].fd = ui_sig_pipe[0];

@@ -567,7 +567,7 @@ fetcher_do_full(Fetcher *f)
     pthread_t readers[FETCH_READERS_MAX];
     Round rd;
     Result *r;
-    int ok = 0;
+    int ok = 0, first = !f->loaded_once;
 
     memset(&rd, 0, sizeof(rd));
     /* This round covers everything asked and every event until now. */
@@ -586,6 +586,7 @@ fetcher_do_full(Fetcher *f)
     }
     model_post_host(m, f->idx, MODEL_HOST_CONNECTED, NULL, 0);
     r = model_result_new(RES_LIST, f->idx);
+    r->now = first;
     r->doms = util_xcalloc(n + 1, sizeof(*r->doms));
     r->n = n;
     for (i = 0; i < n; i++) {
@@ -647,6 +648,7 @@ fetcher_do_full(Fetcher *f)
 round:
     r = model_result_new(RES_ROUND, f->idx);
     r->ok = ok;
+    r->now = first;
     model_post(m, r);
     for (i = 0; i < FETCH_READERS_MAX; i++) {
         free(rd.r[i].b.v);

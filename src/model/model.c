@@ -115,7 +115,7 @@ model_result_new(ResKind kind, size_t host)
 int
 model_result_now(const Result *r)
 {
-    return r->kind == RES_LIST || r->kind == RES_ROUND || (r->kind == RES_ROWS && r->now);
+    return (r->kind == RES_LIST || r->kind == RES_ROUND || r->kind == RES_ROWS) && r->now;
 }
 
 void

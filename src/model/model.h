@@ -45,10 +45,10 @@ enum {
     MODEL_CH_DETAIL = 1 << 2,   /* model_detail() changed */
     MODEL_CH_PLAN = 1 << 3,     /* a plan result arrived */
     MODEL_CH_CYCLE = 1 << 4,    /* a host finished a refresh round */
-    MODEL_CH_NOW = 1 << 5,      /* worth a frame at once: a host's names (on
-                                 * a first load its fetcher waits to hear
-                                 * which rows show), those rows read, the
-                                 * end of a round */
+    MODEL_CH_NOW = 1 << 5,      /* worth a frame at once: on a host's first
+                                 * load its names (its fetcher waits to hear
+                                 * which rows show) and its round's end;
+                                 * the rows on screen read */
 };
 
 typedef struct {
@@ -157,7 +157,7 @@ void model_free(Model *m);
 int model_fd(const Model *m);
 /* Readable when one of them is worth a frame at once (MODEL_CH_NOW): a UI
  * that holds the model's news for its next frame polls this one instead,
- * so a round's end or the rows on screen are not held with the rest. */
+ * so a first load's end or the rows on screen are not held with the rest. */
 int model_now_fd(const Model *m);
 /* Applies queued results; returns MODEL_CH_* flags. */
 unsigned model_process(Model *m);
