@@ -316,6 +316,36 @@ test_readers(const char *uri)
     session_free(s);
 }
 
+/* Rows of m that are read. */
+static size_t
+rows_loaded(Model *m)
+{
+    size_t i, n = 0;
+
+    for (i = 0; i < model_nrows(m); i++)
+        n += model_row(m, i)->loaded;
+    return n;
+}
+
+/* One turn of a UI that does not hold its frame: waits up to 100 ms for
+ * the model's pipe and, when results came, adds to *early whether
+ * model_now_fd was readable and whether they were worth a frame at once;
+ * returns model_process's flags (0: nothing came). */
+static unsigned
+now_fd_turn(Model *m, int *early)
+{
+    struct pollfd any = { .fd = model_fd(m), .events = POLLIN };
+    struct pollfd now = { .fd = model_now_fd(m), .events = POLLIN };
+    unsigned ch;
+
+    if (poll(&any, 1, 100) != 1)
+        return 0;
+    *early += poll(&now, 1, 0) == 1;
+    ch = model_process(m);
+    *early += (ch & MODEL_CH_NOW) != 0;
+    return ch;
+}
+
 /* A UI that holds the model's news for its next frame polls model_now_fd
  * alone (ui/console.c): on a first load the host's names and the end of
  * its round make it readable, batches of rows do not (the round is held
@@ -330,7 +360,7 @@ test_now_fd(const char *uri)
     UTIL_AUTOFREE char *pause_at = NULL;
     struct pollfd now = { .fd = -1, .events = POLLIN };
     struct stat st;
-    size_t i, loaded = 0;
+    size_t loaded = 0;
     unsigned ch = 0;
     int64_t end;
     int woke = 0, early = 0, batches = 0;
@@ -355,17 +385,10 @@ test_now_fd(const char *uri)
      * hold's file is there) with a batch in. */
     end = util_mono_ms() + WAIT_MS;
     while ((loaded < 64 || stat(pause_file, &st) != 0) && util_mono_ms() < end) {
-        struct pollfd any = { .fd = model_fd(m), .events = POLLIN };
-
-        if (poll(&any, 1, 100) != 1)
-            continue;
-        now.revents = 0;
-        early += poll(&now, 1, 0) == 1;
-        ch = model_process(m);
-        early += (ch & MODEL_CH_NOW) != 0;
-        batches++;
-        for (loaded = 0, i = 0; i < model_nrows(m); i++)
-            loaded += model_row(m, i)->loaded;
+        if (now_fd_turn(m, &early)) {
+            batches++;
+            loaded = rows_loaded(m);
+        }
     }
     ok(loaded >= 64 && loaded < model_nrows(m) && stat(pause_file, &st) == 0,
        "rows come in %d batches while the round is held halfway (%zu of %zu read)", batches, loaded,
@@ -381,8 +404,7 @@ test_now_fd(const char *uri)
             woke = (ch & MODEL_CH_CYCLE) != 0;
         }
     }
-    for (loaded = 0, i = 0; i < model_nrows(m); i++)
-        loaded += model_row(m, i)->loaded;
+    loaded = rows_loaded(m);
     ok(woke && (ch & MODEL_CH_NOW) && loaded == model_nrows(m),
        "let go, the end of the round makes it readable, with every row read (%zu of %zu)", loaded,
        model_nrows(m));
@@ -390,17 +412,8 @@ test_now_fd(const char *uri)
     model_refresh(m);
     woke = early = 0;
     end = util_mono_ms() + WAIT_MS;
-    while (!woke && util_mono_ms() < end) {
-        struct pollfd any = { .fd = model_fd(m), .events = POLLIN };
-
-        if (poll(&any, 1, 100) != 1)
-            continue;
-        now.revents = 0;
-        early += poll(&now, 1, 0) == 1;
-        ch = model_process(m);
-        early += (ch & MODEL_CH_NOW) != 0;
-        woke = (ch & MODEL_CH_CYCLE) != 0;
-    }
+    while (!woke && util_mono_ms() < end)
+        woke = (now_fd_turn(m, &early) & MODEL_CH_CYCLE) != 0;
     ok(woke && early == 0, "a refresh round ends without making model_now_fd readable (%d times)",
        early);
     unsetenv("DROVER_PAUSE_FILE");
