@@ -100,9 +100,9 @@ void hv_dial_unref(HvDial *d);
  * caller waiting on the same connect took it. */
 virConnectPtr hv_connect(HvConn *c, int *taken);
 
-/* dom's UUID as text, as virDomainGetUUIDString writes it; that one
- * formats each byte with snprintf, and a list of twenty hosts formats ten
- * thousand (19 ms of the fetchers' 40 in a console's load: hv-domain.c). */
+/* dom's UUID as text, as virDomainGetUUIDString writes it (hv-domain.c).
+ * That one formats it twice with g_snprintf, once for a debug line it
+ * drops, and twenty hosts list ten thousand domains. */
 int hv_dom_uuid(virDomainPtr dom, char out[VIR_UUID_STRING_BUFLEN]);
 /* The metadata element of dom (drover's record): NULL with err code 0
  * when absent (hv-domain.c). */
