@@ -299,6 +299,12 @@ ui_loop(Console *c)
                  * its round (the table may be whole now). */
                 dirty |= held;
                 held = 0;
+            } else if (!view_current(&c->view, c->m)) {
+                /* A frame holds the paint, not the view: the model's rows
+                 * moved (a refresh round's list, a row added or gone) and
+                 * a key may come before the frame; it acted on freed rows
+                 * (a crash in CI, 2026-12-05). */
+                view_rebuild(&c->view, c->m);
             }
         }
         if (fds[2].revents & POLLIN) {

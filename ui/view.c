@@ -243,6 +243,12 @@ view_rebuild(View *v, const Model *m)
         v->sel = 0;
 }
 
+int
+view_current(const View *v, const Model *m)
+{
+    return v->built && v->built_layout == model_layout(m);
+}
+
 void
 view_select(View *v, size_t i)
 {

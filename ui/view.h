@@ -46,6 +46,9 @@ void view_clear(View *v);
 /* Filters and sorts the model's rows again, then finds the selected row by
  * host and UUID; if it is gone, the selection stays at the same position. */
 void view_rebuild(View *v, const Model *m);
+/* Whether v's rows still point into m's: built, and from the model's
+ * layout now (a list, a row added or gone moves the model's rows). */
+int view_current(const View *v, const Model *m);
 /* Moves the selection by delta rows (clamped). */
 void view_move(View *v, long delta);
 void view_select(View *v, size_t i);
