@@ -226,9 +226,23 @@ test_thread_name(void)
     is_str(name, "fetch a-very-lo", "a long name is cut to the kernel's 15 bytes, not refused");
 }
 
+static void
+test_uuid_format(void)
+{
+    static const unsigned char raw[16] = { 0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef,
+                                           0xfe, 0xdc, 0xba, 0x98, 0x76, 0x54, 0x32, 0x10 };
+    char out[37];
+
+    memset(out, 'x', sizeof(out));
+    util_uuid_format(raw, out);
+    is_str(out, "01234567-89ab-cdef-fedc-ba9876543210",
+           "a UUID's text: lower case, dashes after bytes 4, 6, 8 and 10, every digit in its place");
+}
+
 int
 main(void)
 {
+    test_uuid_format();
     test_stage();
     test_thread_name();
     test_read_file();

@@ -190,6 +190,22 @@ util_buf_free(UtilBuf *b)
     b->len = b->cap = 0;
 }
 
+void
+util_uuid_format(const unsigned char raw[16], char out[37])
+{
+    static const char hex[] = "0123456789abcdef";
+    char *p = out;
+    int i;
+
+    for (i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            *p++ = '-';
+        *p++ = hex[raw[i] >> 4];
+        *p++ = hex[raw[i] & 15];
+    }
+    *p = '\0';
+}
+
 size_t
 util_strlcpy(char *dst, const char *src, size_t size)
 {

@@ -46,6 +46,8 @@ void util_buf_free(UtilBuf *b);
 
 /* Copies at most size-1 bytes and always terminates; returns strlen(src). */
 size_t util_strlcpy(char *dst, const char *src, size_t size);
+/* A 16-byte UUID as text, lower case with dashes (8-4-4-4-12). */
+void util_uuid_format(const unsigned char raw[16], char out[37]);
 int util_streq(const char *a, const char *b);   /* NULL-safe */
 /* Parses a whole decimal string into a long long in [min,max]: 0 or -1. */
 int util_parse_ll(const char *s, long long min, long long max, long long *out);

@@ -58,21 +58,12 @@ hv_power_from_state(int st)
 int
 hv_dom_uuid(virDomainPtr dom, char out[VIR_UUID_STRING_BUFLEN])
 {
-    static const char hex[] = "0123456789abcdef";
     unsigned char raw[VIR_UUID_BUFLEN];
-    char *p = out;
-    int i;
 
     out[0] = '\0';
     if (virDomainGetUUID(dom, raw) < 0)
         return -1;
-    for (i = 0; i < VIR_UUID_BUFLEN; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10)
-            *p++ = '-';
-        *p++ = hex[raw[i] >> 4];
-        *p++ = hex[raw[i] & 15];
-    }
-    *p = '\0';
+    util_uuid_format(raw, out);
     return 0;
 }
 
