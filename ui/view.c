@@ -207,7 +207,7 @@ view_rebuild(View *v, const Model *m)
     /* Sorted by host or name without a filter, the rows and their order
      * change only with the model's layout: batches of records while the
      * hosts load change neither, and this is called for each of them. */
-    if (v->built && !v->filter[0] && !v->built_filtered && v->built_layout == model_layout(m) &&
+    if (view_current(v, m) && !v->filter[0] && !v->built_filtered &&
         v->built_col == v->sort_col && v->built_rev == v->sort_rev && v->n == n &&
         (v->sort_col == VIEW_COL_NAME || v->sort_col == VIEW_COL_HOST))
         return;

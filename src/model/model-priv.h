@@ -38,9 +38,13 @@ typedef struct Result {
     Summary *rows;              /* RES_ROWS */
     char **holders;             /* RES_ROWS: ModelRow.busy for each row */
     RowRepl *repl;              /* RES_ROWS: ModelRow.repl and repl_next_due for each row */
-    int now;                    /* worth a frame at once (model_result_now):
-                                 * RES_ROWS the rows on screen, all read;
-                                 * RES_LIST, RES_ROUND of a first load */
+    /* Worth a frame at once (MODEL_CH_NOW, model_now_fd): RES_ROWS the rows
+     * on screen, all read; on a host's first load its RES_LIST (its fetcher
+     * waits to hear which rows show) and its RES_ROUND (the table may be
+     * whole now).  Not a refresh round's: they change no row on screen,
+     * and twenty hosts' rounds would each cut a frame short while keys are
+     * typed. */
+    int now;
     size_t n;
     int64_t when_ms;
     char uuid[37];              /* RES_GONE */
@@ -142,12 +146,6 @@ struct Model {
 /* model.c */
 Result *model_result_new(ResKind kind, size_t host);
 void model_result_free(Result *r);
-/* Whether r is worth a frame at once (MODEL_CH_NOW): on a host's first
- * load its names (its fetcher waits to hear which rows show) and the end
- * of its round (the table may be whole now); the rows on screen read.  A
- * refresh round's list and end are not: they change no row on screen, and
- * twenty hosts' rounds would each cut a frame short while keys are typed. */
-int model_result_now(const Result *r);
 /* Hands a result to the UI thread. */
 void model_post(Model *m, Result *r);
 /* Records an event for the host's fetcher (any thread, mu not held). */

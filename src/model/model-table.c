@@ -319,7 +319,7 @@ model_process(Model *m)
                 ch |= MODEL_CH_HOSTS;
             }
         }
-        if (model_result_now(r))
+        if (r->now)
             ch |= MODEL_CH_NOW;
         switch (r->kind) {
         case RES_HOST: apply_host(m, r); ch |= MODEL_CH_HOSTS; break;

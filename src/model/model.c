@@ -112,12 +112,6 @@ model_result_new(ResKind kind, size_t host)
     return r;
 }
 
-int
-model_result_now(const Result *r)
-{
-    return (r->kind == RES_LIST || r->kind == RES_ROUND || r->kind == RES_ROWS) && r->now;
-}
-
 void
 model_result_free(Result *r)
 {
@@ -158,7 +152,7 @@ model_post(Model *m, Result *r)
             /* Non-blocking: a full pipe already wakes the UI. */
         }
     }
-    if (model_result_now(r) && !m->now_signalled && m->now_pipe[1] >= 0) {
+    if (r->now && !m->now_signalled && m->now_pipe[1] >= 0) {
         m->now_signalled = 1;
         if (write(m->now_pipe[1], &c, 1) < 0) {
             /* As above. */
