@@ -16,12 +16,32 @@
 
 #define TESTHOOK_WAIT_MS (600 * 1000)
 
-void
-testhook_pause(const char *where)
+/* The points paused at, each with the DROVER_PAUSE_FILE it paused for:
+ * "POINT FILE". */
+#define TESTHOOK_DONE 8
+static char testhook_done[TESTHOOK_DONE][4096];
+static unsigned testhook_ndone;
+
+/* Whether where paused for path already; else notes that it does now. */
+static int
+testhook_once(const char *where, const char *path)
 {
-    static char done[4096];     /* the DROVER_PAUSE_FILE paused for */
+    char key[sizeof(testhook_done[0])];
+    unsigned i;
+
+    snprintf(key, sizeof(key), "%s %s", where, path);
+    for (i = 0; i < TESTHOOK_DONE; i++)
+        if (strcmp(testhook_done[i], key) == 0)
+            return 1;
+    util_strlcpy(testhook_done[testhook_ndone++ % TESTHOOK_DONE], key, sizeof(key));
+    return 0;
+}
+
+/* One point of DROVER_PAUSE: point is "POINT", "POINT@N" or "POINT:FILE". */
+static void
+testhook_pause_at(const char *point, const char *where)
+{
     static long reached;        /* of the point DROVER_PAUSE names */
-    const char *point = getenv("DROVER_PAUSE");
     const char *path;
     struct stat st;
     char pid[32];
@@ -30,8 +50,6 @@ testhook_pause(const char *where)
 
     size_t n = strlen(where);
 
-    if (!point)
-        return;
     /* DROVER_PAUSE="POINT:FILE": hold at POINT while the test's FILE exists
      * (the test made it beforehand and removes it to let the job go on). */
     if (strncmp(point, where, n) == 0 && point[n] == ':' && point[n + 1]) {
@@ -41,9 +59,9 @@ testhook_pause(const char *where)
         return;
     }
     path = getenv("DROVER_PAUSE_FILE");
-    /* Once per file: a test pauses one step, not every later pass (a test
-     * program that pauses at another step names another file). */
-    if (strncmp(point, where, n) != 0 || !path || !*path || strcmp(path, done) == 0)
+    /* Once per point and file: a test pauses one step, not every later
+     * pass (a test program that pauses at it again names another file). */
+    if (strncmp(point, where, n) != 0 || !path || !*path)
         return;
     /* DROVER_PAUSE="POINT@N": the Nth time instead (a later round). */
     if (point[n] == '@') {
@@ -52,7 +70,8 @@ testhook_pause(const char *where)
     } else if (point[n]) {
         return;
     }
-    util_strlcpy(done, path, sizeof(done));
+    if (testhook_once(where, path))
+        return;
     fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0)
         return;
@@ -64,4 +83,25 @@ testhook_pause(const char *where)
     end = util_mono_ms() + TESTHOOK_WAIT_MS;
     while (stat(path, &st) == 0 && util_mono_ms() < end)
         usleep(20000);
+}
+
+void
+testhook_pause(const char *where)
+{
+    const char *points = getenv("DROVER_PAUSE");
+    char one[4096];
+
+    /* Several points, separated by spaces: a test that holds a round
+     * halfway and then at a later step names both. */
+    while (points && *points) {
+        size_t n = strcspn(points, " ");
+
+        if (n && n < sizeof(one)) {
+            memcpy(one, points, n);
+            one[n] = '\0';
+            testhook_pause_at(one, where);
+        }
+        points += n;
+        points += strspn(points, " ");
+    }
 }

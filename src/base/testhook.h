@@ -6,10 +6,12 @@
  * When the environment variable DROVER_PAUSE names the point and
  * DROVER_PAUSE_FILE a path, the first time the process reaches the point it
  * creates that file (holding its pid) and waits until the file is removed
- * (at most ten minutes), then goes on, once per file a process is given;
- * DROVER_PAUSE="POINT@N" does so the Nth time instead of the first.  DROVER_PAUSE="POINT:FILE" instead
- * holds at the point, every time it is reached, while FILE (made by the
- * test beforehand) exists.  Costs one getenv() when unset. */
+ * (at most ten minutes), then goes on, once per point and file a process
+ * is given; DROVER_PAUSE="POINT@N" does so the Nth time instead of the
+ * first.  DROVER_PAUSE="POINT:FILE" instead holds at the point, every time
+ * it is reached, while FILE (made by the test beforehand) exists.
+ * DROVER_PAUSE may name several points, separated by spaces.  Costs one
+ * getenv() when unset. */
 #ifndef DROVER_TESTHOOK_H
 #define DROVER_TESTHOOK_H
 
