@@ -355,7 +355,9 @@ void
 test_now_fd(const char *uri)
 {
     Session *s = open_session(uri, NULL);
-    ModelOpts mo = { .refresh_interval = 3600, .rpo_warning = 3600 };
+    /* Rows handed on as they are read, so that they come in batches
+     * before the round is held halfway. */
+    ModelOpts mo = { .refresh_interval = 3600, .rpo_warning = 3600, .chunk_ms = -1 };
     UTIL_AUTOFREE char *pause_file = util_xasprintf("%s/now.pause", tap_tmpdir());
     UTIL_AUTOFREE char *pause_at = NULL;
     struct pollfd now = { .fd = -1, .events = POLLIN };
@@ -417,6 +419,90 @@ test_now_fd(const char *uri)
     ok(woke && early == 0, "a refresh round ends without making model_now_fd readable (%d times)",
        early);
     unsetenv("DROVER_PAUSE_FILE");
+    model_free(m);
+    session_free(s);
+}
+
+/* Waits up to WAIT_MS for path to exist, running the UI side meanwhile. */
+static int
+wait_pause(Model *m, const char *path)
+{
+    struct stat st;
+    int64_t end = util_mono_ms() + WAIT_MS;
+
+    while (stat(path, &st) != 0 && util_mono_ms() < end) {
+        struct pollfd p = { .fd = model_fd(m), .events = POLLIN };
+
+        if (poll(&p, 1, 20) > 0)
+            model_process(m);
+    }
+    model_process(m);
+    return stat(path, &st) == 0;
+}
+
+/* A row a reader read before it came on screen, and holds with the rows
+ * it read since, goes out as soon as it is on screen: not when the chunk
+ * is full or old (never, here), nor when the round ends. */
+void
+test_held(const char *uri)
+{
+    Session *s = open_session(uri, NULL);
+    ModelOpts mo = { .refresh_interval = 3600, .rpo_warning = 3600, .chunk_ms = 600000 };
+    HvDomain *doms = NULL;
+    size_t n = 0, host = 0, loaded;
+    UTIL_AUTOFREE char *pause_file = NULL;
+    UTIL_AUTOFREE char *points = NULL;
+    const ModelRow *row;
+    const char *want;
+    unsigned one = 1;
+    int okp = 0, held;
+    Model *m;
+
+    if (!s || hv_list(s->hosts[0].conn, 0, &doms, &n) < 0 || n < 100) {
+        ok(0, "a big fleet lists: %s", err_message());
+        session_free(s);
+        hv_domain_list_free(doms, n);
+        return;
+    }
+    /* The second by name: among the first records a round reads. */
+    want = doms[1].uuid;
+    pause_file = util_xasprintf("%s/held.pause", tap_tmpdir());
+    points = util_xasprintf("model:mid-round:%s model:held:%s", s->hosts[0].name, s->hosts[0].name);
+    setenv("DROVER_PAUSE", points, 1);
+    setenv("DROVER_PAUSE_FILE", pause_file, 1);
+    m = model_new(s, &mo);
+    held = wait_pause(m, pause_file);
+    row = find_name(m, 0, doms[1].name);
+    loaded = rows_loaded(m);
+    ok(held && row && !row->loaded && loaded == 0,
+       "held halfway, every row read is still with its reader (%zu of %zu in)", loaded, n);
+    model_set_priority(m, &host, &want, 1);
+    unlink(pause_file);
+    /* Its reader hands it on, then holds the round (model:held). */
+    held = wait_pause(m, pause_file);
+    ok(held, "on screen, the reader that holds %s hands it on", doms[1].name);
+    /* It may have come already: its stage runs while the reader holds. */
+    row = find_name(m, 0, doms[1].name);
+    okp = row && row->loaded;
+    while (held && !okp) {
+        struct pollfd p = { .fd = model_fd(m), .events = POLLIN };
+
+        if (poll(&p, 1, WAIT_MS) <= 0)
+            break;
+        model_process(m);
+        row = find_name(m, 0, doms[1].name);
+        okp = row && row->loaded;
+    }
+    ok(okp && model_rounds(m) == 0, "and it comes while the round is held before its end (%zu of %zu in)",
+       rows_loaded(m), n);
+    unlink(pause_file);
+    pump(m, pred_rounds, &one, &okp);
+    loaded = rows_loaded(m);
+    ok(okp && loaded == model_nrows(m), "let go, the round ends with every row (%zu of %zu)", loaded,
+       model_nrows(m));
+    unsetenv("DROVER_PAUSE");
+    unsetenv("DROVER_PAUSE_FILE");
+    hv_domain_list_free(doms, n);
     model_free(m);
     session_free(s);
 }

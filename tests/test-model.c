@@ -387,6 +387,7 @@ main(void)
         test_resync(uri3);
         test_readers(uri3);
         test_now_fd(uri3);
+        test_held(uri3);
     }
     else
         ok(0, "a big fleet builds");

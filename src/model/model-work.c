@@ -169,13 +169,21 @@ batch_add(Batch *b, const HvDomain *d)
 #define MODEL_READ_NICE 5
 
 /* Records read in a round, handed to the reader's stage to be made into
- * rows (parse, health, files) while the reader reads the next ones. */
-#define FETCH_CHUNK 16
+ * rows (parse, health, files) while the reader reads the next ones: at
+ * most FETCH_CHUNK at once, and none held longer than FETCH_CHUNK_MS
+ * (ModelOpts.chunk_ms), which is how often the rows off screen move on a
+ * slow host.  The rows on screen never wait for either (round_done,
+ * round_read).  Chunks of 16 cost twenty hosts 10-25 ms more CPU a load:
+ * a stage's wake-up, a batch and a post to the UI each (doc/performance.md,
+ * "chunks by time"). */
+#define FETCH_CHUNK 256
+#define FETCH_CHUNK_MS 100
 
 typedef struct {
     Batch *b;
     const HvDomain *v[FETCH_CHUNK];
     size_t n;
+    int64_t since_ms;           /* its first record's */
     int now;                    /* the rows on screen are all in: out at once */
 } Chunk;
 
@@ -206,14 +214,17 @@ chunk_push(Stage *st, Chunk **cp)
 static void
 chunk_add(Stage *st, Chunk **cp, Batch *b, const HvDomain *d, int now)
 {
+    int hold_ms = b->f->m->o.chunk_ms ? b->f->m->o.chunk_ms : FETCH_CHUNK_MS;
+
     if (!*cp) {
         *cp = util_xcalloc(1, sizeof(**cp));
         (*cp)->b = b;
+        (*cp)->since_ms = util_mono_ms();
     }
     if (d)
         (*cp)->v[(*cp)->n++] = d;
     (*cp)->now = now;
-    if (now || (*cp)->n == FETCH_CHUNK)
+    if (now || (*cp)->n == FETCH_CHUNK || util_mono_ms() - (*cp)->since_ms >= hold_ms)
         chunk_push(st, cp);
 }
 
@@ -343,6 +354,19 @@ fetcher_mid_round(Fetcher *f)
     testhook_pause(where);
 }
 
+/* A reader handed on the rows it held because one came on screen: a test
+ * holds it here (tests/test-model), so that the round cannot end before
+ * the test sees those rows.  Reached only then, so the name is made only
+ * then. */
+static void
+fetcher_held(Fetcher *f)
+{
+    char where[128];
+
+    snprintf(where, sizeof(where), "model:held:%s", f->m->s->hosts[f->idx].name);
+    testhook_pause(where);
+}
+
 /* A round's records are read by two reader threads at once (the fetcher
  * waits for them): libvirt carries several calls at once on one
  * connection, so a round trip waits beside another instead of after it,
@@ -358,6 +382,7 @@ typedef struct {
     Stage *st;
     Batch b;                    /* only st touches it until stage_wait */
     Chunk *ck;
+    unsigned prio_gen;          /* the rows on screen it last knew of */
 } RoundReader;
 
 struct Round {
@@ -393,10 +418,27 @@ round_prio_read(const Round *rd)
     return 1;
 }
 
-/* The next record to read, or n when there is none (or the round stops). */
-static size_t
-round_take(Round *rd, int *urgent)
+/* Whether c holds a row on screen (rd->mu held). */
+static int
+round_chunk_on_screen(const Round *rd, const Chunk *c)
 {
+    size_t i, k;
+
+    for (i = 0; c && i < c->n; i++)
+        for (k = 0; k < rd->nprio; k++)
+            if (c->v[i] == &rd->doms[rd->prio[k]])
+                return 1;
+    return 0;
+}
+
+/* The next record for me to read, or n when there is none (or the round
+ * stops).  *held: the rows on screen moved, and me's chunk holds one of
+ * them, read before it was on screen: it goes out now, not when the chunk
+ * is full or old. */
+static size_t
+round_take(RoundReader *me, int *urgent, int *held)
+{
+    Round *rd = me->rd;
     Model *m = rd->f->m;
     size_t pick = rd->n;
     int quit, again;
@@ -414,9 +456,15 @@ round_take(Round *rd, int *urgent)
         free(rd->prio);
         rd->nprio = fetcher_priority(rd->f, rd->sorted, rd->n, rd->doms, &rd->prio);
         rd->pi = 0;
-        /* Rows on screen already read need no flush of their own: the UI
-         * moves its view often while a load paints. */
+        /* Rows on screen already read need no flush of their own (the UI
+         * moves its view often while a load paints), unless a reader
+         * still holds them (round_read). */
         rd->prio_sent = round_prio_read(rd);
+    }
+    *held = 0;
+    if (me->prio_gen != rd->prio_gen) {
+        me->prio_gen = rd->prio_gen;
+        *held = round_chunk_on_screen(rd, me->ck);
     }
     *urgent = 0;
     if (!rd->cut) {
@@ -487,10 +535,14 @@ round_read(RoundReader *me)
     Model *m = rd->f->m;
 
     for (;;) {
-        int urgent;
-        size_t pick = round_take(rd, &urgent);
+        int urgent, held;
+        size_t pick = round_take(me, &urgent, &held);
         HvDomain *d;
 
+        if (held) {
+            chunk_add(me->st, &me->ck, &me->b, NULL, 1);
+            fetcher_held(rd->f);
+        }
         if (pick >= rd->n)
             break;
         d = &rd->doms[pick];

@@ -139,6 +139,8 @@ typedef struct {
     int rpo_warning;            /* seconds, for health */
     int priority_wait_ms;       /* first load: how long to wait for model_set_priority()
                                  * before reading records in name order */
+    int chunk_ms;               /* how long a reader may hold rows off screen before
+                                 * handing them on (0: 100 ms; below 0: not at all) */
 } ModelOpts;
 
 /* Starts the workers; the first load begins at once.  The session must
