@@ -423,21 +423,22 @@ test_now_fd(const char *uri)
     session_free(s);
 }
 
-/* Waits up to WAIT_MS for path to exist, running the UI side meanwhile. */
+/* A pause point's file is there (pump: a pause point holds the round). */
 static int
-wait_pause(Model *m, const char *path)
+pred_paused(Model *m, void *arg)
 {
     struct stat st;
-    int64_t end = util_mono_ms() + WAIT_MS;
 
-    while (stat(path, &st) != 0 && util_mono_ms() < end) {
-        struct pollfd p = { .fd = model_fd(m), .events = POLLIN };
+    (void)m;
+    return stat(arg, &st) == 0;
+}
 
-        if (poll(&p, 1, 20) > 0)
-            model_process(m);
-    }
-    model_process(m);
-    return stat(path, &st) == 0;
+/* The row of that name on host 0 is read. */
+static int
+pred_loaded(Model *m, void *arg)
+{
+    const ModelRow *r = find_name(m, 0, arg);
+    return r && r->loaded;
 }
 
 /* A row a reader read before it came on screen, and holds with the rows
@@ -452,7 +453,6 @@ test_held(const char *uri)
     size_t n = 0, host = 0, loaded;
     UTIL_AUTOFREE char *pause_file = NULL;
     UTIL_AUTOFREE char *points = NULL;
-    const ModelRow *row;
     const char *want;
     unsigned one = 1;
     int okp = 0, held;
@@ -471,28 +471,19 @@ test_held(const char *uri)
     setenv("DROVER_PAUSE", points, 1);
     setenv("DROVER_PAUSE_FILE", pause_file, 1);
     m = model_new(s, &mo);
-    held = wait_pause(m, pause_file);
-    row = find_name(m, 0, doms[1].name);
+    pump(m, pred_paused, pause_file, &held);
+    model_process(m);
     loaded = rows_loaded(m);
-    ok(held && row && !row->loaded && loaded == 0,
+    ok(held && find_name(m, 0, doms[1].name) && !pred_loaded(m, doms[1].name) && loaded == 0,
        "held halfway, every row read is still with its reader (%zu of %zu in)", loaded, n);
     model_set_priority(m, &host, &want, 1);
     unlink(pause_file);
     /* Its reader hands it on, then holds the round (model:held). */
-    held = wait_pause(m, pause_file);
+    pump(m, pred_paused, pause_file, &held);
     ok(held, "on screen, the reader that holds %s hands it on", doms[1].name);
-    /* It may have come already: its stage runs while the reader holds. */
-    row = find_name(m, 0, doms[1].name);
-    okp = row && row->loaded;
-    while (held && !okp) {
-        struct pollfd p = { .fd = model_fd(m), .events = POLLIN };
-
-        if (poll(&p, 1, WAIT_MS) <= 0)
-            break;
-        model_process(m);
-        row = find_name(m, 0, doms[1].name);
-        okp = row && row->loaded;
-    }
+    okp = 0;
+    if (held)
+        pump(m, pred_loaded, doms[1].name, &okp);
     ok(okp && model_rounds(m) == 0, "and it comes while the round is held before its end (%zu of %zu in)",
        rows_loaded(m), n);
     unlink(pause_file);

@@ -58,6 +58,9 @@ typedef struct Result {
 /* A round reads with at most this many calls in flight on one host. */
 #define FETCH_READERS_MAX 2
 
+/* How long a reader holds rows off screen at most (ModelOpts.chunk_ms 0). */
+#define FETCH_CHUNK_MS 100
+
 typedef struct {
     Model *m;
     size_t idx;

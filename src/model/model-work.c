@@ -170,14 +170,13 @@ batch_add(Batch *b, const HvDomain *d)
 
 /* Records read in a round, handed to the reader's stage to be made into
  * rows (parse, health, files) while the reader reads the next ones: at
- * most FETCH_CHUNK at once, and none held longer than FETCH_CHUNK_MS
- * (ModelOpts.chunk_ms), which is how often the rows off screen move on a
- * slow host.  The rows on screen never wait for either (round_done,
+ * most FETCH_CHUNK at once, and none held longer than ModelOpts.chunk_ms
+ * (FETCH_CHUNK_MS), which is how often the rows off screen move on a slow
+ * host.  The rows on screen never wait for either (round_done,
  * round_read).  Chunks of 16 cost twenty hosts 10-25 ms more CPU a load:
  * a stage's wake-up, a batch and a post to the UI each (doc/performance.md,
  * "chunks by time"). */
 #define FETCH_CHUNK 256
-#define FETCH_CHUNK_MS 100
 
 typedef struct {
     Batch *b;
@@ -214,8 +213,6 @@ chunk_push(Stage *st, Chunk **cp)
 static void
 chunk_add(Stage *st, Chunk **cp, Batch *b, const HvDomain *d, int now)
 {
-    int hold_ms = b->f->m->o.chunk_ms ? b->f->m->o.chunk_ms : FETCH_CHUNK_MS;
-
     if (!*cp) {
         *cp = util_xcalloc(1, sizeof(**cp));
         (*cp)->b = b;
@@ -224,7 +221,7 @@ chunk_add(Stage *st, Chunk **cp, Batch *b, const HvDomain *d, int now)
     if (d)
         (*cp)->v[(*cp)->n++] = d;
     (*cp)->now = now;
-    if (now || (*cp)->n == FETCH_CHUNK || util_mono_ms() - (*cp)->since_ms >= hold_ms)
+    if (now || (*cp)->n == FETCH_CHUNK || util_mono_ms() - (*cp)->since_ms >= b->f->m->o.chunk_ms)
         chunk_push(st, cp);
 }
 

@@ -173,6 +173,8 @@ model_new(Session *s, const ModelOpts *o)
     m->o = *o;
     if (m->o.refresh_interval < 1)
         m->o.refresh_interval = 1;
+    if (!m->o.chunk_ms)
+        m->o.chunk_ms = FETCH_CHUNK_MS;
     pthread_mutex_init(&m->mu, NULL);
     pthread_cond_init(&m->helper_cond, NULL);
     {
