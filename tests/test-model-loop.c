@@ -497,3 +497,72 @@ test_held(const char *uri)
     model_free(m);
     session_free(s);
 }
+
+/* The time *arg (util_mono_ms) has come. */
+static int
+pred_after(Model *m, void *arg)
+{
+    (void)m;
+    return util_mono_ms() >= *(int64_t *)arg;
+}
+
+/* More rows are read than *arg. */
+static int
+pred_more(Model *m, void *arg)
+{
+    return rows_loaded(m) > *(size_t *)arg;
+}
+
+/* A chunk a reader has held for ModelOpts.chunk_ms goes out with the next
+ * record the reader adds, as on a slow host, whose rows off screen then
+ * move on while its round lasts: not when the chunk is full (it never is
+ * here: 301 records, two readers) nor when the round ends.  The chunks are
+ * made old by holding the round halfway for longer than chunk_ms, long
+ * enough that the in-process driver reads its first half well within it. */
+void
+test_aged(const char *uri)
+{
+    Session *s = open_session(uri, NULL);
+    ModelOpts mo = { .refresh_interval = 3600, .rpo_warning = 3600, .chunk_ms = 500 };
+    UTIL_AUTOFREE char *pause_file = NULL;
+    UTIL_AUTOFREE char *points = NULL;
+    unsigned one = 1;
+    int64_t old_at;
+    size_t before = 0;
+    int held = 0, okp = 0;
+    Model *m;
+
+    if (!s) {
+        ok(0, "the big fleet opens: %s", err_message());
+        return;
+    }
+    pause_file = util_xasprintf("%s/aged.pause", tap_tmpdir());
+    points = util_xasprintf("model:mid-round:%s model:aged:%s", s->hosts[0].name, s->hosts[0].name);
+    setenv("DROVER_PAUSE", points, 1);
+    setenv("DROVER_PAUSE_FILE", pause_file, 1);
+    m = model_new(s, &mo);
+    pump(m, pred_paused, pause_file, &held);
+    ok(held && model_rounds(m) == 0, "a round is held halfway");
+    /* Each chunk its readers hold began before the hold. */
+    old_at = util_mono_ms() + mo.chunk_ms;
+    pump(m, pred_after, &old_at, &okp);
+    before = rows_loaded(m);
+    unlink(pause_file);
+    /* A reader adds its next record, hands the old chunk on, and holds the
+     * round there (model:aged). */
+    pump(m, pred_paused, pause_file, &held);
+    ok(held, "let go after %d ms, a reader hands on its old chunk with its next record", mo.chunk_ms);
+    okp = 0;
+    if (held)
+        pump(m, pred_more, &before, &okp);
+    ok(okp && model_rounds(m) == 0, "its rows come while the round is held before its end "
+       "(%zu, then %zu of %zu in)", before, rows_loaded(m), model_nrows(m));
+    unlink(pause_file);
+    pump(m, pred_rounds, &one, &okp);
+    ok(okp && rows_loaded(m) == model_nrows(m), "let go, the round ends with every row (%zu of %zu)",
+       rows_loaded(m), model_nrows(m));
+    unsetenv("DROVER_PAUSE");
+    unsetenv("DROVER_PAUSE_FILE");
+    model_free(m);
+    session_free(s);
+}

@@ -388,6 +388,7 @@ main(void)
         test_readers(uri3);
         test_now_fd(uri3);
         test_held(uri3);
+        test_aged(uri3);
     }
     else
         ok(0, "a big fleet builds");

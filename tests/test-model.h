@@ -39,6 +39,7 @@ void test_resync(const char *uri);
 void test_readers(const char *uri);
 void test_now_fd(const char *uri);
 void test_held(const char *uri);
+void test_aged(const char *uri);
 /* How many of this process's threads have a name that starts with
  * prefix; with lo and hi, the least and most nice value among them. */
 int threads_named(const char *prefix, int *lo, int *hi);

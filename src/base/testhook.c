@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,19 +23,26 @@
 static char testhook_done[TESTHOOK_DONE][4096];
 static unsigned testhook_ndone;
 
+/* The table and the count of "POINT@N" are shared: several threads may
+ * reach one point at once (a round's two readers). */
+static pthread_mutex_t testhook_mu = PTHREAD_MUTEX_INITIALIZER;
+
 /* Whether where paused for path already; else notes that it does now. */
 static int
 testhook_once(const char *where, const char *path)
 {
     char key[sizeof(testhook_done[0])];
     unsigned i;
+    int seen = 0;
 
     snprintf(key, sizeof(key), "%s %s", where, path);
-    for (i = 0; i < TESTHOOK_DONE; i++)
-        if (strcmp(testhook_done[i], key) == 0)
-            return 1;
-    util_strlcpy(testhook_done[testhook_ndone++ % TESTHOOK_DONE], key, sizeof(key));
-    return 0;
+    pthread_mutex_lock(&testhook_mu);
+    for (i = 0; i < TESTHOOK_DONE && !seen; i++)
+        seen = strcmp(testhook_done[i], key) == 0;
+    if (!seen)
+        util_strlcpy(testhook_done[testhook_ndone++ % TESTHOOK_DONE], key, sizeof(key));
+    pthread_mutex_unlock(&testhook_mu);
+    return seen;
 }
 
 /* One point of DROVER_PAUSE: point is "POINT", "POINT@N" or "POINT:FILE". */
@@ -65,7 +73,12 @@ testhook_pause_at(const char *point, const char *where)
         return;
     /* DROVER_PAUSE="POINT@N": the Nth time instead (a later round). */
     if (point[n] == '@') {
-        if (++reached < strtol(point + n + 1, NULL, 10))
+        long k;
+
+        pthread_mutex_lock(&testhook_mu);
+        k = ++reached;
+        pthread_mutex_unlock(&testhook_mu);
+        if (k < strtol(point + n + 1, NULL, 10))
             return;
     } else if (point[n]) {
         return;

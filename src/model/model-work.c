@@ -210,9 +210,13 @@ chunk_push(Stage *st, Chunk **cp)
     *cp = NULL;
 }
 
-static void
+/* Adds d (if any) to *cp; 1 when that handed the chunk on for its age
+ * alone (neither full nor now). */
+static int
 chunk_add(Stage *st, Chunk **cp, Batch *b, const HvDomain *d, int now)
 {
+    int full, old;
+
     if (!*cp) {
         *cp = util_xcalloc(1, sizeof(**cp));
         (*cp)->b = b;
@@ -221,8 +225,11 @@ chunk_add(Stage *st, Chunk **cp, Batch *b, const HvDomain *d, int now)
     if (d)
         (*cp)->v[(*cp)->n++] = d;
     (*cp)->now = now;
-    if (now || (*cp)->n == FETCH_CHUNK || util_mono_ms() - (*cp)->since_ms >= b->f->m->o.chunk_ms)
+    full = (*cp)->n == FETCH_CHUNK;
+    old = util_mono_ms() - (*cp)->since_ms >= b->f->m->o.chunk_ms;
+    if (now || full || old)
         chunk_push(st, cp);
+    return old && !now && !full;
 }
 
 /* Reads one domain again; 0, or -1 when the host is lost. */
@@ -361,6 +368,19 @@ fetcher_held(Fetcher *f)
     char where[128];
 
     snprintf(where, sizeof(where), "model:held:%s", f->m->s->hosts[f->idx].name);
+    testhook_pause(where);
+}
+
+/* A reader handed on its chunk because the chunk grew old (a slow host):
+ * a test holds it here (tests/test-model), so that the round cannot end
+ * before the test sees that chunk's rows.  Reached at most once each
+ * ModelOpts.chunk_ms a reader, so the name is made only then. */
+static void
+fetcher_aged(Fetcher *f)
+{
+    char where[128];
+
+    snprintf(where, sizeof(where), "model:aged:%s", f->m->s->hosts[f->idx].name);
     testhook_pause(where);
 }
 
@@ -519,8 +539,8 @@ round_done(RoundReader *me, size_t pick, const HvDomain *d, int urgent)
         pthread_mutex_unlock(&rd->mu);
     } else {
         pthread_mutex_unlock(&rd->mu);
-        if (d)
-            chunk_add(me->st, &me->ck, &me->b, d, 0);
+        if (d && chunk_add(me->st, &me->ck, &me->b, d, 0))
+            fetcher_aged(rd->f);
     }
 }
 
