@@ -10,7 +10,9 @@
 #   BENCH_QUICK=1 (fewer runs; for a smoke test), BENCH_ONLY=hosts (only
 #   bench/hosts.sh), BENCH_ONLY=remote (only bench/remote.sh),
 #   BENCH_SKIP_HOSTS=1 (all but the hosts), BENCH_BEFORE=PATH (another
-#   build of drover beside this one in hosts.sh and remote.sh).
+#   build of drover beside this one in hosts.sh and remote.sh),
+#   BENCH_HOST_RUNS (runs of hosts.sh's H1 and H2, default 15 even with
+#   BENCH_QUICK).
 set -eu
 : "${BENCH_DIR:=/tmp/drover-bench-$(id -u)}"
 : "${OUT:=bench/out}"
