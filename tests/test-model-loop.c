@@ -441,6 +441,24 @@ pred_loaded(Model *m, void *arg)
     return r && r->loaded;
 }
 
+/* A model of s whose first round holds halfway (model:mid-round:HOST) and
+ * later at model:NEXT:HOST; *held: it holds halfway now.  *pause_file (the
+ * caller frees it) is the file that holds it: remove it to go on. */
+static Model *
+held_halfway(Session *s, const ModelOpts *mo, const char *next, char **pause_file, int *held)
+{
+    UTIL_AUTOFREE char *points = util_xasprintf("model:mid-round:%s model:%s:%s", s->hosts[0].name,
+                                                next, s->hosts[0].name);
+    Model *m;
+
+    *pause_file = util_xasprintf("%s/%s.pause", tap_tmpdir(), next);
+    setenv("DROVER_PAUSE", points, 1);
+    setenv("DROVER_PAUSE_FILE", *pause_file, 1);
+    m = model_new(s, mo);
+    pump(m, pred_paused, *pause_file, held);
+    return m;
+}
+
 /* A row a reader read before it came on screen, and holds with the rows
  * it read since, goes out as soon as it is on screen: not when the chunk
  * is full or old (never, here), nor when the round ends. */
@@ -452,7 +470,6 @@ test_held(const char *uri)
     HvDomain *doms = NULL;
     size_t n = 0, host = 0, loaded;
     UTIL_AUTOFREE char *pause_file = NULL;
-    UTIL_AUTOFREE char *points = NULL;
     const char *want;
     unsigned one = 1;
     int okp = 0, held;
@@ -466,12 +483,7 @@ test_held(const char *uri)
     }
     /* The second by name: among the first records a round reads. */
     want = doms[1].uuid;
-    pause_file = util_xasprintf("%s/held.pause", tap_tmpdir());
-    points = util_xasprintf("model:mid-round:%s model:held:%s", s->hosts[0].name, s->hosts[0].name);
-    setenv("DROVER_PAUSE", points, 1);
-    setenv("DROVER_PAUSE_FILE", pause_file, 1);
-    m = model_new(s, &mo);
-    pump(m, pred_paused, pause_file, &held);
+    m = held_halfway(s, &mo, "held", &pause_file, &held);
     model_process(m);
     loaded = rows_loaded(m);
     ok(held && find_name(m, 0, doms[1].name) && !pred_loaded(m, doms[1].name) && loaded == 0,
@@ -525,7 +537,6 @@ test_aged(const char *uri)
     Session *s = open_session(uri, NULL);
     ModelOpts mo = { .refresh_interval = 3600, .rpo_warning = 3600, .chunk_ms = 500 };
     UTIL_AUTOFREE char *pause_file = NULL;
-    UTIL_AUTOFREE char *points = NULL;
     unsigned one = 1;
     int64_t old_at;
     size_t before = 0;
@@ -536,12 +547,7 @@ test_aged(const char *uri)
         ok(0, "the big fleet opens: %s", err_message());
         return;
     }
-    pause_file = util_xasprintf("%s/aged.pause", tap_tmpdir());
-    points = util_xasprintf("model:mid-round:%s model:aged:%s", s->hosts[0].name, s->hosts[0].name);
-    setenv("DROVER_PAUSE", points, 1);
-    setenv("DROVER_PAUSE_FILE", pause_file, 1);
-    m = model_new(s, &mo);
-    pump(m, pred_paused, pause_file, &held);
+    m = held_halfway(s, &mo, "aged", &pause_file, &held);
     ok(held && model_rounds(m) == 0, "a round is held halfway");
     /* Each chunk its readers hold began before the hold. */
     old_at = util_mono_ms() + mo.chunk_ms;
