@@ -343,44 +343,25 @@ fetcher_wait_priority(Fetcher *f)
     pthread_mutex_unlock(&m->mu);
 }
 
-/* Half of a round's records are read: a test holds the round here
- * (tests/console-lost.exp, tests/console-lost1.exp) to lose its host
- * between two records of a round.  Reached once a round, so the name is
- * made only then; called with the round's lock held, so that a lone
- * host's second reader holds at its next record too instead of reading
- * the rest of the round meanwhile. */
+/* A test holds a host's fetcher or reader at "model:STEP:HOST"
+ * (DROVER_PAUSE, base/testhook.h).  The steps, each reached seldom enough
+ * that the name is made only then:
+ *   mid-round    half of a round's records are read, with the round's lock
+ *                held, so that a lone host's second reader holds at its
+ *                next record too (tests/console-lost.exp, console-lost1.exp
+ *                lose the host there)
+ *   held         a reader handed on the rows it held because one came on
+ *                screen (tests/test-model: the round cannot end before the
+ *                test sees them)
+ *   aged         a reader handed on its chunk because it grew old, at most
+ *                once each ModelOpts.chunk_ms (tests/test-model, likewise)
+ *   first-round  the host's first round is over, loaded or not */
 static void
-fetcher_mid_round(Fetcher *f)
+fetcher_pause(Fetcher *f, const char *step)
 {
     char where[128];
 
-    snprintf(where, sizeof(where), "model:mid-round:%s", f->m->s->hosts[f->idx].name);
-    testhook_pause(where);
-}
-
-/* A reader handed on the rows it held because one came on screen: a test
- * holds it here (tests/test-model), so that the round cannot end before
- * the test sees those rows.  Reached only then, so the name is made only
- * then. */
-static void
-fetcher_held(Fetcher *f)
-{
-    char where[128];
-
-    snprintf(where, sizeof(where), "model:held:%s", f->m->s->hosts[f->idx].name);
-    testhook_pause(where);
-}
-
-/* A reader handed on its chunk because the chunk grew old (a slow host):
- * a test holds it here (tests/test-model), so that the round cannot end
- * before the test sees that chunk's rows.  Reached at most once each
- * ModelOpts.chunk_ms a reader, so the name is made only then. */
-static void
-fetcher_aged(Fetcher *f)
-{
-    char where[128];
-
-    snprintf(where, sizeof(where), "model:aged:%s", f->m->s->hosts[f->idx].name);
+    snprintf(where, sizeof(where), "model:%s:%s", step, f->m->s->hosts[f->idx].name);
     testhook_pause(where);
 }
 
@@ -523,7 +504,7 @@ round_done(RoundReader *me, size_t pick, const HvDomain *d, int urgent)
     pthread_mutex_lock(&rd->mu);
     rd->state[pick] = 2;
     if (++rd->nread == rd->n / 2)
-        fetcher_mid_round(rd->f);
+        fetcher_pause(rd->f, "mid-round");
     if (!rd->prio_sent && rd->nprio)
         all = rd->prio_sent = round_prio_read(rd);
     if (urgent || all) {
@@ -540,7 +521,7 @@ round_done(RoundReader *me, size_t pick, const HvDomain *d, int urgent)
     } else {
         pthread_mutex_unlock(&rd->mu);
         if (d && chunk_add(me->st, &me->ck, &me->b, d, 0))
-            fetcher_aged(rd->f);
+            fetcher_pause(rd->f, "aged");
     }
 }
 
@@ -558,7 +539,7 @@ round_read(RoundReader *me)
 
         if (held) {
             chunk_add(me->st, &me->ck, &me->b, NULL, 1);
-            fetcher_held(rd->f);
+            fetcher_pause(rd->f, "held");
         }
         if (pick >= rd->n)
             break;
@@ -736,11 +717,9 @@ static void
 fetcher_first_done(Fetcher *f)
 {
     Model *m = f->m;
-    char where[128];
     int last;
 
-    snprintf(where, sizeof(where), "model:first-round:%s", m->s->hosts[f->idx].name);
-    testhook_pause(where);
+    fetcher_pause(f, "first-round");
     f->first_done = 1;
     pthread_mutex_lock(&m->mu);
     last = ++m->first_rounds == m->nhosts;
