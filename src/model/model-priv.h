@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* model-priv: what the model's UI side (model.c, model-table.c) and its
- * worker threads (model-work.c) share.  Not for other modules. */
+ * worker threads (model-work.c, model-round.c) share.  Not for other
+ * modules. */
 #ifndef DROVER_MODEL_PRIV_H
 #define DROVER_MODEL_PRIV_H
 
@@ -73,7 +74,7 @@ typedef struct {
     int loaded_once;            /* fetcher thread only */
     int first_done;             /* fetcher thread only: its first round ended */
     Stage *stages[FETCH_READERS_MAX];   /* fetcher thread only: make each reader's records
-                                         * into rows (model-work.c) */
+                                         * into rows (model-round.c) */
     int exited;                 /* its thread has returned (guarded by m->mu) */
     /* UI thread only. */
     int64_t next_due_ms;
@@ -162,6 +163,40 @@ void model_with(void *opaque, void (*fn)(Model *, size_t, const char *, int), co
 
 /* model-work.c */
 void *model_fetcher_thread(void *arg);
+/* A test holds the fetcher or a reader of f's host at "model:STEP:HOST". */
+void model_fetcher_pause(Fetcher *f, const char *step);
+
+/* Reading records and making rows is background work: the readers and
+ * the stages run this many nice values below the UI thread, which must
+ * paint while twenty hosts' readers and stages take turns on the cores
+ * (with twenty hosts on two cores it otherwise waited 20-40 ms for a core
+ * at each step of a frame, and the rows on screen came at 0.53 s instead
+ * of 0.20 s: doc/performance.md).  Not the fetcher: the threads it starts
+ * (a reconnect's, and what libvirt forks from it: ssh, a session daemon)
+ * would inherit it, and no thread can raise it again; the few records an
+ * event has it read again (fetcher_do_dirty) stay there. */
+#define MODEL_READ_NICE 5
+
+/* Rows made from records, on their way to the UI (model-round.c). */
+typedef struct {
+    Fetcher *f;
+    Summary *v;
+    char **holders;
+    RowRepl *repl;
+    size_t n, cap, hcap, rcap;
+    int64_t since_ms;
+    int now;                    /* the next flush completes the rows on screen */
+} Batch;
+
+/* model-round.c */
+/* Makes d's row into b; b goes to the UI when flushed. */
+void model_batch_add(Batch *b, const HvDomain *d);
+void model_batch_flush(Batch *b);
+/* Reads the records of the n domains f's host listed through c, the rows on
+ * screen first, and hands their rows to the UI.  0 when every record was
+ * read; else the round was cut: 1 for a new round asked for or the model
+ * ending, -1 for the host lost (the error set). */
+int model_round_read(Fetcher *f, HvConn *c, HvDomain *doms, size_t n);
 /* model-helper.c */
 void *model_helper_thread(void *arg);
 /* Called by each of the model's threads as it returns. */
